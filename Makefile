@@ -1,0 +1,42 @@
+# GrowthLoop: `make book` sets up and builds the demo book, `make test` runs every test.
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: book test setup lint demo-data chapters clean bench
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
+	touch $(STAMP)
+
+# Build the demo book from the committed, executed chapters (no re-execution: the chapters in
+# chapters/ are the demo run). `make chapters` re-executes them on the demo data first.
+book: setup
+	$(BIN)/growthloop build-book .
+	@echo "The demo book is at $(CURDIR)/_build/html/index.html"
+
+chapters: setup
+	$(BIN)/growthloop refresh-chapters
+
+test: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/python -m pytest -n 2 tests
+	$(BIN)/python -m pytest --nbval -p no:randomly chapters --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+demo-data: setup
+	$(BIN)/growthloop demo-data --users 12000 --seed 7 --out data/demo
+
+lint: setup
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+clean:
+	rm -rf _build runs

@@ -1,0 +1,135 @@
+"""dataset.yml: how a platform's own export maps onto the data contract.
+
+A dataset folder holds one file per table (Parquet or CSV) and, optionally, a dataset.yml:
+
+    name: my_platform
+    timezone: Asia/Shanghai          # the platform's day; timestamps with a zone are converted
+    analysis_date: 2026-06-30        # optional; default: the last event day in the data
+    revenue_margin_annual: 0.02      # used only when transactions has no revenue column
+    current_holding_days: 30         # how long a current (活期) deposit counts as held
+    tables:
+      users:
+        file: 用户表.csv              # default: users.parquet or users.csv
+        encoding: gbk                # CSV only; default utf-8 (a BOM is accepted)
+        columns: {用户ID: user_id, 注册时间: registered_at}   # theirs -> ours
+        values: {gender: {M: 男, F: 女}}                      # per-column value maps
+      events:
+        values: {event_name: {注册: register, 绑卡: bind_card}}
+    channels:                        # replaces the default channel map
+      - {name: 百度搜索, name_en: Search ads, kind: paid, sources: [baidu, bd_sem]}
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from growthloop.contract import DEFAULT_CHANNELS, TABLES, Channel
+
+DATASET_FILE = "dataset.yml"
+
+
+class ConfigError(ValueError):
+    """dataset.yml is malformed; the message names the key and what to write instead."""
+
+
+@dataclass
+class TableConfig:
+    file: str | None = None
+    encoding: str = "utf-8"
+    columns: dict[str, str] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class DatasetConfig:
+    name: str = "dataset"
+    timezone: str = "Asia/Shanghai"
+    analysis_date: dt.date | None = None
+    revenue_margin_annual: float = 0.02
+    current_holding_days: int = 30
+    tables: dict[str, TableConfig] = field(default_factory=dict)
+    channels: tuple[Channel, ...] = DEFAULT_CHANNELS
+
+    def table(self, name: str) -> TableConfig:
+        return self.tables.get(name, TableConfig())
+
+
+def _as_mapping(value: Any, where: str) -> dict:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{DATASET_FILE}: {where} must be a mapping, got {type(value).__name__}")
+    return value
+
+
+def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
+    """Build a DatasetConfig from the parsed YAML, refusing unknown keys and tables."""
+    raw = _as_mapping(raw, "the top level")
+    known = {"name", "timezone", "analysis_date", "revenue_margin_annual",
+             "current_holding_days", "tables", "channels"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(f"{DATASET_FILE}: unknown key(s) {unknown}; known keys are {sorted(known)}")
+    cfg = DatasetConfig()
+    cfg.name = str(raw.get("name", cfg.name))
+    cfg.timezone = str(raw.get("timezone", cfg.timezone))
+    if raw.get("analysis_date") is not None:
+        value = raw["analysis_date"]
+        try:
+            cfg.analysis_date = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+        except ValueError as exc:
+            raise ConfigError(f"{DATASET_FILE}: analysis_date {value!r} is not a YYYY-MM-DD date") from exc
+    cfg.revenue_margin_annual = float(raw.get("revenue_margin_annual", cfg.revenue_margin_annual))
+    cfg.current_holding_days = int(raw.get("current_holding_days", cfg.current_holding_days))
+    for name, table_raw in _as_mapping(raw.get("tables"), "tables").items():
+        if name not in TABLES:
+            raise ConfigError(f"{DATASET_FILE}: tables.{name} is not a contract table; "
+                              f"the tables are {sorted(TABLES)}")
+        table_raw = _as_mapping(table_raw, f"tables.{name}")
+        columns = {str(k): str(v) for k, v in _as_mapping(table_raw.get("columns"), f"tables.{name}.columns").items()}
+        spec = TABLES[name]
+        bad = sorted(v for v in columns.values() if v not in spec.column_names)
+        if bad:
+            raise ConfigError(f"{DATASET_FILE}: tables.{name}.columns maps to {bad}, which are not "
+                              f"columns of {name}; its columns are {spec.column_names}")
+        values = {
+            str(col): {str(k): str(v) for k, v in _as_mapping(m, f"tables.{name}.values.{col}").items()}
+            for col, m in _as_mapping(table_raw.get("values"), f"tables.{name}.values").items()
+        }
+        cfg.tables[name] = TableConfig(
+            file=table_raw.get("file"),
+            encoding=str(table_raw.get("encoding", "utf-8")),
+            columns=columns,
+            values=values,
+        )
+    if raw.get("channels") is not None:
+        channels = []
+        for i, ch in enumerate(raw["channels"]):
+            ch = _as_mapping(ch, f"channels[{i}]")
+            if "name" not in ch:
+                raise ConfigError(f"{DATASET_FILE}: channels[{i}] needs a name")
+            channels.append(Channel(
+                name=str(ch["name"]),
+                name_en=str(ch.get("name_en", ch["name"])),
+                kind=str(ch.get("kind", "paid")),
+                sources=tuple(str(s).strip().lower() for s in ch.get("sources", [])),
+            ))
+        cfg.channels = tuple(channels)
+    return cfg
+
+
+def load_config(folder: str | Path) -> DatasetConfig:
+    """Read dataset.yml from a dataset folder; a folder without one gets the defaults."""
+    path = Path(folder) / DATASET_FILE
+    if not path.exists():
+        return DatasetConfig(name=Path(folder).name)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    return parse_config(raw)

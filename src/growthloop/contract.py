@@ -1,0 +1,220 @@
+"""The data contract: the canonical tables, columns and types an analyst brings.
+
+One place defines them so that the loader, the validator, the demo generator and the
+data-contract page of the book can never disagree. Timestamps are naive local platform time
+(Asia/Shanghai unless the dataset says otherwise); money is in yuan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Logical types, mapped to Ibis types by the loader.
+STRING = "string"
+TIMESTAMP = "timestamp"
+DATE = "date"
+INT = "int64"
+FLOAT = "float64"
+BOOL = "boolean"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str
+    required: bool = True
+    nullable: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...] = ()
+    required: bool = True
+    description: str = ""
+    time_column: str | None = None
+
+    def column(self, name: str) -> Column:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"{self.name} has no column {name!r}")
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+C = Column
+
+USERS = TableSpec(
+    "users",
+    (
+        C("user_id", STRING, nullable=False, description="unique user id"),
+        C("registered_at", TIMESTAMP, nullable=False, description="sign-up time, local"),
+        C("birth_year", INT, description="year of birth (age is derived as of the analysis date)"),
+        C("gender", STRING, description="男 / 女, or the dataset's own values mapped to them"),
+        C("province", STRING, description="province, e.g. 广东"),
+        C("city", STRING, description="city, e.g. 深圳"),
+        C("city_tier", STRING, required=False, description="一线 / 新一线 / 二线 / 三线 / 四线及以下; derived from city when absent"),
+        C("device_os", STRING, description="iOS / Android / 其他"),
+        C("utm_source", STRING, required=False, description="UTM source at sign-up"),
+        C("utm_medium", STRING, required=False, description="UTM medium at sign-up"),
+        C("utm_campaign", STRING, required=False, description="UTM campaign at sign-up"),
+        C("inviter_id", STRING, required=False, description="user_id of the inviting user (老带新)"),
+    ),
+    key=("user_id",),
+    description="One row per registered user.",
+    time_column="registered_at",
+)
+
+EVENTS = TableSpec(
+    "events",
+    (
+        C("event_time", TIMESTAMP, nullable=False, description="event time, local"),
+        C("event_name", STRING, nullable=False, description="one of the canonical event names"),
+        C("user_id", STRING, description="null before sign-up"),
+        C("anonymous_id", STRING, description="device / visitor id; the register event links it to user_id"),
+        C("utm_source", STRING, required=False),
+        C("utm_medium", STRING, required=False),
+        C("utm_campaign", STRING, required=False),
+        C("utm_content", STRING, required=False),
+        C("utm_term", STRING, required=False),
+        C("landing_url", STRING, required=False, description="URL to parse UTM fields from when they are not columns"),
+    ),
+    description="Behaviour log: touches, app milestones and activity.",
+    time_column="event_time",
+)
+
+TRANSACTIONS = TableSpec(
+    "transactions",
+    (
+        C("txn_id", STRING, nullable=False),
+        C("user_id", STRING, nullable=False),
+        C("txn_time", TIMESTAMP, nullable=False, description="investment time, local"),
+        C("amount", FLOAT, nullable=False, description="principal invested, yuan"),
+        C("product_type", STRING, description="活期 / 定期1月 / 定期3月 / 定期6月 / 定期12月 or the platform's own"),
+        C("term_days", INT, description="0 for current (活期) products"),
+        C("status", STRING, description="success rows count; others are reported and set aside"),
+        C("revenue", FLOAT, required=False, description="platform revenue of the investment, yuan; else amount × margin"),
+    ),
+    key=("txn_id",),
+    description="Investments (first and repeat investments come from here).",
+    time_column="txn_time",
+)
+
+COSTS = TableSpec(
+    "costs",
+    (
+        C("date", DATE, nullable=False),
+        C("utm_source", STRING, nullable=False),
+        C("utm_medium", STRING),
+        C("utm_campaign", STRING),
+        C("spend", FLOAT, nullable=False, description="yuan"),
+        C("impressions", INT, required=False),
+        C("clicks", INT, required=False),
+    ),
+    key=("date", "utm_source", "utm_medium", "utm_campaign"),
+    required=False,
+    description="Daily marketing spend per source, medium and campaign.",
+    time_column="date",
+)
+
+CAMPAIGNS = TableSpec(
+    "campaigns",
+    (
+        C("campaign_id", STRING, nullable=False),
+        C("name", STRING),
+        C("channel", STRING, description="sms / push / edm / wechat / in_app / ..."),
+        C("start_at", TIMESTAMP, nullable=False),
+        C("end_at", TIMESTAMP),
+        C("goal", STRING, description="bind_card / first_investment / any_investment / register / ..."),
+        C("window_days", INT, description="response window, 7 or 14 by default"),
+        C("cost_per_send", FLOAT, required=False),
+        C("cost_per_reward", FLOAT, required=False),
+        C("target_rule", STRING, required=False, description="the rule that chose the targets, in words"),
+    ),
+    key=("campaign_id",),
+    required=False,
+    description="Marketing campaigns run on existing users or prospects.",
+    time_column="start_at",
+)
+
+CAMPAIGN_MEMBERS = TableSpec(
+    "campaign_members",
+    (
+        C("campaign_id", STRING, nullable=False),
+        C("user_id", STRING, nullable=False),
+        C("group", STRING, nullable=False, description="treatment or control (the holdout)"),
+        C("sent_at", TIMESTAMP, description="null for the holdout"),
+        C("delivered", BOOL, required=False),
+        C("clicked_at", TIMESTAMP, required=False, description="short-link click, where tracked"),
+    ),
+    key=("campaign_id", "user_id"),
+    required=False,
+    description="Who each campaign targeted, and who was held out.",
+    time_column="sent_at",
+)
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t for t in (USERS, EVENTS, TRANSACTIONS, COSTS, CAMPAIGNS, CAMPAIGN_MEMBERS)
+}
+
+CANONICAL_EVENTS: tuple[str, ...] = (
+    "ad_click",
+    "link_click",
+    "app_install",
+    "register",
+    "kyc_verified",
+    "bind_card",
+    "coupon_claim",
+    "app_open",
+    "share",
+)
+
+GROUPS = ("treatment", "control")
+SUCCESS_STATUS = "success"
+
+
+@dataclass(frozen=True)
+class Channel:
+    """A marketing channel and the (utm_source, utm_medium) pairs that belong to it."""
+
+    name: str
+    name_en: str
+    kind: str
+    sources: tuple[str, ...] = field(default_factory=tuple)
+
+
+# Default channel map. A dataset.yml may replace it; aliases are compared after normalisation
+# (lower case, trimmed, URL-decoded).
+DEFAULT_CHANNELS: tuple[Channel, ...] = (
+    Channel("百度搜索", "Search ads", "paid", ("baidu", "baidu sem", "bd_sem", "sogou")),
+    Channel("自然搜索", "SEO", "organic", ("seo", "organic")),
+    Channel("应用商店", "App stores", "paid", ("appstore", "huawei", "xiaomi", "oppo", "vivo")),
+    Channel("信息流广告", "News-feed ads", "paid", ("toutiao", "douyin", "feed")),
+    Channel("DSP", "DSP", "paid", ("dsp",)),
+    Channel("微信KOL", "WeChat KOL", "paid", ("wechat_kol", "kol")),
+    Channel("朋友圈广告", "WeChat Moments ads", "paid", ("wechat_moments", "moments")),
+    Channel("CPA联盟", "CPA networks", "paid", ("cpa", "cpa_network")),
+    Channel("BD合作", "BD partners", "paid", ("bd", "bd_partner")),
+    Channel("老带新", "Referral", "referral", ("referral", "invite")),
+)
+UNTAGGED_CHANNEL = "未标记"
+DIRECT_CHANNEL = "直接访问"
+
+# Age bands as the industry reports them (about a third of users are 18-24, a third 45-55).
+# (label, lowest age, highest age), both ends included; 未知 when birth_year is missing.
+AGE_BANDS: tuple[tuple[str, int, int], ...] = (
+    ("18-24", 18, 24),
+    ("25-34", 25, 34),
+    ("35-44", 35, 44),
+    ("45-55", 45, 55),
+    ("56+", 56, 120),
+)

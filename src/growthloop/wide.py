@@ -1,0 +1,127 @@
+"""The user wide table (用户宽表): one row per user with what every stage reuses.
+
+Built once per dataset in the engine from users, events and transactions, as of the end of the
+analysis date (Asia/Shanghai natural day). Later stages join it instead of re-deriving
+demographics, sign-up channel and investment milestones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+from ibis import _
+
+from growthloop.channels import with_channel
+from growthloop.contract import AGE_BANDS
+from growthloop.data import Dataset
+from growthloop.geo import CITY_TIER, PROVINCE_REGION, TIER_4, UNKNOWN
+
+WIDE_COLUMNS = (
+    "user_id", "registered_at", "reg_date", "reg_month", "birth_year", "age", "age_band",
+    "gender", "province", "region", "city", "city_tier", "device_os", "signup_source",
+    "signup_medium", "signup_campaign", "signup_channel", "inviter_id", "kyc_at",
+    "bind_card_at", "first_invest_at", "first_invest_amount", "first_invest_term_days",
+    "second_invest_at", "last_invest_at", "invest_count", "invest_amount", "revenue", "aum",
+    "is_investor", "last_event_at", "last_active_at", "days_since_last_invest",
+    "days_since_active", "tenure_days",
+)
+
+
+def period_end(analysis_date: dt.date) -> dt.datetime:
+    """The first instant after the analysis date: data at or after it is in the future."""
+    return dt.datetime.combine(analysis_date + dt.timedelta(days=1), dt.time())
+
+
+def age_band_expr(age: ibis.IntegerValue) -> ibis.StringValue:
+    """Industry age band label of an age; 未知 when missing or outside every band."""
+    return ibis.cases(*[((age >= lo) & (age <= hi), label) for label, lo, hi in AGE_BANDS],
+                      else_=UNKNOWN)
+
+
+def investments(ds: Dataset) -> ibis.Table:
+    """Successful investments up to the analysis date, with revenue filled from the margin."""
+    txn = ds.transactions
+    txn = txn.filter(txn.txn_time < period_end(ds.analysis_date))
+    term = ibis.greatest(txn.term_days.fill_null(0), ds.config.current_holding_days)
+    est_revenue = txn.amount * ds.config.revenue_margin_annual * term / 365.0
+    return txn.mutate(revenue=txn.revenue.fill_null(est_revenue))
+
+
+def aum_expr(txn: ibis.Table, as_of: dt.datetime, holding_days: int) -> ibis.BooleanValue:
+    """Whether an investment is still held at `as_of`: its term (or the 活期 holding) has not ended."""
+    days = ibis.ifelse(txn.term_days.fill_null(0) > 0, txn.term_days, holding_days)
+    matures = txn.txn_time + days.as_interval("D")
+    return (txn.txn_time < as_of) & (matures > as_of)
+
+
+def build_wide(ds: Dataset) -> ibis.Table:
+    """The wide table as an Ibis expression (not executed)."""
+    end = period_end(ds.analysis_date)
+    users = ds.users.filter(ds.users.registered_at < end)
+    events = ds.events.filter((ds.events.event_time < end) & ds.events.user_id.notnull())
+    txn = investments(ds)
+
+    milestones = events.group_by("user_id").aggregate(
+        kyc_at=_.event_time.min(where=_.event_name == "kyc_verified"),
+        bind_card_at=_.event_time.min(where=_.event_name == "bind_card"),
+        last_event_at=_.event_time.max(),
+    )
+    ranked = txn.mutate(_n=ibis.row_number().over(group_by="user_id", order_by=["txn_time", "txn_id"]))
+    held = aum_expr(ranked, end, ds.config.current_holding_days)
+    money = ranked.group_by("user_id").aggregate(
+        first_invest_at=_.txn_time.min(),
+        first_invest_amount=_.amount.sum(where=_._n == 0),
+        first_invest_term_days=_.term_days.max(where=_._n == 0),
+        second_invest_at=_.txn_time.min(where=_._n == 1),
+        last_invest_at=_.txn_time.max(),
+        invest_count=_.count(),
+        invest_amount=_.amount.sum(),
+        revenue=_.revenue.sum(),
+        aum=ranked.amount.sum(where=held),
+    )
+    base = with_channel(users, "utm_source", ds.config.channels, out="signup_channel")
+    age = ibis.literal(ds.analysis_date.year) - base.birth_year
+    tier = ibis.coalesce(base.city_tier, base.city.substitute(CITY_TIER, else_=TIER_4))
+    base = base.mutate(
+        reg_date=base.registered_at.date(),
+        reg_month=base.registered_at.truncate("M").date(),
+        age=age,
+        age_band=age_band_expr(age),
+        region=base.province.substitute(PROVINCE_REGION, else_=UNKNOWN),
+        city_tier=ibis.ifelse(base.city.isnull() & base.city_tier.isnull(), UNKNOWN, tier),
+        signup_source=base.utm_source,
+        signup_medium=base.utm_medium,
+        signup_campaign=base.utm_campaign,
+    )
+    milestones = milestones.rename(_m_uid="user_id")
+    money = money.rename(_t_uid="user_id")
+    wide = base.left_join(milestones, base.user_id == milestones._m_uid)
+    wide = wide.left_join(money, wide.user_id == money._t_uid).drop("_m_uid", "_t_uid")
+    end_lit = ibis.literal(end)
+    last_active = ibis.greatest(
+        wide.last_event_at.fill_null(wide.registered_at),
+        wide.last_invest_at.fill_null(wide.registered_at),
+    )
+    wide = wide.mutate(
+        invest_count=wide.invest_count.fill_null(0),
+        invest_amount=wide.invest_amount.fill_null(0.0),
+        revenue=wide.revenue.fill_null(0.0),
+        aum=wide.aum.fill_null(0.0),
+        is_investor=wide.invest_count.fill_null(0) > 0,
+        last_active_at=last_active,
+        days_since_last_invest=end_lit.delta(wide.last_invest_at, unit="day") - 1,
+        days_since_active=end_lit.delta(last_active, unit="day") - 1,
+        tenure_days=end_lit.delta(wide.registered_at, unit="day") - 1,
+    )
+    return wide.select(*WIDE_COLUMNS).order_by("user_id")
+
+
+def user_wide(ds: Dataset, materialize: bool = True) -> ibis.Table:
+    """The wide table of a dataset, built once and kept in the engine for every stage."""
+    def build() -> ibis.Table:
+        expr = build_wide(ds)
+        if not materialize:
+            return expr
+        return ds.con.create_table("gl_user_wide", expr, temp=True)
+    return ds.cached("user_wide", build)

@@ -1,0 +1,55 @@
+"""The user wide table against values worked out by hand on the tiny dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from growthloop.data import open_dataset
+from growthloop.wide import WIDE_COLUMNS, user_wide
+
+
+@pytest.fixture
+def wide(tiny: Path):
+    return user_wide(open_dataset(tiny)).execute().set_index("user_id")
+
+
+def test_columns_and_one_row_per_user(wide) -> None:
+    assert list(wide.reset_index().columns) == list(WIDE_COLUMNS)
+    assert sorted(wide.index) == ["U1", "U2", "U3"]
+
+
+def test_demographics(wide) -> None:
+    # analysis year 2025: U1 born 2003 is 22, U2 born 1975 is 50, U3 has no birth year
+    assert wide.loc["U1", "age_band"] == "18-24"
+    assert wide.loc["U2", "age_band"] == "45-55"
+    assert wide.loc["U3", "age_band"] == "未知"
+    assert wide.loc["U1", "region"] == "华南" and wide.loc["U1", "city_tier"] == "一线"
+    assert wide.loc["U2", "city_tier"] == "新一线"
+    assert wide.loc["U3", "city_tier"] == "三线"
+    assert wide.loc["U2", "signup_channel"] == "信息流广告"
+
+
+def test_money_and_milestones(wide) -> None:
+    u1 = wide.loc["U1"]
+    assert u1["invest_count"] == 2 and u1["invest_amount"] == 4000.0
+    assert u1["first_invest_amount"] == 1000.0 and u1["first_invest_term_days"] == 30
+    assert str(u1["second_invest_at"]) == "2025-02-10 09:00:00"
+    # T1 (30 days from 01-02) has matured by 03-31; T2 (90 days from 02-10) is still held
+    assert u1["aum"] == 3000.0
+    # revenue from the 2% annual margin: 1000*0.02*30/365 + 3000*0.02*90/365
+    assert u1["revenue"] == pytest.approx(1000 * 0.02 * 30 / 365 + 3000 * 0.02 * 90 / 365)
+    assert str(u1["bind_card_at"]) == "2025-01-01 10:30:00"
+    # 活期 of U2 counts as held for 30 days only: matured by the analysis date
+    assert wide.loc["U2", "aum"] == 0.0
+    assert not wide.loc["U3", "is_investor"] and wide.loc["U3", "invest_count"] == 0
+
+
+def test_day_counts_use_natural_days(wide) -> None:
+    # 02-10 to 03-31: 18 + 31 days; 01-06 to 03-31: 25 + 28 + 31
+    assert wide.loc["U1", "days_since_last_invest"] == 49
+    assert wide.loc["U2", "days_since_last_invest"] == 84
+    assert wide.loc["U1", "tenure_days"] == 89
+    # U2's last activity is an app_open on 03-01
+    assert wide.loc["U2", "days_since_active"] == 30
