@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-
 from conftest import event, txn, user, write_dataset
+
 from growthloop.config import ConfigError
 from growthloop.data import DataError, open_dataset
 

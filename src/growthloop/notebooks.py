@@ -1,0 +1,66 @@
+"""Chapter sources and their executed, committed notebooks.
+
+A chapter is written as a jupytext percent-format script, chapters/src/NN_name.py (easy to
+review and diff); `refresh` turns it into chapters/NN_name.ipynb with the book's cell tags and
+executes it with papermill on the demo data. The executed notebooks are the nbval golden files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import jupytext
+import nbformat
+import papermill
+
+from growthloop import PROJECT_ROOT
+
+SOURCES = PROJECT_ROOT / "chapters" / "src"
+CHAPTERS = PROJECT_ROOT / "chapters"
+
+
+def tag_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Code collapsed by default (hide-input); the parameters cell removed from the HTML."""
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        tags = list(cell.metadata.get("tags", []))
+        if "parameters" in tags:
+            extra = ["remove-cell"]
+        elif "remove-cell" in tags or "remove-input" in tags:
+            extra = []
+        else:
+            extra = ["hide-input"]
+        cell.metadata["tags"] = tags + [t for t in extra if t not in tags]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.pop("jupytext", None)
+    return nb
+
+
+def strip_run_metadata(path: Path) -> None:
+    """Drop papermill's timings so a refresh only shows changes in results."""
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+def refresh(names: list[str] | None = None, progress: Callable[[str], None] = print) -> list[Path]:
+    """Rebuild and execute the named chapters (all by default) on the demo data."""
+    sources = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
+    if names:
+        sources = [s for s in sources if s.stem in names or s.stem.split("_", 1)[0] in names]
+    done = []
+    for src in sources:
+        target = CHAPTERS / f"{src.stem}.ipynb"
+        progress(f"executing {src.stem}")
+        nb = tag_cells(jupytext.read(src))
+        nbformat.write(nb, target)
+        papermill.execute_notebook(str(target), str(target), kernel_name="python3",
+                                   progress_bar=False, cwd=str(CHAPTERS))
+        strip_run_metadata(target)
+        done.append(target)
+    return done

@@ -1,0 +1,231 @@
+"""Run the playbook for one campaign: execute every chapter with papermill, then build the book.
+
+A run works in a hidden temporary folder under runs/<campaign>/ and is renamed to its final
+name only when every chapter succeeded and the book built, so a run killed halfway never looks
+finished and never overwrites an earlier run. A failing chapter stops the run; its partial
+notebook is kept in the failed run's logs/ and is never published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import papermill
+import yaml
+
+from growthloop import PROJECT_ROOT
+from growthloop.book import EXPORTS_DIR, TABLES_DIR
+
+CHAPTERS_DIR = PROJECT_ROOT / "chapters"
+BOOK_FILES = ("_config.yml", "intro.md")
+BOOK_DIRS = ("docs",)
+# Parameters the runner sets itself for every chapter.
+RUNNER_PARAMETERS = ("data", "out_dir")
+
+
+class RunError(RuntimeError):
+    """A run cannot start or did not finish; the message says why and what to do."""
+
+
+@dataclass
+class CampaignRun:
+    """A campaign YAML: which data, which chapters, which parameters."""
+
+    name: str
+    data: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    chapters: list[str] = field(default_factory=list)
+
+
+def chapter_paths(names: list[str] | None = None) -> list[Path]:
+    """The chapter notebooks in book order, or the named ones (by file stem or its number)."""
+    every = sorted(CHAPTERS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return every
+    chosen = []
+    for name in names:
+        hits = [p for p in every if p.stem == name or p.stem.split("_", 1)[0] == name]
+        if not hits:
+            raise RunError(f"no chapter {name!r}; the chapters are {[p.stem for p in every]}")
+        chosen.extend(hits)
+    return chosen
+
+
+def load_campaign(path: str | Path) -> CampaignRun:
+    """Read a campaign YAML (name, data, parameters, chapters); `data` is relative to the file."""
+    path = Path(path)
+    if not path.exists():
+        raise RunError(f"campaign file {path} does not exist")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise RunError(f"{path}: expected a mapping with name, data, parameters")
+    unknown = sorted(set(raw) - {"name", "data", "parameters", "chapters"})
+    if unknown:
+        raise RunError(f"{path}: unknown key(s) {unknown}; use name, data, parameters, chapters")
+    if "data" not in raw:
+        raise RunError(f"{path}: needs `data:`, the dataset folder (relative to this file)")
+    data = (path.parent / str(raw["data"])).resolve()
+    name = str(raw.get("name", path.stem))
+    if not name.replace("-", "").replace("_", "").isalnum():
+        raise RunError(f"{path}: name {name!r} must be letters, digits, - or _ (it names the run folder)")
+    return CampaignRun(name=name, data=data, parameters=dict(raw.get("parameters") or {}),
+                       chapters=list(raw.get("chapters") or []))
+
+
+def declared_parameters(notebook: Path) -> set[str]:
+    return set(papermill.inspect_notebook(str(notebook)).keys())
+
+
+def split_parameters(chapters: list[Path], parameters: dict[str, Any]) -> dict[Path, dict[str, Any]]:
+    """Each chapter gets the parameters it declares; a name no chapter declares is refused
+    (papermill itself would only warn and run with the default)."""
+    declared = {nb: declared_parameters(nb) for nb in chapters}
+    known = set().union(*declared.values()) if declared else set()
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        raise RunError(f"unknown parameter(s) {unknown}: no chapter declares them. "
+                       f"Declared: {sorted(known - set(RUNNER_PARAMETERS))}")
+    reserved = sorted(set(parameters) & set(RUNNER_PARAMETERS))
+    if reserved:
+        raise RunError(f"parameter(s) {reserved} are set by the runner; set `data:` in the campaign file")
+    return {nb: {k: v for k, v in parameters.items() if k in declared[nb]} for nb in chapters}
+
+
+def hide_injected_cell(path: Path) -> None:
+    """Tag papermill's injected-parameters cell so the HTML book does not show it."""
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell["metadata"]["tags"] = [*tags, "remove-cell"]
+    nbformat.write(nb, path)
+
+
+def write_toc(book_dir: Path, chapters: list[Path]) -> None:
+    """The run's _toc.yml: the root book's, with only the chapters this run executed."""
+    toc = yaml.safe_load((PROJECT_ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    stems = {f"chapters/{p.stem}" for p in chapters}
+    for part in toc.get("parts", []):
+        part["chapters"] = [c for c in part["chapters"]
+                            if not c["file"].startswith("chapters/") or c["file"] in stems]
+    toc["parts"] = [p for p in toc.get("parts", []) if p["chapters"]]
+    (book_dir / "_toc.yml").write_text(yaml.safe_dump(toc, allow_unicode=True, sort_keys=False),
+                                       encoding="utf-8")
+
+
+def build_book(book_dir: Path) -> Path:
+    """jupyter-book build with warnings as errors; tables are copied in for download."""
+    exe = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book_dir), "-W", "--keep-going"]
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
+        raise RunError(f"the book did not build (jupyter-book exit {result.returncode}):\n{tail}")
+    html_dir = book_dir / "_build" / "html"
+    if (book_dir / TABLES_DIR).exists():
+        shutil.copytree(book_dir / TABLES_DIR, html_dir / TABLES_DIR, dirs_exist_ok=True)
+    (html_dir / ".nojekyll").touch()
+    return html_dir
+
+
+def _new_run_dir(runs_dir: Path, name: str) -> tuple[Path, Path]:
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = runs_dir / name
+    base.mkdir(parents=True, exist_ok=True)
+    final = base / stamp
+    n = 2
+    while final.exists() or (base / f".{final.name}.tmp").exists():
+        final = base / f"{stamp}-{n}"
+        n += 1
+    tmp = base / f".{final.name}.tmp"
+    tmp.mkdir()
+    return tmp, final
+
+
+def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
+                 overrides: dict[str, Any] | None = None,
+                 progress: Callable[[str], None] = print) -> Path:
+    """Execute the campaign's chapters into a new run folder and build its book; returns it."""
+    runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
+    if not campaign.data.is_dir():
+        raise RunError(f"dataset folder {campaign.data} does not exist (campaign {campaign.name})")
+    chapters = chapter_paths(campaign.chapters)
+    params = {**campaign.parameters, **(overrides or {})}
+    per_chapter = split_parameters(chapters, params)
+    tmp, final = _new_run_dir(runs_dir, campaign.name)
+    for name in BOOK_FILES:
+        shutil.copy2(PROJECT_ROOT / name, tmp / name)
+    for name in BOOK_DIRS:
+        if (PROJECT_ROOT / name).exists():
+            shutil.copytree(PROJECT_ROOT / name, tmp / name)
+    write_toc(tmp, chapters)
+    (tmp / "chapters").mkdir()
+    (tmp / "logs").mkdir()
+    (tmp / "campaign.yml").write_text(yaml.safe_dump(
+        {"name": campaign.name, "data": str(campaign.data), "parameters": params,
+         "chapters": [p.stem for p in chapters]}, allow_unicode=True), encoding="utf-8")
+    for i, nb in enumerate(chapters, 1):
+        progress(f"[{i}/{len(chapters)}] {nb.stem}")
+        out = tmp / "chapters" / nb.name
+        try:
+            papermill.execute_notebook(
+                str(nb), str(out),
+                parameters={**per_chapter[nb], "data": str(campaign.data), "out_dir": str(tmp)},
+                kernel_name="python3", progress_bar=False, cwd=str(tmp / "chapters"),
+            )
+        except papermill.PapermillExecutionError as exc:
+            failed = _fail(tmp, final, out)
+            raise RunError(f"chapter {nb.stem} failed in cell {exc.exec_count} "
+                           f"({exc.ename}: {exc.evalue}). Partial notebook: "
+                           f"{failed / 'logs' / nb.name}; no book was built.") from exc
+        hide_injected_cell(out)
+    progress("building the book")
+    try:
+        build_book(tmp)
+    except RunError:
+        _fail(tmp, final, None)
+        raise
+    os.replace(tmp, final)
+    return final
+
+
+def _fail(tmp: Path, final: Path, partial: Path | None) -> Path:
+    """Keep a failed run for inspection under <name>-failed, with nothing publishable in it."""
+    if partial is not None and partial.exists():
+        shutil.move(str(partial), tmp / "logs" / partial.name)
+    shutil.rmtree(tmp / "_build", ignore_errors=True)
+    failed = final.with_name(final.name + "-failed")
+    os.replace(tmp, failed)
+    return failed
+
+
+def list_runs(runs_dir: Path | None = None) -> list[dict[str, str]]:
+    """Every run folder with its campaign and status (complete, failed, in progress)."""
+    runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
+    rows = []
+    for campaign in sorted(p for p in runs_dir.glob("*") if p.is_dir()):
+        for run in sorted(campaign.iterdir()):
+            if not run.is_dir():
+                continue
+            if run.name.startswith("."):
+                status = "in progress or killed"
+            elif run.name.endswith("-failed"):
+                status = "failed"
+            else:
+                status = "complete"
+            rows.append({"campaign": campaign.name, "run": run.name, "status": status,
+                         "path": str(run)})
+    return rows
+
+
+__all__ = ["EXPORTS_DIR", "CampaignRun", "RunError", "build_book", "chapter_paths",
+           "list_runs", "load_campaign", "run_campaign", "split_parameters"]

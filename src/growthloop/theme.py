@@ -1,0 +1,82 @@
+"""One look for every chapter: seaborn theme, the CJK font, fixed palettes, number formats.
+
+The font is Noto Sans CJK SC (SIL Open Font License), shipped inside the mplfonts wheel, so
+Chinese labels render on any machine without a system font. seaborn's set_theme() resets the
+font list, so the font is passed to it rather than set beforehand.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import seaborn as sns
+from matplotlib import font_manager
+
+from growthloop.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL
+
+FONT_FILE = "NotoSansCJKsc-Regular.otf"
+
+
+def cjk_font_path() -> Path:
+    """The bundled Noto Sans CJK SC file."""
+    import mplfonts
+
+    path = Path(mplfonts.__file__).parent / "fonts" / FONT_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{FONT_FILE} is missing from the mplfonts package at {path.parent}")
+    return path
+
+
+def cjk_font_name() -> str:
+    path = cjk_font_path()
+    font_manager.fontManager.addfont(str(path))
+    return font_manager.FontProperties(fname=str(path)).get_name()
+
+
+# Fixed colours so a channel or segment looks the same in every chapter.
+_BASE = sns.color_palette("tab10", 10) + sns.color_palette("Set2", 8)
+CHANNEL_COLORS: dict[str, tuple] = {ch.name: _BASE[i] for i, ch in enumerate(DEFAULT_CHANNELS)}
+CHANNEL_COLORS[UNTAGGED_CHANNEL] = (0.6, 0.6, 0.6)
+CHANNEL_COLORS[DIRECT_CHANNEL] = (0.35, 0.35, 0.35)
+
+
+def channel_palette(names) -> dict[str, tuple]:
+    """Colours for channel names: the fixed ones, then stable extras for unknown names."""
+    extra = sns.color_palette("Set2", 8)
+    out = {}
+    for i, name in enumerate(sorted(set(names) - set(CHANNEL_COLORS))):
+        out[name] = extra[i % len(extra)]
+    return {name: CHANNEL_COLORS.get(name, out.get(name)) for name in names}
+
+
+def apply() -> str:
+    """Apply the GrowthLoop look; returns the CJK font family name in use."""
+    family = cjk_font_name()
+    sns.set_theme(style="whitegrid", context="notebook", font=family,
+                  rc={"axes.unicode_minus": False, "figure.figsize": (8, 4.5), "figure.dpi": 100,
+                      "savefig.dpi": 100, "axes.titleweight": "bold"})
+    mpl.rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
+    plt.rcParams["svg.fonttype"] = "path"
+    return family
+
+
+def yuan(value: float) -> str:
+    """Money in Chinese units: 1.2亿, 3,456.7万, or plain yuan below 10,000."""
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    if value >= 1e8:
+        return f"{sign}{value / 1e8:,.2f}亿元"
+    if value >= 1e4:
+        return f"{sign}{value / 1e4:,.1f}万元"
+    return f"{sign}{value:,.0f}元"
+
+
+def count(value: float) -> str:
+    """Counts in Chinese units (万 from 10,000 on)."""
+    if abs(value) >= 1e8:
+        return f"{value / 1e8:,.2f}亿"
+    if abs(value) >= 1e4:
+        return f"{value / 1e4:,.1f}万"
+    return f"{value:,.0f}"

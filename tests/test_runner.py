@@ -1,0 +1,100 @@
+"""The runner and the CLI: parameters checked, failures stop the run, runs never clobber."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from growthloop.cli import app
+from growthloop.runner import RunError, chapter_paths, list_runs, load_campaign, split_parameters
+
+cli = CliRunner()
+
+
+def _campaign(tmp_path: Path, data: Path, **extra) -> Path:
+    path = tmp_path / "c.yml"
+    path.write_text(yaml.safe_dump({"name": "t", "data": str(data), "chapters": ["00"], **extra}))
+    return path
+
+
+def test_unknown_parameter_is_refused() -> None:
+    chapters = chapter_paths(["00"])
+    with pytest.raises(RunError, match=r"unknown parameter\(s\) \['windoww'\]"):
+        split_parameters(chapters, {"windoww": 7})
+    assert split_parameters(chapters, {"analysis_date": "2025-03-31"})[chapters[0]] == {"analysis_date": "2025-03-31"}
+
+
+def test_runner_set_parameters_are_reserved() -> None:
+    with pytest.raises(RunError, match="set by the runner"):
+        split_parameters(chapter_paths(["00"]), {"data": "x"})
+
+
+def test_campaign_file_checks(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yml"
+    bad.write_text("name: x\nparameters: {}\n")
+    with pytest.raises(RunError, match="needs `data:`"):
+        load_campaign(bad)
+    bad.write_text("name: x\ndata: d\nparams: {}\n")
+    with pytest.raises(RunError, match="unknown key"):
+        load_campaign(bad)
+
+
+@pytest.mark.slow
+def test_run_builds_book_and_never_overwrites(tmp_path: Path, tiny: Path) -> None:
+    campaign = _campaign(tmp_path, tiny)
+    runs = tmp_path / "runs"
+    for _ in range(2):
+        result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(runs)])
+        assert result.exit_code == 0, result.output
+    done = [r for r in list_runs(runs) if r["status"] == "complete"]
+    assert len(done) == 2 and done[0]["path"] != done[1]["path"]
+    run = Path(done[0]["path"])
+    html = run / "_build" / "html"
+    assert (html / "chapters" / "00_data_quality.html").exists()
+    assert (html / "tables" / "00_data_quality" / "row_accounting.csv").exists()
+    page = (html / "chapters" / "00_data_quality.html").read_text(encoding="utf-8")
+    # the injected cell (with the dataset path) is removed from the page
+    assert str(tiny) not in page
+    nb = nbformat.read(run / "chapters" / "00_data_quality.ipynb", as_version=4)
+    injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    assert injected and "remove-cell" in injected[0].metadata["tags"]
+    assert not (html / "exports").exists()
+
+
+@pytest.mark.slow
+def test_failing_chapter_stops_the_run(tmp_path: Path, tiny: Path) -> None:
+    (tiny / "transactions.parquet").unlink()
+    campaign = _campaign(tmp_path, tiny)
+    runs = tmp_path / "runs"
+    result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(runs)])
+    assert result.exit_code == 1
+    assert "chapter 00_data_quality failed in cell" in result.output
+    assert "transactions" in result.output
+    (failed,) = list_runs(runs)
+    assert failed["status"] == "failed"
+    assert (Path(failed["path"]) / "logs" / "00_data_quality.ipynb").exists()
+    assert not (Path(failed["path"]) / "_build").exists()
+
+
+def test_cli_unknown_parameter(tmp_path: Path, tiny: Path) -> None:
+    result = cli.invoke(app, ["run", str(_campaign(tmp_path, tiny)), "-p", "nope=1",
+                              "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 1
+    assert "unknown parameter(s) ['nope']" in result.output
+
+
+def test_cli_validate(tiny: Path) -> None:
+    result = cli.invoke(app, ["validate", str(tiny)])
+    assert result.exit_code == 0, result.output
+    assert "usable" in result.output
+
+
+def test_cli_validate_reports_error(tmp_path: Path, tiny: Path) -> None:
+    (tiny / "users.parquet").unlink()
+    result = cli.invoke(app, ["validate", str(tiny)])
+    assert result.exit_code == 1
+    assert "table 'users': table is missing" in result.output
