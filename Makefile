@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 
 .PHONY: book test setup lint demo-data chapters clean bench
 
@@ -11,18 +13,19 @@ setup: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip install --quiet --upgrade pip 2>&1 | { grep -v '^WARNING: Location' || true; }
+	$(BIN)/python -m pip install --quiet -r requirements.txt 2>&1 | { grep -v '^WARNING: Location' || true; }
+	$(BIN)/python -m pip install --quiet --no-deps -e . 2>&1 | { grep -v '^WARNING: Location' || true; }
+	$(BIN)/python -c 'import growthloop, ibis, papermill, jupyter_book, nbval'
 	$(BIN)/python -m ipykernel install --prefix $(VENV) --name python3 >/dev/null
 	touch $(STAMP)
 
-# Build the demo book from the committed, executed chapters (no re-execution: the chapters in
-# chapters/ are the demo run). `make chapters` re-executes them on the demo data first.
+# Run the demo campaign: every chapter executed by papermill into runs/demo/<timestamp>/,
+# then that run's HTML book built there (its path is printed at the end).
 book: setup
-	$(BIN)/growthloop build-book .
-	@echo "The demo book is at $(CURDIR)/_build/html/index.html"
+	$(BIN)/growthloop run campaigns/demo.yml
 
+# Re-execute chapters/*.ipynb from chapters/src/*.py on the demo data (the nbval golden files).
 chapters: setup
 	$(BIN)/growthloop refresh-chapters
 

@@ -1,0 +1,46 @@
+"""Chinese renders: the bundled CJK font has the glyphs, and drawing warns of no missing one."""
+
+from __future__ import annotations
+
+import warnings
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ft2font import FT2Font  # noqa: E402
+
+from growthloop import theme  # noqa: E402
+
+
+def test_font_has_the_glyphs_of_our_labels() -> None:
+    font = FT2Font(str(theme.cjk_font_path()))
+    for char in "用户画像广东深圳新一线百度搜索老带新重要价值挽留羊毛党复投":
+        assert font.get_char_index(ord(char)) != 0, char
+
+
+def test_chinese_figure_draws_without_missing_glyphs() -> None:
+    family = theme.apply()
+    assert "Noto Sans CJK" in family
+    fig, ax = plt.subplots()
+    ax.bar(["百度搜索", "应用商店", "老带新"], [3, 2, 1])
+    ax.set_title("各渠道注册用户 −1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig.canvas.draw()
+    plt.close(fig)
+
+
+def test_number_formats() -> None:
+    assert theme.yuan(123456789) == "1.23亿元"
+    assert theme.yuan(56_000) == "5.6万元"
+    assert theme.yuan(999) == "999元"
+    assert theme.count(12_000) == "1.2万"
+    assert theme.count(950) == "950"
+
+
+def test_channel_colours_are_fixed() -> None:
+    first = theme.channel_palette(["百度搜索", "新渠道"])
+    second = theme.channel_palette(["新渠道", "百度搜索", "DSP"])
+    assert first["百度搜索"] == second["百度搜索"] == theme.CHANNEL_COLORS["百度搜索"]
+    assert first["新渠道"] is not None
