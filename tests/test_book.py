@@ -1,0 +1,56 @@
+"""The demo book builds with warnings as errors, has every chapter page, and its links resolve."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from growthloop import PROJECT_ROOT
+from growthloop.docs import CONTRACT_PAGE, contract_markdown
+from growthloop.runner import build_book
+
+
+def test_contract_page_is_generated_from_the_code() -> None:
+    page = (PROJECT_ROOT / CONTRACT_PAGE).read_text(encoding="utf-8")
+    assert page == contract_markdown(), "run: python -c 'from growthloop.docs import *' to regenerate"
+
+
+def _toc_files() -> list[str]:
+    toc = yaml.safe_load((PROJECT_ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    return [c["file"] for part in toc["parts"] for c in part["chapters"]]
+
+
+def test_every_chapter_is_in_the_toc_and_committed_with_outputs() -> None:
+    import nbformat
+
+    chapters = sorted(p.stem for p in (PROJECT_ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
+    sources = sorted(p.stem for p in (PROJECT_ROOT / "chapters" / "src").glob("[0-9][0-9]_*.py"))
+    assert chapters == sources
+    assert [f"chapters/{c}" for c in chapters] == [f for f in _toc_files() if f.startswith("chapters/")]
+    for stem in chapters:
+        nb = nbformat.read(PROJECT_ROOT / "chapters" / f"{stem}.ipynb", as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert any(c.outputs for c in code), f"{stem} has no outputs: growthloop refresh-chapters"
+        assert any("parameters" in c.metadata.get("tags", []) for c in code)
+
+
+@pytest.mark.slow
+def test_demo_book_builds(tmp_path: Path) -> None:
+    book = tmp_path / "book"
+    book.mkdir()
+    for name in ("_config.yml", "_toc.yml", "intro.md"):
+        shutil.copy2(PROJECT_ROOT / name, book / name)
+    for name in ("docs", "chapters", "tables"):
+        shutil.copytree(PROJECT_ROOT / name, book / name, ignore=shutil.ignore_patterns("src"))
+    html = build_book(book)
+    for file in _toc_files():
+        page = html / f"{file}.html"
+        assert page.exists(), file
+        text = page.read_text(encoding="utf-8")
+        for link in re.findall(r"href='(\.\./tables/[^']+)'", text):
+            assert (page.parent / link).resolve().exists(), f"{file}: broken download {link}"
+    assert (html / ".nojekyll").exists()
