@@ -36,13 +36,11 @@ def plain(value: Any) -> Any:
     return value
 
 
-def glue(key: str, value: Any) -> Any:
+def glue(key: str, value: Any) -> None:
     """Glue a number or short text for the page's prose, without displaying it here."""
     from myst_nb import glue as _glue
 
-    value = plain(value)
-    _glue(key, value, display=False)
-    return value
+    _glue(key, plain(value), display=False)
 
 
 @dataclass

@@ -270,7 +270,9 @@ class _Chunk:
         bonus = invest & (rng.random(n) < P["bonus_share"])
 
         # investors' value and life
-        value = np.exp(rng.normal(np.log(8000), 1.35, n)) * P["value_scale"]
+        # older users hold more: the 18-24 band invests small tickets, 45-55 the most
+        age_value = np.array([0.35, 0.8, 1.2, 1.7, 1.4])[band]
+        value = np.exp(rng.normal(np.log(8000), 1.35, n)) * P["value_scale"] * age_value
         churn_rate = -np.log(1 - P["monthly_churn"]) / 30.0
         life = rng.exponential(1 / churn_rate)
         life[bonus] = 0.5

@@ -7,6 +7,7 @@ font list, so the font is passed to it rather than set beforehand.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib as mpl
@@ -52,11 +53,16 @@ def channel_palette(names) -> dict[str, tuple]:
 
 
 def apply() -> str:
-    """Apply the GrowthLoop look; returns the CJK font family name in use."""
+    """Apply the GrowthLoop look; returns the CJK font family name in use.
+
+    The bundled font has one weight, so titles stay regular (a bold request would make
+    matplotlib log a fallback warning into every notebook).
+    """
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     family = cjk_font_name()
     sns.set_theme(style="whitegrid", context="notebook", font=family,
                   rc={"axes.unicode_minus": False, "figure.figsize": (8, 4.5), "figure.dpi": 100,
-                      "savefig.dpi": 100, "axes.titleweight": "bold"})
+                      "savefig.dpi": 100})
     mpl.rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
     plt.rcParams["svg.fonttype"] = "path"
     return family
