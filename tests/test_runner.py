@@ -98,3 +98,23 @@ def test_cli_validate_reports_error(tmp_path: Path, tiny: Path) -> None:
     result = cli.invoke(app, ["validate", str(tiny)])
     assert result.exit_code == 1
     assert "table 'users': table is missing" in result.output
+
+
+@pytest.mark.slow
+def test_papermill_runs_a_chapter_from_any_directory(tmp_path: Path, tiny: Path) -> None:
+    """papermill runs in the caller's directory: a relative data path resolves from there."""
+    import subprocess
+    import sys
+
+    from growthloop import PROJECT_ROOT
+
+    exe = Path(sys.executable).parent / "papermill"
+    out = tmp_path / "out.ipynb"
+    result = subprocess.run(
+        [str(exe), str(PROJECT_ROOT / "chapters" / "00_data_quality.ipynb"), str(out),
+         "-p", "data", tiny.name, "-p", "out_dir", str(tmp_path / "book")],
+        cwd=tiny.parent, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "book" / "tables" / "00_data_quality" / "row_accounting.csv").exists()
+    accounting = (tmp_path / "book" / "tables" / "00_data_quality" / "row_accounting.csv").read_text(encoding="utf-8-sig")
+    assert "users,3,3,0" in accounting
