@@ -1,0 +1,232 @@
+# %% [markdown]
+# # 2 转化漏斗 (conversion funnel)
+#
+# 一个理财用户只有在实名、绑卡并完成首投之后才产生价值，而大多数人在路上就流失了。本章回答：
+# 用户在哪一步流失、哪些渠道和哪一批用户流失得多、每一步要等多久，以及现在有谁卡在半路、
+# 应该由触发式营销去接住。
+# (Where users are lost between the ad click and the second investment, for whom, how fast, and
+# who is stalled right now.)
+#
+# 口径 (rules): 一个人以第一次完成第一步的时间进入漏斗，之后每一步都必须在上一步之后、且在进入后的
+# 转化窗口之内（含边界）完成；注册前的匿名行为通过注册事件的 anonymous_id 归到用户身上。
+# 截至分析日窗口还没结束、也还没转化的人记为 **进行中 (in progress)**，不算流失，也不进入转化率
+# 的分母——否则最近进入的用户会把转化率拉低。转化率只用窗口已经结束的人计算，并给出 Wilson 95%
+# 置信区间。
+
+# %% tags=["parameters"]
+data = None  # dataset folder, the bundled demo (data/demo) when None
+analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
+out_dir = None  # where tables/ and exports/ go, the project root when None
+steps = ["ad_click", "app_install", "register", "kyc_verified", "bind_card", "first_investment", "second_investment"]  # funnel steps, event names or first_investment / second_investment
+window_days = 30  # conversion window in days from the first step, edges included
+order = "sequential"  # sequential (other events may come between) or strict
+breakdown = "last_touch"  # last_touch (the sign-up channel), first_touch, step:<name>, signup_channel, reg_month, age_band, province or device_os
+stall_card_hours = 24  # registered but no bound card after this many hours
+stall_invest_days = 7  # bound a card but no investment after this many days
+stall_lookback_days = 30  # only stalls that began within this many days of the analysis date
+
+# %%
+import matplotlib.pyplot as plt
+import seaborn as sns
+
+import growthloop.book as gb
+from growthloop import funnel, theme
+
+ch = gb.chapter("02_funnel", data, analysis_date, out_dir)
+params = dict(steps=steps, window_days=window_days, order=order)
+
+# %% [markdown]
+# ## 漏斗总览 (the funnel and its drop-offs)
+
+# %%
+steps_table = funnel.funnel(ch.ds, **params)
+head = funnel.summary(steps_table)
+outside = funnel.outside_funnel(ch.ds, steps)
+gb.glue("funnel_entrants", head["entrants"])
+gb.glue("funnel_completed", head["completed"])
+gb.glue("funnel_end_rate", head["end_rate"])
+gb.glue("funnel_in_progress", head["in_progress"])
+gb.glue("funnel_worst_step", head["worst_label"])
+gb.glue("funnel_worst_rate", head["worst_rate"])
+gb.glue("funnel_worst_lost", head["worst_lost"])
+gb.glue("funnel_leak_step", head["leak_label"])
+gb.glue("funnel_leak_lost", head["leak_lost"])
+gb.glue("funnel_first_invest_rate", float(steps_table.set_index("step").rate_from_start.get("first_investment", float("nan"))))
+gb.glue("funnel_outside", outside["without_first_step"])
+gb.glue("funnel_registered", outside["registered"])
+gb.glue("funnel_window_days", window_days)
+
+fig, ax = plt.subplots(figsize=(8, 4.5))
+sns.barplot(steps_table, x="users", y="label", color=sns.color_palette()[0], ax=ax)
+for i, row in steps_table.iterrows():
+    note = f"{row.users:,}"
+    if i:
+        note += f"  转化 {row.rate_from_previous:.1%} · 流失 {row.lost:,}"
+        if row.in_progress:
+            note += f" · 进行中 {row.in_progress:,}"
+    ax.text(row.users, i, " " + note, va="center", fontsize=9)
+ax.set(xlabel="人数 (people)", ylabel="", title="转化漏斗：每一步的人数、转化率与流失")
+ax.set_xlim(0, steps_table.users.max() * 1.6)
+gb.show(fig)
+
+# %%
+ch.table(steps_table, "funnel_steps", "每一步的人数、从起点和从上一步的转化率 (Wilson 95% 区间)；进行中的人不计入分母",
+         formats={c: "{:.1%}" for c in ("rate_from_start", "rate_from_previous", "ci_low", "ci_high", "ci_prev_low", "ci_prev_high")})
+
+# %% [markdown]
+# **发现 (finding).** {glue:text}`funnel_entrants:,` 人进入漏斗（{glue:text}`funnel_window_days` 天转化窗口），
+# 从第一步走到最后一步的比例是 {glue:text}`funnel_end_rate:.1%`，首投率 {glue:text}`funnel_first_invest_rate:.1%`。
+# 从上一步转化率最低的是「{glue:text}`funnel_worst_step`」（{glue:text}`funnel_worst_rate:.1%`）；
+# 流失人数最多的是「{glue:text}`funnel_leak_step`」，窗口结束时仍未走过这一步的有 {glue:text}`funnel_leak_lost:,` 人。
+# 另有 {glue:text}`funnel_in_progress:,` 人窗口尚未结束，记为进行中而不是流失。
+# {glue:text}`funnel_registered:,` 名注册用户中有 {glue:text}`funnel_outside:,` 人没有可追踪的第一步
+# （自然流量或未埋点），不在这个漏斗里。
+#
+# **运营建议 (action).** 流失人数最多的「{glue:text}`funnel_leak_step`」是增量空间最大的地方，
+# 先看这一步的页面、审核和权益；转化率最低的「{glue:text}`funnel_worst_step`」交给下文的触发营销和
+# 新手权益去拉。没有第一步记录的注册用户，请数据团队补齐广告点击的埋点或归因回传。
+
+# %% [markdown]
+# ## 渠道拆分 (breakdown by channel)
+
+# %%
+by_channel = funnel.funnel(ch.ds, breakdown=breakdown, **params)
+tests = funnel.compare_segments(by_channel)
+seg = funnel.segment_summary(tests, step="first_investment")
+gb.glue("funnel_segments", seg["segments"])
+gb.glue("funnel_sig_differences", seg["significant"])
+gb.glue("funnel_small_segments", seg["too_small"])
+gb.glue("funnel_best_segment", seg["best"])
+gb.glue("funnel_worst_segment", seg["worst"])
+top = by_channel[by_channel.step == steps[0]].nlargest(8, "users").segment.tolist()
+shown = by_channel[by_channel.segment.isin(top) & (by_channel.step != steps[0])]
+
+fig, ax = plt.subplots(figsize=(9, 4.8))
+sns.barplot(shown, x="label", y="rate_from_previous", hue="segment", hue_order=top,
+            palette=theme.channel_palette(top), ax=ax)
+ax.set(xlabel="", ylabel="从上一步的转化率", title=f"用户最多的 {len(top)} 个渠道每一步的转化率 ({breakdown})")
+ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
+ax.legend(title="渠道", fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+gb.show(fig)
+
+# %%
+ch.table(by_channel, "funnel_by_segment", "每个渠道每一步的人数与转化率",
+         formats={c: "{:.1%}" for c in ("rate_from_start", "rate_from_previous", "ci_low", "ci_high", "ci_prev_low", "ci_prev_high")})
+
+# %%
+ch.table(tests, "funnel_segment_tests", "每个渠道对其余渠道合计的双比例 z 检验 (Holm 校正)；不足 30 人不下结论",
+         formats={"rate": "{:.1%}", "ci_low": "{:.1%}", "ci_high": "{:.1%}", "rest_rate": "{:.1%}", "diff": "{:+.1%}", "p_value": "{:.3g}", "p_holm": "{:.3g}", "chi2_p": "{:.3g}"})
+
+# %% [markdown]
+# **发现 (finding).** 按渠道拆分后，共有 {glue:text}`funnel_sig_differences` 个“渠道 × 步骤”的转化率与其余渠道
+# 合计相比差异显著（双比例 z 检验，Holm 校正后 p < 0.05），{glue:text}`funnel_small_segments` 个组合不足 30 人，
+# 不下结论。在绑卡到首投这一步，最突出的领先者是 {glue:text}`funnel_best_segment`，最突出的落后者是
+# {glue:text}`funnel_worst_segment`。注意：触点渠道是每人一个、覆盖整个周期的，先点过付费广告、最后经
+# 老带新或搜索链接进来的人会算在后者名下，所以这两个渠道在“安装”一步的转化率接近 100%，不能当真。
+#
+# **运营建议 (action).** 首投显著落后的渠道先查人群定向与新手权益（是否吸引了羊毛党），再决定是否降预算；
+# 显著领先的渠道可以加量，但要等第 3 章按成本和 ROI 复核之后再动预算。
+
+# %% [markdown]
+# ## 转化时长 (time to convert)
+
+# %%
+ttc, ttc_hist = funnel.time_to_convert(ch.ds, **params)
+speed = funnel.time_summary(ttc)
+gb.glue("funnel_card_median_hours", speed.get("median_hours_bind_card", float("nan")))
+gb.glue("funnel_invest_median_hours", speed.get("median_hours_first_investment", float("nan")))
+gb.glue("funnel_slowest_step", speed["slowest"])
+gb.glue("funnel_slowest_median_days", speed["slowest_median_days"])
+
+fig, ax = plt.subplots(figsize=(9, 4.8))
+sns.barplot(ttc_hist, x="bin", y="share", hue="transition", ax=ax)
+ax.set(xlabel="从上一步到这一步的时间", ylabel="转化者占比", title="每一步要等多久 (仅窗口内完成的转化)")
+ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
+ax.legend(title="", fontsize=8, ncols=2)
+gb.show(fig)
+
+# %%
+ch.table(ttc, "funnel_time_to_convert", "每一步的转化时长 (小时)：四分位与中位数，精确分位数",
+         formats={c: "{:,.1f}" for c in ("p25_hours", "median_hours", "p75_hours", "mean_hours")})
+
+# %%
+ch.table(ttc_hist, "funnel_time_histogram", "转化时长分布", formats={"share": "{:.1%}"})
+
+# %% [markdown]
+# **发现 (finding).** 注册到绑卡的中位时长是 {glue:text}`funnel_card_median_hours:.1f` 小时，
+# 绑卡到首投是 {glue:text}`funnel_invest_median_hours:.1f` 小时；最慢的一步是「{glue:text}`funnel_slowest_step`」，
+# 中位要 {glue:text}`funnel_slowest_median_days:.1f` 天。
+#
+# **运营建议 (action).** 触达时机跟着中位时长走：在多数人已经完成这一步、而滞留者还没走远的时候
+# 推送（下节的 24 小时规则就是这样定的）；最慢的一步适合用限时权益缩短犹豫期。
+
+# %% [markdown]
+# ## 注册月份同期群 (conversion by registration cohort)
+
+# %%
+cohorts = funnel.cohort_conversion(ch.ds, window_days=window_days, order=order)
+coh = funnel.cohort_summary(cohorts)
+gb.glue("funnel_cohorts", coh["cohorts"])
+gb.glue("funnel_open_cohorts", coh["open_cohorts"])
+gb.glue("funnel_last_cohort", coh["last_cohort"])
+gb.glue("funnel_last_cohort_rate", coh["last_rate"])
+gb.glue("funnel_last_cohort_low", coh["last_ci_low"])
+gb.glue("funnel_last_cohort_high", coh["last_ci_high"])
+gb.glue("funnel_prev_cohort", coh["prev_cohort"])
+gb.glue("funnel_prev_cohort_rate", coh["prev_rate"])
+
+shown = cohorts[cohorts.step.isin(["kyc_verified", "bind_card", "first_investment", "second_investment"])]
+labels = shown.label.unique().tolist()
+colors = dict(zip(labels, sns.color_palette(n_colors=len(labels))))
+fig, ax = plt.subplots(figsize=(9, 4.5))
+sns.lineplot(shown, x="cohort", y="rate_from_start", hue="label", hue_order=labels, palette=colors, marker="o", ax=ax)
+for label in labels:
+    part = shown[shown.label == label]
+    ax.fill_between(part.cohort, part.ci_low, part.ci_high, color=colors[label], alpha=0.15)
+ax.set(xlabel="注册月份", ylabel="注册后窗口内的转化率", title="每个注册月份的转化率 (窗口已结束的用户)")
+ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
+ax.tick_params(axis="x", rotation=45)
+ax.legend(title="", loc="upper left", bbox_to_anchor=(1, 1))
+gb.show(fig)
+
+# %%
+ch.table(cohorts, "funnel_cohorts", "注册月份 × 步骤：人数、转化率与进行中人数",
+         formats={c: "{:.1%}" for c in ("rate_from_start", "rate_from_previous", "ci_low", "ci_high", "ci_prev_low", "ci_prev_high")})
+
+# %% [markdown]
+# **发现 (finding).** 在 {glue:text}`funnel_cohorts` 个注册月份中，最近一个窗口已结束的月份
+# ({glue:text}`funnel_last_cohort`) 首投率为 {glue:text}`funnel_last_cohort_rate:.1%`
+# (95% 区间 {glue:text}`funnel_last_cohort_low:.1%`–{glue:text}`funnel_last_cohort_high:.1%`)，上一个月份
+# ({glue:text}`funnel_prev_cohort`) 为 {glue:text}`funnel_prev_cohort_rate:.1%`。还有 {glue:text}`funnel_open_cohorts` 个月份的部分用户窗口未结束，
+# 图中只用窗口已结束的用户计算，所以这些月份不会因为“还没来得及转化”而显得更差。
+#
+# **运营建议 (action).** 把每月的首投率和置信区间一起放进月报：区间重叠时不要把波动当成趋势；
+# 连续两个月落在前期区间之下时，再回查当月的渠道结构和新手权益。
+
+# %% [markdown]
+# ## 滞留用户与触发营销 (stalled users for trigger campaigns)
+
+# %%
+stalled = funnel.stalled_counts(ch.ds, stall_card_hours, stall_invest_days, stall_lookback_days)
+ch.export(funnel.stalled_users(ch.ds, stall_card_hours, stall_invest_days, stall_lookback_days).to_pandas(), "stalled_users")
+by_rule = stalled.set_index("rule")
+gb.glue("funnel_stalled_card", int(by_rule.users["no_card"]))
+gb.glue("funnel_stalled_invest", int(by_rule.users["no_invest"]))
+gb.glue("funnel_stalled_card_share", float(by_rule.historical_share["no_card"]))
+gb.glue("funnel_stalled_invest_share", float(by_rule.historical_share["no_invest"]))
+gb.glue("funnel_stall_card_hours", stall_card_hours)
+gb.glue("funnel_stall_invest_days", stall_invest_days)
+gb.glue("funnel_stall_lookback_days", stall_lookback_days)
+ch.table(stalled, "funnel_stalled", "当前滞留人数与建议的触发方案 (名单只写入私有 exports/ 目录，不进入报告)",
+         formats={"historical_share": "{:.1%}"})
+
+# %% [markdown]
+# **发现 (finding).** 最近 {glue:text}`funnel_stall_lookback_days` 天里，有 {glue:text}`funnel_stalled_card:,` 人
+# 注册满 {glue:text}`funnel_stall_card_hours` 小时仍未绑卡，{glue:text}`funnel_stalled_invest:,` 人绑卡满
+# {glue:text}`funnel_stall_invest_days` 天仍未投资。历史上 {glue:text}`funnel_stalled_card_share:.1%` 的注册用户
+# 在 {glue:text}`funnel_stall_card_hours` 小时内没有绑卡，{glue:text}`funnel_stalled_invest_share:.1%` 的绑卡用户
+# 在 {glue:text}`funnel_stall_invest_days` 天内没有首投。
+#
+# **运营建议 (action).** 名单在本次运行的 exports/02_funnel/stalled_users.csv（私有，不发布）。
+# 注册未绑卡：满 24 小时内发短信 + 推送，突出“3 分钟绑卡领加息券”；绑卡未首投：24 小时内推送新手标和
+# 首投红包，未开推送的改发短信。两条规则都留 10% 的对照组，让第 6 章能算出真实增量。

@@ -1,0 +1,1055 @@
+"""The conversion funnel (转化漏斗): where users are lost, for whom, how fast, and who is stalled.
+
+Everything is computed in the engine. The events of the funnel's steps are read once,
+stitched to people, and folded into one row per person (or per attempt) holding, per step, the
+list of that step's times (`collect`); step times, strict-order checks, exclusions and
+censoring are then row-wise list expressions on that small table, and only the step counts come
+back to pandas.
+
+Identity (who is a "person")
+----------------------------
+* An event with a `user_id` belongs to that user; transactions always have one.
+* A pre-sign-up event (`user_id` null, `anonymous_id` set) belongs to the user whose
+  `register` event on the same `anonymous_id` comes next, at or after the event's time (a
+  register at the same instant counts). On a shared device (one `anonymous_id`, several sign-ups)
+  the clicks before the first sign-up go to the first user, the clicks between the first and the
+  second sign-up to the second user, and so on.
+* Anonymous events after the device's last sign-up belong to that last user (logged-out use of
+  the same phone).
+* A device that never signed up is an anonymous visitor, `person_id = "anon:" + anonymous_id`:
+  it is counted at the pre-sign-up steps it reached and, having no `user_id`, never beyond.
+
+Steps
+-----
+A step is an event name of the events table, or a transaction milestone: `first_investment`
+(the user's first successful investment) or `second_investment` (the second). Data at or after
+the end of the analysis date is ignored.
+
+Matching (order="sequential")
+-----------------------------
+A person enters at their first occurrence of step 1 (time t1; count="unique"). Step k is
+reached at the first occurrence of step k at or after the time step k-1 was reached (equal
+times allowed, other events may come between) and no later than the deadline: t1 + window_days
+and, when a per-step window w_k is given, also t(k-1) + w_k. Both window edges are inclusive: an
+event exactly at t1 + window_days counts. Taking the earliest occurrence at each step is optimal
+for a fixed entry, so no person is counted lower than they could be. A person does not re-enter:
+a later ad click does not start a second attempt (use count="total" for attempts).
+
+order="strict"
+--------------
+As sequential, and in addition no event of *another* step of this funnel (any step other than
+k-1 and k, milestones included) may happen strictly between the times step k-1 and step k were
+reached. Repeats of step k-1 itself (a second ad click while waiting for the install) are not an
+interruption, and events that are not steps of the funnel (app_open, share, ...) never are.
+A person whose stream is interrupted stops at step k-1 and is lost there.
+
+Exclusions
+----------
+`exclusions=[("coupon_claim", "register", "bind_card")]`: a person who does the excluded event
+strictly after reaching the first named step and before reaching the second (or, not having
+reached it, before their window ends) leaves the funnel at that moment: the steps they reached
+up to the exclusion event stay counted, the following ones are not, and they count as lost
+(`excluded`) at the next step. A bare event name excludes between the first and the last step.
+(PostHog removes such users from every step; we keep what they did before leaving, so the
+drop-off shows where they left.)
+
+count="total"
+-------------
+Every occurrence of step 1 opens an attempt that lasts until the same person's next step-1
+occurrence (exclusive) or the window, whichever comes first; the counts are attempts, and a
+later step is credited to the latest attempt before it (never to two attempts).
+
+Censoring (the bug this module fixes)
+-------------------------------------
+Step k's deadline is the one above (the earlier of the funnel window and the step window; for
+an attempt also its successor's start). At the end of the analysis date a person who reached
+step k-1 but not step k is
+* `in_progress` (censored) when the deadline has not passed and nothing has ruled them out;
+* `lost` otherwise (the deadline passed, or they were excluded or interrupted).
+Rates use only *settled* people: `rate_from_previous` of step k is computed among those whose
+step-k deadline has passed; `rate_from_start` among entrants whose whole window has passed. So
+in-progress people are kept out of the denominator (PostHog and Mixpanel count them as dropped,
+which makes every recent period look worse), and so are the people who already converted inside
+a still-open window, because keeping them would let the fastest converters of the newest cohort
+inflate the rate. `users` counts everyone who reached the step, settled or not.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from growthloop.channels import with_channel
+from growthloop.data import DataError, Dataset
+from growthloop.wide import investments, period_end, user_wide
+
+DEFAULT_STEPS: tuple[str, ...] = (
+    "ad_click",
+    "app_install",
+    "register",
+    "kyc_verified",
+    "bind_card",
+    "first_investment",
+    "second_investment",
+)
+#: The funnel from sign-up on, for registration cohorts (everyone registered has entered it).
+COHORT_STEPS: tuple[str, ...] = DEFAULT_STEPS[2:]
+MILESTONES: dict[str, int] = {"first_investment": 0, "second_investment": 1}
+STEP_LABELS: dict[str, str] = {
+    "ad_click": "广告点击",
+    "link_click": "链接点击",
+    "app_install": "安装",
+    "register": "注册",
+    "kyc_verified": "实名认证",
+    "bind_card": "绑卡",
+    "first_investment": "首投",
+    "second_investment": "复投",
+    "coupon_claim": "领券",
+    "app_open": "打开App",
+    "share": "分享",
+}
+ORDERS = ("sequential", "strict")
+COUNTS = ("unique", "total")
+WIDE_BREAKDOWNS = (
+    "signup_channel",
+    "reg_month",
+    "age_band",
+    "province",
+    "region",
+    "city_tier",
+    "device_os",
+    "gender",
+)
+CHANNEL_BREAKDOWNS = ("first_touch", "last_touch")
+#: segment of people who never signed up (no wide-table row)
+ANONYMOUS = "未注册"
+#: fewer settled people than this in a segment: no significance verdict
+MIN_SEGMENT_USERS = 30
+#: time-to-convert histogram bins, in hours: (label, lower bound inclusive)
+TIME_BINS: tuple[tuple[str, float], ...] = (
+    ("<1小时", 0.0),
+    ("1-24小时", 1.0),
+    ("1-3天", 24.0),
+    ("3-7天", 72.0),
+    ("7-14天", 168.0),
+    ("14-30天", 336.0),
+    ("30天以上", 720.0),
+)
+FUNNEL_COLUMNS = ("step", "users", "rate_from_start", "rate_from_previous", "ci_low", "ci_high")
+
+
+@dataclass(frozen=True)
+class FunnelSpec:
+    """A validated funnel definition (see `funnel` for the meaning of each field)."""
+
+    steps: tuple[str, ...]
+    window_days: float
+    order: str
+    step_windows: tuple[float | None, ...]
+    exclusions: tuple[tuple[str, int, int], ...]
+    count: str
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every event name the funnel reads: its steps, then the excluded events."""
+        extra = tuple(dict.fromkeys(e for e, _a, _b in self.exclusions if e not in self.steps))
+        return self.steps + extra
+
+
+def _days(value: float) -> ibis.IntervalScalar:
+    return ibis.interval(seconds=int(round(float(value) * 86400)))
+
+
+def make_spec(
+    steps: Sequence[str] = DEFAULT_STEPS,
+    window_days: float = 30,
+    order: str = "sequential",
+    step_windows: dict[str, float] | Sequence[float | None] | None = None,
+    exclusions: Sequence[str | tuple[str, str, str]] = (),
+    count: str = "unique",
+) -> FunnelSpec:
+    """Check the funnel parameters; bad ones raise ValueError naming the parameter."""
+    steps = tuple(steps)
+    if len(steps) < 2:
+        raise ValueError(f"steps: a funnel needs at least two steps, got {list(steps)}")
+    if len(set(steps)) != len(steps):
+        raise ValueError(f"steps: each step may appear once, got {list(steps)}")
+    for s in steps:
+        if not isinstance(s, str) or not s:
+            raise ValueError(
+                f"steps: {s!r} is not an event name or milestone ({', '.join(MILESTONES)})"
+            )
+    if order not in ORDERS:
+        raise ValueError(f"order: {order!r} is not one of {list(ORDERS)}")
+    if count not in COUNTS:
+        raise ValueError(f"count: {count!r} is not one of {list(COUNTS)}")
+    if not (isinstance(window_days, int | float) and window_days > 0):
+        raise ValueError(f"window_days: must be a positive number of days, got {window_days!r}")
+    if step_windows is None:
+        windows: list[float | None] = [None] * len(steps)
+    elif isinstance(step_windows, dict):
+        unknown = sorted(set(step_windows) - set(steps[1:]))
+        if unknown:
+            raise ValueError(
+                f"step_windows: {unknown} are not steps after the first; "
+                f"the steps are {list(steps[1:])}"
+            )
+        windows = [None] + [step_windows.get(s) for s in steps[1:]]
+    else:
+        windows = list(step_windows)
+        if len(windows) != len(steps):
+            raise ValueError(
+                f"step_windows: give one value per step ({len(steps)}), got {len(windows)}"
+            )
+        windows[0] = None
+    for w in windows:
+        if w is not None and not (isinstance(w, int | float) and w > 0):
+            raise ValueError(f"step_windows: windows are positive days, got {w!r}")
+    excl = []
+    for e in exclusions:
+        if isinstance(e, str):
+            e = (e, steps[0], steps[-1])
+        if len(e) != 3:
+            raise ValueError(
+                f"exclusions: give an event name or (event, from_step, to_step), got {e!r}"
+            )
+        name, a, b = e
+        if name in steps:
+            raise ValueError(f"exclusions: {name!r} is a step of the funnel")
+        if name in MILESTONES:
+            raise ValueError(f"exclusions: {name!r} is a milestone, exclude events only")
+        if a not in steps or b not in steps or steps.index(a) >= steps.index(b):
+            raise ValueError(f"exclusions: ({a!r}, {b!r}) must be two steps of the funnel in order")
+        excl.append((name, steps.index(a), steps.index(b)))
+    return FunnelSpec(steps, float(window_days), order, tuple(windows), tuple(excl), count)
+
+
+# --------------------------------------------------------------------------------------------
+# identity stitching
+
+
+def stitched_events(ds: Dataset, names: Sequence[str] | None = None) -> ibis.Table:
+    """Events (and milestone rows) up to the analysis date, with the `person_id` they belong to.
+
+    Columns: person_id, user_id (null for anonymous visitors), anonymous_id, event_name,
+    event_time, utm_source. `names` limits the event names (milestones included when named).
+    The identity rule is in the module docstring; one window pass over the events does it.
+    """
+    return stitch(ds.events, investments(ds), period_end(ds.analysis_date), names)
+
+
+def stitch(
+    events: ibis.Table,
+    transactions: ibis.Table,
+    end: dt.datetime,
+    names: Sequence[str] | None = None,
+) -> ibis.Table:
+    """`stitched_events` over any events table (contract columns) and successful investments
+    (user_id, txn_id, txn_time); data at or after `end` is ignored."""
+    ev = events.filter(events.event_time < end)
+    wanted = None if names is None else [n for n in names if n not in MILESTONES]
+    is_reg = (ev.event_name == "register") & ev.user_id.notnull()
+    ev = ev.mutate(
+        _is_reg=is_reg.cast("int8"),
+        _reg_uid=ibis.ifelse(is_reg, ev.user_id, ibis.null("string")),
+        _reg_at=ibis.ifelse(is_reg, ev.event_time, ibis.null("timestamp")),
+    )
+    if wanted is not None:
+        # only what the funnel reads, plus the register events that identify the devices
+        ev = ev.filter(ev.event_name.isin(wanted) | (ev._is_reg == 1))
+    w_next = ibis.window(
+        group_by="anonymous_id", order_by=["event_time", "_is_reg"], rows=(0, None)
+    )
+    w_prev = ibis.window(
+        group_by="anonymous_id", order_by=["event_time", "_is_reg"], rows=(None, 0)
+    )
+    # the next sign-up on the device (at or after), else the last one before
+    nxt = ev._reg_uid.argmin(ev._reg_at).over(w_next)
+    prv = ev._reg_uid.argmax(ev._reg_at).over(w_prev)
+    owner = ibis.coalesce(nxt, prv)
+    uid = ibis.coalesce(
+        ev.user_id, ibis.ifelse(ev.anonymous_id.notnull(), owner, ibis.null("string"))
+    )
+    ev = ev.mutate(
+        user_id=uid, person_id=ibis.coalesce(uid, ibis.literal("anon:") + ev.anonymous_id)
+    )
+    if wanted is not None:
+        ev = ev.filter(ev.event_name.isin(wanted))
+    out = ev.select(
+        "person_id", "user_id", "anonymous_id", "event_name", "event_time", "utm_source"
+    )
+    ms = [m for m in MILESTONES if names is None or m in names]
+    if ms:
+        txn = transactions.filter(transactions.txn_time < end)
+        txn = txn.mutate(
+            _n=ibis.row_number().over(group_by="user_id", order_by=["txn_time", "txn_id"])
+        )
+        txn = txn.filter(txn._n.isin([MILESTONES[m] for m in ms]))
+        name = ibis.cases(*[(txn._n == MILESTONES[m], m) for m in ms])
+        out = out.union(
+            txn.select(
+                person_id=txn.user_id,
+                user_id=txn.user_id,
+                anonymous_id=ibis.null("string"),
+                event_name=name,
+                event_time=txn.txn_time,
+                utm_source=ibis.null("string"),
+            )
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# per-person step times
+
+
+def _check_steps(ds: Dataset, spec: FunnelSpec) -> None:
+    """A step that is neither a milestone nor an event name in the data is a typo: say so."""
+    events = [s for s in spec.names if s not in MILESTONES]
+    if not events:
+        return
+    found = ds.events.filter(ds.events.event_name.isin(events)).select("event_name").distinct()
+    present = set(found.to_pyarrow().column(0).to_pylist())
+    missing = [s for s in events if s not in present]
+    if missing:
+        raise DataError(
+            "events",
+            "event_name",
+            f"funnel step(s) {missing} never occur",
+            hint=f"steps are event names in the data or milestones {list(MILESTONES)}",
+        )
+
+
+def step_times(ds: Dataset, spec: FunnelSpec | None = None, **params) -> ibis.Table:
+    """One row per person (count="unique") or attempt (count="total"), as an Ibis expression.
+
+    Columns: person_id, user_id, entry_at, t0..t{n-1} (when each step was reached, null if not),
+    level (steps reached), and per step k >= 1: in_progress{k}, lost{k}, excluded{k},
+    settled{k} (the step-k deadline has passed), plus settled0 (the whole window has passed).
+    """
+    spec = spec or make_spec(**params)
+    return step_times_from(stitched_events(ds, spec.names), spec, period_end(ds.analysis_date))
+
+
+def step_times_from(ev: ibis.Table, spec: FunnelSpec, end: dt.datetime) -> ibis.Table:
+    """`step_times` over stitched events (person_id, user_id, event_name, event_time)."""
+    end = ibis.literal(end)
+    n = len(spec.steps)
+    idx = {name: i for i, name in enumerate(spec.names)}
+    lists = ev.group_by(["person_id", "user_id"]).aggregate(
+        **{f"_a{i}": _.event_time.collect(where=_.event_name == name) for name, i in idx.items()}
+    )
+    if spec.count == "unique":
+        g = lists.filter(lists._a0.length().fill_null(0) > 0)
+        g = g.mutate(entry_at=g._a0.mins(), _nxt=ibis.null("timestamp"))
+    else:
+        first = ev.filter(ev.event_name == spec.steps[0])
+        first = first.select(
+            "person_id",
+            entry_at=first.event_time,
+            _nxt=first.event_time.lead().over(group_by="person_id", order_by="event_time"),
+        )
+        lists = lists.rename(_pid="person_id")
+        g = first.join(lists, first.person_id == lists._pid).drop("_pid")
+    g = g.mutate(
+        t0=g.entry_at,
+        _stop=ibis.coalesce(g._nxt, end),
+        _deadline=g.entry_at + _days(spec.window_days),
+    ).view()
+    # step by step; .view() keeps Ibis from inlining each step's expression into the next
+    for k in range(1, n):
+        prev = g[f"t{k - 1}"]
+        limit = g._deadline
+        if spec.step_windows[k] is not None:
+            limit = ibis.least(limit, prev + _days(spec.step_windows[k]))
+        stop = g._stop
+        cand = (
+            g[f"_a{k}"]
+            .filter(lambda v, p=prev, lim=limit, s=stop: (v >= p) & (v <= lim) & (v < s))
+            .mins()
+        )
+        g = g.mutate(**{f"_lim{k}": limit, f"_c{k}": cand}).view()
+        cand, limit = g[f"_c{k}"], g[f"_lim{k}"]
+        prev = g[f"t{k - 1}"]
+        blocked = ibis.literal(0)
+        if spec.order == "strict":
+            for j in range(n):
+                if j in (k - 1, k):
+                    continue
+                inside = g[f"_a{j}"].filter(
+                    lambda v, p=prev, c=cand, lim=limit, s=g._stop: (
+                        (v > p) & ibis.ifelse(c.isnull(), (v <= lim) & (v < s), v < c)
+                    )
+                )
+                blocked = blocked + inside.length().fill_null(0)
+        g = g.mutate(
+            **{
+                f"_blocked{k}": ibis.ifelse(prev.isnull(), 0, blocked),
+                f"t{k}": ibis.ifelse(blocked > 0, ibis.null("timestamp"), cand),
+            }
+        ).view()
+    # exclusions: leave the funnel at the first excluded event between the two steps
+    for e, (name, a, _b) in enumerate(spec.exclusions):
+        ta = g[f"t{a}"]
+        x = (
+            g[f"_a{idx[name]}"]
+            .filter(lambda v, ta=ta, lim=g._deadline, s=g._stop: (v > ta) & (v <= lim) & (v < s))
+            .mins()
+        )
+        g = g.mutate(**{f"_x{e}": x})
+    g = g.view()
+    cuts = []
+    for e, (_name, _a, b) in enumerate(spec.exclusions):
+        x, tb = g[f"_x{e}"], g[f"t{b}"]
+        cuts.append(ibis.ifelse(x.notnull() & (tb.isnull() | (x < tb)), x, ibis.null("timestamp")))
+    cut = ibis.least(*cuts) if len(cuts) > 1 else (cuts[0] if cuts else ibis.null("timestamp"))
+    g = g.mutate(_cut=cut).view()
+    g = g.mutate(
+        **{
+            f"t{k}": ibis.ifelse(
+                g._cut.notnull() & (g[f"t{k}"] > g._cut), ibis.null("timestamp"), g[f"t{k}"]
+            )
+            for k in range(1, n)
+        }
+    ).view()
+    cols = {
+        "level": sum(g[f"t{k}"].notnull().cast("int64") for k in range(n)),
+        "settled0": (g._deadline < end) | g._nxt.notnull(),
+    }
+    for k in range(1, n):
+        prev, cur = g[f"t{k - 1}"], g[f"t{k}"]
+        waiting = prev.notnull() & cur.isnull()
+        settled = prev.notnull() & ((g[f"_lim{k}"] < end) | g._nxt.notnull())
+        excluded = waiting & g._cut.notnull()
+        ruled_out = excluded | (g[f"_blocked{k}"] > 0)
+        cols[f"settled{k}"] = settled
+        cols[f"excluded{k}"] = excluded
+        cols[f"in_progress{k}"] = waiting & ~settled & ~ruled_out
+        cols[f"lost{k}"] = waiting & (settled | ruled_out)
+    g = g.mutate(**cols)
+    keep = ["person_id", "user_id", "entry_at", *[f"t{k}" for k in range(n)], "level", "settled0"]
+    for k in range(1, n):
+        keep += [f"settled{k}", f"in_progress{k}", f"lost{k}", f"excluded{k}"]
+    return g.select(*keep)
+
+
+# --------------------------------------------------------------------------------------------
+# breakdowns
+
+
+def _segment_table(
+    ds: Dataset, entries: ibis.Table, breakdown: str, spec: FunnelSpec
+) -> ibis.Table:
+    """`entries` with a `segment` column (strings; anonymous visitors are 未注册)."""
+    if breakdown in WIDE_BREAKDOWNS:
+        wide = user_wide(ds)
+        col = wide[breakdown]
+        if breakdown == "reg_month":
+            col = col.strftime("%Y-%m")
+        props = wide.select(_uid=wide.user_id, _seg=col.cast("string"))
+        j = entries.left_join(props, entries.user_id == props._uid)
+        seg = ibis.ifelse(j.user_id.isnull(), ANONYMOUS, j._seg.fill_null("未知"))
+        return j.mutate(segment=seg).drop("_uid", "_seg")
+    channels = ds.config.channels
+    if breakdown in CHANNEL_BREAKDOWNS:
+        ev = stitched_events(ds)
+        touches = ev.filter(ev.utm_source.notnull() & (ev.utm_source.strip() != ""))
+        reg = (
+            ev.filter(ev.event_name == "register")
+            .group_by("person_id")
+            .aggregate(_reg_at=_.event_time.min())
+        )
+        touches = touches.left_join(reg, "person_id").drop("person_id_right")
+        if breakdown == "first_touch":
+            src = touches.group_by("person_id").aggregate(_utm=_.utm_source.argmin(_.event_time))
+        else:
+            before = touches._reg_at.isnull() | (touches.event_time <= touches._reg_at)
+            src = (
+                touches.filter(before)
+                .group_by("person_id")
+                .aggregate(_utm=_.utm_source.argmax(_.event_time))
+            )
+        src = with_channel(src, "_utm", channels, out="_seg").rename(_pid="person_id")
+        j = entries.left_join(src, entries.person_id == src._pid)
+        return j.mutate(segment=j._seg.fill_null("未标记")).drop("_pid", "_utm", "_seg")
+    if breakdown.startswith("step:"):
+        step = breakdown[5:]
+        if step not in spec.steps:
+            raise ValueError(f"breakdown: {step!r} is not a step of the funnel {list(spec.steps)}")
+        if step in MILESTONES:
+            raise ValueError(
+                f"breakdown: milestone {step!r} carries no channel; pick an event step"
+            )
+        k = spec.steps.index(step)
+        ev = stitched_events(ds, [step])
+        ev = ev.select(_pid=ev.person_id, _t=ev.event_time, _utm=ev.utm_source)
+        ev = ev.group_by(["_pid", "_t"]).aggregate(_utm=_._utm.min())
+        j = entries.left_join(ev, (entries.person_id == ev._pid) & (entries[f"t{k}"] == ev._t))
+        j = with_channel(j, "_utm", channels, out="_seg")
+        seg = ibis.ifelse(j[f"t{k}"].isnull(), f"未到{STEP_LABELS.get(step, step)}", j._seg)
+        return j.mutate(segment=seg).drop("_pid", "_t", "_utm", "_seg")
+    raise ValueError(
+        f"breakdown: {breakdown!r} is not one of {list(WIDE_BREAKDOWNS)}, "
+        f"{list(CHANNEL_BREAKDOWNS)} or 'step:<step name>'"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# the funnel table
+
+
+def wilson(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval of a proportion; (nan, nan) when n is 0."""
+    from statsmodels.stats.proportion import proportion_confint
+
+    if n <= 0:
+        return float("nan"), float("nan")
+    lo, hi = proportion_confint(int(successes), int(n), alpha=alpha, method="wilson")
+    return float(lo), float(hi)
+
+
+def _ratio(a: int, b: int) -> float:
+    return float(a) / float(b) if b else float("nan")
+
+
+def funnel(
+    ds: Dataset,
+    steps: Sequence[str] = DEFAULT_STEPS,
+    window_days: float = 30,
+    order: str = "sequential",
+    step_windows=None,
+    exclusions=(),
+    count: str = "unique",
+    breakdown: str | None = None,
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """The funnel table: one row per step (per segment and step with a breakdown).
+
+    Parameters: `steps` event names or milestones (first_investment, second_investment);
+    `window_days` from entry, inclusive; `order` "sequential" or "strict"; `step_windows` days
+    allowed from the previous step, a dict {step: days} or one value per step; `exclusions`
+    event names or (event, from_step, to_step); `count` "unique" people or "total" attempts;
+    `breakdown` a wide-table column (WIDE_BREAKDOWNS), "first_touch" (the channel of the
+    person's earliest UTM-tagged event), "last_touch" (the latest tagged event at or before the
+    sign-up; the latest of all for visitors who never signed up) or "step:<name>" (the channel
+    of the event matched at that step). Rules in the module docstring. A touch channel is one
+    per person for the whole period, so it can reflect what the person did later: a device
+    that clicks a paid ad, then a referral link, then installs is a 老带新 person entering at
+    the ad click; read the pre-sign-up steps of link-click channels with that in mind.
+    Anonymous visitors are the segment 未注册 in the wide-table breakdowns.
+
+    Columns: step, users, rate_from_start, rate_from_previous, ci_low, ci_high (Wilson interval of
+    rate_from_start), then label, ci_prev_low, ci_prev_high (of rate_from_previous), drop_off
+    (users of the previous step minus users), in_progress (censored: reached the previous step,
+    window still open), lost, excluded, base_start / converted_start and base_previous /
+    converted_previous (the settled people behind each rate), and segment with a breakdown.
+    """
+    spec = make_spec(steps, window_days, order, step_windows, exclusions, count)
+    _check_steps(ds, spec)
+    table = step_times(ds, spec)
+    if breakdown is not None:
+        table = _segment_table(ds, table, breakdown, spec)
+    return funnel_table(table, spec, alpha, segmented=breakdown is not None)
+
+
+def funnel_table(
+    table: ibis.Table, spec: FunnelSpec, alpha: float = 0.05, segmented: bool = False
+) -> pd.DataFrame:
+    """The funnel table of a `step_times` table (with a `segment` column when segmented);
+    only the per-segment step counts are executed."""
+    keys = ["segment"]
+    n = len(spec.steps)
+
+    def count_if(cond):
+        return cond.cast("int64").sum()
+
+    aggs = {}
+    for k in range(n):
+        reached = table[f"t{k}"].notnull()
+        aggs[f"users{k}"] = count_if(reached)
+        aggs[f"cs{k}"] = count_if(reached & table.settled0)
+        if k:
+            aggs[f"bp{k}"] = count_if(table[f"settled{k}"])
+            aggs[f"cp{k}"] = count_if(reached & table[f"settled{k}"])
+            for c in ("in_progress", "lost", "excluded"):
+                aggs[f"{c}{k}"] = count_if(table[f"{c}{k}"])
+    aggs["bs"] = count_if(table.settled0)
+    if segmented:
+        counts = table.group_by(keys).aggregate(**aggs).order_by(keys).to_pandas()
+    else:  # one row even when nobody entered
+        counts = (
+            table.aggregate(**aggs).to_pandas().astype("float64").fillna(0).assign(segment="全部")
+        )
+    rows = []
+    for rec in counts.to_dict("records"):
+        for k, step in enumerate(spec.steps):
+            users = int(rec[f"users{k}"])
+            bs, cs = int(rec["bs"]), int(rec[f"cs{k}"])
+            bp = int(rec[f"bp{k}"]) if k else bs
+            cp = int(rec[f"cp{k}"]) if k else bs
+            lo, hi = wilson(cs, bs, alpha)
+            plo, phi = wilson(cp, bp, alpha) if k else (float("nan"), float("nan"))
+            rows.append(
+                {
+                    "step": step,
+                    "users": users,
+                    "rate_from_start": _ratio(cs, bs),
+                    "rate_from_previous": _ratio(cp, bp) if k else float("nan"),
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "label": STEP_LABELS.get(step, step),
+                    "ci_prev_low": plo,
+                    "ci_prev_high": phi,
+                    "drop_off": int(rec[f"users{k - 1}"]) - users if k else 0,
+                    "in_progress": int(rec[f"in_progress{k}"]) if k else 0,
+                    "lost": int(rec[f"lost{k}"]) if k else 0,
+                    "excluded": int(rec[f"excluded{k}"]) if k else 0,
+                    "base_start": bs,
+                    "converted_start": cs,
+                    "base_previous": bp,
+                    "converted_previous": cp,
+                    "segment": rec["segment"],
+                }
+            )
+    out = pd.DataFrame(rows)
+    if not segmented:
+        out = out.drop(columns="segment")
+    else:
+        out = out[["segment", *[c for c in out.columns if c != "segment"]]]
+    return out.reset_index(drop=True)
+
+
+def summary(result: pd.DataFrame) -> dict[str, float | int | str]:
+    """Headline numbers of an unsegmented funnel table (plain Python values, for glue)."""
+    if "segment" in result.columns:
+        raise ValueError("result: pass a funnel table without a breakdown")
+    steps = result.reset_index(drop=True)
+    later = steps.iloc[1:]
+    worst = later.loc[later.rate_from_previous.idxmin()]
+    return {
+        "entrants": int(steps.users.iloc[0]),
+        "completed": int(steps.users.iloc[-1]),
+        "end_rate": float(steps.rate_from_start.iloc[-1]),
+        "in_progress": int(steps.in_progress.sum()),
+        "worst_step": str(worst.step),
+        "worst_label": str(worst.label),
+        "worst_rate": float(worst.rate_from_previous),
+        "worst_lost": int(worst.lost),
+        "leak_step": str(later.loc[later.lost.idxmax()].step),
+        "leak_label": str(later.loc[later.lost.idxmax()].label),
+        "leak_lost": int(later.lost.max()),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# segments compared
+
+
+def compare_segments(
+    result: pd.DataFrame, min_users: int = MIN_SEGMENT_USERS, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Each segment's step rate (from the previous step) against the other segments pooled.
+
+    Two-proportion z test per segment and step on the settled people, Holm-corrected within a
+    step; a chi-square test of all segments with at least `min_users` settled people gives
+    `chi2_p` for the step. Segments under `min_users` get no verdict (样本不足).
+    Columns: segment, step, label, base, rate, ci_low, ci_high, rest_base, rest_rate, diff, p_value,
+    p_holm, chi2_p, verdict (高于其他 / 低于其他 / 无显著差异 / 样本不足).
+    """
+    from scipy.stats import chi2_contingency
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportions_ztest
+
+    if "segment" not in result.columns:
+        raise ValueError("result: pass a funnel table with a breakdown")
+    rows = []
+    first = result.step.iloc[0]
+    for step, part in result[result.step != first].groupby("step", sort=False):
+        part = part.reset_index(drop=True)
+        ok = part.base_previous >= min_users
+        big = part[ok]
+        chi2_p = float("nan")
+        if len(big) >= 2:
+            conv = big.converted_previous.to_numpy()
+            base = big.base_previous.to_numpy()
+            table = [conv, base - conv]
+            if (conv.sum() > 0) and ((base - conv).sum() > 0):
+                chi2_p = float(chi2_contingency(table)[1])
+        pvals, idx = [], []
+        for i, r in part.iterrows():
+            rest = part[part.index != i]
+            rest = rest[rest.base_previous >= min_users]
+            n_rest, c_rest = int(rest.base_previous.sum()), int(rest.converted_previous.sum())
+            lo, hi = wilson(int(r.converted_previous), int(r.base_previous), alpha)
+            rate = _ratio(int(r.converted_previous), int(r.base_previous))
+            rest_rate = _ratio(c_rest, n_rest)
+            p = float("nan")
+            if (
+                ok[i]
+                and n_rest >= min_users
+                and 0 < c_rest + r.converted_previous < n_rest + r.base_previous
+            ):
+                p = float(
+                    proportions_ztest(
+                        [int(r.converted_previous), c_rest], [int(r.base_previous), n_rest]
+                    )[1]
+                )
+                pvals.append(p)
+                idx.append(len(rows))
+            rows.append(
+                {
+                    "segment": r.segment,
+                    "step": step,
+                    "label": r.label,
+                    "base": int(r.base_previous),
+                    "rate": rate,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "rest_base": n_rest,
+                    "rest_rate": rest_rate,
+                    "diff": rate - rest_rate,
+                    "p_value": p,
+                    "p_holm": float("nan"),
+                    "chi2_p": chi2_p,
+                    "verdict": "样本不足",
+                }
+            )
+        if pvals:
+            adj = multipletests(pvals, alpha=alpha, method="holm")[1]
+            for j, p in zip(idx, adj, strict=True):
+                rows[j]["p_holm"] = float(p)
+        for r in rows:
+            if r["step"] == step and not math.isnan(r["p_value"]):
+                sig = r["p_holm"] < alpha
+                r["verdict"] = (
+                    ("高于其他" if r["diff"] > 0 else "低于其他") if sig else "无显著差异"
+                )
+            elif r["step"] == step and r["base"] >= min_users and r["rest_base"] >= min_users:
+                r["verdict"] = "无显著差异"  # no test possible: nobody or everybody converted
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# time to convert
+
+
+def time_to_convert(
+    ds: Dataset,
+    steps: Sequence[str] = DEFAULT_STEPS,
+    window_days: float = 30,
+    order: str = "sequential",
+    step_windows=None,
+    exclusions=(),
+    count: str = "unique",
+    exact: bool = True,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hours from each step to the next, for the conversions inside the window (all of them are).
+
+    Returns (stats, histogram). stats: one row per transition (from_step, to_step, label,
+    conversions, p25_hours, median_hours, p75_hours, mean_hours); quantiles are exact
+    (DuckDB quantile_cont, linear interpolation) or, with exact=False, the engine's approximate
+    quantile (DuckDB approx_quantile, a t-digest), which scales to warehouse sizes.
+    histogram: transition, bin (TIME_BINS), bin_order, conversions, share.
+    """
+    spec = make_spec(steps, window_days, order, step_windows, exclusions, count)
+    _check_steps(ds, spec)
+    table = step_times(ds, spec)
+    parts = []
+    for k in range(1, len(spec.steps)):
+        a, b = spec.steps[k - 1], spec.steps[k]
+        hours = (table[f"t{k}"].epoch_seconds() - table[f"t{k - 1}"].epoch_seconds()) / 3600.0
+        label = f"{STEP_LABELS.get(a, a)}→{STEP_LABELS.get(b, b)}"
+        parts.append(
+            table.filter(table[f"t{k}"].notnull()).select(
+                k=ibis.literal(k),
+                from_step=ibis.literal(a),
+                to_step=ibis.literal(b),
+                label=ibis.literal(label),
+                hours=hours.cast("float64"),
+            )
+        )
+    rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    q = (lambda c, p: c.quantile(p)) if exact else (lambda c, p: c.approx_quantile(p))
+    stats = (
+        rows.group_by(["k", "from_step", "to_step", "label"])
+        .aggregate(
+            conversions=_.count(),
+            p25_hours=q(_.hours, 0.25),
+            median_hours=q(_.hours, 0.5),
+            p75_hours=q(_.hours, 0.75),
+            mean_hours=_.hours.mean(),
+        )
+        .order_by("k")
+        .to_pandas()
+    )
+    bins = ibis.cases(
+        *[(rows.hours >= lo, i) for i, (_lab, lo) in reversed(list(enumerate(TIME_BINS)))], else_=0
+    )
+    hist = (
+        rows.mutate(bin_order=bins)
+        .group_by(["k", "label", "bin_order"])
+        .aggregate(conversions=_.count())
+        .order_by(["k", "bin_order"])
+        .to_pandas()
+    )
+    # every bin shown, empty ones as 0
+    full = pd.MultiIndex.from_product(
+        [stats.k.tolist(), range(len(TIME_BINS))], names=["k", "bin_order"]
+    ).to_frame(index=False)
+    labels = dict(zip(stats.k, stats.label, strict=True))
+    full["label"] = full.k.map(labels)
+    hist = full.merge(hist, on=["k", "label", "bin_order"], how="left")
+    hist["conversions"] = hist.conversions.fillna(0).astype(int)
+    totals = hist.groupby("k").conversions.transform("sum")
+    hist["share"] = (hist.conversions / totals.where(totals > 0)).astype(float)
+    hist["bin"] = hist.bin_order.map(lambda i: TIME_BINS[i][0])
+    hist = hist.rename(columns={"label": "transition"})
+    stats = stats.drop(columns="k")
+    for c in ("p25_hours", "median_hours", "p75_hours", "mean_hours"):
+        stats[c] = stats[c].astype(float)
+    stats["conversions"] = stats.conversions.astype(int)
+    return stats, hist[["transition", "bin", "bin_order", "conversions", "share"]]
+
+
+# --------------------------------------------------------------------------------------------
+# cohorts
+
+
+def cohort_conversion(
+    ds: Dataset,
+    steps: Sequence[str] = COHORT_STEPS,
+    window_days: float = 30,
+    order: str = "sequential",
+    step_windows=None,
+    exclusions=(),
+    alpha: float = 0.05,
+) -> pd.DataFrame:
+    """The funnel per registration month (reg_month): did this month's sign-ups convert better?
+
+    One row per cohort and step, the funnel columns (rates among settled people: a cohort whose
+    window has not passed shows its in-progress people and no rate yet). The default steps start
+    at register, which every registered user has. Visitors who never signed up have no cohort
+    and are left out.
+    """
+    out = funnel(
+        ds,
+        steps,
+        window_days,
+        order,
+        step_windows,
+        exclusions,
+        "unique",
+        breakdown="reg_month",
+        alpha=alpha,
+    )
+    out = out[out.segment != ANONYMOUS].rename(columns={"segment": "cohort"})
+    return out.sort_values(
+        ["cohort", "step"],
+        key=lambda s: s.map({st: i for i, st in enumerate(steps)}) if s.name == "step" else s,
+    ).reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# stalled users for trigger campaigns
+
+TRIGGERS: dict[str, dict[str, str]] = {
+    "no_card": {
+        "label": "注册未绑卡",
+        "channel": "短信 + 推送",
+        "timing": "注册满 24 小时内触达",
+        "message": "实名绑卡领新手加息券，3 分钟完成",
+    },
+    "no_invest": {
+        "label": "绑卡未首投",
+        "channel": "推送 (未开推送的用短信)",
+        "timing": "判定滞留后 24 小时内触达",
+        "message": "新手专享标的 + 首投红包，限时 7 天",
+    },
+}
+
+
+def stalled_users(
+    ds: Dataset, card_hours: float = 24, invest_days: float = 7, lookback_days: float = 30
+) -> ibis.Table:
+    """Users to hand to a trigger campaign, as an Ibis expression (user ids: export only).
+
+    * no_card: registered, no bound card `card_hours` after signing up, still none at the end of
+      the analysis date;
+    * no_invest: bound a card, no investment `invest_days` after binding, still none.
+    Only people whose stall began (the sign-up, the card binding) within `lookback_days` before
+    the end of the analysis date: a trigger is for the recent, not for last year's sign-ups.
+    Columns: user_id, rule, since, hours_waiting, signup_channel, device_os.
+    """
+    for name, value in (
+        ("card_hours", card_hours),
+        ("invest_days", invest_days),
+        ("lookback_days", lookback_days),
+    ):
+        if not (isinstance(value, int | float) and value > 0):
+            raise ValueError(f"{name}: must be a positive number, got {value!r}")
+    end = period_end(ds.analysis_date)
+    since = end - dt.timedelta(days=lookback_days)
+    w = user_wide(ds)
+    hours = lambda t: (ibis.literal(end).epoch_seconds() - t.epoch_seconds()) / 3600.0  # noqa: E731
+    card = w.filter(
+        w.bind_card_at.isnull()
+        & (w.registered_at >= since)
+        & (w.registered_at + _days(card_hours / 24) < end)
+    )
+    card = card.select(
+        "user_id",
+        rule=ibis.literal("no_card"),
+        since=card.registered_at,
+        hours_waiting=hours(card.registered_at),
+        signup_channel=card.signup_channel,
+        device_os=card.device_os,
+    )
+    inv = w.filter(
+        w.bind_card_at.notnull()
+        & w.first_invest_at.isnull()
+        & (w.bind_card_at >= since)
+        & (w.bind_card_at + _days(invest_days) < end)
+    )
+    inv = inv.select(
+        "user_id",
+        rule=ibis.literal("no_invest"),
+        since=inv.bind_card_at,
+        hours_waiting=hours(inv.bind_card_at),
+        signup_channel=inv.signup_channel,
+        device_os=inv.device_os,
+    )
+    return card.union(inv).order_by(["rule", "since", "user_id"])
+
+
+def stalled_counts(
+    ds: Dataset, card_hours: float = 24, invest_days: float = 7, lookback_days: float = 30
+) -> pd.DataFrame:
+    """Counts of `stalled_users` per rule with the suggested trigger (aggregates only).
+
+    Also the historical share: of the people whose `card_hours` (or `invest_days`) had passed,
+    how many had stalled (no card / no investment in that time), over the whole data.
+    Columns: rule, label, users, historical_share, historical_base, channel, timing, message.
+    """
+    stalled = stalled_users(ds, card_hours, invest_days, lookback_days)
+    counts = stalled.group_by("rule").aggregate(users=_.count()).to_pandas()
+    counts = dict(zip(counts.rule, counts.users, strict=True))
+    end = period_end(ds.analysis_date)
+    w = user_wide(ds)
+    card_due = w.registered_at + _days(card_hours / 24)
+    inv_due = w.bind_card_at + _days(invest_days)
+    hist = (
+        w.aggregate(
+            card_base=(card_due < end).cast("int64").sum(),
+            card_stalled=(
+                (card_due < end) & (w.bind_card_at.isnull() | (w.bind_card_at > card_due))
+            )
+            .cast("int64")
+            .sum(),
+            inv_base=(inv_due < end).cast("int64").sum(),
+            inv_stalled=(
+                (inv_due < end) & (w.first_invest_at.isnull() | (w.first_invest_at > inv_due))
+            )
+            .cast("int64")
+            .sum(),
+        )
+        .to_pandas()
+        .iloc[0]
+    )
+    rows = []
+    for rule, base, stalled_n in (
+        ("no_card", "card_base", "card_stalled"),
+        ("no_invest", "inv_base", "inv_stalled"),
+    ):
+        rows.append(
+            {
+                "rule": rule,
+                "label": TRIGGERS[rule]["label"],
+                "users": int(counts.get(rule, 0)),
+                "historical_share": _ratio(int(hist[stalled_n]), int(hist[base])),
+                "historical_base": int(hist[base]),
+                **{k: TRIGGERS[rule][k] for k in ("channel", "timing", "message")},
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def outside_funnel(ds: Dataset, steps: Sequence[str] = DEFAULT_STEPS) -> dict[str, int]:
+    """Registered users the funnel cannot see: no occurrence of the first step (organic, or a
+    touch the data does not record). Returns {'registered': n, 'without_first_step': m}."""
+    spec = make_spec(steps)
+    ev = stitched_events(ds, [spec.steps[0]])
+    seen = ev.filter(ev.user_id.notnull()).select(_uid=ev.user_id).distinct()
+    w = user_wide(ds)
+    j = w.left_join(seen, w.user_id == seen._uid)
+    res = j.aggregate(registered=_.count(), without=j._uid.isnull().cast("int64").sum())
+    res = res.to_pandas().iloc[0]
+    return {"registered": int(res.registered), "without_first_step": int(res.without)}
+
+
+# --------------------------------------------------------------------------------------------
+# headline numbers for the chapter's prose (plain Python values)
+
+
+def segment_summary(tests: pd.DataFrame, step: str | None = None) -> dict[str, int | str]:
+    """From `compare_segments`: how many segment-step rates differ significantly, and the
+    strongest leader and laggard (at `step` when given) as short texts (无 when none)."""
+    sig = tests[tests.verdict.isin(["高于其他", "低于其他"])]
+    if step is not None and step not in set(tests.step):
+        raise ValueError(
+            f"step: {step!r} is not among the compared steps {sorted(set(tests.step))}"
+        )
+    at_step = sig if step is None else sig[sig.step == step]
+
+    def describe(frame: pd.DataFrame) -> str:
+        if frame.empty:
+            return "无"
+        r = frame.iloc[0]
+        return f"{r.segment}（{r.label} {r.rate:.1%}，其他 {r.rest_rate:.1%}）"
+
+    return {
+        "segments": int(tests.segment.nunique()),
+        "significant": len(sig),
+        "too_small": int((tests.verdict == "样本不足").sum()),
+        "best": describe(
+            at_step[at_step["diff"] > 0].sort_values(["diff", "segment"], ascending=[False, True])
+        ),
+        "worst": describe(at_step[at_step["diff"] < 0].sort_values(["diff", "segment"])),
+    }
+
+
+def time_summary(stats: pd.DataFrame) -> dict[str, float | str]:
+    """From `time_to_convert` stats: median hours to each step (by step name) and the slowest."""
+    out: dict[str, float | str] = {
+        f"median_hours_{r.to_step}": float(r.median_hours) for r in stats.itertuples()
+    }
+    if len(stats):
+        slow = stats.loc[stats.median_hours.idxmax()]
+        out["slowest"] = str(slow.label)
+        out["slowest_median_days"] = float(slow.median_hours) / 24
+    return out
+
+
+def cohort_summary(
+    cohorts: pd.DataFrame, step: str = "first_investment"
+) -> dict[str, float | int | str]:
+    """From `cohort_conversion`: the last two cohorts with settled people at `step` and their
+    rates from sign-up, and how many cohorts still have people inside their window."""
+    part = cohorts[(cohorts.step == step) & (cohorts.base_start > 0)].sort_values("cohort")
+    first = cohorts[cohorts.step == cohorts.step.iloc[0]] if len(cohorts) else cohorts
+    nan = float("nan")
+    return {
+        "cohorts": int(cohorts.cohort.nunique()),
+        "open_cohorts": int((first.base_start < first.users).sum()),
+        "last_cohort": str(part.cohort.iloc[-1]) if len(part) else "无",
+        "last_rate": float(part.rate_from_start.iloc[-1]) if len(part) else nan,
+        "last_ci_low": float(part.ci_low.iloc[-1]) if len(part) else nan,
+        "last_ci_high": float(part.ci_high.iloc[-1]) if len(part) else nan,
+        "prev_cohort": str(part.cohort.iloc[-2]) if len(part) > 1 else "无",
+        "prev_rate": float(part.rate_from_start.iloc[-2]) if len(part) > 1 else nan,
+    }
