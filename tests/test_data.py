@@ -157,7 +157,7 @@ def test_bad_config_is_named(tmp_path: Path) -> None:
 
 def test_csv_and_parquet_load_the_same(tmp_path: Path) -> None:
     """The generator's CSV output loads to the same clean tables as its Parquet output."""
-    from growthloop.synth import generate_dataset
+    from growthloop.demo import generate_dataset
 
     generate_dataset(tmp_path / "p", n_users=400, seed=3)
     generate_dataset(tmp_path / "c", n_users=400, seed=3, fmt="csv")

@@ -95,7 +95,7 @@ def demo_data(
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
 ) -> None:
     """Write a synthetic internet-finance dataset with its ground truth (truth.json)."""
-    from growthloop.synth import generate_dataset
+    from growthloop.demo import generate_dataset
 
     if fmt not in ("parquet", "csv"):
         _fail("--format is parquet or csv")
