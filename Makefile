@@ -30,7 +30,7 @@ chapters: setup
 	$(BIN)/growthloop refresh-chapters
 
 test: setup
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -n 2 tests
 	$(BIN)/python -m pytest --nbval -p no:randomly chapters --nbval-sanitize-with tests/nbval_sanitize.cfg
 
@@ -38,8 +38,8 @@ demo-data: setup
 	$(BIN)/growthloop demo-data --users 12000 --seed 7 --out data/demo
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
 
 clean:
 	rm -rf _build runs
