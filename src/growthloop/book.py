@@ -108,7 +108,28 @@ def chapter(slug: str, data: str | None = None, analysis_date: str | None = None
     return Chapter(slug=slug, ds=ds, out_dir=out)
 
 
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
 def show(fig=None) -> None:
-    """End a figure cell: tight layout, then plt.show() (nbval compares no PNGs)."""
-    (fig or plt.gcf()).tight_layout()
-    plt.show()
+    """End a figure cell: tight layout, then display the figure once and close it.
+
+    In a kernel the figure is displayed explicitly, so the cell's output is the same whatever
+    backend the environment chose: with MPLBACKEND=Agg (as CI sets it) ipykernel does not
+    install the inline backend and plt.show() would print nothing, making nbval fail.
+    """
+    fig = fig or plt.gcf()
+    fig.tight_layout()
+    if _in_kernel():
+        from IPython.display import display
+
+        display(fig)
+        plt.close(fig)
+    else:
+        plt.show()
