@@ -44,3 +44,29 @@ def test_channel_colours_are_fixed() -> None:
     second = theme.channel_palette(["新渠道", "百度搜索", "DSP"])
     assert first["百度搜索"] == second["百度搜索"] == theme.CHANNEL_COLORS["百度搜索"]
     assert first["新渠道"] is not None
+
+
+def test_figure_is_shown_once_whatever_the_backend() -> None:
+    """gb.show puts exactly one image in the cell output, with MPLBACKEND=Agg (as CI sets it)
+    and with the inline backend; before the fix, Agg gave no output and nbval failed."""
+    import os
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    code = ("import matplotlib.pyplot as plt\nimport growthloop.book as gb\nfrom growthloop import theme\n"
+            "theme.apply()\n"
+            "fig, ax = plt.subplots()\nax.plot([1, 2])\ngb.show(fig)")
+    for backend in ("Agg", ""):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+        old = os.environ.get("MPLBACKEND")
+        os.environ["MPLBACKEND"] = backend
+        try:
+            NotebookClient(nb, kernel_name="python3", timeout=120).execute()
+        finally:
+            if old is None:
+                os.environ.pop("MPLBACKEND", None)
+            else:
+                os.environ["MPLBACKEND"] = old
+        images = [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
+        assert len(images) == 1, (backend, nb.cells[0].outputs)

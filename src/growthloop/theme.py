@@ -52,6 +52,22 @@ def channel_palette(names) -> dict[str, tuple]:
     return {name: CHANNEL_COLORS.get(name, out.get(name)) for name in names}
 
 
+def _inline_in_kernel() -> None:
+    """In a Jupyter kernel, draw figures inline whatever MPLBACKEND says.
+
+    ipykernel installs the inline backend only when MPLBACKEND is unset; with MPLBACKEND=Agg
+    (common on servers and in CI) figures would silently be missing from the executed notebook
+    and so from the book.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "kernel"):
+        shell.run_line_magic("matplotlib", "inline")
+
+
 def apply() -> str:
     """Apply the GrowthLoop look; returns the CJK font family name in use.
 
@@ -59,6 +75,7 @@ def apply() -> str:
     matplotlib log a fallback warning into every notebook).
     """
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
+    _inline_in_kernel()
     family = cjk_font_name()
     sns.set_theme(style="whitegrid", context="notebook", font=family,
                   rc={"axes.unicode_minus": False, "figure.figsize": (8, 4.5), "figure.dpi": 100,
