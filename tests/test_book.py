@@ -54,3 +54,23 @@ def test_demo_book_builds(tmp_path: Path) -> None:
         for link in re.findall(r"href='(\.\./tables/[^']+)'", text):
             assert (page.parent / link).resolve().exists(), f"{file}: broken download {link}"
     assert (html / ".nojekyll").exists()
+    _assert_no_personal_ids(html)
+
+
+def _assert_no_personal_ids(html: Path) -> None:
+    """No user_id or anonymous_id of the demo data in any published file (pages, CSVs, assets)."""
+    import duckdb
+
+    demo = PROJECT_ROOT / "data" / "demo"
+    ids = {r[0] for r in duckdb.sql(f"SELECT user_id FROM '{demo / 'users.parquet'}'").fetchall()}
+    ids |= {r[0] for r in duckdb.sql(
+        f"SELECT DISTINCT anonymous_id FROM '{demo / 'events.parquet'}' WHERE anonymous_id IS NOT NULL"
+    ).fetchall()}
+    pattern = re.compile(r"\b(U\d{8}|A[0-9a-f]{12})\b")
+    leaks = []
+    for path in html.rglob("*"):
+        if path.is_file() and path.suffix in {".html", ".csv", ".js", ".json", ".txt", ".ipynb"}:
+            found = set(pattern.findall(path.read_text(encoding="utf-8", errors="ignore"))) & ids
+            if found:
+                leaks.append((str(path.relative_to(html)), sorted(found)[:3]))
+    assert not leaks, f"personal ids in the published book: {leaks[:5]}"
