@@ -70,3 +70,14 @@ def test_figure_is_shown_once_whatever_the_backend() -> None:
                 os.environ["MPLBACKEND"] = old
         images = [o for o in nb.cells[0].outputs if "image/png" in o.get("data", {})]
         assert len(images) == 1, (backend, nb.cells[0].outputs)
+
+
+def test_glued_numbers_are_plain_and_stable() -> None:
+    import numpy as np
+
+    from growthloop.book import plain
+
+    assert type(plain(np.int64(3))) is int
+    assert plain(np.float64(0.1) + np.float64(0.2)) == 0.3  # 0.30000000000000004 rounded
+    assert plain(74.40030713498179) == plain(74.40030713498172)
+    assert plain("重要价值") == "重要价值"

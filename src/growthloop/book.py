@@ -31,8 +31,12 @@ def plain(value: Any) -> Any:
     """A numpy scalar as a plain Python number (myst-nb glue shows numpy scalars as blanks)."""
     if isinstance(value, np.generic):
         value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return float("nan")
+    if isinstance(value, float):
+        if math.isnan(value):
+            return float("nan")
+        # 12 significant digits: parallel sums in the engine differ in the last bits between
+        # runs, and a glued value is a cell output that nbval compares.
+        return float(f"{value:.12g}")
     return value
 
 
@@ -73,7 +77,10 @@ class Chapter:
         """Write `frame` as tables/<chapter>/<name>.csv and return an HTML view with a link."""
         if not re.fullmatch(r"[a-z0-9_]+", name):
             raise ValueError(f"table name {name!r}: use lower-case letters, digits and _")
-        frame.to_csv(self.tables_dir / f"{name}.csv", index=False, encoding="utf-8-sig")
+        # 12 significant digits: the engine's parallel sums differ in the last bits between
+        # runs, and the same data must give the same files.
+        frame.to_csv(self.tables_dir / f"{name}.csv", index=False, encoding="utf-8-sig",
+                     float_format="%.12g")
         shown = frame.head(max_rows).copy()
         for col, fmt in (formats or {}).items():
             if col in shown.columns:
