@@ -17,6 +17,9 @@ A dataset folder holds one file per table (Parquet or CSV) and, optionally, a da
         values: {event_name: {注册: register, 绑卡: bind_card}}
     channels:                        # replaces the default channel map
       - {name: 百度搜索, name_en: Search ads, kind: paid, sources: [baidu, bd_sem]}
+    rfm_actions:                     # edits the RFM chapter's action table (growthloop.rfm)
+      重要挽留: {action: 客服电话回访, channel: 客服电话, offer: 50元召回红包}
+      important value: {offer: 生日礼包}   # a field left out keeps its default
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ class DatasetConfig:
     current_holding_days: int = 30
     tables: dict[str, TableConfig] = field(default_factory=dict)
     channels: tuple[Channel, ...] = DEFAULT_CHANNELS
+    # segment (Chinese label) -> {action, channel, offer}; only the fields the analyst changed
+    rfm_actions: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def table(self, name: str) -> TableConfig:
         return self.tables.get(name, TableConfig())
@@ -71,7 +76,7 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
     """Build a DatasetConfig from the parsed YAML, refusing unknown keys and tables."""
     raw = _as_mapping(raw, "the top level")
     known = {"name", "timezone", "analysis_date", "revenue_margin_annual",
-             "current_holding_days", "tables", "channels"}
+             "current_holding_days", "tables", "channels", "rfm_actions"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{DATASET_FILE}: unknown key(s) {unknown}; known keys are {sorted(known)}")
@@ -120,7 +125,45 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
                 sources=tuple(str(s).strip().lower() for s in ch.get("sources", [])),
             ))
         cfg.channels = tuple(channels)
+    cfg.rfm_actions = _parse_rfm_actions(raw.get("rfm_actions"))
     return cfg
+
+
+RFM_ACTION_FIELDS = ("action", "channel", "offer")
+
+
+def _parse_rfm_actions(value: Any) -> dict[str, dict[str, str]]:
+    """rfm_actions: segment -> {action, channel, offer}, keyed by the segment's Chinese label.
+
+    A segment may be named by its Chinese label (重要价值), English label (important value) or
+    code (important_value); unknown segments and fields are refused.
+    """
+    from growthloop.rfm import SEGMENTS  # lazy: rfm imports data, which imports this module
+
+    names = {}
+    for seg in SEGMENTS:
+        for name in (seg.label, seg.label_en, seg.code):
+            names[name] = seg.label
+    out: dict[str, dict[str, str]] = {}
+    for name, fields in _as_mapping(value, "rfm_actions").items():
+        key = names.get(str(name).strip())
+        if key is None:
+            raise ConfigError(f"{DATASET_FILE}: rfm_actions.{name} is not an RFM segment; the "
+                              f"segments are {[s.label for s in SEGMENTS]} (or their English "
+                              f"labels {[s.label_en for s in SEGMENTS]})")
+        if key in out:
+            raise ConfigError(f"{DATASET_FILE}: rfm_actions names the segment {key} twice")
+        fields = _as_mapping(fields, f"rfm_actions.{name}")
+        bad = sorted(str(k) for k in set(fields) - set(RFM_ACTION_FIELDS))
+        if bad:
+            raise ConfigError(f"{DATASET_FILE}: rfm_actions.{name} has unknown key(s) {bad}; "
+                              f"the keys are {list(RFM_ACTION_FIELDS)}")
+        for k, v in fields.items():
+            if v is None or isinstance(v, (dict, list)):
+                raise ConfigError(f"{DATASET_FILE}: rfm_actions.{name}.{k} must be a text, "
+                                  f"got {v!r}")
+        out[key] = {str(k): str(v) for k, v in fields.items()}
+    return out
 
 
 def load_config(folder: str | Path) -> DatasetConfig:

@@ -1,0 +1,730 @@
+"""RFM segmentation (RFM 分群): recency, frequency and monetary scores, the eight classic segments,
+the three operating groups, an action per segment, migration between two dates and member lists.
+
+Everything runs in the engine over :func:`growthloop.wide.investments` (successful investments
+up to the end of the day); only small aggregates (one row per segment, score, bin or matrix cell)
+come back as pandas. Member lists, which do carry ``user_id``, are for the private exports only.
+
+Definitions (as of a date ``as_of``, the analysis date by default)
+------------------------------------------------------------------
+* **Investors**: users with at least one successful investment on or before ``as_of`` (all
+  history). An investor whose investments all lie before the period keeps F = 0 and M = 0.
+* **R** (recency_days): natural days (Asia/Shanghai dates) from the day of the last investment
+  to ``as_of``; 0 means the investor invested on ``as_of`` itself.
+* **F** (frequency): successful investments in the period, the ``period_days`` natural days
+  ending with ``as_of`` (``as_of`` included); ``period_days=None`` means all history.
+* **M** (monetary): the amount invested in the period (``monetary="amount"``) or the revenue of
+  those investments (``monetary="revenue"``). ``amount`` and ``revenue`` are always both kept.
+
+Scores 1..bins (quantile scores)
+--------------------------------
+A score is the quantile band where the investor's value sits, counted from the bottom of its
+tie block::
+
+    score = 1 + floor(bins * below / n)
+
+where ``n`` is the number of investors and ``below`` the number of investors with a strictly
+*worse* value (a smaller F or M; for R a *larger* number of days, so more recent = higher score).
+This is the same as cutting at the exact discrete quantiles ``q_k`` (inverted CDF, k/bins) and
+scoring ``1 + #{k : value > q_k}``. Consequences, all intended:
+
+* equal values always get equal scores (the score is a function of the value only);
+* scores are ordered with the values, whatever the tail (only ranks are used, so one whale does
+  not stretch the bins);
+* the worst value always scores 1;
+* a value shared by more than 1/bins of the investors covers several bands and takes the lowest
+  one, so the band(s) above it stay **empty**. Example: when 57% of investors invested once,
+  F = 1 scores 1, F = 2 starts at 1 + floor(5 x 0.57) = 3, and score 2 has nobody.
+  :func:`score_bins` lists every score with its users (0 for an empty one) and value range.
+* one investor, or investors all equal, all score 1.
+
+High and low (the split rule)
+-----------------------------
+``split="mean"`` (default) or ``"median"``: a measure is *high* when the investor is at least as
+good as the split value: F >= split, M >= split, and for R recency_days <= split (recent).
+**Ties at the split count as high** (>=), compared with a relative tolerance of 1e-9 so a mean
+like 0.2 computed as 0.20000000000000004 still ties. The mean and median (linear interpolation,
+numpy's default) are over all investors as of ``as_of``. ``split="score"``: high when the
+score >= ``score_threshold`` (default: the middle score, 3 of 5).
+
+With the ">=" rule one investor, or investors all equal, are high on everything under "mean"
+and "median" (重要价值), and low on everything under "score" (all scores are 1: 一般挽留).
+
+The eight segments and three operating groups
+---------------------------------------------
+See :data:`SEGMENTS`. The operating groups follow R and F only: 稳定中客 (stable) = R high and
+F high; 潜力新客 (new potential) = R high and F low (recent, still few investments: the
+"develop" segments); 流失风险客 (churn risk) = R low, whatever F and M.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import ibis
+import pandas as pd
+from ibis import _
+
+from growthloop.data import Dataset
+from growthloop.wide import investments, period_end
+
+__all__ = [
+    "DEFAULT_ACTIONS",
+    "GROUPS",
+    "MONETARY",
+    "NEW_INVESTOR",
+    "SEGMENTS",
+    "SPLITS",
+    "Segment",
+    "actions_table",
+    "distribution",
+    "distribution_summary",
+    "group_table",
+    "headline",
+    "heatmap_summary",
+    "member_lists",
+    "migration",
+    "migration_matrix",
+    "migration_summary",
+    "rf_heatmap",
+    "rfm_values",
+    "score",
+    "score_bins",
+    "segment",
+    "segment_of",
+    "segment_table",
+    "segments",
+    "split_values",
+]
+
+MONETARY = ("amount", "revenue")
+SPLITS = ("mean", "median", "score")
+ACTION_FIELDS = ("action", "channel", "offer")
+# ties at the split: |value - split| within this share of the split's size count as equal
+_TIE_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One of the eight classic RFM segments: which of R, F, M are high, and its labels."""
+
+    code: str
+    label: str
+    label_en: str
+    r: bool
+    f: bool
+    m: bool
+
+    @property
+    def group(self) -> str:
+        return segment_group(self.r, self.f)[0]
+
+
+#: The eight segments in the book's order: M high first, then by R, then F.
+SEGMENTS: tuple[Segment, ...] = (
+    Segment("important_value", "重要价值", "important value", True, True, True),
+    Segment("important_develop", "重要发展", "important to develop", True, False, True),
+    Segment("important_keep", "重要保持", "important to keep", False, True, True),
+    Segment("important_win_back", "重要挽留", "important to win back", False, False, True),
+    Segment("general_value", "一般价值", "general value", True, True, False),
+    Segment("general_develop", "一般发展", "general to develop", True, False, False),
+    Segment("general_keep", "一般保持", "general to keep", False, True, False),
+    Segment("general_win_back", "一般挽留", "general to win back", False, False, False),
+)
+
+#: The three operating groups (label, English, rule).
+GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("潜力新客", "new potential", "R 高、F 低 (recent, few investments)"),
+    ("稳定中客", "stable", "R 高、F 高 (recent and frequent)"),
+    ("流失风险客", "churn risk", "R 低 (not recent), whatever F and M"),
+)
+
+#: The "from" row of a migration for users who were not yet investors at the earlier date.
+NEW_INVESTOR = ("新投资人", "new investor")
+
+#: Default recommended action, channel and offer per segment; dataset.yml `rfm_actions` edits it.
+DEFAULT_ACTIONS: dict[str, dict[str, str]] = {
+    "重要价值": {"action": "VIP 专属服务，新品与额度优先，维护关系而不打扰",
+                 "channel": "专属客户经理 / 电话", "offer": "VIP 权益、专属加息券"},
+    "重要发展": {"action": "提高投资频次：到期续投提醒、定投引导",
+                 "channel": "App 推送 / 站内信", "offer": "复投加息券"},
+    "重要保持": {"action": "高频高额但近期未投：主动关怀，问清原因",
+                 "channel": "客服电话 / 短信", "offer": "限时加息券"},
+    "重要挽留": {"action": "重点召回：推送、短信加客服电话",
+                 "channel": "短信 + 客服电话", "offer": "大额召回红包"},
+    "一般价值": {"action": "交叉销售，引导更高额度或更长期限的产品",
+                 "channel": "App 推送", "offer": "期限升级加息券"},
+    "一般发展": {"action": "新手变老手：第二笔投资激励",
+                 "channel": "App 推送 / 站内信", "offer": "小额复投红包"},
+    "一般保持": {"action": "低成本提醒，常规内容运营",
+                 "channel": "站内信 / 推送", "offer": "积分、签到奖励"},
+    "一般挽留": {"action": "低成本批量召回，不单独投入",
+                 "channel": "推送 / 短信 (批量)", "offer": "低额红包或不发"},
+}
+
+
+def segment_group(r_high: bool, f_high: bool) -> tuple[str, str]:
+    """The operating group (label, English) of an R/F high-low pair."""
+    if not r_high:
+        return GROUPS[2][0], GROUPS[2][1]
+    return (GROUPS[1][0], GROUPS[1][1]) if f_high else (GROUPS[0][0], GROUPS[0][1])
+
+
+def segment_of(r_high: bool, f_high: bool, m_high: bool) -> Segment:
+    """The segment of a high/low triple."""
+    for seg in SEGMENTS:
+        if (seg.r, seg.f, seg.m) == (bool(r_high), bool(f_high), bool(m_high)):
+            return seg
+    raise AssertionError("unreachable: the eight segments cover every triple")
+
+
+def segment_key(name: str) -> str:
+    """The Chinese label of a segment named by its Chinese label, English label or code."""
+    for seg in SEGMENTS:
+        if name in (seg.label, seg.label_en, seg.code):
+            return seg.label
+    raise KeyError(name)
+
+
+# --------------------------------------------------------------------------------------------
+# Parameters
+# --------------------------------------------------------------------------------------------
+
+
+def _check_params(period_days: int | None, monetary: str, bins: int, split: str,
+                  score_threshold: int | None) -> int:
+    """Validate the RFM parameters; returns the score threshold in use."""
+    if period_days is not None and (isinstance(period_days, bool) or not isinstance(period_days, int)
+                                    or period_days < 1):
+        raise ValueError(f"period_days must be a positive whole number of days or None (all "
+                         f"history), got {period_days!r}")
+    if monetary not in MONETARY:
+        raise ValueError(f"monetary must be one of {MONETARY}, got {monetary!r}")
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= 10:
+        raise ValueError(f"bins must be a whole number from 2 to 10, got {bins!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    threshold = (bins + 2) // 2 if score_threshold is None else score_threshold
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or not 2 <= threshold <= bins:
+        raise ValueError(f"score_threshold must be a whole number from 2 to bins ({bins}), "
+                         f"got {score_threshold!r}")
+    return threshold
+
+
+def _as_date(value: dt.date | str | None, ds: Dataset) -> dt.date:
+    if value is None:
+        return ds.analysis_date
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError as exc:
+        raise ValueError(f"as_of must be a date or YYYY-MM-DD, got {value!r}") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# R, F, M and scores
+# --------------------------------------------------------------------------------------------
+
+
+def rfm_values(ds: Dataset, as_of: dt.date | str | None = None, period_days: int | None = 365,
+               monetary: str = "amount") -> ibis.Table:
+    """R, F and M per investor as of a date (an Ibis expression, one row per investor).
+
+    Columns: user_id, last_invest_at, recency_days, frequency, amount, revenue, monetary.
+    ``as_of`` may not be after the analysis date (nothing after it is used).
+    """
+    _check_params(period_days, monetary, 5, "mean", None)
+    day = _as_date(as_of, ds)
+    if day > ds.analysis_date:
+        raise ValueError(f"as_of {day} is after the analysis date {ds.analysis_date}")
+    end = period_end(day)
+    txn = investments(ds)
+    txn = txn.filter(txn.txn_time < end)
+    if period_days is None:
+        in_period = ibis.literal(True)
+    else:
+        in_period = txn.txn_time >= end - dt.timedelta(days=period_days)
+    per_user = txn.group_by("user_id").aggregate(
+        last_invest_at=_.txn_time.max(),
+        frequency=_.count(where=in_period),
+        amount=_.amount.sum(where=in_period),
+        revenue=_.revenue.sum(where=in_period),
+    )
+    per_user = per_user.mutate(
+        recency_days=ibis.literal(day).delta(per_user.last_invest_at.date(), unit="day").cast("int64"),
+        frequency=per_user.frequency.cast("int64"),
+        amount=per_user.amount.fill_null(0.0).cast("float64"),
+        revenue=per_user.revenue.fill_null(0.0).cast("float64"),
+    )
+    per_user = per_user.mutate(monetary=per_user[monetary])
+    return per_user.select("user_id", "last_invest_at", "recency_days", "frequency", "amount",
+                           "revenue", "monetary")
+
+
+def score(values: ibis.Table, bins: int = 5) -> ibis.Table:
+    """Add r_score, f_score, m_score (1..bins) by quantile bands; see the module docstring.
+
+    score = 1 + floor(bins x (investors with a strictly worse value) / investors), computed with a
+    rank window in the engine. Equal values get equal scores; a more recent R scores higher.
+    """
+    _check_params(None, "amount", bins, "mean", None)
+    n = values.count().over()
+    # ibis.rank() is the 0-based "min" rank: the number of rows strictly before in the order
+    worse_r = ibis.rank().over(order_by=ibis.desc(values.recency_days))
+    worse_f = ibis.rank().over(order_by=values.frequency)
+    worse_m = ibis.rank().over(order_by=values.monetary)
+    return values.mutate(
+        r_score=(1 + (bins * worse_r) // n).cast("int64"),
+        f_score=(1 + (bins * worse_f) // n).cast("int64"),
+        m_score=(1 + (bins * worse_m) // n).cast("int64"),
+    )
+
+
+def split_values(scored: ibis.Table, split: str = "mean", score_threshold: int | None = None,
+                 bins: int = 5) -> dict[str, float]:
+    """The split value of R, F and M (recency_days, frequency, monetary) under a split rule.
+
+    "mean" and "median" give the mean / median of the investors' values (NaN without investors);
+    "score" gives the score threshold for all three.
+    """
+    threshold = _check_params(None, "amount", bins, split, score_threshold)
+    if split == "score":
+        return {"r": float(threshold), "f": float(threshold), "m": float(threshold)}
+    cols = {"r": scored.recency_days, "f": scored.frequency, "m": scored.monetary}
+    agg = {k: (c.mean() if split == "mean" else c.median()).cast("float64") for k, c in cols.items()}
+    row = scored.aggregate(**agg).execute().iloc[0]
+    return {k: (float("nan") if pd.isna(row[k]) else float(row[k])) for k in cols}
+
+
+def _at_least(value: ibis.NumericValue, split: float) -> ibis.BooleanValue:
+    """value >= split, with ties (equal within the rounding tolerance) counted as reached."""
+    return value >= split - _TIE_TOL * max(1.0, abs(split))
+
+
+def _at_most(value: ibis.NumericValue, split: float) -> ibis.BooleanValue:
+    return value <= split + _TIE_TOL * max(1.0, abs(split))
+
+
+def segment(scored: ibis.Table, split: str = "mean", score_threshold: int | None = None,
+            bins: int = 5) -> ibis.Table:
+    """Add r_high, f_high, m_high, segment, segment_en, segment_code, group and group_en."""
+    threshold = _check_params(None, "amount", bins, split, score_threshold)
+    if split == "score":
+        r_high = scored.r_score >= threshold
+        f_high = scored.f_score >= threshold
+        m_high = scored.m_score >= threshold
+    else:
+        cut = split_values(scored, split, score_threshold, bins)
+        if math.isnan(cut["r"]):  # no investors: any predicate gives an empty table
+            cut = {"r": 0.0, "f": 0.0, "m": 0.0}
+        r_high = _at_most(scored.recency_days, cut["r"])
+        f_high = _at_least(scored.frequency, cut["f"])
+        m_high = _at_least(scored.monetary, cut["m"])
+    out = scored.mutate(r_high=r_high, f_high=f_high, m_high=m_high)
+
+    def pick(attr: str) -> ibis.StringValue:
+        return ibis.cases(*[((out.r_high == s.r) & (out.f_high == s.f) & (out.m_high == s.m),
+                             getattr(s, attr)) for s in SEGMENTS])
+
+    group = ibis.cases((~out.r_high, GROUPS[2][0]), (out.f_high, GROUPS[1][0]), else_=GROUPS[0][0])
+    group_en = ibis.cases((~out.r_high, GROUPS[2][1]), (out.f_high, GROUPS[1][1]),
+                          else_=GROUPS[0][1])
+    return out.mutate(segment=pick("label"), segment_en=pick("label_en"),
+                      segment_code=pick("code"), group=group, group_en=group_en)
+
+
+def segments(ds: Dataset, as_of: dt.date | str | None = None, period_days: int | None = 365,
+             monetary: str = "amount", bins: int = 5, split: str = "mean",
+             score_threshold: int | None = None, materialize: bool = True) -> ibis.Table:
+    """The whole pipeline: R, F, M, scores and segment per investor.
+
+    With ``materialize`` (the default) the scored and the segmented tables are built once per
+    dataset and parameter set as temporary tables in the engine, so the chapter's many small
+    aggregates read them instead of re-running the investment scan and the rank windows.
+    """
+    threshold = _check_params(period_days, monetary, bins, split, score_threshold)
+    day = _as_date(as_of, ds)
+    if not materialize:
+        values = rfm_values(ds, day, period_days, monetary)
+        return segment(score(values, bins), split, score_threshold, bins)
+    key = f"{day.isoformat()}|{period_days}|{monetary}|{bins}"
+    tag = hashlib.sha1(key.encode()).hexdigest()[:12]
+
+    def build_scored() -> ibis.Table:
+        expr = score(rfm_values(ds, day, period_days, monetary), bins)
+        return ds.con.create_table(f"gl_rfm_scored_{tag}", expr, temp=True)
+
+    scored = ds.cached(f"rfm_scored:{key}", build_scored)
+    key2 = f"{key}|{split}|{threshold if split == 'score' else ''}"
+    tag2 = hashlib.sha1(key2.encode()).hexdigest()[:12]
+
+    def build_segments() -> ibis.Table:
+        expr = segment(scored, split, score_threshold, bins)
+        return ds.con.create_table(f"gl_rfm_segments_{tag2}", expr, temp=True)
+
+    return ds.cached(f"rfm_segments:{key2}", build_segments)
+
+
+# --------------------------------------------------------------------------------------------
+# Aggregates for the book
+# --------------------------------------------------------------------------------------------
+
+
+def _share(part: pd.Series, total: float) -> pd.Series:
+    return part / total if total else part * float("nan")
+
+
+def actions_table(overrides: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
+    """The action table: the defaults with a dataset's `rfm_actions` (DatasetConfig) on top.
+
+    Keys of ``overrides`` may be a segment's Chinese label, English label or code; a field left
+    out keeps its default.
+    """
+    rows = []
+    fixed = {}
+    for name, fields in (overrides or {}).items():
+        try:
+            key = segment_key(name)
+        except KeyError:
+            raise ValueError(f"rfm_actions: unknown segment {name!r}; the segments are "
+                             f"{[s.label for s in SEGMENTS]}") from None
+        bad = sorted(set(fields) - set(ACTION_FIELDS))
+        if bad:
+            raise ValueError(f"rfm_actions.{name}: unknown field(s) {bad}; the fields are "
+                             f"{list(ACTION_FIELDS)}")
+        fixed[key] = dict(fields)
+    for seg in SEGMENTS:
+        merged = {**DEFAULT_ACTIONS[seg.label], **fixed.get(seg.label, {})}
+        rows.append({"segment": seg.label, "segment_en": seg.label_en, "group": seg.group,
+                     **{f: str(merged[f]) for f in ACTION_FIELDS}})
+    return pd.DataFrame(rows)
+
+
+def segment_table(seg: ibis.Table, actions: Mapping[str, Mapping[str, str]] | None = None
+                  ) -> pd.DataFrame:
+    """One row per segment (all eight, in SEGMENTS order, empty ones with 0 users).
+
+    Columns: segment, segment_en, users, user_share, amount, amount_share, action, channel,
+    offer, revenue, revenue_share, group, r_high, f_high, m_high, mean_recency_days,
+    mean_frequency, mean_monetary. Shares are of all investors (NaN without investors).
+    """
+    agg = seg.group_by("segment").aggregate(
+        users=seg.count(),
+        amount=seg.amount.sum(),
+        revenue=seg.revenue.sum(),
+        mean_recency_days=seg.recency_days.mean(),
+        mean_frequency=seg.frequency.mean(),
+        mean_monetary=seg.monetary.mean(),
+    ).order_by("segment").execute().set_index("segment")
+    acts = actions_table(actions).set_index("segment")
+    rows = []
+    for s in SEGMENTS:
+        got = agg.loc[s.label] if s.label in agg.index else None
+        rows.append({
+            "segment": s.label, "segment_en": s.label_en,
+            "users": int(got["users"]) if got is not None else 0,
+            "amount": float(got["amount"]) if got is not None else 0.0,
+            "revenue": float(got["revenue"]) if got is not None else 0.0,
+            "r_high": s.r, "f_high": s.f, "m_high": s.m, "group": s.group,
+            "mean_recency_days": float(got["mean_recency_days"]) if got is not None else float("nan"),
+            "mean_frequency": float(got["mean_frequency"]) if got is not None else float("nan"),
+            "mean_monetary": float(got["mean_monetary"]) if got is not None else float("nan"),
+            **{f: acts.loc[s.label, f] for f in ACTION_FIELDS},
+        })
+    df = pd.DataFrame(rows)
+    df["user_share"] = _share(df["users"], df["users"].sum())
+    df["amount_share"] = _share(df["amount"], df["amount"].sum())
+    df["revenue_share"] = _share(df["revenue"], df["revenue"].sum())
+    cols = ["segment", "segment_en", "users", "user_share", "amount", "amount_share", "action",
+            "channel", "offer", "revenue", "revenue_share", "group", "r_high", "f_high", "m_high",
+            "mean_recency_days", "mean_frequency", "mean_monetary"]
+    return df[cols]
+
+
+def group_table(seg: ibis.Table) -> pd.DataFrame:
+    """One row per operating group: group, group_en, rule, segments, users, shares, money."""
+    agg = seg.group_by("group").aggregate(users=seg.count(), amount=seg.amount.sum(),
+                                          revenue=seg.revenue.sum()).order_by("group").execute()
+    agg = agg.set_index("group")
+    rows = []
+    for label, label_en, rule in GROUPS:
+        got = agg.loc[label] if label in agg.index else None
+        rows.append({"group": label, "group_en": label_en, "rule": rule,
+                     "segments": "、".join(s.label for s in SEGMENTS if s.group == label),
+                     "users": int(got["users"]) if got is not None else 0,
+                     "amount": float(got["amount"]) if got is not None else 0.0,
+                     "revenue": float(got["revenue"]) if got is not None else 0.0})
+    df = pd.DataFrame(rows)
+    df.insert(5, "user_share", _share(df["users"], df["users"].sum()))
+    df["amount_share"] = _share(df["amount"], df["amount"].sum())
+    df["revenue_share"] = _share(df["revenue"], df["revenue"].sum())
+    return df
+
+
+def score_bins(seg: ibis.Table, bins: int = 5) -> pd.DataFrame:
+    """Every score of R, F and M with its users and value range (empty scores: 0 users).
+
+    Columns: measure (R/F/M), score, users, user_share, min_value, max_value. For R the values
+    are days since the last investment, so a higher score has smaller values.
+    """
+    _check_params(None, "amount", bins, "mean", None)
+    parts = []
+    for measure, col, sc in (("R", "recency_days", "r_score"), ("F", "frequency", "f_score"),
+                             ("M", "monetary", "m_score")):
+        agg = seg.group_by(score=seg[sc]).aggregate(
+            users=seg.count(), min_value=seg[col].min().cast("float64"),
+            max_value=seg[col].max().cast("float64")).order_by("score").execute()
+        full = pd.DataFrame({"score": range(1, bins + 1)}).merge(agg, on="score", how="left")
+        full["users"] = full["users"].fillna(0).astype("int64")
+        full.insert(0, "measure", measure)
+        parts.append(full)
+    df = pd.concat(parts, ignore_index=True)
+    total = int(df.loc[df.measure == "R", "users"].sum())
+    df.insert(3, "user_share", _share(df["users"], total))
+    return df[["measure", "score", "users", "user_share", "min_value", "max_value"]]
+
+
+def _money_label(x: float) -> str:
+    if x >= 1e8:
+        return f"{x / 1e8:g}亿"
+    if x >= 1e4:
+        return f"{x / 1e4:g}万"
+    return f"{x:g}"
+
+
+def distribution(seg: ibis.Table, r_bin_days: int = 30, f_cap: int = 10) -> pd.DataFrame:
+    """Histograms of R, F and M, aggregated in the engine, for the distribution figure.
+
+    R in bins of ``r_bin_days`` days; F per value, with ``f_cap`` and more together; M in two
+    bins per decade (100, 300, 1000, 3000, 1万, 3万, ... yuan; M = 0 in its own bin).
+    Columns: measure, order, bin, lower, users, share (of investors).
+    """
+    if isinstance(r_bin_days, bool) or not isinstance(r_bin_days, int) or r_bin_days < 1:
+        raise ValueError(f"r_bin_days must be a positive whole number, got {r_bin_days!r}")
+    if isinstance(f_cap, bool) or not isinstance(f_cap, int) or f_cap < 1:
+        raise ValueError(f"f_cap must be a positive whole number, got {f_cap!r}")
+    parts = []
+    r_lo = (seg.recency_days // r_bin_days) * r_bin_days
+    r = seg.group_by(lower=r_lo.cast("float64")).aggregate(users=seg.count()).order_by("lower").execute()
+    r["bin"] = [f"{int(lo)}-{int(lo) + r_bin_days - 1}" for lo in r["lower"]]
+    r["measure"] = "R"
+    parts.append(r)
+    f_lo = ibis.least(seg.frequency, f_cap)
+    f = seg.group_by(lower=f_lo.cast("float64")).aggregate(users=seg.count()).order_by("lower").execute()
+    f["bin"] = [f"{int(v)}+" if v >= f_cap else f"{int(v)}" for v in f["lower"]]
+    f["measure"] = "F"
+    parts.append(f)
+    decade = ibis.literal(10.0).pow(ibis.greatest(seg.monetary, 1e-12).log10().floor())
+    m_lo = ibis.cases((seg.monetary <= 0, 0.0), (seg.monetary >= 3 * decade, 3 * decade),
+                      else_=decade)
+    m = seg.group_by(lower=m_lo.cast("float64")).aggregate(users=seg.count()).order_by("lower").execute()
+    m["bin"] = ["0" if lo <= 0 else f"{_money_label(float(f'{lo:.1g}'))}+" for lo in m["lower"]]
+    m["measure"] = "M"
+    parts.append(m)
+    df = pd.concat(parts, ignore_index=True)
+    df["users"] = df["users"].astype("int64")
+    df["order"] = df.groupby("measure").cumcount()
+    totals = df.groupby("measure")["users"].transform("sum")
+    df["share"] = df["users"] / totals
+    return df[["measure", "order", "bin", "lower", "users", "share"]]
+
+
+def rf_heatmap(seg: ibis.Table, bins: int = 5) -> pd.DataFrame:
+    """R score x F score: investors and mean M per cell (every cell; empty ones 0 and NaN)."""
+    _check_params(None, "amount", bins, "mean", None)
+    agg = seg.group_by(["r_score", "f_score"]).aggregate(
+        users=seg.count(), mean_monetary=seg.monetary.mean()).order_by(["r_score", "f_score"]).execute()
+    grid = pd.MultiIndex.from_product([range(bins, 0, -1), range(1, bins + 1)],
+                                      names=["r_score", "f_score"]).to_frame(index=False)
+    df = grid.merge(agg, on=["r_score", "f_score"], how="left")
+    df["users"] = df["users"].fillna(0).astype("int64")
+    df["mean_monetary"] = df["mean_monetary"].astype("float64")
+    return df
+
+
+def migration(ds: Dataset, previous: dt.date | str | int = 90, period_days: int | None = 365,
+              monetary: str = "amount", bins: int = 5, split: str = "mean",
+              score_threshold: int | None = None) -> pd.DataFrame:
+    """How many investors moved from each segment at an earlier date to each at the analysis date.
+
+    ``previous`` is a date or a number of days before the analysis date. Each date is segmented
+    on its own (its own investors, means and quantiles). Investors at the analysis date who had
+    not invested by the earlier date come from NEW_INVESTOR. Every investor at the earlier date is
+    still one later (investments are not undone), so there is no "to" row for leaving.
+    Columns: from_segment, from_en, to_segment, to_en, users, from_share (of the from row),
+    stayed; all 9 x 8 cells in order.
+    """
+    _check_params(period_days, monetary, bins, split, score_threshold)
+    if isinstance(previous, bool):
+        raise ValueError(f"previous must be a date or a positive number of days, got {previous!r}")
+    if isinstance(previous, int):
+        if previous < 1:
+            raise ValueError(f"previous must be a positive number of days, got {previous!r}")
+        before = ds.analysis_date - dt.timedelta(days=previous)
+    else:
+        before = _as_date(previous, ds)
+        if before >= ds.analysis_date:
+            raise ValueError(f"previous {before} must be before the analysis date {ds.analysis_date}")
+    params = dict(period_days=period_days, monetary=monetary, bins=bins, split=split,
+                  score_threshold=score_threshold)
+    now = segments(ds, None, **params).select(_u="user_id", to_segment="segment")
+    then = segments(ds, before, **params).select(_p="user_id", from_segment="segment")
+    joined = now.left_join(then, now._u == then._p)
+    joined = joined.mutate(from_segment=joined.from_segment.fill_null(NEW_INVESTOR[0]))
+    agg = joined.group_by(["from_segment", "to_segment"]).aggregate(users=joined.count())
+    agg = agg.order_by(["from_segment", "to_segment"]).execute()
+    en = {s.label: s.label_en for s in SEGMENTS} | {NEW_INVESTOR[0]: NEW_INVESTOR[1]}
+    froms = [s.label for s in SEGMENTS] + [NEW_INVESTOR[0]]
+    tos = [s.label for s in SEGMENTS]
+    grid = pd.MultiIndex.from_product([froms, tos], names=["from_segment", "to_segment"])
+    df = grid.to_frame(index=False).merge(agg, on=["from_segment", "to_segment"], how="left")
+    df["users"] = df["users"].fillna(0).astype("int64")
+    df.insert(1, "from_en", df["from_segment"].map(en))
+    df.insert(3, "to_en", df["to_segment"].map(en))
+    row_total = df.groupby("from_segment")["users"].transform("sum")
+    df["from_share"] = df["users"] / row_total.where(row_total != 0)
+    df["stayed"] = df["from_segment"] == df["to_segment"]
+    df.attrs["previous_date"] = before.isoformat()
+    return df
+
+
+def migration_matrix(moves: pd.DataFrame, value: str = "users") -> pd.DataFrame:
+    """The migration frame as a from x to matrix (rows and columns in segment order)."""
+    froms = [s.label for s in SEGMENTS] + [NEW_INVESTOR[0]]
+    tos = [s.label for s in SEGMENTS]
+    return moves.pivot(index="from_segment", columns="to_segment", values=value).reindex(
+        index=froms, columns=tos)
+
+
+def member_lists(seg: ibis.Table) -> Iterator[tuple[str, pd.DataFrame]]:
+    """Per segment (code, frame of user_id, R, F, M, scores, segment): for ch.export only.
+
+    Each list is filtered in the engine and ordered by M descending then user_id, so the most
+    valuable members come first. These frames carry user ids: never display them.
+    """
+    cols = ["user_id", "recency_days", "frequency", "amount", "revenue", "monetary", "r_score",
+            "f_score", "m_score", "segment", "segment_en", "group"]
+    for s in SEGMENTS:
+        part = seg.filter(seg.segment == s.label).select(*cols)
+        yield s.code, part.order_by([ibis.desc("monetary"), "user_id"]).execute()
+
+
+def headline(table: pd.DataFrame, groups: pd.DataFrame | None = None) -> dict[str, float | int | str]:
+    """Key numbers of a segment table (and group table) as plain Python values for glue."""
+    t = table.set_index("segment")
+    out: dict[str, float | int | str] = {"investors": int(t["users"].sum())}
+    for s in SEGMENTS:
+        out[f"{s.code}_users"] = int(t.loc[s.label, "users"])
+        out[f"{s.code}_user_share"] = float(t.loc[s.label, "user_share"])
+        out[f"{s.code}_amount_share"] = float(t.loc[s.label, "amount_share"])
+    important = t[t["m_high"].astype(bool)]
+    out["important_user_share"] = float(important["user_share"].sum())
+    out["important_amount_share"] = float(important["amount_share"].sum())
+    largest = t["users"].idxmax()
+    out["largest_segment"] = str(largest)
+    out["largest_segment_share"] = float(t.loc[largest, "user_share"])
+    if groups is not None:
+        g = groups.set_index("group")
+        for (label, _en, _rule), key in zip(GROUPS, ("new", "stable", "risk"), strict=True):
+            out[f"group_{key}_users"] = int(g.loc[label, "users"])
+            out[f"group_{key}_user_share"] = float(g.loc[label, "user_share"])
+            out[f"group_{key}_amount_share"] = float(g.loc[label, "amount_share"])
+    return out
+
+
+def distribution_summary(seg: ibis.Table, bins: int = 5, recent_days: int = 30
+                         ) -> dict[str, float | int | str]:
+    """Key numbers of the R/F/M distributions as plain Python values (one aggregate query).
+
+    recent_share: investors whose last investment is within ``recent_days`` days (R < recent_days);
+    once_share: investors with F <= 1 in the period; top_m_amount_share: the share of the period's
+    amount held by the top M score; median_*: medians; empty_scores: the empty scores, "R1, F2".
+    """
+    _check_params(None, "amount", bins, "mean", None)
+    row = seg.aggregate(
+        n=seg.count(),
+        recent=seg.count(where=seg.recency_days < recent_days),
+        once=seg.count(where=seg.frequency <= 1),
+        top_amount=seg.amount.sum(where=seg.m_score == bins),
+        amount=seg.amount.sum(),
+        median_r=seg.recency_days.median().cast("float64"),
+        median_f=seg.frequency.median().cast("float64"),
+        median_m=seg.monetary.median().cast("float64"),
+        mean_m=seg.monetary.mean().cast("float64"),
+    ).execute().iloc[0]
+    n = int(row["n"])
+    table = score_bins(seg, bins)
+    empty = [f"{r.measure}{r.score}" for r in table.itertuples() if r.users == 0]
+    amount = float(row["amount"]) if n and pd.notna(row["amount"]) else 0.0
+    top = float(row["top_amount"]) if pd.notna(row["top_amount"]) else 0.0
+    return {
+        "investors": n,
+        "recent_share": int(row["recent"]) / n if n else float("nan"),
+        "once_share": int(row["once"]) / n if n else float("nan"),
+        "top_m_amount_share": top / amount if amount else float("nan"),
+        "median_recency_days": float(row["median_r"]) if n else float("nan"),
+        "median_frequency": float(row["median_f"]) if n else float("nan"),
+        "median_monetary": float(row["median_m"]) if n else float("nan"),
+        "mean_monetary": float(row["mean_m"]) if n else float("nan"),
+        "empty_scores": "、".join(empty) if empty else "无",
+        "empty_count": len(empty),
+    }
+
+
+def migration_summary(moves: pd.DataFrame) -> dict[str, float | int | str]:
+    """Key numbers of a migration frame as plain Python values.
+
+    iv_stay_share: share of the earlier 重要价值 still there; iv_slipped: earlier 重要价值 now with
+    R low; new_investors and new_to_important (into an M-high segment); upgraded / downgraded:
+    investors moving from a 一般 (M low) to a 重要 (M high) segment and back; stayed_share: all
+    earlier investors in the same segment.
+    """
+    important = {s.label for s in SEGMENTS if s.m}
+    low_r = {s.label for s in SEGMENTS if not s.r}
+    general = {s.label for s in SEGMENTS if not s.m}
+    new = moves.from_segment == NEW_INVESTOR[0]
+    old = moves[~new]
+    iv = moves[moves.from_segment == SEGMENTS[0].label]
+    iv_total = int(iv.users.sum())
+    old_total = int(old.users.sum())
+    return {
+        "previous_date": str(moves.attrs.get("previous_date", "")),
+        "earlier_investors": old_total,
+        "iv_before": iv_total,
+        "iv_stay_share": float(iv[iv.stayed].users.sum()) / iv_total if iv_total else float("nan"),
+        "iv_slipped": int(iv[iv.to_segment.isin(low_r)].users.sum()),
+        "new_investors": int(moves[new].users.sum()),
+        "new_to_important": int(moves[new & moves.to_segment.isin(important)].users.sum()),
+        "upgraded": int(old[old.from_segment.isin(general) & old.to_segment.isin(important)].users.sum()),
+        "downgraded": int(old[old.from_segment.isin(important) & old.to_segment.isin(general)].users.sum()),
+        "stayed_share": float(old[old.stayed].users.sum()) / old_total if old_total else float("nan"),
+    }
+
+
+def heatmap_summary(heat: pd.DataFrame) -> dict[str, float | int]:
+    """Key numbers of the R x F grid: the cell with the highest mean M, the most populous cell,
+    and the mean M of the lowest and the highest non-empty F score (weighted by investors)."""
+    full = heat[heat.users > 0]
+    if full.empty:
+        nan = float("nan")
+        return {"top_r": 0, "top_f": 0, "top_m": nan, "top_users": 0, "big_r": 0, "big_f": 0,
+                "big_users": 0, "low_f": 0, "low_f_m": nan, "high_f": 0, "high_f_m": nan}
+    order = full.sort_values(["mean_monetary", "r_score", "f_score"], ascending=False, kind="mergesort")
+    top = order.iloc[0]
+    big = full.sort_values(["users", "r_score", "f_score"], ascending=False, kind="mergesort").iloc[0]
+    by_f = full.assign(money=full.users * full.mean_monetary).groupby("f_score")[["money", "users"]].sum()
+    low_f, high_f = int(by_f.index.min()), int(by_f.index.max())
+    return {
+        "top_r": int(top.r_score), "top_f": int(top.f_score), "top_m": float(top.mean_monetary),
+        "top_users": int(top.users),
+        "big_r": int(big.r_score), "big_f": int(big.f_score), "big_users": int(big.users),
+        "low_f": low_f, "low_f_m": float(by_f.money[low_f] / by_f.users[low_f]),
+        "high_f": high_f, "high_f_m": float(by_f.money[high_f] / by_f.users[high_f]),
+    }
