@@ -42,3 +42,45 @@ def with_channel(table: ibis.Table, source_col: str, channels: Sequence[Channel]
     joined = norm.left_join(aliases, norm._src == aliases._alias)
     channel = ibis.coalesce(joined._channel, joined._src, ibis.literal(UNTAGGED_CHANNEL))
     return joined.mutate(**{out: channel}).drop("_src", "_alias", "_channel")
+
+
+# --------------------------------------------------------------------------------------------
+# UTM values from landing URLs (added for chapter 3; the functions above are unchanged)
+
+UTM_FIELDS: tuple[str, ...] = (
+    "utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term",
+)
+
+
+def utm_from_url(url: ibis.StringValue, field: str) -> ibis.StringValue:
+    """The raw (still encoded) value of `field` in a URL's query string or fragment; null when
+    absent or empty. Parameter names are matched case-insensitively (UTM_Source=...)."""
+    if field not in UTM_FIELDS:
+        raise ValueError(f"field: {field!r} is not one of {list(UTM_FIELDS)}")
+    return url.re_extract(rf"(?i)[?&#;]{field}=([^&#;]*)", 1).nullif("")
+
+
+def with_utm(events: ibis.Table) -> ibis.Table:
+    """Every UTM column normalised (`normalise_utm`); a null column value is taken from the
+    event's landing_url when it has one. Tables without landing_url keep their own columns."""
+    has_url = "landing_url" in events.columns
+    values = {}
+    for f in UTM_FIELDS:
+        own = events[f] if f in events.columns else ibis.null("string")
+        if has_url:
+            own = ibis.coalesce(own.strip().nullif(""), utm_from_url(events.landing_url, f))
+        values[f] = normalise_utm(own)
+    return events.mutate(**values)
+
+
+def channel_of(source: ibis.StringValue, channels: Sequence[Channel]) -> ibis.StringValue:
+    """The channel of an already normalised source as an expression (no join): aliases of the
+    channel map (a listed source before a channel's own name, so an alias can be moved to
+    another channel), else the source itself, else 未标记 (untagged)."""
+    mapping: dict[str, str] = {}
+    for ch in channels:
+        for alias in ch.sources:
+            mapping.setdefault(alias, ch.name)
+    for ch in channels:
+        mapping.setdefault(ch.name.lower(), ch.name)
+    return ibis.coalesce(source.substitute(mapping, else_=source), ibis.literal(UNTAGGED_CHANNEL))

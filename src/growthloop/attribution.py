@@ -1,0 +1,1149 @@
+"""Channel attribution (渠道归因): what each channel's money brings, and where the next yuan goes.
+
+Three parts, all on the same stitched touches:
+
+UTM and channels
+----------------
+Touches are the events named in `touch_events` (ad_click, link_click by default). Their UTM
+values come from the utm_* columns or, where a column is null, from the event's landing_url
+(`channels.with_utm`: a regular expression on the query string, then URL-decoding, trimming
+and lower-casing, so "Baidu", " baidu" and "wechat%5Fkol" are one value and Chinese campaign
+names survive). Sources are mapped to channels by the dataset's channel map
+(`ds.config.channels`); a source no channel claims keeps its own name (nothing is hidden) and a
+touch without a source is 未标记 (untagged): it is counted and shown, never dropped. Events named
+in `direct_events` (app_open, say) without a source are 直接访问 (direct): a visit that no
+campaign brought.
+
+Identity: `funnel.stitch` gives every anonymous touch the user whose sign-up on the same device
+comes next, so the clicks before sign-up count for the user. `stitching` reports how many
+anonymous touches found their user.
+
+The channel monitoring table (渠道监控表)
+----------------------------------------
+A registered user belongs to their sign-up channel: the UTM the platform recorded at sign-up
+(users.utm_*), else the last tagged touch stitched to them at or before sign-up, else 未标记.
+Clicks are touch events; installs belong to the device's last touch before the install.
+Revenue after h days counts the investments made within h days of the first one, and only
+investors whose h days have passed by the end of the analysis date enter its average (a young
+investor is not yet a small one). ROI and LTV/CAC are on platform revenue (not profit):
+ROI_h = (average h-day revenue per matured investor x first investors - spend) / spend, and
+LTV/CAC = average revenue at the LTV horizon / cost per investor. Retained investors are those
+whose second investment comes within `retention_days` (90) of the first, as a rate among
+investors whose 90 days have passed; cost per retained investor = spend / (first investors x
+that rate). Without a costs table every money-per-spend column is NaN and
+`frame.attrs["costs_available"]` is False; the volumes and revenue still work.
+
+Multi-touch attribution
+-----------------------
+A person converts at their first `conversion` (first_investment by default, or any event name
+or second_investment). Their path is their touches from `lookback_days` before the conversion up
+to it; a person who never converted contributes a null path: their touches in the
+`lookback_days` before their last touch. Consecutive touches of the same channel are one step
+(the run's latest time is kept), and only the last `max_touches` steps count. A conversion with
+no touch in its window has the path (直接访问,): the credit of an untracked conversion is direct,
+as in Google Analytics. Paths are aggregated in the engine to (path, conversions, nulls).
+
+Models (credits are never negative and sum to the conversions in every model):
+* first_touch, last_touch: all credit to the first / last step;
+* last_non_direct: to the last step whose channel is not direct (直接访问, 未标记 by default);
+  a path of direct steps only keeps its last step;
+* linear: equal credit to every step;
+* time_decay: a step's weight halves every `half_life_days` before the conversion; computed in
+  the engine with a window sum per person (weights / the person's total), so it uses the exact
+  touch times rather than day buckets;
+* position_based: 40% first, 40% last, 20% shared by the middle steps (one step: 100%; two:
+  50/50);
+* markov: removal effects of an absorbing Markov chain estimated from all paths (conversions
+  and nulls). The probability of conversion from the start is solved exactly
+  ((I - Q) x = r, a sparse direct solve with scipy, so high orders with thousands of states
+  stay fast), then again with every state that contains the channel removed
+  (transitions into it are lost). Effect = 1 - P(removed) / P; credit = conversions x
+  effect / sum of effects. Order k: a state is the last k steps (shorter at a path's start);
+* shapley: the cooperative game whose worth v(S) is the number of conversions whose paths
+  touch only channels in S (Zhao, Mahboobi and Bagheri 2018, "Shapley value methods for
+  attribution modeling in online advertising"). Exact by enumerating the 2^n coalitions when
+  there are at most `shapley_exact_max` (12) channels; beyond, the mean marginal contribution
+  over `shapley_samples` random channel orders from a seeded generator (permutation sampling,
+  Castro, Gomez and Tejada 2009), the same every run, unbiased, its error shrinking as
+  1/sqrt(samples). For this game the exact value has a closed form (each converting path's
+  conversions shared equally by its distinct channels), which the tests use as the reference.
+  v is monotone, so no credit is negative, and the values sum to v(all) = the conversions.
+
+Budget
+------
+`budget_reallocation` ranks channels by revenue per yuan at the LTV horizon (value per
+investor / cost per investor). Assumption: the marginal cost of an investor equals the average
+cost at today's scale, so the ranking holds for small shifts (about a tenth of a channel's
+budget); beyond that costs rise as a channel saturates, and a test budget must confirm.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from urllib.parse import unquote_plus
+
+import ibis
+import numpy as np
+import pandas as pd
+from ibis import _
+from scipy import sparse
+from scipy.sparse import linalg as sparse_linalg
+
+from growthloop.channels import channel_of, normalise_utm, with_utm
+from growthloop.contract import CANONICAL_EVENTS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
+from growthloop.data import Dataset
+from growthloop.funnel import MILESTONES, stitch
+from growthloop.wide import investments, period_end, user_wide
+
+TOUCH_EVENTS: tuple[str, ...] = ("ad_click", "link_click")
+DIRECT_CHANNELS: tuple[str, ...] = (DIRECT_CHANNEL, UNTAGGED_CHANNEL)
+MODELS: tuple[str, ...] = (
+    "first_touch",
+    "last_touch",
+    "last_non_direct",
+    "linear",
+    "time_decay",
+    "position_based",
+    "markov",
+    "shapley",
+)
+MODEL_LABELS: dict[str, str] = {
+    "first_touch": "首次触点",
+    "last_touch": "末次触点",
+    "last_non_direct": "末次非直接",
+    "linear": "线性",
+    "time_decay": "时间衰减",
+    "position_based": "位置 40/20/40",
+    "markov": "马尔可夫",
+    "shapley": "Shapley",
+}
+LEVELS: dict[str, tuple[str, ...]] = {
+    "channel": ("channel",),
+    "source_medium": ("channel", "source", "medium"),
+    "campaign": ("channel", "source", "medium", "campaign"),
+}
+HORIZONS: tuple[int, ...] = (30, 90, 180)
+TOTAL = "合计"
+NONE = "-"  # a missing source / medium / campaign in the monitoring table
+_SEP = "\x1f"  # joins path steps and packed UTM values in the engine
+
+Path = tuple[str, ...]
+
+
+def _days(value: float) -> ibis.IntervalScalar:
+    return ibis.interval(seconds=int(round(float(value) * 86400)))
+
+
+def _positive(name: str, value) -> None:
+    if not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+        raise ValueError(f"{name}: must be a positive number, got {value!r}")
+
+
+def _ratio(num, den):
+    """num / den, NaN where the denominator is 0 or missing (Series or numbers)."""
+    if isinstance(den, pd.Series):
+        return num / den.where(den != 0)
+    return float(num) / float(den) if den and not pd.isna(den) else float("nan")
+
+
+# --------------------------------------------------------------------------------------------
+# touches
+
+
+def _check_events(names: Sequence[str], param: str) -> tuple[str, ...]:
+    names = tuple(names)
+    bad = [n for n in names if n not in CANONICAL_EVENTS]
+    if bad:
+        raise ValueError(f"{param}: {bad} are not event names; use {list(CANONICAL_EVENTS)}")
+    return names
+
+
+def touches(
+    ds: Dataset,
+    touch_events: Sequence[str] = TOUCH_EVENTS,
+    direct_events: Sequence[str] = (),
+) -> ibis.Table:
+    """Touches up to the analysis date, stitched to people, with their normalised UTM values.
+
+    Columns: person_id, user_id (null for visitors who never signed up), anonymous_id,
+    event_name, event_time, channel, source, medium, campaign.
+    """
+    touch_events = _check_events(touch_events, "touch_events")
+    direct_events = _check_events(direct_events, "direct_events")
+    if not touch_events:
+        raise ValueError("touch_events: name at least one event, e.g. ['ad_click', 'link_click']")
+    ev = with_utm(ds.events)
+    channel = channel_of(ev.utm_source, ds.config.channels)
+    if direct_events:
+        channel = ibis.ifelse(
+            ev.event_name.isin(list(direct_events)) & ev.utm_source.isnull(),
+            ibis.literal(DIRECT_CHANNEL),
+            channel,
+        )
+    packed = (
+        channel
+        + _SEP
+        + ev.utm_source.fill_null("")
+        + _SEP
+        + ev.utm_medium.fill_null("")
+        + _SEP
+        + ev.utm_campaign.fill_null("")
+    )
+    ev = ev.mutate(utm_source=packed)
+    names = list(dict.fromkeys(touch_events + direct_events))
+    st = stitch(ev, investments(ds), period_end(ds.analysis_date), names)
+    parts = st.utm_source.split(_SEP)
+    return st.select(
+        "person_id",
+        "user_id",
+        "anonymous_id",
+        "event_name",
+        "event_time",
+        channel=parts[0],
+        source=parts[1].nullif(""),
+        medium=parts[2].nullif(""),
+        campaign=parts[3].nullif(""),
+    )
+
+
+def stitching(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> dict[str, float | int]:
+    """How well identity stitching works: anonymous touches that found their user, and
+    registered users with at least one touch at or before their sign-up.
+
+    Returns anonymous_touches, stitched_touches, stitch_rate, registered, registered_with_touch,
+    touch_coverage (plain numbers; rates NaN when the base is 0).
+    """
+    touch_events = _check_events(touch_events, "touch_events")
+    end = period_end(ds.analysis_date)
+    raw = ds.events.filter(
+        (ds.events.event_time < end)
+        & ds.events.event_name.isin(list(touch_events))
+        & ds.events.user_id.isnull()
+    )
+    anon = int(raw.count().to_pyarrow().as_py())
+    t = touches(ds, touch_events)
+    # every anonymous touch either found a user or is still anonymous (a visitor's device)
+    still_anon = int(t.filter(t.user_id.isnull()).count().to_pyarrow().as_py())
+    users = ds.users.filter(ds.users.registered_at < end)
+    first = t.filter(t.user_id.notnull()).group_by("user_id").aggregate(_first=_.event_time.min())
+    first = first.rename(_uid="user_id")
+    j = users.left_join(first, users.user_id == first._uid)
+    res = j.aggregate(
+        registered=_.count(),
+        with_touch=(j._first.notnull() & (j._first <= j.registered_at)).cast("int64").sum(),
+    ).to_pyarrow().to_pylist()[0]
+    registered, with_touch = int(res["registered"]), int(res["with_touch"] or 0)
+    stitched = anon - still_anon
+    return {
+        "anonymous_touches": anon,
+        "stitched_touches": stitched,
+        "stitch_rate": _ratio(stitched, anon),
+        "registered": registered,
+        "registered_with_touch": with_touch,
+        "touch_coverage": _ratio(with_touch, registered),
+    }
+
+
+def utm_quality(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> pd.DataFrame:
+    """What UTM cleaning did to the touches: how many were untagged, how many sources were
+    written in another form (case, spaces, URL encoding) and fixed, how many came from the
+    landing URL, and how many sources no channel claims (kept under their own name).
+
+    Columns: item, touches, share (of all touches).
+    """
+    touch_events = _check_events(touch_events, "touch_events")
+    end = period_end(ds.analysis_date)
+    ev = ds.events.filter((ds.events.event_time < end) & ds.events.event_name.isin(list(touch_events)))
+    ev = ev.mutate(_raw=ev.utm_source)
+    ev = with_utm(ev)
+    known = set()
+    for ch in ds.config.channels:
+        known.update(ch.sources)
+        known.add(ch.name.lower())
+    ev = ev.mutate(_from_url=ev._raw.strip().nullif("").isnull() & ev.utm_source.notnull())
+    res = ev.aggregate(
+        total=_.count(),
+        untagged=ev.utm_source.isnull().cast("int64").sum(),
+        cleaned=(ev._raw.notnull() & (ev._raw != ev.utm_source)).cast("int64").sum(),
+        from_url=ev._from_url.cast("int64").sum(),
+        unmapped=(ev.utm_source.notnull() & ~ev.utm_source.isin(sorted(known)))
+        .cast("int64")
+        .sum(),
+    ).to_pyarrow().to_pylist()[0]
+    total = int(res["total"])
+    items = [
+        ("触点总数 (touches)", total),
+        ("未标记 (untagged: no source)", int(res["untagged"] or 0)),
+        ("写法不规范、已清洗 (case / spaces / URL encoding fixed)", int(res["cleaned"] or 0)),
+        ("从落地页 URL 解析 (parsed from landing_url)", int(res["from_url"] or 0)),
+        ("渠道表之外的来源 (sources outside the channel map)", int(res["unmapped"] or 0)),
+    ]
+    return pd.DataFrame(
+        [{"item": k, "touches": v, "share": _ratio(v, total)} for k, v in items]
+    )
+
+
+def extend_channel_map(ds: Dataset, aliases: dict[str, str] | None) -> tuple[Channel, ...]:
+    """Add source aliases to the dataset's channel map ({source: channel name}) for this run.
+
+    A source is normalised like every UTM value and leaves the channel that claimed it before;
+    a channel name not in the map becomes a new paid channel. Call it before anything is computed (the wide table caches sign-up channels).
+    Returns the channel map in use.
+    """
+    if not aliases:
+        return ds.config.channels
+    if not isinstance(aliases, dict):
+        raise ValueError(f"channel_map: give {{source: channel}}, got {type(aliases).__name__}")
+    if "user_wide" in ds._cache:
+        raise ValueError("channel_map: apply it before the wide table is built")
+    extra: dict[str, list[str]] = {}
+    for source, name in aliases.items():
+        key = unquote_plus(str(source)).strip().lower()
+        if not key or not str(name).strip():
+            raise ValueError(f"channel_map: empty source or channel in {source!r}: {name!r}")
+        extra.setdefault(str(name).strip(), []).append(key)
+    moved = {a for sources in extra.values() for a in sources}
+    out = []
+    for ch in ds.config.channels:
+        add = extra.pop(ch.name, [])
+        kept = tuple(a for a in ch.sources if a not in moved)
+        out.append(replace(ch, sources=tuple(dict.fromkeys((*kept, *add)))))
+    for name, sources in extra.items():
+        out.append(Channel(name, name, "paid", tuple(dict.fromkeys(sources))))
+    ds.config.channels = tuple(out)
+    return ds.config.channels
+
+
+# --------------------------------------------------------------------------------------------
+# the channel monitoring table
+
+
+def _signup_keys(ds: Dataset) -> ibis.Table:
+    """user_id -> channel, source, medium, campaign of the sign-up (see the module docstring)."""
+    end = period_end(ds.analysis_date)
+    users = ds.users.filter(ds.users.registered_at < end)
+    users = users.mutate(
+        _s=normalise_utm(users.utm_source),
+        _m=normalise_utm(users.utm_medium),
+        _c=normalise_utm(users.utm_campaign),
+    )
+    t = touches(ds)
+    t = t.filter(t.user_id.notnull() & t.source.notnull())
+    t = t.rename(_uid="user_id")
+    reg = users.select(_ru="user_id", _rat="registered_at")
+    t = t.join(reg, t._uid == reg._ru).filter(_.event_time <= _._rat)
+    key = t.channel + _SEP + t.source + _SEP + t.medium.fill_null("") + _SEP + t.campaign.fill_null("")
+    t = t.mutate(_k=key)
+    last = t.group_by("_uid").aggregate(_key=t._k.argmax(t.event_time))
+    j = users.left_join(last, users.user_id == last._uid)
+    parts = j._key.split(_SEP)
+    own = j._s.notnull()
+    channel_own = channel_of(j._s, ds.config.channels)
+    return j.select(
+        "user_id",
+        channel=ibis.ifelse(own, channel_own, ibis.coalesce(parts[0], ibis.literal(UNTAGGED_CHANNEL))),
+        source=ibis.ifelse(own, j._s, parts[1].nullif("")),
+        medium=ibis.ifelse(own, j._m, parts[2].nullif("")),
+        campaign=ibis.ifelse(own, j._c, parts[3].nullif("")),
+    )
+
+
+def _fill_keys(table: ibis.Table, keys: Sequence[str]) -> ibis.Table:
+    return table.mutate(**{k: table[k].fill_null(NONE) for k in keys if k != "channel"})
+
+
+def channel_monitor(
+    ds: Dataset,
+    by: str = "channel",
+    horizons: Sequence[int] = HORIZONS,
+    ltv_horizon: int = 180,
+    retention_days: int = 90,
+    touch_events: Sequence[str] = TOUCH_EVENTS,
+    total: bool = True,
+) -> pd.DataFrame:
+    """The channel monitoring table (渠道监控表), one row per channel (by="channel"), per
+    channel x source x medium ("source_medium") or per campaign ("campaign"), plus a 合计 row.
+
+    Columns: the keys, clicks, installs, registrations, bound_cards, first_investors, spend,
+    cost_per_registration, cost_per_investor, first_invest_amount, avg_first_invest, per
+    horizon h: matured_{h}d (investors whose h days have passed), revenue_{h}d (their average
+    h-day revenue), roi_{h}d; ltv_cac, retained_rate, cost_per_retained_investor,
+    revenue_{h}d_sum. See the module docstring for every definition.
+    """
+    if by not in LEVELS:
+        raise ValueError(f"by: {by!r} is not one of {list(LEVELS)}")
+    horizons = tuple(int(h) for h in horizons)
+    for h in horizons:
+        _positive("horizons", h)
+    _positive("retention_days", retention_days)
+    if ltv_horizon not in horizons:
+        raise ValueError(f"ltv_horizon: {ltv_horizon!r} must be one of the horizons {list(horizons)}")
+    keys = list(LEVELS[by])
+    end = period_end(ds.analysis_date)
+    end_lit = ibis.literal(end)
+
+    # clicks: the touch events themselves (no stitching needed)
+    ev = with_utm(ds.events.filter(ds.events.event_time < end))
+    ev = ev.mutate(
+        channel=channel_of(ev.utm_source, ds.config.channels),
+        source=ev.utm_source,
+        medium=ev.utm_medium,
+        campaign=ev.utm_campaign,
+    )
+    touch_events = _check_events(touch_events, "touch_events")
+    clicks = _fill_keys(ev.filter(ev.event_name.isin(list(touch_events))), keys)
+    clicks = clicks.group_by(keys).aggregate(clicks=_.count())
+
+    # installs: the device's last touch at or before the install
+    dev = ev.filter(ev.event_name.isin([*touch_events, "app_install"]) & ev.anonymous_id.notnull())
+    is_touch = dev.event_name.isin(list(touch_events))
+    packed = (
+        dev.channel + _SEP + dev.source.fill_null("") + _SEP + dev.medium.fill_null("") + _SEP
+        + dev.campaign.fill_null("")
+    )
+    dev = dev.mutate(
+        _k=ibis.ifelse(is_touch, packed, ibis.null("string")),
+        _kt=ibis.ifelse(is_touch, dev.event_time, ibis.null("timestamp")),
+        _inst=(dev.event_name == "app_install").cast("int8"),
+    )
+    w = ibis.window(group_by="anonymous_id", order_by=["event_time", "_inst"], rows=(None, 0))
+    dev = dev.mutate(_last=dev._k.argmax(dev._kt).over(w))
+    inst = dev.filter(dev._inst == 1)
+    parts = inst._last.split(_SEP)
+    inst = inst.select(
+        channel=ibis.coalesce(parts[0], ibis.literal(UNTAGGED_CHANNEL)),
+        source=parts[1].nullif(""),
+        medium=parts[2].nullif(""),
+        campaign=parts[3].nullif(""),
+    )
+    installs = _fill_keys(inst, keys).group_by(keys).aggregate(installs=_.count())
+
+    # users: sign-up channel, milestones, revenue within each horizon of the first investment
+    su = _signup_keys(ds)
+    wide = user_wide(ds).select(
+        _wid="user_id",
+        bind_card_at=_.bind_card_at,
+        first_invest_at=_.first_invest_at,
+        first_invest_amount=_.first_invest_amount,
+        second_invest_at=_.second_invest_at,
+    )
+    u = su.join(wide, su.user_id == wide._wid)
+    txn = investments(ds).select(_tu="user_id", _tt="txn_time", _rev="revenue")
+    ut = u.filter(u.first_invest_at.notnull())
+    ut = ut.join(txn, ut.user_id == txn._tu)
+    rev = ut.group_by("user_id").aggregate(
+        **{
+            f"_r{h}": _._rev.sum(where=_._tt < _.first_invest_at + _days(h))
+            for h in horizons
+        }
+    ).rename(_ru="user_id")
+    u = u.left_join(rev, u.user_id == rev._ru)
+    inv = u.first_invest_at.notnull()
+    aggs = {
+        "registrations": _.count(),
+        "bound_cards": u.bind_card_at.notnull().cast("int64").sum(),
+        "first_investors": inv.cast("int64").sum(),
+        "first_invest_amount": u.first_invest_amount.sum(),
+    }
+    for h in horizons:
+        matured = inv & (u.first_invest_at + _days(h) <= end_lit)
+        aggs[f"matured_{h}d"] = matured.cast("int64").sum()
+        aggs[f"revenue_{h}d_sum"] = u[f"_r{h}"].sum(where=matured)
+    ret_matured = inv & (u.first_invest_at + _days(retention_days) <= end_lit)
+    aggs["retention_base"] = ret_matured.cast("int64").sum()
+    aggs["retained"] = (
+        ret_matured
+        & u.second_invest_at.notnull()
+        & (u.second_invest_at <= u.first_invest_at + _days(retention_days))
+    ).cast("int64").sum()
+    people = _fill_keys(u, keys).group_by(keys).aggregate(**aggs)
+
+    frames = [clicks.to_pandas(), installs.to_pandas(), people.to_pandas()]
+    costs_available = ds.has("costs")
+    if costs_available:
+        c = ds.costs.filter(ds.costs.date < end.date())
+        c = c.mutate(
+            source=normalise_utm(c.utm_source),
+            medium=normalise_utm(c.utm_medium),
+            campaign=normalise_utm(c.utm_campaign),
+        )
+        c = c.mutate(channel=channel_of(c.source, ds.config.channels))
+        frames.append(_fill_keys(c, keys).group_by(keys).aggregate(spend=_.spend.sum()).to_pandas())
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.merge(f, on=keys, how="outer")
+    count_cols = [
+        "clicks", "installs", "registrations", "bound_cards", "first_investors",
+        "retention_base", "retained", *[f"matured_{h}d" for h in horizons],
+    ]
+    for col in count_cols:
+        out[col] = out[col].fillna(0).astype("int64")
+    money = ["first_invest_amount", *[f"revenue_{h}d_sum" for h in horizons]]
+    # rounded to 1/10,000 yuan: a parallel float sum may differ in its last bits between runs
+    for col in money:
+        out[col] = out[col].astype(float).fillna(0.0).round(4)
+    if costs_available:
+        out["spend"] = out["spend"].astype(float).fillna(0.0).round(4)
+    else:
+        out["spend"] = float("nan")
+    out = out.sort_values(keys).reset_index(drop=True)
+    if total and len(out):
+        row = {k: (TOTAL if k == "channel" else NONE) for k in keys}
+        for col in count_cols + money:
+            row[col] = out[col].sum()
+        row["spend"] = out["spend"].sum() if costs_available else float("nan")
+        out = pd.concat([out, pd.DataFrame([row])], ignore_index=True)
+        for col in count_cols:
+            out[col] = out[col].astype("int64")
+    out["cost_per_registration"] = _ratio(out.spend, out.registrations)
+    out["cost_per_investor"] = _ratio(out.spend, out.first_investors)
+    out["avg_first_invest"] = _ratio(out.first_invest_amount, out.first_investors)
+    for h in horizons:
+        out[f"revenue_{h}d"] = _ratio(out[f"revenue_{h}d_sum"], out[f"matured_{h}d"])
+        value = out[f"revenue_{h}d"] * out.first_investors
+        out[f"roi_{h}d"] = _ratio(value - out.spend, out.spend)
+    out["ltv_cac"] = _ratio(out[f"revenue_{ltv_horizon}d"], out.cost_per_investor)
+    out["retained_rate"] = _ratio(out.retained, out.retention_base)
+    out["cost_per_retained_investor"] = _ratio(
+        out.spend, out.first_investors * out.retained_rate
+    )
+    kinds = {c.name: c.kind for c in ds.config.channels}
+    kinds[DIRECT_CHANNEL] = kinds[UNTAGGED_CHANNEL] = "untracked"
+    out.insert(len(keys), "kind", out.channel.map(kinds).fillna("other"))
+    out.loc[out.channel == TOTAL, "kind"] = ""
+    cols = keys + [
+        "kind", "clicks", "installs", "registrations", "bound_cards", "first_investors", "spend",
+        "cost_per_registration", "cost_per_investor", "first_invest_amount", "avg_first_invest",
+    ]
+    for h in horizons:
+        cols += [f"matured_{h}d", f"revenue_{h}d", f"roi_{h}d"]
+    cols += ["ltv_cac", "retention_base", "retained", "retained_rate",
+             "cost_per_retained_investor", *[f"revenue_{h}d_sum" for h in horizons]]
+    out = out[cols]
+    out.attrs["costs_available"] = costs_available
+    out.attrs["ltv_horizon"] = ltv_horizon
+    return out
+
+
+def monitor_summary(monitor: pd.DataFrame) -> dict[str, float | int | str]:
+    """Headline numbers of a `channel_monitor` table (channel level) for the chapter's prose.
+
+    Paid channels with spend only for the best / worst; 无 when there is none.
+    """
+    rows = monitor[monitor.channel != TOTAL]
+    tot = monitor[monitor.channel == TOTAL]
+    untagged = rows[rows.channel == UNTAGGED_CHANNEL]
+    paid = rows[(rows.spend > 0) & (rows.first_investors > 0)]
+    nan = float("nan")
+    out: dict[str, float | int | str] = {
+        "channels": int(len(rows)),
+        "registrations": int(rows.registrations.sum()),
+        "investors": int(rows.first_investors.sum()),
+        "untagged_registrations": int(untagged.registrations.sum()),
+        "untagged_share": _ratio(int(untagged.registrations.sum()), int(rows.registrations.sum())),
+        "spend": float(tot.spend.iloc[0]) if len(tot) else nan,
+        "cost_per_investor": float(tot.cost_per_investor.iloc[0]) if len(tot) else nan,
+        "costs_available": str(bool(monitor.attrs.get("costs_available", True))),
+    }
+    if len(paid):
+        cheap = paid.sort_values(["cost_per_investor", "channel"]).iloc[0]
+        dear = paid.sort_values(["cost_per_investor", "channel"]).iloc[-1]
+        kept = paid.dropna(subset=["cost_per_retained_investor"])
+        best = kept.sort_values(["cost_per_retained_investor", "channel"]).iloc[0] if len(kept) else None
+        out.update(
+            cheapest=str(cheap.channel),
+            cheapest_cpi=float(cheap.cost_per_investor),
+            dearest=str(dear.channel),
+            dearest_cpi=float(dear.cost_per_investor),
+            best_retained=str(best.channel) if best is not None else "无",
+            best_cost_per_retained=float(best.cost_per_retained_investor) if best is not None else nan,
+        )
+    else:
+        out.update(cheapest="无", cheapest_cpi=nan, dearest="无", dearest_cpi=nan,
+                   best_retained="无", best_cost_per_retained=nan)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# attribution paths (engine)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Aggregated paths of one conversion, and the engine's time-decay credits.
+
+    counts: path (tuple of channels), conversions, nulls, one row per distinct path, ordered.
+    time_decay: channel -> credit (sums to the conversions).
+    """
+
+    counts: pd.DataFrame
+    time_decay: dict[str, float]
+    conversion: str
+    lookback_days: float
+    half_life_days: float
+
+    @property
+    def conversions(self) -> int:
+        return int(self.counts.conversions.sum())
+
+    @property
+    def nulls(self) -> int:
+        return int(self.counts.nulls.sum())
+
+
+def conversion_times(ds: Dataset, conversion: str = "first_investment") -> ibis.Table:
+    """person_id, conv_at: each registered user's first `conversion` (an event name or a
+    milestone first_investment / second_investment) up to the analysis date."""
+    if conversion not in MILESTONES and conversion not in CANONICAL_EVENTS:
+        raise ValueError(
+            f"conversion: {conversion!r} is not one of {[*MILESTONES, *CANONICAL_EVENTS]}"
+        )
+    ev = stitch(ds.events, investments(ds), period_end(ds.analysis_date), [conversion])
+    ev = ev.filter(ev.user_id.notnull())
+    return ev.group_by("person_id").aggregate(conv_at=_.event_time.min())
+
+
+def path_touches(
+    ds: Dataset,
+    conversion: str = "first_investment",
+    lookback_days: float = 30,
+    touch_events: Sequence[str] = TOUCH_EVENTS,
+    direct_events: Sequence[str] = (),
+    max_touches: int = 20,
+) -> ibis.Table:
+    """The steps of every person's path (see the module docstring), as an Ibis expression.
+
+    Columns: person_id, converted (0/1), channel, event_time, days_before (days from the step
+    to the conversion, or to the person's last touch for a null path), step (0 = last).
+    """
+    _positive("lookback_days", lookback_days)
+    if not (isinstance(max_touches, int) and max_touches > 0):
+        raise ValueError(f"max_touches: must be a positive whole number, got {max_touches!r}")
+    t = touches(ds, touch_events, direct_events)
+    conv = conversion_times(ds, conversion).rename(_cp="person_id")
+    t = t.left_join(conv, t.person_id == conv._cp)
+    last_touch = t.event_time.max().over(group_by="person_id")
+    t = t.mutate(_anchor=ibis.coalesce(t.conv_at, last_touch), converted=t.conv_at.notnull().cast("int64"))
+    t = t.filter((t.event_time <= t._anchor) & (t.event_time >= t._anchor - _days(lookback_days)))
+    # one step per run of the same channel, at the run's latest time
+    order = ["event_time", "channel", "event_name"]
+    t = t.mutate(_next=t.channel.lead().over(group_by="person_id", order_by=order))
+    t = t.filter(t._next.isnull() | (t._next != t.channel))
+    t = t.mutate(
+        step=ibis.row_number().over(
+            group_by="person_id", order_by=[ibis.desc("event_time"), ibis.desc("channel")]
+        )
+    )
+    t = t.filter(t.step < max_touches)
+    days = (t._anchor.epoch_seconds() - t.event_time.epoch_seconds()) / 86400.0
+    return t.select("person_id", "converted", "channel", "event_time", days_before=days, step=t.step)
+
+
+def attribution_paths(
+    ds: Dataset,
+    conversion: str = "first_investment",
+    lookback_days: float = 30,
+    half_life_days: float = 7,
+    touch_events: Sequence[str] = TOUCH_EVENTS,
+    direct_events: Sequence[str] = (),
+    max_touches: int = 20,
+) -> Paths:
+    """Paths aggregated in the engine to (path, conversions, nulls), plus time-decay credits
+    computed in the engine from the exact touch times (half-life `half_life_days`)."""
+    _positive("half_life_days", half_life_days)
+    steps = path_touches(ds, conversion, lookback_days, touch_events, direct_events, max_touches)
+    per = steps.group_by(["person_id", "converted"]).aggregate(
+        path=_.channel.group_concat(_SEP, order_by=[ibis.desc(_.step)])
+    )
+    counts = (
+        per.group_by("path")
+        .aggregate(conversions=_.converted.sum(), nulls=(1 - _.converted).sum())
+        .order_by("path")
+        .to_pandas()
+    )
+    conv = conversion_times(ds, conversion)
+    seen = steps.filter(steps.converted == 1).select(_sp="person_id").distinct()
+    j = conv.left_join(seen, conv.person_id == seen._sp)
+    no_touch = int(j.filter(j._sp.isnull()).count().to_pyarrow().as_py())
+    # time decay: weight 0.5 ** (days / half-life), normalised within each conversion
+    cv = steps.filter(steps.converted == 1)
+    cv = cv.mutate(_w=(0.5 ** (cv.days_before / float(half_life_days))).cast("float64"))
+    cv = cv.mutate(_credit=cv._w / cv._w.sum().over(group_by="person_id"))
+    td = cv.group_by("channel").aggregate(credit=_._credit.sum()).order_by("channel").to_pandas()
+    decay = {str(c): round(float(v), 9) for c, v in zip(td.channel, td.credit, strict=True)}
+    counts["path"] = [tuple(p.split(_SEP)) for p in counts.path]
+    counts["conversions"] = counts.conversions.astype("int64")
+    counts["nulls"] = counts.nulls.astype("int64")
+    if no_touch:
+        direct = (DIRECT_CHANNEL,)
+        if direct in set(counts.path):
+            counts.loc[counts.path == direct, "conversions"] += no_touch
+        else:
+            extra = pd.DataFrame([{"path": direct, "conversions": no_touch, "nulls": 0}])
+            counts = pd.concat([counts, extra], ignore_index=True)
+        decay[DIRECT_CHANNEL] = decay.get(DIRECT_CHANNEL, 0.0) + float(no_touch)
+    counts = counts.sort_values("path", key=lambda s: s.map(_SEP.join)).reset_index(drop=True)
+    return Paths(counts[["path", "conversions", "nulls"]], decay, conversion,
+                 float(lookback_days), float(half_life_days))
+
+
+def path_table(paths: Paths, top: int = 15) -> pd.DataFrame:
+    """The most frequent converting paths for display: path (a > b), steps, conversions, nulls,
+    conversion_rate, share of conversions."""
+    c = paths.counts.copy()
+    c["steps"] = c.path.map(len)
+    c["conversion_rate"] = _ratio(c.conversions, c.conversions + c.nulls)
+    c["share"] = c.conversions / max(int(c.conversions.sum()), 1)
+    c["path"] = c.path.map(" > ".join)
+    c = c.sort_values(["conversions", "path"], ascending=[False, True]).head(top)
+    return c[["path", "steps", "conversions", "nulls", "conversion_rate", "share"]].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# attribution models over path counts (pure Python / numpy: the inputs are small)
+
+
+def _rows(counts) -> list[tuple[Path, int, int]]:
+    """(path, conversions, nulls) from a frame or an iterable of triples; empty paths refused."""
+    if isinstance(counts, Paths):
+        counts = counts.counts
+    if isinstance(counts, pd.DataFrame):
+        items = zip(counts.path, counts.conversions, counts.nulls, strict=True)
+    else:
+        items = counts
+    rows = []
+    for path, conv, null in items:
+        path = tuple(path)
+        if not path:
+            raise ValueError("paths: every path needs at least one step")
+        if conv < 0 or null < 0:
+            raise ValueError("paths: conversions and nulls must be non-negative")
+        rows.append((path, int(conv), int(null)))
+    return rows
+
+
+def _add(credit: dict[str, float], channel: str, value: float) -> None:
+    credit[channel] = credit.get(channel, 0.0) + value
+
+
+def first_touch(counts) -> dict[str, float]:
+    """All of a conversion's credit to its first step."""
+    out: dict[str, float] = {}
+    for path, conv, _n in _rows(counts):
+        _add(out, path[0], conv)
+    return out
+
+
+def last_touch(counts) -> dict[str, float]:
+    """All of a conversion's credit to its last step."""
+    out: dict[str, float] = {}
+    for path, conv, _n in _rows(counts):
+        _add(out, path[-1], conv)
+    return out
+
+
+def last_non_direct(counts, direct: Iterable[str] = DIRECT_CHANNELS) -> dict[str, float]:
+    """All credit to the last step that is not direct (a direct-only path keeps its last step)."""
+    direct = set(direct)
+    out: dict[str, float] = {}
+    for path, conv, _n in _rows(counts):
+        pick = next((c for c in reversed(path) if c not in direct), path[-1])
+        _add(out, pick, conv)
+    return out
+
+
+def linear(counts) -> dict[str, float]:
+    """Equal credit to every step of a converting path."""
+    out: dict[str, float] = {}
+    for path, conv, _n in _rows(counts):
+        for c in path:
+            _add(out, c, conv / len(path))
+    return out
+
+
+def position_based(counts, first: float = 0.4, last: float = 0.4) -> dict[str, float]:
+    """`first` to the first step, `last` to the last, the rest shared by the middle steps.
+    One step takes everything; two steps split first : last in proportion."""
+    if not (first >= 0 and last >= 0 and first + last <= 1):
+        raise ValueError(f"first, last: shares in [0, 1] with first + last <= 1, got {first}, {last}")
+    out: dict[str, float] = {}
+    for path, conv, _n in _rows(counts):
+        n = len(path)
+        if n == 1:
+            _add(out, path[0], conv)
+        elif n == 2:
+            f = first / (first + last) if first + last > 0 else 0.5
+            _add(out, path[0], conv * f)
+            _add(out, path[1], conv * (1 - f))
+        else:
+            mid = (1 - first - last) / (n - 2)
+            _add(out, path[0], conv * first)
+            _add(out, path[-1], conv * last)
+            for c in path[1:-1]:
+                _add(out, c, conv * mid)
+    return out
+
+
+def _states(path: Path, order: int) -> list[Path]:
+    return [path[max(0, i - order + 1): i + 1] for i in range(len(path))]
+
+
+def markov_chain(counts, order: int = 1) -> tuple[list[Path], sparse.csr_array, np.ndarray]:
+    """The transition matrix of the path chain: (states, Q, r) where state 0 is the start,
+    Q[i, j] (sparse) the probability of going from transient state i to j, r[i] of converting
+    from i (the rest of each row goes to null)."""
+    if not (isinstance(order, int) and not isinstance(order, bool) and order >= 1):
+        raise ValueError(f"markov_order: must be a whole number >= 1, got {order!r}")
+    rows = _rows(counts)
+    index: dict[Path, int] = {(): 0}
+    trans: dict[tuple[int, int], float] = {}
+    conv_to: dict[int, float] = {}
+    out_total: dict[int, float] = {}
+    for path, conv, null in rows:
+        weight = conv + null
+        if not weight:
+            continue
+        prev = 0
+        for st in _states(path, order):
+            j = index.setdefault(st, len(index))
+            trans[(prev, j)] = trans.get((prev, j), 0.0) + weight
+            out_total[prev] = out_total.get(prev, 0.0) + weight
+            prev = j
+        conv_to[prev] = conv_to.get(prev, 0.0) + conv
+        out_total[prev] = out_total.get(prev, 0.0) + weight
+    n = len(index)
+    keys = sorted(trans)
+    q = sparse.csr_array(
+        (
+            [trans[k] / out_total[k[0]] for k in keys],
+            ([k[0] for k in keys], [k[1] for k in keys]),
+        ),
+        shape=(n, n),
+    )
+    r = np.zeros(n)
+    for i, v in conv_to.items():
+        r[i] = v / out_total[i]
+    states = sorted(index, key=index.get)
+    return states, q, r
+
+
+def _p_conversion(q, r: np.ndarray, removed: np.ndarray | None = None) -> float:
+    """P(conversion | start), exactly: solve the sparse system (I - Q) x = r. Removed states
+    lead to null (their rows and the transitions into them are dropped)."""
+    keep = np.ones(len(r)) if removed is None else (~removed).astype(float)
+    d = sparse.diags_array(keep)
+    system = (sparse.eye_array(len(r)) - d @ sparse.csr_array(q) @ d).tocsc()
+    if len(r) == 1:
+        return float(r[0] * keep[0])
+    x = sparse_linalg.spsolve(system, r * keep)
+    return float(np.atleast_1d(x)[0])
+
+
+def removal_effects(counts, order: int = 1) -> dict[str, float]:
+    """Each channel's removal effect: 1 - P(conversion without it) / P(conversion)."""
+    states, q, r = markov_chain(counts, order)
+    channels = sorted({c for s in states for c in s})
+    if not channels:
+        return {}
+    base = _p_conversion(q, r)
+    out = {}
+    for c in channels:
+        removed = np.array([c in s for s in states])
+        p = _p_conversion(q, r, removed)
+        out[c] = max(0.0, 1.0 - p / base) if base > 0 else 0.0
+    return out
+
+
+def markov(counts, order: int = 1) -> dict[str, float]:
+    """Conversions shared in proportion to the removal effects (exact absorbing chain)."""
+    rows = _rows(counts)
+    total = sum(c for _p, c, _n in rows)
+    effects = removal_effects(rows, order)
+    s = sum(effects.values())
+    if total == 0 or s == 0:
+        return {c: 0.0 for c in effects}
+    return {c: total * e / s for c, e in effects.items()}
+
+
+def _shapley_exact(members: np.ndarray, conv: np.ndarray) -> np.ndarray:
+    """Exact Shapley values by enumerating every coalition (2^n subsets)."""
+    n = members.shape[1]
+    size = 1 << n
+    masks = (members * (1 << np.arange(n))).sum(axis=1).astype(np.int64)
+    cz = np.bincount(masks, weights=conv, minlength=size).astype(float)
+    for i in range(n):  # subset sums (zeta transform): v(S) = sum of conv(T) over T within S
+        step = 1 << i
+        cz = cz.reshape(-1, 2, step)
+        cz[:, 1, :] += cz[:, 0, :]
+        cz = cz.reshape(size)
+    v = cz
+    all_masks = np.arange(size)
+    pop = np.array([bin(m).count("1") for m in range(size)])
+    weight = np.array(
+        [math.factorial(s) * math.factorial(n - s - 1) / math.factorial(n) if s < n else 0.0
+         for s in range(n + 1)]
+    )
+    phi = np.zeros(n)
+    for i in range(n):
+        without = all_masks[(all_masks >> i) & 1 == 0]
+        phi[i] = float((weight[pop[without]] * (v[without | (1 << i)] - v[without])).sum())
+    return phi
+
+
+def _shapley_sampled(members: np.ndarray, conv: np.ndarray, samples: int, seed: int) -> np.ndarray:
+    """Shapley values by permutation sampling: the mean marginal contribution of each channel
+    over `samples` seeded random orders. A path set is inside the first k channels of an order
+    exactly when its latest channel in that order comes before position k."""
+    rng = np.random.default_rng(seed)
+    n_sets, n = members.shape
+    phi = np.zeros(n)
+    for _k in range(samples):
+        perm = rng.permutation(n)
+        pos = np.empty(n, dtype=np.int64)
+        pos[perm] = np.arange(n)
+        rank = np.where(members, pos[None, :], -1).max(axis=1)  # position of the set's last one
+        v = np.concatenate([[0.0], np.cumsum(np.bincount(rank, weights=conv, minlength=n))])
+        phi[perm] += np.diff(v)
+    return phi / samples
+
+
+def shapley(
+    counts, exact_max: int = 12, samples: int = 2000, seed: int = 0
+) -> dict[str, float]:
+    """Shapley credit (module docstring): exact up to `exact_max` channels, seeded permutation
+    sampling beyond (then scaled so the credits sum to the conversions exactly)."""
+    if not (isinstance(samples, int) and samples > 0):
+        raise ValueError(f"shapley_samples: must be a positive whole number, got {samples!r}")
+    rows = _rows(counts)
+    channels = sorted({c for p, _c, _n in rows for c in p})
+    total = sum(c for _p, c, _n in rows)
+    if not channels:
+        return {}
+    idx = {c: i for i, c in enumerate(channels)}
+    sets: dict[frozenset, list[int]] = {}
+    for path, conv, null in rows:
+        key = frozenset(path)
+        acc = sets.setdefault(key, [0, 0])
+        acc[0] += conv
+        acc[1] += conv + null
+    keys = sorted(sets, key=lambda s: sorted(s))
+    members = np.zeros((len(keys), len(channels)), dtype=bool)
+    for k, s in enumerate(keys):
+        for c in s:
+            members[k, idx[c]] = True
+    conv = np.array([sets[s][0] for s in keys], dtype=float)
+    if len(channels) <= exact_max:
+        phi = _shapley_exact(members, conv)
+    else:
+        phi = _shapley_sampled(members, conv, samples, seed)
+    phi = np.clip(phi, 0.0, None)
+    s = float(phi.sum())
+    if total == 0 or s == 0:
+        return {c: 0.0 for c in channels}
+    return {c: float(total * phi[idx[c]] / s) for c in channels}
+
+
+def attribute(
+    paths: Paths | pd.DataFrame,
+    models: Sequence[str] = MODELS,
+    markov_order: int = 1,
+    direct_channels: Sequence[str] = DIRECT_CHANNELS,
+    position_weights: tuple[float, float] = (0.4, 0.4),
+    shapley_exact_max: int = 12,
+    shapley_samples: int = 2000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Every model on the same paths, as a long table: channel, model, conversions, share.
+
+    `paths` is an `attribution_paths` result (time_decay needs it: its credit comes from the
+    engine) or a frame of (path, conversions, nulls). Every channel on any path has a row in
+    every model (0 when it gets nothing); rows are ordered by model, then channel.
+    """
+    models = tuple(models)
+    bad = [m for m in models if m not in MODELS]
+    if bad or not models:
+        raise ValueError(f"models: {bad or models} not among {list(MODELS)}")
+    if "time_decay" in models and not isinstance(paths, Paths):
+        raise ValueError("models: time_decay needs an attribution_paths result (touch times)")
+    rows = _rows(paths)
+    total = sum(c for _p, c, _n in rows)
+    channels = sorted({c for p, _c, _n in rows for c in p})
+    results: dict[str, dict[str, float]] = {}
+    for m in models:
+        if m == "first_touch":
+            results[m] = first_touch(rows)
+        elif m == "last_touch":
+            results[m] = last_touch(rows)
+        elif m == "last_non_direct":
+            results[m] = last_non_direct(rows, direct_channels)
+        elif m == "linear":
+            results[m] = linear(rows)
+        elif m == "time_decay":
+            results[m] = dict(paths.time_decay)  # type: ignore[union-attr]
+        elif m == "position_based":
+            results[m] = position_based(rows, *position_weights)
+        elif m == "markov":
+            results[m] = markov(rows, markov_order)
+        else:
+            results[m] = shapley(rows, shapley_exact_max, shapley_samples, seed)
+    out = []
+    for m in models:
+        for c in channels:
+            v = float(max(0.0, results[m].get(c, 0.0)))
+            out.append({"channel": c, "model": m, "conversions": v,
+                        "share": v / total if total else float("nan")})
+    return pd.DataFrame(out, columns=["channel", "model", "conversions", "share"])
+
+
+# --------------------------------------------------------------------------------------------
+# where the models disagree, and the budget
+
+
+def assists(paths: Paths | pd.DataFrame) -> pd.DataFrame:
+    """Per channel: conversions it closed (last step), conversions it assisted (on the path but
+    not last), converting paths it appears on, and assist_ratio = assisted / closed."""
+    rows = _rows(paths)
+    closed: dict[str, int] = {}
+    assisted: dict[str, int] = {}
+    on: dict[str, int] = {}
+    for path, conv, _n in rows:
+        closed[path[-1]] = closed.get(path[-1], 0) + conv
+        for c in set(path):
+            on[c] = on.get(c, 0) + conv
+        for c in set(path[:-1]) - {path[-1]}:
+            assisted[c] = assisted.get(c, 0) + conv
+    channels = sorted(on)
+    return pd.DataFrame(
+        [{"channel": c, "closed": closed.get(c, 0), "assisted": assisted.get(c, 0),
+          "on_path": on[c], "assist_ratio": _ratio(assisted.get(c, 0), closed.get(c, 0))}
+         for c in channels],
+        columns=["channel", "closed", "assisted", "on_path", "assist_ratio"],
+    )
+
+
+def disagreement(models: pd.DataFrame, paths: Paths | pd.DataFrame,
+                 a: str = "last_touch", b: str = "markov") -> pd.DataFrame:
+    """Per channel: its share under every model, spread (max - min share), b - a, and its
+    assist counts; ordered by |b - a| (largest disagreement first). role: 助攻 (assister) when
+    it assists more conversions than it closes, 收割 (closer) otherwise."""
+    for name, m in (("a", a), ("b", b)):
+        if m not in set(models.model):
+            raise ValueError(f"{name}: {m!r} is not among the computed models {sorted(set(models.model))}")
+    wide = models.pivot(index="channel", columns="model", values="share")
+    order = [m for m in MODELS if m in wide.columns]
+    wide = wide[order]
+    out = wide.reset_index()
+    out["spread"] = wide.max(axis=1).to_numpy() - wide.min(axis=1).to_numpy()
+    out["diff"] = out[b] - out[a]
+    out = out.merge(assists(paths), on="channel", how="left")
+    out["role"] = np.where(out.assisted > out.closed, "助攻 (assister)", "收割 (closer)")
+    out["_abs"] = out["diff"].abs().round(9)
+    out = out.sort_values(["_abs", "channel"], ascending=[False, True]).drop(columns="_abs")
+    out.attrs["pair"] = (a, b)
+    return out.reset_index(drop=True)
+
+
+def budget_reallocation(
+    monitor: pd.DataFrame, ltv_horizon: int | None = None, shift: float = 0.1
+) -> pd.DataFrame:
+    """Where the next yuan earns most, from a channel-level `channel_monitor` table.
+
+    Per paid channel (spend > 0, first investors > 0): cost_per_investor, value_per_investor
+    (average revenue at the LTV horizon), revenue_per_yuan = value / cost (the revenue the next
+    yuan brings), investors_per_10k (the investors 10,000 more yuan buy), and a suggestion:
+    加预算 (add) for the best channel, 减预算 (cut) for the worst, 维持 (hold) otherwise.
+    shift_spend / shift_value: moving `shift` of the worst channel's spend to the best changes
+    revenue by shift_spend x (best - worst revenue per yuan).
+
+    Assumption (stated in the chapter): the marginal cost of an investor equals the average
+    cost at today's scale, true for small shifts only; channels saturate beyond that.
+    """
+    if not (0 < shift <= 1):
+        raise ValueError(f"shift: a share of the worst channel's budget in (0, 1], got {shift!r}")
+    h = ltv_horizon or monitor.attrs.get("ltv_horizon", 180)
+    col = f"revenue_{h}d"
+    if col not in monitor.columns:
+        raise ValueError(f"ltv_horizon: {h!r} is not a horizon of the monitoring table")
+    if "source" in monitor.columns:
+        raise ValueError("monitor: give the channel-level table (channel_monitor(by='channel'))")
+    m = monitor[(monitor.channel != TOTAL) & (monitor.spend > 0) & (monitor.first_investors > 0)]
+    m = m.dropna(subset=[col])
+    out = pd.DataFrame({
+        "channel": m.channel,
+        "spend": m.spend.astype(float),
+        "first_investors": m.first_investors.astype("int64"),
+        "cost_per_investor": m.cost_per_investor.astype(float),
+        "value_per_investor": m[col].astype(float),
+    })
+    out["revenue_per_yuan"] = out.value_per_investor / out.cost_per_investor
+    out["investors_per_10k"] = 10000.0 / out.cost_per_investor
+    out = out.sort_values(["revenue_per_yuan", "channel"], ascending=[False, True]).reset_index(drop=True)
+    out["suggestion"] = "维持 (hold)"
+    if len(out) >= 2:
+        out.loc[0, "suggestion"] = "加预算 (add)"
+        out.loc[len(out) - 1, "suggestion"] = "减预算 (cut)"
+        moved = shift * float(out.spend.iloc[-1])
+        gain = moved * float(out.revenue_per_yuan.iloc[0] - out.revenue_per_yuan.iloc[-1])
+    else:
+        moved, gain = 0.0, 0.0
+    out.attrs.update(shift=shift, shift_spend=moved, shift_value=gain, ltv_horizon=h)
+    return out
+
+
+def models_summary(models: pd.DataFrame, disagree: pd.DataFrame) -> dict[str, float | str]:
+    """Headline numbers for the prose: the most disagreed-on channel and its shares."""
+    a, b = disagree.attrs.get("pair", ("last_touch", "markov"))
+    if not len(disagree):
+        return {"channel": "无", "a_share": float("nan"), "b_share": float("nan"),
+                "role": "无", "assisted": 0, "closed": 0, "max_spread": float("nan")}
+    top = disagree.iloc[0]
+    return {
+        "channel": str(top.channel),
+        "a_share": float(top[a]),
+        "b_share": float(top[b]),
+        "role": str(top.role),
+        "assisted": int(top.assisted),
+        "closed": int(top.closed),
+        "max_spread": float(disagree.spread.max()),
+        "max_spread_channel": str(disagree.sort_values(["spread", "channel"], ascending=[False, True]).channel.iloc[0]),
+    }
+
+
+
+def paths_summary(paths: Paths, shapley_exact_max: int = 12) -> dict[str, float | int | str]:
+    """Headline numbers of `attribution_paths` for the prose: conversions, nulls, distinct
+    paths, direct (untracked) conversions, channels, the top converting path and its share,
+    and whether Shapley is exact for this many channels."""
+    c = paths.counts
+    channels = sorted({ch for p in c.path for ch in p})
+    top = path_table(paths, top=1)
+    direct = int(c[c.path.map(lambda p: p == (DIRECT_CHANNEL,))].conversions.sum())
+    return {
+        "conversions": paths.conversions,
+        "nulls": paths.nulls,
+        "distinct_paths": int(len(c)),
+        "direct_conversions": direct,
+        "channels": len(channels),
+        "top_path": str(top.path.iloc[0]) if len(top) else "无",
+        "top_path_share": float(top.share.iloc[0]) if len(top) else float("nan"),
+        "shapley_exact": str(len(channels) <= shapley_exact_max),
+    }
+
+
+def budget_summary(budget: pd.DataFrame) -> dict[str, float | int | str]:
+    """Headline numbers of `budget_reallocation`: channels, how many break even, the best and
+    the worst channel with their revenue per yuan, and the example shift."""
+    nan = float("nan")
+    out: dict[str, float | int | str] = {
+        "paid_channels": int(len(budget)),
+        "above_break_even": int((budget.revenue_per_yuan >= 1).sum()) if len(budget) else 0,
+        "best": str(budget.channel.iloc[0]) if len(budget) else "无",
+        "best_ratio": float(budget.revenue_per_yuan.iloc[0]) if len(budget) else nan,
+        "worst": str(budget.channel.iloc[-1]) if len(budget) else "无",
+        "worst_ratio": float(budget.revenue_per_yuan.iloc[-1]) if len(budget) else nan,
+        "shift_spend": float(budget.attrs.get("shift_spend", 0.0)),
+        "shift_value": float(budget.attrs.get("shift_value", 0.0)),
+    }
+    return out

@@ -1,0 +1,451 @@
+"""Channel attribution: hand-worked model examples, a published Markov example, properties on
+random path sets, UTM cleaning, the monitoring table on hand-built data, and the demo's truth.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from fractions import Fraction
+from itertools import permutations
+from pathlib import Path
+
+import ibis
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import event, txn, user, write_dataset
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from growthloop import DEMO_DATA
+from growthloop import attribution as at
+from growthloop.channels import channel_of, utm_from_url, with_utm
+from growthloop.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL
+from growthloop.data import open_dataset
+
+PURE_MODELS = [m for m in at.MODELS if m != "time_decay"]
+
+
+def frame(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["path", "conversions", "nulls"])
+
+
+def close(got: dict, want: dict) -> None:
+    keys = set(got) | set(want)
+    for k in keys:
+        assert got.get(k, 0.0) == pytest.approx(want.get(k, 0.0), abs=1e-9), k
+
+
+# --------------------------------------------------------------------------------------------
+# every model on one small path set, by hand
+#   A > B > C : 3 conversions, 1 null
+#   B > A     : 1 conversion
+#   A         : 0 conversions, 2 nulls
+PATHS = frame([(("A", "B", "C"), 3, 1), (("B", "A"), 1, 0), (("A",), 0, 2)])
+
+
+def test_rule_based_models_by_hand():
+    # first touch: A gets the 3 of A>B>C, B the 1 of B>A
+    close(at.first_touch(PATHS), {"A": 3, "B": 1})
+    # last touch: C 3, A 1
+    close(at.last_touch(PATHS), {"C": 3, "A": 1})
+    # last non-direct with C counted as direct: the 3 go to B, B>A keeps A
+    close(at.last_non_direct(PATHS, direct={"C"}), {"B": 3, "A": 1})
+    # linear: A 3/3 + 1/2 = 1.5, B 1 + 0.5 = 1.5, C 1
+    close(at.linear(PATHS), {"A": 1.5, "B": 1.5, "C": 1.0})
+    # position 40/20/40: A 0.4*3 + 0.5*1 = 1.7, B 0.2*3 + 0.5 = 1.1, C 0.4*3 = 1.2
+    close(at.position_based(PATHS), {"A": 1.7, "B": 1.1, "C": 1.2})
+    # Shapley of v(S) = conversions of paths inside S: A>B>C's 3 split in thirds, B>A's 1 in
+    # halves: A 1.5, B 1.5, C 1
+    close(at.shapley(PATHS), {"A": 1.5, "B": 1.5, "C": 1.0})
+
+
+def test_direct_only_path_keeps_its_last_step():
+    p = frame([((DIRECT_CHANNEL, UNTAGGED_CHANNEL), 2, 0), (("baidu", DIRECT_CHANNEL), 1, 0)])
+    close(at.last_non_direct(p), {UNTAGGED_CHANNEL: 2, "baidu": 1})
+
+
+def test_assisting_channel_gets_credit_from_linear_and_markov_not_last_touch():
+    # F > S converts once, S alone never converts (1 null). F is never last.
+    # Markov by hand: start->F 1/2, start->S 1/2, F->S 1, S->conv 1/2, S->null 1/2
+    # P = 1/2*1*1/2 + 1/2*1/2 = 1/2. Without F: 1/4 -> effect 1/2. Without S: 0 -> effect 1.
+    # Credit of the 1 conversion: F 1/2 / 1.5 = 1/3, S 2/3.
+    p = frame([(("F", "S"), 1, 0), (("S",), 0, 1)])
+    assert at.last_touch(p).get("F", 0.0) == 0.0
+    assert at.linear(p)["F"] == pytest.approx(0.5)
+    close(at.removal_effects(p), {"F": 0.5, "S": 1.0})
+    close(at.markov(p), {"F": 1 / 3, "S": 2 / 3})
+    out = at.attribute(p, models=["last_touch", "linear", "markov"])
+    f = out[out.channel == "F"].set_index("model").conversions
+    assert f["last_touch"] == 0 and f["linear"] > 0 and f["markov"] > 0
+
+
+def test_markov_published_example_puzyrov():
+    # Serhii Puzyrov, "Markov Chain Attribution – Simple Explanation Of Removal Effect" (2019),
+    # https://serhiipuzyrov.com/2019/07/markov-chain-attribution-simple-explanation-of-removal-effect/
+    # paths: google ads (2 conv), mailing (1), google ads > mailing (1), google ads (0, 1 null).
+    # start->G 4/5, start->M 1/5; G->conv 2/4, G->M 1/4, G->null 1/4; M->conv 1.
+    # P = 4/5*(1/2 + 1/4) + 1/5 = 4/5. Without G: 1/5 -> effect 3/4; without M: 4/5*1/2 = 2/5
+    # -> effect 1/2. Of 4 conversions: G 4*0.75/1.25 = 2.4, M 1.6 (the article's result).
+    p = frame([(("google ads",), 2, 1), (("mailing",), 1, 0), (("google ads", "mailing"), 1, 0)])
+    states, q, r = at.markov_chain(p)
+    assert at._p_conversion(q, r) == pytest.approx(0.8)
+    close(at.removal_effects(p), {"google ads": 0.75, "mailing": 0.5})
+    close(at.markov(p), {"google ads": 2.4, "mailing": 1.6})
+
+
+def test_markov_three_path_example_first_and_second_order():
+    # The three-path example of the Markov attribution tutorials: C1>C2>C3 converts,
+    # C1 does not, C2>C3 does not. start->C1 2/3, ->C2 1/3; C1->C2 1/2, C1->null 1/2;
+    # C2->C3 1; C3->conv 1/2. P = 2/3*1/2*1/2 + 1/3*1/2 = 1/3. Without C1: 1/6 -> 0.5;
+    # without C2 or C3: 0 -> 1. Credit of 1 conversion: 0.2, 0.4, 0.4.
+    # Order 2: states (C1), (C1,C2), (C2), (C2,C3); the same probabilities, same answer.
+    p = frame([(("C1", "C2", "C3"), 1, 0), (("C1",), 0, 1), (("C2", "C3"), 0, 1)])
+    for order in (1, 2):
+        close(at.removal_effects(p, order), {"C1": 0.5, "C2": 1.0, "C3": 1.0})
+        close(at.markov(p, order), {"C1": 0.2, "C2": 0.4, "C3": 0.4})
+
+
+def test_markov_second_order_differs_where_history_matters():
+    # A>C converts (2), B>C never (2 nulls). First order: C->conv 1/2 whatever came before, so
+    # P = 1/2; without A: start->B only converts via C at 1/2: P = 1/2*1/2 = 1/4 -> 1/2;
+    # without B: 1/4 -> 1/2; without C: 1. Credit of 2: A 0.5, B 0.5, C 1.
+    # Second order: (A,C)->conv 1, (B,C)->conv 0. P = 1/2. Without A: 0 -> 1; without B:
+    # 1/2 -> 0; without C: 1. Credit: A 1, B 0, C 1.
+    p = frame([(("A", "C"), 2, 0), (("B", "C"), 0, 2)])
+    close(at.markov(p, 1), {"A": 0.5, "B": 0.5, "C": 1.0})
+    close(at.markov(p, 2), {"A": 1.0, "B": 0.0, "C": 1.0})
+
+
+def brute_shapley(rows) -> dict[str, float]:
+    """Shapley by its definition: average marginal contribution over every order."""
+    chans = sorted({c for p, _c, _n in rows for c in p})
+
+    def v(s):
+        return sum(c for p, c, _n in rows if set(p) <= s)
+
+    out = dict.fromkeys(chans, Fraction(0))
+    perms = list(permutations(chans))
+    for perm in perms:
+        seen: set = set()
+        for c in perm:
+            out[c] += Fraction(v(seen | {c}) - v(seen))
+            seen.add(c)
+    return {c: float(x / len(perms)) for c, x in out.items()}
+
+
+def test_shapley_exact_matches_definition_and_sampling_converges():
+    rows = [(("A", "B"), 5, 3), (("B", "C", "A"), 2, 9), (("D",), 4, 1), (("C", "D"), 1, 0)]
+    close(at.shapley(rows), brute_shapley(rows))
+    # the approximation: 14 channels (more than exact_max), seeded permutation sampling
+    rng = np.random.default_rng(1)
+    names = [f"c{i:02d}" for i in range(14)]
+    many = []
+    for _ in range(40):
+        k = int(rng.integers(1, 5))
+        many.append((tuple(rng.choice(names, size=k, replace=False)), int(rng.integers(0, 6)), 1))
+    exact = at.shapley(many, exact_max=14)
+    approx = at.shapley(many, exact_max=12, samples=3000, seed=3)
+    assert approx == at.shapley(many, exact_max=12, samples=3000, seed=3)  # seeded
+    assert sum(approx.values()) == pytest.approx(sum(c for _p, c, _n in many))
+    for c in exact:
+        assert approx[c] == pytest.approx(exact[c], rel=0.1, abs=0.5)  # 1/sqrt(n) error
+    # the closed form for this game: each path's conversions shared by its distinct channels
+    closed: dict[str, float] = {}
+    for p, c, _n in many:
+        for ch in set(p):
+            closed[ch] = closed.get(ch, 0.0) + c / len(set(p))
+    close(exact, closed)
+
+
+path_sets = st.lists(
+    st.tuples(
+        st.lists(st.sampled_from(["A", "B", "C", "D", "E", DIRECT_CHANNEL]), min_size=1, max_size=6),
+        st.integers(0, 20),
+        st.integers(0, 20),
+    ),
+    min_size=1,
+    max_size=12,
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path_sets, st.integers(1, 3))
+def test_credits_sum_to_conversions_and_are_never_negative(rows, order):
+    p = frame([(tuple(path), c, n) for path, c, n in rows])
+    total = int(p.conversions.sum())
+    out = at.attribute(p, models=PURE_MODELS, markov_order=order)
+    sums = out.groupby("model").conversions.sum()
+    assert (out.conversions >= 0).all()
+    for m in PURE_MODELS:
+        assert sums[m] == pytest.approx(total, abs=1e-6)
+    if total:
+        assert out.groupby("model").share.sum().to_numpy() == pytest.approx(1.0)
+
+
+def test_bad_parameters():
+    with pytest.raises(ValueError, match="models"):
+        at.attribute(PATHS, models=["u_shaped"])
+    with pytest.raises(ValueError, match="time_decay"):
+        at.attribute(PATHS, models=["time_decay"])
+    with pytest.raises(ValueError, match="markov_order"):
+        at.markov(PATHS, 0)
+    with pytest.raises(ValueError, match="paths"):
+        at.linear([((), 1, 0)])
+    with pytest.raises(ValueError, match="first, last"):
+        at.position_based(PATHS, 0.7, 0.5)
+
+
+# --------------------------------------------------------------------------------------------
+# UTM values
+
+
+def test_utm_normalisation_url_parsing_and_channels():
+    t = ibis.memtable(
+        {
+            "landing_url": [
+                "https://m.x.cn/a?utm_source=Baidu%20SEM&UTM_MEDIUM=CPC"
+                "&utm_campaign=%E7%90%86%E8%B4%A2%E8%8A%82&utm_term=%E5%9F%BA%E9%87%91+%E5%AE%9A%E6%8A%95",
+                "https://m.x.cn/?utm_source=toutiao",  # column below wins
+                None,
+                "https://m.x.cn/landing",
+                None,
+            ],
+            "utm_source": [None, " BD_SEM ", "wechat%5Fkol", None, "  "],
+            "utm_campaign": [None, " 新手福利 ", "%E7%90%86%E8%B4%A2%E5%A4%A7V", None, None],
+        },
+        schema={"landing_url": "string", "utm_source": "string", "utm_campaign": "string"},
+    )
+    t = with_utm(t)
+    t = t.mutate(channel=channel_of(t.utm_source, DEFAULT_CHANNELS))
+    got = t.to_pandas()
+    assert got.utm_source.tolist()[:3] == ["baidu sem", "bd_sem", "wechat_kol"]
+    assert got.utm_medium[0] == "cpc"
+    assert got.utm_campaign.tolist()[:3] == ["理财节", "新手福利", "理财大v"]
+    assert got.utm_term[0] == "基金 定投"
+    # aliases of one channel, and untagged (no source, blank source) kept as 未标记
+    assert got.channel.tolist() == ["百度搜索", "百度搜索", "微信KOL", UNTAGGED_CHANNEL, UNTAGGED_CHANNEL]
+    with pytest.raises(ValueError, match="field"):
+        utm_from_url(t.landing_url, "utm_foo")
+
+
+# --------------------------------------------------------------------------------------------
+# hand-built dataset: stitching, monitoring table, paths
+
+# Analysis date 2025-12-31.
+# A1: clicks Baidu (mixed case) then registers as U1 (sign-up UTM baidu); card; invests
+#     2025-01-10 (revenue 10), 2025-02-01 (5), 2025-09-01 (100): 30-day revenue 10, 90-day 15,
+#     180-day 15; second investment within 90 days -> retained.
+# A2: clicks toutiao 2025-06-20, then an untagged ad click; registers as U2 with no sign-up UTM
+#     -> sign-up channel from the last TAGGED stitched touch: 信息流广告; invests 2025-07-01
+#     (revenue 4) and 2025-12-20 (8): 30d 4, 90d 4, 180d 12 -- but 180 days after 07-01 is
+#     2025-12-28 <= end, so matured at 180; a third user shows censoring:
+# A3: clicks toutiao 2025-12-01, registers U3, invests 2025-12-10 (revenue 50): only the
+#     30-day horizon (2026-01-09) has not passed -> not matured anywhere, must not deflate.
+# A4: clicks dsp twice and never signs up (a visitor). Untagged U4 registers without touches.
+def hand_dataset(tmp_path: Path, with_costs: bool = True, extra_events: list | None = None) -> Path:
+    rows = dict(
+        users=[
+            user("U1", "2025-01-05 10:00:00", utm_source="Baidu", utm_medium="CPC", utm_campaign="brand"),
+            user("U2", "2025-06-25 10:00:00", utm_source=None, utm_medium=None, utm_campaign=None),
+            user("U3", "2025-12-05 10:00:00", utm_source="toutiao", utm_medium="feed", utm_campaign=None),
+            user("U4", "2025-03-01 10:00:00", utm_source=None, utm_medium=None, utm_campaign=None),
+        ],
+        events=[
+            event("ad_click", "2025-01-04 09:00:00", anon="A1", utm_source=" BAIDU", utm_medium="cpc",
+                  utm_campaign="brand"),
+            event("app_install", "2025-01-04 09:30:00", anon="A1"),
+            event("register", "2025-01-05 10:00:00", "U1", "A1"),
+            event("bind_card", "2025-01-05 11:00:00", "U1", "A1"),
+            event("ad_click", "2025-06-20 09:00:00", anon="A2", utm_source="toutiao", utm_medium="feed"),
+            event("ad_click", "2025-06-24 09:00:00", anon="A2"),
+            event("app_install", "2025-06-24 09:10:00", anon="A2"),
+            event("register", "2025-06-25 10:00:00", "U2", "A2"),
+            event("bind_card", "2025-06-26 10:00:00", "U2", "A2"),
+            event("ad_click", "2025-12-01 09:00:00", anon="A3", utm_source="toutiao", utm_medium="feed"),
+            event("register", "2025-12-05 10:00:00", "U3", "A3"),
+            event("ad_click", "2025-05-01 09:00:00", anon="A4", utm_source="dsp", utm_medium="display"),
+            event("ad_click", "2025-05-02 09:00:00", anon="A4", utm_source="Dsp", utm_medium="display"),
+            event("register", "2025-03-01 10:00:00", "U4", "A5"),
+            *(extra_events or []),
+        ],
+        transactions=[
+            txn("T1", "U1", "2025-01-10 10:00:00", 1000.0, revenue=10.0),
+            txn("T2", "U1", "2025-02-01 10:00:00", 1000.0, revenue=5.0),
+            txn("T3", "U1", "2025-09-01 10:00:00", 1000.0, revenue=100.0),
+            txn("T4", "U2", "2025-07-01 10:00:00", 500.0, revenue=4.0),
+            txn("T5", "U2", "2025-12-20 10:00:00", 500.0, revenue=8.0),
+            txn("T6", "U3", "2025-12-10 10:00:00", 2000.0, revenue=50.0),
+        ],
+        config={"name": "hand", "analysis_date": "2025-12-31"},
+    )
+    if with_costs:
+        rows["costs"] = [
+            {"date": "2025-01-04", "utm_source": "baidu", "utm_medium": "cpc", "utm_campaign": "brand", "spend": 300.0},
+            {"date": "2025-01-05", "utm_source": "Baidu ", "utm_medium": "cpc", "utm_campaign": "other", "spend": 100.0},
+            {"date": "2025-06-20", "utm_source": "toutiao", "utm_medium": "feed", "utm_campaign": None, "spend": 60.0},
+            {"date": "2025-05-01", "utm_source": "dsp", "utm_medium": "display", "utm_campaign": None, "spend": 20.0},
+            {"date": "2026-01-01", "utm_source": "dsp", "utm_medium": "display", "utm_campaign": None, "spend": 999.0},
+        ]
+    return write_dataset(tmp_path / "hand", **rows)
+
+
+def test_stitching_and_monitor_by_hand(tmp_path):
+    ds = open_dataset(hand_dataset(tmp_path))
+    s = at.stitching(ds)
+    # 6 anonymous touches; A1's, A2's two and A3's are stitched, A4's two are not: 4/6
+    assert (s["anonymous_touches"], s["stitched_touches"]) == (6, 4)
+    assert s["stitch_rate"] == pytest.approx(4 / 6)
+    # U1, U2, U3 have a touch before signing up; U4 none
+    assert (s["registered"], s["registered_with_touch"]) == (4, 3)
+
+    m = at.channel_monitor(ds).set_index("channel")
+    assert set(m.index) == {"百度搜索", "信息流广告", "DSP", UNTAGGED_CHANNEL, at.TOTAL}
+    # clicks: Baidu 1, toutiao 2, dsp 2 (case-cleaned), untagged 1 (A2's second click, kept)
+    assert m.clicks.to_dict() == {"百度搜索": 1, "信息流广告": 2, "DSP": 2, UNTAGGED_CHANNEL: 1, at.TOTAL: 6}
+    # installs: A1 after baidu; A2 after its untagged click
+    assert m.installs["百度搜索"] == 1 and m.installs[UNTAGGED_CHANNEL] == 1
+    # registrations: U1 baidu; U2 (no sign-up UTM) -> its last tagged touch toutiao; U3 toutiao; U4 untagged
+    assert m.registrations.to_dict() == {"百度搜索": 1, "信息流广告": 2, "DSP": 0, UNTAGGED_CHANNEL: 1, at.TOTAL: 4}
+    assert m.first_investors["信息流广告"] == 2
+    # spend: costs before the end only, normalised source ("Baidu " counts): 400, 60, 20
+    assert m.spend.to_dict() == {"百度搜索": 400.0, "信息流广告": 60.0, "DSP": 20.0, UNTAGGED_CHANNEL: 0.0, at.TOTAL: 480.0}
+    assert m.cost_per_registration["信息流广告"] == pytest.approx(30.0)
+    assert m.cost_per_investor["百度搜索"] == pytest.approx(400.0)
+    # revenue horizons: 信息流 has U2 (matured at 30/90/180) and U3 (censored everywhere)
+    assert m.matured_30d["信息流广告"] == 1 and m.matured_180d["信息流广告"] == 1
+    assert m.revenue_30d["信息流广告"] == pytest.approx(4.0)
+    assert m.revenue_180d["信息流广告"] == pytest.approx(12.0)
+    assert m.revenue_90d["百度搜索"] == pytest.approx(15.0)
+    # ROI at 180 days: (12 * 2 investors - 60) / 60; LTV/CAC = 12 / 30
+    assert m.roi_180d["信息流广告"] == pytest.approx((24 - 60) / 60)
+    assert m.ltv_cac["信息流广告"] == pytest.approx(12 / 30)
+    # retention: U1 second within 90 days -> retained; U2 second after 172 days -> not
+    assert m.retained_rate["百度搜索"] == 1.0 and m.retained_rate["信息流广告"] == 0.0
+    assert m.cost_per_retained_investor["百度搜索"] == pytest.approx(400.0)
+    assert math.isnan(m.cost_per_retained_investor["信息流广告"])  # no retained investor: no cost
+    # campaign level keeps every registration, with '-' for a missing campaign
+    c = at.channel_monitor(ds, by="campaign", total=False)
+    assert c.registrations.sum() == 4
+    assert ("信息流广告", "toutiao", "feed", at.NONE) in set(
+        zip(c.channel, c.source, c.medium, c.campaign, strict=True)
+    )
+    with pytest.raises(ValueError, match="by"):
+        at.channel_monitor(ds, by="device")
+    with pytest.raises(ValueError, match="ltv_horizon"):
+        at.channel_monitor(ds, ltv_horizon=365)
+
+
+def test_channel_map_parameter_adds_aliases(tmp_path):
+    ds = open_dataset(hand_dataset(tmp_path))
+    at.extend_channel_map(ds, {"DSP": "程序化广告", " Toutiao%20Ads ": "信息流广告"})
+    names = {c.name: c.sources for c in ds.config.channels}
+    assert names["程序化广告"] == ("dsp",) and "toutiao ads" in names["信息流广告"]
+    assert "dsp" not in names["DSP"]  # the alias moved
+    m = at.channel_monitor(ds).set_index("channel")
+    # the visitor's two dsp clicks (and the dsp spend) now belong to the new channel
+    assert m.clicks["程序化广告"] == 2 and "DSP" not in m.index
+    assert m.spend["程序化广告"] == 20.0
+    with pytest.raises(ValueError, match="channel_map"):
+        at.extend_channel_map(ds, ["dsp"])
+
+
+def test_monitor_without_costs_still_works(tmp_path):
+    ds = open_dataset(hand_dataset(tmp_path, with_costs=False))
+    m = at.channel_monitor(ds)
+    assert m.attrs["costs_available"] is False
+    assert m.spend.isna().all() and m.cost_per_investor.isna().all()
+    assert m[m.channel == at.TOTAL].registrations.iloc[0] == 4
+    assert at.budget_reallocation(m).empty
+
+
+def test_paths_lookback_direct_and_time_decay(tmp_path):
+    ds = open_dataset(hand_dataset(tmp_path))
+    p = at.attribution_paths(ds, lookback_days=30, half_life_days=7)
+    got = {tuple(r.path): (r.conversions, r.nulls) for r in p.counts.itertuples()}
+    # U1: baidu 6 days before investing; U2: toutiao (11 days) > untagged (7 days);
+    # U3: toutiao 9 days before; A4 (visitor): dsp, dsp collapsed into one step, a null.
+    # U4 has no touch and no investment: no path at all.
+    assert got == {
+        ("百度搜索",): (1, 0),
+        ("信息流广告", UNTAGGED_CHANNEL): (1, 0),
+        ("信息流广告",): (1, 0),
+        ("DSP",): (0, 1),
+    }
+    # time decay, U2: weights 0.5**(11.04/7) and 0.5**(7.04/7) (days incl. the hours)
+    w_t = 0.5 ** ((11 + 1 / 24) / 7)
+    w_u = 0.5 ** ((7 + 1 / 24) / 7)
+    assert p.time_decay[UNTAGGED_CHANNEL] == pytest.approx(w_u / (w_t + w_u))
+    assert p.time_decay["信息流广告"] == pytest.approx(1 + w_t / (w_t + w_u))
+    assert sum(p.time_decay.values()) == pytest.approx(3)
+    # an 8-day lookback: U2's toutiao click (11 days) falls out, U3 (9 days) keeps no touch
+    # and converts as direct
+    short = at.attribution_paths(ds, lookback_days=8)
+    got = {tuple(r.path): r.conversions for r in short.counts.itertuples()}
+    assert got == {("百度搜索",): 1, (UNTAGGED_CHANNEL,): 1, (DIRECT_CHANNEL,): 1, ("DSP",): 0}
+    assert short.conversions == 3
+    out = at.attribute(short)
+    assert out.groupby("model").conversions.sum().to_numpy() == pytest.approx(3)
+    # registration as the conversion
+    reg = at.attribution_paths(ds, conversion="register")
+    assert reg.conversions == 4
+    with pytest.raises(ValueError, match="conversion"):
+        at.attribution_paths(ds, conversion="purchase")
+    with pytest.raises(ValueError, match="lookback_days"):
+        at.attribution_paths(ds, lookback_days=0)
+
+
+def test_direct_visits_and_last_non_direct(tmp_path):
+    # U1 opens the app (no UTM) the day before investing: with app_open as a direct event the
+    # path is 百度搜索 > 直接访问; last touch credits direct, last non-direct gives it back to Baidu
+    opened = [event("app_open", "2025-01-09 20:00:00", "U1", "A1")]
+    ds = open_dataset(hand_dataset(tmp_path, extra_events=opened))
+    p = at.attribution_paths(ds, direct_events=["app_open"])
+    assert ("百度搜索", DIRECT_CHANNEL) in set(p.counts.path)
+    out = at.attribute(p, models=["last_touch", "last_non_direct"])
+    got = out.set_index(["model", "channel"]).conversions
+    assert got["last_touch", DIRECT_CHANNEL] == 1 and got["last_non_direct", "百度搜索"] == 1
+    # U2's path ends in an untagged click: untagged counts as direct for last non-direct too
+    assert got["last_touch", UNTAGGED_CHANNEL] == 1 and got["last_non_direct", UNTAGGED_CHANNEL] == 0
+    assert got["last_non_direct", "信息流广告"] == 2
+    with pytest.raises(ValueError, match="direct_events"):
+        at.attribution_paths(ds, direct_events=["open"])
+
+
+def test_disagreement_and_budget_on_hand_tables():
+    p = frame([(("F", "S"), 3, 0), (("S",), 1, 3), (("F",), 0, 1)])
+    models = at.attribute(p, models=["last_touch", "linear", "markov"])
+    d = at.disagreement(models, p)
+    # F closes nothing and assists 3: it is the assister the last-touch model misses
+    top = d.iloc[0]
+    assert top.channel == "F" and top.role.startswith("助攻") and top.last_touch == 0
+    mon = pd.DataFrame({
+        "channel": ["X", "Y", "Z", at.TOTAL],
+        "spend": [1000.0, 1000.0, 0.0, 2000.0],
+        "first_investors": [10, 4, 5, 19],
+        "cost_per_investor": [100.0, 250.0, 0.0, 2000 / 19],
+        "revenue_180d": [50.0, 500.0, 80.0, 100.0],
+    })
+    b = at.budget_reallocation(mon, ltv_horizon=180, shift=0.1)
+    # Y: 500 / 250 = 2 per yuan, X: 50 / 100 = 0.5; Z has no spend
+    assert b.channel.tolist() == ["Y", "X"]
+    assert b.revenue_per_yuan.tolist() == pytest.approx([2.0, 0.5])
+    assert b.attrs["shift_value"] == pytest.approx(0.1 * 1000 * (2.0 - 0.5))
+
+
+# --------------------------------------------------------------------------------------------
+# the demo's truth
+
+
+def test_demo_best_channel_has_lowest_cost_per_retained_investor():
+    truth = json.loads((DEMO_DATA / "truth.json").read_text(encoding="utf-8"))
+    ds = open_dataset(DEMO_DATA)
+    m = at.channel_monitor(ds)
+    paid = m[(m.spend > 0) & (m.channel != at.TOTAL)].dropna(subset=["cost_per_retained_investor"])
+    best = paid.sort_values("cost_per_retained_investor").channel.iloc[0]
+    qualities = {k: v["quality_score"] for k, v in truth["channels"].items() if v["kind"] == "paid"}
+    assert best == truth["best_paid_channel"] == max(qualities, key=qualities.get)
+    # untagged registrations are shown, not dropped: the rows add up to every user
+    assert m[m.channel != at.TOTAL].registrations.sum() == truth["n_users"]
+    assert UNTAGGED_CHANNEL in set(m.channel)
