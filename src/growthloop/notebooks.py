@@ -22,7 +22,8 @@ CHAPTERS = PROJECT_ROOT / "chapters"
 
 def tag_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Code collapsed by default (hide-input); the parameters cell removed from the HTML."""
-    for cell in nb.cells:
+    for i, cell in enumerate(nb.cells):
+        cell["id"] = f"cell-{i:03d}"  # stable ids: a refresh diff shows only changed results
         if cell.cell_type != "code":
             continue
         tags = list(cell.metadata.get("tags", []))
