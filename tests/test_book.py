@@ -20,17 +20,23 @@ def test_contract_page_is_generated_from_the_code() -> None:
 
 
 def _toc_files() -> list[str]:
+    """Every page of the book in reading order: the root page first."""
     toc = yaml.safe_load((PROJECT_ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    return [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    return [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
 
 
 def test_every_chapter_is_in_the_toc_and_committed_with_outputs() -> None:
     import nbformat
 
+    from growthloop.summary import SUMMARY_STEM
+
     chapters = sorted(p.stem for p in (PROJECT_ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
     sources = sorted(p.stem for p in (PROJECT_ROOT / "chapters" / "src").glob("[0-9][0-9]_*.py"))
     assert chapters == sources
-    assert [f"chapters/{c}" for c in chapters] == [f for f in _toc_files() if f.startswith("chapters/")]
+    in_toc = [f for f in _toc_files() if f.startswith("chapters/")]
+    # the executive summary opens the book; the chapters follow in their order
+    assert in_toc[0] == f"chapters/{SUMMARY_STEM}", "the summary must be the toc's root or first page"
+    assert [f"chapters/{c}" for c in chapters if c != SUMMARY_STEM] == in_toc[1:]
     for stem in chapters:
         nb = nbformat.read(PROJECT_ROOT / "chapters" / f"{stem}.ipynb", as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
@@ -44,9 +50,10 @@ def test_demo_book_builds(tmp_path: Path) -> None:
     book.mkdir()
     for name in ("_config.yml", "_toc.yml", "intro.md"):
         shutil.copy2(PROJECT_ROOT / name, book / name)
-    for name in ("docs", "chapters", "tables"):
+    for name in ("docs", "chapters", "tables", "_static"):
         shutil.copytree(PROJECT_ROOT / name, book / name, ignore=shutil.ignore_patterns("src"))
     html = build_book(book)
+    assert "99_summary.html" in (html / "index.html").read_text(encoding="utf-8"), "the summary opens the book"
     for file in _toc_files():
         page = html / f"{file}.html"
         assert page.exists(), file

@@ -118,3 +118,48 @@ def test_papermill_runs_a_chapter_from_any_directory(tmp_path: Path, tiny: Path)
     assert (tmp_path / "book" / "tables" / "00_data_quality" / "row_accounting.csv").exists()
     accounting = (tmp_path / "book" / "tables" / "00_data_quality" / "row_accounting.csv").read_text(encoding="utf-8-sig")
     assert "users,3,3,0" in accounting
+
+
+def test_summary_always_runs_last() -> None:
+    """The executive summary reads the other chapters' outputs: whatever the selection, it runs
+    after them, once."""
+    from growthloop.summary import SUMMARY_STEM
+
+    every = chapter_paths()
+    assert every[-1].stem == SUMMARY_STEM and [p.stem for p in every].count(SUMMARY_STEM) == 1
+    assert [p.stem for p in chapter_paths(["02", "00"])] == ["02_funnel", "00_data_quality", SUMMARY_STEM]
+    assert [p.stem for p in chapter_paths(["00", "99", "00"])] == ["00_data_quality", SUMMARY_STEM]
+    with pytest.raises(RunError, match="under `chapters:`"):
+        chapter_paths(["42"])
+
+
+def test_run_toc_opens_with_the_summary(tmp_path: Path) -> None:
+    from growthloop import PROJECT_ROOT
+    from growthloop.runner import write_toc
+    from growthloop.summary import SUMMARY_STEM
+
+    project = yaml.safe_load((PROJECT_ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    write_toc(tmp_path, chapter_paths(["01"]))
+    toc = yaml.safe_load((tmp_path / "_toc.yml").read_text(encoding="utf-8"))
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    assert toc["root"] == f"chapters/{SUMMARY_STEM}"
+    assert f"chapters/{SUMMARY_STEM}" not in files  # the root page, not listed twice
+    assert [f for f in files if f.startswith("chapters/")] == ["chapters/01_user_profiling"]
+    if project["root"] != toc["root"]:  # the project's own root page stays, first in the book
+        assert files[0] == project["root"]
+    # a run without the summary keeps the project's root
+    write_toc(tmp_path, [p for p in chapter_paths(["01"]) if p.stem != SUMMARY_STEM])
+    assert yaml.safe_load((tmp_path / "_toc.yml").read_text(encoding="utf-8"))["root"] == project["root"]
+
+
+def test_cli_errors_say_what_to_do(tmp_path: Path) -> None:
+    missing = cli.invoke(app, ["run", str(tmp_path / "nope.yml")])
+    assert missing.exit_code == 1 and "growthloop init" in missing.output
+    campaign = tmp_path / "c.yml"
+    campaign.write_text("name: t\ndata: no_such_folder\n")
+    nodata = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(tmp_path / "runs")])
+    assert nodata.exit_code == 1 and "relative to the file" in nodata.output
+    notdir = cli.invoke(app, ["validate", str(tmp_path / "nowhere")])
+    assert notdir.exit_code == 1 and "growthloop init" in notdir.output
+    bad = cli.invoke(app, ["run", str(campaign), "-p", "window_days"])
+    assert bad.exit_code == 1 and "NAME=VALUE" in bad.output

@@ -15,6 +15,7 @@ import nbformat
 import papermill
 
 from growthloop import PROJECT_ROOT
+from growthloop.summary import SUMMARY_STEM
 
 SOURCES = PROJECT_ROOT / "chapters" / "src"
 CHAPTERS = PROJECT_ROOT / "chapters"
@@ -50,10 +51,17 @@ def strip_run_metadata(path: Path) -> None:
 
 
 def refresh(names: list[str] | None = None, progress: Callable[[str], None] = print) -> list[Path]:
-    """Rebuild and execute the named chapters (all by default) on the demo data."""
+    """Rebuild and execute the named chapters (all by default) on the demo data.
+
+    The executive summary (99_summary) is executed last whenever any chapter is refreshed,
+    since its outputs are the other chapters' glued numbers.
+    """
     sources = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
     if names:
-        sources = [s for s in sources if s.stem in names or s.stem.split("_", 1)[0] in names]
+        picked = [s for s in sources if s.stem in names or s.stem.split("_", 1)[0] in names]
+        # The summary reads the other chapters' outputs: re-execute it after any of them.
+        summary = [s for s in sources if s.stem == SUMMARY_STEM]
+        sources = picked + [s for s in summary if picked and s not in picked]
     done = []
     for src in sources:
         target = CHAPTERS / f"{src.stem}.ipynb"

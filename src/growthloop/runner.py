@@ -24,10 +24,11 @@ import yaml
 
 from growthloop import PROJECT_ROOT
 from growthloop.book import EXPORTS_DIR, TABLES_DIR
+from growthloop.summary import SUMMARY_STEM
 
 CHAPTERS_DIR = PROJECT_ROOT / "chapters"
 BOOK_FILES = ("_config.yml", "intro.md")
-BOOK_DIRS = ("docs",)
+BOOK_DIRS = ("docs", "_static")
 # Parameters the runner sets itself for every chapter.
 RUNNER_PARAMETERS = ("data", "out_dir")
 
@@ -47,24 +48,34 @@ class CampaignRun:
 
 
 def chapter_paths(names: list[str] | None = None) -> list[Path]:
-    """The chapter notebooks in book order, or the named ones (by file stem or its number)."""
+    """The chapter notebooks in book order, or the named ones (by file stem or its number).
+
+    The executive summary (99_summary) always comes last, whatever the names: it reads the
+    other chapters' executed notebooks, so it must run after them.
+    """
     every = sorted(CHAPTERS_DIR.glob("[0-9][0-9]_*.ipynb"))
+    summary = [p for p in every if p.stem == SUMMARY_STEM]
+    every = [p for p in every if p.stem != SUMMARY_STEM]
     if not names:
-        return every
-    chosen = []
+        return every + summary
+    chosen: list[Path] = []
     for name in names:
+        if name in (SUMMARY_STEM, SUMMARY_STEM.split("_", 1)[0]):
+            continue
         hits = [p for p in every if p.stem == name or p.stem.split("_", 1)[0] == name]
         if not hits:
-            raise RunError(f"no chapter {name!r}; the chapters are {[p.stem for p in every]}")
-        chosen.extend(hits)
-    return chosen
+            raise RunError(f"no chapter {name!r}; the chapters are {[p.stem for p in every]} "
+                           f"(write their stem or number under `chapters:` in the campaign file)")
+        chosen.extend(h for h in hits if h not in chosen)
+    return chosen + summary
 
 
 def load_campaign(path: str | Path) -> CampaignRun:
     """Read a campaign YAML (name, data, parameters, chapters); `data` is relative to the file."""
     path = Path(path)
     if not path.exists():
-        raise RunError(f"campaign file {path} does not exist")
+        raise RunError(f"campaign file {path} does not exist: check the path, or write one with "
+                       f"`growthloop init <dataset folder>` (it writes campaign.yml beside dataset.yml)")
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     if not isinstance(raw, dict):
         raise RunError(f"{path}: expected a mapping with name, data, parameters")
@@ -111,13 +122,24 @@ def hide_injected_cell(path: Path) -> None:
 
 
 def write_toc(book_dir: Path, chapters: list[Path]) -> None:
-    """The run's _toc.yml: the root book's, with only the chapters this run executed."""
+    """The run's _toc.yml: the root book's, with only the chapters this run executed.
+
+    When the executive summary ran, it opens the book: it becomes the root page (the site's
+    index.html) and the root book's own root (intro) the first entry of the first part.
+    """
     toc = yaml.safe_load((PROJECT_ROOT / "_toc.yml").read_text(encoding="utf-8"))
     stems = {f"chapters/{p.stem}" for p in chapters}
+    summary = f"chapters/{SUMMARY_STEM}"
     for part in toc.get("parts", []):
         part["chapters"] = [c for c in part["chapters"]
-                            if not c["file"].startswith("chapters/") or c["file"] in stems]
+                            if c["file"] != summary
+                            and (not c["file"].startswith("chapters/") or c["file"] in stems)]
     toc["parts"] = [p for p in toc.get("parts", []) if p["chapters"]]
+    if summary in stems and toc.get("root") != summary:
+        old_root = toc.get("root")
+        toc["root"] = summary
+        if old_root and toc["parts"]:
+            toc["parts"][0]["chapters"].insert(0, {"file": old_root})
     (book_dir / "_toc.yml").write_text(yaml.safe_dump(toc, allow_unicode=True, sort_keys=False),
                                        encoding="utf-8")
 
@@ -157,7 +179,8 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     """Execute the campaign's chapters into a new run folder and build its book; returns it."""
     runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
     if not campaign.data.is_dir():
-        raise RunError(f"dataset folder {campaign.data} does not exist (campaign {campaign.name})")
+        raise RunError(f"dataset folder {campaign.data} does not exist (campaign {campaign.name}): "
+                       f"`data:` in the campaign file is relative to the file itself")
     chapters = chapter_paths(campaign.chapters)
     params = {**campaign.parameters, **(overrides or {})}
     per_chapter = split_parameters(chapters, params)
@@ -165,7 +188,7 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     for name in BOOK_FILES:
         shutil.copy2(PROJECT_ROOT / name, tmp / name)
     for name in BOOK_DIRS:
-        if (PROJECT_ROOT / name).exists():
+        if (PROJECT_ROOT / name).is_dir():
             shutil.copytree(PROJECT_ROOT / name, tmp / name)
     write_toc(tmp, chapters)
     (tmp / "chapters").mkdir()

@@ -1,0 +1,484 @@
+"""The executive summary that opens a book: headline numbers, this campaign's result, top actions.
+
+The summary does not recompute anything. It reads the numbers the chapters glued into their
+executed notebooks (myst-nb / scrapbook glue outputs), remembers the section each number was
+glued in, and turns them into three blocks, each number linked to its section:
+
+- this campaign's result (chapter 6: verdict, uplift with its interval, ROI, cost);
+- the three actions with most at stake, ranked by a stake in yuan;
+- the headline numbers of every chapter.
+
+Stakes. A chapter may glue its own actions: a key ``<prefix>_<name>_stake_yuan`` (a number in
+yuan) with ``<prefix>_<name>_action`` (the action, one sentence) and optionally
+``<prefix>_<name>_stake_users``. For the chapters that do not glue stakes yet, `DERIVED_ACTIONS`
+derives one from numbers the chapters already glue, always in the same unit, platform revenue
+(收入, yuan), so the actions can be ranked against each other:
+
+- *value per investor* V = chapter 5's LTV per registered user at its horizon
+  (``ret_ltv_at_month``) × registered users (``prof_users``) / investors (``prof_investors``):
+  the revenue an average investor brings over that horizon;
+- a group of users at stake is worth users × V (an upper bound: every one of them becomes or
+  stays an average investor);
+- a group of investors described by its share of the money is worth share × investors × V;
+- chapter 3's budget shift glues its revenue gain directly (``attr_budget_shift_value``);
+- chapter 6's next round is worth its planned incremental responders × the revenue per
+  incremental responder this campaign measured.
+
+A chapter that glues its own stake for an action replaces the derived one with the same name.
+"""
+
+from __future__ import annotations
+
+import ast
+import html
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+from docutils.nodes import make_id
+
+from growthloop import PROJECT_ROOT
+from growthloop.theme import count, yuan
+
+SUMMARY_STEM = "99_summary"
+GLUE_MIME = "application/papermill.record/"
+STAKE_SUFFIX = "_stake_yuan"
+TOP_ACTIONS = 3
+
+
+@dataclass(frozen=True)
+class Glued:
+    """One glued value with the chapter page and section it was glued in."""
+
+    key: str
+    value: Any
+    chapter: str
+    section: str | None
+    anchor: str | None
+
+    @property
+    def href(self) -> str:
+        """Relative link from a sibling page (the summary lives next to the chapters)."""
+        return f"{self.chapter}.html" + (f"#{self.anchor}" if self.anchor else "")
+
+
+@dataclass
+class ChapterGlue:
+    """The glued values of one executed chapter notebook."""
+
+    stem: str
+    title: str
+    values: dict[str, Glued] = field(default_factory=dict)
+
+
+@dataclass
+class Action:
+    """One recommended action with what is at stake (revenue in yuan, users)."""
+
+    name: str
+    text: str
+    stake_yuan: float | None
+    users: int | None
+    basis: str
+    link: Glued | None
+
+    @property
+    def stake_text(self) -> str:
+        return yuan(self.stake_yuan) if self.stake_yuan is not None else "—"
+
+
+@dataclass
+class Summary:
+    """Everything the summary page shows."""
+
+    chapters: list[ChapterGlue]
+    values: dict[str, Glued]
+    actions: list[Action]
+    value_per_investor: float | None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        glued = self.values.get(key)
+        return glued.value if glued is not None else default
+
+    @property
+    def top_actions(self) -> list[Action]:
+        return self.actions[:TOP_ACTIONS]
+
+    @property
+    def campaign(self) -> dict[str, Any] | None:
+        """This campaign's result from chapter 6, None when the run has no chapter 6."""
+        if "review_uplift" not in self.values:
+            return None
+        return {k[len("review_"):]: g.value for k, g in self.values.items() if k.startswith("review_")}
+
+
+def _decode(data: dict[str, Any]) -> Any:
+    """A glued value back as Python: plain int/float/str are stored as their repr."""
+    if f"{GLUE_MIME}application/json" in data:
+        return data[f"{GLUE_MIME}application/json"]
+    text = data.get(f"{GLUE_MIME}text/plain")
+    if text is None:
+        return None
+    if text == "nan":
+        return float("nan")
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _heading(source: str, level: int) -> str | None:
+    mark = "#" * level + " "
+    for line in source.splitlines():
+        if line.startswith(mark):
+            return line[len(mark):].strip()
+    return None
+
+
+def read_glue(path: str | Path) -> ChapterGlue:
+    """Every value glued in an executed notebook, with the `##` section it was glued under."""
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    title, section = path.stem, None
+    out = ChapterGlue(stem=path.stem, title=title)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            top = _heading(cell.source, 1)
+            if top and out.title == path.stem:
+                out.title = top
+            sub = _heading(cell.source, 2)
+            if sub:
+                section = sub
+            continue
+        for output in cell.get("outputs", []):
+            meta = output.get("metadata", {}).get("scrapbook")
+            if not meta or "data" not in output:
+                continue
+            anchor = make_id(section) if section else None
+            out.values[meta["name"]] = Glued(meta["name"], _decode(output["data"]), path.stem,
+                                             section, anchor or None)
+    return out
+
+
+def book_chapters(chapters_dir: Path) -> list[Path]:
+    """The executed chapter notebooks of a book, in book order, without the summary itself.
+
+    When the book's _toc.yml sits beside chapters/, only chapters listed in it are used, so
+    every link of the summary points at a page that is built.
+    """
+    found = sorted(p for p in chapters_dir.glob("[0-9][0-9]_*.ipynb") if p.stem != SUMMARY_STEM)
+    toc = chapters_dir.parent / "_toc.yml"
+    if toc.exists():
+        raw = yaml.safe_load(toc.read_text(encoding="utf-8")) or {}
+        listed = {str(c.get("file", "")) for part in raw.get("parts", []) for c in part.get("chapters", [])}
+        listed.add(str(raw.get("root", "")))
+        rel = chapters_dir.name
+        found = [p for p in found if f"{rel}/{p.stem}" in listed]
+    return found
+
+
+def _number(value: Any) -> float | None:
+    """A glued number, or a number glued as formatted text ('2,900元', '1.6万元', '2.3亿')."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return None if isinstance(value, float) and math.isnan(value) else float(value)
+    if not isinstance(value, str):
+        return None
+    text = value.replace(",", "").replace("元", "").strip()
+    scale = 1.0
+    if text.endswith("亿"):
+        scale, text = 1e8, text[:-1]
+    elif text.endswith("万"):
+        scale, text = 1e4, text[:-1]
+    try:
+        return float(text) * scale
+    except ValueError:
+        return None
+
+
+def value_per_investor(values: dict[str, Glued]) -> float | None:
+    """Revenue per investor at chapter 5's LTV horizon (see the module docstring)."""
+    ltv = _number(values["ret_ltv_at_month"].value) if "ret_ltv_at_month" in values else None
+    users = _number(values["prof_users"].value) if "prof_users" in values else None
+    investors = _number(values["prof_investors"].value) if "prof_investors" in values else None
+    if ltv is None or not users or not investors:
+        return None
+    return ltv * users / investors
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """How to derive an action and its stake from one chapter's glued numbers."""
+
+    name: str
+    needs: tuple[str, ...]
+    link: str
+    build: Callable[[dict[str, Any], float | None], tuple[str, float | None, int | None, str]]
+
+
+def _funnel_stalled(v: dict[str, Any], vpi: float | None):
+    card, invest = int(v["funnel_stalled_card"]), int(v["funnel_stalled_invest"])
+    users = card + invest
+    text = (f"给 {users:,} 名滞留用户发触发提醒：注册后未绑卡 {card:,} 人、绑卡后未首投 {invest:,} 人"
+            " (trigger reminders to stalled sign-ups)")
+    return text, users * vpi if vpi is not None else None, users, "滞留人数 × 每名投资人的收入 V"
+
+
+def _attr_budget(v: dict[str, Any], vpi: float | None):
+    gain = _number(v["attr_budget_shift_value"])
+    share = _number(v.get("attr_budget_shift")) or 0.0
+    text = (f"把 {v['attr_budget_worst']} {share:.0%} 的预算挪给 {v['attr_budget_best']}，先测试 2–4 周"
+            " (shift budget to the channel with the best return per yuan)")
+    horizon = v.get("attr_horizon", "")
+    return text, gain, None, f"第 3 章估算的 {horizon} 天收入增量"
+
+
+def _rfm_risk(v: dict[str, Any], vpi: float | None):
+    investors = _number(v["rfm_investors"]) or 0.0
+    users = int(round(_number(v["rfm_group_risk_share"]) * investors))
+    amount = _number(v["rfm_group_risk_amount_share"])
+    winback = v.get("rfm_winback_users")
+    first = f"，其中重要挽留 {int(winback):,} 人优先" if winback is not None else ""
+    text = (f"召回流失风险客 {users:,} 人 (占投资额 {amount:.1%}){first}"
+            " (win back investors whose recency is low)")
+    stake = amount * investors * vpi if vpi is not None else None
+    return text, stake, users, "投资额占比 × 投资人数 × V"
+
+
+def _ret_dormant(v: dict[str, Any], vpi: float | None):
+    users = int(v["ret_at_risk_users"])
+    text = (f"按不活跃天数由短到长召回 {users:,} 名沉睡用户，并留出对照组"
+            " (recall dormant users, shortest silence first, with a holdout)")
+    return text, users * vpi if vpi is not None else None, users, "沉睡人数 × V"
+
+
+def _review_next(v: dict[str, Any], vpi: float | None):
+    inc = _number(v["review_plan_incremental"]) or 0.0
+    targets = int(_number(v["review_plan_targets"]) or 0)
+    per = None
+    responders = _number(v.get("review_inc_responders"))
+    revenue = _number(v.get("review_inc_revenue"))
+    if responders and responders > 0 and revenue is not None:
+        per = revenue / responders
+    names = v.get("review_plan_names", "")
+    offer = v.get("review_offer", "")
+    text = (f"下一轮向 {names} 共 {targets:,} 人发送「{offer}」" if names else
+            f"下一轮向 {targets:,} 人发送「{offer}」") + " (the next round of this campaign)"
+    return text, inc * per if per is not None else None, targets, "计划增量响应者 × 本次每个增量响应者的收入"
+
+
+DERIVED_ACTIONS: tuple[ActionRule, ...] = (
+    ActionRule("funnel_stalled", ("funnel_stalled_card", "funnel_stalled_invest"),
+               "funnel_stalled_card", _funnel_stalled),
+    ActionRule("attr_budget", ("attr_budget_shift_value", "attr_budget_best", "attr_budget_worst"),
+               "attr_budget_shift_value", _attr_budget),
+    ActionRule("rfm_risk", ("rfm_investors", "rfm_group_risk_share", "rfm_group_risk_amount_share"),
+               "rfm_group_risk_share", _rfm_risk),
+    ActionRule("ret_dormant", ("ret_at_risk_users",), "ret_at_risk_users", _ret_dormant),
+    ActionRule("review_next", ("review_plan_incremental", "review_plan_targets"),
+               "review_plan_incremental", _review_next),
+)
+
+
+def glued_actions(values: dict[str, Glued]) -> list[Action]:
+    """Actions a chapter glued itself: `<name>_stake_yuan` with `<name>_action`."""
+    out = []
+    for key, glued in values.items():
+        if not key.endswith(STAKE_SUFFIX):
+            continue
+        name = key[: -len(STAKE_SUFFIX)]
+        text = values.get(f"{name}_action")
+        if text is None:
+            continue
+        users = values.get(f"{name}_stake_users")
+        out.append(Action(name, str(text.value), _number(glued.value),
+                          int(users.value) if users is not None else None,
+                          "章节自行给出 (glued by the chapter)", glued))
+    return out
+
+
+def rank_actions(actions: list[Action]) -> list[Action]:
+    """Most yuan at stake first; actions without a yuan stake after them, by users; then name."""
+    return sorted(actions, key=lambda a: (a.stake_yuan is None, -(a.stake_yuan or 0.0),
+                                          -(a.users or 0), a.name))
+
+
+def derive_actions(values: dict[str, Glued]) -> list[Action]:
+    """Own glued actions first; the derived rule of the same name only when not glued."""
+    vpi = value_per_investor(values)
+    own = glued_actions(values)
+    names = {a.name for a in own}
+    plain = {k: g.value for k, g in values.items()}
+    derived = []
+    for rule in DERIVED_ACTIONS:
+        if rule.name in names or not all(k in values for k in rule.needs):
+            continue
+        text, stake, users, basis = rule.build(plain, vpi)
+        if stake is not None and (math.isnan(stake) or stake <= 0):
+            continue
+        derived.append(Action(rule.name, text, stake, users, basis, values.get(rule.link)))
+    return rank_actions(own + derived)
+
+
+def collect(chapters_dir: str | Path | None = None) -> Summary:
+    """Read the glue of every executed chapter of a book (the project's chapters/ by default)."""
+    folder = Path(chapters_dir) if chapters_dir else PROJECT_ROOT / "chapters"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"chapters_dir {folder} is not a folder of executed chapter notebooks")
+    chapters = [read_glue(p) for p in book_chapters(folder)]
+    values: dict[str, Glued] = {}
+    for chapter in chapters:
+        values.update(chapter.values)
+    return Summary(chapters=chapters, values=values, actions=derive_actions(values),
+                   value_per_investor=value_per_investor(values))
+
+
+# Headline numbers per chapter number (the stem's NN, so a renamed chapter keeps its headlines):
+# (glue key, label, format). A format is a str.format spec or
+# one of "yuan" / "count"; text values are shown as glued.
+HEADLINES: dict[str, list[tuple[str, str, str]]] = {
+    "00": [("dq_analysis_date", "分析日 (analysis date)", ""),
+                        ("dq_rows_read", "读入行数 (rows read)", ",.0f"),
+                        ("dq_set_aside_share", "搁置比例 (rows set aside)", ".2%")],
+    "01": [("prof_users", "注册用户 (registered users)", ",.0f"),
+                          ("prof_investors", "投资人 (investors)", ",.0f"),
+                          ("prof_investor_rate", "投资转化率 (investor rate)", ".1%"),
+                          ("prof_aum_total", "在投资产 (AUM)", ""),
+                          ("prof_top20_share", "前 20% 投资人的资产占比 (top 20% share)", ".1%")],
+    "02": [("funnel_first_invest_rate", "注册到首投 (first investment rate)", ".1%"),
+                  ("funnel_worst_step", "转化最低的一步 (weakest step)", ""),
+                  ("funnel_worst_rate", "该步转化率 (its rate)", ".1%"),
+                  ("funnel_stalled_card", "注册未绑卡的滞留用户 (stalled before card)", ",.0f"),
+                  ("funnel_stalled_invest", "绑卡未首投的滞留用户 (stalled before investing)", ",.0f")],
+    "03": [("attr_spend", "投放花费 (spend)", "yuan"),
+                               ("attr_cost_per_investor", "每个投资人的获客成本 (cost per investor)", ",.0f"),
+                               ("attr_budget_best", "下一元预算首选 (best next yuan)", ""),
+                               ("attr_budget_best_ratio", "其每元回报 (revenue per yuan)", ".2f")],
+    "04": [("rfm_investors", "参与分群的投资人 (investors)", ",.0f"),
+               ("rfm_iv_user_share", "重要价值客户占比 (important value, users)", ".1%"),
+               ("rfm_iv_amount_share", "重要价值客户的投资额占比 (their amount)", ".1%"),
+               ("rfm_group_risk_share", "流失风险客占比 (at-risk group)", ".1%")],
+    "05": [("ret_p1_rate", "次月留存率 (month-1 retention)", ".1%"),
+                               ("ret_second_rate", "复投率 (second investment)", ".1%"),
+                               ("ret_at_risk_users", "沉睡可召回用户 (dormant, recallable)", ",.0f"),
+                               ("ret_ltv_at_month", "注册用户 LTV (元)", ",.1f")],
+    "06": [("review_campaign", "活动 (campaign)", ""),
+                           ("review_uplift", "响应率绝对增量 (uplift)", "+.2%"),
+                           ("review_roi", "增量 ROI", ".0%"),
+                           ("review_cost_per_incremental", "每个增量响应者成本 (元)", ",.1f")],
+}
+
+
+def fmt(value: Any, spec: str) -> str:
+    """A glued value for display: '—' when missing or NaN, text as is, numbers by `spec`."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if isinstance(value, str) or not spec:
+        return str(value)
+    if spec == "yuan":
+        return yuan(float(value))
+    if spec == "count":
+        return count(float(value))
+    return format(value, spec)
+
+
+def headlines(summary: Summary) -> list[dict[str, Any]]:
+    """One row per headline number present: chapter, label, shown value, link."""
+    rows = []
+    for chapter in summary.chapters:
+        for key, label, spec in HEADLINES.get(chapter.stem.split("_", 1)[0], []):
+            glued = chapter.values.get(key)
+            if glued is None:
+                continue
+            rows.append({"chapter": chapter.title, "stem": chapter.stem, "label": label,
+                         "value": fmt(glued.value, spec), "href": glued.href,
+                         "section": glued.section or chapter.title})
+    return rows
+
+
+def _a(text: str, href: str) -> str:
+    return f"<a href='{html.escape(href, quote=True)}'>{html.escape(text)}</a>"
+
+
+def campaign_html(summary: Summary) -> str:
+    """The campaign block: verdict, rates, uplift with its interval, cost, revenue, ROI."""
+    c = summary.campaign
+    if c is None:
+        return ("<p class='gl-summary'>本次运行没有活动复盘 (chapter 6 was not run): "
+                "在活动 YAML 的 chapters 中加入 06，才能在这里看到活动效果。</p>")
+    link = summary.values["review_uplift"]
+    rows = [
+        ("活动 (campaign)", fmt(c.get("campaign"), "")),
+        ("结论 (verdict)", fmt(c.get("verdict"), "")),
+        ("实验组 / 对照组响应率 (treatment / holdout)",
+         f"{fmt(c.get('rate_t'), '.1%')} / {fmt(c.get('rate_c'), '.1%')}"),
+        ("绝对增量 (uplift, 95% 区间)",
+         f"{fmt(c.get('uplift'), '+.2%')} ({fmt(c.get('ci_low'), '+.2%')} 至 {fmt(c.get('ci_high'), '+.2%')})"),
+        ("增量响应者 (incremental responders)", fmt(c.get("inc_responders"), ",.1f")),
+        ("总成本 (cost)", fmt(c.get("cost"), "yuan")),
+        ("增量收入 (incremental revenue)", fmt(c.get("inc_revenue"), "yuan")),
+        ("增量 ROI", fmt(c.get("roi"), ".0%")),
+        ("每个增量响应者成本 (cost per incremental)", fmt(c.get("cost_per_incremental"), "yuan")),
+    ]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
+    return (f"<table class='gl-table gl-summary'><tbody>{body}</tbody></table>"
+            f"<p class='gl-caption'>详见 {_a(link.section or '活动复盘', link.href)}</p>")
+
+
+def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
+    """The n actions with most at stake, each linked to the section behind it."""
+    actions = summary.actions[:n]
+    if not actions:
+        return "<p class='gl-summary'>本次运行的章节没有给出可排序的行动 (no chapter with actions was run)。</p>"
+    items = []
+    for a in actions:
+        where = _a(a.link.section or a.link.chapter, a.link.href) if a.link else ""
+        users = f"，涉及 {a.users:,} 人" if a.users is not None else ""
+        items.append(f"<li><b>{html.escape(a.text)}</b><br>涉及收入约 {html.escape(a.stake_text)}{users}"
+                     f" · 估算 (basis): {html.escape(a.basis)} · 见 {where}</li>")
+    vpi = summary.value_per_investor
+    note = (f"<p class='gl-caption'>V = 每名投资人的收入，取第 5 章 LTV × 注册人数 / 投资人数 ≈ "
+            f"{html.escape(yuan(vpi))}；按人数估的涉及收入是上限。</p>" if vpi is not None else
+            "<p class='gl-caption'>没有第 1、5 章的数字，按人数的行动无法折算成收入，排在后面。</p>")
+    return f"<ol class='gl-summary'>{''.join(items)}</ol>{note}"
+
+
+def headlines_html(summary: Summary) -> str:
+    """The headline numbers of every chapter as one table, each number linked to its section."""
+    rows = headlines(summary)
+    if not rows:
+        return "<p class='gl-summary'>没有可汇总的章节 (no executed chapters found)。</p>"
+    body = []
+    last = None
+    for r in rows:
+        chapter = html.escape(r["chapter"]) if r["chapter"] != last else ""
+        last = r["chapter"]
+        body.append(f"<tr><td>{chapter}</td><td>{html.escape(r['label'])}</td>"
+                    f"<td>{_a(r['value'], r['href'])}</td></tr>")
+    return ("<table class='gl-table gl-summary'><thead><tr><th>章节 (chapter)</th><th>指标 (number)</th>"
+            f"<th>数值 (value)</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+
+
+def all_actions_html(summary: Summary) -> str:
+    """Every ranked action with its stake (the top three are repeated at the top of the page)."""
+    if not summary.actions:
+        return ""
+    body = "".join(
+        f"<tr><td>{i}</td><td>{html.escape(a.text)}</td><td>{html.escape(a.stake_text)}</td>"
+        f"<td>{'' if a.users is None else f'{a.users:,}'}</td><td>{html.escape(a.basis)}</td>"
+        f"<td>{_a(a.link.section or a.link.chapter, a.link.href) if a.link else ''}</td></tr>"
+        for i, a in enumerate(summary.actions, 1))
+    return ("<table class='gl-table gl-summary'><thead><tr><th>#</th><th>行动 (action)</th>"
+            "<th>涉及收入 (stake)</th><th>人数 (users)</th><th>估算 (basis)</th><th>出处 (section)</th>"
+            f"</tr></thead><tbody>{body}</tbody></table>")
+
+
+__all__ = ["Action", "ChapterGlue", "Glued", "HEADLINES", "SUMMARY_STEM", "Summary",
+           "actions_html", "all_actions_html", "book_chapters", "campaign_html", "collect",
+           "derive_actions", "fmt", "headlines", "headlines_html", "rank_actions", "read_glue",
+           "value_per_investor"]

@@ -1,0 +1,173 @@
+"""The executive summary: glue read back from executed notebooks, stakes derived and ranked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+from growthloop import PROJECT_ROOT
+from growthloop import summary as sm
+
+
+def glue_output(key: str, value) -> nbformat.NotebookNode:
+    """A glue output exactly as myst_nb.glue(key, value, display=False) writes it."""
+    return nbformat.v4.new_output(
+        "display_data", data={"application/papermill.record/text/plain": repr(value)},
+        metadata={"scrapbook": {"name": key, "mime_prefix": "application/papermill.record/"}})
+
+
+def fake_chapter(folder: Path, stem: str, title: str, sections: dict[str | None, dict]) -> Path:
+    """An executed chapter: a title, then per section a heading and a cell gluing its values."""
+    cells = [nbformat.v4.new_markdown_cell(f"# {title}\n\nintro")]
+    for heading, values in sections.items():
+        if heading:
+            cells.append(nbformat.v4.new_markdown_cell(f"## {heading}"))
+        code = nbformat.v4.new_code_cell("gb.glue(...)")
+        code.outputs = [glue_output(k, v) for k, v in values.items()]
+        cells.append(code)
+    nb = nbformat.v4.new_notebook(cells=cells)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def test_read_glue_decodes_values_and_remembers_sections(tmp_path: Path) -> None:
+    path = fake_chapter(tmp_path, "02_funnel", "2 转化漏斗 (conversion funnel)", {
+        None: {"funnel_window_days": 30},
+        "漏斗总览 (the funnel and its drop-offs)": {"funnel_first_invest_rate": 0.0669,
+                                                   "funnel_worst_step": "复投"},
+        "滞留用户 (stalled users)": {"funnel_stalled_card": 771, "funnel_nan": float("nan")},
+    })
+    ch = sm.read_glue(path)
+    assert ch.title == "2 转化漏斗 (conversion funnel)"
+    v = ch.values
+    assert v["funnel_window_days"].value == 30 and v["funnel_window_days"].anchor is None
+    assert v["funnel_window_days"].href == "02_funnel.html"
+    assert v["funnel_first_invest_rate"].value == pytest.approx(0.0669)
+    assert v["funnel_worst_step"].value == "复投"
+    # docutils drops the Chinese and keeps the English words of the heading as the section id
+    assert v["funnel_worst_step"].href == "02_funnel.html#the-funnel-and-its-drop-offs"
+    assert v["funnel_stalled_card"].section == "滞留用户 (stalled users)"
+    assert v["funnel_stalled_card"].anchor == "stalled-users"
+    assert v["funnel_nan"].value != v["funnel_nan"].value  # NaN survives
+
+
+def test_number_reads_formatted_yuan() -> None:
+    assert sm._number("2,900元") == 2900
+    assert sm._number("1.6万元") == 16000
+    assert sm._number("2.5亿") == 2.5e8
+    assert sm._number(3) == 3.0
+    assert sm._number("复投") is None and sm._number(float("nan")) is None and sm._number(True) is None
+
+
+def _demo_like(folder: Path) -> None:
+    """Round numbers so every stake can be worked out by hand (see the test below)."""
+    fake_chapter(folder, "01_user_profiling", "1 用户画像", {
+        "用户构成 (composition)": {"prof_users": 1000, "prof_investors": 200}})
+    fake_chapter(folder, "02_funnel", "2 转化漏斗", {
+        "滞留用户 (stalled)": {"funnel_stalled_card": 30, "funnel_stalled_invest": 10}})
+    fake_chapter(folder, "03_channel_attribution", "3 渠道归因", {
+        "预算 (budget)": {"attr_budget_shift_value": 5000.0, "attr_budget_best": "微信KOL",
+                          "attr_budget_worst": "DSP", "attr_budget_shift": 0.1, "attr_horizon": 180}})
+    fake_chapter(folder, "04_rfm", "4 RFM", {
+        "分群 (segments)": {"rfm_investors": 200, "rfm_group_risk_share": 0.4,
+                            "rfm_group_risk_amount_share": 0.25, "rfm_winback_users": 5}})
+    fake_chapter(folder, "05_lifecycle_retention", "5 留存", {
+        "沉睡 (dormant)": {"ret_at_risk_users": 50},
+        "价值 (ltv)": {"ret_ltv_at_month": 20.0}})
+
+
+def test_stakes_are_derived_in_revenue_and_ranked(tmp_path: Path) -> None:
+    _demo_like(tmp_path)
+    s = sm.collect(tmp_path)
+    # V = LTV per registered user × registered / investors = 20 × 1000 / 200 = 100 yuan
+    assert s.value_per_investor == pytest.approx(100.0)
+    stakes = {a.name: a.stake_yuan for a in s.actions}
+    assert stakes == pytest.approx({
+        "funnel_stalled": (30 + 10) * 100,   # stalled users × V = 4,000
+        "attr_budget": 5000.0,               # chapter 3's own revenue gain
+        "rfm_risk": 0.25 * 200 * 100,        # amount share × investors × V = 5,000
+        "ret_dormant": 50 * 100,             # dormant users × V = 5,000
+    })
+    # ties at 5,000 are broken by users (rfm 0.4 × 200 = 80 before dormant 50 before budget), then name
+    assert [a.name for a in s.top_actions] == ["rfm_risk", "ret_dormant", "attr_budget"]
+    assert [a.users for a in s.top_actions] == [80, 50, None]
+    assert s.top_actions[0].link.href == "04_rfm.html#segments"
+    assert s.campaign is None
+    assert "chapter 6 was not run" in sm.campaign_html(s)
+
+
+def test_a_glued_stake_replaces_the_derived_one(tmp_path: Path) -> None:
+    _demo_like(tmp_path)
+    fake_chapter(tmp_path, "05_lifecycle_retention", "5 留存", {
+        "沉睡 (dormant)": {"ret_at_risk_users": 50, "ret_dormant_stake_yuan": 9000.0,
+                           "ret_dormant_action": "召回沉睡用户", "ret_dormant_stake_users": 50},
+        "价值 (ltv)": {"ret_ltv_at_month": 20.0}})
+    s = sm.collect(tmp_path)
+    dormant = [a for a in s.actions if a.name == "ret_dormant"]
+    assert len(dormant) == 1 and dormant[0].stake_yuan == 9000.0 and dormant[0].text == "召回沉睡用户"
+    assert s.actions[0].name == "ret_dormant"
+
+
+def test_without_ltv_user_stakes_rank_after_yuan_stakes(tmp_path: Path) -> None:
+    _demo_like(tmp_path)
+    (tmp_path / "05_lifecycle_retention.ipynb").unlink()
+    s = sm.collect(tmp_path)
+    assert s.value_per_investor is None
+    assert [a.name for a in s.actions] == ["attr_budget", "rfm_risk", "funnel_stalled"]
+    assert s.actions[1].stake_yuan is None and s.actions[1].stake_text == "—"
+
+
+def test_campaign_block_and_next_round(tmp_path: Path) -> None:
+    fake_chapter(tmp_path, "06_closed_loop_review", "6 营销闭环复盘", {
+        "实验组与对照组 (effect against the holdout)": {
+            "review_campaign": "C1「唤醒」", "review_verdict": "显著", "review_uplift": 0.03,
+            "review_ci_low": 0.01, "review_ci_high": 0.05, "review_roi": 1.5, "review_rate_t": 0.05,
+            "review_rate_c": 0.02, "review_inc_responders": 20.0, "review_inc_revenue": 800.0,
+            "review_cost": 320.0, "review_cost_per_incremental": 16.0},
+        "下一轮 (the next round)": {"review_plan_incremental": 10.0, "review_plan_targets": 400,
+                                    "review_plan_names": "45-55", "review_offer": "返现券"}})
+    s = sm.collect(tmp_path)
+    assert s.campaign["uplift"] == 0.03
+    block = sm.campaign_html(s)
+    assert "+3.00% (+1.00% 至 +5.00%)" in block and "150%" in block
+    assert "06_closed_loop_review.html#effect-against-the-holdout" in block
+    (next_round,) = s.actions
+    # 10 planned incremental responders × 800 / 20 yuan per incremental responder = 400
+    assert next_round.stake_yuan == pytest.approx(400.0) and next_round.users == 400
+    rows = sm.headlines(s)
+    assert [r["value"] for r in rows] == ["C1「唤醒」", "+3.00%", "150%", "16.0"]
+
+
+def test_only_chapters_in_the_toc_are_summarised(tmp_path: Path) -> None:
+    chapters = tmp_path / "chapters"
+    _demo_like(chapters)
+    fake_chapter(chapters, sm.SUMMARY_STEM, "摘要", {None: {"x": 1}})
+    (tmp_path / "_toc.yml").write_text(yaml.safe_dump({
+        "root": f"chapters/{sm.SUMMARY_STEM}",
+        "parts": [{"chapters": [{"file": "chapters/01_user_profiling"}, {"file": "chapters/04_rfm"}]}]}))
+    assert [p.stem for p in sm.book_chapters(chapters)] == ["01_user_profiling", "04_rfm"]
+    s = sm.collect(chapters)
+    assert [a.name for a in s.actions] == ["rfm_risk"]  # no V without chapter 5: no yuan, still listed
+    with pytest.raises(FileNotFoundError, match="chapters_dir"):
+        sm.collect(tmp_path / "nowhere")
+
+
+def test_fmt() -> None:
+    assert sm.fmt(None, ".1%") == "—" and sm.fmt(float("nan"), ".1%") == "—"
+    assert sm.fmt(0.1234, ".1%") == "12.3%" and sm.fmt("2,422.9万元", ".1%") == "2,422.9万元"
+    assert sm.fmt(123456.0, "yuan") == "12.3万元"
+
+
+def test_committed_summary_shows_the_committed_chapters() -> None:
+    """The committed summary notebook was executed on the committed chapters (nbval checks the
+    rest): its first action is the top action computed here."""
+    nb = nbformat.read(PROJECT_ROOT / "chapters" / f"{sm.SUMMARY_STEM}.ipynb", as_version=4)
+    text = "".join(str(o.get("data", {}).get("text/html", "")) for c in nb.cells
+                   if c.cell_type == "code" for o in c.outputs)
+    top = sm.collect().top_actions
+    assert top and top[0].text in text
