@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 
-.PHONY: book test setup lint demo-data chapters clean bench
+.PHONY: book test setup lint demo-data chapters clean bench site
 
 setup: $(STAMP)
 
@@ -41,5 +41,9 @@ lint: setup
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 
+# One static site of every completed run (index, comparison, each run's book) in site/.
+site: setup
+	$(BIN)/growthloop publish
+
 clean:
-	rm -rf _build runs
+	rm -rf _build runs site

@@ -74,7 +74,12 @@ class Chapter:
 
     def table(self, frame: pd.DataFrame, name: str, caption: str = "",
               formats: dict[str, str] | None = None, max_rows: int = 60):
-        """Write `frame` as tables/<chapter>/<name>.csv and return an HTML view with a link."""
+        """Write `frame` as tables/<chapter>/<name>.csv and return an HTML view with a link.
+
+        The view is a plain `gl-table`; in the HTML book, _static/gl-tables.js gives every such
+        table of more than 10 rows a search box and sortable headers in the reader's browser,
+        so the notebook output stays the same (nbval) and the page needs no network.
+        """
         if not re.fullmatch(r"[a-z0-9_]+", name):
             raise ValueError(f"table name {name!r}: use lower-case letters, digits and _")
         # 12 significant digits: the engine's parallel sums differ in the last bits between
