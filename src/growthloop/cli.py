@@ -1,4 +1,4 @@
-"""The growthloop command: run a campaign's book, validate a dataset, make demo data."""
+"""The growthloop command: start a dataset, validate it, run a campaign's book, publish the site."""
 
 from __future__ import annotations
 
@@ -13,11 +13,131 @@ from rich.table import Table
 
 from growthloop import DEMO_DATA, PROJECT_ROOT
 
-app = typer.Typer(help="GrowthLoop: the marketing closed loop of an internet-finance platform, "
-                       "as a book of parameterised notebooks.", no_args_is_help=True,
-                  add_completion=False)
+HELP = """GrowthLoop: the marketing closed loop of an internet-finance platform, as a book.
+
+From your platform's export to a published book, in order:
+
+\b
+  growthloop init my_platform               commented dataset.yml and campaign.yml
+  growthloop validate my_platform           rows read, used and set aside, and why
+  growthloop run my_platform/campaign.yml   execute every chapter, build the HTML book
+  growthloop publish                        one static site of every completed run
+
+Try it on the bundled demo first: growthloop run campaigns/demo.yml
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
+                  rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]})
 console = Console()
 err = Console(stderr=True)
+
+
+DATASET_TEMPLATE = """\
+# dataset.yml: how your platform's export maps onto the GrowthLoop data contract.
+# Every key is optional except what your files need; delete the examples you do not use.
+# The contract (tables, columns, canonical event names) is in docs/data_contract.md.
+# Check the mapping with:  growthloop validate {folder}
+
+name: {name}                 # shown on the data-quality page
+timezone: Asia/Shanghai      # your platform's day; timestamps with a zone are converted to it
+# analysis_date: 2026-06-30  # the day the book is "as of"; default: the last event day in the data
+# revenue_margin_annual: 0.02   # only when transactions has no revenue column
+# current_holding_days: 30      # how long a current (活期) deposit counts as held
+
+tables:
+  users:
+    file: users.csv          # your file name, e.g. 用户表.csv; Parquet or CSV
+    encoding: utf-8          # CSV only: gbk / gb18030 for exports from Chinese BI tools
+    columns:                 # your header: our column (only the headers that differ)
+      # 用户ID: user_id
+      # 注册时间: registered_at
+      # 出生年份: birth_year
+      # 性别: gender
+      # 省份: province
+      # 城市: city
+      # 设备: device_os
+      # 渠道来源: utm_source
+    values:                  # your value: ours, per column
+      gender: {{M: 男, F: 女}}
+  events:
+    file: events.csv
+    encoding: utf-8
+    columns:
+      # 事件时间: event_time
+      # 事件名称: event_name
+      # 用户ID: user_id
+      # 设备ID: anonymous_id
+      # 来源: utm_source
+    values:
+      event_name:            # your event names: the canonical ones (others are counted, not used)
+        # 广告点击: ad_click
+        # 短链点击: link_click
+        # 安装: app_install
+        # 注册: register
+        # 实名认证: kyc_verified
+        # 绑卡: bind_card
+        # 领券: coupon_claim
+        # 打开App: app_open
+  transactions:
+    file: transactions.csv
+    encoding: utf-8
+    columns:
+      # 订单号: txn_id
+      # 用户ID: user_id
+      # 投资时间: txn_time
+      # 投资金额: amount
+      # 产品类型: product_type
+      # 期限天数: term_days
+      # 状态: status
+    values:
+      status: {{成功: success}}   # only successful investments count
+  # Optional tables: costs (daily spend per UTM source), campaigns, campaign_members.
+  # Leave them out if you do not have them; the chapters that need them say so.
+  # costs: {{file: 投放成本.csv, encoding: gbk, columns: {{日期: date, 来源: utm_source, 花费: spend}}}}
+
+# channels:                  # replaces the default channel map (docs/data_contract.md)
+#   - {{name: 百度搜索, name_en: Search ads, kind: paid, sources: [baidu, bd_sem]}}
+# rfm_actions:               # your own action, channel and offer per RFM segment
+#   重要挽留: {{action: 客服电话回访, channel: 客服电话, offer: 50元召回红包}}
+# engine:                    # DuckDB limits for large data
+#   memory_limit: 6GB
+#   threads: 4
+"""
+
+CAMPAIGN_TEMPLATE = """\
+# campaign.yml: one run of the playbook on your dataset.  growthloop run {path}
+# Every parameter below must be declared by some chapter; an unknown name is refused.
+# The chapters' parameters and their meaning: the first cell of each chapters/src/*.py.
+
+name: {name}                 # names the run folder: runs/{name}/<timestamp>/
+data: .                      # the dataset folder, relative to this file
+
+parameters:
+  # analysis_date: "2026-06-30"   # YYYY-MM-DD; default: dataset.yml's, else the last event day
+  campaign_id: null               # chapter 6: the campaign to review (campaigns.campaign_id); null = the latest with a holdout
+  # holdout_share: 0.2            # chapter 6: the planned holdout share, for the sample-ratio check
+  # next_round_budget: 500.0      # chapter 6: next round's budget in yuan
+  # aum_bounds: [0, 10000, 50000, 200000, 1000000]   # chapter 1: asset tiers in yuan
+  # window_days: 30               # chapter 2: funnel conversion window in days
+  # channel_map: {{my_source: 百度搜索}}                # chapter 3: extra UTM source aliases
+
+# chapters: ["00", "01", "02"]    # run only these (stems or numbers); default: all of them
+"""
+
+
+def write_templates(folder: Path, force: bool = False) -> list[Path]:
+    """Write dataset.yml and campaign.yml into `folder`; FileExistsError names a file in the way."""
+    folder.mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in folder.resolve().name) or "my_platform"
+    files = {folder / "dataset.yml": DATASET_TEMPLATE.format(name=name, folder=folder),
+             folder / "campaign.yml": CAMPAIGN_TEMPLATE.format(name=name, path=folder / "campaign.yml")}
+    if not force:
+        for path in files:
+            if path.exists():
+                raise FileExistsError(str(path))
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+    return list(files)
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -35,13 +155,24 @@ def _parse_params(pairs: list[str]) -> dict:
     return params
 
 
-@app.command()
+@app.command(short_help="Run a campaign: execute every chapter, build its book.")
 def run(
-    campaign: Annotated[Path, typer.Argument(help="campaign YAML: name, data, parameters")],
-    param: Annotated[list[str], typer.Option("-p", "--param", help="NAME=VALUE, overrides the YAML")] = [],  # noqa: B006
-    runs_dir: Annotated[Path | None, typer.Option(help="where run folders go (default: runs/)")] = None,
+    campaign: Annotated[Path, typer.Argument(metavar="CAMPAIGN.yml", help="campaign YAML (name, data, parameters, chapters); "
+                                                  "`growthloop init DIR` writes one", show_default=False)],
+    param: Annotated[list[str], typer.Option("-p", "--param", metavar="NAME=VALUE", help="NAME=VALUE, overrides the YAML's "
+                                             "parameters (repeat it); the value is read as YAML")] = [],  # noqa: B006
+    runs_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="where run folders go (default: runs/ in the project)")] = None,
 ) -> None:
-    """Execute every chapter for a campaign into a new run folder and build its HTML book."""
+    """Execute every chapter for a campaign into a new run folder and build its HTML book.
+
+    The run goes to RUNS_DIR/<name>/<timestamp>/ and is renamed there only when every chapter
+    ran and the book built; a failed run is kept as <timestamp>-failed with the partial
+    notebook in logs/.
+
+    \b
+    Example:
+      growthloop run campaigns/demo.yml -p analysis_date=2026-05-31
+    """
     from growthloop.runner import RunError, load_campaign, run_campaign
 
     try:
@@ -56,18 +187,28 @@ def run(
         _fail(str(exc))
     console.print(f"[green]done:[/] {folder}")
     console.print(f"book: {folder / '_build' / 'html' / 'index.html'}")
+    console.print("next: growthloop publish  (adds this book to the campaign site)")
 
 
-@app.command()
-def validate(path: Annotated[Path, typer.Argument(help="dataset folder")]) -> None:
-    """Check a dataset against the data contract and report every problem."""
+@app.command(short_help="Check a dataset folder against the data contract.")
+def validate(path: Annotated[Path, typer.Argument(metavar="FOLDER", help="dataset folder (the tables and its dataset.yml)",
+                                                 show_default=False)]) -> None:
+    """Check a dataset against the data contract and report every problem.
+
+    Prints, per table, the rows read, used and set aside, and for every rule that set rows
+    aside the count and a first example row. Fix dataset.yml until it is clean, then run.
+    """
     from growthloop.config import ConfigError
     from growthloop.data import DataError, open_dataset
 
+    if not path.is_dir():
+        _fail(f"{path} is not a folder. Give the folder holding the exported tables and dataset.yml "
+              f"(growthloop init {path} writes a dataset.yml template).")
     try:
         ds = open_dataset(path)
     except (DataError, ConfigError) as exc:
-        _fail(str(exc))
+        _fail(f"{exc}\nFix the file or its mapping in {path / 'dataset.yml'}, then run "
+              f"growthloop validate {path} again (docs/own_data.md walks through it).")
     table = Table(title=f"{path}: rows read, used and set aside")
     for col in ("table", "rows_read", "rows_used", "rows_set_aside"):
         table.add_column(col)
@@ -84,28 +225,32 @@ def validate(path: Annotated[Path, typer.Argument(help="dataset folder")]) -> No
     if ds.quality.missing_tables:
         console.print(f"optional tables absent: {', '.join(ds.quality.missing_tables)}")
     console.print(f"analysis date: {ds.analysis_date}. [green]The dataset is usable.[/]")
+    console.print(f"next: growthloop run {path / 'campaign.yml'}  (write it with growthloop init if missing)")
 
 
-@app.command("demo-data")
+@app.command("demo-data", short_help="Write the synthetic demo dataset.")
 def demo_data(
-    users: Annotated[int, typer.Option(help="registered users to simulate")] = 12000,
-    seed: Annotated[int, typer.Option(help="random seed: same seed, same data")] = 7,
-    out: Annotated[Path, typer.Option(help="output folder")] = DEMO_DATA,
-    chunk_users: Annotated[int, typer.Option(help="users simulated per chunk (memory)")] = 100_000,
-    fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
+    users: Annotated[int, typer.Option(min=1, metavar="N", help="registered users to simulate")] = 12000,
+    seed: Annotated[int, typer.Option(metavar="N", help="random seed: same seed, same data")] = 7,
+    out: Annotated[Path, typer.Option(metavar="DIR", help="output folder")] = DEMO_DATA,
+    chunk_users: Annotated[int, typer.Option(min=1, metavar="N", help="users simulated per chunk (bounds memory)")] = 100_000,
+    fmt: Annotated[str, typer.Option("--format", metavar="parquet|csv", help="file format of the tables")] = "parquet",
 ) -> None:
-    """Write a synthetic internet-finance dataset with its ground truth (truth.json)."""
+    """Write a synthetic internet-finance dataset with its ground truth (truth.json).
+
+    The same users, seed and chunk size always give the same files.
+    """
     from growthloop.demo import generate_dataset
 
     if fmt not in ("parquet", "csv"):
-        _fail("--format is parquet or csv")
+        _fail(f"--format {fmt!r}: write --format parquet or --format csv")
     generate_dataset(out, n_users=users, seed=seed, chunk_users=chunk_users, fmt=fmt)
     console.print(f"wrote {users:,} users to {out} (truth.json beside the tables)")
 
 
-@app.command()
-def runs(runs_dir: Annotated[Path | None, typer.Option(help="runs folder")] = None) -> None:
-    """List the runs with their status."""
+@app.command(short_help="List the runs and their status.")
+def runs(runs_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="runs folder (default: runs/ in the project)")] = None) -> None:
+    """List the runs with their status: complete, failed, or in progress (or killed)."""
     from growthloop.runner import list_runs
 
     rows = list_runs(runs_dir)
@@ -120,9 +265,11 @@ def runs(runs_dir: Annotated[Path | None, typer.Option(help="runs folder")] = No
     console.print(table)
 
 
-@app.command("build-book")
-def build_book_cmd(path: Annotated[Path, typer.Argument(help="book folder")] = PROJECT_ROOT) -> None:
+@app.command("build-book", short_help="Build a book folder's HTML (warnings are errors).")
+def build_book_cmd(path: Annotated[Path, typer.Argument(metavar="BOOK", help="book folder with _config.yml and _toc.yml")] = PROJECT_ROOT) -> None:
     """Build the HTML book of a folder (the repository's demo book by default), warnings as errors."""
+    if not (path / "_toc.yml").exists():
+        _fail(f"{path} has no _toc.yml: give a book folder (the project root, or a run folder under runs/)")
     from growthloop.runner import RunError, build_book
 
     try:
@@ -132,15 +279,70 @@ def build_book_cmd(path: Annotated[Path, typer.Argument(help="book folder")] = P
     console.print(f"book: {html / 'index.html'}")
 
 
-@app.command("refresh-chapters")
+@app.command("refresh-chapters", short_help="Re-execute the committed chapters on the demo (authors).")
 def refresh_chapters(
-    names: Annotated[list[str] | None, typer.Argument(help="chapter stems or numbers")] = None,
+    names: Annotated[list[str] | None, typer.Argument(metavar="CHAPTER", help="chapter stems or numbers (all when none)")] = None,
 ) -> None:
-    """Re-make chapters/*.ipynb from chapters/src/*.py and execute them on the demo data."""
-    from growthloop.notebooks import refresh
+    """Re-make chapters/*.ipynb from chapters/src/*.py and execute them on the demo data.
 
-    for path in refresh(names or None, progress=lambda m: console.print(f"  {m}")):
+    For chapter authors: the executed notebooks are the nbval golden files. The summary
+    (99) is re-executed after any chapter, since it shows their numbers.
+    """
+    from growthloop.notebooks import SOURCES, refresh
+
+    done = refresh(names or None, progress=lambda m: console.print(f"  {m}"))
+    if names and not done:
+        _fail(f"no chapter source matches {names}; the sources are "
+              f"{sorted(p.stem for p in SOURCES.glob('[0-9][0-9]_*.py'))}")
+    for path in done:
         console.print(f"refreshed {path.relative_to(PROJECT_ROOT)}")
+
+
+@app.command(short_help="Publish every completed run as one static site.")
+def publish(
+    runs_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="runs folder to publish from (default: runs/ in the project)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", metavar="SITE", help="site folder (default: site/ in the project)")] = None,
+) -> None:
+    """Assemble one static site from every completed run: index, books, comparison.
+
+    Books already in the site are kept (also those of runs no longer in RUNS_DIR) and new ones
+    are added; the index and the comparison page are rebuilt from every book in the site.
+    Links are relative and .nojekyll is written, so any static host (or the folder itself) works.
+    """
+    from growthloop.site import PublishError
+    from growthloop.site import publish as publish_site
+
+    try:
+        site = publish_site(runs_dir, out, progress=lambda m: console.print(f"  {m}"))
+    except PublishError as exc:
+        _fail(str(exc))
+    console.print(f"[green]site:[/] {site / 'index.html'}")
+
+
+@app.command(short_help="Start your own dataset: dataset.yml and campaign.yml.")
+def init(
+    folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="your dataset folder (created when missing)", show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="overwrite dataset.yml and campaign.yml if present")] = False,
+) -> None:
+    """Write a commented dataset.yml template and campaign.yml into your dataset folder.
+
+    Put your exported tables (CSV or Parquet) in the folder, edit dataset.yml to map your
+    column headers and event names, then: growthloop validate FOLDER.
+    """
+    try:
+        written = write_templates(folder, force=force)
+    except FileExistsError as exc:
+        _fail(f"{exc} already exists: edit it, pass --force to overwrite it, or choose another folder")
+    for path in written:
+        console.print(f"wrote {path}")
+    console.print(f"next: put your exported tables in {folder}, edit dataset.yml, then "
+                  f"growthloop validate {folder}")
+
+
+# Commands listed in the order an analyst uses them.
+_ORDER = ("init", "validate", "run", "runs", "publish", "demo-data", "build-book", "refresh-chapters")
+app.registered_commands.sort(
+    key=lambda c: _ORDER.index(c.name or c.callback.__name__.replace("_", "-")))
 
 
 def main() -> None:  # pragma: no cover
