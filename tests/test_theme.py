@@ -81,3 +81,11 @@ def test_glued_numbers_are_plain_and_stable() -> None:
     assert plain(np.float64(0.1) + np.float64(0.2)) == 0.3  # 0.30000000000000004 rounded
     assert plain(74.40030713498179) == plain(74.40030713498172)
     assert plain("重要价值") == "重要价值"
+
+
+def test_segment_colours_are_fixed() -> None:
+    first = theme.segment_palette(["重要价值", "沉睡 (dormant)", "新分群"])
+    second = theme.segment_palette(["新分群", "对照组 (holdout)", "重要价值"])
+    assert first["重要价值"] == second["重要价值"] == theme.SEGMENT_COLORS["重要价值"]
+    assert first["新分群"] == second["新分群"]  # an unknown name gets the same extra colour
+    assert theme.SEGMENT_COLORS["重要价值"] != theme.SEGMENT_COLORS["一般价值"]

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 数据质量 (data quality)
 #
+# 术语 (terms): {term}`分析日`；全部术语见 {ref}`glossary`。
+#
 # Before any number in this book is read, this page says how much of the data it stands on.
 # Every row of every table is either **used** or **set aside** with a reason; rows are never
 # dropped silently. Rules that would make the data unusable stop the run before this page exists.

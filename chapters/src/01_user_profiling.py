@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 1 用户画像 (user profiling)
 #
+# 术语 (terms): {term}`分层`、{term}`分群`、{term}`AUM`、{term}`基尼系数`；全部术语见 {ref}`glossary`。
+#
 # Who signs up, who invests, and who holds the money? This chapter describes the users along
 # the dimensions a campaign can target, layers them by assets (分层: tiers that do not overlap),
 # groups the investors by behaviour (分群), and measures how concentrated the money is. The

@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 3 渠道归因 (channel attribution)
 #
+# 术语 (terms): {term}`UTM`、{term}`归因`、{term}`马尔可夫归因`、{term}`Shapley 归因`、{term}`获客成本`、{term}`LTV`、{term}`ROI`；全部术语见 {ref}`glossary`。
+#
 # 互联网金融平台拉来一个投资用户要花上百元，钱分散在搜索、应用商店、信息流、DSP、微信 KOL、
 # CPA 联盟和 BD 合作上。本章回答：每个渠道花了多少钱、带来了多少注册和首投用户、这些用户
 # 在 30/90/180 天里贡献了多少收入；一个用户在转化前往往接触过好几个渠道，不同的归因模型

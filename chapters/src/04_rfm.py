@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 4 RFM 分群 (RFM segmentation)
 #
+# 术语 (terms): {term}`RFM`、{term}`重要价值客户`、{term}`重要挽留客户`、{term}`稳定中客`、{term}`潜力新客`、{term}`流失风险客`；全部术语见 {ref}`glossary`。
+#
 # 平台八成的钱来自两成的用户，而运营资源有限。RFM 按最近一次投资 (Recency)、投资频次 (Frequency)
 # 和投资金额 (Monetary) 给每位投资用户打分，分成八类经典人群，让每一类得到与其价值相称的对待：
 # 重要价值用户给 VIP 服务，正在流失的重要用户给召回。本章回答：投资用户分布在哪些人群、每个人群

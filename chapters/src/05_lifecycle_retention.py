@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 5 生命周期留存 (lifecycle retention)
 #
+# 术语 (terms): {term}`留存`、{term}`同期群`、{term}`生命周期`、{term}`沉睡`、{term}`流失`、{term}`生存曲线`、{term}`LTV`；全部术语见 {ref}`glossary`。
+#
 # 平台能不能赢，取决于用户会不会一直投下去。本章回答三个问题：这个月来的用户，比上个月的留得更好吗？
 # 首投之后，有多少人走到第二、第三、第四、第五次投资？哪些用户正在滑向沉睡，而现在还召得回来？
 # (Do this month's users stay better than last month's? How many investors reach a second to a
@@ -223,7 +225,7 @@ gb.glue("ret_churn_days", churn_days)
 shown = states.assign(period=states.period.astype(str),
                       state=states.state.map(retention.STATE_LABELS))
 order = [retention.STATE_LABELS[s] for s in retention.STATES]
-colors = dict(zip(order, ["#59a14f", "#4e79a7", "#b07aa1", "#f28e2b", "#bab0ac"], strict=True))
+colors = theme.segment_palette(order)
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
 sns.histplot(shown, x="period", weights="users", hue="state", hue_order=order, multiple="stack",
              palette=colors, shrink=0.85, discrete=True, ax=axes[0])

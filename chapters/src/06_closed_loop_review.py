@@ -1,6 +1,8 @@
 # %% [markdown]
 # # 6 营销闭环复盘 (closed-loop campaign review)
 #
+# 术语 (terms): {term}`闭环`、{term}`实验组`、{term}`对照组`、{term}`增量`、{term}`意向处理`、{term}`SRM`、{term}`置信区间`；全部术语见 {ref}`glossary`。
+#
 # 一次短信、推送、邮件或微信活动之后，团队要回答四个问题：和一个什么都没收到的对照组 (holdout) 相比，
 # 活动到底有没有用？每多带来一个响应者花了多少钱？哪些人响应了？下一轮该找谁、用什么渠道、给什么权益？
 # 本章对一次活动回答这四个问题，并把它放回历次活动之中，形成“找人 → 触达 → 评估 → 下一轮”的闭环。
@@ -152,7 +154,7 @@ gb.glue("review_cost_per_send", camp.cost_per_send)
 gb.glue("review_cost_per_reward", camp.cost_per_reward)
 
 fig, ax = plt.subplots(figsize=(7, 3.8))
-colors = [sns.color_palette()[0], sns.color_palette()[7]]
+colors = list(theme.segment_palette(rates.label).values())
 ax.bar(rates.label, rates.rate, color=colors, width=0.5)
 ax.errorbar(rates.label.to_numpy(), rates.rate.to_numpy(), yerr=[(rates.rate - rates.ci_low).to_numpy(), (rates.ci_high - rates.rate).to_numpy()],
             fmt="none", ecolor="black", capsize=6)

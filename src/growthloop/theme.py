@@ -52,6 +52,29 @@ def channel_palette(names) -> dict[str, tuple]:
     return {name: CHANNEL_COLORS.get(name, out.get(name)) for name in names}
 
 
+# Fixed colours for segments, groups and states, the same in every chapter: an RFM segment's
+# 重要 and 一般 variants share a hue (dark and light), the operating groups take the hue of
+# their segments, lifecycle states go from green (new) to grey (churned).
+_PAIRED = sns.color_palette("tab20", 20)
+SEGMENT_COLORS: dict[str, tuple] = {
+    "重要价值": _PAIRED[0], "一般价值": _PAIRED[1], "重要发展": _PAIRED[4], "一般发展": _PAIRED[5],
+    "重要保持": _PAIRED[2], "一般保持": _PAIRED[3], "重要挽留": _PAIRED[6], "一般挽留": _PAIRED[7],
+    "稳定中客": _PAIRED[0], "潜力新客": _PAIRED[4], "流失风险客": _PAIRED[6],
+    "新增 (new)": mpl.colors.to_rgb("#59a14f"), "活跃 (active)": mpl.colors.to_rgb("#4e79a7"),
+    "回流 (resurrected)": mpl.colors.to_rgb("#b07aa1"), "沉睡 (dormant)": mpl.colors.to_rgb("#f28e2b"),
+    "流失 (churned)": mpl.colors.to_rgb("#bab0ac"),
+    "实验组 (treatment)": _PAIRED[0], "对照组 (holdout)": (0.6, 0.6, 0.6),
+}
+
+
+def segment_palette(names) -> dict[str, tuple]:
+    """Colours for segment, group or state names: the fixed ones, then stable extras by name."""
+    extra = sns.color_palette("Set3", 12)
+    unknown = sorted(set(names) - set(SEGMENT_COLORS))
+    out = {name: extra[i % len(extra)] for i, name in enumerate(unknown)}
+    return {name: SEGMENT_COLORS.get(name, out.get(name)) for name in names}
+
+
 def _inline_in_kernel() -> None:
     """In a Jupyter kernel, draw figures inline whatever MPLBACKEND says.
 
