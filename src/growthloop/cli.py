@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from growthloop import DEMO_DATA, PROJECT_ROOT
@@ -141,7 +142,8 @@ def write_templates(folder: Path, force: bool = False) -> list[Path]:
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    # data values (example rows, file names) may look like rich markup: print them literally
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -209,21 +211,27 @@ def validate(path: Annotated[Path, typer.Argument(metavar="FOLDER", help="datase
     except (DataError, ConfigError) as exc:
         _fail(f"{exc}\nFix the file or its mapping in {path / 'dataset.yml'}, then run "
               f"growthloop validate {path} again (docs/own_data.md walks through it).")
-    table = Table(title=f"{path}: rows read, used and set aside")
+    table = Table(title=f"{escape(str(path))}: rows read, used and set aside")
     for col in ("table", "rows_read", "rows_used", "rows_set_aside"):
         table.add_column(col)
     for row in ds.quality.summary().itertuples(index=False):
-        table.add_row(*(str(v) for v in row))
+        table.add_row(*(escape(str(v)) for v in row))
     console.print(table)
     if ds.quality.set_aside:
         reasons = Table(title="rows set aside, by rule (first example row)")
         for col in ("table", "rule", "rows", "example"):
             reasons.add_column(col, overflow="fold")
         for r in ds.quality.set_aside:
-            reasons.add_row(r.table, r.rule, str(r.rows), str(r.example or ""))
+            reasons.add_row(escape(r.table), escape(r.rule), str(r.rows), escape(str(r.example or "")))
         console.print(reasons)
     if ds.quality.missing_tables:
-        console.print(f"optional tables absent: {', '.join(ds.quality.missing_tables)}")
+        console.print(f"optional tables absent: {escape(', '.join(ds.quality.missing_tables))}")
+    for name, cols in ds.quality.ignored_columns.items():
+        console.print(f"{escape(name)}: columns not in the contract, not loaded: {escape(', '.join(cols))}")
+    if ds.quality.ignored_files:
+        console.print(f"files that are no table: {escape(', '.join(ds.quality.ignored_files))}")
+    for name, n in ds.quality.after_analysis_date.items():
+        console.print(f"{name}: {n:,} rows after the analysis date (kept, not used)")
     console.print(f"analysis date: {ds.analysis_date}. [green]The dataset is usable.[/]")
     console.print(f"next: growthloop run {path / 'campaign.yml'}  (write it with growthloop init if missing)")
 

@@ -12,20 +12,26 @@ Everything runs in the engine (DuckDB by default): no raw table is pulled into p
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime as dt
+import gzip
 import hashlib
+import io
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as idt
 import pandas as pd
 from ibis import _
 
-from growthloop.config import DatasetConfig, load_config
+from growthloop.config import ConfigError, DatasetConfig, load_config
 from growthloop.contract import (
     BOOL,
     CANONICAL_EVENTS,
@@ -46,6 +52,21 @@ MAX_SET_ASIDE_SHARE = 0.2
 # Rules whose rows are expected in healthy data (other event types, failed payments): counted
 # and shown, never a reason to stop.
 INFORMATIONAL_RULES = {"event name not in the contract", "transaction not successful"}
+# An investment above this many yuan is taken as a unit or typing error (fen for yuan, an extra
+# zero) rather than a customer: retail platforms cap a single subscription far below it.
+MAX_AMOUNT = 10_000_000.0
+# Text that means "no value" in exports from databases and spreadsheets (compared upper-cased,
+# after trimming): MySQL's \N, NULL, pandas' NaN/None, Excel's #N/A.
+NULL_TOKENS = ("NULL", "\\N", "NAN", "NONE", "N/A", "#N/A")
+# Timestamps that cannot be later than the day the data is read: a row dated after it is a
+# typing or clock error. Campaign start/end times are plans and may lie ahead.
+NOT_IN_FUTURE = {"users": ("registered_at",), "events": ("event_time",),
+                 "transactions": ("txn_time",), "costs": ("date",),
+                 "campaign_members": ("sent_at", "clicked_at")}
+# Zones in which a timestamp written '... CST' means China Standard Time (UTC+8).
+CHINA_ZONES = {"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"}
+# Files in a dataset folder that look like data; one that is not a table's file is reported.
+_DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".tsv", ".txt", ".xlsx", ".xls")
 
 _IBIS_TYPES = {STRING: "string", TIMESTAMP: "timestamp", DATE: "date", INT: "int64",
                FLOAT: "float64", BOOL: "boolean"}
@@ -85,6 +106,14 @@ class QualityReport:
     used: dict[str, int] = field(default_factory=dict)
     set_aside: list[QualityRow] = field(default_factory=list)
     missing_tables: list[str] = field(default_factory=list)
+    # optional tables whose file has no rows: treated as absent (they are in missing_tables too)
+    empty_tables: list[str] = field(default_factory=list)
+    # columns of a file that are not in the contract (after dataset.yml's renames): not loaded
+    ignored_columns: dict[str, list[str]] = field(default_factory=dict)
+    # data-like files in the folder that are no table's file (a misspelt users.csv, say)
+    ignored_files: list[str] = field(default_factory=list)
+    # rows kept in the clean tables but dated after the analysis date, so no chapter uses them
+    after_analysis_date: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> pd.DataFrame:
         """One row per table: rows read, used and set aside (read = used + set aside)."""
@@ -135,61 +164,212 @@ def _find_file(folder: Path, name: str, configured: str | None) -> Path | None:
     return None
 
 
-def _utf8_copy(path: Path, encoding: str) -> Path:
+def _other_files(folder: Path, used: set[str]) -> list[str]:
+    """Data-like files in the folder that are no table's file, sorted."""
+    return sorted(p.name for p in folder.iterdir()
+                  if p.is_file() and p.name not in used and p.name.lower().endswith(_DATA_SUFFIXES))
+
+
+def _encoding(name: str, encoding: str) -> str:
+    """The configured encoding's canonical codec name, or a ConfigError naming the key."""
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise ConfigError(f"dataset.yml: tables.{name}.encoding {encoding!r} is not a known "
+                          "encoding; use utf-8, gbk or gb18030") from exc
+
+
+def _open_bytes(path: Path):
+    """The file's bytes, decompressed when it is a .gz."""
+    return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
+
+
+def _utf8_copy(path: Path, encoding: str, name: str) -> Path:
     """A UTF-8 copy of a CSV in another encoding (GBK, GB18030, UTF-8 with BOM), streamed."""
-    digest = hashlib.sha1(f"{path.resolve()}:{path.stat().st_mtime_ns}:{encoding}".encode()).hexdigest()[:16]
+    stat = path.stat()
+    digest = hashlib.sha1(f"{path.resolve()}:{stat.st_mtime_ns}:{stat.st_size}:{stat.st_ino}:{encoding}".encode()).hexdigest()[:16]
     out = Path(tempfile.gettempdir()) / "growthloop-csv" / f"{path.stem}-{digest}.csv"
     if out.exists():
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".part")
+    tmp = out.with_suffix(f".{digest}.part")
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     try:
-        with path.open("rb") as src, tmp.open("w", encoding="utf-8", newline="") as dst:
+        with _open_bytes(path) as src, tmp.open("w", encoding="utf-8", newline="") as dst:
             while chunk := src.read(1 << 22):
                 dst.write(decoder.decode(chunk))
             dst.write(decoder.decode(b"", final=True))
     except UnicodeDecodeError as exc:
         tmp.unlink(missing_ok=True)
-        raise DataError(path.stem, None, f"file {path.name} is not valid {encoding} at byte {exc.start}",
-                        hint="set tables.<name>.encoding in dataset.yml (gbk, gb18030, utf-8)") from exc
+        raise DataError(name, None, f"file {path.name} is not valid {encoding} at byte {exc.start}",
+                        hint=f"set tables.{name}.encoding in dataset.yml to the file's encoding "
+                             "(gbk, gb18030 or utf-8)") from exc
     tmp.replace(out)
     return out
 
 
-def _read_raw(con, path: Path, name: str, encoding: str):
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _csv_header(path: Path, name: str, shown: str) -> tuple[str, list[str]]:
+    """The delimiter and the trimmed column names of a UTF-8 CSV's header line.
+
+    The dialect is read from the header, not sniffed from the data: DuckDB's sniffer takes a
+    file whose rows have uneven field counts for a one-column file, which would turn a broken
+    line into a misleading "column is missing".
+    """
+    try:
+        with io.TextIOWrapper(_open_bytes(path), encoding="utf-8", newline="") as fh:
+            first = fh.readline()
+            counts = {d: first.count(d) for d in (",", "\t", ";", "|")}
+            delim = max(counts, key=lambda d: (counts[d], d == ","))
+            fh.seek(0)
+            header = next(csv.reader(fh, delimiter=delim, quotechar='"'), [])
+    except UnicodeDecodeError as exc:
+        raise DataError(name, None, f"file {shown} is not valid UTF-8", hint=(
+            f"set tables.{name}.encoding in dataset.yml to the file's encoding (gbk or gb18030 for "
+            "an Excel export)")) from exc
+    names = [h.strip() or f"column{i}" for i, h in enumerate(header)]
+    seen: set[str] = set()
+    for col in names:
+        if col in seen:
+            raise DataError(name, col, f"column {col!r} appears twice in the header of {shown}",
+                            hint="rename one of them in the file")
+        seen.add(col)
+    return delim, names
+
+
+def _csv_sql(path: Path, delim: str, names: list[str], extra: str = "") -> str:
+    columns = "{" + ", ".join(f"{_sql_text(n)}: 'VARCHAR'" for n in names) + "}"
+    return (f"read_csv({_sql_text(str(path))}, header=true, auto_detect=false, "
+            f"delim={_sql_text(delim)}, quote='\"', escape='\"', columns={columns}{extra})")
+
+
+class _CsvSource:
+    """How a CSV file was opened, kept to count its broken lines if the engine rejects it."""
+
+    def __init__(self, path: Path, shown: str, delim: str, names: list[str]):
+        self.path, self.shown, self.delim, self.names = path, shown, delim, names
+
+    def error(self, con, name: str, exc: Exception) -> DataError:
+        """A DataError for a file the engine could not parse: which lines, how many, why."""
+        text = str(exc)
+        if "Invalid unicode" in text:
+            return DataError(name, None, f"file {self.shown} is not valid UTF-8", hint=(
+                f"set tables.{name}.encoding in dataset.yml to the file's encoding (gbk or "
+                "gb18030 for an Excel export)"))
+        stamp = hashlib.sha1(f"{self.path}:{name}".encode()).hexdigest()[:8]
+        try:
+            con.raw_sql("SELECT count(*) FROM " + _csv_sql(
+                self.path, self.delim, self.names,
+                f", ignore_errors=true, store_rejects=true, rejects_table='gl_rej_{stamp}', "
+                f"rejects_scan='gl_scan_{stamp}'")).fetchall()
+            bad, first, kind = con.raw_sql(
+                f"SELECT count(DISTINCT line), min(line), arg_min(error_type, line) "
+                f"FROM gl_rej_{stamp}").fetchone()
+        except duckdb.Error:
+            bad, first, kind = 0, None, None
+        match = re.search(r"Line: (\d+)", text)
+        first = first or (int(match.group(1)) if match else None)
+        what = str(kind).lower().replace("_", " ") if kind else "cannot be parsed"
+        return DataError(name, None, f"file {self.shown} is not a well-formed CSV (line {first}: "
+                         f"{what}; the header has {len(self.names)} columns)", rows=int(bad or 0),
+                         example={"line": first}, hint=(
+                             "a text with a comma, quote or line break must be in double quotes; "
+                             "export the table again as CSV"))
+
+
+def _read_raw(con, path: Path, name: str, encoding: str) -> tuple[ibis.Table | None, _CsvSource | None]:
+    """The file as a raw engine table (CSV: all text); None when the file has no rows."""
     if path.suffix == ".parquet":
-        return con.read_parquet(path, table_name=f"raw_{name}")
-    enc = encoding.lower().replace("_", "-")
-    with path.open("rb") as fh:
-        has_bom = fh.read(3) == codecs.BOM_UTF8
-    if enc in ("utf-8", "utf8") and has_bom:
+        return con.read_parquet(path, table_name=f"raw_{name}"), None
+    enc = _encoding(name, encoding)
+    with _open_bytes(path) as fh:
+        start = fh.read(3)
+    if not start:
+        return None, None
+    has_bom = start == codecs.BOM_UTF8
+    if has_bom:  # a BOM says UTF-8 whatever dataset.yml says
         enc = "utf-8-sig"
-    if enc not in ("utf-8", "utf8"):
-        path = _utf8_copy(path, enc)
-    return con.read_csv(path, table_name=f"raw_{name}", all_varchar=True, header=True)
+    source = _utf8_copy(path, enc, name) if enc != "utf-8" else path
+    delim, names = _csv_header(source, name, path.name)
+    if not names:
+        return None, None
+    view = f"raw_{name}"
+    con.raw_sql(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {_csv_sql(source, delim, names)}")
+    return con.table(view), _CsvSource(source, path.name, delim, names)
+
+
+def _null_tokens(col: ibis.Value) -> ibis.Value:
+    """Trimmed text, with blanks and NULL, \\N, NaN, None, N/A and #N/A read as missing."""
+    text = col.strip()
+    return text.upper().isin(list(NULL_TOKENS)).ifelse(ibis.null().cast("string"), text.nullif(""))
+
+
+def _as_zoned_timestamp(col: ibis.Value) -> ibis.Value:
+    """Text or a zoned timestamp to naive local time through TIMESTAMPTZ.
+
+    The session is set to the dataset's zone, so a value with a zone or offset ('...Z',
+    '+08:00') is converted to local time and a naive value is taken as local already.
+    """
+    return col.try_cast(idt.Timestamp(timezone="UTC")).try_cast("timestamp")
+
+
+def _in_range(value: ibis.Value, dtype: str) -> ibis.Value:
+    """Null outside years 1900-2199: 'infinity', year 0001 or 99999 is no platform's time."""
+    lo, hi = dt.datetime(1900, 1, 1), dt.datetime(2200, 1, 1)
+    if dtype == DATE:
+        lo, hi = lo.date(), hi.date()
+    return ((value >= ibis.literal(lo)) & (value < ibis.literal(hi))).ifelse(value, ibis.null().cast(value.type()))
 
 
 def _parse(col: ibis.Value, dtype: str) -> ibis.Value:
     """Parse a raw column to its contract type; values that do not parse become null."""
+    if dtype in (TIMESTAMP, DATE):
+        return _in_range(_parse_time(col, dtype), dtype)
+    return _parse_value(col, dtype)
+
+
+def _parse_time(col: ibis.Value, dtype: str) -> ibis.Value:
+    ctype = col.type()
     if dtype == TIMESTAMP:
-        if col.type().is_timestamp() and col.type().timezone is None:
+        if ctype.is_timestamp() and ctype.timezone is None:
             return col
-        # via TIMESTAMPTZ: a zone in the data is honoured, a naive value is taken as local.
-        return col.try_cast(idt.Timestamp(timezone="UTC")).try_cast("timestamp")
+        if ctype.is_date():
+            return col.cast("timestamp")
+        return _as_zoned_timestamp(col if ctype.is_string() or ctype.is_timestamp() else col.cast("string"))
     if dtype == DATE:
-        if col.type().is_date():
+        if ctype.is_date():
             return col
-        return col.try_cast("timestamp").date() if col.type().is_string() else col.try_cast("date")
+        if ctype.is_timestamp() and ctype.timezone is None:
+            return col.date()
+        return _as_zoned_timestamp(col if ctype.is_string() or ctype.is_timestamp() else col.cast("string")).date()
+    raise AssertionError(dtype)
+
+
+def _parse_value(col: ibis.Value, dtype: str) -> ibis.Value:
+    ctype = col.type()
     if dtype == STRING:
-        value = col if col.type().is_string() else col.cast("string")
+        value = col if ctype.is_string() else col.cast("string")
         return value.strip().nullif("")
     target = _IBIS_TYPES[dtype]
-    if col.type() == idt.dtype(target):
+    if not (ctype.is_string() or ctype.is_numeric() or ctype.is_boolean()):
+        col, ctype = col.cast("string"), idt.string  # a list, struct or date is no number
+    if dtype == FLOAT:
+        value = col if ctype == idt.float64 else col.try_cast("float64")
+        # inf (or an overflow such as 1e400) is no amount; NaN is read as missing before this
+        return value.isinf().ifelse(ibis.null().cast("float64"), value)
+    if dtype == INT:
+        if ctype.is_integer():
+            return col.cast("int64")
+        # "1990.0" from a spreadsheet is still a year; 30.5 days is not a whole number, and
+        # 1e30 is no int64 (TRY_CAST gives null; ibis' floor() would cast and fail)
+        value = col.try_cast("float64")
+        as_int = value.try_cast("int64")
+        return (as_int.cast("float64") == value).ifelse(as_int, ibis.null().cast("int64"))
+    if ctype == idt.dtype(target):
         return col
-    if dtype == INT and col.type().is_string():
-        # "1990.0" from a spreadsheet is still a year
-        return col.try_cast("float64").try_cast("int64")
     return col.try_cast(target)
 
 
@@ -236,9 +416,26 @@ def _is_blank(col: ibis.Value) -> ibis.Value:
     return col.strip().nullif("").isnull() if col.type().is_string() else col.isnull()
 
 
-def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg) -> tuple[ibis.Table, list[tuple[str, Any]]]:
-    """Rename, map values and parse every contract column; returns the table and parse rules."""
-    renames = {ours: theirs for theirs, ours in cfg.columns.items() if theirs in raw.columns}
+def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityReport | None = None,
+                     timezone: str = "Asia/Shanghai") -> tuple[ibis.Table, list[tuple[str, Any]]]:
+    """Rename, map values and parse every contract column; returns the table and parse rules.
+
+    Header names are compared trimmed. Columns outside the contract are not loaded; they are
+    listed in the report's `ignored_columns`, so a misspelt optional column is visible.
+    """
+    cst_is_china = timezone in CHINA_ZONES
+    mapping = {theirs.strip(): ours for theirs, ours in cfg.columns.items()}
+    target: dict[str, list[str]] = {}
+    for col in raw.columns:
+        ours = mapping.get(col.strip(), col.strip())
+        target.setdefault(ours, []).append(col)
+    for ours, theirs in target.items():
+        if len(theirs) > 1 and ours in spec.column_names:
+            raise DataError(spec.name, ours, f"columns {theirs} of the file all become {ours!r}",
+                            hint=f"map only one of them to {ours} in dataset.yml under "
+                                 f"tables.{spec.name}.columns")
+    renames = {ours: theirs[0] for ours, theirs in target.items() if ours != theirs[0]
+               and ours in spec.column_names}
     table = raw.rename(renames) if renames else raw
     missing = [c for c in spec.required_columns if c not in table.columns]
     if missing:
@@ -246,6 +443,10 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg) -> tuple[ibis.Table,
         raise DataError(spec.name, missing[0], "required column is missing",
                         hint=f"the file has columns {theirs}; map yours in dataset.yml under "
                              f"tables.{spec.name}.columns (your name: our name)")
+    if report is not None:
+        extra = [c for c in table.columns if c not in spec.column_names]
+        if extra:
+            report.ignored_columns[spec.name] = extra
     values: dict[str, ibis.Value] = {}
     rules: list[tuple[str, Any]] = []
     for col in spec.columns:
@@ -253,10 +454,18 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg) -> tuple[ibis.Table,
             values[col.name] = ibis.null().cast(_IBIS_TYPES[col.dtype])
             continue
         raw_col = table[col.name]
+        if raw_col.type().is_string():
+            raw_col = _null_tokens(raw_col)
+        elif raw_col.type().is_floating():
+            raw_col = raw_col.isnan().ifelse(ibis.null().cast(raw_col.type()), raw_col)
         if col.name in cfg.values:
             as_text = raw_col if raw_col.type().is_string() else raw_col.cast("string")
             raw_col = as_text.strip().substitute(cfg.values[col.name])
-        parsed = _parse(raw_col, col.dtype)
+        to_parse = raw_col
+        if cst_is_china and col.dtype in (TIMESTAMP, DATE) and raw_col.type().is_string():
+            # '... CST' from a Chinese system is China Standard Time; DuckDB reads US Central
+            to_parse = raw_col.re_replace(r"\s*\b[Cc][Ss][Tt]$", "+08:00")
+        parsed = _parse(to_parse, col.dtype)
         values[col.name] = parsed
         values[f"_raw_{col.name}"] = raw_col
         if col.dtype != STRING:
@@ -270,24 +479,47 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg) -> tuple[ibis.Table,
 
 class _Loader:
     def __init__(self, folder: Path, con, config: DatasetConfig, analysis_date: dt.date | None,
-                 max_set_aside_share: float):
+                 max_set_aside_share: float, max_amount: float, today: dt.date):
         self.folder, self.con, self.cfg = folder, con, config
         self.max_set_aside_share = max_set_aside_share
+        self.max_amount = max_amount
+        self.today = today
         self.report = QualityReport()
         self.analysis_date = analysis_date or config.analysis_date
         self.clean: dict[str, ibis.Table] = {}
+        self.files: set[str] = {"dataset.yml"}
 
     def load(self) -> Dataset:
         for name in ("users", "events", "transactions", "costs", "campaigns", "campaign_members"):
             self._load_table(TABLES[name])
+        self.report.ignored_files = _other_files(self.folder, self.files)
         if self.analysis_date is None:
+            # rows after today are already set aside, so a typo year cannot move the book
             last = self.clean["events"].event_time.max().to_pyarrow().as_py()
-            self.analysis_date = last.date() if last else dt.date.today()
+            self.analysis_date = last.date() if last else self.today
+        self._count_after_analysis_date()
         return Dataset(self.folder, self.cfg, self.con, self.clean, self.report, self.analysis_date)
+
+    def _count_after_analysis_date(self) -> None:
+        """Rows kept but dated after the analysis date: no chapter uses them; count them."""
+        end = dt.datetime.combine(self.analysis_date + dt.timedelta(days=1), dt.time())
+        parts = []
+        for name, table in self.clean.items():
+            col = TABLES[name].time_column
+            limit = ibis.literal(end.date()) if TABLES[name].column(col).dtype == DATE else ibis.literal(end)
+            parts.append(table.filter(table[col] >= limit).aggregate(table=ibis.literal(name), n=_.count()))
+        for row in ibis.union(*parts).to_pyarrow().to_pylist():  # one query for all tables
+            if row["n"]:
+                self.report.after_analysis_date[row["table"]] = int(row["n"])
 
     def _table_rules(self, spec: TableSpec, table: ibis.Table) -> list[tuple[str, Any]]:
         """Content rules per table, in the order they are checked (the first match counts)."""
         rules: list[tuple[str, Any]] = []
+        tomorrow = self.today + dt.timedelta(days=1)
+        for col in NOT_IN_FUTURE.get(spec.name, ()):
+            limit = (ibis.literal(tomorrow) if spec.column(col).dtype == DATE
+                     else ibis.literal(dt.datetime.combine(tomorrow, dt.time())))
+            rules.append((f"{col} is after today", (lambda c, lim: lambda t: t[c] >= lim)(col, limit)))
         if spec.name == "events":
             events = set(CANONICAL_EVENTS)
             rules.append(("event has neither user_id nor anonymous_id",
@@ -297,8 +529,11 @@ class _Loader:
             rules.append(("event before the user's sign-up",
                           lambda t: t.user_id.notnull() & (t.event_time < t._reg)))
         elif spec.name == "transactions":
+            cap = self.max_amount
             rules.append(("transaction not successful", lambda t: t.status.notnull() & (t.status != SUCCESS_STATUS)))
             rules.append(("amount is zero or negative", lambda t: t.amount <= 0))
+            rules.append((f"amount is above max_amount ({cap:,.0f} yuan)", lambda t: t.amount > cap))
+            rules.append(("term_days is negative", lambda t: t.term_days < 0))
             rules.append(("transaction of a user not in users", lambda t: ~t._known))
             rules.append(("transaction before the user's sign-up", lambda t: t.txn_time < t._reg))
         elif spec.name == "costs":
@@ -326,36 +561,74 @@ class _Loader:
                 table = table.mutate(_campaign_known=table._cid.notnull()).drop("_cid")
         return table
 
+    def _key_rules(self, spec: TableSpec, table: ibis.Table) -> tuple[ibis.Table, list[tuple[str, Any]]]:
+        """Exact copies of a row are one row; different rows under one key are set aside."""
+        contract_cols = spec.column_names
+        raw_cols = [c for c in table.columns if c.startswith("_raw_")]
+        table = table.group_by(contract_cols).aggregate(**{c: table[c].arbitrary() for c in raw_cols})
+        # a window, not a join: a null key must stay in the table to be counted
+        key = list(spec.key)
+        table = table.mutate(_versions=_[spec.key[0]].count().over(group_by=key))
+        rules: list[tuple[str, Any]] = []
+        if spec.name == "campaign_members":
+            table = table.mutate(_groups_differ=_.group.min().over(group_by=key)
+                                 != _.group.max().over(group_by=key))
+            rules.append(("member is in both treatment and control",
+                          lambda t: (t._versions > 1) & t._groups_differ.fill_null(False)))
+        rules.append(("key appears with different values", lambda t: t._versions > 1))
+        return table, rules
+
     def _load_table(self, spec: TableSpec) -> None:
         cfg = self.cfg.table(spec.name)
         path = _find_file(self.folder, spec.name, cfg.file)
         if path is None:
             if spec.required:
+                others = _other_files(self.folder, self.files)
+                seen = f"; the folder has {others}, none named {spec.name}" if others else ""
                 raise DataError(spec.name, None, "table is missing",
                                 hint=f"put {spec.name}.parquet or {spec.name}.csv in {self.folder}, "
-                                     f"or name the file in dataset.yml under tables.{spec.name}.file")
+                                     f"or name the file in dataset.yml under tables.{spec.name}.file"
+                                     f"{seen}")
             self.report.missing_tables.append(spec.name)
             return
-        raw = _read_raw(self.con, path, spec.name, cfg.encoding)
-        table, parse_rules = _prepare_columns(raw, spec, cfg)
+        self.files.add(path.name)
+        raw, source = _read_raw(self.con, path, spec.name, cfg.encoding)
+        try:
+            self._check_table(spec, cfg, path, raw)
+        except duckdb.InvalidInputException as exc:
+            # only a CSV the engine cannot parse gets here; anything else is a bug to see
+            if source is None or not ("CSV Error" in str(exc) or "Invalid unicode" in str(exc)):
+                raise
+            raise source.error(self.con, spec.name, exc) from None
+
+    def _empty(self, spec: TableSpec, path: Path) -> None:
+        if spec.required:
+            raise DataError(spec.name, None, "table is empty",
+                            hint=f"{path.name} has no rows; the analysis needs {spec.name}")
+        # an optional table without rows says "not available", like an absent one
+        self.report.missing_tables.append(spec.name)
+        self.report.empty_tables.append(spec.name)
+
+    def _check_table(self, spec: TableSpec, cfg, path: Path, raw: ibis.Table | None) -> None:
+        if raw is None:
+            self._empty(spec, path)
+            return
+        table, parse_rules = _prepare_columns(raw, spec, cfg, self.report, self.cfg.timezone)
         n_read = int(table.count().to_pyarrow().as_py())
         if n_read == 0:
-            raise DataError(spec.name, None, "table is empty", hint=f"{path.name} has a header but no rows")
+            self._empty(spec, path)
+            return
+        if spec.name == "campaign_members" and "campaigns" not in self.clean:
+            raise DataError("campaign_members", "campaign_id", "campaigns table is missing", n_read,
+                            hint="campaign_members needs campaigns.parquet or campaigns.csv to say "
+                                 "what each campaign was; add it or remove campaign_members")
         order = list(spec.key) or [spec.time_column or spec.columns[0].name]
-        key_rules = []
+        key_rules: list[tuple[str, Any]] = []
         if spec.key:
-            # Exact copies of a row are one row; different rows under one key are set aside.
-            contract_cols = spec.column_names
-            dup = table.group_by(contract_cols).aggregate(_copies=_.count())
-            n_distinct = int(dup.count().to_pyarrow().as_py())
+            n_distinct = int(table.select(*spec.column_names).distinct().count().to_pyarrow().as_py())
             if n_distinct < n_read:
                 self.report.set_aside.append(QualityRow(spec.name, "exact duplicate row", n_read - n_distinct))
-            raw_cols = [c for c in table.columns if c.startswith("_raw_")]
-            table = table.group_by(contract_cols).aggregate(**{c: table[c].arbitrary() for c in raw_cols})
-            # a window, not a join: a null key must stay in the table to be counted
-            table = table.mutate(_versions=_[spec.key[0]].count().over(group_by=list(spec.key)))
-            key_rules.append(("key appears with different values",
-                              lambda t: t._versions > 1))
+            table, key_rules = self._key_rules(spec, table)
         table = self._with_lookups(spec, table)
         rules = parse_rules + key_rules + self._table_rules(spec, table)
         reason = ibis.null().cast("string")
@@ -363,43 +636,67 @@ class _Loader:
         if branches:
             reason = ibis.cases(*branches, else_=ibis.null().cast("string"))
         tagged = table.mutate(_reason=reason)
-        counts = (tagged.filter(tagged._reason.notnull()).group_by("_reason")
-                  .aggregate(n=_.count()).order_by("_reason").to_pandas())
-        n_base = int(tagged.count().to_pyarrow().as_py())
-        for rule_label, n in zip(counts["_reason"], counts["n"], strict=True):
+        # one pass: rows per reason, the clean rows under a null reason
+        counts = {row["_reason"]: int(row["n"]) for row in
+                  tagged.group_by("_reason").aggregate(n=_.count()).to_pyarrow().to_pylist()}
+        n_clean = counts.pop(None, 0)
+        n_base = n_clean + sum(counts.values())
+        for rule_label in sorted(counts):
+            n = counts[rule_label]
             example = _example(tagged.select(*spec.column_names, "_reason"),
                                tagged._reason == rule_label, order)
             severity = "informational" if rule_label in INFORMATIONAL_RULES else "set aside"
             column = next((c for c in spec.column_names if rule_label.startswith(c + " ")), None)
             if severity == "set aside" and n > self.max_set_aside_share * n_base:
-                raise DataError(spec.name, column, rule_label, int(n), example,
+                raise DataError(spec.name, column, rule_label, n, example,
                                 hint=f"that is {n / n_base:.0%} of the table: check the column "
                                      f"mapping, formats and value maps in dataset.yml")
-            self.report.set_aside.append(QualityRow(spec.name, rule_label, int(n), example, severity))
+            self.report.set_aside.append(QualityRow(spec.name, rule_label, n, example, severity))
         clean = tagged.filter(tagged._reason.isnull()).select(*spec.column_names)
-        if spec.name == "events" and not clean.count().to_pyarrow().as_py():
-            raise DataError("events", "event_name", "no event has a contract event name",
-                            hint=f"map your event names to {list(CANONICAL_EVENTS)} in dataset.yml "
-                                 "under tables.events.values.event_name")
+        # A platform may have no successful investment yet: a transactions table whose rows
+        # are all informational (unsuccessful) loads empty; the chapters say "no investors".
+        only_informational = bool(counts) and all(r in INFORMATIONAL_RULES for r in counts)
+        if not n_clean and not (spec.name == "transactions" and only_informational):
+            if spec.name == "events" and counts.get("event name not in the contract") == n_base:
+                raise DataError("events", "event_name", "no event has a contract event name",
+                                hint=f"map your event names to {list(CANONICAL_EVENTS)} in dataset.yml "
+                                     "under tables.events.values.event_name")
+            aside = {r.rule: r.rows for r in self.report.set_aside if r.table == spec.name}
+            raise DataError(spec.name, None, "no row is usable", n_read,
+                            hint=f"every row was set aside: {aside}")
         clean = self.con.create_table(f"gl_{spec.name}", clean.order_by(order), temp=True)
         self.report.read[spec.name] = n_read
-        self.report.used[spec.name] = int(clean.count().to_pyarrow().as_py())
+        self.report.used[spec.name] = n_clean
         self.clean[spec.name] = clean
 
 
 def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None = None,
-                 max_set_aside_share: float = MAX_SET_ASIDE_SHARE) -> Dataset:
+                 max_set_aside_share: float = MAX_SET_ASIDE_SHARE,
+                 max_amount: float = MAX_AMOUNT, today: dt.date | None = None) -> Dataset:
     """Open, validate and clean a dataset folder; the clean tables live in the engine.
 
     `con` is an Ibis backend (default: a new in-process DuckDB in the dataset's time zone).
     A rule that would set aside more than `max_set_aside_share` of a table stops the load.
+    Investments above `max_amount` yuan are set aside as absurd. Rows dated after `today`
+    (default: the current date in the dataset's zone) are set aside: no export can hold them.
     """
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
         raise DataError("dataset", None, f"folder {folder} does not exist")
     config = load_config(folder)
+    try:
+        zone = ZoneInfo(config.timezone)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"dataset.yml: timezone {config.timezone!r} is not a time zone; "
+                          "write e.g. Asia/Shanghai") from exc
     if con is None:
         con = connect_duckdb(config.timezone)
     if isinstance(analysis_date, str):
-        analysis_date = dt.date.fromisoformat(analysis_date)
-    return _Loader(folder, con, config, analysis_date, max_set_aside_share).load()
+        try:
+            analysis_date = dt.date.fromisoformat(analysis_date)
+        except ValueError as exc:
+            raise ValueError(f"analysis_date {analysis_date!r} is not a YYYY-MM-DD date") from exc
+    if not max_amount > 0:
+        raise ValueError(f"max_amount must be a positive number of yuan, got {max_amount!r}")
+    today = today or dt.datetime.now(zone).date()
+    return _Loader(folder, con, config, analysis_date, max_set_aside_share, max_amount, today).load()
