@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,79 @@ def test_demo_book_builds(tmp_path: Path) -> None:
             assert (page.parent / link).resolve().exists(), f"{file}: broken download {link}"
     assert (html / ".nojekyll").exists()
     _assert_no_personal_ids(html)
+    _assert_no_small_cells(html)
+
+
+def _small(values: list[str]) -> list[str]:
+    """Values that read as a count of people between 1 and MIN_CELL_SIZE - 1 ("3", "7.5")."""
+    from growthloop.book import MIN_CELL_SIZE
+
+    out = []
+    for v in values:
+        try:
+            number = float(v.replace(",", ""))
+        except ValueError:
+            continue
+        if 0 < number < MIN_CELL_SIZE:
+            out.append(v)
+    return out
+
+
+class _GlTables(HTMLParser):
+    """The header and cell texts of every `gl-table` of a page (the published tables)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[list[str], list[list[str]]]] = []
+        self._in = False
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs) -> None:
+        if tag == "table" and "gl-table" in (dict(attrs).get("class") or ""):
+            self._in = True
+            self.tables.append(([], []))
+        elif self._in and tag == "tr":
+            self.tables[-1][1].append([])
+        elif self._in and tag in ("td", "th"):
+            self._cell = []
+
+    def handle_data(self, data) -> None:
+        if self._cell is not None:
+            self._cell.append(data)
+
+    def handle_endtag(self, tag) -> None:
+        if self._in and tag in ("td", "th") and self._cell is not None:
+            self.tables[-1][1][-1].append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "table" and self._in:
+            self._in = False
+            header, rows = self.tables[-1]
+            rows = [r for r in rows if r]
+            self.tables[-1] = (rows[0] if rows else [], rows[1:])
+
+
+def _assert_no_small_cells(html: Path) -> None:
+    """No count of people from 1 to 9 in a published CSV or in a table shown on a page."""
+    import pandas as pd
+
+    from growthloop.book import COUNT_COLUMNS
+
+    bad = []
+    for path in sorted((html / "tables").rglob("*.csv")):
+        frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        for col in (c for c in COUNT_COLUMNS if c in frame.columns):
+            bad += [f"{path.name}:{col}={v}" for v in _small(frame[col].tolist())[:1]]
+    pages = 0
+    for page in sorted((html / "chapters").glob("*.html")):
+        parser = _GlTables()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for header, rows in parser.tables:
+            pages += 1
+            for i, col in enumerate(header):
+                if col in COUNT_COLUMNS:
+                    bad += [f"{page.name}:{col}={v}" for v in _small([r[i] for r in rows if i < len(r)])[:1]]
+    assert pages > 20, "the chapters' tables were found on the pages"
+    assert not bad, f"small cells published: {bad[:5]}"
 
 
 def _assert_no_personal_ids(html: Path) -> None:

@@ -76,8 +76,17 @@ def test_failing_chapter_stops_the_run(tmp_path: Path, tiny: Path) -> None:
     assert "transactions" in result.output
     (failed,) = list_runs(runs)
     assert failed["status"] == "failed"
-    assert (Path(failed["path"]) / "logs" / "00_data_quality.ipynb").exists()
+    logs = Path(failed["path"]) / "logs"
+    assert (logs / "00_data_quality.ipynb").exists()
     assert not (Path(failed["path"]) / "_build").exists()
+    # the failing cell is named (its number, id and first line), in the message and in logs/
+    # (code cells: parameters, papermill's injected parameters, then the one opening the data)
+    assert "; code cell 3 (id cell-" in result.output and 'at: ch = gb.chapter("00_data_quality"' in result.output
+    error = (logs / "error.txt").read_text(encoding="utf-8")
+    assert "code cell 3 (id cell-" in error and "transactions" in error
+    # the partial notebook is only in logs/, never among the chapters a book is built from
+    assert not (Path(failed["path"]) / "chapters" / "00_data_quality.ipynb").exists()
+    assert not (logs / "pid").exists()
 
 
 def test_cli_unknown_parameter(tmp_path: Path, tiny: Path) -> None:

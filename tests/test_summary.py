@@ -171,3 +171,12 @@ def test_committed_summary_shows_the_committed_chapters() -> None:
                    if c.cell_type == "code" for o in c.outputs)
     top = sm.collect().top_actions
     assert top and top[0].text in text
+
+
+def test_action_sentences_suppress_small_counts() -> None:
+    from growthloop import summary
+
+    text, stake, users, _how = summary._ret_dormant({"ret_at_risk_users": 4}, 100.0)
+    assert "<10 名沉睡用户" in text and users == 4 and stake == 400.0
+    text, *_ = summary._ret_dormant({"ret_at_risk_users": 969}, 100.0)
+    assert "969 名沉睡用户" in text

@@ -12,6 +12,7 @@
 data = None  # dataset folder, the bundled demo when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
+min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
 aum_bounds = [0, 10000, 50000, 200000, 1000000]  # yuan, the tier edges for layering
 layer_metric = "aum"  # the one core metric the layers are cut on
 cluster_k_min = 3  # the fewest behaviour groups worth a separate message
@@ -26,7 +27,7 @@ import seaborn as sns
 import growthloop.book as gb
 from growthloop import profiling, theme
 
-ch = gb.chapter("01_user_profiling", data, analysis_date, out_dir)
+ch = gb.chapter("01_user_profiling", data, analysis_date, out_dir, min_cell_size)
 wide = ch.wide
 head = profiling.headline(wide)
 gb.glue("prof_analysis_date", str(ch.ds.analysis_date))
@@ -76,7 +77,7 @@ gb.glue("prof_age_45_55_aum_share", age.loc["45-55", "aum_share"])
 gb.glue("prof_age_18_24_aum_share", age.loc["18-24", "aum_share"])
 ch.table(comp, "composition", "各维度的用户、投资用户与资产 (shares within each dimension)",
          formats={c: "{:.1%}" for c in ["user_share", "investor_share", "aum_share", "investor_rate"]}
-         | {"aum": "{:,.0f}", "aum_per_investor": "{:,.0f}"})
+         | {"aum": "{:,.0f}", "aum_per_investor": "{:,.0f}"}, complement="dimension")
 
 # %% [markdown]
 # **发现 (finding).** Users aged 18-24 are {glue:text}`prof_age_18_24_user_share:.1%` of sign-ups
@@ -112,7 +113,7 @@ gb.glue("prof_top_layers_aum_share", float(top_layers.metric_share.sum()))
 gb.glue("prof_no_asset_share", float(layers.user_share.iloc[0]))
 ch.table(layers, "layers", "资产分层 (tiers are [lower, upper) in yuan)",
          formats={"user_share": "{:.1%}", "metric_share": "{:.1%}", "metric_sum": "{:,.0f}",
-                  "metric_mean": "{:,.0f}", "lower": "{:,.0f}", "upper": "{:,.0f}"})
+                  "metric_mean": "{:,.0f}", "lower": "{:,.0f}", "upper": "{:,.0f}"}, complement=[])
 
 # %% [markdown]
 # **发现 (finding).** Users holding 20万 yuan or more are

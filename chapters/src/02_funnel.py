@@ -19,6 +19,7 @@
 data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
+min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
 steps = ["ad_click", "app_install", "register", "kyc_verified", "bind_card", "first_investment", "second_investment"]  # funnel steps, event names or first_investment / second_investment
 window_days = 30  # conversion window in days from the first step, edges included
 order = "sequential"  # sequential (other events may come between) or strict
@@ -34,7 +35,7 @@ import seaborn as sns
 import growthloop.book as gb
 from growthloop import funnel, theme
 
-ch = gb.chapter("02_funnel", data, analysis_date, out_dir)
+ch = gb.chapter("02_funnel", data, analysis_date, out_dir, min_cell_size)
 params = dict(steps=steps, window_days=window_days, order=order)
 
 # %% [markdown]
@@ -61,11 +62,11 @@ gb.glue("funnel_window_days", window_days)
 fig, ax = plt.subplots(figsize=(8, 4.5))
 sns.barplot(steps_table, x="users", y="label", color=sns.color_palette()[0], ax=ax)
 for i, row in steps_table.iterrows():
-    note = f"{row.users:,}"
+    note = ch.cell_label(row.users, "{:,}")
     if i:
-        note += f"  转化 {row.rate_from_previous:.1%} · 流失 {row.lost:,}"
+        note += f"  转化 {row.rate_from_previous:.1%} · 流失 {ch.cell_label(row.lost, '{:,}')}"
         if row.in_progress:
-            note += f" · 进行中 {row.in_progress:,}"
+            note += f" · 进行中 {ch.cell_label(row.in_progress, '{:,}')}"
     ax.text(row.users, i, " " + note, va="center", fontsize=9)
 ax.set(xlabel="人数 (people)", ylabel="", title="转化漏斗：每一步的人数、转化率与流失")
 ax.set_xlim(0, steps_table.users.max() * 1.6)
@@ -113,7 +114,8 @@ gb.show(fig)
 
 # %%
 ch.table(by_channel, "funnel_by_segment", "每个渠道每一步的人数与转化率",
-         formats={c: "{:.1%}" for c in ("rate_from_start", "rate_from_previous", "ci_low", "ci_high", "ci_prev_low", "ci_prev_high")})
+         formats={c: "{:.1%}" for c in ("rate_from_start", "rate_from_previous", "ci_low", "ci_high", "ci_prev_low", "ci_prev_high")},
+         complement="step")
 
 # %%
 ch.table(tests, "funnel_segment_tests", "每个渠道对其余渠道合计的双比例 z 检验 (Holm 校正)；不足 30 人不下结论",

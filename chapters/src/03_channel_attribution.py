@@ -21,6 +21,7 @@
 data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
+min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
 conversion = "first_investment"  # the conversion to attribute, first_investment, second_investment or an event name such as register
 lookback_days = 30  # touches up to this many days before the conversion count
 models = ["first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based", "markov", "shapley"]  # attribution models to compare
@@ -42,7 +43,7 @@ import seaborn as sns
 import growthloop.book as gb
 from growthloop import attribution, theme
 
-ch = gb.chapter("03_channel_attribution", data, analysis_date, out_dir)
+ch = gb.chapter("03_channel_attribution", data, analysis_date, out_dir, min_cell_size)
 attribution.extend_channel_map(ch.ds, channel_map)
 h = revenue_horizon_days
 money = "{:,.0f}"

@@ -22,6 +22,7 @@
 data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
+min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
 period_days = 365  # F and M over this many natural days ending on the analysis date; None for all history
 monetary = "amount"  # M measure: amount (invested) or revenue
 split = "mean"  # high/low split: mean, median or score
@@ -37,7 +38,7 @@ import seaborn as sns
 import growthloop.book as gb
 from growthloop import rfm, theme
 
-ch = gb.chapter("04_rfm", data, analysis_date, out_dir)
+ch = gb.chapter("04_rfm", data, analysis_date, out_dir, min_cell_size)
 params = dict(period_days=period_days, monetary=monetary, bins=score_bins, split=split, score_threshold=score_threshold)
 seg = rfm.segments(ch.ds, **params)
 gb.glue("rfm_period", "全部历史" if period_days is None else f"近 {period_days} 天")
@@ -152,7 +153,7 @@ ch.table(groups, "rfm_groups", "三类运营人群：潜力新客 (R 高 F 低)�
 heat = rfm.rf_heatmap(seg, score_bins)
 grid = heat.pivot(index="r_score", columns="f_score", values="mean_monetary").sort_index(ascending=False)
 counts = heat.pivot(index="r_score", columns="f_score", values="users").sort_index(ascending=False)
-labels = grid.map(lambda v: "" if pd.isna(v) else theme.yuan(v)) + "\n" + counts.map(lambda n: f"{n:,} 人" if n else "空")
+labels = grid.map(lambda v: "" if pd.isna(v) else theme.yuan(v)) + "\n" + counts.map(lambda n: f"{ch.cell_label(n, '{:,}')} 人" if n else "空")
 hs = rfm.heatmap_summary(heat)
 gb.glue("rfm_heat_top_r", hs["top_r"])
 gb.glue("rfm_heat_top_f", hs["top_f"])
@@ -206,14 +207,14 @@ gb.glue("rfm_downgraded", m["downgraded"])
 gb.glue("rfm_stayed_share", m["stayed_share"])
 
 fig, ax = plt.subplots(figsize=(9, 5.8))
-sns.heatmap(share, annot=matrix.map(lambda n: f"{n:,}"), fmt="", cmap="Blues", vmin=0, vmax=1,
+sns.heatmap(share, annot=matrix.map(lambda n: ch.cell_label(n, "{:,}")), fmt="", cmap="Blues", vmin=0, vmax=1,
             cbar_kws={"label": "占上期该人群的比例"}, annot_kws={"fontsize": 8}, ax=ax)
 ax.set(xlabel=f"分析日的人群 (to, {ch.ds.analysis_date})", ylabel=f"{previous_days} 天前的人群 (from)", title="人群迁移矩阵：人数 (数字) 与占上期人群的比例 (颜色)")
 gb.show(fig)
 
 # %%
 ch.table(moves, "rfm_migration", "从上一期人群 (from) 到本期人群 (to) 的人数与占上期人群的比例；新投资人 = 上期还没有投资",
-         formats={"from_share": "{:.1%}"}, max_rows=80)
+         formats={"from_share": "{:.1%}"}, max_rows=80, complement="from_segment")
 
 # %% [markdown]
 # **发现 (finding).** 与 {glue:text}`rfm_previous_days` 天前 ({glue:text}`rfm_previous_date`) 相比 (两个日期各自按当时的

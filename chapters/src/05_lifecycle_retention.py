@@ -17,6 +17,7 @@
 data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
+min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
 cohort_by = "signup"  # cohort by signup or first_investment
 cohort_unit = "month"  # cohort and period unit: day, week (Monday start) or month
 return_event = "investment"  # what counts as coming back: investment, any, or an event name such as app_open
@@ -36,7 +37,7 @@ from matplotlib.patches import Rectangle
 import growthloop.book as gb
 from growthloop import retention, theme
 
-ch = gb.chapter("05_lifecycle_retention", data, analysis_date, out_dir)
+ch = gb.chapter("05_lifecycle_retention", data, analysis_date, out_dir, min_cell_size)
 life = dict(dormant_days=dormant_days, churn_days=churn_days)
 pct = lambda v, _p: f"{v:.0%}"  # noqa: E731
 
@@ -71,7 +72,9 @@ hatch = dict(facecolor="#eeeeee", edgecolor="#888888", hatch="///", lw=0.3)
 
 
 def heat(table, ax, title, xlabel, fontsize=7):
-    values, running = retention.retention_matrix(table)
+    # a rate of a cell with fewer than min_cell_size returners would give their count away
+    values, running = retention.retention_matrix(
+        table.assign(rate=table.rate.where(~table.retained.map(lambda n: gb.is_small(n, ch.min_cell)))))
     values.index = [str(c) for c in values.index]
     sns.heatmap(values, mask=values.isna(), annot=True, fmt=".0%", cmap="YlGnBu", vmin=0,
                 cbar_kws={"format": "{x:.0%}", "label": "留存率", "shrink": 0.8},
@@ -238,7 +241,7 @@ axes[1].set(xlabel="下个月末 (to)", ylabel="本月末 (from)", title="状态
 gb.show(fig)
 
 # %%
-ch.table(states, "lifecycle_states", "每月末各状态的用户数；complete=False 的月份截至分析日")
+ch.table(states, "lifecycle_states", "每月末各状态的用户数；complete=False 的月份截至分析日", complement="period")
 
 # %%
 ch.table(flows, "lifecycle_flows", "从上月末状态到本月末状态的人数；(entry) 为首次进入")

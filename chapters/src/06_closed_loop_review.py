@@ -19,6 +19,7 @@
 data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
+min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
 campaign_id = "C2026_01"  # the campaign to review (campaign_id in campaigns), None for the latest with a holdout
 response_days = None  # response window in days, None for the campaign's own window_days
 goal = None  # register, bind_card, first_investment, any_investment or amount; None for the campaign's goal
@@ -42,7 +43,7 @@ import growthloop.book as gb
 from growthloop import campaign_review as cr
 from growthloop import theme
 
-ch = gb.chapter("06_closed_loop_review", data, analysis_date, out_dir)
+ch = gb.chapter("06_closed_loop_review", data, analysis_date, out_dir, min_cell_size)
 camp = cr.campaign(ch.ds, campaign_id, response_days, goal)
 breakdowns = [segment_breakdowns] if isinstance(segment_breakdowns, str) else list(segment_breakdowns)
 PCT = "{:.1%}"
@@ -104,7 +105,7 @@ fig, ax = plt.subplots(figsize=(8, 4.2))
 sns.barplot(total, x="reached", y="label", color=sns.color_palette()[0], alpha=0.3, ax=ax, label="到达 (reached)")
 sns.barplot(total, x="users", y="label", color=sns.color_palette()[0], ax=ax, label="沿路径 (on the path)")
 for i, row in total.iterrows():
-    note = f" {row.users:,}" + (f"  ({row.rate_from_previous:.1%})" if i else "")
+    note = f" {ch.cell_label(row.users, '{:,}')}" + (f"  ({row.rate_from_previous:.1%})" if i else "")
     ax.text(max(row.users, row.reached), i, note, va="center", fontsize=9)
 ax.set(xlabel="实验组人数", ylabel="", title=f"{camp.campaign_id} 活动漏斗 (括号内为从上一步的转化率)")
 ax.set_xlim(0, total.reached.max() * 1.3)
@@ -159,7 +160,7 @@ ax.bar(rates.label, rates.rate, color=colors, width=0.5)
 ax.errorbar(rates.label.to_numpy(), rates.rate.to_numpy(), yerr=[(rates.rate - rates.ci_low).to_numpy(), (rates.ci_high - rates.rate).to_numpy()],
             fmt="none", ecolor="black", capsize=6)
 for i, row in rates.iterrows():
-    ax.text(i, row.ci_high, f"{row.rate:.1%}\n{row.responders:,}/{row.users:,}", ha="center", va="bottom", fontsize=9)
+    ax.text(i, row.ci_high, f"{row.rate:.1%}\n{ch.cell_label(row.responders, '{:,}')}/{ch.cell_label(row.users, '{:,}')}", ha="center", va="bottom", fontsize=9)
 ax.set(ylabel=f"窗口内「{cr.GOAL_LABELS[camp.goal]}」率", title="响应率：实验组与对照组 (Wilson 95% 区间)")
 ax.set_ylim(0, max(rates.ci_high.max(), 0.01) * 1.35)
 ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")

@@ -3,14 +3,18 @@
 A run works in a hidden temporary folder under runs/<campaign>/ and is renamed to its final
 name only when every chapter succeeded and the book built, so a run killed halfway never looks
 finished and never overwrites an earlier run. A failing chapter stops the run; its partial
-notebook is kept in the failed run's logs/ and is never published.
+notebook is kept in the failed run's logs/ (with error.txt naming the failing cell) and is
+never published. The temporary folder holds the running process's id (logs/pid), so
+`growthloop runs` tells a run in progress from one that was killed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -153,24 +157,66 @@ def build_book(book_dir: Path) -> Path:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
         raise RunError(f"the book did not build (jupyter-book exit {result.returncode}):\n{tail}")
     html_dir = book_dir / "_build" / "html"
+    _drop_duplicate_thebe_config(html_dir)
     if (book_dir / TABLES_DIR).exists():
         shutil.copytree(book_dir / TABLES_DIR, html_dir / TABLES_DIR, dirs_exist_ok=True)
     (html_dir / ".nojekyll").touch()
     return html_dir
 
 
+PID_FILE = "pid"
+
+
+_THEBE_CONFIG = re.compile(r"^\s*<script>const THEBE_JS_URL = [^\n]*</script>\n", re.M)
+
+
+def _drop_duplicate_thebe_config(html_dir: Path) -> None:
+    """Keep one of the two identical `const THEBE_JS_URL ...` scripts sphinx-thebe 0.3.1 writes
+    into every page: the second is a console error (SyntaxError: already declared)."""
+    for page in html_dir.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        found = _THEBE_CONFIG.findall(text)
+        if len(found) > 1 and len(set(found)) == 1:
+            first = text.index(found[0]) + len(found[0])
+            page.write_text(text[:first] + _THEBE_CONFIG.sub("", text[first:]), encoding="utf-8")
+
+
 def _new_run_dir(runs_dir: Path, name: str) -> tuple[Path, Path]:
+    """Reserve a new run name: its hidden temporary folder is created atomically (mkdir), so two
+    runs started in the same second, even of the same campaign, never share a folder."""
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     base = runs_dir / name
     base.mkdir(parents=True, exist_ok=True)
-    final = base / stamp
-    n = 2
-    while final.exists() or (base / f".{final.name}.tmp").exists():
-        final = base / f"{stamp}-{n}"
+    n = 1
+    while True:
+        final = base / (stamp if n == 1 else f"{stamp}-{n}")
         n += 1
-    tmp = base / f".{final.name}.tmp"
-    tmp.mkdir()
-    return tmp, final
+        if final.exists() or final.with_name(final.name + "-failed").exists():
+            continue
+        tmp = base / f".{final.name}.tmp"
+        try:
+            tmp.mkdir()
+        except FileExistsError:
+            continue
+        (tmp / "logs").mkdir()
+        (tmp / "logs" / PID_FILE).write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="utf-8")
+        return tmp, final
+
+
+def failing_cell(notebook: Path) -> str:
+    """The failing cell of a partial notebook: its number among the code cells, its id and the
+    line that raised (papermill's injected-parameters cell counts as a code cell)."""
+    nb = nbformat.read(notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    for i, cell in enumerate(code, 1):
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            # the cell's own line in the traceback ("----> 4 ch = gb.chapter(...)"), else its first
+            trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(errors[0].get("traceback", [])))
+            at = re.search(r"^-+> *\d+ (.+)$", trace, re.M)
+            line = at.group(1) if at else next((x for x in cell.source.splitlines() if x.strip()), "")
+            return f"code cell {i} (id {cell.get('id', '?')}), at: {line.strip()[:120]}"
+    return "no cell with an error output (the kernel may have died)"
 
 
 def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
@@ -192,7 +238,6 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
             shutil.copytree(PROJECT_ROOT / name, tmp / name)
     write_toc(tmp, chapters)
     (tmp / "chapters").mkdir()
-    (tmp / "logs").mkdir()
     (tmp / "campaign.yml").write_text(yaml.safe_dump(
         {"name": campaign.name, "data": str(campaign.data), "parameters": params,
          "chapters": [p.stem for p in chapters]}, allow_unicode=True), encoding="utf-8")
@@ -206,33 +251,57 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
                 kernel_name="python3", progress_bar=False, cwd=str(tmp / "chapters"),
             )
         except papermill.PapermillExecutionError as exc:
-            failed = _fail(tmp, final, out)
-            raise RunError(f"chapter {nb.stem} failed in cell {exc.exec_count} "
-                           f"({exc.ename}: {exc.evalue}). Partial notebook: "
-                           f"{failed / 'logs' / nb.name}; no book was built.") from exc
+            cell = failing_cell(out) if out.exists() else f"cell {exc.exec_count}"
+            message = (f"chapter {nb.stem} failed in cell {exc.exec_count} "
+                       f"({exc.ename}: {exc.evalue}); {cell}.")
+            failed = _fail(tmp, final, out, message)
+            raise RunError(f"{message} Partial notebook: {failed / 'logs' / nb.name}; "
+                           f"no book was built.") from exc
+        except Exception as exc:  # the kernel died, papermill or nbformat failed ...
+            message = f"chapter {nb.stem} did not finish ({type(exc).__name__}: {exc})."
+            failed = _fail(tmp, final, out, message)
+            raise RunError(f"{message} Partial notebook (if any): {failed / 'logs'}; "
+                           f"no book was built.") from exc
         hide_injected_cell(out)
     progress("building the book")
     try:
         build_book(tmp)
-    except RunError:
-        _fail(tmp, final, None)
+    except RunError as exc:
+        _fail(tmp, final, None, str(exc))
         raise
+    (tmp / "logs" / PID_FILE).unlink()
     os.replace(tmp, final)
     return final
 
 
-def _fail(tmp: Path, final: Path, partial: Path | None) -> Path:
-    """Keep a failed run for inspection under <name>-failed, with nothing publishable in it."""
+def _fail(tmp: Path, final: Path, partial: Path | None, message: str = "") -> Path:
+    """Keep a failed run for inspection under <name>-failed, with nothing publishable in it:
+    the partial notebook moves to logs/ (out of chapters/), the error goes to logs/error.txt."""
     if partial is not None and partial.exists():
         shutil.move(str(partial), tmp / "logs" / partial.name)
     shutil.rmtree(tmp / "_build", ignore_errors=True)
+    (tmp / "logs" / "error.txt").write_text(message + "\n", encoding="utf-8")
+    (tmp / "logs" / PID_FILE).unlink(missing_ok=True)
     failed = final.with_name(final.name + "-failed")
     os.replace(tmp, failed)
     return failed
 
 
+def _alive(tmp: Path) -> bool:
+    """Whether the process that started a temporary run folder is still running (same host)."""
+    try:
+        pid, host = (tmp / "logs" / PID_FILE).read_text(encoding="utf-8").split()
+        if host != socket.gethostname():
+            return True  # another machine's run: assume it is still going
+        os.kill(int(pid), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def list_runs(runs_dir: Path | None = None) -> list[dict[str, str]]:
-    """Every run folder with its campaign and status (complete, failed, in progress)."""
+    """Every run folder with its campaign and status: complete, failed, in progress, or killed
+    (a temporary folder whose process is gone: it never became a run and is never published)."""
     runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
     rows = []
     for campaign in sorted(p for p in runs_dir.glob("*") if p.is_dir()):
@@ -240,7 +309,7 @@ def list_runs(runs_dir: Path | None = None) -> list[dict[str, str]]:
             if not run.is_dir():
                 continue
             if run.name.startswith("."):
-                status = "in progress or killed"
+                status = "in progress" if _alive(run) else "killed"
             elif run.name.endswith("-failed"):
                 status = "failed"
             else:
@@ -250,5 +319,5 @@ def list_runs(runs_dir: Path | None = None) -> list[dict[str, str]]:
     return rows
 
 
-__all__ = ["EXPORTS_DIR", "CampaignRun", "RunError", "build_book", "chapter_paths",
+__all__ = ["EXPORTS_DIR", "CampaignRun", "RunError", "build_book", "chapter_paths", "failing_cell",
            "list_runs", "load_campaign", "run_campaign", "split_parameters"]

@@ -42,6 +42,7 @@ import yaml
 from docutils.nodes import make_id
 
 from growthloop import PROJECT_ROOT
+from growthloop.book import cell_label
 from growthloop.theme import count, yuan
 
 SUMMARY_STEM = "99_summary"
@@ -224,7 +225,7 @@ class ActionRule:
 def _funnel_stalled(v: dict[str, Any], vpi: float | None):
     card, invest = int(v["funnel_stalled_card"]), int(v["funnel_stalled_invest"])
     users = card + invest
-    text = (f"给 {users:,} 名滞留用户发触发提醒：注册后未绑卡 {card:,} 人、绑卡后未首投 {invest:,} 人"
+    text = (f"给 {cell_label(users)} 名滞留用户发触发提醒：注册后未绑卡 {cell_label(card)} 人、绑卡后未首投 {cell_label(invest)} 人"
             " (trigger reminders to stalled sign-ups)")
     return text, users * vpi if vpi is not None else None, users, "滞留人数 × 每名投资人的收入 V"
 
@@ -243,8 +244,8 @@ def _rfm_risk(v: dict[str, Any], vpi: float | None):
     users = int(round(_number(v["rfm_group_risk_share"]) * investors))
     amount = _number(v["rfm_group_risk_amount_share"])
     winback = v.get("rfm_winback_users")
-    first = f"，其中重要挽留 {int(winback):,} 人优先" if winback is not None else ""
-    text = (f"召回流失风险客 {users:,} 人 (占投资额 {amount:.1%}){first}"
+    first = f"，其中重要挽留 {cell_label(int(winback))} 人优先" if winback is not None else ""
+    text = (f"召回流失风险客 {cell_label(users)} 人 (占投资额 {amount:.1%}){first}"
             " (win back investors whose recency is low)")
     stake = amount * investors * vpi if vpi is not None else None
     return text, stake, users, "投资额占比 × 投资人数 × V"
@@ -252,7 +253,7 @@ def _rfm_risk(v: dict[str, Any], vpi: float | None):
 
 def _ret_dormant(v: dict[str, Any], vpi: float | None):
     users = int(v["ret_at_risk_users"])
-    text = (f"按不活跃天数由短到长召回 {users:,} 名沉睡用户，并留出对照组"
+    text = (f"按不活跃天数由短到长召回 {cell_label(users)} 名沉睡用户，并留出对照组"
             " (recall dormant users, shortest silence first, with a holdout)")
     return text, users * vpi if vpi is not None else None, users, "沉睡人数 × V"
 
@@ -267,8 +268,8 @@ def _review_next(v: dict[str, Any], vpi: float | None):
         per = revenue / responders
     names = v.get("review_plan_names", "")
     offer = v.get("review_offer", "")
-    text = (f"下一轮向 {names} 共 {targets:,} 人发送「{offer}」" if names else
-            f"下一轮向 {targets:,} 人发送「{offer}」") + " (the next round of this campaign)"
+    text = (f"下一轮向 {names} 共 {cell_label(targets)} 人发送「{offer}」" if names else
+            f"下一轮向 {cell_label(targets)} 人发送「{offer}」") + " (the next round of this campaign)"
     return text, inc * per if per is not None else None, targets, "计划增量响应者 × 本次每个增量响应者的收入"
 
 

@@ -105,6 +105,9 @@ def apply() -> str:
                       "savefig.dpi": 100})
     mpl.rcParams["font.sans-serif"] = [family, "DejaVu Sans"]
     plt.rcParams["svg.fonttype"] = "path"
+    # Labels carry data strings (campaign names, UTM values, cities): a `$` in them must show
+    # as a dollar sign, not start mathtext (which mangles the label or fails to draw it).
+    plt.rcParams["text.parse_math"] = False
     return family
 
 

@@ -1,0 +1,139 @@
+"""Small-cell suppression: no published count of people between 1 and min_cell_size - 1, in the
+shown table or the downloadable CSV, and no rate or sum that gives such a count back."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from growthloop import PROJECT_ROOT
+from growthloop import book as gb
+from growthloop.runner import chapter_paths, split_parameters
+
+
+def _frame() -> pd.DataFrame:
+    return pd.DataFrame({
+        "step": ["a", "a", "a", "b", "b", "b"],
+        "channel": ["x", "y", "z", "x", "y", "z"],
+        "period": [1, 1, 1, 2, 2, 2],
+        "users": [120, 9, 40, 0, 10, 35],
+        "amount": [5000, 700, 900, 0, 100, 300],          # whole-number money
+        "rate": [0.5, 0.25, 0.1, 0.0, 0.2, 0.3],
+        "label": ["A", "B", "C", "D", "E", "F"],
+    })
+
+
+def test_is_small_and_cell_label() -> None:
+    # 0 is shown ("nobody"), 1..9 are small, 10 is not; text and NaN are not counts
+    assert [gb.is_small(v) for v in (0, 1, 9, 9.5, 10, 250)] == [False, True, True, True, False, False]
+    assert not gb.is_small("x") and not gb.is_small(float("nan")) and not gb.is_small(True)
+    assert gb.cell_label(3) == "<10" and gb.cell_label(1234) == "1,234" and gb.cell_label(0) == "0"
+    assert gb.cell_label(3, min_cell=3, fmt="{:,}") == "3" and gb.cell_label(2, min_cell=3) == "<3"
+    assert gb.cell_label(None) == "" and gb.cell_label(float("nan")) == ""
+
+
+def test_suppress_blanks_small_counts_and_what_is_derived_from_them() -> None:
+    out = gb.suppress(_frame())
+    # row 1 (users 9): the count shows "<10", its rate and money are blank, keys and text stay
+    assert out.loc[1, "users"] == "<10"
+    assert pd.isna(out.loc[1, "rate"]) and pd.isna(out.loc[1, "amount"])
+    assert out.loc[1, "period"] == 1 and out.loc[1, "label"] == "B" and out.loc[1, "channel"] == "y"
+    # the other rows are untouched; 0 and 10 are not small; whole numbers stay whole
+    assert out.drop(index=1).astype(str).equals(_frame().drop(index=1).astype(str))
+    assert out.loc[0, "users"] == 120 and out.loc[3, "users"] == 0 and out.loc[4, "users"] == 10
+    assert out.loc[0, "amount"] == 5000 and isinstance(out.loc[0, "amount"], int)
+    # the input is not changed
+    frame = _frame()
+    gb.suppress(frame, complement="step")
+    assert frame.equals(_frame())
+
+
+def test_suppress_parameters() -> None:
+    frame = _frame()
+    assert gb.suppress(frame, counts=()).equals(frame), "counts=() : a table that counts no people"
+    assert gb.suppress(frame, min_cell=1).equals(frame), "1 turns suppression off"
+    # a larger minimum hides more: 10 and 35 are now small, 40 is not
+    out = gb.suppress(frame, min_cell=36)
+    assert out.users.tolist() == [120, "<36", 40, 0, "<36", "<36"]
+    with pytest.raises(ValueError, match=r"counts: no column\(s\) \['members'\]"):
+        gb.suppress(frame, counts=["members"])
+    for bad in (0, -5, 2.5, "10", True):
+        with pytest.raises(ValueError, match="min_cell_size must be a whole number >= 1"):
+            gb.suppress(frame, min_cell=bad)
+    with pytest.raises(ValueError, match="min_cell_size"):
+        gb.chapter("x", min_cell_size=0)  # refused before any data is opened
+
+
+def test_complement_stops_total_minus_parts() -> None:
+    """Step a's channels add up to a total shown elsewhere (169): with only 9 hidden it would be
+    169 - 120 - 40 = 9. The next smallest cell of the group (40) is hidden with it."""
+    out = gb.suppress(_frame(), complement="step")
+    assert out.users.tolist()[:3] == [120, "<10", gb.HIDDEN]
+    assert pd.isna(out.loc[2, "rate"]) and pd.isna(out.loc[2, "amount"])
+    assert out.loc[4, "users"] == 10, "step b hides nothing, so nothing more is hidden"
+    # brute force on random tables: no group with a positive shown remainder has exactly one
+    # hidden cell, and every hidden cell is small or a complement
+    import numpy as np
+
+    rng = np.random.default_rng(9)
+    for _ in range(50):
+        f = pd.DataFrame({"g": rng.integers(0, 4, 30), "users": rng.integers(0, 30, 30)})
+        o = gb.suppress(f, complement="g")
+        hidden = o.users.map(lambda v: v in ("<10", gb.HIDDEN))
+        assert (hidden >= f.users.between(1, 9)).all()
+        for _, idx in f.groupby("g").groups.items():
+            shown_positive = (~hidden[idx] & (f.users[idx] > 0)).sum()
+            assert hidden[idx].sum() != 1 or shown_positive == 0
+    # a repeated index (a frame built by concat) works; step a now hides two 9s: no complement
+    doubled = pd.concat([_frame(), _frame()])
+    assert gb.suppress(doubled, complement="step").users.tolist() == [120, "<10", 40, 0, 10, 35] * 2
+    # complement=[]: the whole table is one group (its rows add up to the total)
+    whole = gb.suppress(pd.DataFrame({"tier": ["a", "b", "c"], "users": [5, 30, 60]}), complement=[])
+    assert whole.users.tolist() == ["<10", gb.HIDDEN, 60]
+
+
+def test_table_suppresses_the_page_and_the_csv(tmp_path: Path) -> None:
+    ch = gb.Chapter(slug="t", ds=None, out_dir=tmp_path, min_cell=10)
+    view = ch.table(_frame(), "cells", "caption", formats={"rate": "{:.1%}", "users": "{:,}"})
+    csv = (tmp_path / "tables" / "t" / "cells.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert csv[2] == "a,y,1,<10,,,B", csv[2]
+    assert csv[1] == "a,x,1,120,5000,0.5,A"
+    page = view.data
+    assert "&lt;10" in page and "<td>9</td>" not in page and "25.0%" not in page
+    assert "50.0%" in page and "<td>120</td>" in page
+    # a chapter's own minimum
+    ch20 = gb.Chapter(slug="t", ds=None, out_dir=tmp_path, min_cell=20)
+    ch20.table(_frame(), "cells20")
+    assert "<20" in (tmp_path / "tables" / "t" / "cells20.csv").read_text(encoding="utf-8-sig")
+    assert ch20.cell_label(15) == "<20" and ch20.cell_label(25) == "25"
+
+
+def test_every_chapter_takes_min_cell_size_from_its_parameters() -> None:
+    """A campaign sets `min_cell_size:` once; the runner hands it to every chapter declaring it."""
+    chapters = [p for p in chapter_paths() if not p.stem.startswith("99")]
+    per = split_parameters(chapters, {"min_cell_size": 20})
+    assert all(per[p] == {"min_cell_size": 20} for p in chapters)
+    for src in sorted((PROJECT_ROOT / "chapters" / "src").glob("0*.py")):
+        text = src.read_text(encoding="utf-8")
+        assert re.search(r"^min_cell_size = 10  # ", text, re.M), src.name
+        assert re.search(r"gb\.chapter\([^)]*min_cell_size\)", text), f"{src.name} must pass min_cell_size on"
+
+
+def small_cells(tables: Path, min_cell: int = gb.MIN_CELL_SIZE) -> list[str]:
+    """Published CSVs with a count-of-people value between 1 and min_cell - 1."""
+    bad = []
+    for path in sorted(tables.rglob("*.csv")):
+        frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        for col in (c for c in gb.COUNT_COLUMNS if c in frame.columns):
+            values = pd.to_numeric(frame[col], errors="coerce")
+            hits = frame[col][(values > 0) & (values < min_cell)]
+            if len(hits):
+                bad.append(f"{path.relative_to(tables)}:{col}={hits.iloc[0]}")
+    return bad
+
+
+def test_committed_demo_tables_have_no_small_cells() -> None:
+    assert small_cells(PROJECT_ROOT / "tables") == []
