@@ -351,7 +351,7 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
                           ("prof_investor_rate", "投资转化率 (investor rate)", ".1%"),
                           ("prof_aum_total", "在投资产 (AUM)", ""),
                           ("prof_top20_share", "前 20% 投资人的资产占比 (top 20% share)", ".1%")],
-    "02": [("funnel_first_invest_rate", "注册到首投 (first investment rate)", ".1%"),
+    "02": [("funnel_first_invest_rate", "漏斗第一步到首投 (first investment, from the funnel's first step)", ".1%"),
                   ("funnel_worst_step", "转化最低的一步 (weakest step)", ""),
                   ("funnel_worst_rate", "该步转化率 (its rate)", ".1%"),
                   ("funnel_stalled_card", "注册未绑卡的滞留用户 (stalled before card)", ",.0f"),
