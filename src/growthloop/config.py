@@ -20,11 +20,18 @@ A dataset folder holds one file per table (Parquet or CSV) and, optionally, a da
     rfm_actions:                     # edits the RFM chapter's action table (growthloop.rfm)
       重要挽留: {action: 客服电话回访, channel: 客服电话, offer: 50元召回红包}
       important value: {offer: 生日礼包}   # a field left out keeps its default
+    engine:                          # DuckDB settings (growthloop.config.EngineConfig)
+      memory_limit: 6GB              # default: 60% of RAM, at most 6 GiB; or a share: 50%
+      temp_directory: /data/spill    # where DuckDB spills; default: <system temp>/growthloop-duckdb
+      threads: 4                     # default: every core
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +55,104 @@ class TableConfig:
     values: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
+# Default DuckDB memory limit: this share of the machine's RAM, but never more than the cap, so
+# a run leaves room for Python, pandas frames and plotting next to the engine (DuckDB spills
+# what does not fit to temp_directory). On the 24 GiB benchmark machine that is 6 GiB.
+DEFAULT_MEMORY_SHARE = 0.6
+DEFAULT_MEMORY_CAP = 6 * 1024**3
+ENGINE_KEYS = ("memory_limit", "temp_directory", "threads")
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
+_SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+_UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
+          "KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4}
+
+
+def total_memory() -> int:
+    """Physical memory of the machine in bytes (0 when the platform does not say)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def default_memory_limit(ram: int | None = None) -> int:
+    """60% of RAM capped at 6 GiB, in bytes (the cap alone when RAM is unknown)."""
+    ram = total_memory() if ram is None else ram
+    if ram <= 0:
+        return DEFAULT_MEMORY_CAP
+    return min(int(ram * DEFAULT_MEMORY_SHARE), DEFAULT_MEMORY_CAP)
+
+
+def default_temp_directory() -> str:
+    """The spill folder when none is configured: growthloop-duckdb in the system temp folder
+    (DuckDB's own default, .tmp in the working directory, would land in the chapters folder)."""
+    return str(Path(tempfile.gettempdir()) / "growthloop-duckdb")
+
+
+@dataclass
+class EngineConfig:
+    """How the embedded engine (DuckDB) may use the machine; dataset.yml `engine:`."""
+
+    memory_limit: int = field(default_factory=default_memory_limit)  # bytes
+    temp_directory: str = field(default_factory=default_temp_directory)
+    threads: int | None = None  # None: DuckDB's default, every core
+
+    def duckdb_settings(self) -> dict[str, Any]:
+        """Keyword arguments for growthloop.data.connect_duckdb."""
+        return {"memory_limit": f"{max(1, self.memory_limit // 1024**2)}MiB",
+                "temp_directory": self.temp_directory, "threads": self.threads}
+
+
+def parse_size(value: Any, ram: int | None = None) -> int:
+    """A memory size from dataset.yml in bytes: "6GB", "512MiB", or a share of RAM, "50%"."""
+    text = str(value)
+    m = _SIZE.match(text)
+    if m and not isinstance(value, bool):
+        size = float(m.group(1)) * _UNITS[m.group(2).upper()]
+    elif (m := _SHARE.match(text)) and not isinstance(value, bool):
+        share = float(m.group(1))
+        if not 0 < share <= 100:
+            raise ConfigError(f"{DATASET_FILE}: engine.memory_limit {value!r}: a share must be "
+                              "above 0% and at most 100%")
+        ram = total_memory() if ram is None else ram
+        if ram <= 0:
+            raise ConfigError(f"{DATASET_FILE}: engine.memory_limit {value!r}: the machine's "
+                              "memory is unknown; write a size such as 6GB")
+        size = ram * share / 100
+    else:
+        raise ConfigError(f"{DATASET_FILE}: engine.memory_limit {value!r} is not a size; write "
+                          "a number with a unit (512MB, 6GB, 8GiB) or a share of RAM (50%)")
+    if size < 64 * 1024**2:
+        raise ConfigError(f"{DATASET_FILE}: engine.memory_limit {value!r} is below 64MB; "
+                          "DuckDB cannot work in that")
+    return int(size)
+
+
+def _parse_engine(value: Any) -> EngineConfig:
+    """engine: memory_limit, temp_directory, threads; unknown keys are refused."""
+    raw = _as_mapping(value, "engine")
+    bad = sorted(str(k) for k in set(raw) - set(ENGINE_KEYS))
+    if bad:
+        raise ConfigError(f"{DATASET_FILE}: engine has unknown key(s) {bad}; the keys are "
+                          f"{list(ENGINE_KEYS)}")
+    cfg = EngineConfig()
+    if raw.get("memory_limit") is not None:
+        cfg.memory_limit = parse_size(raw["memory_limit"])
+    if raw.get("temp_directory") is not None:
+        temp = raw["temp_directory"]
+        if not isinstance(temp, str) or not temp.strip() or "'" in temp:
+            raise ConfigError(f"{DATASET_FILE}: engine.temp_directory must be a folder path "
+                              f"(without quotes), got {temp!r}")
+        cfg.temp_directory = str(Path(temp.strip()).expanduser())
+    if raw.get("threads") is not None:
+        threads = raw["threads"]
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ConfigError(f"{DATASET_FILE}: engine.threads must be a whole number of at "
+                              f"least 1, got {threads!r}")
+        cfg.threads = threads
+    return cfg
+
+
 @dataclass
 class DatasetConfig:
     name: str = "dataset"
@@ -59,6 +164,7 @@ class DatasetConfig:
     channels: tuple[Channel, ...] = DEFAULT_CHANNELS
     # segment (Chinese label) -> {action, channel, offer}; only the fields the analyst changed
     rfm_actions: dict[str, dict[str, str]] = field(default_factory=dict)
+    engine: EngineConfig = field(default_factory=EngineConfig)
 
     def table(self, name: str) -> TableConfig:
         return self.tables.get(name, TableConfig())
@@ -76,7 +182,7 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
     """Build a DatasetConfig from the parsed YAML, refusing unknown keys and tables."""
     raw = _as_mapping(raw, "the top level")
     known = {"name", "timezone", "analysis_date", "revenue_margin_annual",
-             "current_holding_days", "tables", "channels", "rfm_actions"}
+             "current_holding_days", "tables", "channels", "rfm_actions", "engine"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(f"{DATASET_FILE}: unknown key(s) {unknown}; known keys are {sorted(known)}")
@@ -126,6 +232,7 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
             ))
         cfg.channels = tuple(channels)
     cfg.rfm_actions = _parse_rfm_actions(raw.get("rfm_actions"))
+    cfg.engine = _parse_engine(raw.get("engine"))
     return cfg
 
 
@@ -175,4 +282,8 @@ def load_config(folder: str | Path) -> DatasetConfig:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return parse_config(raw)
+    cfg = parse_config(raw)
+    if not Path(cfg.engine.temp_directory).is_absolute():
+        # a relative spill folder is relative to the dataset folder, like the table files
+        cfg.engine.temp_directory = str((Path(folder) / cfg.engine.temp_directory).resolve())
+    return cfg

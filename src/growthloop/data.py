@@ -690,7 +690,7 @@ def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None
         raise ConfigError(f"dataset.yml: timezone {config.timezone!r} is not a time zone; "
                           "write e.g. Asia/Shanghai") from exc
     if con is None:
-        con = connect_duckdb(config.timezone)
+        con = connect_duckdb(config.timezone, **config.engine.duckdb_settings())
     if isinstance(analysis_date, str):
         try:
             analysis_date = dt.date.fromisoformat(analysis_date)
