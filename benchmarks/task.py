@@ -1,0 +1,258 @@
+"""One measurement, run by benchmarks/run.py in its own process (so its memory is its own).
+
+    python benchmarks/task.py stage NAME DATA OUT.json      # a stage: load, [wide], its calls, SQL floor
+    python benchmarks/task.py stage all DATA OUT.json       # every stage after a single load
+    python benchmarks/task.py pandas METRIC DATA OUT.json   # the pandas version of a metric
+
+A stage process opens the dataset with the dataset's engine settings, then times each phase
+(wall time and the peak RSS of this process during the phase, sampled every 20 ms). The
+library's metric and the metric's SQL floor run in the same process on the same loaded tables.
+Results of the metrics (small frames) are written to OUT.json for the agreement check.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import resource
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+# measure the checkout this folder belongs to, whatever the venv's editable install points at
+sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
+
+import metrics  # noqa: E402
+
+STAGES = ("load", "wide", "profiling", "funnel", "attribution", "rfm", "retention",
+          "campaign_review")
+ALL = "all"  # every stage in one process, after one load
+# the stage whose library call is each metric, and that call's phase name
+METRIC_PHASE = {"funnel": ("funnel", "funnel.funnel"),
+                "paths": ("attribution", "attribution.attribution_paths"),
+                "rfm": ("rfm", "rfm.segments"),
+                "cohort": ("retention", "retention.cohort_retention")}
+
+
+class Sampler:
+    """Peak RSS of this process, per phase, from a background thread."""
+
+    def __init__(self, interval: float = 0.02):
+        self.proc = psutil.Process()
+        self.peak = 0
+        self.interval = interval
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop:
+            with contextlib.suppress(psutil.Error):
+                self.peak = max(self.peak, self.proc.memory_info().rss)
+            time.sleep(self.interval)
+
+    def reset(self) -> None:
+        self.peak = self.proc.memory_info().rss
+
+    def stop(self) -> None:
+        self._stop = True
+
+
+class Recorder:
+    """Times phases; writes everything measured so far to `out` after each phase, so a process
+    stopped halfway (a timeout at 10M users) still leaves its finished measurements."""
+
+    def __init__(self, out: Path | None = None, header: dict | None = None) -> None:
+        self.sampler = Sampler()
+        self.phases: list[dict] = []
+        self.results: dict[str, list[dict]] = {}
+        self.out, self.header = out, header or {}
+
+    def save(self, status: str = "running", error: str | None = None, info: dict | None = None) -> None:
+        if self.out is None:
+            return
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.out.with_suffix(".part")
+        tmp.write_text(json.dumps({**self.header, "status": status, "error": error,
+                                   "phases": self.phases, "results": self.results,
+                                   "info": info or {}, "pid": os.getpid()},
+                                  ensure_ascii=False, default=str))
+        tmp.replace(self.out)
+
+    def __call__(self, name: str, fn: Callable[[], object], metric: str | None = None,
+                 impl: str = "library", frame: Callable[[object], object] | None = None):
+        self.sampler.reset()
+        t0 = time.perf_counter()
+        out = fn()
+        seconds = time.perf_counter() - t0
+        peak = max(self.sampler.peak, self.sampler.proc.memory_info().rss)
+        self.phases.append({"phase": name, "seconds": round(seconds, 4),
+                            "peak_rss_mb": round(peak / 2**20, 1), "metric": metric, "impl": impl})
+        if metric is not None:
+            self.results[f"{metric}:{impl}"] = (frame(out) if frame else out).to_dict("records")
+        print(f"  {name}: {seconds:.2f} s, peak {peak / 2**20:.0f} MB", file=sys.stderr, flush=True)
+        self.save()
+        return out
+
+
+def open_with_engine(data: Path):
+    """open_dataset on a DuckDB connection with the dataset's engine settings."""
+    from growthloop.config import load_config
+    from growthloop.data import connect_duckdb, open_dataset
+
+    cfg = load_config(data)
+    con = connect_duckdb(cfg.timezone, **cfg.engine.duckdb_settings())
+    return open_dataset(data, con=con)
+
+
+def run_stage(name: str, data: Path, rec: Recorder) -> dict:
+    """One stage after its own load (and wide table), or "all": every stage after one load."""
+    from growthloop.wide import user_wide
+
+    ds = rec("load", lambda: open_with_engine(data))
+    info = {"rows": {t: int(n) for t, n in ds.quality.used.items()},
+            "analysis_date": str(ds.analysis_date)}
+    if name == "load":
+        return info
+    # the slowest stage (attribution) last: a run stopped by its timeout still has the others
+    names = ("profiling", "funnel", "rfm", "retention", "campaign_review", "attribution") \
+        if name == ALL else (name,)
+    if name in ("all", "wide", "profiling", "retention", "campaign_review"):
+        rec("wide", lambda: user_wide(ds))
+    failed = {}
+    for stage in names:
+        if stage == "wide":
+            continue
+        try:
+            STAGE_BODIES[stage](ds, rec)
+        except Exception as exc:  # noqa: BLE001 - one stage's failure must not hide the others
+            if name != "all":
+                raise
+            failed[stage] = f"{type(exc).__name__}: {exc}"[:500]
+            print(f"  {stage} failed: {failed[stage]}", file=sys.stderr, flush=True)
+    if failed:
+        info["failed_stages"] = failed
+    return info
+
+
+def _profiling(ds, rec: Recorder) -> None:
+    from growthloop import profiling
+    from growthloop.wide import user_wide
+
+    wide = user_wide(ds)
+    dims = ("age_band", "gender", "region", "city_tier", "device_os")
+    rec("profiling.composition", lambda: [profiling.composition(wide, d) for d in dims])
+    rec("profiling.layers", lambda: profiling.layers(wide))
+    rec("profiling.lorenz_curve", lambda: profiling.lorenz_curve(wide))
+    rec("profiling.headline", lambda: profiling.headline(wide))
+
+
+def _funnel(ds, rec: Recorder) -> None:
+    from growthloop import funnel
+
+    rec("funnel.funnel", lambda: metrics.library("funnel", ds), metric="funnel")
+    rec("sql.funnel", lambda: metrics.sql("funnel", ds.con, ds.analysis_date),
+        metric="funnel", impl="sql")
+    rec("funnel.cohort_conversion", lambda: funnel.cohort_conversion(ds))
+
+
+def _attribution(ds, rec: Recorder) -> None:
+    from growthloop import attribution
+
+    paths = rec("attribution.attribution_paths", lambda: attribution.attribution_paths(ds),
+                metric="paths", frame=metrics.paths_frame)
+    rec("sql.paths", lambda: metrics.sql("paths", ds.con, ds.analysis_date, ds.config.channels),
+        metric="paths", impl="sql")
+    rec("attribution.attribute", lambda: attribution.attribute(paths))
+    rec("attribution.channel_monitor", lambda: attribution.channel_monitor(ds))
+
+
+def _rfm(ds, rec: Recorder) -> None:
+    from growthloop import rfm
+
+    rec("rfm.segments", lambda: metrics.library("rfm", ds), metric="rfm")
+    rec("sql.rfm", lambda: metrics.sql("rfm", ds.con, ds.analysis_date), metric="rfm", impl="sql")
+    seg = rfm.segments(ds)
+    rec("rfm.segment_table", lambda: (rfm.segment_table(seg), rfm.group_table(seg)))
+
+
+def _retention(ds, rec: Recorder) -> None:
+    from growthloop import retention
+
+    rec("retention.cohort_retention", lambda: metrics.library("cohort", ds), metric="cohort")
+    rec("sql.cohort", lambda: metrics.sql("cohort", ds.con, ds.analysis_date),
+        metric="cohort", impl="sql")
+    rec("retention.nth_investment", lambda: retention.nth_investment(ds, max_n=5))
+    rec("retention.lifecycle", lambda: retention.lifecycle(ds))
+
+
+def _campaign_review(ds, rec: Recorder) -> None:
+    from growthloop import campaign_review as cr
+
+    camp = rec("campaign_review.campaign", lambda: cr.campaign(ds))
+    rec("campaign_review.campaign_funnel", lambda: cr.campaign_funnel(ds, camp))
+    rec("campaign_review.effect", lambda: cr.effect(ds, camp))
+    rec("campaign_review.segment_uplift", lambda: cr.segment_uplift(ds, camp, "age_band"))
+
+
+STAGE_BODIES = {"profiling": _profiling, "funnel": _funnel, "attribution": _attribution,
+                "rfm": _rfm, "retention": _retention, "campaign_review": _campaign_review}
+
+
+def run_pandas(metric: str, data: Path, rec: Recorder, limit_gib: float) -> dict:
+    from growthloop.config import load_config
+
+    # cap the address space: a pandas attempt that does not fit fails with MemoryError
+    # instead of pushing the machine into swap (there is none here: the OOM killer would come)
+    cap = int(limit_gib * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    cfg = load_config(data)
+    import datetime as dt
+
+    import pyarrow.parquet as pq
+
+    day = cfg.analysis_date
+    if day is None:
+        last = pq.read_table(data / "events.parquet", columns=["event_time"]).column(0)
+        import pyarrow.compute as pc
+
+        day = pc.max(last).as_py().date()
+    assert isinstance(day, dt.date)
+    rec(f"pandas.{metric}", lambda: metrics.pandas_metric(metric, data, day, cfg.channels),
+        metric=metric, impl="pandas")
+    return {"limit_gib": limit_gib}
+
+
+def main(argv: list[str]) -> int:
+    kind, name, data, out = argv[0], argv[1], Path(argv[2]), Path(argv[3])
+    limit = float(argv[4]) if len(argv) > 4 else 8.0
+    rec = Recorder(out, {"kind": kind, "name": name})
+    status, error = "ok", None
+    info: dict = {}
+    try:
+        if kind == "stage":
+            info = run_stage(name, data, rec)
+        elif kind == "pandas":
+            info = run_pandas(name, data, rec, limit)
+        else:
+            raise ValueError(kind)
+    except MemoryError:
+        status, error = "out of memory", traceback.format_exc(limit=3)
+    except Exception as exc:  # noqa: BLE001 - recorded, the harness goes on with the next one
+        status, error = "error", f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}"
+        if "memory" in str(exc).lower() or "bad_alloc" in str(exc):
+            status = "out of memory"
+    rec.sampler.stop()
+    rec.save(status, error, info)
+    return 0 if status == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
