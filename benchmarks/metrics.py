@@ -56,14 +56,10 @@ def _ts(value: dt.datetime) -> str:
 
 
 def channel_map(channels) -> dict[str, str]:
-    """Normalised source -> channel, as growthloop.channels.channel_of builds it."""
-    mapping: dict[str, str] = {}
-    for ch in channels:
-        for alias in ch.sources:
-            mapping.setdefault(alias, ch.name)
-    for ch in channels:
-        mapping.setdefault(ch.name.lower(), ch.name)
-    return mapping
+    """Normalised source -> channel, the library's own mapping (the SQL floor uses it as data)."""
+    from growthloop.channels import channel_mapping
+
+    return channel_mapping(channels)
 
 
 def segment_labels() -> dict[tuple[bool, bool, bool], str]:

@@ -77,10 +77,17 @@ def channel_of(source: ibis.StringValue, channels: Sequence[Channel]) -> ibis.St
     """The channel of an already normalised source as an expression (no join): aliases of the
     channel map (a listed source before a channel's own name, so an alias can be moved to
     another channel), else the source itself, else 未标记 (untagged)."""
+    mapping = channel_mapping(channels)
+    return ibis.coalesce(source.substitute(mapping, else_=source), ibis.literal(UNTAGGED_CHANNEL))
+
+
+def channel_mapping(channels: Sequence[Channel]) -> dict[str, str]:
+    """Normalised source -> channel name: every listed source first, then each channel's own
+    (lower-cased) name, so an alias can be moved to another channel."""
     mapping: dict[str, str] = {}
     for ch in channels:
         for alias in ch.sources:
             mapping.setdefault(alias, ch.name)
     for ch in channels:
         mapping.setdefault(ch.name.lower(), ch.name)
-    return ibis.coalesce(source.substitute(mapping, else_=source), ibis.literal(UNTAGGED_CHANNEL))
+    return mapping
