@@ -12,6 +12,7 @@ Everything runs in the engine (DuckDB by default): no raw table is pulled into p
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import gzip
@@ -138,10 +139,18 @@ class QualityReport:
 
 
 def connect_duckdb(timezone: str = "Asia/Shanghai", memory_limit: str | None = None,
-                   temp_directory: str | None = None, threads: int | None = None):
-    """An in-process DuckDB connection whose session time zone is the platform's."""
-    con = ibis.duckdb.connect()
+                   temp_directory: str | None = None, threads: int | None = None,
+                   database: str | Path | None = None):
+    """An in-process DuckDB connection whose session time zone is the platform's.
+
+    `database` None keeps the tables in memory (spilling to `temp_directory`); a path keeps
+    them in that database file (a run's shared store, see growthloop.store)."""
+    con = ibis.duckdb.connect(str(database)) if database else ibis.duckdb.connect()
     con.raw_sql(f"SET TimeZone='{timezone}'")
+    # no progress bar on a terminal (it would interleave with the run's log); in a Jupyter
+    # kernel DuckDB shows none and refuses the setting without ipywidgets
+    with contextlib.suppress(duckdb.Error):
+        con.raw_sql("SET enable_progress_bar=false")
     if memory_limit:
         con.raw_sql(f"SET memory_limit='{memory_limit}'")
     if temp_directory:
@@ -304,7 +313,9 @@ def _read_raw(con, path: Path, name: str, encoding: str) -> tuple[ibis.Table | N
 def _null_tokens(col: ibis.Value) -> ibis.Value:
     """Trimmed text, with blanks and NULL, \\N, NaN, None, N/A and #N/A read as missing."""
     text = col.strip()
-    return text.upper().isin(list(NULL_TOKENS)).ifelse(ibis.null().cast("string"), text.nullif(""))
+    # the length test first: the engine then upper-cases only the few short values
+    token = (text.length() <= max(map(len, NULL_TOKENS))) & text.upper().isin(list(NULL_TOKENS))
+    return token.ifelse(ibis.null().cast("string"), text.nullif(""))
 
 
 def _as_zoned_timestamp(col: ibis.Value) -> ibis.Value:
@@ -417,8 +428,12 @@ def _is_blank(col: ibis.Value) -> ibis.Value:
 
 
 def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityReport | None = None,
-                     timezone: str = "Asia/Shanghai") -> tuple[ibis.Table, list[tuple[str, Any]]]:
-    """Rename, map values and parse every contract column; returns the table and parse rules.
+                     timezone: str = "Asia/Shanghai") -> ibis.Table:
+    """Rename, map values and parse every contract column, and say per row why it cannot be used.
+
+    The result has the contract columns and `_parse`: the first parse rule the row breaks (a
+    required value missing, a value that does not parse), null when none. Computing the reason
+    here, beside the raw text, keeps the raw columns out of every later step.
 
     Header names are compared trimmed. Columns outside the contract are not loaded; they are
     listed in the report's `ignored_columns`, so a misspelt optional column is visible.
@@ -448,7 +463,8 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
         if extra:
             report.ignored_columns[spec.name] = extra
     values: dict[str, ibis.Value] = {}
-    rules: list[tuple[str, Any]] = []
+    missing_rules: list[tuple[ibis.Value, str]] = []
+    parse_rules: list[tuple[ibis.Value, str]] = []
     for col in spec.columns:
         if col.name not in table.columns:
             values[col.name] = ibis.null().cast(_IBIS_TYPES[col.dtype])
@@ -467,20 +483,21 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
             to_parse = raw_col.re_replace(r"\s*\b[Cc][Ss][Tt]$", "+08:00")
         parsed = _parse(to_parse, col.dtype)
         values[col.name] = parsed
-        values[f"_raw_{col.name}"] = raw_col
         if col.dtype != STRING:
-            rules.append((f"{col.name} does not parse as {col.dtype}",
-                          (lambda n: lambda t: t[f"_raw_{n}"].notnull() & t[n].isnull())(col.name)))
+            parse_rules.append((raw_col.notnull() & parsed.isnull(),
+                                f"{col.name} does not parse as {col.dtype}"))
         if not col.nullable:
-            rules.insert(0, (f"{col.name} is missing", (lambda n: lambda t: _is_blank(t[f"_raw_{n}"]))(col.name)))
-    table = table.select(**values)
-    return table, rules
+            missing_rules.append((_is_blank(raw_col), f"{col.name} is missing"))
+    rules = missing_rules[::-1] + parse_rules
+    reason = ibis.cases(*rules, else_=ibis.null().cast("string")) if rules else ibis.null().cast("string")
+    return table.select(**values, _parse=reason)
 
 
 class _Loader:
     def __init__(self, folder: Path, con, config: DatasetConfig, analysis_date: dt.date | None,
-                 max_set_aside_share: float, max_amount: float, today: dt.date):
+                 max_set_aside_share: float, max_amount: float, today: dt.date, temp: bool = True):
         self.folder, self.con, self.cfg = folder, con, config
+        self.temp = temp  # False: the clean tables are kept in the connection's database file
         self.max_set_aside_share = max_set_aside_share
         self.max_amount = max_amount
         self.today = today
@@ -562,12 +579,11 @@ class _Loader:
         return table
 
     def _key_rules(self, spec: TableSpec, table: ibis.Table) -> tuple[ibis.Table, list[tuple[str, Any]]]:
-        """Exact copies of a row are one row; different rows under one key are set aside."""
-        contract_cols = spec.column_names
-        raw_cols = [c for c in table.columns if c.startswith("_raw_")]
-        table = table.group_by(contract_cols).aggregate(**{c: table[c].arbitrary() for c in raw_cols})
-        # a window, not a join: a null key must stay in the table to be counted
+        """Exact copies of a row are one row; different rows under one key are set aside.
+
+        `table` is the materialised distinct rows (see `_check_table`)."""
         key = list(spec.key)
+        # a window, not a join: a null key must stay in the table to be counted
         table = table.mutate(_versions=_[spec.key[0]].count().over(group_by=key))
         rules: list[tuple[str, Any]] = []
         if spec.name == "campaign_members":
@@ -577,6 +593,15 @@ class _Loader:
                           lambda t: (t._versions > 1) & t._groups_differ.fill_null(False)))
         rules.append(("key appears with different values", lambda t: t._versions > 1))
         return table, rules
+
+    def _materialize(self, name: str, expr: ibis.Table) -> ibis.Table:
+        """A step's result as an engine table, so later steps read it instead of recomputing."""
+        self._drop(name)  # not overwrite=True: Ibis 12's DROP for it fails to parse on DuckDB 2
+        return self.con.create_table(name, expr, temp=True)
+
+    def _drop(self, *names: str) -> None:
+        for name in names:
+            self.con.raw_sql(f"DROP TABLE IF EXISTS {name}")
 
     def _load_table(self, spec: TableSpec) -> None:
         cfg = self.cfg.table(spec.name)
@@ -610,49 +635,69 @@ class _Loader:
         self.report.empty_tables.append(spec.name)
 
     def _check_table(self, spec: TableSpec, cfg, path: Path, raw: ibis.Table | None) -> None:
+        """Parse, check and keep one table, reading the file once.
+
+        The parsed rows (distinct rows, for a table with a key) are materialised in one pass over
+        the file; every rule is then evaluated once into `_reason` and materialised again, and the
+        counts, the example rows and the clean table are read from that.
+        """
         if raw is None:
             self._empty(spec, path)
             return
-        table, parse_rules = _prepare_columns(raw, spec, cfg, self.report, self.cfg.timezone)
-        n_read = int(table.count().to_pyarrow().as_py())
+        prepared = _prepare_columns(raw, spec, cfg, self.report, self.cfg.timezone)
+        columns = spec.column_names
+        order = list(spec.key) or [spec.time_column or spec.columns[0].name]
+        staged_name, tagged_name = f"gl_staged_{spec.name}", f"gl_tagged_{spec.name}"
+        key_rules: list[tuple[str, Any]] = []
+        if spec.key:
+            # two rows equal in every contract column are one row; of copies that parse alike
+            # but were written differently (' 5' and '5'), any reason to set one aside counts
+            staged = self._materialize(staged_name, prepared.group_by(columns).aggregate(
+                _parse=_._parse.max(), _copies=_.count()))
+            n_read, n_distinct = (int(v or 0) for v in staged.aggregate(
+                n=_._copies.sum(), d=_.count()).to_pyarrow().to_pylist()[0].values())
+            if n_distinct < n_read:
+                self.report.set_aside.append(QualityRow(spec.name, "exact duplicate row", n_read - n_distinct))
+            table, key_rules = self._key_rules(spec, staged.drop("_copies"))
+        else:
+            staged = None
+            table = prepared
+            n_read = -1  # counted from the tagged table below
         if n_read == 0:
+            self._drop(staged_name)
             self._empty(spec, path)
             return
         if spec.name == "campaign_members" and "campaigns" not in self.clean:
             raise DataError("campaign_members", "campaign_id", "campaigns table is missing", n_read,
                             hint="campaign_members needs campaigns.parquet or campaigns.csv to say "
                                  "what each campaign was; add it or remove campaign_members")
-        order = list(spec.key) or [spec.time_column or spec.columns[0].name]
-        key_rules: list[tuple[str, Any]] = []
-        if spec.key:
-            n_distinct = int(table.select(*spec.column_names).distinct().count().to_pyarrow().as_py())
-            if n_distinct < n_read:
-                self.report.set_aside.append(QualityRow(spec.name, "exact duplicate row", n_read - n_distinct))
-            table, key_rules = self._key_rules(spec, table)
         table = self._with_lookups(spec, table)
-        rules = parse_rules + key_rules + self._table_rules(spec, table)
-        reason = ibis.null().cast("string")
-        branches = [(pred(table), label) for label, pred in rules]
-        if branches:
-            reason = ibis.cases(*branches, else_=ibis.null().cast("string"))
-        tagged = table.mutate(_reason=reason)
+        rules = key_rules + self._table_rules(spec, table)
+        branches = [(table._parse.notnull(), table._parse)] + [(pred(table), label) for label, pred in rules]
+        tagged = self._materialize(tagged_name, table.select(
+            *columns, _reason=ibis.cases(*branches, else_=ibis.null().cast("string"))))
+        self._drop(staged_name)
         # one pass: rows per reason, the clean rows under a null reason
         counts = {row["_reason"]: int(row["n"]) for row in
                   tagged.group_by("_reason").aggregate(n=_.count()).to_pyarrow().to_pylist()}
         n_clean = counts.pop(None, 0)
         n_base = n_clean + sum(counts.values())
+        if staged is None:
+            n_read = n_base
+            if n_read == 0:
+                self._drop(tagged_name)
+                self._empty(spec, path)
+                return
         for rule_label in sorted(counts):
             n = counts[rule_label]
-            example = _example(tagged.select(*spec.column_names, "_reason"),
-                               tagged._reason == rule_label, order)
+            example = _example(tagged, tagged._reason == rule_label, order)
             severity = "informational" if rule_label in INFORMATIONAL_RULES else "set aside"
-            column = next((c for c in spec.column_names if rule_label.startswith(c + " ")), None)
+            column = next((c for c in columns if rule_label.startswith(c + " ")), None)
             if severity == "set aside" and n > self.max_set_aside_share * n_base:
                 raise DataError(spec.name, column, rule_label, n, example,
                                 hint=f"that is {n / n_base:.0%} of the table: check the column "
                                      f"mapping, formats and value maps in dataset.yml")
             self.report.set_aside.append(QualityRow(spec.name, rule_label, n, example, severity))
-        clean = tagged.filter(tagged._reason.isnull()).select(*spec.column_names)
         # A platform may have no successful investment yet: a transactions table whose rows
         # are all informational (unsuccessful) loads empty; the chapters say "no investors".
         only_informational = bool(counts) and all(r in INFORMATIONAL_RULES for r in counts)
@@ -664,10 +709,37 @@ class _Loader:
             aside = {r.rule: r.rows for r in self.report.set_aside if r.table == spec.name}
             raise DataError(spec.name, None, "no row is usable", n_read,
                             hint=f"every row was set aside: {aside}")
-        clean = self.con.create_table(f"gl_{spec.name}", clean.order_by(order), temp=True)
+        clean = tagged.filter(tagged._reason.isnull()).select(*columns)
+        if spec.name != "events":
+            # small tables are kept in key order; the events (most of the data) as they came:
+            # sorting them costs more than any chapter gains, and every query orders its result
+            clean = clean.order_by(order)
+        self._drop(f"gl_{spec.name}")
+        clean = self.con.create_table(f"gl_{spec.name}", clean, temp=self.temp)
+        self._drop(tagged_name)
         self.report.read[spec.name] = n_read
         self.report.used[spec.name] = n_clean
         self.clean[spec.name] = clean
+
+
+def as_date(value: dt.date | str | None) -> dt.date | None:
+    """An analysis date given as a date or as YYYY-MM-DD text."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"analysis_date {value!r} is not a YYYY-MM-DD date") from exc
+    return value
+
+
+def resolve_today(timezone: str) -> dt.date:
+    """Today's date in the dataset's time zone (rows dated after it are set aside)."""
+    try:
+        zone = ZoneInfo(timezone)
+    except (KeyError, ValueError) as exc:
+        raise ConfigError(f"dataset.yml: timezone {timezone!r} is not a time zone; "
+                          "write e.g. Asia/Shanghai") from exc
+    return dt.datetime.now(zone).date()
 
 
 def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None = None,
@@ -684,19 +756,11 @@ def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None
     if not folder.is_dir():
         raise DataError("dataset", None, f"folder {folder} does not exist")
     config = load_config(folder)
-    try:
-        zone = ZoneInfo(config.timezone)
-    except (KeyError, ValueError) as exc:
-        raise ConfigError(f"dataset.yml: timezone {config.timezone!r} is not a time zone; "
-                          "write e.g. Asia/Shanghai") from exc
+    zone_today = resolve_today(config.timezone)  # also checks the zone's name
+    today = today or zone_today
     if con is None:
         con = connect_duckdb(config.timezone, **config.engine.duckdb_settings())
-    if isinstance(analysis_date, str):
-        try:
-            analysis_date = dt.date.fromisoformat(analysis_date)
-        except ValueError as exc:
-            raise ValueError(f"analysis_date {analysis_date!r} is not a YYYY-MM-DD date") from exc
+    analysis_date = as_date(analysis_date)
     if not max_amount > 0:
         raise ValueError(f"max_amount must be a positive number of yuan, got {max_amount!r}")
-    today = today or dt.datetime.now(zone).date()
     return _Loader(folder, con, config, analysis_date, max_set_aside_share, max_amount, today).load()
