@@ -137,3 +137,25 @@ def small_cells(tables: Path, min_cell: int = gb.MIN_CELL_SIZE) -> list[str]:
 
 def test_committed_demo_tables_have_no_small_cells() -> None:
     assert small_cells(PROJECT_ROOT / "tables") == []
+
+
+def test_export_streams_an_engine_table_to_the_same_file_as_its_frame(tmp_path: Path) -> None:
+    import ibis
+
+    frame = pd.DataFrame({"user_id": [f"U{i:03d}" for i in range(7)],
+                          "amount": [1.5, 2.0, None, 4.25, 5.0, 6.0, 7.0],
+                          "segment": ["重要价值"] * 3 + ["一般挽留"] * 4})
+    ch = gb.Chapter(slug="t", ds=None, out_dir=tmp_path, min_cell=10)
+    from_frame = ch.export(frame, "from_frame").read_bytes()
+    # batches of 3 rows: the header is written once, the rows in the table's order
+    con = ibis.duckdb.connect()
+    table = con.create_table("members", ibis.memtable(frame)).order_by("user_id")
+    from_table = ch.export(table, "from_table", batch_rows=3).read_bytes()
+    assert from_table == from_frame
+    assert from_frame.startswith("\ufeffuser_id,amount,segment\r\n".encode()) or \
+        from_frame.startswith("\ufeffuser_id,amount,segment\n".encode())
+    assert from_frame.decode("utf-8-sig").count("user_id") == 1
+    empty = ch.export(table.filter(table.amount > 100), "empty").read_text(encoding="utf-8-sig")
+    assert empty.strip() == "user_id,amount,segment"
+    # exports are private: under exports/, never under the published tables/
+    assert (tmp_path / gb.EXPORTS_DIR / "t" / "from_table.csv").exists()

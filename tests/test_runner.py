@@ -65,15 +65,30 @@ def test_run_builds_book_and_never_overwrites(tmp_path: Path, tiny: Path) -> Non
     assert not (html / "exports").exists()
 
 
-@pytest.mark.slow
-def test_failing_chapter_stops_the_run(tmp_path: Path, tiny: Path) -> None:
+def test_unusable_dataset_stops_the_run_before_any_chapter(tmp_path: Path, tiny: Path) -> None:
     (tiny / "transactions.parquet").unlink()
     campaign = _campaign(tmp_path, tiny)
     runs = tmp_path / "runs"
     result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(runs)])
     assert result.exit_code == 1
+    assert "the dataset could not be loaded (DataError: table 'transactions'" in result.output
+    (failed,) = list_runs(runs)
+    assert failed["status"] == "failed"
+    path = Path(failed["path"])
+    assert "table 'transactions'" in (path / "logs" / "error.txt").read_text(encoding="utf-8")
+    assert not list((path / "chapters").glob("*.ipynb"))
+    assert not (path / ".engine").exists()  # the loaded rows are never left behind
+
+
+@pytest.mark.slow
+def test_failing_chapter_stops_the_run(tmp_path: Path, tiny: Path) -> None:
+    campaign = _campaign(tmp_path, tiny)
+    runs = tmp_path / "runs"
+    # a value papermill accepts but the chapter's first library call refuses
+    result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(runs), "-p", "min_cell_size=0"])
+    assert result.exit_code == 1
     assert "chapter 00_data_quality failed in cell" in result.output
-    assert "transactions" in result.output
+    assert "min_cell_size must be a whole number" in result.output
     (failed,) = list_runs(runs)
     assert failed["status"] == "failed"
     logs = Path(failed["path"]) / "logs"
@@ -83,7 +98,8 @@ def test_failing_chapter_stops_the_run(tmp_path: Path, tiny: Path) -> None:
     # (code cells: parameters, papermill's injected parameters, then the one opening the data)
     assert "; code cell 3 (id cell-" in result.output and 'at: ch = gb.chapter("00_data_quality"' in result.output
     error = (logs / "error.txt").read_text(encoding="utf-8")
-    assert "code cell 3 (id cell-" in error and "transactions" in error
+    assert "code cell 3 (id cell-" in error and "min_cell_size" in error
+    assert not (Path(failed["path"]) / ".engine").exists()
     # the partial notebook is only in logs/, never among the chapters a book is built from
     assert not (Path(failed["path"]) / "chapters" / "00_data_quality.ipynb").exists()
     assert not (logs / "pid").exists()

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import ibis
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from growthloop import DEMO_DATA, PROJECT_ROOT, theme
 from growthloop.data import Dataset, open_dataset
+from growthloop.store import open_from_environment
 from growthloop.wide import user_wide
 
 TABLES_DIR = "tables"
@@ -236,11 +238,35 @@ class Chapter:
 
         return HTML(f"{cap}<a href='{link}' download>下载 CSV ({name}.csv)</a></p>{body}")
 
-    def export(self, frame: pd.DataFrame, name: str) -> Path:
-        """Write a private list (user ids allowed) to exports/; returns the path. Not published."""
+    def export(self, rows: pd.DataFrame | ibis.Table, name: str, batch_rows: int = 200_000) -> Path:
+        """Write a private list (user ids allowed) to exports/; returns the path. Not published.
+
+        An Ibis table is streamed from the engine in batches of `batch_rows`, so a list of
+        millions of users never sits in memory whole; its order is the table's own.
+        """
         path = self.exports_dir / f"{name}.csv"
-        frame.to_csv(path, index=False, encoding="utf-8-sig")
+        if isinstance(rows, pd.DataFrame):
+            rows.to_csv(path, index=False, encoding="utf-8-sig")
+            return path
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            header = True
+            for batch in _record_batches(rows, batch_rows):
+                batch.to_pandas().to_csv(fh, index=False, header=header)
+                header = False
+            if header:  # no rows: the header alone
+                pd.DataFrame(columns=rows.columns).to_csv(fh, index=False)
         return path
+
+
+def _record_batches(rows: ibis.Table, batch_rows: int):
+    """The table's rows from the engine as Arrow record batches, in order.
+
+    Ibis 12's `to_pyarrow_batches` calls `fetch_record_batch`, which DuckDB 2 renamed to
+    `to_arrow_reader`; on DuckDB the reader is taken directly, elsewhere Ibis' own call."""
+    backend = rows._find_backend(use_default=True)
+    if backend.name == "duckdb":
+        return backend.con.execute(ibis.to_sql(rows, dialect="duckdb")).to_arrow_reader(batch_rows)
+    return rows.to_pyarrow_batches(chunk_size=batch_rows)
 
 
 def chapter(slug: str, data: str | None = None, analysis_date: str | None = None,
@@ -255,7 +281,8 @@ def chapter(slug: str, data: str | None = None, analysis_date: str | None = None
     theme.apply()
     folder = Path(data).expanduser().resolve() if data else DEMO_DATA
     date = dt.date.fromisoformat(analysis_date) if analysis_date else None
-    ds = open_dataset(folder, analysis_date=date)
+    # a run's shared store (loaded once by the runner) when it fits, else the folder itself
+    ds = open_from_environment(folder, date) or open_dataset(folder, analysis_date=date)
     out = Path(out_dir).expanduser().resolve() if out_dir else PROJECT_ROOT
     return Chapter(slug=slug, ds=ds, out_dir=out, min_cell=min_cell_size)
 

@@ -4,12 +4,15 @@ A run works in a hidden temporary folder under runs/<campaign>/ and is renamed t
 name only when every chapter succeeded and the book built, so a run killed halfway never looks
 finished and never overwrites an earlier run. A failing chapter stops the run; its partial
 notebook is kept in the failed run's logs/ (with error.txt naming the failing cell) and is
-never published. The temporary folder holds the running process's id (logs/pid), so
+never published. The dataset is loaded once, before the first chapter, into a DuckDB file
+that every chapter's kernel attaches read-only (growthloop.store); it is deleted when the
+chapters are done. The temporary folder holds the running process's id (logs/pid), so
 `growthloop runs` tells a run in progress from one that was killed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -28,6 +31,7 @@ import yaml
 
 from growthloop import PROJECT_ROOT
 from growthloop.book import EXPORTS_DIR, TABLES_DIR
+from growthloop.store import STORE_ENV, prepare_store
 from growthloop.summary import SUMMARY_STEM
 
 CHAPTERS_DIR = PROJECT_ROOT / "chapters"
@@ -35,6 +39,9 @@ BOOK_FILES = ("_config.yml", "intro.md")
 BOOK_DIRS = ("docs", "_static")
 # Parameters the runner sets itself for every chapter.
 RUNNER_PARAMETERS = ("data", "out_dir")
+# The run's shared, loaded dataset (growthloop.store): inside the run folder while it runs,
+# deleted before the book is built.
+STORE_DIR = ".engine"
 
 
 class RunError(RuntimeError):
@@ -241,6 +248,47 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     (tmp / "campaign.yml").write_text(yaml.safe_dump(
         {"name": campaign.name, "data": str(campaign.data), "parameters": params,
          "chapters": [p.stem for p in chapters]}, allow_unicode=True), encoding="utf-8")
+    store = tmp / STORE_DIR / "dataset.duckdb"
+    progress("loading the dataset once for every chapter")
+    try:
+        prepare_store(campaign.data, store, params.get("analysis_date"))
+    except Exception as exc:  # a DataError, a bad config: the chapters would fail the same way
+        message = f"the dataset could not be loaded ({type(exc).__name__}: {exc})."
+        failed = _fail(tmp, final, None, message)
+        raise RunError(f"{message} Nothing was run: {failed / 'logs' / 'error.txt'}") from exc
+    try:
+        with _environment(STORE_ENV, str(store)):
+            _execute_chapters(chapters, per_chapter, campaign, tmp, final, progress)
+    finally:
+        shutil.rmtree(tmp / STORE_DIR, ignore_errors=True)  # row-level data: never kept
+    progress("building the book")
+    try:
+        build_book(tmp)
+    except RunError as exc:
+        _fail(tmp, final, None, str(exc))
+        raise
+    (tmp / "logs" / PID_FILE).unlink()
+    os.replace(tmp, final)
+    return final
+
+
+@contextlib.contextmanager
+def _environment(name: str, value: str):
+    """Set an environment variable for the kernels papermill starts, then restore it."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, Any]],
+                      campaign: CampaignRun, tmp: Path, final: Path,
+                      progress: Callable[[str], None]) -> None:
     for i, nb in enumerate(chapters, 1):
         progress(f"[{i}/{len(chapters)}] {nb.stem}")
         out = tmp / "chapters" / nb.name
@@ -263,15 +311,6 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
             raise RunError(f"{message} Partial notebook (if any): {failed / 'logs'}; "
                            f"no book was built.") from exc
         hide_injected_cell(out)
-    progress("building the book")
-    try:
-        build_book(tmp)
-    except RunError as exc:
-        _fail(tmp, final, None, str(exc))
-        raise
-    (tmp / "logs" / PID_FILE).unlink()
-    os.replace(tmp, final)
-    return final
 
 
 def _fail(tmp: Path, final: Path, partial: Path | None, message: str = "") -> Path:
@@ -280,6 +319,7 @@ def _fail(tmp: Path, final: Path, partial: Path | None, message: str = "") -> Pa
     if partial is not None and partial.exists():
         shutil.move(str(partial), tmp / "logs" / partial.name)
     shutil.rmtree(tmp / "_build", ignore_errors=True)
+    shutil.rmtree(tmp / STORE_DIR, ignore_errors=True)  # the loaded rows are never kept
     (tmp / "logs" / "error.txt").write_text(message + "\n", encoding="utf-8")
     (tmp / "logs" / PID_FILE).unlink(missing_ok=True)
     failed = final.with_name(final.name + "-failed")

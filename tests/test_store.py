@@ -1,0 +1,89 @@
+"""The run's shared store: loaded once, the same tables as a fresh load, used only when it fits."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from pathlib import Path
+
+import ibis
+import pandas as pd
+import pytest
+import yaml
+
+from growthloop import book as gb
+from growthloop import runner
+from growthloop.data import open_dataset
+from growthloop.store import CATALOG, STORE_ENV, open_store, prepare_store
+from growthloop.wide import user_wide
+
+TODAY = dt.date(2026, 6, 30)
+
+
+def _frame(table: ibis.Table) -> pd.DataFrame:
+    df = table.to_pandas()
+    return df.sort_values(list(df.columns)).reset_index(drop=True)
+
+
+def test_store_holds_what_a_fresh_load_gives(tiny: Path, tmp_path: Path) -> None:
+    store = prepare_store(tiny, tmp_path / "s.duckdb", today=TODAY)
+    shared = open_store(store, tiny)
+    fresh = open_dataset(tiny, today=TODAY)
+    assert shared is not None
+    assert sorted(shared.tables) == sorted(fresh.tables)
+    for name in fresh.tables:
+        pd.testing.assert_frame_equal(_frame(shared.tables[name]), _frame(fresh.tables[name]))
+        assert CATALOG in ibis.to_sql(shared.tables[name])  # read from the store, not reloaded
+    assert shared.quality == fresh.quality
+    assert shared.analysis_date == fresh.analysis_date
+    # the wide table was built once, in the store, and is the one a fresh build gives
+    assert CATALOG in ibis.to_sql(user_wide(shared))
+    pd.testing.assert_frame_equal(_frame(user_wide(shared)), _frame(user_wide(fresh)))
+
+
+def test_store_is_used_only_for_its_folder_date_and_files(tiny: Path, tmp_path: Path) -> None:
+    store = prepare_store(tiny, tmp_path / "s.duckdb", analysis_date="2025-03-31", today=TODAY)
+    assert open_store(store, tiny, "2025-03-31") is not None
+    assert open_store(store, tiny, dt.date(2025, 3, 31)) is not None
+    assert open_store(store, tiny) is None  # another analysis date
+    assert open_store(store, tiny, "2025-04-01") is None
+    other = tmp_path / "other"
+    shutil.copytree(tiny, other)
+    assert open_store(store, other, "2025-03-31") is None  # another folder
+    assert open_store(tmp_path / "missing.duckdb", tiny, "2025-03-31") is None
+    users = tiny / "users.parquet"
+    os.utime(users, ns=(users.stat().st_atime_ns, users.stat().st_mtime_ns + 10**9))
+    assert open_store(store, tiny, "2025-03-31") is None  # a file changed since the load
+
+
+def test_chapter_opens_the_store_named_in_the_environment(tiny: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    store = prepare_store(tiny, tmp_path / "s.duckdb")
+    monkeypatch.setenv(STORE_ENV, str(store))
+    ch = gb.chapter("00_data_quality", str(tiny), None, str(tmp_path))
+    assert CATALOG in ibis.to_sql(ch.ds.users)
+    # a chapter with another analysis date than the store's loads the folder itself
+    ch = gb.chapter("00_data_quality", str(tiny), "2025-03-31", str(tmp_path))
+    assert CATALOG not in ibis.to_sql(ch.ds.users)
+    assert ch.ds.analysis_date == dt.date(2025, 3, 31)
+
+
+def test_runner_loads_once_and_removes_the_store(tiny: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[tuple[str, bool]] = []
+
+    def execute(source: str, out: str, parameters: dict, **kwargs) -> None:
+        store = os.environ[STORE_ENV]
+        seen.append((Path(source).stem, open_store(store, parameters["data"]) is not None))
+        shutil.copy(source, out)
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    monkeypatch.setattr(runner, "build_book", lambda book_dir: book_dir)
+    campaign = tmp_path / "c.yml"
+    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(tiny), "chapters": ["00", "01"]}))
+    run = runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
+                              progress=lambda _: None)
+    assert seen == [("00_data_quality", True), ("01_user_profiling", True), ("99_summary", True)]
+    assert STORE_ENV not in os.environ
+    assert not (run / runner.STORE_DIR).exists()
