@@ -20,7 +20,8 @@ A dataset folder holds one file per table (Parquet or CSV) and, optionally, a da
     rfm_actions:                     # edits the RFM chapter's action table (growthloop.rfm)
       重要挽留: {action: 客服电话回访, channel: 客服电话, offer: 50元召回红包}
       important value: {offer: 生日礼包}   # a field left out keeps its default
-    engine:                          # DuckDB settings (growthloop.config.EngineConfig)
+    engine:                          # growthloop.config.EngineConfig; docs/engines.md
+      backend: duckdb                # or pyspark: then each table names its `source:` table
       memory_limit: 6GB              # default: 60% of RAM, at most 6 GiB; or a share: 50%
       temp_directory: /data/spill    # where DuckDB spills; default: <system temp>/growthloop-duckdb
       threads: 4                     # default: every core
@@ -50,6 +51,7 @@ class ConfigError(ValueError):
 @dataclass
 class TableConfig:
     file: str | None = None
+    source: str | None = None  # a table in the engine ("db.table") instead of a file
     encoding: str = "utf-8"
     columns: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -60,7 +62,9 @@ class TableConfig:
 # what does not fit to temp_directory). On the 24 GiB benchmark machine that is 6 GiB.
 DEFAULT_MEMORY_SHARE = 0.6
 DEFAULT_MEMORY_CAP = 6 * 1024**3
-ENGINE_KEYS = ("memory_limit", "temp_directory", "threads")
+ENGINE_KEYS = ("backend", "spark", "memory_limit", "temp_directory", "threads")
+# Engines a dataset can name; growthloop.data.connect_engine opens them in the dataset's zone.
+BACKENDS = ("duckdb", "pyspark")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 _UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
@@ -91,8 +95,14 @@ def default_temp_directory() -> str:
 
 @dataclass
 class EngineConfig:
-    """How the embedded engine (DuckDB) may use the machine; dataset.yml `engine:`."""
+    """Which engine runs the analysis and how it may use the machine; dataset.yml `engine:`.
 
+    `backend` duckdb (default, in process) or pyspark (a Spark session built from `spark`, a
+    mapping of Spark settings such as spark.master; the tables then come from `source:`).
+    The memory settings are DuckDB's."""
+
+    backend: str = "duckdb"
+    spark: dict[str, str] = field(default_factory=dict)
     memory_limit: int = field(default_factory=default_memory_limit)  # bytes
     temp_directory: str = field(default_factory=default_temp_directory)
     threads: int | None = None  # None: DuckDB's default, every core
@@ -136,6 +146,16 @@ def _parse_engine(value: Any) -> EngineConfig:
         raise ConfigError(f"{DATASET_FILE}: engine has unknown key(s) {bad}; the keys are "
                           f"{list(ENGINE_KEYS)}")
     cfg = EngineConfig()
+    if raw.get("backend") is not None:
+        if raw["backend"] not in BACKENDS:
+            raise ConfigError(f"{DATASET_FILE}: engine.backend {raw['backend']!r} is not one of "
+                              f"{list(BACKENDS)}; for a warehouse see docs/engines.md")
+        cfg.backend = raw["backend"]
+    spark = _as_mapping(raw.get("spark"), "engine.spark")
+    if spark and cfg.backend != "pyspark":
+        raise ConfigError(f"{DATASET_FILE}: engine.spark is set but engine.backend is "
+                          f"{cfg.backend!r}; write backend: pyspark")
+    cfg.spark = {str(k): str(v) for k, v in spark.items()}
     if raw.get("memory_limit") is not None:
         cfg.memory_limit = parse_size(raw["memory_limit"])
     if raw.get("temp_directory") is not None:
@@ -212,8 +232,16 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
             str(col): {str(k): str(v) for k, v in _as_mapping(m, f"tables.{name}.values.{col}").items()}
             for col, m in _as_mapping(table_raw.get("values"), f"tables.{name}.values").items()
         }
+        if table_raw.get("file") and table_raw.get("source"):
+            raise ConfigError(f"{DATASET_FILE}: tables.{name} has both file and source; a table "
+                              "comes from a file in the folder or from a table in the engine")
+        source = table_raw.get("source")
+        if source is not None and not re.fullmatch(r"[A-Za-z_][\w]*(\.[A-Za-z_][\w]*){0,2}", str(source)):
+            raise ConfigError(f"{DATASET_FILE}: tables.{name}.source {source!r} is not a table "
+                              "name; write table, database.table or catalog.database.table")
         cfg.tables[name] = TableConfig(
             file=table_raw.get("file"),
+            source=str(source) if source is not None else None,
             encoding=str(table_raw.get("encoding", "utf-8")),
             columns=columns,
             values=values,

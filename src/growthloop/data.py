@@ -46,6 +46,7 @@ from growthloop.contract import (
     TIMESTAMP,
     TableSpec,
 )
+from growthloop.engine import backend_name, drop, materialize
 
 # A rule that sets aside more than this share of a table's rows is treated as a sign that the
 # data (or its mapping in dataset.yml) is wrong, and stops the load.
@@ -158,6 +159,40 @@ def connect_duckdb(timezone: str = "Asia/Shanghai", memory_limit: str | None = N
     if threads:
         con.raw_sql(f"SET threads={int(threads)}")
     return con
+
+
+def connect_engine(config: DatasetConfig):
+    """The engine dataset.yml names (`engine.backend`), its session in the dataset's zone.
+
+    DuckDB: in process, with the memory settings. PySpark: a session from `engine.spark`
+    (spark.master and any other Spark setting); Ibis' connect sets the session zone to UTC,
+    so it is set back to the dataset's zone afterwards: a day is a day in that zone.
+    """
+    if config.engine.backend == "duckdb":
+        return connect_duckdb(config.timezone, **config.engine.duckdb_settings())
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConfigError("dataset.yml: engine.backend pyspark needs pyspark: "
+                          "pip install -r requirements-spark.txt") from exc
+    builder = SparkSession.builder.appName("growthloop")
+    for key, value in config.engine.spark.items():
+        builder = builder.config(key, value)
+    return ibis.pyspark.connect(builder.getOrCreate(),
+                                **{"spark.sql.session.timeZone": config.timezone})
+
+
+def _source_table(con, source: str, name: str) -> ibis.Table:
+    """A table already in the engine, named `table`, `database.table` or `catalog.database.table`."""
+    *where, table = source.split(".")
+    database = tuple(where) if len(where) == 2 else (where[0] if where else None)
+    try:
+        return con.table(table, database=database)
+    except Exception as exc:  # each backend has its own "no such table" error
+        raise DataError(name, None, f"source table {source!r} cannot be read ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:200]})",
+                        hint=f"check tables.{name}.source in dataset.yml and the engine's "
+                             "catalog") from None
 
 
 def _find_file(folder: Path, name: str, configured: str | None) -> Path | None:
@@ -293,6 +328,10 @@ def _read_raw(con, path: Path, name: str, encoding: str) -> tuple[ibis.Table | N
     """The file as a raw engine table (CSV: all text); None when the file has no rows."""
     if path.suffix == ".parquet":
         return con.read_parquet(path, table_name=f"raw_{name}"), None
+    if backend_name(con) != "duckdb":
+        raise DataError(name, None, f"file {path.name}: CSV files are read with DuckDB only",
+                        hint="convert it to Parquet, or load it into the engine and name the "
+                             f"table under tables.{name}.source in dataset.yml")
     enc = _encoding(name, encoding)
     with _open_bytes(path) as fh:
         start = fh.read(3)
@@ -595,16 +634,19 @@ class _Loader:
         return table, rules
 
     def _materialize(self, name: str, expr: ibis.Table) -> ibis.Table:
-        """A step's result as an engine table, so later steps read it instead of recomputing."""
-        self._drop(name)  # not overwrite=True: Ibis 12's DROP for it fails to parse on DuckDB 2
-        return self.con.create_table(name, expr, temp=True)
+        """A step's result kept in the engine, so later steps read it instead of recomputing."""
+        return materialize(self.con, name, expr)
 
     def _drop(self, *names: str) -> None:
         for name in names:
-            self.con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+            drop(self.con, name)
 
     def _load_table(self, spec: TableSpec) -> None:
         cfg = self.cfg.table(spec.name)
+        if cfg.source:
+            raw = _source_table(self.con, cfg.source, spec.name)
+            self._check_table(spec, cfg, Path(cfg.source), raw)
+            return
         path = _find_file(self.folder, spec.name, cfg.file)
         if path is None:
             if spec.required:
@@ -690,7 +732,9 @@ class _Loader:
                 return
         for rule_label in sorted(counts):
             n = counts[rule_label]
-            example = _example(tagged, tagged._reason == rule_label, order)
+            # ties on the key (versions of one key) are broken by the other columns
+            example = _example(tagged, tagged._reason == rule_label,
+                               order + [c for c in columns if c not in order])
             severity = "informational" if rule_label in INFORMATIONAL_RULES else "set aside"
             column = next((c for c in columns if rule_label.startswith(c + " ")), None)
             if severity == "set aside" and n > self.max_set_aside_share * n_base:
@@ -714,8 +758,11 @@ class _Loader:
             # small tables are kept in key order; the events (most of the data) as they came:
             # sorting them costs more than any chapter gains, and every query orders its result
             clean = clean.order_by(order)
-        self._drop(f"gl_{spec.name}")
-        clean = self.con.create_table(f"gl_{spec.name}", clean, temp=self.temp)
+        if self.temp:
+            clean = self._materialize(f"gl_{spec.name}", clean)
+        else:  # the run's store file (growthloop.store, DuckDB)
+            self._drop(f"gl_{spec.name}")
+            clean = self.con.create_table(f"gl_{spec.name}", clean)
         self._drop(tagged_name)
         self.report.read[spec.name] = n_read
         self.report.used[spec.name] = n_clean
@@ -747,7 +794,8 @@ def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None
                  max_amount: float = MAX_AMOUNT, today: dt.date | None = None) -> Dataset:
     """Open, validate and clean a dataset folder; the clean tables live in the engine.
 
-    `con` is an Ibis backend (default: a new in-process DuckDB in the dataset's time zone).
+    `con` is an Ibis backend (default: the engine dataset.yml names, see `connect_engine`);
+    a connection you pass must already be in the dataset's time zone.
     A rule that would set aside more than `max_set_aside_share` of a table stops the load.
     Investments above `max_amount` yuan are set aside as absurd. Rows dated after `today`
     (default: the current date in the dataset's zone) are set aside: no export can hold them.
@@ -759,7 +807,7 @@ def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None
     zone_today = resolve_today(config.timezone)  # also checks the zone's name
     today = today or zone_today
     if con is None:
-        con = connect_duckdb(config.timezone, **config.engine.duckdb_settings())
+        con = connect_engine(config)
     analysis_date = as_date(analysis_date)
     if not max_amount > 0:
         raise ValueError(f"max_amount must be a positive number of yuan, got {max_amount!r}")

@@ -31,6 +31,7 @@ import yaml
 
 from growthloop import PROJECT_ROOT
 from growthloop.book import EXPORTS_DIR, TABLES_DIR
+from growthloop.config import load_config
 from growthloop.store import STORE_ENV, prepare_store
 from growthloop.summary import SUMMARY_STEM
 
@@ -249,9 +250,13 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         {"name": campaign.name, "data": str(campaign.data), "parameters": params,
          "chapters": [p.stem for p in chapters]}, allow_unicode=True), encoding="utf-8")
     store = tmp / STORE_DIR / "dataset.duckdb"
-    progress("loading the dataset once for every chapter")
     try:
-        prepare_store(campaign.data, store, params.get("analysis_date"))
+        backend = load_config(campaign.data).engine.backend
+        if backend == "duckdb":
+            progress("loading the dataset once for every chapter")
+            prepare_store(campaign.data, store, params.get("analysis_date"))
+        else:  # the tables stay in the engine; each chapter opens them itself
+            progress(f"engine {backend}: each chapter opens the dataset in it")
     except Exception as exc:  # a DataError, a bad config: the chapters would fail the same way
         message = f"the dataset could not be loaded ({type(exc).__name__}: {exc})."
         failed = _fail(tmp, final, None, message)
