@@ -20,6 +20,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,7 +255,9 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         backend = load_config(campaign.data).engine.backend
         if backend == "duckdb":
             progress("loading the dataset once for every chapter")
+            started = time.perf_counter()
             prepare_store(campaign.data, store, params.get("analysis_date"))
+            progress(f"    loaded in {time.perf_counter() - started:.1f} s")
         else:  # the tables stay in the engine; each chapter opens them itself
             progress(f"engine {backend}: each chapter opens the dataset in it")
     except Exception as exc:  # a DataError, a bad config: the chapters would fail the same way
@@ -296,6 +299,7 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
                       progress: Callable[[str], None]) -> None:
     for i, nb in enumerate(chapters, 1):
         progress(f"[{i}/{len(chapters)}] {nb.stem}")
+        started = time.perf_counter()
         out = tmp / "chapters" / nb.name
         try:
             papermill.execute_notebook(
@@ -316,6 +320,7 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
             raise RunError(f"{message} Partial notebook (if any): {failed / 'logs'}; "
                            f"no book was built.") from exc
         hide_injected_cell(out)
+        progress(f"    {nb.stem} in {time.perf_counter() - started:.1f} s")
 
 
 def _fail(tmp: Path, final: Path, partial: Path | None, message: str = "") -> Path:
