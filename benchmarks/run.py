@@ -29,6 +29,7 @@ import csv
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -208,7 +209,13 @@ def run_book(size: int, timeout: float) -> list[dict]:
         tail = (RAW / str(size) / "book.log").read_text(errors="replace").strip().splitlines()
         note = " ".join(tail[-3:])[:300]
     print(f"[{size:,}]   book: {status}, {m['seconds']:.0f} s, tree peak {m['tree_peak_rss_mb']:.0f} MB", flush=True)
-    return [row(size, "book", "growthloop run", m, status=status, note=note)]
+    rows = [row(size, "book", "growthloop run", m, status=status, note=note)]
+    # the runner logs "loaded in S s" and "<chapter> in S s": one row each
+    log = (RAW / str(size) / "book.log").read_text(errors="replace")
+    for part, seconds in re.findall(r"^\s+(loaded|\d\d_\w+) in ([\d.]+) s$", log, re.M):
+        rows.append(row(size, "book", f"book.{'load' if part == 'loaded' else part}", m,
+                        seconds=float(seconds)))
+    return rows
 
 
 def check_agreement(size: int, results: dict[str, dict]) -> list[dict]:

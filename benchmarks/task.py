@@ -1,6 +1,6 @@
 """One measurement, run by benchmarks/run.py in its own process (so its memory is its own).
 
-    python benchmarks/task.py stage NAME DATA OUT.json      # a stage: load, [wide], its calls, SQL floor
+    python benchmarks/task.py stage NAME DATA OUT.json      # a stage: load (as a run does), its calls, SQL floor
     python benchmarks/task.py stage all DATA OUT.json       # every stage after a single load
     python benchmarks/task.py pandas METRIC DATA OUT.json   # the pandas version of a metric
 
@@ -31,7 +31,7 @@ sys.path[:0] = [str(HERE.parent / "src"), str(HERE)]
 
 import metrics  # noqa: E402
 
-STAGES = ("load", "wide", "profiling", "funnel", "attribution", "rfm", "retention",
+STAGES = ("load", "profiling", "funnel", "attribution", "rfm", "retention",
           "campaign_review")
 ALL = "all"  # every stage in one process, after one load
 # the stage whose library call is each metric, and that call's phase name
@@ -102,21 +102,30 @@ class Recorder:
         return out
 
 
-def open_with_engine(data: Path):
-    """open_dataset on a DuckDB connection with the dataset's engine settings."""
-    from growthloop.config import load_config
-    from growthloop.data import connect_duckdb, open_dataset
+def open_like_a_run(data: Path, store: Path):
+    """What `growthloop run` does once per run: load, check and clean the dataset and build the
+    user wide table into a DuckDB store file (growthloop.store), then attach it as a chapter does."""
+    from growthloop.store import open_store, prepare_store
 
-    cfg = load_config(data)
-    con = connect_duckdb(cfg.timezone, **cfg.engine.duckdb_settings())
-    return open_dataset(data, con=con)
+    prepare_store(data, store)
+    ds = open_store(store, data)
+    if ds is None:
+        raise RuntimeError(f"the store {store} does not fit {data}")
+    return ds
 
 
 def run_stage(name: str, data: Path, rec: Recorder) -> dict:
-    """One stage after its own load (and wide table), or "all": every stage after one load."""
-    from growthloop.wide import user_wide
+    """One stage after its own load, or "all": every stage after one load (as a run does)."""
+    store = Path(rec.out).with_suffix(".duckdb") if rec.out else Path("bench-store.duckdb")
+    try:
+        return _run_stages(name, data, rec, store)
+    finally:
+        for path in (store, store.with_name(store.name + ".json"), store.with_name(store.name + ".wal")):
+            path.unlink(missing_ok=True)  # row-level data, and gigabytes at 10M users
 
-    ds = rec("load", lambda: open_with_engine(data))
+
+def _run_stages(name: str, data: Path, rec: Recorder, store: Path) -> dict:
+    ds = rec("load", lambda: open_like_a_run(data, store))
     info = {"rows": {t: int(n) for t, n in ds.quality.used.items()},
             "analysis_date": str(ds.analysis_date)}
     if name == "load":
@@ -124,12 +133,8 @@ def run_stage(name: str, data: Path, rec: Recorder) -> dict:
     # the slowest stage (attribution) last: a run stopped by its timeout still has the others
     names = ("profiling", "funnel", "rfm", "retention", "campaign_review", "attribution") \
         if name == ALL else (name,)
-    if name in ("all", "wide", "profiling", "retention", "campaign_review"):
-        rec("wide", lambda: user_wide(ds))
     failed = {}
     for stage in names:
-        if stage == "wide":
-            continue
         try:
             STAGE_BODIES[stage](ds, rec)
         except Exception as exc:  # noqa: BLE001 - one stage's failure must not hide the others
