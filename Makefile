@@ -3,10 +3,11 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.spark-installed
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 
-.PHONY: book test setup lint demo-data chapters clean bench site
+.PHONY: book test setup spark-setup lint demo-data chapters clean bench site
 
 setup: $(STAMP)
 
@@ -29,7 +30,16 @@ book: setup
 chapters: setup
 	$(BIN)/growthloop refresh-chapters
 
-test: setup
+# pyspark for the cross-engine tests (tests/test_spark_*.py); Spark needs Java 17 or 21.
+spark-setup: $(SPARK_STAMP)
+
+$(SPARK_STAMP): $(STAMP) requirements-spark.txt
+	@JAVA="$${JAVA_HOME:+$$JAVA_HOME/bin/}java"; command -v "$$JAVA" >/dev/null || { echo "Java 17 is needed for the Spark tests ($$JAVA not found): install openjdk-17-jre-headless or set JAVA_HOME"; exit 1; }
+	$(BIN)/python -m pip install --quiet -r requirements-spark.txt 2>&1 | { grep -v '^WARNING: Location' || true; }
+	$(BIN)/python -c 'import pyspark, ibis; ibis.pyspark'
+	touch $(SPARK_STAMP)
+
+test: setup spark-setup
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -n 2 tests
 	$(BIN)/python -m pytest --nbval -p no:randomly chapters --nbval-sanitize-with tests/nbval_sanitize.cfg
