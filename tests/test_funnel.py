@@ -233,6 +233,25 @@ def test_two_users_share_an_anonymous_id() -> None:
     assert users(run(events, steps=AIR, count="total")) == [4, 1, 1]
 
 
+def test_device_sign_ups_at_one_instant_and_at_the_event() -> None:
+    # device S: U9 and U3 sign up at the same instant (day 2): the earlier click goes to the
+    # smaller user id, U3. Device T: a click at the very instant of V1's sign-up is V1's (a
+    # sign-up at the same instant counts as next); the click after V2's sign-up is V2's.
+    events = [
+        ev("ad_click", at(1), anon="S"),
+        ev("register", at(2), "U9", "S"),
+        ev("register", at(2), "U3", "S"),
+        ev("ad_click", at(3), anon="T"),
+        ev("register", at(3), "V1", "T"),
+        ev("register", at(4), "V2", "T"),
+        ev("ad_click", at(4, 1), anon="T"),
+    ]
+    e, t = tables(events)
+    out = fn.stitch(e, t, END, ["ad_click"]).to_pandas().set_index(["anonymous_id", "event_time"])
+    assert out.person_id.to_dict() == {("S", at(1)): "U3", ("T", at(3)): "V1",
+                                       ("T", at(4, 1)): "V2"}
+
+
 def test_bad_parameters_name_themselves() -> None:
     with pytest.raises(ValueError, match="order"):
         fn.make_spec(order="loose")

@@ -330,7 +330,7 @@ def test_migration_by_hand(tmp_path):
 def test_member_lists_partition(hand):
     ds = open_dataset(hand)
     seg = R.segments(ds, period_days=30)
-    lists = dict(R.member_lists(seg))
+    lists = {code: part.to_pandas() for code, part in R.member_lists(seg)}
     assert list(lists) == [s.code for s in R.SEGMENTS]
     assert lists["important_value"].user_id.tolist() == ["B", "A"]   # M 200 before M 150
     assert lists["general_win_back"].user_id.tolist() == ["C"]

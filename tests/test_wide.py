@@ -53,3 +53,27 @@ def test_day_counts_use_natural_days(wide) -> None:
     assert wide.loc["U1", "tenure_days"] == 89
     # U2's last activity is an app_open on 03-01
     assert wide.loc["U2", "days_since_active"] == 30
+
+
+def test_exact_quantiles_refused_where_the_engine_computes_them_differently(tiny: Path,
+                                                                           monkeypatch) -> None:
+    from growthloop import funnel, retention, rfm, wide
+
+    ds = open_dataset(tiny)
+    seg = rfm.segments(ds)  # mean split: no median needed, built before the switch
+    # pretend the engine is ClickHouse, whose Ibis median/quantile is not DuckDB's
+    monkeypatch.setattr(wide, "backend_name", lambda con: "clickhouse")
+    calls = {
+        "funnel.time_to_convert": lambda: funnel.time_to_convert(ds, steps=["register", "bind_card"]),
+        "retention.nth_investment": lambda: retention.nth_investment(ds),
+        'rfm split="median"': lambda: rfm.segments(ds, split="median"),
+        "rfm.distribution_summary": lambda: rfm.distribution_summary(seg),
+    }
+    for what, call in calls.items():
+        with pytest.raises(NotImplementedError, match="clickhouse backend") as info:
+            call()
+        assert what in str(info.value)
+    # approximate quantiles and the mean split need no exact quantile: they still run
+    stats, _ = funnel.time_to_convert(ds, steps=["register", "bind_card"], exact=False)
+    assert stats.conversions.tolist() == [1]
+    assert rfm.segment_table(rfm.segments(ds, split="mean")).users.sum() == 2

@@ -15,7 +15,8 @@ Identity (who is a "person")
   the clicks before the first sign-up go to the first user, the clicks between the first and the
   second sign-up to the second user, and so on.
 * Anonymous events after the device's last sign-up belong to that last user (logged-out use of
-  the same phone).
+  the same phone). Two sign-ups on one device at the same instant count as one, the smaller
+  user_id's.
 * A device that never signed up is an anonymous visitor, `person_id = "anon:" + anonymous_id`:
   it is counted at the pre-sign-up steps it reached and, having no `user_id`, never beyond.
 
@@ -87,7 +88,7 @@ from ibis import _
 
 from growthloop.channels import with_channel
 from growthloop.data import DataError, Dataset
-from growthloop.wide import investments, period_end, user_wide
+from growthloop.wide import investments, period_end, require_exact_quantiles, user_wide
 
 DEFAULT_STEPS: tuple[str, ...] = (
     "ad_click",
@@ -166,6 +167,15 @@ def _days(value: float) -> ibis.IntervalScalar:
     return ibis.interval(seconds=int(round(float(value) * 86400)))
 
 
+def _hours(start: ibis.TimestampValue, stop: ibis.TimestampValue) -> ibis.FloatingValue:
+    """Hours from `start` to `stop`, to the microsecond, on any engine.
+
+    An exact microsecond difference: epoch_seconds() would drop the fraction of a second on
+    Spark (unix_timestamp) but not on DuckDB.
+    """
+    return stop.delta(start, unit="microsecond").cast("float64") / 3.6e9
+
+
 def make_spec(
     steps: Sequence[str] = DEFAULT_STEPS,
     window_days: float = 30,
@@ -239,7 +249,8 @@ def stitched_events(ds: Dataset, names: Sequence[str] | None = None) -> ibis.Tab
 
     Columns: person_id, user_id (null for anonymous visitors), anonymous_id, event_name,
     event_time, utm_source. `names` limits the event names (milestones included when named).
-    The identity rule is in the module docstring; one window pass over the events does it.
+    The identity rule is in the module docstring. A device with one sign-up instant (nearly
+    all) is resolved with a join; only shared devices need the window pass.
     """
     return stitch(ds.events, investments(ds), period_end(ds.analysis_date), names)
 
@@ -257,25 +268,48 @@ def stitch(
     is_reg = (ev.event_name == "register") & ev.user_id.notnull()
     ev = ev.mutate(
         _is_reg=is_reg.cast("int8"),
-        _reg_uid=ibis.ifelse(is_reg, ev.user_id, ibis.null("string")),
         _reg_at=ibis.ifelse(is_reg, ev.event_time, ibis.null("timestamp")),
     )
     if wanted is not None:
         # only what the funnel reads, plus the register events that identify the devices
         ev = ev.filter(ev.event_name.isin(wanted) | (ev._is_reg == 1))
+    cols = ev.columns
+    # the sign-ups of each device: the user of each sign-up instant (two sign-ups on one device
+    # at the same instant: the smaller user_id) and whether the device has more than one
+    signups = (
+        ev.filter(ev._is_reg == 1)
+        .group_by(_o_anon=_.anonymous_id, _o_at=_.event_time)
+        .aggregate(_owner=_.user_id.min())
+    )
+    devices = signups.group_by(_d_anon=_._o_anon).aggregate(
+        _d_owner=_._owner.min(), _d_shared=_.count() > 1
+    )
+    ev = ev.left_join(devices, ev.anonymous_id == devices._d_anon)
+    anonymous = ev.user_id.isnull() & ev.anonymous_id.notnull()
+    shared = anonymous & ev._d_shared.fill_null(False)
+    # a device with one sign-up instant (nearly all): its anonymous events are that user's
+    simple = ev.filter(~shared).mutate(
+        _owner=ibis.ifelse(anonymous, ev._d_owner, ibis.null("string"))
+    )
+    # a shared device: the next sign-up at or after the event, else the last one before, from
+    # min/max windows over the device's anonymous events and sign-ups only (argmin/argmax over
+    # the frames, or windows over every event, cost several times more on DuckDB)
+    sh = ev.filter(shared | ((ev._is_reg == 1) & ev._d_shared.fill_null(False))).select(*cols)
     w_next = ibis.window(
         group_by="anonymous_id", order_by=["event_time", "_is_reg"], rows=(0, None)
     )
     w_prev = ibis.window(
         group_by="anonymous_id", order_by=["event_time", "_is_reg"], rows=(None, 0)
     )
-    # the next sign-up on the device (at or after), else the last one before
-    nxt = ev._reg_uid.argmin(ev._reg_at).over(w_next)
-    prv = ev._reg_uid.argmax(ev._reg_at).over(w_prev)
-    owner = ibis.coalesce(nxt, prv)
-    uid = ibis.coalesce(
-        ev.user_id, ibis.ifelse(ev.anonymous_id.notnull(), owner, ibis.null("string"))
+    sh = sh.mutate(
+        _owner_at=ibis.coalesce(sh._reg_at.min().over(w_next), sh._reg_at.max().over(w_prev))
     )
+    sh = sh.filter(sh._is_reg == 0)
+    sh = sh.left_join(
+        signups, (sh.anonymous_id == signups._o_anon) & (sh._owner_at == signups._o_at)
+    )
+    ev = simple.select(*cols, "_owner").union(sh.select(*cols, "_owner"), distinct=False)
+    uid = ibis.coalesce(ev.user_id, ev._owner)
     ev = ev.mutate(
         user_id=uid, person_id=ibis.coalesce(uid, ibis.literal("anon:") + ev.anonymous_id)
     )
@@ -374,6 +408,12 @@ def step_times_from(ev: ibis.Table, spec: FunnelSpec, end: dt.datetime) -> ibis.
             .filter(lambda v, p=prev, lim=limit, s=stop: (v >= p) & (v <= lim) & (v < s))
             .mins()
         )
+        if spec.order != "strict":
+            # nothing can interrupt: the candidate is the step, one query level per step (fewer
+            # levels make the SQL much quicker to compile)
+            g = g.mutate(**{f"_lim{k}": limit, f"_blocked{k}": ibis.literal(0, "int64"),
+                            f"t{k}": cand}).view()
+            continue
         g = g.mutate(**{f"_lim{k}": limit, f"_c{k}": cand}).view()
         cand, limit = g[f"_c{k}"], g[f"_lim{k}"]
         prev = g[f"t{k - 1}"]
@@ -752,18 +792,25 @@ def time_to_convert(
     """Hours from each step to the next, for the conversions inside the window (all of them are).
 
     Returns (stats, histogram). stats: one row per transition (from_step, to_step, label,
-    conversions, p25_hours, median_hours, p75_hours, mean_hours); quantiles are exact
-    (DuckDB quantile_cont, linear interpolation) or, with exact=False, the engine's approximate
-    quantile (DuckDB approx_quantile, a t-digest), which scales to warehouse sizes.
+    conversions, p25_hours, median_hours, p75_hours, mean_hours); quantiles are exact (linear
+    interpolation: DuckDB quantile_cont, Spark percentile) or, with exact=False, the engine's
+    own approximate quantile (DuckDB approx_quantile, a t-digest; Spark approx_percentile, an
+    observed value), which scales to warehouse sizes: approximate quantiles differ between
+    engines (within a few points of rank on the test data), everything else is the same.
+    Hours are exact microsecond differences. exact=True runs only where the engine's exact
+    quantile is DuckDB's (wide.EXACT_QUANTILE_BACKENDS: DuckDB, Spark, Postgres) and raises
+    NotImplementedError elsewhere; exact=False runs on any engine.
     histogram: transition, bin (TIME_BINS), bin_order, conversions, share.
     """
     spec = make_spec(steps, window_days, order, step_windows, exclusions, count)
+    if exact:
+        require_exact_quantiles(ds.con, "funnel.time_to_convert(exact=True)")
     _check_steps(ds, spec)
     table = step_times(ds, spec)
     parts = []
     for k in range(1, len(spec.steps)):
         a, b = spec.steps[k - 1], spec.steps[k]
-        hours = (table[f"t{k}"].epoch_seconds() - table[f"t{k - 1}"].epoch_seconds()) / 3600.0
+        hours = _hours(table[f"t{k - 1}"], table[f"t{k}"])
         label = f"{STEP_LABELS.get(a, a)}→{STEP_LABELS.get(b, b)}"
         parts.append(
             table.filter(table[f"t{k}"].notnull()).select(
@@ -896,7 +943,7 @@ def stalled_users(
     end = period_end(ds.analysis_date)
     since = end - dt.timedelta(days=lookback_days)
     w = user_wide(ds)
-    hours = lambda t: (ibis.literal(end).epoch_seconds() - t.epoch_seconds()) / 3600.0  # noqa: E731
+    hours = lambda t: _hours(t, ibis.literal(end))  # noqa: E731
     card = w.filter(
         w.bind_card_at.isnull()
         & (w.registered_at >= since)

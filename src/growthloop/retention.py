@@ -52,7 +52,7 @@ from ibis import _
 from growthloop.channels import with_channel
 from growthloop.contract import CANONICAL_EVENTS
 from growthloop.data import Dataset
-from growthloop.wide import investments, period_end, user_wide
+from growthloop.wide import investments, period_end, require_exact_quantiles, user_wide
 
 UNITS = ("day", "week", "month")
 MODES = ("on", "on_or_after")
@@ -275,13 +275,16 @@ def cohort_retention(ds: Dataset, cohort_by: str = "signup", unit: str = "month"
     wide = user_wide(ds)
     anchor = wide.registered_at if cohort_by == "signup" else wide.first_invest_at
     base = wide.select("user_id", anchor=anchor).filter(_.anchor.notnull())
-    groups = _groups(ds, by, segments).rename(_g_uid="user_id")
-    base = base.inner_join(groups, base.user_id == groups._g_uid).drop("_g_uid")
+    if by is None:
+        base = base.mutate(group=ibis.literal(ALL))
+    else:
+        groups = _groups(ds, by, segments).rename(_g_uid="user_id")
+        base = base.inner_join(groups, base.user_id == groups._g_uid).drop("_g_uid")
     base = base.mutate(cohort=_period_start(base.anchor, unit))
     if since is not None:
         base = base.filter(base.cohort >= floor_date(since, unit))
     keys = ["group", "cohort"]
-    sizes = _execute(base.group_by(keys).aggregate(users=_.count()), keys)
+    sizes = base.group_by(keys).aggregate(users=_.count())
 
     acts = activity(ds, return_event).rename(_a_uid="user_id")
     joined = base.inner_join(acts, base.user_id == acts._a_uid)
@@ -292,7 +295,17 @@ def cohort_retention(ds: Dataset, cohort_by: str = "signup", unit: str = "month"
     else:
         last = joined.group_by([*keys, "user_id"]).aggregate(period=_.period.max())
         counts = last.group_by([*keys, "period"]).aggregate(retained=_.count())
-    counts = _execute(counts, [*keys, "period"])
+    # one query for both aggregates: cohort sizes are the rows without a period
+    both = sizes.mutate(period=ibis.null("int64"), retained=ibis.null("int64")).union(
+        counts.mutate(period=counts.period.cast("int64"), retained=counts.retained.cast("int64"),
+                      users=ibis.null("int64")).select("group", "cohort", "users", "period",
+                                                       "retained"),
+        distinct=False,
+    )
+    got = _execute(both, [*keys, "period"])
+    is_size = got["period"].isna()
+    sizes = got.loc[is_size, [*keys, "users"]].reset_index(drop=True)
+    counts = got.loc[~is_size, [*keys, "period", "retained"]].reset_index(drop=True)
     return _retention_grid(sizes, counts, unit, mode, ds.analysis_date, max_period, by is not None)
 
 
@@ -393,7 +406,10 @@ def nth_investment(ds: Dataset, max_n: int = 5, by: str | None = None,
     is at least that many days before the end of the analysis date (time to come back).
     by: ``signup_channel``, ``first_term`` (the first product's term) or another breakdown.
     Columns: [group,] n, users, rate_from_first, rate_from_previous, median_days_from_previous.
+    The median needs an engine whose exact median is DuckDB's (DuckDB, Spark, Postgres: see
+    wide.require_exact_quantiles); elsewhere it raises NotImplementedError.
     """
+    require_exact_quantiles(ds.con, "retention.nth_investment")
     if not isinstance(max_n, int) or max_n < 2:
         raise ValueError(f"max_n={max_n!r}: must be an integer of at least 2")
     if mature_days < 0:
@@ -401,7 +417,9 @@ def nth_investment(ds: Dataset, max_n: int = 5, by: str | None = None,
     inv = investments(ds)
     w = ibis.window(group_by="user_id", order_by=["txn_time", "txn_id"])
     ranked = inv.mutate(n=ibis.row_number().over(w) + 1, prev=inv.txn_time.lag().over(w))
-    ranked = ranked.mutate(gap=(ranked.txn_time.epoch_seconds() - ranked.prev.epoch_seconds()) / 86400.0)
+    # an exact microsecond difference (epoch_seconds() drops fractions of a second on Spark)
+    gap_us = ranked.txn_time.delta(ranked.prev, unit="microsecond").cast("float64")
+    ranked = ranked.mutate(gap=gap_us / 8.64e10)
     groups = _groups(ds, by).rename(_g_uid="user_id")
     ranked = ranked.inner_join(groups, ranked.user_id == groups._g_uid)
     if mature_days:

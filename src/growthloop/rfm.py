@@ -70,7 +70,7 @@ import pandas as pd
 from ibis import _
 
 from growthloop.data import Dataset
-from growthloop.wide import investments, period_end
+from growthloop.wide import investments, keep, period_end, require_exact_quantiles
 
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -271,20 +271,26 @@ def rfm_values(ds: Dataset, as_of: dt.date | str | None = None, period_days: int
 def score(values: ibis.Table, bins: int = 5) -> ibis.Table:
     """Add r_score, f_score, m_score (1..bins) by quantile bands; see the module docstring.
 
-    score = 1 + floor(bins x (investors with a strictly worse value) / investors), computed with a
-    rank window in the engine. Equal values get equal scores; a more recent R scores higher.
+    score = 1 + floor(bins x (investors with a strictly worse value) / investors). Equal values
+    get equal scores; a more recent R scores higher. Counted per distinct value (a running sum
+    over the sorted distinct values, joined back on the value), which gives the 0-based "min"
+    rank of every investor without sorting the investors three times. R, F and M are never
+    null (rfm_values fills them).
     """
     _check_params(None, "amount", bins, "mean", None)
-    n = values.count().over()
-    # ibis.rank() is the 0-based "min" rank: the number of rows strictly before in the order
-    worse_r = ibis.rank().over(order_by=ibis.desc(values.recency_days))
-    worse_f = ibis.rank().over(order_by=values.frequency)
-    worse_m = ibis.rank().over(order_by=values.monetary)
-    return values.mutate(
-        r_score=(1 + (bins * worse_r) // n).cast("int64"),
-        f_score=(1 + (bins * worse_f) // n).cast("int64"),
-        m_score=(1 + (bins * worse_m) // n).cast("int64"),
-    )
+    out = values
+    for col, name, worse_is_larger in (("recency_days", "r_score", True),
+                                       ("frequency", "f_score", False),
+                                       ("monetary", "m_score", False)):
+        counts = values.group_by(_gl_v=values[col]).aggregate(_gl_n=_.count())
+        order = ibis.desc("_gl_v") if worse_is_larger else "_gl_v"
+        below = counts._gl_n.sum().over(ibis.window(order_by=order, rows=(None, -1)))
+        counts = counts.select(
+            "_gl_v",
+            **{name: (1 + (bins * below.fill_null(0)) // counts._gl_n.sum().over()).cast("int64")},
+        )
+        out = out.left_join(counts, out[col] == counts._gl_v).drop("_gl_v")
+    return out
 
 
 def split_values(scored: ibis.Table, split: str = "mean", score_threshold: int | None = None,
@@ -292,9 +298,13 @@ def split_values(scored: ibis.Table, split: str = "mean", score_threshold: int |
     """The split value of R, F and M (recency_days, frequency, monetary) under a split rule.
 
     "mean" and "median" give the mean / median of the investors' values (NaN without investors);
-    "score" gives the score threshold for all three.
+    "score" gives the score threshold for all three. "median" needs an engine whose exact median
+    is DuckDB's (DuckDB, Spark, Postgres: see wide.require_exact_quantiles); elsewhere it raises
+    NotImplementedError.
     """
     threshold = _check_params(None, "amount", bins, split, score_threshold)
+    if split == "median":
+        require_exact_quantiles(scored, 'rfm split="median"')
     if split == "score":
         return {"r": float(threshold), "f": float(threshold), "m": float(threshold)}
     cols = {"r": scored.recency_days, "f": scored.frequency, "m": scored.monetary}
@@ -345,11 +355,15 @@ def segments(ds: Dataset, as_of: dt.date | str | None = None, period_days: int |
              score_threshold: int | None = None, materialize: bool = True) -> ibis.Table:
     """The whole pipeline: R, F, M, scores and segment per investor.
 
-    With ``materialize`` (the default) the scored and the segmented tables are built once per
-    dataset and parameter set as temporary tables in the engine, so the chapter's many small
-    aggregates read them instead of re-running the investment scan and the rank windows.
+    With ``materialize`` (the default) the scored table (R, F, M and scores, one row per
+    investor) is built once per dataset and parameter set and kept in the engine, so the
+    chapter's many small aggregates read it instead of re-running the investment scan and the
+    scoring; the segment labels on top are a cheap row-wise expression, not stored again.
+    split="median" runs where the engine's exact median is DuckDB's (see split_values).
     """
     threshold = _check_params(period_days, monetary, bins, split, score_threshold)
+    if split == "median":
+        require_exact_quantiles(ds.con, 'rfm split="median"')
     day = _as_date(as_of, ds)
     if not materialize:
         values = rfm_values(ds, day, period_days, monetary)
@@ -359,17 +373,13 @@ def segments(ds: Dataset, as_of: dt.date | str | None = None, period_days: int |
 
     def build_scored() -> ibis.Table:
         expr = score(rfm_values(ds, day, period_days, monetary), bins)
-        return ds.con.create_table(f"gl_rfm_scored_{tag}", expr, temp=True)
+        return keep(ds, f"gl_rfm_scored_{tag}", expr)
 
     scored = ds.cached(f"rfm_scored:{key}", build_scored)
     key2 = f"{key}|{split}|{threshold if split == 'score' else ''}"
-    tag2 = hashlib.sha1(key2.encode()).hexdigest()[:12]
 
-    def build_segments() -> ibis.Table:
-        expr = segment(scored, split, score_threshold, bins)
-        return ds.con.create_table(f"gl_rfm_segments_{tag2}", expr, temp=True)
-
-    return ds.cached(f"rfm_segments:{key2}", build_segments)
+    return ds.cached(f"rfm_segments:{key2}",
+                     lambda: segment(scored, split, score_threshold, bins))
 
 
 # --------------------------------------------------------------------------------------------
@@ -499,6 +509,22 @@ def _money_label(x: float) -> str:
     return f"{x:g}"
 
 
+#: Lower bounds of the M histogram's bins: 1 and 3 times each power of ten, largest first.
+_MONEY_BOUNDS = tuple(m * 10.0**k for k in range(15, -13, -1) for m in (3, 1))
+
+
+def _money_bin(value: ibis.NumericValue) -> ibis.FloatingValue:
+    """The lower bound of a money value's bin: 0 for 0 (or less), else the largest of 1 and 3 x
+    10^k (k from -12 to 15) not above it; 1e-12 below that.
+
+    Comparisons with fixed bounds, not floor(log10(x)): engines differ in the last bit of a
+    logarithm (Spark computes log10 as ln(x) / ln(10), 2.9999999999999996 for 1000), which
+    would put 1000 in the 300 bin there.
+    """
+    return ibis.cases((value <= 0, 0.0), *[(value >= b, b) for b in _MONEY_BOUNDS],
+                      else_=_MONEY_BOUNDS[-1])
+
+
 def distribution(seg: ibis.Table, r_bin_days: int = 30, f_cap: int = 10) -> pd.DataFrame:
     """Histograms of R, F and M, aggregated in the engine, for the distribution figure.
 
@@ -521,9 +547,7 @@ def distribution(seg: ibis.Table, r_bin_days: int = 30, f_cap: int = 10) -> pd.D
     f["bin"] = [f"{int(v)}+" if v >= f_cap else f"{int(v)}" for v in f["lower"]]
     f["measure"] = "F"
     parts.append(f)
-    decade = ibis.literal(10.0).pow(ibis.greatest(seg.monetary, 1e-12).log10().floor())
-    m_lo = ibis.cases((seg.monetary <= 0, 0.0), (seg.monetary >= 3 * decade, 3 * decade),
-                      else_=decade)
+    m_lo = _money_bin(seg.monetary)
     m = seg.group_by(lower=m_lo.cast("float64")).aggregate(users=seg.count()).order_by("lower").execute()
     m["bin"] = ["0" if lo <= 0 else f"{_money_label(float(f'{lo:.1g}'))}+" for lo in m["lower"]]
     m["measure"] = "M"
@@ -603,17 +627,19 @@ def migration_matrix(moves: pd.DataFrame, value: str = "users") -> pd.DataFrame:
         index=froms, columns=tos)
 
 
-def member_lists(seg: ibis.Table) -> Iterator[tuple[str, pd.DataFrame]]:
-    """Per segment (code, frame of user_id, R, F, M, scores, segment): for ch.export only.
+def member_lists(seg: ibis.Table) -> Iterator[tuple[str, ibis.Table]]:
+    """Per segment (code, Ibis table of user_id, R, F, M, scores, segment): for ch.export only.
 
-    Each list is filtered in the engine and ordered by M descending then user_id, so the most
-    valuable members come first. These frames carry user ids: never display them.
+    Each list stays in the engine (ch.export streams it to the private CSV in batches, so a
+    segment of millions of investors never sits in memory whole), ordered by M descending then
+    user_id: the most valuable members come first. These lists carry user ids: never display
+    them.
     """
     cols = ["user_id", "recency_days", "frequency", "amount", "revenue", "monetary", "r_score",
             "f_score", "m_score", "segment", "segment_en", "group"]
     for s in SEGMENTS:
         part = seg.filter(seg.segment == s.label).select(*cols)
-        yield s.code, part.order_by([ibis.desc("monetary"), "user_id"]).execute()
+        yield s.code, part.order_by([ibis.desc("monetary"), "user_id"])
 
 
 def headline(table: pd.DataFrame, groups: pd.DataFrame | None = None) -> dict[str, float | int | str]:
@@ -646,8 +672,11 @@ def distribution_summary(seg: ibis.Table, bins: int = 5, recent_days: int = 30
     recent_share: investors whose last investment is within ``recent_days`` days (R < recent_days);
     once_share: investors with F <= 1 in the period; top_m_amount_share: the share of the period's
     amount held by the top M score; median_*: medians; empty_scores: the empty scores, "R1, F2".
+    The medians need an engine whose exact median is DuckDB's (DuckDB, Spark, Postgres);
+    elsewhere it raises NotImplementedError.
     """
     _check_params(None, "amount", bins, "mean", None)
+    require_exact_quantiles(seg, "rfm.distribution_summary")
     row = seg.aggregate(
         n=seg.count(),
         recent=seg.count(where=seg.recency_days < recent_days),

@@ -15,6 +15,7 @@ from ibis import _
 from growthloop.channels import with_channel
 from growthloop.contract import AGE_BANDS
 from growthloop.data import Dataset
+from growthloop.engine import backend_name, materialize
 from growthloop.geo import CITY_TIER, PROVINCE_REGION, TIER_4, UNKNOWN
 
 WIDE_COLUMNS = (
@@ -98,7 +99,9 @@ def build_wide(ds: Dataset) -> ibis.Table:
     money = money.rename(_t_uid="user_id")
     wide = base.left_join(milestones, base.user_id == milestones._m_uid)
     wide = wide.left_join(money, wide.user_id == money._t_uid).drop("_m_uid", "_t_uid")
-    end_lit = ibis.literal(end)
+    # whole natural days from a timestamp's date to the analysis date (date arithmetic: the same
+    # on every engine, where a timestamp difference in days may count elapsed 24-hour spans)
+    today = ibis.literal(ds.analysis_date)
     last_active = ibis.greatest(
         wide.last_event_at.fill_null(wide.registered_at),
         wide.last_invest_at.fill_null(wide.registered_at),
@@ -110,11 +113,40 @@ def build_wide(ds: Dataset) -> ibis.Table:
         aum=wide.aum.fill_null(0.0),
         is_investor=wide.invest_count.fill_null(0) > 0,
         last_active_at=last_active,
-        days_since_last_invest=end_lit.delta(wide.last_invest_at, unit="day") - 1,
-        days_since_active=end_lit.delta(last_active, unit="day") - 1,
-        tenure_days=end_lit.delta(wide.registered_at, unit="day") - 1,
+        days_since_last_invest=today.delta(wide.last_invest_at.date(), unit="day"),
+        days_since_active=today.delta(last_active.date(), unit="day"),
+        tenure_days=today.delta(wide.registered_at.date(), unit="day"),
     )
     return wide.select(*WIDE_COLUMNS).order_by("user_id")
+
+
+def keep(ds: Dataset, name: str, expr: ibis.Table) -> ibis.Table:
+    """`expr` computed once and kept in the engine, for the later queries of the run to read
+    (growthloop.engine.materialize: a temporary table, a cached view on Spark)."""
+    return materialize(ds.con, name, expr)
+
+
+#: Backends whose Ibis median and quantile are the exact, linearly interpolated quantile (DuckDB
+#: quantile_cont, Spark percentile, Postgres percentile_cont): the same numbers as DuckDB.
+EXACT_QUANTILE_BACKENDS = ("duckdb", "pyspark", "postgres")
+
+
+def require_exact_quantiles(source, what: str) -> None:
+    """Stop with a clear error where an exact median or quantile would not be DuckDB's.
+
+    `source` is an Ibis backend or an expression bound to one. Elsewhere Ibis 12 compiles
+    median() and quantile() to something else (ClickHouse: quantile(), an approximation, and
+    quantileExactExclusive, another interpolation) or cannot compile them (Trino, BigQuery):
+    the function would give a different answer or a compiler error, so it refuses to run.
+    """
+    con = source._find_backend(use_default=True) if isinstance(source, ibis.Expr) else source
+    name = backend_name(con)
+    if name not in EXACT_QUANTILE_BACKENDS:
+        raise NotImplementedError(
+            f"{what} needs exact quantiles (a median or percentile interpolated as DuckDB's "
+            f"quantile_cont); on the {name} backend Ibis computes them differently or not at "
+            f"all, so the result would not be the book's. It runs on "
+            f"{', '.join(EXACT_QUANTILE_BACKENDS)} (see docs/engines.md).")
 
 
 def user_wide(ds: Dataset, materialize: bool = True) -> ibis.Table:
@@ -123,5 +155,5 @@ def user_wide(ds: Dataset, materialize: bool = True) -> ibis.Table:
         expr = build_wide(ds)
         if not materialize:
             return expr
-        return ds.con.create_table("gl_user_wide", expr, temp=True)
+        return keep(ds, "gl_user_wide", expr)
     return ds.cached("user_wide", build)

@@ -1,0 +1,86 @@
+"""The user wide table and the profiling functions on Spark (Ibis's PySpark backend) give
+DuckDB's results.
+
+The wide table is built on each engine from the shared small dataset (tests/spark_support.py);
+every profiling function runs on both and the results must be equal (counts exactly, shares and
+money to 1e-9).
+"""
+
+from __future__ import annotations
+
+import pytest
+from spark_support import assert_same_frame, both, spark_pair_fixture  # noqa: F401
+
+from growthloop import profiling
+from growthloop.wide import WIDE_COLUMNS, build_wide, investments, user_wide
+
+
+def wides(pair):
+    return user_wide(pair.duck), user_wide(pair.spark)
+
+
+def test_wide_table(spark_pair):
+    duck, spark = wides(spark_pair)
+    assert list(spark.columns) == list(WIDE_COLUMNS)
+    assert duck.count().execute() > 1000
+    assert_same_frame(duck, spark, sort_by=["user_id"])
+    # the kept (cached) table and the plain expression agree on Spark
+    assert_same_frame(spark, build_wide(spark_pair.spark), sort_by=["user_id"])
+
+
+def test_investments(spark_pair):
+    duck, spark = both(investments, spark_pair)
+    assert_same_frame(duck, spark, sort_by=["txn_id"])
+
+
+@pytest.mark.parametrize("by", ["age_band", "gender", "region", "city_tier", "device_os",
+                                "signup_channel", "province"])
+def test_composition(spark_pair, by):
+    duck, spark = wides(spark_pair)
+    assert_same_frame(profiling.composition(duck, by), profiling.composition(spark, by),
+                      ordered=True)
+
+
+@pytest.mark.parametrize(("metric", "bounds"), [
+    ("aum", profiling.DEFAULT_AUM_BOUNDS), ("invest_amount", (0, 5_000, 20_000)),
+    ("invest_count", (0, 1, 3)),
+])
+def test_layers(spark_pair, metric, bounds):
+    duck, spark = wides(spark_pair)
+    assert_same_frame(profiling.layers(duck, metric, bounds), profiling.layers(spark, metric, bounds),
+                      ordered=True)
+
+
+@pytest.mark.parametrize("investors_only", [True, False])
+def test_concentration(spark_pair, investors_only):
+    duck, spark = wides(spark_pair)
+    assert_same_frame(profiling.lorenz_curve(duck, investors_only=investors_only, points=20),
+                      profiling.lorenz_curve(spark, investors_only=investors_only, points=20),
+                      ordered=True)
+    for metric in ("aum", "invest_amount"):
+        g = profiling.gini(duck, metric, investors_only)
+        assert 0 < g < 1
+        assert profiling.gini(spark, metric, investors_only) == pytest.approx(g, rel=1e-9)
+        t = profiling.top_share(duck, metric, 0.2, investors_only)
+        assert profiling.top_share(spark, metric, 0.2, investors_only) == pytest.approx(t, rel=1e-9)
+
+
+def test_headline(spark_pair):
+    duck, spark = wides(spark_pair)
+    a, b = profiling.headline(duck), profiling.headline(spark)
+    assert a.keys() == b.keys()
+    for key, value in a.items():
+        assert b[key] == pytest.approx(value, rel=1e-9), key
+
+
+def test_cluster_users(spark_pair):
+    duck, spark = wides(spark_pair)
+    a = profiling.cluster_users(duck, k_range=range(2, 5), sample_size=300)
+    b = profiling.cluster_users(spark, k_range=range(2, 5), sample_size=300)
+    assert a.k == b.k and a.sample_size == b.sample_size
+    assert_same_frame(a.scores, b.scores, ordered=True)
+    assert_same_frame(a.centroids, b.centroids, ordered=True)
+    assert_same_frame(a.profile, b.profile, ordered=True)
+    # the in-engine assignment of every investor agrees user by user
+    assert_same_frame(a.assign(duck).select("user_id", "cluster"),
+                      b.assign(spark).select("user_id", "cluster"), sort_by=["user_id"])
