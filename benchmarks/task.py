@@ -111,6 +111,8 @@ def open_like_a_run(data: Path, store: Path):
     ds = open_store(store, data)
     if ds is None:
         raise RuntimeError(f"the store {store} does not fit {data}")
+    # the SQL floor queries name the clean tables gl_<table>: find them in the attached store
+    ds.con.raw_sql("SET search_path = 'gl_store.main,memory.main'")
     return ds
 
 
