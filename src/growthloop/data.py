@@ -176,7 +176,9 @@ def connect_engine(config: DatasetConfig):
         raise ConfigError("dataset.yml: engine.backend pyspark needs pyspark: "
                           "pip install -r requirements-spark.txt") from exc
     builder = SparkSession.builder.appName("growthloop")
-    for key, value in config.engine.spark.items():
+    # no progress bars in the run's log; dataset.yml can turn them back on
+    settings = {"spark.ui.showConsoleProgress": "false", **config.engine.spark}
+    for key, value in settings.items():
         builder = builder.config(key, value)
     return ibis.pyspark.connect(builder.getOrCreate(),
                                 **{"spark.sql.session.timeZone": config.timezone})
