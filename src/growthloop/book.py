@@ -265,7 +265,7 @@ def _record_batches(rows: ibis.Table, batch_rows: int):
     `to_arrow_reader`; on DuckDB the reader is taken directly, elsewhere Ibis' own call."""
     backend = rows._find_backend(use_default=True)
     if backend.name == "duckdb":
-        return backend.con.execute(ibis.to_sql(rows, dialect="duckdb")).to_arrow_reader(batch_rows)
+        return backend.con.sql(ibis.to_sql(rows, dialect="duckdb")).to_arrow_reader(batch_rows)
     return rows.to_pyarrow_batches(chunk_size=batch_rows)
 
 
