@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from growthloop import DEMO_DATA
 from growthloop import attribution as at
-from growthloop.channels import channel_of, utm_from_url, with_utm
+from growthloop.channels import channel_of, normalise_utm, utm_from_url, with_utm
 from growthloop.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL
 from growthloop.data import open_dataset
 
@@ -230,6 +230,24 @@ def test_utm_normalisation_url_parsing_and_channels():
         utm_from_url(t.landing_url, "utm_foo")
 
 
+def test_broken_url_escapes_are_kept_as_written():
+    # engines disagree on bad escapes (DuckDB keeps "%zz" and fails on a truncated character,
+    # Spark fails on both), so a value is decoded only when every escape is a UTF-8 character
+    values = {
+        "50%off": "50%off",  # "%of" is no escape
+        "%E4%B8": "%e4%b8",  # the last byte of 你 is missing
+        "a%41%zz": "a%41%zz",  # one bad escape: nothing decoded, not half
+        "%C0%80": "%c0%80",  # an overlong form of NUL is not UTF-8
+        "%ED%A0%80": "%ed%a0%80",  # a surrogate is not UTF-8
+        "100%": "100%",
+        "%e4%bd%a0+%F0%9F%98%80": "你 😀",  # 3- and 4-byte characters, '+' a space
+        "Wechat%5FKOL%20": "wechat_kol",
+    }
+    t = ibis.memtable({"v": list(values)}, schema={"v": "string"})
+    got = t.mutate(n=normalise_utm(t.v)).to_pandas()
+    assert dict(zip(got.v, got.n, strict=True)) == values
+
+
 # --------------------------------------------------------------------------------------------
 # hand-built dataset: stitching, monitoring table, paths
 
@@ -349,6 +367,57 @@ def test_channel_map_parameter_adds_aliases(tmp_path):
     assert m.spend["程序化广告"] == 20.0
     with pytest.raises(ValueError, match="channel_map"):
         at.extend_channel_map(ds, ["dsp"])
+
+
+def test_touches_follow_a_channel_map_changed_after_them(tmp_path):
+    # touches are kept per channel map: a map extended after a first call is not served stale
+    ds = open_dataset(hand_dataset(tmp_path))
+    before = at.touches(ds).to_pandas()
+    assert set(before[before.source == "dsp"].channel) == {"DSP"}
+    at.extend_channel_map(ds, {"dsp": "程序化广告"})
+    after = at.touches(ds).to_pandas()
+    assert set(after[after.source == "dsp"].channel) == {"程序化广告"}
+    assert at.channel_monitor(ds).set_index("channel").clicks["程序化广告"] == 2
+
+
+def test_sign_up_channel_and_installs_use_the_monitor_touches_and_break_ties(tmp_path):
+    # A6 clicks toutiao and wechat_kol in the same second, installs, and signs up as U6 with no
+    # sign-up UTM: of tied touches the greatest key wins ("微信KOL..." > "信息流广告..." as
+    # UTF-8 bytes: 微 is E5.., 信 is E4..), for the install and for the sign-up channel
+    tied = [
+        event("ad_click", "2025-03-01 09:00:00", anon="A6", utm_source="toutiao"),
+        event("ad_click", "2025-03-01 09:00:00", anon="A6", utm_source="wechat_kol"),
+        event("app_install", "2025-03-01 09:05:00", anon="A6"),
+        event("link_click", "2025-03-01 09:00:00", anon="A6", utm_source="bd"),
+        event("register", "2025-03-02 10:00:00", "U6", "A6"),
+    ]
+    path = hand_dataset(tmp_path, extra_events=tied)
+    users = pd.read_parquet(path / "users.parquet")
+    extra = pd.DataFrame([user("U6", "2025-03-02 10:00:00", utm_source=None, utm_medium=None,
+                               utm_campaign=None)])
+    extra["registered_at"] = pd.to_datetime(extra.registered_at)
+    pd.concat([users, extra], ignore_index=True).to_parquet(path / "users.parquet", index=False)
+    ds = open_dataset(path)
+    m = at.channel_monitor(ds).set_index("channel")
+    assert m.installs["微信KOL"] == 1 and m.registrations["微信KOL"] == 1
+    # with link clicks as the only touches, BD合作 is U6's sign-up channel and U2 (ad clicks
+    # only) is untagged; U1 and U3 keep their own sign-up UTM; DSP is there for its spend
+    links = at.channel_monitor(ds, touch_events=["link_click"], total=False).set_index("channel")
+    assert links.registrations.to_dict() == {"BD合作": 1, "DSP": 0, "百度搜索": 1, "信息流广告": 1,
+                                             UNTAGGED_CHANNEL: 2}
+    # installs: A6's after its bd click; A1's and A2's devices have no link click
+    assert links.installs.to_dict() == {"BD合作": 1, "DSP": 0, "百度搜索": 0, "信息流广告": 0,
+                                        UNTAGGED_CHANNEL: 2}
+
+
+def test_paths_leave_only_the_kept_touches_in_the_engine(tmp_path):
+    ds = open_dataset(hand_dataset(tmp_path))
+    temp = "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY 1"
+    before = {r[0] for r in ds.con.raw_sql(temp).fetchall()}
+    at.attribution_paths(ds)
+    at.attribution_paths(ds, lookback_days=8)
+    added = {r[0] for r in ds.con.raw_sql(temp).fetchall()} - before
+    assert len(added) == 1 and next(iter(added)).startswith("gl_touches_")
 
 
 def test_monitor_without_costs_still_works(tmp_path):

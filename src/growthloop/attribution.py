@@ -80,7 +80,9 @@ budget); beyond that costs rise as a channel saturates, and a test budget must c
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from urllib.parse import unquote_plus
 
@@ -91,11 +93,11 @@ from ibis import _
 from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 
-from growthloop.channels import channel_of, normalise_utm, with_utm
+from growthloop.channels import channel_mapping, channel_of, normalise_utm, raw_utm, with_utm
 from growthloop.contract import CANONICAL_EVENTS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
 from growthloop.data import Dataset
 from growthloop.funnel import MILESTONES, stitch
-from growthloop.wide import investments, period_end, user_wide
+from growthloop.wide import investments, keep, period_end, user_wide
 
 TOUCH_EVENTS: tuple[str, ...] = ("ad_click", "link_click")
 DIRECT_CHANNELS: tuple[str, ...] = (DIRECT_CHANNEL, UNTAGGED_CHANNEL)
@@ -160,6 +162,89 @@ def _check_events(names: Sequence[str], param: str) -> tuple[str, ...]:
     return names
 
 
+def _fresh(stem: str) -> str:
+    """A table name no other table of the connection has."""
+    return f"gl_{stem}_{uuid.uuid4().hex[:12]}"
+
+
+@contextmanager
+def _scratch(ds: Dataset, expr: ibis.Table, stem: str) -> Iterator[ibis.Table]:
+    """`expr` kept in the engine (`wide.keep`) for the length of a `with` block, then dropped."""
+    name = _fresh(stem)
+    table = keep(ds, name, expr)
+    try:
+        yield table
+    finally:
+        # raw statements: Ibis 12's drop_table emits SQL that DuckDB 2 cannot parse
+        if ds.con.name == "pyspark":
+            view = table.get_name()  # keep() gave the view a name of its own
+            ds.con.raw_sql(f"UNCACHE TABLE IF EXISTS `{view}`")
+            ds.con.raw_sql(f"DROP VIEW IF EXISTS `{view}`")
+        else:
+            ds.con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+
+
+_KEY_FIELDS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign")
+
+
+def _utm_values(events: ibis.Table, channels: Sequence[Channel]) -> ibis.Table:
+    """The distinct UTM values as written in `events` (columns _r0, _r1, _r2: source, medium,
+    campaign, see `raw_utm`), each with a number (_vid, in the order of the raw values) and its
+    normalised source, medium, campaign and channel.
+
+    A log has few distinct UTM values; normalising them here and joining the result back costs
+    far less than URL-decoding every row.
+    """
+    vals = events.select(**{f"_r{i}": raw_utm(events, f) for i, f in enumerate(_KEY_FIELDS)})
+    vals = vals.distinct()
+    source = normalise_utm(vals._r0)
+    return vals.select(
+        "_r0", "_r1", "_r2",
+        _vid=ibis.row_number().over(order_by=["_r0", "_r1", "_r2"]),
+        _channel=channel_of(source, channels),
+        _source=source,
+        _medium=normalise_utm(vals._r1),
+        _campaign=normalise_utm(vals._r2),
+    )
+
+
+def _touches_expr(ds: Dataset, touch_events: tuple[str, ...],
+                  direct_events: tuple[str, ...]) -> ibis.Table:
+    names = list(dict.fromkeys(touch_events + direct_events))
+    end = period_end(ds.analysis_date)
+    ev = ds.events
+    # the touches and the sign-ups that identify the devices: what `stitch` reads
+    ev = ev.filter((ev.event_time < end) & (
+        ev.event_name.isin(names) | ((ev.event_name == "register") & ev.user_id.notnull())))
+    vals = _utm_values(ev, ds.config.channels)
+    raw = ev.mutate(**{f"_r{i}": raw_utm(ev, f) for i, f in enumerate(_KEY_FIELDS)})
+    keyed = raw.left_join(vals, [raw[c].identical_to(vals[c]) for c in ("_r0", "_r1", "_r2")])
+    # the value's number rides through the stitch in utm_source (a short string)
+    keyed = keyed.select("event_time", "event_name", "user_id", "anonymous_id",
+                         utm_source=keyed._vid.cast("string"))
+    st = stitch(keyed, investments(ds), end, names)
+    st = st.mutate(_v=st.utm_source.cast("int64"))
+    out = st.left_join(vals, st._v == vals._vid)
+    channel = out._channel
+    if direct_events:
+        channel = ibis.ifelse(
+            out.event_name.isin(list(direct_events)) & out._source.isnull(),
+            ibis.literal(DIRECT_CHANNEL),
+            channel,
+        )
+    return out.select(
+        "person_id",
+        "user_id",
+        "anonymous_id",
+        "event_name",
+        "event_time",
+        channel=channel,
+        source=out._source,
+        medium=out._medium,
+        campaign=out._campaign,
+    )
+
+
 def touches(
     ds: Dataset,
     touch_events: Sequence[str] = TOUCH_EVENTS,
@@ -169,42 +254,19 @@ def touches(
 
     Columns: person_id, user_id (null for visitors who never signed up), anonymous_id,
     event_name, event_time, channel, source, medium, campaign.
+
+    Stitching every touch is the costly part of this module, and the monitoring table, the
+    stitching report and the paths all read the touches: they are computed once per dataset,
+    event names and channel map, and kept in the engine (`wide.keep`).
     """
     touch_events = _check_events(touch_events, "touch_events")
     direct_events = _check_events(direct_events, "direct_events")
     if not touch_events:
         raise ValueError("touch_events: name at least one event, e.g. ['ad_click', 'link_click']")
-    ev = with_utm(ds.events)
-    channel = channel_of(ev.utm_source, ds.config.channels)
-    if direct_events:
-        channel = ibis.ifelse(
-            ev.event_name.isin(list(direct_events)) & ev.utm_source.isnull(),
-            ibis.literal(DIRECT_CHANNEL),
-            channel,
-        )
-    packed = (
-        channel
-        + _SEP
-        + ev.utm_source.fill_null("")
-        + _SEP
-        + ev.utm_medium.fill_null("")
-        + _SEP
-        + ev.utm_campaign.fill_null("")
-    )
-    ev = ev.mutate(utm_source=packed)
-    names = list(dict.fromkeys(touch_events + direct_events))
-    st = stitch(ev, investments(ds), period_end(ds.analysis_date), names)
-    parts = st.utm_source.split(_SEP)
-    return st.select(
-        "person_id",
-        "user_id",
-        "anonymous_id",
-        "event_name",
-        "event_time",
-        channel=parts[0],
-        source=parts[1].nullif(""),
-        medium=parts[2].nullif(""),
-        campaign=parts[3].nullif(""),
+    mapping = sorted(channel_mapping(ds.config.channels).items())
+    key = f"attribution.touches:{touch_events!r}:{direct_events!r}:{mapping!r}"
+    return ds.cached(
+        key, lambda: keep(ds, _fresh("touches"), _touches_expr(ds, touch_events, direct_events))
     )
 
 
@@ -320,8 +382,28 @@ def extend_channel_map(ds: Dataset, aliases: dict[str, str] | None) -> tuple[Cha
 # the channel monitoring table
 
 
-def _signup_keys(ds: Dataset) -> ibis.Table:
-    """user_id -> channel, source, medium, campaign of the sign-up (see the module docstring)."""
+def _pack_keys(t: ibis.Table) -> ibis.StringValue:
+    """channel, source, medium, campaign in one string (split again with `_unpack_keys`)."""
+    return (t.channel + _SEP + t.source.fill_null("") + _SEP + t.medium.fill_null("") + _SEP
+            + t.campaign.fill_null(""))
+
+
+def _unpack_keys(packed: ibis.StringValue) -> dict[str, ibis.StringValue]:
+    parts = packed.split(_SEP)
+    return {
+        "channel": ibis.coalesce(parts[0], ibis.literal(UNTAGGED_CHANNEL)),
+        "source": parts[1].nullif(""),
+        "medium": parts[2].nullif(""),
+        "campaign": parts[3].nullif(""),
+    }
+
+
+def _signup_keys(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> ibis.Table:
+    """user_id -> channel, source, medium, campaign of the sign-up (see the module docstring).
+
+    Of several tagged touches at the sign-up's last touch time, the greatest packed key wins
+    (a fixed rule, the same on every engine).
+    """
     end = period_end(ds.analysis_date)
     users = ds.users.filter(ds.users.registered_at < end)
     users = users.mutate(
@@ -329,24 +411,23 @@ def _signup_keys(ds: Dataset) -> ibis.Table:
         _m=normalise_utm(users.utm_medium),
         _c=normalise_utm(users.utm_campaign),
     )
-    t = touches(ds)
+    t = touches(ds, touch_events)
     t = t.filter(t.user_id.notnull() & t.source.notnull())
-    t = t.rename(_uid="user_id")
+    t = t.select(_uid=t.user_id, event_time=t.event_time, _k=_pack_keys(t))
     reg = users.select(_ru="user_id", _rat="registered_at")
     t = t.join(reg, t._uid == reg._ru).filter(_.event_time <= _._rat)
-    key = t.channel + _SEP + t.source + _SEP + t.medium.fill_null("") + _SEP + t.campaign.fill_null("")
-    t = t.mutate(_k=key)
-    last = t.group_by("_uid").aggregate(_key=t._k.argmax(t.event_time))
+    t = t.mutate(_last=t.event_time.max().over(group_by="_uid"))
+    last = t.filter(t.event_time == t._last).group_by("_uid").aggregate(_key=_._k.max())
     j = users.left_join(last, users.user_id == last._uid)
-    parts = j._key.split(_SEP)
+    touch = _unpack_keys(j._key)
     own = j._s.notnull()
     channel_own = channel_of(j._s, ds.config.channels)
     return j.select(
         "user_id",
-        channel=ibis.ifelse(own, channel_own, ibis.coalesce(parts[0], ibis.literal(UNTAGGED_CHANNEL))),
-        source=ibis.ifelse(own, j._s, parts[1].nullif("")),
-        medium=ibis.ifelse(own, j._m, parts[2].nullif("")),
-        campaign=ibis.ifelse(own, j._c, parts[3].nullif("")),
+        channel=ibis.ifelse(own, channel_own, touch["channel"]),
+        source=ibis.ifelse(own, j._s, touch["source"]),
+        medium=ibis.ifelse(own, j._m, touch["medium"]),
+        campaign=ibis.ifelse(own, j._c, touch["campaign"]),
     )
 
 
@@ -384,44 +465,36 @@ def channel_monitor(
     end = period_end(ds.analysis_date)
     end_lit = ibis.literal(end)
 
-    # clicks: the touch events themselves (no stitching needed)
-    ev = with_utm(ds.events.filter(ds.events.event_time < end))
-    ev = ev.mutate(
-        channel=channel_of(ev.utm_source, ds.config.channels),
-        source=ev.utm_source,
-        medium=ev.utm_medium,
-        campaign=ev.utm_campaign,
-    )
     touch_events = _check_events(touch_events, "touch_events")
-    clicks = _fill_keys(ev.filter(ev.event_name.isin(list(touch_events))), keys)
-    clicks = clicks.group_by(keys).aggregate(clicks=_.count())
+    t = touches(ds, touch_events)
+    # clicks: the touch events themselves
+    clicks = _fill_keys(t, keys).group_by(keys).aggregate(clicks=_.count())
 
-    # installs: the device's last touch at or before the install
-    dev = ev.filter(ev.event_name.isin([*touch_events, "app_install"]) & ev.anonymous_id.notnull())
-    is_touch = dev.event_name.isin(list(touch_events))
-    packed = (
-        dev.channel + _SEP + dev.source.fill_null("") + _SEP + dev.medium.fill_null("") + _SEP
-        + dev.campaign.fill_null("")
-    )
-    dev = dev.mutate(
-        _k=ibis.ifelse(is_touch, packed, ibis.null("string")),
-        _kt=ibis.ifelse(is_touch, dev.event_time, ibis.null("timestamp")),
-        _inst=(dev.event_name == "app_install").cast("int8"),
-    )
+    # installs: the device's last touch at or before the install (of touches at the same
+    # time, the greatest key). A window finds the time of that touch (a running maximum of
+    # touch times on the device), a join its key: the sort carries timestamps, not strings.
+    ev = ds.events
+    inst_ev = ev.filter((ev.event_time < end) & (ev.event_name == "app_install")
+                        & ev.anonymous_id.notnull())
+    dt = t.filter(t.anonymous_id.notnull())
+    stamp = ibis.null(dt.event_time.type())
+    dev = dt.select("anonymous_id", "event_time", _kt=dt.event_time,
+                    _inst=ibis.literal(0).cast("int8"))
+    dev = dev.union(inst_ev.select("anonymous_id", "event_time", _kt=stamp,
+                                   _inst=ibis.literal(1).cast("int8")))
     w = ibis.window(group_by="anonymous_id", order_by=["event_time", "_inst"], rows=(None, 0))
-    dev = dev.mutate(_last=dev._k.argmax(dev._kt).over(w))
-    inst = dev.filter(dev._inst == 1)
-    parts = inst._last.split(_SEP)
-    inst = inst.select(
-        channel=ibis.coalesce(parts[0], ibis.literal(UNTAGGED_CHANNEL)),
-        source=parts[1].nullif(""),
-        medium=parts[2].nullif(""),
-        campaign=parts[3].nullif(""),
-    )
-    installs = _fill_keys(inst, keys).group_by(keys).aggregate(installs=_.count())
+    dev = dev.mutate(_lt=dev._kt.max().over(w))
+    inst = dev.filter(dev._inst == 1).group_by(_ia="anonymous_id", _lt="_lt").aggregate(
+        _n=_.count())
+    keyed = dt.select(_ka="anonymous_id", _kt=dt.event_time, _k=_pack_keys(dt))
+    hit = inst.join(keyed, (inst._ia == keyed._ka) & (inst._lt == keyed._kt))
+    hit = hit.group_by(_ha="_ia", _hl="_lt").aggregate(_key=_._k.max())
+    inst = inst.left_join(hit, (inst._ia == hit._ha) & (inst._lt == hit._hl))
+    inst = inst.select("_n", **_unpack_keys(inst._key))
+    installs = _fill_keys(inst, keys).group_by(keys).aggregate(installs=_._n.sum())
 
     # users: sign-up channel, milestones, revenue within each horizon of the first investment
-    su = _signup_keys(ds)
+    su = _signup_keys(ds, touch_events)
     wide = user_wide(ds).select(
         _wid="user_id",
         bind_card_at=_.bind_card_at,
@@ -622,10 +695,17 @@ def path_touches(
     if not (isinstance(max_touches, int) and max_touches > 0):
         raise ValueError(f"max_touches: must be a positive whole number, got {max_touches!r}")
     t = touches(ds, touch_events, direct_events)
+    # the anchor: the conversion, else the person's last touch (an aggregate and a join, not a
+    # window over every touch)
     conv = conversion_times(ds, conversion).rename(_cp="person_id")
-    t = t.left_join(conv, t.person_id == conv._cp)
-    last_touch = t.event_time.max().over(group_by="person_id")
-    t = t.mutate(_anchor=ibis.coalesce(t.conv_at, last_touch), converted=t.conv_at.notnull().cast("int64"))
+    last = t.group_by(_ap="person_id").aggregate(_last=t.event_time.max())
+    last = last.left_join(conv, last._ap == conv._cp)
+    anchors = last.select(
+        "_ap",
+        _anchor=ibis.coalesce(last.conv_at, last._last),
+        converted=last.conv_at.notnull().cast("int64"),
+    )
+    t = t.join(anchors, t.person_id == anchors._ap)
     t = t.filter((t.event_time <= t._anchor) & (t.event_time >= t._anchor - _days(lookback_days)))
     # one step per run of the same channel, at the run's latest time
     order = ["event_time", "channel", "event_name"]
@@ -637,7 +717,8 @@ def path_touches(
         )
     )
     t = t.filter(t.step < max_touches)
-    days = (t._anchor.epoch_seconds() - t.event_time.epoch_seconds()) / 86400.0
+    # an exact microsecond difference (epoch_seconds drops the fraction of a second on Spark)
+    days = t._anchor.delta(t.event_time, unit="microsecond").cast("float64") / 86400e6
     return t.select("person_id", "converted", "channel", "event_time", days_before=days, step=t.step)
 
 
@@ -653,25 +734,35 @@ def attribution_paths(
     """Paths aggregated in the engine to (path, conversions, nulls), plus time-decay credits
     computed in the engine from the exact touch times (half-life `half_life_days`)."""
     _positive("half_life_days", half_life_days)
-    steps = path_touches(ds, conversion, lookback_days, touch_events, direct_events, max_touches)
-    per = steps.group_by(["person_id", "converted"]).aggregate(
-        path=_.channel.group_concat(_SEP, order_by=[ibis.desc(_.step)])
-    )
-    counts = (
-        per.group_by("path")
-        .aggregate(conversions=_.converted.sum(), nulls=(1 - _.converted).sum())
-        .order_by("path")
-        .to_pandas()
-    )
-    conv = conversion_times(ds, conversion)
-    seen = steps.filter(steps.converted == 1).select(_sp="person_id").distinct()
-    j = conv.left_join(seen, conv.person_id == seen._sp)
-    no_touch = int(j.filter(j._sp.isnull()).count().to_pyarrow().as_py())
-    # time decay: weight 0.5 ** (days / half-life), normalised within each conversion
-    cv = steps.filter(steps.converted == 1)
-    cv = cv.mutate(_w=(0.5 ** (cv.days_before / float(half_life_days))).cast("float64"))
-    cv = cv.mutate(_credit=cv._w / cv._w.sum().over(group_by="person_id"))
-    td = cv.group_by("channel").aggregate(credit=_._credit.sum()).order_by("channel").to_pandas()
+    expr = path_touches(ds, conversion, lookback_days, touch_events, direct_events, max_touches)
+    # three queries read the steps: computed once
+    with _scratch(ds, expr, "path_steps") as steps:
+        # the path: step max_touches - 1 first, step 0 (the last) at the end. One column per
+        # step and a join of the non-null ones, not an ordered string aggregate (which Ibis
+        # cannot compile for every backend)
+        per = steps.group_by(["person_id", "converted"]).aggregate(
+            **{f"_s{i}": steps.channel.max(where=steps.step == i) for i in range(max_touches)}
+        )
+        per = per.select(
+            "converted",
+            path=ibis.literal(_SEP).join([per[f"_s{i}"] for i in reversed(range(max_touches))]),
+        )
+        counts = (
+            per.group_by("path")
+            .aggregate(conversions=_.converted.sum(), nulls=(1 - _.converted).sum())
+            .order_by("path")
+            .to_pandas()
+        )
+        conv = conversion_times(ds, conversion)
+        seen = steps.filter(steps.converted == 1).select(_sp="person_id").distinct()
+        j = conv.left_join(seen, conv.person_id == seen._sp)
+        no_touch = int(j.filter(j._sp.isnull()).count().to_pyarrow().as_py())
+        # time decay: weight 0.5 ** (days / half-life), normalised within each conversion
+        cv = steps.filter(steps.converted == 1)
+        cv = cv.mutate(_w=(0.5 ** (cv.days_before / float(half_life_days))).cast("float64"))
+        cv = cv.mutate(_credit=cv._w / cv._w.sum().over(group_by="person_id"))
+        td = (cv.group_by("channel").aggregate(credit=_._credit.sum()).order_by("channel")
+              .to_pandas())
     decay = {str(c): round(float(v), 9) for c, v in zip(td.channel, td.credit, strict=True)}
     counts["path"] = [tuple(p.split(_SEP)) for p in counts.path]
     counts["conversions"] = counts.conversions.astype("int64")

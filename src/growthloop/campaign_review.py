@@ -49,7 +49,7 @@ from ibis import _
 from growthloop.data import DataError, Dataset
 from growthloop.funnel import STEP_LABELS, stitch, wilson
 from growthloop.profiling import DEFAULT_AUM_BOUNDS, layer_expr
-from growthloop.wide import aum_expr, investments, period_end, user_wide
+from growthloop.wide import aum_expr, investments, keep, period_end, user_wide
 
 GOALS: tuple[str, ...] = ("register", "bind_card", "first_investment", "any_investment", "amount")
 GOAL_LABELS: dict[str, str] = {
@@ -315,8 +315,11 @@ def member_outcomes(ds: Dataset, camp: Campaign, pre_days: int = 90) -> ibis.Tab
         pre_active_days=out.pre_active_days.fill_null(0).cast("float64"),
         pre_invest_count=out.pre_invest_count.fill_null(0).cast("float64"),
         pre_invest_amount=out.pre_invest_amount.fill_null(0.0).cast("float64"),
-        tenure_days=ibis.greatest(start.delta(out._reg.fill_null(camp.start_at), unit="day"), 0
-                                  ).cast("float64"),
+        # whole calendar days between the dates (a difference of timestamps in days counts
+        # elapsed 24-hour spans on some engines)
+        tenure_days=ibis.greatest(
+            start.date().delta(out._reg.fill_null(camp.start_at).date(), unit="day"), 0
+        ).cast("float64"),
         aum_at_start=out.aum_at_start.fill_null(0.0).cast("float64"),
     )
     # layer_expr reads an `aum` column: give it the assets held at start_at
@@ -336,7 +339,7 @@ def outcomes(ds: Dataset, camp: Campaign, pre_days: int = 90) -> ibis.Table:
 
     def build() -> ibis.Table:
         name = "gl_campaign_" + "".join(ch if ch.isalnum() else "_" for ch in key.split(":", 1)[1])
-        return ds.con.create_table(name, member_outcomes(ds, camp, pre_days), temp=True)
+        return keep(ds, name, member_outcomes(ds, camp, pre_days))
     return ds.cached(key, build)
 
 
@@ -1204,7 +1207,17 @@ def model_cells(ds: Dataset, camp: Campaign, features: Sequence[str] = MODEL_FEA
     model needs. Categorical features give the same fit on these weighted cells as on the
     members one by one, so no per-user row leaves the engine. The fold is a seeded hash of
     user_id, so the split is the same on every run.
-    Columns: fold, the features, group, responded, n."""
+    Columns: fold, the features, group, responded, n.
+
+    DuckDB only: the fold is DuckDB's hash() of the user_id. Other engines hash differently
+    (Spark's hash is another function), so their folds, fitted models and Qini curve would
+    differ; on another backend this raises NotImplementedError instead of answering.
+    """
+    if ds.con.name != "duckdb":
+        raise NotImplementedError(
+            f"model_cells runs on DuckDB only, not on {ds.con.name}: its folds come from "
+            "DuckDB's hash() of user_id, and another engine's hash would split the members "
+            "differently and give another uplift model. Run the uplift model on DuckDB.")
     bad = [f for f in features if f not in MODEL_FEATURES]
     if bad or not features:
         raise ValueError(f"features: {bad or list(features)}; allowed: {list(MODEL_FEATURES)}")

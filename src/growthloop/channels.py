@@ -18,9 +18,30 @@ def url_decode(value: str) -> str:  # type: ignore[empty-body]
     """DuckDB's url_decode (Spark and most warehouses have one of the same name)."""
 
 
+#: one percent-escaped UTF-8 character (RFC 3629: no overlong forms, no surrogates)
+_UTF8_ESCAPE = (
+    r"(?i)%(?:[0-7][0-9a-f]"
+    r"|(?:c[2-9a-f]|d[0-9a-f])%[89ab][0-9a-f]"
+    r"|e0%[ab][0-9a-f]%[89ab][0-9a-f]"
+    r"|(?:e[1-9a-cef])(?:%[89ab][0-9a-f]){2}"
+    r"|ed%[89][0-9a-f]%[89ab][0-9a-f]"
+    r"|f0%[9ab][0-9a-f](?:%[89ab][0-9a-f]){2}"
+    r"|f[1-3](?:%[89ab][0-9a-f]){3}"
+    r"|f4%8[0-9a-f](?:%[89ab][0-9a-f]){2})"
+)
+
+
 def normalise_utm(value: ibis.StringValue) -> ibis.StringValue:
-    """URL-decoded, trimmed, lower-case UTM value; empty becomes null."""
-    return url_decode(value.replace("+", " ")).strip().lower().nullif("")
+    """URL-decoded, trimmed, lower-case UTM value; empty becomes null.
+
+    '+' is a space. A value whose percent escapes are not all UTF-8 characters ("50%off",
+    a truncated "%E4%B8") is kept as written rather than half decoded: engines differ there
+    (DuckDB keeps a bad escape or fails, Spark fails), so no engine is asked to decode it.
+    """
+    spaced = value.replace("+", " ")
+    broken = spaced.contains("%") & spaced.re_replace(_UTF8_ESCAPE, "").contains("%")
+    decoded = ibis.ifelse(broken, spaced, url_decode(spaced))
+    return decoded.strip().lower().nullif("")
 
 
 def alias_table(channels: Sequence[Channel]) -> ibis.Table:
@@ -60,17 +81,19 @@ def utm_from_url(url: ibis.StringValue, field: str) -> ibis.StringValue:
     return url.re_extract(rf"(?i)[?&#;]{field}=([^&#;]*)", 1).nullif("")
 
 
+def raw_utm(events: ibis.Table, field: str) -> ibis.StringValue:
+    """A UTM value as written, before `normalise_utm`: the column's value, or where it is blank
+    the landing URL's (still encoded). Null when neither has one."""
+    own = events[field] if field in events.columns else ibis.null("string")
+    if "landing_url" in events.columns:
+        own = ibis.coalesce(own.strip().nullif(""), utm_from_url(events.landing_url, field))
+    return own
+
+
 def with_utm(events: ibis.Table) -> ibis.Table:
     """Every UTM column normalised (`normalise_utm`); a null column value is taken from the
     event's landing_url when it has one. Tables without landing_url keep their own columns."""
-    has_url = "landing_url" in events.columns
-    values = {}
-    for f in UTM_FIELDS:
-        own = events[f] if f in events.columns else ibis.null("string")
-        if has_url:
-            own = ibis.coalesce(own.strip().nullif(""), utm_from_url(events.landing_url, f))
-        values[f] = normalise_utm(own)
-    return events.mutate(**values)
+    return events.mutate(**{f: normalise_utm(raw_utm(events, f)) for f in UTM_FIELDS})
 
 
 def channel_of(source: ibis.StringValue, channels: Sequence[Channel]) -> ibis.StringValue:
