@@ -410,6 +410,29 @@ def test_sign_up_channel_and_installs_use_the_monitor_touches_and_break_ties(tmp
                                         UNTAGGED_CHANNEL: 2}
 
 
+def test_paths_without_an_ordered_string_aggregate_are_the_same(tmp_path, monkeypatch):
+    # a backend that cannot compile group_concat(order_by=...) (PySpark) builds the path from
+    # one column per step: the same strings, checked here on DuckDB by refusing the aggregate
+    opened = [event("app_open", "2025-01-09 20:00:00", "U1", "A1")]
+    ds = open_dataset(hand_dataset(tmp_path, extra_events=opened))
+    ordered = at.attribution_paths(ds, direct_events=["app_open"], max_touches=3)
+    real = ds.con.compile
+    refused = []
+
+    def no_ordered_aggregates(expr, *args, **kwargs):
+        if expr.op().find(ibis.expr.operations.GroupConcat):
+            refused.append(expr)
+            raise ibis.common.exceptions.UnsupportedOperationError("no ordered aggregates")
+        return real(expr, *args, **kwargs)
+
+    monkeypatch.setattr(ds.con, "compile", no_ordered_aggregates)
+    pivoted = at.attribution_paths(ds, direct_events=["app_open"], max_touches=3)
+    assert refused  # the path was built without the aggregate
+    pd.testing.assert_frame_equal(ordered.counts, pivoted.counts)
+    assert ("信息流广告", UNTAGGED_CHANNEL) in set(pivoted.counts.path)
+    assert ("百度搜索", DIRECT_CHANNEL) in set(pivoted.counts.path)
+
+
 def test_paths_leave_only_the_kept_touches_in_the_engine(tmp_path):
     ds = open_dataset(hand_dataset(tmp_path))
     temp = "SELECT table_name FROM duckdb_tables() WHERE temporary ORDER BY 1"

@@ -8,7 +8,7 @@ Touches are the events named in `touch_events` (ad_click, link_click by default)
 values come from the utm_* columns or, where a column is null, from the event's landing_url
 (`channels.with_utm`: a regular expression on the query string, then URL-decoding, trimming
 and lower-casing, so "Baidu", " baidu" and "wechat%5Fkol" are one value and Chinese campaign
-names survive). Sources are mapped to channels by the dataset's channel map
+names survive; a value with a broken escape such as "50%off" is kept as written). Sources are mapped to channels by the dataset's channel map
 (`ds.config.channels`); a source no channel claims keeps its own name (nothing is hidden) and a
 touch without a source is 未标记 (untagged): it is counted and shown, never dropped. Events named
 in `direct_events` (app_open, say) without a source are 直接访问 (direct): a visit that no
@@ -21,8 +21,10 @@ anonymous touches found their user.
 The channel monitoring table (渠道监控表)
 ----------------------------------------
 A registered user belongs to their sign-up channel: the UTM the platform recorded at sign-up
-(users.utm_*), else the last tagged touch stitched to them at or before sign-up, else 未标记.
-Clicks are touch events; installs belong to the device's last touch before the install.
+(users.utm_*), else the last tagged touch (of the table's `touch_events`) stitched to them at
+or before sign-up, else 未标记. Clicks are touch events; installs belong to the device's last
+touch at or before the install. Of touches in the same second, the one with the greatest
+channel/source/medium/campaign key counts (a fixed rule, so every run and engine agrees).
 Revenue after h days counts the investments made within h days of the first one, and only
 investors whose h days have passed by the end of the analysis date enter its average (a young
 investor is not yet a small one). ROI and LTV/CAC are on platform revenue (not profit):
@@ -87,6 +89,7 @@ from dataclasses import dataclass, replace
 from urllib.parse import unquote_plus
 
 import ibis
+import ibis.common.exceptions as com
 import numpy as np
 import pandas as pd
 from ibis import _
@@ -96,8 +99,9 @@ from scipy.sparse import linalg as sparse_linalg
 from growthloop.channels import channel_mapping, channel_of, normalise_utm, raw_utm, with_utm
 from growthloop.contract import CANONICAL_EVENTS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
 from growthloop.data import Dataset
+from growthloop.engine import backend_name, drop, materialize
 from growthloop.funnel import MILESTONES, stitch
-from growthloop.wide import investments, keep, period_end, user_wide
+from growthloop.wide import investments, period_end, user_wide
 
 TOUCH_EVENTS: tuple[str, ...] = ("ad_click", "link_click")
 DIRECT_CHANNELS: tuple[str, ...] = (DIRECT_CHANNEL, UNTAGGED_CHANNEL)
@@ -169,19 +173,18 @@ def _fresh(stem: str) -> str:
 
 @contextmanager
 def _scratch(ds: Dataset, expr: ibis.Table, stem: str) -> Iterator[ibis.Table]:
-    """`expr` kept in the engine (`wide.keep`) for the length of a `with` block, then dropped."""
+    """`expr` kept in the engine (`engine.materialize`) for a `with` block, then dropped."""
     name = _fresh(stem)
-    table = keep(ds, name, expr)
+    table = materialize(ds.con, name, expr)
     try:
         yield table
     finally:
-        # raw statements: Ibis 12's drop_table emits SQL that DuckDB 2 cannot parse
-        if ds.con.name == "pyspark":
-            view = table.get_name()  # keep() gave the view a name of its own
+        if backend_name(ds.con) == "pyspark":
+            view = table.get_name()  # materialize gave the view a name of its own
             ds.con.raw_sql(f"UNCACHE TABLE IF EXISTS `{view}`")
             ds.con.raw_sql(f"DROP VIEW IF EXISTS `{view}`")
         else:
-            ds.con.raw_sql(f'DROP TABLE IF EXISTS "{name}"')
+            drop(ds.con, name)
 
 
 _KEY_FIELDS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign")
@@ -257,7 +260,7 @@ def touches(
 
     Stitching every touch is the costly part of this module, and the monitoring table, the
     stitching report and the paths all read the touches: they are computed once per dataset,
-    event names and channel map, and kept in the engine (`wide.keep`).
+    event names and channel map, and kept in the engine (`engine.materialize`).
     """
     touch_events = _check_events(touch_events, "touch_events")
     direct_events = _check_events(direct_events, "direct_events")
@@ -266,7 +269,8 @@ def touches(
     mapping = sorted(channel_mapping(ds.config.channels).items())
     key = f"attribution.touches:{touch_events!r}:{direct_events!r}:{mapping!r}"
     return ds.cached(
-        key, lambda: keep(ds, _fresh("touches"), _touches_expr(ds, touch_events, direct_events))
+        key, lambda: materialize(ds.con, _fresh("touches"),
+                                 _touches_expr(ds, touch_events, direct_events))
     )
 
 
@@ -416,8 +420,10 @@ def _signup_keys(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> ibi
     t = t.select(_uid=t.user_id, event_time=t.event_time, _k=_pack_keys(t))
     reg = users.select(_ru="user_id", _rat="registered_at")
     t = t.join(reg, t._uid == reg._ru).filter(_.event_time <= _._rat)
-    t = t.mutate(_last=t.event_time.max().over(group_by="_uid"))
-    last = t.filter(t.event_time == t._last).group_by("_uid").aggregate(_key=_._k.max())
+    # the last touch time per user (an aggregate and a join, not a window), then its key
+    at_time = t.group_by(_lu="_uid").aggregate(_lt=t.event_time.max())
+    t = t.join(at_time, (t._uid == at_time._lu) & (t.event_time == at_time._lt))
+    last = t.group_by("_uid").aggregate(_key=_._k.max())
     j = users.left_join(last, users.user_id == last._uid)
     touch = _unpack_keys(j._key)
     own = j._s.notnull()
@@ -435,48 +441,39 @@ def _fill_keys(table: ibis.Table, keys: Sequence[str]) -> ibis.Table:
     return table.mutate(**{k: table[k].fill_null(NONE) for k in keys if k != "channel"})
 
 
-def channel_monitor(
-    ds: Dataset,
-    by: str = "channel",
-    horizons: Sequence[int] = HORIZONS,
-    ltv_horizon: int = 180,
-    retention_days: int = 90,
-    touch_events: Sequence[str] = TOUCH_EVENTS,
-    total: bool = True,
-) -> pd.DataFrame:
-    """The channel monitoring table (渠道监控表), one row per channel (by="channel"), per
-    channel x source x medium ("source_medium") or per campaign ("campaign"), plus a 合计 row.
+_FINE_KEYS: list[str] = list(LEVELS["campaign"])
 
-    Columns: the keys, clicks, installs, registrations, bound_cards, first_investors, spend,
-    cost_per_registration, cost_per_investor, first_invest_amount, avg_first_invest, per
-    horizon h: matured_{h}d (investors whose h days have passed), revenue_{h}d (their average
-    h-day revenue), roi_{h}d; ltv_cac, retained_rate, cost_per_retained_investor,
-    revenue_{h}d_sum. See the module docstring for every definition.
+
+def _monitor_sums(ds: Dataset, horizons: tuple[int, ...], retention_days: int,
+                  touch_events: tuple[str, ...]) -> tuple[pd.DataFrame, bool]:
+    """The sums of the monitoring table per channel x source x medium x campaign ('-' for a
+    missing value), and whether there are costs. Every level of `channel_monitor` rolls these
+    up, so they are computed once per dataset and parameters (the chapter asks for two levels).
     """
-    if by not in LEVELS:
-        raise ValueError(f"by: {by!r} is not one of {list(LEVELS)}")
-    horizons = tuple(int(h) for h in horizons)
-    for h in horizons:
-        _positive("horizons", h)
-    _positive("retention_days", retention_days)
-    if ltv_horizon not in horizons:
-        raise ValueError(f"ltv_horizon: {ltv_horizon!r} must be one of the horizons {list(horizons)}")
-    keys = list(LEVELS[by])
+    mapping = sorted(channel_mapping(ds.config.channels).items())
+    key = f"attribution.monitor:{touch_events!r}:{horizons!r}:{retention_days!r}:{mapping!r}"
+    return ds.cached(key, lambda: _monitor_sums_build(ds, horizons, retention_days, touch_events))
+
+
+def _monitor_sums_build(ds: Dataset, horizons: tuple[int, ...], retention_days: int,
+                        touch_events: tuple[str, ...]) -> tuple[pd.DataFrame, bool]:
+    keys = _FINE_KEYS
     end = period_end(ds.analysis_date)
     end_lit = ibis.literal(end)
-
-    touch_events = _check_events(touch_events, "touch_events")
     t = touches(ds, touch_events)
     # clicks: the touch events themselves
     clicks = _fill_keys(t, keys).group_by(keys).aggregate(clicks=_.count())
 
     # installs: the device's last touch at or before the install (of touches at the same
     # time, the greatest key). A window finds the time of that touch (a running maximum of
-    # touch times on the device), a join its key: the sort carries timestamps, not strings.
+    # touch times on the device), a join its key: the sort carries timestamps, not strings,
+    # and only the touches of devices with an install, up to their last one.
     ev = ds.events
     inst_ev = ev.filter((ev.event_time < end) & (ev.event_name == "app_install")
                         & ev.anonymous_id.notnull())
+    last = inst_ev.group_by(_da="anonymous_id").aggregate(_dl=inst_ev.event_time.max())
     dt = t.filter(t.anonymous_id.notnull())
+    dt = dt.join(last, dt.anonymous_id == last._da).filter(_.event_time <= _._dl)
     stamp = ibis.null(dt.event_time.type())
     dev = dt.select("anonymous_id", "event_time", _kt=dt.event_time,
                     _inst=ibis.literal(0).cast("int8"))
@@ -547,6 +544,44 @@ def channel_monitor(
     out = frames[0]
     for f in frames[1:]:
         out = out.merge(f, on=keys, how="outer")
+    for col in out.columns:
+        if col not in keys:
+            out[col] = out[col].astype(float)
+    return out, costs_available
+
+
+def channel_monitor(
+    ds: Dataset,
+    by: str = "channel",
+    horizons: Sequence[int] = HORIZONS,
+    ltv_horizon: int = 180,
+    retention_days: int = 90,
+    touch_events: Sequence[str] = TOUCH_EVENTS,
+    total: bool = True,
+) -> pd.DataFrame:
+    """The channel monitoring table (渠道监控表), one row per channel (by="channel"), per
+    channel x source x medium ("source_medium") or per campaign ("campaign"), plus a 合计 row.
+
+    Columns: the keys, clicks, installs, registrations, bound_cards, first_investors, spend,
+    cost_per_registration, cost_per_investor, first_invest_amount, avg_first_invest, per
+    horizon h: matured_{h}d (investors whose h days have passed), revenue_{h}d (their average
+    h-day revenue), roi_{h}d; ltv_cac, retained_rate, cost_per_retained_investor,
+    revenue_{h}d_sum. See the module docstring for every definition.
+    """
+    if by not in LEVELS:
+        raise ValueError(f"by: {by!r} is not one of {list(LEVELS)}")
+    horizons = tuple(int(h) for h in horizons)
+    for h in horizons:
+        _positive("horizons", h)
+    _positive("retention_days", retention_days)
+    if ltv_horizon not in horizons:
+        raise ValueError(f"ltv_horizon: {ltv_horizon!r} must be one of the horizons {list(horizons)}")
+    keys = list(LEVELS[by])
+    touch_events = _check_events(touch_events, "touch_events")
+    fine, costs_available = _monitor_sums(ds, horizons, retention_days, touch_events)
+    # the campaign-level sums rolled up to the level asked for: every column is a sum
+    out = fine.groupby(keys, as_index=False, sort=True, dropna=False)[
+        [c for c in fine.columns if c not in _FINE_KEYS]].sum()
     count_cols = [
         "clicks", "installs", "registrations", "bound_cards", "first_investors",
         "retention_base", "retained", *[f"matured_{h}d" for h in horizons],
@@ -722,6 +757,31 @@ def path_touches(
     return t.select("person_id", "converted", "channel", "event_time", days_before=days, step=t.step)
 
 
+def _person_paths(ds: Dataset, steps: ibis.Table, max_touches: int) -> ibis.Table:
+    """converted, path per person: the channels from step max_touches - 1 to step 0 (the last),
+    joined by _SEP.
+
+    An ordered string aggregate where the backend has one (DuckDB); Ibis cannot compile it for
+    PySpark, where the path is one column per step joined in step order instead: the same
+    string, at about twice DuckDB's cost, so DuckDB keeps the aggregate.
+    """
+    ordered = steps.group_by(["person_id", "converted"]).aggregate(
+        path=_.channel.group_concat(_SEP, order_by=[ibis.desc(_.step)])
+    )
+    try:
+        ds.con.compile(ordered)
+        return ordered.select("converted", "path")
+    except com.UnsupportedOperationError:
+        pass
+    per = steps.group_by(["person_id", "converted"]).aggregate(
+        **{f"_s{i}": steps.channel.max(where=steps.step == i) for i in range(max_touches)}
+    )
+    return per.select(
+        "converted",
+        path=ibis.literal(_SEP).join([per[f"_s{i}"] for i in reversed(range(max_touches))]),
+    )
+
+
 def attribution_paths(
     ds: Dataset,
     conversion: str = "first_investment",
@@ -737,16 +797,7 @@ def attribution_paths(
     expr = path_touches(ds, conversion, lookback_days, touch_events, direct_events, max_touches)
     # three queries read the steps: computed once
     with _scratch(ds, expr, "path_steps") as steps:
-        # the path: step max_touches - 1 first, step 0 (the last) at the end. One column per
-        # step and a join of the non-null ones, not an ordered string aggregate (which Ibis
-        # cannot compile for every backend)
-        per = steps.group_by(["person_id", "converted"]).aggregate(
-            **{f"_s{i}": steps.channel.max(where=steps.step == i) for i in range(max_touches)}
-        )
-        per = per.select(
-            "converted",
-            path=ibis.literal(_SEP).join([per[f"_s{i}"] for i in reversed(range(max_touches))]),
-        )
+        per = _person_paths(ds, steps, max_touches)
         counts = (
             per.group_by("path")
             .aggregate(conversions=_.converted.sum(), nulls=(1 - _.converted).sum())

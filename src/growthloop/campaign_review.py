@@ -47,6 +47,7 @@ import pandas as pd
 from ibis import _
 
 from growthloop.data import DataError, Dataset
+from growthloop.engine import backend_name
 from growthloop.funnel import STEP_LABELS, stitch, wilson
 from growthloop.profiling import DEFAULT_AUM_BOUNDS, layer_expr
 from growthloop.wide import aum_expr, investments, keep, period_end, user_wide
@@ -1213,9 +1214,9 @@ def model_cells(ds: Dataset, camp: Campaign, features: Sequence[str] = MODEL_FEA
     (Spark's hash is another function), so their folds, fitted models and Qini curve would
     differ; on another backend this raises NotImplementedError instead of answering.
     """
-    if ds.con.name != "duckdb":
+    if backend_name(ds.con) != "duckdb":
         raise NotImplementedError(
-            f"model_cells runs on DuckDB only, not on {ds.con.name}: its folds come from "
+            f"model_cells runs on DuckDB only, not on {backend_name(ds.con)}: its folds come from "
             "DuckDB's hash() of user_id, and another engine's hash would split the members "
             "differently and give another uplift model. Run the uplift model on DuckDB.")
     bad = [f for f in features if f not in MODEL_FEATURES]
