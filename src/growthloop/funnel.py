@@ -79,7 +79,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -88,6 +89,7 @@ from ibis import _
 
 from growthloop.channels import with_channel
 from growthloop.data import DataError, Dataset
+from growthloop.engine import materialize
 from growthloop.wide import investments, period_end, require_exact_quantiles, user_wide
 
 DEFAULT_STEPS: tuple[str, ...] = (
@@ -244,15 +246,21 @@ def make_spec(
 # identity stitching
 
 
-def stitched_events(ds: Dataset, names: Sequence[str] | None = None) -> ibis.Table:
+Rows = Callable[[ibis.Table], ibis.expr.types.BooleanValue]
+
+
+def stitched_events(
+    ds: Dataset, names: Sequence[str] | None = None, where: Rows | None = None
+) -> ibis.Table:
     """Events (and milestone rows) up to the analysis date, with the `person_id` they belong to.
 
     Columns: person_id, user_id (null for anonymous visitors), anonymous_id, event_name,
-    event_time, utm_source. `names` limits the event names (milestones included when named).
-    The identity rule is in the module docstring. A device with one sign-up instant (nearly
-    all) is resolved with a join; only shared devices need the window pass.
+    event_time, utm_source. `names` limits the event names (milestones included when named);
+    `where` (a function of the table giving a condition on those columns) limits the rows
+    further. The identity rule is in the module docstring. A device with one sign-up instant
+    (nearly all) is resolved with a join; only shared devices need the window pass.
     """
-    return stitch(ds.events, investments(ds), period_end(ds.analysis_date), names)
+    return stitch(ds.events, investments(ds), period_end(ds.analysis_date), names, where)
 
 
 def stitch(
@@ -260,6 +268,7 @@ def stitch(
     transactions: ibis.Table,
     end: dt.datetime,
     names: Sequence[str] | None = None,
+    where: Rows | None = None,
 ) -> ibis.Table:
     """`stitched_events` over any events table (contract columns) and successful investments
     (user_id, txn_id, txn_time); data at or after `end` is ignored."""
@@ -273,6 +282,10 @@ def stitch(
     if wanted is not None:
         # only what the funnel reads, plus the register events that identify the devices
         ev = ev.filter(ev.event_name.isin(wanted) | (ev._is_reg == 1))
+    if where is not None:
+        # the rows asked for, plus the register events: stitching reads only these, not every
+        # event (the identity of a row depends on its device's sign-ups alone)
+        ev = ev.filter(where(ev) | (ev._is_reg == 1))
     cols = ev.columns
     # the sign-ups of each device: the user of each sign-up instant (two sign-ups on one device
     # at the same instant: the smaller user_id) and whether the device has more than one
@@ -315,6 +328,8 @@ def stitch(
     )
     if wanted is not None:
         ev = ev.filter(ev.event_name.isin(wanted))
+    if where is not None:
+        ev = ev.filter(where(ev))
     out = ev.select(
         "person_id", "user_id", "anonymous_id", "event_name", "event_time", "utm_source"
     )
@@ -326,16 +341,17 @@ def stitch(
         )
         txn = txn.filter(txn._n.isin([MILESTONES[m] for m in ms]))
         name = ibis.cases(*[(txn._n == MILESTONES[m], m) for m in ms])
-        out = out.union(
-            txn.select(
-                person_id=txn.user_id,
-                user_id=txn.user_id,
-                anonymous_id=ibis.null("string"),
-                event_name=name,
-                event_time=txn.txn_time,
-                utm_source=ibis.null("string"),
-            )
+        milestones = txn.select(
+            person_id=txn.user_id,
+            user_id=txn.user_id,
+            anonymous_id=ibis.null("string"),
+            event_name=name,
+            event_time=txn.txn_time,
+            utm_source=ibis.null("string"),
         )
+        if where is not None:
+            milestones = milestones.filter(where(milestones))
+        out = out.union(milestones)
     return out
 
 
@@ -348,8 +364,7 @@ def _check_steps(ds: Dataset, spec: FunnelSpec) -> None:
     events = [s for s in spec.names if s not in MILESTONES]
     if not events:
         return
-    found = ds.events.filter(ds.events.event_name.isin(events)).select("event_name").distinct()
-    present = set(found.to_pyarrow().column(0).to_pylist())
+    present = ds.cached("funnel.event_names", lambda: _event_names(ds))
     missing = [s for s in events if s not in present]
     if missing:
         raise DataError(
@@ -360,6 +375,12 @@ def _check_steps(ds: Dataset, spec: FunnelSpec) -> None:
         )
 
 
+def _event_names(ds: Dataset) -> frozenset[str]:
+    """The event names that occur in the events table (one scan per dataset)."""
+    found = ds.events.select("event_name").distinct()
+    return frozenset(found.to_pyarrow().column(0).to_pylist())
+
+
 def step_times(ds: Dataset, spec: FunnelSpec | None = None, **params) -> ibis.Table:
     """One row per person (count="unique") or attempt (count="total"), as an Ibis expression.
 
@@ -368,7 +389,16 @@ def step_times(ds: Dataset, spec: FunnelSpec | None = None, **params) -> ibis.Ta
     settled{k} (the step-k deadline has passed), plus settled0 (the whole window has passed).
     """
     spec = spec or make_spec(**params)
-    return step_times_from(stitched_events(ds, spec.names), spec, period_end(ds.analysis_date))
+    # the funnel table, its breakdowns and the time to convert of one chapter read the same
+    # step times: stitched and computed once per dataset and funnel definition, kept in the engine
+    return ds.cached(
+        f"funnel.step_times:{spec!r}",
+        lambda: materialize(
+            ds.con,
+            f"gl_funnel_steps_{uuid.uuid4().hex[:12]}",
+            step_times_from(stitched_events(ds, spec.names), spec, period_end(ds.analysis_date)),
+        ),
+    )
 
 
 def step_times_from(ev: ibis.Table, spec: FunnelSpec, end: dt.datetime) -> ibis.Table:
@@ -498,8 +528,9 @@ def _segment_table(
         return j.mutate(segment=seg).drop("_uid", "_seg")
     channels = ds.config.channels
     if breakdown in CHANNEL_BREAKDOWNS:
-        ev = stitched_events(ds)
-        touches = ev.filter(ev.utm_source.notnull() & (ev.utm_source.strip() != ""))
+        tagged: Rows = lambda t: t.utm_source.notnull() & (t.utm_source.strip() != "")  # noqa: E731
+        ev = stitched_events(ds, where=lambda t: tagged(t) | (t.event_name == "register"))
+        touches = ev.filter(tagged(ev))
         reg = (
             ev.filter(ev.event_name == "register")
             .group_by("person_id")
