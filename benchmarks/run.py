@@ -256,9 +256,10 @@ def merge_csv(path: Path, new: list[dict], fields: list[str], key: tuple[str, ..
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
-    ap.add_argument("--stages", nargs="+", default=[ALL], choices=[ALL, *STAGES],
+    ap.add_argument("--stages", nargs="*", default=[ALL], choices=[ALL, *STAGES],
                     help="'all' (default): every stage in one process after one load; or stage "
-                         "names, each in its own process with its own load")
+                         "names, each in its own process with its own load (none: --stages "
+                         "with no names, to run only the book)")
     ap.add_argument("--pandas", nargs="*", default=list(metrics.METRICS), choices=metrics.METRICS,
                     help="metrics to run in pandas (none: --pandas with no names)")
     ap.add_argument("--pandas-limit-gib", type=float, default=8.0,
