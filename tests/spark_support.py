@@ -3,13 +3,16 @@
 Use it from a test module:
 
     from spark_support import assert_same_frame, both, spark_pair_fixture  # noqa: F401
+    from spark_support import spark_watchdog_fixture  # noqa: F401  (a time limit per test)
 
     def test_x(spark_pair):
         duck, spark = both(my_stage_function, spark_pair, arg=1)
         assert_same_frame(duck, spark, sort_by=["key"])
 
 (importing `spark_pair_fixture` makes the fixture `spark_pair` visible in the module; the dataset
-and the Spark session are built once per process however many modules import it.)
+and the Spark session are built once per process however many modules import it. Importing
+`spark_watchdog_fixture` fails any test of the module that runs longer than SPARK_TEST_TIMEOUT
+seconds, rather than let a Spark call that never returns stall the whole run.)
 
 `spark_pair.duck` is a growthloop Dataset on DuckDB (the loader's clean tables of a small generated
 demo dataset); `spark_pair.spark` holds the same rows in Spark temporary views, wrapped in a Dataset
@@ -27,7 +30,9 @@ import math
 import os
 import re
 import shutil
+import signal
 import subprocess
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +51,8 @@ from growthloop.demo import generate_dataset
 SPARK_USERS = 2000
 SPARK_SEED = 11
 MIN_JAVA = 17  # Spark 4 runs on Java 17 or 21
+# seconds one test may take (a test takes under a minute on two busy cores)
+SPARK_TEST_TIMEOUT = float(os.environ.get("GROWTHLOOP_SPARK_TEST_TIMEOUT", "600"))
 
 _SESSION: dict[str, Any] = {}
 
@@ -107,7 +114,10 @@ def spark_session(timezone: str):
         .config("spark.sql.session.timeZone", timezone)
         .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.extraJavaOptions", "-Dlog4j2.level=ERROR")
+        # a JVM out of memory exits (the test fails with a py4j error) instead of leaving the
+        # thread that streams Arrow to Python dead and Python waiting on its socket for ever
+        .config("spark.driver.extraJavaOptions",
+                "-Dlog4j2.level=ERROR -XX:+ExitOnOutOfMemoryError")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -142,6 +152,12 @@ def copy_to_spark(ds: Dataset) -> Dataset:
     Rows go through Arrow with each column's Spark type taken from the Ibis schema (string,
     bigint, double, boolean, date, timestamp), so values are identical: a naive timestamp is read
     as wall-clock time in the session zone, which is the dataset's.
+
+    Each view is cached (`CACHE TABLE`), so queries read an in-memory relation, as they would
+    read a table or a file in a real session. A DataFrame made from Arrow is a LocalRelation,
+    rows held in the query plan itself: Spark's optimizer (ConvertToLocalRelation) copies those
+    rows for every reference to the table, and a query that reads the events a few dozen times
+    (the channel monitor's sums) ran the 1 GB driver out of memory, in planning.
     """
     from ibis.backends.pyspark.datatypes import PySparkSchema
 
@@ -154,6 +170,7 @@ def copy_to_spark(ds: Dataset) -> Dataset:
         frame = session.createDataFrame(arrow, schema=PySparkSchema.from_ibis(schema))
         view = f"gl_{name}"
         frame.createOrReplaceTempView(view)
+        session.sql(f"CACHE TABLE `{view}`")
         tables[name] = con.table(view)
         if schema_types(tables[name].schema()) != schema_types(schema):
             raise AssertionError(f"{name}: Spark schema {tables[name].schema()} differs from {schema}")
@@ -178,6 +195,45 @@ def shared_pair(tmp_path_factory) -> EnginePair:
 def spark_pair_fixture(tmp_path_factory) -> EnginePair:
     """The shared small dataset on DuckDB and on local Spark (one per process)."""
     return shared_pair(tmp_path_factory)
+
+
+@pytest.fixture(autouse=True, name="spark_watchdog")
+def spark_watchdog_fixture():
+    """Fail the test after SPARK_TEST_TIMEOUT seconds (SIGALRM in the main thread).
+
+    A py4j call waits on its socket with no time limit: if the JVM side never answers (a dead
+    JVM thread), the test would wait for ever. The alarm's handler raises in the waiting call,
+    so the test fails with its traceback and the run goes on.
+    """
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def expire(signum, frame):
+        pytest.fail(f"the test ran longer than {SPARK_TEST_TIMEOUT:g} s "
+                    "(GROWTHLOOP_SPARK_TEST_TIMEOUT): a Spark call did not return")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, SPARK_TEST_TIMEOUT)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def same_numbers(duck: dict, spark: dict) -> None:
+    """Two dicts of numbers are the same: same keys, whole numbers and strings equal, floats
+    to 1e-9 relative, NaN matching NaN."""
+    assert duck.keys() == spark.keys(), f"keys differ: {duck.keys()} / {spark.keys()}"
+    for key, value in duck.items():
+        other = spark[key]
+        if isinstance(value, float) and math.isnan(value):
+            assert isinstance(other, float) and math.isnan(other), key
+        elif isinstance(value, float):
+            assert other == pytest.approx(value, rel=1e-9, abs=1e-12), key
+        else:
+            assert other == value, key
 
 
 def both(fn: Callable[..., Any], pair: EnginePair, *args, **kwargs) -> tuple[Any, Any]:
