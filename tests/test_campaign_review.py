@@ -4,6 +4,7 @@ the demo's true uplifts (data/demo/truth.json) inside the estimated intervals.""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from pathlib import Path
@@ -432,6 +433,18 @@ def test_qini_by_hand():
     assert at.uplift[1.0] == pytest.approx(7 / 20 - 3 / 20)
     with pytest.raises(ValueError, match="ks"):
         cr.uplift_at_k(pred, [0.0])
+
+
+def test_folds_are_md5_of_the_user_id():
+    # the first 28 bits of md5('<user_id>:<seed>') modulo folds, as any engine computes it
+    ids = ["U0000001", "U0000002", "张三", "x" * 40, "a:7", ""]
+    t = ibis.memtable({"user_id": ids}, schema={"user_id": "string"})
+    got = ibis.duckdb.connect().to_pandas(
+        t.select("user_id", f3=cr.fold_of(t.user_id, 3, 7), f2=cr.fold_of(t.user_id, 2, 11)))
+    for uid, f3, f2 in zip(got.user_id, got.f3, got.f2, strict=True):
+        for folds, seed, fold in ((3, 7, f3), (2, 11, f2)):
+            digest = hashlib.md5(f"{uid}:{seed}".encode()).hexdigest()
+            assert fold == int(digest[:7], 16) % folds, (uid, folds, seed)
 
 
 def test_demo_uplift_model(demo):

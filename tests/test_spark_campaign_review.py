@@ -3,8 +3,8 @@
 Every stage function of growthloop.campaign_review that reads a dataset runs on the shared small
 dataset (tests/spark_support.py) on DuckDB and on local Spark: counts must be equal, money and
 statistics equal to 1e-9. Goals the data has no campaign for (register, amount) are reviewed by
-overriding a campaign's goal. `model_cells` is DuckDB-only (its folds are DuckDB's hash): on
-Spark it must refuse with a clear message rather than give another model.
+overriding a campaign's goal. The uplift model's folds come from MD5 of the user id, so its cells,
+predictions and Qini curve are DuckDB's too.
 """
 
 from __future__ import annotations
@@ -115,9 +115,17 @@ def test_goal_plan_and_channel_spend(spark_pair):
     assert_same_frame(*both(cr.goal_plan, spark_pair, 300), ordered=True)
 
 
-def test_model_cells_is_duckdb_only_and_says_so(spark_pair):
+def test_uplift_model_is_the_same_on_both_engines(spark_pair):
     d, s = reviewed(spark_pair, "C2026_01", None)
-    cells = cr.model_cells(spark_pair.duck, d)
-    assert cells.n.sum() == d.members
-    with pytest.raises(NotImplementedError, match=r"DuckDB only, not on pyspark.*hash"):
-        cr.model_cells(spark_pair.spark, s)
+    for folds, seed in ((2, 7), (3, 11)):
+        cells = cr.model_cells(spark_pair.duck, d, folds=folds, seed=seed)
+        assert cells.n.sum() == d.members
+        assert sorted(cells.fold.unique()) == list(range(folds))
+        other = cr.model_cells(spark_pair.spark, s, folds=folds, seed=seed)
+        assert_same_frame(cells, other, ordered=True)
+    pred_d, pred_s = cr.predicted_uplift(cells), cr.predicted_uplift(other)
+    assert_same_frame(pred_d, pred_s, ordered=True)
+    curve_d, curve_s = cr.qini_curve(pred_d), cr.qini_curve(pred_s)
+    assert_same_frame(curve_d, curve_s, ordered=True)
+    assert_same_frame(cr.uplift_at_k(pred_d), cr.uplift_at_k(pred_s), ordered=True)
+    assert cr.qini_area(curve_s) == pytest.approx(cr.qini_area(curve_d), rel=1e-9)

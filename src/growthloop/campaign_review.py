@@ -47,7 +47,6 @@ import pandas as pd
 from ibis import _
 
 from growthloop.data import DataError, Dataset
-from growthloop.engine import backend_name
 from growthloop.funnel import STEP_LABELS, stitch, wilson
 from growthloop.profiling import DEFAULT_AUM_BOUNDS, layer_expr
 from growthloop.wide import aum_expr, investments, keep, period_end, user_wide
@@ -1202,23 +1201,31 @@ def _pre_activity_band(days: ibis.NumericValue) -> ibis.StringValue:
                       else_="11天以上")
 
 
+def fold_of(user_id: ibis.StringValue, folds: int, seed: int) -> ibis.IntegerValue:
+    """The cross-fitting fold (0 .. folds-1) of each user: the first 7 hex digits (28 bits) of
+    the MD5 of '<user_id>:<seed>', modulo `folds`. MD5 is a standard function (DuckDB `md5`,
+    Spark `md5`, Postgres `md5`, ...), so every engine puts a member in the same fold; an
+    engine's own hash() would not (DuckDB's and Spark's are different functions). 28 bits keep
+    every step within a 32-bit integer: Spark's position function returns one, and in ANSI mode
+    it raises on overflow rather than widen.
+    """
+    digest = (user_id + ibis.literal(f":{int(seed)}")).hexdigest("md5").lower()
+    hex_digits = ibis.literal("0123456789abcdef")
+    value = hex_digits.find(digest.substr(0, 1))
+    for i in range(1, 7):
+        value = value * 16 + hex_digits.find(digest.substr(i, 1))
+    return (value % folds).cast("int64")
+
+
 def model_cells(ds: Dataset, camp: Campaign, features: Sequence[str] = MODEL_FEATURES,
                 folds: int = 2, seed: int = 7, pre_days: int = 90) -> pd.DataFrame:
     """Members counted per (fold, feature cell, group, responded): the only data the uplift
     model needs. Categorical features give the same fit on these weighted cells as on the
     members one by one, so no per-user row leaves the engine. The fold is a seeded hash of
-    user_id, so the split is the same on every run.
+    user_id (`fold_of`: MD5, the same on every engine), so the split is the same on every run
+    and every engine.
     Columns: fold, the features, group, responded, n.
-
-    DuckDB only: the fold is DuckDB's hash() of the user_id. Other engines hash differently
-    (Spark's hash is another function), so their folds, fitted models and Qini curve would
-    differ; on another backend this raises NotImplementedError instead of answering.
     """
-    if backend_name(ds.con) != "duckdb":
-        raise NotImplementedError(
-            f"model_cells runs on DuckDB only, not on {backend_name(ds.con)}: its folds come from "
-            "DuckDB's hash() of user_id, and another engine's hash would split the members "
-            "differently and give another uplift model. Run the uplift model on DuckDB.")
     bad = [f for f in features if f not in MODEL_FEATURES]
     if bad or not features:
         raise ValueError(f"features: {bad or list(features)}; allowed: {list(MODEL_FEATURES)}")
@@ -1234,8 +1241,7 @@ def model_cells(ds: Dataset, camp: Campaign, features: Sequence[str] = MODEL_FEA
         values["layer"] = j.layer
     if "pre_activity" in features:
         values["pre_activity"] = _pre_activity_band(j.pre_active_days)
-    key = (j.user_id + ibis.literal(f":{int(seed)}")).hash()
-    j = j.mutate(fold=(key % folds + folds) % folds, **values)
+    j = j.mutate(fold=fold_of(j.user_id, folds, seed), **values)
     out = j.group_by(["fold", *features, "group", "responded"]).aggregate(n=_.count())
     return out.order_by(["fold", *features, "group", "responded"]).to_pandas()
 
