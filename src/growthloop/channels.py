@@ -78,7 +78,11 @@ def utm_from_url(url: ibis.StringValue, field: str) -> ibis.StringValue:
     absent or empty. Parameter names are matched case-insensitively (UTM_Source=...)."""
     if field not in UTM_FIELDS:
         raise ValueError(f"field: {field!r} is not one of {list(UTM_FIELDS)}")
-    return url.re_extract(rf"(?i)[?&#;]{field}=([^&#;]*)", 1).nullif("")
+    # the name's letters as [uU][tT]... rather than a leading (?i): Ibis's Postgres compiler
+    # wraps the pattern in a group, where an embedded option is invalid; ASCII letters only,
+    # as Spark's (?i) (DuckDB's would also fold a few non-ASCII look-alikes such as the long s)
+    name = "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in field)
+    return url.re_extract(rf"[?&#;]{name}=([^&#;]*)", 1).nullif("")
 
 
 def raw_utm(events: ibis.Table, field: str) -> ibis.StringValue:

@@ -45,3 +45,81 @@ def drop(con, name: str) -> None:
     the session, which ends with the run)."""
     if backend_name(con) in ("duckdb", "postgres"):
         con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+
+
+# --------------------------------------------------------------------------------------------
+# Postgres: what Ibis 12's Postgres compiler writes that Postgres does not run
+
+#: URL-decoding in plain Postgres SQL (no server-side function): the value split into percent
+#: escapes and runs of other characters, escapes turned into their bytes, the bytes read as
+#: UTF-8. Only reached for values whose escapes are all UTF-8 characters (channels.normalise_utm
+#: keeps other values as written); a value without '%' is returned as it is.
+_PG_URL_DECODE = (
+    "CASE WHEN STRPOS(gl_arg, '%') = 0 THEN gl_arg ELSE (SELECT CONVERT_FROM(STRING_AGG("
+    "CASE WHEN LENGTH(gl_m.tok[1]) = 3 AND LEFT(gl_m.tok[1], 1) = '%' "
+    "THEN DECODE(SUBSTR(gl_m.tok[1], 2), 'hex') ELSE CONVERT_TO(gl_m.tok[1], 'UTF8') END, "
+    "CAST('' AS BYTEA) ORDER BY gl_m.n), 'UTF8') "
+    "FROM REGEXP_MATCHES(gl_arg, '%[0-9A-Fa-f]{2}|[^%]+|%', 'g') WITH ORDINALITY AS gl_m(tok, n)) "
+    "END"
+)
+
+
+def _patch_postgres_compiler() -> None:
+    """Teach Ibis 12's Postgres compiler four things it gets wrong (only the Postgres dialect
+    changes; DuckDB and Spark compile as before):
+
+    * a boolean cast to an integer other than int32 (`cond.cast("int64")`): Postgres has only
+      boolean -> integer, so the cast goes through int32 (`CAST(CAST(b AS INT) AS BIGINT)`);
+    * array reductions (`.mins()`, ...): Ibis returns an aliased subquery, which Postgres reads
+      as a syntax error inside an expression (`(SELECT MIN ...) AS t0 + INTERVAL`); a
+      parenthesised subquery instead;
+    * `hexdigest("md5")`: no Postgres rule in Ibis 12; Postgres `md5(text)` (lower-case hex,
+      as DuckDB's and Spark's md5);
+    * the builtin `url_decode` (channels.url_decode; DuckDB and Spark have one, Postgres not):
+      `_PG_URL_DECODE`, plain SQL.
+    """
+    import sqlglot as sg
+    import sqlglot.expressions as sge
+    from ibis import util
+    from ibis.backends.sql.compilers.postgres import PostgresCompiler
+
+    if getattr(PostgresCompiler, "_growthloop_patched", False):
+        return
+    cast = PostgresCompiler.visit_Cast
+
+    def visit_Cast(self, op, *, arg, to):
+        if op.arg.dtype.is_boolean() and to.is_integer() and not to.is_int32():
+            arg = sge.Cast(this=arg, to=sge.DataType.build("INT"))
+        return cast(self, op, arg=arg, to=to)
+
+    def _array_reduction(self, *, arg, reduction):
+        name = sg.to_identifier(util.gen_name(f"pg_arr_{reduction}"))
+        return sge.Paren(this=sg.select(self.f[reduction](name)).from_(self._unnest(arg, as_=name)))
+
+    def visit_HexDigest(self, op, *, arg, how):
+        if how == "md5":
+            return self.f.md5(arg)
+        raise NotImplementedError(f"hexdigest({how!r}) on Postgres: only md5")
+
+    udf = PostgresCompiler.visit_ScalarUDF
+
+    def visit_ScalarUDF(self, op, **kw):
+        if getattr(op, "__func_name__", None) == "url_decode" and len(kw) == 1:
+            (arg,) = kw.values()
+            template = sg.parse_one(_PG_URL_DECODE, dialect="postgres")
+            return template.transform(
+                lambda node: arg.copy()
+                if isinstance(node, sge.Column) and node.name == "gl_arg" and not node.table
+                else node
+            )
+        return udf(self, op, **kw)
+
+    PostgresCompiler.visit_Cast = visit_Cast
+    PostgresCompiler.visit_TryCast = visit_Cast
+    PostgresCompiler._array_reduction = _array_reduction
+    PostgresCompiler.visit_HexDigest = visit_HexDigest
+    PostgresCompiler.visit_ScalarUDF = visit_ScalarUDF
+    PostgresCompiler._growthloop_patched = True
+
+
+_patch_postgres_compiler()
