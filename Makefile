@@ -4,10 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SPARK_STAMP := $(VENV)/.spark-installed
+PG_STAMP := $(VENV)/.postgres-installed
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 
-.PHONY: book test setup spark-setup lint demo-data chapters clean bench site
+.PHONY: book test setup spark-setup pg-setup lint demo-data chapters clean bench site
 
 setup: $(STAMP)
 
@@ -39,7 +40,17 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 	$(BIN)/python -c 'import pyspark, ibis; ibis.pyspark'
 	touch $(SPARK_STAMP)
 
-test: setup spark-setup
+# psycopg for the Postgres tests (tests/test_postgres_stages.py); they start their own throwaway
+# server with PostgreSQL's initdb and pg_ctl (Debian: apt-get install postgresql).
+pg-setup: $(PG_STAMP)
+
+$(PG_STAMP): $(STAMP) requirements-postgres.txt
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "PostgreSQL's server programs are needed for the Postgres tests (initdb not found): install postgresql"; exit 1; }
+	$(BIN)/python -m pip install --quiet -r requirements-postgres.txt 2>&1 | { grep -v '^WARNING: Location' || true; }
+	$(BIN)/python -c 'import psycopg, ibis; ibis.postgres'
+	touch $(PG_STAMP)
+
+test: setup spark-setup pg-setup
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -n 2 tests
 	$(BIN)/python -m pytest --nbval -p no:randomly chapters --nbval-sanitize-with tests/nbval_sanitize.cfg
