@@ -4,6 +4,9 @@ Stage functions are plain Ibis and run unchanged on DuckDB, PySpark and the ware
 supports. Keeping an intermediate result for reuse is the one thing each engine does its own
 way: DuckDB and most warehouses have session-scoped temporary tables; Ibis' PySpark backend
 has none, so there the result is a view cached in the Spark session instead.
+
+Importing this module also fixes four rules of Ibis 12's Postgres compiler that write SQL
+Postgres cannot run (`_patch_postgres_compiler`); other dialects compile as before.
 """
 
 from __future__ import annotations
