@@ -43,6 +43,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from growthloop.channels import channel_of, normalise_utm, with_channel, with_utm
+from growthloop.contract import DEFAULT_CHANNELS, UNTAGGED_CHANNEL
 from growthloop.data import Dataset, open_dataset
 from growthloop.demo import generate_dataset
 
@@ -364,3 +366,56 @@ def assert_same_frame(duck: Any, spark: Any, sort_by: list[str] | None = None,
                             f"{context.to_string()}")
     if problems:
         raise AssertionError("DuckDB and Spark results differ:\n" + "\n".join(problems))
+
+
+# ---- cases shared by the Spark and Postgres tests -------------------------------------------
+
+def same_paths(duck: Any, spark: Any) -> None:
+    """Path counts row for row (both are ordered by path) and the time-decay credits."""
+    def flat(p: Any) -> pd.DataFrame:
+        return p.counts.assign(path=p.counts.path.map(" > ".join))
+
+    assert_same_frame(flat(duck), flat(spark), ordered=True)
+    same_numbers(duck.time_decay, spark.time_decay)
+
+
+# UTM values as analysts' exports write them: case, spaces, '+', URL escapes (valid, broken
+# and half-broken), Chinese, a landing URL and nothing at all. Expected values by hand.
+UTM_CASES = [
+    # (utm_source, landing_url, normalised source, channel)
+    (" Baidu ", None, "baidu", "百度搜索"),
+    ("wechat%5Fkol", None, "wechat_kol", "微信KOL"),
+    ("%E5%BE%AE%E4%BF%A1+KOL", None, "微信 kol", "微信 kol"),
+    ("a+b", None, "a b", "a b"),
+    ("50%off", None, "50%off", "50%off"),  # a bad escape: kept as written
+    ("%E4%B8", None, "%e4%b8", "%e4%b8"),  # a truncated character: kept (DuckDB would fail)
+    ("a%41%zz", None, "a%41%zz", "a%41%zz"),  # one bad escape: nothing decoded
+    ("%C0%80", None, "%c0%80", "%c0%80"),  # an overlong form is not UTF-8
+    ("%20toutiao%20", None, "toutiao", "信息流广告"),
+    (None, "https://m.x.cn/a?UTM_SOURCE=Dsp&x=1", "dsp", "DSP"),
+    ("  ", "https://m.x.cn/a?utm_source=bd%5Fsem#top", "bd_sem", "百度搜索"),
+    (None, "https://m.x.cn/landing", None, UNTAGGED_CHANNEL),
+    (None, None, None, UNTAGGED_CHANNEL),
+]
+
+
+def check_utm_cleaning(pair: EnginePair) -> None:
+    """UTM_CASES cleaned and mapped to channels on the pair's second engine: the values written
+    by hand, and DuckDB's (`with_utm`, `channel_of`, `normalise_utm`, `with_channel`)."""
+    import ibis
+
+    table = ibis.memtable(
+        {"k": list(range(len(UTM_CASES))), "utm_source": [c[0] for c in UTM_CASES],
+         "landing_url": [c[1] for c in UTM_CASES]},
+        schema={"k": "int64", "utm_source": "string", "landing_url": "string"},
+    )
+    t = with_utm(table)
+    expr = t.select("k", "utm_source", channel=channel_of(t.utm_source, DEFAULT_CHANNELS),
+                    column_only=normalise_utm(t.landing_url))
+    other = pair.spark.con.to_pandas(expr.order_by("k"))
+    assert other.utm_source.tolist() == [c[2] for c in UTM_CASES]
+    assert other.channel.tolist() == [c[3] for c in UTM_CASES]
+    assert_same_frame(pair.duck.con.to_pandas(expr.order_by("k")), other, ordered=True)
+    joined = with_channel(table, "utm_source", DEFAULT_CHANNELS).select("k", "channel")
+    assert_same_frame(pair.duck.con.to_pandas(joined.order_by("k")),
+                      pair.spark.con.to_pandas(joined.order_by("k")), ordered=True)

@@ -13,16 +13,20 @@ from __future__ import annotations
 import ibis
 import pytest
 from postgres_support import pg_pair_fixture  # noqa: F401  (the fixture `pg_pair`)
-from spark_support import assert_same_frame, both, same_numbers, schema_types
-from test_spark_attribution import UTM_CASES, same_paths
+from spark_support import (
+    assert_same_frame,
+    both,
+    check_utm_cleaning,
+    same_numbers,
+    same_paths,
+    schema_types,
+)
 
 from growthloop import attribution as at
 from growthloop import campaign_review as cr
 from growthloop import funnel as fn
 from growthloop import profiling, rfm
 from growthloop import retention as rt
-from growthloop.channels import channel_of, normalise_utm, with_channel, with_utm
-from growthloop.contract import DEFAULT_CHANNELS
 from growthloop.wide import WIDE_COLUMNS, user_wide
 
 # ---- the harness ---------------------------------------------------------------------------
@@ -70,21 +74,7 @@ def test_postgres_compiler_rules(pg_pair):
 
 
 def test_utm_cleaning(pg_pair):
-    table = ibis.memtable(
-        {"k": list(range(len(UTM_CASES))), "utm_source": [c[0] for c in UTM_CASES],
-         "landing_url": [c[1] for c in UTM_CASES]},
-        schema={"k": "int64", "utm_source": "string", "landing_url": "string"},
-    )
-    t = with_utm(table)
-    expr = t.select("k", "utm_source", channel=channel_of(t.utm_source, DEFAULT_CHANNELS),
-                    column_only=normalise_utm(t.landing_url))
-    pg = pg_pair.spark.con.to_pandas(expr.order_by("k"))
-    assert pg.utm_source.tolist() == [c[2] for c in UTM_CASES]
-    assert pg.channel.tolist() == [c[3] for c in UTM_CASES]
-    assert_same_frame(pg_pair.duck.con.to_pandas(expr.order_by("k")), pg, ordered=True)
-    joined = with_channel(table, "utm_source", DEFAULT_CHANNELS).select("k", "channel")
-    assert_same_frame(pg_pair.duck.con.to_pandas(joined.order_by("k")),
-                      pg_pair.spark.con.to_pandas(joined.order_by("k")), ordered=True)
+    check_utm_cleaning(pg_pair)
 
 
 # ---- funnel --------------------------------------------------------------------------------

@@ -9,68 +9,23 @@ show that the answers the chapter prints are the same.
 
 from __future__ import annotations
 
-import ibis
-import pandas as pd
 import pytest
 from spark_support import (  # noqa: F401  (fixtures)
     assert_same_frame,
     both,
+    check_utm_cleaning,
     same_numbers,
+    same_paths,
     spark_pair_fixture,
     spark_watchdog_fixture,
 )
 
 from growthloop import attribution as at
-from growthloop.channels import channel_of, normalise_utm, with_channel, with_utm
-from growthloop.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL
-
-
-def same_paths(duck: at.Paths, spark: at.Paths) -> None:
-    """Path counts row for row (both are ordered by path) and the time-decay credits."""
-    def flat(p: at.Paths) -> pd.DataFrame:
-        return p.counts.assign(path=p.counts.path.map(" > ".join))
-
-    assert_same_frame(flat(duck), flat(spark), ordered=True)
-    same_numbers(duck.time_decay, spark.time_decay)
-
-
-# UTM values as analysts' exports write them: case, spaces, '+', URL escapes (valid, broken
-# and half-broken), Chinese, a landing URL and nothing at all. Expected values by hand.
-UTM_CASES = [
-    # (utm_source, landing_url, normalised source, channel)
-    (" Baidu ", None, "baidu", "百度搜索"),
-    ("wechat%5Fkol", None, "wechat_kol", "微信KOL"),
-    ("%E5%BE%AE%E4%BF%A1+KOL", None, "微信 kol", "微信 kol"),
-    ("a+b", None, "a b", "a b"),
-    ("50%off", None, "50%off", "50%off"),  # a bad escape: kept as written
-    ("%E4%B8", None, "%e4%b8", "%e4%b8"),  # a truncated character: kept (DuckDB would fail)
-    ("a%41%zz", None, "a%41%zz", "a%41%zz"),  # one bad escape: nothing decoded
-    ("%C0%80", None, "%c0%80", "%c0%80"),  # an overlong form is not UTF-8
-    ("%20toutiao%20", None, "toutiao", "信息流广告"),
-    (None, "https://m.x.cn/a?UTM_SOURCE=Dsp&x=1", "dsp", "DSP"),
-    ("  ", "https://m.x.cn/a?utm_source=bd%5Fsem#top", "bd_sem", "百度搜索"),
-    (None, "https://m.x.cn/landing", None, UNTAGGED_CHANNEL),
-    (None, None, None, UNTAGGED_CHANNEL),
-]
+from growthloop.contract import DIRECT_CHANNEL
 
 
 def test_utm_cleaning_is_the_same_on_both_engines(spark_pair):
-    table = ibis.memtable(
-        {"k": list(range(len(UTM_CASES))), "utm_source": [c[0] for c in UTM_CASES],
-         "landing_url": [c[1] for c in UTM_CASES]},
-        schema={"k": "int64", "utm_source": "string", "landing_url": "string"},
-    )
-    t = with_utm(table)
-    expr = t.select("k", "utm_source", channel=channel_of(t.utm_source, DEFAULT_CHANNELS),
-                    column_only=normalise_utm(t.landing_url))
-    joined = with_channel(table, "utm_source", DEFAULT_CHANNELS).select("k", "channel")
-    duck = spark_pair.duck.con.to_pandas(expr.order_by("k"))
-    spark = spark_pair.spark.con.to_pandas(expr.order_by("k"))
-    assert_same_frame(duck, spark, ordered=True)
-    assert duck.utm_source.tolist() == [c[2] for c in UTM_CASES]
-    assert duck.channel.tolist() == [c[3] for c in UTM_CASES]
-    assert_same_frame(spark_pair.duck.con.to_pandas(joined.order_by("k")),
-                      spark_pair.spark.con.to_pandas(joined.order_by("k")), ordered=True)
+    check_utm_cleaning(spark_pair)
 
 
 def test_touches_stitching_and_utm_quality(spark_pair):
