@@ -45,9 +45,14 @@ def materialize(con, name: str, expr: ibis.Table) -> ibis.Table:
 
 def drop(con, name: str) -> None:
     """Drop a temporary table made by `materialize` if it exists (Spark's views are left to
-    the session, which ends with the run)."""
-    if backend_name(con) in ("duckdb", "postgres"):
+    the session, which ends with the run). On Postgres only the session's own temporary table
+    (`pg_temp.name`): a bare name would drop a real table of that name in the search path when
+    the session has no temporary one, and that server is shared."""
+    backend = backend_name(con)
+    if backend == "duckdb":
         con.raw_sql(f"DROP TABLE IF EXISTS {name}")
+    elif backend == "postgres":
+        con.raw_sql(f"DROP TABLE IF EXISTS pg_temp.{name}").close()
 
 
 # --------------------------------------------------------------------------------------------
