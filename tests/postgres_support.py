@@ -131,8 +131,8 @@ class Server:
                 "database": "postgres"}
 
 
-def postgres_backend(server: Server, timezone: str):
-    """Ibis's postgres backend on the server, in the dataset's time zone."""
+def postgres_backend(server: Server, timezone: str, database: str = "postgres"):
+    """Ibis's postgres backend on the server's `database`, in the dataset's time zone."""
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -140,7 +140,7 @@ def postgres_backend(server: Server, timezone: str):
                     "requirements-postgres.txt` (`make test` installs it).", pytrace=False)
     import ibis
 
-    con = ibis.postgres.connect(**server.connect_args())
+    con = ibis.postgres.connect(**{**server.connect_args(), "database": database})
     # ibis.postgres.connect sets the session's TimeZone to UTC; put the dataset's zone back
     with con.con.cursor() as cur:
         cur.execute(f"SET TIME ZONE '{timezone}'")
@@ -169,6 +169,38 @@ def copy_to_postgres(ds: Dataset, server: Server) -> Dataset:
     with con.con.cursor() as cur:
         cur.execute("ANALYZE")
     return Dataset(ds.path, ds.config, con, tables, ds.quality, ds.analysis_date)
+
+
+def copy_files_to_postgres(folder: Path, server: Server, schema: str,
+                           database: str = "postgres") -> dict[str, str]:
+    """The folder's Parquet tables as Postgres tables `schema.<table>` of `database` (made
+    anew), as a platform's raw tables would sit in its warehouse: each column with its Ibis
+    type (text, bigint, double precision, boolean, date, timestamp).
+    Returns {table: "schema.table"}."""
+    import pyarrow.parquet as pq
+
+    from growthloop.contract import TABLES
+
+    con = postgres_backend(server, "UTC", database)  # naive timestamps are copied as they are
+    try:
+        con.raw_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE').close()
+        con.raw_sql(f'CREATE SCHEMA "{schema}"').close()
+        sources = {}
+        for name in TABLES:
+            path = folder / f"{name}.parquet"
+            if path.exists():
+                con.create_table(name, pq.read_table(path), database=schema)
+                sources[name] = f"{schema}.{name}"
+        with con.con.cursor() as cur:
+            cur.execute("ANALYZE")
+    finally:
+        con.disconnect()
+    return sources
+
+
+def pg_server() -> Server:
+    """The process's running server (start it through the `pg_pair` fixture first)."""
+    return _STATE["server"]
 
 
 def shared_pg_pair(tmp_path_factory) -> EnginePair:

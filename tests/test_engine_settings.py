@@ -96,3 +96,68 @@ def test_settings_reach_duckdb(tmp_path: Path) -> None:
     assert setting("memory_limit") == "1.5 GiB"
     assert setting("threads") == 1
     assert setting("temp_directory") == str(tmp_path / "spill")
+
+
+# ---- engine.backend postgres ------------------------------------------------------------------
+
+PG = {"host": "db.internal", "port": 5432, "database": "dw", "user": "analyst", "schema": "mkt"}
+
+
+def test_postgres_settings_are_kept() -> None:
+    cfg = parse_config({"engine": {"backend": "postgres", "postgres": {**PG, "sslmode": "require"}}})
+    assert cfg.engine.backend == "postgres"
+    assert cfg.engine.postgres == {**PG, "sslmode": "require"}
+    assert parse_config({}).engine.postgres == {}
+
+
+@pytest.mark.parametrize(("postgres", "match"), [
+    ({**PG, "password": "s3cret"}, r"engine.postgres.password: a password does not belong in "
+                                   r"dataset.yml .*PGPASSWORD or in ~/.pgpass"),
+    ({**PG, "PASSWORD": "s3cret"}, "a password does not belong"),
+    ({**PG, "sslpassword": "s3cret"}, r"engine.postgres.sslpassword: a password does not belong"),
+    (None, r"engine.postgres is missing: engine.backend postgres needs the connection settings"),
+    ({}, r"engine.postgres is empty; write at least database"),
+    ({"host": "db.internal"}, r"engine.postgres needs database"),
+    ({**PG, "dbname": "dw"}, r"engine.postgres has unknown key\(s\) \['dbname'\]"),
+    ({**PG, "port": "5432x"}, r"engine.postgres.port must be a port number"),
+    ({**PG, "port": 70000}, r"engine.postgres.port must be a port number"),
+    ({**PG, "user": None}, r"engine.postgres.user must be a text or a number"),
+    ({**PG, "database": "postgresql://analyst:s3cret@db/dw"}, "looks like a connection string"),
+    ({**PG, "database": "dbname=dw password=s3cret"}, "looks like a connection string"),
+    (["dw"], "engine.postgres must be a mapping"),
+])
+def test_bad_postgres_settings(postgres, match: str) -> None:
+    engine = {"backend": "postgres"} if postgres is None else {"backend": "postgres",
+                                                               "postgres": postgres}
+    with pytest.raises(ConfigError, match=match) as err:
+        parse_config({"engine": engine})
+    assert "s3cret" not in str(err.value)  # the refused secret is not echoed
+
+
+@pytest.mark.parametrize("backend", [None, "duckdb", "pyspark"])
+def test_postgres_settings_need_the_postgres_backend(backend) -> None:
+    engine = {"postgres": PG} if backend is None else {"backend": backend, "postgres": PG}
+    with pytest.raises(ConfigError, match=r"engine.postgres is set but engine.backend is "
+                                          rf"'{backend or 'duckdb'}'; write backend: postgres"):
+        parse_config({"engine": engine})
+
+
+def test_unknown_backend_points_to_the_engines_page() -> None:
+    with pytest.raises(ConfigError, match=r"engine.backend 'clickhouse' is not one of \['duckdb', "
+                                          r"'pyspark', 'postgres'\]; for another warehouse .* "
+                                          r"docs/engines.md, section 2"):
+        parse_config({"engine": {"backend": "clickhouse"}})
+
+
+def test_postgres_connection_errors_are_config_errors(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    from growthloop.data import connect_postgres
+
+    # no server behind this socket folder: libpq's reason, and where the password comes from
+    with pytest.raises(ConfigError, match=r"engine.postgres \(host=.*, database=dw\): cannot "
+                                          r"connect: .*PGPASSWORD or ~/.pgpass"):
+        connect_postgres("Asia/Shanghai", {"host": str(tmp_path), "database": "dw"})
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if it were not installed
+    with pytest.raises(ConfigError, match="needs psycopg: pip install -r requirements-postgres.txt"):
+        connect_postgres("Asia/Shanghai", {"host": str(tmp_path), "database": "dw"})

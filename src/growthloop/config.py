@@ -21,10 +21,15 @@ A dataset folder holds one file per table (Parquet or CSV) and, optionally, a da
       重要挽留: {action: 客服电话回访, channel: 客服电话, offer: 50元召回红包}
       important value: {offer: 生日礼包}   # a field left out keeps its default
     engine:                          # growthloop.config.EngineConfig; docs/engines.md
-      backend: duckdb                # or pyspark: then each table names its `source:` table
+      backend: duckdb                # or pyspark or postgres: then each table names its `source:`
       memory_limit: 6GB              # default: 60% of RAM, at most 6 GiB; or a share: 50%
       temp_directory: /data/spill    # where DuckDB spills; default: <system temp>/growthloop-duckdb
       threads: 4                     # default: every core
+      # backend: pyspark  ->  spark: {spark.master: yarn, ...}   any Spark setting
+      # backend: postgres ->  postgres: {host: db.internal, port: 5432, database: dw,
+      #                                  user: analyst, schema: mkt}
+      #   passed to ibis.postgres.connect; no password here (the folder gets shared): libpq
+      #   reads it from PGPASSWORD or ~/.pgpass. A table without `source:` is refused there.
 """
 
 from __future__ import annotations
@@ -62,9 +67,16 @@ class TableConfig:
 # what does not fit to temp_directory). On the 24 GiB benchmark machine that is 6 GiB.
 DEFAULT_MEMORY_SHARE = 0.6
 DEFAULT_MEMORY_CAP = 6 * 1024**3
-ENGINE_KEYS = ("backend", "spark", "memory_limit", "temp_directory", "threads")
+ENGINE_KEYS = ("backend", "spark", "postgres", "memory_limit", "temp_directory", "threads")
 # Engines a dataset can name; growthloop.data.connect_engine opens them in the dataset's zone.
-BACKENDS = ("duckdb", "pyspark")
+BACKENDS = ("duckdb", "pyspark", "postgres")
+# engine.postgres: the connection settings ibis.postgres.connect takes (database is libpq's
+# dbname) and the libpq ones psycopg passes on. No password and no connection string: a dataset
+# folder is committed and shared, so the secret stays in PGPASSWORD or ~/.pgpass (PGPASSFILE).
+POSTGRES_KEYS = ("host", "port", "database", "user", "schema", "sslmode", "sslrootcert",
+                 "sslcert", "sslkey", "connect_timeout", "application_name", "options",
+                 "service", "passfile", "target_session_attrs")
+POSTGRES_SECRETS = ("password", "sslpassword")
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB|KIB|MIB|GIB|TIB)\s*$", re.IGNORECASE)
 _SHARE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 _UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
@@ -97,12 +109,14 @@ def default_temp_directory() -> str:
 class EngineConfig:
     """Which engine runs the analysis and how it may use the machine; dataset.yml `engine:`.
 
-    `backend` duckdb (default, in process) or pyspark (a Spark session built from `spark`, a
-    mapping of Spark settings such as spark.master; the tables then come from `source:`).
+    `backend` duckdb (default, in process), pyspark (a Spark session built from `spark`, a
+    mapping of Spark settings such as spark.master) or postgres (a connection made from
+    `postgres`, see POSTGRES_KEYS); on those two the tables come from `source:`.
     The memory settings are DuckDB's."""
 
     backend: str = "duckdb"
     spark: dict[str, str] = field(default_factory=dict)
+    postgres: dict[str, Any] = field(default_factory=dict)  # keyword arguments of the connect
     memory_limit: int = field(default_factory=default_memory_limit)  # bytes
     temp_directory: str = field(default_factory=default_temp_directory)
     threads: int | None = None  # None: DuckDB's default, every core
@@ -149,13 +163,15 @@ def _parse_engine(value: Any) -> EngineConfig:
     if raw.get("backend") is not None:
         if raw["backend"] not in BACKENDS:
             raise ConfigError(f"{DATASET_FILE}: engine.backend {raw['backend']!r} is not one of "
-                              f"{list(BACKENDS)}; for a warehouse see docs/engines.md")
+                              f"{list(BACKENDS)}; for another warehouse (ClickHouse, Trino, "
+                              "BigQuery) see docs/engines.md, section 2")
         cfg.backend = raw["backend"]
     spark = _as_mapping(raw.get("spark"), "engine.spark")
     if spark and cfg.backend != "pyspark":
         raise ConfigError(f"{DATASET_FILE}: engine.spark is set but engine.backend is "
                           f"{cfg.backend!r}; write backend: pyspark")
     cfg.spark = {str(k): str(v) for k, v in spark.items()}
+    cfg.postgres = _parse_postgres(raw.get("postgres"), cfg.backend)
     if raw.get("memory_limit") is not None:
         cfg.memory_limit = parse_size(raw["memory_limit"])
     if raw.get("temp_directory") is not None:
@@ -171,6 +187,52 @@ def _parse_engine(value: Any) -> EngineConfig:
                               f"least 1, got {threads!r}")
         cfg.threads = threads
     return cfg
+
+
+def _parse_postgres(value: Any, backend: str) -> dict[str, Any]:
+    """engine.postgres: connection settings, checked; a password in the file is refused."""
+    where = f"{DATASET_FILE}: engine.postgres"
+    if value is None and backend == "postgres":
+        raise ConfigError(f"{where} is missing: engine.backend postgres needs the connection "
+                          "settings, e.g. postgres: {host: db.internal, port: 5432, database: dw, "
+                          "user: analyst}")
+    raw = _as_mapping(value, "engine.postgres")
+    if not raw:
+        if value is not None and backend == "postgres":
+            raise ConfigError(f"{where} is empty; write at least database (e.g. database: dw)")
+        return {}
+    if backend != "postgres":
+        raise ConfigError(f"{where} is set but engine.backend is {backend!r}; write "
+                          "backend: postgres")
+    secrets = sorted(str(k) for k in raw if str(k).lower() in POSTGRES_SECRETS)
+    if secrets:
+        raise ConfigError(f"{where}.{secrets[0]}: a password does not belong in {DATASET_FILE} "
+                          "(the dataset folder gets committed and shared); remove it and give it "
+                          "to libpq instead, in the environment variable PGPASSWORD or in "
+                          "~/.pgpass (host:port:database:user:password, mode 0600)")
+    bad = sorted(str(k) for k in set(raw) - set(POSTGRES_KEYS))
+    if bad:
+        raise ConfigError(f"{where} has unknown key(s) {bad}; the keys are {list(POSTGRES_KEYS)}")
+    if "database" not in raw and "service" not in raw:
+        raise ConfigError(f"{where} needs database (or a service from pg_service.conf)")
+    out: dict[str, Any] = {}
+    for key, setting in raw.items():
+        if setting is None or isinstance(setting, (dict, list, bool)):
+            raise ConfigError(f"{where}.{key} must be a text or a number, got {setting!r}")
+        if key == "port":
+            if not isinstance(setting, int) or not 0 < setting < 65536:
+                raise ConfigError(f"{where}.port must be a port number (1 to 65535), got "
+                                  f"{setting!r}")
+            out[key] = setting
+            continue
+        text = str(setting)
+        if key in ("database", "host") and ("=" in text or "://" in text):
+            # libpq reads a dbname holding '=' or 'postgresql://' as a whole connection string
+            raise ConfigError(f"{where}.{key} looks like a connection string (not shown: it may "
+                              "hold a password); write each setting under its own key (host, "
+                              "port, database, user) and the password in PGPASSWORD or ~/.pgpass")
+        out[key] = text
+    return out
 
 
 @dataclass

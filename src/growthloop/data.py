@@ -165,11 +165,14 @@ def connect_engine(config: DatasetConfig):
     """The engine dataset.yml names (`engine.backend`), its session in the dataset's zone.
 
     DuckDB: in process, with the memory settings. PySpark: a session from `engine.spark`
-    (spark.master and any other Spark setting); Ibis' connect sets the session zone to UTC,
-    so it is set back to the dataset's zone afterwards: a day is a day in that zone.
+    (spark.master and any other Spark setting). Postgres: a connection from `engine.postgres`
+    (see `connect_postgres`). Ibis' connect sets the session zone to UTC, so it is set back to
+    the dataset's zone afterwards: a day is a day in that zone.
     """
     if config.engine.backend == "duckdb":
         return connect_duckdb(config.timezone, **config.engine.duckdb_settings())
+    if config.engine.backend == "postgres":
+        return connect_postgres(config.timezone, config.engine.postgres)
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:
@@ -182,6 +185,36 @@ def connect_engine(config: DatasetConfig):
         builder = builder.config(key, value)
     return ibis.pyspark.connect(builder.getOrCreate(),
                                 **{"spark.sql.session.timeZone": config.timezone})
+
+
+def connect_postgres(timezone: str, settings: dict[str, Any]):
+    """Ibis' postgres backend from dataset.yml's `engine.postgres`, in the dataset's zone.
+
+    The password is libpq's business (PGPASSWORD, ~/.pgpass): dataset.yml may not hold one.
+    A port left out is libpq's default (PGPORT, the service's), not Ibis' 5432.
+    """
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise ConfigError("dataset.yml: engine.backend postgres needs psycopg: "
+                          "pip install -r requirements-postgres.txt") from exc
+    where = ", ".join(f"{k}={settings[k]}" for k in ("host", "port", "database", "user", "service")
+                      if k in settings)
+    try:
+        con = ibis.postgres.connect(**{"port": None, **settings})
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"dataset.yml: engine.postgres ({where}): cannot connect: {reason}. "
+                          "Check the settings; the password comes from PGPASSWORD or "
+                          "~/.pgpass") from None
+    try:
+        with con.con.cursor() as cur:  # Ibis' connect set UTC
+            cur.execute("SELECT set_config('TimeZone', %s, false)", (timezone,))
+    except psycopg.Error as exc:
+        con.disconnect()
+        raise ConfigError(f"dataset.yml: timezone {timezone!r}: the Postgres server does not know "
+                          f"this zone ({str(exc).splitlines()[0][:200]})") from None
+    return con
 
 
 def _source_table(con, source: str, name: str) -> ibis.Table:
@@ -328,6 +361,12 @@ class _CsvSource:
 
 def _read_raw(con, path: Path, name: str, encoding: str) -> tuple[ibis.Table | None, _CsvSource | None]:
     """The file as a raw engine table (CSV: all text); None when the file has no rows."""
+    if backend_name(con) == "postgres":
+        # Ibis would send the rows to the server one INSERT at a time, in every chapter's session
+        raise DataError(name, None, f"file {path.name}: on Postgres the tables are read from the "
+                        "server, not from files in the dataset folder",
+                        hint=f"load it into the server once (psql's \\copy, your ETL) and name that "
+                             f"table under tables.{name}.source in dataset.yml")
     if path.suffix == ".parquet":
         return con.read_parquet(path, table_name=f"raw_{name}"), None
     if backend_name(con) != "duckdb":
@@ -381,6 +420,49 @@ def _parse(col: ibis.Value, dtype: str) -> ibis.Value:
     if dtype in (TIMESTAMP, DATE):
         return _in_range(_parse_time(col, dtype), dtype)
     return _parse_value(col, dtype)
+
+
+# The source types Postgres parses without a text cast, per contract type.
+_PG_PARSEABLE = {TIMESTAMP: lambda t: t.is_timestamp() or t.is_date(),
+                 DATE: lambda t: t.is_timestamp() or t.is_date(),
+                 FLOAT: lambda t: t.is_numeric(), INT: lambda t: t.is_numeric(),
+                 BOOL: lambda t: t.is_boolean()}
+_INT64_BOUND = 2.0**63  # a double below it in magnitude fits a bigint
+
+
+def _parse_postgres(col: ibis.Value, dtype: str, table: str, column: str,
+                    source_column: str) -> ibis.Value:
+    """`_parse` on Postgres, which has no TRY_CAST: Ibis compiles try_cast to CAST, so one value
+    that does not parse would stop the whole query, and the text formats Postgres reads
+    ('now', '01/02/2026' as MDY, 'yes' for true) are not DuckDB's. So a column that must be
+    parsed from text is refused, naming it; typed columns get DuckDB's results: a double too
+    large for a bigint is no whole number (a CAST would fail). (A numeric 'NaN' is missing,
+    as a float's NaN: `_prepare_columns`.)
+    """
+    if dtype == STRING:
+        return _parse_value(col, dtype)
+    ctype = col.type()
+    if not _PG_PARSEABLE[dtype](ctype):
+        typed = {TIMESTAMP: "timestamp", DATE: "date", FLOAT: "double precision or numeric",
+                 INT: "bigint or integer", BOOL: "boolean"}[dtype]
+        raise DataError(table, column, f"column is {ctype} on Postgres, where the loader reads "
+                        f"{dtype} values only from a {typed} column (Postgres has no TRY_CAST "
+                        "to set aside a value that does not parse)",
+                        hint=f"give the source table a {typed} column (a view with a cast, e.g. "
+                             f"{source_column}::{typed.split()[0]}), or drop a value map on it")
+    if dtype in (TIMESTAMP, DATE):
+        return _parse(col, dtype)
+    null = ibis.null().cast("float64")
+    value = col if ctype == idt.float64 else col.cast("float64")  # NaN is null already
+    if dtype == FLOAT:
+        return value.isinf().ifelse(null, value)
+    if dtype == INT:
+        if ctype.is_integer():
+            return col.cast("int64")
+        fits = (value > -_INT64_BOUND) & (value < _INT64_BOUND)
+        as_int = fits.ifelse(value, null).cast("int64")
+        return (as_int.cast("float64") == value).ifelse(as_int, ibis.null().cast("int64"))
+    return col  # a boolean column
 
 
 def _parse_time(col: ibis.Value, dtype: str) -> ibis.Value:
@@ -456,8 +538,20 @@ class Dataset:
         return self._cache[key]
 
 
+@ibis.udf.scalar.builtin
+def convert_to(value: str, encoding: str) -> bytes:  # type: ignore[empty-body]
+    """Postgres' convert_to: the text's bytes in that encoding."""
+
+
 def _example(table: ibis.Table, predicate, order_by: list[str]) -> dict | None:
-    rows = table.filter(predicate).order_by(order_by).limit(1).to_pyarrow().to_pylist()
+    rows = table.filter(predicate)
+    keys: list[Any] = order_by
+    if backend_name(table._find_backend()) == "postgres":
+        # text sorts by the server's collation there (en_US: 'b' before 'C'); by its UTF-8 bytes
+        # it is DuckDB's (and Spark's) order, so the example row is the same
+        keys = [convert_to(rows[c], "UTF8") if rows[c].type().is_string() else rows[c]
+                for c in order_by]
+    rows = rows.order_by(keys).limit(1).to_pyarrow().to_pylist()
     if not rows:
         return None
     return {k: (str(v) if isinstance(v, dt.date | dt.datetime) else v) for k, v in rows[0].items()
@@ -469,7 +563,7 @@ def _is_blank(col: ibis.Value) -> ibis.Value:
 
 
 def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityReport | None = None,
-                     timezone: str = "Asia/Shanghai") -> ibis.Table:
+                     timezone: str = "Asia/Shanghai", backend: str = "duckdb") -> ibis.Table:
     """Rename, map values and parse every contract column, and say per row why it cannot be used.
 
     The result has the contract columns and `_parse`: the first parse rule the row breaks (a
@@ -515,6 +609,10 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
             raw_col = _null_tokens(raw_col)
         elif raw_col.type().is_floating():
             raw_col = raw_col.isnan().ifelse(ibis.null().cast(raw_col.type()), raw_col)
+        elif backend == "postgres" and raw_col.type().is_decimal():
+            # Postgres' numeric has a NaN (DuckDB's decimal has none): missing, as a float's
+            as_float = raw_col.cast("float64")
+            raw_col = as_float.isnan().ifelse(ibis.null().cast(raw_col.type()), raw_col)
         if col.name in cfg.values:
             as_text = raw_col if raw_col.type().is_string() else raw_col.cast("string")
             raw_col = as_text.strip().substitute(cfg.values[col.name])
@@ -522,7 +620,11 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
         if cst_is_china and col.dtype in (TIMESTAMP, DATE) and raw_col.type().is_string():
             # '... CST' from a Chinese system is China Standard Time; DuckDB reads US Central
             to_parse = raw_col.re_replace(r"\s*\b[Cc][Ss][Tt]$", "+08:00")
-        parsed = _parse(to_parse, col.dtype)
+        if backend == "postgres":
+            parsed = _parse_postgres(to_parse, col.dtype, spec.name, col.name,
+                                     renames.get(col.name, col.name))
+        else:
+            parsed = _parse(to_parse, col.dtype)
         values[col.name] = parsed
         if col.dtype != STRING:
             parse_rules.append((raw_col.notnull() & parsed.isnull(),
@@ -654,6 +756,10 @@ class _Loader:
             if spec.required:
                 others = _other_files(self.folder, self.files)
                 seen = f"; the folder has {others}, none named {spec.name}" if others else ""
+                if backend_name(self.con) == "postgres":
+                    raise DataError(spec.name, None, "table is missing",
+                                    hint=f"name its table in the Postgres server in dataset.yml "
+                                         f"under tables.{spec.name}.source (table or schema.table)")
                 raise DataError(spec.name, None, "table is missing",
                                 hint=f"put {spec.name}.parquet or {spec.name}.csv in {self.folder}, "
                                      f"or name the file in dataset.yml under tables.{spec.name}.file"
@@ -688,7 +794,8 @@ class _Loader:
         if raw is None:
             self._empty(spec, path)
             return
-        prepared = _prepare_columns(raw, spec, cfg, self.report, self.cfg.timezone)
+        prepared = _prepare_columns(raw, spec, cfg, self.report, self.cfg.timezone,
+                                    backend_name(self.con))
         columns = spec.column_names
         order = list(spec.key) or [spec.time_column or spec.columns[0].name]
         staged_name, tagged_name = f"gl_staged_{spec.name}", f"gl_tagged_{spec.name}"
