@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 from growthloop.cli import app
 from growthloop.contract import SUCCESS_STATUS
 from growthloop.data import DataError, open_dataset
-from growthloop.engine import backend_name
+from growthloop.engine import backend_name, drop, materialize
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -224,3 +224,21 @@ def test_what_postgres_refuses(pg_pair, tmp_path: Path) -> None:
     write({"users": {"source": "txt.no_such_table"}})
     with pytest.raises(DataError, match="source table 'txt.no_such_table' cannot be read"):
         open_dataset(folder, today=TODAY)
+
+
+def test_kept_tables_on_postgres_are_analysed_and_dropped_by_their_own_name(pg_pair) -> None:
+    con = pg_pair.spark.con
+    users = pg_pair.spark.tables["users"].select("user_id")
+    n = pg_pair.duck.users.count().execute()
+
+    def temp_rows():
+        return con.raw_sql("SELECT reltuples FROM pg_class WHERE relname = 'gl_Kept_C2026' "
+                           "AND relpersistence = 't'").fetchall()
+
+    for _ in range(2):  # the second drops the first: Ibis quotes the name, so must the DROP
+        kept = materialize(con, "gl_Kept_C2026", users)
+    assert kept.count().execute() == n
+    # analysed (autovacuum never analyses temporary tables; -1 means never)
+    assert temp_rows() == [(float(n),)]
+    drop(con, "gl_Kept_C2026")
+    assert temp_rows() == []

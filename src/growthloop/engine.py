@@ -38,21 +38,32 @@ def materialize(con, name: str, expr: ibis.Table) -> ibis.Table:
         return table
     drop(con, name)  # not overwrite=True: Ibis 12's DROP for it fails to parse on DuckDB 2
     try:
-        return con.create_table(name, expr, temp=True)
+        table = con.create_table(name, expr, temp=True)
     except NotImplementedError:  # Ibis' Trino backend: "Temporary tables are not supported"
         return expr
+    if backend_name(con) == "postgres":
+        # autovacuum never analyses temporary tables: without statistics the planner takes a
+        # table for tiny and picks nested loops (a chapter's query ran for minutes on 2,000 users)
+        con.raw_sql(f"ANALYZE {_pg_temp(name)}").close()
+    return table
 
 
 def drop(con, name: str) -> None:
     """Drop a temporary table made by `materialize` if it exists (Spark's views are left to
     the session, which ends with the run). On Postgres only the session's own temporary table
-    (`pg_temp.name`): a bare name would drop a real table of that name in the search path when
+    (`pg_temp."name"`): a bare name would drop a real table of that name in the search path when
     the session has no temporary one, and that server is shared."""
     backend = backend_name(con)
     if backend == "duckdb":
         con.raw_sql(f"DROP TABLE IF EXISTS {name}")
     elif backend == "postgres":
-        con.raw_sql(f"DROP TABLE IF EXISTS pg_temp.{name}").close()
+        con.raw_sql(f"DROP TABLE IF EXISTS {_pg_temp(name)}").close()
+
+
+def _pg_temp(name: str) -> str:
+    """The session's temporary table `name` on Postgres, quoted as Ibis' create_table quotes it
+    (an unquoted name is folded to lower case: gl_campaign_C2026_01 would miss)."""
+    return 'pg_temp."' + name.replace('"', '""') + '"'
 
 
 # --------------------------------------------------------------------------------------------
