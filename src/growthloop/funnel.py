@@ -272,20 +272,24 @@ def stitch(
 ) -> ibis.Table:
     """`stitched_events` over any events table (contract columns) and successful investments
     (user_id, txn_id, txn_time); data at or after `end` is ignored."""
-    ev = events.filter(events.event_time < end)
     wanted = None if names is None else [n for n in names if n not in MILESTONES]
-    is_reg = (ev.event_name == "register") & ev.user_id.notnull()
-    ev = ev.mutate(
-        _is_reg=is_reg.cast("int8"),
-        _reg_at=ibis.ifelse(is_reg, ev.event_time, ibis.null("timestamp")),
-    )
-    if wanted is not None:
-        # only what the funnel reads, plus the register events that identify the devices
-        ev = ev.filter(ev.event_name.isin(wanted) | (ev._is_reg == 1))
-    if where is not None:
-        # the rows asked for, plus the register events: stitching reads only these, not every
-        # event (the identity of a row depends on its device's sign-ups alone)
-        ev = ev.filter(where(ev) | (ev._is_reg == 1))
+
+    def prepared(ev: ibis.Table) -> ibis.Table:
+        is_reg = (ev.event_name == "register") & ev.user_id.notnull()
+        ev = ev.mutate(
+            _is_reg=is_reg.cast("int8"),
+            _reg_at=ibis.ifelse(is_reg, ev.event_time, ibis.null("timestamp")),
+        )
+        if wanted is not None:
+            # only what the funnel reads, plus the register events that identify the devices
+            ev = ev.filter(ev.event_name.isin(wanted) | (ev._is_reg == 1))
+        if where is not None:
+            # the rows asked for, plus the register events: stitching reads only these, not
+            # every event (the identity of a row depends on its device's sign-ups alone)
+            ev = ev.filter(where(ev) | (ev._is_reg == 1))
+        return ev
+
+    ev = prepared(events.filter(events.event_time < end))
     cols = ev.columns
     # the sign-ups of each device: the user of each sign-up instant (two sign-ups on one device
     # at the same instant: the smaller user_id) and whether the device has more than one
@@ -297,17 +301,26 @@ def stitch(
     devices = signups.group_by(_d_anon=_._o_anon).aggregate(
         _d_owner=_._owner.min(), _d_shared=_.count() > 1
     )
-    ev = ev.left_join(devices, ev.anonymous_id == devices._d_anon)
-    anonymous = ev.user_id.isnull() & ev.anonymous_id.notnull()
-    shared = anonymous & ev._d_shared.fill_null(False)
+    shared_devices = devices.filter(devices._d_shared).select(_s_anon=_._d_anon)
     # a device with one sign-up instant (nearly all): its anonymous events are that user's
-    simple = ev.filter(~shared).mutate(
-        _owner=ibis.ifelse(anonymous, ev._d_owner, ibis.null("string"))
+    simple = ev.left_join(devices, ev.anonymous_id == devices._d_anon)
+    anonymous = simple.user_id.isnull() & simple.anonymous_id.notnull()
+    simple = simple.filter(~(anonymous & simple._d_shared.fill_null(False))).mutate(
+        _owner=ibis.ifelse(anonymous, simple._d_owner, ibis.null("string"))
     )
     # a shared device: the next sign-up at or after the event, else the last one before, from
     # min/max windows over the device's anonymous events and sign-ups only (argmin/argmax over
-    # the frames, or windows over every event, cost several times more on DuckDB)
-    sh = ev.filter(shared | ((ev._is_reg == 1) & ev._d_shared.fill_null(False))).select(*cols)
+    # the frames, or windows over every event, cost several times more on DuckDB). Its rows
+    # are read from the events again (a semi join on the few shared devices) by an expression
+    # of their own: a table expression read twice becomes a common table expression, which
+    # DuckDB materialises (at 10M users, 113M joined rows written to disk and read back).
+    sh = prepared(
+        events.filter(
+            (events.event_time < end) & events.anonymous_id.isin(shared_devices._s_anon)
+        )
+    )
+    sh = sh.filter((sh.user_id.isnull() & sh.anonymous_id.notnull()) | (sh._is_reg == 1))
+    sh = sh.select(*cols)
     w_next = ibis.window(
         group_by="anonymous_id", order_by=["event_time", "_is_reg"], rows=(0, None)
     )
@@ -435,21 +448,35 @@ def step_times_from(
     end = ibis.literal(end)
     n = len(spec.steps)
     idx = {name: i for i, name in enumerate(spec.names)}
-    lists = ev.group_by(["person_id", "user_id"]).aggregate(
-        **{f"_a{i}": _.event_time.collect(where=_.event_name == name) for name, i in idx.items()}
-    )
+    # each person's times of each event: lists, except the entry step's unless a strict order
+    # reads it (its earliest time is the entry). The entry event is usually the commonest
+    # (ad clicks), so its list is the largest part of the aggregation's memory. user_id
+    # follows from person_id (module docstring: a person with a user_id has it as person_id),
+    # so it is not a grouping key, only whether the person has one.
+    first = spec.steps[0]
+    aggs = {
+        f"_a{i}": _.event_time.collect(where=_.event_name == name)
+        for name, i in idx.items()
+        if i > 0 or spec.order == "strict"
+    }
     if spec.count == "unique":
-        g = lists.filter(lists._a0.length().fill_null(0) > 0)
-        g = g.mutate(entry_at=g._a0.mins(), _nxt=ibis.null("timestamp"))
+        aggs["entry_at"] = _.event_time.min(where=_.event_name == first)
+    lists = ev.group_by("person_id").aggregate(_known=_.user_id.notnull().any(), **aggs)
+    lists = lists.mutate(
+        user_id=ibis.ifelse(lists._known, lists.person_id, ibis.null("string"))
+    ).drop("_known")
+    if spec.count == "unique":
+        g = lists.filter(lists.entry_at.notnull())
+        g = g.mutate(_nxt=ibis.null("timestamp"))
     else:
-        first = ev.filter(ev.event_name == spec.steps[0])
-        first = first.select(
+        entries = ev.filter(ev.event_name == first)
+        entries = entries.select(
             "person_id",
-            entry_at=first.event_time,
-            _nxt=first.event_time.lead().over(group_by="person_id", order_by="event_time"),
+            entry_at=entries.event_time,
+            _nxt=entries.event_time.lead().over(group_by="person_id", order_by="event_time"),
         )
         lists = lists.rename(_pid="person_id")
-        g = first.join(lists, first.person_id == lists._pid).drop("_pid")
+        g = entries.join(lists, entries.person_id == lists._pid).drop("_pid")
     g = g.mutate(
         t0=g.entry_at,
         _stop=ibis.coalesce(g._nxt, end),
