@@ -11,6 +11,7 @@ growthloop.engine (boolean casts, array minima, md5, URL-decoding) are what make
 from __future__ import annotations
 
 import ibis
+import pandas as pd
 import pytest
 from postgres_support import pg_pair_fixture  # noqa: F401  (the fixture `pg_pair`)
 from spark_support import (
@@ -204,3 +205,20 @@ def test_uplift_model_cells(pg_pair):
     cells = cr.model_cells(pg_pair.duck, d, folds=3, seed=11)
     assert sorted(cells.fold.unique()) == [0, 1, 2]
     assert_same_frame(cells, cr.model_cells(pg_pair.spark, p, folds=3, seed=11), ordered=True)
+
+
+def test_next_round_with_and_without_targets(pg_pair):
+    # no segment qualifies: an empty plan and an empty list (the filter once used a NUL
+    # sentinel, which Postgres refuses in a query); a forced segment: the same targets
+    d = cr.campaign(pg_pair.duck, "C2026_01")
+    p = cr.campaign(pg_pair.spark, "C2026_01")
+    nothing = pd.DataFrame({"segment": ["35-44"], "verdict": ["不显著"], "uplift": [0.0],
+                            "ci_low": [-0.1], "rate_t": [0.5], "users_t": [3], "users_c": [2]})
+    plan, targets = cr.next_round(pg_pair.spark, p, nothing, "age_band")
+    assert plan.empty and targets.count().execute() == 0
+    forced = nothing.assign(verdict=["正向显著"], uplift=[0.2], ci_low=[0.05])
+    plan_d, targets_d = cr.next_round(pg_pair.duck, d, forced, "age_band")
+    plan_p, targets_p = cr.next_round(pg_pair.spark, p, forced, "age_band")
+    assert targets_d.count().execute() > 0
+    assert_same_frame(targets_d, targets_p, sort_by=["user_id"])
+    assert_same_frame(plan_d, plan_p, ordered=True)

@@ -1108,7 +1108,7 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
     mo = _with_segment(ds, outcomes(ds, camp, pre_days), by, segments)
     pool = mo.filter(mo.responded == 0)
     names = chosen.segment.tolist()
-    target = pool.filter(pool.segment.isin(names or ["\x00"]))
+    target = _in_segments(pool, names)
     channel = CHANNEL_LABELS.get(camp.channel, camp.channel)
     offer = OFFERS[camp.goal]
     target = target.select("user_id", "segment", last_group="group",
@@ -1133,8 +1133,14 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
     plan["channel"] = channel
     plan["offer"] = offer
     keep = plan[plan.within_budget].segment.tolist()
-    target = target.filter(target.segment.isin(keep or ["\x00"]))
+    target = _in_segments(target, keep)
     return plan[cols].reset_index(drop=True), target
+
+
+def _in_segments(table: ibis.Table, names: list[str]) -> ibis.Table:
+    """Rows of `table` whose segment is one of `names`; none when `names` is empty (a false
+    condition, not a sentinel value: Postgres refuses a NUL character in a query)."""
+    return table.filter(table.segment.isin(names) if names else ibis.literal(False))
 
 
 def plan_summary(plan: pd.DataFrame) -> dict[str, float | int | str]:
