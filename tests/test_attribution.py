@@ -541,3 +541,16 @@ def test_demo_best_channel_has_lowest_cost_per_retained_investor():
     # untagged registrations are shown, not dropped: the rows add up to every user
     assert m[m.channel != at.TOTAL].registrations.sum() == truth["n_users"]
     assert UNTAGGED_CHANNEL in set(m.channel)
+
+
+def test_raw_key_tells_every_tuple_apart():
+    # the key that carries a touch's raw UTM values through stitching: length-prefixed, so
+    # separators, digits and nulls inside the values cannot make two tuples share a key
+    tuples = [("ab", None, ""), ("a", "b", None), ("a:", "b", None), ("a", ":b", None),
+              ("1:a", None, None), (None, "1:a", None), ("-", None, None), (None, "-", None),
+              (None, None, None), ("", "", ""), ("中文", "x", "y"), ("中", "文x", "y")]
+    t = ibis.memtable(pd.DataFrame(tuples, columns=["a", "b", "c"]), schema={"a": "string", "b": "string", "c": "string"})
+    keys = t.select(k=at._raw_key(t.a, t.b, t.c)).to_pandas().k.tolist()
+    assert keys[0] == "2:ab-0:"          # by hand: "ab" -> 2:ab, null -> -, "" -> 0:
+    assert keys[10] == "2:中文1:x1:y"    # lengths in characters
+    assert len(set(keys)) == len(tuples)
