@@ -292,14 +292,17 @@ def main() -> None:
     parts = m[(m.process == "book") & m.phase.str.startswith("book.")]
     if len(parts):
         book_sizes = sorted(parts["size"].unique())
-        lines += ["", "Inside the run (the runner's log: the one load, then each chapter):", "",
+        lines += ["", "Inside the run (the runner's log: the one load, then each chapter; wall time · "
+                  "peak of the process tree while that step ran):", "",
                   "| step | " + " | ".join(size_label(s) for s in book_sizes) + " |",
                   "|---|" + "---|" * len(book_sizes)]
         for phase in sorted(parts.phase.unique(), key=lambda p: (p != "book.load", p)):
             cells = []
             for size in book_sizes:
                 v = parts[(parts.phase == phase) & (parts["size"] == size)]
-                cells.append(f"{fmt_s(v.seconds.iloc[-1])} s" if len(v) else "–")
+                peak = v.tree_peak_rss_mb.iloc[-1] if len(v) else None
+                peak = f" · {fmt_mb(peak)}" if peak is not None and pd.notna(peak) else ""
+                cells.append(f"{fmt_s(v.seconds.iloc[-1])} s{peak}" if len(v) else "–")
             lines.append(f"| {phase.removeprefix('book.')} | " + " | ".join(cells) + " |")
     measured_book = set(book["size"])
     not_run = [size_label(s) for s in sizes if s not in measured_book]

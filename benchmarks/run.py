@@ -65,11 +65,27 @@ def env() -> dict[str, str]:
     return e
 
 
-class TreeSampler:
-    """Peak summed RSS of a process and all its descendants (a run's notebook kernels)."""
+#: the runner's log lines that start a phase: the load, each chapter, the book build
+PHASE_LINE = re.compile(r"^\s+(?:loading the dataset|\[\d+/\d+\] (\d\d_\w+)|building the book)",
+                        re.M)
 
-    def __init__(self, pid: int, interval: float = 0.1):
+
+def current_phase(log_text: str) -> str:
+    """The phase a run is in, from its log so far: load, a chapter's name, or build."""
+    found = list(PHASE_LINE.finditer(log_text))
+    if not found:
+        return "start"
+    last = found[-1]
+    return last.group(1) or ("load" if "loading" in last.group(0) else "build")
+
+
+class TreeSampler:
+    """Peak summed RSS of a process and all its descendants (a run's notebook kernels); with
+    `log`, also the peak within each phase the runner's log names (`current_phase`)."""
+
+    def __init__(self, pid: int, interval: float = 0.1, log: Path | None = None):
         self.pid, self.interval, self.peak, self._stop = pid, interval, 0, False
+        self.log, self.phase_peaks = log, {}
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
@@ -82,6 +98,9 @@ class TreeSampler:
                     with contextlib.suppress(psutil.Error):
                         total += c.memory_info().rss
                 self.peak = max(self.peak, total)
+                if self.log is not None:
+                    phase = current_phase(self.log.read_text(errors="replace"))
+                    self.phase_peaks[phase] = max(self.phase_peaks.get(phase, 0), total)
             except psutil.Error:
                 pass
             time.sleep(self.interval)
@@ -92,15 +111,16 @@ class TreeSampler:
         return self.peak
 
 
-def measure(cmd: list[str], log: Path, timeout: float) -> dict:
+def measure(cmd: list[str], log: Path, timeout: float, phases: bool = False) -> dict:
     """Run a command; wall time, its largest single-process peak RSS (wait4) and the peak of
-    the whole process tree (sampled), plus the load average when it started."""
+    the whole process tree (sampled), plus the load average when it started; with `phases`,
+    the tree's peak within each phase of a `growthloop run` (MiB, `phase_peaks_mb`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     load1 = os.getloadavg()[0]
     t0 = time.perf_counter()
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env(), cwd=ROOT)
-        sampler = TreeSampler(proc.pid)
+        sampler = TreeSampler(proc.pid, log=log if phases else None)
         deadline = time.monotonic() + timeout
         status = None
         while True:
@@ -120,7 +140,8 @@ def measure(cmd: list[str], log: Path, timeout: float) -> dict:
     tree = sampler.stop()
     return {"seconds": round(seconds, 3), "process_peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "tree_peak_rss_mb": round(tree / 2**20, 1), "load1": round(load1, 2),
-            "returncode": proc.returncode, "status": status}
+            "returncode": proc.returncode, "status": status,
+            "phase_peaks_mb": {k: round(v / 2**20, 1) for k, v in sampler.phase_peaks.items()}}
 
 
 def dataset_dir(size: int) -> Path:
@@ -202,7 +223,7 @@ def run_book(size: int, timeout: float) -> list[dict]:
     campaign.write_text(f"name: bench_{size}\ndata: {folder.name}\n{params}", encoding="utf-8")
     print(f"[{size:,}] whole book (growthloop run) ...", flush=True)
     cmd = [str(Path(PY).parent / "growthloop"), "run", str(campaign), "--runs-dir", str(DATA / "runs")]
-    m = measure(cmd, RAW / str(size) / "book.log", timeout)
+    m = measure(cmd, RAW / str(size) / "book.log", timeout, phases=True)
     status = "ok" if m["returncode"] == 0 and m["status"] is None else (m["status"] or "error")
     note = ""
     if status != "ok":
@@ -212,9 +233,12 @@ def run_book(size: int, timeout: float) -> list[dict]:
     rows = [row(size, "book", "growthloop run", m, status=status, note=note)]
     # the runner logs "loaded in S s" and "<chapter> in S s": one row each
     log = (RAW / str(size) / "book.log").read_text(errors="replace")
+    # (their tree_peak_rss_mb: the peak of the process tree while that step ran)
     for part, seconds in re.findall(r"^\s+(loaded|\d\d_\w+) in ([\d.]+) s$", log, re.M):
-        rows.append(row(size, "book", f"book.{'load' if part == 'loaded' else part}", m,
-                        seconds=float(seconds)))
+        phase = "load" if part == "loaded" else part
+        r = row(size, "book", f"book.{phase}", m, seconds=float(seconds))
+        r["tree_peak_rss_mb"] = m["phase_peaks_mb"].get(phase, "")
+        rows.append(r)
     return rows
 
 
