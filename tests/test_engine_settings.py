@@ -31,7 +31,7 @@ def test_defaults_without_engine_key() -> None:
 
 
 @pytest.mark.parametrize(("ram", "expected"), [
-    (24 * GIB, 6 * GIB),                  # the benchmark machine: 60% = 14.4 GiB, capped at 6 GiB
+    (24 * GIB, 5 * GIB),                  # the benchmark machine: 60% = 14.4 GiB, capped at 5 GiB
     (8 * GIB, int(8 * GIB * 0.6)),        # a small laptop: 60% = 4.8 GiB, under the cap
     (0, DEFAULT_MEMORY_CAP),              # unknown RAM: the cap
 ])
