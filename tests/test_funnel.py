@@ -557,3 +557,20 @@ def test_no_verdict_under_30() -> None:
     tests = fn.compare_segments(pd.DataFrame(rows)).set_index("segment")
     assert tests.loc["小渠道", "verdict"] == "样本不足"  # 100% of 20: no verdict
     assert tests.loc["甲", "verdict"] == "高于其他" and tests.loc["乙", "verdict"] == "低于其他"
+
+
+def test_wilson_interval_contains_the_rate_at_the_ends():
+    # by hand: for 0 of n the Wilson lower bound is exactly 0 and for n of n the upper is 1
+    # (statsmodels leaves 1.4e-17 and 1 - 1e-16); in between, its bounds are kept as they are
+    from statsmodels.stats.proportion import proportion_confint
+
+    from growthloop.funnel import wilson
+
+    assert wilson(0, 28)[0] == 0.0
+    assert wilson(28, 28)[1] == 1.0
+    for x, n in [(0, 28), (28, 28), (0, 1), (1, 1), (5, 118), (3, 7)]:
+        lo, hi = wilson(x, n)
+        assert lo <= x / n <= hi
+    lo, hi = proportion_confint(5, 118, method="wilson")
+    assert wilson(5, 118) == (lo, hi)
+    assert all(v != v for v in wilson(0, 0))  # nan, nan

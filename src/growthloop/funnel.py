@@ -636,13 +636,19 @@ def _segment_table(
 
 
 def wilson(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval of a proportion; (nan, nan) when n is 0."""
+    """Wilson score interval of a proportion; (nan, nan) when n is 0.
+
+    The bounds always contain the observed rate: statsmodels' formula leaves rounding error at
+    the ends (a lower bound of 1.4e-17 for 0 of 28), which put the rate outside its own interval
+    and made the error bars of a group without responders negative (matplotlib refuses them).
+    """
     from statsmodels.stats.proportion import proportion_confint
 
     if n <= 0:
         return float("nan"), float("nan")
     lo, hi = proportion_confint(int(successes), int(n), alpha=alpha, method="wilson")
-    return float(lo), float(hi)
+    rate = int(successes) / int(n)
+    return min(float(lo), rate), max(float(hi), rate)
 
 
 def _ratio(a: int, b: int) -> float:
