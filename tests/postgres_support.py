@@ -138,12 +138,11 @@ def postgres_backend(server: Server, timezone: str, database: str = "postgres"):
     except ImportError:
         pytest.fail("The Postgres tests need psycopg: `.venv/bin/pip install -r "
                     "requirements-postgres.txt` (`make test` installs it).", pytrace=False)
-    import ibis
+    from growthloop.data import connect_postgres
 
-    con = ibis.postgres.connect(**{**server.connect_args(), "database": database})
-    # ibis.postgres.connect sets the session's TimeZone to UTC; put the dataset's zone back
+    # the loader's own connect (sets the session zone back from Ibis' UTC), plus a time limit
+    con = connect_postgres(timezone, {**server.connect_args(), "database": database})
     with con.con.cursor() as cur:
-        cur.execute(f"SET TIME ZONE '{timezone}'")
         cur.execute(f"SET statement_timeout = '{PG_STATEMENT_TIMEOUT}s'")
     return con
 

@@ -543,10 +543,11 @@ def convert_to(value: str, encoding: str) -> bytes:  # type: ignore[empty-body]
     """Postgres' convert_to: the text's bytes in that encoding."""
 
 
-def _example(table: ibis.Table, predicate, order_by: list[str]) -> dict | None:
+def _example(table: ibis.Table, predicate, order_by: list[str],
+             backend: str = "duckdb") -> dict | None:
     rows = table.filter(predicate)
     keys: list[Any] = order_by
-    if backend_name(table._find_backend()) == "postgres":
+    if backend == "postgres":
         # text sorts by the server's collation there (en_US: 'b' before 'C'); by its UTF-8 bytes
         # it is DuckDB's (and Spark's) order, so the example row is the same
         keys = [convert_to(rows[c], "UTF8") if rows[c].type().is_string() else rows[c]
@@ -843,7 +844,8 @@ class _Loader:
             n = counts[rule_label]
             # ties on the key (versions of one key) are broken by the other columns
             example = _example(tagged, tagged._reason == rule_label,
-                               order + [c for c in columns if c not in order])
+                               order + [c for c in columns if c not in order],
+                               backend_name(self.con))
             severity = "informational" if rule_label in INFORMATIONAL_RULES else "set aside"
             column = next((c for c in columns if rule_label.startswith(c + " ")), None)
             if severity == "set aside" and n > self.max_set_aside_share * n_base:

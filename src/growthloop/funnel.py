@@ -271,7 +271,12 @@ def stitch(
     where: Rows | None = None,
 ) -> ibis.Table:
     """`stitched_events` over any events table (contract columns) and successful investments
-    (user_id, txn_id, txn_time); data at or after `end` is ignored."""
+    (user_id, txn_id, txn_time); data at or after `end` is ignored.
+
+    `events` is read twice (every device, then the shared ones): pass a table or a projection
+    of one, not a join, which DuckDB would materialise (design notes, "No large join read
+    twice inside one query"; `attribution._touches_expr` joins its UTM values afterwards).
+    """
     wanted = None if names is None else [n for n in names if n not in MILESTONES]
 
     def prepared(ev: ibis.Table) -> ibis.Table:
