@@ -43,6 +43,7 @@ ROOT = HERE.parent
 sys.path[:0] = [str(ROOT / "src"), str(HERE)]
 
 import metrics  # noqa: E402
+from report import cpu_model  # noqa: E402
 from task import ALL, STAGES  # noqa: E402
 
 DATA = HERE / "data"
@@ -52,8 +53,9 @@ MEASUREMENTS = RESULTS / "measurements.csv"
 DATASETS = RESULTS / "datasets.csv"
 AGREEMENT = RESULTS / "agreement.csv"
 PY = sys.executable
-FIELDS = ["size", "process", "phase", "impl", "metric", "seconds", "phase_peak_rss_mb",
-          "process_peak_rss_mb", "tree_peak_rss_mb", "load1", "status", "taken_at", "note"]
+FIELDS = ["size", "process", "phase", "impl", "metric", "seconds", "compile_seconds", "runs",
+          "phase_peak_rss_mb", "process_peak_rss_mb", "tree_peak_rss_mb", "load1", "status",
+          "taken_at", "cpu", "note"]
 
 
 def env() -> dict[str, str]:
@@ -182,9 +184,11 @@ def table_rows(size: int) -> dict[str, int]:
 
 def row(size: int, process: str, phase: str, m: dict, impl: str = "library", metric: str = "",
         seconds: float | None = None, phase_peak: float | None = None, status: str = "ok",
-        note: str = "") -> dict:
+        note: str = "", compile_seconds: float | None = None, runs: int | None = None) -> dict:
     return {"size": size, "process": process, "phase": phase, "impl": impl, "metric": metric or "",
             "seconds": m["seconds"] if seconds is None else seconds,
+            "compile_seconds": "" if compile_seconds is None else compile_seconds,
+            "runs": "" if runs is None else runs, "cpu": cpu_model(),
             "phase_peak_rss_mb": "" if phase_peak is None else phase_peak,
             "process_peak_rss_mb": m["process_peak_rss_mb"], "tree_peak_rss_mb": m["tree_peak_rss_mb"],
             "load1": m["load1"], "status": status,
@@ -209,7 +213,8 @@ def run_task(size: int, kind: str, name: str, timeout: float, limit_gib: float) 
                 if data.get("error") else "")]
     for p in data["phases"]:
         rows.append(row(size, f"{kind}:{name}", p["phase"], m, impl=p["impl"], metric=p["metric"],
-                        seconds=p["seconds"], phase_peak=p["peak_rss_mb"]))
+                        seconds=p["seconds"], phase_peak=p["peak_rss_mb"],
+                        compile_seconds=p.get("compile_seconds"), runs=p.get("runs")))
     print(f"[{size:,}]   {m['seconds']:.1f} s, peak {m['process_peak_rss_mb']:.0f} MB "
           f"(load {m['load1']})", flush=True)
     return rows, data
