@@ -554,3 +554,24 @@ def test_raw_key_tells_every_tuple_apart():
     assert keys[0] == "2:ab-0:"          # by hand: "ab" -> 2:ab, null -> -, "" -> 0:
     assert keys[10] == "2:中文1:x1:y"    # lengths in characters
     assert len(set(keys)) == len(tuples)
+
+
+def test_joined_and_substituted_channel_maps_agree_when_a_name_is_another_channels_alias():
+    # "baidu" is the (lower-cased) name of the first channel and a listed source of the second.
+    # A listed source wins over a channel's own name (channel_mapping), so "baidu" belongs to
+    # 搜索广告 in the join (with_channel: the wide table's sign-up channel) as in the substitution
+    # (channel_of: the touches); "bd" is Baidu's, "搜索广告" its own, an unknown source itself.
+    # Before the join took its pairs from channel_mapping it gave "baidu" to Baidu.
+    from growthloop.channels import with_channel
+    from growthloop.contract import Channel
+
+    channels = (Channel("Baidu", "Baidu", "paid", ("bd",)),
+                Channel("搜索广告", "Search", "paid", ("baidu",)))
+    t = ibis.memtable({"src": ["baidu", "bd", "搜索广告", "other", None]}, schema={"src": "string"})
+    joined = with_channel(t, "src", channels).order_by("src").to_pandas()
+    subst = (t.mutate(channel=channel_of(normalise_utm(t.src), channels))
+             .order_by("src").to_pandas())
+    want = {"baidu": "搜索广告", "bd": "Baidu", "搜索广告": "搜索广告", "other": "other",
+            None: UNTAGGED_CHANNEL}
+    for got in (joined, subst):
+        assert dict(zip(got.src.where(got.src.notna(), None), got.channel, strict=True)) == want

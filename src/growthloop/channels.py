@@ -45,13 +45,10 @@ def normalise_utm(value: ibis.StringValue) -> ibis.StringValue:
 
 
 def alias_table(channels: Sequence[Channel]) -> ibis.Table:
-    """(alias, channel) pairs as a small in-memory table, for joining in the engine."""
-    rows = {"_alias": [], "_channel": []}
-    for ch in channels:
-        for alias in (*ch.sources, ch.name.lower()):
-            if alias not in rows["_alias"]:
-                rows["_alias"].append(alias)
-                rows["_channel"].append(ch.name)
+    """(alias, channel) pairs as a small in-memory table, for joining in the engine: the pairs
+    of `channel_mapping`, so a join and `channel_of` map every source to the same channel."""
+    mapping = channel_mapping(channels)
+    rows = {"_alias": list(mapping), "_channel": list(mapping.values())}
     return ibis.memtable(rows, schema={"_alias": "string", "_channel": "string"})
 
 
