@@ -65,7 +65,7 @@ lint: setup
 # Scale benchmarks (not part of make test): datasets at three sizes, every stage against pandas
 # and a hand-written DuckDB SQL floor; writes docs/benchmarks.md. Takes hours at 10M users.
 bench: setup
-	$(BIN)/python benchmarks/run.py --sizes 100000 1000000 10000000
+	$(BIN)/python benchmarks/run.py --sizes 10000 100000 1000000 10000000
 
 # One static site of every completed run (index, comparison, each run's book) in site/.
 site: setup

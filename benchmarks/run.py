@@ -1,6 +1,6 @@
 """GrowthLoop at scale: generate demo datasets, time every stage, compare with pandas and SQL.
 
-    .venv/bin/python benchmarks/run.py --sizes 100000 1000000 10000000
+    .venv/bin/python benchmarks/run.py --sizes 10000 100000 1000000 10000000
 
 For each size (registered users) it
 1. generates the dataset with the demo generator into benchmarks/data/users_<N>/ (kept and
@@ -284,7 +284,7 @@ def merge_csv(path: Path, new: list[dict], fields: list[str], key: tuple[str, ..
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 10_000_000])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000, 10_000_000])
     ap.add_argument("--stages", nargs="*", default=[ALL], choices=[ALL, *STAGES],
                     help="'all' (default): every stage in one process after one load; or stage "
                          "names, each in its own process with its own load (none: --stages "
