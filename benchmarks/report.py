@@ -158,10 +158,10 @@ def metric_table(m: pd.DataFrame) -> tuple[str, list[dict]]:
             def get(impl, metric=metric, s=s):
                 v = m[(m.metric == metric) & (m.impl == impl) & (m["size"] == s) & (m.phase != "(process)")]
                 if not len(v):
-                    return {"seconds": float("nan"), "peak": float("nan"), "compile": float("nan"), "runs": float("nan")}
+                    return {"seconds": float("nan"), "compile": float("nan"), "runs": float("nan")}
                 v = v.iloc[0]
-                return {"seconds": float(v.seconds), "peak": float(v.phase_peak_rss_mb),
-                        "compile": _num(v.get("compile_seconds")), "runs": _num(v.get("runs"))}
+                return {"seconds": float(v.seconds), "compile": _num(v.get("compile_seconds")),
+                        "runs": _num(v.get("runs"))}
             lib, sql, pdv = get("library"), get("sql"), get("pandas")
             pproc = m[(m.process == f"pandas:{metric}") & (m["size"] == s) & (m.phase == "(process)")]
             pstatus = pproc.status.iloc[0] if len(pproc) else "not run"

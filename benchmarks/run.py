@@ -53,6 +53,7 @@ MEASUREMENTS = RESULTS / "measurements.csv"
 DATASETS = RESULTS / "datasets.csv"
 AGREEMENT = RESULTS / "agreement.csv"
 PY = sys.executable
+CPU = cpu_model()  # kept with every row: sizes measured on different machines do not compare
 FIELDS = ["size", "process", "phase", "impl", "metric", "seconds", "compile_seconds", "runs",
           "phase_peak_rss_mb", "process_peak_rss_mb", "tree_peak_rss_mb", "load1", "status",
           "taken_at", "cpu", "note"]
@@ -188,7 +189,7 @@ def row(size: int, process: str, phase: str, m: dict, impl: str = "library", met
     return {"size": size, "process": process, "phase": phase, "impl": impl, "metric": metric or "",
             "seconds": m["seconds"] if seconds is None else seconds,
             "compile_seconds": "" if compile_seconds is None else compile_seconds,
-            "runs": "" if runs is None else runs, "cpu": cpu_model(),
+            "runs": "" if runs is None else runs, "cpu": CPU,
             "phase_peak_rss_mb": "" if phase_peak is None else phase_peak,
             "process_peak_rss_mb": m["process_peak_rss_mb"], "tree_peak_rss_mb": m["tree_peak_rss_mb"],
             "load1": m["load1"], "status": status,

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from growthloop import DEMO_DATA
 from growthloop import attribution as at
-from growthloop.channels import channel_of, normalise_utm, utm_from_url, with_utm
-from growthloop.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL
+from growthloop.channels import channel_of, normalise_utm, utm_from_url, with_channel, with_utm
+from growthloop.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
 from growthloop.data import open_dataset
 
 PURE_MODELS = [m for m in at.MODELS if m != "time_decay"]
@@ -562,9 +562,6 @@ def test_joined_and_substituted_channel_maps_agree_when_a_name_is_another_channe
     # 搜索广告 in the join (with_channel: the wide table's sign-up channel) as in the substitution
     # (channel_of: the touches); "bd" is Baidu's, "搜索广告" its own, an unknown source itself.
     # Before the join took its pairs from channel_mapping it gave "baidu" to Baidu.
-    from growthloop.channels import with_channel
-    from growthloop.contract import Channel
-
     channels = (Channel("Baidu", "Baidu", "paid", ("bd",)),
                 Channel("搜索广告", "Search", "paid", ("baidu",)))
     t = ibis.memtable({"src": ["baidu", "bd", "搜索广告", "other", None]}, schema={"src": "string"})
