@@ -38,7 +38,7 @@ EVENT_STEPS = STEPS[:5]
 WINDOW_DAYS = 30
 RFM_PERIOD_DAYS = 365
 RFM_BINS = 5
-TIE_TOL = 1e-9  # growthloop.rfm._TIE_TOL
+TIE_TOL = 1e-9  # growthloop.metrics.rfm._TIE_TOL
 LOOKBACK_DAYS = 30
 MAX_TOUCHES = 20
 TOUCH_EVENTS = ("ad_click", "link_click")
@@ -57,13 +57,13 @@ def _ts(value: dt.datetime) -> str:
 
 def channel_map(channels) -> dict[str, str]:
     """Normalised source -> channel, the library's own mapping (the SQL floor uses it as data)."""
-    from growthloop.channels import channel_mapping
+    from growthloop.marts.channels import channel_mapping
 
     return channel_mapping(channels)
 
 
 def segment_labels() -> dict[tuple[bool, bool, bool], str]:
-    from growthloop.rfm import SEGMENTS
+    from growthloop.metrics.rfm import SEGMENTS
 
     return {(s.r, s.f, s.m): s.label for s in SEGMENTS}
 
@@ -74,12 +74,12 @@ def segment_labels() -> dict[tuple[bool, bool, bool], str]:
 def library(metric: str, ds) -> pd.DataFrame:
     """The metric from the library functions the chapters call."""
     if metric == "funnel":
-        from growthloop import funnel
+        from growthloop.metrics import funnel
 
         out = funnel.funnel(ds)
         return pd.DataFrame({"step": out.step.astype(str), "users": out.users.astype("int64")})
     if metric == "cohort":
-        from growthloop import retention
+        from growthloop.metrics import retention
 
         out = retention.cohort_retention(ds)
         out = out[out.complete]
@@ -87,7 +87,7 @@ def library(metric: str, ds) -> pd.DataFrame:
                              "users": out.users.astype("int64"),
                              "retained": out.retained.astype("int64")})
     if metric == "rfm":
-        from growthloop import rfm
+        from growthloop.metrics import rfm
 
         seg = rfm.segments(ds)
         out = (seg.group_by(["segment", "r_score", "f_score", "m_score"])
@@ -95,14 +95,14 @@ def library(metric: str, ds) -> pd.DataFrame:
                .order_by(["segment", "r_score", "f_score", "m_score"]).to_pandas())
         return out
     if metric == "paths":
-        from growthloop import attribution
+        from growthloop.metrics import attribution
 
         return paths_frame(attribution.attribution_paths(ds))
     raise ValueError(metric)
 
 
 def paths_frame(paths) -> pd.DataFrame:
-    """growthloop.attribution.Paths as (path, conversions, nulls) with ' > '-joined paths."""
+    """growthloop.metrics.attribution.Paths as (path, conversions, nulls) with ' > '-joined paths."""
     c = paths.counts
     return pd.DataFrame({"path": [SEP.join(p) for p in c.path], "conversions": c.conversions,
                          "nulls": c.nulls})

@@ -193,7 +193,7 @@ def plot(m: pd.DataFrame) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from growthloop import theme
+    from growthloop.present import theme
 
     theme.apply()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4.8))

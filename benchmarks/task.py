@@ -181,8 +181,8 @@ class Recorder:
 
 def open_like_a_run(data: Path, store: Path):
     """What `growthloop run` does once per run: load, check and clean the dataset and build the
-    user wide table into a DuckDB store file (growthloop.store), then attach it as a chapter does."""
-    from growthloop.store import open_store, prepare_store
+    user wide table into a DuckDB store file (growthloop.staging.store), then attach it as a chapter does."""
+    from growthloop.staging.store import open_store, prepare_store
 
     prepare_store(data, store)
     ds = open_store(store, data)
@@ -249,8 +249,8 @@ def _run_stages(name: str, data: Path, rec: Recorder, store: Path) -> dict:
 
 
 def _profiling(ds, rec: Recorder) -> None:
-    from growthloop import profiling
-    from growthloop.wide import user_wide
+    from growthloop.marts.wide import user_wide
+    from growthloop.metrics import profiling
 
     wide = user_wide(ds)
     dims = ("age_band", "gender", "region", "city_tier", "device_os")
@@ -261,7 +261,7 @@ def _profiling(ds, rec: Recorder) -> None:
 
 
 def _funnel(ds, rec: Recorder) -> None:
-    from growthloop import funnel
+    from growthloop.metrics import funnel
 
     rec("funnel.funnel", lambda: metrics.library("funnel", ds), metric="funnel")
     rec("sql.funnel", lambda: metrics.sql("funnel", ds.con, ds.analysis_date),
@@ -270,7 +270,7 @@ def _funnel(ds, rec: Recorder) -> None:
 
 
 def _attribution(ds, rec: Recorder) -> None:
-    from growthloop import attribution
+    from growthloop.metrics import attribution
 
     paths = rec("attribution.attribution_paths", lambda: attribution.attribution_paths(ds),
                 metric="paths", frame=metrics.paths_frame)
@@ -281,7 +281,7 @@ def _attribution(ds, rec: Recorder) -> None:
 
 
 def _rfm(ds, rec: Recorder) -> None:
-    from growthloop import rfm
+    from growthloop.metrics import rfm
 
     rec("rfm.segments", lambda: metrics.library("rfm", ds), metric="rfm")
     rec("sql.rfm", lambda: metrics.sql("rfm", ds.con, ds.analysis_date), metric="rfm", impl="sql")
@@ -290,7 +290,7 @@ def _rfm(ds, rec: Recorder) -> None:
 
 
 def _retention(ds, rec: Recorder) -> None:
-    from growthloop import retention
+    from growthloop.metrics import retention
 
     rec("retention.cohort_retention", lambda: metrics.library("cohort", ds), metric="cohort")
     rec("sql.cohort", lambda: metrics.sql("cohort", ds.con, ds.analysis_date),
@@ -300,7 +300,7 @@ def _retention(ds, rec: Recorder) -> None:
 
 
 def _campaign_review(ds, rec: Recorder) -> None:
-    from growthloop import campaign_review as cr
+    from growthloop.metrics import campaign_review as cr
 
     camp = rec("campaign_review.campaign", lambda: cr.campaign(ds))
     rec("campaign_review.campaign_funnel", lambda: cr.campaign_funnel(ds, camp))
@@ -313,7 +313,7 @@ STAGE_BODIES = {"profiling": _profiling, "funnel": _funnel, "attribution": _attr
 
 
 def run_pandas(metric: str, data: Path, rec: Recorder, limit_gib: float) -> dict:
-    from growthloop.config import load_config
+    from growthloop.staging.config import load_config
 
     # cap the address space: a pandas attempt that does not fit fails with MemoryError
     # instead of pushing the machine into swap (there is none here: the OOM killer would come)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from growthloop.contract import TABLES
+from growthloop.staging.contract import TABLES
 
 
 def write_dataset(folder: Path, fmt: str = "parquet", config: dict | None = None,

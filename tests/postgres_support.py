@@ -40,8 +40,8 @@ from typing import Any
 import pytest
 from spark_support import SPARK_SEED, SPARK_USERS, EnginePair, schema_types
 
-from growthloop.data import Dataset, open_dataset
 from growthloop.demo import generate_dataset
+from growthloop.staging.loader import Dataset, open_dataset
 
 #: address space of each server process (bytes): a runaway query fails, the machine lives
 PG_MEMORY_LIMIT = 4_000_000_000
@@ -138,7 +138,7 @@ def postgres_backend(server: Server, timezone: str, database: str = "postgres"):
     except ImportError:
         pytest.fail("The Postgres tests need psycopg: `.venv/bin/pip install -r "
                     "requirements-postgres.txt` (`make test` installs it).", pytrace=False)
-    from growthloop.data import connect_postgres
+    from growthloop.staging.loader import connect_postgres
 
     # the loader's own connect (sets the session zone back from Ibis' UTC), plus a time limit
     con = connect_postgres(timezone, {**server.connect_args(), "database": database})
@@ -178,7 +178,7 @@ def copy_files_to_postgres(folder: Path, server: Server, schema: str,
     Returns {table: "schema.table"}."""
     import pyarrow.parquet as pq
 
-    from growthloop.contract import TABLES
+    from growthloop.staging.contract import TABLES
 
     con = postgres_backend(server, "UTC", database)  # naive timestamps are copied as they are
     try:

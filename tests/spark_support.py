@@ -43,10 +43,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from growthloop.channels import channel_of, normalise_utm, with_channel, with_utm
-from growthloop.contract import DEFAULT_CHANNELS, UNTAGGED_CHANNEL
-from growthloop.data import Dataset, open_dataset
 from growthloop.demo import generate_dataset
+from growthloop.marts.channels import channel_of, normalise_utm, with_channel, with_utm
+from growthloop.staging.contract import DEFAULT_CHANNELS, UNTAGGED_CHANNEL
+from growthloop.staging.loader import Dataset, open_dataset
 
 # Small enough for a few minutes on two cores, large enough that every segment, cohort, channel
 # and campaign group has rows.

@@ -19,10 +19,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from growthloop import DEMO_DATA
-from growthloop import attribution as at
-from growthloop.channels import channel_of, normalise_utm, utm_from_url, with_channel, with_utm
-from growthloop.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
-from growthloop.data import open_dataset
+from growthloop.marts.channels import (
+    channel_of,
+    normalise_utm,
+    utm_from_url,
+    with_channel,
+    with_utm,
+)
+from growthloop.metrics import attribution as at
+from growthloop.staging.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
+from growthloop.staging.loader import open_dataset
 
 PURE_MODELS = [m for m in at.MODELS if m != "time_decay"]
 

@@ -21,9 +21,9 @@ import yaml
 from conftest import event, txn, user, write_dataset
 from typer.testing import CliRunner
 
-from growthloop.cli import app
-from growthloop.config import ConfigError
-from growthloop.data import MAX_AMOUNT, DataError, Dataset, open_dataset
+from growthloop.run.cli import app
+from growthloop.staging.config import ConfigError
+from growthloop.staging.loader import MAX_AMOUNT, DataError, Dataset, open_dataset
 
 TODAY = dt.date(2025, 6, 30)  # the run's "today", fixed so that the cases never age
 CONFIG = {"name": "bad", "analysis_date": "2025-03-31"}
@@ -617,7 +617,7 @@ cli = CliRunner()
 @pytest.fixture
 def wide_console(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rich wraps table cells at 80 columns without a terminal; widen it so rules stay whole."""
-    import growthloop.cli as cli_module
+    import growthloop.run.cli as cli_module
 
     for name in ("console", "err"):
         if hasattr(cli_module, name):

@@ -11,13 +11,13 @@ import pytest
 import yaml
 
 from growthloop import PROJECT_ROOT
-from growthloop.docs import CONTRACT_PAGE, contract_markdown
-from growthloop.runner import build_book
+from growthloop.present.docs import CONTRACT_PAGE, contract_markdown
+from growthloop.run.runner import build_book
 
 
 def test_contract_page_is_generated_from_the_code() -> None:
     page = (PROJECT_ROOT / CONTRACT_PAGE).read_text(encoding="utf-8")
-    assert page == contract_markdown(), "run: python -c 'from growthloop.docs import *' to regenerate"
+    assert page == contract_markdown(), "run: python -c 'from growthloop.present.docs import *' to regenerate"
 
 
 def _toc_files() -> list[str]:
@@ -29,7 +29,7 @@ def _toc_files() -> list[str]:
 def test_every_chapter_is_in_the_toc_and_committed_with_outputs() -> None:
     import nbformat
 
-    from growthloop.summary import SUMMARY_STEM
+    from growthloop.present.summary import SUMMARY_STEM
 
     chapters = sorted(p.stem for p in (PROJECT_ROOT / "chapters").glob("[0-9][0-9]_*.ipynb"))
     sources = sorted(p.stem for p in (PROJECT_ROOT / "chapters" / "src").glob("[0-9][0-9]_*.py"))

@@ -16,8 +16,8 @@ import pytest
 from conftest import event, txn, user, write_dataset
 
 from growthloop import DEMO_DATA
-from growthloop import campaign_review as cr
-from growthloop.data import DataError, open_dataset
+from growthloop.metrics import campaign_review as cr
+from growthloop.staging.loader import DataError, open_dataset
 
 START = "2025-03-01 10:00:00"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from growthloop.cli import app
+from growthloop.run.cli import app
 
 cli = CliRunner()
 COMMANDS = ["init", "validate", "run", "runs", "publish", "demo-data", "build-book", "refresh-chapters"]

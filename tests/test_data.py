@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from conftest import event, txn, user, write_dataset
 
-from growthloop.config import ConfigError
-from growthloop.data import DataError, open_dataset
+from growthloop.staging.config import ConfigError
+from growthloop.staging.loader import DataError, open_dataset
 
 
 def _reasons(ds) -> dict[tuple[str, str], int]:

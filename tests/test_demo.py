@@ -14,8 +14,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from growthloop.contract import AGE_BANDS, CANONICAL_EVENTS, DEFAULT_CHANNELS, TABLES
 from growthloop.demo import generate_dataset
+from growthloop.staging.contract import AGE_BANDS, CANONICAL_EVENTS, DEFAULT_CHANNELS, TABLES
 
 N_USERS = 6000
 SEED = 11
@@ -119,7 +119,7 @@ def test_contents_are_consistent(demo) -> None:
     assert len(inv) > 0 and inv["inviter_id"].isin(reg.index).all()
     assert (reg.loc[inv["inviter_id"]].values < inv["registered_at"].values).all()
     # city tiers as geo derives them; every tier present
-    from growthloop.geo import tier_of
+    from growthloop.staging.geo import tier_of
     assert (users["city"].map(tier_of) == users["city_tier"]).all()
     assert users["city_tier"].nunique() == 5
     # costs: paid channels only, spend ~ clicks x CPC
@@ -317,7 +317,7 @@ def test_chunking_keeps_users_ids_and_schema(tmp_path: Path, demo) -> None:
 
 
 def test_loader_accepts_parquet_and_csv(tmp_path: Path) -> None:
-    from growthloop.data import open_dataset
+    from growthloop.staging.loader import open_dataset
 
     generate_dataset(tmp_path / "p", n_users=800, seed=2)
     generate_dataset(tmp_path / "c", n_users=800, seed=2, fmt="csv")

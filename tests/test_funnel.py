@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from growthloop import DEMO_DATA
-from growthloop import funnel as fn
+from growthloop.metrics import funnel as fn
 
 END = dt.datetime(2025, 4, 1)  # analysis date 2025-03-31
 D0 = dt.datetime(2025, 1, 1)
@@ -406,7 +406,7 @@ def test_stitching_only_some_rows_gives_those_rows_of_the_whole(log, kept) -> No
 def demo():
     if not (DEMO_DATA / "truth.json").exists():
         pytest.skip("the demo dataset is not generated")
-    from growthloop.data import open_dataset
+    from growthloop.staging.loader import open_dataset
 
     return open_dataset(DEMO_DATA)
 
@@ -492,7 +492,7 @@ TINY_STEPS = ["register", "bind_card", "first_investment", "second_investment"]
 def tiny_ds(tmp_path_factory):
     from conftest import write_tiny
 
-    from growthloop.data import open_dataset
+    from growthloop.staging.loader import open_dataset
 
     return open_dataset(write_tiny(tmp_path_factory.mktemp("funnel") / "tiny"))
 
@@ -564,7 +564,7 @@ def test_wilson_interval_contains_the_rate_at_the_ends():
     # (statsmodels leaves 1.4e-17 and 1 - 1e-16); in between, its bounds are kept as they are
     from statsmodels.stats.proportion import proportion_confint
 
-    from growthloop.funnel import wilson
+    from growthloop.metrics.funnel import wilson
 
     assert wilson(0, 28)[0] == 0.0
     assert wilson(28, 28)[1] == 1.0

@@ -87,7 +87,7 @@ def test_dollar_in_a_label_is_text_not_mathtext() -> None:
     invalid formula draws as plain text (mathtext would raise on it at draw time)."""
     import matplotlib.pyplot as plt
 
-    from growthloop import theme
+    from growthloop.present import theme
 
     theme.apply()
     assert plt.rcParams["text.parse_math"] is False
@@ -107,8 +107,8 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def hostile_site(tmp_path_factory) -> tuple[Path, Path]:
     """Run chapters 03 and 06 (and the summary) on the hostile demo, then publish the run."""
-    from growthloop.runner import CampaignRun, run_campaign
-    from growthloop.site import publish
+    from growthloop.run.runner import CampaignRun, run_campaign
+    from growthloop.run.site import publish
 
     tmp = tmp_path_factory.mktemp("hostile")
     data = write_hostile_demo(tmp / "data")

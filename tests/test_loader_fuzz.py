@@ -19,9 +19,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from growthloop.config import ConfigError
-from growthloop.contract import TABLES
-from growthloop.data import DataError, open_dataset
+from growthloop.staging.config import ConfigError
+from growthloop.staging.contract import TABLES
+from growthloop.staging.loader import DataError, open_dataset
 
 TODAY = dt.date(2025, 6, 30)
 IDS = ["U1", "U2", "U3", "U4", "用户5", "U6"]

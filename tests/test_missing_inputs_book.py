@@ -14,7 +14,7 @@ import duckdb
 import pytest
 
 from growthloop import DEMO_DATA
-from growthloop.runner import CampaignRun, chapter_paths, run_campaign
+from growthloop.run.runner import CampaignRun, chapter_paths, run_campaign
 
 
 @pytest.mark.slow

@@ -19,8 +19,8 @@ import yaml
 from typer.testing import CliRunner
 
 from growthloop import DEMO_DATA
-from growthloop.cli import app
-from growthloop.runner import chapter_paths, list_runs
+from growthloop.run.cli import app
+from growthloop.run.runner import chapter_paths, list_runs
 
 cli = CliRunner()
 SAMPLE_EVERY = 8  # every 8th demo user: 1,500 users spread over the whole period
@@ -143,8 +143,8 @@ def test_init_writes_templates_that_load(tmp_path: Path) -> None:
     dataset = (folder / "dataset.yml").read_text(encoding="utf-8")
     campaign = (folder / "campaign.yml").read_text(encoding="utf-8")
     assert dataset.count("#") > 20 and "实名认证: kyc_verified" in dataset and "encoding:" in dataset
-    from growthloop.config import parse_config
-    from growthloop.runner import load_campaign
+    from growthloop.run.runner import load_campaign
+    from growthloop.staging.config import parse_config
 
     assert parse_config(yaml.safe_load(dataset)).name == "my_platform"
     spec = load_campaign(folder / "campaign.yml")

@@ -26,10 +26,10 @@ from postgres_support import (  # noqa: F401  (pg_pair_fixture: the fixture `pg_
 from spark_support import assert_same_frame, schema_types
 from typer.testing import CliRunner
 
-from growthloop.cli import app
-from growthloop.contract import SUCCESS_STATUS
-from growthloop.data import DataError, open_dataset
 from growthloop.engine import backend_name, drop, materialize
+from growthloop.run.cli import app
+from growthloop.staging.contract import SUCCESS_STATUS
+from growthloop.staging.loader import DataError, open_dataset
 
 TODAY = dt.date(2026, 11, 25)
 

@@ -23,12 +23,12 @@ from spark_support import (
     schema_types,
 )
 
-from growthloop import attribution as at
-from growthloop import campaign_review as cr
-from growthloop import funnel as fn
-from growthloop import profiling, rfm
-from growthloop import retention as rt
-from growthloop.wide import WIDE_COLUMNS, user_wide
+from growthloop.marts.wide import WIDE_COLUMNS, user_wide
+from growthloop.metrics import attribution as at
+from growthloop.metrics import campaign_review as cr
+from growthloop.metrics import funnel as fn
+from growthloop.metrics import profiling, rfm
+from growthloop.metrics import retention as rt
 
 # ---- the harness ---------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import pytest
 
 from growthloop import PROJECT_ROOT
 from growthloop import book as gb
-from growthloop.runner import chapter_paths, split_parameters
+from growthloop.run.runner import chapter_paths, split_parameters
 
 
 def _frame() -> pd.DataFrame:

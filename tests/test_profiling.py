@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from growthloop import profiling as P
+from growthloop.metrics import profiling as P
 
 
 def wide_of(**cols) -> ibis.Table:

@@ -16,10 +16,10 @@ import sqlglot
 import sqlglot.expressions as sge
 
 from growthloop import DEMO_DATA
-from growthloop import attribution as at
-from growthloop import funnel as fn
-from growthloop.data import open_dataset
-from growthloop.wide import period_end
+from growthloop.marts.wide import period_end
+from growthloop.metrics import attribution as at
+from growthloop.metrics import funnel as fn
+from growthloop.staging.loader import open_dataset
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 from conftest import event, txn, user, write_dataset
 
-from growthloop import DEMO_DATA, retention
-from growthloop.data import open_dataset
+from growthloop import DEMO_DATA
+from growthloop.metrics import retention
+from growthloop.staging.loader import open_dataset
 
 D = dt.date
 

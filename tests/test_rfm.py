@@ -15,9 +15,9 @@ import pytest
 from conftest import event, txn, user, write_dataset
 
 from growthloop import DEMO_DATA
-from growthloop import rfm as R
-from growthloop.config import ConfigError, parse_config
-from growthloop.data import open_dataset
+from growthloop.metrics import rfm as R
+from growthloop.staging.config import ConfigError, parse_config
+from growthloop.staging.loader import open_dataset
 
 LABEL = {(s.r, s.f, s.m): s.label for s in R.SEGMENTS}
 
@@ -419,7 +419,7 @@ def demo():
 
 def test_demo_segments_partition_the_investors(demo):
     ds, seg, members = demo
-    from growthloop.wide import investments
+    from growthloop.marts.wide import investments
 
     inv = investments(ds)
     investors = set(inv.select("user_id").distinct().execute().user_id)

@@ -9,8 +9,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from growthloop.cli import app
-from growthloop.runner import RunError, chapter_paths, list_runs, load_campaign, split_parameters
+from growthloop.run.cli import app
+from growthloop.run.runner import (
+    RunError,
+    chapter_paths,
+    list_runs,
+    load_campaign,
+    split_parameters,
+)
 
 cli = CliRunner()
 
@@ -148,7 +154,7 @@ def test_papermill_runs_a_chapter_from_any_directory(tmp_path: Path, tiny: Path)
 def test_summary_always_runs_last() -> None:
     """The executive summary reads the other chapters' outputs: whatever the selection, it runs
     after them, once."""
-    from growthloop.summary import SUMMARY_STEM
+    from growthloop.present.summary import SUMMARY_STEM
 
     every = chapter_paths()
     assert every[-1].stem == SUMMARY_STEM and [p.stem for p in every].count(SUMMARY_STEM) == 1
@@ -160,8 +166,8 @@ def test_summary_always_runs_last() -> None:
 
 def test_run_toc_opens_with_the_summary(tmp_path: Path) -> None:
     from growthloop import PROJECT_ROOT
-    from growthloop.runner import write_toc
-    from growthloop.summary import SUMMARY_STEM
+    from growthloop.present.summary import SUMMARY_STEM
+    from growthloop.run.runner import write_toc
 
     project = yaml.safe_load((PROJECT_ROOT / "_toc.yml").read_text(encoding="utf-8"))
     write_toc(tmp_path, chapter_paths(["01"]))

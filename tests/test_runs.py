@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import event, user, write_dataset, write_tiny
 
-from growthloop.runner import PID_FILE, _new_run_dir, list_runs
+from growthloop.run.runner import PID_FILE, _new_run_dir, list_runs
 
 GROWTHLOOP = str(Path(sys.executable).parent / "growthloop")
 

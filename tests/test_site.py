@@ -25,10 +25,10 @@ import yaml
 from typer.testing import CliRunner
 
 from growthloop import PROJECT_ROOT
-from growthloop.cli import app
-from growthloop.runner import build_book, write_toc
-from growthloop.site import PublishError, publish, site_records
-from growthloop.summary import SUMMARY_STEM
+from growthloop.present.summary import SUMMARY_STEM
+from growthloop.run.cli import app
+from growthloop.run.runner import build_book, write_toc
+from growthloop.run.site import PublishError, publish, site_records
 
 REVIEW = "06_closed_loop_review"
 # a 1x1 PNG: the figure in the fake chapter (a page image the link check must find)

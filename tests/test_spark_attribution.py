@@ -1,6 +1,6 @@
 """Channel attribution on Spark (Ibis's PySpark backend) gives DuckDB's results.
 
-Every stage function of growthloop.attribution and growthloop.channels that reads a dataset runs
+Every stage function of growthloop.metrics.attribution and growthloop.marts.channels that reads a dataset runs
 on the shared small dataset (tests/spark_support.py) on DuckDB and on local Spark: counts must
 be equal, money and credits equal to 1e-9. The functions on the small path-count frames
 (attribute, assists, path_table, ...) are plain pandas; they are run on both engines' paths to
@@ -20,8 +20,8 @@ from spark_support import (  # noqa: F401  (fixtures)
     spark_watchdog_fixture,
 )
 
-from growthloop import attribution as at
-from growthloop.contract import DIRECT_CHANNEL
+from growthloop.metrics import attribution as at
+from growthloop.staging.contract import DIRECT_CHANNEL
 
 
 def test_utm_cleaning_is_the_same_on_both_engines(spark_pair):

@@ -1,6 +1,6 @@
 """The closed-loop campaign review on Spark (Ibis's PySpark backend) gives DuckDB's results.
 
-Every stage function of growthloop.campaign_review that reads a dataset runs on the shared small
+Every stage function of growthloop.metrics.campaign_review that reads a dataset runs on the shared small
 dataset (tests/spark_support.py) on DuckDB and on local Spark: counts must be equal, money and
 statistics equal to 1e-9. Goals the data has no campaign for (register, amount) are reviewed by
 overriding a campaign's goal. The uplift model's folds come from MD5 of the user id, so its cells,
@@ -18,8 +18,8 @@ from spark_support import (  # noqa: F401  (fixtures)
     spark_watchdog_fixture,
 )
 
-from growthloop import campaign_review as cr
-from growthloop.wide import user_wide
+from growthloop.marts.wide import user_wide
+from growthloop.metrics import campaign_review as cr
 
 # (campaign, goal override): each goal's code path once, each campaign of the data once
 REVIEWS = [("C2025_01", None), ("C2025_02", None), ("C2026_01", None), ("C2026_02", None),

@@ -1,7 +1,7 @@
 """Funnel stage functions on Spark (Ibis's PySpark backend) give DuckDB's results.
 
 The shared small dataset (tests/spark_support.py) is opened on DuckDB and copied to local Spark;
-every public function of growthloop.funnel that reads a dataset runs on both and the results
+every public function of growthloop.metrics.funnel that reads a dataset runs on both and the results
 must be equal (counts exactly, rates to 1e-9). The first tests check the harness itself.
 """
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from spark_support import assert_same_frame, both, schema_types, spark_pair_fixture  # noqa: F401
 
-from growthloop import funnel as fn
+from growthloop.metrics import funnel as fn
 
 # ---- the harness ---------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from spark_support import assert_same_frame, spark_pair_fixture, spark_session  # noqa: F401
 
-from growthloop.config import ConfigError, load_config
-from growthloop.contract import SUCCESS_STATUS, TABLES
-from growthloop.data import DataError, open_dataset
 from growthloop.engine import backend_name
+from growthloop.staging.config import ConfigError, load_config
+from growthloop.staging.contract import SUCCESS_STATUS, TABLES
+from growthloop.staging.loader import DataError, open_dataset
 
 TODAY = dt.date(2026, 11, 25)
 

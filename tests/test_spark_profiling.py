@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from spark_support import assert_same_frame, both, spark_pair_fixture  # noqa: F401
 
-from growthloop import profiling
-from growthloop.wide import WIDE_COLUMNS, build_wide, investments, user_wide
+from growthloop.marts.wide import WIDE_COLUMNS, build_wide, investments, user_wide
+from growthloop.metrics import profiling
 
 
 def wides(pair):

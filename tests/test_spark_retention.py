@@ -1,6 +1,6 @@
 """Retention stage functions on Spark (Ibis's PySpark backend) give DuckDB's results.
 
-Every public function of growthloop.retention that reads a dataset runs on the shared small
+Every public function of growthloop.metrics.retention that reads a dataset runs on the shared small
 dataset (tests/spark_support.py) on DuckDB and on local Spark; the results must be equal
 (counts exactly, rates to 1e-9).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from spark_support import assert_same_frame, both, spark_pair_fixture  # noqa: F401
 
-from growthloop import retention as rt
+from growthloop.metrics import retention as rt
 
 
 @pytest.mark.parametrize(("cohort_by", "unit", "mode"), [

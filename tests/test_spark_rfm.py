@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from spark_support import assert_same_frame, both, spark_pair_fixture  # noqa: F401
 
-from growthloop import rfm
+from growthloop.metrics import rfm
 
 PARAMS = {
     "mean": {},

@@ -13,10 +13,10 @@ import pytest
 import yaml
 
 from growthloop import book as gb
-from growthloop import runner
-from growthloop.data import open_dataset
-from growthloop.store import CATALOG, STORE_ENV, open_store, prepare_store
-from growthloop.wide import user_wide
+from growthloop.marts.wide import user_wide
+from growthloop.run import runner
+from growthloop.staging.loader import open_dataset
+from growthloop.staging.store import CATALOG, STORE_ENV, open_store, prepare_store
 
 TODAY = dt.date(2026, 6, 30)
 

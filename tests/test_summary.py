@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from growthloop import PROJECT_ROOT
-from growthloop import summary as sm
+from growthloop.present import summary as sm
 
 
 def glue_output(key: str, value) -> nbformat.NotebookNode:
@@ -174,7 +174,7 @@ def test_committed_summary_shows_the_committed_chapters() -> None:
 
 
 def test_action_sentences_suppress_small_counts() -> None:
-    from growthloop import summary
+    from growthloop.present import summary
 
     text, stake, users, _how = summary._ret_dormant({"ret_at_risk_users": 4}, 100.0)
     assert "<10 名沉睡用户" in text and users == 4 and stake == 400.0

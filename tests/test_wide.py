@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from growthloop.data import open_dataset
-from growthloop.wide import WIDE_COLUMNS, user_wide
+from growthloop.marts.wide import WIDE_COLUMNS, user_wide
+from growthloop.staging.loader import open_dataset
 
 
 @pytest.fixture
@@ -57,7 +57,8 @@ def test_day_counts_use_natural_days(wide) -> None:
 
 def test_exact_quantiles_refused_where_the_engine_computes_them_differently(tiny: Path,
                                                                            monkeypatch) -> None:
-    from growthloop import funnel, retention, rfm, wide
+    from growthloop.marts import wide
+    from growthloop.metrics import funnel, retention, rfm
 
     ds = open_dataset(tiny)
     seg = rfm.segments(ds)  # mean split: no median needed, built before the switch

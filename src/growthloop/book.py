@@ -20,10 +20,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from growthloop import DEMO_DATA, PROJECT_ROOT, theme
-from growthloop.data import Dataset, open_dataset
-from growthloop.store import open_from_environment
-from growthloop.wide import user_wide
+from growthloop import DEMO_DATA, PROJECT_ROOT
+from growthloop.marts.wide import user_wide
+from growthloop.present import theme
+from growthloop.staging.loader import Dataset, open_dataset
+from growthloop.staging.store import open_from_environment
 
 TABLES_DIR = "tables"
 EXPORTS_DIR = "exports"

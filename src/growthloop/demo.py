@@ -126,8 +126,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from growthloop import geo
-from growthloop.contract import AGE_BANDS, DEFAULT_CHANNELS, TABLES
+from growthloop.staging import geo
+from growthloop.staging.contract import AGE_BANDS, DEFAULT_CHANNELS, TABLES
 
 __all__ = ["generate_dataset"]
 

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from growthloop import PROJECT_ROOT
-from growthloop.summary import book_chapters, read_glue
+from growthloop.present.summary import book_chapters, read_glue
 
 RUNS = "runs"
 # The chapter 6 numbers the index and the comparison show.
@@ -98,7 +98,7 @@ def _copy_book(html_dir: Path, dest: Path) -> None:
 def publish(runs_dir: Path | None = None, out: Path | None = None,
             progress=lambda _msg: None) -> Path:
     """Add every completed run's book to the site at `out` and rebuild its index; returns `out`."""
-    from growthloop.runner import list_runs
+    from growthloop.run.runner import list_runs
 
     runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
     out = Path(out) if out else PROJECT_ROOT / "site"
@@ -250,7 +250,7 @@ def _compare_figure(out: Path, records: list[dict[str, Any]]) -> str:
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from growthloop import theme
+    from growthloop.present import theme
 
     theme.apply()
     labels = [f"{r['campaign']}\n{(r.get('campaign_start') or r.get('analysis_date') or r['run'])[:10]}"

@@ -87,10 +87,10 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from growthloop.channels import with_channel
-from growthloop.data import DataError, Dataset
 from growthloop.engine import backend_name, drop, materialize
-from growthloop.wide import investments, period_end, require_exact_quantiles, user_wide
+from growthloop.marts.channels import with_channel
+from growthloop.marts.wide import investments, period_end, require_exact_quantiles, user_wide
+from growthloop.staging.loader import DataError, Dataset
 
 DEFAULT_STEPS: tuple[str, ...] = (
     "ad_click",

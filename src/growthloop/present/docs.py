@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from growthloop.contract import CANONICAL_EVENTS, DEFAULT_CHANNELS, TABLES
+from growthloop.staging.contract import CANONICAL_EVENTS, DEFAULT_CHANNELS, TABLES
 
 CONTRACT_PAGE = "docs/data_contract.md"
 
 
 def contract_markdown() -> str:
-    """The data-contract page: every table, column, type and key, from growthloop.contract."""
+    """The data-contract page: every table, column, type and key, from growthloop.staging.contract."""
     lines = [
         "# 数据契约 (data contract)",
         "",

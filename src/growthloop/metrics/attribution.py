@@ -96,12 +96,12 @@ from ibis import _
 from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 
-from growthloop.channels import channel_mapping, channel_of, normalise_utm, raw_utm, with_utm
-from growthloop.contract import CANONICAL_EVENTS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
-from growthloop.data import Dataset
 from growthloop.engine import backend_name, drop, materialize
-from growthloop.funnel import MILESTONES, stitch
-from growthloop.wide import investments, period_end, user_wide
+from growthloop.marts.channels import channel_mapping, channel_of, normalise_utm, raw_utm, with_utm
+from growthloop.marts.wide import investments, period_end, user_wide
+from growthloop.metrics.funnel import MILESTONES, stitch
+from growthloop.staging.contract import CANONICAL_EVENTS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
+from growthloop.staging.loader import Dataset
 
 TOUCH_EVENTS: tuple[str, ...] = ("ad_click", "link_click")
 DIRECT_CHANNELS: tuple[str, ...] = (DIRECT_CHANNEL, UNTAGGED_CHANNEL)

@@ -49,10 +49,10 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from growthloop.channels import with_channel
-from growthloop.contract import CANONICAL_EVENTS
-from growthloop.data import Dataset
-from growthloop.wide import investments, period_end, require_exact_quantiles, user_wide
+from growthloop.marts.channels import with_channel
+from growthloop.marts.wide import investments, period_end, require_exact_quantiles, user_wide
+from growthloop.staging.contract import CANONICAL_EVENTS
+from growthloop.staging.loader import Dataset
 
 UNITS = ("day", "week", "month")
 MODES = ("on", "on_or_after")

@@ -1,6 +1,6 @@
 """Open a dataset folder as validated Ibis tables, with an honest account of every row.
 
-Loading follows the data contract (growthloop.contract) and the folder's dataset.yml:
+Loading follows the data contract (growthloop.staging.contract) and the folder's dataset.yml:
 columns are renamed, values mapped, types parsed, and every row is either used or set aside
 with a reason. Rules that make the data unusable raise DataError naming the table, the
 column, the rule, the count and an example row; rows that are only suspect are set aside and
@@ -32,8 +32,9 @@ import ibis.expr.datatypes as idt
 import pandas as pd
 from ibis import _
 
-from growthloop.config import ConfigError, DatasetConfig, load_config
-from growthloop.contract import (
+from growthloop.engine import backend_name, drop, materialize
+from growthloop.staging.config import ConfigError, DatasetConfig, load_config
+from growthloop.staging.contract import (
     BOOL,
     CANONICAL_EVENTS,
     DATE,
@@ -46,7 +47,6 @@ from growthloop.contract import (
     TIMESTAMP,
     TableSpec,
 )
-from growthloop.engine import backend_name, drop, materialize
 
 # A rule that sets aside more than this share of a table's rows is treated as a sign that the
 # data (or its mapping in dataset.yml) is wrong, and stops the load.
@@ -145,7 +145,7 @@ def connect_duckdb(timezone: str = "Asia/Shanghai", memory_limit: str | None = N
     """An in-process DuckDB connection whose session time zone is the platform's.
 
     `database` None keeps the tables in memory (spilling to `temp_directory`); a path keeps
-    them in that database file (a run's shared store, see growthloop.store)."""
+    them in that database file (a run's shared store, see growthloop.staging.store)."""
     con = ibis.duckdb.connect(str(database)) if database else ibis.duckdb.connect()
     con.raw_sql(f"SET TimeZone='{timezone}'")
     # no progress bar on a terminal (it would interleave with the run's log); in a Jupyter
@@ -871,7 +871,7 @@ class _Loader:
             clean = clean.order_by(order)
         if self.temp:
             clean = self._materialize(f"gl_{spec.name}", clean)
-        else:  # the run's store file (growthloop.store, DuckDB)
+        else:  # the run's store file (growthloop.staging.store, DuckDB)
             self._drop(f"gl_{spec.name}")
             clean = self.con.create_table(f"gl_{spec.name}", clean)
         self._drop(tagged_name)

@@ -43,7 +43,7 @@ from docutils.nodes import make_id
 
 from growthloop import PROJECT_ROOT
 from growthloop.book import cell_label
-from growthloop.theme import count, yuan
+from growthloop.present.theme import count, yuan
 
 SUMMARY_STEM = "99_summary"
 GLUE_MIME = "application/papermill.record/"

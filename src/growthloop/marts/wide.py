@@ -12,11 +12,11 @@ import datetime as dt
 import ibis
 from ibis import _
 
-from growthloop.channels import with_channel
-from growthloop.contract import AGE_BANDS
-from growthloop.data import Dataset
 from growthloop.engine import backend_name, materialize
-from growthloop.geo import CITY_TIER, PROVINCE_REGION, TIER_4, UNKNOWN
+from growthloop.marts.channels import with_channel
+from growthloop.staging.contract import AGE_BANDS
+from growthloop.staging.geo import CITY_TIER, PROVINCE_REGION, TIER_4, UNKNOWN
+from growthloop.staging.loader import Dataset
 
 WIDE_COLUMNS = (
     "user_id", "registered_at", "reg_date", "reg_month", "birth_year", "age", "age_band",

@@ -5,7 +5,7 @@ name only when every chapter succeeded and the book built, so a run killed halfw
 finished and never overwrites an earlier run. A failing chapter stops the run; its partial
 notebook is kept in the failed run's logs/ (with error.txt naming the failing cell) and is
 never published. The dataset is loaded once, before the first chapter, into a DuckDB file
-that every chapter's kernel attaches read-only (growthloop.store); it is deleted when the
+that every chapter's kernel attaches read-only (growthloop.staging.store); it is deleted when the
 chapters are done. The temporary folder holds the running process's id (logs/pid), so
 `growthloop runs` tells a run in progress from one that was killed.
 """
@@ -32,16 +32,16 @@ import yaml
 
 from growthloop import PROJECT_ROOT
 from growthloop.book import EXPORTS_DIR, TABLES_DIR
-from growthloop.config import load_config
-from growthloop.store import STORE_ENV, prepare_store
-from growthloop.summary import SUMMARY_STEM
+from growthloop.present.summary import SUMMARY_STEM
+from growthloop.staging.config import load_config
+from growthloop.staging.store import STORE_ENV, prepare_store
 
 CHAPTERS_DIR = PROJECT_ROOT / "chapters"
 BOOK_FILES = ("_config.yml", "intro.md")
 BOOK_DIRS = ("docs", "_static")
 # Parameters the runner sets itself for every chapter.
 RUNNER_PARAMETERS = ("data", "out_dir")
-# The run's shared, loaded dataset (growthloop.store): inside the run folder while it runs,
+# The run's shared, loaded dataset (growthloop.staging.store): inside the run folder while it runs,
 # deleted before the book is built.
 STORE_DIR = ".engine"
 

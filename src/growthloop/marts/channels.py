@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import ibis
 
-from growthloop.contract import UNTAGGED_CHANNEL, Channel
+from growthloop.staging.contract import UNTAGGED_CHANNEL, Channel
 
 
 @ibis.udf.scalar.builtin

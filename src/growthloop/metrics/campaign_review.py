@@ -46,10 +46,10 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from growthloop.data import DataError, Dataset
-from growthloop.funnel import STEP_LABELS, stitch, wilson
-from growthloop.profiling import DEFAULT_AUM_BOUNDS, layer_expr
-from growthloop.wide import aum_expr, investments, keep, period_end, user_wide
+from growthloop.marts.wide import aum_expr, investments, keep, period_end, user_wide
+from growthloop.metrics.funnel import STEP_LABELS, stitch, wilson
+from growthloop.metrics.profiling import DEFAULT_AUM_BOUNDS, layer_expr
+from growthloop.staging.loader import DataError, Dataset
 
 GOALS: tuple[str, ...] = ("register", "bind_card", "first_investment", "any_investment", "amount")
 GOAL_LABELS: dict[str, str] = {
@@ -904,7 +904,7 @@ def utm_funnel(ds: Dataset, camp: Campaign) -> pd.DataFrame:
     """The funnel of people reached through links tagged utm_campaign = campaign_id (for
     acquisition campaigns to prospects), per first-touch date and in total.
 
-    A person (stitched identity, see growthloop.funnel) enters at their first ad_click or
+    A person (stitched identity, see growthloop.metrics.funnel) enters at their first ad_click or
     link_click tagged with the campaign in (start_at, start_at + window]; each later step counts
     when it happens at or after the previous one, within window_days of the entry.
     Columns: batch, step, label, people, rate_from_previous, rate_from_start.
@@ -1361,7 +1361,7 @@ def qini_area(curve: pd.DataFrame) -> float:
 def channel_spend(ds: Dataset) -> pd.DataFrame:
     """Spend per acquisition channel (costs.utm_source mapped as everywhere else), up to the
     analysis date. Columns: channel, spend. Empty without a costs table."""
-    from growthloop.channels import with_channel
+    from growthloop.marts.channels import with_channel
 
     if not ds.has("costs"):
         return pd.DataFrame({"channel": pd.Series(dtype=str), "spend": pd.Series(dtype=float)})
@@ -1373,7 +1373,7 @@ def channel_spend(ds: Dataset) -> pd.DataFrame:
 
 def channel_rates(funnel_by_channel: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
     """Per channel, from a funnel table (steps ad_click -> register -> first_investment with a
-    channel breakdown, see growthloop.funnel.funnel) and its spend: click->register and
+    channel breakdown, see growthloop.metrics.funnel.funnel) and its spend: click->register and
     register->first-investment rates, first investors and the cost per first investor.
     Columns: channel, clicks, registrations, investors, click_to_register,
     register_to_invest, spend, cost_per_investor."""
@@ -1430,7 +1430,7 @@ def goal_plan(ds: Dataset, target_investors: float, window_days: int = 30) -> pd
     """The next stage's plan per acquisition channel: the funnel (first-touch channel, ad click
     -> register -> first investment within `window_days`) and spend of the data, then
     :func:`decompose_goal`."""
-    from growthloop import funnel
+    from growthloop.metrics import funnel
 
     f = funnel.funnel(ds, steps=["ad_click", "register", "first_investment"],
                       window_days=window_days, breakdown="first_touch")

@@ -22,9 +22,9 @@ from dataclasses import asdict
 from pathlib import Path
 
 from growthloop import __version__
-from growthloop.config import load_config
-from growthloop.contract import TABLES
-from growthloop.data import (
+from growthloop.staging.config import load_config
+from growthloop.staging.contract import TABLES
+from growthloop.staging.loader import (
     MAX_AMOUNT,
     MAX_SET_ASIDE_SHARE,
     Dataset,
@@ -39,7 +39,7 @@ from growthloop.data import (
 
 STORE_ENV = "GROWTHLOOP_STORE"
 CATALOG = "gl_store"  # the name the store is attached under in a chapter's connection
-WIDE_KEY = "user_wide"  # Dataset cache key of the wide table (growthloop.wide.user_wide)
+WIDE_KEY = "user_wide"  # Dataset cache key of the wide table (growthloop.marts.wide.user_wide)
 
 
 def fingerprint(folder: Path) -> str:
@@ -64,7 +64,9 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
 
     The same checks as `open_dataset`; a DataError stops the run before any chapter starts.
     """
-    from growthloop.wide import build_wide  # wide imports data; imported here to avoid a cycle
+    from growthloop.marts.wide import (
+        build_wide,  # wide imports data; imported here to avoid a cycle
+    )
 
     folder = Path(data).expanduser().resolve()
     analysis_date = as_date(analysis_date)

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib import font_manager
 
-from growthloop.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL
+from growthloop.staging.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL
 
 FONT_FILE = "NotoSansCJKsc-Regular.otf"
 

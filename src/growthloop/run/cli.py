@@ -175,7 +175,7 @@ def run(
     Example:
       growthloop run campaigns/demo.yml -p analysis_date=2026-05-31
     """
-    from growthloop.runner import RunError, load_campaign, run_campaign
+    from growthloop.run.runner import RunError, load_campaign, run_campaign
 
     try:
         spec = load_campaign(campaign)
@@ -200,8 +200,8 @@ def validate(path: Annotated[Path, typer.Argument(metavar="FOLDER", help="datase
     Prints, per table, the rows read, used and set aside, and for every rule that set rows
     aside the count and a first example row. Fix dataset.yml until it is clean, then run.
     """
-    from growthloop.config import ConfigError
-    from growthloop.data import DataError, open_dataset
+    from growthloop.staging.config import ConfigError
+    from growthloop.staging.loader import DataError, open_dataset
 
     if not path.is_dir():
         _fail(f"{path} is not a folder. Give the folder holding the exported tables and dataset.yml "
@@ -259,7 +259,7 @@ def demo_data(
 @app.command(short_help="List the runs and their status.")
 def runs(runs_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="runs folder (default: runs/ in the project)")] = None) -> None:
     """List the runs with their status: complete, failed, or in progress (or killed)."""
-    from growthloop.runner import list_runs
+    from growthloop.run.runner import list_runs
 
     rows = list_runs(runs_dir)
     if not rows:
@@ -278,7 +278,7 @@ def build_book_cmd(path: Annotated[Path, typer.Argument(metavar="BOOK", help="bo
     """Build the HTML book of a folder (the repository's demo book by default), warnings as errors."""
     if not (path / "_toc.yml").exists():
         _fail(f"{path} has no _toc.yml: give a book folder (the project root, or a run folder under runs/)")
-    from growthloop.runner import RunError, build_book
+    from growthloop.run.runner import RunError, build_book
 
     try:
         html = build_book(path.resolve())
@@ -296,7 +296,7 @@ def refresh_chapters(
     For chapter authors: the executed notebooks are the nbval golden files. The summary
     (99) is re-executed after any chapter, since it shows their numbers.
     """
-    from growthloop.notebooks import SOURCES, refresh
+    from growthloop.run.notebooks import SOURCES, refresh
 
     done = refresh(names or None, progress=lambda m: console.print(f"  {m}"))
     if names and not done:
@@ -317,8 +317,8 @@ def publish(
     are added; the index and the comparison page are rebuilt from every book in the site.
     Links are relative and .nojekyll is written, so any static host (or the folder itself) works.
     """
-    from growthloop.site import PublishError
-    from growthloop.site import publish as publish_site
+    from growthloop.run.site import PublishError
+    from growthloop.run.site import publish as publish_site
 
     try:
         site = publish_site(runs_dir, out, progress=lambda m: console.print(f"  {m}"))

@@ -1,6 +1,6 @@
 """User profiling (用户画像): composition, layering, behaviour clusters and value concentration.
 
-Every function takes the user wide table (用户宽表, see :mod:`growthloop.wide`) as an Ibis table
+Every function takes the user wide table (用户宽表, see :mod:`growthloop.marts.wide`) as an Ibis table
 and runs its work in the engine; only small aggregated frames (one row per group, layer,
 cluster or curve point) come back as pandas. The one exception is :func:`cluster_users`, which
 fits KMeans on a bounded, deterministic sample of investors and then assigns *every* investor to
@@ -30,8 +30,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from growthloop.contract import AGE_BANDS
-from growthloop.geo import CITY_TIERS, UNKNOWN
+from growthloop.staging.contract import AGE_BANDS
+from growthloop.staging.geo import CITY_TIERS, UNKNOWN
 
 __all__ = [
     "DEFAULT_AUM_BOUNDS",

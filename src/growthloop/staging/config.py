@@ -17,10 +17,10 @@ A dataset folder holds one file per table (Parquet or CSV) and, optionally, a da
         values: {event_name: {注册: register, 绑卡: bind_card}}
     channels:                        # replaces the default channel map
       - {name: 百度搜索, name_en: Search ads, kind: paid, sources: [baidu, bd_sem]}
-    rfm_actions:                     # edits the RFM chapter's action table (growthloop.rfm)
+    rfm_actions:                     # edits the RFM chapter's action table (growthloop.metrics.rfm)
       重要挽留: {action: 客服电话回访, channel: 客服电话, offer: 50元召回红包}
       important value: {offer: 生日礼包}   # a field left out keeps its default
-    engine:                          # growthloop.config.EngineConfig; docs/engines.md
+    engine:                          # growthloop.staging.config.EngineConfig; docs/engines.md
       backend: duckdb                # or pyspark or postgres: then each table names its `source:`
       memory_limit: 6GB              # default: 60% of RAM, at most 5 GiB; or a share: 50%
       temp_directory: /data/spill    # where DuckDB spills; default: <system temp>/growthloop-duckdb
@@ -44,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from growthloop.contract import DEFAULT_CHANNELS, TABLES, Channel
+from growthloop.staging.contract import DEFAULT_CHANNELS, TABLES, Channel
 
 DATASET_FILE = "dataset.yml"
 
@@ -70,7 +70,7 @@ class TableConfig:
 DEFAULT_MEMORY_SHARE = 0.6
 DEFAULT_MEMORY_CAP = 5 * 1024**3
 ENGINE_KEYS = ("backend", "spark", "postgres", "memory_limit", "temp_directory", "threads")
-# Engines a dataset can name; growthloop.data.connect_engine opens them in the dataset's zone.
+# Engines a dataset can name; growthloop.staging.loader.connect_engine opens them in the dataset's zone.
 BACKENDS = ("duckdb", "pyspark", "postgres")
 # engine.postgres: the connection settings ibis.postgres.connect takes (database is libpq's
 # dbname) and the libpq ones psycopg passes on. No password and no connection string: a dataset
@@ -124,7 +124,7 @@ class EngineConfig:
     threads: int | None = None  # None: DuckDB's default, every core
 
     def duckdb_settings(self) -> dict[str, Any]:
-        """Keyword arguments for growthloop.data.connect_duckdb."""
+        """Keyword arguments for growthloop.staging.loader.connect_duckdb."""
         return {"memory_limit": f"{max(1, self.memory_limit // 1024**2)}MiB",
                 "temp_directory": self.temp_directory, "threads": self.threads}
 
@@ -337,7 +337,7 @@ def _parse_rfm_actions(value: Any) -> dict[str, dict[str, str]]:
     A segment may be named by its Chinese label (重要价值), English label (important value) or
     code (important_value); unknown segments and fields are refused.
     """
-    from growthloop.rfm import SEGMENTS  # lazy: rfm imports data, which imports this module
+    from growthloop.metrics.rfm import SEGMENTS  # lazy: rfm imports data, which imports this module
 
     names = {}
     for seg in SEGMENTS:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from growthloop.data import Dataset
+from growthloop.staging.loader import Dataset
 
 
 def accounting(ds: Dataset) -> pd.DataFrame:

@@ -15,7 +15,7 @@ import nbformat
 import papermill
 
 from growthloop import PROJECT_ROOT
-from growthloop.summary import SUMMARY_STEM
+from growthloop.present.summary import SUMMARY_STEM
 
 SOURCES = PROJECT_ROOT / "chapters" / "src"
 CHAPTERS = PROJECT_ROOT / "chapters"

@@ -1,7 +1,7 @@
 """RFM segmentation (RFM 分群): recency, frequency and monetary scores, the eight classic segments,
 the three operating groups, an action per segment, migration between two dates and member lists.
 
-Everything runs in the engine over :func:`growthloop.wide.investments` (successful investments
+Everything runs in the engine over :func:`growthloop.marts.wide.investments` (successful investments
 up to the end of the day); only small aggregates (one row per segment, score, bin or matrix cell)
 come back as pandas. Member lists, which do carry ``user_id``, are for the private exports only.
 
@@ -69,8 +69,8 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from growthloop.data import Dataset
-from growthloop.wide import investments, keep, period_end, require_exact_quantiles
+from growthloop.marts.wide import investments, keep, period_end, require_exact_quantiles
+from growthloop.staging.loader import Dataset
 
 __all__ = [
     "DEFAULT_ACTIONS",

@@ -1,0 +1,1 @@
+"""Marts: the derived tables several chapters share, each built once per dataset and kept."""

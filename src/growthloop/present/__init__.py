@@ -1,0 +1,1 @@
+"""Presentation: tables as published (suppression), glue, figures, theme, the summary."""

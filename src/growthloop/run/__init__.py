@@ -1,0 +1,1 @@
+"""Running the playbook: the campaign runner, the static site and the command line."""

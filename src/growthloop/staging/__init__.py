@@ -1,0 +1,1 @@
+"""Staging: read a dataset folder, rename, cast, validate and set aside rows (no business logic)."""
