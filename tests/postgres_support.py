@@ -138,7 +138,7 @@ def postgres_backend(server: Server, timezone: str, database: str = "postgres"):
     except ImportError:
         pytest.fail("The Postgres tests need psycopg: `.venv/bin/pip install -r "
                     "requirements-postgres.txt` (`make test` installs it).", pytrace=False)
-    from growthloop.staging.loader import connect_postgres
+    from growthloop.engine import connect_postgres
 
     # the loader's own connect (sets the session zone back from Ibis' UTC), plus a time limit
     con = connect_postgres(timezone, {**server.connect_args(), "database": database})

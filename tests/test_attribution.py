@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from growthloop import DEMO_DATA
+from growthloop.errors import ConfigError
 from growthloop.marts.channels import (
     channel_of,
     normalise_utm,
@@ -26,6 +27,8 @@ from growthloop.marts.channels import (
     with_channel,
     with_utm,
 )
+from growthloop.marts.touches import raw_key
+from growthloop.marts.wide import user_wide
 from growthloop.metrics import attribution as at
 from growthloop.staging.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
 from growthloop.staging.loader import open_dataset
@@ -362,8 +365,8 @@ def test_stitching_and_monitor_by_hand(tmp_path):
 
 
 def test_channel_map_parameter_adds_aliases(tmp_path):
-    ds = open_dataset(hand_dataset(tmp_path))
-    at.extend_channel_map(ds, {"DSP": "程序化广告", " Toutiao%20Ads ": "信息流广告"})
+    aliases = {"DSP": "程序化广告", " Toutiao%20Ads ": "信息流广告"}
+    ds = open_dataset(hand_dataset(tmp_path), channel_map=aliases)
     names = {c.name: c.sources for c in ds.config.channels}
     assert names["程序化广告"] == ("dsp",) and "toutiao ads" in names["信息流广告"]
     assert "dsp" not in names["DSP"]  # the alias moved
@@ -371,19 +374,22 @@ def test_channel_map_parameter_adds_aliases(tmp_path):
     # the visitor's two dsp clicks (and the dsp spend) now belong to the new channel
     assert m.clicks["程序化广告"] == 2 and "DSP" not in m.index
     assert m.spend["程序化广告"] == 20.0
-    with pytest.raises(ValueError, match="channel_map"):
-        at.extend_channel_map(ds, ["dsp"])
+    with pytest.raises(ConfigError, match="channel_map"):
+        open_dataset(hand_dataset(tmp_path / "again"), channel_map=["dsp"])
 
 
-def test_touches_follow_a_channel_map_changed_after_them(tmp_path):
-    # touches are kept per channel map: a map extended after a first call is not served stale
-    ds = open_dataset(hand_dataset(tmp_path))
-    before = at.touches(ds).to_pandas()
-    assert set(before[before.source == "dsp"].channel) == {"DSP"}
-    at.extend_channel_map(ds, {"dsp": "程序化广告"})
+def test_a_channel_map_given_at_load_reaches_the_touches_and_the_wide_table(tmp_path):
+    # the map is applied when the dataset is opened, so the touches (chapter 3) and the wide
+    # table's sign-up channel (chapters 1, 2, 5) agree: U1 signed up from baidu
+    plain = open_dataset(hand_dataset(tmp_path / "plain"))
+    ds = open_dataset(hand_dataset(tmp_path / "mapped"), channel_map={"baidu": "品牌搜索"})
+    before = at.touches(plain).to_pandas()
     after = at.touches(ds).to_pandas()
-    assert set(after[after.source == "dsp"].channel) == {"程序化广告"}
-    assert at.channel_monitor(ds).set_index("channel").clicks["程序化广告"] == 2
+    assert set(before[before.source == "baidu"].channel) == {"百度搜索"}
+    assert set(after[after.source == "baidu"].channel) == {"品牌搜索"}
+    wide = user_wide(ds).to_pandas().set_index("user_id")
+    assert wide.signup_channel["U1"] == "品牌搜索"
+    assert user_wide(plain).to_pandas().set_index("user_id").signup_channel["U1"] == "百度搜索"
 
 
 def test_sign_up_channel_and_installs_use_the_monitor_touches_and_break_ties(tmp_path):
@@ -446,7 +452,11 @@ def test_paths_leave_only_the_kept_touches_in_the_engine(tmp_path):
     at.attribution_paths(ds)
     at.attribution_paths(ds, lookback_days=8)
     added = {r[0] for r in ds.con.raw_sql(temp).fetchall()} - before
-    assert len(added) == 1 and next(iter(added)).startswith("gl_touches_")
+    # the marts the paths read (kept once per dataset), and no scratch table left behind
+    marts = {"gl_person_events", "gl_investments"}
+    assert marts <= added
+    rest = added - marts
+    assert len(rest) == 1 and next(iter(rest)).startswith("gl_touches_")
 
 
 def test_monitor_without_costs_still_works(tmp_path):
@@ -556,7 +566,7 @@ def test_raw_key_tells_every_tuple_apart():
               ("1:a", None, None), (None, "1:a", None), ("-", None, None), (None, "-", None),
               (None, None, None), ("", "", ""), ("中文", "x", "y"), ("中", "文x", "y")]
     t = ibis.memtable(pd.DataFrame(tuples, columns=["a", "b", "c"]), schema={"a": "string", "b": "string", "c": "string"})
-    keys = t.select(k=at._raw_key(t.a, t.b, t.c)).to_pandas().k.tolist()
+    keys = t.select(k=raw_key(t.a, t.b, t.c)).to_pandas().k.tolist()
     assert keys[0] == "2:ab-0:"          # by hand: "ab" -> 2:ab, null -> -, "" -> 0:
     assert keys[10] == "2:中文1:x1:y"    # lengths in characters
     assert len(set(keys)) == len(tuples)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from growthloop.engine import connect_duckdb
 from growthloop.staging.config import (
     DEFAULT_MEMORY_CAP,
     ConfigError,
@@ -16,7 +17,6 @@ from growthloop.staging.config import (
     parse_config,
     parse_size,
 )
-from growthloop.staging.loader import connect_duckdb
 
 GIB = 1024**3
 MIB = 1024**2
@@ -152,7 +152,7 @@ def test_unknown_backend_points_to_the_engines_page() -> None:
 def test_postgres_connection_errors_are_config_errors(tmp_path: Path, monkeypatch) -> None:
     import sys
 
-    from growthloop.staging.loader import connect_postgres
+    from growthloop.engine import connect_postgres
 
     # no server behind this socket folder: libpq's reason, and where the password comes from
     with pytest.raises(ConfigError, match=r"engine.postgres \(host=.*, database=dw\): cannot "

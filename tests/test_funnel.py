@@ -1,6 +1,6 @@
 """The funnel against hand-built event logs, a brute-force reference and the demo's true rates.
 
-Hand-built logs go straight into the engine as memtables (funnel.stitch -> step_times_from ->
+Hand-built logs go straight into the engine as memtables (identity.stitched_steps -> step_times_from ->
 funnel_table, the same code `funnel(ds)` runs); the expected counts are worked out by hand in
 the comments. A brute-force per-person reference in plain Python checks random small logs.
 """
@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from growthloop import DEMO_DATA
+from growthloop.marts.identity import stitched_steps
 from growthloop.metrics import funnel as fn
 
 END = dt.datetime(2025, 4, 1)  # analysis date 2025-03-31
@@ -62,7 +63,7 @@ def tables(events: list[dict], txns: list[tuple[str, str, dt.datetime]] = ()):
 def run(events, txns=(), end=END, **params) -> pd.DataFrame:
     spec = fn.make_spec(**params)
     e, t = tables(events, txns)
-    times = fn.step_times_from(fn.stitch(e, t, end, spec.names), spec, end)
+    times = fn.step_times_from(stitched_steps(e, t, end, spec.names), spec, end)
     return fn.funnel_table(times, spec).set_index("step")
 
 
@@ -224,7 +225,7 @@ def test_two_users_share_an_anonymous_id() -> None:
     ]
     e, t = tables(events)
     owners = (
-        fn.stitch(e, t, END).order_by("event_time").to_pandas().set_index("event_time").person_id
+        stitched_steps(e, t, END).order_by("event_time").to_pandas().set_index("event_time").person_id
     )
     assert owners[at(0)] == "U1" and owners[at(0, 1)] == "U1"
     assert owners[at(5)] == "U2" and owners[at(6)] == "U2" and owners[at(1)] == "anon:E"
@@ -247,7 +248,7 @@ def test_device_sign_ups_at_one_instant_and_at_the_event() -> None:
         ev("ad_click", at(4, 1), anon="T"),
     ]
     e, t = tables(events)
-    out = fn.stitch(e, t, END, ["ad_click"]).to_pandas().set_index(["anonymous_id", "event_time"])
+    out = stitched_steps(e, t, END, ["ad_click"]).to_pandas().set_index(["anonymous_id", "event_time"])
     assert out.person_id.to_dict() == {("S", at(1)): "U3", ("T", at(3)): "V1",
                                        ("T", at(4, 1)): "V2"}
 
@@ -391,8 +392,8 @@ def test_stitching_only_some_rows_gives_those_rows_of_the_whole(log, kept) -> No
     end = D0 + dt.timedelta(days=16)
     cond = lambda tbl: tbl.event_name.isin(sorted(kept))  # noqa: E731
     cols = ["person_id", "user_id", "anonymous_id", "event_name", "event_time"]
-    part = fn.stitch(e, t, end, where=cond).to_pandas()[cols]
-    whole = fn.stitch(e, t, end).to_pandas()[cols]
+    part = stitched_steps(e, t, end, where=cond).to_pandas()[cols]
+    whole = stitched_steps(e, t, end).to_pandas()[cols]
     whole = whole[whole.event_name.isin(kept)]
     sort = lambda f: f.sort_values(cols, na_position="first").reset_index(drop=True)  # noqa: E731
     pd.testing.assert_frame_equal(sort(part), sort(whole))

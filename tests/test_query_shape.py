@@ -4,7 +4,8 @@ Ibis writes a table expression that one query reads twice as a common table expr
 DuckDB materialises such a CTE when it holds a join: at 10M users the funnel's stitching and
 the attribution touches each wrote a joined table of 80 to 110 million rows to disk and read it
 back (docs/design_notes.md, "No large join read twice inside one query"). Timing tests cannot
-guard that; the compiled SQL can. Each query below is compiled on the demo dataset, parsed with
+guard that; the compiled SQL can. Identity is now stitched once into the person_events mart, so
+the funnel and the touches read a kept table; the mart's own build is checked too. Each query below is compiled on the demo dataset, parsed with
 sqlglot, and every CTE in it must be free of joins (an aggregate or a plain scan is fine: it is
 small, or DuckDB streams it).
 """
@@ -16,8 +17,9 @@ import sqlglot
 import sqlglot.expressions as sge
 
 from growthloop import DEMO_DATA
-from growthloop.marts.wide import period_end
-from growthloop.metrics import attribution as at
+from growthloop.marts import identity
+from growthloop.marts import touches as tm
+from growthloop.marts.identity import person_steps
 from growthloop.metrics import funnel as fn
 from growthloop.staging.loader import open_dataset
 
@@ -47,11 +49,15 @@ def test_the_check_sees_a_join_read_twice(demo):
 @pytest.mark.parametrize("order", ["sequential", "strict"])
 def test_funnel_step_times_hold_no_join_in_a_cte(demo, order):
     spec = fn.make_spec(fn.DEFAULT_STEPS, 30, order, None, (), "unique")
-    expr = fn.step_times_from(fn.stitched_events(demo, spec.names), spec,
-                              period_end(demo.analysis_date))
+    expr = fn.step_times_from(person_steps(demo, spec.names), spec, demo.period_end)
     assert ctes_with_joins(demo.con, expr) == {}
 
 
 def test_attribution_touches_hold_no_join_in_a_cte(demo):
-    expr = at._touches_expr(demo, at.TOUCH_EVENTS, ())
+    expr = tm.build(demo, tm.TOUCH_EVENTS, ())
     assert ctes_with_joins(demo.con, expr) == {}
+
+
+def test_identity_mart_holds_no_join_in_a_cte(demo):
+    # stitching reads the events twice (every device, then the shared ones): a plain scan
+    assert ctes_with_joins(demo.con, identity.build(demo)) == {}

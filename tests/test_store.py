@@ -13,6 +13,9 @@ import pytest
 import yaml
 
 from growthloop import book as gb
+from growthloop.marts import stored_marts
+from growthloop.marts.identity import person_events
+from growthloop.marts.investments import investments
 from growthloop.marts.wide import user_wide
 from growthloop.run import runner
 from growthloop.staging.loader import open_dataset
@@ -27,7 +30,7 @@ def _frame(table: ibis.Table) -> pd.DataFrame:
 
 
 def test_store_holds_what_a_fresh_load_gives(tiny: Path, tmp_path: Path) -> None:
-    store = prepare_store(tiny, tmp_path / "s.duckdb", today=TODAY)
+    store = prepare_store(tiny, tmp_path / "s.duckdb", today=TODAY, marts=stored_marts())
     shared = open_store(store, tiny)
     fresh = open_dataset(tiny, today=TODAY)
     assert shared is not None
@@ -37,9 +40,10 @@ def test_store_holds_what_a_fresh_load_gives(tiny: Path, tmp_path: Path) -> None
         assert CATALOG in ibis.to_sql(shared.tables[name])  # read from the store, not reloaded
     assert shared.quality == fresh.quality
     assert shared.analysis_date == fresh.analysis_date
-    # the wide table was built once, in the store, and is the one a fresh build gives
-    assert CATALOG in ibis.to_sql(user_wide(shared))
-    pd.testing.assert_frame_equal(_frame(user_wide(shared)), _frame(user_wide(fresh)))
+    # the marts were built once, in the store, and are the ones a fresh build gives
+    for mart in (user_wide, person_events, investments):
+        assert CATALOG in ibis.to_sql(mart(shared))
+        pd.testing.assert_frame_equal(_frame(mart(shared)), _frame(mart(fresh)))
 
 
 def test_store_is_used_only_for_its_folder_date_and_files(tiny: Path, tmp_path: Path) -> None:
@@ -52,6 +56,13 @@ def test_store_is_used_only_for_its_folder_date_and_files(tiny: Path, tmp_path: 
     shutil.copytree(tiny, other)
     assert open_store(store, other, "2025-03-31") is None  # another folder
     assert open_store(tmp_path / "missing.duckdb", tiny, "2025-03-31") is None
+    # a run's channel map shapes the sign-up channels: a store is for its own map only
+    assert open_store(store, tiny, "2025-03-31", {"baidu": "品牌搜索"}) is None
+    mapped = prepare_store(tiny, tmp_path / "m.duckdb", analysis_date="2025-03-31", today=TODAY,
+                           channel_map={"baidu": "品牌搜索"}, marts=stored_marts())
+    assert open_store(mapped, tiny, "2025-03-31") is None
+    ds = open_store(mapped, tiny, "2025-03-31", {"baidu": "品牌搜索"})
+    assert ds is not None and user_wide(ds).to_pandas().set_index("user_id").signup_channel["U1"] == "品牌搜索"
     users = tiny / "users.parquet"
     os.utime(users, ns=(users.stat().st_atime_ns, users.stat().st_mtime_ns + 10**9))
     assert open_store(store, tiny, "2025-03-31") is None  # a file changed since the load

@@ -57,13 +57,13 @@ def test_day_counts_use_natural_days(wide) -> None:
 
 def test_exact_quantiles_refused_where_the_engine_computes_them_differently(tiny: Path,
                                                                            monkeypatch) -> None:
-    from growthloop.marts import wide
+    from growthloop import engine
     from growthloop.metrics import funnel, retention, rfm
 
     ds = open_dataset(tiny)
     seg = rfm.segments(ds)  # mean split: no median needed, built before the switch
     # pretend the engine is ClickHouse, whose Ibis median/quantile is not DuckDB's
-    monkeypatch.setattr(wide, "backend_name", lambda con: "clickhouse")
+    monkeypatch.setattr(engine, "backend_name", lambda con: "clickhouse")
     calls = {
         "funnel.time_to_convert": lambda: funnel.time_to_convert(ds, steps=["register", "bind_card"]),
         "retention.nth_investment": lambda: retention.nth_investment(ds),

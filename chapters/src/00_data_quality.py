@@ -12,12 +12,13 @@ data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
 min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
+channel_map = {}  # extra UTM source aliases for this run, {source: channel}, added to dataset.yml's channel map
 
 # %%
 import growthloop.book as gb
 from growthloop import quality
 
-ch = gb.chapter("00_data_quality", data, analysis_date, out_dir, min_cell_size)
+ch = gb.chapter("00_data_quality", data, analysis_date, out_dir, min_cell_size, channel_map)
 accounting = quality.accounting(ch.ds)
 gb.glue("dq_rows_read", int(accounting.rows_read.sum()))
 gb.glue("dq_set_aside_share", float(accounting.rows_set_aside.sum() / accounting.rows_read.sum()))

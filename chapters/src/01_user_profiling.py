@@ -13,6 +13,7 @@ data = None  # dataset folder, the bundled demo when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
 min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
+channel_map = {}  # extra UTM source aliases for this run, {source: channel}, added to dataset.yml's channel map
 aum_bounds = [0, 10000, 50000, 200000, 1000000]  # yuan, the tier edges for layering
 layer_metric = "aum"  # the one core metric the layers are cut on
 cluster_k_min = 3  # the fewest behaviour groups worth a separate message
@@ -27,7 +28,7 @@ import seaborn as sns
 import growthloop.book as gb
 from growthloop import profiling, theme
 
-ch = gb.chapter("01_user_profiling", data, analysis_date, out_dir, min_cell_size)
+ch = gb.chapter("01_user_profiling", data, analysis_date, out_dir, min_cell_size, channel_map)
 wide = ch.wide
 head = profiling.headline(wide)
 gb.glue("prof_analysis_date", str(ch.ds.analysis_date))

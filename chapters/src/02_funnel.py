@@ -20,6 +20,7 @@ data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
 min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
+channel_map = {}  # extra UTM source aliases for this run, {source: channel}, added to dataset.yml's channel map
 steps = ["ad_click", "app_install", "register", "kyc_verified", "bind_card", "first_investment", "second_investment"]  # funnel steps, event names or first_investment / second_investment
 window_days = 30  # conversion window in days from the first step, edges included
 order = "sequential"  # sequential (other events may come between) or strict
@@ -35,7 +36,7 @@ import seaborn as sns
 import growthloop.book as gb
 from growthloop import funnel, theme
 
-ch = gb.chapter("02_funnel", data, analysis_date, out_dir, min_cell_size)
+ch = gb.chapter("02_funnel", data, analysis_date, out_dir, min_cell_size, channel_map)
 params = dict(steps=steps, window_days=window_days, order=order)
 
 # %% [markdown]

@@ -22,6 +22,7 @@ data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
 min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
+channel_map = {}  # extra UTM source aliases for this run, {source: channel}, added to dataset.yml's channel map
 conversion = "first_investment"  # the conversion to attribute, first_investment, second_investment or an event name such as register
 lookback_days = 30  # touches up to this many days before the conversion count
 models = ["first_touch", "last_touch", "last_non_direct", "linear", "time_decay", "position_based", "markov", "shapley"]  # attribution models to compare
@@ -30,7 +31,6 @@ markov_order = 1  # Markov chain order, 1 (default) or higher (states are the la
 shapley_exact_max = 12  # exact Shapley up to this many channels, seeded permutation sampling beyond
 touch_events = ["ad_click", "link_click"]  # events that are marketing touches
 direct_events = []  # events counted as direct visits when they carry no UTM, e.g. app_open
-channel_map = {}  # extra source aliases for this run, {source: channel}, added to dataset.yml's channel map
 horizons = [30, 90, 180]  # revenue horizons in days after the first investment
 revenue_horizon_days = 180  # the horizon used as investor value (LTV), one of horizons
 retention_days = 90  # a retained investor invests again within this many days of the first
@@ -43,8 +43,7 @@ import seaborn as sns
 import growthloop.book as gb
 from growthloop import attribution, theme
 
-ch = gb.chapter("03_channel_attribution", data, analysis_date, out_dir, min_cell_size)
-attribution.extend_channel_map(ch.ds, channel_map)
+ch = gb.chapter("03_channel_attribution", data, analysis_date, out_dir, min_cell_size, channel_map)
 h = revenue_horizon_days
 money = "{:,.0f}"
 per = "{:,.1f}"

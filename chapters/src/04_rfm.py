@@ -23,6 +23,7 @@ data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
 min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
+channel_map = {}  # extra UTM source aliases for this run, {source: channel}, added to dataset.yml's channel map
 period_days = 365  # F and M over this many natural days ending on the analysis date; None for all history
 monetary = "amount"  # M measure: amount (invested) or revenue
 split = "mean"  # high/low split: mean, median or score
@@ -38,7 +39,7 @@ import seaborn as sns
 import growthloop.book as gb
 from growthloop import rfm, theme
 
-ch = gb.chapter("04_rfm", data, analysis_date, out_dir, min_cell_size)
+ch = gb.chapter("04_rfm", data, analysis_date, out_dir, min_cell_size, channel_map)
 params = dict(period_days=period_days, monetary=monetary, bins=score_bins, split=split, score_threshold=score_threshold)
 seg = rfm.segments(ch.ds, **params)
 gb.glue("rfm_period", "全部历史" if period_days is None else f"近 {period_days} 天")

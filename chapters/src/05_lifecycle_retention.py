@@ -18,6 +18,7 @@ data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
 min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
+channel_map = {}  # extra UTM source aliases for this run, {source: channel}, added to dataset.yml's channel map
 cohort_by = "signup"  # cohort by signup or first_investment
 cohort_unit = "month"  # cohort and period unit: day, week (Monday start) or month
 return_event = "investment"  # what counts as coming back: investment, any, or an event name such as app_open
@@ -37,7 +38,7 @@ from matplotlib.patches import Rectangle
 import growthloop.book as gb
 from growthloop import retention, theme
 
-ch = gb.chapter("05_lifecycle_retention", data, analysis_date, out_dir, min_cell_size)
+ch = gb.chapter("05_lifecycle_retention", data, analysis_date, out_dir, min_cell_size, channel_map)
 life = dict(dormant_days=dormant_days, churn_days=churn_days)
 pct = lambda v, _p: f"{v:.0%}"  # noqa: E731
 

@@ -20,6 +20,7 @@ data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
 out_dir = None  # where tables/ and exports/ go, the project root when None
 min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
+channel_map = {}  # extra UTM source aliases for this run, {source: channel}, added to dataset.yml's channel map
 campaign_id = "C2026_01"  # the campaign to review (campaign_id in campaigns), None for the latest with a holdout
 response_days = None  # response window in days, None for the campaign's own window_days
 goal = None  # register, bind_card, first_investment, any_investment or amount; None for the campaign's goal
@@ -43,7 +44,7 @@ import growthloop.book as gb
 from growthloop import campaign_review as cr
 from growthloop import theme
 
-ch = gb.chapter("06_closed_loop_review", data, analysis_date, out_dir, min_cell_size)
+ch = gb.chapter("06_closed_loop_review", data, analysis_date, out_dir, min_cell_size, channel_map)
 camp = cr.campaign(ch.ds, campaign_id, response_days, goal)
 breakdowns = [segment_breakdowns] if isinstance(segment_breakdowns, str) else list(segment_breakdowns)
 PCT = "{:.1%}"

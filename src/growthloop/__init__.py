@@ -34,6 +34,7 @@ PUBLIC_MODULES: dict[str, str] = {
     "campaign_review": "growthloop.metrics.campaign_review",
     "theme": "growthloop.present.theme",
     "plots": "growthloop.present.plots",
+    "summary": "growthloop.present.summary",
     "quality": "growthloop.staging.quality",
 }
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from growthloop import DEMO_DATA, PROJECT_ROOT
+from growthloop.engine import record_batches
 from growthloop.marts.wide import user_wide
 from growthloop.present import theme
 from growthloop.staging.loader import Dataset, open_dataset
@@ -251,7 +252,7 @@ class Chapter:
             return path
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
             header = True
-            for batch in _record_batches(rows, batch_rows):
+            for batch in record_batches(rows, batch_rows):
                 batch.to_pandas().to_csv(fh, index=False, header=header)
                 header = False
             if header:  # no rows: the header alone
@@ -259,31 +260,39 @@ class Chapter:
         return path
 
 
-def _record_batches(rows: ibis.Table, batch_rows: int):
-    """The table's rows from the engine as Arrow record batches, in order.
-
-    Ibis 12's `to_pyarrow_batches` calls `fetch_record_batch`, which DuckDB 2 renamed to
-    `to_arrow_reader`; on DuckDB the reader is taken directly, elsewhere Ibis' own call."""
-    backend = rows._find_backend(use_default=True)
-    if backend.name == "duckdb":
-        return backend.con.sql(ibis.to_sql(rows, dialect="duckdb")).to_arrow_reader(batch_rows)
-    return rows.to_pyarrow_batches(chunk_size=batch_rows)
-
-
 def chapter(slug: str, data: str | None = None, analysis_date: str | None = None,
-            out_dir: str | None = None, min_cell_size: int = MIN_CELL_SIZE) -> Chapter:
+            out_dir: str | None = None, min_cell_size: int = MIN_CELL_SIZE,
+            channel_map: dict[str, str] | None = None) -> Chapter:
     """Open the dataset for a chapter and apply the book's look.
 
-    `data` None means the bundled demo; relative paths resolve against the current directory
-    (papermill runs in the caller's directory). `out_dir` None means the project root.
-    `min_cell_size` is the smallest count of people a published table or label may show.
+    Parameters
+    ----------
+    slug
+        The chapter's stem (02_funnel): names its tables/ and exports/ folders.
+    data
+        The dataset folder; None means the bundled demo. A relative path resolves against
+        the current directory (papermill runs in the caller's directory).
+    analysis_date
+        YYYY-MM-DD, else dataset.yml's, else the last event day.
+    out_dir
+        Where tables/ and exports/ go; None means the project root.
+    min_cell_size
+        The smallest group of people a published statistic may describe.
+    channel_map
+        A run's extra UTM source aliases ({source: channel}), applied when the dataset is
+        opened so every chapter and the wide table see the same channels.
+
+    Returns
+    -------
+    Chapter
     """
     min_cell_size = _check_min_cell(min_cell_size)
     theme.apply()
     folder = Path(data).expanduser().resolve() if data else DEMO_DATA
     date = dt.date.fromisoformat(analysis_date) if analysis_date else None
     # a run's shared store (loaded once by the runner) when it fits, else the folder itself
-    ds = open_from_environment(folder, date) or open_dataset(folder, analysis_date=date)
+    ds = (open_from_environment(folder, date, channel_map)
+          or open_dataset(folder, analysis_date=date, channel_map=channel_map))
     out = Path(out_dir).expanduser().resolve() if out_dir else PROJECT_ROOT
     return Chapter(slug=slug, ds=ds, out_dir=out, min_cell=min_cell_size)
 

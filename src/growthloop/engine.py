@@ -1,19 +1,118 @@
-"""What differs between the engines GrowthLoop runs on, in one place.
+"""Every difference between the engines GrowthLoop runs on, in one module.
 
-Stage functions are plain Ibis and run unchanged on DuckDB, PySpark and the warehouses Ibis
-supports. Keeping an intermediate result for reuse is the one thing each engine does its own
-way: DuckDB and most warehouses have session-scoped temporary tables; Ibis' PySpark backend
-has none, so there the result is a view cached in the Spark session instead.
+Stage functions are plain Ibis and run unchanged on DuckDB, PySpark and Postgres (and the
+warehouses Ibis reaches, with the limits in docs/engines.md). What each engine does its own way
+is here and nowhere else:
 
-Importing this module also fixes four rules of Ibis 12's Postgres compiler that write SQL
-Postgres cannot run (`_patch_postgres_compiler`); other dialects compile as before.
+* connecting: `connect_engine` (DuckDB in process with its memory settings, a Spark session,
+  a Postgres connection), each with its session in the dataset's time zone;
+* keeping a result for reuse: `materialize`, `drop` and `scratch` (temporary tables; on
+  PySpark, which has none in Ibis, a view cached with CACHE TABLE);
+* what an engine cannot compute the way the book does: `require_exact_quantiles`, and
+  `splits_deep_queries` (Postgres needs a deep array query cut into kept steps);
+* streaming rows out: `record_batches` (DuckDB 2 renamed the call Ibis 12 uses);
+* Ibis 12's Postgres compiler rules that write SQL Postgres cannot run
+  (`_patch_postgres_compiler`, applied on import; other dialects compile as before).
 """
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import duckdb
 import ibis
+
+from growthloop.errors import ConfigError
+
+# --------------------------------------------------------------------------------------------
+# connecting
+
+
+def connect_duckdb(timezone: str = "Asia/Shanghai", memory_limit: str | None = None,
+                   temp_directory: str | None = None, threads: int | None = None,
+                   database: str | Path | None = None):
+    """An in-process DuckDB connection whose session time zone is the platform's.
+
+    `database` None keeps the tables in memory (spilling to `temp_directory`); a path keeps
+    them in that database file (a run's shared store, see growthloop.staging.store)."""
+    con = ibis.duckdb.connect(str(database)) if database else ibis.duckdb.connect()
+    con.raw_sql(f"SET TimeZone='{timezone}'")
+    # no progress bar on a terminal (it would interleave with the run's log); in a Jupyter
+    # kernel DuckDB shows none and refuses the setting without ipywidgets
+    with contextlib.suppress(duckdb.Error):
+        con.raw_sql("SET enable_progress_bar=false")
+    if memory_limit:
+        con.raw_sql(f"SET memory_limit='{memory_limit}'")
+    if temp_directory:
+        con.raw_sql(f"SET temp_directory='{temp_directory}'")
+    if threads:
+        con.raw_sql(f"SET threads={int(threads)}")
+    return con
+
+
+def connect_engine(config: Any):
+    """The engine dataset.yml names (`engine.backend`), its session in the dataset's zone.
+
+    DuckDB: in process, with the memory settings. PySpark: a session from `engine.spark`
+    (spark.master and any other Spark setting). Postgres: a connection from `engine.postgres`
+    (see `connect_postgres`). Ibis' connect sets the session zone to UTC, so it is set back to
+    the dataset's zone afterwards: a day is a day in that zone.
+    """
+    if config.engine.backend == "duckdb":
+        return connect_duckdb(config.timezone, **config.engine.duckdb_settings())
+    if config.engine.backend == "postgres":
+        return connect_postgres(config.timezone, config.engine.postgres)
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise ConfigError("dataset.yml: engine.backend pyspark needs pyspark: "
+                          "pip install -r requirements-spark.txt") from exc
+    builder = SparkSession.builder.appName("growthloop")
+    # no progress bars in the run's log; dataset.yml can turn them back on
+    settings = {"spark.ui.showConsoleProgress": "false", **config.engine.spark}
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    return ibis.pyspark.connect(builder.getOrCreate(),
+                                **{"spark.sql.session.timeZone": config.timezone})
+
+
+def connect_postgres(timezone: str, settings: dict[str, Any]):
+    """Ibis' postgres backend from dataset.yml's `engine.postgres`, in the dataset's zone.
+
+    The password is libpq's business (PGPASSWORD, ~/.pgpass): dataset.yml may not hold one.
+    A port left out is libpq's default (PGPORT, the service's), not Ibis' 5432.
+    """
+    try:
+        import psycopg
+    except ImportError as exc:
+        raise ConfigError("dataset.yml: engine.backend postgres needs psycopg: "
+                          "pip install -r requirements-postgres.txt") from exc
+    where = ", ".join(f"{k}={settings[k]}" for k in ("host", "port", "database", "user", "service")
+                      if k in settings)
+    try:
+        con = ibis.postgres.connect(**{"port": None, **settings})
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"dataset.yml: engine.postgres ({where}): cannot connect: {reason}. "
+                          "Check the settings; the password comes from PGPASSWORD or "
+                          "~/.pgpass") from None
+    try:
+        with con.con.cursor() as cur:  # Ibis' connect set UTC
+            cur.execute("SELECT set_config('TimeZone', %s, false)", (timezone,))
+    except psycopg.Error as exc:
+        con.disconnect()
+        raise ConfigError(f"dataset.yml: timezone {timezone!r}: the Postgres server does not know "
+                          f"this zone ({str(exc).splitlines()[0][:200]})") from None
+    return con
+
+
+
+# --------------------------------------------------------------------------------------------
+# keeping results
 
 
 def backend_name(con) -> str:
@@ -58,6 +157,70 @@ def drop(con, name: str) -> None:
         con.raw_sql(f"DROP TABLE IF EXISTS {name}")
     elif backend == "postgres":
         con.raw_sql(f"DROP TABLE IF EXISTS {_pg_temp(name)}").close()
+
+
+def fresh_name(stem: str) -> str:
+    """A table name no other table of the session has: gl_<stem>_<random>."""
+    return f"gl_{stem}_{uuid.uuid4().hex[:12]}"
+
+
+@contextlib.contextmanager
+def scratch(con, expr: ibis.Table, stem: str) -> Iterator[ibis.Table]:
+    """`expr` kept in the engine (`materialize`) for a `with` block, then dropped (on PySpark
+    the cached view is uncached and dropped)."""
+    name = fresh_name(stem)
+    table = materialize(con, name, expr)
+    try:
+        yield table
+    finally:
+        if backend_name(con) == "pyspark":
+            view = table.get_name()  # materialize gave the view a name of its own
+            con.raw_sql(f"UNCACHE TABLE IF EXISTS `{view}`")
+            con.raw_sql(f"DROP VIEW IF EXISTS `{view}`")
+        else:
+            drop(con, name)
+
+
+def splits_deep_queries(con) -> bool:
+    """Whether a deep query of nested array subqueries (a strict-order funnel, exclusions) must
+    be cut into steps kept in the engine. Postgres inlines the nested subqueries: a 7-step
+    strict funnel in one query ran the server out of memory (4 steps took a minute)."""
+    return backend_name(con) == "postgres"
+
+
+#: Backends whose Ibis median and quantile are the exact, linearly interpolated quantile (DuckDB
+#: quantile_cont, Spark percentile, Postgres percentile_cont): the same numbers as DuckDB.
+EXACT_QUANTILE_BACKENDS = ("duckdb", "pyspark", "postgres")
+
+
+def require_exact_quantiles(source, what: str) -> None:
+    """Stop with a clear error where an exact median or quantile would not be DuckDB's.
+
+    `source` is an Ibis backend or an expression bound to one. Elsewhere Ibis 12 compiles
+    median() and quantile() to something else (ClickHouse: quantile(), an approximation, and
+    quantileExactExclusive, another interpolation) or cannot compile them (Trino, BigQuery):
+    the function would give a different answer or a compiler error, so it refuses to run.
+    """
+    con = source._find_backend(use_default=True) if isinstance(source, ibis.Expr) else source
+    name = backend_name(con)
+    if name not in EXACT_QUANTILE_BACKENDS:
+        raise NotImplementedError(
+            f"{what} needs exact quantiles (a median or percentile interpolated as DuckDB's "
+            f"quantile_cont); on the {name} backend Ibis computes them differently or not at "
+            f"all, so the result would not be the book's. It runs on "
+            f"{', '.join(EXACT_QUANTILE_BACKENDS)} (see docs/engines.md).")
+
+
+def record_batches(rows: ibis.Table, batch_rows: int):
+    """The table's rows from the engine as Arrow record batches, in order.
+
+    Ibis 12's `to_pyarrow_batches` calls `fetch_record_batch`, which DuckDB 2 renamed to
+    `to_arrow_reader`; on DuckDB the reader is taken directly, elsewhere Ibis' own call."""
+    backend = rows._find_backend(use_default=True)
+    if backend.name == "duckdb":
+        return backend.con.sql(ibis.to_sql(rows, dialect="duckdb")).to_arrow_reader(batch_rows)
+    return rows.to_pyarrow_batches(chunk_size=batch_rows)
+
 
 
 def _pg_temp(name: str) -> str:

@@ -1,23 +1,23 @@
-"""The user wide table (用户宽表): one row per user with what every stage reuses.
+"""Mart `user_wide` (用户宽表): one row per user with what every stage reuses.
 
-Built once per dataset in the engine from users, events and transactions, as of the end of the
-analysis date (Asia/Shanghai natural day). Later stages join it instead of re-deriving
+Built once per dataset in the engine from users, events and the investments mart, as of the end
+of the analysis date (the platform's natural day). Later stages join it instead of re-deriving
 demographics, sign-up channel and investment milestones.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
 import ibis
 from ibis import _
 
-from growthloop.engine import backend_name, materialize
 from growthloop.marts.channels import with_channel
+from growthloop.marts.investments import aum_expr, investments
 from growthloop.staging.contract import AGE_BANDS
 from growthloop.staging.geo import CITY_TIER, PROVINCE_REGION, TIER_4, UNKNOWN
 from growthloop.staging.loader import Dataset
 
+NAME = "user_wide"
+KEY: tuple[str, ...] = ("user_id",)
 WIDE_COLUMNS = (
     "user_id", "registered_at", "reg_date", "reg_month", "birth_year", "age", "age_band",
     "gender", "province", "region", "city", "city_tier", "device_os", "signup_source",
@@ -29,36 +29,15 @@ WIDE_COLUMNS = (
 )
 
 
-def period_end(analysis_date: dt.date) -> dt.datetime:
-    """The first instant after the analysis date: data at or after it is in the future."""
-    return dt.datetime.combine(analysis_date + dt.timedelta(days=1), dt.time())
-
-
 def age_band_expr(age: ibis.IntegerValue) -> ibis.StringValue:
     """Industry age band label of an age; 未知 when missing or outside every band."""
     return ibis.cases(*[((age >= lo) & (age <= hi), label) for label, lo, hi in AGE_BANDS],
                       else_=UNKNOWN)
 
 
-def investments(ds: Dataset) -> ibis.Table:
-    """Successful investments up to the analysis date, with revenue filled from the margin."""
-    txn = ds.transactions
-    txn = txn.filter(txn.txn_time < period_end(ds.analysis_date))
-    term = ibis.greatest(txn.term_days.fill_null(0), ds.config.current_holding_days)
-    est_revenue = txn.amount * ds.config.revenue_margin_annual * term / 365.0
-    return txn.mutate(revenue=txn.revenue.fill_null(est_revenue))
-
-
-def aum_expr(txn: ibis.Table, as_of: dt.datetime, holding_days: int) -> ibis.BooleanValue:
-    """Whether an investment is still held at `as_of`: its term (or the 活期 holding) has not ended."""
-    days = ibis.ifelse(txn.term_days.fill_null(0) > 0, txn.term_days, holding_days)
-    matures = txn.txn_time + days.as_interval("D")
-    return (txn.txn_time < as_of) & (matures > as_of)
-
-
 def build_wide(ds: Dataset) -> ibis.Table:
     """The wide table as an Ibis expression (not executed)."""
-    end = period_end(ds.analysis_date)
+    end = ds.period_end
     users = ds.users.filter(ds.users.registered_at < end)
     events = ds.events.filter((ds.events.event_time < end) & ds.events.user_id.notnull())
     txn = investments(ds)
@@ -68,7 +47,7 @@ def build_wide(ds: Dataset) -> ibis.Table:
         bind_card_at=_.event_time.min(where=_.event_name == "bind_card"),
         last_event_at=_.event_time.max(),
     )
-    ranked = txn.mutate(_n=ibis.row_number().over(group_by="user_id", order_by=["txn_time", "txn_id"]))
+    ranked = txn.mutate(_n=txn.invest_n)
     held = aum_expr(ranked, end, ds.config.current_holding_days)
     money = ranked.group_by("user_id").aggregate(
         first_invest_at=_.txn_time.min(),
@@ -120,40 +99,11 @@ def build_wide(ds: Dataset) -> ibis.Table:
     return wide.select(*WIDE_COLUMNS).order_by("user_id")
 
 
-def keep(ds: Dataset, name: str, expr: ibis.Table) -> ibis.Table:
-    """`expr` computed once and kept in the engine, for the later queries of the run to read
-    (growthloop.engine.materialize: a temporary table, a cached view on Spark)."""
-    return materialize(ds.con, name, expr)
-
-
-#: Backends whose Ibis median and quantile are the exact, linearly interpolated quantile (DuckDB
-#: quantile_cont, Spark percentile, Postgres percentile_cont): the same numbers as DuckDB.
-EXACT_QUANTILE_BACKENDS = ("duckdb", "pyspark", "postgres")
-
-
-def require_exact_quantiles(source, what: str) -> None:
-    """Stop with a clear error where an exact median or quantile would not be DuckDB's.
-
-    `source` is an Ibis backend or an expression bound to one. Elsewhere Ibis 12 compiles
-    median() and quantile() to something else (ClickHouse: quantile(), an approximation, and
-    quantileExactExclusive, another interpolation) or cannot compile them (Trino, BigQuery):
-    the function would give a different answer or a compiler error, so it refuses to run.
-    """
-    con = source._find_backend(use_default=True) if isinstance(source, ibis.Expr) else source
-    name = backend_name(con)
-    if name not in EXACT_QUANTILE_BACKENDS:
-        raise NotImplementedError(
-            f"{what} needs exact quantiles (a median or percentile interpolated as DuckDB's "
-            f"quantile_cont); on the {name} backend Ibis computes them differently or not at "
-            f"all, so the result would not be the book's. It runs on "
-            f"{', '.join(EXACT_QUANTILE_BACKENDS)} (see docs/engines.md).")
-
-
 def user_wide(ds: Dataset, materialize: bool = True) -> ibis.Table:
     """The wide table of a dataset, built once and kept in the engine for every stage."""
-    def build() -> ibis.Table:
-        expr = build_wide(ds)
-        if not materialize:
-            return expr
-        return keep(ds, "gl_user_wide", expr)
-    return ds.cached("user_wide", build)
+    if not materialize:
+        return build_wide(ds)
+    return ds.keep(NAME, lambda: build_wide(ds))
+
+
+COLUMNS = WIDE_COLUMNS

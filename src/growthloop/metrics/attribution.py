@@ -14,7 +14,7 @@ touch without a source is 未标记 (untagged): it is counted and shown, never d
 in `direct_events` (app_open, say) without a source are 直接访问 (direct): a visit that no
 campaign brought.
 
-Identity: `funnel.stitch` gives every anonymous touch the user whose sign-up on the same device
+Identity: the person_events mart (`growthloop.marts.identity`) gives every anonymous touch the user whose sign-up on the same device
 comes next, so the clicks before sign-up count for the user. `stitching` reports how many
 anonymous touches found their user.
 
@@ -82,11 +82,8 @@ budget); beyond that costs rise as a channel saturates, and a test budget must c
 from __future__ import annotations
 
 import math
-import uuid
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from urllib.parse import unquote_plus
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import ibis
 import ibis.common.exceptions as com
@@ -96,14 +93,15 @@ from ibis import _
 from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 
-from growthloop.engine import backend_name, drop, materialize
-from growthloop.marts.channels import channel_mapping, channel_of, normalise_utm, raw_utm, with_utm
-from growthloop.marts.wide import investments, period_end, user_wide
-from growthloop.metrics.funnel import MILESTONES, stitch
-from growthloop.staging.contract import CANONICAL_EVENTS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
+from growthloop.engine import scratch
+from growthloop.marts.channels import channel_mapping, channel_of, normalise_utm, with_utm
+from growthloop.marts.identity import MILESTONES, person_steps
+from growthloop.marts.investments import investments
+from growthloop.marts.touches import TOUCH_EVENTS, check_events, touches
+from growthloop.marts.wide import user_wide
+from growthloop.staging.contract import CANONICAL_EVENTS, DIRECT_CHANNEL, UNTAGGED_CHANNEL
 from growthloop.staging.loader import Dataset
 
-TOUCH_EVENTS: tuple[str, ...] = ("ad_click", "link_click")
 DIRECT_CHANNELS: tuple[str, ...] = (DIRECT_CHANNEL, UNTAGGED_CHANNEL)
 MODELS: tuple[str, ...] = (
     "first_touch",
@@ -158,134 +156,6 @@ def _ratio(num, den):
 # touches
 
 
-def _check_events(names: Sequence[str], param: str) -> tuple[str, ...]:
-    names = tuple(names)
-    bad = [n for n in names if n not in CANONICAL_EVENTS]
-    if bad:
-        raise ValueError(f"{param}: {bad} are not event names; use {list(CANONICAL_EVENTS)}")
-    return names
-
-
-def _fresh(stem: str) -> str:
-    """A table name no other table of the connection has."""
-    return f"gl_{stem}_{uuid.uuid4().hex[:12]}"
-
-
-@contextmanager
-def _scratch(ds: Dataset, expr: ibis.Table, stem: str) -> Iterator[ibis.Table]:
-    """`expr` kept in the engine (`engine.materialize`) for a `with` block, then dropped."""
-    name = _fresh(stem)
-    table = materialize(ds.con, name, expr)
-    try:
-        yield table
-    finally:
-        if backend_name(ds.con) == "pyspark":
-            view = table.get_name()  # materialize gave the view a name of its own
-            ds.con.raw_sql(f"UNCACHE TABLE IF EXISTS `{view}`")
-            ds.con.raw_sql(f"DROP VIEW IF EXISTS `{view}`")
-        else:
-            drop(ds.con, name)
-
-
-_KEY_FIELDS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign")
-
-
-def _utm_values(events: ibis.Table, channels: Sequence[Channel]) -> ibis.Table:
-    """The distinct UTM values as written in `events` (columns _r0, _r1, _r2: source, medium,
-    campaign, see `raw_utm`), each with its `_raw_key` (_key) and its normalised source,
-    medium, campaign and channel.
-
-    A log has few distinct UTM values; normalising them here and joining the result back costs
-    far less than URL-decoding every row.
-    """
-    vals = events.select(**{f"_r{i}": raw_utm(events, f) for i, f in enumerate(_KEY_FIELDS)})
-    vals = vals.distinct()
-    source = normalise_utm(vals._r0)
-    return vals.select(
-        "_r0", "_r1", "_r2",
-        _key=_raw_key(vals._r0, vals._r1, vals._r2),
-        _channel=channel_of(source, channels),
-        _source=source,
-        _medium=normalise_utm(vals._r1),
-        _campaign=normalise_utm(vals._r2),
-    )
-
-
-def _raw_key(*values: ibis.StringValue) -> ibis.StringValue:
-    """Several nullable strings in one string that tells them apart: each as its length, ':'
-    and itself, or '-' when null (so no two different tuples share a key, whatever the
-    strings hold)."""
-    parts = [ibis.ifelse(v.isnull(), ibis.literal("-"),
-                         v.length().cast("string") + ibis.literal(":") + v) for v in values]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + part
-    return out
-
-
-def _touches_expr(ds: Dataset, touch_events: tuple[str, ...],
-                  direct_events: tuple[str, ...]) -> ibis.Table:
-    names = list(dict.fromkeys(touch_events + direct_events))
-    end = period_end(ds.analysis_date)
-    ev = ds.events
-    # the touches and the sign-ups that identify the devices: what `stitch` reads
-    ev = ev.filter((ev.event_time < end) & (
-        ev.event_name.isin(names) | ((ev.event_name == "register") & ev.user_id.notnull())))
-    vals = _utm_values(ev, ds.config.channels)
-    # the raw values ride through the stitch in utm_source, as their key, and are joined to
-    # their normalised values after it: a projection, not a join, so that the table stitch
-    # reads twice stays a plain scan (DuckDB materialises a joined table read twice: at 10M
-    # users 93M rows were written to disk and read back)
-    keyed = ev.select("event_time", "event_name", "user_id", "anonymous_id",
-                      utm_source=_raw_key(*[raw_utm(ev, f) for f in _KEY_FIELDS]))
-    st = stitch(keyed, investments(ds), end, names)
-    out = st.left_join(vals, st.utm_source == vals._key)
-    channel = out._channel
-    if direct_events:
-        channel = ibis.ifelse(
-            out.event_name.isin(list(direct_events)) & out._source.isnull(),
-            ibis.literal(DIRECT_CHANNEL),
-            channel,
-        )
-    return out.select(
-        "person_id",
-        "user_id",
-        "anonymous_id",
-        "event_name",
-        "event_time",
-        channel=channel,
-        source=out._source,
-        medium=out._medium,
-        campaign=out._campaign,
-    )
-
-
-def touches(
-    ds: Dataset,
-    touch_events: Sequence[str] = TOUCH_EVENTS,
-    direct_events: Sequence[str] = (),
-) -> ibis.Table:
-    """Touches up to the analysis date, stitched to people, with their normalised UTM values.
-
-    Columns: person_id, user_id (null for visitors who never signed up), anonymous_id,
-    event_name, event_time, channel, source, medium, campaign.
-
-    Stitching every touch is the costly part of this module, and the monitoring table, the
-    stitching report and the paths all read the touches: they are computed once per dataset,
-    event names and channel map, and kept in the engine (`engine.materialize`).
-    """
-    touch_events = _check_events(touch_events, "touch_events")
-    direct_events = _check_events(direct_events, "direct_events")
-    if not touch_events:
-        raise ValueError("touch_events: name at least one event, e.g. ['ad_click', 'link_click']")
-    mapping = sorted(channel_mapping(ds.config.channels).items())
-    key = f"attribution.touches:{touch_events!r}:{direct_events!r}:{mapping!r}"
-    return ds.cached(
-        key, lambda: materialize(ds.con, _fresh("touches"),
-                                 _touches_expr(ds, touch_events, direct_events))
-    )
-
-
 def stitching(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> dict[str, float | int]:
     """How well identity stitching works: anonymous touches that found their user, and
     registered users with at least one touch at or before their sign-up.
@@ -293,8 +163,8 @@ def stitching(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> dict[s
     Returns anonymous_touches, stitched_touches, stitch_rate, registered, registered_with_touch,
     touch_coverage (plain numbers; rates NaN when the base is 0).
     """
-    touch_events = _check_events(touch_events, "touch_events")
-    end = period_end(ds.analysis_date)
+    touch_events = check_events(touch_events, "touch_events")
+    end = ds.period_end
     raw = ds.events.filter(
         (ds.events.event_time < end)
         & ds.events.event_name.isin(list(touch_events))
@@ -331,8 +201,8 @@ def utm_quality(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> pd.D
 
     Columns: item, touches, share (of all touches).
     """
-    touch_events = _check_events(touch_events, "touch_events")
-    end = period_end(ds.analysis_date)
+    touch_events = check_events(touch_events, "touch_events")
+    end = ds.period_end
     ev = ds.events.filter((ds.events.event_time < end) & ds.events.event_name.isin(list(touch_events)))
     ev = ev.mutate(_raw=ev.utm_source)
     ev = with_utm(ev)
@@ -363,37 +233,6 @@ def utm_quality(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> pd.D
     )
 
 
-def extend_channel_map(ds: Dataset, aliases: dict[str, str] | None) -> tuple[Channel, ...]:
-    """Add source aliases to the dataset's channel map ({source: channel name}) for this run.
-
-    A source is normalised like every UTM value and leaves the channel that claimed it before;
-    a channel name not in the map becomes a new paid channel. Call it before anything is computed (the wide table caches sign-up channels).
-    Returns the channel map in use.
-    """
-    if not aliases:
-        return ds.config.channels
-    if not isinstance(aliases, dict):
-        raise ValueError(f"channel_map: give {{source: channel}}, got {type(aliases).__name__}")
-    if "user_wide" in ds._cache:
-        raise ValueError("channel_map: apply it before the wide table is built")
-    extra: dict[str, list[str]] = {}
-    for source, name in aliases.items():
-        key = unquote_plus(str(source)).strip().lower()
-        if not key or not str(name).strip():
-            raise ValueError(f"channel_map: empty source or channel in {source!r}: {name!r}")
-        extra.setdefault(str(name).strip(), []).append(key)
-    moved = {a for sources in extra.values() for a in sources}
-    out = []
-    for ch in ds.config.channels:
-        add = extra.pop(ch.name, [])
-        kept = tuple(a for a in ch.sources if a not in moved)
-        out.append(replace(ch, sources=tuple(dict.fromkeys((*kept, *add)))))
-    for name, sources in extra.items():
-        out.append(Channel(name, name, "paid", tuple(dict.fromkeys(sources))))
-    ds.config.channels = tuple(out)
-    return ds.config.channels
-
-
 # --------------------------------------------------------------------------------------------
 # the channel monitoring table
 
@@ -420,7 +259,7 @@ def _signup_keys(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> ibi
     Of several tagged touches at the sign-up's last touch time, the greatest packed key wins
     (a fixed rule, the same on every engine).
     """
-    end = period_end(ds.analysis_date)
+    end = ds.period_end
     users = ds.users.filter(ds.users.registered_at < end)
     users = users.mutate(
         _s=normalise_utm(users.utm_source),
@@ -464,13 +303,13 @@ def _monitor_sums(ds: Dataset, horizons: tuple[int, ...], retention_days: int,
     """
     mapping = sorted(channel_mapping(ds.config.channels).items())
     key = f"attribution.monitor:{touch_events!r}:{horizons!r}:{retention_days!r}:{mapping!r}"
-    return ds.cached(key, lambda: _monitor_sums_build(ds, horizons, retention_days, touch_events))
+    return ds.memo(key, lambda: _monitor_sums_build(ds, horizons, retention_days, touch_events))
 
 
 def _monitor_sums_build(ds: Dataset, horizons: tuple[int, ...], retention_days: int,
                         touch_events: tuple[str, ...]) -> tuple[pd.DataFrame, bool]:
     keys = _FINE_KEYS
-    end = period_end(ds.analysis_date)
+    end = ds.period_end
     end_lit = ibis.literal(end)
     t = touches(ds, touch_events)
     # clicks: the touch events themselves
@@ -593,7 +432,7 @@ def channel_monitor(
     if ltv_horizon not in horizons:
         raise ValueError(f"ltv_horizon: {ltv_horizon!r} must be one of the horizons {list(horizons)}")
     keys = list(LEVELS[by])
-    touch_events = _check_events(touch_events, "touch_events")
+    touch_events = check_events(touch_events, "touch_events")
     fine, costs_available = _monitor_sums(ds, horizons, retention_days, touch_events)
     # the campaign-level sums rolled up to the level asked for: every column is a sum
     out = fine.groupby(keys, as_index=False, sort=True, dropna=False)[
@@ -724,7 +563,7 @@ def conversion_times(ds: Dataset, conversion: str = "first_investment") -> ibis.
         raise ValueError(
             f"conversion: {conversion!r} is not one of {[*MILESTONES, *CANONICAL_EVENTS]}"
         )
-    ev = stitch(ds.events, investments(ds), period_end(ds.analysis_date), [conversion])
+    ev = person_steps(ds, [conversion])
     ev = ev.filter(ev.user_id.notnull())
     return ev.group_by("person_id").aggregate(conv_at=_.event_time.min())
 
@@ -812,7 +651,7 @@ def attribution_paths(
     _positive("half_life_days", half_life_days)
     expr = path_touches(ds, conversion, lookback_days, touch_events, direct_events, max_touches)
     # three queries read the steps: computed once
-    with _scratch(ds, expr, "path_steps") as steps:
+    with scratch(ds.con, expr, "path_steps") as steps:
         per = _person_paths(ds, steps, max_touches)
         counts = (
             per.group_by("path")

@@ -46,8 +46,10 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from growthloop.marts.wide import aum_expr, investments, keep, period_end, user_wide
-from growthloop.metrics.funnel import STEP_LABELS, stitch, wilson
+from growthloop.marts.identity import person_steps
+from growthloop.marts.investments import aum_expr, investments
+from growthloop.marts.wide import user_wide
+from growthloop.metrics.funnel import STEP_LABELS, wilson
 from growthloop.metrics.profiling import DEFAULT_AUM_BOUNDS, layer_expr
 from growthloop.staging.loader import DataError, Dataset
 
@@ -211,7 +213,7 @@ def campaign(ds: Dataset, campaign_id: str | None = None, window_days: int | Non
     m = ds.campaign_members.filter(_.campaign_id == campaign_id)
     last_sent = m.sent_at.max().to_pyarrow().as_py()
     delay = max(0.0, (last_sent - start).total_seconds() / 60) if last_sent else 0.0
-    end = period_end(ds.analysis_date)
+    end = ds.period_end
     complete = (last_sent or start) + dt.timedelta(days=window) < end and \
         start + dt.timedelta(days=window) < end
     return Campaign(
@@ -239,7 +241,7 @@ def member_outcomes(ds: Dataset, camp: Campaign, pre_days: int = 90) -> ibis.Tab
     """
     if int(pre_days) <= 0:
         raise ValueError(f"pre_days: {pre_days!r}; allowed: a positive number of days")
-    end = period_end(ds.analysis_date)
+    end = ds.period_end
     start = ibis.literal(camp.start_at)
     pre_start = ibis.literal(camp.start_at - dt.timedelta(days=int(pre_days)))
     m = ds.campaign_members.filter(_.campaign_id == camp.campaign_id)
@@ -338,10 +340,7 @@ def outcomes(ds: Dataset, camp: Campaign, pre_days: int = 90) -> ibis.Table:
     """`member_outcomes`, materialised once per (campaign, goal, window, pre_days) in the engine."""
     key = f"campaign_review:{camp.campaign_id}:{camp.goal}:{camp.window_days}:{pre_days}"
 
-    def build() -> ibis.Table:
-        name = "gl_campaign_" + "".join(ch if ch.isalnum() else "_" for ch in key.split(":", 1)[1])
-        return keep(ds, name, member_outcomes(ds, camp, pre_days))
-    return ds.cached(key, build)
+    return ds.keep(key, lambda: member_outcomes(ds, camp, pre_days))
 
 
 # --------------------------------------------------------------------------------------------
@@ -909,11 +908,9 @@ def utm_funnel(ds: Dataset, camp: Campaign) -> pd.DataFrame:
     when it happens at or after the previous one, within window_days of the entry.
     Columns: batch, step, label, people, rate_from_previous, rate_from_start.
     """
-    end = period_end(ds.analysis_date)
-    ev = ds.events.mutate(utm_source=ds.events.utm_campaign)  # carry utm_campaign through stitch
-    st = stitch(ev, investments(ds), end,
-                names=["ad_click", "link_click", "app_install", "register", "bind_card",
-                       "first_investment"])
+    st = person_steps(ds, ["ad_click", "link_click", "app_install", "register", "bind_card",
+                           "first_investment"])
+    st = st.mutate(utm_source=st.utm_campaign)  # the campaign tag identifies the touches
     start = camp.start_at
     w_end = start + dt.timedelta(days=camp.window_days)
     touch = st.filter(st.event_name.isin(["ad_click", "link_click"])
@@ -1365,7 +1362,7 @@ def channel_spend(ds: Dataset) -> pd.DataFrame:
 
     if not ds.has("costs"):
         return pd.DataFrame({"channel": pd.Series(dtype=str), "spend": pd.Series(dtype=float)})
-    c = ds.costs.filter(ds.costs.date < period_end(ds.analysis_date).date())
+    c = ds.costs.filter(ds.costs.date < ds.period_end.date())
     c = with_channel(c, "utm_source", ds.config.channels)
     return (c.group_by("channel").aggregate(spend=_.spend.sum()).order_by("channel")
             .to_pandas().astype({"spend": float}))

@@ -79,7 +79,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -87,9 +86,16 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from growthloop.engine import backend_name, drop, materialize
+from growthloop.engine import (
+    drop,
+    fresh_name,
+    materialize,
+    require_exact_quantiles,
+    splits_deep_queries,
+)
 from growthloop.marts.channels import with_channel
-from growthloop.marts.wide import investments, period_end, require_exact_quantiles, user_wide
+from growthloop.marts.identity import MILESTONES, Rows, person_steps
+from growthloop.marts.wide import user_wide
 from growthloop.staging.loader import DataError, Dataset
 
 DEFAULT_STEPS: tuple[str, ...] = (
@@ -103,7 +109,6 @@ DEFAULT_STEPS: tuple[str, ...] = (
 )
 #: The funnel from sign-up on, for registration cohorts (everyone registered has entered it).
 COHORT_STEPS: tuple[str, ...] = DEFAULT_STEPS[2:]
-MILESTONES: dict[str, int] = {"first_investment": 0, "second_investment": 1}
 STEP_LABELS: dict[str, str] = {
     "ad_click": "广告点击",
     "link_click": "链接点击",
@@ -243,137 +248,6 @@ def make_spec(
 
 
 # --------------------------------------------------------------------------------------------
-# identity stitching
-
-
-Rows = Callable[[ibis.Table], ibis.expr.types.BooleanValue]
-
-
-def stitched_events(
-    ds: Dataset, names: Sequence[str] | None = None, where: Rows | None = None
-) -> ibis.Table:
-    """Events (and milestone rows) up to the analysis date, with the `person_id` they belong to.
-
-    Columns: person_id, user_id (null for anonymous visitors), anonymous_id, event_name,
-    event_time, utm_source. `names` limits the event names (milestones included when named);
-    `where` (a function of the table giving a condition on those columns) limits the rows
-    further. The identity rule is in the module docstring. A device with one sign-up instant
-    (nearly all) is resolved with a join; only shared devices need the window pass.
-    """
-    return stitch(ds.events, investments(ds), period_end(ds.analysis_date), names, where)
-
-
-def stitch(
-    events: ibis.Table,
-    transactions: ibis.Table,
-    end: dt.datetime,
-    names: Sequence[str] | None = None,
-    where: Rows | None = None,
-) -> ibis.Table:
-    """`stitched_events` over any events table (contract columns) and successful investments
-    (user_id, txn_id, txn_time); data at or after `end` is ignored.
-
-    `events` is read twice (every device, then the shared ones): pass a table or a projection
-    of one, not a join, which DuckDB would materialise (design notes, "No large join read
-    twice inside one query"; `attribution._touches_expr` joins its UTM values afterwards).
-    """
-    wanted = None if names is None else [n for n in names if n not in MILESTONES]
-
-    def prepared(ev: ibis.Table) -> ibis.Table:
-        is_reg = (ev.event_name == "register") & ev.user_id.notnull()
-        ev = ev.mutate(
-            _is_reg=is_reg.cast("int8"),
-            _reg_at=ibis.ifelse(is_reg, ev.event_time, ibis.null("timestamp")),
-        )
-        if wanted is not None:
-            # only what the funnel reads, plus the register events that identify the devices
-            ev = ev.filter(ev.event_name.isin(wanted) | (ev._is_reg == 1))
-        if where is not None:
-            # the rows asked for, plus the register events: stitching reads only these, not
-            # every event (the identity of a row depends on its device's sign-ups alone)
-            ev = ev.filter(where(ev) | (ev._is_reg == 1))
-        return ev
-
-    ev = prepared(events.filter(events.event_time < end))
-    cols = ev.columns
-    # the sign-ups of each device: the user of each sign-up instant (two sign-ups on one device
-    # at the same instant: the smaller user_id) and whether the device has more than one
-    signups = (
-        ev.filter(ev._is_reg == 1)
-        .group_by(_o_anon=_.anonymous_id, _o_at=_.event_time)
-        .aggregate(_owner=_.user_id.min())
-    )
-    devices = signups.group_by(_d_anon=_._o_anon).aggregate(
-        _d_owner=_._owner.min(), _d_shared=_.count() > 1
-    )
-    shared_devices = devices.filter(devices._d_shared).select(_s_anon=_._d_anon)
-    # a device with one sign-up instant (nearly all): its anonymous events are that user's
-    simple = ev.left_join(devices, ev.anonymous_id == devices._d_anon)
-    anonymous = simple.user_id.isnull() & simple.anonymous_id.notnull()
-    simple = simple.filter(~(anonymous & simple._d_shared.fill_null(False))).mutate(
-        _owner=ibis.ifelse(anonymous, simple._d_owner, ibis.null("string"))
-    )
-    # a shared device: the next sign-up at or after the event, else the last one before, from
-    # min/max windows over the device's anonymous events and sign-ups only (argmin/argmax over
-    # the frames, or windows over every event, cost several times more on DuckDB). Its rows
-    # are read from the events again (a semi join on the few shared devices) by an expression
-    # of their own: a table expression read twice becomes a common table expression, which
-    # DuckDB materialises (at 10M users, 113M joined rows written to disk and read back).
-    sh = prepared(
-        events.filter(
-            (events.event_time < end) & events.anonymous_id.isin(shared_devices._s_anon)
-        )
-    )
-    sh = sh.filter((sh.user_id.isnull() & sh.anonymous_id.notnull()) | (sh._is_reg == 1))
-    sh = sh.select(*cols)
-    w_next = ibis.window(
-        group_by="anonymous_id", order_by=["event_time", "_is_reg"], rows=(0, None)
-    )
-    w_prev = ibis.window(
-        group_by="anonymous_id", order_by=["event_time", "_is_reg"], rows=(None, 0)
-    )
-    sh = sh.mutate(
-        _owner_at=ibis.coalesce(sh._reg_at.min().over(w_next), sh._reg_at.max().over(w_prev))
-    )
-    sh = sh.filter(sh._is_reg == 0)
-    sh = sh.left_join(
-        signups, (sh.anonymous_id == signups._o_anon) & (sh._owner_at == signups._o_at)
-    )
-    ev = simple.select(*cols, "_owner").union(sh.select(*cols, "_owner"), distinct=False)
-    uid = ibis.coalesce(ev.user_id, ev._owner)
-    ev = ev.mutate(
-        user_id=uid, person_id=ibis.coalesce(uid, ibis.literal("anon:") + ev.anonymous_id)
-    )
-    if wanted is not None:
-        ev = ev.filter(ev.event_name.isin(wanted))
-    if where is not None:
-        ev = ev.filter(where(ev))
-    out = ev.select(
-        "person_id", "user_id", "anonymous_id", "event_name", "event_time", "utm_source"
-    )
-    ms = [m for m in MILESTONES if names is None or m in names]
-    if ms:
-        txn = transactions.filter(transactions.txn_time < end)
-        txn = txn.mutate(
-            _n=ibis.row_number().over(group_by="user_id", order_by=["txn_time", "txn_id"])
-        )
-        txn = txn.filter(txn._n.isin([MILESTONES[m] for m in ms]))
-        name = ibis.cases(*[(txn._n == MILESTONES[m], m) for m in ms])
-        milestones = txn.select(
-            person_id=txn.user_id,
-            user_id=txn.user_id,
-            anonymous_id=ibis.null("string"),
-            event_name=name,
-            event_time=txn.txn_time,
-            utm_source=ibis.null("string"),
-        )
-        if where is not None:
-            milestones = milestones.filter(where(milestones))
-        out = out.union(milestones)
-    return out
-
-
-# --------------------------------------------------------------------------------------------
 # per-person step times
 
 
@@ -382,7 +256,7 @@ def _check_steps(ds: Dataset, spec: FunnelSpec) -> None:
     events = [s for s in spec.names if s not in MILESTONES]
     if not events:
         return
-    present = ds.cached("funnel.event_names", lambda: _event_names(ds))
+    present = ds.memo("funnel.event_names", lambda: _event_names(ds))
     missing = [s for s in events if s not in present]
     if missing:
         raise DataError(
@@ -409,30 +283,26 @@ def step_times(ds: Dataset, spec: FunnelSpec | None = None, **params) -> ibis.Ta
     spec = spec or make_spec(**params)
     # the funnel table, its breakdowns and the time to convert of one chapter read the same
     # step times: stitched and computed once per dataset and funnel definition, kept in the engine
-    return ds.cached(f"funnel.step_times:{spec!r}", lambda: _kept_step_times(ds, spec))
+    return _kept_step_times(ds, spec)
 
 
 def _kept_step_times(ds: Dataset, spec: FunnelSpec) -> ibis.Table:
-    """`step_times` computed and kept in the engine (`materialize`).
+    """`step_times` computed and kept in the engine.
 
-    On Postgres a strict-order funnel also keeps each step's intermediate table, and a funnel
-    with exclusions the table before the cut: Postgres inlines the nested array subqueries,
-    and a 7-step strict funnel in one query ran the server out of memory (4 steps took a
-    minute; the default funnel with one exclusion 47 s instead of 3). The intermediate tables
-    are dropped once the result is kept.
+    Where the engine must cut a deep query into kept steps (`engine.splits_deep_queries`:
+    Postgres), a strict-order funnel also keeps each step's intermediate table, and a funnel
+    with exclusions the table before the cut; they are dropped once the result is kept.
     """
-    tag = uuid.uuid4().hex[:12]
     parts: list[str] = []
     keep = None
-    if (spec.order == "strict" or spec.exclusions) and backend_name(ds.con) == "postgres":
+    if (spec.order == "strict" or spec.exclusions) and splits_deep_queries(ds.con):
 
         def keep(table: ibis.Table) -> ibis.Table:
-            parts.append(f"gl_funnel_part_{tag}_{len(parts)}")
+            parts.append(fresh_name("funnel_part"))
             return materialize(ds.con, parts[-1], table)
 
-    expr = step_times_from(stitched_events(ds, spec.names), spec, period_end(ds.analysis_date),
-                           keep=keep)
-    kept = materialize(ds.con, f"gl_funnel_steps_{tag}", expr)
+    kept = ds.keep(f"funnel.step_times:{spec!r}", lambda: step_times_from(
+        person_steps(ds, spec.names), spec, ds.period_end, keep=keep))
     for name in parts:
         drop(ds.con, name)
     return kept
@@ -594,7 +464,7 @@ def _segment_table(
     channels = ds.config.channels
     if breakdown in CHANNEL_BREAKDOWNS:
         tagged: Rows = lambda t: t.utm_source.notnull() & (t.utm_source.strip() != "")  # noqa: E731
-        ev = stitched_events(ds, where=lambda t: tagged(t) | (t.event_name == "register"))
+        ev = person_steps(ds, where=lambda t: tagged(t) | (t.event_name == "register"))
         touches = ev.filter(tagged(ev))
         reg = (
             ev.filter(ev.event_name == "register")
@@ -623,7 +493,7 @@ def _segment_table(
                 f"breakdown: milestone {step!r} carries no channel; pick an event step"
             )
         k = spec.steps.index(step)
-        ev = stitched_events(ds, [step])
+        ev = person_steps(ds, [step])
         ev = ev.select(_pid=ev.person_id, _t=ev.event_time, _utm=ev.utm_source)
         ev = ev.group_by(["_pid", "_t"]).aggregate(_utm=_._utm.min())
         j = entries.left_join(ev, (entries.person_id == ev._pid) & (entries[f"t{k}"] == ev._t))
@@ -1042,7 +912,7 @@ def stalled_users(
     ):
         if not (isinstance(value, int | float) and value > 0):
             raise ValueError(f"{name}: must be a positive number, got {value!r}")
-    end = period_end(ds.analysis_date)
+    end = ds.period_end
     since = end - dt.timedelta(days=lookback_days)
     w = user_wide(ds)
     hours = lambda t: _hours(t, ibis.literal(end))  # noqa: E731
@@ -1088,7 +958,7 @@ def stalled_counts(
     stalled = stalled_users(ds, card_hours, invest_days, lookback_days)
     counts = stalled.group_by("rule").aggregate(users=_.count()).to_pandas()
     counts = dict(zip(counts.rule, counts.users, strict=True))
-    end = period_end(ds.analysis_date)
+    end = ds.period_end
     w = user_wide(ds)
     card_due = w.registered_at + _days(card_hours / 24)
     inv_due = w.bind_card_at + _days(invest_days)
@@ -1132,7 +1002,7 @@ def outside_funnel(ds: Dataset, steps: Sequence[str] = DEFAULT_STEPS) -> dict[st
     """Registered users the funnel cannot see: no occurrence of the first step (organic, or a
     touch the data does not record). Returns {'registered': n, 'without_first_step': m}."""
     spec = make_spec(steps)
-    ev = stitched_events(ds, [spec.steps[0]])
+    ev = person_steps(ds, [spec.steps[0]])
     seen = ev.filter(ev.user_id.notnull()).select(_uid=ev.user_id).distinct()
     w = user_wide(ds)
     j = w.left_join(seen, w.user_id == seen._uid)

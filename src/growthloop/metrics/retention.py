@@ -49,8 +49,10 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
+from growthloop.engine import require_exact_quantiles
 from growthloop.marts.channels import with_channel
-from growthloop.marts.wide import investments, period_end, require_exact_quantiles, user_wide
+from growthloop.marts.investments import investments
+from growthloop.marts.wide import user_wide
 from growthloop.staging.contract import CANONICAL_EVENTS
 from growthloop.staging.loader import Dataset
 
@@ -159,7 +161,7 @@ def periods_in(horizon_months: int, unit: str) -> int:
 def activity(ds: Dataset, event: str = INVESTMENT) -> ibis.Table:
     """(user_id, ts) of every activity up to the analysis date: investments, events or both."""
     _check_event("return_event", event)
-    end = period_end(ds.analysis_date)
+    end = ds.period_end
     inv = investments(ds)
     inv = inv.select("user_id", ts=inv.txn_time)
     if event == INVESTMENT:
@@ -423,7 +425,7 @@ def nth_investment(ds: Dataset, max_n: int = 5, by: str | None = None,
     groups = _groups(ds, by).rename(_g_uid="user_id")
     ranked = ranked.inner_join(groups, ranked.user_id == groups._g_uid)
     if mature_days:
-        cutoff = period_end(ds.analysis_date) - dt.timedelta(days=mature_days)
+        cutoff = ds.period_end - dt.timedelta(days=mature_days)
         first = inv.group_by("user_id").aggregate(_first=_.txn_time.min())
         first = first.filter(first._first <= cutoff).rename(_f_uid="user_id")
         ranked = ranked.inner_join(first, ranked.user_id == first._f_uid)

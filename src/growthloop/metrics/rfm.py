@@ -60,17 +60,23 @@ F high; 潜力新客 (new potential) = R high and F low (recent, still few inves
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 
 import ibis
 import pandas as pd
 from ibis import _
 
-from growthloop.marts.wide import investments, keep, period_end, require_exact_quantiles
-from growthloop.staging.loader import Dataset
+from growthloop.engine import require_exact_quantiles
+from growthloop.marts.investments import investments
+from growthloop.staging.contract import (
+    ACTION_FIELDS,
+    RFM_GROUPS,
+    SEGMENTS,
+    Segment,
+    segment_key,
+)
+from growthloop.staging.loader import Dataset, period_end
 
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -101,47 +107,13 @@ __all__ = [
     "split_values",
 ]
 
+#: The three operating groups (label, English, rule), see growthloop.staging.contract.
+GROUPS = RFM_GROUPS
 MONETARY = ("amount", "revenue")
 SPLITS = ("mean", "median", "score")
-ACTION_FIELDS = ("action", "channel", "offer")
 # ties at the split: |value - split| within this share of the split's size count as equal
 _TIE_TOL = 1e-9
 
-
-@dataclass(frozen=True)
-class Segment:
-    """One of the eight classic RFM segments: which of R, F, M are high, and its labels."""
-
-    code: str
-    label: str
-    label_en: str
-    r: bool
-    f: bool
-    m: bool
-
-    @property
-    def group(self) -> str:
-        return segment_group(self.r, self.f)[0]
-
-
-#: The eight segments in the book's order: M high first, then by R, then F.
-SEGMENTS: tuple[Segment, ...] = (
-    Segment("important_value", "重要价值", "important value", True, True, True),
-    Segment("important_develop", "重要发展", "important to develop", True, False, True),
-    Segment("important_keep", "重要保持", "important to keep", False, True, True),
-    Segment("important_win_back", "重要挽留", "important to win back", False, False, True),
-    Segment("general_value", "一般价值", "general value", True, True, False),
-    Segment("general_develop", "一般发展", "general to develop", True, False, False),
-    Segment("general_keep", "一般保持", "general to keep", False, True, False),
-    Segment("general_win_back", "一般挽留", "general to win back", False, False, False),
-)
-
-#: The three operating groups (label, English, rule).
-GROUPS: tuple[tuple[str, str, str], ...] = (
-    ("潜力新客", "new potential", "R 高、F 低 (recent, few investments)"),
-    ("稳定中客", "stable", "R 高、F 高 (recent and frequent)"),
-    ("流失风险客", "churn risk", "R 低 (not recent), whatever F and M"),
-)
 
 #: The "from" row of a migration for users who were not yet investors at the earlier date.
 NEW_INVESTOR = ("新投资人", "new investor")
@@ -167,27 +139,12 @@ DEFAULT_ACTIONS: dict[str, dict[str, str]] = {
 }
 
 
-def segment_group(r_high: bool, f_high: bool) -> tuple[str, str]:
-    """The operating group (label, English) of an R/F high-low pair."""
-    if not r_high:
-        return GROUPS[2][0], GROUPS[2][1]
-    return (GROUPS[1][0], GROUPS[1][1]) if f_high else (GROUPS[0][0], GROUPS[0][1])
-
-
 def segment_of(r_high: bool, f_high: bool, m_high: bool) -> Segment:
     """The segment of a high/low triple."""
     for seg in SEGMENTS:
         if (seg.r, seg.f, seg.m) == (bool(r_high), bool(f_high), bool(m_high)):
             return seg
     raise AssertionError("unreachable: the eight segments cover every triple")
-
-
-def segment_key(name: str) -> str:
-    """The Chinese label of a segment named by its Chinese label, English label or code."""
-    for seg in SEGMENTS:
-        if name in (seg.label, seg.label_en, seg.code):
-            return seg.label
-    raise KeyError(name)
 
 
 # --------------------------------------------------------------------------------------------
@@ -369,17 +326,10 @@ def segments(ds: Dataset, as_of: dt.date | str | None = None, period_days: int |
         values = rfm_values(ds, day, period_days, monetary)
         return segment(score(values, bins), split, score_threshold, bins)
     key = f"{day.isoformat()}|{period_days}|{monetary}|{bins}"
-    tag = hashlib.sha1(key.encode()).hexdigest()[:12]
-
-    def build_scored() -> ibis.Table:
-        expr = score(rfm_values(ds, day, period_days, monetary), bins)
-        return keep(ds, f"gl_rfm_scored_{tag}", expr)
-
-    scored = ds.cached(f"rfm_scored:{key}", build_scored)
+    scored = ds.keep(f"rfm_scored:{key}",
+                     lambda: score(rfm_values(ds, day, period_days, monetary), bins))
     key2 = f"{key}|{split}|{threshold if split == 'score' else ''}"
-
-    return ds.cached(f"rfm_segments:{key2}",
-                     lambda: segment(scored, split, score_threshold, bins))
+    return ds.memo(f"rfm_segments:{key2}", lambda: segment(scored, split, score_threshold, bins))
 
 
 # --------------------------------------------------------------------------------------------

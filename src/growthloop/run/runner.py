@@ -32,6 +32,7 @@ import yaml
 
 from growthloop import PROJECT_ROOT
 from growthloop.book import EXPORTS_DIR, TABLES_DIR
+from growthloop.marts import stored_marts
 from growthloop.present.summary import SUMMARY_STEM
 from growthloop.staging.config import load_config
 from growthloop.staging.store import STORE_ENV, prepare_store
@@ -256,7 +257,8 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         if backend == "duckdb":
             progress("loading the dataset once for every chapter")
             started = time.perf_counter()
-            prepare_store(campaign.data, store, params.get("analysis_date"))
+            prepare_store(campaign.data, store, params.get("analysis_date"), marts=stored_marts(),
+                          channel_map=params.get("channel_map"))
             progress(f"    loaded in {time.perf_counter() - started:.1f} s")
         else:  # the tables stay in the engine; each chapter opens them itself
             progress(f"engine {backend}: each chapter opens the dataset in it")

@@ -38,19 +38,16 @@ import datetime as dt
 import os
 import re
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from growthloop.staging.contract import DEFAULT_CHANNELS, TABLES, Channel
+from growthloop.errors import ConfigError
+from growthloop.staging.contract import ACTION_FIELDS, DEFAULT_CHANNELS, SEGMENTS, TABLES, Channel
 
 DATASET_FILE = "dataset.yml"
-
-
-class ConfigError(ValueError):
-    """dataset.yml is malformed; the message names the key and what to write instead."""
 
 
 @dataclass
@@ -328,17 +325,12 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
     return cfg
 
 
-RFM_ACTION_FIELDS = ("action", "channel", "offer")
-
-
 def _parse_rfm_actions(value: Any) -> dict[str, dict[str, str]]:
     """rfm_actions: segment -> {action, channel, offer}, keyed by the segment's Chinese label.
 
     A segment may be named by its Chinese label (重要价值), English label (important value) or
     code (important_value); unknown segments and fields are refused.
     """
-    from growthloop.metrics.rfm import SEGMENTS  # lazy: rfm imports data, which imports this module
-
     names = {}
     for seg in SEGMENTS:
         for name in (seg.label, seg.label_en, seg.code):
@@ -353,16 +345,48 @@ def _parse_rfm_actions(value: Any) -> dict[str, dict[str, str]]:
         if key in out:
             raise ConfigError(f"{DATASET_FILE}: rfm_actions names the segment {key} twice")
         fields = _as_mapping(fields, f"rfm_actions.{name}")
-        bad = sorted(str(k) for k in set(fields) - set(RFM_ACTION_FIELDS))
+        bad = sorted(str(k) for k in set(fields) - set(ACTION_FIELDS))
         if bad:
             raise ConfigError(f"{DATASET_FILE}: rfm_actions.{name} has unknown key(s) {bad}; "
-                              f"the keys are {list(RFM_ACTION_FIELDS)}")
+                              f"the keys are {list(ACTION_FIELDS)}")
         for k, v in fields.items():
             if v is None or isinstance(v, (dict, list)):
                 raise ConfigError(f"{DATASET_FILE}: rfm_actions.{name}.{k} must be a text, "
                                   f"got {v!r}")
         out[key] = {str(k): str(v) for k, v in fields.items()}
     return out
+
+
+def with_channel_map(channels: tuple[Channel, ...], aliases: Any) -> tuple[Channel, ...]:
+    """`channels` with a run's extra source aliases ({source: channel name}) applied.
+
+    A source is normalised like every UTM value (URL-decoded, trimmed, lower-cased) and leaves
+    the channel that claimed it before; a channel name not in the map becomes a new paid
+    channel. Applied when the dataset is opened (`open_dataset(channel_map=...)`), so the wide
+    table's sign-up channel, the touches and the costs agree in every chapter.
+    """
+    from urllib.parse import unquote_plus
+
+    if not aliases:
+        return channels
+    if not isinstance(aliases, dict):
+        raise ConfigError(f"channel_map: give {{source: channel}}, e.g. {{mysrc: 百度搜索}}; got "
+                          f"{type(aliases).__name__} {aliases!r}")
+    extra: dict[str, list[str]] = {}
+    for source, name in aliases.items():
+        key = unquote_plus(str(source)).strip().lower()
+        if not key or name is None or not str(name).strip():
+            raise ConfigError(f"channel_map: empty source or channel in {source!r}: {name!r}")
+        extra.setdefault(str(name).strip(), []).append(key)
+    moved = {a for sources in extra.values() for a in sources}
+    out = []
+    for ch in channels:
+        add = extra.pop(ch.name, [])
+        kept = tuple(a for a in ch.sources if a not in moved)
+        out.append(replace(ch, sources=tuple(dict.fromkeys((*kept, *add)))))
+    for name, sources in extra.items():
+        out.append(Channel(name, name, "paid", tuple(dict.fromkeys(sources))))
+    return tuple(out)
 
 
 def load_config(folder: str | Path) -> DatasetConfig:

@@ -218,3 +218,63 @@ AGE_BANDS: tuple[tuple[str, int, int], ...] = (
     ("45-55", 45, 55),
     ("56+", 56, 120),
 )
+
+
+# --------------------------------------------------------------------------------------------
+# RFM vocabulary: dataset.yml's `rfm_actions` names these segments and fields, so the loader
+# checks them here; growthloop.metrics.rfm computes the segments.
+
+#: The fields of an RFM segment's recommended action (dataset.yml `rfm_actions`).
+ACTION_FIELDS: tuple[str, ...] = ("action", "channel", "offer")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One of the eight classic RFM segments: which of R, F, M are high, and its labels."""
+
+    code: str
+    label: str
+    label_en: str
+    r: bool
+    f: bool
+    m: bool
+
+    @property
+    def group(self) -> str:
+        return segment_group(self.r, self.f)[0]
+
+
+#: The eight segments in the book's order: M high first, then by R, then F.
+SEGMENTS: tuple[Segment, ...] = (
+    Segment("important_value", "重要价值", "important value", True, True, True),
+    Segment("important_develop", "重要发展", "important to develop", True, False, True),
+    Segment("important_keep", "重要保持", "important to keep", False, True, True),
+    Segment("important_win_back", "重要挽留", "important to win back", False, False, True),
+    Segment("general_value", "一般价值", "general value", True, True, False),
+    Segment("general_develop", "一般发展", "general to develop", True, False, False),
+    Segment("general_keep", "一般保持", "general to keep", False, True, False),
+    Segment("general_win_back", "一般挽留", "general to win back", False, False, False),
+)
+
+#: The three operating groups (label, English, rule).
+RFM_GROUPS: tuple[tuple[str, str, str], ...] = (
+    ("潜力新客", "new potential", "R 高、F 低 (recent, few investments)"),
+    ("稳定中客", "stable", "R 高、F 高 (recent and frequent)"),
+    ("流失风险客", "churn risk", "R 低 (not recent), whatever F and M"),
+)
+
+def segment_group(r_high: bool, f_high: bool) -> tuple[str, str]:
+    """The operating group (label, English) of an R/F high-low pair."""
+    if not r_high:
+        return RFM_GROUPS[2][0], RFM_GROUPS[2][1]
+    return (RFM_GROUPS[1][0], RFM_GROUPS[1][1]) if f_high else (RFM_GROUPS[0][0], RFM_GROUPS[0][1])
+
+
+def segment_key(name: str) -> str:
+    """The Chinese label of a segment named by its Chinese label, English label or code."""
+    for seg in SEGMENTS:
+        if name in (seg.label, seg.label_en, seg.code):
+            return seg.label
+    raise KeyError(name)
+
+

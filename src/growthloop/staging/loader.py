@@ -12,7 +12,6 @@ Everything runs in the engine (DuckDB by default): no raw table is pulled into p
 from __future__ import annotations
 
 import codecs
-import contextlib
 import csv
 import datetime as dt
 import gzip
@@ -32,8 +31,9 @@ import ibis.expr.datatypes as idt
 import pandas as pd
 from ibis import _
 
-from growthloop.engine import backend_name, drop, materialize
-from growthloop.staging.config import ConfigError, DatasetConfig, load_config
+from growthloop.engine import backend_name, connect_engine, drop, materialize
+from growthloop.errors import ConfigError, DataError
+from growthloop.staging.config import DatasetConfig, load_config, with_channel_map
 from growthloop.staging.contract import (
     BOOL,
     CANONICAL_EVENTS,
@@ -72,23 +72,6 @@ _DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".tsv", ".txt", ".xlsx", ".xls"
 
 _IBIS_TYPES = {STRING: "string", TIMESTAMP: "timestamp", DATE: "date", INT: "int64",
                FLOAT: "float64", BOOL: "boolean"}
-
-
-class DataError(ValueError):
-    """The data cannot be used as it is; the message says where and what to do."""
-
-    def __init__(self, table: str, column: str | None, rule: str, rows: int = 0,
-                 example: dict | None = None, hint: str = ""):
-        self.table, self.column, self.rule, self.rows, self.example = table, column, rule, rows, example
-        where = f"table {table!r}" + (f", column {column!r}" if column else "")
-        msg = f"{where}: {rule}"
-        if rows:
-            msg += f" ({rows:,} rows)"
-        if example:
-            msg += f"; example row: {example}"
-        if hint:
-            msg += f". {hint}"
-        super().__init__(msg)
 
 
 @dataclass
@@ -137,84 +120,6 @@ class QualityReport:
              for r in self.set_aside],
             columns=["table", "rule", "rows", "severity"],
         )
-
-
-def connect_duckdb(timezone: str = "Asia/Shanghai", memory_limit: str | None = None,
-                   temp_directory: str | None = None, threads: int | None = None,
-                   database: str | Path | None = None):
-    """An in-process DuckDB connection whose session time zone is the platform's.
-
-    `database` None keeps the tables in memory (spilling to `temp_directory`); a path keeps
-    them in that database file (a run's shared store, see growthloop.staging.store)."""
-    con = ibis.duckdb.connect(str(database)) if database else ibis.duckdb.connect()
-    con.raw_sql(f"SET TimeZone='{timezone}'")
-    # no progress bar on a terminal (it would interleave with the run's log); in a Jupyter
-    # kernel DuckDB shows none and refuses the setting without ipywidgets
-    with contextlib.suppress(duckdb.Error):
-        con.raw_sql("SET enable_progress_bar=false")
-    if memory_limit:
-        con.raw_sql(f"SET memory_limit='{memory_limit}'")
-    if temp_directory:
-        con.raw_sql(f"SET temp_directory='{temp_directory}'")
-    if threads:
-        con.raw_sql(f"SET threads={int(threads)}")
-    return con
-
-
-def connect_engine(config: DatasetConfig):
-    """The engine dataset.yml names (`engine.backend`), its session in the dataset's zone.
-
-    DuckDB: in process, with the memory settings. PySpark: a session from `engine.spark`
-    (spark.master and any other Spark setting). Postgres: a connection from `engine.postgres`
-    (see `connect_postgres`). Ibis' connect sets the session zone to UTC, so it is set back to
-    the dataset's zone afterwards: a day is a day in that zone.
-    """
-    if config.engine.backend == "duckdb":
-        return connect_duckdb(config.timezone, **config.engine.duckdb_settings())
-    if config.engine.backend == "postgres":
-        return connect_postgres(config.timezone, config.engine.postgres)
-    try:
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise ConfigError("dataset.yml: engine.backend pyspark needs pyspark: "
-                          "pip install -r requirements-spark.txt") from exc
-    builder = SparkSession.builder.appName("growthloop")
-    # no progress bars in the run's log; dataset.yml can turn them back on
-    settings = {"spark.ui.showConsoleProgress": "false", **config.engine.spark}
-    for key, value in settings.items():
-        builder = builder.config(key, value)
-    return ibis.pyspark.connect(builder.getOrCreate(),
-                                **{"spark.sql.session.timeZone": config.timezone})
-
-
-def connect_postgres(timezone: str, settings: dict[str, Any]):
-    """Ibis' postgres backend from dataset.yml's `engine.postgres`, in the dataset's zone.
-
-    The password is libpq's business (PGPASSWORD, ~/.pgpass): dataset.yml may not hold one.
-    A port left out is libpq's default (PGPORT, the service's), not Ibis' 5432.
-    """
-    try:
-        import psycopg
-    except ImportError as exc:
-        raise ConfigError("dataset.yml: engine.backend postgres needs psycopg: "
-                          "pip install -r requirements-postgres.txt") from exc
-    where = ", ".join(f"{k}={settings[k]}" for k in ("host", "port", "database", "user", "service")
-                      if k in settings)
-    try:
-        con = ibis.postgres.connect(**{"port": None, **settings})
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1][:300] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"dataset.yml: engine.postgres ({where}): cannot connect: {reason}. "
-                          "Check the settings; the password comes from PGPASSWORD or "
-                          "~/.pgpass") from None
-    try:
-        with con.con.cursor() as cur:  # Ibis' connect set UTC
-            cur.execute("SELECT set_config('TimeZone', %s, false)", (timezone,))
-    except psycopg.Error as exc:
-        con.disconnect()
-        raise ConfigError(f"dataset.yml: timezone {timezone!r}: the Postgres server does not know "
-                          f"this zone ({str(exc).splitlines()[0][:200]})") from None
-    return con
 
 
 def _source_table(con, source: str, name: str) -> ibis.Table:
@@ -507,9 +412,27 @@ def _parse_value(col: ibis.Value, dtype: str) -> ibis.Value:
     return col.try_cast(target)
 
 
+def period_end(analysis_date: dt.date) -> dt.datetime:
+    """The first instant after the analysis date: data at or after it is in the future."""
+    return dt.datetime.combine(analysis_date + dt.timedelta(days=1), dt.time())
+
+
+def kept_table_name(key: str) -> str:
+    """The engine table a kept result is stored under: gl_<key> for a plain name, else a
+    readable prefix and a digest of the key (keys hold parameters: quotes, brackets)."""
+    if re.fullmatch(r"[a-z][a-z0-9_]{0,40}", key):
+        return f"gl_{key}"
+    slug = re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_")[:24]
+    return f"gl_{slug}_{hashlib.sha1(key.encode()).hexdigest()[:12]}"
+
+
 @dataclass
 class Dataset:
-    """A dataset folder opened in the engine: clean tables, their quality report, the config."""
+    """A dataset folder opened in the engine: clean tables, their quality report, the config.
+
+    Derived results are computed once per dataset and reused by every later call:
+    `keep` for tables (kept in the engine), `memo` for small Python results.
+    """
 
     path: Path
     config: DatasetConfig
@@ -528,14 +451,35 @@ class Dataset:
             return tables[name]
         raise AttributeError(name)
 
+    @property
+    def period_end(self) -> dt.datetime:
+        """The first instant after the analysis date (nothing at or after it is used)."""
+        return period_end(self.analysis_date)
+
     def has(self, name: str) -> bool:
         return name in self.tables
 
-    def cached(self, key: str, build: Callable[[], Any]) -> Any:
-        """Build a derived table once per dataset (the wide table, say) and reuse it."""
+    def keep(self, key: str, build: Callable[[], ibis.Table]) -> ibis.Table:
+        """The table `build()` describes, computed once per dataset and `key` and kept in the
+        engine (`engine.materialize`); later calls with the same key read the kept table.
+
+        `key` names the result and every parameter it depends on (a mart's name, or
+        "funnel.step_times:<spec>"). A kept table that came with the dataset (a run's store)
+        is returned as it is.
+        """
+        if key not in self._cache:
+            self._cache[key] = materialize(self.con, kept_table_name(key), build())
+        return self._cache[key]
+
+    def memo(self, key: str, build: Callable[[], Any]) -> Any:
+        """A small result (a frame of sums, a set of names) computed once per dataset and key."""
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
+
+    def is_kept(self, key: str) -> bool:
+        """Whether `keep` has already computed the result under `key`."""
+        return key in self._cache
 
 
 @ibis.udf.scalar.builtin
@@ -902,19 +846,40 @@ def resolve_today(timezone: str) -> dt.date:
 
 def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None = None,
                  max_set_aside_share: float = MAX_SET_ASIDE_SHARE,
-                 max_amount: float = MAX_AMOUNT, today: dt.date | None = None) -> Dataset:
+                 max_amount: float = MAX_AMOUNT, today: dt.date | None = None,
+                 channel_map: dict[str, str] | None = None) -> Dataset:
     """Open, validate and clean a dataset folder; the clean tables live in the engine.
 
-    `con` is an Ibis backend (default: the engine dataset.yml names, see `connect_engine`);
-    a connection you pass must already be in the dataset's time zone.
-    A rule that would set aside more than `max_set_aside_share` of a table stops the load.
-    Investments above `max_amount` yuan are set aside as absurd. Rows dated after `today`
-    (default: the current date in the dataset's zone) are set aside: no export can hold them.
+    Parameters
+    ----------
+    path
+        The dataset folder (tables and an optional dataset.yml).
+    con
+        An Ibis backend; default the engine dataset.yml names (`engine.connect_engine`). A
+        connection you pass must already be in the dataset's time zone.
+    analysis_date
+        The day the analysis is "as of"; default dataset.yml's, else the last event day.
+    max_set_aside_share
+        A rule that would set aside more than this share of a table stops the load.
+    max_amount
+        Investments above this many yuan are set aside as absurd.
+    today
+        Rows dated after it are set aside (no export can hold them); default the current
+        date in the dataset's zone.
+    channel_map
+        A run's extra UTM source aliases, {source: channel}, added to dataset.yml's channel
+        map (`config.with_channel_map`) before anything is derived.
+
+    Returns
+    -------
+    Dataset
+        The clean tables, their quality report and the configuration.
     """
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
         raise DataError("dataset", None, f"folder {folder} does not exist")
     config = load_config(folder)
+    config.channels = with_channel_map(config.channels, channel_map)
     zone_today = resolve_today(config.timezone)  # also checks the zone's name
     today = today or zone_today
     if con is None:

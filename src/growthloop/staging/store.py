@@ -4,10 +4,12 @@ Opening a dataset (reading the files, checking every row, building the user wide
 the slowest step of a run at scale: at 10 million users it is minutes, and each chapter runs
 in its own kernel. The runner therefore loads the dataset once into a DuckDB database file in
 the run folder (`prepare_store`) and names it in the kernels' environment (`STORE_ENV`);
-`open_store` gives each chapter the same clean tables and wide table, attached read-only, in
-seconds. The file is deleted when the run ends: it holds row-level personal data.
+`open_store` gives each chapter the same clean tables and the marts that do not depend on a
+chapter's parameters (investments, person events, the wide table: identity is stitched once per
+run), attached read-only, in seconds. The file is deleted when the run ends: it holds row-level
+personal data.
 
-A store is used only for the dataset folder and analysis date it was made from, and only
+A store is used only for the dataset folder, analysis date and channel map it was made from, and only
 while the folder's files are unchanged (names, sizes, modification times and dataset.yml);
 otherwise the chapter opens the dataset itself.
 """
@@ -18,11 +20,14 @@ import datetime as dt
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from growthloop import __version__
-from growthloop.staging.config import load_config
+from growthloop.engine import connect_duckdb
+from growthloop.staging.config import load_config, with_channel_map
 from growthloop.staging.contract import TABLES
 from growthloop.staging.loader import (
     MAX_AMOUNT,
@@ -33,13 +38,12 @@ from growthloop.staging.loader import (
     _Loader,
     _sql_text,
     as_date,
-    connect_duckdb,
+    kept_table_name,
     resolve_today,
 )
 
 STORE_ENV = "GROWTHLOOP_STORE"
 CATALOG = "gl_store"  # the name the store is attached under in a chapter's connection
-WIDE_KEY = "user_wide"  # Dataset cache key of the wide table (growthloop.marts.wide.user_wide)
 
 
 def fingerprint(folder: Path) -> str:
@@ -58,16 +62,32 @@ def _meta_path(store: Path) -> Path:
     return store.with_name(store.name + ".json")
 
 
+def _channel_key(channel_map: dict | None) -> str | None:
+    """A run's channel map as stored in the meta file (None when there is none)."""
+    return json.dumps(channel_map, ensure_ascii=False, sort_keys=True) if channel_map else None
+
+
 def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | str | None = None,
-                  today: dt.date | None = None) -> Path:
-    """Open, validate and clean the dataset into the DuckDB file `store`, with its wide table.
+                  today: dt.date | None = None, marts: Sequence[Any] = (),
+                  channel_map: dict[str, str] | None = None) -> Path:
+    """Open, validate and clean the dataset into the DuckDB file `store`, with its marts.
 
-    The same checks as `open_dataset`; a DataError stops the run before any chapter starts.
+    Parameters
+    ----------
+    data, analysis_date, today, channel_map
+        As for `open_dataset`: the same checks; a DataError stops the run before any chapter.
+    store
+        The DuckDB file to write (replaced when it exists), with `<store>.json` beside it.
+    marts
+        Derived tables to build once and keep in the file, in order (a mart may read those
+        before it): objects with `name` and `build(ds)`, `growthloop.marts.stored_marts()`.
+        Staging does not import the marts; the runner hands them over.
+
+    Returns
+    -------
+    Path
+        The store file.
     """
-    from growthloop.marts.wide import (
-        build_wide,  # wide imports data; imported here to avoid a cycle
-    )
-
     folder = Path(data).expanduser().resolve()
     analysis_date = as_date(analysis_date)
     store = Path(store)
@@ -75,18 +95,23 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
     for stale in (store, _meta_path(store)):
         stale.unlink(missing_ok=True)
     config = load_config(folder)
+    config.channels = with_channel_map(config.channels, channel_map)
     con = connect_duckdb(config.timezone, database=store, **config.engine.duckdb_settings())
     try:
         loader = _Loader(folder, con, config, analysis_date, MAX_SET_ASIDE_SHARE, MAX_AMOUNT,
                          today or resolve_today(config.timezone), temp=False)
         ds = loader.load()
-        con.create_table("gl_user_wide", build_wide(ds))
+        for mart in marts:
+            name = kept_table_name(mart.name)
+            con.create_table(name, mart.build(ds))
+            ds._cache[mart.name] = con.table(name)  # later marts read the stored table
         con.raw_sql("CHECKPOINT")
     finally:
         con.disconnect()
     meta = {"data": str(folder), "fingerprint": fingerprint(folder),
             "analysis_date_requested": str(analysis_date) if analysis_date else None,
             "analysis_date": str(ds.analysis_date), "tables": sorted(ds.tables),
+            "marts": [m.name for m in marts], "channel_map": _channel_key(channel_map),
             "quality": asdict(ds.quality)}
     _meta_path(store).write_text(json.dumps(meta, ensure_ascii=False, default=str), encoding="utf-8")
     return store
@@ -98,11 +123,14 @@ def _report(raw: dict) -> QualityReport:
 
 
 def open_store(store: str | Path, data: str | Path,
-               analysis_date: dt.date | str | None = None) -> Dataset | None:
-    """The dataset from a store made for this folder and analysis date; None if it does not fit.
+               analysis_date: dt.date | str | None = None,
+               channel_map: dict[str, str] | None = None) -> Dataset | None:
+    """The dataset from a store made for this folder, analysis date and channel map; None if
+    it does not fit (another folder, date or map, or the folder's files changed).
 
     The store is attached read-only to a new in-memory DuckDB connection with the dataset's
-    engine settings, so a chapter's own temporary tables never touch the shared file.
+    engine settings, so a chapter's own temporary tables never touch the shared file. The
+    stored marts come already kept (`Dataset.keep` returns them).
     """
     store = Path(store)
     meta_file = _meta_path(store)
@@ -113,20 +141,23 @@ def open_store(store: str | Path, data: str | Path,
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     requested = str(analysis_date) if analysis_date else None
     if (meta["data"] != str(folder) or meta["analysis_date_requested"] != requested
+            or meta.get("channel_map") != _channel_key(channel_map)
             or meta["fingerprint"] != fingerprint(folder)):
         return None
     config = load_config(folder)
+    config.channels = with_channel_map(config.channels, channel_map)
     con = connect_duckdb(config.timezone, **config.engine.duckdb_settings())
     con.raw_sql(f"ATTACH {_sql_text(str(store.resolve()))} AS {CATALOG} (READ_ONLY)")
     tables = {name: con.table(f"gl_{name}", database=(CATALOG, "main"))
               for name in meta["tables"] if name in TABLES}
-    ds = Dataset(folder, config, con, tables, _report(meta["quality"]),
-                 dt.date.fromisoformat(meta["analysis_date"]))
-    ds._cache[WIDE_KEY] = con.table("gl_user_wide", database=(CATALOG, "main"))
-    return ds
+    kept = {name: con.table(kept_table_name(name), database=(CATALOG, "main"))
+            for name in meta.get("marts", [])}
+    return Dataset(folder, config, con, tables, _report(meta["quality"]),
+                   dt.date.fromisoformat(meta["analysis_date"]), _cache=kept)
 
 
-def open_from_environment(data: str | Path, analysis_date: dt.date | str | None) -> Dataset | None:
+def open_from_environment(data: str | Path, analysis_date: dt.date | str | None,
+                          channel_map: dict[str, str] | None = None) -> Dataset | None:
     """The run's shared store, if the runner named one in the environment and it fits."""
     store = os.environ.get(STORE_ENV)
-    return open_store(store, data, analysis_date) if store else None
+    return open_store(store, data, analysis_date, channel_map) if store else None
