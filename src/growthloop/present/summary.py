@@ -42,7 +42,7 @@ import yaml
 from docutils.nodes import make_id
 
 from growthloop import PROJECT_ROOT
-from growthloop.book import cell_label
+from growthloop.present.tables import cell_label
 from growthloop.present.theme import count, yuan
 
 SUMMARY_STEM = "99_summary"

@@ -1,0 +1,33 @@
+"""Glue: numbers pasted into a chapter's prose (myst-nb), and read back by the summary.
+
+A number is glued as a number (formatted in the page, ``{glue:text}`key:.1%` ``), never as a
+pre-formatted string, so the summary reads the same value the chapter states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from growthloop.present.tables import plain
+
+
+def glue(key: str, value: Any) -> None:
+    """Glue a number or short text for the page's prose, without displaying it here."""
+    from myst_nb import glue as _glue
+
+    _glue(key, plain(value), display=False)
+
+
+def glue_all(prefix: str, values: Mapping[str, Any]) -> None:
+    """Glue every entry of `values` as `<prefix>_<name>` (a library summary dict, say).
+
+    Parameters
+    ----------
+    prefix
+        The chapter's glue prefix (funnel, attr, rfm ...): glue keys are global to the book.
+    values
+        name -> number or short text; numpy scalars are made plain Python numbers.
+    """
+    for name, value in values.items():
+        glue(f"{prefix}_{name}", value)
