@@ -8,7 +8,7 @@ PG_STAMP := $(VENV)/.postgres-installed
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 
-.PHONY: book test setup spark-setup pg-setup lint demo-data chapters clean bench site
+.PHONY: book test test-fast setup spark-setup pg-setup lint demo-data chapters clean bench site
 
 setup: $(STAMP)
 
@@ -50,10 +50,20 @@ $(PG_STAMP): $(STAMP) requirements-postgres.txt
 	$(BIN)/python -c 'import psycopg, ibis; ibis.postgres'
 	touch $(PG_STAMP)
 
+# Every test: the fast tier, Spark and Postgres against DuckDB, headless Chromium, whole books,
+# and nbval over the committed chapters. What CI runs (.ci/run); about 25 minutes on 2 cores.
 test: setup spark-setup pg-setup
 	$(BIN)/ruff check src tests
 	$(BIN)/python -m pytest -n 2 tests
 	$(BIN)/python -m pytest --nbval -p no:randomly chapters --nbval-sanitize-with tests/nbval_sanitize.cfg
+
+# The fast tier while working: unit, property and single-engine tests; no Java, no PostgreSQL
+# server, no browser, no whole book (tests/conftest.py says which marks are left out).
+FAST := not slow and not spark and not postgres and not browser
+test-fast: setup
+	$(BIN)/ruff check src tests
+	@start=$$(date +%s); status=0; $(BIN)/python -m pytest -n 2 -q -m "$(FAST)" tests || status=$$?; \
+	echo "test-fast: $$(( $$(date +%s) - start )) s (target: under 300 s on 2 cores)"; exit $$status
 
 demo-data: setup
 	$(BIN)/growthloop demo-data --users 12000 --seed 7 --out data/demo

@@ -1,4 +1,15 @@
-"""Shared fixtures: tiny hand-built datasets written the way an analyst's export would be."""
+"""Shared fixtures: tiny hand-built datasets written the way an analyst's export would be, the
+demo dataset opened once per test process, and the test tiers.
+
+Tiers (CONTRIBUTING.md, "Which tests to run"): every test not marked below is in the fast tier,
+`make test-fast` (unit, property and single-engine tests: no Java, no PostgreSQL server, no
+browser). The marks are given here by file and name, so a new test lands in the right tier:
+
+    spark     tests/test_spark_*.py: DuckDB against local Spark (Java 17)
+    postgres  tests/test_postgres_*.py: DuckDB against a throwaway PostgreSQL server
+    browser   tests whose name says chromium: pages in headless Chromium
+    slow      whole books and notebook runs (marked in the test files)
+"""
 
 from __future__ import annotations
 
@@ -8,7 +19,29 @@ import pandas as pd
 import pytest
 import yaml
 
+from growthloop import DEMO_DATA
 from growthloop.staging.contract import TABLES
+from growthloop.staging.loader import Dataset, open_dataset
+
+#: marks given by file name prefix
+FILE_TIERS = {"test_spark_": "spark", "test_postgres_": "postgres"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that need Java, a PostgreSQL server or a browser (see the docstring)."""
+    for item in items:
+        for prefix, mark in FILE_TIERS.items():
+            if item.path.name.startswith(prefix):
+                item.add_marker(mark)
+        if "chromium" in item.name:
+            item.add_marker("browser")
+
+
+@pytest.fixture(scope="session")
+def demo_ds() -> Dataset:
+    """The bundled demo dataset, opened once per test process. Read it, never change it: every
+    test of the process shares its kept tables and configuration."""
+    return open_dataset(DEMO_DATA)
 
 
 def write_dataset(folder: Path, fmt: str = "parquet", config: dict | None = None,

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from spark_support import assert_same_frame, both, schema_types, spark_pair_fixture  # noqa: F401
 
+from growthloop.marts.identity import person_events, person_steps
 from growthloop.metrics import funnel as fn
 
 # ---- the harness ---------------------------------------------------------------------------
@@ -61,8 +62,11 @@ SPECS = {
 }
 
 
-def test_stitched_events(spark_pair):
-    duck, spark = both(fn.stitched_events, spark_pair)
+def test_person_events_and_steps(spark_pair):
+    # the identity mart (stitched once per dataset) and the rows the funnel reads from it
+    duck, spark = both(person_events, spark_pair)
+    assert_same_frame(duck, spark)
+    duck, spark = both(person_steps, spark_pair)
     assert_same_frame(duck, spark)
 
 

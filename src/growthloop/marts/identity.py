@@ -94,7 +94,8 @@ def stitch(events: ibis.Table, end: dt.datetime) -> ibis.Table:
     # the frames, or windows over every event, cost several times more on DuckDB). Its rows
     # are read from the events again (a semi join on the few shared devices) by an expression
     # of their own: a table expression read twice becomes a common table expression, which
-    # DuckDB materialises (at 10M users, 113M joined rows written to disk and read back).
+    # DuckDB materialises when it holds a join (docs/design_notes.md, "No large join read twice
+    # inside one query").
     sh = prepared(
         events.filter(
             (events.event_time < end) & events.anonymous_id.isin(shared_devices._s_anon)

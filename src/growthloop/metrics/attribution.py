@@ -335,8 +335,8 @@ def _monitor_sums_build(ds: Dataset, horizons: tuple[int, ...], retention_days: 
     inst = dev.filter(dev._inst == 1).group_by(_ia="anonymous_id", _lt="_lt").aggregate(
         _n=_.count())
     # the keys from the kept touches themselves, not from `dt`: a touch at a device's found
-    # time is one of `dt`'s rows anyway, and DuckDB materialises a joined table read twice (at
-    # 10M users `dt` was written to disk, 19 GiB spilled)
+    # time is one of `dt`'s rows anyway, and DuckDB materialises a joined table read twice
+    # (docs/design_notes.md, "No large join read twice inside one query")
     kt = t.filter(t.anonymous_id.notnull())
     keyed = kt.select(_ka="anonymous_id", _kt=kt.event_time, _k=_pack_keys(kt))
     hit = inst.join(keyed, (inst._ia == keyed._ka) & (inst._lt == keyed._kt))

@@ -409,7 +409,7 @@ def nth_investment(ds: Dataset, max_n: int = 5, by: str | None = None,
     by: ``signup_channel``, ``first_term`` (the first product's term) or another breakdown.
     Columns: [group,] n, users, rate_from_first, rate_from_previous, median_days_from_previous.
     The median needs an engine whose exact median is DuckDB's (DuckDB, Spark, Postgres: see
-    wide.require_exact_quantiles); elsewhere it raises NotImplementedError.
+    engine.require_exact_quantiles); elsewhere it raises NotImplementedError.
     """
     require_exact_quantiles(ds.con, "retention.nth_investment")
     if not isinstance(max_n, int) or max_n < 2:

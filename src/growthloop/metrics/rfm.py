@@ -256,7 +256,7 @@ def split_values(scored: ibis.Table, split: str = "mean", score_threshold: int |
 
     "mean" and "median" give the mean / median of the investors' values (NaN without investors);
     "score" gives the score threshold for all three. "median" needs an engine whose exact median
-    is DuckDB's (DuckDB, Spark, Postgres: see wide.require_exact_quantiles); elsewhere it raises
+    is DuckDB's (DuckDB, Spark, Postgres: see engine.require_exact_quantiles); elsewhere it raises
     NotImplementedError.
     """
     threshold = _check_params(None, "amount", bins, split, score_threshold)

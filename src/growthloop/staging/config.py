@@ -61,13 +61,12 @@ class TableConfig:
 
 # Default DuckDB memory limit: this share of the machine's RAM, but never more than the cap, so
 # a run leaves room for Python, pandas frames and plotting next to the engine (DuckDB spills
-# what does not fit to temp_directory). On the 24 GiB benchmark machine that is 5 GiB: a chapter
-# kernel then peaks near 6 GiB at 10M users, and the run under 8 GiB with a margin; at 10M users
-# 5 GiB was as fast as 6 GiB (chapter 3's calls 231 s against 235 s, the funnel 74 s against 71).
+# what does not fit to temp_directory). Why these values: docs/design_notes.md, "Scale", and the
+# measurements in docs/benchmarks.md.
 DEFAULT_MEMORY_SHARE = 0.6
 DEFAULT_MEMORY_CAP = 5 * 1024**3
 ENGINE_KEYS = ("backend", "spark", "postgres", "memory_limit", "temp_directory", "threads")
-# Engines a dataset can name; growthloop.staging.loader.connect_engine opens them in the dataset's zone.
+# Engines a dataset can name; growthloop.engine.connect_engine opens them in the dataset's zone.
 BACKENDS = ("duckdb", "pyspark", "postgres")
 # engine.postgres: the connection settings ibis.postgres.connect takes (database is libpq's
 # dbname) and the libpq ones psycopg passes on. No password and no connection string: a dataset
@@ -121,7 +120,7 @@ class EngineConfig:
     threads: int | None = None  # None: DuckDB's default, every core
 
     def duckdb_settings(self) -> dict[str, Any]:
-        """Keyword arguments for growthloop.staging.loader.connect_duckdb."""
+        """Keyword arguments for growthloop.engine.connect_duckdb."""
         return {"memory_limit": f"{max(1, self.memory_limit // 1024**2)}MiB",
                 "temp_directory": self.temp_directory, "threads": self.threads}
 
