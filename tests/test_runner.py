@@ -194,3 +194,23 @@ def test_cli_errors_say_what_to_do(tmp_path: Path) -> None:
     assert notdir.exit_code == 1 and "growthloop init" in notdir.output
     bad = cli.invoke(app, ["run", str(campaign), "-p", "window_days"])
     assert bad.exit_code == 1 and "NAME=VALUE" in bad.output
+
+
+@pytest.mark.slow
+def test_channel_map_from_the_command_line_reaches_chapter_3_and_the_wide_table(tmp_path: Path) -> None:
+    # `-p channel_map=...` (docs/own_data.md) used to fail every run: chapter 3 applied it after
+    # the runner's store had built the wide table. Now it is applied at load: the aliased source
+    # is its new channel in chapter 3's monitoring table and in chapter 1's sign-up channels.
+    from growthloop.demo import generate_dataset
+
+    data = tmp_path / "data"
+    generate_dataset(data, n_users=600, seed=5)
+    campaign = _campaign(tmp_path, data, chapters=["00", "01", "03"])
+    runs = tmp_path / "runs"
+    result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(runs),
+                              "-p", 'channel_map={"baidu": "品牌搜索", "bd_sem": "品牌搜索"}'])
+    assert result.exit_code == 0, result.output
+    run = Path(next(r["path"] for r in list_runs(runs) if r["status"] == "complete"))
+    monitor = (run / "tables" / "03_channel_attribution" / "channel_monitor.csv").read_text(encoding="utf-8-sig")
+    composition = (run / "tables" / "01_user_profiling" / "composition.csv").read_text(encoding="utf-8-sig")
+    assert "品牌搜索" in monitor and "品牌搜索" in composition
