@@ -230,6 +230,73 @@ def _pg_temp(name: str) -> str:
 
 
 # --------------------------------------------------------------------------------------------
+# event properties: a JSON object in text, a struct or a map
+
+
+@ibis.udf.scalar.builtin
+def json_valid(value: str) -> bool:  # type: ignore[empty-body]
+    """DuckDB's json_valid."""
+
+
+@ibis.udf.scalar.builtin
+def json_extract_string(value: str, path: str) -> str:  # type: ignore[empty-body]
+    """DuckDB's json_extract_string."""
+
+
+@ibis.udf.scalar.builtin
+def get_json_object(value: str, path: str) -> str:  # type: ignore[empty-body]
+    """Spark's get_json_object."""
+
+
+def _json_path(key: str) -> str:
+    """A JSONPath naming one key of an object, quoted so that any key works ($."产品 类型")."""
+    escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+    return f'$."{escaped}"'
+
+
+def property_value(blob: ibis.Value, key: str, backend: str) -> ibis.Value:
+    """The value of `key` in an events file's properties column, as text (null when absent,
+    and for a text that is not a JSON object). A struct's field or a map's value on any engine;
+    a JSON text on DuckDB and Spark. Postgres reads properties as columns only."""
+    dtype = blob.type()
+    if dtype.is_struct():
+        return blob[key].cast("string") if key in dtype.names else ibis.null("string")
+    if dtype.is_map():
+        return blob.get(key).cast("string")
+    if not dtype.is_string():
+        raise ConfigError(f"dataset.yml: the events' properties column is {dtype}; it must be a "
+                          "JSON text, a struct or a map")
+    if backend == "duckdb":
+        return ibis.ifelse(json_valid(blob), json_extract_string(blob, _json_path(key)),
+                           ibis.null("string"))
+    if backend == "pyspark":
+        return get_json_object(blob, "$." + key)
+    raise ConfigError(f"dataset.yml: a JSON properties column cannot be read on {backend}; give "
+                      "each property its own column in the source table and list them under "
+                      "tables.events.properties")
+
+
+def property_keys(blob: ibis.Value, backend: str) -> list[str]:
+    """Every key of an events file's properties column, sorted: a struct's fields from its type,
+    a map's or a JSON object's keys from the data (JSON: DuckDB only; one pass)."""
+    dtype = blob.type()
+    if dtype.is_struct():
+        return sorted(dtype.names)
+    if dtype.is_map():
+        keys = blob.keys().unnest().name("k").as_table().distinct()
+        return sorted(str(k) for k in keys.to_pyarrow().column(0).to_pylist() if k is not None)
+    if dtype.is_string() and backend == "duckdb":
+        con = blob._find_backend(use_default=True)
+        inner = ibis.to_sql(blob.name("p").as_table(), dialect="duckdb")
+        found = con.raw_sql(
+            f"SELECT DISTINCT unnest(json_keys(p)) AS k FROM ({inner}) "
+            "WHERE json_valid(p) AND json_type(p) = 'OBJECT' ORDER BY k").fetchall()
+        return [str(r[0]) for r in found]
+    raise ConfigError("dataset.yml: list the event properties to read under "
+                      f"tables.events.properties (their keys cannot be discovered on {backend})")
+
+
+# --------------------------------------------------------------------------------------------
 # Postgres: what Ibis 12's Postgres compiler writes that Postgres does not run
 
 #: URL-decoding in plain Postgres SQL (no server-side function): the value split into percent

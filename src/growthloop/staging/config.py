@@ -45,7 +45,15 @@ from typing import Any
 import yaml
 
 from growthloop.errors import ConfigError
-from growthloop.staging.contract import ACTION_FIELDS, DEFAULT_CHANNELS, SEGMENTS, TABLES, Channel
+from growthloop.staging.contract import (
+    ACTION_FIELDS,
+    DEFAULT_CHANNELS,
+    PROPERTIES_COLUMN,
+    RESERVED_EVENT_COLUMNS,
+    SEGMENTS,
+    TABLES,
+    Channel,
+)
 
 DATASET_FILE = "dataset.yml"
 
@@ -57,6 +65,13 @@ class TableConfig:
     encoding: str = "utf-8"
     columns: dict[str, str] = field(default_factory=dict)
     values: dict[str, dict[str, str]] = field(default_factory=dict)
+    # events only: the event properties steps and goals may filter on (extra columns of the
+    # file, or keys of its JSON `properties` column); empty: every key found (DuckDB files)
+    properties: tuple[str, ...] = ()
+
+
+#: The keys a table may have under tables.<name> in dataset.yml.
+TABLE_KEYS = ("file", "source", "encoding", "columns", "values", "properties")
 
 
 # Default DuckDB memory limit: this share of the machine's RAM, but never more than the cap, so
@@ -282,12 +297,22 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
             raise ConfigError(f"{DATASET_FILE}: tables.{name} is not a contract table; "
                               f"the tables are {sorted(TABLES)}")
         table_raw = _as_mapping(table_raw, f"tables.{name}")
+        unknown_keys = sorted(str(k) for k in set(table_raw) - set(TABLE_KEYS))
+        if unknown_keys:
+            raise ConfigError(f"{DATASET_FILE}: tables.{name} has unknown key(s) {unknown_keys}; "
+                              f"the keys are {list(TABLE_KEYS)}")
         columns = {str(k): str(v) for k, v in _as_mapping(table_raw.get("columns"), f"tables.{name}.columns").items()}
         spec = TABLES[name]
-        bad = sorted(v for v in columns.values() if v not in spec.column_names)
+        properties = _parse_properties(name, table_raw.get("properties"), spec)
+        targets = [*spec.column_names, *properties]
+        if name == "events":
+            targets.append(PROPERTIES_COLUMN)
+        bad = sorted(v for v in columns.values() if v not in targets)
         if bad:
             raise ConfigError(f"{DATASET_FILE}: tables.{name}.columns maps to {bad}, which are not "
-                              f"columns of {name}; its columns are {spec.column_names}")
+                              f"columns of {name}; its columns are {targets}"
+                              + (" (an event property must also be listed under "
+                                 "tables.events.properties)" if name == "events" else ""))
         values = {
             str(col): {str(k): str(v) for k, v in _as_mapping(m, f"tables.{name}.values.{col}").items()}
             for col, m in _as_mapping(table_raw.get("values"), f"tables.{name}.values").items()
@@ -305,6 +330,7 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
             encoding=str(table_raw.get("encoding", "utf-8")),
             columns=columns,
             values=values,
+            properties=properties,
         )
     if raw.get("channels") is not None:
         channels = []
@@ -322,6 +348,31 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
     cfg.rfm_actions = _parse_rfm_actions(raw.get("rfm_actions"))
     cfg.engine = _parse_engine(raw.get("engine"))
     return cfg
+
+
+def _parse_properties(name: str, value: Any, spec) -> tuple[str, ...]:
+    """tables.events.properties: the event properties (names) steps and goals may filter on."""
+    if value is None:
+        return ()
+    where = f"{DATASET_FILE}: tables.{name}.properties"
+    if name != "events":
+        raise ConfigError(f"{where}: only events have properties")
+    if isinstance(value, str) or not isinstance(value, list):
+        raise ConfigError(f"{where} must be a list of property names, e.g. [product_type, "
+                          f"risk_level]; got {value!r}")
+    out: list[str] = []
+    for item in value:
+        if not isinstance(item, str) or not item.strip():
+            raise ConfigError(f"{where}: {item!r} is not a property name")
+        prop = item.strip()
+        if prop in spec.column_names or prop in RESERVED_EVENT_COLUMNS:
+            raise ConfigError(f"{where}: {prop!r} is a column of the events table itself, not a "
+                              f"property; the reserved names are "
+                              f"{[*spec.column_names, *RESERVED_EVENT_COLUMNS]}")
+        if prop in out:
+            raise ConfigError(f"{where} names {prop!r} twice")
+        out.append(prop)
+    return tuple(out)
 
 
 def _parse_rfm_actions(value: Any) -> dict[str, dict[str, str]]:

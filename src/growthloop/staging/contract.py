@@ -166,17 +166,27 @@ TABLES: dict[str, TableSpec] = {
     t.name: t for t in (USERS, EVENTS, TRANSACTIONS, COSTS, CAMPAIGNS, CAMPAIGN_MEMBERS)
 }
 
-CANONICAL_EVENTS: tuple[str, ...] = (
-    "ad_click",
-    "link_click",
-    "app_install",
-    "register",
-    "kyc_verified",
-    "bind_card",
-    "coupon_claim",
-    "app_open",
-    "share",
-)
+#: Event roles: the names the chapters give a meaning of their own (label, what relies on it).
+#: dataset.yml maps a platform's names onto them (tables.events.values.event_name); every other
+#: event name is kept as the platform's own event, and any event can be a funnel step, a touch,
+#: a return or a goal.
+EVENT_ROLES: dict[str, tuple[str, str]] = {
+    "ad_click": ("广告点击", "a default marketing touch (chapter 3), the default funnel's entry"),
+    "link_click": ("链接点击", "a default marketing touch; a campaign's short-link click"),
+    "app_install": ("安装", "a step of the default funnel; installs per channel"),
+    "register": ("注册", "links a device (anonymous_id) to its user: identity stitching"),
+    "kyc_verified": ("实名认证", "the fintech milestone of real-name verification"),
+    "bind_card": ("绑卡", "the fintech milestone of binding a bank card"),
+    "coupon_claim": ("领券", "a campaign response; an example exclusion step"),
+    "app_open": ("打开App", "the default activity (a campaign's opened step)"),
+    "share": ("分享", "a referral action"),
+}
+#: The role names, in the contract's order.
+CANONICAL_EVENTS: tuple[str, ...] = tuple(EVENT_ROLES)
+#: The events table column that may carry a JSON object of event properties.
+PROPERTIES_COLUMN = "properties"
+#: Names an event property may not take: the person-level columns the identity mart adds.
+RESERVED_EVENT_COLUMNS: tuple[str, ...] = ("person_id", "signed_in", PROPERTIES_COLUMN)
 
 GROUPS = ("treatment", "control")
 SUCCESS_STATUS = "success"

@@ -31,16 +31,24 @@ import ibis.expr.datatypes as idt
 import pandas as pd
 from ibis import _
 
-from growthloop.engine import backend_name, connect_engine, drop, materialize
+from growthloop.engine import (
+    backend_name,
+    connect_engine,
+    drop,
+    materialize,
+    property_keys,
+    property_value,
+)
 from growthloop.errors import ConfigError, DataError
 from growthloop.staging.config import DatasetConfig, load_config, with_channel_map
 from growthloop.staging.contract import (
     BOOL,
-    CANONICAL_EVENTS,
     DATE,
     FLOAT,
     GROUPS,
     INT,
+    PROPERTIES_COLUMN,
+    RESERVED_EVENT_COLUMNS,
     STRING,
     SUCCESS_STATUS,
     TABLES,
@@ -51,9 +59,9 @@ from growthloop.staging.contract import (
 # A rule that sets aside more than this share of a table's rows is treated as a sign that the
 # data (or its mapping in dataset.yml) is wrong, and stops the load.
 MAX_SET_ASIDE_SHARE = 0.2
-# Rules whose rows are expected in healthy data (other event types, failed payments): counted
+# Rules whose rows are expected in healthy data (failed payments): counted
 # and shown, never a reason to stop.
-INFORMATIONAL_RULES = {"event name not in the contract", "transaction not successful"}
+INFORMATIONAL_RULES = {"transaction not successful"}
 # An investment above this many yuan is taken as a unit or typing error (fen for yuan, an extra
 # zero) rather than a customer: retail platforms cap a single subscription far below it.
 MAX_AMOUNT = 10_000_000.0
@@ -99,6 +107,10 @@ class QualityReport:
     ignored_files: list[str] = field(default_factory=list)
     # rows kept in the clean tables but dated after the analysis date, so no chapter uses them
     after_analysis_date: dict[str, int] = field(default_factory=dict)
+    # contract columns the file lacks whose values may be missing: unknown for every row
+    absent_columns: dict[str, list[str]] = field(default_factory=dict)
+    # every event name of the clean events: name, events, first_day, last_day (by name)
+    event_names: list[dict] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
         """One row per table: rows read, used and set aside (read = used + set aside)."""
@@ -529,19 +541,31 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
             raise DataError(spec.name, ours, f"columns {theirs} of the file all become {ours!r}",
                             hint=f"map only one of them to {ours} in dataset.yml under "
                                  f"tables.{spec.name}.columns")
+    loadable = set(spec.column_names)
+    if spec.name == "events":  # declared properties and the JSON properties column
+        loadable |= {*cfg.properties, PROPERTIES_COLUMN}
     renames = {ours: theirs[0] for ours, theirs in target.items() if ours != theirs[0]
-               and ours in spec.column_names}
+               and ours in loadable}
     table = raw.rename(renames) if renames else raw
-    missing = [c for c in spec.required_columns if c not in table.columns]
+    # a column whose values may all be missing may be missing from the file too: it is read as
+    # unknown for every row (and listed on the data-quality page); one that must have a value
+    # in every row must be there
+    missing = [c.name for c in spec.columns if not c.nullable and c.name not in table.columns]
     if missing:
         theirs = [c for c in raw.columns]
         raise DataError(spec.name, missing[0], "required column is missing",
                         hint=f"the file has columns {theirs}; map yours in dataset.yml under "
                              f"tables.{spec.name}.columns (your name: our name)")
+    properties = (_event_properties(table, cfg, backend)
+                  if spec.name == "events" else {})
     if report is not None:
-        extra = [c for c in table.columns if c not in spec.column_names]
+        extra = [c for c in table.columns if c not in spec.column_names
+                 and c not in properties and c != PROPERTIES_COLUMN]
         if extra:
             report.ignored_columns[spec.name] = extra
+        absent = [c.name for c in spec.columns if c.required and c.name not in table.columns]
+        if absent:
+            report.absent_columns[spec.name] = absent
     values: dict[str, ibis.Value] = {}
     missing_rules: list[tuple[ibis.Value, str]] = []
     parse_rules: list[tuple[ibis.Value, str]] = []
@@ -578,7 +602,48 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
             missing_rules.append((_is_blank(raw_col), f"{col.name} is missing"))
     rules = missing_rules[::-1] + parse_rules
     reason = ibis.cases(*rules, else_=ibis.null().cast("string")) if rules else ibis.null().cast("string")
-    return table.select(**values, _parse=reason)
+    return table.select(**values, **properties, _parse=reason)
+
+
+#: A JSON properties column with more keys than this must list the ones to load.
+MAX_DISCOVERED_PROPERTIES = 30
+
+
+def _event_properties(table: ibis.Table, cfg, backend: str) -> dict[str, ibis.Value]:
+    """The event properties as text columns: the ones dataset.yml lists (an extra column of the
+    file, else a key of its JSON `properties` column), or, when none are listed, every key of
+    the `properties` column (found in the data: a struct's fields, a map's or a JSON object's
+    keys, at most MAX_DISCOVERED_PROPERTIES). Values are trimmed text; blanks are missing."""
+    blob = table[PROPERTIES_COLUMN] if PROPERTIES_COLUMN in table.columns else None
+    names = list(cfg.properties)
+    if not names and blob is not None:
+        names = property_keys(blob, backend)
+        if len(names) > MAX_DISCOVERED_PROPERTIES:
+            raise DataError("events", PROPERTIES_COLUMN,
+                            f"the properties column holds {len(names)} different keys "
+                            f"(e.g. {names[:5]})",
+                            hint="list the ones funnel steps and goals filter on in dataset.yml "
+                                 "under tables.events.properties, e.g. [product_type, risk_level]")
+        clash = [n for n in names if n in TABLES["events"].column_names
+                 or n in RESERVED_EVENT_COLUMNS]
+        names = [n for n in names if n not in clash]
+    out: dict[str, ibis.Value] = {}
+    for name in names:
+        if name in table.columns:
+            col = table[name]
+        elif blob is not None:
+            col = property_value(blob, name, backend)
+        else:
+            raise DataError("events", name, "dataset.yml lists this property, but the events "
+                            "file has neither a column of that name nor a properties column",
+                            hint=f"the file has columns {list(table.columns)}; map the column "
+                                 "under tables.events.columns or remove it from "
+                                 "tables.events.properties")
+        text = _null_tokens(col if col.type().is_string() else col.cast("string"))
+        if name in cfg.values:
+            text = text.substitute(cfg.values[name])
+        out[name] = text
+    return out
 
 
 class _Loader:
@@ -603,7 +668,18 @@ class _Loader:
             last = self.clean["events"].event_time.max().to_pyarrow().as_py()
             self.analysis_date = last.date() if last else self.today
         self._count_after_analysis_date()
+        self._count_event_names()
         return Dataset(self.folder, self.cfg, self.con, self.clean, self.report, self.analysis_date)
+
+    def _count_event_names(self) -> None:
+        """Every event name with its count and first and last day (one pass over the events)."""
+        ev = self.clean["events"]
+        rows = ev.group_by("event_name").aggregate(
+            events=_.count(), first_day=_.event_time.min().date(), last_day=_.event_time.max().date(),
+        ).order_by("event_name").to_pyarrow().to_pylist()
+        self.report.event_names = [
+            {"name": r["event_name"], "events": int(r["events"]), "first_day": str(r["first_day"]),
+             "last_day": str(r["last_day"])} for r in rows]
 
     def _count_after_analysis_date(self) -> None:
         """Rows kept but dated after the analysis date: no chapter uses them; count them."""
@@ -626,10 +702,8 @@ class _Loader:
                      else ibis.literal(dt.datetime.combine(tomorrow, dt.time())))
             rules.append((f"{col} is after today", (lambda c, lim: lambda t: t[c] >= lim)(col, limit)))
         if spec.name == "events":
-            events = set(CANONICAL_EVENTS)
             rules.append(("event has neither user_id nor anonymous_id",
                           lambda t: t.user_id.isnull() & t.anonymous_id.isnull()))
-            rules.append(("event name not in the contract", lambda t: ~t.event_name.isin(events)))
             rules.append(("event of a user not in users", lambda t: t.user_id.notnull() & ~t._known))
             rules.append(("event before the user's sign-up",
                           lambda t: t.user_id.notnull() & (t.event_time < t._reg)))
@@ -741,7 +815,8 @@ class _Loader:
             return
         prepared = _prepare_columns(raw, spec, cfg, self.report, self.cfg.timezone,
                                     backend_name(self.con))
-        columns = spec.column_names
+        # the contract's columns, then (events) the event properties
+        columns = [c for c in prepared.columns if c != "_parse"]
         order = list(spec.key) or [spec.time_column or spec.columns[0].name]
         staged_name, tagged_name = f"gl_staged_{spec.name}", f"gl_tagged_{spec.name}"
         key_rules: list[tuple[str, Any]] = []
@@ -801,10 +876,6 @@ class _Loader:
         # are all informational (unsuccessful) loads empty; the chapters say "no investors".
         only_informational = bool(counts) and all(r in INFORMATIONAL_RULES for r in counts)
         if not n_clean and not (spec.name == "transactions" and only_informational):
-            if spec.name == "events" and counts.get("event name not in the contract") == n_base:
-                raise DataError("events", "event_name", "no event has a contract event name",
-                                hint=f"map your event names to {list(CANONICAL_EVENTS)} in dataset.yml "
-                                     "under tables.events.values.event_name")
             aside = {r.rule: r.rows for r in self.report.set_aside if r.table == spec.name}
             raise DataError(spec.name, None, "no row is usable", n_read,
                             hint=f"every row was set aside: {aside}")

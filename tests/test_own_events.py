@@ -1,0 +1,135 @@
+"""Own events and their properties: every event name is kept, properties become columns.
+
+The platform's own event names (浏览产品详情, 风险测评, product_view ...) are kept beside the
+roles the chapters rely on (register, bind_card ...); event properties come from a JSON
+`properties` column (text, or a Parquet struct or map) or from extra columns dataset.yml lists.
+Expected values are read off the rows written here.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from conftest import event, txn, user, write_dataset
+
+from growthloop.errors import ConfigError, DataError
+from growthloop.staging.loader import open_dataset
+
+USERS = [user("U1", "2025-01-01 10:00:00"), user("U2", "2025-01-02 10:00:00")]
+TXNS = [txn("T1", "U1", "2025-01-03 09:00:00", 1000.0)]
+
+
+def own_events(props: bool = True) -> list[dict]:
+    def p(**kw) -> dict:
+        return {"properties": json.dumps(kw, ensure_ascii=False)} if props else {}
+    return [
+        event("register", "2025-01-01 10:00:00", "U1", "A1"),
+        event("register", "2025-01-02 10:00:00", "U2", "A2"),
+        event("浏览产品详情", "2025-01-02 12:00:00", "U1", "A1", **p(product_type="定期12月", price=3)),
+        event("浏览产品详情", "2025-01-02 13:00:00", "U2", "A2", **p(product_type="活期")),
+        event("风险测评", "2025-01-02 14:00:00", "U1", "A1", **p(level="C3")),
+        event("Register", "2025-01-02 15:00:00", "U2", "A2"),
+    ]
+
+
+def folder(tmp_path: Path, events: list[dict], config: dict | None = None, fmt="parquet") -> Path:
+    return write_dataset(tmp_path / "d", fmt=fmt, users=USERS, events=events, transactions=TXNS,
+                         config={"name": "own", "analysis_date": "2025-03-31", **(config or {})})
+
+
+def props(ds) -> pd.DataFrame:
+    ev = ds.events.order_by("event_time").to_pandas()
+    return ev.set_index("event_time")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_every_event_name_is_kept_and_json_keys_become_columns(tmp_path, fmt):
+    ds = open_dataset(folder(tmp_path, own_events(), fmt=fmt))
+    assert ds.quality.read["events"] == ds.quality.used["events"] == 6
+    ev = props(ds)
+    # keys found in the JSON objects, sorted: level, price, product_type; the JSON text itself
+    # is not kept
+    assert [c for c in ev.columns if c not in ds.events.columns[:10]] == ["level", "price", "product_type"]
+    assert "properties" not in ev.columns
+    assert ev.product_type.tolist() == [None, None, "定期12月", "活期", None, None]
+    assert ev.price.tolist()[2] == "3"  # a JSON number is read as its text
+    names = {r["name"]: r["events"] for r in ds.quality.event_names}
+    assert names == {"register": 2, "浏览产品详情": 2, "风险测评": 1, "Register": 1}
+
+
+def test_listed_properties_from_columns_and_json(tmp_path):
+    events = own_events()
+    for row in events:
+        row["渠道页"] = "首页" if row["event_name"] == "浏览产品详情" else None
+    cfg = {"tables": {"events": {"properties": ["product_type", "page"],
+                                 "columns": {"渠道页": "page"}}}}
+    ds = open_dataset(folder(tmp_path, events, cfg))
+    ev = props(ds)
+    # only the listed ones: page from its (renamed) column, product_type from the JSON
+    assert [c for c in ev.columns if c in ("page", "product_type", "level", "price")] == ["product_type", "page"]
+    assert ev.page.tolist() == [None, None, "首页", "首页", None, None]
+    assert "渠道页" not in ds.quality.ignored_columns.get("events", [])
+
+
+def test_struct_properties_in_parquet(tmp_path):
+    path = folder(tmp_path, own_events(props=False))
+    table = pq.read_table(path / "events.parquet")
+    struct = pa.array([None, None, {"product_type": "定期12月"}, {"product_type": "活期"},
+                       {"product_type": None}, None],
+                      type=pa.struct([("product_type", pa.string())]))
+    pq.write_table(table.append_column("properties", struct), path / "events.parquet")
+    ev = props(open_dataset(path))
+    assert ev.product_type.tolist() == [None, None, "定期12月", "活期", None, None]
+
+
+def test_property_errors_name_what_to_do(tmp_path):
+    # a listed property the file does not have
+    with pytest.raises(DataError, match=r"column 'risk'.*neither a column of that name nor a properties column"):
+        open_dataset(folder(tmp_path / "a", own_events(props=False),
+                            {"tables": {"events": {"properties": ["risk"]}}}))
+    # properties on a table that has none, a property named like a contract column, not a list
+    for bad, match in [({"users": {"properties": ["x"]}}, "only events have properties"),
+                       ({"events": {"properties": ["user_id"]}}, "is a column of the events table"),
+                       ({"events": {"properties": "level"}}, "must be a list"),
+                       ({"events": {"propertys": ["level"]}}, r"unknown key\(s\) \['propertys'\]")]:
+        path = folder(tmp_path / f"b{len(match)}", own_events())
+        (path / "dataset.yml").write_text(yaml.safe_dump({"tables": bad}, allow_unicode=True), encoding="utf-8")
+        with pytest.raises(ConfigError, match=match):
+            open_dataset(path)
+
+
+def test_too_many_json_keys_must_be_listed(tmp_path):
+    events = own_events(props=False)
+    for i, row in enumerate(events):
+        row["properties"] = json.dumps({f"k{i}_{j}": j for j in range(8)})
+    with pytest.raises(DataError, match=r"holds 48 different keys.*tables.events.properties"):
+        open_dataset(folder(tmp_path, events))
+    # listing the ones needed loads them, and a malformed JSON text is a missing value
+    events[2]["properties"] = "{not json"
+    ds = open_dataset(folder(tmp_path / "ok", events, {"tables": {"events": {"properties": ["k3_1"]}}}))
+    assert props(ds).k3_1.tolist() == [None, None, None, "1", None, None]
+
+
+def test_a_nullable_column_may_be_absent_from_the_file(tmp_path):
+    # an export without gender, province, city, device_os, birth_year loads with them unknown,
+    # and the data-quality report lists them; a column that needs a value in every row may not
+    rows = [{"user_id": "U1", "registered_at": "2025-01-01 10:00:00"},
+            {"user_id": "U2", "registered_at": "2025-01-02 10:00:00"}]
+    path = write_dataset(tmp_path / "d", users=[], events=own_events(props=False), transactions=TXNS,
+                         config={"name": "own", "analysis_date": "2025-03-31"})
+    pd.DataFrame(rows).assign(registered_at=lambda f: pd.to_datetime(f.registered_at)).to_parquet(
+        path / "users.parquet", index=False)
+    ds = open_dataset(path)
+    assert ds.quality.used["users"] == 2
+    assert ds.users.gender.isnull().all().execute()
+    assert set(ds.quality.absent_columns["users"]) == {"birth_year", "gender", "province", "city",
+                                                       "device_os"}
+    pd.DataFrame([{"user_id": "U1"}]).to_parquet(path / "users.parquet", index=False)
+    with pytest.raises(DataError, match="'registered_at': required column is missing"):
+        open_dataset(path)
