@@ -133,3 +133,51 @@ def test_a_nullable_column_may_be_absent_from_the_file(tmp_path):
     pd.DataFrame([{"user_id": "U1"}]).to_parquet(path / "users.parquet", index=False)
     with pytest.raises(DataError, match="'registered_at': required column is missing"):
         open_dataset(path)
+
+
+def test_event_names_table_points_out_near_misses_and_missing_roles(tmp_path):
+    from growthloop.staging.quality import event_names
+
+    table = event_names(open_dataset(folder(tmp_path, own_events()))).set_index("event_name")
+    assert table.loc["浏览产品详情", "role"] == "自有事件 (own event)"
+    assert table.loc["register", "role"] == "注册" and table.loc["register", "events"] == 2
+    assert "looks like register" in table.loc["Register", "note"]
+    assert table.loc["register", "note"] == ""
+    assert table.loc["bind_card", "events"] == 0 and "none in the data" in table.loc["bind_card", "note"]
+    assert table.loc["风险测评", "first_day"] == "2025-01-02"
+
+
+def test_selectors_parse_and_check_against_the_data(tmp_path):
+    from growthloop.marts import events as ev
+
+    ds = open_dataset(folder(tmp_path, own_events()))
+    plain = ev.selector("浏览产品详情", "steps")
+    filtered = ev.selector({"event": "浏览产品详情", "where": {"product_type": "定期12月"}}, "steps")
+    listed = ev.selector({"event": "风险测评", "where": {"level": ["C4", "C3"], "price": 3.0}}, "steps")
+    assert plain.key == "浏览产品详情" and filtered.key == "浏览产品详情[product_type=定期12月]"
+    assert listed.where == (("level", ("C3", "C4")), ("price", ("3",)))
+    assert filtered.label() == "浏览产品详情 (product_type=定期12月)"
+    assert ev.selector("register").label() == "注册"
+    ev.check(ds, [plain, filtered, listed, ev.selector("first_investment")], "steps")
+    # by hand: one 浏览产品详情 row has product_type 定期12月
+    rows = ds.events.filter(filtered.condition(ds.events)).count().execute()
+    assert rows == 1
+    with pytest.raises(DataError, match=r"no event is named '浏览产品'.*closest event names in the data are \['浏览产品详情'"):
+        ev.check(ds, [ev.selector("浏览产品")], "steps")
+    with pytest.raises(DataError, match=r"property 'colour'.*the event properties are \['level', 'price', 'product_type'\]"):
+        ev.check(ds, [ev.selector({"event": "风险测评", "where": {"colour": "red"}})], "steps")
+    for bad in ({"evnt": "x"}, {"event": "x", "where": "a"}, {"event": "first_investment", "where": {"a": 1}},
+                {"event": "x", "where": {"a": []}}, 3, ""):
+        with pytest.raises(ValueError, match="steps"):
+            ev.selector(bad, "steps")
+
+
+def test_person_events_carry_the_properties(tmp_path):
+    from growthloop.marts.identity import person_events, person_steps
+
+    ds = open_dataset(folder(tmp_path, own_events()))
+    pe = person_events(ds).to_pandas()
+    assert {"product_type", "level", "price"} <= set(pe.columns)
+    steps = person_steps(ds, ["浏览产品详情", "first_investment"]).to_pandas()
+    assert sorted(steps.product_type.dropna()) == ["定期12月", "活期"]
+    assert steps[steps.event_name == "first_investment"].product_type.isna().all()

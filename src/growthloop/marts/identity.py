@@ -39,7 +39,8 @@ NAME = "person_events"
 #: Events have no key in the contract: the mart has one row per clean event up to the date.
 KEY: tuple[str, ...] = ()
 #: The event columns of the contract (user_id now the person's user, null for a visitor), then
-#: the person and whether the event itself carried the user id.
+#: the person and whether the event itself carried the user id; the dataset's event properties
+#: (text columns, growthloop.marts.events.event_properties) follow.
 COLUMNS: tuple[str, ...] = (*TABLES["events"].column_names, "person_id", "signed_in")
 #: Investment milestones a step, goal or conversion may name, and their `invest_n`.
 MILESTONES: dict[str, int] = {"first_investment": 0, "second_investment": 1}
@@ -127,8 +128,9 @@ def stitch(events: ibis.Table, end: dt.datetime) -> ibis.Table:
 
 
 def build(ds: Dataset) -> ibis.Table:
-    """The mart as an Ibis expression (not executed)."""
-    return stitch(ds.events, ds.period_end).select(*COLUMNS)
+    """The mart as an Ibis expression (not executed): COLUMNS, then the event properties."""
+    props = [c for c in ds.events.columns if c not in COLUMNS]
+    return stitch(ds.events, ds.period_end).select(*COLUMNS, *props)
 
 
 def person_events(ds: Dataset) -> ibis.Table:
@@ -136,9 +138,10 @@ def person_events(ds: Dataset) -> ibis.Table:
     return ds.keep(NAME, lambda: build(ds))
 
 
-def _milestones(investments: ibis.Table, names: Sequence[str]) -> ibis.Table | None:
+def _milestones(investments: ibis.Table, names: Sequence[str],
+                props: Sequence[str] = ()) -> ibis.Table | None:
     """The named investment milestones of numbered investments (`invest_n`) as STEP_COLUMNS
-    rows; None when no milestone is named."""
+    rows (properties null); None when no milestone is named."""
     ms = [m for m in MILESTONES if m in names]
     if not ms:
         return None
@@ -148,20 +151,25 @@ def _milestones(investments: ibis.Table, names: Sequence[str]) -> ibis.Table | N
     return txn.select(
         person_id=txn.user_id, user_id=txn.user_id, anonymous_id=null, event_name=name,
         event_time=txn.txn_time, utm_source=null, utm_medium=null, utm_campaign=null,
+        **{p: null for p in props},
     )
 
 
 def _steps(events: ibis.Table, investments: ibis.Table, names: Sequence[str] | None,
            where: Rows | None) -> ibis.Table:
     """Rows of the named events of stitched `events` plus the named milestones (every event
-    and milestone when `names` is None), STEP_COLUMNS, filtered by `where`."""
+    and milestone when `names` is None): STEP_COLUMNS and the event properties (the columns of
+    `events` beyond the contract), filtered by `where`."""
     if names is not None:
         events = events.filter(events.event_name.isin([n for n in names if n not in MILESTONES]))
     null = ibis.null("string")
-    out = events.select(*[events[c] if c in events.columns else null.name(c) for c in STEP_COLUMNS])
+    contract = {*TABLES["events"].column_names, "person_id", "signed_in"}
+    props = [c for c in events.columns if c not in contract]
+    out = events.select(*[events[c] if c in events.columns else null.name(c) for c in STEP_COLUMNS],
+                        *props)
     if where is not None:
         out = out.filter(where(out))
-    ms = _milestones(investments, list(MILESTONES) if names is None else names)
+    ms = _milestones(investments, list(MILESTONES) if names is None else names, props)
     if ms is not None:
         if where is not None:
             ms = ms.filter(where(ms))
@@ -174,8 +182,9 @@ def person_steps(ds: Dataset, names: Sequence[str] | None = None,
     """Person-level rows of the named events and milestones (every event and milestone when
     `names` is None), up to the analysis date, read from the kept marts.
 
-    Columns: STEP_COLUMNS. `where`, a function of the table giving a condition on those columns,
-    limits the rows further (milestone rows carry no UTM values).
+    Columns: STEP_COLUMNS, then the event properties. `where`, a function of the table giving a
+    condition on those columns, limits the rows further (milestone rows carry no UTM values and
+    no properties).
     """
     return _steps(person_events(ds), investments(ds), names, where)
 

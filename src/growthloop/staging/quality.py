@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from growthloop.staging.contract import EVENT_ROLES
 from growthloop.staging.loader import Dataset
 
 
@@ -22,3 +23,33 @@ def reasons(ds: Dataset) -> pd.DataFrame:
     read = ds.quality.read
     frame["share_of_table"] = [rows / read[t] for t, rows in zip(frame.table, frame.rows, strict=True)]
     return frame.sort_values(["table", "rows", "rule"], ascending=[True, False, True]).reset_index(drop=True)
+
+
+def _folded(name: str) -> str:
+    """A name with case, spaces, '_' and '-' ignored: 'Bind Card' and 'bind_card' fold alike."""
+    return "".join(ch for ch in name.lower() if ch not in " _-\t")
+
+
+def event_names(ds: Dataset) -> pd.DataFrame:
+    """Every event name in the data with its count, first and last day and its role: the role's
+    label, or 自有事件 (the platform's own event). A name that differs from a role only by case,
+    spaces, '_' or '-' ("Register", "bind card") is pointed out in `note`; a role the data does
+    not have is listed with 0 events and what its absence means.
+
+    Columns: event_name, role, events, first_day, last_day, note.
+    """
+    seen = {r["name"]: r for r in ds.quality.event_names}
+    folded = {_folded(role): role for role in EVENT_ROLES}
+    rows = []
+    for name, r in sorted(seen.items()):
+        role = EVENT_ROLES[name][0] if name in EVENT_ROLES else "自有事件 (own event)"
+        like = folded.get(_folded(name))
+        note = (f"看起来是 {like}：若含义相同，请在 dataset.yml 的 tables.events.values.event_name "
+                f"中映射 ({name!r} looks like {like}: map it?)") if like and like != name else ""
+        rows.append({"event_name": name, "role": role, "events": int(r["events"]),
+                     "first_day": r["first_day"], "last_day": r["last_day"], "note": note})
+    for role, (label, meaning) in EVENT_ROLES.items():
+        if role not in seen:
+            rows.append({"event_name": role, "role": label, "events": 0, "first_day": "",
+                         "last_day": "", "note": f"数据中没有此角色的事件 (none in the data): {meaning}"})
+    return pd.DataFrame(rows, columns=["event_name", "role", "events", "first_day", "last_day", "note"])
