@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from growthloop.staging.contract import CANONICAL_EVENTS, DEFAULT_CHANNELS, TABLES
+from growthloop.staging.contract import DEFAULT_CHANNELS, EVENT_ROLES, TABLES
 
 CONTRACT_PAGE = "docs/data_contract.md"
 
@@ -19,11 +19,14 @@ def contract_markdown() -> str:
         "`timezone:` says otherwise; a timestamp that carries a zone is converted to it. A natural",
         "day, week (Monday first) and month mean the same in every chapter. Money is in **yuan**.",
         "",
-        "Loading checks every rule below. A rule that makes the data unusable (a missing table",
-        "or column, or a rule that would set aside more than 20% of a table) stops with an error",
+        "Loading checks every rule below. A rule that makes the data unusable (a missing table,",
+        "a missing column that needs a value in every row, or a rule that would set aside more",
+        "than 20% of a table) stops with an error",
         "naming the table, the column, the rule, the count and an example row. Rows that are",
         "only suspect are set aside, counted, and shown on the data-quality page: for every",
-        "table, rows read = rows used + rows set aside.",
+        "table, rows read = rows used + rows set aside. A column whose values may be missing",
+        "(null allowed) may be absent from the file: it is read as unknown for every row, and",
+        "the data-quality page lists it.",
         "",
     ]
     for spec in TABLES.values():
@@ -36,9 +39,27 @@ def contract_markdown() -> str:
             lines.append(f"| `{col.name}` | {col.dtype} | {'yes' if col.required else 'no'} | "
                          f"{'yes' if col.nullable else 'no'} | {col.description} |")
         lines.append("")
-    lines += ["## Canonical events", "",
-              ", ".join(f"`{e}`" for e in CANONICAL_EVENTS) + ".", "",
-              "Other event names are counted on the data-quality page and not used.", "",
+    lines += ["## Events: roles, own events and properties", "",
+              "Every event name in the data is kept. A few names play **roles** the chapters rely",
+              "on; map the platform's own names onto them in dataset.yml",
+              "(`tables.events.values.event_name: {注册: register}`). Every other name is the",
+              "platform's **own event** and can still be a funnel step, a touch, a return or a",
+              "goal, by its own name. The data-quality page lists every name with its count, its",
+              "role and first and last day, and points out a name that differs from a role only by",
+              "case or spaces (`Register`).", "",
+              "| role | 中文 | what relies on it |", "| --- | --- | --- |"]
+    for role, (label, meaning) in EVENT_ROLES.items():
+        lines.append(f"| `{role}` | {label} | {meaning} |")
+    lines += ["",
+              "**Properties.** Events may carry properties: a `properties` column holding a JSON",
+              "object (`{\"product_type\": \"定期12月\"}`; in Parquet also a struct or a map), and/or",
+              "extra columns of the events file. List the ones steps and goals filter on under",
+              "`tables.events.properties: [product_type, level]`; without a list, every key of the",
+              "`properties` column is loaded (DuckDB files, at most 30). They become text columns;",
+              "a step or goal then names an event and its properties:",
+              "`{event: 浏览产品详情, where: {product_type: 定期12月}}` (a list of values means any",
+              "of them). A name the data does not have stops with the closest names in the data.",
+              "",
               "## Default channel map", "",
               "UTM sources are URL-decoded, trimmed and lower-cased, then mapped to a channel.",
               "A `channels:` list in dataset.yml replaces this map.", "",

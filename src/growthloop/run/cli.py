@@ -200,8 +200,9 @@ def validate(path: Annotated[Path, typer.Argument(metavar="FOLDER", help="datase
     Prints, per table, the rows read, used and set aside, and for every rule that set rows
     aside the count and a first example row. Fix dataset.yml until it is clean, then run.
     """
-    from growthloop.staging.config import ConfigError
-    from growthloop.staging.loader import DataError, open_dataset
+    from growthloop.errors import ConfigError, DataError
+    from growthloop.staging.loader import open_dataset
+    from growthloop.staging.quality import event_names
 
     if not path.is_dir():
         _fail(f"{path} is not a folder. Give the folder holding the exported tables and dataset.yml "
@@ -228,6 +229,16 @@ def validate(path: Annotated[Path, typer.Argument(metavar="FOLDER", help="datase
         console.print(f"optional tables absent: {escape(', '.join(ds.quality.missing_tables))}")
     for name, cols in ds.quality.ignored_columns.items():
         console.print(f"{escape(name)}: columns not in the contract, not loaded: {escape(', '.join(cols))}")
+    for name, cols in ds.quality.absent_columns.items():
+        console.print(f"{escape(name)}: columns absent from the file, read as unknown: "
+                      f"{escape(', '.join(cols))}")
+    events = event_names(ds)
+    names = Table(title="event names: roles the chapters rely on, and your own events")
+    for col in ("event_name", "role", "events", "first_day", "last_day", "note"):
+        names.add_column(col, overflow="fold")
+    for row in events.itertuples(index=False):
+        names.add_row(*(escape(str(v)) for v in row))
+    console.print(names)
     if ds.quality.ignored_files:
         console.print(f"files that are no table: {escape(', '.join(ds.quality.ignored_files))}")
     for name, n in ds.quality.after_analysis_date.items():

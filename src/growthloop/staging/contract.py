@@ -78,7 +78,7 @@ EVENTS = TableSpec(
     "events",
     (
         C("event_time", TIMESTAMP, nullable=False, description="event time, local"),
-        C("event_name", STRING, nullable=False, description="one of the canonical event names"),
+        C("event_name", STRING, nullable=False, description="the event's name: a role (see below) or the platform's own"),
         C("user_id", STRING, description="null before sign-up"),
         C("anonymous_id", STRING, description="device / visitor id; the register event links it to user_id"),
         C("utm_source", STRING, required=False),
