@@ -117,7 +117,7 @@ QUARANTINE: list[tuple[str, dict, dict]] = [
      {}),
     ("events unknown user", {"events": [event("app_open", "2025-02-01 10:00:00", "U99")]},
      {("events", "event of a user not in users"): 1}),
-    ("events before sign-up", {"events": [event("app_open", "2025-01-05 09:59:59", "U4")]},
+    ("events before sign-up", {"events": [event("app_open", "2025-01-05 09:58:59", "U4")]},
      {("events", "event before the user's sign-up"): 1}),
     ("events time not a time", {"events": [event("app_open", "2025-13-01 10:00:00", "U1")]},
      {("events", "event_time does not parse as timestamp"): 1}),
@@ -172,6 +172,8 @@ QUARANTINE: list[tuple[str, dict, dict]] = [
     ("costs spend negative", {"costs": [{**COST, "date": "2025-02-01", "spend": -1.0}]},
      {("costs", "spend is negative"): 1}),
     ("costs exact copy", {"costs": [{**COST, "date": "2025-01-01"}]}, {("costs", "exact duplicate row"): 1}),
+    ("costs clicks negative", {"costs": [{**COST, "date": "2025-02-02", "clicks": -3}]},
+     {("costs", "clicks is negative"): 1}),
     ("costs key twice", {"costs": [{**COST, "date": "2025-01-01", "spend": 90.0}]},
      {("costs", "key appears with different values"): 2}),
     ("costs after today", {"costs": [{**COST, "date": "2025-07-01"}]}, {("costs", "date is after today"): 1}),
@@ -180,6 +182,15 @@ QUARANTINE: list[tuple[str, dict, dict]] = [
      {("campaigns", "campaign_id is missing"): 1}),
     ("campaigns start missing", {"campaigns": [{"campaign_id": "C2", "start_at": None}]},
      {("campaigns", "start_at is missing"): 1}),
+    ("campaigns cost per send negative",
+     {"campaigns": [{"campaign_id": "C2", "start_at": "2025-02-01 10:00:00", "cost_per_send": -0.05}]},
+     {("campaigns", "cost_per_send is negative"): 1}),
+    ("campaigns reward negative",
+     {"campaigns": [{"campaign_id": "C2", "start_at": "2025-02-01 10:00:00", "cost_per_reward": -5}]},
+     {("campaigns", "cost_per_reward is negative"): 1}),
+    ("campaigns window zero",
+     {"campaigns": [{"campaign_id": "C2", "start_at": "2025-02-01 10:00:00", "window_days": 0}]},
+     {("campaigns", "window_days is not a positive number of days"): 1}),
     ("campaigns window not a number",
      {"campaigns": [{"campaign_id": "C2", "start_at": "2025-02-01 10:00:00", "window_days": "7天"}]},
      {("campaigns", "window_days does not parse as int64"): 1}),
@@ -224,7 +235,9 @@ def test_every_rule_in_the_corpus_has_a_case() -> None:
     covered = {rule for _, _, expected in QUARANTINE for (_, rule) in expected}
     for must in ("event before the user's sign-up", "transaction of a user not in users",
                  "member is in both treatment and control", AMOUNT_CAP_RULE, "exact duplicate row",
-                 "key appears with different values", "spend is negative", "campaign not in campaigns"):
+                 "key appears with different values", "spend is negative", "campaign not in campaigns",
+                 "clicks is negative", "cost_per_send is negative", "cost_per_reward is negative",
+                 "window_days is not a positive number of days"):
         assert must in covered
 
 
@@ -572,14 +585,63 @@ def test_no_usable_row_is_an_error_even_below_each_rule_share(tmp_path: Path) ->
     assert "'spend is negative': 1" in str(err.value)
 
 
-def test_only_unsuccessful_transactions_load_as_no_investors(tmp_path: Path) -> None:
-    # a platform with no successful investment yet: every transaction is informational
+def test_no_successful_investment_left_is_fatal(tmp_path: Path) -> None:
+    # every transaction failed (or a status map gone wrong): a book without a single investment
+    # says nothing about money, so the load stops naming the rule and what to check
     tables = base_tables()
     tables["transactions"] = [{**t, "status": "failed"} for t in tables["transactions"]]
-    ds = open_dataset(write_dataset(tmp_path / "d", fmt="csv", config=CONFIG, **tables))
-    n = len(tables["transactions"])
-    assert ds.quality.read["transactions"] == n and ds.quality.used["transactions"] == 0
-    assert int(ds.transactions.count().execute()) == 0
+    with pytest.raises(DataError, match=r"'transactions', column 'status': no successful investment "
+                                        r"is left.*'transaction not successful': .*values.status"):
+        open_dataset(write_dataset(tmp_path / "d", fmt="csv", config=CONFIG, **tables))
+
+
+def test_status_is_matched_whatever_its_case_and_a_blank_one_is_not_a_success(tmp_path: Path) -> None:
+    # by hand: of the base transactions, the first is written SUCCESS (kept, noted), the second
+    # ' Success ' (kept), the third has no status while the others have one (set aside)
+    tables = base_tables()
+    txns = tables["transactions"]
+    txns[0] = {**txns[0], "status": "SUCCESS"}
+    txns[1] = {**txns[1], "status": " Success "}
+    txns[2] = {**txns[2], "status": None}
+    ds = open_dataset(write_dataset(tmp_path / "d", config=CONFIG, **tables), max_set_aside_share=1.0)
+    assert reasons(ds).get(("transactions", "status is missing")) == 1
+    notes = {(r.table, r.rule): r.rows for r in ds.quality.notes}
+    assert notes[("transactions", "status 'success' written in another case or with spaces (kept)")] == 2
+    assert rows_used(ds, "transactions") == len(txns) - 1
+    # no status at all: every row is an investment, and the page says so
+    tables["transactions"] = [{**t, "status": None} for t in txns]
+    ds = open_dataset(write_dataset(tmp_path / "e", config=CONFIG, **tables))
+    assert rows_used(ds, "transactions") == len(txns)
+    assert ("transactions", "no status in the file: every transaction counts as an investment") in \
+        {(r.table, r.rule) for r in ds.quality.notes}
+
+
+def test_sign_up_times_a_little_after_the_register_event_are_reconciled(tmp_path: Path) -> None:
+    # the sign-up time from one system is 400 ms (or 30 s) later than the register event and
+    # the first investment from another: kept and counted, never set aside; 2 minutes is not
+    tables = base_tables()
+    uid = tables["users"][0]["user_id"]
+    reg = pd.Timestamp(tables["users"][0]["registered_at"])
+    tables["events"] += [event("app_open", str(reg - pd.Timedelta(milliseconds=400)), uid),
+                         event("app_open", str(reg - pd.Timedelta(seconds=30)), uid),
+                         event("app_open", str(reg - pd.Timedelta(minutes=2)), uid)]
+    ds = open_dataset(write_dataset(tmp_path / "d", fmt="csv", config=CONFIG, **tables),
+                      max_set_aside_share=1.0)
+    notes = {(r.table, r.rule): r.rows for r in ds.quality.notes}
+    assert notes[("events", "event up to 60 s before the user's sign-up (kept: the sign-up time and "
+                            "the log differ by seconds)")] == 2
+    assert reasons(ds)[("events", "event before the user's sign-up")] == 1
+
+
+def test_exact_copies_of_events_are_set_aside(tmp_path: Path) -> None:
+    # an export concatenated twice: every event twice; the copies are counted, once each
+    tables = base_tables()
+    n = len(tables["events"])
+    tables["events"] = tables["events"] + tables["events"]
+    ds = open_dataset(write_dataset(tmp_path / "d", config=CONFIG, **tables), max_set_aside_share=1.0)
+    assert reasons(ds)[("events", "exact duplicate row")] == n
+    assert rows_used(ds, "events") == n - sum(v for (tb, _r), v in reasons(ds).items()
+                                               if tb == "events" and _r != "exact duplicate row")
 
 
 def test_bad_timezone_and_analysis_date(tmp_path: Path) -> None:

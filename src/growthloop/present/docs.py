@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from growthloop.staging.contract import DEFAULT_CHANNELS, EVENT_ROLES, TABLES
+from growthloop.staging.loader import SIGNUP_TOLERANCE_SECONDS
 
 CONTRACT_PAGE = "docs/data_contract.md"
 
@@ -27,6 +28,27 @@ def contract_markdown() -> str:
         "table, rows read = rows used + rows set aside. A column whose values may be missing",
         "(null allowed) may be absent from the file: it is read as unknown for every row, and",
         "the data-quality page lists it.",
+        "",
+        "The rules every table follows:",
+        "",
+        "- **Duplicates.** Two rows equal in every column are one row; the copies are set aside",
+        "  and counted (an export concatenated twice). This holds for events too: an event is a",
+        "  duplicate of another with the same time, name, user, device, UTM values and",
+        "  properties. Different rows under one key (a user twice with two genders) are all set",
+        "  aside: there is no right one to keep.",
+        f"- **Sign-up tolerance.** An event or investment up to {SIGNUP_TOLERANCE_SECONDS} s before its",
+        "  user's sign-up time is kept and counted as reconciled (the sign-up time and the log",
+        "  often come from two systems); earlier than that it is set aside.",
+        "- **Case.** A transaction's status counts as `success` whatever its case and spaces",
+        "  (`SUCCESS`, ` Success `; counted). A blank status is not a success when other rows",
+        "  have one; a file without any status counts every transaction as an investment (said",
+        "  on the data-quality page). Event names are compared as written: a name that differs",
+        "  from a role only by case is pointed out, never merged silently.",
+        "- **Signs.** Amounts must be above 0; spend, impressions, clicks, revenue, term_days,",
+        "  cost_per_send and cost_per_reward must not be negative; a campaign's window_days must",
+        "  be a positive number of days. A row that breaks one is set aside, naming the rule.",
+        "- **No investment left.** A transactions table from which no successful investment is",
+        "  left stops the load, naming the rules that removed them (nearly always a status map).",
         "",
     ]
     for spec in TABLES.values():

@@ -62,6 +62,10 @@ MAX_SET_ASIDE_SHARE = 0.2
 # Rules whose rows are expected in healthy data (failed payments): counted
 # and shown, never a reason to stop.
 INFORMATIONAL_RULES = {"transaction not successful"}
+# A user's events and investments up to this many seconds before their sign-up time are kept:
+# the sign-up time and the event log often come from two systems whose clocks (or rounding)
+# differ by a fraction of a second or a few seconds. Such rows are counted as reconciled.
+SIGNUP_TOLERANCE_SECONDS = 60
 # An investment above this many yuan is taken as a unit or typing error (fen for yuan, an extra
 # zero) rather than a customer: retail platforms cap a single subscription far below it.
 MAX_AMOUNT = 10_000_000.0
@@ -111,6 +115,8 @@ class QualityReport:
     absent_columns: dict[str, list[str]] = field(default_factory=dict)
     # every event name of the clean events: name, events, first_day, last_day (by name)
     event_names: list[dict] = field(default_factory=list)
+    # rows kept but worth a line (severity "kept"): reconciled sign-up times, status case ...
+    notes: list[QualityRow] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
         """One row per table: rows read, used and set aside (read = used + set aside)."""
@@ -658,6 +664,7 @@ class _Loader:
         self.analysis_date = analysis_date or config.analysis_date
         self.clean: dict[str, ibis.Table] = {}
         self.files: set[str] = {"dataset.yml"}
+        self._has_status = True  # transactions: whether the status column holds any value
 
     def load(self) -> Dataset:
         for name in ("users", "events", "transactions", "costs", "campaigns", "campaign_members"):
@@ -701,27 +708,58 @@ class _Loader:
             limit = (ibis.literal(tomorrow) if spec.column(col).dtype == DATE
                      else ibis.literal(dt.datetime.combine(tomorrow, dt.time())))
             rules.append((f"{col} is after today", (lambda c, lim: lambda t: t[c] >= lim)(col, limit)))
+        early = ibis.interval(seconds=SIGNUP_TOLERANCE_SECONDS)
         if spec.name == "events":
             rules.append(("event has neither user_id nor anonymous_id",
                           lambda t: t.user_id.isnull() & t.anonymous_id.isnull()))
             rules.append(("event of a user not in users", lambda t: t.user_id.notnull() & ~t._known))
             rules.append(("event before the user's sign-up",
-                          lambda t: t.user_id.notnull() & (t.event_time < t._reg)))
+                          lambda t: t.user_id.notnull() & (t.event_time < t._reg - early)))
         elif spec.name == "transactions":
             cap = self.max_amount
-            rules.append(("transaction not successful", lambda t: t.status.notnull() & (t.status != SUCCESS_STATUS)))
+            status = lambda t: t.status.strip().lower()  # noqa: E731
+            if self._has_status:
+                rules.append(("status is missing", lambda t: t.status.isnull()))
+            rules.append(("transaction not successful",
+                          lambda t: t.status.notnull() & (status(t) != SUCCESS_STATUS)))
             rules.append(("amount is zero or negative", lambda t: t.amount <= 0))
             rules.append((f"amount is above max_amount ({cap:,.0f} yuan)", lambda t: t.amount > cap))
             rules.append(("term_days is negative", lambda t: t.term_days < 0))
+            rules.append(("revenue is negative", lambda t: t.revenue < 0))
             rules.append(("transaction of a user not in users", lambda t: ~t._known))
-            rules.append(("transaction before the user's sign-up", lambda t: t.txn_time < t._reg))
+            rules.append(("transaction before the user's sign-up",
+                          lambda t: t.txn_time < t._reg - early))
         elif spec.name == "costs":
             rules.append(("spend is negative", lambda t: t.spend < 0))
+            rules.append(("impressions is negative", lambda t: t.impressions < 0))
+            rules.append(("clicks is negative", lambda t: t.clicks < 0))
+        elif spec.name == "campaigns":
+            rules.append(("window_days is not a positive number of days",
+                          lambda t: t.window_days <= 0))
+            rules.append(("cost_per_send is negative", lambda t: t.cost_per_send < 0))
+            rules.append(("cost_per_reward is negative", lambda t: t.cost_per_reward < 0))
         elif spec.name == "campaign_members":
             rules.append(("group is neither treatment nor control", lambda t: ~t.group.isin(list(GROUPS))))
             rules.append(("campaign not in campaigns", lambda t: ~t._campaign_known))
             rules.append(("member not in users", lambda t: ~t._known))
         return rules
+
+    def _notes(self, spec: TableSpec) -> list[tuple[str, Any]]:
+        """Rows that are kept but worth a line on the data-quality page (counted, not set aside);
+        evaluated on the rows no rule set aside, the first match counts."""
+        early = f"up to {SIGNUP_TOLERANCE_SECONDS} s before the user's sign-up (kept: the sign-up " \
+                "time and the log differ by seconds)"
+        if spec.name == "events":
+            return [(f"event {early}", lambda t: t.user_id.notnull() & (t.event_time < t._reg))]
+        if spec.name == "transactions":
+            notes = [(f"transaction {early}", lambda t: t.txn_time < t._reg),
+                     ("status 'success' written in another case or with spaces (kept)",
+                      lambda t: t.status.notnull() & (t.status != SUCCESS_STATUS))]
+            if not self._has_status:
+                notes.append(("no status in the file: every transaction counts as an investment",
+                              lambda t: t.status.isnull()))
+            return notes
+        return []
 
     def _with_lookups(self, spec: TableSpec, table: ibis.Table) -> ibis.Table:
         """Join what the content rules need (the user's sign-up time, known campaigns)."""
@@ -820,8 +858,9 @@ class _Loader:
         order = list(spec.key) or [spec.time_column or spec.columns[0].name]
         staged_name, tagged_name = f"gl_staged_{spec.name}", f"gl_tagged_{spec.name}"
         key_rules: list[tuple[str, Any]] = []
-        if spec.key:
-            # two rows equal in every contract column are one row; of copies that parse alike
+        if spec.key or spec.name == "events":
+            # two rows equal in every column are one row (an export concatenated twice, a log
+            # ingested twice): the copies are set aside and counted. Of copies that parse alike
             # but were written differently (' 5' and '5'), any reason to set one aside counts
             staged = self._materialize(staged_name, prepared.group_by(columns).aggregate(
                 _parse=_._parse.max(), _copies=_.count()))
@@ -829,7 +868,9 @@ class _Loader:
                 n=_._copies.sum(), d=_.count()).to_pyarrow().to_pylist()[0].values())
             if n_distinct < n_read:
                 self.report.set_aside.append(QualityRow(spec.name, "exact duplicate row", n_read - n_distinct))
-            table, key_rules = self._key_rules(spec, staged.drop("_copies"))
+            table = staged.drop("_copies")
+            if spec.key:
+                table, key_rules = self._key_rules(spec, table)
         else:
             staged = None
             table = prepared
@@ -843,14 +884,27 @@ class _Loader:
                             hint="campaign_members needs campaigns.parquet or campaigns.csv to say "
                                  "what each campaign was; add it or remove campaign_members")
         table = self._with_lookups(spec, table)
+        if spec.name == "transactions":
+            # a status column with values: a blank status cannot be told from a failed payment
+            self._has_status = bool(table.status.notnull().any().to_pyarrow().as_py())
         rules = key_rules + self._table_rules(spec, table)
         branches = [(table._parse.notnull(), table._parse)] + [(pred(table), label) for label, pred in rules]
+        null = ibis.null().cast("string")
+        reason = ibis.cases(*branches, else_=null)
+        notes = self._notes(spec)
+        note = (ibis.cases(*[(pred(table), label) for label, pred in notes], else_=null)
+                if notes else null)
         tagged = self._materialize(tagged_name, table.select(
-            *columns, _reason=ibis.cases(*branches, else_=ibis.null().cast("string"))))
+            *columns, _reason=reason, _note=ibis.ifelse(reason.isnull(), note, null)))
         self._drop(staged_name)
-        # one pass: rows per reason, the clean rows under a null reason
-        counts = {row["_reason"]: int(row["n"]) for row in
-                  tagged.group_by("_reason").aggregate(n=_.count()).to_pyarrow().to_pylist()}
+        # one pass: rows per reason (and note), the clean rows under a null reason
+        counts: dict[str | None, int] = {}
+        for row in tagged.group_by(["_reason", "_note"]).aggregate(n=_.count()).to_pyarrow().to_pylist():
+            counts[row["_reason"]] = counts.get(row["_reason"], 0) + int(row["n"])
+            if row["_reason"] is None and row["_note"] is not None:
+                self.report.notes.append(QualityRow(spec.name, row["_note"], int(row["n"]),
+                                                    severity="kept"))
+        self.report.notes.sort(key=lambda r: (r.table, r.rule))
         n_clean = counts.pop(None, 0)
         n_base = n_clean + sum(counts.values())
         if staged is None:
@@ -872,11 +926,15 @@ class _Loader:
                                 hint=f"that is {n / n_base:.0%} of the table: check the column "
                                      f"mapping, formats and value maps in dataset.yml")
             self.report.set_aside.append(QualityRow(spec.name, rule_label, n, example, severity))
-        # A platform may have no successful investment yet: a transactions table whose rows
-        # are all informational (unsuccessful) loads empty; the chapters say "no investors".
-        only_informational = bool(counts) and all(r in INFORMATIONAL_RULES for r in counts)
-        if not n_clean and not (spec.name == "transactions" and only_informational):
+        if not n_clean:
             aside = {r.rule: r.rows for r in self.report.set_aside if r.table == spec.name}
+            if spec.name == "transactions":
+                # a book without a single investment says nothing about the money; this is
+                # nearly always a status value map (SUCCESS, 成功, 1) or a broken export
+                raise DataError("transactions", "status", "no successful investment is left",
+                                n_read, hint=f"every row was set aside: {aside}; map your status "
+                                "values to success in dataset.yml (tables.transactions.values."
+                                "status, e.g. {成功: success}) or check the export")
             raise DataError(spec.name, None, "no row is usable", n_read,
                             hint=f"every row was set aside: {aside}")
         clean = tagged.filter(tagged._reason.isnull()).select(*columns)

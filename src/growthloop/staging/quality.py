@@ -53,3 +53,13 @@ def event_names(ds: Dataset) -> pd.DataFrame:
             rows.append({"event_name": role, "role": label, "events": 0, "first_day": "",
                          "last_day": "", "note": f"数据中没有此角色的事件 (none in the data): {meaning}"})
     return pd.DataFrame(rows, columns=["event_name", "role", "events", "first_day", "last_day", "note"])
+
+
+def notes(ds: Dataset) -> pd.DataFrame:
+    """Rows kept but worth knowing about (reconciled sign-up times, a status written in another
+    case, no status column), per table and note. Columns: table, note, rows, share_of_table."""
+    read = ds.quality.read
+    rows = [{"table": r.table, "note": r.rule, "rows": r.rows,
+             "share_of_table": r.rows / read[r.table] if read.get(r.table) else float("nan")}
+            for r in ds.quality.notes]
+    return pd.DataFrame(rows, columns=["table", "note", "rows", "share_of_table"])

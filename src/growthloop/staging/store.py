@@ -119,7 +119,8 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
 
 def _report(raw: dict) -> QualityReport:
     rows = [QualityRow(**row) for row in raw.pop("set_aside")]
-    return QualityReport(set_aside=rows, **raw)
+    notes = [QualityRow(**row) for row in raw.pop("notes", [])]
+    return QualityReport(set_aside=rows, notes=notes, **raw)
 
 
 def open_store(store: str | Path, data: str | Path,
