@@ -38,6 +38,7 @@ import datetime as dt
 import os
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,27 @@ def _as_mapping(value: Any, where: str) -> dict:
     return value
 
 
+def _zones() -> set[str]:
+    """The IANA time zone names (zoneinfo's list: no 'posixrules' or 'localtime' files)."""
+    import zoneinfo
+
+    return zoneinfo.available_timezones()
+
+
+def _number(raw: dict, key: str, default: float, what: str, ok: Callable[[float], bool]) -> float:
+    """A number setting, or a ConfigError naming the key and what to write."""
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not ok(value):
+        raise ConfigError(f"{DATASET_FILE}: {key} {value!r} is not {what}")
+    return float(value)
+
+
+def _list(value: Any, where: str) -> list:
+    if not isinstance(value, list):
+        raise ConfigError(f"{DATASET_FILE}: {where} must be a list, got {value!r}")
+    return value
+
+
 def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
     """Build a DatasetConfig from the parsed YAML, refusing unknown keys and tables."""
     raw = _as_mapping(raw, "the top level")
@@ -284,14 +306,21 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
     cfg = DatasetConfig()
     cfg.name = str(raw.get("name", cfg.name))
     cfg.timezone = str(raw.get("timezone", cfg.timezone))
+    if cfg.timezone not in _zones():
+        raise ConfigError(f"{DATASET_FILE}: timezone {cfg.timezone!r} is not a time zone; write "
+                          "an IANA name such as Asia/Shanghai")
     if raw.get("analysis_date") is not None:
         value = raw["analysis_date"]
         try:
             cfg.analysis_date = value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
         except ValueError as exc:
             raise ConfigError(f"{DATASET_FILE}: analysis_date {value!r} is not a YYYY-MM-DD date") from exc
-    cfg.revenue_margin_annual = float(raw.get("revenue_margin_annual", cfg.revenue_margin_annual))
-    cfg.current_holding_days = int(raw.get("current_holding_days", cfg.current_holding_days))
+    cfg.revenue_margin_annual = _number(raw, "revenue_margin_annual", cfg.revenue_margin_annual,
+                                        "a share of the amount per year, e.g. 0.02 for 2%",
+                                        lambda v: 0 <= v < 1)
+    cfg.current_holding_days = int(_number(raw, "current_holding_days", cfg.current_holding_days,
+                                           "a whole number of days, e.g. 30",
+                                           lambda v: v >= 0 and float(v).is_integer()))
     for name, table_raw in _as_mapping(raw.get("tables"), "tables").items():
         if name not in TABLES:
             raise ConfigError(f"{DATASET_FILE}: tables.{name} is not a contract table; "
@@ -334,6 +363,10 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
         )
     if raw.get("channels") is not None:
         channels = []
+        if not isinstance(raw["channels"], list):
+            raise ConfigError(f"{DATASET_FILE}: channels must be a list of channels, e.g. "
+                              "- {name: 百度搜索, sources: [baidu, bd_sem]}; got "
+                              f"{raw['channels']!r}")
         for i, ch in enumerate(raw["channels"]):
             ch = _as_mapping(ch, f"channels[{i}]")
             if "name" not in ch:
@@ -342,7 +375,8 @@ def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
                 name=str(ch["name"]),
                 name_en=str(ch.get("name_en", ch["name"])),
                 kind=str(ch.get("kind", "paid")),
-                sources=tuple(str(s).strip().lower() for s in ch.get("sources", [])),
+                sources=tuple(str(s).strip().lower() for s in _list(ch.get("sources", []),
+                                                                      f"channels[{i}].sources")),
             ))
         cfg.channels = tuple(channels)
     cfg.rfm_actions = _parse_rfm_actions(raw.get("rfm_actions"))
@@ -439,15 +473,45 @@ def with_channel_map(channels: tuple[Channel, ...], aliases: Any) -> tuple[Chann
     return tuple(out)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a mapping that names a key twice: YAML keeps the last one,
+    so a value map with 成功 twice would silently map it to the second value."""
+
+
+def _mapping_without_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: set = set()
+    for key_node, _value_node in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise ConfigError(f"{DATASET_FILE}: the key {key!r} appears twice in one mapping "
+                              f"(line {key_node.start_mark.line + 1}); keep one of them")
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                                 _mapping_without_duplicates)
+
+
 def load_config(folder: str | Path) -> DatasetConfig:
     """Read dataset.yml from a dataset folder; a folder without one gets the defaults."""
     path = Path(folder) / DATASET_FILE
     if not path.exists():
         return DatasetConfig(name=Path(folder).name)
+    data = path.read_bytes()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{DATASET_FILE} is not UTF-8 text (byte {exc.start}): save it as "
+                          "UTF-8 (an editor's 'UTF-8' encoding; GBK is for the data files, set "
+                          "with tables.<name>.encoding)") from None
+    try:
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+        where = getattr(exc, "problem_mark", None)
+        at = f" (line {where.line + 1})" if where is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{DATASET_FILE} is not valid YAML{at}: {problem}") from None
     cfg = parse_config(raw)
     if not Path(cfg.engine.temp_directory).is_absolute():
         # a relative spill folder is relative to the dataset folder, like the table files

@@ -12,12 +12,14 @@ Everything runs in the engine (DuckDB by default): no raw table is pulled into p
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import gzip
 import hashlib
 import io
 import re
+import shutil
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -155,7 +157,15 @@ def _source_table(con, source: str, name: str) -> ibis.Table:
 
 def _find_file(folder: Path, name: str, configured: str | None) -> Path | None:
     if configured:
-        path = folder / configured
+        path = (folder / configured).resolve()
+        if not path.is_relative_to(folder.resolve()):
+            # never read (or echo a line of) a file outside the dataset folder
+            raise DataError(name, None, f"dataset.yml names file {configured!r}, which is outside "
+                            "the dataset folder", hint=f"copy the file into {folder} and name it "
+                            f"there (tables.{name}.file: {Path(configured).name})")
+        if path.is_dir():
+            raise DataError(name, None, f"dataset.yml names {configured!r}, which is a folder, "
+                            "not a file", hint=f"give the file's name under tables.{name}.file")
         if not path.exists():
             raise DataError(name, None, f"dataset.yml names file {configured!r}, which is not in {folder}")
         return path
@@ -186,28 +196,34 @@ def _open_bytes(path: Path):
     return gzip.open(path, "rb") if path.name.endswith(".gz") else path.open("rb")
 
 
-def _utf8_copy(path: Path, encoding: str, name: str) -> Path:
-    """A UTF-8 copy of a CSV in another encoding (GBK, GB18030, UTF-8 with BOM), streamed."""
-    stat = path.stat()
-    digest = hashlib.sha1(f"{path.resolve()}:{stat.st_mtime_ns}:{stat.st_size}:{stat.st_ino}:{encoding}".encode()).hexdigest()[:16]
-    out = Path(tempfile.gettempdir()) / "growthloop-csv" / f"{path.stem}-{digest}.csv"
-    if out.exists():
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".{digest}.part")
+def _utf8_copy(path: Path, encoding: str, name: str, scratch: Path) -> Path:
+    """A UTF-8 copy of a CSV in another encoding (GBK, GB18030, UTF-16, UTF-8 with BOM),
+    streamed into `scratch`, the load's private folder (mode 0700, removed when the load ends:
+    the copy holds the file's rows)."""
+    out = scratch / f"{name}.csv"
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     try:
-        with _open_bytes(path) as src, tmp.open("w", encoding="utf-8", newline="") as dst:
+        with _open_bytes(path) as src, out.open("w", encoding="utf-8", newline="") as dst:
             while chunk := src.read(1 << 22):
                 dst.write(decoder.decode(chunk))
             dst.write(decoder.decode(b"", final=True))
     except UnicodeDecodeError as exc:
-        tmp.unlink(missing_ok=True)
+        out.unlink(missing_ok=True)
         raise DataError(name, None, f"file {path.name} is not valid {encoding} at byte {exc.start}",
                         hint=f"set tables.{name}.encoding in dataset.yml to the file's encoding "
-                             "(gbk, gb18030 or utf-8)") from exc
-    tmp.replace(out)
+                             f"({_encoding_hint(path)})") from None
     return out
+
+
+def _encoding_hint(path: Path) -> str:
+    """What the first bytes of a file say about its encoding, for an error's hint."""
+    with _open_bytes(path) as fh:
+        start = fh.read(4)
+    if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "it starts with a UTF-16 mark: encoding: utf-16"
+    if start[:4] == b"PK\x03\x04" or path.suffix.lower() in (".xlsx", ".xls"):
+        return "it is an Excel workbook, not a CSV: save it from Excel as CSV (UTF-8)"
+    return "gbk or gb18030 for an export from a Chinese BI tool, else utf-8"
 
 
 def _sql_text(value: str) -> str:
@@ -228,10 +244,10 @@ def _csv_header(path: Path, name: str, shown: str) -> tuple[str, list[str]]:
             delim = max(counts, key=lambda d: (counts[d], d == ","))
             fh.seek(0)
             header = next(csv.reader(fh, delimiter=delim, quotechar='"'), [])
-    except UnicodeDecodeError as exc:
+    except UnicodeDecodeError:
         raise DataError(name, None, f"file {shown} is not valid UTF-8", hint=(
-            f"set tables.{name}.encoding in dataset.yml to the file's encoding (gbk or gb18030 for "
-            "an Excel export)")) from exc
+            f"set tables.{name}.encoding in dataset.yml to the file's encoding "
+            f"({_encoding_hint(path)})")) from None
     names = [h.strip() or f"column{i}" for i, h in enumerate(header)]
     seen: set[str] = set()
     for col in names:
@@ -259,8 +275,8 @@ class _CsvSource:
         text = str(exc)
         if "Invalid unicode" in text:
             return DataError(name, None, f"file {self.shown} is not valid UTF-8", hint=(
-                f"set tables.{name}.encoding in dataset.yml to the file's encoding (gbk or "
-                "gb18030 for an Excel export)"))
+                f"set tables.{name}.encoding in dataset.yml to the file's encoding "
+                f"({_encoding_hint(self.path)})"))
         stamp = hashlib.sha1(f"{self.path}:{name}".encode()).hexdigest()[:8]
         try:
             con.raw_sql("SELECT count(*) FROM " + _csv_sql(
@@ -282,7 +298,8 @@ class _CsvSource:
                              "export the table again as CSV"))
 
 
-def _read_raw(con, path: Path, name: str, encoding: str) -> tuple[ibis.Table | None, _CsvSource | None]:
+def _read_raw(con, path: Path, name: str, encoding: str,
+              scratch: Callable[[], Path]) -> tuple[ibis.Table | None, _CsvSource | None]:
     """The file as a raw engine table (CSV: all text); None when the file has no rows."""
     if backend_name(con) == "postgres":
         # Ibis would send the rows to the server one INSERT at a time, in every chapter's session
@@ -304,7 +321,7 @@ def _read_raw(con, path: Path, name: str, encoding: str) -> tuple[ibis.Table | N
     has_bom = start == codecs.BOM_UTF8
     if has_bom:  # a BOM says UTF-8 whatever dataset.yml says
         enc = "utf-8-sig"
-    source = _utf8_copy(path, enc, name) if enc != "utf-8" else path
+    source = _utf8_copy(path, enc, name, scratch()) if enc != "utf-8" else path
     delim, names = _csv_header(source, name, path.name)
     if not names:
         return None, None
@@ -665,10 +682,25 @@ class _Loader:
         self.clean: dict[str, ibis.Table] = {}
         self.files: set[str] = {"dataset.yml"}
         self._has_status = True  # transactions: whether the status column holds any value
+        self.scratch: Path | None = None
+
+    def _scratch(self) -> Path:
+        """The load's private folder for transcoded copies (0700; removed when the load ends)."""
+        if self.scratch is None:
+            self.scratch = Path(tempfile.mkdtemp(prefix="growthloop-load-"))
+        return self.scratch
 
     def load(self) -> Dataset:
-        for name in ("users", "events", "transactions", "costs", "campaigns", "campaign_members"):
-            self._load_table(TABLES[name])
+        try:
+            for name in ("users", "events", "transactions", "costs", "campaigns", "campaign_members"):
+                self._load_table(TABLES[name])
+        finally:
+            if self.scratch is not None:  # every clean table is kept in the engine by now
+                for name in ("users", "events", "transactions", "costs", "campaigns",
+                             "campaign_members"):
+                    with contextlib.suppress(duckdb.Error):
+                        self.con.raw_sql(f"DROP VIEW IF EXISTS raw_{name}")
+                shutil.rmtree(self.scratch, ignore_errors=True)
         self.report.ignored_files = _other_files(self.folder, self.files)
         if self.analysis_date is None:
             # rows after today are already set aside, so a typo year cannot move the book
@@ -824,7 +856,7 @@ class _Loader:
             self.report.missing_tables.append(spec.name)
             return
         self.files.add(path.name)
-        raw, source = _read_raw(self.con, path, spec.name, cfg.encoding)
+        raw, source = _read_raw(self.con, path, spec.name, cfg.encoding, self._scratch)
         try:
             self._check_table(spec, cfg, path, raw)
         except duckdb.InvalidInputException as exc:
