@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import nbformat
@@ -214,3 +216,54 @@ def test_channel_map_from_the_command_line_reaches_chapter_3_and_the_wide_table(
     monitor = (run / "tables" / "03_channel_attribution" / "channel_monitor.csv").read_text(encoding="utf-8-sig")
     composition = (run / "tables" / "01_user_profiling" / "composition.csv").read_text(encoding="utf-8-sig")
     assert "品牌搜索" in monitor and "品牌搜索" in composition
+
+
+def test_a_dataset_changed_during_the_run_stops_it(tmp_path: Path, tiny: Path, monkeypatch) -> None:
+    # the data-quality page counts the version the run loaded: a chapter must never read
+    # another one, so a file rewritten after the load stops the run before the next chapter
+    from growthloop.run import runner
+
+    real = runner.prepare_store
+
+    def load_then_change(*args, **kwargs):
+        out = real(*args, **kwargs)
+        (tiny / "extra.csv").write_text("a,b\n1,2\n", encoding="utf-8")
+        return out
+
+    monkeypatch.setattr(runner, "prepare_store", load_then_change)
+    runs = tmp_path / "runs"
+    result = cli.invoke(app, ["run", str(_campaign(tmp_path, tiny)), "--runs-dir", str(runs)])
+    assert result.exit_code == 1 and "changed during the run" in result.output
+    assert [r["status"] for r in list_runs(runs)] == ["failed"]
+    failed = Path(list_runs(runs)[0]["path"])
+    assert not (failed / ".engine").exists() and not any(failed.rglob("*.ipynb"))
+
+
+def test_a_chapter_refuses_a_store_whose_files_changed(tiny: Path, tmp_path: Path, monkeypatch) -> None:
+    from growthloop.errors import DataError
+    from growthloop.staging.store import STORE_ENV, open_from_environment, prepare_store
+
+    store = prepare_store(tiny, tmp_path / "s.duckdb")
+    monkeypatch.setenv(STORE_ENV, str(store))
+    assert open_from_environment(tiny, None) is not None
+    stat = (tiny / "users.parquet").stat()
+    os.utime(tiny / "users.parquet", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.raises(DataError, match="changed after the run loaded them"):
+        open_from_environment(tiny, None)
+
+
+def test_abandoned_runs_lose_their_row_level_data(tmp_path: Path) -> None:
+    # a run killed with SIGKILL cannot clean up: the next run removes the loaded store of every
+    # temporary run whose process is gone, and leaves a living run's alone
+    from growthloop.run.runner import STORE_DIR, clean_abandoned_runs
+
+    dead = tmp_path / "runs" / "demo" / ".20260101-000000.tmp"
+    alive = tmp_path / "runs" / "demo" / ".20260101-000001.tmp"
+    for run, pid in ((dead, 2**22 + 12345), (alive, os.getpid())):
+        (run / STORE_DIR).mkdir(parents=True)
+        (run / STORE_DIR / "dataset.duckdb").write_bytes(b"rows")
+        (run / "logs").mkdir()
+        (run / "logs" / "pid").write_text(f"{pid} {socket.gethostname()}\n")
+    assert clean_abandoned_runs(tmp_path / "runs") == [dead]
+    assert not (dead / STORE_DIR).exists() and (alive / STORE_DIR / "dataset.duckdb").exists()
+    assert {r["status"] for r in list_runs(tmp_path / "runs")} == {"killed", "in progress"}

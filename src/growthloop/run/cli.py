@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 import yaml
 from rich.console import Console
@@ -28,9 +31,38 @@ Try it on the bundled demo first: growthloop run campaigns/demo.yml
 """
 
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
-                  rich_markup_mode="rich", context_settings={"help_option_names": ["-h", "--help"]})
+                  pretty_exceptions_enable=False, rich_markup_mode="rich",
+                  context_settings={"help_option_names": ["-h", "--help"]})
 console = Console()
 err = Console(stderr=True)
+#: --debug: show the traceback of an unexpected error instead of its one line
+_DEBUG = {"on": False}
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="on an unexpected error, show "
+                                                 "its traceback (a bug report wants it)")] = False) -> None:
+    _DEBUG["on"] = debug
+
+
+def one_line_errors(command: Callable) -> Callable:
+    """Every error of a command is one line on stderr and exit code 1: the analyst's errors
+    (DataError, ConfigError, RunError ...) say what to do; anything else names its type and
+    asks for --debug. KeyboardInterrupt and typer's own exits pass through."""
+    @functools.wraps(command)
+    def wrapped(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, click.exceptions.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            if _DEBUG["on"]:
+                raise
+            text = " ".join(str(exc).split()) or type(exc).__name__
+            known = type(exc).__name__ in ("DataError", "ConfigError", "RunError", "PublishError")
+            _fail(text if known else f"{type(exc).__name__}: {text} (growthloop --debug ... "
+                                     "shows where; please report it)")
+    return wrapped
 
 
 DATASET_TEMPLATE = """\
@@ -153,11 +185,19 @@ def _parse_params(pairs: list[str]) -> dict:
         if "=" not in pair:
             _fail(f"-p {pair!r}: write NAME=VALUE (the value is read as YAML: 7, 0.5, text, [a, b])")
         key, value = pair.split("=", 1)
-        params[key.strip()] = yaml.safe_load(value)
+        try:
+            params[key.strip()] = yaml.safe_load(value)
+        except ValueError:  # YAML reads 2026-13-01 as a date and fails: keep the text, checked later
+            params[key.strip()] = value.strip()
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "not valid YAML"
+            _fail(f"-p {pair!r}: the value is read as YAML and is not valid ({problem}); quote "
+                  "the whole pair, e.g. -p 'steps=[register, bind_card]'")
     return params
 
 
 @app.command(short_help="Run a campaign: execute every chapter, build its book.")
+@one_line_errors
 def run(
     campaign: Annotated[Path, typer.Argument(metavar="CAMPAIGN.yml", help="campaign YAML (name, data, parameters, chapters); "
                                                   "`growthloop init DIR` writes one", show_default=False)],
@@ -193,6 +233,7 @@ def run(
 
 
 @app.command(short_help="Check a dataset folder against the data contract.")
+@one_line_errors
 def validate(path: Annotated[Path, typer.Argument(metavar="FOLDER", help="dataset folder (the tables and its dataset.yml)",
                                                  show_default=False)]) -> None:
     """Check a dataset against the data contract and report every problem.
@@ -210,7 +251,7 @@ def validate(path: Annotated[Path, typer.Argument(metavar="FOLDER", help="datase
     try:
         ds = open_dataset(path)
     except (DataError, ConfigError) as exc:
-        _fail(f"{exc}\nFix the file or its mapping in {path / 'dataset.yml'}, then run "
+        _fail(f"{exc}. Fix the file or its mapping in {path / 'dataset.yml'}, then run "
               f"growthloop validate {path} again (docs/own_data.md walks through it).")
     table = Table(title=f"{escape(str(path))}: rows read, used and set aside")
     for col in ("table", "rows_read", "rows_used", "rows_set_aside"):
@@ -248,6 +289,7 @@ def validate(path: Annotated[Path, typer.Argument(metavar="FOLDER", help="datase
 
 
 @app.command("demo-data", short_help="Write the synthetic demo dataset.")
+@one_line_errors
 def demo_data(
     users: Annotated[int, typer.Option(min=1, metavar="N", help="registered users to simulate")] = 12000,
     seed: Annotated[int, typer.Option(metavar="N", help="random seed: same seed, same data")] = 7,
@@ -268,6 +310,7 @@ def demo_data(
 
 
 @app.command(short_help="List the runs and their status.")
+@one_line_errors
 def runs(runs_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="runs folder (default: runs/ in the project)")] = None) -> None:
     """List the runs with their status: complete, failed, or in progress (or killed)."""
     from growthloop.run.runner import list_runs
@@ -285,6 +328,7 @@ def runs(runs_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="runs
 
 
 @app.command("build-book", short_help="Build a book folder's HTML (warnings are errors).")
+@one_line_errors
 def build_book_cmd(path: Annotated[Path, typer.Argument(metavar="BOOK", help="book folder with _config.yml and _toc.yml")] = PROJECT_ROOT) -> None:
     """Build the HTML book of a folder (the repository's demo book by default), warnings as errors."""
     if not (path / "_toc.yml").exists():
@@ -299,6 +343,7 @@ def build_book_cmd(path: Annotated[Path, typer.Argument(metavar="BOOK", help="bo
 
 
 @app.command("refresh-chapters", short_help="Re-execute the committed chapters on the demo (authors).")
+@one_line_errors
 def refresh_chapters(
     names: Annotated[list[str] | None, typer.Argument(metavar="CHAPTER", help="chapter stems or numbers (all when none)")] = None,
 ) -> None:
@@ -318,6 +363,7 @@ def refresh_chapters(
 
 
 @app.command(short_help="Publish every completed run as one static site.")
+@one_line_errors
 def publish(
     runs_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="runs folder to publish from (default: runs/ in the project)")] = None,
     out: Annotated[Path | None, typer.Option("--out", metavar="SITE", help="site folder (default: site/ in the project)")] = None,
@@ -339,6 +385,7 @@ def publish(
 
 
 @app.command(short_help="Start your own dataset: dataset.yml and campaign.yml.")
+@one_line_errors
 def init(
     folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="your dataset folder (created when missing)", show_default=False)],
     force: Annotated[bool, typer.Option("--force", help="overwrite dataset.yml and campaign.yml if present")] = False,

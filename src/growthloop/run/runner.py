@@ -32,10 +32,13 @@ import yaml
 
 from growthloop import PROJECT_ROOT
 from growthloop.book import EXPORTS_DIR, TABLES_DIR
+from growthloop.errors import ConfigError
 from growthloop.marts import stored_marts
 from growthloop.present.summary import SUMMARY_STEM
-from growthloop.staging.config import load_config
-from growthloop.staging.store import STORE_ENV, prepare_store
+from growthloop.present.tables import check_min_cell
+from growthloop.staging.config import load_config, with_channel_map
+from growthloop.staging.loader import as_date
+from growthloop.staging.store import STORE_ENV, fingerprint, prepare_store
 
 CHAPTERS_DIR = PROJECT_ROOT / "chapters"
 BOOK_FILES = ("_config.yml", "intro.md")
@@ -87,23 +90,78 @@ def chapter_paths(names: list[str] | None = None) -> list[Path]:
 def load_campaign(path: str | Path) -> CampaignRun:
     """Read a campaign YAML (name, data, parameters, chapters); `data` is relative to the file."""
     path = Path(path)
-    if not path.exists():
-        raise RunError(f"campaign file {path} does not exist: check the path, or write one with "
-                       f"`growthloop init <dataset folder>` (it writes campaign.yml beside dataset.yml)")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not path.is_file():
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise RunError(f"campaign file {path} {what}: give the campaign's YAML file, or write one "
+                       f"with `growthloop init <dataset folder>` (it writes campaign.yml beside "
+                       f"dataset.yml)")
+    try:
+        raw = yaml.safe_load(path.read_bytes().decode("utf-8-sig")) or {}
+    except UnicodeDecodeError as exc:
+        raise RunError(f"{path} is not UTF-8 text (byte {exc.start}): save it as UTF-8") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" (line {mark.line + 1})" if mark is not None else ""
+        raise RunError(f"{path} is not valid YAML{at}: "
+                       f"{getattr(exc, 'problem', None) or str(exc).splitlines()[0]}") from None
+    except ValueError as exc:  # a date YAML recognises but that does not exist: 2026-13-01
+        raise RunError(f"{path}: {exc} in a date; write dates as YYYY-MM-DD (quoted: "
+                       "\"2026-05-31\")") from None
     if not isinstance(raw, dict):
         raise RunError(f"{path}: expected a mapping with name, data, parameters")
     unknown = sorted(set(raw) - {"name", "data", "parameters", "chapters"})
     if unknown:
         raise RunError(f"{path}: unknown key(s) {unknown}; use name, data, parameters, chapters")
-    if "data" not in raw:
+    if "data" not in raw or not isinstance(raw["data"], str):
         raise RunError(f"{path}: needs `data:`, the dataset folder (relative to this file)")
-    data = (path.parent / str(raw["data"])).resolve()
+    parameters = raw.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise RunError(f"{path}: parameters must be a mapping of NAME: value, got {parameters!r}")
+    chapters = raw.get("chapters") or []
+    if not isinstance(chapters, list) or not all(isinstance(c, str | int) for c in chapters):
+        raise RunError(f"{path}: chapters must be a list of chapter numbers or stems, e.g. "
+                       f"[\"00\", \"02\"]; got {chapters!r}")
+    data = (path.parent / raw["data"]).resolve()
     name = str(raw.get("name", path.stem))
     if not name.replace("-", "").replace("_", "").isalnum():
         raise RunError(f"{path}: name {name!r} must be letters, digits, - or _ (it names the run folder)")
-    return CampaignRun(name=name, data=data, parameters=dict(raw.get("parameters") or {}),
-                       chapters=list(raw.get("chapters") or []))
+    return CampaignRun(name=name, data=data, parameters=dict(parameters),
+                       chapters=[f"{c:02d}" if isinstance(c, int) else c for c in chapters])
+
+
+def plain_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """Parameter values as papermill can write them into a notebook (JSON): a date read from
+    YAML (`analysis_date: 2026-05-31` unquoted, `-p analysis_date=2026-05-31`) becomes its
+    YYYY-MM-DD text, inside lists and mappings too. The run-wide parameters are checked here,
+    before any chapter starts: analysis_date, min_cell_size, channel_map."""
+    def plain(value: Any) -> Any:
+        if isinstance(value, dt.datetime):
+            return value.isoformat(sep=" ")
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    out = {str(k): plain(v) for k, v in parameters.items()}
+    if out.get("analysis_date") is not None:
+        try:
+            as_date(str(out["analysis_date"]))
+        except ValueError as exc:
+            raise RunError(f"parameter analysis_date: {exc} (write YYYY-MM-DD, e.g. 2026-05-31)") from None
+    if "min_cell_size" in out:
+        try:
+            check_min_cell(out["min_cell_size"])
+        except ValueError as exc:
+            raise RunError(f"parameter {exc}") from None
+    if out.get("channel_map"):
+        try:
+            with_channel_map((), out["channel_map"])
+        except ConfigError as exc:
+            raise RunError(f"parameter {exc}") from None
+    return out
 
 
 def declared_parameters(notebook: Path) -> set[str]:
@@ -235,12 +293,18 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     """Execute the campaign's chapters into a new run folder and build its book; returns it."""
     runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
     if not campaign.data.is_dir():
-        raise RunError(f"dataset folder {campaign.data} does not exist (campaign {campaign.name}): "
-                       f"`data:` in the campaign file is relative to the file itself")
+        what = "is a file, not a folder" if campaign.data.exists() else "does not exist"
+        raise RunError(f"dataset folder {campaign.data} {what} (campaign {campaign.name}): "
+                       f"`data:` names the folder of the tables, relative to the file itself")
     chapters = chapter_paths(campaign.chapters)
-    params = {**campaign.parameters, **(overrides or {})}
+    params = plain_parameters({**campaign.parameters, **(overrides or {})})
     per_chapter = split_parameters(chapters, params)
-    tmp, final = _new_run_dir(runs_dir, campaign.name)
+    clean_abandoned_runs(runs_dir)
+    try:
+        tmp, final = _new_run_dir(runs_dir, campaign.name)
+    except OSError as exc:
+        raise RunError(f"cannot create the run folder under {runs_dir} ({exc.strerror or exc}): "
+                       "choose a folder you can write with --runs-dir") from None
     for name in BOOK_FILES:
         shutil.copy2(PROJECT_ROOT / name, tmp / name)
     for name in BOOK_DIRS:
@@ -252,6 +316,8 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         {"name": campaign.name, "data": str(campaign.data), "parameters": params,
          "chapters": [p.stem for p in chapters]}, allow_unicode=True), encoding="utf-8")
     store = tmp / STORE_DIR / "dataset.duckdb"
+    (tmp / STORE_DIR).mkdir(mode=0o700)  # row-level data: readable by the run's owner only
+    loaded = fingerprint(campaign.data)  # before the load: a change during it shows too
     try:
         backend = load_config(campaign.data).engine.backend
         if backend == "duckdb":
@@ -268,7 +334,7 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         raise RunError(f"{message} Nothing was run: {failed / 'logs' / 'error.txt'}") from exc
     try:
         with _environment(STORE_ENV, str(store)):
-            _execute_chapters(chapters, per_chapter, campaign, tmp, final, progress)
+            _execute_chapters(chapters, per_chapter, campaign, tmp, final, progress, loaded)
     finally:
         shutil.rmtree(tmp / STORE_DIR, ignore_errors=True)  # row-level data: never kept
     progress("building the book")
@@ -298,8 +364,17 @@ def _environment(name: str, value: str):
 
 def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, Any]],
                       campaign: CampaignRun, tmp: Path, final: Path,
-                      progress: Callable[[str], None]) -> None:
+                      progress: Callable[[str], None], loaded: str) -> None:
+    """Execute the chapters in order; before each, check that the dataset's files are those the
+    run loaded (`loaded`, their fingerprint): a book read from two versions of the data would
+    be one the data-quality page does not describe."""
     for i, nb in enumerate(chapters, 1):
+        if fingerprint(campaign.data) != loaded:
+            message = (f"the dataset folder {campaign.data} changed during the run (a file was "
+                       f"added, removed or rewritten before chapter {nb.stem}); run again on "
+                       "data that does not change while the book is made")
+            failed = _fail(tmp, final, None, message)
+            raise RunError(f"{message}. Nothing was published: {failed / 'logs' / 'error.txt'}")
         progress(f"[{i}/{len(chapters)}] {nb.stem}")
         started = time.perf_counter()
         out = tmp / "chapters" / nb.name
@@ -337,6 +412,18 @@ def _fail(tmp: Path, final: Path, partial: Path | None, message: str = "") -> Pa
     failed = final.with_name(final.name + "-failed")
     os.replace(tmp, failed)
     return failed
+
+
+def clean_abandoned_runs(runs_dir: Path) -> list[Path]:
+    """Remove the row-level data (the loaded store) of temporary runs whose process is gone (a
+    run killed by SIGKILL or a power cut cannot clean up after itself); the folders stay, listed
+    as killed. Returns the folders cleaned."""
+    cleaned = []
+    for tmp in sorted(runs_dir.glob("*/.*.tmp")):
+        if tmp.is_dir() and (tmp / STORE_DIR).exists() and not _alive(tmp):
+            shutil.rmtree(tmp / STORE_DIR, ignore_errors=True)
+            cleaned.append(tmp)
+    return cleaned
 
 
 def _alive(tmp: Path) -> bool:

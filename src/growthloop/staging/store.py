@@ -27,6 +27,7 @@ from typing import Any
 
 from growthloop import __version__
 from growthloop.engine import connect_duckdb
+from growthloop.errors import DataError
 from growthloop.staging.config import load_config, with_channel_map
 from growthloop.staging.contract import TABLES
 from growthloop.staging.loader import (
@@ -125,13 +126,16 @@ def _report(raw: dict) -> QualityReport:
 
 def open_store(store: str | Path, data: str | Path,
                analysis_date: dt.date | str | None = None,
-               channel_map: dict[str, str] | None = None) -> Dataset | None:
+               channel_map: dict[str, str] | None = None,
+               changed_is_error: bool = False) -> Dataset | None:
     """The dataset from a store made for this folder, analysis date and channel map; None if
     it does not fit (another folder, date or map, or the folder's files changed).
 
     The store is attached read-only to a new in-memory DuckDB connection with the dataset's
     engine settings, so a chapter's own temporary tables never touch the shared file. The
-    stored marts come already kept (`Dataset.keep` returns them).
+    stored marts come already kept (`Dataset.keep` returns them). With `changed_is_error`, a
+    store of this folder whose files changed since the load raises DataError instead (a run's
+    chapters must all read one version of the data).
     """
     store = Path(store)
     meta_file = _meta_path(store)
@@ -142,8 +146,13 @@ def open_store(store: str | Path, data: str | Path,
     meta = json.loads(meta_file.read_text(encoding="utf-8"))
     requested = str(analysis_date) if analysis_date else None
     if (meta["data"] != str(folder) or meta["analysis_date_requested"] != requested
-            or meta.get("channel_map") != _channel_key(channel_map)
-            or meta["fingerprint"] != fingerprint(folder)):
+            or meta.get("channel_map") != _channel_key(channel_map)):
+        return None
+    if meta["fingerprint"] != fingerprint(folder):
+        if changed_is_error:
+            raise DataError("dataset", None, f"the files of {folder} changed after the run "
+                            "loaded them", hint="a chapter would read another version of the data "
+                            "than the others; run the book again on data that does not change")
         return None
     config = load_config(folder)
     config.channels = with_channel_map(config.channels, channel_map)
@@ -161,4 +170,4 @@ def open_from_environment(data: str | Path, analysis_date: dt.date | str | None,
                           channel_map: dict[str, str] | None = None) -> Dataset | None:
     """The run's shared store, if the runner named one in the environment and it fits."""
     store = os.environ.get(STORE_ENV)
-    return open_store(store, data, analysis_date, channel_map) if store else None
+    return open_store(store, data, analysis_date, channel_map, changed_is_error=True) if store else None
