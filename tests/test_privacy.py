@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import write_tiny
+from conftest import event, txn, user, write_dataset, write_tiny
 
 from growthloop import PROJECT_ROOT
 from growthloop import book as gb
@@ -183,3 +183,33 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_defused(tmp_path) -> None:
     for path in (tmp_path / "out" / "tables" / "t" / "hostile.csv", tmp_path / "out" / "exports" / "t" / "hostile.csv"):
         text = path.read_text(encoding="utf-8-sig")
         assert "\n=HYPERLINK" not in text and "'=HYPERLINK" in text, path
+
+
+def test_free_text_is_masked_in_tables_and_glue(tmp_path) -> None:
+    # a phone number, an ID number, an e-mail and a user id typed into a campaign name or rule
+    # are masked in the published table and in glued text; other text is untouched
+    from growthloop.present.privacy import MASK, mask_text
+
+    assert mask_text("复投提醒 13812345678 / +86 139-1234-5678") == f"复投提醒 {MASK} / {MASK}"
+    assert mask_text("身份证 11010519491231002X 和 440301199001011234") == f"身份证 {MASK} 和 {MASK}"
+    assert mask_text("联系 ops.team+crm@example.com.cn") == f"联系 {MASK}"
+    assert mask_text("C2026_01 金额 100000 日期 2026-06-30") == "C2026_01 金额 100000 日期 2026-06-30"
+    path = write_dataset(tmp_path / "d", users=[user("U12345678"), user("U87654321")],
+                         events=[event("register", "2025-01-01 10:00:00", "U12345678", "A1")],
+                         transactions=[txn("T1", "U12345678", "2025-01-02 09:00:00", 100.0)],
+                         config={"name": "d", "analysis_date": "2025-03-31"})
+    ch = gb.Chapter("t", open_dataset(path), tmp_path / "out")
+    frame = pd.DataFrame({"rule": ["发给 U12345678 的邀请 invite_U87654321", "电话 13912345678"],
+                          "users": [20, 30]})
+    shown = ch.table(frame, "rules", counts=("users",)).data
+    csv = (tmp_path / "out" / "tables" / "t" / "rules.csv").read_text(encoding="utf-8-sig")
+    for text in (shown, csv):
+        assert "13912345678" not in text and "U12345678" not in text and f"发给 {MASK}" in text
+    # a token that only contains an id is not one ("invite_U87654321": an invite code)
+    assert "invite_U87654321" in csv
+    assert ch.mask_text("名单 U87654321 与 U00000000") == f"名单 {MASK} 与 U00000000"
+
+
+def test_a_small_min_cell_size_puts_a_banner_on_the_page() -> None:
+    banner = gb.small_cell_banner(3)
+    assert "min_cell_size" in banner and "低于默认的 10" in banner and "admonition warning" in banner

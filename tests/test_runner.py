@@ -71,6 +71,9 @@ def test_run_builds_book_and_never_overwrites(tmp_path: Path, tiny: Path) -> Non
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert injected and "remove-cell" in injected[0].metadata["tags"]
     assert not (html / "exports").exists()
+    # no copy of the run's notebooks (their injected cell names the data folder) in the site
+    assert not (html / "_sources").exists() and not list(html.rglob("*.ipynb"))
+    assert ".ipynb" not in page
 
 
 def test_unusable_dataset_stops_the_run_before_any_chapter(tmp_path: Path, tiny: Path) -> None:

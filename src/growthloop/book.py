@@ -21,8 +21,10 @@ import pandas as pd
 from growthloop import DEMO_DATA, PROJECT_ROOT
 from growthloop.engine import record_batches
 from growthloop.marts.wide import user_wide
+from growthloop.present import glue as _glue
 from growthloop.present import theme
 from growthloop.present.glue import glue, glue_all
+from growthloop.present.privacy import mask_frame, mask_text, tokens, user_ids_in
 from growthloop.present.tables import (
     COUNT_COLUMNS,
     HIDDEN,
@@ -41,7 +43,8 @@ from growthloop.staging.store import open_from_environment
 
 __all__ = [
     "COUNT_COLUMNS", "EXPORTS_DIR", "HIDDEN", "KEY_COLUMNS", "MIN_CELL_SIZE", "TABLES_DIR", "Chapter",
-    "cell_label", "chapter", "glue", "glue_all", "is_small", "plain", "show", "suppress",
+    "cell_label", "chapter", "glue", "glue_all", "is_small", "plain", "show", "small_cell_banner",
+    "suppress",
 ]
 
 TABLES_DIR = "tables"
@@ -55,6 +58,19 @@ class Chapter:
     ds: Dataset
     out_dir: Path
     min_cell: int = MIN_CELL_SIZE
+
+    def mask(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`frame`'s text cells as published: phone numbers, ID numbers, e-mails and the user
+        ids of the dataset masked (`growthloop.present.privacy`)."""
+        text = [v for c in frame.columns if frame[c].dtype == object for v in frame[c]]
+        known = self.ds is not None and self.ds.has("users")
+        ids = user_ids_in(self.ds.users, tokens(text)) if text and known else set()
+        return mask_frame(frame, ids)
+
+    def mask_text(self, text: str) -> str:
+        """One published text (a glued name or rule), masked like a table's cells."""
+        known = self.ds is not None and self.ds.has("users")
+        return mask_text(text, user_ids_in(self.ds.users, tokens([text])) if known else ())
 
     def cell_label(self, n: Any, fmt: str = "{:,.0f}") -> str:
         """A count for a figure label: formatted, or "<min_cell" when it is a small cell."""
@@ -92,7 +108,7 @@ class Chapter:
         """
         if not re.fullmatch(r"[a-z0-9_]+", name):
             raise ValueError(f"table name {name!r}: use lower-case letters, digits and _")
-        frame = suppress(frame, self.min_cell, counts, complement)
+        frame = self.mask(suppress(frame, self.min_cell, counts, complement))
         # 12 significant digits: the engine's parallel sums differ in the last bits between
         # runs, and the same data must give the same files.
         frame.pipe(csv_numbers).pipe(csv_safe).to_csv(self.tables_dir / f"{name}.csv", index=False,
@@ -164,7 +180,24 @@ def chapter(slug: str, data: str | None = None, analysis_date: str | None = None
     ds = (open_from_environment(folder, date, channel_map)
           or open_dataset(folder, analysis_date=date, channel_map=channel_map))
     out = Path(out_dir).expanduser().resolve() if out_dir else PROJECT_ROOT
-    return Chapter(slug=slug, ds=ds, out_dir=out, min_cell=min_cell_size)
+    ch = Chapter(slug=slug, ds=ds, out_dir=out, min_cell=min_cell_size)
+    _glue.MASK_TEXT["current"] = ch.mask_text  # glued texts are masked like table cells
+    if min_cell_size < MIN_CELL_SIZE:
+        from IPython.display import HTML, display
+
+        display(HTML(small_cell_banner(min_cell_size)))
+    return ch
+
+
+def small_cell_banner(min_cell_size: int) -> str:
+    """A warning for the top of every page of a book that publishes groups smaller than the
+    default (HTML)."""
+    return (
+        f"<div class='admonition warning'><p class='admonition-title'>隐私提示 (privacy)</p>"
+        f"<p>本报告的最小发布人数 (min_cell_size) 设为 {min_cell_size}，低于默认的 "
+        f"{MIN_CELL_SIZE}：少于 {MIN_CELL_SIZE} 人的群体也会显示，更容易识别到个人。对外分享前请确认。"
+        f" (min_cell_size is {min_cell_size}, below the default {MIN_CELL_SIZE}: small groups "
+        "are shown.)</p></div>")
 
 
 def _in_kernel() -> bool:

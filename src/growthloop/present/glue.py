@@ -6,16 +6,24 @@ pre-formatted string, so the summary reads the same value the chapter states.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from growthloop.present.privacy import mask_text
 from growthloop.present.tables import plain
+
+#: How the open chapter masks a glued text (growthloop.book.chapter sets it: user ids too);
+#: without a chapter, phone numbers, ID numbers and e-mails are masked.
+MASK_TEXT: dict[str, Callable[[str], str]] = {}
 
 
 def glue(key: str, value: Any) -> None:
-    """Glue a number or short text for the page's prose, without displaying it here."""
+    """Glue a number or short text for the page's prose, without displaying it here. A text is
+    masked first (growthloop.present.privacy)."""
     from myst_nb import glue as _glue
 
+    if isinstance(value, str):
+        value = MASK_TEXT.get("current", mask_text)(value)
     _glue(key, plain(value), display=False)
 
 
