@@ -1,22 +1,23 @@
-"""Closed-loop campaign review: statistics worked by hand or against an independent numpy/scipy
-computation, the campaign funnel on a hand-built dataset, missing-holdout and empty cases, and
-the demo's true uplifts (data/demo/truth.json) inside the estimated intervals."""
+"""Closed-loop campaign review: the campaign funnel, effect, segments and next round on a
+hand-built dataset, missing-holdout and empty cases, the verdict vocabularies (codes computed,
+labels shown), the goal planning by hand, and the demo's true uplifts (data/demo/truth.json)
+inside the estimated intervals. The A/B statistics are in tests/test_stats.py, the uplift model
+in tests/test_uplift.py."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 from pathlib import Path
 
 import ibis
-import numpy as np
 import pandas as pd
 import pytest
 from conftest import event, txn, user, write_dataset
 
 from growthloop import DEMO_DATA
 from growthloop.metrics import campaign_review as cr
+from growthloop.metrics import planning, stats
 from growthloop.staging.loader import DataError, open_dataset
 
 START = "2025-03-01 10:00:00"
@@ -109,122 +110,6 @@ def hand(tmp_path: Path):
 
 
 # --------------------------------------------------------------------------------------------
-# statistics by hand
-
-
-def test_two_proportion_by_hand():
-    # 30/100 against 20/100: pooled p = 0.25, SE = sqrt(0.25 * 0.75 * (1/100 + 1/100))
-    # = 0.0612372, z = 0.1 / 0.0612372 = 1.632993, two-sided p = 0.102470
-    r = cr.two_proportion(30, 100, 20, 100)
-    assert r["rate_t"] == pytest.approx(0.30) and r["rate_c"] == pytest.approx(0.20)
-    assert r["uplift"] == pytest.approx(0.10)
-    assert r["z"] == pytest.approx(1.632993, abs=1e-6)
-    assert r["p_value"] == pytest.approx(0.102470, abs=1e-6)
-    # Newcombe hybrid score interval from the two Wilson intervals, written out here
-    from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
-
-    l1, u1 = proportion_confint(30, 100, method="wilson")
-    l2, u2 = proportion_confint(20, 100, method="wilson")
-    assert r["ci_low"] == pytest.approx(0.1 - math.sqrt((0.3 - l1) ** 2 + (u2 - 0.2) ** 2))
-    assert r["ci_high"] == pytest.approx(0.1 + math.sqrt((u1 - 0.3) ** 2 + (0.2 - l2) ** 2))
-    lo, hi = confint_proportions_2indep(30, 100, 20, 100, method="newcomb", compare="diff")
-    assert (r["ci_low"], r["ci_high"]) == pytest.approx((lo, hi))
-    # relative uplift 0.3 / 0.2 - 1 = 0.5; log-ratio SE = sqrt(1/30 - 1/100 + 1/20 - 1/100)
-    se = math.sqrt(1 / 30 - 1 / 100 + 1 / 20 - 1 / 100)
-    assert r["relative"] == pytest.approx(0.5)
-    assert r["rel_ci_low"] == pytest.approx(1.5 * math.exp(-1.959964 * se) - 1, abs=1e-5)
-    # no holdout: no uplift
-    assert math.isnan(cr.two_proportion(3, 10, 0, 0)["uplift"])
-
-
-def test_welch_against_scipy():
-    from scipy.stats import ttest_ind
-
-    rng = np.random.default_rng(1)
-    a, b = rng.lognormal(5, 1, 80), rng.lognormal(4.8, 1.2, 30)
-    r = cr.welch(len(a), a.sum(), (a * a).sum(), len(b), b.sum(), (b * b).sum())
-    ref = ttest_ind(a, b, equal_var=False)
-    assert r["diff"] == pytest.approx(a.mean() - b.mean())
-    assert r["p_value"] == pytest.approx(ref.pvalue, rel=1e-6)
-    ci = ref.confidence_interval()
-    assert (r["ci_low"], r["ci_high"]) == pytest.approx((ci.low, ci.high), rel=1e-6)
-
-
-def test_mann_whitney_in_engine_against_scipy():
-    from scipy.stats import mannwhitneyu
-
-    rng = np.random.default_rng(2)
-    # heavy ties at zero, as campaign amounts are
-    t = np.where(rng.random(60) < 0.7, 0.0, rng.integers(1, 6, 60) * 100.0)
-    c = np.where(rng.random(25) < 0.8, 0.0, rng.integers(1, 6, 25) * 100.0)
-    frame = pd.DataFrame({"amount": np.r_[t, c], "group": ["treatment"] * 60 + ["control"] * 25})
-    r = cr.mann_whitney(ibis.memtable(frame))
-    ref = mannwhitneyu(t, c, method="asymptotic", use_continuity=True)
-    assert r["u"] == pytest.approx(ref.statistic)
-    assert r["p_value"] == pytest.approx(ref.pvalue, rel=1e-9)
-
-
-def test_srm_by_hand():
-    # 820 / 180 against a planned 20% holdout: expected 800 / 200,
-    # chi2 = 20²/800 + 20²/200 = 0.5 + 2 = 2.5 (1 df) -> p = 0.1138, no mismatch
-    from scipy.stats import chi2
-
-    r = cr.srm(820, 180, 0.2)
-    assert r["chi2"] == pytest.approx(2.5)
-    assert r["p_value"] == pytest.approx(float(chi2.sf(2.5, 1)))
-    assert r["p_value"] == pytest.approx(0.113846, abs=1e-6)
-    assert not r["mismatch"]
-    # 900 / 100: chi2 = 100²/800 + 100²/200 = 12.5 + 50 = 62.5 -> mismatch
-    bad = cr.srm(900, 100, 0.2)
-    assert bad["chi2"] == pytest.approx(62.5) and bad["mismatch"]
-    assert math.isnan(cr.srm(900, 100, None)["p_value"])
-    with pytest.raises(ValueError, match="planned_holdout"):
-        cr.srm(10, 10, 1.5)
-
-
-def test_cuped_against_numpy():
-    rng = np.random.default_rng(3)
-    n = 400
-    x = rng.poisson(3, n).astype(float)
-    g = np.where(rng.random(n) < 0.8, "treatment", "control")
-    y = (rng.random(n) < 0.02 + 0.08 * x + 0.05 * (g == "treatment")).astype(float)
-    frame = pd.DataFrame({"group": g, "y": y, "x": x})
-    sums = cr.group_sums(ibis.memtable(frame), "y", "x")
-    got = cr.cuped_from_sums(sums).set_index("method")
-    # independent per-user computation
-    theta = np.cov(x, y, ddof=1)[0, 1] / np.var(x, ddof=1)
-    adj = y - theta * (x - x.mean())
-    t, c = g == "treatment", g == "control"
-    d = adj[t].mean() - adj[c].mean()
-    se = math.sqrt(adj[t].var(ddof=1) / t.sum() + adj[c].var(ddof=1) / c.sum())
-    se0 = math.sqrt(y[t].var(ddof=1) / t.sum() + y[c].var(ddof=1) / c.sum())
-    assert got.loc["cuped", "theta"] == pytest.approx(theta)
-    assert got.loc["cuped", "uplift"] == pytest.approx(d)
-    assert got.loc["cuped", "se"] == pytest.approx(se)
-    assert got.loc["plain", "uplift"] == pytest.approx(y[t].mean() - y[c].mean())
-    assert got.loc["plain", "se"] == pytest.approx(se0)
-    assert got.loc["cuped", "variance_reduction"] == pytest.approx(1 - se ** 2 / se0 ** 2)
-    assert got.loc["cuped", "variance_reduction"] > 0
-
-
-def test_cuped_perfect_covariate_removes_the_variance():
-    # y = x exactly and x balanced: theta = 1, y - (x - mean x) is constant -> se 0 after CUPED
-    frame = pd.DataFrame({"group": ["treatment"] * 4 + ["control"] * 4,
-                          "x": [0, 1, 2, 3] * 2, "y": [0, 1, 2, 3] * 2})
-    got = cr.cuped_from_sums(cr.group_sums(ibis.memtable(frame), "y", "x")).set_index("method")
-    assert got.loc["cuped", "theta"] == pytest.approx(1.0)
-    assert got.loc["cuped", "se"] == pytest.approx(0.0, abs=1e-9)
-    assert got.loc["cuped", "variance_reduction"] == pytest.approx(1.0)
-
-
-def test_mde_by_hand():
-    # p = 0.1, 1000 per group: (1.959964 + 0.841621) * sqrt(0.09 * 0.002) = 0.037587
-    assert cr.mde(1000, 1000, 0.1) == pytest.approx(0.037587, abs=1e-5)
-    # needed to see that same uplift with equal groups: 1000
-    assert cr.needed_per_group(cr.mde(1000, 1000, 0.1), 0.1) == pytest.approx(1000)
-
-
-# --------------------------------------------------------------------------------------------
 # the hand-built campaign
 
 
@@ -282,6 +167,7 @@ def test_effect_by_hand(hand):
     assert bal.mean_c["pre_active_days"] == pytest.approx((2 + 1 + 2) / 3)
     assert bal.mean_t["pre_invest_amount"] == pytest.approx(100.0)
     # too few members: the power check says so
+    assert cr.power_check(e)["status"] == "too_small"
     assert "不足" in cr.power_check(e)["warning"]
 
 
@@ -290,7 +176,7 @@ def test_segments_and_next_round(hand):
     by_age = cr.segment_uplift(hand, c, "age_band").set_index("segment")
     # odd users born 1990 (35 on the analysis date) -> 35-44, even ones born 2000 -> 25-34
     assert by_age.users_t.to_dict() == {"25-34": 2, "35-44": 3}
-    assert set(by_age.verdict) == {"样本不足"}
+    assert set(by_age.verdict) == {"too_small"}
     # a segmentation passed in (as the RFM chapter will); members it lacks are 未分群
     segs = ibis.memtable({"user_id": ["U1", "U2", "U5"], "segment": ["重要价值", "重要价值", "一般发展"]})
     s = cr.segment_uplift(hand, c, segments=segs).set_index("segment")
@@ -299,7 +185,7 @@ def test_segments_and_next_round(hand):
     with pytest.raises(ValueError, match="by"):
         cr.segment_uplift(hand, c, "favourite_colour")
     # a segment forced significant: the targets are its non-responders (U3, U4 and U6, U8)
-    forced = pd.DataFrame({"segment": ["35-44", "25-34"], "verdict": ["正向显著", "不显著"],
+    forced = pd.DataFrame({"segment": ["35-44", "25-34"], "verdict": ["positive", "not_significant"],
                            "uplift": [0.2, 0.0], "ci_low": [0.05, -0.1], "rate_t": [0.5, 0.5],
                            "users_t": [3, 2], "users_c": [2, 1]})
     plan, targets = cr.next_round(hand, c, forced, "age_band", budget=100.0)
@@ -343,7 +229,9 @@ def test_no_holdout_and_empty_campaign(hand):
     assert e["rate_t"] == pytest.approx(1.0)  # U1 (bind 03-02) and U2 (03-03) both responded
     assert math.isnan(e["uplift"]) and math.isnan(e["roi"])
     assert cr.cuped(hand, c2).empty
+    assert cr.power_check(e)["status"] == "no_holdout"
     assert cr.power_check(e)["warning"] == cr.NO_HOLDOUT
+    assert cr.verdict(e) == "no_holdout" and cr.verdict_label("no_holdout") == cr.NO_HOLDOUT
     with pytest.raises(DataError, match="no members"):
         cr.campaign(hand, "C3")
     hist = cr.history(hand).set_index("campaign_id")
@@ -375,7 +263,7 @@ def test_demo_uplift_covers_truth(demo):
         e = cr.effect(ds, c)
         assert (e["users_t"], e["users_c"]) == (t["treatment"], t["control"])
         assert e["ci_low"] <= t["true_uplift"] <= e["ci_high"], cid
-        assert not cr.srm(e["users_t"], e["users_c"], t["holdout_share"])["mismatch"]
+        assert not stats.srm(e["users_t"], e["users_c"], t["holdout_share"])["mismatch"]
         cup = cr.cuped(ds, c).set_index("method")
         assert cup.loc["cuped", "ci_low"] <= t["true_uplift"] <= cup.loc["cuped", "ci_high"], cid
 
@@ -395,83 +283,13 @@ def test_demo_segment_uplift_against_truth(demo):
 
 
 # --------------------------------------------------------------------------------------------
-# the uplift model and its Qini curve
-
-
-def test_weighted_cells_fit_like_members():
-    # the model is fitted on counted cells; the same logistic regression on the members one by
-    # one (an independent per-user fit) must give the same probabilities
-    from sklearn.linear_model import LogisticRegression
-
-    cells = pd.DataFrame({
-        "fold": 0, "age_band": ["18-24", "18-24", "45-55", "45-55", "25-34", "25-34"],
-        "group": "treatment", "responded": [1, 0, 1, 0, 1, 0], "n": [3, 17, 9, 11, 5, 15]})
-    test = cells.drop_duplicates("age_band")[["age_band"]]
-    got = cr._fit_predict(cells, test, ["age_band"], "treatment")
-    users = cells.loc[cells.index.repeat(cells.n)]
-    x = pd.get_dummies(users[["age_band"]], dtype=float)
-    ref = LogisticRegression(C=1.0, max_iter=1000).fit(x.to_numpy(), users.responded.to_numpy())
-    want = ref.predict_proba(pd.get_dummies(test, dtype=float)[x.columns].to_numpy())[:, 1]
-    assert got.to_numpy() == pytest.approx(want, abs=1e-4)
-
-
-def test_qini_by_hand():
-    # cell A (predicted 0.3): treatment 5/10, holdout 1/10; cell B (0.1): 2/10 and 2/10.
-    # Qini after A: 5 - 1 x 10/10 = 4; after B: 7 - 3 x 20/20 = 4; shares 0.5 and 1.
-    # random line 0, 2, 4 -> gains 0, 2, 0 -> trapezoids 0.5 x (0 + 2) / 2 + 0.5 x (2 + 0) / 2
-    # = 1 -> 1 / 4 = 0.25 of the final value
-    pred = pd.DataFrame({"fold": [0, 0], "cell": ["A", "B"], "predicted": [0.3, 0.1],
-                         "users_t": [10, 10], "responders_t": [5, 2],
-                         "users_c": [10, 10], "responders_c": [1, 2]})
-    curve = cr.qini_curve(pred)
-    assert curve.share_targeted.tolist() == [0.0, 0.5, 1.0]
-    assert curve.qini.tolist() == pytest.approx([0.0, 4.0, 4.0])
-    assert curve.random.tolist() == pytest.approx([0.0, 2.0, 4.0])
-    assert cr.qini_area(curve) == pytest.approx(0.25)
-    at = cr.uplift_at_k(pred, [0.5, 1.0]).set_index("k")
-    assert at.uplift[0.5] == pytest.approx(0.5 - 0.1)  # cell A only
-    assert at.uplift[1.0] == pytest.approx(7 / 20 - 3 / 20)
-    with pytest.raises(ValueError, match="ks"):
-        cr.uplift_at_k(pred, [0.0])
-
-
-def test_folds_are_md5_of_the_user_id():
-    # the first 28 bits of md5('<user_id>:<seed>') modulo folds, as any engine computes it
-    ids = ["U0000001", "U0000002", "张三", "x" * 40, "a:7", ""]
-    t = ibis.memtable({"user_id": ids}, schema={"user_id": "string"})
-    got = ibis.duckdb.connect().to_pandas(
-        t.select("user_id", f3=cr.fold_of(t.user_id, 3, 7), f2=cr.fold_of(t.user_id, 2, 11)))
-    for uid, f3, f2 in zip(got.user_id, got.f3, got.f2, strict=True):
-        for folds, seed, fold in ((3, 7, f3), (2, 11, f2)):
-            digest = hashlib.md5(f"{uid}:{seed}".encode()).hexdigest()
-            assert fold == int(digest[:7], 16) % folds, (uid, folds, seed)
-
-
-def test_demo_uplift_model(demo):
-    ds, _truth = demo
-    c = cr.campaign(ds, "C2026_01")
-    cells = cr.model_cells(ds, c)
-    assert int(cells.n.sum()) == c.members
-    assert sorted(cells.fold.unique()) == [0, 1]
-    pred = cr.predicted_uplift(cells)
-    assert int(pred.users_t.sum()) == c.treatment and int(pred.users_c.sum()) == c.control
-    curve = cr.qini_curve(pred)
-    assert curve.share_targeted.iloc[-1] == pytest.approx(1.0)
-    assert math.isfinite(cr.qini_area(curve))
-    # the same seed gives the same folds
-    assert cr.model_cells(ds, c).equals(cells)
-    with pytest.raises(ValueError, match="features"):
-        cr.model_cells(ds, c, ["shoe_size"])
-
-
-# --------------------------------------------------------------------------------------------
 # the next stage's goal
 
 
 def test_channel_spend(hand):
     # baidu 100 + Baidu 20 (the same channel after normalising); the 04-02 row is after the
     # analysis date (2025-03-31) and is left out; toutiao is the news-feed channel
-    spend = cr.channel_spend(hand).set_index("channel").spend.to_dict()
+    spend = planning.channel_spend(hand).set_index("channel").spend.to_dict()
     assert spend == {"信息流广告": 50.0, "百度搜索": 120.0}
 
 
@@ -482,9 +300,9 @@ def test_decompose_goal_by_hand():
         "users": [500, 100, 30, 400, 40, 10, 50, 5, 0],
         "rate_from_previous": [float("nan"), 0.2, 0.5, float("nan"), 0.1, 0.25, float("nan"), 0.1, 0.0],
     })
-    rates = cr.channel_rates(funnel_table, pd.DataFrame({"channel": ["A"], "spend": [3000.0]}))
+    rates = planning.channel_rates(funnel_table, pd.DataFrame({"channel": ["A"], "spend": [3000.0]}))
     assert rates.cost_per_investor.tolist()[:2] == [100.0, 0.0]  # 3000 / 30; B has no spend
-    plan = cr.decompose_goal(rates, 80).set_index("channel")
+    plan = planning.decompose_goal(rates, 80).set_index("channel")
     # shares 30/40 and 10/40 -> A: 60 investors / 0.5 = 120 registrations / 0.2 = 600 clicks,
     # budget 60 x 100 = 6000; B: 20 / 0.25 = 80 / 0.1 = 800, budget 0; C has no investors
     assert plan.target_investors.to_dict() == pytest.approx({"A": 60, "B": 20, "合计 (total)": 80})
@@ -492,9 +310,9 @@ def test_decompose_goal_by_hand():
     assert plan.target_clicks.to_dict() == pytest.approx({"A": 600, "B": 800, "合计 (total)": 1400})
     assert plan.budget.to_dict() == pytest.approx({"A": 6000, "B": 0, "合计 (total)": 6000})
     with pytest.raises(ValueError, match="target_investors"):
-        cr.decompose_goal(rates, 0)
+        planning.decompose_goal(rates, 0)
     with pytest.raises(ValueError, match="funnel_by_channel"):
-        cr.channel_rates(funnel_table.drop(columns="segment"), pd.DataFrame(columns=["channel", "spend"]))
+        planning.channel_rates(funnel_table.drop(columns="segment"), pd.DataFrame(columns=["channel", "spend"]))
 
 
 def test_demo_segment_ranking_at_the_extremes(demo):
@@ -507,3 +325,72 @@ def test_demo_segment_ranking_at_the_extremes(demo):
         top, bottom = max(true, key=true.get), min(true, key=true.get)
         assert true[top] - true[bottom] >= 0.09
         assert seg.uplift[top] > seg.uplift[bottom], cid
+
+
+# --------------------------------------------------------------------------------------------
+# verdict vocabularies: codes computed from numbers, labels only for display
+
+
+def test_every_verdict_code_has_a_label():
+    for vocabulary, label in ((cr.VERDICTS, cr.verdict_label),
+                              (cr.SEGMENT_VERDICTS, cr.segment_verdict_label)):
+        for code, text in vocabulary.items():
+            assert code.isascii() and text and label(code) == text
+        with pytest.raises(ValueError, match="code"):
+            label("显著")
+    assert set(cr.VERDICTS) == {"positive", "negative", "not_significant", "no_holdout"}
+    assert set(cr.SEGMENT_VERDICTS) == {"positive", "negative", "not_significant", "too_small"}
+    assert set(cr.POWER_WARNINGS) == {"ok", "no_holdout", "too_small", "below_mde"}
+    # the labels the book has always shown
+    assert cr.SEGMENT_VERDICTS["positive"] == "正向显著"
+    assert cr.SEGMENT_VERDICTS["too_small"] == "样本不足"
+
+
+def test_effect_verdict_is_a_code_from_the_interval():
+    # 60/200 against 20/200: uplift 0.2, its Newcombe interval is above 0 -> positive;
+    # the mirror image -> negative; 22/200 against 20/200 -> not significant
+    def eff(x_t, n_t, x_c, n_c):
+        return {"available": True, **stats.two_proportion(x_t, n_t, x_c, n_c)}
+
+    assert cr.verdict(eff(60, 200, 20, 200)) == "positive"
+    assert cr.verdict(eff(20, 200, 60, 200)) == "negative"
+    assert cr.verdict(eff(22, 200, 20, 200)) == "not_significant"
+    assert cr.verdict({"available": False}) == "no_holdout"
+    assert cr.verdict_label("positive") == "实验组响应率显著高于对照组，活动带来了真实增量"
+
+
+def test_segment_verdict_is_a_code_from_the_numbers():
+    # 40 and 40 members, Holm p 0.01 < 0.05: by the sign of the uplift; p 0.2: not significant;
+    # 29 in the holdout (under MIN_CELL = 30): too small, whatever the p-value
+    assert cr.segment_verdict(40, 40, 0.15, 0.01) == "positive"
+    assert cr.segment_verdict(40, 40, -0.15, 0.01) == "negative"
+    assert cr.segment_verdict(40, 40, 0.15, 0.2) == "not_significant"
+    assert cr.segment_verdict(40, 40, 0.15, float("nan")) == "not_significant"
+    assert cr.segment_verdict(40, 29, 0.15, 0.01) == "too_small"
+
+
+def test_segment_uplift_verdicts_match_the_rule(demo):
+    # every row's verdict is segment_verdict of its own numbers, and the summary counts codes
+    ds, _truth = demo
+    seg = cr.segment_uplift(ds, cr.campaign(ds, "C2026_01"), "layer")
+    want = [cr.segment_verdict(r.users_t, r.users_c, r.uplift, r.p_holm) for r in seg.itertuples()]
+    assert seg.verdict.tolist() == want
+    assert set(seg.verdict) <= set(cr.SEGMENT_VERDICTS)
+    s = cr.segment_summary(seg)
+    assert s["too_small"] == int((seg.verdict == "too_small").sum())
+    assert s["tested"] == len(seg) - s["too_small"]
+
+
+def test_power_check_codes():
+    # 1000 per group at 10% in the holdout: MDE 0.0376 (tests/test_stats.py); an uplift of
+    # 0.02 is below it, 0.05 above
+    base = {"users_t": 1000, "users_c": 1000, "rate_c": 0.1, "responders_t": 0,
+            "responders_c": 100}
+    assert cr.power_check({**base, "uplift": 0.02})["status"] == "below_mde"
+    ok = cr.power_check({**base, "uplift": 0.05})
+    assert ok["status"] == "ok" and ok["warning"] == ""
+    small = cr.power_check({**base, "users_c": 20, "uplift": 0.05})
+    assert small["status"] == "too_small" and small["warning"] == cr.POWER_WARNINGS["too_small"]
+    rows = cr.checks_table(stats.srm(1000, 1000, 0.5), ok).set_index("check").verdict
+    assert rows.iloc[3] == stats.srm_label("match") and rows.iloc[4] == "样本量足够"
+

@@ -23,11 +23,12 @@ from spark_support import (
     schema_types,
 )
 
+from growthloop.marts import outcomes as mart
 from growthloop.marts.wide import WIDE_COLUMNS, user_wide
 from growthloop.metrics import attribution as at
 from growthloop.metrics import campaign_review as cr
 from growthloop.metrics import funnel as fn
-from growthloop.metrics import profiling, rfm
+from growthloop.metrics import profiling, rfm, uplift
 from growthloop.metrics import retention as rt
 
 # ---- the harness ---------------------------------------------------------------------------
@@ -65,7 +66,7 @@ def test_postgres_compiler_rules(pg_pair):
     arr = t.group_by(k=t.k % 2).aggregate(a=t["at"].collect())
     exprs = [
         t.select("k", i64=t.b.cast("int64"), i8=t.b.cast("int8"), md5=t.s.hexdigest("md5"),
-                 fold=cr.fold_of(t.s, 3, 7)),
+                 fold=uplift.fold_of(t.s, 3, 7)),
         arr.select("k", first=arr.a.mins() + ibis.interval(days=1)),
     ]
     for expr in exprs:
@@ -191,7 +192,7 @@ def test_campaign_review(pg_pair, campaign_id, goal):
     d = cr.campaign(pg_pair.duck, campaign_id, goal=goal)
     p = cr.campaign(pg_pair.spark, campaign_id, goal=goal)
     assert d == p
-    duck, pg = cr.member_outcomes(pg_pair.duck, d), cr.member_outcomes(pg_pair.spark, p)
+    duck, pg = mart.member_outcomes(pg_pair.duck, d), mart.member_outcomes(pg_pair.spark, p)
     assert duck.count().execute() == d.members
     assert_same_frame(duck, pg, sort_by=["user_id"])
     same_numbers(cr.effect(pg_pair.duck, d), cr.effect(pg_pair.spark, p))
@@ -202,9 +203,9 @@ def test_campaign_review(pg_pair, campaign_id, goal):
 def test_uplift_model_cells(pg_pair):
     d = cr.campaign(pg_pair.duck, "C2026_01")
     p = cr.campaign(pg_pair.spark, "C2026_01")
-    cells = cr.model_cells(pg_pair.duck, d, folds=3, seed=11)
+    cells = uplift.model_cells(pg_pair.duck, d, folds=3, seed=11)
     assert sorted(cells.fold.unique()) == [0, 1, 2]
-    assert_same_frame(cells, cr.model_cells(pg_pair.spark, p, folds=3, seed=11), ordered=True)
+    assert_same_frame(cells, uplift.model_cells(pg_pair.spark, p, folds=3, seed=11), ordered=True)
 
 
 def test_next_round_with_and_without_targets(pg_pair):
@@ -212,11 +213,11 @@ def test_next_round_with_and_without_targets(pg_pair):
     # sentinel, which Postgres refuses in a query); a forced segment: the same targets
     d = cr.campaign(pg_pair.duck, "C2026_01")
     p = cr.campaign(pg_pair.spark, "C2026_01")
-    nothing = pd.DataFrame({"segment": ["35-44"], "verdict": ["不显著"], "uplift": [0.0],
+    nothing = pd.DataFrame({"segment": ["35-44"], "verdict": ["not_significant"], "uplift": [0.0],
                             "ci_low": [-0.1], "rate_t": [0.5], "users_t": [3], "users_c": [2]})
     plan, targets = cr.next_round(pg_pair.spark, p, nothing, "age_band")
     assert plan.empty and targets.count().execute() == 0
-    forced = nothing.assign(verdict=["正向显著"], uplift=[0.2], ci_low=[0.05])
+    forced = nothing.assign(verdict=["positive"], uplift=[0.2], ci_low=[0.05])
     plan_d, targets_d = cr.next_round(pg_pair.duck, d, forced, "age_band")
     plan_p, targets_p = cr.next_round(pg_pair.spark, p, forced, "age_band")
     assert targets_d.count().execute() > 0

@@ -1,6 +1,8 @@
 """The closed-loop campaign review on Spark (Ibis's PySpark backend) gives DuckDB's results.
 
-Every stage function of growthloop.metrics.campaign_review that reads a dataset runs on the shared small
+Every stage function of growthloop.metrics.campaign_review (and of its mart, uplift model and goal
+planning: growthloop.marts.outcomes, growthloop.metrics.uplift and planning) that reads a dataset
+runs on the shared small
 dataset (tests/spark_support.py) on DuckDB and on local Spark: counts must be equal, money and
 statistics equal to 1e-9. Goals the data has no campaign for (register, amount) are reviewed by
 overriding a campaign's goal. The uplift model's folds come from MD5 of the user id, so its cells,
@@ -18,8 +20,10 @@ from spark_support import (  # noqa: F401  (fixtures)
     spark_watchdog_fixture,
 )
 
+from growthloop.marts import outcomes as mart
 from growthloop.marts.wide import user_wide
 from growthloop.metrics import campaign_review as cr
+from growthloop.metrics import planning, stats, uplift
 
 # (campaign, goal override): each goal's code path once, each campaign of the data once
 REVIEWS = [("C2025_01", None), ("C2025_02", None), ("C2026_01", None), ("C2026_02", None),
@@ -45,7 +49,7 @@ def test_campaign_list_and_cards(spark_pair):
 @pytest.mark.parametrize("campaign_id, goal", REVIEWS)
 def test_member_outcomes_effect_and_funnels(spark_pair, campaign_id, goal):
     d, s = reviewed(spark_pair, campaign_id, goal)
-    duck, spark = cr.member_outcomes(spark_pair.duck, d), cr.member_outcomes(spark_pair.spark, s)
+    duck, spark = mart.member_outcomes(spark_pair.duck, d), mart.member_outcomes(spark_pair.spark, s)
     assert duck.count().execute() == d.members
     assert_same_frame(duck, spark, sort_by=["user_id"])
     eff_d, eff_s = cr.effect(spark_pair.duck, d), cr.effect(spark_pair.spark, s)
@@ -70,10 +74,10 @@ def test_checks_cuped_and_statistics_on_sums(spark_pair):
         duck = cr.cuped(spark_pair.duck, d, metric, covariate)
         assert len(duck) == 2
         assert_same_frame(duck, cr.cuped(spark_pair.spark, s, metric, covariate), ordered=True)
-    mo_d, mo_s = cr.outcomes(spark_pair.duck, d), cr.outcomes(spark_pair.spark, s)
-    same_numbers(cr.mann_whitney(mo_d, "amount"), cr.mann_whitney(mo_s, "amount"))
-    assert_same_frame(cr.group_sums(mo_d, "revenue", "aum_at_start"),
-                      cr.group_sums(mo_s, "revenue", "aum_at_start"), ordered=True)
+    mo_d, mo_s = mart.outcomes(spark_pair.duck, d), mart.outcomes(spark_pair.spark, s)
+    same_numbers(stats.mann_whitney(mo_d, "amount"), stats.mann_whitney(mo_s, "amount"))
+    assert_same_frame(stats.group_sums(mo_d, "revenue", "aum_at_start"),
+                      stats.group_sums(mo_s, "revenue", "aum_at_start"), ordered=True)
 
 
 def test_segments_history_and_next_round(spark_pair):
@@ -109,23 +113,23 @@ def test_segments_history_and_next_round(spark_pair):
 
 
 def test_goal_plan_and_channel_spend(spark_pair):
-    duck, spark = both(cr.channel_spend, spark_pair)
+    duck, spark = both(planning.channel_spend, spark_pair)
     assert duck.spend.sum() > 0
     assert_same_frame(duck, spark, ordered=True)
-    assert_same_frame(*both(cr.goal_plan, spark_pair, 300), ordered=True)
+    assert_same_frame(*both(planning.goal_plan, spark_pair, 300), ordered=True)
 
 
 def test_uplift_model_is_the_same_on_both_engines(spark_pair):
     d, s = reviewed(spark_pair, "C2026_01", None)
     for folds, seed in ((2, 7), (3, 11)):
-        cells = cr.model_cells(spark_pair.duck, d, folds=folds, seed=seed)
+        cells = uplift.model_cells(spark_pair.duck, d, folds=folds, seed=seed)
         assert cells.n.sum() == d.members
         assert sorted(cells.fold.unique()) == list(range(folds))
-        other = cr.model_cells(spark_pair.spark, s, folds=folds, seed=seed)
+        other = uplift.model_cells(spark_pair.spark, s, folds=folds, seed=seed)
         assert_same_frame(cells, other, ordered=True)
-    pred_d, pred_s = cr.predicted_uplift(cells), cr.predicted_uplift(other)
+    pred_d, pred_s = uplift.predicted_uplift(cells), uplift.predicted_uplift(other)
     assert_same_frame(pred_d, pred_s, ordered=True)
-    curve_d, curve_s = cr.qini_curve(pred_d), cr.qini_curve(pred_s)
+    curve_d, curve_s = uplift.qini_curve(pred_d), uplift.qini_curve(pred_s)
     assert_same_frame(curve_d, curve_s, ordered=True)
-    assert_same_frame(cr.uplift_at_k(pred_d), cr.uplift_at_k(pred_s), ordered=True)
-    assert cr.qini_area(curve_s) == pytest.approx(cr.qini_area(curve_d), rel=1e-9)
+    assert_same_frame(uplift.uplift_at_k(pred_d), uplift.uplift_at_k(pred_s), ordered=True)
+    assert uplift.qini_area(curve_s) == pytest.approx(uplift.qini_area(curve_d), rel=1e-9)

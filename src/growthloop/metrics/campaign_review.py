@@ -3,8 +3,10 @@ whom to target next.
 
 A campaign is a row of `campaigns` (channel, start_at, goal, window_days, cost per send and per
 reward) and its `campaign_members` (treatment or control = holdout, sent_at, delivered,
-clicked_at). Everything per member is computed in the engine; only per-group, per-step or
-per-segment sums come back to pandas, where the statistics are done on them.
+clicked_at). Everything per member is in the mart `campaign_outcomes`
+(:mod:`growthloop.marts.outcomes`, kept once per campaign, goal, window and pre_days); only
+per-group, per-step or per-segment sums come back to pandas, where the statistics
+(:mod:`growthloop.metrics.stats`) are done on them.
 
 Rules
 -----
@@ -27,12 +29,15 @@ Rules
 
 The questions, in the chapter's order: :func:`campaigns` / :func:`campaign` (the card),
 :func:`campaign_funnel` / :func:`diagnose` / :func:`utm_funnel` (its own funnel),
-:func:`effect` (against the holdout), :func:`srm` / :func:`balance` / :func:`power_check`
-(checks), :func:`cuped`, :func:`segment_uplift` and the two-model uplift model
-(:func:`model_cells`, :func:`predicted_uplift`, :func:`qini_curve`, :func:`uplift_at_k`),
-:func:`history`, :func:`next_round` and :func:`goal_plan`. The statistics are pure functions of
-counts and sums (:func:`two_proportion`, :func:`welch`, :func:`cuped_from_sums`, :func:`mde`),
-tested by hand.
+:func:`effect` (against the holdout), `stats.srm` / :func:`balance` / :func:`power_check`
+(checks), :func:`cuped`, :func:`segment_uplift`, :func:`history` and :func:`next_round`.
+Elsewhere: the A/B statistics in :mod:`growthloop.metrics.stats`, the two-model uplift model
+and its Qini curve in :mod:`growthloop.metrics.uplift`, the next stage's goal worked back
+through the channels in :mod:`growthloop.metrics.planning`.
+
+Verdicts are codes (:data:`VERDICTS` for the effect, :data:`SEGMENT_VERDICTS` per segment,
+:data:`POWER_WARNINGS` for the power check); the Chinese the book shows comes from those
+mappings (:func:`verdict_label`, :func:`segment_verdict_label`), only for display.
 """
 
 from __future__ import annotations
@@ -47,13 +52,13 @@ import pandas as pd
 from ibis import _
 
 from growthloop.marts.identity import person_steps
-from growthloop.marts.investments import aum_expr, investments
+from growthloop.marts.outcomes import GOALS, outcomes
 from growthloop.marts.wide import user_wide
-from growthloop.metrics.funnel import STEP_LABELS, wilson
+from growthloop.metrics import stats
+from growthloop.metrics.funnel import STEP_LABELS
 from growthloop.metrics.profiling import DEFAULT_AUM_BOUNDS, layer_expr
 from growthloop.staging.loader import DataError, Dataset
 
-GOALS: tuple[str, ...] = ("register", "bind_card", "first_investment", "any_investment", "amount")
 GOAL_LABELS: dict[str, str] = {
     "register": "注册",
     "bind_card": "绑卡",
@@ -73,11 +78,61 @@ SEGMENT_COLUMNS: tuple[str, ...] = ("layer", "signup_channel", "age_band", "city
 MIN_CELL = 30
 #: a response rate under this is flagged for retuning
 LOW_RESPONSE = 0.01
-#: sample-ratio mismatch when the chi-square p-value is under this (GrowthBook's default)
-SRM_ALPHA = 0.001
 #: a standardised mean difference beyond this marks an imbalanced pre-campaign measure
 SMD_LIMIT = 0.1
 GROUP_LABELS = {"treatment": "实验组 (treatment)", "control": "对照组 (holdout)"}
+NO_HOLDOUT = "本活动没有对照组 (holdout)，无法估计增量 (no uplift can be estimated)"
+
+#: the verdicts of :func:`verdict` on the whole campaign (codes) and the sentence the book
+#: shows for each
+VERDICTS: dict[str, str] = {
+    "positive": "实验组响应率显著高于对照组，活动带来了真实增量",
+    "negative": "实验组响应率显著低于对照组，活动可能起了反作用",
+    "not_significant": "实验组与对照组的差异不显著，现有样本不能证明活动有增量",
+    "no_holdout": NO_HOLDOUT,
+}
+#: the verdicts of a segment in :func:`segment_uplift` (codes) and the label the book shows
+SEGMENT_VERDICTS: dict[str, str] = {
+    "positive": "正向显著",
+    "negative": "负向显著",
+    "not_significant": "不显著",
+    "too_small": "样本不足",
+}
+#: the outcomes of :func:`power_check` (codes) and its warning ("" when the sample suffices)
+POWER_WARNINGS: dict[str, str] = {
+    "ok": "",
+    "no_holdout": NO_HOLDOUT,
+    "too_small": f"对照组或实验组不足 {MIN_CELL} 人，结论不可靠",
+    "below_mde": "观察到的增量小于最小可检测增量 (MDE)，不显著不代表无效",
+}
+
+
+def _label(vocabulary: dict[str, str], code: str, name: str) -> str:
+    if code not in vocabulary:
+        raise ValueError(f"{name}: {code!r}; allowed: {list(vocabulary)}")
+    return vocabulary[code]
+
+
+def verdict_label(code: str) -> str:
+    """The sentence the book shows for a :func:`verdict` code (ValueError if unknown)."""
+    return _label(VERDICTS, code, "code")
+
+
+def segment_verdict_label(code: str) -> str:
+    """The label the book shows for a segment verdict code (ValueError if unknown)."""
+    return _label(SEGMENT_VERDICTS, code, "code")
+
+
+def segment_verdict(n_t: int, n_c: int, uplift: float, p_holm: float, alpha: float = 0.05,
+                    min_cell: int = MIN_CELL) -> str:
+    """The verdict code of one segment: too_small when either group has fewer than
+    `min_cell` members, positive / negative when Holm's p-value is under `alpha` (by the sign
+    of the uplift), else not_significant (also when no test was possible)."""
+    if min(n_t, n_c) < min_cell:
+        return "too_small"
+    if not math.isnan(p_holm) and p_holm < alpha:
+        return "positive" if uplift > 0 else "negative"
+    return "not_significant"
 
 
 # --------------------------------------------------------------------------------------------
@@ -227,346 +282,21 @@ def campaign(ds: Dataset, campaign_id: str | None = None, window_days: int | Non
 
 
 # --------------------------------------------------------------------------------------------
-# per-member outcomes (engine)
+# the members
 
 
-def member_outcomes(ds: Dataset, camp: Campaign, pre_days: int = 90) -> ibis.Table:
-    """One row per member (an Ibis expression, never pulled whole): group, window, response,
-    amount, revenue, pre-campaign behaviour and the AUM layer at start_at.
-
-    Columns: user_id, group, sent_at, delivered, clicked_at, window_start, window_end,
-    responded (0/1), amount, revenue, clicked (0/1), opened (0/1), registered (0/1),
-    bound_card (0/1), pre_active_days, pre_invest_count, pre_invest_amount, tenure_days,
-    aum_at_start, layer.
-    """
-    if int(pre_days) <= 0:
-        raise ValueError(f"pre_days: {pre_days!r}; allowed: a positive number of days")
-    end = ds.period_end
-    start = ibis.literal(camp.start_at)
-    pre_start = ibis.literal(camp.start_at - dt.timedelta(days=int(pre_days)))
-    m = ds.campaign_members.filter(_.campaign_id == camp.campaign_id)
-    ws = ibis.coalesce(m.sent_at, start)
-    m = m.mutate(window_start=ws, window_end=ws + ibis.interval(days=camp.window_days))
-    m = m.select("user_id", "group", "sent_at", "delivered", "clicked_at", "window_start",
-                 "window_end")
-    ids = m.select(_mid="user_id")
-
-    inv = investments(ds)
-    inv = inv.mutate(_n=ibis.row_number().over(group_by="user_id", order_by=["txn_time", "txn_id"]))
-    # an IN filter, not semi_join: Ibis 12 leaves LEFT SEMI JOIN in its Postgres SQL
-    inv = inv.filter(inv.user_id.isin(ids._mid))
-    if camp.goal in ("any_investment", "amount"):
-        hit = ibis.literal(1)
-    elif camp.goal == "first_investment":
-        hit = (inv._n == 0).cast("int64")
-    else:
-        hit = ibis.literal(0)
-    rows = inv.select(_uid=inv.user_id, _t=inv.txn_time, _amount=inv.amount,
-                      _revenue=inv.revenue, _hit=hit.cast("int64"))
-    ev = ds.events.filter((_.event_time < end) & _.user_id.notnull())
-    ev = ev.filter(ev.user_id.isin(ids._mid))
-    if camp.goal in ("register", "bind_card"):
-        goal_ev = ev.filter(ev.event_name == camp.goal)
-        rows = rows.union(goal_ev.select(_uid=goal_ev.user_id, _t=goal_ev.event_time,
-                                         _amount=ibis.literal(0.0), _revenue=ibis.literal(0.0),
-                                         _hit=ibis.literal(1).cast("int64")))
-    j = m.inner_join(rows, m.user_id == rows._uid)
-    j = j.filter((j._t > j.window_start) & (j._t <= j.window_end) & (j._t < end))
-    got = j.group_by(_rid="user_id").aggregate(
-        responded=j._hit.max(), amount=j._amount.sum(), revenue=j._revenue.sum())
-
-    # the campaign funnel's steps, per member
-    win = m.select(_eu="user_id", _ws="window_start", _we="window_end")
-    ev_m = ev.inner_join(win, ev.user_id == win._eu)
-    ev_m = ev_m.filter(ev_m.event_time <= ev_m._we)
-    inside = (ev_m.event_time > ev_m._ws)
-    tagged = ev_m.utm_campaign == camp.campaign_id
-    steps = ev_m.group_by(_sid="user_id").aggregate(
-        _link=((ev_m.event_name == "link_click") & inside & tagged).any(),
-        opened=((ev_m.event_name.isin(["app_open", "app_install"])) & inside).any(),
-        bound_card=(ev_m.event_name == "bind_card").any(),
-    )
-
-    # pre-campaign behaviour: [start - pre_days, start)
-    pre_ev = ev.filter((ev.event_time >= pre_start) & (ev.event_time < start))
-    pre_inv = inv.filter((inv.txn_time >= pre_start) & (inv.txn_time < start))
-    days = pre_ev.select(_pid=pre_ev.user_id, _d=pre_ev.event_time.date()).union(
-        pre_inv.select(_pid=pre_inv.user_id, _d=pre_inv.txn_time.date()))
-    active = days.group_by("_pid").aggregate(pre_active_days=_._d.nunique())
-    invested = pre_inv.group_by(_iid="user_id").aggregate(
-        pre_invest_count=_.count(), pre_invest_amount=_.amount.sum())
-    held = inv.filter(aum_expr(inv, camp.start_at, ds.config.current_holding_days))
-    aum = held.group_by(_aid="user_id").aggregate(aum_at_start=_.amount.sum())
-    users = ds.users.select(_uu="user_id", _reg="registered_at")
-
-    out = m.left_join(got, m.user_id == got._rid)
-    out = out.left_join(steps, out.user_id == steps._sid)
-    out = out.left_join(active, out.user_id == active._pid)
-    out = out.left_join(invested, out.user_id == invested._iid)
-    out = out.left_join(aum, out.user_id == aum._aid)
-    out = out.left_join(users, out.user_id == users._uu)
-    clicked = (out.clicked_at.notnull() & (out.clicked_at > out.window_start)
-               & (out.clicked_at <= out.window_end)) | out._link.fill_null(False)
-    out = out.mutate(
-        responded=out.responded.fill_null(0).cast("int64"),
-        amount=out.amount.fill_null(0.0).cast("float64"),
-        revenue=out.revenue.fill_null(0.0).cast("float64"),
-        clicked=clicked.cast("int64"),
-        opened=out.opened.fill_null(False).cast("int64"),
-        registered=(out._reg.notnull() & (out._reg <= out.window_end)).cast("int64"),
-        bound_card=out.bound_card.fill_null(False).cast("int64"),
-        pre_active_days=out.pre_active_days.fill_null(0).cast("float64"),
-        pre_invest_count=out.pre_invest_count.fill_null(0).cast("float64"),
-        pre_invest_amount=out.pre_invest_amount.fill_null(0.0).cast("float64"),
-        # whole calendar days between the dates (a difference of timestamps in days counts
-        # elapsed 24-hour spans on some engines)
-        tenure_days=ibis.greatest(
-            start.date().delta(out._reg.fill_null(camp.start_at).date(), unit="day"), 0
-        ).cast("float64"),
-        aum_at_start=out.aum_at_start.fill_null(0.0).cast("float64"),
-    )
+def members(ds: Dataset, camp: Campaign, pre_days: int = 90) -> ibis.Table:
+    """The campaign's members: the kept mart `campaign_outcomes` (one row per member, see
+    :mod:`growthloop.marts.outcomes`) with `layer`, their AUM layer at start_at (profiling's
+    tiers, DEFAULT_AUM_BOUNDS, drawn from `aum_at_start`). An Ibis table, never pulled whole."""
+    mo = outcomes(ds, camp, pre_days)
     # layer_expr reads an `aum` column: give it the assets held at start_at
-    out = out.mutate(aum=out.aum_at_start)
-    out = out.mutate(layer=layer_expr(out, "aum", DEFAULT_AUM_BOUNDS))
-    return out.select(
-        "user_id", "group", "sent_at", "delivered", "clicked_at", "window_start", "window_end",
-        "responded", "amount", "revenue", "clicked", "opened", "registered", "bound_card",
-        "pre_active_days", "pre_invest_count", "pre_invest_amount", "tenure_days",
-        "aum_at_start", "layer",
-    )
-
-
-def outcomes(ds: Dataset, camp: Campaign, pre_days: int = 90) -> ibis.Table:
-    """`member_outcomes`, materialised once per (campaign, goal, window, pre_days) in the engine."""
-    key = f"campaign_review:{camp.campaign_id}:{camp.goal}:{camp.window_days}:{pre_days}"
-
-    return ds.keep(key, lambda: member_outcomes(ds, camp, pre_days))
-
-
-# --------------------------------------------------------------------------------------------
-# statistics on sums (pure functions, tested by hand)
-
-
-def _z(alpha: float) -> float:
-    from scipy.stats import norm
-
-    return float(norm.ppf(1 - alpha / 2))
-
-
-def _p_two_sided(z: float) -> float:
-    from scipy.stats import norm
-
-    return float(2 * norm.sf(abs(z)))
-
-
-def two_proportion(x_t: int, n_t: int, x_c: int, n_c: int, alpha: float = 0.05) -> dict[str, float]:
-    """Response rates of treatment and control, their difference and ratio, with intervals.
-
-    * uplift = p_t - p_c with Newcombe's hybrid score interval (from the two Wilson intervals;
-      it keeps its coverage with a small holdout and rare responses, where Wald's does not);
-    * relative uplift = p_t / p_c - 1 with the log-ratio (Katz) interval, NaN without control
-      responders;
-    * z and p_value: the pooled two-proportion z test (as statsmodels' proportions_ztest).
-    """
-    nan = float("nan")
-    out = dict(rate_t=nan, rate_c=nan, uplift=nan, ci_low=nan, ci_high=nan, relative=nan,
-               rel_ci_low=nan, rel_ci_high=nan, z=nan, p_value=nan)
-    if n_t > 0:
-        out["rate_t"] = x_t / n_t
-    if n_c > 0:
-        out["rate_c"] = x_c / n_c
-    if n_t <= 0 or n_c <= 0:
-        return out
-    p1, p2 = x_t / n_t, x_c / n_c
-    d = p1 - p2
-    l1, u1 = wilson(x_t, n_t, alpha)
-    l2, u2 = wilson(x_c, n_c, alpha)
-    out["uplift"] = d
-    out["ci_low"] = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
-    out["ci_high"] = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
-    if x_t > 0 and x_c > 0:
-        z = _z(alpha)
-        se = math.sqrt(1 / x_t - 1 / n_t + 1 / x_c - 1 / n_c)
-        out["relative"] = p1 / p2 - 1
-        out["rel_ci_low"] = math.exp(math.log(p1 / p2) - z * se) - 1
-        out["rel_ci_high"] = math.exp(math.log(p1 / p2) + z * se) - 1
-    pooled = (x_t + x_c) / (n_t + n_c)
-    if 0 < pooled < 1:
-        zs = d / math.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
-        out["z"] = zs
-        out["p_value"] = _p_two_sided(zs)
-    return out
-
-
-def _var(n: float, s: float, ss: float) -> float:
-    """Sample variance from n, sum and sum of squares (NaN under two values)."""
-    if n < 2:
-        return float("nan")
-    return max((ss - s * s / n) / (n - 1), 0.0)
-
-
-def _cov(n: float, sx: float, sy: float, sxy: float) -> float:
-    if n < 2:
-        return float("nan")
-    return (sxy - sx * sy / n) / (n - 1)
-
-
-def welch(n_t: int, s_t: float, ss_t: float, n_c: int, s_c: float, ss_c: float,
-          alpha: float = 0.05) -> dict[str, float]:
-    """Difference of two means from sums (n, sum, sum of squares): Welch's t interval and test."""
-    from scipy.stats import t as student
-
-    nan = float("nan")
-    out = dict(mean_t=s_t / n_t if n_t else nan, mean_c=s_c / n_c if n_c else nan, diff=nan,
-               ci_low=nan, ci_high=nan, t=nan, df=nan, p_value=nan)
-    if n_t < 2 or n_c < 2:
-        return out
-    v1, v2 = _var(n_t, s_t, ss_t) / n_t, _var(n_c, s_c, ss_c) / n_c
-    out["diff"] = out["mean_t"] - out["mean_c"]
-    se = math.sqrt(v1 + v2)
-    if se == 0:
-        return out
-    df = (v1 + v2) ** 2 / (v1 ** 2 / (n_t - 1) + v2 ** 2 / (n_c - 1))
-    q = float(student.ppf(1 - alpha / 2, df))
-    t = out["diff"] / se
-    out.update(ci_low=out["diff"] - q * se, ci_high=out["diff"] + q * se, t=t, df=df,
-               p_value=float(2 * student.sf(abs(t), df)))
-    return out
-
-
-def mann_whitney(table: ibis.Table, value: str = "amount", group: str = "group",
-                 treated: str = "treatment") -> dict[str, float]:
-    """Mann-Whitney U test of `value` between the treated and the other group, in the engine.
-
-    Average ranks per distinct value (ties share their mean rank), the rank sum of the treated,
-    and the tie-corrected normal approximation with continuity correction (as scipy's
-    mannwhitneyu(method="asymptotic")). Only one row of sums comes back.
-    """
-    vals = table.group_by(_v=table[value]).aggregate(
-        _n=_.count(), _nt=(table[group] == treated).sum())
-    w = ibis.cumulative_window(order_by="_v")
-    vals = vals.mutate(_before=vals._n.sum().over(w) - vals._n)
-    vals = vals.mutate(_rank=vals._before + (vals._n + 1) / 2.0)
-    row = vals.aggregate(
-        n=vals._n.sum(), n_t=vals._nt.sum(), r_t=(vals._nt * vals._rank).sum(),
-        ties=(vals._n.cast("float64") ** 3 - vals._n).sum(),
-    ).to_pandas().iloc[0]
-    n, n_t = _num(row.n), _num(row.n_t)
-    n_c = n - n_t
-    nan = float("nan")
-    if n_t == 0 or n_c == 0:
-        return dict(u=nan, z=nan, p_value=nan)
-    u = float(row.r_t) - n_t * (n_t + 1) / 2
-    mu = n_t * n_c / 2
-    sigma2 = n_t * n_c / 12 * ((n + 1) - float(row.ties) / (n * (n - 1)))
-    if sigma2 <= 0:
-        return dict(u=u, z=nan, p_value=nan)
-    z = (u - mu - math.copysign(0.5, u - mu)) / math.sqrt(sigma2) if u != mu else 0.0
-    return dict(u=u, z=z, p_value=_p_two_sided(z))
-
-
-def srm(n_t: int, n_c: int, planned_holdout: float | None) -> dict[str, float | bool | str]:
-    """Sample-ratio mismatch: chi-square test of the observed split against the planned one."""
-    from scipy.stats import chisquare
-
-    nan = float("nan")
-    n = n_t + n_c
-    out: dict = dict(treatment=int(n_t), control=int(n_c), observed_holdout=n_c / n if n else nan,
-                     planned_holdout=nan, chi2=nan, p_value=nan, mismatch=False,
-                     verdict="未给出计划的对照组比例，无法检验")
-    if planned_holdout is None:
-        return out
-    if not 0 < planned_holdout < 1:
-        raise ValueError(f"planned_holdout: {planned_holdout!r}; allowed: a share between 0 and 1")
-    out["planned_holdout"] = float(planned_holdout)
-    if n == 0:
-        return out
-    chi2, p = chisquare([n_t, n_c], [n * (1 - planned_holdout), n * planned_holdout])
-    out.update(chi2=float(chi2), p_value=float(p), mismatch=bool(p < SRM_ALPHA))
-    out["verdict"] = ("分组比例与计划不符 (SRM)，先查分组与发送日志再看效果" if out["mismatch"]
-                      else "分组比例与计划一致")
-    return out
-
-
-def mde(n_t: int, n_c: int, baseline: float, alpha: float = 0.05, power: float = 0.8) -> float:
-    """Minimum detectable absolute uplift of a two-sided test at `alpha` with `power`."""
-    from scipy.stats import norm
-
-    if n_t <= 0 or n_c <= 0 or not 0 < baseline < 1:
-        return float("nan")
-    z = _z(alpha) + float(norm.ppf(power))
-    return z * math.sqrt(baseline * (1 - baseline) * (1 / n_t + 1 / n_c))
-
-
-def needed_per_group(uplift: float, baseline: float, ratio: float = 1.0, alpha: float = 0.05,
-                     power: float = 0.8) -> float:
-    """Treatment members needed to detect `uplift` (control = ratio x treatment)."""
-    from scipy.stats import norm
-
-    if not uplift or not 0 < baseline < 1 or ratio <= 0 or math.isnan(uplift):
-        return float("nan")
-    z = _z(alpha) + float(norm.ppf(power))
-    return z ** 2 * baseline * (1 - baseline) * (1 + 1 / ratio) / uplift ** 2
-
-
-def cuped_from_sums(sums: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-    """Plain and CUPED estimates of the treatment-control difference of mean y, from sums.
-
-    `sums` has one row per group (treatment, control) with n, sy, syy, sx, sxx, sxy. theta is
-    cov(x, y) / var(x) over all members pooled; the adjusted group mean is
-    mean(y) - theta (mean(x) - pooled mean(x)); its variance var(y - theta x) / n comes from the
-    group's own sums. Both intervals are normal (Wald) so that their widths compare.
-    Columns: method, uplift, se, ci_low, ci_high, p_value, theta, variance_reduction.
-    """
-    g = sums.set_index("group")
-    if not {"treatment", "control"} <= set(g.index) or (g.n < 2).any():
-        raise ValueError("sums: need treatment and control rows with at least two members each")
-    tot = g[["n", "sy", "syy", "sx", "sxx", "sxy"]].sum()
-    var_x = _var(tot.n, tot.sx, tot.sxx)
-    theta = _cov(tot.n, tot.sx, tot.sy, tot.sxy) / var_x if var_x > 0 else 0.0
-    xbar = tot.sx / tot.n
-    z = _z(alpha)
-    rows = []
-    for method, th in (("plain", 0.0), ("cuped", theta)):
-        means, variances = {}, {}
-        for grp in ("treatment", "control"):
-            r = g.loc[grp]
-            means[grp] = r.sy / r.n - th * (r.sx / r.n - xbar)
-            v = (_var(r.n, r.sy, r.syy) + th * th * _var(r.n, r.sx, r.sxx)
-                 - 2 * th * _cov(r.n, r.sx, r.sy, r.sxy))
-            variances[grp] = max(v, 0.0) / r.n
-        d = means["treatment"] - means["control"]
-        se = math.sqrt(variances["treatment"] + variances["control"])
-        rows.append(dict(method=method, uplift=float(d), se=float(se), ci_low=float(d - z * se),
-                         ci_high=float(d + z * se),
-                         p_value=_p_two_sided(d / se) if se > 0 else float("nan"),
-                         theta=float(th)))
-    out = pd.DataFrame(rows)
-    base = out.se.iloc[0] ** 2
-    out["variance_reduction"] = [0.0, float(1 - out.se.iloc[1] ** 2 / base) if base > 0 else float("nan")]
-    return out
-
-
-def group_sums(table: ibis.Table, y: str, x: str | None = None) -> pd.DataFrame:
-    """Per group: n and the sums of y, y², x, x² and xy, aggregated in the engine."""
-    yv = table[y].cast("float64")
-    xv = table[x].cast("float64") if x else ibis.literal(0.0)
-    t = table.mutate(_y=yv, _x=xv)
-    out = t.group_by("group").aggregate(
-        n=_.count(), sy=_._y.sum(), syy=(_._y * _._y).sum(), sx=_._x.sum(),
-        sxx=(_._x * _._x).sum(), sxy=(_._x * _._y).sum(),
-    ).order_by("group").to_pandas()
-    for col in ("sy", "syy", "sx", "sxx", "sxy"):
-        out[col] = out[col].fillna(0.0).astype(float)
-    out["n"] = out["n"].astype("int64")
-    return out
+    held = mo.mutate(aum=mo.aum_at_start)
+    return held.mutate(layer=layer_expr(held, "aum", DEFAULT_AUM_BOUNDS)).drop("aum")
 
 
 # --------------------------------------------------------------------------------------------
 # effect against the holdout
-
-
-NO_HOLDOUT = "本活动没有对照组 (holdout)，无法估计增量 (no uplift can be estimated)"
 
 
 def _sums_by_group(mo: ibis.Table) -> dict[str, pd.Series]:
@@ -601,9 +331,9 @@ def effect(ds: Dataset, camp: Campaign, alpha: float = 0.05, pre_days: int = 90)
     t, c = g["treatment"], g["control"]
     n_t, n_c = int(t.n), int(c.n)
     x_t, x_c = int(t.responders), int(c.responders)
-    prop = two_proportion(x_t, n_t, x_c, n_c, alpha)
-    amt = welch(n_t, float(t.amount), float(t.amount2), n_c, float(c.amount), float(c.amount2), alpha)
-    rev = welch(n_t, float(t.revenue), float(t.revenue2), n_c, float(c.revenue), float(c.revenue2), alpha)
+    prop = stats.two_proportion(x_t, n_t, x_c, n_c, alpha)
+    amt = stats.welch(n_t, float(t.amount), float(t.amount2), n_c, float(c.amount), float(c.amount2), alpha)
+    rev = stats.welch(n_t, float(t.revenue), float(t.revenue2), n_c, float(c.revenue), float(c.revenue2), alpha)
     sends = int(t.sends)
     cost_send = sends * camp.cost_per_send
     cost_reward = x_t * camp.cost_per_reward
@@ -629,7 +359,7 @@ def effect(ds: Dataset, camp: Campaign, alpha: float = 0.05, pre_days: int = 90)
         out.update(inc_responders=nan, inc_low=nan, inc_high=nan, inc_amount=nan,
                    inc_revenue=nan, cost_per_incremental=nan, roi=nan, significant=False)
         return out
-    out["amount_p_mwu"] = mann_whitney(mo, "amount")["p_value"]
+    out["amount_p_mwu"] = stats.mann_whitney(mo, "amount")["p_value"]
     inc = prop["uplift"] * n_t
     inc_revenue = rev["diff"] * n_t if not math.isnan(rev["diff"]) else nan
     out.update(
@@ -712,9 +442,10 @@ def balance(ds: Dataset, camp: Campaign, pre_days: int = 90,
                              imbalanced=False))
             continue
         t, k = agg.loc["treatment"], agg.loc["control"]
-        w = welch(int(t.n), float(t[f"{c}__s"]), float(t[f"{c}__ss"]), int(k.n),
+        w = stats.welch(int(t.n), float(t[f"{c}__s"]), float(t[f"{c}__ss"]), int(k.n),
                   float(k[f"{c}__s"]), float(k[f"{c}__ss"]))
-        vt, vc = _var(t.n, t[f"{c}__s"], t[f"{c}__ss"]), _var(k.n, k[f"{c}__s"], k[f"{c}__ss"])
+        vt = stats._var(t.n, t[f"{c}__s"], t[f"{c}__ss"])
+        vc = stats._var(k.n, k[f"{c}__s"], k[f"{c}__ss"])
         sd = math.sqrt((vt + vc) / 2) if not (math.isnan(vt) or math.isnan(vc)) else float("nan")
         smd = (w["mean_t"] - w["mean_c"]) / sd if sd and sd > 0 else 0.0
         rows.append(dict(covariate=c, mean_t=float(w["mean_t"]), mean_c=float(w["mean_c"]),
@@ -730,36 +461,38 @@ def nan_() -> float:
 def power_check(eff: dict, alpha: float = 0.05, power: float = 0.8) -> dict:
     """Minimum detectable uplift for these group sizes and the sample the observed uplift needs.
 
-    warning is a sentence when the test cannot be trusted to see the effect: a group under
-    MIN_CELL members, or an observed uplift smaller than the minimum detectable one.
+    status is a code of POWER_WARNINGS: no_holdout, too_small (a group under MIN_CELL
+    members), below_mde (an observed uplift smaller than the minimum detectable one) or ok;
+    warning is its sentence for the book ("" when ok).
     """
     n_t, n_c = eff["users_t"], eff["users_c"]
     base = eff["rate_c"] if n_c and 0 < eff["rate_c"] < 1 else (
         (eff["responders_t"] + eff["responders_c"]) / (n_t + n_c) if n_t + n_c else float("nan"))
-    m = mde(n_t, n_c, base, alpha, power) if n_c else float("nan")
-    need = needed_per_group(eff["uplift"], base, n_c / n_t if n_t else 0.0, alpha, power)
-    warning = ""
+    m = stats.mde(n_t, n_c, base, alpha, power) if n_c else float("nan")
+    need = stats.needed_per_group(eff["uplift"], base, n_c / n_t if n_t else 0.0, alpha, power)
+    status = "ok"
     if n_c == 0:
-        warning = NO_HOLDOUT
+        status = "no_holdout"
     elif min(n_t, n_c) < MIN_CELL:
-        warning = f"对照组或实验组不足 {MIN_CELL} 人，结论不可靠"
+        status = "too_small"
     elif not math.isnan(m) and abs(eff["uplift"]) < m:
-        warning = "观察到的增量小于最小可检测增量 (MDE)，不显著不代表无效"
+        status = "below_mde"
     return dict(baseline=float(base), mde=float(m),
                 mde_relative=float(m / base) if base and not math.isnan(m) else float("nan"),
                 needed_treatment=float(need),
                 needed_control=float(need * n_c / n_t) if n_t and not math.isnan(need) else float("nan"),
-                warning=warning, alpha=alpha, power=power)
+                status=status, warning=POWER_WARNINGS[status], alpha=alpha, power=power)
 
 
 def checks_table(s: dict, p: dict) -> pd.DataFrame:
-    """The trust checks as rows (check, value, verdict) for the book."""
+    """The trust checks as rows (check, value, verdict) for the book, from `stats.srm` (`s`)
+    and :func:`power_check` (`p`); the verdict column shows the labels of their codes."""
     rows = [
         ("实验组 / 对照组人数 (group sizes)", f"{s['treatment']:,} / {s['control']:,}", ""),
         ("计划对照组比例 (planned holdout)", "" if math.isnan(s["planned_holdout"]) else f"{s['planned_holdout']:.1%}", ""),
         ("实际对照组比例 (observed holdout)", "" if math.isnan(s["observed_holdout"]) else f"{s['observed_holdout']:.1%}", ""),
-        ("SRM 卡方检验 p 值 (SRM chi-square p)", "" if math.isnan(s["p_value"]) else f"{s['p_value']:.3g}", s["verdict"]),
-        ("最小可检测增量 (MDE, 80% power)", "" if math.isnan(p["mde"]) else f"{p['mde']:.1%}", p["warning"] or "样本量足够"),
+        ("SRM 卡方检验 p 值 (SRM chi-square p)", "" if math.isnan(s["p_value"]) else f"{s['p_value']:.3g}", stats.srm_label(s["verdict"])),
+        ("最小可检测增量 (MDE, 80% power)", "" if math.isnan(p["mde"]) else f"{p['mde']:.1%}", "样本量足够" if p["status"] == "ok" else POWER_WARNINGS[p["status"]]),
         ("检出当前增量所需实验组人数 (needed, T)", "" if math.isnan(p["needed_treatment"]) else f"{p['needed_treatment']:,.0f}", ""),
     ]
     return pd.DataFrame(rows, columns=["check", "value", "verdict"])
@@ -770,7 +503,7 @@ def cuped(ds: Dataset, camp: Campaign, metric: str = "response",
           alpha: float = 0.05) -> pd.DataFrame:
     """The plain and the CUPED estimate of the uplift (response rate or amount per member).
 
-    Only per-group sums of y, x, y², x², xy and n leave the engine (see cuped_from_sums).
+    Only per-group sums of y, x, y², x², xy and n leave the engine (see `stats.cuped_from_sums`).
     Without a holdout the frame is empty.
     """
     if metric not in METRICS:
@@ -779,10 +512,10 @@ def cuped(ds: Dataset, camp: Campaign, metric: str = "response",
         raise ValueError(f"covariate: {covariate!r}; allowed: {list(COVARIATES)}")
     cols = ["method", "uplift", "se", "ci_low", "ci_high", "p_value", "theta", "variance_reduction"]
     mo = outcomes(ds, camp, pre_days)
-    sums = group_sums(mo, "responded" if metric == "response" else "amount", covariate)
+    sums = stats.group_sums(mo, "responded" if metric == "response" else "amount", covariate)
     if set(sums.group) != {"treatment", "control"} or (sums.n < 2).any():
         return pd.DataFrame(columns=cols)
-    return cuped_from_sums(sums, alpha)[cols]
+    return stats.cuped_from_sums(sums, alpha)[cols]
 
 
 # --------------------------------------------------------------------------------------------
@@ -987,14 +720,16 @@ def segment_uplift(ds: Dataset, camp: Campaign, by: str = "age_band",
     """Uplift per segment with its Newcombe interval, a z test and Holm's correction.
 
     Segments whose treatment or holdout cell has fewer than `min_cell` members get no verdict
-    (样本不足) and take no part in the correction. Several segments tested at once will show
+    (too_small) and take no part in the correction. Several segments tested at once will show
     a "significant" one by chance; the Holm-adjusted p-value (p_holm) is the one to act on.
     Columns: segment, users_t, responders_t, users_c, responders_c, rate_t, rate_c, uplift,
-    ci_low, ci_high, p_value, p_holm, verdict, share (of members).
+    ci_low, ci_high, p_value, p_holm, verdict (a code of SEGMENT_VERDICTS, see
+    :func:`segment_verdict`; :func:`segment_verdict_label` gives what the book shows), share
+    (of members).
     """
     from statsmodels.stats.multitest import multipletests
 
-    mo = _with_segment(ds, outcomes(ds, camp, pre_days), by, segments)
+    mo = _with_segment(ds, members(ds, camp, pre_days), by, segments)
     agg = mo.group_by("segment").aggregate(
         users_t=(_.group == "treatment").sum(), responders_t=_.responded.sum(where=_.group == "treatment"),
         users_c=(_.group == "control").sum(), responders_c=_.responded.sum(where=_.group == "control"),
@@ -1004,23 +739,21 @@ def segment_uplift(ds: Dataset, camp: Campaign, by: str = "age_band",
     rows = []
     for _i, r in agg.iterrows():
         n_t, x_t, n_c, x_c = (int(r.users_t), int(r.responders_t), int(r.users_c), int(r.responders_c))
-        p = two_proportion(x_t, n_t, x_c, n_c, alpha)
+        p = stats.two_proportion(x_t, n_t, x_c, n_c, alpha)
         rows.append(dict(segment=r.segment, users_t=n_t, responders_t=x_t, users_c=n_c,
                          responders_c=x_c, rate_t=p["rate_t"], rate_c=p["rate_c"],
                          uplift=p["uplift"], ci_low=p["ci_low"], ci_high=p["ci_high"],
-                         p_value=p["p_value"], p_holm=float("nan"),
-                         verdict="样本不足" if min(n_t, n_c) < min_cell else "不显著"))
+                         p_value=p["p_value"], p_holm=float("nan")))
     out = pd.DataFrame(rows, columns=["segment", "users_t", "responders_t", "users_c",
                                       "responders_c", "rate_t", "rate_c", "uplift", "ci_low",
-                                      "ci_high", "p_value", "p_holm", "verdict"])
-    tested = out[(out.verdict != "样本不足") & out.p_value.notna()].index
+                                      "ci_high", "p_value", "p_holm"])
+    big = out[["users_t", "users_c"]].min(axis=1) >= min_cell
+    tested = out[big & out.p_value.notna()].index
     if len(tested):
         out.loc[tested, "p_holm"] = multipletests(out.loc[tested, "p_value"], alpha=alpha,
                                                   method="holm")[1]
-        sig = out.loc[tested, "p_holm"] < alpha
-        out.loc[tested, "verdict"] = [
-            ("正向显著" if u > 0 else "负向显著") if s else "不显著"
-            for u, s in zip(out.loc[tested, "uplift"], sig, strict=True)]
+    out["verdict"] = [segment_verdict(r.users_t, r.users_c, r.uplift, r.p_holm, alpha, min_cell)
+                      for r in out.itertuples()]
     total = (out.users_t + out.users_c).sum()
     out["share"] = (out.users_t + out.users_c) / total if total else float("nan")
     return out
@@ -1074,7 +807,8 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
                overall: dict | None = None, pre_days: int = 90
                ) -> tuple[pd.DataFrame, ibis.Table]:
     """The next round's plan and target list, from the segments whose uplift is positive and
-    significant after Holm's correction. When no segment is, but the campaign's overall uplift
+    significant after Holm's correction (verdict positive in `seg_table`, a
+    :func:`segment_uplift` table). When no segment is, but the campaign's overall uplift
     (`overall`, the result of :func:`effect`) is, every segment not significantly negative is
     kept at the overall uplift (basis 整体显著); when neither, the plan is empty.
 
@@ -1095,14 +829,14 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
             "expected_cost", "cost_per_incremental", "cumulative_cost", "within_budget",
             "channel", "offer"]
     seg_table = seg_table.assign(segment_uplift=seg_table.uplift)
-    chosen = seg_table[seg_table.verdict == "正向显著"].assign(basis="分群显著 (segment)")
+    chosen = seg_table[seg_table.verdict == "positive"].assign(basis="分群显著 (segment)")
     if chosen.empty and overall is not None and overall.get("available") and overall["ci_low"] > 0:
         # no single segment is large enough, but the campaign as a whole worked: the whole
         # audience again, at the overall uplift (the segment estimates are too noisy to use)
-        chosen = seg_table[seg_table.verdict != "负向显著"].assign(
+        chosen = seg_table[seg_table.verdict != "negative"].assign(
             basis="整体显著 (overall)", uplift=overall["uplift"], ci_low=overall["ci_low"],
             rate_t=overall["rate_t"])
-    mo = _with_segment(ds, outcomes(ds, camp, pre_days), by, segments)
+    mo = _with_segment(ds, members(ds, camp, pre_days), by, segments)
     pool = mo.filter(mo.responded == 0)
     names = chosen.segment.tolist()
     target = _in_segments(pool, names)
@@ -1161,274 +895,34 @@ def rates_table(eff: dict, alpha: float = 0.05) -> pd.DataFrame:
     rows = []
     for g, n, x in (("treatment", eff["users_t"], eff["responders_t"]),
                     ("control", eff["users_c"], eff["responders_c"])):
-        lo, hi = wilson(x, n, alpha)
+        lo, hi = stats.wilson(x, n, alpha)
         rows.append(dict(group=g, label=GROUP_LABELS[g], users=int(n), responders=int(x),
                          rate=x / n if n else float("nan"), ci_low=lo, ci_high=hi))
     return pd.DataFrame(rows)
 
 
 def verdict(eff: dict) -> str:
-    """One sentence on the effect, for the book."""
+    """The verdict on the effect as a code of VERDICTS: no_holdout when the effect is not
+    available, positive / negative when the uplift's interval lies above / below 0, else
+    not_significant. :func:`verdict_label` gives the sentence the book shows."""
     if not eff["available"]:
-        return eff["reason"] or NO_HOLDOUT
+        return "no_holdout"
     if eff["ci_low"] > 0:
-        return "实验组响应率显著高于对照组，活动带来了真实增量"
+        return "positive"
     if eff["ci_high"] < 0:
-        return "实验组响应率显著低于对照组，活动可能起了反作用"
-    return "实验组与对照组的差异不显著，现有样本不能证明活动有增量"
+        return "negative"
+    return "not_significant"
 
 
 def segment_summary(seg: pd.DataFrame) -> dict[str, int | str | float]:
-    """Counts of verdicts and the segment with the highest tested uplift."""
-    tested = seg[seg.verdict != "样本不足"]
+    """Counts of verdicts (codes) and the segment with the highest tested uplift."""
+    tested = seg[seg.verdict != "too_small"]
     best = tested.sort_values(["uplift", "segment"], ascending=[False, True]).head(1)
     return dict(
         segments=int(len(seg)),
         tested=int(len(tested)),
-        too_small=int((seg.verdict == "样本不足").sum()),
-        positive=int((seg.verdict == "正向显著").sum()),
+        too_small=int((seg.verdict == "too_small").sum()),
+        positive=int((seg.verdict == "positive").sum()),
         best=str(best.segment.iloc[0]) if len(best) else "无",
         best_uplift=float(best.uplift.iloc[0]) if len(best) else float("nan"),
     )
-
-
-# --------------------------------------------------------------------------------------------
-# a two-model uplift model, fitted on aggregated cells, and its Qini curve
-
-MODEL_FEATURES: tuple[str, ...] = ("age_band", "layer", "signup_channel", "city_tier",
-                                   "device_os", "pre_activity")
-QINI_K: tuple[float, ...] = (0.1, 0.2, 0.3, 0.5)
-
-
-def _pre_activity_band(days: ibis.NumericValue) -> ibis.StringValue:
-    return ibis.cases((days <= 0, "0天"), (days <= 3, "1-3天"), (days <= 10, "4-10天"),
-                      else_="11天以上")
-
-
-def fold_of(user_id: ibis.StringValue, folds: int, seed: int) -> ibis.IntegerValue:
-    """The cross-fitting fold (0 .. folds-1) of each user: the first 7 hex digits (28 bits) of
-    the MD5 of '<user_id>:<seed>', modulo `folds`. MD5 is a standard function (DuckDB `md5`,
-    Spark `md5`, Postgres `md5`, ...), so every engine puts a member in the same fold; an
-    engine's own hash() would not (DuckDB's and Spark's are different functions). 28 bits keep
-    every step within a 32-bit integer: Spark's position function returns one, and in ANSI mode
-    it raises on overflow rather than widen.
-    """
-    digest = (user_id + ibis.literal(f":{int(seed)}")).hexdigest("md5").lower()
-    hex_digits = ibis.literal("0123456789abcdef")
-    value = hex_digits.find(digest.substr(0, 1))
-    for i in range(1, 7):
-        value = value * 16 + hex_digits.find(digest.substr(i, 1))
-    return (value % folds).cast("int64")
-
-
-def model_cells(ds: Dataset, camp: Campaign, features: Sequence[str] = MODEL_FEATURES,
-                folds: int = 2, seed: int = 7, pre_days: int = 90) -> pd.DataFrame:
-    """Members counted per (fold, feature cell, group, responded): the only data the uplift
-    model needs. Categorical features give the same fit on these weighted cells as on the
-    members one by one, so no per-user row leaves the engine. The fold is a seeded hash of
-    user_id (`fold_of`: MD5, the same on every engine), so the split is the same on every run
-    and every engine.
-    Columns: fold, the features, group, responded, n.
-    """
-    bad = [f for f in features if f not in MODEL_FEATURES]
-    if bad or not features:
-        raise ValueError(f"features: {bad or list(features)}; allowed: {list(MODEL_FEATURES)}")
-    if folds < 2:
-        raise ValueError(f"folds: {folds!r}; allowed: 2 or more")
-    mo = outcomes(ds, camp, pre_days)
-    wide = user_wide(ds)
-    cols = [f for f in features if f in ("age_band", "signup_channel", "city_tier", "device_os")]
-    w = wide.select(_wuid=wide.user_id, **{f"_w_{c}": wide[c].cast("string") for c in cols})
-    j = mo.left_join(w, mo.user_id == w._wuid)
-    values = {c: j[f"_w_{c}"].fill_null("未知") for c in cols}
-    if "layer" in features:
-        values["layer"] = j.layer
-    if "pre_activity" in features:
-        values["pre_activity"] = _pre_activity_band(j.pre_active_days)
-    j = j.mutate(fold=fold_of(j.user_id, folds, seed), **values)
-    out = j.group_by(["fold", *features, "group", "responded"]).aggregate(n=_.count())
-    return out.order_by(["fold", *features, "group", "responded"]).to_pandas()
-
-
-def _fit_predict(train: pd.DataFrame, test: pd.DataFrame, features: Sequence[str],
-                 group: str) -> pd.Series:
-    """P(respond | cell) for one group, logistic regression on one-hot cells with weights."""
-    from sklearn.linear_model import LogisticRegression
-
-    part = train[train.group == group]
-    if part.empty or part.responded.nunique() < 2:
-        rate = float((part.responded * part.n).sum() / part.n.sum()) if len(part) else float("nan")
-        return pd.Series(rate, index=test.index)
-    cats = pd.concat([part[list(features)], test[list(features)]], ignore_index=True)
-    dummies = pd.get_dummies(cats.astype(str), dtype=float)
-    x_train, x_test = dummies.iloc[: len(part)], dummies.iloc[len(part):]
-    model = LogisticRegression(C=1.0, max_iter=1000)
-    model.fit(x_train.to_numpy(), part.responded.to_numpy(), sample_weight=part.n.to_numpy())
-    return pd.Series(model.predict_proba(x_test.to_numpy())[:, 1], index=test.index)
-
-
-def predicted_uplift(cells: pd.DataFrame, features: Sequence[str] = MODEL_FEATURES) -> pd.DataFrame:
-    """Cross-fitted two-model uplift: for each fold, P_treatment - P_control from the models fitted
-    on the other folds. One row per (fold, cell): the features, predicted, users_t,
-    responders_t, users_c, responders_c."""
-    features = list(features)
-    agg = cells.assign(r=cells.responded * cells.n)
-    wide = agg.pivot_table(index=["fold", *features], columns="group", values=["n", "r"],
-                           aggfunc="sum", fill_value=0)
-    wide.columns = [f"{a}_{b}" for a, b in wide.columns]
-    wide = wide.reset_index()
-    for col in ("n_treatment", "n_control", "r_treatment", "r_control"):
-        if col not in wide.columns:
-            wide[col] = 0
-    parts = []
-    for fold in sorted(wide.fold.unique()):
-        test = wide[wide.fold == fold].copy()
-        train = cells[cells.fold != fold]
-        test["predicted"] = (_fit_predict(train, test, features, "treatment")
-                             - _fit_predict(train, test, features, "control"))
-        parts.append(test)
-    out = pd.concat(parts, ignore_index=True)
-    out = out.rename(columns={"n_treatment": "users_t", "r_treatment": "responders_t",
-                              "n_control": "users_c", "r_control": "responders_c"})
-    return out[["fold", *features, "predicted", "users_t", "responders_t", "users_c",
-                "responders_c"]].astype({c: "int64" for c in ("users_t", "responders_t",
-                                                                 "users_c", "responders_c")})
-
-
-def qini_curve(pred: pd.DataFrame) -> pd.DataFrame:
-    """Qini curve of members ranked by predicted uplift (cells in order, ties by cell order).
-
-    At each cell boundary: share of members targeted and the Qini value
-    R_t - R_c x N_t / N_c (incremental responders at the treatment group's scale; 0 while no
-    holdout member is in yet), with the random line, the straight line to the final value.
-    Columns: share_targeted, qini, random, uplift_so_far.
-    """
-    feats = [c for c in pred.columns if c not in ("predicted", "users_t", "responders_t",
-                                                  "users_c", "responders_c")]
-    p = pred.sort_values(["predicted", *feats], ascending=[False] + [True] * len(feats))
-    n = (p.users_t + p.users_c).cumsum()
-    nt, rt = p.users_t.cumsum(), p.responders_t.cumsum()
-    nc, rc = p.users_c.cumsum(), p.responders_c.cumsum()
-    total = float(n.iloc[-1]) if len(n) else 0.0
-    q = (rt - rc * nt / nc.where(nc > 0)).fillna(0.0)
-    up = rt / nt.where(nt > 0) - rc / nc.where(nc > 0)
-    out = pd.DataFrame({"share_targeted": n / total if total else n * 0.0, "qini": q,
-                        "uplift_so_far": up})
-    out = pd.concat([pd.DataFrame({"share_targeted": [0.0], "qini": [0.0],
-                                   "uplift_so_far": [float("nan")]}), out], ignore_index=True)
-    final = float(out.qini.iloc[-1])
-    out["random"] = out.share_targeted * final
-    return out[["share_targeted", "qini", "random", "uplift_so_far"]].astype(float)
-
-
-def uplift_at_k(pred: pd.DataFrame, ks: Sequence[float] = QINI_K) -> pd.DataFrame:
-    """Observed uplift among the top k of members by predicted uplift (whole cells, so the
-    share reached can be a little above k). Columns: k, share, users_t, users_c, uplift."""
-    feats = [c for c in pred.columns if c not in ("predicted", "users_t", "responders_t",
-                                                  "users_c", "responders_c")]
-    p = pred.sort_values(["predicted", *feats], ascending=[False] + [True] * len(feats))
-    n = (p.users_t + p.users_c).cumsum()
-    total = float(n.iloc[-1]) if len(n) else 0.0
-    rows = []
-    for k in ks:
-        if not 0 < k <= 1:
-            raise ValueError(f"ks: {k!r}; allowed: shares in (0, 1]")
-        take = p[(n - (p.users_t + p.users_c)) < k * total] if total else p.iloc[:0]
-        nt, nc = int(take.users_t.sum()), int(take.users_c.sum())
-        rt, rc = int(take.responders_t.sum()), int(take.responders_c.sum())
-        rows.append(dict(k=k, share=(nt + nc) / total if total else float("nan"), users_t=nt,
-                         users_c=nc, uplift=(rt / nt - rc / nc) if nt and nc else float("nan")))
-    return pd.DataFrame(rows)
-
-
-def qini_area(curve: pd.DataFrame) -> float:
-    """Area between the Qini curve and the random line (trapezoids), as a share of the final
-    Qini value (0 = no better than random targeting); NaN when the final value is not positive."""
-    x = curve.share_targeted.to_numpy()
-    gain = (curve.qini - curve.random).to_numpy()
-    area = float(((gain[1:] + gain[:-1]) / 2 * (x[1:] - x[:-1])).sum())
-    final = float(curve.qini.iloc[-1])
-    return area / final if final > 0 else float("nan")
-
-
-# --------------------------------------------------------------------------------------------
-# the next stage's goal, worked back through the channels
-
-
-def channel_spend(ds: Dataset) -> pd.DataFrame:
-    """Spend per acquisition channel (costs.utm_source mapped as everywhere else), up to the
-    analysis date. Columns: channel, spend. Empty without a costs table."""
-    from growthloop.marts.channels import with_channel
-
-    if not ds.has("costs"):
-        return pd.DataFrame({"channel": pd.Series(dtype=str), "spend": pd.Series(dtype=float)})
-    c = ds.costs.filter(ds.costs.date < ds.period_end.date())
-    c = with_channel(c, "utm_source", ds.config.channels)
-    return (c.group_by("channel").aggregate(spend=_.spend.sum()).order_by("channel")
-            .to_pandas().astype({"spend": float}))
-
-
-def channel_rates(funnel_by_channel: pd.DataFrame, spend: pd.DataFrame) -> pd.DataFrame:
-    """Per channel, from a funnel table (steps ad_click -> register -> first_investment with a
-    channel breakdown, see growthloop.metrics.funnel.funnel) and its spend: click->register and
-    register->first-investment rates, first investors and the cost per first investor.
-    Columns: channel, clicks, registrations, investors, click_to_register,
-    register_to_invest, spend, cost_per_investor."""
-    need = {"segment", "step", "users", "rate_from_previous"}
-    if not need <= set(funnel_by_channel.columns):
-        raise ValueError(f"funnel_by_channel: needs columns {sorted(need)} (a funnel with a breakdown)")
-    f = funnel_by_channel.pivot_table(index="segment", columns="step",
-                                      values=["users", "rate_from_previous"], aggfunc="first")
-    for step in ("ad_click", "register", "first_investment"):
-        if ("users", step) not in f.columns:
-            raise ValueError(f"funnel_by_channel: needs the steps ad_click, register, first_investment; {step} is missing")
-    out = pd.DataFrame({
-        "channel": f.index.astype(str),
-        "clicks": f[("users", "ad_click")].to_numpy(),
-        "registrations": f[("users", "register")].to_numpy(),
-        "investors": f[("users", "first_investment")].to_numpy(),
-        "click_to_register": f[("rate_from_previous", "register")].to_numpy(),
-        "register_to_invest": f[("rate_from_previous", "first_investment")].to_numpy(),
-    })
-    out = out.merge(spend, on="channel", how="left").fillna({"spend": 0.0})
-    out["cost_per_investor"] = out.spend / out.investors.where(out.investors > 0)
-    return out.sort_values("channel").reset_index(drop=True)
-
-
-def decompose_goal(rates: pd.DataFrame, target_investors: float) -> pd.DataFrame:
-    """Work a target of new first investors back to each channel's investors, registrations,
-    ad clicks and budget, keeping today's channel mix (each channel's share of first investors).
-
-    investors_c = target x share_c; registrations_c = investors_c / register_to_invest_c;
-    clicks_c = registrations_c / click_to_register_c; budget_c = investors_c x cost per
-    investor_c (0 for channels without spend). A channel whose rate is missing or 0 gets NaN.
-    A final row 合计 (total) sums the columns.
-    """
-    if target_investors is None or not target_investors > 0:
-        raise ValueError(f"target_investors: {target_investors!r}; allowed: a positive number")
-    r = rates[rates.investors > 0].copy()
-    total = float(r.investors.sum())
-    if total == 0:
-        raise ValueError("rates: no channel has first investors to work back from")
-    r["share"] = r.investors / total
-    r["target_investors"] = target_investors * r.share
-    r["target_registrations"] = r.target_investors / r.register_to_invest.where(r.register_to_invest > 0)
-    r["target_clicks"] = r.target_registrations / r.click_to_register.where(r.click_to_register > 0)
-    r["budget"] = r.target_investors * r.cost_per_investor.fillna(0.0)
-    cols = ["channel", "share", "register_to_invest", "click_to_register", "cost_per_investor",
-            "target_investors", "target_registrations", "target_clicks", "budget"]
-    out = r.sort_values(["share", "channel"], ascending=[False, True])[cols].reset_index(drop=True)
-    tot = {c: out[c].sum(min_count=1) for c in ("share", "target_investors",
-                                               "target_registrations", "target_clicks", "budget")}
-    return pd.concat([out, pd.DataFrame([{"channel": "合计 (total)", **tot}])], ignore_index=True)
-
-
-def goal_plan(ds: Dataset, target_investors: float, window_days: int = 30) -> pd.DataFrame:
-    """The next stage's plan per acquisition channel: the funnel (first-touch channel, ad click
-    -> register -> first investment within `window_days`) and spend of the data, then
-    :func:`decompose_goal`."""
-    from growthloop.metrics import funnel
-
-    f = funnel.funnel(ds, steps=["ad_click", "register", "first_investment"],
-                      window_days=window_days, breakdown="first_touch")
-    return decompose_goal(channel_rates(f, channel_spend(ds)), target_investors)
