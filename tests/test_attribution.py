@@ -542,6 +542,72 @@ def test_disagreement_and_budget_on_hand_tables():
     assert b.attrs["shift_value"] == pytest.approx(0.1 * 1000 * (2.0 - 0.5))
 
 
+def test_monitor_and_utm_summaries_by_hand(tmp_path):
+    ds = open_dataset(hand_dataset(tmp_path))
+    m = at.channel_monitor(ds)
+    # 4 channels (with 未标记), 4 sign-ups, first investors U1 (百度) and U2, U3 (信息流);
+    # spend 400 + 60 + 20 = 480 over the 3 first investors = 160 each. Paid channels with first
+    # investors: 信息流 60 / 2 = 30 (cheapest), 百度 400 / 1 (dearest); only 百度 has a
+    # retained investor (U1 again within 90 days), at 400
+    assert at.monitor_summary(m) == pytest.approx({
+        "channels": 4, "registrations": 4, "investors": 3, "spend": 480.0,
+        "cost_per_investor": 160.0, "cheapest": "信息流广告", "cheapest_cpi": 30.0,
+        "dearest": "百度搜索", "dearest_cpi": 400.0, "best_retained": "百度搜索",
+        "best_cost_per_retained": 400.0, "costs_available": "有", "horizon": 180,
+        "retention_days": 90})
+    bare = at.monitor_summary(at.channel_monitor(open_dataset(hand_dataset(tmp_path / "n", with_costs=False))))
+    assert bare["costs_available"] == "没有" and bare["cheapest"] == "无" and bare["dearest"] == "无"
+    utm = at.utm_quality(ds)
+    got = at.utm_summary(utm, at.stitching(ds), m)
+    # 6 ad clicks; A2's second has no source; " BAIDU" and "Dsp" are written otherwise and
+    # cleaned; no landing URL; every source is in the channel map. U4 signed up untagged (1 of
+    # 4); 4 of the 6 anonymous touches found their user; U1-U3 had a touch before signing up
+    assert got == pytest.approx({
+        "touches": 6, "untagged_touches": 1, "untagged_share": 1 / 6, "cleaned_touches": 2,
+        "url_touches": 0, "unmapped_touches": 0, "untagged_registrations": 1,
+        "untagged_reg_share": 1 / 4, "anonymous_touches": 6, "stitched_touches": 4,
+        "stitch_rate": 4 / 6, "touch_coverage": 3 / 4})
+
+
+def test_paths_models_and_budget_summaries_by_hand():
+    counts = frame([(("F", "S"), 3, 0), (("S",), 1, 3), (("F",), 0, 1)])
+    paths = at.Paths(counts, {}, "first_investment", 30, 7)
+    # 4 conversions, 4 nulls, 3 paths over 2 channels; F > S has 3 of the 4 conversions
+    assert at.paths_summary(paths) == pytest.approx({
+        "conversions": 4, "nulls": 4, "distinct_paths": 3, "model_channels": 2,
+        "shapley_method": at.SHAPLEY_METHODS[True], "direct_conversions": 0,
+        "top_path": "F > S", "top_path_share": 0.75})
+    assert at.paths_summary(paths, shapley_exact_max=1)["shapley_method"] == at.SHAPLEY_METHODS[False]
+    assert at.model_pair(["first_touch", "last_touch", "markov"]) == ("last_touch", "markov")
+    assert at.model_pair(["linear", "position_based", "shapley"]) == ("linear", "shapley")
+    with pytest.raises(ValueError, match="models"):
+        at.model_pair([])
+    models = at.attribute(counts, models=["last_touch", "linear", "markov"])
+    d = at.disagreement(models, counts, *at.model_pair(["last_touch", "linear", "markov"]))
+    got = at.models_summary(models, d)
+    # F closes nothing (last touch 0) and assists 3 conversions; Markov gives it credit: it is
+    # the only channel Markov raises
+    markov_f = models.set_index(["model", "channel"]).share["markov", "F"]
+    assert got == pytest.approx({
+        "dis_channel": "F", "dis_a": 0.0, "dis_b": markov_f, "dis_role": "助攻 (assister)",
+        "dis_assisted": 3, "dis_closed": 0, "dis_a_model": at.MODEL_LABELS["last_touch"],
+        "dis_b_model": at.MODEL_LABELS["markov"], "assisters": "F"})
+    mon = pd.DataFrame({
+        "channel": ["X", "Y", at.TOTAL], "spend": [1000.0, 1000.0, 2000.0],
+        "first_investors": [10, 4, 14], "cost_per_investor": [100.0, 250.0, 2000 / 14],
+        "revenue_180d": [50.0, 500.0, 100.0],
+    })
+    b = at.budget_reallocation(mon, ltv_horizon=180, shift=0.1)
+    # Y earns 2 per yuan (break-even passed), X 0.5; moving 10% of X's 1000 gains 100 x 1.5
+    assert at.value_summary(b) == {"above_break_even": 1, "paid_channels": 2}
+    assert at.budget_summary(b) == pytest.approx({
+        "budget_best": "Y", "budget_best_ratio": 2.0, "budget_worst": "X",
+        "budget_worst_ratio": 0.5, "budget_shift": 0.1, "budget_shift_spend": 100.0,
+        "budget_shift_value": 150.0})
+    empty = at.budget_summary(b.iloc[0:0])
+    assert empty["budget_best"] == "无" and math.isnan(empty["budget_best_ratio"])
+
+
 # --------------------------------------------------------------------------------------------
 # the demo's truth
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -253,6 +254,77 @@ def test_device_sign_ups_at_one_instant_and_at_the_event() -> None:
                                        ("T", at(4, 1)): "V2"}
 
 
+def test_spec_from_step_keeps_the_rest_of_the_funnel() -> None:
+    spec = fn.make_spec(["a", "b", "c", "d"], window_days=14, step_windows={"c": 3, "d": 5},
+                        exclusions=[("x", "a", "c"), ("y", "a", "b")], count="total")
+    # from b on: c and d keep their windows; x (a..c) now runs b..c; y ended at b: dropped
+    assert spec.from_step("b") == fn.make_spec(["b", "c", "d"], window_days=14,
+                                               step_windows={"c": 3, "d": 5},
+                                               exclusions=[("x", "b", "c")], count="total")
+    assert spec.from_step("a") == spec
+    with pytest.raises(ValueError, match="step"):
+        spec.from_step("z")
+    with pytest.raises(ValueError, match="last step"):
+        spec.from_step("d")
+
+
+def test_cohort_funnel_of_the_default_spec_is_the_cohort_steps() -> None:
+    # the chapter's default funnel from register on: the steps cohorts always had
+    assert fn.cohort_spec(fn.make_spec()) == fn.make_spec(fn.COHORT_STEPS)
+    assert fn.cohort_spec(fn.make_spec(window_days=7, order="strict")) == fn.make_spec(
+        fn.COHORT_STEPS, window_days=7, order="strict")
+    # without register (or with it last) the spec is taken whole, counting people
+    whole = fn.make_spec(["ad_click", "app_install"], count="total")
+    assert fn.cohort_spec(whole) == fn.make_spec(["ad_click", "app_install"])
+    last = fn.make_spec(["app_install", "register"])
+    assert fn.cohort_spec(last) == last
+
+
+def test_spec_is_one_argument() -> None:
+    spec = fn.make_spec(TINY_STEPS, window_days=60)
+    assert fn.as_spec(spec) is spec
+    assert fn.as_spec(steps=TINY_STEPS, window_days=60) == spec
+    assert fn.as_spec() == fn.make_spec()
+    with pytest.raises(ValueError, match="spec: pass a FunnelSpec"):
+        fn.as_spec(TINY_STEPS)
+    with pytest.raises(ValueError, match="not both"):
+        fn.as_spec(spec, window_days=7)
+    with pytest.raises(TypeError, match="window"):
+        fn.as_spec(window=7)
+
+
+def test_summary_by_hand() -> None:
+    # 100 enter; 60 register (40 lost, the most), 20 invest (35 lost, the lowest rate: 1/3)
+    table = pd.DataFrame({
+        "step": ["ad_click", "register", "first_investment"],
+        "label": ["广告点击", "注册", "首投"],
+        "users": [100, 60, 20],
+        "rate_from_start": [1.0, 0.6, 0.2],
+        "rate_from_previous": [float("nan"), 0.6, 1 / 3],
+        "lost": [0, 40, 35],
+        "in_progress": [0, 0, 5],
+    })
+    got = fn.summary(table, {"registered": 80, "without_first_step": 12})
+    assert got == pytest.approx({
+        "entrants": 100, "completed": 20, "end_rate": 0.2, "in_progress": 5,
+        "worst_step": "首投", "worst_rate": 1 / 3, "worst_lost": 35,
+        "leak_step": "注册", "leak_lost": 40, "first_invest_rate": 0.2,
+        "outside": 12, "registered": 80})
+    assert np.isnan(fn.summary(table, conversion="second_investment")["first_invest_rate"])
+    with pytest.raises(ValueError, match="without a breakdown"):
+        fn.summary(table.assign(segment="a"))
+
+
+def test_top_segments() -> None:
+    table = pd.DataFrame({"segment": ["a", "b", "c", "a", "b", "c"],
+                          "step": ["s1"] * 3 + ["s2"] * 3, "users": [5, 9, 7, 100, 1, 1]})
+    # by the people at the first step, most first (a's 100 at s2 do not count)
+    assert fn.top_segments(table, 2) == ["b", "c"]
+    assert fn.top_segments(table, 8) == ["b", "c", "a"]
+    with pytest.raises(ValueError, match="n"):
+        fn.top_segments(table, 0)
+
+
 def test_bad_parameters_name_themselves() -> None:
     with pytest.raises(ValueError, match="order"):
         fn.make_spec(order="loose")
@@ -468,8 +540,9 @@ def test_demo_recovers_true_step_rates(demo) -> None:
     results = {}
     for name in {c[0] for c in checks}:
         a, b = name.split("->")
-        whole = fn.funnel(demo, [a, b], window_days=window, alpha=alpha)
-        split = fn.funnel(demo, [a, b], window_days=window, alpha=alpha, breakdown="last_touch")
+        spec = fn.make_spec([a, b], window_days=window)
+        whole = fn.funnel(demo, spec, alpha=alpha)
+        split = fn.funnel(demo, spec, alpha=alpha, breakdown="last_touch")
         results[(name, None)] = whole.iloc[1]
         for _i, row in split[split.step == b].iterrows():
             results[(name, row.segment)] = row
@@ -502,24 +575,56 @@ def test_tiny_funnel_and_breakdown(tiny_ds) -> None:
     # U1: register 01-01 10:00, card 10:30, invests 01-02 and 02-10 (40 days: inside 60).
     # U2: register 01-05, no card (its window ended 03-06: lost). U3: register 02-01, no card,
     # window ends 04-02 after the analysis end: in progress.
-    res = fn.funnel(tiny_ds, TINY_STEPS, window_days=60).set_index("step")
+    spec = fn.make_spec(TINY_STEPS, window_days=60)
+    res = fn.funnel(tiny_ds, spec).set_index("step")
     assert res.users.tolist() == [3, 1, 1, 1]
     assert res.loc["bind_card", ["in_progress", "lost", "base_previous"]].tolist() == [1, 1, 2]
-    by = fn.funnel(tiny_ds, TINY_STEPS, window_days=60, breakdown="signup_channel")
+    by = fn.funnel(tiny_ds, spec, breakdown="signup_channel")
     first = by[by.step == "register"].set_index("segment").users
     assert first.to_dict() == {"信息流广告": 1, "百度搜索": 2}
     with pytest.raises(ValueError, match="breakdown"):
-        fn.funnel(tiny_ds, TINY_STEPS, breakdown="zodiac")
+        fn.funnel(tiny_ds, spec, breakdown="zodiac")
+    # the keywords of make_spec instead of a spec: the same funnel
+    pd.testing.assert_frame_equal(fn.funnel(tiny_ds, steps=TINY_STEPS, window_days=60),
+                                  res.reset_index())
 
 
 def test_tiny_time_to_convert(tiny_ds) -> None:
     # hours: register -> card 0.5, card -> first investment 22.5, first -> second 39 days = 936
-    stats, hist = fn.time_to_convert(tiny_ds, TINY_STEPS, window_days=60)
+    stats, hist = fn.time_to_convert(tiny_ds, fn.make_spec(TINY_STEPS, window_days=60))
     assert stats.median_hours.tolist() == [0.5, 22.5, 936.0]
     assert hist.groupby("transition").conversions.sum().tolist() == [1, 1, 1]
     # with a 30-day window the second investment (day 40) is outside: no transition to it
-    stats30, _h = fn.time_to_convert(tiny_ds, TINY_STEPS, window_days=30)
+    stats30, _h = fn.time_to_convert(tiny_ds, fn.make_spec(TINY_STEPS, window_days=30))
     assert stats30.to_step.tolist() == ["bind_card", "first_investment"]
+    # the prose's numbers: medians to the card and to the first investment, the slowest step
+    speed = fn.time_summary(stats)
+    assert speed == {"card_median_hours": 0.5, "invest_median_hours": 22.5,
+                     "slowest_step": "首投→复投", "slowest_median_days": 936.0 / 24}
+
+
+def test_tiny_cohort_conversion(tiny_ds) -> None:
+    # cohorts by registration month, the funnel from register on (a 60-day window):
+    # 2025-01: U1 (card, both investments, all inside 60 days) and U2 (no card, window over);
+    # 2025-02: U3, window until 04-02, past the analysis end: in progress, no rate yet
+    spec = fn.make_spec(["app_install", *TINY_STEPS], window_days=60)
+    cohorts = fn.cohort_conversion(tiny_ds, spec)  # from register on: the installs are left out
+    assert cohorts.step.unique().tolist() == TINY_STEPS
+    jan = cohorts[cohorts.cohort == "2025-01"].set_index("step")
+    assert jan.users.tolist() == [2, 1, 1, 1]
+    assert jan.loc["first_investment", "rate_from_start"] == 0.5
+    feb = cohorts[cohorts.cohort == "2025-02"].set_index("step")
+    assert feb.users.tolist() == [1, 0, 0, 0] and feb.loc["bind_card", "in_progress"] == 1
+    assert feb.loc["bind_card", "base_start"] == 0 and np.isnan(feb.loc["bind_card", "rate_from_start"])
+    coh = fn.cohort_summary(cohorts)
+    assert coh["cohorts"] == 2 and coh["open_cohorts"] == 1  # 2025-02 is still inside its window
+    assert (coh["last_cohort"], coh["last_cohort_rate"]) == ("2025-01", 0.5)
+    assert coh["prev_cohort"] == "无" and np.isnan(coh["prev_cohort_rate"])
+    lo, hi = coh["last_cohort_low"], coh["last_cohort_high"]
+    assert lo < 0.5 < hi  # Wilson interval of 1 of 2
+    # the same cohorts from the keywords (a spec without register is taken whole)
+    pd.testing.assert_frame_equal(fn.cohort_conversion(tiny_ds, steps=TINY_STEPS, window_days=60),
+                                  cohorts)
 
 
 def test_tiny_stalled_users(tiny_ds) -> None:
@@ -527,11 +632,17 @@ def test_tiny_stalled_users(tiny_ds) -> None:
     ids = fn.stalled_users(tiny_ds, lookback_days=100).to_pandas()
     assert sorted(ids[ids.rule == "no_card"].user_id) == ["U2", "U3"]
     assert fn.stalled_users(tiny_ds, lookback_days=60).to_pandas().user_id.tolist() == ["U3"]
-    counts = fn.stalled_counts(tiny_ds, lookback_days=60).set_index("rule")
+    stalled = fn.stalled_counts(tiny_ds, lookback_days=60)
+    counts = stalled.set_index("rule")
     assert counts.users.to_dict() == {"no_card": 1, "no_invest": 0}
     # historically 2 of 3 sign-ups had no card within 24 h
     assert counts.loc["no_card", "historical_share"] == pytest.approx(2 / 3)
     assert "user_id" not in counts.columns
+    # U1, the one card holder, invested the next day: nobody stalled after the card
+    assert fn.stalled_summary(stalled) == pytest.approx({
+        "stalled_card": 1, "stalled_invest": 0, "stalled_card_share": 2 / 3,
+        "stalled_invest_share": 0.0, "stall_card_hours": 24, "stall_invest_days": 7,
+        "stall_lookback_days": 60})
 
 
 def test_no_verdict_under_30() -> None:
@@ -565,7 +676,7 @@ def test_wilson_interval_contains_the_rate_at_the_ends():
     # (statsmodels leaves 1.4e-17 and 1 - 1e-16); in between, its bounds are kept as they are
     from statsmodels.stats.proportion import proportion_confint
 
-    from growthloop.metrics.funnel import wilson
+    from growthloop.metrics.stats import wilson
 
     assert wilson(0, 28)[0] == 0.0
     assert wilson(28, 28)[1] == 1.0

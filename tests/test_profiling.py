@@ -62,6 +62,34 @@ def test_composition_orders(six):
     assert got["aum"].tolist() == [300.0, 100.0, 600.0]
 
 
+def test_composition_table_stacks_dimensions(six):
+    got = P.composition_table(six, ["age_band", "gender"])
+    assert list(got.columns) == list(P.COMPOSITION_COLUMNS)
+    assert got.dimension.tolist() == ["age_band"] * 4 + ["gender"] * 3
+    # each dimension's rows are composition() of it, its column renamed to value
+    for d in ("age_band", "gender"):
+        part = got[got.dimension == d].drop(columns="dimension").reset_index(drop=True)
+        pd.testing.assert_frame_equal(part, P.composition(six, d).rename(columns={d: "value"}))
+    with pytest.raises(ValueError, match="dimensions"):
+        P.composition_table(six, [])
+
+
+def test_band_shares_by_hand(six):
+    table = P.composition_table(six, ["age_band"])
+    # 18-24: 2 of 6 users, 100 of 1000 yuan; 25-34: 2 of 6, 300; 45-55: not in the data
+    got = P.band_shares(table, "age_band", ["18-24", "25-34", "45-55"])
+    assert list(got) == ["age_18_24_user_share", "age_18_24_aum_share", "age_25_34_user_share",
+                         "age_25_34_aum_share", "age_45_55_user_share", "age_45_55_aum_share"]
+    assert got["age_18_24_user_share"] == pytest.approx(1 / 3)
+    assert got["age_18_24_aum_share"] == pytest.approx(0.1)
+    assert got["age_25_34_aum_share"] == pytest.approx(0.3)
+    assert math.isnan(got["age_45_55_user_share"])
+    assert P.band_shares(table, "age_band", ["56+"], ["investor_rate"], prefix="x") == {
+        "x_56+_investor_rate": 0.0}
+    with pytest.raises(ValueError, match="measures"):
+        P.band_shares(table, "age_band", ["18-24"], ["nope"])
+
+
 def test_composition_on_a_duckdb_table(six):
     con = ibis.duckdb.connect()
     t = con.create_table("wide", ibis.memtable(six.execute()))
@@ -92,6 +120,19 @@ def test_layers_boundaries():
     assert math.isnan(got["metric_mean"].iloc[4])
     assert got["lower"].tolist()[1:] == [0.0, 1e4, 5e4, 2e5, 1e6]
     assert got["upper"].tolist()[1:] == [1e4, 5e4, 2e5, 1e6, math.inf]
+
+
+def test_layer_summary_by_hand():
+    # 8 users: 2 with nothing (0 and missing), 2 from 20万 on (1e6 and 5e6, of 6,319,998.99)
+    values = [0.0, None, 9999.99, 10000.0, 50000.0, 199999.0, 1e6, 5e6]
+    t = wide_of(user_id=[f"u{i}" for i in range(len(values))], aum=values)
+    got = P.layer_summary(P.layers(t))
+    total = 9999.99 + 10000 + 50000 + 199999 + 1e6 + 5e6
+    assert got == pytest.approx({"top_layers_user_share": 2 / 8,
+                                 "top_layers_aum_share": 6e6 / total,
+                                 "no_asset_share": 2 / 8})
+    # a lower cut takes in the 5万-20万 tier too
+    assert P.layer_summary(P.layers(t), top_from=50_000)["top_layers_user_share"] == 4 / 8
 
 
 def test_layer_expr_matches_layers_and_custom_bounds():
@@ -201,15 +242,19 @@ def test_headline_plain_python():
     t = wide_of(user_id=["a", "b", "c", "d", "e"], is_investor=[True, True, True, False, False],
                 aum=[100.0, 300.0, 600.0, 0.0, 0.0])
     h = P.headline(t)
+    assert list(h) == ["users", "investors", "investor_rate", "aum_total", "aum_total_wan",
+                       "aum_per_investor"]
     assert h["users"] == 5 and h["investors"] == 3
     assert h["investor_rate"] == pytest.approx(0.6)
-    assert h["aum_total"] == 1000.0
+    assert h["aum_total"] == 1000.0 and h["aum_total_wan"] == 0.1  # 1000 yuan = 0.1 万元
     assert h["aum_per_investor"] == pytest.approx(1000 / 3)
-    assert h["top20_share"] == pytest.approx(0.6)  # ceil(0.2·3) = 1 holder of 600
-    # 2·(1·100 + 2·300 + 3·600)/(3·1000) − 4/3 = 5000/3000 − 4/3 = 1/3
-    assert h["gini"] == pytest.approx(1 / 3)
     assert type(h["users"]) is int and type(h["investors"]) is int
     assert all(type(h[k]) is float for k in h if k not in ("users", "investors"))
+    c = P.concentration(t)
+    assert c["top20_share"] == pytest.approx(0.6)  # ceil(0.2·3) = 1 holder of 600
+    # 2·(1·100 + 2·300 + 3·600)/(3·1000) − 4/3 = 5000/3000 − 4/3 = 1/3
+    assert c["gini"] == pytest.approx(1 / 3)
+    assert list(c) == ["gini", "top20_share"] and all(type(v) is float for v in c.values())
 
 
 # ---------------------------------------------------------------------------- clusters
@@ -308,6 +353,15 @@ def test_clusters_find_three_blobs(blob_frame, blob_result):
     assert pd.crosstab(inv["group"], inv["cluster"]).gt(0).sum(axis=1).eq(1).all()
     whales = inv.loc[inv["group"] == 0, "cluster"].unique().tolist()
     assert whales == [1]
+
+
+def test_cluster_summary(blob_result):
+    got = P.cluster_summary(blob_result)
+    first = blob_result.profile.iloc[0]  # cluster 1: the highest AUM centroid
+    assert got == {"k": blob_result.k, "cluster1_desc": first.description,
+                   "cluster1_user_share": float(first.user_share),
+                   "cluster1_aum_share": float(first.aum_share)}
+    assert type(got["k"]) is int and got["k"] == 3  # the three blobs
 
 
 def test_clusters_deterministic_and_sampled(blob_frame, blob_result):

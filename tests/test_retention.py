@@ -172,6 +172,45 @@ def test_bad_parameters(edges) -> None:
         retention.nth_investment(edges, by="shoe_size")
 
 
+def test_cohort_summary_and_recent_weeks(edges) -> None:
+    t = retention.cohort_retention(edges, unit="month", return_event="app_open")
+    recent = retention.recent_cohorts(edges, 12, return_event="app_open")
+    # 12 weeks back from Wednesday 03-12: cohorts from the week of 2024-12-25 on, i.e. all four
+    # sign-up weeks (U1 12-30, U3 01-06, U2 01-27, U4 02-10); each one's last week (03-10) runs
+    pd.testing.assert_frame_equal(recent, retention.cohort_retention(
+        edges, unit="week", return_event="app_open", since=D(2024, 12, 25)))
+    assert recent.cohort.nunique() == 4
+    got = retention.cohort_summary(t, recent)
+    # months: January (month 1 complete: 2 of 3 back) and February (month 1 = March, running);
+    # the running cells are January's month 2 and February's month 1
+    assert got == pytest.approx({
+        "cohorts": 2, "running_cells": 2, "p1_rate": 2 / 3, "latest_cohort": "2025-01-01",
+        "latest_p1": 2 / 3, "prev_cohort": None, "prev_p1": None, "p1_change_pp": None,
+        "recent_running_cells": 4})
+    assert "recent_running_cells" not in retention.cohort_summary(t)
+    with pytest.raises(ValueError, match="weeks"):
+        retention.recent_cohorts(edges, 0)
+
+
+def test_ltv_summary(edges, tmp_path) -> None:
+    res = retention.ltv_cac(edges, horizon_months=12)
+    pooled = retention.ltv_curves(edges, by=None, horizon_months=12)
+    got = retention.ltv_summary(res, pooled)
+    # LTV read at month 1 (the longest reached): 10 / 4 + 5 / 3 per sign-up; the one paid
+    # channel is both the best and the worst: LTV/CAC (10 / 4 + 5 / 3) / 200 = 0.02
+    assert got == pytest.approx({
+        "costs_available": "有", "ltv_month": 1, "ltv_at_month": 10 / 4 + 5 / 3,
+        "ltv_cac_text": "LTV/CAC 最高的渠道是 百度搜索 (0.02)，最低的是 百度搜索 (0.02)"})
+    folder = write_dataset(tmp_path / "nocost", users=[user("U1")],
+                           events=[event("register", "2025-01-01 10:00:00", "U1")],
+                           transactions=[txn("T1", "U1", "2025-01-02 10:00:00", 100.0)],
+                           config={"analysis_date": "2025-03-31"})
+    bare = open_dataset(folder)
+    got = retention.ltv_summary(retention.ltv_cac(bare), retention.ltv_curves(bare, by=None))
+    assert got["costs_available"] == "没有"
+    assert got["ltv_cac_text"].startswith("LTV/CAC 无法计算 (not available)：") and "costs" in got["ltv_cac_text"]
+
+
 def test_ltv_and_cac(edges) -> None:
     cohorts = retention.ltv_cohorts(edges, horizon_months=12)
     jan = cohorts[cohorts.cohort == D(2025, 1, 1)].set_index("month")
@@ -324,6 +363,59 @@ def test_survival_data_by_hand(life_folder) -> None:
     rows = sorted(map(tuple, data[["duration_days", "event", "users"]].to_numpy().tolist()))
     assert rows == [(30, 1, 1), (52, 1, 1), (165, 0, 1)]
     assert data.attrs["too_recent"] == 0
+
+
+def test_lifecycle_summary_by_hand(life_folder) -> None:
+    ds = open_dataset(life_folder)
+    got = retention.lifecycle_summary(retention.lifecycle(ds), retention.lifecycle_flows(ds),
+                                      retention.comeback_gaps(ds))
+    # December (EXPECTED_STATES): L1 dormant, L2 active, L3 churned. Months ending dormant and
+    # followed by another: L1 Apr-Jul, L3 Jun-Sep, 8 in all; each run of four ends in churn
+    # (L1 Jul -> Aug, L3 Sep -> Oct): 2 of 8 churn, none comes back straight from dormant.
+    # The one comeback (L1, after 217 days) is neither within 60 nor within 180 days.
+    assert got == pytest.approx({
+        "state_period": "2025-12-01", "active_base_now": 1, "dormant_now": 1, "churned_now": 1,
+        "dormant_back": 0.0, "dormant_churn": 0.25, "comeback_60": 0.0, "comeback_180": 0.0})
+
+
+def test_survival_and_its_summary(life_folder) -> None:
+    surv = retention.survival(open_dataset(life_folder), days=(30, 90, 180))
+    # lifetimes (test_survival_data_by_hand): 30 and 52 days (churned), 165 (censored):
+    # S(30) = 2/3, S(90) = 1/3; day 180 is past the last observation (165): not known
+    assert surv.too_recent == 0 and surv.days == (30, 90, 180)
+    assert surv.overall.users.tolist() == [3]
+    assert set(surv.curves.group) == set(surv.at_days.group)
+    got = retention.survival_summary(surv)
+    assert got == {"surv_investors": 3, "surv_too_recent": 0, "surv_text": "30 天 66.7%，90 天 33.3%",
+                   "surv_channel_text": "还没有两个以上的渠道有足够的投资者（至少 100 名）和观察期可以比较"}
+    # two channels with enough investors: named at the longest known day
+    two = retention.Survival(surv.curves, pd.DataFrame({"group": ["甲", "乙"], "users": [200, 150],
+                                                        "s_30": [0.9, 0.8], "s_90": [0.5, 0.6],
+                                                        "s_180": [np.nan, np.nan]}),
+                             surv.overall, 0, surv.days)
+    assert retention.survival_summary(two)["surv_channel_text"] == (
+        "在至少 100 名投资者的渠道里，90 天留存最好的是 乙 (60.0%)，最差的是 甲 (50.0%)")
+    empty = retention.Survival(surv.curves.iloc[0:0], pd.DataFrame(), pd.DataFrame(), 5, (30,))
+    assert retention.survival_summary(empty) == {
+        "surv_investors": 0, "surv_too_recent": 5, "surv_text": "数据的时间跨度还不够，读不出",
+        "surv_channel_text": "还没有两个以上的渠道有足够的投资者（至少 100 名）和观察期可以比较"}
+
+
+def test_nth_summary_by_hand() -> None:
+    nth = pd.DataFrame({"n": [1, 2, 3, 4, 5], "users": [100, 40, 20, 15, 12],
+                        "rate_from_first": [1.0, 0.4, 0.2, 0.15, 0.12],
+                        "rate_from_previous": [np.nan, 0.4, 0.5, 0.75, 0.8],
+                        "median_days_from_previous": [np.nan, 20.0, 30.0, 25.0, 22.0]})
+    by_term = pd.DataFrame({"group": ["活期", "3个月", "12个月"] * 2, "n": [1] * 3 + [2] * 3,
+                            "users": [100, 70, 20, 50, 40, 10],
+                            "rate_from_previous": [np.nan] * 3 + [0.5, 0.6, 0.9]})
+    # the weakest step is the second (40 of 100); 12个月 has only 10 at n = 2: not ranked
+    assert retention.nth_summary(nth, by_term, min_users=30) == pytest.approx({
+        "first_investors": 100, "second_rate": 0.4, "fifth_rate": 0.12, "weakest_n": 2,
+        "weakest_rate": 0.4, "second_gap_days": 20.0, "best_term": "3个月",
+        "best_term_rate": 0.6, "worst_term": "活期", "worst_term_rate": 0.5})
+    short = retention.nth_summary(nth[nth.n <= 3])
+    assert short["fifth_rate"] is None and "best_term" not in short
 
 
 def test_kaplan_meier_by_hand() -> None:

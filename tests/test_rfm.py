@@ -271,6 +271,16 @@ def test_segment_table_by_hand(hand):
     assert head["investors"] == 3 and isinstance(head["investors"], int)
     assert head["important_value_users"] == 2
     assert isinstance(head["important_value_user_share"], float)
+    # the chapter's numbers: 重要价值 2 of 3 with all the amount; 一般挽留 (C) the other;
+    # the largest segment is 重要价值; groups: 稳定中客 2 with all the amount, 流失风险客 1
+    got = R.segments_summary(table, R.group_table(seg))
+    assert got == pytest.approx({
+        "iv_users": 2, "iv_user_share": 2 / 3, "iv_amount_share": 1.0, "winback_users": 0,
+        "winback_amount_share": 0.0, "keep_users": 0, "develop_users": 0,
+        "important_user_share": 2 / 3, "important_amount_share": 1.0,
+        "largest_segment": "重要价值", "largest_segment_share": 2 / 3, "group_new_share": 0.0,
+        "group_stable_share": 2 / 3, "group_stable_amount_share": 1.0,
+        "group_risk_share": 1 / 3, "group_risk_amount_share": 0.0})
 
 
 def test_one_investor(tmp_path):
@@ -293,11 +303,13 @@ def test_all_investors_equal(tmp_path):
 
 
 def test_no_investors(tmp_path):
+    # nobody has invested by 01-31 (a dataset without any successful investment is refused at
+    # load, so the empty segmentation is taken at a date before the first one)
     ds = open_dataset(write_dataset(
         tmp_path / "none", users=[user("U1")], events=[event("register", "2025-01-01 10:00:00", "U1")],
-        transactions=[txn("T1", "U1", "2025-02-01 10:00:00", 10.0, status="failed")],
+        transactions=[txn("T1", "U1", "2025-02-01 10:00:00", 10.0)],
         config={"analysis_date": "2025-03-31"}))
-    table = R.segment_table(R.segments(ds))
+    table = R.segment_table(R.segments(ds, as_of="2025-01-31"))
     assert table.users.sum() == 0 and table.user_share.isna().all()
 
 
@@ -479,8 +491,11 @@ def test_distribution_summary_and_heatmap_by_hand(hand):
     assert d["recent_share"] == pytest.approx(2 / 3)   # A and B within 30 days
     assert d["once_share"] == pytest.approx(2 / 3)     # B (F 1) and C (F 0)
     assert d["top_m_amount_share"] == 0.0              # nobody has M score 5
-    assert d["median_recency_days"] == 1.0 and d["median_monetary"] == 150.0
-    assert d["empty_scores"] == "R3、R5、F3、F5、M3、M5" and d["empty_count"] == 6
+    assert d["median_recency"] == 1.0 and d["median_monetary"] == 150.0
+    assert d["mean_monetary"] == pytest.approx(350 / 3)  # (150 + 200 + 0) / 3
+    assert d["empty_scores"] == "R3、R5、F3、F5、M3、M5"
+    assert list(d) == ["investors", "recent_share", "once_share", "median_recency",
+                       "median_monetary", "mean_monetary", "top_m_amount_share", "empty_scores"]
     heat = R.rf_heatmap(seg)
     assert len(heat) == 25 and heat.users.sum() == 3
     cell = heat.set_index(["r_score", "f_score"])
@@ -510,13 +525,23 @@ def test_migration_summary_by_hand():
     put("新投资人", "重要发展", 4)
     put("新投资人", "一般发展", 5)
     moves["stayed"] = moves.from_segment == moves.to_segment
-    moves.attrs["previous_date"] = "2025-01-01"
+    moves.attrs.update(previous_date="2025-01-01", previous_days=90)
     got = R.migration_summary(moves)
     # earlier investors 6+3+1+2+8 = 20, 14 stayed
-    assert got == {"previous_date": "2025-01-01", "earlier_investors": 20, "iv_before": 10,
+    assert got == {"previous_date": "2025-01-01", "previous_days": 90, "iv_before": 10,
                    "iv_stay_share": 0.6, "iv_slipped": 3, "new_investors": 9,
                    "new_to_important": 4, "upgraded": 2, "downgraded": 1,
                    "stayed_share": 0.7}
+
+
+def test_params_summary_words_the_parameters():
+    assert R.params_summary() == {"period": "近 365 天", "monetary": "投资金额", "split": "均值",
+                                  "bins": 5}
+    got = R.params_summary(None, "revenue", "score", 4, 6)
+    assert got == {"period": "全部历史", "monetary": "收入", "split": "得分 ≥ 4", "bins": 6}
+    assert R.params_summary(split="median")["split"] == "中位数"
+    with pytest.raises(ValueError, match="split"):
+        R.params_summary(split="mode")
 
 
 def test_materialized_equals_expression(hand):

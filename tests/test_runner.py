@@ -93,26 +93,27 @@ def test_unusable_dataset_stops_the_run_before_any_chapter(tmp_path: Path, tiny:
 
 @pytest.mark.slow
 def test_failing_chapter_stops_the_run(tmp_path: Path, tiny: Path) -> None:
-    campaign = _campaign(tmp_path, tiny)
+    campaign = _campaign(tmp_path, tiny, chapters=["02"])
     runs = tmp_path / "runs"
-    # a value papermill accepts but the chapter's first library call refuses
-    result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(runs), "-p", "min_cell_size=0"])
+    # a value papermill accepts (and the runner passes on) but the chapter's funnel refuses
+    result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(runs), "-p", "window_days=0"])
     assert result.exit_code == 1
-    assert "chapter 00_data_quality failed in cell" in result.output
-    assert "min_cell_size must be a whole number" in result.output
+    assert "chapter 02_funnel failed in cell" in result.output
+    assert "window_days: must be a positive number of days" in result.output
     (failed,) = list_runs(runs)
     assert failed["status"] == "failed"
     logs = Path(failed["path"]) / "logs"
-    assert (logs / "00_data_quality.ipynb").exists()
+    assert (logs / "02_funnel.ipynb").exists()
     assert not (Path(failed["path"]) / "_build").exists()
-    # the failing cell is named (its number, id and first line), in the message and in logs/
-    # (code cells: parameters, papermill's injected parameters, then the one opening the data)
-    assert "; code cell 3 (id cell-" in result.output and 'at: ch = gb.chapter("00_data_quality"' in result.output
+    # the failing cell is named (its number, id and the line that raised), in the message and
+    # in logs/ (code cells: parameters, papermill's injected parameters, then the one opening
+    # the data and building the funnel's spec)
+    assert "; code cell 3 (id cell-" in result.output and "at: spec = funnel.make_spec(" in result.output
     error = (logs / "error.txt").read_text(encoding="utf-8")
-    assert "code cell 3 (id cell-" in error and "min_cell_size" in error
+    assert "code cell 3 (id cell-" in error and "window_days" in error
     assert not (Path(failed["path"]) / ".engine").exists()
     # the partial notebook is only in logs/, never among the chapters a book is built from
-    assert not (Path(failed["path"]) / "chapters" / "00_data_quality.ipynb").exists()
+    assert not (Path(failed["path"]) / "chapters" / "02_funnel.ipynb").exists()
     assert not (logs / "pid").exists()
 
 

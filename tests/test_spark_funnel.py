@@ -83,7 +83,7 @@ def test_step_times(spark_pair, case):
 
 @pytest.mark.parametrize("case", list(SPECS))
 def test_funnel(spark_pair, case):
-    duck, spark = both(fn.funnel, spark_pair, **SPECS[case])
+    duck, spark = both(fn.funnel, spark_pair, fn.make_spec(**SPECS[case]))
     assert duck.users.iloc[0] > 100
     assert_same_frame(duck, spark, ordered=True)
 

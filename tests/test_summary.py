@@ -56,12 +56,26 @@ def test_read_glue_decodes_values_and_remembers_sections(tmp_path: Path) -> None
     assert v["funnel_nan"].value != v["funnel_nan"].value  # NaN survives
 
 
-def test_number_reads_formatted_yuan() -> None:
-    assert sm._number("2,900元") == 2900
-    assert sm._number("1.6万元") == 16000
-    assert sm._number("2.5亿") == 2.5e8
-    assert sm._number(3) == 3.0
+def test_number_reads_numbers_only() -> None:
+    # chapters glue numbers as numbers: formatted text is not parsed back
+    assert sm._number(3) == 3.0 and sm._number(2.5e8) == 2.5e8
+    assert sm._number("2,900元") is None and sm._number("1.6万元") is None
     assert sm._number("复投") is None and sm._number(float("nan")) is None and sm._number(True) is None
+    assert sm._number(None) is None
+
+
+def test_readers_get_only_declared_keys() -> None:
+    v = sm.Declared({"a": 1, "b": 2}, ("a", "c"))
+    assert v["a"] == 1 and v.get("c") is None and v.get("c", 0) == 0 and "b" not in v
+    with pytest.raises(KeyError, match="not declared"):
+        v.get("b")
+    with pytest.raises(KeyError, match="not declared"):
+        v["b"]
+    # every key a rule or the headline table reads is in SUMMARY_KEYS, once
+    assert len(set(sm.SUMMARY_KEYS)) == len(sm.SUMMARY_KEYS)
+    for rule in sm.DERIVED_ACTIONS:
+        assert set(rule.keys) <= set(sm.SUMMARY_KEYS)
+    assert {"prof_aum_total", "ret_ltv_at_month", "review_uplift"} <= set(sm.SUMMARY_KEYS)
 
 
 def _demo_like(folder: Path) -> None:

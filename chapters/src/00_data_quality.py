@@ -20,9 +20,9 @@ from growthloop import quality
 
 ch = gb.chapter("00_data_quality", data, analysis_date, out_dir, min_cell_size, channel_map)
 accounting = quality.accounting(ch.ds)
-gb.glue("dq_rows_read", int(accounting.rows_read.sum()))
-gb.glue("dq_set_aside_share", float(accounting.rows_set_aside.sum() / accounting.rows_read.sum()))
-gb.glue("dq_analysis_date", str(ch.ds.analysis_date))
+gb.glue_all("dq", {"rows_read": int(accounting.rows_read.sum()),
+                   "set_aside_share": float(accounting.rows_set_aside.sum() / accounting.rows_read.sum()),
+                   "analysis_date": str(ch.ds.analysis_date)})
 ch.table(accounting, "row_accounting", "每张表读入、使用与搁置的行数 (rows read = used + set aside)",
          formats={"set_aside_share": "{:.2%}"})
 

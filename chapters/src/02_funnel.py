@@ -30,48 +30,21 @@ stall_invest_days = 7  # bound a card but no investment after this many days
 stall_lookback_days = 30  # only stalls that began within this many days of the analysis date
 
 # %%
-import matplotlib.pyplot as plt
-import seaborn as sns
-
 import growthloop.book as gb
-from growthloop import funnel, theme
+from growthloop import funnel, plots
 
 ch = gb.chapter("02_funnel", data, analysis_date, out_dir, min_cell_size, channel_map)
-params = dict(steps=steps, window_days=window_days, order=order)
+spec = funnel.make_spec(steps, window_days, order)
 
 # %% [markdown]
 # ## 漏斗总览 (the funnel and its drop-offs)
 
 # %%
-steps_table = funnel.funnel(ch.ds, **params)
-head = funnel.summary(steps_table)
-outside = funnel.outside_funnel(ch.ds, steps)
-gb.glue("funnel_entrants", head["entrants"])
-gb.glue("funnel_completed", head["completed"])
-gb.glue("funnel_end_rate", head["end_rate"])
-gb.glue("funnel_in_progress", head["in_progress"])
-gb.glue("funnel_worst_step", head["worst_label"])
-gb.glue("funnel_worst_rate", head["worst_rate"])
-gb.glue("funnel_worst_lost", head["worst_lost"])
-gb.glue("funnel_leak_step", head["leak_label"])
-gb.glue("funnel_leak_lost", head["leak_lost"])
-gb.glue("funnel_first_invest_rate", float(steps_table.set_index("step").rate_from_start.get("first_investment", float("nan"))))
-gb.glue("funnel_outside", outside["without_first_step"])
-gb.glue("funnel_registered", outside["registered"])
-gb.glue("funnel_window_days", window_days)
-
-fig, ax = plt.subplots(figsize=(8, 4.5))
-sns.barplot(steps_table, x="users", y="label", color=sns.color_palette()[0], ax=ax)
-for i, row in steps_table.iterrows():
-    note = ch.cell_label(row.users, "{:,}")
-    if i:
-        note += f"  转化 {row.rate_from_previous:.1%} · 流失 {ch.cell_label(row.lost, '{:,}')}"
-        if row.in_progress:
-            note += f" · 进行中 {ch.cell_label(row.in_progress, '{:,}')}"
-    ax.text(row.users, i, " " + note, va="center", fontsize=9)
-ax.set(xlabel="人数 (people)", ylabel="", title="转化漏斗：每一步的人数、转化率与流失")
-ax.set_xlim(0, steps_table.users.max() * 1.6)
-gb.show(fig)
+steps_table = funnel.funnel(ch.ds, spec)
+gb.glue_all("funnel", funnel.summary(steps_table, funnel.outside_funnel(ch.ds, spec))
+            | {"window_days": window_days})
+ax = plots.funnel_bars(steps_table, label=ch.cell_label)
+gb.show(ax.figure)
 
 # %%
 ch.table(steps_table, "funnel_steps", "每一步的人数、从起点和从上一步的转化率 (Wilson 95% 区间)；进行中的人不计入分母",
@@ -94,7 +67,7 @@ ch.table(steps_table, "funnel_steps", "每一步的人数、从起点和从上�
 # ## 渠道拆分 (breakdown by channel)
 
 # %%
-by_channel = funnel.funnel(ch.ds, breakdown=breakdown, **params)
+by_channel = funnel.funnel(ch.ds, spec, breakdown=breakdown)
 tests = funnel.compare_segments(by_channel)
 seg = funnel.segment_summary(tests, step="first_investment")
 gb.glue("funnel_segments", seg["segments"])
@@ -102,16 +75,9 @@ gb.glue("funnel_sig_differences", seg["significant"])
 gb.glue("funnel_small_segments", seg["too_small"])
 gb.glue("funnel_best_segment", seg["best"])
 gb.glue("funnel_worst_segment", seg["worst"])
-top = by_channel[by_channel.step == steps[0]].nlargest(8, "users").segment.tolist()
-shown = by_channel[by_channel.segment.isin(top) & (by_channel.step != steps[0])]
-
-fig, ax = plt.subplots(figsize=(9, 4.8))
-sns.barplot(shown, x="label", y="rate_from_previous", hue="segment", hue_order=top,
-            palette=theme.channel_palette(top), ax=ax)
-ax.set(xlabel="", ylabel="从上一步的转化率", title=f"用户最多的 {len(top)} 个渠道每一步的转化率 ({breakdown})")
-ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-ax.legend(title="渠道", fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
-gb.show(fig)
+top = funnel.top_segments(by_channel, 8)
+ax = plots.segment_rate_bars(by_channel, top, title=f"用户最多的 {len(top)} 个渠道每一步的转化率 ({breakdown})")
+gb.show(ax.figure)
 
 # %%
 ch.table(by_channel, "funnel_by_segment", "每个渠道每一步的人数与转化率",
@@ -136,19 +102,10 @@ ch.table(tests, "funnel_segment_tests", "每个渠道对其余渠道合计的双
 # ## 转化时长 (time to convert)
 
 # %%
-ttc, ttc_hist = funnel.time_to_convert(ch.ds, **params)
-speed = funnel.time_summary(ttc)
-gb.glue("funnel_card_median_hours", speed.get("median_hours_bind_card", float("nan")))
-gb.glue("funnel_invest_median_hours", speed.get("median_hours_first_investment", float("nan")))
-gb.glue("funnel_slowest_step", speed["slowest"])
-gb.glue("funnel_slowest_median_days", speed["slowest_median_days"])
-
-fig, ax = plt.subplots(figsize=(9, 4.8))
-sns.barplot(ttc_hist, x="bin", y="share", hue="transition", ax=ax)
-ax.set(xlabel="从上一步到这一步的时间", ylabel="转化者占比", title="每一步要等多久 (仅窗口内完成的转化)")
-ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-ax.legend(title="", fontsize=8, ncols=2)
-gb.show(fig)
+ttc, ttc_hist = funnel.time_to_convert(ch.ds, spec)
+gb.glue_all("funnel", funnel.time_summary(ttc))
+ax = plots.time_histogram(ttc_hist)
+gb.show(ax.figure)
 
 # %%
 ch.table(ttc, "funnel_time_to_convert", "每一步的转化时长 (小时)：四分位与中位数，精确分位数",
@@ -169,30 +126,10 @@ ch.table(ttc_hist, "funnel_time_histogram", "转化时长分布", formats={"shar
 # ## 注册月份同期群 (conversion by registration cohort)
 
 # %%
-cohorts = funnel.cohort_conversion(ch.ds, window_days=window_days, order=order)
-coh = funnel.cohort_summary(cohorts)
-gb.glue("funnel_cohorts", coh["cohorts"])
-gb.glue("funnel_open_cohorts", coh["open_cohorts"])
-gb.glue("funnel_last_cohort", coh["last_cohort"])
-gb.glue("funnel_last_cohort_rate", coh["last_rate"])
-gb.glue("funnel_last_cohort_low", coh["last_ci_low"])
-gb.glue("funnel_last_cohort_high", coh["last_ci_high"])
-gb.glue("funnel_prev_cohort", coh["prev_cohort"])
-gb.glue("funnel_prev_cohort_rate", coh["prev_rate"])
-
-shown = cohorts[cohorts.step.isin(["kyc_verified", "bind_card", "first_investment", "second_investment"])]
-labels = shown.label.unique().tolist()
-colors = dict(zip(labels, sns.color_palette(n_colors=len(labels))))
-fig, ax = plt.subplots(figsize=(9, 4.5))
-sns.lineplot(shown, x="cohort", y="rate_from_start", hue="label", hue_order=labels, palette=colors, marker="o", ax=ax)
-for label in labels:
-    part = shown[shown.label == label]
-    ax.fill_between(part.cohort, part.ci_low, part.ci_high, color=colors[label], alpha=0.15)
-ax.set(xlabel="注册月份", ylabel="注册后窗口内的转化率", title="每个注册月份的转化率 (窗口已结束的用户)")
-ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-ax.tick_params(axis="x", rotation=45)
-ax.legend(title="", loc="upper left", bbox_to_anchor=(1, 1))
-gb.show(fig)
+cohorts = funnel.cohort_conversion(ch.ds, spec)
+gb.glue_all("funnel", funnel.cohort_summary(cohorts))
+ax = plots.cohort_rate_lines(cohorts)
+gb.show(ax.figure)
 
 # %%
 ch.table(cohorts, "funnel_cohorts", "注册月份 × 步骤：人数、转化率与进行中人数",
@@ -214,14 +151,7 @@ ch.table(cohorts, "funnel_cohorts", "注册月份 × 步骤：人数、转化率
 # %%
 stalled = funnel.stalled_counts(ch.ds, stall_card_hours, stall_invest_days, stall_lookback_days)
 ch.export(funnel.stalled_users(ch.ds, stall_card_hours, stall_invest_days, stall_lookback_days).to_pandas(), "stalled_users")
-by_rule = stalled.set_index("rule")
-gb.glue("funnel_stalled_card", int(by_rule.users["no_card"]))
-gb.glue("funnel_stalled_invest", int(by_rule.users["no_invest"]))
-gb.glue("funnel_stalled_card_share", float(by_rule.historical_share["no_card"]))
-gb.glue("funnel_stalled_invest_share", float(by_rule.historical_share["no_invest"]))
-gb.glue("funnel_stall_card_hours", stall_card_hours)
-gb.glue("funnel_stall_invest_days", stall_invest_days)
-gb.glue("funnel_stall_lookback_days", stall_lookback_days)
+gb.glue_all("funnel", funnel.stalled_summary(stalled))
 ch.table(stalled, "funnel_stalled", "当前滞留人数与建议的触发方案 (名单只写入私有 exports/ 目录，不进入报告)",
          formats={"historical_share": "{:.1%}"})
 

@@ -37,11 +37,8 @@ retention_days = 90  # a retained investor invests again within this many days o
 budget_shift = 0.1  # share of the weakest channel's budget to move in the budget example
 
 # %%
-import matplotlib.pyplot as plt
-import seaborn as sns
-
 import growthloop.book as gb
-from growthloop import attribution, theme
+from growthloop import attribution, plots
 
 ch = gb.chapter("03_channel_attribution", data, analysis_date, out_dir, min_cell_size, channel_map)
 h = revenue_horizon_days
@@ -60,34 +57,9 @@ monitor_formats = {
 
 # %%
 monitor = attribution.channel_monitor(ch.ds, horizons=horizons, ltv_horizon=h, retention_days=retention_days, touch_events=touch_events)
-head = attribution.monitor_summary(monitor)
-gb.glue("attr_channels", head["channels"])
-gb.glue("attr_registrations", head["registrations"])
-gb.glue("attr_investors", head["investors"])
-gb.glue("attr_spend", head["spend"])
-gb.glue("attr_cost_per_investor", head["cost_per_investor"])
-gb.glue("attr_cheapest", head["cheapest"])
-gb.glue("attr_cheapest_cpi", head["cheapest_cpi"])
-gb.glue("attr_dearest", head["dearest"])
-gb.glue("attr_dearest_cpi", head["dearest_cpi"])
-gb.glue("attr_best_retained", head["best_retained"])
-gb.glue("attr_best_cost_per_retained", head["best_cost_per_retained"])
-gb.glue("attr_costs_available", "有" if head["costs_available"] == "True" else "没有")
-gb.glue("attr_horizon", h)
-gb.glue("attr_retention_days", retention_days)
-
-paid = monitor[(monitor.spend > 0) & (monitor.channel != attribution.TOTAL)]
-costs = paid.melt(id_vars="channel", value_vars=["cost_per_investor", "cost_per_retained_investor"], var_name="metric", value_name="yuan")
-costs["metric"] = costs.metric.map({"cost_per_investor": "每个首投用户的成本", "cost_per_retained_investor": f"每个留存投资用户的成本 ({retention_days} 天内复投)"})
-order = paid.sort_values("cost_per_retained_investor").channel.tolist()
-fig, ax = plt.subplots(figsize=(9, 4.8))
-if len(costs):
-    sns.barplot(costs, y="channel", x="yuan", hue="metric", order=order, ax=ax)
-    ax.legend(title="", fontsize=9, loc="upper right")
-else:
-    ax.text(0.5, 0.5, "没有成本数据 (no costs table)", ha="center", transform=ax.transAxes)
-ax.set(xlabel="元 (yuan)", ylabel="", title="付费渠道的获客成本：首投用户与留存投资用户")
-gb.show(fig)
+gb.glue_all("attr", attribution.monitor_summary(monitor))
+ax = plots.cost_bars(monitor, retention_days)
+gb.show(ax.figure)
 
 # %%
 ch.table(monitor, "channel_monitor", f"渠道监控表：各步骤人数、花费、获客成本、首投后 {'/'.join(map(str, horizons))} 天收入 (只计已满期的用户)、ROI 与 LTV/CAC", formats=monitor_formats)
@@ -113,25 +85,11 @@ ch.table(by_campaign, "channel_monitor_campaign", "按来源 × 媒介 × 活动
 
 # %%
 utm = attribution.utm_quality(ch.ds, touch_events)
-stitched = attribution.stitching(ch.ds, touch_events)
-gb.glue("attr_touches", int(utm.touches.iloc[0]))
-gb.glue("attr_untagged_touches", int(utm.touches.iloc[1]))
-gb.glue("attr_untagged_share", float(utm.share.iloc[1]))
-gb.glue("attr_cleaned_touches", int(utm.touches.iloc[2]))
-gb.glue("attr_url_touches", int(utm.touches.iloc[3]))
-gb.glue("attr_unmapped_touches", int(utm.touches.iloc[4]))
-gb.glue("attr_untagged_registrations", head["untagged_registrations"])
-gb.glue("attr_untagged_reg_share", head["untagged_share"])
-gb.glue("attr_anonymous_touches", stitched["anonymous_touches"])
-gb.glue("attr_stitched_touches", stitched["stitched_touches"])
-gb.glue("attr_stitch_rate", stitched["stitch_rate"])
-gb.glue("attr_touch_coverage", stitched["touch_coverage"])
-
+gb.glue_all("attr", attribution.utm_summary(utm, attribution.stitching(ch.ds, touch_events), monitor))
 clicks = monitor[monitor.channel != attribution.TOTAL].sort_values("clicks", ascending=False)
-fig, ax = plt.subplots(figsize=(8, 4.5))
-sns.barplot(clicks, y="channel", x="clicks", hue="channel", palette=theme.channel_palette(clicks.channel), legend=False, ax=ax)
-ax.set(xlabel="触点数 (touches)", ylabel="", title="各渠道的触点数 (清洗后；未标记单独列出)")
-gb.show(fig)
+ax = plots.count_bars(clicks, x="clicks", y="channel", palette="channel", xlabel="触点数 (touches)",
+                      title="各渠道的触点数 (清洗后；未标记单独列出)", figsize=(8, 4.5))
+gb.show(ax.figure)
 
 # %%
 ch.table(utm, "utm_quality", "UTM 清洗：未标记、写法不规范、从落地页解析和渠道表之外的触点", formats={"share": "{:.2%}"})
@@ -153,24 +111,9 @@ ch.table(utm, "utm_quality", "UTM 清洗：未标记、写法不规范、从落�
 
 # %%
 budget = attribution.budget_reallocation(monitor, h, shift=budget_shift)
-bud = attribution.budget_summary(budget)
-gb.glue("attr_above_break_even", bud["above_break_even"])
-gb.glue("attr_paid_channels", bud["paid_channels"])
-
-fig, ax = plt.subplots(figsize=(8, 5.5))
-if len(budget):
-    sns.scatterplot(budget, x="cost_per_investor", y="value_per_investor", hue="channel", size="spend", sizes=(60, 600), palette=theme.channel_palette(budget.channel), legend=False, ax=ax)
-    for r in budget.itertuples():
-        ax.annotate(r.channel, (r.cost_per_investor, r.value_per_investor), xytext=(6, 4), textcoords="offset points", fontsize=9)
-    top = max(budget.cost_per_investor.max(), budget.value_per_investor.max()) * 1.1
-    ax.plot([0, top], [0, top], ls="--", color="grey", lw=1)
-    ax.text(top * 0.97, top * 0.9, "盈亏平衡线\n(价值 = 成本)", ha="right", va="top", color="grey", fontsize=9)
-    ax.set_xlim(0, top)
-    ax.set_ylim(0, top)
-else:
-    ax.text(0.5, 0.5, "没有成本数据 (no costs table)", ha="center", transform=ax.transAxes)
-ax.set(xlabel="每个首投用户的成本 (元)", ylabel=f"每个首投用户 {h} 天收入 (元)", title="获客成本 vs 用户价值 (点的大小 = 花费；线上方的渠道回本)")
-gb.show(fig)
+gb.glue_all("attr", attribution.value_summary(budget))
+ax = plots.value_vs_cost(budget, h)
+gb.show(ax.figure)
 
 # %%
 ch.table(budget[["channel", "spend", "first_investors", "cost_per_investor", "value_per_investor", "revenue_per_yuan"]], "channel_value_vs_cost", f"付费渠道：每个首投用户的成本与 {h} 天收入 (价值)；revenue_per_yuan ≥ 1 即回本", formats={"spend": money, "cost_per_investor": per, "value_per_investor": per, "revenue_per_yuan": "{:.2f}"})
@@ -190,27 +133,10 @@ ch.table(budget[["channel", "spend", "first_investors", "cost_per_investor", "va
 paths = attribution.attribution_paths(ch.ds, conversion=conversion, lookback_days=lookback_days, half_life_days=half_life_days, touch_events=touch_events, direct_events=direct_events)
 credits = attribution.attribute(paths, models=models, markov_order=markov_order, shapley_exact_max=shapley_exact_max)
 top_paths = attribution.path_table(paths)
-ps = attribution.paths_summary(paths, shapley_exact_max)
-gb.glue("attr_conversions", ps["conversions"])
-gb.glue("attr_nulls", ps["nulls"])
-gb.glue("attr_distinct_paths", ps["distinct_paths"])
-gb.glue("attr_lookback_days", lookback_days)
-gb.glue("attr_half_life_days", half_life_days)
-gb.glue("attr_markov_order", markov_order)
-gb.glue("attr_model_channels", ps["channels"])
-gb.glue("attr_shapley_method", "精确枚举 (exact)" if ps["shapley_exact"] == "True" else "固定种子的排列抽样近似 (seeded permutation sampling)")
-gb.glue("attr_direct_conversions", ps["direct_conversions"])
-gb.glue("attr_top_path", ps["top_path"])
-gb.glue("attr_top_path_share", ps["top_path_share"])
-
-grid = credits.pivot(index="channel", columns="model", values="share")[[m for m in attribution.MODELS if m in models]]
-grid = grid.loc[grid.mean(axis=1).sort_values(ascending=False).index]
-grid.columns = [attribution.MODEL_LABELS[m] for m in grid.columns]
-fig, ax = plt.subplots(figsize=(10, 6))
-sns.heatmap(grid, annot=True, fmt=".1%", cmap="Blues", cbar=False, annot_kws={"fontsize": 8}, ax=ax)
-ax.set(xlabel="", ylabel="", title="各归因模型给每个渠道的功劳占比 (同一批路径)")
-ax.tick_params(axis="x", rotation=30)
-gb.show(fig)
+gb.glue_all("attr", attribution.paths_summary(paths, shapley_exact_max)
+            | {"lookback_days": lookback_days, "half_life_days": half_life_days, "markov_order": markov_order})
+ax = plots.model_heatmap(credits, attribution.MODELS, attribution.MODEL_LABELS)
+gb.show(ax.figure)
 
 # %%
 ch.table(credits, "attribution_models", "每个渠道 × 模型的归因转化数与占比 (每个模型的转化数之和都等于总转化数)", formats={"conversions": "{:,.1f}", "share": "{:.1%}"})
@@ -233,27 +159,10 @@ ch.table(top_paths, "attribution_top_paths", "转化最多的路径 (同一渠�
 # ## 模型分歧最大的渠道 (where the models disagree most, and why)
 
 # %%
-disagree = attribution.disagreement(credits, paths, "last_touch", "markov") if {"last_touch", "markov"} <= set(models) else attribution.disagreement(credits, paths, models[0], models[-1])
-dis = attribution.models_summary(credits, disagree)
-a_model, b_model = disagree.attrs["pair"]
-gb.glue("attr_dis_channel", dis["channel"])
-gb.glue("attr_dis_a", dis["a_share"])
-gb.glue("attr_dis_b", dis["b_share"])
-gb.glue("attr_dis_role", dis["role"])
-gb.glue("attr_dis_assisted", dis["assisted"])
-gb.glue("attr_dis_closed", dis["closed"])
-gb.glue("attr_dis_a_model", attribution.MODEL_LABELS[a_model])
-gb.glue("attr_dis_b_model", attribution.MODEL_LABELS[b_model])
-gb.glue("attr_assisters", ", ".join(disagree[disagree["diff"] > 0].sort_values("diff", ascending=False).channel.head(3)))
-
-shown = disagree.melt(id_vars="channel", value_vars=[a_model, b_model], var_name="model", value_name="share")
-shown["model"] = shown.model.map(attribution.MODEL_LABELS)
-fig, ax = plt.subplots(figsize=(9, 4.8))
-sns.barplot(shown, y="channel", x="share", hue="model", order=disagree.channel.tolist(), ax=ax)
-ax.xaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-ax.set(xlabel="功劳占比", ylabel="", title=f"{attribution.MODEL_LABELS[a_model]} vs {attribution.MODEL_LABELS[b_model]}：按分歧大小排序")
-ax.legend(title="", fontsize=9)
-gb.show(fig)
+disagree = attribution.disagreement(credits, paths, *attribution.model_pair(models))
+gb.glue_all("attr", attribution.models_summary(credits, disagree))
+ax = plots.disagreement_bars(disagree, attribution.MODEL_LABELS)
+gb.show(ax.figure)
 
 # %%
 ch.table(disagree, "attribution_disagreement", "各模型占比、极差 (spread)、两模型之差，以及渠道收尾 (closed) 与助攻 (assisted) 的转化数", formats={**{m: "{:.1%}" for m in attribution.MODELS}, "spread": "{:.1%}", "diff": "{:+.1%}", "assist_ratio": "{:.2f}"})
@@ -276,22 +185,9 @@ ch.table(disagree, "attribution_disagreement", "各模型占比、极差 (spread
 # 成本上升，需要用测试预算验证。
 
 # %%
-gb.glue("attr_budget_best", bud["best"])
-gb.glue("attr_budget_best_ratio", bud["best_ratio"])
-gb.glue("attr_budget_worst", bud["worst"])
-gb.glue("attr_budget_worst_ratio", bud["worst_ratio"])
-gb.glue("attr_budget_shift", budget_shift)
-gb.glue("attr_budget_shift_spend", bud["shift_spend"])
-gb.glue("attr_budget_shift_value", bud["shift_value"])
-
-fig, ax = plt.subplots(figsize=(8, 4.5))
-if len(budget):
-    sns.barplot(budget, y="channel", x="revenue_per_yuan", hue="channel", palette=theme.channel_palette(budget.channel), legend=False, ax=ax)
-    ax.axvline(1.0, ls="--", color="grey", lw=1)
-else:
-    ax.text(0.5, 0.5, "没有成本数据 (no costs table)", ha="center", transform=ax.transAxes)
-ax.set(xlabel=f"每投入 1 元带来的 {h} 天收入 (元)", ylabel="", title="下一元预算的回报 (虚线 = 回本)")
-gb.show(fig)
+gb.glue_all("attr", attribution.budget_summary(budget))
+ax = plots.revenue_per_yuan_bars(budget, h)
+gb.show(ax.figure)
 
 # %%
 ch.table(budget, "budget_reallocation", "按每元回报排序的付费渠道与建议 (边际成本 = 平均成本的假设下)", formats={"spend": money, "cost_per_investor": per, "value_per_investor": per, "revenue_per_yuan": "{:.2f}", "investors_per_10k": per})

@@ -32,20 +32,13 @@ score_threshold = 3  # with split score: a score at or above this is high
 previous_days = 90  # migration: compare with the segments this many days before the analysis date
 
 # %%
-import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
-
 import growthloop.book as gb
-from growthloop import rfm, theme
+from growthloop import plots, rfm, theme
 
 ch = gb.chapter("04_rfm", data, analysis_date, out_dir, min_cell_size, channel_map)
 params = dict(period_days=period_days, monetary=monetary, bins=score_bins, split=split, score_threshold=score_threshold)
 seg = rfm.segments(ch.ds, **params)
-gb.glue("rfm_period", "全部历史" if period_days is None else f"近 {period_days} 天")
-gb.glue("rfm_monetary", "投资金额" if monetary == "amount" else "收入")
-gb.glue("rfm_split", {"mean": "均值", "median": "中位数", "score": f"得分 ≥ {score_threshold}"}[split])
-gb.glue("rfm_bins", score_bins)
+gb.glue_all("rfm", rfm.params_summary(period_days, monetary, split, score_threshold, score_bins))
 
 # %% [markdown]
 # ## R、F、M 的分布 (distributions and score bands)
@@ -53,24 +46,10 @@ gb.glue("rfm_bins", score_bins)
 # %%
 dist = rfm.distribution(seg)
 bands = rfm.score_bins(seg, score_bins)
-d = rfm.distribution_summary(seg, score_bins)
-gb.glue("rfm_investors", d["investors"])
-gb.glue("rfm_recent_share", d["recent_share"])
-gb.glue("rfm_once_share", d["once_share"])
-gb.glue("rfm_median_recency", d["median_recency_days"])
-gb.glue("rfm_median_monetary", theme.yuan(d["median_monetary"]))
-gb.glue("rfm_mean_monetary", theme.yuan(d["mean_monetary"]))
-gb.glue("rfm_top_m_amount_share", d["top_m_amount_share"])
-gb.glue("rfm_empty_scores", d["empty_scores"])
-
+gb.glue_all("rfm", theme.yuan_text(rfm.distribution_summary(seg, score_bins), "median_monetary", "mean_monetary"))
 titles = {"R": "R：距最后一次投资的天数", "F": "F：统计期内投资笔数", "M": f"M：统计期内{'投资金额' if monetary == 'amount' else '收入'} (元)"}
-fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
-for ax, measure in zip(axes, ["R", "F", "M"], strict=True):
-    part = dist[dist.measure == measure]
-    sns.barplot(part, x="bin", y="users", color=sns.color_palette()[0], ax=ax)
-    ax.set(xlabel="", ylabel="投资人数" if measure == "R" else "", title=titles[measure])
-    ax.tick_params(axis="x", rotation=60, labelsize=8)
-gb.show(fig)
+axes = plots.binned_count_panels(dist, titles)
+gb.show(axes[0].figure)
 
 # %%
 ch.table(dist, "rfm_distribution", "R、F、M 的分布：每个区间的投资人数与占比", formats={"share": "{:.1%}", "lower": "{:,.0f}"})
@@ -95,34 +74,11 @@ ch.table(bands, "rfm_score_bins", "每个得分档的人数与取值范围 (R �
 # %%
 table = rfm.segment_table(seg, ch.ds.config.rfm_actions)
 groups = rfm.group_table(seg)
-h = rfm.headline(table, groups)
-gb.glue("rfm_iv_users", h["important_value_users"])
-gb.glue("rfm_iv_user_share", h["important_value_user_share"])
-gb.glue("rfm_iv_amount_share", h["important_value_amount_share"])
-gb.glue("rfm_winback_users", h["important_win_back_users"])
-gb.glue("rfm_winback_amount_share", h["important_win_back_amount_share"])
-gb.glue("rfm_keep_users", h["important_keep_users"])
-gb.glue("rfm_develop_users", h["important_develop_users"])
-gb.glue("rfm_important_user_share", h["important_user_share"])
-gb.glue("rfm_important_amount_share", h["important_amount_share"])
-gb.glue("rfm_largest_segment", h["largest_segment"])
-gb.glue("rfm_largest_segment_share", h["largest_segment_share"])
-gb.glue("rfm_group_new_share", h["group_new_user_share"])
-gb.glue("rfm_group_stable_share", h["group_stable_user_share"])
-gb.glue("rfm_group_stable_amount_share", h["group_stable_amount_share"])
-gb.glue("rfm_group_risk_share", h["group_risk_user_share"])
-gb.glue("rfm_group_risk_amount_share", h["group_risk_amount_share"])
-
-shares = table.melt(id_vars="segment", value_vars=["user_share", "amount_share"], var_name="measure", value_name="share")
-shares["measure"] = shares["measure"].map({"user_share": "人数占比 (users)", "amount_share": "金额占比 (amount)"})
-fig, ax = plt.subplots(figsize=(9, 4.5))
-sns.barplot(shares, x="segment", y="share", hue="measure", palette=[sns.color_palette()[0], sns.color_palette()[3]], ax=ax)
-for container in ax.containers:
-    ax.bar_label(container, labels=[f"{v:.0%}" for v in container.datavalues], fontsize=8)
-ax.set(xlabel="", ylabel="占全部投资用户 / 金额", title="每类人群的人数占比与金额占比")
-ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-ax.legend(title="")
-gb.show(fig)
+gb.glue_all("rfm", rfm.segments_summary(table, groups))
+ax = plots.share_bars(table, x="segment", shares={"user_share": "人数占比 (users)", "amount_share": "金额占比 (amount)"},
+                      palette=theme.default_colors(0, 3), bar_labels=True, ylabel="占全部投资用户 / 金额",
+                      title="每类人群的人数占比与金额占比", figsize=(9, 4.5))
+gb.show(ax.figure)
 
 # %%
 ch.table(table, "rfm_segments", "八类人群：人数、金额、收入及占比，以及建议的动作、渠道和权益 (可在 dataset.yml 的 rfm_actions 中修改)",
@@ -152,28 +108,9 @@ ch.table(groups, "rfm_groups", "三类运营人群：潜力新客 (R 高 F 低)�
 
 # %%
 heat = rfm.rf_heatmap(seg, score_bins)
-grid = heat.pivot(index="r_score", columns="f_score", values="mean_monetary").sort_index(ascending=False)
-counts = heat.pivot(index="r_score", columns="f_score", values="users").sort_index(ascending=False)
-labels = grid.map(lambda v: "" if pd.isna(v) else theme.yuan(v)) + "\n" + counts.map(lambda n: f"{ch.cell_label(n, '{:,}')} 人" if n else "空")
-hs = rfm.heatmap_summary(heat)
-gb.glue("rfm_heat_top_r", hs["top_r"])
-gb.glue("rfm_heat_top_f", hs["top_f"])
-gb.glue("rfm_heat_top_m", theme.yuan(hs["top_m"]))
-gb.glue("rfm_heat_top_users", hs["top_users"])
-gb.glue("rfm_heat_big_r", hs["big_r"])
-gb.glue("rfm_heat_big_f", hs["big_f"])
-gb.glue("rfm_heat_big_users", hs["big_users"])
-gb.glue("rfm_heat_low_f", hs["low_f"])
-gb.glue("rfm_heat_low_f_m", theme.yuan(hs["low_f_m"]))
-gb.glue("rfm_heat_high_f", hs["high_f"])
-gb.glue("rfm_heat_high_f_m", theme.yuan(hs["high_f_m"]))
-
-fig, ax = plt.subplots(figsize=(8, 5.2))
-sns.heatmap(grid, annot=labels, fmt="", cmap="YlOrRd", cbar_kws={"label": "平均 M (元)"}, annot_kws={"fontsize": 8}, ax=ax)
-ax.set(xlabel="F 得分 (越高越频繁)", ylabel="R 得分 (越高越近)", title="R 得分 × F 得分：每格的平均 M 与人数 (灰色为空档)")
-ax.set_facecolor("#e6e6e6")
-ax.grid(False)
-gb.show(fig)
+gb.glue_all("rfm_heat", theme.yuan_text(rfm.heatmap_summary(heat), "top_m", "low_f_m", "high_f_m"))
+ax = plots.rf_heatmap(heat, label=ch.cell_label)
+gb.show(ax.figure)
 
 # %%
 ch.table(heat, "rfm_rf_heatmap", "R 得分 × F 得分每格的投资人数和平均 M；空格表示该得分档为空", formats={"mean_monetary": "{:,.0f}"})
@@ -193,25 +130,10 @@ ch.table(heat, "rfm_rf_heatmap", "R 得分 × F 得分每格的投资人数和�
 
 # %%
 moves = rfm.migration(ch.ds, previous=previous_days, **params)
-matrix = rfm.migration_matrix(moves, "users")
-share = rfm.migration_matrix(moves, "from_share")
-m = rfm.migration_summary(moves)
-gb.glue("rfm_previous_date", m["previous_date"])
-gb.glue("rfm_previous_days", previous_days)
-gb.glue("rfm_iv_before", m["iv_before"])
-gb.glue("rfm_iv_stay_share", m["iv_stay_share"])
-gb.glue("rfm_iv_slipped", m["iv_slipped"])
-gb.glue("rfm_new_investors", m["new_investors"])
-gb.glue("rfm_new_to_important", m["new_to_important"])
-gb.glue("rfm_upgraded", m["upgraded"])
-gb.glue("rfm_downgraded", m["downgraded"])
-gb.glue("rfm_stayed_share", m["stayed_share"])
-
-fig, ax = plt.subplots(figsize=(9, 5.8))
-sns.heatmap(share, annot=matrix.map(lambda n: ch.cell_label(n, "{:,}")), fmt="", cmap="Blues", vmin=0, vmax=1,
-            cbar_kws={"label": "占上期该人群的比例"}, annot_kws={"fontsize": 8}, ax=ax)
-ax.set(xlabel=f"分析日的人群 (to, {ch.ds.analysis_date})", ylabel=f"{previous_days} 天前的人群 (from)", title="人群迁移矩阵：人数 (数字) 与占上期人群的比例 (颜色)")
-gb.show(fig)
+gb.glue_all("rfm", rfm.migration_summary(moves))
+ax = plots.migration_heatmap(rfm.migration_matrix(moves, "from_share"), rfm.migration_matrix(moves, "users"), label=ch.cell_label,
+                             xlabel=f"分析日的人群 (to, {ch.ds.analysis_date})", ylabel=f"{previous_days} 天前的人群 (from)")
+gb.show(ax.figure)
 
 # %%
 ch.table(moves, "rfm_migration", "从上一期人群 (from) 到本期人群 (to) 的人数与占上期人群的比例；新投资人 = 上期还没有投资",

@@ -28,19 +28,13 @@ churn_days = 180  # whole days without activity or a live holding before a user 
 horizon_months = 12  # how far the cohort, retention and LTV curves reach, in months
 
 # %%
-import datetime as dt
-
 import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
-from matplotlib.patches import Rectangle
 
 import growthloop.book as gb
-from growthloop import retention, theme
+from growthloop import plots, retention
 
 ch = gb.chapter("05_lifecycle_retention", data, analysis_date, out_dir, min_cell_size, channel_map)
 life = dict(dormant_days=dormant_days, churn_days=churn_days)
-pct = lambda v, _p: f"{v:.0%}"  # noqa: E731
 
 # %% [markdown]
 # ## 同期群留存 (cohort retention)
@@ -54,47 +48,13 @@ pct = lambda v, _p: f"{v:.0%}"  # noqa: E731
 cohorts = retention.cohort_retention(
     ch.ds, cohort_by=cohort_by, unit=cohort_unit, return_event=return_event, mode=mode,
     max_period=retention.periods_in(horizon_months, cohort_unit))
-pooled = retention.pooled_curve(cohorts)
-latest = retention.compare_latest(cohorts, period=1)
-gb.glue("ret_cohorts", int(cohorts.cohort.nunique()))
-gb.glue("ret_running_cells", int((~cohorts.complete).sum()))
-gb.glue("ret_p1_rate", float(pooled.set_index("period").rate.get(1, float("nan"))))
-gb.glue("ret_latest_cohort", latest["latest_cohort"])
-gb.glue("ret_latest_p1", latest["latest_rate"])
-gb.glue("ret_prev_cohort", latest["previous_cohort"])
-gb.glue("ret_prev_p1", latest["previous_rate"])
-gb.glue("ret_p1_change_pp", None if latest["change"] is None else 100 * latest["change"])
-
-recent = retention.cohort_retention(
-    ch.ds, cohort_by=cohort_by, unit="week", return_event=return_event, mode=mode,
-    since=ch.ds.analysis_date - dt.timedelta(weeks=11))
-gb.glue("ret_recent_running_cells", int((~recent.complete).sum()))
-hatch = dict(facecolor="#eeeeee", edgecolor="#888888", hatch="///", lw=0.3)
-
-
-def heat(table, ax, title, xlabel, fontsize=7):
-    # a rate of a cell with fewer than min_cell_size returners would give their count away
-    values, running = retention.retention_matrix(
-        table.assign(rate=table.rate.where(~table.retained.map(lambda n: gb.is_small(n, ch.min_cell)))))
-    values.index = [str(c) for c in values.index]
-    sns.heatmap(values, mask=values.isna(), annot=True, fmt=".0%", cmap="YlGnBu", vmin=0,
-                cbar_kws={"format": "{x:.0%}", "label": "留存率", "shrink": 0.8},
-                annot_kws={"fontsize": fontsize}, ax=ax)
-    for i, j in zip(*running.to_numpy().nonzero(), strict=True):
-        ax.add_patch(Rectangle((j, i), 1, 1, **hatch))
-        ax.text(j + 0.5, i + 0.5, "进行中", ha="center", va="center", fontsize=fontsize - 1)
-    ax.grid(False)
-    ax.set(xlabel=xlabel, ylabel="同期群 (cohort)", title=title)
-
-
-unit_cn = {"day": "日", "week": "周", "month": "月"}
-fig, axes = plt.subplots(2, 1, figsize=(10, 0.3 * (len(cohorts.cohort.unique()) + recent.cohort.nunique()) + 3.5),
-                         gridspec_kw={"height_ratios": [max(cohorts.cohort.nunique(), 1), max(recent.cohort.nunique(), 1)]})
-heat(cohorts, axes[0], f"同期群留存 (return event: {return_event}, mode: {mode})",
-     f"进入后的第 k 个{unit_cn[cohort_unit]} (period k)")
-heat(recent, axes[1], "最近 12 周的周同期群：斜线灰格是还没过完的一周，不是 0",
-     "进入后的第 k 周 (period k)")
-gb.show(fig)
+recent = retention.recent_cohorts(ch.ds, 12, cohort_by=cohort_by, return_event=return_event, mode=mode)
+gb.glue_all("ret", retention.cohort_summary(cohorts, recent))
+axes = plots.cohort_heatmaps(
+    [cohorts, recent], min_cell=ch.min_cell,
+    titles=[f"同期群留存 (return event: {return_event}, mode: {mode})", "最近 12 周的周同期群：斜线灰格是还没过完的一周，不是 0"],
+    xlabels=[f"进入后的第 k 个{retention.UNIT_LABELS[cohort_unit]} (period k)", "进入后的第 k 周 (period k)"])
+gb.show(axes[0].figure)
 
 # %%
 ch.table(cohorts, "cohort_retention", "同期群 × 周期：人数、留存人数、留存率；complete=False 的周期尚未结束，不给数字",
@@ -119,14 +79,9 @@ ch.table(recent, "cohort_retention_recent_weeks", "最近 12 周的周同期群�
 # ## 留存曲线 (retention curves by cohort)
 
 # %%
-curves = cohorts[cohorts.complete].assign(cohort=lambda t: t.cohort.astype(str))
-fig, ax = plt.subplots(figsize=(9, 4.5))
-sns.lineplot(curves, x="period", y="rate", hue="cohort", palette="crest", lw=1, alpha=0.7,
-             legend=False, ax=ax)
-sns.lineplot(pooled, x="period", y="rate", color="black", lw=2.5, marker="o", label="合并 (pooled)", ax=ax)
-ax.yaxis.set_major_formatter(pct)
-ax.set(xlabel="进入后的第 k 个周期", ylabel="留存率", title="每个同期群的留存曲线（颜色越深越新），黑线为合并曲线")
-gb.show(fig)
+pooled = retention.pooled_curve(cohorts)
+ax = plots.retention_curves(cohorts, pooled)
+gb.show(ax.figure)
 
 # %%
 ch.table(pooled, "retention_curve", "合并留存曲线：第 k 期已结束的同期群合计的留存人数 / 人数",
@@ -144,33 +99,12 @@ ch.table(pooled, "retention_curve", "合并留存曲线：第 k 期已结束的�
 
 # %%
 nth = retention.nth_investment(ch.ds, max_n=5)
-nth_head = retention.nth_summary(nth)
 nth_channel = retention.nth_investment(ch.ds, max_n=5, by="signup_channel")
 nth_term = retention.nth_investment(ch.ds, max_n=5, by="first_term")
-second_by_term = retention.extremes(nth_term[nth_term.n == 2], "rate_from_previous",
-                                    min_users=30, users="users")
-gb.glue("ret_first_investors", nth_head["first_investors"])
-gb.glue("ret_second_rate", nth_head["second_rate"])
-gb.glue("ret_fifth_rate", nth_head["last_rate"])
-gb.glue("ret_weakest_n", nth_head["weakest_n"])
-gb.glue("ret_weakest_rate", nth_head["weakest_rate"])
-gb.glue("ret_second_gap_days", nth_head["second_gap_days"])
-gb.glue("ret_best_term", second_by_term["best"])
-gb.glue("ret_best_term_rate", second_by_term["best_value"])
-gb.glue("ret_worst_term", second_by_term["worst"])
-gb.glue("ret_worst_term_rate", second_by_term["worst_value"])
-
+gb.glue_all("ret", retention.nth_summary(nth, nth_term, min_users=30))
 fig, axes = plt.subplots(1, 2, figsize=(11, 4.3))
-sns.barplot(nth, x="n", y="users", color=sns.color_palette()[0], ax=axes[0])
-for i, row in nth.iterrows():
-    axes[0].text(i, row.users, f"{row.rate_from_first:.0%}", ha="center", va="bottom", fontsize=9)
-axes[0].set(xlabel="第 n 次投资", ylabel="人数", title="投资满 n 次的人数（标注：占首投人数）")
-sns.lineplot(nth_term, x="n", y="rate_from_first", hue="group", hue_order=retention.term_order(nth_term.group),
-             marker="o", ax=axes[1])
-axes[1].yaxis.set_major_formatter(pct)
-axes[1].set_xticks(nth.n)
-axes[1].set(xlabel="第 n 次投资", ylabel="占首投人数", title="按首投产品期限")
-axes[1].legend(title="首投期限", fontsize=8)
+plots.nth_bars(nth, ax=axes[0])
+plots.nth_rate_lines(nth_term, retention.term_order(nth_term.group), ax=axes[1])
 gb.show(fig)
 
 # %%
@@ -213,32 +147,11 @@ ch.table(nth_term, "nth_investment_by_term", "按首投产品期限：投资满 
 states = retention.lifecycle(ch.ds, **life)
 flows = retention.lifecycle_flows(ch.ds, **life)
 matrix = retention.transition_matrix(flows)
-life_head = retention.lifecycle_summary(states, flows)
-gaps = retention.comeback_gaps(ch.ds).set_index("days")
-gb.glue("ret_state_period", life_head["period"])
-gb.glue("ret_active_base_now", life_head["active_base_now"])
-gb.glue("ret_dormant_now", life_head["dormant_now"])
-gb.glue("ret_churned_now", life_head["churned_now"])
-gb.glue("ret_dormant_back", life_head["dormant_back"])
-gb.glue("ret_dormant_churn", life_head["dormant_churn"])
-gb.glue("ret_comeback_60", float(gaps.share_within.get(60, float("nan"))))
-gb.glue("ret_comeback_180", float(gaps.share_within.get(180, float("nan"))))
-gb.glue("ret_dormant_days", dormant_days)
-gb.glue("ret_churn_days", churn_days)
-
-shown = states.assign(period=states.period.astype(str),
-                      state=states.state.map(retention.STATE_LABELS))
-order = [retention.STATE_LABELS[s] for s in retention.STATES]
-colors = theme.segment_palette(order)
+gaps = retention.comeback_gaps(ch.ds)
+gb.glue_all("ret", retention.lifecycle_summary(states, flows, gaps) | life)
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 2]})
-sns.histplot(shown, x="period", weights="users", hue="state", hue_order=order, multiple="stack",
-             palette=colors, shrink=0.85, discrete=True, ax=axes[0])
-axes[0].tick_params(axis="x", rotation=90, labelsize=7)
-axes[0].set(xlabel="月份（最后一个月截至分析日）", ylabel="用户数", title="每月末的生命周期状态")
-axes[0].get_legend().set_title("状态")
-sns.heatmap(matrix.rename(index=retention.STATE_LABELS, columns=retention.STATE_LABELS),
-            annot=True, fmt=".0%", cmap="Blues", vmin=0, vmax=1, cbar=False, ax=axes[1])
-axes[1].set(xlabel="下个月末 (to)", ylabel="本月末 (from)", title="状态流转（各完整月合计，行和为 100%）")
+plots.state_bars(states, retention.STATE_LABELS, ax=axes[0])
+plots.transition_heatmap(matrix, retention.STATE_LABELS, ax=axes[1])
 gb.show(fig)
 
 # %%
@@ -252,7 +165,7 @@ ch.table(matrix.reset_index(), "lifecycle_transition_matrix", "状态流转矩�
          formats={s: "{:.1%}" for s in retention.STATES})
 
 # %%
-ch.table(gaps.reset_index(), "comeback_gaps", "回来的用户离开了多久：不活跃（无操作、无持有）天数不超过 days 的比例",
+ch.table(gaps, "comeback_gaps", "回来的用户离开了多久：不活跃（无操作、无持有）天数不超过 days 的比例",
          formats={"share_within": "{:.1%}"})
 
 # %% [markdown]
@@ -293,41 +206,17 @@ gb.glue("ret_at_risk_users", n_at_risk)
 # (Kaplan-Meier, lifelines)，不会被当成流失，也不会被当成一直留存。
 
 # %%
-surv = retention.survival_data(ch.ds, by="signup_channel", churn_days=churn_days)
-km = retention.kaplan_meier(surv)
-at_days = retention.survival_at(km, days=(30, 90, 180))
-overall_data = retention.survival_data(ch.ds, churn_days=churn_days)
-overall = retention.survival_at(retention.kaplan_meier(overall_data), days=(30, 90, 180)).iloc[0]
-known = [d for d in (30, 90, 180) if pd.notna(overall[f"s_{d}"])]  # days the data can already show
-gb.glue("ret_surv_investors", int(overall.users))
-gb.glue("ret_surv_too_recent", int(overall_data.attrs["too_recent"]))
-gb.glue("ret_surv_text", "，".join(f"{d} 天 {overall[f's_{d}']:.1%}" for d in known)
-        or "数据的时间跨度还不够，读不出")
-surv_channel_text = "还没有两个以上的渠道有足够的投资者（至少 100 名）和观察期可以比较"
-for d in reversed(known):  # the longest day at which at least two channels can be compared
-    by_day = retention.extremes(at_days, f"s_{d}", min_users=100, users="users")
-    if by_day["best"] is not None and by_day["best"] != by_day["worst"]:
-        surv_channel_text = (f"在至少 100 名投资者的渠道里，{d} 天留存最好的是 {by_day['best']} "
-                             f"({by_day['best_value']:.1%})，最差的是 {by_day['worst']} ({by_day['worst_value']:.1%})")
-        break
-gb.glue("ret_surv_channel_text", surv_channel_text)
-
-channels = sorted(km.group.unique())
-fig, ax = plt.subplots(figsize=(9, 4.8))
-sns.lineplot(km, x="day", y="survival", hue="group", hue_order=channels,
-             palette=theme.channel_palette(channels), drawstyle="steps-post", ax=ax)
-ax.yaxis.set_major_formatter(pct)
-ax.set(xlabel="首投后的天数", ylabel="仍在活跃寿命内的比例", ylim=(0, 1.02),
-       title="按注册渠道的生存曲线 (Kaplan-Meier，已处理截尾)")
-ax.legend(title="注册渠道", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-gb.show(fig)
+surv = retention.survival(ch.ds, by="signup_channel", churn_days=churn_days, days=(30, 90, 180))
+gb.glue_all("ret", retention.survival_summary(surv, min_users=100))
+ax = plots.survival_curves(surv.curves)
+gb.show(ax.figure)
 
 # %%
-ch.table(at_days, "survival_by_channel", "按注册渠道：首投后 30 / 90 / 180 天仍在活跃寿命内的比例与中位寿命（天）；空白为观察期不够或未降到一半",
+ch.table(surv.at_days, "survival_by_channel", "按注册渠道：首投后 30 / 90 / 180 天仍在活跃寿命内的比例与中位寿命（天）；空白为观察期不够或未降到一半",
          formats={"s_30": "{:.1%}", "s_90": "{:.1%}", "s_180": "{:.1%}", "median_days": "{:.0f}"})
 
 # %%
-ch.table(km, "survival_curves", "Kaplan-Meier 曲线：每个渠道每个有事件或截尾的天的生存率、95% 区间与风险集人数",
+ch.table(surv.curves, "survival_curves", "Kaplan-Meier 曲线：每个渠道每个有事件或截尾的天的生存率、95% 区间与风险集人数",
          formats={"survival": "{:.3f}", "ci_lower": "{:.3f}", "ci_upper": "{:.3f}"})
 
 # %% [markdown]
@@ -354,32 +243,12 @@ ch.table(km, "survival_curves", "Kaplan-Meier 曲线：每个渠道每个有事�
 # %%
 ltv_cohort = retention.ltv_cohorts(ch.ds, horizon_months=horizon_months)
 ltv_channel = retention.ltv_curves(ch.ds, by="signup_channel", horizon_months=horizon_months)
+ltv_all = retention.ltv_curves(ch.ds, by=None, horizon_months=horizon_months)
 cac = retention.ltv_cac(ch.ds, horizon_months=horizon_months)
-ltv_all = retention.ltv_curves(ch.ds, by=None, horizon_months=horizon_months).set_index("month")
-ratio = retention.extremes(cac.table, "ltv_cac", label="channel")
-gb.glue("ret_costs_available", "有" if cac.costs_available else "没有")
-gb.glue("ret_ltv_month", int(cac.table.ltv_month.iloc[0]) if len(cac.table) else 0)
-gb.glue("ret_ltv_at_month", float(ltv_all.ltv.get(int(cac.table.ltv_month.iloc[0]), float("nan"))))
-if ratio["best"] is not None:
-    ltv_cac_text = (f"LTV/CAC 最高的渠道是 {ratio['best']} ({ratio['best_value']:.2f})，"
-                    f"最低的是 {ratio['worst']} ({ratio['worst_value']:.2f})")
-else:
-    ltv_cac_text = f"LTV/CAC 无法计算 (not available)：{cac.note}"
-gb.glue("ret_ltv_cac_text", ltv_cac_text)
-
-channels = sorted(ltv_channel.group.unique())
-palette = theme.channel_palette(channels)
+gb.glue_all("ret", retention.ltv_summary(cac, ltv_all))
 fig, axes = plt.subplots(1, 2, figsize=(13, 4.8))
-sns.lineplot(ltv_cohort[ltv_cohort.complete].assign(cohort=lambda t: t.cohort.astype(str)),
-             x="month", y="ltv", hue="cohort", palette="crest", lw=1, legend=False, ax=axes[0])
-sns.lineplot(ltv_all.reset_index(), x="month", y="ltv", color="black", lw=2.5, label="合并 (pooled)", ax=axes[0])
-axes[0].set(xlabel="注册后的月数", ylabel="每注册用户累计收入 (元)", title="按注册月份的 LTV 曲线（颜色越深越新）")
-sns.lineplot(ltv_channel, x="month", y="ltv", hue="group", hue_order=channels, palette=palette, ax=axes[1])
-for row in cac.table.dropna(subset=["cac"]).itertuples():
-    if row.channel in palette:
-        axes[1].axhline(row.cac, color=palette[row.channel], ls="--", lw=1)
-axes[1].set(xlabel="注册后的月数", ylabel="元", title="按注册渠道的 LTV（实线）与 CAC（虚线）")
-axes[1].legend(title="注册渠道", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+plots.ltv_cohort_curves(ltv_cohort, ltv_all, ax=axes[0])
+plots.ltv_channel_curves(ltv_channel, cac.table, ax=axes[1])
 gb.show(fig)
 
 # %%

@@ -43,6 +43,7 @@ import seaborn as sns
 import growthloop.book as gb
 from growthloop import campaign_review as cr
 from growthloop import theme
+from growthloop.metrics import planning, stats, uplift
 
 ch = gb.chapter("06_closed_loop_review", data, analysis_date, out_dir, min_cell_size, channel_map)
 camp = cr.campaign(ch.ds, campaign_id, response_days, goal)
@@ -146,7 +147,7 @@ else:
 # %%
 eff = cr.effect(ch.ds, camp, alpha, pre_days)
 rates = cr.rates_table(eff, alpha)
-gb.glue("review_verdict", cr.verdict(eff))
+gb.glue("review_verdict", cr.verdict_label(cr.verdict(eff)))
 for key in ("rate_t", "rate_c", "uplift", "ci_low", "ci_high", "p_value", "relative", "rel_ci_low",
             "rel_ci_high", "amount_t", "amount_c", "amount_diff", "amount_ci_low", "amount_ci_high",
             "amount_p_welch", "amount_p_mwu", "inc_responders", "inc_low", "inc_high", "inc_amount",
@@ -199,16 +200,16 @@ ch.table(cr.business_table(eff), "campaign_business", "效果的业务口径：�
 # ## 可信度检查 (checks before trusting it)
 
 # %%
-s = cr.srm(eff["users_t"], eff["users_c"], holdout_share)
+s = stats.srm(eff["users_t"], eff["users_c"], holdout_share)
 pw = cr.power_check(eff, alpha)
 bal = cr.balance(ch.ds, camp, pre_days)
 gb.glue("review_srm_p", float(s["p_value"]))
-gb.glue("review_srm_verdict", s["verdict"])
+gb.glue("review_srm_verdict", stats.srm_label(s["verdict"]))
 gb.glue("review_observed_holdout", float(s["observed_holdout"]))
 gb.glue("review_planned_holdout", float(s["planned_holdout"]))
 gb.glue("review_mde", float(pw["mde"]))
 gb.glue("review_needed", float(pw["needed_treatment"]))
-gb.glue("review_power_warning", pw["warning"] or "样本量足以检出当前大小的增量")
+gb.glue("review_power_warning", "样本量足以检出当前大小的增量" if pw["status"] == "ok" else pw["warning"])
 gb.glue("review_imbalanced", int(bal.imbalanced.sum()))
 gb.glue("review_balance_sig", int((bal.p_value < 0.05).sum()))
 gb.glue("review_max_smd", float(bal.smd.abs().max()))
@@ -307,7 +308,7 @@ first = cr.segment_summary(seg_tables[breakdowns[0]])
 gb.glue("review_seg_breakdown", breakdowns[0])
 gb.glue("review_seg_tested", first["tested"])
 gb.glue("review_seg_small", first["too_small"])
-gb.glue("review_seg_positive", int((seg_all.verdict == "正向显著").sum()))
+gb.glue("review_seg_positive", int((seg_all.verdict == "positive").sum()))
 gb.glue("review_seg_cells", len(seg_all))
 gb.glue("review_seg_best", first["best"])
 gb.glue("review_seg_best_uplift", first["best_uplift"])
@@ -320,7 +321,7 @@ for ax in axes.flat[len(seg_tables):]:
 for ax, (by, t) in zip(axes.flat, seg_tables.items()):
     t = t.dropna(subset=["uplift"])
     ax.scatter(t.uplift.to_numpy(), t.segment.to_numpy(), s=0)  # every segment on the axis, in table order
-    for small, part in t.groupby(t.verdict == "样本不足"):
+    for small, part in t.groupby(t.verdict == "too_small"):
         ax.errorbar(part.uplift.to_numpy(), part.segment.to_numpy(),
                     xerr=[(part.uplift - part.ci_low).to_numpy(), (part.ci_high - part.uplift).to_numpy()],
                     fmt="o", capsize=3, color=(0.7, 0.7, 0.7) if small else sns.color_palette()[0])
@@ -331,7 +332,7 @@ fig.suptitle("各分群的增量 (灰色：任一组不足 30 人，不下结论
 gb.show(fig)
 
 # %%
-ch.table(seg_all, "segment_uplift", "各分群的实验组与对照组响应率、增量、Newcombe 95% 区间、p 值与 Holm 校正 p 值",
+ch.table(seg_all.assign(verdict=seg_all.verdict.map(cr.segment_verdict_label)), "segment_uplift", "各分群的实验组与对照组响应率、增量、Newcombe 95% 区间、p 值与 Holm 校正 p 值",
          formats={"rate_t": PCT, "rate_c": PCT, "uplift": "{:+.1%}", "ci_low": "{:+.1%}", "ci_high": "{:+.1%}",
                   "p_value": "{:.3g}", "p_holm": "{:.3g}", "share": PCT})
 
@@ -344,11 +345,11 @@ ch.table(seg_all, "segment_uplift", "各分群的实验组与对照组响应率�
 # 的人数从引擎取出，加权拟合与逐人拟合完全等价。
 
 # %%
-cells = cr.model_cells(ch.ds, camp, folds=2, seed=7, pre_days=pre_days)
-pred = cr.predicted_uplift(cells)
-qini = cr.qini_curve(pred)
-at_k = cr.uplift_at_k(pred)
-gb.glue("review_qini", cr.qini_area(qini))
+cells = uplift.model_cells(ch.ds, camp, folds=2, seed=7, pre_days=pre_days)
+pred = uplift.predicted_uplift(cells)
+qini = uplift.qini_curve(pred)
+at_k = uplift.uplift_at_k(pred)
+gb.glue("review_qini", uplift.qini_area(qini))
 gb.glue("review_uplift_at_20", float(at_k.set_index("k").uplift.get(0.2, float("nan"))))
 gb.glue("review_uplift_all", float(eff["uplift"]))
 
@@ -461,7 +462,7 @@ ch.table(plan, "next_round_plan",
 # 的单位成本算出预算。没有花费的渠道（自然、老带新）只需要量，不需要投放预算。
 
 # %%
-goal_table = cr.goal_plan(ch.ds, target_investors)
+goal_table = planning.goal_plan(ch.ds, target_investors)
 gtot = goal_table.iloc[-1]
 gb.glue("review_target_investors", target_investors)
 gb.glue("review_target_registrations", float(gtot.target_registrations))

@@ -487,28 +487,38 @@ def channel_monitor(
     out = out[cols]
     out.attrs["costs_available"] = costs_available
     out.attrs["ltv_horizon"] = ltv_horizon
+    out.attrs["retention_days"] = retention_days
     return out
 
 
 def monitor_summary(monitor: pd.DataFrame) -> dict[str, float | int | str]:
-    """Headline numbers of a `channel_monitor` table (channel level) for the chapter's prose.
+    """The monitoring table's numbers for the chapter's prose (glued as ``attr_<key>``).
 
-    Paid channels with spend only for the best / worst; 无 when there is none.
+    Parameters
+    ----------
+    monitor
+        A channel-level `channel_monitor` table.
+
+    Returns
+    -------
+    dict
+        channels (with 未标记), registrations, investors (first investors), spend and
+        cost_per_investor (of the 合计 row: all first investors, free channels included); among
+        paid channels with first investors, the cheapest and dearest (cheapest_cpi, dearest_cpi:
+        cost per investor) and best_retained (the lowest cost per retained investor,
+        best_cost_per_retained), 无 and NaN when there is none; costs_available (有 or 没有, as
+        the prose says it), horizon (the LTV horizon, days) and retention_days.
     """
     rows = monitor[monitor.channel != TOTAL]
     tot = monitor[monitor.channel == TOTAL]
-    untagged = rows[rows.channel == UNTAGGED_CHANNEL]
     paid = rows[(rows.spend > 0) & (rows.first_investors > 0)]
     nan = float("nan")
     out: dict[str, float | int | str] = {
         "channels": int(len(rows)),
         "registrations": int(rows.registrations.sum()),
         "investors": int(rows.first_investors.sum()),
-        "untagged_registrations": int(untagged.registrations.sum()),
-        "untagged_share": _ratio(int(untagged.registrations.sum()), int(rows.registrations.sum())),
         "spend": float(tot.spend.iloc[0]) if len(tot) else nan,
         "cost_per_investor": float(tot.cost_per_investor.iloc[0]) if len(tot) else nan,
-        "costs_available": str(bool(monitor.attrs.get("costs_available", True))),
     }
     if len(paid):
         cheap = paid.sort_values(["cost_per_investor", "channel"]).iloc[0]
@@ -526,7 +536,50 @@ def monitor_summary(monitor: pd.DataFrame) -> dict[str, float | int | str]:
     else:
         out.update(cheapest="无", cheapest_cpi=nan, dearest="无", dearest_cpi=nan,
                    best_retained="无", best_cost_per_retained=nan)
+    out.update(costs_available="有" if monitor.attrs.get("costs_available", True) else "没有",
+               horizon=monitor.attrs.get("ltv_horizon"),
+               retention_days=monitor.attrs.get("retention_days"))
     return out
+
+
+def utm_summary(utm: pd.DataFrame, stitched: dict[str, float | int],
+                monitor: pd.DataFrame) -> dict[str, float | int]:
+    """UTM cleaning and identity stitching for the chapter's prose (glued as ``attr_<key>``).
+
+    Parameters
+    ----------
+    utm
+        `utm_quality`'s table (its rows in their fixed order: all touches, untagged, cleaned,
+        parsed from the landing URL, outside the channel map).
+    stitched
+        `stitching`'s numbers.
+    monitor
+        A channel-level `channel_monitor` table, for the untagged sign-ups.
+
+    Returns
+    -------
+    dict
+        touches, untagged_touches, untagged_share, cleaned_touches, url_touches,
+        unmapped_touches; untagged_registrations and untagged_reg_share (of all sign-ups);
+        anonymous_touches, stitched_touches, stitch_rate, touch_coverage.
+    """
+    n = utm.touches.astype("int64").tolist()
+    rows = monitor[monitor.channel != TOTAL]
+    untagged = int(rows[rows.channel == UNTAGGED_CHANNEL].registrations.sum())
+    return {
+        "touches": n[0],
+        "untagged_touches": n[1],
+        "untagged_share": float(utm.share.iloc[1]),
+        "cleaned_touches": n[2],
+        "url_touches": n[3],
+        "unmapped_touches": n[4],
+        "untagged_registrations": untagged,
+        "untagged_reg_share": _ratio(untagged, int(rows.registrations.sum())),
+        "anonymous_touches": stitched["anonymous_touches"],
+        "stitched_touches": stitched["stitched_touches"],
+        "stitch_rate": stitched["stitch_rate"],
+        "touch_coverage": stitched["touch_coverage"],
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -1089,30 +1142,78 @@ def budget_reallocation(
     return out
 
 
-def models_summary(models: pd.DataFrame, disagree: pd.DataFrame) -> dict[str, float | str]:
-    """Headline numbers for the prose: the most disagreed-on channel and its shares."""
-    a, b = disagree.attrs.get("pair", ("last_touch", "markov"))
-    if not len(disagree):
-        return {"channel": "无", "a_share": float("nan"), "b_share": float("nan"),
-                "role": "无", "assisted": 0, "closed": 0, "max_spread": float("nan")}
-    top = disagree.iloc[0]
-    return {
-        "channel": str(top.channel),
-        "a_share": float(top[a]),
-        "b_share": float(top[b]),
-        "role": str(top.role),
-        "assisted": int(top.assisted),
-        "closed": int(top.closed),
-        "max_spread": float(disagree.spread.max()),
-        "max_spread_channel": str(disagree.sort_values(["spread", "channel"], ascending=[False, True]).channel.iloc[0]),
-    }
+def model_pair(models: Sequence[str]) -> tuple[str, str]:
+    """The two models whose disagreement the chapter explains: last touch against Markov when
+    both were computed, else the first and the last of `models`."""
+    models = list(models)
+    if not models:
+        raise ValueError("models: give at least one attribution model")
+    if {"last_touch", "markov"} <= set(models):
+        return "last_touch", "markov"
+    return models[0], models[-1]
 
+
+def models_summary(models: pd.DataFrame, disagree: pd.DataFrame,
+                   assisters: int = 3) -> dict[str, float | int | str]:
+    """The models' disagreement for the chapter's prose (glued as ``attr_<key>``).
+
+    Parameters
+    ----------
+    models
+        `attribute`'s credits (channel, model, conversions, share).
+    disagree
+        `disagreement`'s table (its pair of models in ``attrs["pair"]``).
+    assisters
+        How many channels the second model raises most to name.
+
+    Returns
+    -------
+    dict
+        dis_channel (the most disagreed-on channel), dis_a / dis_b (its share under the two
+        models), dis_role, dis_assisted / dis_closed (conversions it assisted / closed),
+        dis_a_model / dis_b_model (the models' names) and assisters (the channels the second
+        model raises most, comma-separated).
+    """
+    a, b = disagree.attrs.get("pair", ("last_touch", "markov"))
+    raised = disagree[disagree["diff"] > 0].sort_values("diff", ascending=False)
+    out: dict[str, float | int | str] = {
+        "dis_channel": "无", "dis_a": float("nan"), "dis_b": float("nan"), "dis_role": "无",
+        "dis_assisted": 0, "dis_closed": 0,
+    }
+    if len(disagree):
+        top = disagree.iloc[0]
+        out.update(dis_channel=str(top.channel), dis_a=float(top[a]), dis_b=float(top[b]),
+                   dis_role=str(top.role), dis_assisted=int(top.assisted),
+                   dis_closed=int(top.closed))
+    out.update(dis_a_model=MODEL_LABELS.get(a, a), dis_b_model=MODEL_LABELS.get(b, b),
+               assisters=", ".join(raised.channel.head(assisters)))
+    return out
+
+
+
+#: How the prose names the way Shapley values were computed.
+SHAPLEY_METHODS = {True: "精确枚举 (exact)",
+                   False: "固定种子的排列抽样近似 (seeded permutation sampling)"}
 
 
 def paths_summary(paths: Paths, shapley_exact_max: int = 12) -> dict[str, float | int | str]:
-    """Headline numbers of `attribution_paths` for the prose: conversions, nulls, distinct
-    paths, direct (untracked) conversions, channels, the top converting path and its share,
-    and whether Shapley is exact for this many channels."""
+    """The attribution paths for the chapter's prose (glued as ``attr_<key>``).
+
+    Parameters
+    ----------
+    paths
+        `attribution_paths`' result.
+    shapley_exact_max
+        Shapley values are exact up to this many channels (as given to `attribute`).
+
+    Returns
+    -------
+    dict
+        conversions, nulls, distinct_paths, model_channels (channels on the paths),
+        shapley_method (how Shapley is computed for that many channels, SHAPLEY_METHODS),
+        direct_conversions (no touch in the look-back), top_path and top_path_share (the
+        path with most conversions, 无 and NaN without conversions).
+    """
     c = paths.counts
     channels = sorted({ch for p in c.path for ch in p})
     top = path_table(paths, top=1)
@@ -1121,26 +1222,47 @@ def paths_summary(paths: Paths, shapley_exact_max: int = 12) -> dict[str, float 
         "conversions": paths.conversions,
         "nulls": paths.nulls,
         "distinct_paths": int(len(c)),
+        "model_channels": len(channels),
+        "shapley_method": SHAPLEY_METHODS[len(channels) <= shapley_exact_max],
         "direct_conversions": direct,
-        "channels": len(channels),
         "top_path": str(top.path.iloc[0]) if len(top) else "无",
         "top_path_share": float(top.share.iloc[0]) if len(top) else float("nan"),
-        "shapley_exact": str(len(channels) <= shapley_exact_max),
+    }
+
+
+def value_summary(budget: pd.DataFrame) -> dict[str, int]:
+    """Paid channels against break-even, for the prose: above_break_even (channels whose
+    revenue at the horizon covers their cost per investor) and paid_channels, from
+    `budget_reallocation`."""
+    return {
+        "above_break_even": int((budget.revenue_per_yuan >= 1).sum()) if len(budget) else 0,
+        "paid_channels": int(len(budget)),
     }
 
 
 def budget_summary(budget: pd.DataFrame) -> dict[str, float | int | str]:
-    """Headline numbers of `budget_reallocation`: channels, how many break even, the best and
-    the worst channel with their revenue per yuan, and the example shift."""
+    """Where the next yuan goes, for the chapter's prose (glued as ``attr_<key>``).
+
+    Parameters
+    ----------
+    budget
+        `budget_reallocation`'s table (its example shift in ``attrs``).
+
+    Returns
+    -------
+    dict
+        budget_best / budget_best_ratio and budget_worst / budget_worst_ratio (the channels
+        with the highest and lowest revenue per yuan; 无 and NaN without paid channels),
+        budget_shift (the share of the worst channel's budget moved), budget_shift_spend
+        (yuan moved) and budget_shift_value (the revenue it gains at the horizon).
+    """
     nan = float("nan")
-    out: dict[str, float | int | str] = {
-        "paid_channels": int(len(budget)),
-        "above_break_even": int((budget.revenue_per_yuan >= 1).sum()) if len(budget) else 0,
-        "best": str(budget.channel.iloc[0]) if len(budget) else "无",
-        "best_ratio": float(budget.revenue_per_yuan.iloc[0]) if len(budget) else nan,
-        "worst": str(budget.channel.iloc[-1]) if len(budget) else "无",
-        "worst_ratio": float(budget.revenue_per_yuan.iloc[-1]) if len(budget) else nan,
-        "shift_spend": float(budget.attrs.get("shift_spend", 0.0)),
-        "shift_value": float(budget.attrs.get("shift_value", 0.0)),
+    return {
+        "budget_best": str(budget.channel.iloc[0]) if len(budget) else "无",
+        "budget_best_ratio": float(budget.revenue_per_yuan.iloc[0]) if len(budget) else nan,
+        "budget_worst": str(budget.channel.iloc[-1]) if len(budget) else "无",
+        "budget_worst_ratio": float(budget.revenue_per_yuan.iloc[-1]) if len(budget) else nan,
+        "budget_shift": budget.attrs.get("shift"),
+        "budget_shift_spend": float(budget.attrs.get("shift_spend", 0.0)),
+        "budget_shift_value": float(budget.attrs.get("shift_value", 0.0)),
     }
-    return out

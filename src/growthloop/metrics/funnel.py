@@ -6,6 +6,15 @@ list of that step's times (`collect`); step times, strict-order checks, exclusio
 censoring are then row-wise list expressions on that small table, and only the step counts come
 back to pandas.
 
+Which funnel
+------------
+A funnel is defined once, as a `FunnelSpec` built by `make_spec(steps, window_days, order,
+step_windows, exclusions, count)`, and passed as one argument: ``funnel(ds, spec)``,
+``time_to_convert(ds, spec)``, ``cohort_conversion(ds, spec)`` (the spec from `register` on,
+`FunnelSpec.from_step`), ``outside_funnel(ds, spec)``, ``step_times(ds, spec)``. The same
+spec reads the same kept step times. The `make_spec` keywords are still accepted in place of
+a spec (``funnel(ds, steps=[...], window_days=14)``) for callers written before it.
+
 Identity (who is a "person")
 ----------------------------
 * An event with a `user_id` belongs to that user; transactions always have one.
@@ -77,10 +86,12 @@ inflate the rate. `users` counts everyone who reached the step, settled or not.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -96,6 +107,7 @@ from growthloop.engine import (
 from growthloop.marts.channels import with_channel
 from growthloop.marts.identity import MILESTONES, Rows, person_steps
 from growthloop.marts.wide import user_wide
+from growthloop.metrics.stats import wilson
 from growthloop.staging.loader import DataError, Dataset
 
 DEFAULT_STEPS: tuple[str, ...] = (
@@ -107,8 +119,12 @@ DEFAULT_STEPS: tuple[str, ...] = (
     "first_investment",
     "second_investment",
 )
-#: The funnel from sign-up on, for registration cohorts (everyone registered has entered it).
-COHORT_STEPS: tuple[str, ...] = DEFAULT_STEPS[2:]
+#: The step a registration cohort's funnel starts at (`FunnelSpec.from_step`, `cohort_conversion`).
+COHORT_START = "register"
+#: The default funnel from sign-up on: `make_spec().from_step(COHORT_START).steps`.
+COHORT_STEPS: tuple[str, ...] = DEFAULT_STEPS[DEFAULT_STEPS.index(COHORT_START):]
+#: The keywords of `make_spec`: the one definition of "which funnel".
+SPEC_FIELDS = ("steps", "window_days", "order", "step_windows", "exclusions", "count")
 STEP_LABELS: dict[str, str] = {
     "ad_click": "广告点击",
     "link_click": "链接点击",
@@ -154,7 +170,37 @@ FUNNEL_COLUMNS = ("step", "users", "rate_from_start", "rate_from_previous", "ci_
 
 @dataclass(frozen=True)
 class FunnelSpec:
-    """A validated funnel definition (see `funnel` for the meaning of each field)."""
+    """Which funnel: a validated definition, built once by `make_spec` and passed as one argument.
+
+    `funnel`, `time_to_convert`, `cohort_conversion`, `step_times` and `outside_funnel` all take
+    a spec, so a chapter says once which funnel it means (steps, window, order, per-step
+    windows, exclusions, what is counted) and every function reads the same one.
+
+    Attributes
+    ----------
+    steps
+        Event names or milestones (first_investment, second_investment), in funnel order.
+    window_days
+        Days from entering (the first step) within which every later step must happen, edges
+        included.
+    order
+        "sequential" (other events may come between steps) or "strict".
+    step_windows
+        Days allowed from the previous step, one per step (None: no limit; the first is None).
+    exclusions
+        (event name, from step index, to step index): doing the event between the two steps
+        takes a person out of the funnel (module docstring).
+    count
+        "unique" people or "total" attempts.
+
+    Examples
+    --------
+    >>> spec = make_spec(["register", "bind_card", "first_investment"], window_days=14)
+    >>> spec.steps
+    ('register', 'bind_card', 'first_investment')
+    >>> spec.from_step("bind_card").steps
+    ('bind_card', 'first_investment')
+    """
 
     steps: tuple[str, ...]
     window_days: float
@@ -168,6 +214,36 @@ class FunnelSpec:
         """Every event name the funnel reads: its steps, then the excluded events."""
         extra = tuple(dict.fromkeys(e for e, _a, _b in self.exclusions if e not in self.steps))
         return self.steps + extra
+
+    def from_step(self, step: str) -> FunnelSpec:
+        """The same funnel from `step` on: the later steps, their windows and exclusions.
+
+        The window is then counted from entering at `step`. An exclusion that began before
+        `step` and ends after it applies from `step` on; one that ends at or before it is dropped.
+
+        Parameters
+        ----------
+        step
+            A step of this funnel other than the last (a funnel needs two steps).
+
+        Returns
+        -------
+        FunnelSpec
+
+        Raises
+        ------
+        ValueError
+            When `step` is not a step of the funnel, or is its last step.
+        """
+        if step not in self.steps:
+            raise ValueError(f"step: {step!r} is not a step of the funnel {list(self.steps)}")
+        k = self.steps.index(step)
+        if k == len(self.steps) - 1:
+            raise ValueError(f"step: {step!r} is the funnel's last step; a funnel needs at "
+                             f"least two steps, pick one of {list(self.steps[:-1])}")
+        exclusions = tuple((name, max(a - k, 0), b - k) for name, a, b in self.exclusions if b > k)
+        return FunnelSpec(self.steps[k:], self.window_days, self.order,
+                          (None, *self.step_windows[k + 1:]), exclusions, self.count)
 
 
 def _days(value: float) -> ibis.IntervalScalar:
@@ -191,7 +267,42 @@ def make_spec(
     exclusions: Sequence[str | tuple[str, str, str]] = (),
     count: str = "unique",
 ) -> FunnelSpec:
-    """Check the funnel parameters; bad ones raise ValueError naming the parameter."""
+    """Build the funnel definition every funnel function takes, checking each parameter.
+
+    Parameters
+    ----------
+    steps
+        Event names of the events table or milestones (first_investment, second_investment),
+        at least two, each once. Default `DEFAULT_STEPS` (ad click to second investment).
+    window_days
+        Days from entering (the first step) within which the later steps count, edges included.
+    order
+        "sequential" (other events may come between) or "strict" (no other step of the funnel
+        may come between two consecutive steps).
+    step_windows
+        Days allowed from the previous step: {step: days} or one value per step (the first is
+        ignored); None for no per-step limit.
+    exclusions
+        Event names, or (event, from_step, to_step): a person doing the event between the two
+        steps leaves the funnel there. A bare name excludes between the first and last step.
+    count
+        "unique" people or "total" attempts (every occurrence of the first step opens one).
+
+    Returns
+    -------
+    FunnelSpec
+
+    Raises
+    ------
+    ValueError
+        Naming the parameter and what is allowed.
+
+    Examples
+    --------
+    >>> spec = make_spec(window_days=14, order="strict")
+    >>> spec.window_days, spec.order
+    (14.0, 'strict')
+    """
     steps = tuple(steps)
     if len(steps) < 2:
         raise ValueError(f"steps: a funnel needs at least two steps, got {list(steps)}")
@@ -247,6 +358,28 @@ def make_spec(
     return FunnelSpec(steps, float(window_days), order, tuple(windows), tuple(excl), count)
 
 
+def as_spec(spec: FunnelSpec | None = None, **definition: Any) -> FunnelSpec:
+    """`spec`, or one built from `make_spec` keywords when no spec is given.
+
+    The spec is the primary form. The keywords are the shorthand of callers written before it
+    (``funnel(ds, steps=..., window_days=...)``); giving both is an error, and so is a spec
+    that is not a `FunnelSpec` (a list of steps, say).
+    """
+    unknown = sorted(set(definition) - set(SPEC_FIELDS))
+    if unknown:
+        raise TypeError(f"unexpected keyword argument(s) {unknown}; the funnel keywords are "
+                        f"{list(SPEC_FIELDS)}")
+    if spec is None:
+        return make_spec(**definition)
+    if not isinstance(spec, FunnelSpec):
+        raise ValueError(f"spec: pass a FunnelSpec from funnel.make_spec(...), got "
+                         f"{type(spec).__name__} {spec!r}")
+    if definition:
+        raise ValueError(f"spec: give either a FunnelSpec or the keywords {sorted(definition)}, "
+                         "not both")
+    return spec
+
+
 # --------------------------------------------------------------------------------------------
 # per-person step times
 
@@ -273,14 +406,25 @@ def _event_names(ds: Dataset) -> frozenset[str]:
     return frozenset(found.to_pyarrow().column(0).to_pylist())
 
 
-def step_times(ds: Dataset, spec: FunnelSpec | None = None, **params) -> ibis.Table:
+def step_times(ds: Dataset, spec: FunnelSpec | None = None, **definition: Any) -> ibis.Table:
     """One row per person (count="unique") or attempt (count="total"), as an Ibis expression.
 
-    Columns: person_id, user_id, entry_at, t0..t{n-1} (when each step was reached, null if not),
-    level (steps reached), and per step k >= 1: in_progress{k}, lost{k}, excluded{k},
-    settled{k} (the step-k deadline has passed), plus settled0 (the whole window has passed).
+    Parameters
+    ----------
+    ds
+        The dataset.
+    spec
+        Which funnel (`make_spec`); None for the default funnel. `make_spec` keywords are
+        accepted instead of a spec (see `as_spec`).
+
+    Returns
+    -------
+    ibis.Table
+        person_id, user_id, entry_at, t0..t{n-1} (when each step was reached, null if not),
+        level (steps reached), and per step k >= 1: in_progress{k}, lost{k}, excluded{k},
+        settled{k} (the step-k deadline has passed), plus settled0 (the whole window has passed).
     """
-    spec = spec or make_spec(**params)
+    spec = as_spec(spec, **definition)
     # the funnel table, its breakdowns and the time to convert of one chapter read the same
     # step times: stitched and computed once per dataset and funnel definition, kept in the engine
     return _kept_step_times(ds, spec)
@@ -510,59 +654,58 @@ def _segment_table(
 # the funnel table
 
 
-def wilson(successes: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
-    """Wilson score interval of a proportion; (nan, nan) when n is 0.
-
-    The bounds always contain the observed rate: statsmodels' formula leaves rounding error at
-    the ends (a lower bound of 1.4e-17 for 0 of 28), which put the rate outside its own interval
-    and made the error bars of a group without responders negative (matplotlib refuses them).
-    """
-    from statsmodels.stats.proportion import proportion_confint
-
-    if n <= 0:
-        return float("nan"), float("nan")
-    lo, hi = proportion_confint(int(successes), int(n), alpha=alpha, method="wilson")
-    rate = int(successes) / int(n)
-    return min(float(lo), rate), max(float(hi), rate)
-
-
 def _ratio(a: int, b: int) -> float:
     return float(a) / float(b) if b else float("nan")
 
 
 def funnel(
     ds: Dataset,
-    steps: Sequence[str] = DEFAULT_STEPS,
-    window_days: float = 30,
-    order: str = "sequential",
-    step_windows=None,
-    exclusions=(),
-    count: str = "unique",
+    spec: FunnelSpec | None = None,
     breakdown: str | None = None,
     alpha: float = 0.05,
+    **definition: Any,
 ) -> pd.DataFrame:
     """The funnel table: one row per step (per segment and step with a breakdown).
 
-    Parameters: `steps` event names or milestones (first_investment, second_investment);
-    `window_days` from entry, inclusive; `order` "sequential" or "strict"; `step_windows` days
-    allowed from the previous step, a dict {step: days} or one value per step; `exclusions`
-    event names or (event, from_step, to_step); `count` "unique" people or "total" attempts;
-    `breakdown` a wide-table column (WIDE_BREAKDOWNS), "first_touch" (the channel of the
-    person's earliest UTM-tagged event), "last_touch" (the latest tagged event at or before the
-    sign-up; the latest of all for visitors who never signed up) or "step:<name>" (the channel
-    of the event matched at that step). Rules in the module docstring. A touch channel is one
-    per person for the whole period, so it can reflect what the person did later: a device
-    that clicks a paid ad, then a referral link, then installs is a 老带新 person entering at
-    the ad click; read the pre-sign-up steps of link-click channels with that in mind.
-    Anonymous visitors are the segment 未注册 in the wide-table breakdowns.
+    Parameters
+    ----------
+    ds
+        The dataset.
+    spec
+        Which funnel, from `make_spec` (steps, window, order, step windows, exclusions, count;
+        rules in the module docstring). None for the default funnel (`DEFAULT_STEPS`, 30 days).
+    breakdown
+        None, a wide-table column (WIDE_BREAKDOWNS), "first_touch" (the channel of the
+        person's earliest UTM-tagged event), "last_touch" (the latest tagged event at or before
+        the sign-up; the latest of all for visitors who never signed up) or "step:<name>" (the
+        channel of the event matched at that step). A touch channel is one per person for the
+        whole period, so it can reflect what the person did later: a device that clicks a paid
+        ad, then a referral link, then installs is a 老带新 person entering at the ad click;
+        read the pre-sign-up steps of link-click channels with that in mind. Anonymous visitors
+        are the segment 未注册 in the wide-table breakdowns.
+    alpha
+        1 - the confidence of the Wilson intervals.
+    **definition
+        `make_spec` keywords instead of a spec (``funnel(ds, steps=[...], window_days=14)``),
+        kept for callers written before the spec; the spec is the primary form.
 
-    Columns: step, users, rate_from_start, rate_from_previous, ci_low, ci_high (Wilson interval of
-    rate_from_start), then label, ci_prev_low, ci_prev_high (of rate_from_previous), drop_off
-    (users of the previous step minus users), in_progress (censored: reached the previous step,
-    window still open), lost, excluded, base_start / converted_start and base_previous /
-    converted_previous (the settled people behind each rate), and segment with a breakdown.
+    Returns
+    -------
+    pandas.DataFrame
+        step, users, rate_from_start, rate_from_previous, ci_low, ci_high (Wilson interval of
+        rate_from_start), then label, ci_prev_low, ci_prev_high (of rate_from_previous),
+        drop_off (users of the previous step minus users), in_progress (censored: reached the
+        previous step, window still open), lost, excluded, base_start / converted_start and
+        base_previous / converted_previous (the settled people behind each rate), and segment
+        first with a breakdown.
+
+    Examples
+    --------
+    >>> spec = make_spec(["register", "bind_card", "first_investment"], window_days=30)
+    >>> steps = funnel(ds, spec)  # doctest: +SKIP
+    >>> by_channel = funnel(ds, spec, breakdown="last_touch")  # doctest: +SKIP
     """
-    spec = make_spec(steps, window_days, order, step_windows, exclusions, count)
+    spec = as_spec(spec, **definition)
     _check_steps(ds, spec)
     table = step_times(ds, spec)
     if breakdown is not None:
@@ -637,42 +780,108 @@ def funnel_table(
     return out.reset_index(drop=True)
 
 
-def summary(result: pd.DataFrame) -> dict[str, float | int | str]:
-    """Headline numbers of an unsegmented funnel table (plain Python values, for glue)."""
+def summary(result: pd.DataFrame, outside: dict[str, int] | None = None,
+            conversion: str = "first_investment") -> dict[str, float | int | str]:
+    """The headline numbers of a funnel for the chapter's prose (glued as ``funnel_<key>``).
+
+    Parameters
+    ----------
+    result
+        A `funnel` table without breakdown.
+    outside
+        `outside_funnel`'s counts, to add as ``registered`` and ``outside``.
+    conversion
+        The step whose rate from the first step is ``first_invest_rate`` (NaN when it is not
+        a step of the funnel).
+
+    Returns
+    -------
+    dict
+        entrants, completed, end_rate (first to last step), in_progress (all steps),
+        worst_step / worst_rate / worst_lost (the label of the step with the lowest rate from
+        the previous step, the rate, the people lost there), leak_step / leak_lost (the label
+        of the step losing most people, and how many), first_invest_rate, and with `outside`:
+        outside (registered users without the first step), registered.
+    """
     if "segment" in result.columns:
         raise ValueError("result: pass a funnel table without a breakdown")
     steps = result.reset_index(drop=True)
     later = steps.iloc[1:]
     worst = later.loc[later.rate_from_previous.idxmin()]
-    return {
+    leak = later.loc[later.lost.idxmax()]
+    rate = steps.set_index("step").rate_from_start.get(conversion, float("nan"))
+    out: dict[str, float | int | str] = {
         "entrants": int(steps.users.iloc[0]),
         "completed": int(steps.users.iloc[-1]),
         "end_rate": float(steps.rate_from_start.iloc[-1]),
         "in_progress": int(steps.in_progress.sum()),
-        "worst_step": str(worst.step),
-        "worst_label": str(worst.label),
+        "worst_step": str(worst.label),
         "worst_rate": float(worst.rate_from_previous),
         "worst_lost": int(worst.lost),
-        "leak_step": str(later.loc[later.lost.idxmax()].step),
-        "leak_label": str(later.loc[later.lost.idxmax()].label),
-        "leak_lost": int(later.lost.max()),
+        "leak_step": str(leak.label),
+        "leak_lost": int(leak.lost),
+        "first_invest_rate": float(rate),
     }
+    if outside is not None:
+        out.update(outside=int(outside["without_first_step"]),
+                   registered=int(outside["registered"]))
+    return out
+
+
+def top_segments(result: pd.DataFrame, n: int = 8) -> list[str]:
+    """The `n` segments with most people at the first step of a funnel table with a breakdown
+    (most first; ties by order in the table)."""
+    if "segment" not in result.columns:
+        raise ValueError("result: pass a funnel table with a breakdown")
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n: a whole number of segments >= 1, got {n!r}")
+    first = result[result.step == result.step.iloc[0]] if len(result) else result
+    return first.nlargest(n, "users").segment.tolist()
 
 
 # --------------------------------------------------------------------------------------------
 # segments compared
 
+#: the verdicts of `compare_segments` (codes) and the label the book shows for each
+SEGMENT_VERDICTS: dict[str, str] = {
+    "higher": "高于其他",
+    "lower": "低于其他",
+    "not_significant": "无显著差异",
+    "too_small": "样本不足",
+}
+_SEGMENT_VERDICT_CODES: dict[str, str] = {label: code for code, label in SEGMENT_VERDICTS.items()}
+
+
+def segment_verdict_label(code: str) -> str:
+    """The label the book shows for a `compare_segments` verdict code (ValueError if unknown)."""
+    if code not in SEGMENT_VERDICTS:
+        raise ValueError(f"code: {code!r}; allowed: {list(SEGMENT_VERDICTS)}")
+    return SEGMENT_VERDICTS[code]
+
+
+def segment_verdict_code(verdict: str) -> str:
+    """The code of a `compare_segments` verdict given as its code or as its label (the table
+    the book publishes carries the label)."""
+    if verdict in SEGMENT_VERDICTS:
+        return verdict
+    if verdict not in _SEGMENT_VERDICT_CODES:
+        raise ValueError(f"verdict: {verdict!r}; allowed: {list(SEGMENT_VERDICTS)} or their labels")
+    return _SEGMENT_VERDICT_CODES[verdict]
+
 
 def compare_segments(
-    result: pd.DataFrame, min_users: int = MIN_SEGMENT_USERS, alpha: float = 0.05
+    result: pd.DataFrame, min_users: int = MIN_SEGMENT_USERS, alpha: float = 0.05,
+    labels: bool = True,
 ) -> pd.DataFrame:
     """Each segment's step rate (from the previous step) against the other segments pooled.
 
     Two-proportion z test per segment and step on the settled people, Holm-corrected within a
     step; a chi-square test of all segments with at least `min_users` settled people gives
-    `chi2_p` for the step. Segments under `min_users` get no verdict (样本不足).
+    `chi2_p` for the step. Segments under `min_users` get no verdict (too_small).
     Columns: segment, step, label, base, rate, ci_low, ci_high, rest_base, rest_rate, diff, p_value,
-    p_holm, chi2_p, verdict (高于其他 / 低于其他 / 无显著差异 / 样本不足).
+    p_holm, chi2_p, verdict: a code of SEGMENT_VERDICTS (higher / lower / not_significant /
+    too_small), computed as a code and shown as its label (高于其他 / 低于其他 / 无显著差异 /
+    样本不足, the table the book publishes) unless `labels` is False.
     """
     from scipy.stats import chi2_contingency
     from statsmodels.stats.multitest import multipletests
@@ -729,7 +938,7 @@ def compare_segments(
                     "p_value": p,
                     "p_holm": float("nan"),
                     "chi2_p": chi2_p,
-                    "verdict": "样本不足",
+                    "verdict": "too_small",
                 }
             )
         if pvals:
@@ -740,11 +949,14 @@ def compare_segments(
             if r["step"] == step and not math.isnan(r["p_value"]):
                 sig = r["p_holm"] < alpha
                 r["verdict"] = (
-                    ("高于其他" if r["diff"] > 0 else "低于其他") if sig else "无显著差异"
+                    ("higher" if r["diff"] > 0 else "lower") if sig else "not_significant"
                 )
             elif r["step"] == step and r["base"] >= min_users and r["rest_base"] >= min_users:
-                r["verdict"] = "无显著差异"  # no test possible: nobody or everybody converted
-    return pd.DataFrame(rows)
+                r["verdict"] = "not_significant"  # no test possible: nobody or everybody converted
+    out = pd.DataFrame(rows)
+    if labels and len(out):
+        out["verdict"] = out.verdict.map(segment_verdict_label)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -753,28 +965,43 @@ def compare_segments(
 
 def time_to_convert(
     ds: Dataset,
-    steps: Sequence[str] = DEFAULT_STEPS,
-    window_days: float = 30,
-    order: str = "sequential",
-    step_windows=None,
-    exclusions=(),
-    count: str = "unique",
+    spec: FunnelSpec | None = None,
     exact: bool = True,
+    **definition: Any,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Hours from each step to the next, for the conversions inside the window (all of them are).
 
-    Returns (stats, histogram). stats: one row per transition (from_step, to_step, label,
-    conversions, p25_hours, median_hours, p75_hours, mean_hours); quantiles are exact (linear
-    interpolation: DuckDB quantile_cont, Spark percentile) or, with exact=False, the engine's
-    own approximate quantile (DuckDB approx_quantile, a t-digest; Spark approx_percentile, an
-    observed value), which scales to warehouse sizes: approximate quantiles differ between
-    engines (within a few points of rank on the test data), everything else is the same.
-    Hours are exact microsecond differences. exact=True runs only where the engine's exact
-    quantile is DuckDB's (wide.EXACT_QUANTILE_BACKENDS: DuckDB, Spark, Postgres) and raises
-    NotImplementedError elsewhere; exact=False runs on any engine.
-    histogram: transition, bin (TIME_BINS), bin_order, conversions, share.
+    Parameters
+    ----------
+    ds
+        The dataset.
+    spec
+        Which funnel, from `make_spec`; None for the default funnel. The same spec as the
+        chapter's `funnel` call reads the same kept step times.
+    exact
+        Exact quantiles (linear interpolation: DuckDB quantile_cont, Spark percentile), only
+        where the engine's exact quantile is DuckDB's (DuckDB, Spark, Postgres; elsewhere
+        NotImplementedError). False: the engine's own approximate quantile (DuckDB
+        approx_quantile, a t-digest; Spark approx_percentile, an observed value), which scales
+        to warehouse sizes and runs on any engine; approximate quantiles differ between engines
+        (within a few points of rank on the test data), everything else is the same.
+    **definition
+        `make_spec` keywords instead of a spec (see `funnel`).
+
+    Returns
+    -------
+    stats : pandas.DataFrame
+        One row per transition: from_step, to_step, label, conversions, p25_hours,
+        median_hours, p75_hours, mean_hours. Hours are exact microsecond differences.
+    histogram : pandas.DataFrame
+        transition, bin (TIME_BINS), bin_order, conversions, share (of the transition's
+        conversions); every bin is listed, empty ones with 0.
+
+    Examples
+    --------
+    >>> stats, hist = time_to_convert(ds, make_spec(window_days=14))  # doctest: +SKIP
     """
-    spec = make_spec(steps, window_days, order, step_windows, exclusions, count)
+    spec = as_spec(spec, **definition)
     if exact:
         require_exact_quantiles(ds.con, "funnel.time_to_convert(exact=True)")
     _check_steps(ds, spec)
@@ -840,37 +1067,54 @@ def time_to_convert(
 # cohorts
 
 
+def cohort_spec(spec: FunnelSpec) -> FunnelSpec:
+    """The funnel a registration cohort goes through: `spec` from `register` on when register
+    is one of its steps (before it the cohort has no meaning: everyone in a cohort has
+    registered), else `spec` itself; people are counted (count="unique") either way."""
+    if COHORT_START in spec.steps[:-1]:
+        spec = spec.from_step(COHORT_START)
+    return dataclasses.replace(spec, count="unique")
+
+
 def cohort_conversion(
     ds: Dataset,
-    steps: Sequence[str] = COHORT_STEPS,
-    window_days: float = 30,
-    order: str = "sequential",
-    step_windows=None,
-    exclusions=(),
+    spec: FunnelSpec | None = None,
     alpha: float = 0.05,
+    **definition: Any,
 ) -> pd.DataFrame:
     """The funnel per registration month (reg_month): did this month's sign-ups convert better?
 
-    One row per cohort and step, the funnel columns (rates among settled people: a cohort whose
-    window has not passed shows its in-progress people and no rate yet). The default steps start
-    at register, which every registered user has. Visitors who never signed up have no cohort
-    and are left out.
+    Parameters
+    ----------
+    ds
+        The dataset.
+    spec
+        The chapter's funnel, from `make_spec`; None for the default funnel. The cohorts go
+        through `cohort_spec(spec)`: its steps from `register` on when register is a step
+        (the default funnel gives `COHORT_STEPS`), else all its steps, counting people.
+    alpha
+        1 - the confidence of the Wilson intervals.
+    **definition
+        `make_spec` keywords instead of a spec (see `funnel`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cohort and step: cohort (YYYY-MM) and the funnel columns (rates among
+        settled people: a cohort whose window has not passed shows its in-progress people and
+        no rate yet). Visitors who never signed up have no cohort and are left out.
+
+    Examples
+    --------
+    >>> cohorts = cohort_conversion(ds, make_spec(window_days=30))  # doctest: +SKIP
     """
-    out = funnel(
-        ds,
-        steps,
-        window_days,
-        order,
-        step_windows,
-        exclusions,
-        "unique",
-        breakdown="reg_month",
-        alpha=alpha,
-    )
+    spec = cohort_spec(as_spec(spec, **definition))
+    out = funnel(ds, spec, breakdown="reg_month", alpha=alpha)
     out = out[out.segment != ANONYMOUS].rename(columns={"segment": "cohort"})
+    rank = {st: i for i, st in enumerate(spec.steps)}
     return out.sort_values(
         ["cohort", "step"],
-        key=lambda s: s.map({st: i for i, st in enumerate(steps)}) if s.name == "step" else s,
+        key=lambda s: s.map(rank) if s.name == "step" else s,
     ).reset_index(drop=True)
 
 
@@ -953,7 +1197,8 @@ def stalled_counts(
 
     Also the historical share: of the people whose `card_hours` (or `invest_days`) had passed,
     how many had stalled (no card / no investment in that time), over the whole data.
-    Columns: rule, label, users, historical_share, historical_base, channel, timing, message.
+    Columns: rule, label, users, historical_share, historical_base, channel, timing, message;
+    the rules' parameters in ``attrs`` (card_hours, invest_days, lookback_days).
     """
     stalled = stalled_users(ds, card_hours, invest_days, lookback_days)
     counts = stalled.group_by("rule").aggregate(users=_.count()).to_pandas()
@@ -995,13 +1240,31 @@ def stalled_counts(
                 **{k: TRIGGERS[rule][k] for k in ("channel", "timing", "message")},
             }
         )
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs.update(card_hours=card_hours, invest_days=invest_days, lookback_days=lookback_days)
+    return out
 
 
-def outside_funnel(ds: Dataset, steps: Sequence[str] = DEFAULT_STEPS) -> dict[str, int]:
-    """Registered users the funnel cannot see: no occurrence of the first step (organic, or a
-    touch the data does not record). Returns {'registered': n, 'without_first_step': m}."""
-    spec = make_spec(steps)
+def outside_funnel(ds: Dataset, spec: FunnelSpec | None = None,
+                   **definition: Any) -> dict[str, int]:
+    """Registered users the funnel cannot see: no occurrence of its first step.
+
+    Parameters
+    ----------
+    ds
+        The dataset.
+    spec
+        Which funnel (`make_spec`); only its first step matters. None for the default funnel.
+    **definition
+        `make_spec` keywords instead of a spec (see `funnel`).
+
+    Returns
+    -------
+    dict
+        {'registered': n, 'without_first_step': m}: of n registered users, m never did the
+        first step (organic, or a touch the data does not record).
+    """
+    spec = as_spec(spec, **definition)
     ev = person_steps(ds, [spec.steps[0]])
     seen = ev.filter(ev.user_id.notnull()).select(_uid=ev.user_id).distinct()
     w = user_wide(ds)
@@ -1017,8 +1280,10 @@ def outside_funnel(ds: Dataset, steps: Sequence[str] = DEFAULT_STEPS) -> dict[st
 
 def segment_summary(tests: pd.DataFrame, step: str | None = None) -> dict[str, int | str]:
     """From `compare_segments`: how many segment-step rates differ significantly, and the
-    strongest leader and laggard (at `step` when given) as short texts (无 when none)."""
-    sig = tests[tests.verdict.isin(["高于其他", "低于其他"])]
+    strongest leader and laggard (at `step` when given) as short texts (无 when none). The
+    verdicts may be codes or their labels (`compare_segments(labels=...)`)."""
+    codes = tests.verdict.map(segment_verdict_code) if len(tests) else tests.verdict
+    sig = tests[codes.isin(["higher", "lower"])]
     if step is not None and step not in set(tests.step):
         raise ValueError(
             f"step: {step!r} is not among the compared steps {sorted(set(tests.step))}"
@@ -1034,7 +1299,7 @@ def segment_summary(tests: pd.DataFrame, step: str | None = None) -> dict[str, i
     return {
         "segments": int(tests.segment.nunique()),
         "significant": len(sig),
-        "too_small": int((tests.verdict == "样本不足").sum()),
+        "too_small": int((codes == "too_small").sum()),
         "best": describe(
             at_step[at_step["diff"] > 0].sort_values(["diff", "segment"], ascending=[False, True])
         ),
@@ -1043,22 +1308,52 @@ def segment_summary(tests: pd.DataFrame, step: str | None = None) -> dict[str, i
 
 
 def time_summary(stats: pd.DataFrame) -> dict[str, float | str]:
-    """From `time_to_convert` stats: median hours to each step (by step name) and the slowest."""
-    out: dict[str, float | str] = {
-        f"median_hours_{r.to_step}": float(r.median_hours) for r in stats.itertuples()
+    """The time to convert for the chapter's prose (glued as ``funnel_<key>``).
+
+    Parameters
+    ----------
+    stats
+        `time_to_convert`'s stats.
+
+    Returns
+    -------
+    dict
+        card_median_hours and invest_median_hours (median hours to bind_card and to
+        first_investment from the step before; NaN when not a transition of the funnel),
+        slowest_step (the label of the transition with the longest median, 无 when none) and
+        slowest_median_days (its median in days).
+    """
+    median = {r.to_step: float(r.median_hours) for r in stats.itertuples()}
+    nan = float("nan")
+    slow = stats.loc[stats.median_hours.idxmax()] if len(stats) else None
+    return {
+        "card_median_hours": median.get("bind_card", nan),
+        "invest_median_hours": median.get("first_investment", nan),
+        "slowest_step": str(slow.label) if slow is not None else "无",
+        "slowest_median_days": float(slow.median_hours) / 24 if slow is not None else nan,
     }
-    if len(stats):
-        slow = stats.loc[stats.median_hours.idxmax()]
-        out["slowest"] = str(slow.label)
-        out["slowest_median_days"] = float(slow.median_hours) / 24
-    return out
 
 
 def cohort_summary(
     cohorts: pd.DataFrame, step: str = "first_investment"
 ) -> dict[str, float | int | str]:
-    """From `cohort_conversion`: the last two cohorts with settled people at `step` and their
-    rates from sign-up, and how many cohorts still have people inside their window."""
+    """Registration cohorts for the chapter's prose (glued as ``funnel_<key>``).
+
+    Parameters
+    ----------
+    cohorts
+        `cohort_conversion`'s table.
+    step
+        The step whose rate from sign-up is compared.
+
+    Returns
+    -------
+    dict
+        cohorts (how many), open_cohorts (cohorts with people still inside their window),
+        last_cohort / last_cohort_rate / last_cohort_low / last_cohort_high (the latest cohort
+        with settled people at `step`, its rate from the first step and Wilson interval),
+        prev_cohort / prev_cohort_rate (the one before); 无 and NaN when there is none.
+    """
     part = cohorts[(cohorts.step == step) & (cohorts.base_start > 0)].sort_values("cohort")
     first = cohorts[cohorts.step == cohorts.step.iloc[0]] if len(cohorts) else cohorts
     nan = float("nan")
@@ -1066,9 +1361,36 @@ def cohort_summary(
         "cohorts": int(cohorts.cohort.nunique()),
         "open_cohorts": int((first.base_start < first.users).sum()),
         "last_cohort": str(part.cohort.iloc[-1]) if len(part) else "无",
-        "last_rate": float(part.rate_from_start.iloc[-1]) if len(part) else nan,
-        "last_ci_low": float(part.ci_low.iloc[-1]) if len(part) else nan,
-        "last_ci_high": float(part.ci_high.iloc[-1]) if len(part) else nan,
+        "last_cohort_rate": float(part.rate_from_start.iloc[-1]) if len(part) else nan,
+        "last_cohort_low": float(part.ci_low.iloc[-1]) if len(part) else nan,
+        "last_cohort_high": float(part.ci_high.iloc[-1]) if len(part) else nan,
         "prev_cohort": str(part.cohort.iloc[-2]) if len(part) > 1 else "无",
-        "prev_rate": float(part.rate_from_start.iloc[-2]) if len(part) > 1 else nan,
+        "prev_cohort_rate": float(part.rate_from_start.iloc[-2]) if len(part) > 1 else nan,
+    }
+
+
+def stalled_summary(stalled: pd.DataFrame) -> dict[str, float | int]:
+    """Stalled users for the chapter's prose (glued as ``funnel_<key>``).
+
+    Parameters
+    ----------
+    stalled
+        `stalled_counts`' table (its rules and parameters in ``attrs``).
+
+    Returns
+    -------
+    dict
+        stalled_card / stalled_invest (people stalled now before the card / before investing),
+        stalled_card_share / stalled_invest_share (the historical shares), and the rules'
+        parameters stall_card_hours, stall_invest_days, stall_lookback_days.
+    """
+    by_rule = stalled.set_index("rule")
+    return {
+        "stalled_card": int(by_rule.users["no_card"]),
+        "stalled_invest": int(by_rule.users["no_invest"]),
+        "stalled_card_share": float(by_rule.historical_share["no_card"]),
+        "stalled_invest_share": float(by_rule.historical_share["no_invest"]),
+        "stall_card_hours": stalled.attrs.get("card_hours"),
+        "stall_invest_days": stalled.attrs.get("invest_days"),
+        "stall_lookback_days": stalled.attrs.get("lookback_days"),
     }

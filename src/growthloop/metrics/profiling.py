@@ -16,7 +16,9 @@ The four questions of the chapter:
   silhouette score.
 - :func:`lorenz_curve`, :func:`gini`, :func:`top_share`: how concentrated the value is.
 
-:func:`headline` gathers the chapter's key numbers as plain Python values for the book to glue.
+:func:`headline`, :func:`band_shares`, :func:`layer_summary`, :func:`cluster_summary` and
+:func:`concentration` gather each question's numbers as plain Python values, keyed as the
+chapter glues them (``prof_<key>``).
 Every result is ordered deterministically, so the same data always gives the same book.
 """
 
@@ -37,17 +39,31 @@ __all__ = [
     "DEFAULT_AUM_BOUNDS",
     "DEFAULT_CLUSTER_FEATURES",
     "DEFAULT_LOG_FEATURES",
+    "DIMENSION_LABELS",
+    "PROFILE_DIMENSIONS",
     "ClusterResult",
+    "band_shares",
+    "cluster_summary",
     "cluster_users",
     "composition",
+    "composition_table",
+    "concentration",
     "gini",
     "headline",
+    "layer_summary",
     "layer_expr",
     "layer_labels",
     "layers",
     "lorenz_curve",
     "top_share",
 ]
+
+#: The dimensions the chapter describes users along, and their names on the page.
+DIMENSION_LABELS: dict[str, str] = {
+    "age_band": "年龄段", "gender": "性别", "region": "地区", "city_tier": "城市等级",
+    "device_os": "设备", "signup_channel": "注册渠道",
+}
+PROFILE_DIMENSIONS: tuple[str, ...] = tuple(DIMENSION_LABELS)
 
 # --------------------------------------------------------------------------------------------
 # Composition (用户构成)
@@ -111,6 +127,45 @@ def composition(wide: ibis.Table, by: str) -> pd.DataFrame:
     cols = [by, "users", "investors", "aum", "user_share", "investor_share", "aum_share",
             "investor_rate", "aum_per_investor"]
     return df[cols].reset_index(drop=True)
+
+
+COMPOSITION_COLUMNS = ("dimension", "value", "users", "investors", "aum", "user_share",
+                       "investor_share", "aum_share", "investor_rate", "aum_per_investor")
+
+
+def composition_table(wide: ibis.Table,
+                      dimensions: Sequence[str] = PROFILE_DIMENSIONS) -> pd.DataFrame:
+    """:func:`composition` along several dimensions, stacked into one long table.
+
+    One grouped query per dimension. Columns: dimension, value (the dimension's value) and the
+    columns of :func:`composition`; rows by dimension in the order given, then as in
+    :func:`composition` (shares are within each dimension).
+    """
+    frames = [composition(wide, d).rename(columns={d: "value"}).assign(dimension=d)
+              for d in dimensions]
+    if not frames:
+        raise ValueError("dimensions: give at least one column of the wide table")
+    return pd.concat(frames, ignore_index=True)[list(COMPOSITION_COLUMNS)]
+
+
+def band_shares(table: pd.DataFrame, dimension: str, values: Sequence[str],
+                measures: Sequence[str] = ("user_share", "aum_share"),
+                prefix: str = "age") -> dict[str, float]:
+    """Chosen shares of chosen values of one dimension of a :func:`composition_table`.
+
+    Keys ``<prefix>_<value>_<measure>``, the value's ``-`` written ``_`` ("18-24" ->
+    ``age_18_24_user_share``); NaN for a value the data does not have.
+    """
+    part = table[table.dimension == dimension].set_index("value")
+    unknown = [m for m in measures if m not in table.columns]
+    if unknown:
+        raise ValueError(f"measures: {unknown} are not columns of the composition table")
+    out = {}
+    for value in values:
+        for measure in measures:
+            share = part[measure].get(value, float("nan"))
+            out[f"{prefix}_{value.replace('-', '_')}_{measure}"] = float(share)
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,6 +287,25 @@ def layers(wide: ibis.Table, metric: str = "aum",
     frame["metric_mean"] = _ratio(frame["metric_sum"], frame["users"])
     return frame[["layer", "layer_en", "lower", "upper", "users", "user_share", "metric_sum",
                   "metric_share", "metric_mean"]]
+
+
+#: The lower bound (yuan) of the tiers the chapter calls the top tiers (20万 and more).
+TOP_LAYERS_FROM = 200_000.0
+
+
+def layer_summary(table: pd.DataFrame, top_from: float = TOP_LAYERS_FROM) -> dict[str, float]:
+    """The layering's numbers for the chapter's prose, from a :func:`layers` table.
+
+    top_layers_user_share / top_layers_aum_share: the share of users, and of the metric (AUM),
+    in the tiers starting at or above `top_from`; no_asset_share: the share of users in the
+    bottom tier (nothing held).
+    """
+    top = table[table.lower >= top_from]
+    return {
+        "top_layers_user_share": float(top.user_share.sum()),
+        "top_layers_aum_share": float(top.metric_share.sum()),
+        "no_asset_share": float(table.user_share.iloc[0]) if len(table) else float("nan"),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,6 +602,19 @@ def _profile(res: ClusterResult, investors: ibis.Table) -> tuple[pd.DataFrame, d
     return frame[cols], description
 
 
+def cluster_summary(result: ClusterResult) -> dict[str, int | float | str]:
+    """The clusters' numbers for the chapter's prose: k, and the first cluster's (the highest
+    AUM centroid) description, share of investors and share of their AUM."""
+    first = result.profile.iloc[0] if len(result.profile) else None
+    nan = float("nan")
+    return {
+        "k": int(result.k),
+        "cluster1_desc": str(first.description) if first is not None else "无",
+        "cluster1_user_share": float(first.user_share) if first is not None else nan,
+        "cluster1_aum_share": float(first.aum_share) if first is not None else nan,
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # Value concentration (价值集中度)
 # --------------------------------------------------------------------------------------------
@@ -637,10 +724,11 @@ def top_share(wide: ibis.Table, metric: str = "aum", top: float = 0.2,
 
 
 def headline(wide: ibis.Table) -> dict[str, int | float]:
-    """The chapter's key numbers as plain Python values for the book to glue.
+    """Who the platform has, as plain Python numbers for the book to glue (``prof_<key>``).
 
-    users, investors, investor_rate, aum_total, aum_per_investor, top20_share (share of AUM
-    held by the top 20% of asset holders) and gini (of AUM over asset holders).
+    users, investors, investor_rate, aum_total (yuan), aum_total_wan (the same in 万元, 10,000
+    yuan, as the page states it) and aum_per_investor (yuan). How concentrated the assets are
+    is :func:`concentration`.
     """
     agg = wide.aggregate(
         users=wide.count(),
@@ -656,7 +744,12 @@ def headline(wide: ibis.Table) -> dict[str, int | float]:
         "investors": investors,
         "investor_rate": float(investors / users) if users else float("nan"),
         "aum_total": aum_total,
+        "aum_total_wan": aum_total / 1e4,
         "aum_per_investor": float(aum_total / investors) if investors else float("nan"),
-        "top20_share": top_share(wide, "aum", 0.2),
-        "gini": gini(wide, "aum"),
     }
+
+
+def concentration(wide: ibis.Table, metric: str = "aum") -> dict[str, float]:
+    """How concentrated the metric is over its holders: gini (:func:`gini`) and top20_share
+    (the share held by the top 20%, :func:`top_share`), plain floats."""
+    return {"gini": gini(wide, metric), "top20_share": top_share(wide, metric, 0.2)}

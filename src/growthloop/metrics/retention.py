@@ -57,6 +57,8 @@ from growthloop.staging.contract import CANONICAL_EVENTS
 from growthloop.staging.loader import Dataset
 
 UNITS = ("day", "week", "month")
+#: How the page names a unit (第 k 个月).
+UNIT_LABELS = {"day": "日", "week": "周", "month": "月"}
 MODES = ("on", "on_or_after")
 COHORT_BY = ("signup", "first_investment")
 INVESTMENT = "investment"
@@ -346,6 +348,16 @@ def _retention_grid(sizes: pd.DataFrame, counts: pd.DataFrame, unit: str, mode: 
     return out if keep_group else out.drop(columns="group")
 
 
+def recent_cohorts(ds: Dataset, weeks: int = 12, cohort_by: str = "signup",
+                   return_event: str = INVESTMENT, mode: str = "on") -> pd.DataFrame:
+    """``cohort_retention`` of the weekly cohorts of the last `weeks` weeks (Monday start), the
+    analysis date's week included (still running)."""
+    if not isinstance(weeks, int) or isinstance(weeks, bool) or weeks < 1:
+        raise ValueError(f"weeks={weeks!r}: must be a whole number of weeks >= 1")
+    return cohort_retention(ds, cohort_by=cohort_by, unit="week", return_event=return_event,
+                            mode=mode, since=ds.analysis_date - dt.timedelta(weeks=weeks - 1))
+
+
 def retention_matrix(table: pd.DataFrame, value: str = "rate") -> tuple[pd.DataFrame, pd.DataFrame]:
     """(values, incomplete) cohort × period pivots of a ``cohort_retention`` result.
 
@@ -391,6 +403,42 @@ def compare_latest(table: pd.DataFrame, period: int = 1) -> dict:
         out["previous_cohort"] = str(done["cohort"].iloc[-2])
         out["previous_rate"] = float(done["rate"].iloc[-2])
         out["change"] = out["latest_rate"] - out["previous_rate"]
+    return out
+
+
+def cohort_summary(cohorts: pd.DataFrame, recent: pd.DataFrame | None = None) -> dict:
+    """The cohort retention for the chapter's prose (glued as ``ret_<key>``).
+
+    Parameters
+    ----------
+    cohorts
+        ``cohort_retention`` (one group).
+    recent
+        ``recent_cohorts``, for the running cells of the weekly grid.
+
+    Returns
+    -------
+    dict
+        cohorts (how many), running_cells (cells of periods still running), p1_rate (the pooled
+        rate of period 1 over the cohorts whose period 1 is complete), latest_cohort /
+        latest_p1 and prev_cohort / prev_p1 (the two latest cohorts with period 1 complete and
+        their rates, ``compare_latest``), p1_change_pp (latest minus previous, in percentage
+        points), and with `recent` recent_running_cells; None where there is no such cohort.
+    """
+    pooled = pooled_curve(cohorts).set_index("period")
+    latest = compare_latest(cohorts, period=1)
+    out = {
+        "cohorts": int(cohorts.cohort.nunique()),
+        "running_cells": int((~cohorts.complete).sum()),
+        "p1_rate": float(pooled.rate.get(1, float("nan"))),
+        "latest_cohort": latest["latest_cohort"],
+        "latest_p1": latest["latest_rate"],
+        "prev_cohort": latest["previous_cohort"],
+        "prev_p1": latest["previous_rate"],
+        "p1_change_pp": None if latest["change"] is None else 100 * latest["change"],
+    }
+    if recent is not None:
+        out["recent_running_cells"] = int((~recent.complete).sum())
     return out
 
 
@@ -786,6 +834,68 @@ def survival_at(curves: pd.DataFrame, days: Sequence[int] = (90, 180, 365)) -> p
     return pd.DataFrame(rows)
 
 
+@dataclass
+class Survival:
+    """Kaplan-Meier lifetimes of investors (``survival``).
+
+    ``curves``: the curves per group (``kaplan_meier``); ``at_days``: survival per group at
+    ``days`` with the median (``survival_at``); ``overall``: the same for all investors, one
+    row (empty without investors old enough); ``too_recent``: investors whose first activity is
+    too recent to judge; ``days``: the days read off.
+    """
+
+    curves: pd.DataFrame
+    at_days: pd.DataFrame
+    overall: pd.DataFrame
+    too_recent: int
+    days: tuple[int, ...]
+
+
+def survival(ds: Dataset, by: str | None = "signup_channel", churn_days: int = CHURN_DAYS,
+             days: Sequence[int] = (30, 90, 180), activity_event: str = INVESTMENT) -> Survival:
+    """Kaplan-Meier survival of investors by `by` and overall, read off at `days`.
+
+    ``survival_data`` -> ``kaplan_meier`` -> ``survival_at``, once per group and once for
+    everyone (not an average of the groups).
+    """
+    days = tuple(days)
+    curves = kaplan_meier(survival_data(ds, by=by, activity_event=activity_event,
+                                        churn_days=churn_days))
+    everyone = survival_data(ds, activity_event=activity_event, churn_days=churn_days)
+    overall_curve = kaplan_meier(everyone)
+    overall = survival_at(overall_curve, days) if len(overall_curve) else pd.DataFrame()
+    at_days = survival_at(curves, days) if len(curves) else pd.DataFrame()
+    return Survival(curves, at_days, overall, int(everyone.attrs["too_recent"]), days)
+
+
+def survival_summary(result: Survival, min_users: int = 100) -> dict:
+    """The survival for the chapter's prose (glued as ``ret_<key>``), numbers worded.
+
+    surv_investors (investors old enough to judge), surv_too_recent, surv_text (the overall
+    survival at each day the data can show: "30 天 63.3%，90 天 53.8%") and surv_channel_text
+    (at the longest such day at which at least two groups with `min_users` investors can be
+    compared, the best and the worst group; else a sentence saying there is none).
+    """
+    overall = result.overall.iloc[0] if len(result.overall) else None
+    known = ([d for d in result.days if pd.notna(overall[f"s_{d}"])]
+             if overall is not None else [])
+    text = "，".join(f"{d} 天 {overall[f's_{d}']:.1%}" for d in known)
+    channel_text = f"还没有两个以上的渠道有足够的投资者（至少 {min_users} 名）和观察期可以比较"
+    for d in reversed(known):  # the longest day at which at least two groups can be compared
+        by_day = extremes(result.at_days, f"s_{d}", min_users=min_users, users="users")
+        if by_day["best"] is not None and by_day["best"] != by_day["worst"]:
+            channel_text = (f"在至少 {min_users} 名投资者的渠道里，{d} 天留存最好的是 "
+                            f"{by_day['best']} ({by_day['best_value']:.1%})，最差的是 "
+                            f"{by_day['worst']} ({by_day['worst_value']:.1%})")
+            break
+    return {
+        "surv_investors": int(overall.users) if overall is not None else 0,
+        "surv_too_recent": result.too_recent,
+        "surv_text": text or "数据的时间跨度还不够，读不出",
+        "surv_channel_text": channel_text,
+    }
+
+
 # --------------------------------------------------------------------------- money
 
 
@@ -936,37 +1046,114 @@ def _num(value) -> float | None:
     return None if value is None or pd.isna(value) else float(value)
 
 
-def nth_summary(nth: pd.DataFrame) -> dict:
-    """Headline numbers of ``nth_investment`` (no breakdown): the share of first investors who
-    made a second and the last investment, the weakest step and the wait for a second one."""
+def nth_summary(nth: pd.DataFrame, by_term: pd.DataFrame | None = None,
+                min_users: int = 30) -> dict:
+    """First to fifth investment for the chapter's prose (glued as ``ret_<key>``).
+
+    Parameters
+    ----------
+    nth
+        ``nth_investment`` without breakdown.
+    by_term
+        ``nth_investment(by="first_term")``, for the second-investment rate per first term.
+    min_users
+        A term needs this many first investors to be named best or worst.
+
+    Returns
+    -------
+    dict
+        first_investors, second_rate and fifth_rate (shares of first investors reaching the
+        2nd / 5th investment; None beyond the table), weakest_n and weakest_rate (the step
+        with the lowest rate from the previous one), second_gap_days (median days from the
+        first to the second), and with `by_term` best_term / best_term_rate and worst_term /
+        worst_term_rate (second-investment rate from the first, ``extremes``).
+    """
     t = nth.set_index("n")
     steps = t["rate_from_previous"].dropna()
     weakest = int(steps.idxmin()) if len(steps) else None
-    last = int(t.index.max())
-    return {
+    out = {
         "first_investors": int(t["users"].get(1, 0)),
         "second_rate": _num(t["rate_from_first"].get(2)),
-        "last_n": last,
-        "last_rate": _num(t["rate_from_first"].get(last)),
+        "fifth_rate": _num(t["rate_from_first"].get(5)),
         "weakest_n": weakest,
         "weakest_rate": _num(steps.get(weakest)) if weakest else None,
         "second_gap_days": _num(t["median_days_from_previous"].get(2)),
     }
+    if by_term is not None:
+        second = extremes(by_term[by_term.n == 2], "rate_from_previous", min_users=min_users,
+                          users="users")
+        out.update(best_term=second["best"], best_term_rate=second["best_value"],
+                   worst_term=second["worst"], worst_term_rate=second["worst_value"])
+    return out
 
 
-def lifecycle_summary(counts: pd.DataFrame, flows: pd.DataFrame) -> dict:
-    """Headline numbers of the lifecycle: users per state now (the last period), the active
-    base (new + active + resurrected), and over the complete periods the monthly shares of
-    dormant users who came back (resurrected) and who went on to churn."""
+def lifecycle_summary(counts: pd.DataFrame, flows: pd.DataFrame,
+                      gaps: pd.DataFrame | None = None, within: Sequence[int] = (60, 180)) -> dict:
+    """The lifecycle for the chapter's prose (glued as ``ret_<key>``).
+
+    Parameters
+    ----------
+    counts, flows
+        ``lifecycle`` and ``lifecycle_flows``.
+    gaps
+        ``comeback_gaps``, for the share of comebacks within each of `within` days.
+
+    Returns
+    -------
+    dict
+        state_period (the last period), active_base_now (new + active + resurrected now),
+        dormant_now, churned_now; over the complete periods the monthly shares of dormant users
+        who came back (dormant_back) and who went on to churn (dormant_churn); with `gaps`,
+        comeback_<d> for each d of `within` (NaN when `gaps` has no such row).
+    """
     now = states_now(counts)
     mat = transition_matrix(flows)
     dormant = mat.loc["dormant"] if "dormant" in mat.index else pd.Series(dtype=float)
-    return {
-        "period": str(counts["period"].max()),
-        **{f"{s}_now": now.get(s, 0) for s in STATES},
+    out = {
+        "state_period": str(counts["period"].max()),
         "active_base_now": now.get("new", 0) + now.get("active", 0) + now.get("resurrected", 0),
+        "dormant_now": now.get("dormant", 0),
+        "churned_now": now.get("churned", 0),
         "dormant_back": _num(dormant.get("resurrected")),
         "dormant_churn": _num(dormant.get("churned")),
+    }
+    if gaps is not None:
+        share = gaps.set_index("days").share_within
+        out.update({f"comeback_{d}": float(share.get(d, float("nan"))) for d in within})
+    return out
+
+
+def ltv_summary(cac: LtvCac, pooled: pd.DataFrame) -> dict:
+    """LTV and CAC for the chapter's prose (glued as ``ret_<key>``), numbers worded.
+
+    Parameters
+    ----------
+    cac
+        ``ltv_cac``.
+    pooled
+        ``ltv_curves(by=None)`` (month, ltv).
+
+    Returns
+    -------
+    dict
+        costs_available (有 or 没有, as the prose says it), ltv_month (the month the LTV is
+        read at, 0 without sign-ups), ltv_at_month (the pooled LTV per registered user then,
+        yuan) and ltv_cac_text (the channels with the highest and lowest LTV/CAC, or why it
+        cannot be computed).
+    """
+    month = int(cac.table.ltv_month.iloc[0]) if len(cac.table) else 0
+    ltv = pooled.set_index("month").ltv if len(pooled) else pd.Series(dtype=float)
+    ratio = extremes(cac.table, "ltv_cac", label="channel")
+    if ratio["best"] is not None:
+        text = (f"LTV/CAC 最高的渠道是 {ratio['best']} ({ratio['best_value']:.2f})，"
+                f"最低的是 {ratio['worst']} ({ratio['worst_value']:.2f})")
+    else:
+        text = f"LTV/CAC 无法计算 (not available)：{cac.note}"
+    return {
+        "costs_available": "有" if cac.costs_available else "没有",
+        "ltv_month": month,
+        "ltv_at_month": float(ltv.get(month, float("nan"))),
+        "ltv_cac_text": text,
     }
 
 

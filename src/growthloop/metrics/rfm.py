@@ -566,6 +566,8 @@ def migration(ds: Dataset, previous: dt.date | str | int = 90, period_days: int 
     df["from_share"] = df["users"] / row_total.where(row_total != 0)
     df["stayed"] = df["from_segment"] == df["to_segment"]
     df.attrs["previous_date"] = before.isoformat()
+    df.attrs["previous_days"] = (previous if isinstance(previous, int)
+                                 else (ds.analysis_date - before).days)
     return df
 
 
@@ -590,6 +592,48 @@ def member_lists(seg: ibis.Table) -> Iterator[tuple[str, ibis.Table]]:
     for s in SEGMENTS:
         part = seg.filter(seg.segment == s.label).select(*cols)
         yield s.code, part.order_by([ibis.desc("monetary"), "user_id"])
+
+
+def params_summary(period_days: int | None = 365, monetary: str = "amount", split: str = "mean",
+                   score_threshold: int | None = None, bins: int = 5) -> dict[str, str | int]:
+    """The segmentation's parameters as the chapter's prose says them (glued as ``rfm_<key>``):
+    period (近 N 天 or 全部历史), monetary (投资金额 or 收入), split (均值, 中位数 or 得分 ≥ t)
+    and bins. Bad parameters raise ValueError as in :func:`segments`."""
+    _check_params(period_days, monetary, bins, split, score_threshold)
+    splits = {"mean": "均值", "median": "中位数", "score": f"得分 ≥ {score_threshold}"}
+    return {
+        "period": "全部历史" if period_days is None else f"近 {period_days} 天",
+        "monetary": "投资金额" if monetary == "amount" else "收入",
+        "split": splits[split],
+        "bins": bins,
+    }
+
+
+def segments_summary(table: pd.DataFrame, groups: pd.DataFrame) -> dict[str, float | int | str]:
+    """The segments' numbers for the chapter's prose (glued as ``rfm_<key>``), from
+    :func:`headline`: iv_* (重要价值: users, user_share, amount_share), winback_users and
+    winback_amount_share (重要挽留), keep_users (重要保持), develop_users (重要发展), the
+    important (M high) segments' user and amount shares, the largest segment and its share,
+    and the three operating groups' user shares (amount shares of 稳定中客 and 流失风险客)."""
+    h = headline(table, groups)
+    return {
+        "iv_users": h["important_value_users"],
+        "iv_user_share": h["important_value_user_share"],
+        "iv_amount_share": h["important_value_amount_share"],
+        "winback_users": h["important_win_back_users"],
+        "winback_amount_share": h["important_win_back_amount_share"],
+        "keep_users": h["important_keep_users"],
+        "develop_users": h["important_develop_users"],
+        "important_user_share": h["important_user_share"],
+        "important_amount_share": h["important_amount_share"],
+        "largest_segment": h["largest_segment"],
+        "largest_segment_share": h["largest_segment_share"],
+        "group_new_share": h["group_new_user_share"],
+        "group_stable_share": h["group_stable_user_share"],
+        "group_stable_amount_share": h["group_stable_amount_share"],
+        "group_risk_share": h["group_risk_user_share"],
+        "group_risk_amount_share": h["group_risk_amount_share"],
+    }
 
 
 def headline(table: pd.DataFrame, groups: pd.DataFrame | None = None) -> dict[str, float | int | str]:
@@ -617,11 +661,13 @@ def headline(table: pd.DataFrame, groups: pd.DataFrame | None = None) -> dict[st
 
 def distribution_summary(seg: ibis.Table, bins: int = 5, recent_days: int = 30
                          ) -> dict[str, float | int | str]:
-    """Key numbers of the R/F/M distributions as plain Python values (one aggregate query).
+    """Key numbers of the R/F/M distributions as plain Python values (one aggregate query),
+    keyed as the chapter glues them (``rfm_<key>``).
 
-    recent_share: investors whose last investment is within ``recent_days`` days (R < recent_days);
-    once_share: investors with F <= 1 in the period; top_m_amount_share: the share of the period's
-    amount held by the top M score; median_*: medians; empty_scores: the empty scores, "R1, F2".
+    investors; recent_share: investors whose last investment is within ``recent_days`` days
+    (R < recent_days); once_share: investors with F <= 1 in the period; median_recency (days),
+    median_monetary and mean_monetary (yuan); top_m_amount_share: the share of the period's
+    amount held by the top M score; empty_scores: the empty scores, "R1、F2" (无 when none).
     The medians need an engine whose exact median is DuckDB's (DuckDB, Spark, Postgres);
     elsewhere it raises NotImplementedError.
     """
@@ -634,7 +680,6 @@ def distribution_summary(seg: ibis.Table, bins: int = 5, recent_days: int = 30
         top_amount=seg.amount.sum(where=seg.m_score == bins),
         amount=seg.amount.sum(),
         median_r=seg.recency_days.median().cast("float64"),
-        median_f=seg.frequency.median().cast("float64"),
         median_m=seg.monetary.median().cast("float64"),
         mean_m=seg.monetary.mean().cast("float64"),
     ).execute().iloc[0]
@@ -647,20 +692,19 @@ def distribution_summary(seg: ibis.Table, bins: int = 5, recent_days: int = 30
         "investors": n,
         "recent_share": int(row["recent"]) / n if n else float("nan"),
         "once_share": int(row["once"]) / n if n else float("nan"),
-        "top_m_amount_share": top / amount if amount else float("nan"),
-        "median_recency_days": float(row["median_r"]) if n else float("nan"),
-        "median_frequency": float(row["median_f"]) if n else float("nan"),
+        "median_recency": float(row["median_r"]) if n else float("nan"),
         "median_monetary": float(row["median_m"]) if n else float("nan"),
         "mean_monetary": float(row["mean_m"]) if n else float("nan"),
+        "top_m_amount_share": top / amount if amount else float("nan"),
         "empty_scores": "、".join(empty) if empty else "无",
-        "empty_count": len(empty),
     }
 
 
 def migration_summary(moves: pd.DataFrame) -> dict[str, float | int | str]:
-    """Key numbers of a migration frame as plain Python values.
+    """Key numbers of a migration frame as plain Python values (glued as ``rfm_<key>``).
 
-    iv_stay_share: share of the earlier 重要价值 still there; iv_slipped: earlier 重要价值 now with
+    previous_date and previous_days (the earlier date, from the frame's ``attrs``);
+    iv_before: investors in 重要价值 at the earlier date; iv_stay_share: share of the earlier 重要价值 still there; iv_slipped: earlier 重要价值 now with
     R low; new_investors and new_to_important (into an M-high segment); upgraded / downgraded:
     investors moving from a 一般 (M low) to a 重要 (M high) segment and back; stayed_share: all
     earlier investors in the same segment.
@@ -675,7 +719,7 @@ def migration_summary(moves: pd.DataFrame) -> dict[str, float | int | str]:
     old_total = int(old.users.sum())
     return {
         "previous_date": str(moves.attrs.get("previous_date", "")),
-        "earlier_investors": old_total,
+        "previous_days": moves.attrs.get("previous_days"),
         "iv_before": iv_total,
         "iv_stay_share": float(iv[iv.stayed].users.sum()) / iv_total if iv_total else float("nan"),
         "iv_slipped": int(iv[iv.to_segment.isin(low_r)].users.sum()),

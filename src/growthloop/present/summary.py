@@ -25,6 +25,12 @@ derives one from numbers the chapters already glue, always in the same unit, pla
   incremental responder this campaign measured.
 
 A chapter that glues its own stake for an action replaces the derived one with the same name.
+
+Keys. Every glue key the summary reads is declared here, once: `HEADLINES` (the headline table),
+`VALUE_KEYS` (V), `CAMPAIGN_KEYS` (the campaign block) and each rule's `needs` and `optional`
+in `DERIVED_ACTIONS`; `SUMMARY_KEYS` is all of them. The readers get only the declared keys
+(reading another is an error, not a silent blank), and tests/test_summary_keys.py fails when a
+declared key is glued by no committed chapter. Glued values are numbers, never formatted text.
 """
 
 from __future__ import annotations
@@ -49,6 +55,36 @@ SUMMARY_STEM = "99_summary"
 GLUE_MIME = "application/papermill.record/"
 STAKE_SUFFIX = "_stake_yuan"
 TOP_ACTIONS = 3
+#: What V (revenue per investor) is made of: chapter 5's LTV, chapter 1's users and investors.
+VALUE_KEYS: tuple[str, ...] = ("ret_ltv_at_month", "prof_users", "prof_investors")
+#: Chapter 6's numbers in the campaign block (shown without the review_ prefix).
+CAMPAIGN_KEYS: tuple[str, ...] = (
+    "review_uplift", "review_campaign", "review_verdict", "review_rate_t", "review_rate_c",
+    "review_ci_low", "review_ci_high", "review_inc_responders", "review_cost",
+    "review_inc_revenue", "review_roi", "review_cost_per_incremental",
+)
+
+
+class Declared(dict):
+    """Glued values restricted to the keys a reader declared: reading any other key raises
+    KeyError (a typo or an undeclared key is an error, not a silent blank); a declared key a
+    chapter did not glue reads as missing (``get`` gives the default)."""
+
+    def __init__(self, values: dict[str, Any], keys: tuple[str, ...]) -> None:
+        super().__init__({k: values[k] for k in keys if k in values})
+        self.keys_declared = frozenset(keys)
+
+    def _check(self, key: str) -> None:
+        if key not in self.keys_declared:
+            raise KeyError(f"glue key {key!r} is read but not declared (summary.SUMMARY_KEYS)")
+
+    def __getitem__(self, key: str) -> Any:
+        self._check(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self._check(key)
+        return super().get(key, default)
 
 
 @dataclass(frozen=True)
@@ -111,10 +147,11 @@ class Summary:
 
     @property
     def campaign(self) -> dict[str, Any] | None:
-        """This campaign's result from chapter 6, None when the run has no chapter 6."""
+        """This campaign's result from chapter 6 (CAMPAIGN_KEYS without their review_ prefix),
+        None when the run has no chapter 6."""
         if "review_uplift" not in self.values:
             return None
-        return {k[len("review_"):]: g.value for k, g in self.values.items() if k.startswith("review_")}
+        return {k[len("review_"):]: self.values[k].value for k in CAMPAIGN_KEYS if k in self.values}
 
 
 def _decode(data: dict[str, Any]) -> Any:
@@ -183,30 +220,19 @@ def book_chapters(chapters_dir: Path) -> list[Path]:
 
 
 def _number(value: Any) -> float | None:
-    """A glued number, or a number glued as formatted text ('2,900元', '1.6万元', '2.3亿')."""
-    if isinstance(value, bool):
+    """A glued number as a float; None for text, a missing value, NaN or a bool (chapters glue
+    numbers as numbers, formatted in the page, so text is never parsed back)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    if isinstance(value, int | float):
-        return None if isinstance(value, float) and math.isnan(value) else float(value)
-    if not isinstance(value, str):
-        return None
-    text = value.replace(",", "").replace("元", "").strip()
-    scale = 1.0
-    if text.endswith("亿"):
-        scale, text = 1e8, text[:-1]
-    elif text.endswith("万"):
-        scale, text = 1e4, text[:-1]
-    try:
-        return float(text) * scale
-    except ValueError:
-        return None
+    return None if isinstance(value, float) and math.isnan(value) else float(value)
 
 
 def value_per_investor(values: dict[str, Glued]) -> float | None:
     """Revenue per investor at chapter 5's LTV horizon (see the module docstring)."""
-    ltv = _number(values["ret_ltv_at_month"].value) if "ret_ltv_at_month" in values else None
-    users = _number(values["prof_users"].value) if "prof_users" in values else None
-    investors = _number(values["prof_investors"].value) if "prof_investors" in values else None
+    v = Declared({k: g.value for k, g in values.items()}, VALUE_KEYS)
+    ltv = _number(v.get("ret_ltv_at_month"))
+    users = _number(v.get("prof_users"))
+    investors = _number(v.get("prof_investors"))
     if ltv is None or not users or not investors:
         return None
     return ltv * users / investors
@@ -214,12 +240,21 @@ def value_per_investor(values: dict[str, Glued]) -> float | None:
 
 @dataclass(frozen=True)
 class ActionRule:
-    """How to derive an action and its stake from one chapter's glued numbers."""
+    """How to derive an action and its stake from one chapter's glued numbers.
+
+    `needs`: the keys without which there is no action; `optional`: keys read when present.
+    `build` gets those keys only (a `Declared` mapping).
+    """
 
     name: str
     needs: tuple[str, ...]
     link: str
     build: Callable[[dict[str, Any], float | None], tuple[str, float | None, int | None, str]]
+    optional: tuple[str, ...] = ()
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.needs + self.optional
 
 
 def _funnel_stalled(v: dict[str, Any], vpi: float | None):
@@ -277,12 +312,15 @@ DERIVED_ACTIONS: tuple[ActionRule, ...] = (
     ActionRule("funnel_stalled", ("funnel_stalled_card", "funnel_stalled_invest"),
                "funnel_stalled_card", _funnel_stalled),
     ActionRule("attr_budget", ("attr_budget_shift_value", "attr_budget_best", "attr_budget_worst"),
-               "attr_budget_shift_value", _attr_budget),
+               "attr_budget_shift_value", _attr_budget,
+               optional=("attr_budget_shift", "attr_horizon")),
     ActionRule("rfm_risk", ("rfm_investors", "rfm_group_risk_share", "rfm_group_risk_amount_share"),
-               "rfm_group_risk_share", _rfm_risk),
+               "rfm_group_risk_share", _rfm_risk, optional=("rfm_winback_users",)),
     ActionRule("ret_dormant", ("ret_at_risk_users",), "ret_at_risk_users", _ret_dormant),
     ActionRule("review_next", ("review_plan_incremental", "review_plan_targets"),
-               "review_plan_incremental", _review_next),
+               "review_plan_incremental", _review_next,
+               optional=("review_inc_responders", "review_inc_revenue", "review_plan_names",
+                         "review_offer")),
 )
 
 
@@ -319,7 +357,7 @@ def derive_actions(values: dict[str, Glued]) -> list[Action]:
     for rule in DERIVED_ACTIONS:
         if rule.name in names or not all(k in values for k in rule.needs):
             continue
-        text, stake, users, basis = rule.build(plain, vpi)
+        text, stake, users, basis = rule.build(Declared(plain, rule.keys), vpi)
         if stake is not None and (math.isnan(stake) or stake <= 0):
             continue
         derived.append(Action(rule.name, text, stake, users, basis, values.get(rule.link)))
@@ -349,7 +387,7 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
     "01": [("prof_users", "注册用户 (registered users)", ",.0f"),
                           ("prof_investors", "投资人 (investors)", ",.0f"),
                           ("prof_investor_rate", "投资转化率 (investor rate)", ".1%"),
-                          ("prof_aum_total", "在投资产 (AUM)", ""),
+                          ("prof_aum_total", "在投资产 (AUM)", "yuan"),
                           ("prof_top20_share", "前 20% 投资人的资产占比 (top 20% share)", ".1%")],
     "02": [("funnel_first_invest_rate", "漏斗第一步到首投 (first investment, from the funnel's first step)", ".1%"),
                   ("funnel_worst_step", "转化最低的一步 (weakest step)", ""),
@@ -373,6 +411,18 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
                            ("review_roi", "增量 ROI", ".0%"),
                            ("review_cost_per_incremental", "每个增量响应者成本 (元)", ",.1f")],
 }
+
+
+def summary_keys() -> tuple[str, ...]:
+    """Every glue key the summary reads, in the order declared (no duplicates)."""
+    keys = [k for rows in HEADLINES.values() for k, _label, _spec in rows]
+    keys += [*VALUE_KEYS, *CAMPAIGN_KEYS]
+    keys += [k for rule in DERIVED_ACTIONS for k in rule.keys]
+    return tuple(dict.fromkeys(keys))
+
+
+#: Every glue key the summary reads (see the module docstring, "Keys").
+SUMMARY_KEYS: tuple[str, ...] = summary_keys()
 
 
 def fmt(value: Any, spec: str) -> str:
@@ -479,7 +529,8 @@ def all_actions_html(summary: Summary) -> str:
             f"</tr></thead><tbody>{body}</tbody></table>")
 
 
-__all__ = ["Action", "ChapterGlue", "Glued", "HEADLINES", "SUMMARY_STEM", "Summary",
+__all__ = ["CAMPAIGN_KEYS", "DERIVED_ACTIONS", "Action", "ActionRule", "ChapterGlue", "Declared",
+           "Glued", "HEADLINES", "SUMMARY_KEYS", "SUMMARY_STEM", "Summary", "VALUE_KEYS",
            "actions_html", "all_actions_html", "book_chapters", "campaign_html", "collect",
            "derive_actions", "fmt", "headlines", "headlines_html", "rank_actions", "read_glue",
            "value_per_investor"]

@@ -8,7 +8,9 @@ font list, so the font is passed to it rather than set beforehand.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -75,6 +77,13 @@ def segment_palette(names) -> dict[str, tuple]:
     return {name: SEGMENT_COLORS.get(name, out.get(name)) for name in names}
 
 
+def default_colors(*positions: int) -> list[tuple]:
+    """Colours of the current (seaborn) palette by position: (0, 3) is the book's blue and red,
+    for two measures side by side that are not channels or segments."""
+    palette = sns.color_palette()
+    return [palette[i] for i in positions]
+
+
 def _inline_in_kernel() -> None:
     """In a Jupyter kernel, draw figures inline whatever MPLBACKEND says.
 
@@ -120,6 +129,18 @@ def yuan(value: float) -> str:
     if value >= 1e4:
         return f"{sign}{value / 1e4:,.1f}万元"
     return f"{sign}{value:,.0f}元"
+
+
+def yuan_text(values: Mapping[str, Any], *keys: str) -> dict[str, Any]:
+    """A copy of `values` (a library's summary dict) with the money under `keys` worded by
+    `yuan` (1.6万元), for prose that states money in Chinese units; other entries unchanged.
+
+    The summary never reads these: a number it computes with is glued as a number.
+    """
+    missing = [k for k in keys if k not in values]
+    if missing:
+        raise ValueError(f"keys: {missing} are not in the values {list(values)}")
+    return {k: yuan(v) if k in keys else v for k, v in values.items()}
 
 
 def count(value: float) -> str:

@@ -1,0 +1,628 @@
+"""The book's figures: one function per kind of figure the chapters draw.
+
+Every function follows seaborn's and lifetimes' habit: it takes the data (a frame a library
+function returned) and ``ax=None``, draws on ``ax`` or on a new figure when none is given, and
+returns the axes, so a chapter can arrange figures and end the cell with ``gb.show(ax.figure)``.
+Figure-level functions (several panels) return the array of axes instead.
+
+Counts of people written on a figure go through a ``label`` callable (``ch.cell_label``), so
+small cells show as "<10" exactly as in the chapter's tables. Colours of channels and segments
+come from :mod:`growthloop.present.theme`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from matplotlib.axes import Axes
+from matplotlib.patches import Rectangle
+
+from growthloop.present.tables import MIN_CELL_SIZE, cell_label, is_small
+from growthloop.present.theme import channel_palette, segment_palette, yuan
+
+__all__ = [
+    "NO_COSTS", "binned_count_panels", "ci_errorbars", "cohort_heatmaps", "cohort_rate_lines",
+    "cost_bars", "count_bars", "disagreement_bars", "funnel_bars", "heatmap", "lorenz_curve",
+    "ltv_channel_curves", "ltv_cohort_curves", "migration_heatmap", "model_heatmap", "no_data",
+    "nth_bars", "nth_rate_lines", "paired_bars", "percent_axis", "qini_curve", "rate_lines",
+    "retention_curves", "revenue_per_yuan_bars", "rf_heatmap", "segment_rate_bars",
+    "share_bars", "share_panels", "silhouette", "state_bars", "survival_curves",
+    "time_histogram", "transition_heatmap", "value_vs_cost",
+]
+
+#: What a figure of spend says when the data has no costs table.
+NO_COSTS = "没有成本数据 (no costs table)"
+Label = Callable[..., str]
+
+
+def _ax(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
+    """`ax`, or the axes of a new figure of `figsize` (matplotlib's default size when None)."""
+    if ax is not None:
+        return ax
+    _fig, new = plt.subplots(figsize=figsize)
+    return new
+
+
+def _percent(v: float, _pos: Any = None) -> str:
+    return f"{v:.0%}"
+
+
+def percent_axis(ax: Axes, axis: str = "y") -> Axes:
+    """Tick labels of `axis` ("x" or "y") as whole percents (0.25 -> 25%); returns `ax`."""
+    if axis not in ("x", "y"):
+        raise ValueError(f"axis: {axis!r} is not one of ['x', 'y']")
+    (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(plt.FuncFormatter(_percent))
+    return ax
+
+
+def no_data(ax: Axes, text: str = NO_COSTS) -> Axes:
+    """Say in the middle of the axes that there is nothing to draw."""
+    ax.text(0.5, 0.5, text, ha="center", transform=ax.transAxes)
+    return ax
+
+
+# --------------------------------------------------------------------------------- bars
+
+
+def share_bars(frame: pd.DataFrame, x: str, shares: Mapping[str, str], ax: Axes | None = None,
+               title: str | None = None, xlabel: str = "", ylabel: str = "占比",
+               palette: Sequence | None = None, legend_fontsize: float | None = None,
+               bar_labels: bool = False, figsize: tuple[float, float] | None = None) -> Axes:
+    """Side-by-side shares per category: one bar per share column for each value of `x`.
+
+    Parameters
+    ----------
+    frame
+        One row per category of `x`, with the share columns.
+    x
+        The category column.
+    shares
+        {share column: legend label}, in legend order (user_share -> 用户 ...).
+    palette
+        Colours of the shares in order; seaborn's default colours when None.
+    bar_labels
+        Write each bar's share (a whole percent) above it.
+    """
+    ax = _ax(ax, figsize)
+    long = frame.melt(id_vars=[x], value_vars=list(shares), var_name="share", value_name=ylabel)
+    long["share"] = long["share"].map(dict(shares))
+    sns.barplot(long, x=x, y=ylabel, hue="share", palette=palette, ax=ax)
+    if bar_labels:
+        for container in ax.containers:
+            ax.bar_label(container, labels=[f"{v:.0%}" for v in container.datavalues], fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title is not None:
+        ax.set_title(title)
+    percent_axis(ax)
+    ax.legend(title="", fontsize=legend_fontsize)
+    return ax
+
+
+def share_panels(frame: pd.DataFrame, by: str, panels: Sequence[str], x: str,
+                 shares: Mapping[str, str], titles: Mapping[str, str] | None = None,
+                 ncols: int = 2, figsize: tuple[float, float] = (11, 7),
+                 suptitle: str | None = None, legend_fontsize: float | None = 8) -> np.ndarray:
+    """`share_bars` for several groups of a long frame, one panel each.
+
+    `frame` holds the rows of every group, told apart by the column `by`; `panels` are the
+    groups to draw, in order, titled by `titles` (the group's own name when missing). Returns
+    the array of axes; panels left over in the grid are hidden.
+    """
+    panels = list(panels)
+    titles = dict(titles or {})
+    nrows = -(-len(panels) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    for ax, name in zip(axes.flat, panels, strict=False):
+        share_bars(frame[frame[by] == name], x=x, shares=shares, ax=ax,
+                   title=titles.get(name, name), legend_fontsize=legend_fontsize)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    if suptitle:
+        fig.suptitle(suptitle)
+    return axes
+
+
+def funnel_bars(steps: pd.DataFrame, label: Label = cell_label, ax: Axes | None = None,
+                title: str = "转化漏斗：每一步的人数、转化率与流失",
+                figsize: tuple[float, float] = (8, 4.5)) -> Axes:
+    """A funnel as horizontal bars, each labelled with its people, its rate from the previous
+    step, the people lost and those still in progress.
+
+    Parameters
+    ----------
+    steps
+        A `funnel.funnel` table without breakdown (label, users, rate_from_previous, lost,
+        in_progress).
+    label
+        Formats a count of people for the figure, ``label(n, fmt)``: ``ch.cell_label``, so a
+        small count shows as "<10".
+    """
+    ax = _ax(ax, figsize)
+    steps = steps.reset_index(drop=True)
+    sns.barplot(steps, x="users", y="label", color=sns.color_palette()[0], ax=ax)
+    for i, row in steps.iterrows():
+        note = label(row.users, "{:,}")
+        if i:
+            note += f"  转化 {row.rate_from_previous:.1%} · 流失 {label(row.lost, '{:,}')}"
+            if row.in_progress:
+                note += f" · 进行中 {label(row.in_progress, '{:,}')}"
+        ax.text(row.users, i, " " + note, va="center", fontsize=9)
+    ax.set(xlabel="人数 (people)", ylabel="", title=title)
+    ax.set_xlim(0, steps.users.max() * 1.6)
+    return ax
+
+
+def segment_rate_bars(frame: pd.DataFrame, segments: Sequence[str], ax: Axes | None = None,
+                      title: str | None = None, legend_title: str = "渠道",
+                      figsize: tuple[float, float] = (9, 4.8)) -> Axes:
+    """Each step's rate from the previous step, one bar per segment (channel colours).
+
+    `frame` is a funnel table with a breakdown; the first step (no previous step) and segments
+    not in `segments` are left out; `segments` gives the legend order.
+    """
+    ax = _ax(ax, figsize)
+    segments = list(segments)
+    first = frame.step.iloc[0] if len(frame) else None
+    shown = frame[frame.segment.isin(segments) & (frame.step != first)]
+    sns.barplot(shown, x="label", y="rate_from_previous", hue="segment", hue_order=segments,
+                palette=channel_palette(segments), ax=ax)
+    ax.set(xlabel="", ylabel="从上一步的转化率", title=title)
+    percent_axis(ax)
+    ax.legend(title=legend_title, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
+    return ax
+
+
+def paired_bars(frame: pd.DataFrame, x: str, y: str, hue: str, ax: Axes | None = None,
+                title: str | None = None, xlabel: str = "", ylabel: str = "",
+                order: Sequence[str] | None = None, percent: str | None = None,
+                legend: Mapping[str, Any] | None = None,
+                figsize: tuple[float, float] | None = None) -> Axes:
+    """Grouped bars of a long frame: `y` per `x`, one bar per `hue` (seaborn's colours).
+
+    The time-to-convert histogram (share per time bin, one bar per transition) and the models'
+    credit per channel are drawn with it. `percent`: "x" or "y" to show that axis in percent;
+    `legend`: keywords of the legend (title "" by default).
+    """
+    ax = _ax(ax, figsize)
+    sns.barplot(frame, x=x, y=y, hue=hue, order=order, ax=ax)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    if percent:
+        percent_axis(ax, percent)
+    ax.legend(**({"title": ""} | dict(legend or {})))
+    return ax
+
+
+def time_histogram(hist: pd.DataFrame, ax: Axes | None = None,
+                   figsize: tuple[float, float] = (9, 4.8)) -> Axes:
+    """`funnel.time_to_convert`'s histogram: the share of each transition's conversions per
+    time bin, one bar per transition."""
+    return paired_bars(hist, x="bin", y="share", hue="transition", ax=ax,
+                       xlabel="从上一步到这一步的时间", ylabel="转化者占比",
+                       title="每一步要等多久 (仅窗口内完成的转化)", percent="y",
+                       legend={"fontsize": 8, "ncols": 2}, figsize=figsize)
+
+
+def disagreement_bars(disagree: pd.DataFrame, labels: Mapping[str, str], ax: Axes | None = None,
+                      figsize: tuple[float, float] = (9, 4.8)) -> Axes:
+    """Two attribution models' share of credit per channel (`attribution.disagreement`, its
+    pair of models in ``attrs["pair"]``), channels by how much the models disagree."""
+    a, b = disagree.attrs["pair"]
+    shown = disagree.melt(id_vars="channel", value_vars=[a, b], var_name="model",
+                          value_name="share")
+    shown["model"] = shown.model.map(labels)
+    return paired_bars(shown, x="share", y="channel", hue="model",
+                       order=disagree.channel.tolist(), ax=ax, xlabel="功劳占比",
+                       title=f"{labels[a]} vs {labels[b]}：按分歧大小排序", percent="x",
+                       legend={"fontsize": 9}, figsize=figsize)
+
+
+def count_bars(frame: pd.DataFrame, x: str, y: str, ax: Axes | None = None,
+               title: str | None = None, xlabel: str = "", ylabel: str = "",
+               palette: Mapping[str, Any] | str | None = None,
+               figsize: tuple[float, float] | None = None) -> Axes:
+    """One bar per row: `y` against `x`, horizontal when `y` is the category.
+
+    `palette`: "channel" colours the bars by channel (the category column), else one colour.
+    """
+    ax = _ax(ax, figsize)
+    category = y if pd.api.types.is_numeric_dtype(frame[x]) else x
+    if palette == "channel":
+        sns.barplot(frame, x=x, y=y, hue=category, palette=channel_palette(frame[category]),
+                    legend=False, ax=ax)
+    else:
+        sns.barplot(frame, x=x, y=y, color=sns.color_palette()[0], ax=ax)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    return ax
+
+
+def binned_count_panels(dist: pd.DataFrame, titles: Mapping[str, str],
+                        ylabel: str = "投资人数",
+                        figsize: tuple[float, float] = (12, 4.2)) -> np.ndarray:
+    """People per bin of each measure side by side (`rfm.distribution`: measure, bin, users),
+    one panel per measure of `titles` ({measure: title}), in order. Returns the axes."""
+    _fig, axes = plt.subplots(1, len(titles), figsize=figsize, squeeze=False)
+    for i, (ax, (measure, title)) in enumerate(zip(axes[0], titles.items(), strict=True)):
+        count_bars(dist[dist.measure == measure], x="bin", y="users", ax=ax, title=title,
+                   ylabel=ylabel if i == 0 else "")
+        ax.tick_params(axis="x", rotation=60, labelsize=8)
+    return axes[0]
+
+
+def nth_bars(nth: pd.DataFrame, ax: Axes | None = None,
+             title: str = "投资满 n 次的人数（标注：占首投人数）",
+             figsize: tuple[float, float] | None = None) -> Axes:
+    """People who made at least n investments, each bar labelled with its share of the first."""
+    ax = _ax(ax, figsize)
+    nth = nth.reset_index(drop=True)
+    sns.barplot(nth, x="n", y="users", color=sns.color_palette()[0], ax=ax)
+    for i, row in nth.iterrows():
+        ax.text(i, row.users, f"{row.rate_from_first:.0%}", ha="center", va="bottom", fontsize=9)
+    ax.set(xlabel="第 n 次投资", ylabel="人数", title=title)
+    return ax
+
+
+def state_bars(states: pd.DataFrame, labels: Mapping[str, str], ax: Axes | None = None,
+               title: str = "每月末的生命周期状态", legend_title: str = "状态",
+               figsize: tuple[float, float] | None = None) -> Axes:
+    """Users per lifecycle state at each period end, stacked (segment colours).
+
+    `states` is `retention.lifecycle` (period, state, users); `labels` maps the states to their
+    shown names, in stacking order.
+    """
+    ax = _ax(ax, figsize)
+    shown = states.assign(period=states.period.astype(str), state=states.state.map(labels))
+    order = list(labels.values())
+    sns.histplot(shown, x="period", weights="users", hue="state", hue_order=order,
+                 multiple="stack", palette=segment_palette(order), shrink=0.85, discrete=True,
+                 ax=ax)
+    ax.tick_params(axis="x", rotation=90, labelsize=7)
+    ax.set(xlabel="月份（最后一个月截至分析日）", ylabel="用户数", title=title)
+    ax.get_legend().set_title(legend_title)
+    return ax
+
+
+def cost_bars(monitor: pd.DataFrame, retention_days: int, ax: Axes | None = None,
+              figsize: tuple[float, float] = (9, 4.8)) -> Axes:
+    """Paid channels' cost per first investor and per retained investor (`attribution.
+    channel_monitor`), cheapest retained investor first; a note instead of bars when there are
+    no costs."""
+    from growthloop.metrics.attribution import TOTAL as total
+
+    ax = _ax(ax, figsize)
+    paid = monitor[(monitor.spend > 0) & (monitor.channel != total)]
+    costs = paid.melt(id_vars="channel",
+                      value_vars=["cost_per_investor", "cost_per_retained_investor"],
+                      var_name="metric", value_name="yuan")
+    costs["metric"] = costs.metric.map({
+        "cost_per_investor": "每个首投用户的成本",
+        "cost_per_retained_investor": f"每个留存投资用户的成本 ({retention_days} 天内复投)"})
+    order = paid.sort_values("cost_per_retained_investor").channel.tolist()
+    if len(costs):
+        sns.barplot(costs, y="channel", x="yuan", hue="metric", order=order, ax=ax)
+        ax.legend(title="", fontsize=9, loc="upper right")
+    else:
+        no_data(ax)
+    ax.set(xlabel="元 (yuan)", ylabel="", title="付费渠道的获客成本：首投用户与留存投资用户")
+    return ax
+
+
+def revenue_per_yuan_bars(budget: pd.DataFrame, horizon: int, ax: Axes | None = None,
+                          figsize: tuple[float, float] = (8, 4.5)) -> Axes:
+    """Revenue per yuan of spend per paid channel, with the break-even line at 1."""
+    ax = _ax(ax, figsize)
+    if len(budget):
+        sns.barplot(budget, y="channel", x="revenue_per_yuan", hue="channel",
+                    palette=channel_palette(budget.channel), legend=False, ax=ax)
+        ax.axvline(1.0, ls="--", color="grey", lw=1)
+    else:
+        no_data(ax)
+    ax.set(xlabel=f"每投入 1 元带来的 {horizon} 天收入 (元)", ylabel="",
+           title="下一元预算的回报 (虚线 = 回本)")
+    return ax
+
+
+def value_vs_cost(budget: pd.DataFrame, horizon: int, ax: Axes | None = None,
+                  figsize: tuple[float, float] = (8, 5.5)) -> Axes:
+    """Cost per investor against value per investor per paid channel (point size = spend),
+    with the break-even diagonal."""
+    ax = _ax(ax, figsize)
+    if len(budget):
+        sns.scatterplot(budget, x="cost_per_investor", y="value_per_investor", hue="channel",
+                        size="spend", sizes=(60, 600), palette=channel_palette(budget.channel),
+                        legend=False, ax=ax)
+        for r in budget.itertuples():
+            ax.annotate(r.channel, (r.cost_per_investor, r.value_per_investor), xytext=(6, 4),
+                        textcoords="offset points", fontsize=9)
+        top = max(budget.cost_per_investor.max(), budget.value_per_investor.max()) * 1.1
+        ax.plot([0, top], [0, top], ls="--", color="grey", lw=1)
+        ax.text(top * 0.97, top * 0.9, "盈亏平衡线\n(价值 = 成本)", ha="right", va="top",
+                color="grey", fontsize=9)
+        ax.set_xlim(0, top)
+        ax.set_ylim(0, top)
+    else:
+        no_data(ax)
+    ax.set(xlabel="每个首投用户的成本 (元)", ylabel=f"每个首投用户 {horizon} 天收入 (元)",
+           title="获客成本 vs 用户价值 (点的大小 = 花费；线上方的渠道回本)")
+    return ax
+
+
+# --------------------------------------------------------------------------------- lines
+
+
+def rate_lines(frame: pd.DataFrame, x: str, y: str, hue: str, low: str | None = None,
+               high: str | None = None, ax: Axes | None = None,
+               hue_order: Sequence[str] | None = None,
+               palette: Mapping[str, Any] | None = None, title: str | None = None,
+               xlabel: str = "", ylabel: str = "", legend: Mapping[str, Any] | None = None,
+               figsize: tuple[float, float] | None = None) -> Axes:
+    """Rates over `x`, one line per `hue`, with the band `low`..`high` (a confidence interval)
+    shaded in the line's colour when given; the rate axis in percent."""
+    ax = _ax(ax, figsize)
+    order = list(hue_order) if hue_order is not None else frame[hue].unique().tolist()
+    colors = dict(palette) if palette is not None else dict(
+        zip(order, sns.color_palette(n_colors=len(order)), strict=True))
+    sns.lineplot(frame, x=x, y=y, hue=hue, hue_order=order, palette=colors, marker="o", ax=ax)
+    if low is not None and high is not None:
+        for name in order:
+            part = frame[frame[hue] == name]
+            ax.fill_between(part[x], part[low], part[high], color=colors[name], alpha=0.15)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    percent_axis(ax)
+    if legend is not None:
+        ax.legend(**legend)
+    return ax
+
+
+def nth_rate_lines(nth: pd.DataFrame, order: Sequence[str], ax: Axes | None = None,
+                   title: str = "按首投产品期限", legend_title: str = "首投期限",
+                   figsize: tuple[float, float] | None = None) -> Axes:
+    """`retention.nth_investment` by a breakdown: the share of first investors reaching the
+    n-th investment, one line per group (in `order`), a tick per n."""
+    ax = rate_lines(nth, x="n", y="rate_from_first", hue="group", hue_order=order, ax=ax,
+                    xlabel="第 n 次投资", ylabel="占首投人数", title=title,
+                    legend={"title": legend_title, "fontsize": 8}, figsize=figsize)
+    ax.set_xticks(sorted(nth.n.unique()))
+    return ax
+
+
+def cohort_rate_lines(cohorts: pd.DataFrame, ax: Axes | None = None,
+                      figsize: tuple[float, float] = (9, 4.5)) -> Axes:
+    """`funnel.cohort_conversion`: each step's rate from sign-up per registration month, with
+    its Wilson band; the first step (everyone, by definition) is left out."""
+    first = cohorts.step.iloc[0] if len(cohorts) else None
+    shown = cohorts[cohorts.step != first]
+    ax = rate_lines(shown, x="cohort", y="rate_from_start", hue="label", low="ci_low",
+                    high="ci_high", ax=ax, xlabel="注册月份", ylabel="注册后窗口内的转化率",
+                    title="每个注册月份的转化率 (窗口已结束的用户)", figsize=figsize)
+    ax.tick_params(axis="x", rotation=45)
+    ax.legend(title="", loc="upper left", bbox_to_anchor=(1, 1))
+    return ax
+
+
+def silhouette(scores: pd.DataFrame, k: int, ax: Axes | None = None,
+               figsize: tuple[float, float] = (7, 3.5)) -> Axes:
+    """The silhouette score per number of clusters k, the chosen k marked."""
+    ax = _ax(ax, figsize)
+    sns.lineplot(scores, x="k", y="silhouette", marker="o", ax=ax)
+    ax.axvline(k, color="grey", linestyle="--")
+    ax.set_title(f"轮廓系数 (silhouette) 选出 {k} 个群组")
+    ax.set_xlabel("群组数 k")
+    return ax
+
+
+def lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None,
+                 figsize: tuple[float, float] = (5, 5)) -> Axes:
+    """`profiling.lorenz_curve` against the line of perfect equality."""
+    ax = _ax(ax, figsize)
+    ax.plot(curve.population_share, curve.value_share, label="洛伦兹曲线")
+    ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="完全平均")
+    ax.set_xlabel("投资用户累计占比 (按资产从低到高)")
+    ax.set_ylabel("资产累计占比")
+    ax.set_title("资产集中度")
+    ax.legend()
+    return ax
+
+
+def retention_curves(cohorts: pd.DataFrame, pooled: pd.DataFrame, ax: Axes | None = None,
+                     figsize: tuple[float, float] = (9, 4.5)) -> Axes:
+    """Each cohort's retention curve over its complete periods (darker = newer) and the pooled
+    curve in black."""
+    ax = _ax(ax, figsize)
+    curves = cohorts[cohorts.complete].assign(cohort=lambda t: t.cohort.astype(str))
+    sns.lineplot(curves, x="period", y="rate", hue="cohort", palette="crest", lw=1, alpha=0.7,
+                 legend=False, ax=ax)
+    sns.lineplot(pooled, x="period", y="rate", color="black", lw=2.5, marker="o",
+                 label="合并 (pooled)", ax=ax)
+    percent_axis(ax)
+    ax.set(xlabel="进入后的第 k 个周期", ylabel="留存率",
+           title="每个同期群的留存曲线（颜色越深越新），黑线为合并曲线")
+    return ax
+
+
+def survival_curves(curves: pd.DataFrame, ax: Axes | None = None,
+                    title: str = "按注册渠道的生存曲线 (Kaplan-Meier，已处理截尾)",
+                    legend_title: str = "注册渠道",
+                    figsize: tuple[float, float] = (9, 4.8)) -> Axes:
+    """Kaplan-Meier curves (`retention.kaplan_meier` by group) as steps, channel colours."""
+    ax = _ax(ax, figsize)
+    groups = sorted(curves.group.unique())
+    sns.lineplot(curves, x="day", y="survival", hue="group", hue_order=groups,
+                 palette=channel_palette(groups), drawstyle="steps-post", ax=ax)
+    percent_axis(ax)
+    ax.set(xlabel="首投后的天数", ylabel="仍在活跃寿命内的比例", ylim=(0, 1.02), title=title)
+    ax.legend(title=legend_title, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return ax
+
+
+def ltv_cohort_curves(cohorts: pd.DataFrame, pooled: pd.DataFrame, ax: Axes | None = None,
+                      figsize: tuple[float, float] | None = None) -> Axes:
+    """LTV per registered user by months since sign-up, one line per sign-up month's complete
+    months (darker = newer), and the pooled curve in black."""
+    ax = _ax(ax, figsize)
+    sns.lineplot(cohorts[cohorts.complete].assign(cohort=lambda t: t.cohort.astype(str)),
+                 x="month", y="ltv", hue="cohort", palette="crest", lw=1, legend=False, ax=ax)
+    sns.lineplot(pooled, x="month", y="ltv", color="black", lw=2.5, label="合并 (pooled)", ax=ax)
+    ax.set(xlabel="注册后的月数", ylabel="每注册用户累计收入 (元)",
+           title="按注册月份的 LTV 曲线（颜色越深越新）")
+    return ax
+
+
+def ltv_channel_curves(curves: pd.DataFrame, cac: pd.DataFrame, ax: Axes | None = None,
+                       figsize: tuple[float, float] | None = None) -> Axes:
+    """LTV per registered user by channel (lines) and each channel's CAC (dashed, same colour).
+
+    `curves` is `retention.ltv_curves` by channel (group, month, ltv); `cac` the table of
+    `retention.ltv_cac` (channel, cac).
+    """
+    ax = _ax(ax, figsize)
+    channels = sorted(curves.group.unique())
+    palette = channel_palette(channels)
+    sns.lineplot(curves, x="month", y="ltv", hue="group", hue_order=channels, palette=palette,
+                 ax=ax)
+    for row in cac.dropna(subset=["cac"]).itertuples():
+        if row.channel in palette:
+            ax.axhline(row.cac, color=palette[row.channel], ls="--", lw=1)
+    ax.set(xlabel="注册后的月数", ylabel="元", title="按注册渠道的 LTV（实线）与 CAC（虚线）")
+    ax.legend(title="注册渠道", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return ax
+
+
+def ci_errorbars(frame: pd.DataFrame, y: str, x: str = "uplift", low: str = "ci_low",
+                 high: str = "ci_high", ax: Axes | None = None, title: str | None = None,
+                 xlabel: str = "", zero: bool = True, percent: bool = True,
+                 color: Any = None, figsize: tuple[float, float] | None = None) -> Axes:
+    """A point with its interval per row (`low` to `high` around `x`), one row per `y` label,
+    the zero line marked: an uplift and its confidence interval, say."""
+    ax = _ax(ax, figsize)
+    xs = frame[x].to_numpy(float)
+    err = [xs - frame[low].to_numpy(float), frame[high].to_numpy(float) - xs]
+    ax.errorbar(xs, frame[y].astype(str).to_numpy(), xerr=err, fmt="o", capsize=4,
+                color=color if color is not None else sns.color_palette()[0])
+    if zero:
+        ax.axvline(0, color="grey", lw=1)
+    ax.set(xlabel=xlabel, ylabel="", title=title)
+    if percent:
+        percent_axis(ax, "x")
+    return ax
+
+
+def qini_curve(qini: pd.DataFrame, ax: Axes | None = None, title: str = "Qini 曲线",
+               figsize: tuple[float, float] = (6.5, 4)) -> Axes:
+    """Incremental responders against the share of the list targeted (share_targeted, qini),
+    ranked by predicted uplift, against random targeting (random)."""
+    ax = _ax(ax, figsize)
+    ax.plot(qini.share_targeted, qini.qini, label="按预测增量排序")
+    ax.plot(qini.share_targeted, qini.random, ls="--", color="grey", label="随机 (random)")
+    ax.set(xlabel="覆盖名单的比例 (按预测增量从高到低)", ylabel="增量响应者", title=title)
+    percent_axis(ax, "x")
+    ax.legend(fontsize=8)
+    return ax
+
+
+# --------------------------------------------------------------------------------- heatmaps
+
+
+def heatmap(grid: pd.DataFrame, ax: Axes | None = None, annot: Any = True, fmt: str = ".0%",
+            cmap: str = "Blues", title: str | None = None, xlabel: str = "", ylabel: str = "",
+            figsize: tuple[float, float] | None = None, **kwargs: Any) -> Axes:
+    """A labelled grid (rows x columns), annotated; keywords go to seaborn.heatmap."""
+    ax = _ax(ax, figsize)
+    sns.heatmap(grid, annot=annot, fmt=fmt, cmap=cmap, ax=ax, **kwargs)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    return ax
+
+
+def model_heatmap(credits: pd.DataFrame, models: Sequence[str], labels: Mapping[str, str],
+                  ax: Axes | None = None, figsize: tuple[float, float] = (10, 6)) -> Axes:
+    """Each attribution model's share of credit per channel (`attribution.attribute`), models
+    in the order given, channels by their mean share."""
+    grid = credits.pivot(index="channel", columns="model", values="share")[
+        [m for m in models if m in set(credits.model)]]
+    grid = grid.loc[grid.mean(axis=1).sort_values(ascending=False).index]
+    grid.columns = [labels[m] for m in grid.columns]
+    ax = heatmap(grid, ax=ax, fmt=".1%", cbar=False, annot_kws={"fontsize": 8},
+                 title="各归因模型给每个渠道的功劳占比 (同一批路径)", figsize=figsize)
+    ax.tick_params(axis="x", rotation=30)
+    return ax
+
+
+def rf_heatmap(heat: pd.DataFrame, label: Label = cell_label, ax: Axes | None = None,
+               figsize: tuple[float, float] = (8, 5.2)) -> Axes:
+    """`rfm.rf_heatmap`: mean M (colour, yuan) and people per R score x F score, high R on
+    top; empty cells grey. People go through `label` (``ch.cell_label``)."""
+    grid = heat.pivot(index="r_score", columns="f_score", values="mean_monetary").sort_index(
+        ascending=False)
+    counts = heat.pivot(index="r_score", columns="f_score", values="users").sort_index(
+        ascending=False)
+    text = (grid.map(lambda v: "" if pd.isna(v) else yuan(v)) + "\n"
+            + counts.map(lambda n: f"{label(n, '{:,}')} 人" if n else "空"))
+    ax = heatmap(grid, ax=ax, annot=text, fmt="", cmap="YlOrRd",
+                 cbar_kws={"label": "平均 M (元)"}, annot_kws={"fontsize": 8},
+                 xlabel="F 得分 (越高越频繁)", ylabel="R 得分 (越高越近)",
+                 title="R 得分 × F 得分：每格的平均 M 与人数 (灰色为空档)", figsize=figsize)
+    ax.set_facecolor("#e6e6e6")
+    ax.grid(False)
+    return ax
+
+
+def migration_heatmap(share: pd.DataFrame, users: pd.DataFrame, label: Label = cell_label,
+                      ax: Axes | None = None, xlabel: str = "", ylabel: str = "",
+                      figsize: tuple[float, float] = (9, 5.8)) -> Axes:
+    """From-segment x to-segment: people (`users`, through `label`) and their share of the
+    from-segment (colour), from `rfm.migration_matrix`."""
+    return heatmap(share, ax=ax, annot=users.map(lambda n: label(n, "{:,}")), fmt="",
+                   cmap="Blues", vmin=0, vmax=1, cbar_kws={"label": "占上期该人群的比例"},
+                   annot_kws={"fontsize": 8}, xlabel=xlabel, ylabel=ylabel,
+                   title="人群迁移矩阵：人数 (数字) 与占上期人群的比例 (颜色)", figsize=figsize)
+
+
+def transition_heatmap(matrix: pd.DataFrame, labels: Mapping[str, str], ax: Axes | None = None,
+                       figsize: tuple[float, float] | None = None) -> Axes:
+    """Lifecycle state transitions (`retention.transition_matrix`), rows summing to 100%."""
+    return heatmap(matrix.rename(index=labels, columns=labels), ax=ax, fmt=".0%", vmin=0,
+                   vmax=1, cbar=False, xlabel="下个月末 (to)", ylabel="本月末 (from)",
+                   title="状态流转（各完整月合计，行和为 100%）", figsize=figsize)
+
+
+RUNNING_HATCH = {"facecolor": "#eeeeee", "edgecolor": "#888888", "hatch": "///", "lw": 0.3}
+
+
+def _retention_heatmap(values: pd.DataFrame, running: pd.DataFrame, ax: Axes, title: str,
+                       xlabel: str, fontsize: float = 7) -> Axes:
+    values = values.copy()
+    values.index = [str(c) for c in values.index]
+    sns.heatmap(values, mask=values.isna(), annot=True, fmt=".0%", cmap="YlGnBu", vmin=0,
+                cbar_kws={"format": "{x:.0%}", "label": "留存率", "shrink": 0.8},
+                annot_kws={"fontsize": fontsize}, ax=ax)
+    for i, j in zip(*running.to_numpy().nonzero(), strict=True):
+        ax.add_patch(Rectangle((j, i), 1, 1, **RUNNING_HATCH))
+        ax.text(j + 0.5, i + 0.5, "进行中", ha="center", va="center", fontsize=fontsize - 1)
+    ax.grid(False)
+    ax.set(xlabel=xlabel, ylabel="同期群 (cohort)", title=title)
+    return ax
+
+
+def cohort_heatmaps(tables: Sequence[pd.DataFrame], titles: Sequence[str],
+                    xlabels: Sequence[str], min_cell: int = MIN_CELL_SIZE,
+                    width: float = 10) -> np.ndarray:
+    """Cohort retention grids (`retention.cohort_retention`), stacked, each as tall as its
+    cohorts: rates in colour, periods still running hatched ("进行中", never 0), periods not
+    begun blank. A rate whose returners are a small cell (fewer than `min_cell`) is not shown:
+    it would give their count away. Returns the array of axes."""
+    from growthloop.metrics.retention import retention_matrix
+
+    sizes = [t.cohort.nunique() for t in tables]
+    fig, axes = plt.subplots(len(tables), 1, figsize=(width, 0.3 * sum(sizes) + 3.5),
+                             gridspec_kw={"height_ratios": [max(n, 1) for n in sizes]},
+                             squeeze=False)
+    for ax, table, title, xlabel in zip(axes[:, 0], tables, titles, xlabels, strict=True):
+        small = table.retained.map(lambda n: is_small(n, min_cell))
+        values, running = retention_matrix(table.assign(rate=table.rate.where(~small)))
+        _retention_heatmap(values, running, ax, title, xlabel)
+    return axes[:, 0]
