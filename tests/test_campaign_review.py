@@ -394,3 +394,182 @@ def test_power_check_codes():
     rows = cr.checks_table(stats.srm(1000, 1000, 0.5), ok).set_index("check").verdict
     assert rows.iloc[3] == stats.srm_label("match") and rows.iloc[4] == "样本量足够"
 
+
+
+# --------------------------------------------------------------------------------------------
+# the chapter's numbers: one summary per question, worked out by hand
+
+
+def test_card_summary_and_campaign_list(hand):
+    c = cr.campaign(hand, "C1")
+    all_campaigns = cr.campaigns(hand)
+    s = cr.card_summary(c, all_campaigns)
+    # C1, C2 and C3 in the data; C1 is an SMS (短信) bind-card (绑卡) campaign of 7 days to
+    # U1-U8: U1, U2, U3, U4, U7 treated, U5, U6, U8 held out; sent 10:05, 5 minutes after start
+    assert s == {"campaigns": 3, "campaign": "C1「活动C1」", "channel": "短信", "goal": "绑卡",
+                 "window": 7, "members": 8, "treatment": 5, "control": 3, "send_delay": 5.0}
+    assert all(type(s[k]) is int for k in ("campaigns", "window", "members", "treatment", "control"))
+    assert (c.goal_label, c.channel_label) == ("绑卡", "短信")
+    listed = cr.campaign_list(all_campaigns)
+    assert listed.start_at.tolist() == ["2025-03-01 10:00"] * 3
+    assert listed.columns.tolist() == all_campaigns.columns.tolist()
+
+
+def test_funnel_summary_by_hand(hand):
+    fun = cr.campaign_funnel(hand, cr.campaign(hand, "C1"))
+    s = cr.funnel_summary(fun, cr.diagnose(fun))
+    # path sent 5 -> delivered 4 -> clicked 2 -> goal 1 (U1); the goal reached any way by 3
+    # (U1, U2, U7): delivery 4/5 = 0.8 is under its 0.9 threshold, the others pass (clicks
+    # 2/4 = 0.5 >= 0.02, click to goal 1/2 = 0.5 >= 0.2, response 3/5 = 0.6 >= 0.01)
+    assert s == {"sent": 5, "delivery_rate": pytest.approx(0.8), "click_rate": pytest.approx(0.5),
+                 "click_to_goal": pytest.approx(0.5), "response_rate": pytest.approx(0.6),
+                 "path_goal": 1, "reached_goal": 3, "off_path": 2, "weak": "送达率",
+                 "low_response": cr.RESPONSE_LEVELS["ok"]}
+    assert list(s) == ["sent", "delivery_rate", "click_rate", "click_to_goal", "response_rate",
+                       "path_goal", "reached_goal", "off_path", "weak", "low_response"]
+    # two batches and their total: the total is the last batch. In total 200 sent, 150
+    # delivered (0.75 < 0.9), 1 click (1/150 < 0.02), no goal after it (0 < 0.2) and 1
+    # responder any way (1/200 = 0.5% < 1%): every rate is weak
+    rows = []
+    for batch, sent, deliv, goal in (("d1", 100, 80, 1), ("d2", 100, 70, 0), ("全部 (all)", 200, 150, 1)):
+        rows += [dict(batch=batch, step="sent", label="发送", users=sent, reached=sent),
+                 dict(batch=batch, step="delivered", label="送达", users=deliv, reached=deliv),
+                 dict(batch=batch, step="clicked", label="点击短链", users=goal, reached=goal),
+                 dict(batch=batch, step="goal", label="首投 (目标)", users=0, reached=goal)]
+    two = pd.DataFrame(rows)
+    total = cr.funnel_total(two)
+    assert total.batch.unique().tolist() == ["全部 (all)"] and total.index.tolist() == [0, 1, 2, 3]
+    low = cr.funnel_summary(two, cr.diagnose(two))
+    assert low["sent"] == 200 and low["response_rate"] == pytest.approx(0.005)
+    assert low["weak"] == "送达率、点击率、点击后达成率、响应率"
+    assert low["low_response"] == cr.RESPONSE_LEVELS["low"] and low["off_path"] == 1
+    assert cr.RESPONSE_LEVELS["low"].startswith("低于 1%")
+
+
+def test_effect_summary_by_hand(hand):
+    c = cr.campaign(hand, "C1")
+    e = cr.effect(hand, c)
+    s = cr.effect_summary(e, c)
+    assert list(s) == ["verdict", *cr.EFFECT_KEYS, "cost_per_send", "cost_per_reward"]
+    # 3 of 5 against 1 of 3: the Wilson intervals (0.23-0.88 and 0.06-0.79) are so wide that
+    # Newcombe's interval of the difference takes in 0: not significant
+    assert s["verdict"] == cr.VERDICTS["not_significant"]
+    assert s["uplift"] == pytest.approx(3 / 5 - 1 / 3)
+    assert s["cost"] == pytest.approx(30.5)  # 5 sends x 0.1 + 3 rewards x 10
+    assert (s["cost_per_send"], s["cost_per_reward"]) == (0.1, 10.0)
+    assert all(type(s[k]) is float for k in cr.EFFECT_KEYS)
+    # without a holdout the numbers are NaN and the verdict says why
+    none = cr.effect_summary(cr.effect(hand, cr.campaign(hand, "C2")), cr.campaign(hand, "C2"))
+    assert none["verdict"] == cr.NO_HOLDOUT and math.isnan(none["uplift"])
+
+
+def test_checks_summary_by_hand():
+    # 820 / 180 against a planned 20% holdout: observed 0.18, chi² 2.5, p = 0.114 (stats.srm)
+    srm = stats.srm(820, 180, 0.2)
+    ok = {"mde": 0.03, "needed_treatment": 1500.0, "status": "ok", "warning": ""}
+    # SMDs 0.05, -0.15, 0.12 with p 0.6, 0.01, 0.2: |-0.15| and 0.12 over 0.1 -> 2; p under
+    # 0.05 -> 1; largest |SMD| 0.15
+    bal = pd.DataFrame({"covariate": ["a", "b", "c"], "smd": [0.05, -0.15, 0.12],
+                        "p_value": [0.6, 0.01, 0.2], "imbalanced": [False, True, True]})
+    s = cr.checks_summary(srm, ok, bal)
+    assert s == {"srm_p": pytest.approx(0.114, abs=5e-4), "srm_verdict": stats.srm_label("match"),
+                 "observed_holdout": pytest.approx(0.18), "planned_holdout": 0.2, "mde": 0.03,
+                 "needed": 1500.0, "power_warning": cr.POWER_OK, "imbalanced": 2,
+                 "balance_sig": 1, "max_smd": pytest.approx(0.15)}
+    small = dict(ok, status="too_small", warning=cr.POWER_WARNINGS["too_small"])
+    assert cr.checks_summary(srm, small, bal)["power_warning"] == cr.POWER_WARNINGS["too_small"]
+    assert cr.checks_summary(srm, ok, bal, p_level=0.7)["balance_sig"] == 3
+
+
+def test_cuped_summary_by_hand():
+    cup = pd.DataFrame({"method": ["plain", "cuped"], "uplift": [0.02, 0.02], "se": [0.015, 0.01],
+                        "ci_low": [-0.01, 0.0], "ci_high": [0.05, 0.04], "p_value": [0.2, 0.05],
+                        "theta": [0.0, 0.3], "variance_reduction": [0.0, 0.25]})
+    s = cr.cuped_summary(cup, "pre_active_days")
+    assert s == {"cuped_uplift": 0.02, "cuped_low": 0.0, "cuped_high": 0.04, "plain_low": -0.01,
+                 "plain_high": 0.05, "cuped_reduction": 0.25, "cuped_theta": 0.3,
+                 "covariate": "pre_active_days"}
+    # rows found by method, not by position
+    assert cr.cuped_summary(cup.iloc[::-1], "x")["plain_low"] == -0.01
+    empty = cr.cuped_summary(cup.iloc[:0], "tenure_days")
+    assert empty["covariate"] == "tenure_days"
+    assert all(math.isnan(v) for k, v in empty.items() if k != "covariate")
+    assert set(cr.ESTIMATE_LABELS) == {"plain", "cuped"}
+
+
+def test_segment_uplifts_and_summary(hand):
+    c = cr.campaign(hand, "C1")
+    one = cr.segment_uplifts(hand, c, "age_band", rfm=False)
+    assert list(one.tables) == ["age_band"] and one.first == "age_band"
+    assert one.first_table.equals(cr.segment_uplift(hand, c, "age_band"))
+    two = cr.segment_uplifts(hand, c, ["age_band", "layer"], rfm=True)
+    assert list(two.tables) == ["age_band", "layer", cr.RFM_BREAKDOWN]
+    # every breakdown counts all 5 treated and 3 held-out members
+    for table in two.tables.values():
+        assert (table.users_t.sum(), table.users_c.sum()) == (5, 3)
+    combined = two.combined()
+    assert combined.breakdown.unique().tolist() == ["age_band", "layer", "rfm"]
+    assert set(combined.verdict) == {"too_small"}  # 5 and 3 members: under 30
+    assert set(two.book_table().verdict) == {"样本不足"}
+    with pytest.raises(ValueError, match="breakdowns"):
+        cr.segment_uplifts(hand, c, [], rfm=False)
+    # the docstring's example: age_band positive (0.05), too_small (0.3), not_significant
+    # (0.01); rfm positive, negative -> tested 2, small 1, best the 0.05 one (too_small is not
+    # tested), positive 2 over both, cells 5
+    def table(verdicts, uplifts):
+        return pd.DataFrame({"segment": [f"s{i}" for i in range(len(verdicts))],
+                             "verdict": verdicts, "uplift": uplifts})
+    segs = cr.SegmentUplifts({
+        "age_band": table(["positive", "too_small", "not_significant"], [0.05, 0.3, 0.01]),
+        "rfm": table(["positive", "negative"], [0.2, -0.1])})
+    assert cr.segment_uplifts_summary(segs) == {
+        "seg_breakdown": "age_band", "seg_tested": 2, "seg_small": 1, "seg_positive": 2,
+        "seg_cells": 5, "seg_best": "s0", "seg_best_uplift": 0.05}
+
+
+def test_history_summary_by_hand(hand):
+    nan = float("nan")
+    hist = pd.DataFrame({"campaign_id": ["C1", "C2", "C3"], "name": ["甲", "乙", "丙"],
+                         "uplift": [0.03, 0.01, nan], "ci_low": [0.01, -0.01, nan],
+                         "roi": [-0.2, 0.4, nan]})
+    # C3 has no uplift (no holdout); C1's interval is above 0, C2's ROI is positive and best
+    assert cr.history_summary(hist) == {"hist_campaigns": 3, "hist_significant": 1,
+                                        "hist_positive_roi": 1, "hist_best": "C2「乙」",
+                                        "hist_best_roi": 0.4}
+    none = cr.history_summary(hist.iloc[2:])
+    assert none["hist_best"] == "无" and math.isnan(none["hist_best_roi"])
+    # on the hand-built data: C1 has an uplift, C2 (no holdout) and C3 (no members) do not
+    s = cr.history_summary(cr.history(hand))
+    assert (s["hist_campaigns"], s["hist_best"]) == (3, "C1「活动C1」")
+    assert s["hist_best_roi"] == pytest.approx((2.0 - 30.5) / 30.5)  # test_effect_by_hand
+
+
+def test_next_round_summary_by_hand(hand):
+    c = cr.campaign(hand, "C1")
+    forced = pd.DataFrame({"segment": ["35-44", "25-34"], "verdict": ["positive", "not_significant"],
+                           "uplift": [0.2, 0.0], "ci_low": [0.05, -0.1], "rate_t": [0.5, 0.5],
+                           "users_t": [3, 2], "users_c": [2, 1]})
+    plan, _targets = cr.next_round(hand, c, forced, "age_band", budget=100.0)
+    # as in test_segments_and_next_round: 35-44's one target (U3), 1 x 0.2 incremental,
+    # 1 x (0.1 + 0.5 x 10) = 5.1 yuan
+    s = cr.next_round_summary(plan, c, 100.0)
+    assert s == {"plan_segments": 1, "plan_names": "35-44", "plan_targets": 1,
+                 "plan_incremental": pytest.approx(0.2), "plan_cost": pytest.approx(5.1),
+                 "plan_basis": "分群显著 (segment)", "budget": 100.0,
+                 "offer": cr.OFFERS["bind_card"]}
+    empty, _t = cr.next_round(hand, c, forced.assign(verdict="not_significant"), "age_band")
+    s0 = cr.next_round_summary(empty, c)
+    assert (s0["plan_segments"], s0["plan_names"], s0["plan_basis"]) == (0, "无", cr.NO_PLAN)
+    assert math.isnan(s0["budget"])
+
+
+def test_goal_summary_by_hand():
+    # decompose_goal's example (test_decompose_goal_by_hand): A takes 60 of 80 investors (75%),
+    # totals 200 registrations, 1,400 clicks and 6,000 yuan
+    rates = pd.DataFrame({"channel": ["A", "B"], "investors": [30, 10], "register_to_invest": [0.5, 0.25],
+                          "click_to_register": [0.2, 0.1], "cost_per_investor": [100.0, 0.0]})
+    plan = planning.decompose_goal(rates, 80)
+    assert planning.goal_summary(plan, 80) == {
+        "target_investors": 80, "target_registrations": pytest.approx(200.0),
+        "target_clicks": pytest.approx(1400.0), "target_budget": pytest.approx(6000.0),
+        "target_top": "A", "target_top_share": pytest.approx(0.75)}

@@ -380,3 +380,136 @@ def test_cohort_heatmaps_hatch_running_periods_and_hide_small_rates():
     assert sum(isinstance(p, Rectangle) and p.get_hatch() == "///" for p in ax.patches) == 2
     shown = plots.cohort_heatmaps([table], ["月"], ["k"], min_cell=1)
     assert texts(shown[0]) == ["100%", "30%", "10%", "进行中", "进行中"]
+
+
+# --------------------------------------------------------------------------------- chapter 6
+
+
+def caps(ax: Axes) -> list[float]:
+    """The cap sizes (marker sizes, twice the capsize) of every error bar of an axes."""
+    return [cap.get_markersize() for c in ax.containers if hasattr(c, "has_xerr")
+            for cap in c.lines[1]]
+
+
+def test_ci_errorbars_capsize_and_qini_labels():
+    frame = pd.DataFrame({"segment": ["a"], "uplift": [0.02], "ci_low": [0.0], "ci_high": [0.04]})
+    assert set(caps(plots.ci_errorbars(frame, y="segment"))) == {8}  # default capsize 4
+    assert set(caps(plots.ci_errorbars(frame, y="segment", capsize=6))) == {12}
+    qini = pd.DataFrame({"share_targeted": [0, 0.5, 1], "qini": [0, 8, 10], "random": [0, 5, 10]})
+    ax = plots.qini_curve(qini)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "按预测增量排序"
+    ax = plots.qini_curve(qini, label="按预测增量排序 (two-model)", ylabel="增量响应者 (按实验组规模)")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["按预测增量排序 (two-model)",
+                                                                   "随机 (random)"]
+    assert ax.get_ylabel() == "增量响应者 (按实验组规模)"
+
+
+def test_campaign_funnel_bars_label_counts_through_suppression():
+    total = pd.DataFrame({"step": ["sent", "delivered", "goal"], "label": ["发送", "送达", "首投 (目标)"],
+                          "users": [50, 40, 5], "reached": [50, 40, 12],
+                          "rate_from_previous": [np.nan, 0.8, 0.125]}, index=[7, 8, 9])
+    ax = plots.campaign_funnel_bars(total, "C1", label=label)
+    # a pale bar (reached) and a solid one (on the path) per step
+    assert len(bars(ax)) == 6
+    assert [b.get_width() for b in bars(ax)] == [50, 40, 12, 50, 40, 5]
+    # 5 on the path is a small cell; the first step has no previous one
+    assert texts(ax) == [" 50", " 40  (80.0%)", " <10  (12.5%)"]
+    assert [t.get_position()[0] for t in ax.texts] == [50, 40, 12]  # at the longer bar
+    assert ax.get_xlim() == (0, pytest.approx(65.0))
+    assert "C1" in ax.get_title()
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["到达 (reached)", "沿路径 (on the path)"]
+
+
+def test_response_rate_bars():
+    rates = pd.DataFrame({"group": ["treatment", "control"],
+                          "label": ["实验组 (treatment)", "对照组 (holdout)"], "users": [200, 8],
+                          "responders": [60, 2], "rate": [0.3, 0.25], "ci_low": [0.24, 0.07],
+                          "ci_high": [0.37, 0.59]})
+    ax = plots.response_rate_bars(rates, "首投", label=label)
+    assert [p.get_height() for p in ax.patches] == [0.3, 0.25]
+    palette = theme.segment_palette(rates.label)
+    assert [p.get_facecolor()[:3] for p in ax.patches] == [pytest.approx(c) for c in palette.values()]
+    # the holdout's 8 members and 2 responders are small cells
+    assert texts(ax) == ["30.0%\n60/200", "25.0%\n<10/<10"]
+    assert [t.get_position()[1] for t in ax.texts] == [0.37, 0.59]  # above the interval
+    assert set(caps(ax)) == {12}
+    assert ax.get_ylim() == (0, pytest.approx(0.59 * 1.35))
+    assert ax.get_ylabel() == "窗口内「首投」率" and tick(ax, 0.3) == "30%"
+
+
+def test_smd_bars():
+    bal = pd.DataFrame({"covariate": ["a", "b", "c"], "smd": [0.05, -0.15, 0.12]})
+    ax = plots.smd_bars(bal, 0.1, 90)
+    assert [b.get_width() for b in bars(ax)] == pytest.approx([0.05, -0.15, 0.12])
+    dashed = [ln.get_xdata()[0] for ln in ax.lines if ln.get_linestyle() == "--"]
+    assert dashed == [-0.1, 0.1]
+    assert ax.get_title() == "活动前 90 天的行为：两组是否可比 (虚线 ±0.1)"
+
+
+def test_goal_budget_bars_leave_the_total_out():
+    from growthloop.metrics import planning
+
+    rates = pd.DataFrame({"channel": ["A", "B"], "investors": [30, 10], "register_to_invest": [0.5, 0.25],
+                          "click_to_register": [0.2, 0.1], "cost_per_investor": [100.0, 0.0]})
+    plan = planning.decompose_goal(rates, 80)  # A 60 -> 120 registrations, 6000 yuan; B 20 -> 80, 0
+    ax = plots.goal_budget_bars(plan, 80)
+    assert [b.get_width() for b in bars(ax)] == pytest.approx([6000, 0])
+    assert texts(ax) == [" 首投 60 · 注册 120", " 首投 20 · 注册 80"]
+    assert ax.get_xlim() == (0, pytest.approx(9000))
+    assert ax.get_title().startswith("新增 80 名首投用户")
+
+
+def test_cuped_intervals():
+    cup = pd.DataFrame({"method": ["plain", "cuped"], "uplift": [0.02, 0.025],
+                        "ci_low": [-0.01, 0.005], "ci_high": [0.05, 0.045]})
+    ax = plots.cuped_intervals(cup, {"plain": "普通估计 (plain)", "cuped": "CUPED"}, "pre_active_days")
+    (points,) = ax.containers
+    assert list(points.lines[0].get_xdata()) == [0.02, 0.025]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["普通估计 (plain)", "CUPED"]
+    assert ax.get_ylim() == (-0.5, 1.5) and set(caps(ax)) == {12}
+    assert "pre_active_days" in ax.get_title() and tick(ax, 0.02, "x") == "2%"
+    plt.close("all")
+    plots.cuped_intervals(cup.iloc[:0], {}, "x")  # no holdout: empty axes, no error
+
+
+def test_segment_uplift_panels_grey_small_segments():
+    def table(segments, uplift, verdicts):
+        u = np.array(uplift, float)
+        return pd.DataFrame({"segment": segments, "uplift": u, "ci_low": u - 0.02,
+                             "ci_high": u + 0.02, "verdict": verdicts})
+
+    tables = {"age_band": table(["x", "y", "z"], [0.03, 0.1, np.nan], ["positive", "too_small", "too_small"]),
+              "layer": table(["l1"], [0.01], ["not_significant"]),
+              "rfm": table(["r1"], [-0.01], ["too_small"])}
+    axes = plots.segment_uplift_panels(tables)
+    assert axes.shape == (2, 2) and not axes[1, 1].get_visible()
+    assert [ax.get_title() for ax in axes.flat[:3]] == ["age_band", "layer", "rfm"]
+    first = axes[0, 0]
+    # z has no uplift and is left out; x and y keep their table order
+    assert [t.get_text() for t in first.get_yticklabels()] == ["x", "y"]
+    colors = [c.lines[0].get_color() for c in first.containers]
+    assert colors == [sns.color_palette()[0], (0.7, 0.7, 0.7)]  # y is too small: grey
+    assert first.lines[-1].get_xdata()[0] == 0
+    assert "30 人" in first.figure._suptitle.get_text()
+    plt.close("all")
+    one = plots.segment_uplift_panels({"layer": tables["layer"]}, min_cell=20)
+    assert one.shape == (1, 1) and "20 人" in one[0, 0].figure._suptitle.get_text()
+
+
+def test_history_intervals():
+    hist = pd.DataFrame({"campaign_id": ["C1", "C2", "C3"], "name": ["甲", "乙", "丙"],
+                         "uplift": [0.03, 0.01, np.nan], "ci_low": [0.01, -0.01, np.nan],
+                         "ci_high": [0.05, 0.03, np.nan], "roi": [-0.2, 0.4, np.nan]})
+    ax = plots.history_intervals(hist)
+    (points,) = ax.containers
+    assert list(points.lines[0].get_xdata()) == [0.03, 0.01]  # C3 (no holdout) left out
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["C1 甲", "C2 乙"]
+    assert texts(ax) == ["ROI -20%", "ROI 40%"]
+    assert [t.xy for t in ax.texts] == [(0.05, 0), (0.03, 1)]  # at the end of each interval
+    assert ax.yaxis_inverted() and set(caps(ax)) == {10}
+    # room on the right for the ROI labels: 15% more than the data needs
+    _fig, ref = plt.subplots()
+    ref.errorbar([0.03, 0.01], ["a", "b"], xerr=[[0.02, 0.02], [0.02, 0.02]])
+    ref.axvline(0)
+    lo, hi = ref.get_xlim()
+    assert ax.get_xlim() == (pytest.approx(lo), pytest.approx(hi + (hi - lo) * 0.15))

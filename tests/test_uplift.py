@@ -90,3 +90,31 @@ def test_demo_uplift_model(demo):
     assert up.model_cells(ds, c).equals(cells)
     with pytest.raises(ValueError, match="features"):
         up.model_cells(ds, c, ["shoe_size"])
+
+
+def test_model_summary_by_hand():
+    # the cells of test_qini_by_hand: Qini area 0.25 of the final value; at k = 0.5 cell A
+    # alone (10 + 10 of 40 members), uplift 5/10 - 1/10 = 0.4; k = 0.2 is not among the ks
+    pred = pd.DataFrame({"fold": [0, 0], "cell": ["A", "B"], "predicted": [0.3, 0.1],
+                         "users_t": [10, 10], "responders_t": [5, 2],
+                         "users_c": [10, 10], "responders_c": [1, 2]})
+    model = up.UpliftModel(cells=pd.DataFrame(), predicted=pred, qini=up.qini_curve(pred),
+                           at_k=up.uplift_at_k(pred, [0.5, 1.0]))
+    s = up.model_summary(model, 0.1, k=0.5)
+    assert s == {"qini": pytest.approx(0.25), "uplift_at_50": pytest.approx(0.4), "uplift_all": 0.1}
+    default = up.model_summary(model, 0.1)
+    assert list(default) == ["qini", "uplift_at_20", "uplift_all"]
+    assert math.isnan(default["uplift_at_20"])
+
+
+def test_uplift_model_is_its_parts(demo):
+    # one call against the four steps taken one by one (each tested above)
+    c = cr.campaign(demo, "C2026_01")
+    model = up.uplift_model(demo, c, folds=2, seed=7)
+    cells = up.model_cells(demo, c, folds=2, seed=7)
+    pred = up.predicted_uplift(cells)
+    assert model.cells.equals(cells)
+    pd.testing.assert_frame_equal(model.predicted, pred)
+    pd.testing.assert_frame_equal(model.qini, up.qini_curve(pred))
+    pd.testing.assert_frame_equal(model.at_k, up.uplift_at_k(pred))
+    assert model.at_k.k.tolist() == list(up.QINI_K)

@@ -34,20 +34,13 @@ next_round_budget = 500.0  # next-round budget in yuan (None for no limit)
 target_investors = 300  # next stage's target of new first investors, worked back through each channel's funnel and cost
 
 # %%
-import datetime as dt
-
-import matplotlib.pyplot as plt
-import pandas as pd
-import seaborn as sns
-
 import growthloop.book as gb
 from growthloop import campaign_review as cr
-from growthloop import theme
+from growthloop import plots
 from growthloop.metrics import planning, stats, uplift
 
 ch = gb.chapter("06_closed_loop_review", data, analysis_date, out_dir, min_cell_size, channel_map)
 camp = cr.campaign(ch.ds, campaign_id, response_days, goal)
-breakdowns = [segment_breakdowns] if isinstance(segment_breakdowns, str) else list(segment_breakdowns)
 PCT = "{:.1%}"
 
 # %% [markdown]
@@ -55,20 +48,11 @@ PCT = "{:.1%}"
 
 # %%
 all_campaigns = cr.campaigns(ch.ds)
-gb.glue("review_campaigns", len(all_campaigns))
-gb.glue("review_campaign", f"{camp.campaign_id}「{camp.name}」")
-gb.glue("review_channel", cr.CHANNEL_LABELS.get(camp.channel, camp.channel))
-gb.glue("review_goal", cr.GOAL_LABELS[camp.goal])
-gb.glue("review_window", camp.window_days)
-gb.glue("review_members", camp.members)
-gb.glue("review_treatment", camp.treatment)
-gb.glue("review_control", camp.control)
-gb.glue("review_send_delay", camp.max_send_delay_minutes)
+gb.glue_all("review", cr.card_summary(camp, all_campaigns))
 ch.table(camp.card(), "campaign_card", "本次复盘的活动")
 
 # %%
-ch.table(all_campaigns.assign(start_at=all_campaigns.start_at.dt.strftime("%Y-%m-%d %H:%M")),
-         "campaign_list", "数据中的全部活动 (campaign_id 可作为本章参数)",
+ch.table(cr.campaign_list(all_campaigns), "campaign_list", "数据中的全部活动 (campaign_id 可作为本章参数)",
          formats={"holdout_share": PCT, "cost_per_send": "{:.2f}", "cost_per_reward": "{:.2f}"})
 
 # %% [markdown]
@@ -90,29 +74,9 @@ ch.table(all_campaigns.assign(start_at=all_campaigns.start_at.dt.strftime("%Y-%m
 # %%
 fun = cr.campaign_funnel(ch.ds, camp, pre_days)
 diag = cr.diagnose(fun)
-total = fun[fun.batch == fun.batch.iloc[-1]].reset_index(drop=True)
-tot = total.set_index("step")
-gb.glue("review_sent", int(tot.users["sent"]))
-gb.glue("review_delivery_rate", float(diag.rate.iloc[0]))
-gb.glue("review_click_rate", float(diag.rate.iloc[1]))
-gb.glue("review_click_to_goal", float(diag.rate.iloc[2]))
-gb.glue("review_response_rate", float(diag.rate.iloc[3]))
-gb.glue("review_path_goal", int(tot.users["goal"]))
-gb.glue("review_reached_goal", int(tot.reached["goal"]))
-gb.glue("review_off_path", int(tot.reached["goal"] - tot.users["goal"]))
-gb.glue("review_weak", "、".join(diag[diag.weak].check.str.split(" ").str[0]) or "无")
-gb.glue("review_low_response", "低于 1%，需要重新调整人群、权益、时机、渠道或触点" if diag.weak.iloc[3] else "不低于 1% 的警戒线")
-
-fig, ax = plt.subplots(figsize=(8, 4.2))
-sns.barplot(total, x="reached", y="label", color=sns.color_palette()[0], alpha=0.3, ax=ax, label="到达 (reached)")
-sns.barplot(total, x="users", y="label", color=sns.color_palette()[0], ax=ax, label="沿路径 (on the path)")
-for i, row in total.iterrows():
-    note = f" {ch.cell_label(row.users, '{:,}')}" + (f"  ({row.rate_from_previous:.1%})" if i else "")
-    ax.text(max(row.users, row.reached), i, note, va="center", fontsize=9)
-ax.set(xlabel="实验组人数", ylabel="", title=f"{camp.campaign_id} 活动漏斗 (括号内为从上一步的转化率)")
-ax.set_xlim(0, total.reached.max() * 1.3)
-ax.legend(loc="lower right", fontsize=8)
-gb.show(fig)
+gb.glue_all("review", cr.funnel_summary(fun, diag))
+ax = plots.campaign_funnel_bars(cr.funnel_total(fun), camp.campaign_id, label=ch.cell_label)
+gb.show(ax.figure)
 
 # %%
 ch.table(fun, "campaign_funnel", "实验组按发送批次的活动漏斗：沿路径人数、到达人数与转化率；响应率低于 1% 的批次被标出",
@@ -146,27 +110,9 @@ else:
 
 # %%
 eff = cr.effect(ch.ds, camp, alpha, pre_days)
-rates = cr.rates_table(eff, alpha)
-gb.glue("review_verdict", cr.verdict_label(cr.verdict(eff)))
-for key in ("rate_t", "rate_c", "uplift", "ci_low", "ci_high", "p_value", "relative", "rel_ci_low",
-            "rel_ci_high", "amount_t", "amount_c", "amount_diff", "amount_ci_low", "amount_ci_high",
-            "amount_p_welch", "amount_p_mwu", "inc_responders", "inc_low", "inc_high", "inc_amount",
-            "inc_revenue", "cost", "cost_send", "cost_reward", "cost_per_incremental", "roi"):
-    gb.glue(f"review_{key}", float(eff[key]))
-gb.glue("review_cost_per_send", camp.cost_per_send)
-gb.glue("review_cost_per_reward", camp.cost_per_reward)
-
-fig, ax = plt.subplots(figsize=(7, 3.8))
-colors = list(theme.segment_palette(rates.label).values())
-ax.bar(rates.label, rates.rate, color=colors, width=0.5)
-ax.errorbar(rates.label.to_numpy(), rates.rate.to_numpy(), yerr=[(rates.rate - rates.ci_low).to_numpy(), (rates.ci_high - rates.rate).to_numpy()],
-            fmt="none", ecolor="black", capsize=6)
-for i, row in rates.iterrows():
-    ax.text(i, row.ci_high, f"{row.rate:.1%}\n{ch.cell_label(row.responders, '{:,}')}/{ch.cell_label(row.users, '{:,}')}", ha="center", va="bottom", fontsize=9)
-ax.set(ylabel=f"窗口内「{cr.GOAL_LABELS[camp.goal]}」率", title="响应率：实验组与对照组 (Wilson 95% 区间)")
-ax.set_ylim(0, max(rates.ci_high.max(), 0.01) * 1.35)
-ax.yaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-gb.show(fig)
+gb.glue_all("review", cr.effect_summary(eff, camp))
+ax = plots.response_rate_bars(cr.rates_table(eff, alpha), camp.goal_label, label=ch.cell_label)
+gb.show(ax.figure)
 
 # %%
 ch.table(cr.effect_table(camp, eff), "campaign_effect",
@@ -203,24 +149,9 @@ ch.table(cr.business_table(eff), "campaign_business", "效果的业务口径：�
 s = stats.srm(eff["users_t"], eff["users_c"], holdout_share)
 pw = cr.power_check(eff, alpha)
 bal = cr.balance(ch.ds, camp, pre_days)
-gb.glue("review_srm_p", float(s["p_value"]))
-gb.glue("review_srm_verdict", stats.srm_label(s["verdict"]))
-gb.glue("review_observed_holdout", float(s["observed_holdout"]))
-gb.glue("review_planned_holdout", float(s["planned_holdout"]))
-gb.glue("review_mde", float(pw["mde"]))
-gb.glue("review_needed", float(pw["needed_treatment"]))
-gb.glue("review_power_warning", "样本量足以检出当前大小的增量" if pw["status"] == "ok" else pw["warning"])
-gb.glue("review_imbalanced", int(bal.imbalanced.sum()))
-gb.glue("review_balance_sig", int((bal.p_value < 0.05).sum()))
-gb.glue("review_max_smd", float(bal.smd.abs().max()))
-gb.glue("review_pre_days", pre_days)
-
-fig, ax = plt.subplots(figsize=(7, 3.2))
-sns.barplot(bal, x="smd", y="covariate", color=sns.color_palette()[0], ax=ax)
-for x in (-cr.SMD_LIMIT, cr.SMD_LIMIT):
-    ax.axvline(x, color="grey", ls="--", lw=1)
-ax.set(xlabel="标准化均值差 (SMD，实验组 − 对照组)", ylabel="", title=f"活动前 {pre_days} 天的行为：两组是否可比 (虚线 ±0.1)")
-gb.show(fig)
+gb.glue_all("review", cr.checks_summary(s, pw, bal) | {"pre_days": pre_days})
+ax = plots.smd_bars(bal, cr.SMD_LIMIT, pre_days)
+gb.show(ax.figure)
 
 # %%
 ch.table(cr.checks_table(s, pw), "campaign_checks", "样本比例 (SRM) 检验与最小样本量 (MDE, 80% 检验力)")
@@ -249,30 +180,9 @@ ch.table(bal, "campaign_balance", "活动前行为的组间比较：均值、标
 
 # %%
 cup = cr.cuped(ch.ds, camp, "response", covariate, pre_days, alpha)
-if len(cup):
-    gb.glue("review_cuped_uplift", float(cup.uplift.iloc[1]))
-    gb.glue("review_cuped_low", float(cup.ci_low.iloc[1]))
-    gb.glue("review_cuped_high", float(cup.ci_high.iloc[1]))
-    gb.glue("review_plain_low", float(cup.ci_low.iloc[0]))
-    gb.glue("review_plain_high", float(cup.ci_high.iloc[0]))
-    gb.glue("review_cuped_reduction", float(cup.variance_reduction.iloc[1]))
-    gb.glue("review_cuped_theta", float(cup.theta.iloc[1]))
-else:
-    for key in ("uplift", "low", "high", "reduction", "theta"):
-        gb.glue(f"review_cuped_{key}", float("nan"))
-    gb.glue("review_plain_low", float("nan"))
-    gb.glue("review_plain_high", float("nan"))
-gb.glue("review_covariate", covariate)
-
-fig, ax = plt.subplots(figsize=(7, 2.8))
-labels = ["普通估计 (plain)", "CUPED"][: len(cup)]
-ax.errorbar(cup.uplift.to_numpy(), labels, xerr=[(cup.uplift - cup.ci_low).to_numpy(), (cup.ci_high - cup.uplift).to_numpy()],
-            fmt="o", capsize=6, color=sns.color_palette()[0])
-ax.axvline(0, color="grey", lw=1)
-ax.set(xlabel="绝对增量 (Wald 95% 区间)", title=f"CUPED 前后的增量区间 (协变量 {covariate})")
-ax.xaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-ax.set_ylim(-0.5, 1.5)
-gb.show(fig)
+gb.glue_all("review", cr.cuped_summary(cup, covariate))
+ax = plots.cuped_intervals(cup, cr.ESTIMATE_LABELS, covariate)
+gb.show(ax.figure)
 
 # %%
 ch.table(cup, "campaign_cuped", "普通估计与 CUPED 估计：增量、标准误、区间、p 值、θ 与方差缩减比例",
@@ -296,43 +206,13 @@ ch.table(cup, "campaign_cuped", "普通估计与 CUPED 估计：增量、标准�
 # “看起来显著”，所以结论以 Holm 校正后的 p 值为准。资产分层取活动开始时的在投资产。
 
 # %%
-seg_tables = {by: cr.segment_uplift(ch.ds, camp, by, alpha=alpha, pre_days=pre_days) for by in breakdowns}
-if rfm_breakdown:
-    from growthloop import rfm
-
-    rfm_day = (camp.start_at - dt.timedelta(days=1)).date()
-    rfm_segments = rfm.segments(ch.ds, as_of=rfm_day).select("user_id", "segment")
-    seg_tables["rfm"] = cr.segment_uplift(ch.ds, camp, segments=rfm_segments, alpha=alpha, pre_days=pre_days)
-seg_all = pd.concat([t.assign(breakdown=by) for by, t in seg_tables.items()], ignore_index=True)
-first = cr.segment_summary(seg_tables[breakdowns[0]])
-gb.glue("review_seg_breakdown", breakdowns[0])
-gb.glue("review_seg_tested", first["tested"])
-gb.glue("review_seg_small", first["too_small"])
-gb.glue("review_seg_positive", int((seg_all.verdict == "positive").sum()))
-gb.glue("review_seg_cells", len(seg_all))
-gb.glue("review_seg_best", first["best"])
-gb.glue("review_seg_best_uplift", first["best_uplift"])
-
-ncols = min(2, len(seg_tables))
-nrows = -(-len(seg_tables) // ncols)
-fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.6 * nrows), sharex=True, squeeze=False)
-for ax in axes.flat[len(seg_tables):]:
-    ax.set_visible(False)
-for ax, (by, t) in zip(axes.flat, seg_tables.items()):
-    t = t.dropna(subset=["uplift"])
-    ax.scatter(t.uplift.to_numpy(), t.segment.to_numpy(), s=0)  # every segment on the axis, in table order
-    for small, part in t.groupby(t.verdict == "too_small"):
-        ax.errorbar(part.uplift.to_numpy(), part.segment.to_numpy(),
-                    xerr=[(part.uplift - part.ci_low).to_numpy(), (part.ci_high - part.uplift).to_numpy()],
-                    fmt="o", capsize=3, color=(0.7, 0.7, 0.7) if small else sns.color_palette()[0])
-    ax.axvline(0, color="grey", lw=1)
-    ax.set(title=by, xlabel="绝对增量 (95% 区间)", ylabel="")
-    ax.xaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-fig.suptitle("各分群的增量 (灰色：任一组不足 30 人，不下结论)")
-gb.show(fig)
+segs = cr.segment_uplifts(ch.ds, camp, segment_breakdowns, rfm=rfm_breakdown, alpha=alpha, pre_days=pre_days)
+gb.glue_all("review", cr.segment_uplifts_summary(segs))
+axes = plots.segment_uplift_panels(segs.tables)
+gb.show(axes.flat[0].figure)
 
 # %%
-ch.table(seg_all.assign(verdict=seg_all.verdict.map(cr.segment_verdict_label)), "segment_uplift", "各分群的实验组与对照组响应率、增量、Newcombe 95% 区间、p 值与 Holm 校正 p 值",
+ch.table(segs.book_table(), "segment_uplift", "各分群的实验组与对照组响应率、增量、Newcombe 95% 区间、p 值与 Holm 校正 p 值",
          formats={"rate_t": PCT, "rate_c": PCT, "uplift": "{:+.1%}", "ci_low": "{:+.1%}", "ci_high": "{:+.1%}",
                   "p_value": "{:.3g}", "p_holm": "{:.3g}", "share": PCT})
 
@@ -345,28 +225,18 @@ ch.table(seg_all.assign(verdict=seg_all.verdict.map(cr.segment_verdict_label)), 
 # 的人数从引擎取出，加权拟合与逐人拟合完全等价。
 
 # %%
-cells = uplift.model_cells(ch.ds, camp, folds=2, seed=7, pre_days=pre_days)
-pred = uplift.predicted_uplift(cells)
-qini = uplift.qini_curve(pred)
-at_k = uplift.uplift_at_k(pred)
-gb.glue("review_qini", uplift.qini_area(qini))
-gb.glue("review_uplift_at_20", float(at_k.set_index("k").uplift.get(0.2, float("nan"))))
-gb.glue("review_uplift_all", float(eff["uplift"]))
-
-fig, ax = plt.subplots(figsize=(6.5, 4))
-ax.plot(qini.share_targeted, qini.qini, label="按预测增量排序 (two-model)")
-ax.plot(qini.share_targeted, qini.random, ls="--", color="grey", label="随机 (random)")
-ax.set(xlabel="覆盖名单的比例 (按预测增量从高到低)", ylabel="增量响应者 (按实验组规模)", title="Qini 曲线 (交叉拟合)")
-ax.xaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-ax.legend(fontsize=8)
-gb.show(fig)
+model = uplift.uplift_model(ch.ds, camp, folds=2, seed=7, pre_days=pre_days)
+gb.glue_all("review", uplift.model_summary(model, eff["uplift"]))
+ax = plots.qini_curve(model.qini, title="Qini 曲线 (交叉拟合)", label="按预测增量排序 (two-model)",
+                      ylabel="增量响应者 (按实验组规模)")
+gb.show(ax.figure)
 
 # %%
-ch.table(at_k, "uplift_at_k", "Uplift@k：预测增量最高的前 k 名成员中实际观察到的增量 (整格计入，覆盖比例可能略超过 k)",
+ch.table(model.at_k, "uplift_at_k", "Uplift@k：预测增量最高的前 k 名成员中实际观察到的增量 (整格计入，覆盖比例可能略超过 k)",
          formats={"k": "{:.0%}", "share": PCT, "uplift": "{:+.1%}"})
 
 # %%
-ch.table(qini, "qini", "Qini 曲线的点：覆盖比例、Qini 值 (增量响应者)、随机线与到此为止的增量",
+ch.table(model.qini, "qini", "Qini 曲线的点：覆盖比例、Qini 值 (增量响应者)、随机线与到此为止的增量",
          formats={"share_targeted": PCT, "qini": "{:.1f}", "random": "{:.1f}", "uplift_so_far": "{:+.1%}"})
 
 # %% [markdown]
@@ -386,27 +256,9 @@ ch.table(qini, "qini", "Qini 曲线的点：覆盖比例、Qini 值 (增量响�
 
 # %%
 hist = cr.history(ch.ds, alpha, pre_days)
-ok = hist.dropna(subset=["uplift"])
-gb.glue("review_hist_campaigns", len(hist))
-gb.glue("review_hist_significant", int((ok.ci_low > 0).sum()))
-gb.glue("review_hist_positive_roi", int((ok.roi > 0).sum()))
-best = ok.sort_values(["roi", "campaign_id"], ascending=[False, True]).head(1)
-gb.glue("review_hist_best", f"{best.campaign_id.iloc[0]}「{best.name.iloc[0]}」" if len(best) else "无")
-gb.glue("review_hist_best_roi", float(best.roi.iloc[0]) if len(best) else float("nan"))
-
-fig, ax = plt.subplots(figsize=(8, 3.8))
-labels = ok.campaign_id + " " + ok.name
-ax.errorbar(ok.uplift.to_numpy(), labels.to_numpy(), xerr=[(ok.uplift - ok.ci_low).to_numpy(), (ok.ci_high - ok.uplift).to_numpy()],
-            fmt="o", capsize=5)
-for i, (_k, row) in enumerate(ok.iterrows()):
-    ax.annotate(f"ROI {row.roi:.0%}", (row.ci_high, i), xytext=(6, -3), textcoords="offset points", fontsize=8)
-ax.axvline(0, color="grey", lw=1)
-ax.set(xlabel="绝对增量 (95% 区间)", ylabel="", title="历次活动的增量与增量 ROI")
-lo, hi = ax.get_xlim()
-ax.set_xlim(lo, hi + (hi - lo) * 0.15)
-ax.xaxis.set_major_formatter(lambda v, _p: f"{v:.0%}")
-ax.invert_yaxis()
-gb.show(fig)
+gb.glue_all("review", cr.history_summary(hist))
+ax = plots.history_intervals(hist)
+gb.show(ax.figure)
 
 # %%
 ch.table(hist, "campaign_history", "每次活动按各自的目标与窗口：响应率、增量及区间、增量响应者、成本与增量 ROI",
@@ -427,18 +279,10 @@ ch.table(hist, "campaign_history", "每次活动按各自的目标与窗口：�
 # ## 下一轮 (the next round)
 
 # %%
-plan, targets = cr.next_round(ch.ds, camp, seg_tables[breakdowns[0]], breakdowns[0], budget=next_round_budget,
+plan, targets = cr.next_round(ch.ds, camp, segs.first_table, segs.first, budget=next_round_budget,
                               overall=eff, pre_days=pre_days)
 ch.export(targets.to_pandas(), "next_round_targets")
-ps = cr.plan_summary(plan)
-gb.glue("review_plan_segments", ps["segments"])
-gb.glue("review_plan_names", ps["names"])
-gb.glue("review_plan_targets", ps["targets"])
-gb.glue("review_plan_incremental", ps["expected_incremental"])
-gb.glue("review_plan_cost", ps["expected_cost"])
-gb.glue("review_plan_basis", plan.basis.iloc[0] if len(plan) else "没有分群、也没有整体显著的正向增量，本轮不给出名单")
-gb.glue("review_budget", float(next_round_budget) if next_round_budget is not None else float("nan"))
-gb.glue("review_offer", cr.OFFERS[camp.goal])
+gb.glue_all("review", cr.next_round_summary(plan, camp, next_round_budget))
 ch.table(plan, "next_round_plan",
          "下一轮的分群计划：目标人数、依据的增量、预期增量响应者与成本，按每元带来的增量排序并按预算截断 (名单只写入私有 exports/)",
          formats={"uplift": "{:+.1%}", "ci_low": "{:+.1%}", "rate_t": PCT, "expected_incremental": "{:.1f}",
@@ -463,22 +307,9 @@ ch.table(plan, "next_round_plan",
 
 # %%
 goal_table = planning.goal_plan(ch.ds, target_investors)
-gtot = goal_table.iloc[-1]
-gb.glue("review_target_investors", target_investors)
-gb.glue("review_target_registrations", float(gtot.target_registrations))
-gb.glue("review_target_clicks", float(gtot.target_clicks))
-gb.glue("review_target_budget", float(gtot.budget))
-gb.glue("review_target_top", str(goal_table.channel.iloc[0]))
-gb.glue("review_target_top_share", float(goal_table.share.iloc[0]))
-
-shown = goal_table.iloc[:-1]
-fig, ax = plt.subplots(figsize=(8, 4.2))
-sns.barplot(shown, x="budget", y="channel", hue="channel", palette=theme.channel_palette(shown.channel.tolist()), legend=False, ax=ax)
-for i, row in shown.reset_index(drop=True).iterrows():
-    ax.text(row.budget, i, f" 首投 {row.target_investors:.0f} · 注册 {row.target_registrations:,.0f}", va="center", fontsize=8)
-ax.set(xlabel="所需预算 (元)", ylabel="", title=f"新增 {target_investors} 名首投用户：各渠道要交付的量与预算")
-ax.set_xlim(0, shown.budget.max() * 1.5)
-gb.show(fig)
+gb.glue_all("review", planning.goal_summary(goal_table, target_investors))
+ax = plots.goal_budget_bars(goal_table, target_investors)
+gb.show(ax.figure)
 
 # %%
 ch.table(goal_table, "goal_decomposition", "目标倒推：各渠道的首投、注册、点击与预算 (按现有渠道结构分配)",

@@ -30,7 +30,12 @@ Rules
 The questions, in the chapter's order: :func:`campaigns` / :func:`campaign` (the card),
 :func:`campaign_funnel` / :func:`diagnose` / :func:`utm_funnel` (its own funnel),
 :func:`effect` (against the holdout), `stats.srm` / :func:`balance` / :func:`power_check`
-(checks), :func:`cuped`, :func:`segment_uplift`, :func:`history` and :func:`next_round`.
+(checks), :func:`cuped`, :func:`segment_uplift` / :func:`segment_uplifts`, :func:`history`
+and :func:`next_round`. The numbers each question's prose quotes come from one summary per
+question (:func:`card_summary`, :func:`funnel_summary`, :func:`effect_summary`,
+:func:`checks_summary`, :func:`cuped_summary`, :func:`segment_uplifts_summary`,
+:func:`history_summary`, :func:`next_round_summary`), a dict the chapter glues as
+``review_<key>``.
 Elsewhere: the A/B statistics in :mod:`growthloop.metrics.stats`, the two-model uplift model
 and its Qini curve in :mod:`growthloop.metrics.uplift`, the next stage's goal worked back
 through the channels in :mod:`growthloop.metrics.planning`.
@@ -167,6 +172,16 @@ class Campaign:
         """A campaign to prospects: its goal is the sign-up."""
         return self.goal == "register"
 
+    @property
+    def goal_label(self) -> str:
+        """The goal as the book shows it (GOAL_LABELS: first_investment -> 首投)."""
+        return GOAL_LABELS[self.goal]
+
+    @property
+    def channel_label(self) -> str:
+        """The channel as the book shows it (CHANNEL_LABELS: sms -> 短信; else the code)."""
+        return CHANNEL_LABELS.get(self.channel, self.channel)
+
     def card(self) -> pd.DataFrame:
         """The campaign card as a two-column table (item, value) for the book."""
         rows = [
@@ -279,6 +294,58 @@ def campaign(ds: Dataset, campaign_id: str | None = None, window_days: int | Non
         members=int(row.members), treatment=int(row.treatment), control=int(row.control),
         max_send_delay_minutes=float(delay), window_complete=bool(complete),
     )
+
+
+def card_summary(camp: Campaign, all_campaigns: pd.DataFrame) -> dict[str, int | float | str]:
+    """The campaign card for the chapter's prose (glued as ``review_<key>``).
+
+    Parameters
+    ----------
+    camp
+        The campaign reviewed (:func:`campaign`).
+    all_campaigns
+        :func:`campaigns`, every campaign in the data.
+
+    Returns
+    -------
+    dict
+        campaigns (how many in the data), campaign ("<id>「<name>」"), channel and goal (their
+        labels), window (days), members, treatment, control and send_delay (the largest send
+        delay after start_at, minutes).
+
+    Examples
+    --------
+    A campaign C1「唤醒」 by SMS to 8 members (5 treated, 3 held out), among 3 campaigns in the
+    data, gives campaigns 3, campaign "C1「唤醒」", channel "短信", members 8, treatment 5 and
+    control 3.
+    """
+    return {
+        "campaigns": len(all_campaigns),
+        "campaign": f"{camp.campaign_id}「{camp.name}」",
+        "channel": camp.channel_label,
+        "goal": camp.goal_label,
+        "window": camp.window_days,
+        "members": camp.members,
+        "treatment": camp.treatment,
+        "control": camp.control,
+        "send_delay": camp.max_send_delay_minutes,
+    }
+
+
+def campaign_list(all_campaigns: pd.DataFrame) -> pd.DataFrame:
+    """campaign_list.csv: :func:`campaigns` with start_at written as "YYYY-MM-DD HH:MM".
+
+    Parameters
+    ----------
+    all_campaigns
+        :func:`campaigns`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same columns and rows, start_at as text (minutes, no seconds).
+    """
+    return all_campaigns.assign(start_at=all_campaigns.start_at.dt.strftime("%Y-%m-%d %H:%M"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -413,6 +480,41 @@ def business_table(eff: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "value", "ci_low", "ci_high"])
 
 
+#: the numbers of :func:`effect` the book's prose quotes, in the order it glues them
+EFFECT_KEYS: tuple[str, ...] = (
+    "rate_t", "rate_c", "uplift", "ci_low", "ci_high", "p_value", "relative", "rel_ci_low",
+    "rel_ci_high", "amount_t", "amount_c", "amount_diff", "amount_ci_low", "amount_ci_high",
+    "amount_p_welch", "amount_p_mwu", "inc_responders", "inc_low", "inc_high", "inc_amount",
+    "inc_revenue", "cost", "cost_send", "cost_reward", "cost_per_incremental", "roi")
+
+
+def effect_summary(eff: dict, camp: Campaign) -> dict[str, float | str]:
+    """The effect against the holdout for the chapter's prose (glued as ``review_<key>``).
+
+    Parameters
+    ----------
+    eff
+        :func:`effect`.
+    camp
+        The campaign reviewed, for its unit costs.
+
+    Returns
+    -------
+    dict
+        verdict (the sentence of :func:`verdict`'s code), every number of EFFECT_KEYS as a
+        float (NaN where the effect is not available), cost_per_send and cost_per_reward.
+
+    Examples
+    --------
+    60 of 200 treated against 20 of 200 held out: uplift 0.2, its interval above 0, so the
+    verdict is VERDICTS["positive"] and rate_t 0.3, rate_c 0.1.
+    """
+    out: dict[str, float | str] = {"verdict": verdict_label(verdict(eff))}
+    out.update({key: float(eff[key]) for key in EFFECT_KEYS})
+    out.update(cost_per_send=camp.cost_per_send, cost_per_reward=camp.cost_per_reward)
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # checks before trusting it
 
@@ -498,6 +600,53 @@ def checks_table(s: dict, p: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["check", "value", "verdict"])
 
 
+#: what the book says when the power check passes (status ok)
+POWER_OK = "样本量足以检出当前大小的增量"
+
+
+def checks_summary(srm: dict, power: dict, bal: pd.DataFrame,
+                   p_level: float = 0.05) -> dict[str, float | int | str]:
+    """The trust checks for the chapter's prose (glued as ``review_<key>``).
+
+    Parameters
+    ----------
+    srm
+        `stats.srm` of the two groups' sizes.
+    power
+        :func:`power_check`.
+    bal
+        :func:`balance`.
+    p_level
+        A pre-campaign measure whose Welch p-value is under this counts in balance_sig.
+
+    Returns
+    -------
+    dict
+        srm_p, srm_verdict (the sentence of its code), observed_holdout, planned_holdout,
+        mde, needed (treatment members the observed uplift needs), power_warning (POWER_OK
+        when the status is ok, else its warning), imbalanced (measures with |SMD| over
+        SMD_LIMIT), balance_sig (measures with p under `p_level`) and max_smd (the largest
+        |SMD|).
+
+    Examples
+    --------
+    SMDs 0.05, -0.15 and 0.12 with p-values 0.6, 0.01 and 0.2: imbalanced 2 (|-0.15| and
+    0.12 are over 0.1), balance_sig 1 (0.01), max_smd 0.15.
+    """
+    return {
+        "srm_p": float(srm["p_value"]),
+        "srm_verdict": stats.srm_label(srm["verdict"]),
+        "observed_holdout": float(srm["observed_holdout"]),
+        "planned_holdout": float(srm["planned_holdout"]),
+        "mde": float(power["mde"]),
+        "needed": float(power["needed_treatment"]),
+        "power_warning": POWER_OK if power["status"] == "ok" else power["warning"],
+        "imbalanced": int(bal.imbalanced.sum()),
+        "balance_sig": int((bal.p_value < p_level).sum()),
+        "max_smd": float(bal.smd.abs().max()),
+    }
+
+
 def cuped(ds: Dataset, camp: Campaign, metric: str = "response",
           covariate: str = "pre_active_days", pre_days: int = 90,
           alpha: float = 0.05) -> pd.DataFrame:
@@ -516,6 +665,50 @@ def cuped(ds: Dataset, camp: Campaign, metric: str = "response",
     if set(sums.group) != {"treatment", "control"} or (sums.n < 2).any():
         return pd.DataFrame(columns=cols)
     return stats.cuped_from_sums(sums, alpha)[cols]
+
+
+#: how the book names the two estimates of :func:`cuped` (its method codes)
+ESTIMATE_LABELS: dict[str, str] = {"plain": "普通估计 (plain)", "cuped": "CUPED"}
+
+
+def cuped_summary(cup: pd.DataFrame, covariate: str) -> dict[str, float | str]:
+    """The CUPED comparison for the chapter's prose (glued as ``review_<key>``).
+
+    Parameters
+    ----------
+    cup
+        :func:`cuped` (rows plain and cuped; empty without a holdout).
+    covariate
+        The covariate it used.
+
+    Returns
+    -------
+    dict
+        cuped_uplift, cuped_low, cuped_high (the CUPED estimate and its interval), plain_low,
+        plain_high (the plain estimate's Wald interval), cuped_reduction (variance reduction),
+        cuped_theta, all NaN when `cup` is empty, and covariate.
+
+    Examples
+    --------
+    A plain row with interval -0.01 to 0.05 and a cuped row of uplift 0.02 (0.0 to 0.04,
+    theta 0.3, reduction 0.25) give cuped_uplift 0.02, plain_low -0.01, cuped_theta 0.3.
+    """
+    nan = float("nan")
+    rows = cup.set_index("method") if len(cup) else None
+
+    def get(method: str, column: str) -> float:
+        return float(rows.loc[method, column]) if rows is not None else nan
+
+    return {
+        "cuped_uplift": get("cuped", "uplift"),
+        "cuped_low": get("cuped", "ci_low"),
+        "cuped_high": get("cuped", "ci_high"),
+        "plain_low": get("plain", "ci_low"),
+        "plain_high": get("plain", "ci_high"),
+        "cuped_reduction": get("cuped", "variance_reduction"),
+        "cuped_theta": get("cuped", "theta"),
+        "covariate": covariate,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -627,6 +820,69 @@ def diagnose(funnel_table: pd.DataFrame) -> pd.DataFrame:
         rows.append(dict(check=label, rate=rate, threshold=threshold,
                          weak=bool(not math.isnan(rate) and rate < threshold), retune=retune))
     return pd.DataFrame(rows)
+
+
+#: what the book says of the response rate, by whether it is under LOW_RESPONSE
+RESPONSE_LEVELS: dict[str, str] = {
+    "low": f"低于 {LOW_RESPONSE:.0%}，需要重新调整人群、权益、时机、渠道或触点",
+    "ok": f"不低于 {LOW_RESPONSE:.0%} 的警戒线",
+}
+
+
+def funnel_total(funnel_table: pd.DataFrame) -> pd.DataFrame:
+    """The total rows of :func:`campaign_funnel`.
+
+    Parameters
+    ----------
+    funnel_table
+        :func:`campaign_funnel`: per batch, then 全部 (all) when there are several.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of its last batch (the total, or the only batch of a single-batch campaign),
+        indexed 0, 1, ... in step order.
+    """
+    last = funnel_table.batch.iloc[-1]
+    return funnel_table[funnel_table.batch == last].reset_index(drop=True)
+
+
+def funnel_summary(funnel_table: pd.DataFrame, diagnosis: pd.DataFrame) -> dict[str, float | int | str]:
+    """The campaign's funnel for the chapter's prose (glued as ``review_<key>``).
+
+    Parameters
+    ----------
+    funnel_table
+        :func:`campaign_funnel`.
+    diagnosis
+        :func:`diagnose` of it (one row per rule of DIAGNOSIS, in order).
+
+    Returns
+    -------
+    dict
+        sent; delivery_rate, click_rate, click_to_goal and response_rate (the diagnosis'
+        rates); path_goal (responders down the path), reached_goal (responders any way),
+        off_path (the difference); weak (the rates under their threshold, by name, joined
+        with 、; 无 when none) and low_response (RESPONSE_LEVELS' sentence).
+
+    Examples
+    --------
+    Sent 5, delivered 4, clicked 2, goal on the path 1, reached any way 3: delivery_rate 0.8,
+    click_rate 0.5, click_to_goal 0.5, response_rate 3 / 5 = 0.6, off_path 2.
+    """
+    tot = funnel_total(funnel_table).set_index("step")
+    rule = dict(zip((d[0] for d in DIAGNOSIS), diagnosis.itertuples(), strict=True))
+    weak = diagnosis[diagnosis.weak].check.str.split(" ").str[0]
+    return {
+        "sent": int(tot.users["sent"]),
+        **{key: float(rule[key].rate) for key in
+           ("delivery_rate", "click_rate", "click_to_goal", "response_rate")},
+        "path_goal": int(tot.users["goal"]),
+        "reached_goal": int(tot.reached["goal"]),
+        "off_path": int(tot.reached["goal"] - tot.users["goal"]),
+        "weak": "、".join(weak) or "无",
+        "low_response": RESPONSE_LEVELS["low" if rule["response_rate"].weak else "ok"],
+    }
 
 
 UTM_STEPS: tuple[str, ...] = ("touch", "app_install", "register", "bind_card", "first_investment")
@@ -759,6 +1015,128 @@ def segment_uplift(ds: Dataset, camp: Campaign, by: str = "age_band",
     return out
 
 
+#: the breakdown name of the RFM segments in :func:`segment_uplifts`
+RFM_BREAKDOWN = "rfm"
+
+
+@dataclass(frozen=True)
+class SegmentUplifts:
+    """:func:`segment_uplift` for several breakdowns, in order (the first is the one the next
+    round is planned on)."""
+
+    tables: dict[str, pd.DataFrame]
+
+    @property
+    def first(self) -> str:
+        """The first breakdown's name."""
+        return next(iter(self.tables))
+
+    @property
+    def first_table(self) -> pd.DataFrame:
+        """The first breakdown's table."""
+        return self.tables[self.first]
+
+    def combined(self) -> pd.DataFrame:
+        """Every breakdown's rows in one frame.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :func:`segment_uplift`'s columns and `breakdown`, breakdowns in order; verdicts
+            as codes.
+        """
+        return pd.concat([t.assign(breakdown=by) for by, t in self.tables.items()],
+                         ignore_index=True)
+
+    def book_table(self) -> pd.DataFrame:
+        """segment_uplift.csv: the rows as the book shows them.
+
+        Returns
+        -------
+        pandas.DataFrame
+            :meth:`combined` with each verdict's label (SEGMENT_VERDICTS) for its code.
+        """
+        out = self.combined()
+        return out.assign(verdict=out.verdict.map(segment_verdict_label))
+
+
+def segment_uplifts(ds: Dataset, camp: Campaign, breakdowns: str | Sequence[str],
+                    rfm: bool = True, alpha: float = 0.05, min_cell: int = MIN_CELL,
+                    pre_days: int = 90) -> SegmentUplifts:
+    """Uplift per segment for each breakdown, and by RFM segment.
+
+    Parameters
+    ----------
+    ds, camp
+        The dataset and the campaign reviewed.
+    breakdowns
+        One breakdown or several, each of SEGMENT_COLUMNS (see :func:`segment_uplift`).
+    rfm
+        Also break down by RFM segment (`growthloop.metrics.rfm.segments`) as of the day
+        before start_at, so the campaign cannot move a member between segments; it comes
+        last, named RFM_BREAKDOWN.
+    alpha, min_cell, pre_days
+        As in :func:`segment_uplift`.
+
+    Returns
+    -------
+    SegmentUplifts
+        The tables by breakdown, in the order given.
+
+    Raises
+    ------
+    ValueError
+        No breakdown, or one that is not in SEGMENT_COLUMNS.
+    """
+    names = [breakdowns] if isinstance(breakdowns, str) else list(breakdowns)
+    if not names:
+        raise ValueError(f"breakdowns: {breakdowns!r}; allowed: one or more of {list(SEGMENT_COLUMNS)}")
+    tables = {by: segment_uplift(ds, camp, by, alpha=alpha, min_cell=min_cell, pre_days=pre_days)
+              for by in names}
+    if rfm:
+        from growthloop.metrics import rfm as rfm_metrics
+
+        day = (camp.start_at - dt.timedelta(days=1)).date()
+        segs = rfm_metrics.segments(ds, as_of=day).select("user_id", "segment")
+        tables[RFM_BREAKDOWN] = segment_uplift(ds, camp, segments=segs, alpha=alpha,
+                                               min_cell=min_cell, pre_days=pre_days)
+    return SegmentUplifts(tables)
+
+
+def segment_uplifts_summary(segs: SegmentUplifts) -> dict[str, int | float | str]:
+    """The segments for the chapter's prose (glued as ``review_<key>``).
+
+    Parameters
+    ----------
+    segs
+        :func:`segment_uplifts`.
+
+    Returns
+    -------
+    dict
+        seg_breakdown (the first breakdown), seg_tested, seg_small, seg_best and
+        seg_best_uplift (:func:`segment_summary` of the first breakdown), seg_positive
+        (positive verdicts over every breakdown) and seg_cells (breakdown x segment rows).
+
+    Examples
+    --------
+    age_band with verdicts positive, too_small, not_significant (uplifts 0.05, 0.3, 0.01) and
+    rfm with positive, negative: seg_tested 2, seg_small 1, seg_best the 0.05 segment (the
+    too_small one is not tested), seg_positive 2, seg_cells 5.
+    """
+    first = segment_summary(segs.first_table)
+    everything = segs.combined()
+    return {
+        "seg_breakdown": segs.first,
+        "seg_tested": first["tested"],
+        "seg_small": first["too_small"],
+        "seg_positive": int((everything.verdict == "positive").sum()),
+        "seg_cells": len(everything),
+        "seg_best": first["best"],
+        "seg_best_uplift": first["best_uplift"],
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # the rounds so far
 
@@ -788,6 +1166,38 @@ def history(ds: Dataset, alpha: float = 0.05, pre_days: int = 90) -> pd.DataFram
             "users_c", "rate_t", "rate_c", "uplift", "ci_low", "ci_high", "p_value",
             "inc_responders", "cost", "cost_per_incremental", "roi", "note"]
     return pd.DataFrame(rows, columns=cols)
+
+
+def history_summary(hist: pd.DataFrame) -> dict[str, int | float | str]:
+    """The rounds so far for the chapter's prose (glued as ``review_<key>``).
+
+    Parameters
+    ----------
+    hist
+        :func:`history`.
+
+    Returns
+    -------
+    dict
+        hist_campaigns (rows), and among the campaigns with an uplift: hist_significant (its
+        interval above 0), hist_positive_roi (ROI above 0), hist_best ("<id>「<name>」" of the
+        highest ROI, ties by campaign_id; 无 when none) and hist_best_roi (NaN when none).
+
+    Examples
+    --------
+    Three campaigns, C3 without a holdout (no uplift), C1 with ci_low 0.01 and ROI -0.2, C2
+    with ci_low -0.01 and ROI 0.4: hist_campaigns 3, hist_significant 1, hist_positive_roi 1,
+    hist_best C2 (0.4).
+    """
+    ok = hist.dropna(subset=["uplift"])
+    best = ok.sort_values(["roi", "campaign_id"], ascending=[False, True]).head(1)
+    return {
+        "hist_campaigns": len(hist),
+        "hist_significant": int((ok.ci_low > 0).sum()),
+        "hist_positive_roi": int((ok.roi > 0).sum()),
+        "hist_best": f"{best.campaign_id.iloc[0]}「{best.name.iloc[0]}」" if len(best) else "无",
+        "hist_best_roi": float(best.roi.iloc[0]) if len(best) else float("nan"),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -884,6 +1294,43 @@ def plan_summary(plan: pd.DataFrame) -> dict[str, float | int | str]:
         expected_incremental=float(inb.expected_incremental.sum()) if len(inb) else 0.0,
         expected_cost=float(inb.expected_cost.sum()) if len(inb) else 0.0,
     )
+
+
+#: the plan's basis in the prose when there is no plan
+NO_PLAN = "没有分群、也没有整体显著的正向增量，本轮不给出名单"
+
+
+def next_round_summary(plan: pd.DataFrame, camp: Campaign,
+                       budget: float | None = None) -> dict[str, float | int | str]:
+    """The next round for the chapter's prose (glued as ``review_<key>``).
+
+    Parameters
+    ----------
+    plan
+        The plan of :func:`next_round`.
+    camp
+        The campaign reviewed, for the offer of its goal.
+    budget
+        The budget the plan was cut at (None for no limit).
+
+    Returns
+    -------
+    dict
+        plan_segments, plan_names, plan_targets, plan_incremental and plan_cost (the plan
+        within budget, :func:`plan_summary`), plan_basis (the first segment's basis; NO_PLAN
+        without a plan), budget (NaN without one) and offer (OFFERS of the goal).
+    """
+    totals = plan_summary(plan)
+    return {
+        "plan_segments": totals["segments"],
+        "plan_names": totals["names"],
+        "plan_targets": totals["targets"],
+        "plan_incremental": totals["expected_incremental"],
+        "plan_cost": totals["expected_cost"],
+        "plan_basis": plan.basis.iloc[0] if len(plan) else NO_PLAN,
+        "budget": float(budget) if budget is not None else float("nan"),
+        "offer": OFFERS[camp.goal],
+    }
 
 
 # --------------------------------------------------------------------------------------------

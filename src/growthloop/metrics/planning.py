@@ -10,6 +10,7 @@ registrations, clicks and budget it needs.
 * :func:`channel_rates`: per channel, the funnel's rates and the cost per first investor.
 * :func:`decompose_goal`: the target worked back per channel, with a total row.
 * :func:`goal_plan`: the three in one call, on a dataset.
+* :func:`goal_summary`: the plan's totals for the prose.
 """
 
 from __future__ import annotations
@@ -168,3 +169,36 @@ def goal_plan(ds: Dataset, target_investors: float, window_days: int = 30) -> pd
     f = funnel.funnel(ds, steps=list(PLAN_STEPS), window_days=window_days,
                       breakdown="first_touch")
     return decompose_goal(channel_rates(f, channel_spend(ds)), target_investors)
+
+
+def goal_summary(plan: pd.DataFrame, target_investors: float) -> dict[str, float | str]:
+    """The next stage's goal for the chapter's prose (glued as ``review_<key>``).
+
+    Parameters
+    ----------
+    plan
+        :func:`decompose_goal` (or :func:`goal_plan`): channels by share, then the total row.
+    target_investors
+        The target it was worked back from.
+
+    Returns
+    -------
+    dict
+        target_investors (as given), target_registrations, target_clicks and target_budget
+        (the total row), target_top and target_top_share (the channel with the largest share).
+
+    Examples
+    --------
+    :func:`decompose_goal`'s example with a second channel B (10 of 40 first investors,
+    register -> invest 0.25, click -> register 0.1, no spend): 200 registrations, 1,400
+    clicks, 6,000 yuan; the top channel is A with 75%.
+    """
+    total = plan[plan.channel == TOTAL].iloc[0]
+    return {
+        "target_investors": target_investors,
+        "target_registrations": float(total.target_registrations),
+        "target_clicks": float(total.target_clicks),
+        "target_budget": float(total.budget),
+        "target_top": str(plan.channel.iloc[0]),
+        "target_top_share": float(plan.share.iloc[0]),
+    }

@@ -26,13 +26,15 @@ from growthloop.present.tables import MIN_CELL_SIZE, cell_label, is_small
 from growthloop.present.theme import channel_palette, segment_palette, yuan
 
 __all__ = [
-    "NO_COSTS", "binned_count_panels", "ci_errorbars", "cohort_heatmaps", "cohort_rate_lines",
-    "cost_bars", "count_bars", "disagreement_bars", "funnel_bars", "heatmap", "lorenz_curve",
+    "NO_COSTS", "binned_count_panels", "campaign_funnel_bars", "ci_errorbars", "cohort_heatmaps",
+    "cohort_rate_lines", "cost_bars", "count_bars", "cuped_intervals", "disagreement_bars",
+    "funnel_bars", "goal_budget_bars", "heatmap", "history_intervals", "lorenz_curve",
     "ltv_channel_curves", "ltv_cohort_curves", "migration_heatmap", "model_heatmap", "no_data",
     "nth_bars", "nth_rate_lines", "paired_bars", "percent_axis", "qini_curve", "rate_lines",
-    "retention_curves", "revenue_per_yuan_bars", "rf_heatmap", "segment_rate_bars",
-    "share_bars", "share_panels", "silhouette", "state_bars", "survival_curves",
-    "time_histogram", "transition_heatmap", "value_vs_cost",
+    "response_rate_bars", "retention_curves", "revenue_per_yuan_bars", "rf_heatmap",
+    "segment_rate_bars", "segment_uplift_panels", "share_bars", "share_panels", "silhouette",
+    "smd_bars", "state_bars", "survival_curves", "time_histogram", "transition_heatmap",
+    "value_vs_cost",
 ]
 
 #: What a figure of spend says when the data has no costs table.
@@ -155,6 +157,157 @@ def funnel_bars(steps: pd.DataFrame, label: Label = cell_label, ax: Axes | None 
         ax.text(row.users, i, " " + note, va="center", fontsize=9)
     ax.set(xlabel="人数 (people)", ylabel="", title=title)
     ax.set_xlim(0, steps.users.max() * 1.6)
+    return ax
+
+
+def campaign_funnel_bars(total: pd.DataFrame, campaign_id: str, label: Label = cell_label,
+                         ax: Axes | None = None, figsize: tuple[float, float] = (8, 4.2)) -> Axes:
+    """A campaign's own funnel: per step the treated members who reached it in any way (pale)
+    and those who came down the path (solid), labelled with the people on the path and the
+    rate from the previous step.
+
+    Parameters
+    ----------
+    total
+        The total rows of `campaign_review.campaign_funnel` (`campaign_review.funnel_total`):
+        label, users, reached, rate_from_previous, in step order.
+    campaign_id
+        Named in the title.
+    label
+        Formats a count of people, ``label(n, fmt)``: ``ch.cell_label``.
+    ax
+        The axes to draw on; a new figure when None.
+    figsize
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
+    ax = _ax(ax, figsize)
+    total = total.reset_index(drop=True)
+    color = sns.color_palette()[0]
+    sns.barplot(total, x="reached", y="label", color=color, alpha=0.3, ax=ax, label="到达 (reached)")
+    sns.barplot(total, x="users", y="label", color=color, ax=ax, label="沿路径 (on the path)")
+    for i, row in total.iterrows():
+        note = f" {label(row.users, '{:,}')}" + (f"  ({row.rate_from_previous:.1%})" if i else "")
+        ax.text(max(row.users, row.reached), i, note, va="center", fontsize=9)
+    ax.set(xlabel="实验组人数", ylabel="", title=f"{campaign_id} 活动漏斗 (括号内为从上一步的转化率)")
+    ax.set_xlim(0, total.reached.max() * 1.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return ax
+
+
+def response_rate_bars(rates: pd.DataFrame, goal_label: str, label: Label = cell_label,
+                       ax: Axes | None = None,
+                       title: str = "响应率：实验组与对照组 (Wilson 95% 区间)",
+                       figsize: tuple[float, float] = (7, 3.8)) -> Axes:
+    """Each group's response rate as a bar (segment colours) with its interval, labelled with
+    the rate and responders / members.
+
+    Parameters
+    ----------
+    rates
+        `campaign_review.rates_table`: label, users, responders, rate, ci_low, ci_high.
+    goal_label
+        The goal as shown (首投): the rate axis reads 窗口内「<goal_label>」率.
+    label
+        Formats a count of people, ``label(n, fmt)``: ``ch.cell_label``.
+    title
+        The figure's title.
+    ax
+        The axes to draw on; a new figure when None.
+    figsize
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
+    ax = _ax(ax, figsize)
+    rates = rates.reset_index(drop=True)
+    colors = list(segment_palette(rates.label).values())
+    ax.bar(rates.label, rates.rate, color=colors, width=0.5)
+    ax.errorbar(rates.label.to_numpy(), rates.rate.to_numpy(),
+                yerr=[(rates.rate - rates.ci_low).to_numpy(), (rates.ci_high - rates.rate).to_numpy()],
+                fmt="none", ecolor="black", capsize=6)
+    for i, row in rates.iterrows():
+        ax.text(i, row.ci_high, f"{row.rate:.1%}\n{label(row.responders, '{:,}')}/{label(row.users, '{:,}')}",
+                ha="center", va="bottom", fontsize=9)
+    ax.set(ylabel=f"窗口内「{goal_label}」率", title=title)
+    ax.set_ylim(0, max(rates.ci_high.max(), 0.01) * 1.35)
+    percent_axis(ax)
+    return ax
+
+
+def smd_bars(balance: pd.DataFrame, limit: float, pre_days: int, ax: Axes | None = None,
+             figsize: tuple[float, float] = (7, 3.2)) -> Axes:
+    """Each pre-campaign measure's standardised mean difference (treatment - holdout) as a
+    bar, with dashed lines at -`limit` and +`limit`.
+
+    Parameters
+    ----------
+    balance
+        `campaign_review.balance`: covariate, smd.
+    limit
+        The |SMD| beyond which a measure is imbalanced (`campaign_review.SMD_LIMIT`).
+    pre_days
+        The days before the campaign the measures cover, named in the title.
+    ax
+        The axes to draw on; a new figure when None.
+    figsize
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
+    ax = _ax(ax, figsize)
+    sns.barplot(balance, x="smd", y="covariate", color=sns.color_palette()[0], ax=ax)
+    for x in (-limit, limit):
+        ax.axvline(x, color="grey", ls="--", lw=1)
+    ax.set(xlabel="标准化均值差 (SMD，实验组 − 对照组)", ylabel="",
+           title=f"活动前 {pre_days} 天的行为：两组是否可比 (虚线 ±{limit:g})")
+    return ax
+
+
+def goal_budget_bars(plan: pd.DataFrame, target_investors: float, ax: Axes | None = None,
+                     figsize: tuple[float, float] = (8, 4.2)) -> Axes:
+    """The budget each channel needs for its part of a target of new first investors (channel
+    colours), labelled with its first investors and registrations; the total row is left out.
+
+    Parameters
+    ----------
+    plan
+        `planning.decompose_goal`: channel, budget, target_investors, target_registrations,
+        channels first, then the total row.
+    target_investors
+        The target, named in the title.
+    ax
+        The axes to draw on; a new figure when None.
+    figsize
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
+    from growthloop.metrics.planning import TOTAL as total
+
+    ax = _ax(ax, figsize)
+    shown = plan[plan.channel != total]
+    sns.barplot(shown, x="budget", y="channel", hue="channel",
+                palette=channel_palette(shown.channel.tolist()), legend=False, ax=ax)
+    for i, row in shown.reset_index(drop=True).iterrows():
+        ax.text(row.budget, i, f" 首投 {row.target_investors:.0f} · 注册 {row.target_registrations:,.0f}",
+                va="center", fontsize=8)
+    ax.set(xlabel="所需预算 (元)", ylabel="",
+           title=f"新增 {target_investors} 名首投用户：各渠道要交付的量与预算")
+    ax.set_xlim(0, shown.budget.max() * 1.5)
     return ax
 
 
@@ -496,13 +649,43 @@ def ltv_channel_curves(curves: pd.DataFrame, cac: pd.DataFrame, ax: Axes | None 
 def ci_errorbars(frame: pd.DataFrame, y: str, x: str = "uplift", low: str = "ci_low",
                  high: str = "ci_high", ax: Axes | None = None, title: str | None = None,
                  xlabel: str = "", zero: bool = True, percent: bool = True,
-                 color: Any = None, figsize: tuple[float, float] | None = None) -> Axes:
+                 color: Any = None, figsize: tuple[float, float] | None = None,
+                 capsize: float = 4) -> Axes:
     """A point with its interval per row (`low` to `high` around `x`), one row per `y` label,
-    the zero line marked: an uplift and its confidence interval, say."""
+    the zero line marked: an uplift and its confidence interval, say.
+
+    Parameters
+    ----------
+    frame
+        One row per point.
+    y
+        The column of the rows' labels (shown as text, in the frame's order).
+    x, low, high
+        The columns of the point and of its interval's ends.
+    title, xlabel
+        The title and the horizontal axis' label.
+    zero
+        Mark 0 with a grey vertical line.
+    percent
+        The horizontal axis in whole percents.
+    color
+        The points' colour; seaborn's first colour when None.
+    capsize
+        The width of the interval's caps, in points.
+    ax
+        The axes to draw on; a new figure when None.
+    figsize
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     xs = frame[x].to_numpy(float)
     err = [xs - frame[low].to_numpy(float), frame[high].to_numpy(float) - xs]
-    ax.errorbar(xs, frame[y].astype(str).to_numpy(), xerr=err, fmt="o", capsize=4,
+    ax.errorbar(xs, frame[y].astype(str).to_numpy(), xerr=err, fmt="o", capsize=capsize,
                 color=color if color is not None else sns.color_palette()[0])
     if zero:
         ax.axvline(0, color="grey", lw=1)
@@ -513,15 +696,145 @@ def ci_errorbars(frame: pd.DataFrame, y: str, x: str = "uplift", low: str = "ci_
 
 
 def qini_curve(qini: pd.DataFrame, ax: Axes | None = None, title: str = "Qini 曲线",
-               figsize: tuple[float, float] = (6.5, 4)) -> Axes:
+               figsize: tuple[float, float] = (6.5, 4), label: str = "按预测增量排序",
+               ylabel: str = "增量响应者") -> Axes:
     """Incremental responders against the share of the list targeted (share_targeted, qini),
-    ranked by predicted uplift, against random targeting (random)."""
+    ranked by predicted uplift, against random targeting (random).
+
+    Parameters
+    ----------
+    qini
+        `uplift.qini_curve`: share_targeted, qini, random.
+    title
+        The figure's title.
+    label
+        The ranked curve's name in the legend.
+    ylabel
+        The vertical axis' label.
+    ax
+        The axes to draw on; a new figure when None.
+    figsize
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
-    ax.plot(qini.share_targeted, qini.qini, label="按预测增量排序")
+    ax.plot(qini.share_targeted, qini.qini, label=label)
     ax.plot(qini.share_targeted, qini.random, ls="--", color="grey", label="随机 (random)")
-    ax.set(xlabel="覆盖名单的比例 (按预测增量从高到低)", ylabel="增量响应者", title=title)
+    ax.set(xlabel="覆盖名单的比例 (按预测增量从高到低)", ylabel=ylabel, title=title)
     percent_axis(ax, "x")
     ax.legend(fontsize=8)
+    return ax
+
+
+def cuped_intervals(cup: pd.DataFrame, labels: Mapping[str, str], covariate: str,
+                    ax: Axes | None = None, figsize: tuple[float, float] = (7, 2.8)) -> Axes:
+    """The plain and the CUPED estimate of the uplift, each with its Wald interval, one row
+    each, the zero line marked.
+
+    Parameters
+    ----------
+    cup
+        `campaign_review.cuped`: method, uplift, ci_low, ci_high (empty: empty axes).
+    labels
+        {method: shown name} (`campaign_review.ESTIMATE_LABELS`).
+    covariate
+        The covariate CUPED used, named in the title.
+    ax
+        The axes to draw on; a new figure when None.
+    figsize
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
+    ax = ci_errorbars(cup.assign(shown=cup.method.map(dict(labels))), y="shown", ax=ax,
+                      title=f"CUPED 前后的增量区间 (协变量 {covariate})",
+                      xlabel="绝对增量 (Wald 95% 区间)", capsize=6, figsize=figsize)
+    ax.set_ylim(-0.5, 1.5)
+    return ax
+
+
+def segment_uplift_panels(tables: Mapping[str, pd.DataFrame], ncols: int = 2,
+                          min_cell: int | None = None) -> np.ndarray:
+    """Each segment's uplift with its interval, a panel per breakdown (titled by its name),
+    the zero line marked; segments too small for a verdict in grey.
+
+    Parameters
+    ----------
+    tables
+        {breakdown: `campaign_review.segment_uplift`} (segment, uplift, ci_low, ci_high and
+        verdict codes), panels in this order; segments without an uplift are left out, the
+        others keep their table order.
+    ncols
+        Panels per row (fewer when there are fewer breakdowns).
+    min_cell
+        The group size under which a segment is too small, named in the title
+        (`campaign_review.MIN_CELL` when None).
+
+    Returns
+    -------
+    numpy.ndarray
+        The grid of axes (rows x columns); panels left over are hidden.
+    """
+    if min_cell is None:
+        from growthloop.metrics.campaign_review import MIN_CELL as min_cell
+    ncols = min(ncols, len(tables))
+    nrows = -(-len(tables) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5 * ncols, 3.6 * nrows), sharex=True,
+                             squeeze=False)
+    for ax in axes.flat[len(tables):]:
+        ax.set_visible(False)
+    for ax, (by, table) in zip(axes.flat, tables.items(), strict=False):
+        t = table.dropna(subset=["uplift"])
+        ax.scatter(t.uplift.to_numpy(), t.segment.to_numpy(), s=0)  # every segment, in order
+        for small, part in t.groupby(t.verdict == "too_small"):
+            ax.errorbar(part.uplift.to_numpy(), part.segment.to_numpy(),
+                        xerr=[(part.uplift - part.ci_low).to_numpy(),
+                              (part.ci_high - part.uplift).to_numpy()],
+                        fmt="o", capsize=3,
+                        color=(0.7, 0.7, 0.7) if small else sns.color_palette()[0])
+        ax.axvline(0, color="grey", lw=1)
+        ax.set(title=by, xlabel="绝对增量 (95% 区间)", ylabel="")
+        percent_axis(ax, "x")
+    fig.suptitle(f"各分群的增量 (灰色：任一组不足 {min_cell} 人，不下结论)")
+    return axes
+
+
+def history_intervals(hist: pd.DataFrame, ax: Axes | None = None,
+                      figsize: tuple[float, float] = (8, 3.8)) -> Axes:
+    """Every campaign's uplift with its interval, one row per campaign from the top, each
+    labelled with its incremental ROI; campaigns without an uplift (no holdout) left out.
+
+    Parameters
+    ----------
+    hist
+        `campaign_review.history`: campaign_id, name, uplift, ci_low, ci_high, roi.
+    ax
+        The axes to draw on; a new figure when None.
+    figsize
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
+    ok = hist.dropna(subset=["uplift"])
+    ax = ci_errorbars(ok.assign(shown=ok.campaign_id + " " + ok.name), y="shown", ax=ax,
+                      title="历次活动的增量与增量 ROI", xlabel="绝对增量 (95% 区间)",
+                      capsize=5, figsize=figsize)
+    for i, row in enumerate(ok.itertuples()):
+        ax.annotate(f"ROI {row.roi:.0%}", (row.ci_high, i), xytext=(6, -3),
+                    textcoords="offset points", fontsize=8)
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(lo, hi + (hi - lo) * 0.15)
+    ax.invert_yaxis()
     return ax
 
 
