@@ -181,3 +181,88 @@ def test_person_events_carry_the_properties(tmp_path):
     steps = person_steps(ds, ["浏览产品详情", "first_investment"]).to_pandas()
     assert sorted(steps.product_type.dropna()) == ["定期12月", "活期"]
     assert steps[steps.event_name == "first_investment"].product_type.isna().all()
+
+
+def clickstream(tmp_path):
+    """A retailer-like clickstream with the platform's own names and a property, no mapping but
+    register: three users' product_view -> add_to_cart (with the product) -> purchase."""
+    users = [user("U1", "2025-01-01 10:00:00"), user("U2", "2025-01-01 11:00:00"),
+             user("U3", "2025-01-01 12:00:00")]
+    p = lambda **kw: {"properties": json.dumps(kw, ensure_ascii=False)}  # noqa: E731
+    events = [
+        event("product_view", "2025-01-01 09:00:00", None, "A1", **p(product="定期12月")),
+        event("register", "2025-01-01 10:00:00", "U1", "A1"),
+        event("add_to_cart", "2025-01-01 10:05:00", "U1", "A1", **p(product="定期12月")),
+        event("purchase", "2025-01-01 10:10:00", "U1", "A1", **p(product="定期12月")),
+        event("register", "2025-01-01 11:00:00", "U2", "A2"),
+        event("product_view", "2025-01-01 11:01:00", "U2", "A2", **p(product="活期")),
+        event("add_to_cart", "2025-01-01 11:02:00", "U2", "A2", **p(product="活期")),
+        event("register", "2025-01-01 12:00:00", "U3", "A3"),
+        event("product_view", "2025-01-01 12:01:00", "U3", "A3", **p(product="定期12月")),
+        event("product_view", "2025-01-05 12:01:00", None, "A9", **p(product="定期12月")),
+    ]
+    return write_dataset(tmp_path / "shop", users=users, events=events,
+                         transactions=[txn("T1", "U1", "2025-01-01 10:10:00", 1000.0)],
+                         config={"name": "shop", "analysis_date": "2025-03-31"})
+
+
+def test_a_funnel_of_own_events_with_a_property_filter_counts_by_hand(tmp_path):
+    from growthloop.metrics import funnel as fn
+
+    ds = open_dataset(clickstream(tmp_path))
+    spec = fn.make_spec(["product_view", "add_to_cart", "purchase"], window_days=30)
+    res = fn.funnel(ds, spec).set_index("step")
+    # independent count (pandas over the same rows): people with a view, then a cart at or
+    # after it, then a purchase at or after that; A1's anonymous view belongs to U1 (the
+    # register on its device comes next); A9 is a visitor
+    ev = ds.events.to_pandas()
+    owner = {"A1": "U1", "A2": "U2", "A3": "U3", "A9": "anon:A9"}
+    ev["person"] = ev.user_id.fillna(ev.anonymous_id.map(owner))
+    reached = []
+    for _person, rows in ev.sort_values("event_time").groupby("person"):
+        t = None
+        n = 0
+        for step in ["product_view", "add_to_cart", "purchase"]:
+            later = rows[(rows.event_name == step) & ((rows.event_time >= t) if t is not None else True)]
+            if later.empty:
+                break
+            t, n = later.event_time.iloc[0], n + 1
+        reached.append(n)
+    by_hand = [sum(r >= k for r in reached) for k in (1, 2, 3)]
+    assert res.users.tolist() == by_hand == [4, 2, 1]
+    # with a property filter: only views and carts of 定期12月 products (U1, U3, the visitor)
+    spec = fn.make_spec([{"event": "product_view", "where": {"product": "定期12月"}},
+                         {"event": "add_to_cart", "where": {"product": ["定期12月", "定期6月"]}},
+                         "purchase"], window_days=30)
+    res = fn.funnel(ds, spec)
+    assert res.users.tolist() == [3, 1, 1]
+    assert res.label.tolist() == ["product_view (product=定期12月)",
+                                  "add_to_cart (product=定期12月/定期6月)", "purchase"]
+    with pytest.raises(DataError, match=r"no event is named 'add_to_card'.*\['add_to_cart'"):
+        fn.funnel(ds, fn.make_spec(["product_view", "add_to_card"]))
+    with pytest.raises(DataError, match=r"property 'sku'.*\['product'\]"):
+        fn.funnel(ds, fn.make_spec([{"event": "product_view", "where": {"sku": "x"}}, "purchase"]))
+
+
+def test_own_events_as_touches_conversions_and_returns(tmp_path):
+    from growthloop.metrics import attribution as at
+    from growthloop.metrics import retention as rt
+
+    ds = open_dataset(clickstream(tmp_path))
+    # touches: the platform's own product_view (no UTM values: untagged); by hand 4 views, of
+    # which A1's anonymous one is U1's and A9's stays a visitor's
+    t = at.touches(ds, ["product_view"]).to_pandas().sort_values("event_time")
+    assert t.person_id.tolist() == ["U1", "U2", "U3", "anon:A9"]
+    assert at.touches(ds, [{"event": "product_view", "where": {"product": "活期"}}]).count().execute() == 1
+    # the default roles the data lacks (ad_click, link_click) add no touch: no error
+    assert at.touches(ds).count().execute() == 0
+    with pytest.raises(DataError, match=r"touch_events: no event is named 'product_veiw'"):
+        at.touches(ds, ["product_veiw"])
+    # a conversion by an own event with a property: U1's purchase of 定期12月 only
+    conv = at.conversion_times(ds, {"event": "purchase", "where": {"product": "定期12月"}}).to_pandas()
+    assert conv.person_id.tolist() == ["U1"]
+    # a return event of one's own: each user's activity is their add_to_cart
+    acts = rt.activity(ds, "add_to_cart").to_pandas().sort_values("user_id")
+    assert acts.user_id.tolist() == ["U1", "U2"]
+    with pytest.raises(DataError, match="return_event: no event is named 'add_to_carts'"):
+        rt.activity(ds, "add_to_carts")

@@ -19,6 +19,7 @@ import sqlglot.expressions as sge
 from growthloop import DEMO_DATA
 from growthloop.marts import identity
 from growthloop.marts import touches as tm
+from growthloop.marts.events import selectors
 from growthloop.marts.identity import person_steps
 from growthloop.metrics import funnel as fn
 from growthloop.staging.loader import open_dataset
@@ -54,7 +55,7 @@ def test_funnel_step_times_hold_no_join_in_a_cte(demo, order):
 
 
 def test_attribution_touches_hold_no_join_in_a_cte(demo):
-    expr = tm.build(demo, tm.TOUCH_EVENTS, ())
+    expr = tm.build(demo, selectors(tm.TOUCH_EVENTS, "touch_events"), ())
     assert ctes_with_joins(demo.con, expr) == {}
 
 

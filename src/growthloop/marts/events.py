@@ -169,13 +169,19 @@ def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     return [c for c in scored[:n] if difflib.SequenceMatcher(None, target, norm[c]).ratio() > 0.3]
 
 
-def check(ds: Dataset, chosen: Sequence[EventSelector], param: str) -> None:
+def check(ds: Dataset, chosen: Sequence[EventSelector], param: str,
+          optional_roles: bool = False) -> None:
     """Stop when a selector names an event the data does not have (with the closest names in
-    the data) or a property the events do not have (with those they have)."""
+    the data) or a property the events do not have (with those they have).
+
+    With `optional_roles`, a role (growthloop.staging.contract.EVENT_ROLES) the data lacks is
+    accepted: for a list whose events only add rows (touches, direct visits), a role the
+    platform does not track adds none, while a name that is no role is still a typo."""
     present = event_names(ds)
     props = event_properties(ds)
     for sel in chosen:
-        if sel.is_milestone:
+        if sel.is_milestone or (optional_roles and sel.event in EVENT_ROLES
+                                and sel.event not in present):
             continue
         if sel.event not in present:
             near = closest(sel.event, [*present, *MILESTONES])
@@ -192,3 +198,20 @@ def check(ds: Dataset, chosen: Sequence[EventSelector], param: str) -> None:
                                 hint=(f"the event properties are {list(props)}" if props else
                                       "the events have no properties: add a properties column "
                                       "or list extra columns under tables.events.properties"))
+
+
+def matches(table: ibis.Table, chosen: Sequence[EventSelector]) -> ibis.BooleanValue:
+    """The rows of `table` any of the selectors selects (false when there is none)."""
+    cond = ibis.literal(False)
+    for sel in chosen:
+        cond = cond | sel.condition(table)
+    return cond
+
+
+def checked(ds: Dataset, values: Any, param: str,
+            optional_roles: bool = False) -> tuple[EventSelector, ...]:
+    """A parameter's event selectors, parsed (`selectors`) and checked against the data
+    (`check`): the one call a stage function makes for an event-list parameter."""
+    chosen = selectors(values, param)
+    check(ds, chosen, param, optional_roles)
+    return chosen

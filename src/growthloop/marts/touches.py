@@ -13,12 +13,14 @@ monitoring table, the stitching report, the paths and the campaign funnel read i
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import ibis
 
 from growthloop.marts.channels import channel_mapping, channel_of, normalise_utm, raw_utm
+from growthloop.marts.events import EventSelector, checked, matches, selectors
 from growthloop.marts.identity import person_events
-from growthloop.staging.contract import CANONICAL_EVENTS, DIRECT_CHANNEL, Channel
+from growthloop.staging.contract import DIRECT_CHANNEL, Channel
 from growthloop.staging.loader import Dataset
 
 NAME = "touches"
@@ -32,13 +34,15 @@ TOUCH_EVENTS: tuple[str, ...] = ("ad_click", "link_click")
 _KEY_FIELDS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign")
 
 
-def check_events(names: Sequence[str], param: str) -> tuple[str, ...]:
-    """The event names of a parameter, or ValueError naming it and the names allowed."""
-    names = tuple(names)
-    bad = [n for n in names if n not in CANONICAL_EVENTS]
+def check_events(ds: Dataset, values: Any, param: str) -> tuple[EventSelector, ...]:
+    """The event selectors of a touch parameter (any event of the data, with its property
+    filter), checked against the data (a role the data lacks adds no touch and is accepted; an
+    unknown name is an error); a milestone is no touch."""
+    chosen = checked(ds, values, param, optional_roles=True)
+    bad = [s.key for s in chosen if s.is_milestone]
     if bad:
-        raise ValueError(f"{param}: {bad} are not event names; use {list(CANONICAL_EVENTS)}")
-    return names
+        raise ValueError(f"{param}: {bad} are investment milestones, not events a person touches")
+    return chosen
 
 
 def utm_values(events: ibis.Table, channels: Sequence[Channel]) -> ibis.Table:
@@ -74,19 +78,19 @@ def raw_key(*values: ibis.StringValue) -> ibis.StringValue:
     return out
 
 
-def build(ds: Dataset, touch_events: tuple[str, ...] = TOUCH_EVENTS,
-          direct_events: tuple[str, ...] = ()) -> ibis.Table:
-    """The mart as an Ibis expression (not executed) for these event lists."""
-    names = list(dict.fromkeys(touch_events + direct_events))
+def build(ds: Dataset, touch_events: Sequence[EventSelector] = (),
+          direct_events: Sequence[EventSelector] = ()) -> ibis.Table:
+    """The mart as an Ibis expression (not executed) for these event selectors."""
+    touch_events = tuple(touch_events) or selectors(TOUCH_EVENTS, "touch_events")
     pe = person_events(ds)
-    ev = pe.filter(pe.event_name.isin(names))
+    ev = pe.filter(matches(pe, [*touch_events, *direct_events]))
     vals = utm_values(ev, ds.config.channels)
     keyed = ev.mutate(_k=raw_key(*[raw_utm(ev, f) for f in _KEY_FIELDS]))
     out = keyed.left_join(vals, keyed._k == vals._key)
     channel = out._channel
     if direct_events:
         channel = ibis.ifelse(
-            out.event_name.isin(list(direct_events)) & out._source.isnull(),
+            matches(out, direct_events) & out._source.isnull(),
             ibis.literal(DIRECT_CHANNEL),
             channel,
         )
@@ -96,16 +100,29 @@ def build(ds: Dataset, touch_events: tuple[str, ...] = TOUCH_EVENTS,
     )
 
 
-def touches(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS,
-            direct_events: Sequence[str] = ()) -> ibis.Table:
-    """The kept mart for these event lists (built once per dataset and lists).
+def touches(ds: Dataset, touch_events: Any = TOUCH_EVENTS, direct_events: Any = ()) -> ibis.Table:
+    """The kept mart for these events (built once per dataset and event lists).
 
-    Columns: COLUMNS; user_id is null for visitors who never signed up.
+    Parameters
+    ----------
+    ds
+        The dataset.
+    touch_events
+        The events that are marketing touches: names (any event of the data) or selectors with
+        a property filter (`growthloop.marts.events`). Default ad_click and link_click.
+    direct_events
+        Events counted as a direct visit (直接访问) when they carry no UTM source, e.g. app_open.
+
+    Returns
+    -------
+    ibis.Table
+        COLUMNS, kept in the engine; user_id is null for visitors who never signed up.
     """
-    touch_events = check_events(touch_events, "touch_events")
-    direct_events = check_events(direct_events, "direct_events")
-    if not touch_events:
+    touch = check_events(ds, touch_events, "touch_events")
+    direct = check_events(ds, direct_events, "direct_events")
+    if not touch:
         raise ValueError("touch_events: name at least one event, e.g. ['ad_click', 'link_click']")
     mapping = sorted(channel_mapping(ds.config.channels).items())
-    key = f"touches:{touch_events!r}:{direct_events!r}:{mapping!r}"
-    return ds.keep(key, lambda: build(ds, touch_events, direct_events))
+    keys = ([s.key for s in touch], [s.key for s in direct])
+    key = f"touches:{keys!r}:{mapping!r}"
+    return ds.keep(key, lambda: build(ds, touch, direct))

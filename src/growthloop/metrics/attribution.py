@@ -84,6 +84,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import ibis.common.exceptions as com
@@ -95,11 +96,12 @@ from scipy.sparse import linalg as sparse_linalg
 
 from growthloop.engine import scratch
 from growthloop.marts.channels import channel_mapping, channel_of, normalise_utm, with_utm
-from growthloop.marts.identity import MILESTONES, person_steps
+from growthloop.marts.events import checked, matches, selector
+from growthloop.marts.identity import person_steps
 from growthloop.marts.investments import investments
 from growthloop.marts.touches import TOUCH_EVENTS, check_events, touches
 from growthloop.marts.wide import user_wide
-from growthloop.staging.contract import CANONICAL_EVENTS, DIRECT_CHANNEL, UNTAGGED_CHANNEL
+from growthloop.staging.contract import DIRECT_CHANNEL, UNTAGGED_CHANNEL
 from growthloop.staging.loader import Dataset
 
 DIRECT_CHANNELS: tuple[str, ...] = (DIRECT_CHANNEL, UNTAGGED_CHANNEL)
@@ -156,18 +158,18 @@ def _ratio(num, den):
 # touches
 
 
-def stitching(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> dict[str, float | int]:
+def stitching(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> dict[str, float | int]:
     """How well identity stitching works: anonymous touches that found their user, and
     registered users with at least one touch at or before their sign-up.
 
     Returns anonymous_touches, stitched_touches, stitch_rate, registered, registered_with_touch,
     touch_coverage (plain numbers; rates NaN when the base is 0).
     """
-    touch_events = check_events(touch_events, "touch_events")
+    touch_events = check_events(ds, touch_events, "touch_events")
     end = ds.period_end
     raw = ds.events.filter(
         (ds.events.event_time < end)
-        & ds.events.event_name.isin(list(touch_events))
+        & matches(ds.events, touch_events)
         & ds.events.user_id.isnull()
     )
     anon = int(raw.count().to_pyarrow().as_py())
@@ -194,16 +196,16 @@ def stitching(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> dict[s
     }
 
 
-def utm_quality(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> pd.DataFrame:
+def utm_quality(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> pd.DataFrame:
     """What UTM cleaning did to the touches: how many were untagged, how many sources were
     written in another form (case, spaces, URL encoding) and fixed, how many came from the
     landing URL, and how many sources no channel claims (kept under their own name).
 
     Columns: item, touches, share (of all touches).
     """
-    touch_events = check_events(touch_events, "touch_events")
+    touch_events = check_events(ds, touch_events, "touch_events")
     end = ds.period_end
-    ev = ds.events.filter((ds.events.event_time < end) & ds.events.event_name.isin(list(touch_events)))
+    ev = ds.events.filter((ds.events.event_time < end) & matches(ds.events, touch_events))
     ev = ev.mutate(_raw=ev.utm_source)
     ev = with_utm(ev)
     known = set()
@@ -253,7 +255,7 @@ def _unpack_keys(packed: ibis.StringValue) -> dict[str, ibis.StringValue]:
     }
 
 
-def _signup_keys(ds: Dataset, touch_events: Sequence[str] = TOUCH_EVENTS) -> ibis.Table:
+def _signup_keys(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> ibis.Table:
     """user_id -> channel, source, medium, campaign of the sign-up (see the module docstring).
 
     Of several tagged touches at the sign-up's last touch time, the greatest packed key wins
@@ -296,7 +298,7 @@ _FINE_KEYS: list[str] = list(LEVELS["campaign"])
 
 
 def _monitor_sums(ds: Dataset, horizons: tuple[int, ...], retention_days: int,
-                  touch_events: tuple[str, ...]) -> tuple[pd.DataFrame, bool]:
+                  touch_events: tuple) -> tuple[pd.DataFrame, bool]:
     """The sums of the monitoring table per channel x source x medium x campaign ('-' for a
     missing value), and whether there are costs. Every level of `channel_monitor` rolls these
     up, so they are computed once per dataset and parameters (the chapter asks for two levels).
@@ -307,7 +309,7 @@ def _monitor_sums(ds: Dataset, horizons: tuple[int, ...], retention_days: int,
 
 
 def _monitor_sums_build(ds: Dataset, horizons: tuple[int, ...], retention_days: int,
-                        touch_events: tuple[str, ...]) -> tuple[pd.DataFrame, bool]:
+                        touch_events: tuple) -> tuple[pd.DataFrame, bool]:
     keys = _FINE_KEYS
     end = ds.period_end
     end_lit = ibis.literal(end)
@@ -411,7 +413,7 @@ def channel_monitor(
     horizons: Sequence[int] = HORIZONS,
     ltv_horizon: int = 180,
     retention_days: int = 90,
-    touch_events: Sequence[str] = TOUCH_EVENTS,
+    touch_events: Any = TOUCH_EVENTS,
     total: bool = True,
 ) -> pd.DataFrame:
     """The channel monitoring table (渠道监控表), one row per channel (by="channel"), per
@@ -432,7 +434,7 @@ def channel_monitor(
     if ltv_horizon not in horizons:
         raise ValueError(f"ltv_horizon: {ltv_horizon!r} must be one of the horizons {list(horizons)}")
     keys = list(LEVELS[by])
-    touch_events = check_events(touch_events, "touch_events")
+    touch_events = check_events(ds, touch_events, "touch_events")
     fine, costs_available = _monitor_sums(ds, horizons, retention_days, touch_events)
     # the campaign-level sums rolled up to the level asked for: every column is a sum
     out = fine.groupby(keys, as_index=False, sort=True, dropna=False)[
@@ -609,24 +611,34 @@ class Paths:
         return int(self.counts.nulls.sum())
 
 
-def conversion_times(ds: Dataset, conversion: str = "first_investment") -> ibis.Table:
-    """person_id, conv_at: each registered user's first `conversion` (an event name or a
-    milestone first_investment / second_investment) up to the analysis date."""
-    if conversion not in MILESTONES and conversion not in CANONICAL_EVENTS:
-        raise ValueError(
-            f"conversion: {conversion!r} is not one of {[*MILESTONES, *CANONICAL_EVENTS]}"
-        )
-    ev = person_steps(ds, [conversion])
-    ev = ev.filter(ev.user_id.notnull())
+def conversion_times(ds: Dataset, conversion: Any = "first_investment") -> ibis.Table:
+    """person_id, conv_at: each registered user's first `conversion` up to the analysis date.
+
+    Parameters
+    ----------
+    ds
+        The dataset.
+    conversion
+        A milestone (first_investment, second_investment), any event name of the data, or an
+        event with a property filter ({event: 浏览产品详情, where: {product_type: 定期12月}}).
+
+    Returns
+    -------
+    ibis.Table
+        person_id, conv_at (not executed).
+    """
+    (sel,) = checked(ds, [conversion], "conversion")
+    ev = person_steps(ds, [sel.event])
+    ev = ev.filter(ev.user_id.notnull() & sel.condition(ev))
     return ev.group_by("person_id").aggregate(conv_at=_.event_time.min())
 
 
 def path_touches(
     ds: Dataset,
-    conversion: str = "first_investment",
+    conversion: Any = "first_investment",
     lookback_days: float = 30,
-    touch_events: Sequence[str] = TOUCH_EVENTS,
-    direct_events: Sequence[str] = (),
+    touch_events: Any = TOUCH_EVENTS,
+    direct_events: Any = (),
     max_touches: int = 20,
 ) -> ibis.Table:
     """The steps of every person's path (see the module docstring), as an Ibis expression.
@@ -692,11 +704,11 @@ def _person_paths(ds: Dataset, steps: ibis.Table, max_touches: int) -> ibis.Tabl
 
 def attribution_paths(
     ds: Dataset,
-    conversion: str = "first_investment",
+    conversion: Any = "first_investment",
     lookback_days: float = 30,
     half_life_days: float = 7,
-    touch_events: Sequence[str] = TOUCH_EVENTS,
-    direct_events: Sequence[str] = (),
+    touch_events: Any = TOUCH_EVENTS,
+    direct_events: Any = (),
     max_touches: int = 20,
 ) -> Paths:
     """Paths aggregated in the engine to (path, conversions, nulls), plus time-decay credits
@@ -735,7 +747,7 @@ def attribution_paths(
             counts = pd.concat([counts, extra], ignore_index=True)
         decay[DIRECT_CHANNEL] = decay.get(DIRECT_CHANNEL, 0.0) + float(no_touch)
     counts = counts.sort_values("path", key=lambda s: s.map(_SEP.join)).reset_index(drop=True)
-    return Paths(counts[["path", "conversions", "nulls"]], decay, conversion,
+    return Paths(counts[["path", "conversions", "nulls"]], decay, selector(conversion).key,
                  float(lookback_days), float(half_life_days))
 
 

@@ -89,7 +89,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -105,10 +105,11 @@ from growthloop.engine import (
     splits_deep_queries,
 )
 from growthloop.marts.channels import with_channel
+from growthloop.marts.events import EventSelector, check, selector, selectors
 from growthloop.marts.identity import MILESTONES, Rows, person_steps
 from growthloop.marts.wide import user_wide
 from growthloop.metrics.stats import wilson
-from growthloop.staging.loader import DataError, Dataset
+from growthloop.staging.loader import Dataset
 
 DEFAULT_STEPS: tuple[str, ...] = (
     "ad_click",
@@ -208,12 +209,33 @@ class FunnelSpec:
     step_windows: tuple[float | None, ...]
     exclusions: tuple[tuple[str, int, int], ...]
     count: str
+    #: the event selector of each of `names` (growthloop.marts.events): a step may be an own
+    #: event with property filters; filled from the names when not given
+    selected: tuple[EventSelector, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.selected:
+            object.__setattr__(self, "selected", tuple(selector(n) for n in self.names))
 
     @property
     def names(self) -> tuple[str, ...]:
-        """Every event name the funnel reads: its steps, then the excluded events."""
+        """Every step and excluded event the funnel reads, by key (an event name, or an event
+        with its property filter, `EventSelector.key`): its steps, then the excluded events."""
         extra = tuple(dict.fromkeys(e for e, _a, _b in self.exclusions if e not in self.steps))
         return self.steps + extra
+
+    @property
+    def event_names(self) -> tuple[str, ...]:
+        """The event names and milestones the funnel reads from the data (filters aside)."""
+        return tuple(dict.fromkeys(s.event for s in self.selected))
+
+    def selector(self, key: str) -> EventSelector:
+        """The event selector of a step or excluded event, by its key."""
+        return self.selected[self.names.index(key)]
+
+    def label(self, key: str) -> str:
+        """A step's label for a reader: 注册, 浏览产品详情 (product_type=定期12月) ..."""
+        return self.selector(key).label(STEP_LABELS)
 
     def from_step(self, step: str) -> FunnelSpec:
         """The same funnel from `step` on: the later steps, their windows and exclusions.
@@ -242,8 +264,11 @@ class FunnelSpec:
             raise ValueError(f"step: {step!r} is the funnel's last step; a funnel needs at "
                              f"least two steps, pick one of {list(self.steps[:-1])}")
         exclusions = tuple((name, max(a - k, 0), b - k) for name, a, b in self.exclusions if b > k)
+        keys = self.steps[k:] + tuple(dict.fromkeys(
+            e for e, _a, _b in exclusions if e not in self.steps[k:]))
         return FunnelSpec(self.steps[k:], self.window_days, self.order,
-                          (None, *self.step_windows[k + 1:]), exclusions, self.count)
+                          (None, *self.step_windows[k + 1:]), exclusions, self.count,
+                          tuple(self.selector(key) for key in keys))
 
 
 def _days(value: float) -> ibis.IntervalScalar:
@@ -303,16 +328,12 @@ def make_spec(
     >>> spec.window_days, spec.order
     (14.0, 'strict')
     """
-    steps = tuple(steps)
+    chosen = selectors(steps, "steps")
+    steps = tuple(s.key for s in chosen)
     if len(steps) < 2:
         raise ValueError(f"steps: a funnel needs at least two steps, got {list(steps)}")
     if len(set(steps)) != len(steps):
         raise ValueError(f"steps: each step may appear once, got {list(steps)}")
-    for s in steps:
-        if not isinstance(s, str) or not s:
-            raise ValueError(
-                f"steps: {s!r} is not an event name or milestone ({', '.join(MILESTONES)})"
-            )
     if order not in ORDERS:
         raise ValueError(f"order: {order!r} is not one of {list(ORDERS)}")
     if count not in COUNTS:
@@ -340,22 +361,26 @@ def make_spec(
         if w is not None and not (isinstance(w, int | float) and w > 0):
             raise ValueError(f"step_windows: windows are positive days, got {w!r}")
     excl = []
+    excluded: dict[str, EventSelector] = {}
     for e in exclusions:
-        if isinstance(e, str):
+        if isinstance(e, str | Mapping | EventSelector):
             e = (e, steps[0], steps[-1])
-        if len(e) != 3:
+        if not isinstance(e, list | tuple) or len(e) != 3:
             raise ValueError(
-                f"exclusions: give an event name or (event, from_step, to_step), got {e!r}"
+                f"exclusions: give an event or (event, from_step, to_step), got {e!r}"
             )
-        name, a, b = e
-        if name in steps:
-            raise ValueError(f"exclusions: {name!r} is a step of the funnel")
-        if name in MILESTONES:
-            raise ValueError(f"exclusions: {name!r} is a milestone, exclude events only")
+        sel = selector(e[0], "exclusions")
+        a, b = (selector(x, "exclusions").key for x in e[1:])
+        if sel.key in steps:
+            raise ValueError(f"exclusions: {sel.key!r} is a step of the funnel")
+        if sel.is_milestone:
+            raise ValueError(f"exclusions: {sel.key!r} is a milestone, exclude events only")
         if a not in steps or b not in steps or steps.index(a) >= steps.index(b):
             raise ValueError(f"exclusions: ({a!r}, {b!r}) must be two steps of the funnel in order")
-        excl.append((name, steps.index(a), steps.index(b)))
-    return FunnelSpec(steps, float(window_days), order, tuple(windows), tuple(excl), count)
+        excl.append((sel.key, steps.index(a), steps.index(b)))
+        excluded.setdefault(sel.key, sel)
+    return FunnelSpec(steps, float(window_days), order, tuple(windows), tuple(excl), count,
+                      chosen + tuple(excluded.values()))
 
 
 def as_spec(spec: FunnelSpec | None = None, **definition: Any) -> FunnelSpec:
@@ -385,25 +410,9 @@ def as_spec(spec: FunnelSpec | None = None, **definition: Any) -> FunnelSpec:
 
 
 def _check_steps(ds: Dataset, spec: FunnelSpec) -> None:
-    """A step that is neither a milestone nor an event name in the data is a typo: say so."""
-    events = [s for s in spec.names if s not in MILESTONES]
-    if not events:
-        return
-    present = ds.memo("funnel.event_names", lambda: _event_names(ds))
-    missing = [s for s in events if s not in present]
-    if missing:
-        raise DataError(
-            "events",
-            "event_name",
-            f"funnel step(s) {missing} never occur",
-            hint=f"steps are event names in the data or milestones {list(MILESTONES)}",
-        )
-
-
-def _event_names(ds: Dataset) -> frozenset[str]:
-    """The event names that occur in the events table (one scan per dataset)."""
-    found = ds.events.select("event_name").distinct()
-    return frozenset(found.to_pyarrow().column(0).to_pylist())
+    """A step or excluded event the data does not have is a typo (or a property it lacks): stop
+    naming the closest event names in the data (`growthloop.marts.events.check`)."""
+    check(ds, spec.selected, "steps")
 
 
 def step_times(ds: Dataset, spec: FunnelSpec | None = None, **definition: Any) -> ibis.Table:
@@ -446,7 +455,7 @@ def _kept_step_times(ds: Dataset, spec: FunnelSpec) -> ibis.Table:
             return materialize(ds.con, parts[-1], table)
 
     kept = ds.keep(f"funnel.step_times:{spec!r}", lambda: step_times_from(
-        person_steps(ds, spec.names), spec, ds.period_end, keep=keep))
+        person_steps(ds, spec.event_names), spec, ds.period_end, keep=keep))
     for name in parts:
         drop(ds.con, name)
     return kept
@@ -472,14 +481,14 @@ def step_times_from(
     # (ad clicks), so its list is the largest part of the aggregation's memory. user_id
     # follows from person_id (module docstring: a person with a user_id has it as person_id),
     # so it is not a grouping key, only whether the person has one.
-    first = spec.steps[0]
+    first = spec.selected[0].condition(ev)
     aggs = {
-        f"_a{i}": _.event_time.collect(where=_.event_name == name)
-        for name, i in idx.items()
+        f"_a{i}": ev.event_time.collect(where=spec.selected[i].condition(ev))
+        for _name, i in idx.items()
         if i > 0 or spec.order == "strict"
     }
     if spec.count == "unique":
-        aggs["entry_at"] = _.event_time.min(where=_.event_name == first)
+        aggs["entry_at"] = ev.event_time.min(where=first)
     lists = ev.group_by("person_id").aggregate(_known=_.user_id.notnull().any(), **aggs)
     lists = lists.mutate(
         user_id=ibis.ifelse(lists._known, lists.person_id, ibis.null("string"))
@@ -488,7 +497,7 @@ def step_times_from(
         g = lists.filter(lists.entry_at.notnull())
         g = g.mutate(_nxt=ibis.null("timestamp"))
     else:
-        entries = ev.filter(ev.event_name == first)
+        entries = ev.filter(first)
         entries = entries.select(
             "person_id",
             entry_at=entries.event_time,
@@ -637,12 +646,14 @@ def _segment_table(
                 f"breakdown: milestone {step!r} carries no channel; pick an event step"
             )
         k = spec.steps.index(step)
-        ev = person_steps(ds, [step])
+        sel = spec.selector(step)
+        ev = person_steps(ds, [sel.event])
+        ev = ev.filter(sel.condition(ev))
         ev = ev.select(_pid=ev.person_id, _t=ev.event_time, _utm=ev.utm_source)
         ev = ev.group_by(["_pid", "_t"]).aggregate(_utm=_._utm.min())
         j = entries.left_join(ev, (entries.person_id == ev._pid) & (entries[f"t{k}"] == ev._t))
         j = with_channel(j, "_utm", channels, out="_seg")
-        seg = ibis.ifelse(j[f"t{k}"].isnull(), f"未到{STEP_LABELS.get(step, step)}", j._seg)
+        seg = ibis.ifelse(j[f"t{k}"].isnull(), f"未到{spec.label(step)}", j._seg)
         return j.mutate(segment=seg).drop("_pid", "_t", "_utm", "_seg")
     raise ValueError(
         f"breakdown: {breakdown!r} is not one of {list(WIDE_BREAKDOWNS)}, "
@@ -758,7 +769,7 @@ def funnel_table(
                     "rate_from_previous": _ratio(cp, bp) if k else float("nan"),
                     "ci_low": lo,
                     "ci_high": hi,
-                    "label": STEP_LABELS.get(step, step),
+                    "label": spec.label(step),
                     "ci_prev_low": plo,
                     "ci_prev_high": phi,
                     "drop_off": int(rec[f"users{k - 1}"]) - users if k else 0,
@@ -1010,7 +1021,7 @@ def time_to_convert(
     for k in range(1, len(spec.steps)):
         a, b = spec.steps[k - 1], spec.steps[k]
         hours = _hours(table[f"t{k - 1}"], table[f"t{k}"])
-        label = f"{STEP_LABELS.get(a, a)}→{STEP_LABELS.get(b, b)}"
+        label = f"{spec.label(a)}→{spec.label(b)}"
         parts.append(
             table.filter(table[f"t{k}"].notnull()).select(
                 k=ibis.literal(k),
@@ -1265,7 +1276,9 @@ def outside_funnel(ds: Dataset, spec: FunnelSpec | None = None,
         first step (organic, or a touch the data does not record).
     """
     spec = as_spec(spec, **definition)
-    ev = person_steps(ds, [spec.steps[0]])
+    first = spec.selected[0]
+    ev = person_steps(ds, [first.event])
+    ev = ev.filter(first.condition(ev))
     seen = ev.filter(ev.user_id.notnull()).select(_uid=ev.user_id).distinct()
     w = user_wide(ds)
     j = w.left_join(seen, w.user_id == seen._uid)

@@ -43,6 +43,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import ibis
 import numpy as np
@@ -51,9 +52,9 @@ from ibis import _
 
 from growthloop.engine import require_exact_quantiles
 from growthloop.marts.channels import with_channel
+from growthloop.marts.events import checked, selector
 from growthloop.marts.investments import investments
 from growthloop.marts.wide import user_wide
-from growthloop.staging.contract import CANONICAL_EVENTS
 from growthloop.staging.loader import Dataset
 
 UNITS = ("day", "week", "month")
@@ -85,9 +86,12 @@ def _check(name: str, value, allowed: Sequence) -> None:
         raise ValueError(f"{name}={value!r}: allowed values are {list(allowed)}")
 
 
-def _check_event(name: str, value: str) -> None:
-    allowed = (INVESTMENT, ANY, *CANONICAL_EVENTS)
-    _check(name, value, allowed)
+def _check_event(ds: Dataset, name: str, value: Any) -> None:
+    """`investment`, `any`, or an event of the data (a name, or a selector with a property
+    filter): a name the data does not have stops with the closest names in it."""
+    if isinstance(value, str) and value in (INVESTMENT, ANY):
+        return
+    checked(ds, [value], name)
 
 
 def _as_date(value: dt.date | str | None) -> dt.date | None:
@@ -162,7 +166,7 @@ def periods_in(horizon_months: int, unit: str) -> int:
 
 def activity(ds: Dataset, event: str = INVESTMENT) -> ibis.Table:
     """(user_id, ts) of every activity up to the analysis date: investments, events or both."""
-    _check_event("return_event", event)
+    _check_event(ds, "return_event", event)
     end = ds.period_end
     inv = investments(ds)
     inv = inv.select("user_id", ts=inv.txn_time)
@@ -171,7 +175,7 @@ def activity(ds: Dataset, event: str = INVESTMENT) -> ibis.Table:
     ev = ds.events
     ev = ev.filter((ev.event_time < end) & ev.user_id.notnull())
     if event != ANY:
-        ev = ev.filter(ev.event_name == event)
+        ev = ev.filter(selector(event, "return_event").condition(ev))
     ev = ev.select("user_id", ts=ev.event_time)
     return ev if event != ANY else ev.union(inv, distinct=False)
 
@@ -272,7 +276,7 @@ def cohort_retention(ds: Dataset, cohort_by: str = "signup", unit: str = "month"
     _check("cohort_by", cohort_by, COHORT_BY)
     _check("unit", unit, UNITS)
     _check("mode", mode, MODES)
-    _check_event("return_event", return_event)
+    _check_event(ds, "return_event", return_event)
     if max_period is not None and max_period < 0:
         raise ValueError(f"max_period={max_period!r}: must be 0 or more")
     since = _as_date(since)
@@ -549,7 +553,7 @@ def user_states(ds: Dataset, period: str = "month", activity_event: str = INVEST
     prev_state (``(entry)`` in the first period), inactive_days.
     """
     _check("period", period, UNITS)
-    _check_event("activity_event", activity_event)
+    _check_event(ds, "activity_event", activity_event)
     _check_thresholds(dormant_days, churn_days)
     since = _as_date(since)
     acts = _gapped(ds, activity_event, count_holdings)
@@ -697,7 +701,7 @@ def at_risk_users(ds: Dataset, activity_event: str = INVESTMENT,
     inactive_days (the most recently lapsed first, the easiest to recall), then user_id.
     Export it with ``Chapter.export``; never display it.
     """
-    _check_event("activity_event", activity_event)
+    _check_event(ds, "activity_event", activity_event)
     _check_thresholds(dormant_days, churn_days)
     acts = _gapped(ds, activity_event, count_holdings)
     per = acts.group_by("user_id").aggregate(_cover=_.cover.max())
@@ -741,7 +745,7 @@ def survival_data(ds: Dataset, by: str | None = None, activity_event: str = INVE
     passed to lifelines as weights. by: a breakdown (``signup_channel``, ``cohort`` = month of
     the first investment, ``first_term``, ...). Columns: [group,] duration_days, event, users.
     """
-    _check_event("activity_event", activity_event)
+    _check_event(ds, "activity_event", activity_event)
     if not isinstance(churn_days, int) or churn_days < 1:
         raise ValueError(f"churn_days={churn_days!r}: must be a positive number of days")
     acts = _gapped(ds, activity_event, count_holdings, investors_only=True)
