@@ -69,7 +69,9 @@ def test_columns_and_types_follow_the_contract(demo) -> None:
     folder, _, tables = demo
     for name, spec in TABLES.items():
         schema = pq.read_schema(folder / f"{name}.parquet")
-        assert schema.names == spec.column_names, name
+        # the events also carry the own events' JSON properties
+        extra = ["properties"] if name == "events" else []
+        assert schema.names == [*spec.column_names, *extra], name
         for col in spec.columns:
             assert str(schema.field(col.name).type) == ARROW[col.dtype], (name, col.name)
             if not col.nullable:
@@ -94,7 +96,10 @@ def test_contents_are_consistent(demo) -> None:
     assert users["user_id"].str.fullmatch(r"U\d{8}").all()
     assert txns["txn_id"].str.fullmatch(r"T\d{9}").all()
     assert events["anonymous_id"].dropna().str.fullmatch(r"A[0-9a-f]{12}").all()
-    assert set(events["event_name"]) == set(CANONICAL_EVENTS)
+    # every role, and the platform's own events (with their JSON properties)
+    assert set(events["event_name"]) == {*CANONICAL_EVENTS, "风险测评", "浏览产品详情"}
+    own = events[events.event_name.isin(["风险测评", "浏览产品详情"])]
+    assert own.properties.notna().all() and events[~events.index.isin(own.index)].properties.isna().all()
     assert events["anonymous_id"].notna().all()
     reg = users.set_index("user_id")["registered_at"]
     with_user = events.dropna(subset=["user_id"])

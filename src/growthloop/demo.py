@@ -253,7 +253,13 @@ CONTENTS = ["creative_a", "creative_b", "video_01"]
 TERMS = ["理财", "稳健理财", "定期理财", "理财app", "基金定投"]
 
 EVENT_NAMES = ("ad_click", "link_click", "app_install", "register", "kyc_verified", "bind_card",
-               "coupon_claim", "app_open", "share")
+               "coupon_claim", "app_open", "share", "风险测评", "浏览产品详情")
+#: The platform's own events (not roles) and their properties, drawn from a generator of their
+#: own (OWN_STREAM) so that every other row is what it would be without them.
+OWN_STREAM = 18
+RISK_LEVELS = ("C1", "C2", "C3", "C4", "C5")
+RISK_P = np.array([.12, .26, .34, .19, .09])
+P_RISK = .92  # binders who take the risk assessment (between real-name and binding the card)
 EV = {name: i for i, name in enumerate(EVENT_NAMES)}
 
 # products: (name, term_days, annual margin)
@@ -904,13 +910,16 @@ def _simulate_chunk(k: int, n_c: int, user_offset: int, txn_offset: int, seed: i
     ev_u: list[np.ndarray] = []
     ev_src: list[np.ndarray] = []
     ev_camp: list[np.ndarray] = []
+    ev_props: list[np.ndarray] = []
 
-    def add(name: int, users: np.ndarray, times: np.ndarray, srcs=None, camps=None) -> None:
+    def add(name: int, users: np.ndarray, times: np.ndarray, srcs=None, camps=None,
+            props=None) -> None:
         ev_t.append(times)
         ev_name.append(np.full(len(users), name, dtype=np.int64))
         ev_u.append(users)
         ev_src.append(np.full(len(users), -1) if srcs is None else srcs)
         ev_camp.append(np.full(len(users), -1) if camps is None else camps)
+        ev_props.append(np.full(len(users), None, dtype=object) if props is None else props)
 
     everyone = np.arange(n)
     add(EV["register"], everyone, u_treg)
@@ -949,12 +958,15 @@ def _simulate_chunk(k: int, n_c: int, user_offset: int, txn_offset: int, seed: i
             add(EV["coupon_claim"], res["induced_users"],
                 res["induced_t"] - (1 + 4 * rng.random(len(res["induced_users"]))) * MINUTE)
         camp_rows.append(res)
+    _own_events(np.random.default_rng([seed, k, OWN_STREAM]), add, everyone, bound & (t_bind < T),
+                t_kyc, t_bind, inv_mask & (t_first < T), t_first, first_prod)
 
     u_ev_t = np.concatenate(ev_t)
     u_ev_name = np.concatenate(ev_name)
     u_ev_u = np.concatenate(ev_u).astype(np.int64)
     u_ev_src = np.concatenate(ev_src).astype(np.int64)
     u_ev_camp = np.concatenate(ev_camp).astype(np.int64)
+    u_ev_props = np.concatenate(ev_props)
     nu = len(u_ev_t)
     # device events: touches and installs (anonymous)
     ins = dev["inst"]
@@ -969,14 +981,15 @@ def _simulate_chunk(k: int, n_c: int, user_offset: int, txn_offset: int, seed: i
     d_camp = np.concatenate([np.where(tagged, camp, -1), np.full(int(ins.sum()), -1), u_ev_camp])
     d_content = np.concatenate([np.where(tagged, content, -1), np.full(int(ins.sum()) + nu, -1)])
     d_term = np.concatenate([np.where(tagged, term, -1), np.full(int(ins.sum()) + nu, -1)])
+    d_props = np.concatenate([np.full(n_tc + int(ins.sum()), None, dtype=object), u_ev_props])
     keep = d_t < T
     sec_e = ctx.us(d_t[keep])
-    cols = [d_name, d_anon, d_user, d_src, d_med, d_camp, d_content, d_term]
+    cols = [d_name, d_anon, d_user, d_src, d_med, d_camp, d_content, d_term, d_props]
     cols = [c[keep] for c in cols]
     o = np.lexsort((cols[0], cols[2], cols[1], sec_e))
     sec_e = sec_e[o]
     cols = [c[o] for c in cols]
-    e_name, e_anon, e_user, e_src, e_med, e_camp, e_content, e_term = cols
+    e_name, e_anon, e_user, e_src, e_med, e_camp, e_content, e_term, e_props = cols
 
     # ---- arrow tables
     width_u = max(8, len(str(user_offset + n)))
@@ -1008,7 +1021,8 @@ def _simulate_chunk(k: int, n_c: int, user_offset: int, txn_offset: int, seed: i
         "utm_content": _take(CONTENTS, e_content),
         "utm_term": _take(TERMS, e_term),
         "landing_url": pa.nulls(len(sec_e), pa.string()),
-    }, schema=_schema("events"))
+        "properties": pa.array(e_props.tolist(), pa.string()),
+    }, schema=_schema("events").append(pa.field("properties", pa.string())))
     width_t = max(9, len(str(txn_offset + len(tx_u))))
     transactions = pa.table({
         "txn_id": _decimal_ids("T", txn_offset + 1 + np.arange(len(tx_u)), width_t),
@@ -1064,6 +1078,41 @@ def _simulate_chunk(k: int, n_c: int, user_offset: int, txn_offset: int, seed: i
             "_totals": totals[totals > 0], "_n_txn": len(tx_u)}
 
 
+def _own_events(rng, add, everyone: np.ndarray, bound: np.ndarray, t_kyc: np.ndarray,
+                t_bind: np.ndarray, inv_mask: np.ndarray, t_first: np.ndarray,
+                first_prod: np.ndarray) -> None:
+    """The platform's own events, with a JSON `properties` text each (`bound` and `inv_mask`
+    hold only users who bound or invested within the period).
+
+    * 风险测评 (risk assessment, property `level` C1-C5): P_RISK of the users who bind a card,
+      between real-name verification and binding (t_bind > t_kyc for every binder).
+    * 浏览产品详情 (product detail view, property `product_type`): every investor views one to
+      three products between binding the card and the first investment; the last view is the
+      product first invested in, the others are random products.
+    Both happen strictly before a later event or investment of the same user, so nobody's last
+    activity moves.
+    """
+    risk = everyone[bound & (rng.random(len(everyone)) < P_RISK)]
+    level = rng.choice(len(RISK_LEVELS), size=len(risk), p=RISK_P)
+    when = t_kyc[risk] + (0.05 + 0.9 * rng.random(len(risk))) * (t_bind[risk] - t_kyc[risk])
+    add(EV["风险测评"], risk, when,
+        props=np.array([json.dumps({"level": RISK_LEVELS[v]}) for v in level], dtype=object))
+    inv = everyone[inv_mask]
+    views = 1 + rng.integers(0, 3, len(inv))
+    vu = _repeat_idx(views)  # positions in `inv`, each investor's views together
+    last = np.r_[np.diff(vu) != 0, True] if len(vu) else np.zeros(0, bool)
+    users = inv[vu]
+    prod = np.where(last, first_prod[users], rng.integers(0, len(PRODUCTS), len(users)))
+    start, stop = t_bind[users], t_first[users]
+    when = start + (0.05 + 0.9 * rng.random(len(users))) * (stop - start)
+    # a user's views in time order, the last one closest to the investment
+    when = np.where(last, np.maximum(when, start + 0.95 * (stop - start)), np.minimum(
+        when, start + 0.9 * (stop - start)))
+    add(EV["浏览产品详情"], users, when,
+        props=np.array([json.dumps({"product_type": PRODUCTS[p][0]}, ensure_ascii=False)
+                        for p in prod], dtype=object))
+
+
 def _campaign(rng, ci: int, cam: _Campaign, s: float, users: np.ndarray, p_c: np.ndarray,
               q: np.ndarray, natural_in: np.ndarray, segment: np.ndarray,
               churned: np.ndarray, sums: _Sums) -> dict[str, np.ndarray]:
@@ -1113,7 +1162,35 @@ def generate_dataset(out_dir: str | Path, n_users: int = 12000, seed: int = 7,
     """Write the demo dataset (six contract tables, dataset.yml, truth files); return the truth.
 
     Deterministic for fixed arguments (the output depends on chunk_users as well, see the module
-    docstring). fmt: "parquet" or "csv" (UTF-8); truth_users is always Parquet.
+    docstring). Table files of an earlier dataset in `out_dir` are removed first.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        The folder to write (created when missing).
+    n_users : int, default 12000
+        Registered users to simulate; positive.
+    seed : int, default 7
+        Random seed: the same arguments give the same files.
+    start : datetime.date, default 2025-07-01
+        First day of the simulated period.
+    months : int, default 12
+        Length of the period in months; positive. Its last day is the analysis date.
+    chunk_users : int, default 100_000
+        Users simulated per chunk (bounds memory); positive. Changes the draws.
+    fmt : {"parquet", "csv"}, default "parquet"
+        File format of the tables (CSV in UTF-8); truth_users is always Parquet.
+
+    Returns
+    -------
+    dict
+        The ground truth, as written to truth.json.
+
+    Raises
+    ------
+    ValueError
+        For a `fmt` other than parquet or csv, or `n_users`, `chunk_users` or `months` not
+        positive.
     """
     if fmt not in ("parquet", "csv"):
         raise ValueError(f"fmt={fmt!r}: use 'parquet' or 'csv'")
@@ -1148,7 +1225,10 @@ def generate_dataset(out_dir: str | Path, n_users: int = 12000, seed: int = 7,
         writers.close()
     (out / "dataset.yml").write_text(
         "# GrowthLoop demo dataset (synthetic; see truth.json for its ground truth)\n"
-        f"name: demo\ntimezone: Asia/Shanghai\nanalysis_date: {ctx.end.isoformat()}\n",
+        f"name: demo\ntimezone: Asia/Shanghai\nanalysis_date: {ctx.end.isoformat()}\n"
+        "tables:\n  events:\n    # own events carry a JSON properties column: the keys steps and\n"
+        "    # goals may filter on (浏览产品详情's product_type, 风险测评's level)\n"
+        "    properties: [product_type, level]\n",
         encoding="utf-8")
     truth = _truth(ctx, sums, np.concatenate(totals), spend_ch, clicks_ch, seed, n_users,
                    chunk_users)
