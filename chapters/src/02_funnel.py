@@ -25,6 +25,7 @@ steps = ["ad_click", "app_install", "register", "kyc_verified", "bind_card", "fi
 window_days = 30  # conversion window in days from the first step, edges included
 order = "sequential"  # sequential (other events may come between) or strict
 breakdown = "last_touch"  # last_touch (the sign-up channel), first_touch, step:<name>, signup_channel, reg_month, age_band, province or device_os
+own_steps = ["register", "风险测评", {"event": "浏览产品详情", "where": {"product_type": ["定期1月", "定期3月", "定期6月", "定期12月"]}}, "first_investment"]  # a second funnel of any events of the data, own events and property filters included
 stall_card_hours = 24  # registered but no bound card after this many hours
 stall_invest_days = 7  # bound a card but no investment after this many days
 stall_lookback_days = 30  # only stalls that began within this many days of the analysis date
@@ -62,6 +63,32 @@ ch.table(steps_table, "funnel_steps", "每一步的人数、从起点和从上�
 # **运营建议 (action).** 流失人数最多的「{glue:text}`funnel_leak_step`」是增量空间最大的地方，
 # 先看这一步的页面、审核和权益；转化率最低的「{glue:text}`funnel_worst_step`」交给下文的触发营销和
 # 新手权益去拉。没有第一步记录的注册用户，请数据团队补齐广告点击的埋点或归因回传。
+
+# %% [markdown]
+# ## 自有事件漏斗 (a funnel of the platform's own events)
+#
+# 漏斗的步骤不限于契约里的角色事件：平台自己埋点的任何事件都可以是一步，还可以按事件属性筛选
+# (如只算浏览 **定期** 产品的详情页)。这一节的步骤由参数 `own_steps` 给出，口径与上面的漏斗相同。
+
+# %%
+own_spec = funnel.make_spec(own_steps, window_days, order)
+own_table = funnel.funnel(ch.ds, own_spec)
+gb.glue_all("funnel_own", funnel.summary(own_table))
+ax = plots.funnel_bars(own_table, label=ch.cell_label)
+gb.show(ax.figure)
+
+# %%
+ch.table(own_table, "funnel_own_steps", "自有事件漏斗每一步的人数与转化率 (Wilson 95% 区间)；进行中的人不计入分母",
+         formats={c: "{:.1%}" for c in ("rate_from_start", "rate_from_previous", "ci_low", "ci_high", "ci_prev_low", "ci_prev_high")})
+
+# %% [markdown]
+# **发现 (finding).** {glue:text}`funnel_own_entrants:,` 人进入这个漏斗，走到最后一步的比例是
+# {glue:text}`funnel_own_end_rate:.1%`；从上一步转化率最低的是「{glue:text}`funnel_own_worst_step`」
+# （{glue:text}`funnel_own_worst_rate:.1%`），流失人数最多的是「{glue:text}`funnel_own_leak_step`」
+# （{glue:text}`funnel_own_leak_lost:,` 人）。
+#
+# **运营建议 (action).** 自有事件把“绑卡到首投”之间看不见的环节拆开：流失最多的那一步就是产品页和
+# 风险测评流程里最该优化的地方；把这个漏斗放进周报，和上面的主漏斗一起看。
 
 # %% [markdown]
 # ## 渠道拆分 (breakdown by channel)
