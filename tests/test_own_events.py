@@ -266,3 +266,37 @@ def test_own_events_as_touches_conversions_and_returns(tmp_path):
     assert acts.user_id.tolist() == ["U1", "U2"]
     with pytest.raises(DataError, match="return_event: no event is named 'add_to_carts'"):
         rt.activity(ds, "add_to_carts")
+
+
+def test_a_campaign_goal_can_be_an_own_event_with_a_property_filter(tmp_path):
+    from growthloop.metrics import campaign_review as cr
+
+    users = [user(f"U{i}", "2025-01-01 10:00:00") for i in range(1, 5)]
+    p = lambda **kw: {"properties": json.dumps(kw, ensure_ascii=False)}  # noqa: E731
+    events = [event("register", "2025-01-01 10:00:00", f"U{i}", f"A{i}") for i in range(1, 5)] + [
+        event("浏览产品详情", "2025-02-02 09:00:00", "U1", "A1", **p(product_type="定期12月")),
+        event("浏览产品详情", "2025-02-02 09:00:00", "U2", "A2", **p(product_type="活期")),
+        event("浏览产品详情", "2025-02-20 09:00:00", "U3", "A3", **p(product_type="定期12月")),
+    ]
+    campaigns = [{"campaign_id": "C1", "name": "定期推荐", "channel": "push",
+                  "start_at": "2025-02-01 10:00:00", "goal": "浏览产品详情", "window_days": 7}]
+    members = [{"campaign_id": "C1", "user_id": u, "group": g, "sent_at": s}
+               for u, g, s in (("U1", "treatment", "2025-02-01 10:00:00"),
+                               ("U2", "treatment", "2025-02-01 10:00:00"),
+                               ("U3", "control", None), ("U4", "control", None))]
+    path = write_dataset(tmp_path / "c", users=users, events=events, transactions=TXNS,
+                         campaigns=campaigns, campaign_members=members,
+                         config={"name": "c", "analysis_date": "2025-03-31"})
+    ds = open_dataset(path)
+    # the table's goal, an own event: U1's and U2's views in the window count (2 of 2); U3's
+    # view comes after its 7 days
+    camp = cr.campaign(ds, "C1")
+    eff = cr.effect(ds, camp)
+    assert (eff["responders_t"], eff["responders_c"]) == (2, 0)
+    # the same goal with a property filter, as the chapter's parameter: only U1's 定期12月 view
+    camp = cr.campaign(ds, "C1", goal={"event": "浏览产品详情", "where": {"product_type": "定期12月"}})
+    assert camp.goal_label == "浏览产品详情 (product_type=定期12月)"
+    eff = cr.effect(ds, camp)
+    assert (eff["responders_t"], eff["users_t"], eff["responders_c"]) == (1, 2, 0)
+    with pytest.raises(DataError, match=r"goal: no event is named '浏览详情'"):
+        cr.campaign(ds, "C1", goal="浏览详情")

@@ -205,8 +205,8 @@ def test_free_text_is_masked_in_tables_and_glue(tmp_path) -> None:
     csv = (tmp_path / "out" / "tables" / "t" / "rules.csv").read_text(encoding="utf-8-sig")
     for text in (shown, csv):
         assert "13912345678" not in text and "U12345678" not in text and f"发给 {MASK}" in text
-    # a token that only contains an id is not one ("invite_U87654321": an invite code)
-    assert "invite_U87654321" in csv
+    # an id inside a longer token (an invite code in a UTM value) is masked too
+    assert "U87654321" not in csv and f"invite_{MASK}" in csv
     assert ch.mask_text("名单 U87654321 与 U00000000") == f"名单 {MASK} 与 U00000000"
 
 

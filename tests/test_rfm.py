@@ -540,6 +540,8 @@ def test_params_summary_words_the_parameters():
     got = R.params_summary(None, "revenue", "score", 4, 6)
     assert got == {"period": "全部历史", "monetary": "收入", "split": "得分 ≥ 4", "bins": 6}
     assert R.params_summary(split="median")["split"] == "中位数"
+    # no threshold given: the one the score split uses, the middle score of 5 bins (3), never None
+    assert R.params_summary(split="score")["split"] == "得分 ≥ 3"
     with pytest.raises(ValueError, match="split"):
         R.params_summary(split="mode")
 

@@ -194,3 +194,13 @@ def test_action_sentences_suppress_small_counts() -> None:
     assert "<10 名沉睡用户" in text and users == 4 and stake == 400.0
     text, *_ = summary._ret_dormant({"ret_at_risk_users": 969}, 100.0)
     assert "969 名沉睡用户" in text
+
+
+def test_a_rule_whose_numbers_are_missing_gives_no_action() -> None:
+    # chapter 4 glued NaN shares (no investors): the 流失风险客 action is left out, no TypeError
+    from growthloop.present.summary import Glued, derive_actions
+
+    values = {k: Glued(k, v, "04_rfm", "", "") for k, v in
+              {"rfm_investors": 0, "rfm_group_risk_share": float("nan"),
+               "rfm_group_risk_amount_share": float("nan")}.items()}
+    assert [a.name for a in derive_actions(values)] == []

@@ -7,7 +7,6 @@ and `glue` (numbers pasted into the finding sentences).
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from growthloop.present.tables import (
     plain,
     suppress,
 )
-from growthloop.staging.loader import Dataset, open_dataset
+from growthloop.staging.loader import Dataset, as_date, open_dataset
 from growthloop.staging.store import open_from_environment
 
 __all__ = [
@@ -52,7 +51,21 @@ EXPORTS_DIR = "exports"
 
 @dataclass
 class Chapter:
-    """One executed chapter: its dataset, the shared wide table and where its files go."""
+    """One executed chapter: its dataset, the shared wide table and where its files go.
+
+    Made by :func:`chapter`.
+
+    Attributes
+    ----------
+    slug : str
+        The chapter's stem (02_funnel): names its tables/ and exports/ folders.
+    ds : Dataset
+        The opened dataset.
+    out_dir : Path
+        Where tables/ and exports/ go.
+    min_cell : int
+        The smallest count of people a published table or figure label shows.
+    """
 
     slug: str
     ds: Dataset
@@ -60,35 +73,77 @@ class Chapter:
     min_cell: int = MIN_CELL_SIZE
 
     def mask(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """`frame`'s text cells as published: phone numbers, ID numbers, e-mails and the user
-        ids of the dataset masked (`growthloop.present.privacy`)."""
+        """Mask `frame`'s text cells as published: phone numbers, ID numbers, e-mails and user ids.
+
+        The user ids are those of the dataset found among the cells' tokens (one query;
+        `growthloop.present.privacy`).
+
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            A table to publish.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A masked copy.
+        """
         text = [v for c in frame.columns if frame[c].dtype == object for v in frame[c]]
         known = self.ds is not None and self.ds.has("users")
         ids = user_ids_in(self.ds.users, tokens(text)) if text and known else set()
         return mask_frame(frame, ids)
 
     def mask_text(self, text: str) -> str:
-        """One published text (a glued name or rule), masked like a table's cells."""
+        """Mask one published text (a glued name or rule) like a table's cells.
+
+        Parameters
+        ----------
+        text : str
+            The text.
+
+        Returns
+        -------
+        str
+            The masked text.
+        """
         known = self.ds is not None and self.ds.has("users")
         return mask_text(text, user_ids_in(self.ds.users, tokens([text])) if known else ())
 
     def cell_label(self, n: Any, fmt: str = "{:,.0f}") -> str:
-        """A count for a figure label: formatted, or "<min_cell" when it is a small cell."""
+        """Format a count for a figure label, or "<min_cell" when it is a small cell.
+
+        Parameters
+        ----------
+        n : Any
+            The count; None or NaN gives "".
+        fmt : str, default "{:,.0f}"
+            Format of a count that is shown.
+
+        Returns
+        -------
+        str
+            The label.
+        """
         return cell_label(n, self.min_cell, fmt)
 
     @property
     def wide(self):
+        """The dataset's user wide table (`growthloop.marts.wide.user_wide`, kept in the engine)."""
         return user_wide(self.ds)
 
     @property
     def tables_dir(self) -> Path:
+        """The chapter's folder of published CSV tables (tables/<slug>, created when missing)."""
         path = self.out_dir / TABLES_DIR / self.slug
         path.mkdir(parents=True, exist_ok=True)
         return path
 
     @property
     def exports_dir(self) -> Path:
-        """Private exports (member and target lists): never part of the HTML build."""
+        """The chapter's private exports folder (member and target lists): never in the HTML build.
+
+        exports/<slug>, created when missing.
+        """
         path = self.out_dir / EXPORTS_DIR / self.slug
         path.mkdir(parents=True, exist_ok=True)
         return path
@@ -99,12 +154,39 @@ class Chapter:
               complement: str | list[str] | None = None):
         """Write `frame` as tables/<chapter>/<name>.csv and return an HTML view with a link.
 
-        Small cells are suppressed in both (see `suppress`; `counts` and `complement` are
-        passed on, `counts=()` for a table that counts no people).
+        Small cells are suppressed in both (see `suppress`), then text cells are masked
+        (`mask`); the CSV is defused against formulas (`csv_safe`). The view is a plain `gl-table`;
+        in the HTML book, _static/gl-tables.js gives every such table of more than 10 rows a search
+        box and sortable headers in the reader's browser, so the notebook output stays the same
+        (nbval) and the page needs no network.
 
-        The view is a plain `gl-table`; in the HTML book, _static/gl-tables.js gives every such
-        table of more than 10 rows a search box and sortable headers in the reader's browser,
-        so the notebook output stays the same (nbval) and the page needs no network.
+        Parameters
+        ----------
+        frame : pandas.DataFrame
+            A small aggregate (never a per-user list: those go through `export`).
+        name : str
+            File name without .csv: lower-case letters, digits and _.
+        caption : str, default ""
+            One line that says what to see.
+        formats : dict of str to str or None, default None
+            Column -> str.format spec for the HTML view only ("{:.1%}"); the CSV keeps numbers.
+        max_rows : int, default 60
+            Rows shown in the page (the CSV has all).
+        counts : list or tuple of str, or None, default None
+            Columns counting people, passed to `suppress`; None: COUNT_COLUMNS; ``()`` for a table
+            that counts no people.
+        complement : str, list of str or None, default None
+            Passed to `suppress`: groups whose counts add up to a published total.
+
+        Returns
+        -------
+        IPython.display.HTML
+            The caption, a download link and the table.
+
+        Raises
+        ------
+        ValueError
+            For a bad `name`, or a column of `counts` not in `frame`.
         """
         if not re.fullmatch(r"[a-z0-9_]+", name):
             raise ValueError(f"table name {name!r}: use lower-case letters, digits and _")
@@ -127,10 +209,25 @@ class Chapter:
         return HTML(f"{cap}<a href='{link}' download>下载 CSV ({name}.csv)</a></p>{body}")
 
     def export(self, rows: pd.DataFrame | ibis.Table, name: str, batch_rows: int = 200_000) -> Path:
-        """Write a private list (user ids allowed) to exports/; returns the path. Not published.
+        """Write a private list (user ids allowed) to exports/; not published.
 
         An Ibis table is streamed from the engine in batches of `batch_rows`, so a list of
-        millions of users never sits in memory whole; its order is the table's own.
+        millions of users never sits in memory whole; its order is the table's own. Text cells are
+        defused against spreadsheet formulas (`csv_safe`).
+
+        Parameters
+        ----------
+        rows : pandas.DataFrame or ibis.Table
+            The list.
+        name : str
+            File name without .csv.
+        batch_rows : int, default 200_000
+            Rows per batch read from the engine.
+
+        Returns
+        -------
+        Path
+            The CSV written (UTF-8 with BOM; the header alone when there are no rows).
         """
         path = self.exports_dir / f"{name}.csv"
         if isinstance(rows, pd.DataFrame):
@@ -151,31 +248,44 @@ def chapter(slug: str, data: str | None = None, analysis_date: str | None = None
             channel_map: dict[str, str] | None = None) -> Chapter:
     """Open the dataset for a chapter and apply the book's look.
 
+    The run's shared store is used when it fits (`open_from_environment`), else the folder is
+    opened. Glued texts are masked like table cells from then on, and a min_cell_size below the
+    default puts a privacy warning on the page.
+
     Parameters
     ----------
-    slug
+    slug : str
         The chapter's stem (02_funnel): names its tables/ and exports/ folders.
-    data
+    data : str or None, default None
         The dataset folder; None means the bundled demo. A relative path resolves against
         the current directory (papermill runs in the caller's directory).
-    analysis_date
+    analysis_date : str or None, default None
         YYYY-MM-DD, else dataset.yml's, else the last event day.
-    out_dir
+    out_dir : str or None, default None
         Where tables/ and exports/ go; None means the project root.
-    min_cell_size
-        The smallest group of people a published statistic may describe.
-    channel_map
+    min_cell_size : int, default MIN_CELL_SIZE (10)
+        The smallest group of people a published statistic may describe; 1 turns suppression
+        off.
+    channel_map : dict of str to str or None, default None
         A run's extra UTM source aliases ({source: channel}), applied when the dataset is
         opened so every chapter and the wide table see the same channels.
 
     Returns
     -------
     Chapter
+        The open chapter.
+
+    Raises
+    ------
+    ValueError
+        When `min_cell_size` is not a whole number >= 1 or `analysis_date` is not YYYY-MM-DD.
+    DataError, ConfigError
+        When the dataset cannot be opened (see `open_dataset`).
     """
     min_cell_size = check_min_cell(min_cell_size)
     theme.apply()
     folder = Path(data).expanduser().resolve() if data else DEMO_DATA
-    date = dt.date.fromisoformat(analysis_date) if analysis_date else None
+    date = as_date(str(analysis_date)) if analysis_date else None  # ValueError naming it
     # a run's shared store (loaded once by the runner) when it fits, else the folder itself
     ds = (open_from_environment(folder, date, channel_map)
           or open_dataset(folder, analysis_date=date, channel_map=channel_map))
@@ -190,8 +300,18 @@ def chapter(slug: str, data: str | None = None, analysis_date: str | None = None
 
 
 def small_cell_banner(min_cell_size: int) -> str:
-    """A warning for the top of every page of a book that publishes groups smaller than the
-    default (HTML)."""
+    """Warn, at the top of every page, that the book publishes groups smaller than the default.
+
+    Parameters
+    ----------
+    min_cell_size : int
+        The run's smallest published group.
+
+    Returns
+    -------
+    str
+        An HTML admonition (Chinese, with an English line).
+    """
     return (
         f"<div class='admonition warning'><p class='admonition-title'>隐私提示 (privacy)</p>"
         f"<p>本报告的最小发布人数 (min_cell_size) 设为 {min_cell_size}，低于默认的 "
@@ -215,6 +335,11 @@ def show(fig=None) -> None:
     In a kernel the figure is displayed explicitly, so the cell's output is the same whatever
     backend the environment chose: with MPLBACKEND=Agg (as CI sets it) ipykernel does not
     install the inline backend and plt.show() would print nothing, making nbval fail.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure or None, default None
+        The figure; None is the current one.
     """
     fig = fig or plt.gcf()
     fig.tight_layout()

@@ -37,8 +37,25 @@ def connect_duckdb(timezone: str = "Asia/Shanghai", memory_limit: str | None = N
                    database: str | Path | None = None):
     """An in-process DuckDB connection whose session time zone is the platform's.
 
-    `database` None keeps the tables in memory (spilling to `temp_directory`); a path keeps
-    them in that database file (a run's shared store, see growthloop.staging.store)."""
+    Parameters
+    ----------
+    timezone : str, default "Asia/Shanghai"
+        IANA zone the session runs in, so a day is a day of the platform.
+    memory_limit : str or None, default None
+        DuckDB's ``memory_limit`` ("6GB", "4096MiB"); None keeps DuckDB's own.
+    temp_directory : str or None, default None
+        Folder DuckDB spills to; None keeps DuckDB's own.
+    threads : int or None, default None
+        Worker threads; None (or 0) uses every core.
+    database : str, Path or None, default None
+        None keeps the tables in memory (spilling to `temp_directory`); a path keeps them in that
+        database file (a run's shared store, see growthloop.staging.store).
+
+    Returns
+    -------
+    ibis.backends.duckdb.Backend
+        The open connection, progress bar off.
+    """
     con = ibis.duckdb.connect(str(database)) if database else ibis.duckdb.connect()
     con.raw_sql(f"SET TimeZone='{timezone}'")
     # no progress bar on a terminal (it would interleave with the run's log); in a Jupyter
@@ -55,12 +72,27 @@ def connect_duckdb(timezone: str = "Asia/Shanghai", memory_limit: str | None = N
 
 
 def connect_engine(config: Any):
-    """The engine dataset.yml names (`engine.backend`), its session in the dataset's zone.
+    """Open the engine dataset.yml names (`engine.backend`), its session in the dataset's zone.
 
     DuckDB: in process, with the memory settings. PySpark: a session from `engine.spark`
     (spark.master and any other Spark setting). Postgres: a connection from `engine.postgres`
     (see `connect_postgres`). Ibis' connect sets the session zone to UTC, so it is set back to
     the dataset's zone afterwards: a day is a day in that zone.
+
+    Parameters
+    ----------
+    config : growthloop.staging.config.DatasetConfig
+        The dataset's configuration; its `timezone` and `engine` are read.
+
+    Returns
+    -------
+    ibis.BaseBackend
+        An Ibis connection (duckdb, pyspark or postgres backend).
+
+    Raises
+    ------
+    ConfigError
+        When pyspark or psycopg is needed but not installed, or Postgres refuses the connection.
     """
     if config.engine.backend == "duckdb":
         return connect_duckdb(config.timezone, **config.engine.duckdb_settings())
@@ -81,10 +113,28 @@ def connect_engine(config: Any):
 
 
 def connect_postgres(timezone: str, settings: dict[str, Any]):
-    """Ibis' postgres backend from dataset.yml's `engine.postgres`, in the dataset's zone.
+    """Connect Ibis' postgres backend from dataset.yml's `engine.postgres`, in the dataset's zone.
 
     The password is libpq's business (PGPASSWORD, ~/.pgpass): dataset.yml may not hold one.
     A port left out is libpq's default (PGPORT, the service's), not Ibis' 5432.
+
+    Parameters
+    ----------
+    timezone : str
+        IANA zone set on the session (Ibis' connect sets UTC).
+    settings : dict of str to Any
+        Keyword arguments of ``ibis.postgres.connect`` (host, port, database, user, ...), already
+        checked by growthloop.staging.config.
+
+    Returns
+    -------
+    ibis.backends.postgres.Backend
+        The open connection.
+
+    Raises
+    ------
+    ConfigError
+        When psycopg is not installed, the server cannot be reached, or it does not know the zone.
     """
     try:
         import psycopg
@@ -116,7 +166,18 @@ def connect_postgres(timezone: str, settings: dict[str, Any]):
 
 
 def backend_name(con) -> str:
-    """The Ibis backend's name: 'duckdb', 'pyspark', 'postgres', 'trino', ..."""
+    """The Ibis backend's name, for the engine switches of this module.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        An Ibis connection.
+
+    Returns
+    -------
+    str
+        'duckdb', 'pyspark', 'postgres', 'trino', ...
+    """
     return getattr(con, "name", type(con).__module__.split(".")[-1])
 
 
@@ -129,6 +190,20 @@ def materialize(con, name: str, expr: ibis.Table) -> ibis.Table:
     `Table.cache()`: on PySpark it does not register the in-memory tables an expression uses,
     such as the channel mapping, and fails.) A backend without temporary tables in Ibis
     (Trino) gets the expression back, recomputed at each use: slower, the same rows.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        The connection `expr` is bound to.
+    name : str
+        Name of the temporary table (see `fresh_name`); an existing one is dropped first.
+    expr : ibis.Table
+        The expression to compute.
+
+    Returns
+    -------
+    ibis.Table
+        The kept table (same columns as `expr`), or `expr` itself where nothing can be kept.
     """
     if backend_name(con) == "pyspark":
         view = f"{name}_{uuid.uuid4().hex[:12]}"
@@ -148,10 +223,19 @@ def materialize(con, name: str, expr: ibis.Table) -> ibis.Table:
 
 
 def drop(con, name: str) -> None:
-    """Drop a temporary table made by `materialize` if it exists (Spark's views are left to
-    the session, which ends with the run). On Postgres only the session's own temporary table
-    (`pg_temp."name"`): a bare name would drop a real table of that name in the search path when
-    the session has no temporary one, and that server is shared."""
+    """Drop a temporary table made by `materialize`, if it exists.
+
+    Spark's views are left to the session, which ends with the run. On Postgres only the
+    session's own temporary table (`pg_temp."name"`): a bare name would drop a real table of that
+    name in the search path when the session has no temporary one, and that server is shared.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        The connection holding the table.
+    name : str
+        The name given to `materialize`.
+    """
     backend = backend_name(con)
     if backend == "duckdb":
         con.raw_sql(f"DROP TABLE IF EXISTS {name}")
@@ -160,14 +244,41 @@ def drop(con, name: str) -> None:
 
 
 def fresh_name(stem: str) -> str:
-    """A table name no other table of the session has: gl_<stem>_<random>."""
+    """A table name no other table of the session has: gl_<stem>_<random>.
+
+    Parameters
+    ----------
+    stem : str
+        What the table is, for a reader of the engine's catalogue.
+
+    Returns
+    -------
+    str
+        ``gl_<stem>_`` and 12 random hex digits.
+    """
     return f"gl_{stem}_{uuid.uuid4().hex[:12]}"
 
 
 @contextlib.contextmanager
 def scratch(con, expr: ibis.Table, stem: str) -> Iterator[ibis.Table]:
-    """`expr` kept in the engine (`materialize`) for a `with` block, then dropped (on PySpark
-    the cached view is uncached and dropped)."""
+    """Keep `expr` in the engine (`materialize`) for a `with` block, then drop it.
+
+    On PySpark the cached view is uncached and dropped.
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        The connection `expr` is bound to.
+    expr : ibis.Table
+        The expression to keep.
+    stem : str
+        Stem of the table's fresh name (`fresh_name`).
+
+    Yields
+    ------
+    ibis.Table
+        The kept table, valid inside the block only.
+    """
     name = fresh_name(stem)
     table = materialize(con, name, expr)
     try:
@@ -182,9 +293,22 @@ def scratch(con, expr: ibis.Table, stem: str) -> Iterator[ibis.Table]:
 
 
 def splits_deep_queries(con) -> bool:
-    """Whether a deep query of nested array subqueries (a strict-order funnel, exclusions) must
-    be cut into steps kept in the engine. Postgres inlines the nested subqueries: a 7-step
-    strict funnel in one query ran the server out of memory (4 steps took a minute)."""
+    """Whether a deep query must be cut into steps kept in the engine.
+
+    A deep query is one of nested array subqueries (a strict-order funnel, exclusions). Postgres
+    inlines the nested subqueries: a 7-step strict funnel in one query ran the server out of
+    memory (4 steps took a minute).
+
+    Parameters
+    ----------
+    con : ibis.BaseBackend
+        The connection the query will run on.
+
+    Returns
+    -------
+    bool
+        True on Postgres, False elsewhere.
+    """
     return backend_name(con) == "postgres"
 
 
@@ -196,10 +320,22 @@ EXACT_QUANTILE_BACKENDS = ("duckdb", "pyspark", "postgres")
 def require_exact_quantiles(source, what: str) -> None:
     """Stop with a clear error where an exact median or quantile would not be DuckDB's.
 
-    `source` is an Ibis backend or an expression bound to one. Elsewhere Ibis 12 compiles
-    median() and quantile() to something else (ClickHouse: quantile(), an approximation, and
-    quantileExactExclusive, another interpolation) or cannot compile them (Trino, BigQuery):
-    the function would give a different answer or a compiler error, so it refuses to run.
+    Elsewhere than in EXACT_QUANTILE_BACKENDS Ibis 12 compiles median() and quantile() to
+    something else (ClickHouse: quantile(), an approximation, and quantileExactExclusive, another
+    interpolation) or cannot compile them (Trino, BigQuery): the function would give a different
+    answer or a compiler error, so it refuses to run.
+
+    Parameters
+    ----------
+    source : ibis.BaseBackend or ibis.Expr
+        An Ibis backend or an expression bound to one.
+    what : str
+        The computation that needs the quantiles, named in the message.
+
+    Raises
+    ------
+    NotImplementedError
+        On a backend not in EXACT_QUANTILE_BACKENDS.
     """
     con = source._find_backend(use_default=True) if isinstance(source, ibis.Expr) else source
     name = backend_name(con)
@@ -212,10 +348,23 @@ def require_exact_quantiles(source, what: str) -> None:
 
 
 def record_batches(rows: ibis.Table, batch_rows: int):
-    """The table's rows from the engine as Arrow record batches, in order.
+    """Stream the table's rows from the engine as Arrow record batches, in order.
 
     Ibis 12's `to_pyarrow_batches` calls `fetch_record_batch`, which DuckDB 2 renamed to
-    `to_arrow_reader`; on DuckDB the reader is taken directly, elsewhere Ibis' own call."""
+    `to_arrow_reader`; on DuckDB the reader is taken directly, elsewhere Ibis' own call.
+
+    Parameters
+    ----------
+    rows : ibis.Table
+        The table to read (bound to a backend); executed by this call.
+    batch_rows : int
+        Rows per batch (at most).
+
+    Returns
+    -------
+    pyarrow.RecordBatchReader
+        The rows in batches, with the table's columns.
+    """
     backend = rows._find_backend(use_default=True)
     if backend.name == "duckdb":
         return backend.con.sql(ibis.to_sql(rows, dialect="duckdb")).to_arrow_reader(batch_rows)
@@ -235,17 +384,54 @@ def _pg_temp(name: str) -> str:
 
 @ibis.udf.scalar.builtin
 def json_valid(value: str) -> bool:  # type: ignore[empty-body]
-    """DuckDB's json_valid."""
+    """DuckDB's json_valid, as an Ibis builtin function.
+
+    Parameters
+    ----------
+    value : str
+        A text column.
+
+    Returns
+    -------
+    bool
+        Whether the text is valid JSON (an Ibis boolean expression).
+    """
 
 
 @ibis.udf.scalar.builtin
 def json_extract_string(value: str, path: str) -> str:  # type: ignore[empty-body]
-    """DuckDB's json_extract_string."""
+    """DuckDB's json_extract_string, as an Ibis builtin function.
+
+    Parameters
+    ----------
+    value : str
+        A JSON text column.
+    path : str
+        JSONPath of the value (see `_json_path`).
+
+    Returns
+    -------
+    str
+        The value as text, null when absent (an Ibis string expression).
+    """
 
 
 @ibis.udf.scalar.builtin
 def get_json_object(value: str, path: str) -> str:  # type: ignore[empty-body]
-    """Spark's get_json_object."""
+    """Spark's get_json_object, as an Ibis builtin function.
+
+    Parameters
+    ----------
+    value : str
+        A JSON text column.
+    path : str
+        JSONPath of the value (``$.key``).
+
+    Returns
+    -------
+    str
+        The value as text, null when absent (an Ibis string expression).
+    """
 
 
 def _json_path(key: str) -> str:
@@ -255,9 +441,30 @@ def _json_path(key: str) -> str:
 
 
 def property_value(blob: ibis.Value, key: str, backend: str) -> ibis.Value:
-    """The value of `key` in an events file's properties column, as text (null when absent,
-    and for a text that is not a JSON object). A struct's field or a map's value on any engine;
-    a JSON text on DuckDB and Spark. Postgres reads properties as columns only."""
+    """The value of `key` in an events file's properties column, as text.
+
+    Null when absent, and for a text that is not a JSON object. A struct's field or a map's value
+    on any engine; a JSON text on DuckDB and Spark. Postgres reads properties as columns only.
+
+    Parameters
+    ----------
+    blob : ibis.Value
+        The properties column: a JSON text, a struct or a map.
+    key : str
+        The property to read; any key works (it is quoted in the JSONPath).
+    backend : str
+        The engine's name (`backend_name`): decides how a JSON text is read.
+
+    Returns
+    -------
+    ibis.Value
+        A string expression (not executed).
+
+    Raises
+    ------
+    ConfigError
+        When the column is of another type, or is JSON text on an engine that cannot read it.
+    """
     dtype = blob.type()
     if dtype.is_struct():
         return blob[key].cast("string") if key in dtype.names else ibis.null("string")
@@ -277,8 +484,29 @@ def property_value(blob: ibis.Value, key: str, backend: str) -> ibis.Value:
 
 
 def property_keys(blob: ibis.Value, backend: str) -> list[str]:
-    """Every key of an events file's properties column, sorted: a struct's fields from its type,
-    a map's or a JSON object's keys from the data (JSON: DuckDB only; one pass)."""
+    """Every key of an events file's properties column, sorted.
+
+    A struct's fields come from its type; a map's or a JSON object's keys from the data (JSON:
+    DuckDB only; one pass over the column).
+
+    Parameters
+    ----------
+    blob : ibis.Value
+        The properties column: a JSON text, a struct or a map.
+    backend : str
+        The engine's name (`backend_name`).
+
+    Returns
+    -------
+    list of str
+        The keys, sorted, without nulls.
+
+    Raises
+    ------
+    ConfigError
+        When the keys cannot be discovered on this engine (then dataset.yml must list them under
+        tables.events.properties).
+    """
     dtype = blob.type()
     if dtype.is_struct():
         return sorted(dtype.names)

@@ -14,18 +14,28 @@ class ConfigError(ValueError):
 class DataError(ValueError):
     """The data cannot be used as it is; the message says where and what to do.
 
+    Raised by the loader and by a chapter whose input is missing, so the CLI can print one line
+    that names the table, the column and the next step.
+
     Parameters
     ----------
-    table, column
-        Where: the contract table and, when one is at fault, its column.
-    rule
+    table : str
+        Where: the contract table (``"users"``, ``"events"``, ...).
+    column : str or None
+        The column at fault, when one is; None for the table as a whole.
+    rule : str
         What is wrong, in words ("required column is missing").
-    rows
-        How many rows break the rule (0: not counted).
-    example
+    rows : int, default 0
+        How many rows break the rule (0: not counted; then no count is shown).
+    example : dict or None, default None
         One offending row (kept out of published pages: it can hold personal data).
-    hint
-        What to do about it.
+    hint : str, default ""
+        What to do about it, appended to the message.
+
+    Attributes
+    ----------
+    table, column, rule, rows, example
+        The arguments, kept for callers that report the error themselves.
     """
 
     def __init__(self, table: str, column: str | None, rule: str, rows: int = 0,

@@ -26,7 +26,19 @@ from growthloop.staging.loader import Dataset
 
 @dataclass(frozen=True)
 class Mart:
-    """A derived table: its name (the key it is kept under), key, columns and builder."""
+    """A derived table: its name (the key it is kept under), key, columns and builder.
+
+    Attributes
+    ----------
+    name : str
+        The mart's NAME, also its `Dataset.keep` key.
+    key : tuple of str
+        Columns that identify a row (tests/test_marts.py checks they do).
+    columns : tuple of str
+        The columns, in order.
+    build : callable
+        ``build(ds)`` returns the mart as an Ibis expression (not executed).
+    """
 
     name: str
     key: tuple[str, ...]
@@ -35,7 +47,15 @@ class Mart:
 
 
 def stored_marts() -> tuple[Mart, ...]:
-    """The marts a run's store keeps, in build order (a mart may read the ones before it)."""
+    """The marts a run's store keeps, in build order (a mart may read the ones before it).
+
+    These depend on no chapter parameter: investments, person_events (identity) and user_wide.
+
+    Returns
+    -------
+    tuple of Mart
+        Handed to `growthloop.staging.store.prepare_store` by the runner.
+    """
     from growthloop.marts import identity, investments, wide
 
     return (

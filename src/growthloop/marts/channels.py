@@ -15,7 +15,20 @@ from growthloop.staging.contract import UNTAGGED_CHANNEL, Channel
 
 @ibis.udf.scalar.builtin
 def url_decode(value: str) -> str:  # type: ignore[empty-body]
-    """DuckDB's url_decode (Spark and most warehouses have one of the same name)."""
+    """DuckDB's url_decode as an Ibis builtin (Spark and most warehouses have one so named).
+
+    On Postgres, which has none, growthloop.engine compiles it to plain SQL.
+
+    Parameters
+    ----------
+    value : str
+        A percent-encoded text column.
+
+    Returns
+    -------
+    str
+        The decoded text (an Ibis string expression).
+    """
 
 
 #: one percent-escaped UTF-8 character (RFC 3629: no overlong forms, no surrogates)
@@ -32,11 +45,21 @@ _UTF8_ESCAPE = (
 
 
 def normalise_utm(value: ibis.StringValue) -> ibis.StringValue:
-    """URL-decoded, trimmed, lower-case UTM value; empty becomes null.
+    """Normalise a UTM value: URL-decoded, trimmed, lower-case; empty becomes null.
 
     '+' is a space. A value whose percent escapes are not all UTF-8 characters ("50%off",
     a truncated "%E4%B8") is kept as written rather than half decoded: engines differ there
     (DuckDB keeps a bad escape or fails, Spark fails), so no engine is asked to decode it.
+
+    Parameters
+    ----------
+    value : ibis.StringValue
+        The raw UTM column.
+
+    Returns
+    -------
+    ibis.StringValue
+        The normalised value (an expression, not executed).
     """
     spaced = value.replace("+", " ")
     broken = spaced.contains("%") & spaced.re_replace(_UTF8_ESCAPE, "").contains("%")
@@ -45,8 +68,21 @@ def normalise_utm(value: ibis.StringValue) -> ibis.StringValue:
 
 
 def alias_table(channels: Sequence[Channel]) -> ibis.Table:
-    """(alias, channel) pairs as a small in-memory table, for joining in the engine: the pairs
-    of `channel_mapping`, so a join and `channel_of` map every source to the same channel."""
+    """Put the (alias, channel) pairs in a small in-memory table, for joining in the engine.
+
+    The pairs are those of `channel_mapping`, so a join and `channel_of` map every source to the
+    same channel.
+
+    Parameters
+    ----------
+    channels : sequence of Channel
+        The channel map (``ds.config.channels``).
+
+    Returns
+    -------
+    ibis.Table
+        A memtable with columns ``_alias`` (normalised source) and ``_channel`` (channel name).
+    """
     mapping = channel_mapping(channels)
     rows = {"_alias": list(mapping), "_channel": list(mapping.values())}
     return ibis.memtable(rows, schema={"_alias": "string", "_channel": "string"})
@@ -54,7 +90,27 @@ def alias_table(channels: Sequence[Channel]) -> ibis.Table:
 
 def with_channel(table: ibis.Table, source_col: str, channels: Sequence[Channel],
                  out: str = "channel") -> ibis.Table:
-    """Add a channel column mapped from a UTM source column (untagged → 未标记)."""
+    """Add a channel column mapped from a UTM source column (untagged → 未标记).
+
+    The source is normalised first (`normalise_utm`); a source no channel claims keeps its
+    normalised value, so nothing is hidden.
+
+    Parameters
+    ----------
+    table : ibis.Table
+        Any table with a UTM source column.
+    source_col : str
+        The raw source column's name.
+    channels : sequence of Channel
+        The channel map (``ds.config.channels``).
+    out : str, default "channel"
+        Name of the added column.
+
+    Returns
+    -------
+    ibis.Table
+        `table`'s columns and `out` (not executed).
+    """
     aliases = alias_table(channels)
     norm = table.mutate(_src=normalise_utm(table[source_col]))
     joined = norm.left_join(aliases, norm._src == aliases._alias)
@@ -71,8 +127,27 @@ UTM_FIELDS: tuple[str, ...] = (
 
 
 def utm_from_url(url: ibis.StringValue, field: str) -> ibis.StringValue:
-    """The raw (still encoded) value of `field` in a URL's query string or fragment; null when
-    absent or empty. Parameter names are matched case-insensitively (UTM_Source=...)."""
+    """Read the raw (still encoded) value of `field` from a URL's query string or fragment.
+
+    Parameter names are matched case-insensitively (UTM_Source=...).
+
+    Parameters
+    ----------
+    url : ibis.StringValue
+        The landing URL column.
+    field : str
+        One of UTM_FIELDS (utm_source, utm_medium, utm_campaign, utm_content, utm_term).
+
+    Returns
+    -------
+    ibis.StringValue
+        The value, null when absent or empty (an expression, not executed).
+
+    Raises
+    ------
+    ValueError
+        When `field` is not one of UTM_FIELDS.
+    """
     if field not in UTM_FIELDS:
         raise ValueError(f"field: {field!r} is not one of {list(UTM_FIELDS)}")
     # the name's letters as [uU][tT]... rather than a leading (?i): Ibis's Postgres compiler
@@ -83,8 +158,23 @@ def utm_from_url(url: ibis.StringValue, field: str) -> ibis.StringValue:
 
 
 def raw_utm(events: ibis.Table, field: str) -> ibis.StringValue:
-    """A UTM value as written, before `normalise_utm`: the column's value, or where it is blank
-    the landing URL's (still encoded). Null when neither has one."""
+    """A UTM value as written, before `normalise_utm`.
+
+    The column's value, or where it is blank the landing URL's (still encoded). Null when neither
+    has one.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        The events (or any table with UTM columns and, optionally, landing_url).
+    field : str
+        One of UTM_FIELDS.
+
+    Returns
+    -------
+    ibis.StringValue
+        The raw value (an expression, not executed).
+    """
     own = events[field] if field in events.columns else ibis.null("string")
     if "landing_url" in events.columns:
         own = ibis.coalesce(own.strip().nullif(""), utm_from_url(events.landing_url, field))
@@ -92,22 +182,67 @@ def raw_utm(events: ibis.Table, field: str) -> ibis.StringValue:
 
 
 def with_utm(events: ibis.Table) -> ibis.Table:
-    """Every UTM column normalised (`normalise_utm`); a null column value is taken from the
-    event's landing_url when it has one. Tables without landing_url keep their own columns."""
+    """Normalise every UTM column (`normalise_utm`), a null one taken from the landing_url.
+
+    Tables without landing_url keep their own columns.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        The events (or any table with the UTM columns).
+
+    Returns
+    -------
+    ibis.Table
+        `events` with every column of UTM_FIELDS normalised (not executed).
+    """
     return events.mutate(**{f: normalise_utm(raw_utm(events, f)) for f in UTM_FIELDS})
 
 
 def channel_of(source: ibis.StringValue, channels: Sequence[Channel]) -> ibis.StringValue:
-    """The channel of an already normalised source as an expression (no join): aliases of the
-    channel map (a listed source before a channel's own name, so an alias can be moved to
-    another channel), else the source itself, else 未标记 (untagged)."""
+    """The channel of an already normalised source, as an expression (no join).
+
+    Aliases of the channel map (a listed source before a channel's own name, so an alias can be
+    moved to another channel), else the source itself, else 未标记 (untagged).
+
+    Parameters
+    ----------
+    source : ibis.StringValue
+        A source normalised by `normalise_utm`.
+    channels : sequence of Channel
+        The channel map (``ds.config.channels``).
+
+    Returns
+    -------
+    ibis.StringValue
+        The channel name (an expression, not executed).
+    """
     mapping = channel_mapping(channels)
     return ibis.coalesce(source.substitute(mapping, else_=source), ibis.literal(UNTAGGED_CHANNEL))
 
 
 def channel_mapping(channels: Sequence[Channel]) -> dict[str, str]:
-    """Normalised source -> channel name: every listed source first, then each channel's own
-    (lower-cased) name, so an alias can be moved to another channel."""
+    """Map each normalised source to its channel name.
+
+    Every listed source first, then each channel's own (lower-cased) name, so an alias can be
+    moved to another channel. A source listed by two channels belongs to the first.
+
+    Parameters
+    ----------
+    channels : sequence of Channel
+        The channel map.
+
+    Returns
+    -------
+    dict of str to str
+        Normalised source -> channel name.
+
+    Examples
+    --------
+    >>> from growthloop.staging.contract import Channel
+    >>> channel_mapping([Channel("百度搜索", "Search ads", "paid", ("baidu", "bd_sem"))])
+    {'baidu': '百度搜索', 'bd_sem': '百度搜索', '百度搜索': '百度搜索'}
+    """
     mapping: dict[str, str] = {}
     for ch in channels:
         for alias in ch.sources:

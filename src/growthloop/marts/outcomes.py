@@ -37,6 +37,7 @@ from typing import Protocol
 import ibis
 from ibis import _
 
+from growthloop.marts.events import check, selector
 from growthloop.marts.investments import aum_expr, investments
 from growthloop.staging.loader import Dataset
 
@@ -49,8 +50,11 @@ COLUMNS: tuple[str, ...] = (
     "responded", "amount", "revenue", "clicked", "opened", "registered", "bound_card",
     "pre_active_days", "pre_invest_count", "pre_invest_amount", "tenure_days", "aum_at_start",
 )
-#: The goals a response can be measured against.
-GOALS: tuple[str, ...] = ("register", "bind_card", "first_investment", "any_investment", "amount")
+#: The goals measured on investments; any other goal is an event of the data (a role such as
+#: register or bind_card, or the platform's own event), with a property filter or not.
+INVESTMENT_GOALS: tuple[str, ...] = ("first_investment", "any_investment", "amount")
+#: The goals of the contract's campaigns table most platforms use (any event works too).
+GOALS: tuple[str, ...] = ("register", "bind_card", *INVESTMENT_GOALS)
 
 
 class CampaignWindow(Protocol):
@@ -73,12 +77,13 @@ def member_outcomes(ds: Dataset, camp: CampaignWindow, pre_days: int = 90) -> ib
 
     Parameters
     ----------
-    ds
-        The dataset.
-    camp
-        The campaign reviewed (campaign_id, start_at, goal, window_days).
-    pre_days
-        Days before start_at that count as pre-campaign behaviour.
+    ds : Dataset
+        The dataset (needs campaign_members).
+    camp : CampaignWindow
+        The campaign reviewed (campaign_id, start_at, goal, window_days); goal one of GOALS
+        (any other goal counts no response: the review checks the goal first).
+    pre_days : int, default 90
+        Days before start_at that count as pre-campaign behaviour; positive.
 
     Returns
     -------
@@ -91,6 +96,8 @@ def member_outcomes(ds: Dataset, camp: CampaignWindow, pre_days: int = 90) -> ib
     ------
     ValueError
         `pre_days` not positive.
+    DataError
+        When the dataset has no campaign_members table.
     """
     pre_days = _check_pre_days(pre_days)
     end = ds.period_end
@@ -116,8 +123,12 @@ def member_outcomes(ds: Dataset, camp: CampaignWindow, pre_days: int = 90) -> ib
                       _revenue=inv.revenue, _hit=hit.cast("int64"))
     ev = ds.events.filter((_.event_time < end) & _.user_id.notnull())
     ev = ev.filter(ev.user_id.isin(ids._mid))
-    if camp.goal in ("register", "bind_card"):
-        goal_ev = ev.filter(ev.event_name == camp.goal)
+    if camp.goal not in INVESTMENT_GOALS:
+        # any event of the data: the campaign's goal event (a selector with its property
+        # filter), else the goal read as an event name
+        goal = getattr(camp, "goal_event", None) or selector(camp.goal, "goal")
+        check(ds, [goal], "goal")  # an event the data lacks would count no response, silently
+        goal_ev = ev.filter(goal.condition(ev))
         rows = rows.union(goal_ev.select(_uid=goal_ev.user_id, _t=goal_ev.event_time,
                                          _amount=ibis.literal(0.0), _revenue=ibis.literal(0.0),
                                          _hit=ibis.literal(1).cast("int64")))
@@ -180,18 +191,26 @@ def member_outcomes(ds: Dataset, camp: CampaignWindow, pre_days: int = 90) -> ib
 
 
 def outcomes(ds: Dataset, camp: CampaignWindow, pre_days: int = 90) -> ibis.Table:
-    """The kept mart: `member_outcomes`, materialised once per (campaign, goal, window,
-    pre_days) in the engine.
+    """The kept mart: `member_outcomes`, materialised once per (campaign, goal, window, pre_days).
 
     Parameters
     ----------
-    ds, camp, pre_days
+    ds : Dataset
+        As in :func:`member_outcomes`.
+    camp : CampaignWindow
+        As in :func:`member_outcomes`.
+    pre_days : int, default 90
         As in :func:`member_outcomes`.
 
     Returns
     -------
     ibis.Table
-        The kept table (columns COLUMNS).
+        The kept table (columns COLUMNS), in the engine; not executed into Python.
+
+    Raises
+    ------
+    ValueError
+        `pre_days` not positive.
     """
     pre_days = _check_pre_days(pre_days)
     key = f"{NAME}:{camp.campaign_id}:{camp.goal}:{camp.window_days}:{pre_days}"

@@ -30,13 +30,44 @@ WIDE_COLUMNS = (
 
 
 def age_band_expr(age: ibis.IntegerValue) -> ibis.StringValue:
-    """Industry age band label of an age; 未知 when missing or outside every band."""
+    """Industry age band label of an age (AGE_BANDS); 未知 when missing or outside every band.
+
+    Parameters
+    ----------
+    age : ibis.IntegerValue
+        Age in whole years.
+
+    Returns
+    -------
+    ibis.StringValue
+        "18-24", "25-34", "35-44", "45-55", "56+" or 未知 (an expression, not executed).
+    """
     return ibis.cases(*[((age >= lo) & (age <= hi), label) for label, lo, hi in AGE_BANDS],
                       else_=UNKNOWN)
 
 
 def build_wide(ds: Dataset) -> ibis.Table:
-    """The wide table as an Ibis expression (not executed)."""
+    """Build the wide table (用户宽表) as an Ibis expression (not executed).
+
+    Users registered before ``ds.period_end``, joined with their milestones from the events and
+    their money from the investments mart; days are counted in natural days to the analysis date.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+
+    Returns
+    -------
+    ibis.Table
+        One row per user, ordered by user_id; columns WIDE_COLUMNS: demographics (``age`` is the
+        analysis year minus birth_year, ``age_band``, ``region``, ``city_tier``), sign-up
+        ``signup_source``/``medium``/``campaign``/``channel``, milestones (``kyc_at``,
+        ``bind_card_at``, ``first_invest_at``, ``second_invest_at``, ``last_invest_at``), money
+        (``invest_count``, ``invest_amount``, ``revenue``, ``aum``: held at the period end),
+        ``is_investor``, activity (``last_event_at``, ``last_active_at``) and day counts
+        (``days_since_last_invest``, ``days_since_active``, ``tenure_days``).
+    """
     end = ds.period_end
     users = ds.users.filter(ds.users.registered_at < end)
     events = ds.events.filter((ds.events.event_time < end) & ds.events.user_id.notnull())
@@ -100,7 +131,20 @@ def build_wide(ds: Dataset) -> ibis.Table:
 
 
 def user_wide(ds: Dataset, materialize: bool = True) -> ibis.Table:
-    """The wide table of a dataset, built once and kept in the engine for every stage."""
+    """The wide table of a dataset, built once and kept in the engine for every stage.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+    materialize : bool, default True
+        False returns the bare expression of `build_wide`, nothing kept.
+
+    Returns
+    -------
+    ibis.Table
+        The table of `build_wide` (not executed into Python).
+    """
     if not materialize:
         return build_wide(ds)
     return ds.keep(NAME, lambda: build_wide(ds))

@@ -56,8 +56,9 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from growthloop.marts.events import EventSelector, checked, selector
 from growthloop.marts.identity import person_steps
-from growthloop.marts.outcomes import GOALS, outcomes
+from growthloop.marts.outcomes import INVESTMENT_GOALS, outcomes
 from growthloop.marts.wide import user_wide
 from growthloop.metrics import stats
 from growthloop.metrics.funnel import STEP_LABELS
@@ -162,6 +163,9 @@ class Campaign:
     control: int
     max_send_delay_minutes: float
     window_complete: bool
+    #: the goal as an event of the data (None for the investment goals): a role, an own event,
+    #: with its property filter; `goal` is then its key
+    goal_event: EventSelector | None = None
 
     @property
     def has_holdout(self) -> bool:
@@ -174,8 +178,11 @@ class Campaign:
 
     @property
     def goal_label(self) -> str:
-        """The goal as the book shows it (GOAL_LABELS: first_investment -> 首投)."""
-        return GOAL_LABELS[self.goal]
+        """The goal as the book shows it (GOAL_LABELS: first_investment -> 首投; an event of the
+        data by its label, 浏览产品详情 (product_type=定期12月))."""
+        if self.goal in GOAL_LABELS:
+            return GOAL_LABELS[self.goal]
+        return (self.goal_event or selector(self.goal)).label()
 
     @property
     def channel_label(self) -> str:
@@ -188,7 +195,7 @@ class Campaign:
             ("活动 (campaign)", f"{self.campaign_id} {self.name}"),
             ("渠道 (channel)", CHANNEL_LABELS.get(self.channel, self.channel)),
             ("开始时间 (start)", self.start_at.strftime("%Y-%m-%d %H:%M")),
-            ("目标 (goal)", f"{GOAL_LABELS[self.goal]} ({self.goal})"),
+            ("目标 (goal)", f"{self.goal_label} ({self.goal})"),
             ("响应窗口 (window)", f"{self.window_days} 天"),
             ("目标人群规则 (target rule)", self.target_rule or "未记录"),
             ("名单人数 (members)", f"{self.members:,}"),
@@ -267,11 +274,20 @@ def campaign(ds: Dataset, campaign_id: str | None = None, window_days: int | Non
                          f"allowed: {known}")
     row = table.set_index("campaign_id").loc[campaign_id]
     goal = goal or row.goal
-    if goal not in GOALS:
-        raise ValueError(f"goal: {goal!r} is not supported; allowed: {list(GOALS)}")
+    if goal is None or (isinstance(goal, float) and math.isnan(goal)):
+        raise DataError("campaigns", "goal", f"campaign {campaign_id!r} has no goal",
+                        hint="give the goal column a value (first_investment, bind_card, any "
+                             "event of the data) or pass the chapter's goal parameter")
+    goal_event = None
+    if goal not in INVESTMENT_GOALS:
+        (goal_event,) = checked(ds, [goal], "goal")
+        if goal_event.is_milestone:
+            raise ValueError(f"goal: {goal_event.key!r}; an investment goal is one of "
+                             f"{list(INVESTMENT_GOALS)}, else any event of the data")
+        goal = goal_event.key
     window = window_days if window_days is not None else row.window_days
     if window is None or pd.isna(window):
-        window = 7 if goal in ("register", "bind_card") else 14
+        window = 14 if goal in INVESTMENT_GOALS else 7
     if int(window) != window or int(window) <= 0:
         raise ValueError(f"window_days: {window_days!r}; allowed: a positive whole number of days")
     window = int(window)
@@ -288,7 +304,7 @@ def campaign(ds: Dataset, campaign_id: str | None = None, window_days: int | Non
         start + dt.timedelta(days=window) < end
     return Campaign(
         campaign_id=str(campaign_id), name=str(row["name"] or ""), channel=str(row.channel or ""),
-        start_at=start, goal=str(goal), window_days=window,
+        start_at=start, goal=str(goal), window_days=window, goal_event=goal_event,
         cost_per_send=_num(row.cost_per_send), cost_per_reward=_num(row.cost_per_reward),
         target_rule=str(row.target_rule) if "target_rule" in row and row.target_rule else "",
         members=int(row.members), treatment=int(row.treatment), control=int(row.control),
@@ -741,7 +757,7 @@ def _funnel_steps(camp: Campaign) -> list[tuple[str, str]]:
             continue  # existing users registered before the campaign
         if (key, camp.goal) in (("registered", "register"), ("bound_card", "bind_card")):
             continue
-        steps.append((key, GOAL_LABELS[camp.goal] + " (目标)" if key == "goal" else label))
+        steps.append((key, camp.goal_label + " (目标)" if key == "goal" else label))
     return steps
 
 
@@ -1210,6 +1226,8 @@ OFFERS: dict[str, str] = {
     "any_investment": "满额返现券 (按上次投资额设门槛)",
     "amount": "阶梯加息券 (投资额越高返得越多)",
 }
+#: The offer of a goal that is an event of the platform's own.
+DEFAULT_OFFER = "完成目标行为即领专属权益"
 
 
 def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "age_band",
@@ -1251,7 +1269,7 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
     names = chosen.segment.tolist()
     target = _in_segments(pool, names)
     channel = CHANNEL_LABELS.get(camp.channel, camp.channel)
-    offer = OFFERS[camp.goal]
+    offer = OFFERS.get(camp.goal, DEFAULT_OFFER)
     target = target.select("user_id", "segment", last_group="group",
                            channel=ibis.literal(camp.channel), offer=ibis.literal(offer)
                            ).order_by(["segment", "user_id"])
@@ -1329,7 +1347,7 @@ def next_round_summary(plan: pd.DataFrame, camp: Campaign,
         "plan_cost": totals["expected_cost"],
         "plan_basis": plan.basis.iloc[0] if len(plan) else NO_PLAN,
         "budget": float(budget) if budget is not None else float("nan"),
-        "offer": OFFERS[camp.goal],
+        "offer": OFFERS.get(camp.goal, DEFAULT_OFFER),
     }
 
 

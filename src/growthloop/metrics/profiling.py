@@ -84,16 +84,27 @@ def _ratio(num: pd.Series | float, den: pd.Series | float):
 
 
 def composition(wide: ibis.Table, by: str) -> pd.DataFrame:
-    """Who the users, the investors and the money (AUM) are along one dimension.
+    """Describe who the users, the investors and the money (AUM) are along one dimension.
 
     One grouped query in the engine; shares and rates are worked out on the small result.
-    A missing value of the dimension is reported as 未知. Columns: ``[by, users, investors, aum,
-    user_share, investor_share, aum_share, investor_rate, aum_per_investor]``; the rate and the
-    per-investor AUM are NaN in a group without investors.
+    A missing value of the dimension is reported as 未知.
 
-    Rows follow the dimension's natural order where it has one (age bands as in
-    ``contract.AGE_BANDS``, city tiers as in ``geo.CITY_TIERS``), otherwise users descending then
-    name; 未知 is always last.
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table (`growthloop.marts.wide.user_wide`).
+    by : str
+        A column of `wide`, usually one of PROFILE_DIMENSIONS (age_band, gender, region,
+        city_tier, device_os, signup_channel).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per value; columns ``[by, users, investors, aum, user_share, investor_share,
+        aum_share, investor_rate, aum_per_investor]``; the rate and the per-investor AUM are NaN in
+        a group without investors. Rows follow the dimension's natural order where it has one (age
+        bands as in ``contract.AGE_BANDS``, city tiers as in ``geo.CITY_TIERS``), otherwise users
+        descending then name; 未知 is always last.
     """
     key = wide[by].cast("string").fill_null(UNKNOWN).name(by)
     grouped = wide.group_by(key).aggregate(
@@ -135,11 +146,28 @@ COMPOSITION_COLUMNS = ("dimension", "value", "users", "investors", "aum", "user_
 
 def composition_table(wide: ibis.Table,
                       dimensions: Sequence[str] = PROFILE_DIMENSIONS) -> pd.DataFrame:
-    """:func:`composition` along several dimensions, stacked into one long table.
+    """Stack :func:`composition` along several dimensions into one long table.
 
-    One grouped query per dimension. Columns: dimension, value (the dimension's value) and the
-    columns of :func:`composition`; rows by dimension in the order given, then as in
-    :func:`composition` (shares are within each dimension).
+    One grouped query per dimension.
+
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table.
+    dimensions : sequence of str, default PROFILE_DIMENSIONS
+        Columns of `wide`; at least one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns COMPOSITION_COLUMNS: ``dimension``, ``value`` (the dimension's value) and the
+        columns of :func:`composition`; rows by dimension in the order given, then as in
+        :func:`composition` (shares are within each dimension).
+
+    Raises
+    ------
+    ValueError
+        When `dimensions` is empty.
     """
     frames = [composition(wide, d).rename(columns={d: "value"}).assign(dimension=d)
               for d in dimensions]
@@ -151,10 +179,31 @@ def composition_table(wide: ibis.Table,
 def band_shares(table: pd.DataFrame, dimension: str, values: Sequence[str],
                 measures: Sequence[str] = ("user_share", "aum_share"),
                 prefix: str = "age") -> dict[str, float]:
-    """Chosen shares of chosen values of one dimension of a :func:`composition_table`.
+    """Pick chosen shares of chosen values of one dimension of a :func:`composition_table`.
 
-    Keys ``<prefix>_<value>_<measure>``, the value's ``-`` written ``_`` ("18-24" ->
-    ``age_18_24_user_share``); NaN for a value the data does not have.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`composition_table` result.
+    dimension : str
+        The dimension to read ("age_band").
+    values : sequence of str
+        Its values to report ("18-24", "45-55").
+    measures : sequence of str, default ("user_share", "aum_share")
+        Columns of `table` to report.
+    prefix : str, default "age"
+        First part of every key.
+
+    Returns
+    -------
+    dict of str to float
+        Keys ``<prefix>_<value>_<measure>``, the value's ``-`` written ``_`` ("18-24" ->
+        ``age_18_24_user_share``); NaN for a value the data does not have.
+
+    Raises
+    ------
+    ValueError
+        When a measure is not a column of `table`.
     """
     part = table[table.dimension == dimension].set_index("value")
     unknown = [m for m in measures if m not in table.columns]
@@ -223,11 +272,37 @@ def _check_bounds(bounds: Sequence[float]) -> list[float]:
 
 def layer_labels(metric: str = "aum", bounds: Sequence[float] = DEFAULT_AUM_BOUNDS
                  ) -> list[tuple[str, str, float, float]]:
-    """The tiers of a layering, bottom first: ``(label, label_en, lower, upper)``.
+    """List the tiers of a layering (分层), bottom first: ``(label, label_en, lower, upper)``.
 
     With bounds ``b0 < b1 < ... < bm`` the tiers are: value ≤ b0 or missing (e.g. 无资产; lower =
     upper = b0), ``(b0, b1)`` (e.g. 1万以下), ``[b_i, b_{i+1})`` (e.g. 1万-5万) and
     ``[bm, ∞)`` (e.g. 100万以上). Tiers never overlap: a value equal to a bound goes up.
+
+    Parameters
+    ----------
+    metric : str, default "aum"
+        The metric layered; names the bottom tier (ZERO_LABELS: 无资产, 未投资, 无收入) when the
+        first bound is 0, else "b0及以下".
+    bounds : sequence of float, default DEFAULT_AUM_BOUNDS
+        Finite, strictly increasing bounds in the metric's unit; at least one.
+
+    Returns
+    -------
+    list of tuple
+        ``(label, label_en, lower, upper)`` per tier; labels in 万/亿 and k/m/bn.
+
+    Raises
+    ------
+    ValueError
+        When `bounds` is empty, not finite or not strictly increasing.
+
+    Examples
+    --------
+    >>> for tier in layer_labels("aum", (0, 10_000)):
+    ...     print(tier)
+    ('无资产', 'no assets', 0.0, 0.0)
+    ('1万以下', 'under 10k', 0.0, 10000.0)
+    ('1万以上', '10k+', 10000.0, inf)
     """
     b = _check_bounds(bounds)
     zero = ZERO_LABELS.get(metric)
@@ -248,10 +323,29 @@ def layer_labels(metric: str = "aum", bounds: Sequence[float] = DEFAULT_AUM_BOUN
 
 def layer_expr(wide: ibis.Table, metric: str = "aum",
                bounds: Sequence[float] = DEFAULT_AUM_BOUNDS) -> ibis.StringValue:
-    """The Ibis expression of each user's layer label (see :func:`layer_labels` for the tiers).
+    """Build the Ibis expression of each user's layer label (tiers: :func:`layer_labels`).
 
     Other chapters reuse it, e.g. ``wide.mutate(layer=layer_expr(wide))``. A missing metric is
     counted in the bottom tier (for AUM: no assets).
+
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table.
+    metric : str, default "aum"
+        A numeric column of `wide`.
+    bounds : sequence of float, default DEFAULT_AUM_BOUNDS
+        As for :func:`layer_labels`.
+
+    Returns
+    -------
+    ibis.StringValue
+        The label, named ``layer`` (an expression, not executed).
+
+    Raises
+    ------
+    ValueError
+        For bad `bounds`, as :func:`layer_labels`.
     """
     tiers = layer_labels(metric, bounds)
     value = wide[metric]
@@ -264,12 +358,30 @@ def layer_expr(wide: ibis.Table, metric: str = "aum",
 
 def layers(wide: ibis.Table, metric: str = "aum",
            bounds: Sequence[float] = DEFAULT_AUM_BOUNDS) -> pd.DataFrame:
-    """Layering (分层) of all users by one metric into non-overlapping tiers.
+    """Layer (分层) all users by one metric into non-overlapping tiers.
 
     One grouped query in the engine. Every tier is listed, bottom first, empty ones with 0
-    users. Columns: layer, layer_en, lower, upper, users, user_share, metric_sum, metric_share,
-    metric_mean (NaN in an empty tier). A missing metric counts as the bottom tier and as 0 in
-    the sums.
+    users. A missing metric counts as the bottom tier and as 0 in the sums.
+
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table.
+    metric : str, default "aum"
+        A numeric column of `wide`.
+    bounds : sequence of float, default DEFAULT_AUM_BOUNDS
+        As for :func:`layer_labels`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per tier; columns ``layer``, ``layer_en``, ``lower``, ``upper``, ``users``,
+        ``user_share``, ``metric_sum``, ``metric_share``, ``metric_mean`` (NaN in an empty tier).
+
+    Raises
+    ------
+    ValueError
+        For bad `bounds`, as :func:`layer_labels`.
     """
     tiers = layer_labels(metric, bounds)
     label = layer_expr(wide, metric, bounds)
@@ -294,11 +406,21 @@ TOP_LAYERS_FROM = 200_000.0
 
 
 def layer_summary(table: pd.DataFrame, top_from: float = TOP_LAYERS_FROM) -> dict[str, float]:
-    """The layering's numbers for the chapter's prose, from a :func:`layers` table.
+    """Gather the layering's numbers for the chapter's prose, from a :func:`layers` table.
 
-    top_layers_user_share / top_layers_aum_share: the share of users, and of the metric (AUM),
-    in the tiers starting at or above `top_from`; no_asset_share: the share of users in the
-    bottom tier (nothing held).
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`layers` result (bottom tier first).
+    top_from : float, default TOP_LAYERS_FROM (200,000 yuan)
+        Tiers whose lower bound is at or above it are the top tiers.
+
+    Returns
+    -------
+    dict of str to float
+        ``top_layers_user_share`` / ``top_layers_aum_share``: the share of users, and of the
+        metric (AUM), in the top tiers; ``no_asset_share``: the share of users in the bottom tier
+        (nothing held; NaN for an empty table).
     """
     top = table[table.lower >= top_from]
     return {
@@ -345,20 +467,32 @@ TYPICAL = "中等 · 均衡"
 class ClusterResult:
     """KMeans behaviour clusters of investors; labels 1..k, cluster 1 has the highest AUM centroid.
 
-    - ``k``: the chosen number of clusters (highest silhouette; ties go to the smaller k).
-    - ``scores``: one row per k tried: k, silhouette, inertia, chosen.
-    - ``centroids``: one row per cluster, each feature's centroid mapped back to original units
-      (for a log feature that is a typical, geometric-mean-like value, not the mean).
-    - ``profile``: one row per cluster over *every* investor (assigned in the engine): cluster,
-      users, user_share, mean_<feature> (arithmetic mean in original units), aum, aum_share,
-      description.
-    - ``description``: {cluster: plain-Chinese phrase}, see :func:`cluster_users`.
-    - ``features``, ``log_features``, ``means``, ``stds``, ``fill``, ``centers``: what the
-      in-engine assignment needs: the transform, the standardisation fitted on the sample and
-      the centroids on the standardised scale (rows in label order).
-    - ``sample_size``: how many investors the model was fitted on.
-    - ``model``: the fitted sklearn KMeans of the chosen k; ``relabel`` maps its labels
-      (0..k-1) to ours (1..k).
+    Made by :func:`cluster_users`.
+
+    Attributes
+    ----------
+    k : int
+        The chosen number of clusters (highest silhouette; ties go to the smaller k).
+    scores : pandas.DataFrame
+        One row per k tried: k, silhouette, inertia, chosen.
+    centroids : pandas.DataFrame
+        One row per cluster, each feature's centroid mapped back to original units (for a log
+        feature that is a typical, geometric-mean-like value, not the mean).
+    profile : pandas.DataFrame
+        One row per cluster over *every* investor (assigned in the engine): cluster, users,
+        user_share, mean_<feature> (arithmetic mean in original units), aum, aum_share,
+        description.
+    description : dict of int to str
+        {cluster: plain-Chinese phrase}, see :func:`cluster_users`.
+    features, log_features, means, stds, fill, centers
+        What the in-engine assignment needs: the transform, the standardisation fitted on the
+        sample and the centroids on the standardised scale (rows in label order).
+    sample_size : int
+        How many investors the model was fitted on.
+    model : sklearn.cluster.KMeans
+        The fitted KMeans of the chosen k.
+    relabel : dict of int to int
+        Maps the model's labels (0..k-1) to ours (1..k).
     """
 
     k: int
@@ -377,7 +511,21 @@ class ClusterResult:
     relabel: dict[int, int] = field(default_factory=dict)
 
     def standardised(self, wide: ibis.Table) -> dict[str, ibis.FloatingValue]:
-        """The standardised feature expressions of each user, as used by the model."""
+        """Build each user's standardised feature expressions, as used by the model.
+
+        Log features as log1p(max(x, 0)), a missing value filled with the sample mean, then centred
+        and scaled with the sample's mean and standard deviation.
+
+        Parameters
+        ----------
+        wide : ibis.Table
+            The user wide table (or any table with the features).
+
+        Returns
+        -------
+        dict of str to ibis.FloatingValue
+            One expression per feature (not executed).
+        """
         raw = _transformed(wide, self.features, self.log_features)
         return {f: (raw[f].fill_null(self.fill[f]) - self.means[f]) / self.stds[f]
                 for f in self.features}
@@ -407,19 +555,42 @@ class ClusterResult:
         return label.cast("int64")
 
     def assign_expr(self, wide: ibis.Table) -> ibis.IntegerValue:
-        """The Ibis expression of each user's cluster label (1..k); NULL for non-investors.
+        """Build the Ibis expression of each user's cluster label (1..k); NULL for non-investors.
 
         Nearest centroid by squared Euclidean distance on the standardised features; a tie goes
         to the lower label. One self-contained column expression, so it can be used in any
         ``mutate``/``group_by`` of ``wide``; :meth:`assign` gives the same labels with the
         distances computed once per row (cheaper on big tables).
+
+        Parameters
+        ----------
+        wide : ibis.Table
+            The user wide table (features and ``is_investor``).
+
+        Returns
+        -------
+        ibis.IntegerValue
+            The label, named ``cluster`` (an expression, not executed).
         """
         label = self._argmin(self._distances(self.standardised(wide)))
         investor = wide.is_investor.fill_null(False)
         return ibis.ifelse(investor, label, ibis.null("int64")).name("cluster")
 
     def assign(self, wide: ibis.Table) -> ibis.Table:
-        """``wide`` with a ``cluster`` column (1..k, NULL for non-investors), computed in stages."""
+        """Add a ``cluster`` column to `wide` (1..k, NULL for non-investors), computed in stages.
+
+        The same labels as :meth:`assign_expr`, with the distances computed once per row.
+
+        Parameters
+        ----------
+        wide : ibis.Table
+            The user wide table (features and ``is_investor``).
+
+        Returns
+        -------
+        ibis.Table
+            `wide`'s columns and ``cluster`` (not executed).
+        """
         zt = wide.mutate(**{f"_gl_z_{f}": e for f, e in self.standardised(wide).items()})
         z = {f: zt[f"_gl_z_{f}"] for f in self.features}
         dt = zt.mutate(**{f"_gl_d_{j}": d for j, d in enumerate(self._distances(z))})
@@ -483,7 +654,7 @@ def cluster_users(wide: ibis.Table,
                   sample_size: int = 50_000,
                   seed: int = 7,
                   log_features: Collection[str] = DEFAULT_LOG_FEATURES) -> ClusterResult:
-    """Behaviour grouping (分群) of investors with KMeans; k chosen by the silhouette score.
+    """Group investors by behaviour (分群) with KMeans; k chosen by the silhouette score.
 
     1. Sample: a deterministic systematic sample of at most ``sample_size`` investors
        (``is_investor``) ordered by user_id (see :func:`_sample`).
@@ -504,6 +675,32 @@ def cluster_users(wide: ibis.Table,
     大额, 高资产, 久未投资, 老用户, ...), at least 0.5 sd below its "low" word (低频, 小额,
     低资产, 近期活跃, 新用户, ...). The (at most) three most distinctive words are joined with
     " · " in feature order; a cluster with none is 中等 · 均衡.
+
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table.
+    features : sequence of str, default DEFAULT_CLUSTER_FEATURES
+        Numeric columns of `wide` to cluster on; at least one.
+    k_range : sequence of int, default range(2, 9)
+        The k to try; those outside 2..min(distinct sample points, sample size - 1) are skipped.
+    sample_size : int, default 50_000
+        Most investors the model is fitted on.
+    seed : int, default 7
+        Random state of KMeans and of the silhouette's sample.
+    log_features : collection of str, default DEFAULT_LOG_FEATURES
+        Features clustered as log1p(max(x, 0)); names not in `features` are ignored.
+
+    Returns
+    -------
+    ClusterResult
+        The chosen model, its scores, centroids and the profile of every investor's cluster.
+
+    Raises
+    ------
+    ValueError
+        When `features` is empty or not all columns of `wide`, there are fewer than 3
+        investors, or no k of `k_range` fits the sample.
     """
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
@@ -603,8 +800,20 @@ def _profile(res: ClusterResult, investors: ibis.Table) -> tuple[pd.DataFrame, d
 
 
 def cluster_summary(result: ClusterResult) -> dict[str, int | float | str]:
-    """The clusters' numbers for the chapter's prose: k, and the first cluster's (the highest
-    AUM centroid) description, share of investors and share of their AUM."""
+    """Gather the clusters' numbers for the chapter's prose.
+
+    Parameters
+    ----------
+    result : ClusterResult
+        A :func:`cluster_users` result.
+
+    Returns
+    -------
+    dict
+        ``k`` (int), and for the first cluster (the highest AUM centroid) ``cluster1_desc`` (its
+        description, 无 when there is none), ``cluster1_user_share`` (share of investors) and
+        ``cluster1_aum_share`` (share of their AUM).
+    """
     first = result.profile.iloc[0] if len(result.profile) else None
     nan = float("nan")
     return {
@@ -637,12 +846,41 @@ def _population(wide: ibis.Table, metric: str, investors_only: bool) -> tuple[ib
 
 def lorenz_curve(wide: ibis.Table, metric: str = "aum", points: int = 100,
                  investors_only: bool = True) -> pd.DataFrame:
-    """Lorenz curve of a metric: the share of value held by the poorest share of the population.
+    """Trace the Lorenz curve of a metric: the share of value held by the poorest share of people.
 
     Users are ranked ascending by (metric, user_id) in the engine, cut into ``points`` equal
-    groups with ntile and the cumulative value at the end of each group is read. Columns
-    population_share, value_share; the curve starts at (0, 0) and ends at (1, 1) (fewer points
-    when there are fewer users than ``points``). The population is as in :func:`gini`.
+    groups with ntile and the cumulative value at the end of each group is read. The population
+    is as in :func:`gini`.
+
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table.
+    metric : str, default "aum"
+        A numeric column of `wide`.
+    points : int, default 100
+        Number of groups (curve points after the origin); at least 1.
+    investors_only : bool, default True
+        True: users with a positive metric; False: every user, a missing metric counting as 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``population_share``, ``value_share``; the curve starts at (0, 0) and ends at
+        (1, 1) (fewer points when there are fewer users than ``points``; no row without users;
+        value_share NaN when the total is 0).
+
+    Raises
+    ------
+    ValueError
+        When `points` is below 1.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"user_id": ["a", "b", "c", "d"], "aum": [1.0, 2.0, 3.0, 4.0]})
+    >>> lorenz_curve(t, points=2).value_share.tolist()   # the poorer half holds (1+2)/10
+    [0.0, 0.3, 1.0]
     """
     if points < 1:
         raise ValueError("points must be at least 1")
@@ -670,12 +908,31 @@ def lorenz_curve(wide: ibis.Table, metric: str = "aum", points: int = 100,
 
 
 def gini(wide: ibis.Table, metric: str = "aum", investors_only: bool = True) -> float:
-    """Exact Gini coefficient of a metric, computed in the engine.
+    """Compute the exact Gini coefficient of a metric in the engine.
 
     G = 2·Σ i·x_(i) / (n·Σx) − (n+1)/n over the values sorted ascending (i = 1..n); 0 when
-    everyone holds the same, (n−1)/n when one user holds everything. NaN when there is no user
-    or no value. Population as in :func:`lorenz_curve` (``investors_only=True``: users with a
-    positive metric).
+    everyone holds the same, (n−1)/n when one user holds everything.
+
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table.
+    metric : str, default "aum"
+        A numeric column of `wide`.
+    investors_only : bool, default True
+        True: users with a positive metric; False: every user, a missing metric counting as 0.
+
+    Returns
+    -------
+    float
+        The coefficient; NaN when there is no user or no value.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"user_id": ["a", "b", "c", "d"], "aum": [1.0, 2.0, 3.0, 4.0]})
+    >>> gini(t)   # 2·(1·1+2·2+3·3+4·4) / (4·10) − 5/4 = 1.5 − 1.25
+    0.25
     """
     pop, x = _population(wide, metric, investors_only)
     ranked = pop.mutate(_gl_v=x, _gl_i=ibis.row_number().over(order_by=[x, pop.user_id]) + 1)
@@ -698,7 +955,35 @@ def top_share(wide: ibis.Table, metric: str = "aum", top: float = 0.2,
     """Share of the metric held by the top ``top`` fraction of the population (default 20%).
 
     Users are ranked by metric descending then user_id; the top ``ceil(top·n)`` of them are
-    counted. NaN when there is no user or no value. Population as in :func:`gini`.
+    counted. Population as in :func:`gini`.
+
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table.
+    metric : str, default "aum"
+        A numeric column of `wide`.
+    top : float, default 0.2
+        The fraction of the population, in (0, 1].
+    investors_only : bool, default True
+        True: users with a positive metric; False: every user, a missing metric counting as 0.
+
+    Returns
+    -------
+    float
+        The share; NaN when there is no user or no value.
+
+    Raises
+    ------
+    ValueError
+        When `top` is not in (0, 1].
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"user_id": ["a", "b", "c", "d"], "aum": [1.0, 2.0, 3.0, 4.0]})
+    >>> top_share(t, top=0.5)   # the top 2 of 4 hold (4+3)/10
+    0.7
     """
     if not 0 < top <= 1:
         raise ValueError(f"top must be in (0, 1], got {top}")
@@ -724,11 +1009,21 @@ def top_share(wide: ibis.Table, metric: str = "aum", top: float = 0.2,
 
 
 def headline(wide: ibis.Table) -> dict[str, int | float]:
-    """Who the platform has, as plain Python numbers for the book to glue (``prof_<key>``).
+    """Count who the platform has, as plain Python numbers for the book to glue (``prof_<key>``).
 
-    users, investors, investor_rate, aum_total (yuan), aum_total_wan (the same in 万元, 10,000
-    yuan, as the page states it) and aum_per_investor (yuan). How concentrated the assets are
-    is :func:`concentration`.
+    How concentrated the assets are is :func:`concentration`.
+
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table.
+
+    Returns
+    -------
+    dict of str to int or float
+        ``users``, ``investors``, ``investor_rate``, ``aum_total`` (yuan), ``aum_total_wan`` (the
+        same in 万元, 10,000 yuan, as the page states it) and ``aum_per_investor`` (yuan); rates
+        NaN when the denominator is 0.
     """
     agg = wide.aggregate(
         users=wide.count(),
@@ -750,6 +1045,19 @@ def headline(wide: ibis.Table) -> dict[str, int | float]:
 
 
 def concentration(wide: ibis.Table, metric: str = "aum") -> dict[str, float]:
-    """How concentrated the metric is over its holders: gini (:func:`gini`) and top20_share
-    (the share held by the top 20%, :func:`top_share`), plain floats."""
+    """Measure how concentrated the metric is over its holders.
+
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table.
+    metric : str, default "aum"
+        A numeric column of `wide`; the population is the users with a positive value.
+
+    Returns
+    -------
+    dict of str to float
+        ``gini`` (:func:`gini`) and ``top20_share`` (the share held by the top 20%,
+        :func:`top_share`), plain floats.
+    """
     return {"gini": gini(wide, metric), "top20_share": top_share(wide, metric, 0.2)}

@@ -1,7 +1,7 @@
 """RFM segmentation (RFM 分群): recency, frequency and monetary scores, the eight classic segments,
 the three operating groups, an action per segment, migration between two dates and member lists.
 
-Everything runs in the engine over :func:`growthloop.marts.wide.investments` (successful investments
+Everything runs in the engine over :func:`growthloop.marts.investments.investments` (successful investments
 up to the end of the day); only small aggregates (one row per segment, score, bin or matrix cell)
 come back as pandas. Member lists, which do carry ``user_id``, are for the private exports only.
 
@@ -140,7 +140,23 @@ DEFAULT_ACTIONS: dict[str, dict[str, str]] = {
 
 
 def segment_of(r_high: bool, f_high: bool, m_high: bool) -> Segment:
-    """The segment of a high/low triple."""
+    """The segment of a high/low triple (one of the eight SEGMENTS).
+
+    Parameters
+    ----------
+    r_high, f_high, m_high : bool
+        Whether R (recent), F and M are high.
+
+    Returns
+    -------
+    Segment
+        The segment with those flags.
+
+    Examples
+    --------
+    >>> segment_of(True, False, True).label
+    '重要发展'
+    """
     for seg in SEGMENTS:
         if (seg.r, seg.f, seg.m) == (bool(r_high), bool(f_high), bool(m_high)):
             return seg
@@ -192,10 +208,33 @@ def _as_date(value: dt.date | str | None, ds: Dataset) -> dt.date:
 
 def rfm_values(ds: Dataset, as_of: dt.date | str | None = None, period_days: int | None = 365,
                monetary: str = "amount") -> ibis.Table:
-    """R, F and M per investor as of a date (an Ibis expression, one row per investor).
+    """Compute R, F and M per investor as of a date (an Ibis expression, one row per investor).
 
-    Columns: user_id, last_invest_at, recency_days, frequency, amount, revenue, monetary.
-    ``as_of`` may not be after the analysis date (nothing after it is used).
+    Definitions are in the module docstring: R in natural days since the last investment, F and
+    M over the `period_days` days ending with `as_of`.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+    as_of : datetime.date, str or None, default None
+        The date (or YYYY-MM-DD); None is the analysis date. May not be after the analysis date
+        (nothing after it is used).
+    period_days : int or None, default 365
+        Natural days of the F/M period, ``as_of`` included; None means all history.
+    monetary : {"amount", "revenue"}, default "amount"
+        What M is.
+
+    Returns
+    -------
+    ibis.Table
+        Columns ``user_id``, ``last_invest_at``, ``recency_days``, ``frequency``, ``amount``,
+        ``revenue``, ``monetary`` (not executed).
+
+    Raises
+    ------
+    ValueError
+        For a bad parameter, or `as_of` after the analysis date.
     """
     _check_params(period_days, monetary, 5, "mean", None)
     day = _as_date(as_of, ds)
@@ -231,8 +270,36 @@ def score(values: ibis.Table, bins: int = 5) -> ibis.Table:
     score = 1 + floor(bins x (investors with a strictly worse value) / investors). Equal values
     get equal scores; a more recent R scores higher. Counted per distinct value (a running sum
     over the sorted distinct values, joined back on the value), which gives the 0-based "min"
-    rank of every investor without sorting the investors three times. R, F and M are never
-    null (rfm_values fills them).
+    rank of every investor without sorting the investors three times.
+
+    Parameters
+    ----------
+    values : ibis.Table
+        A :func:`rfm_values` table; R, F and M are never null (rfm_values fills them).
+    bins : int, default 5
+        Number of scores, 2 to 10.
+
+    Returns
+    -------
+    ibis.Table
+        `values` with ``r_score``, ``f_score``, ``m_score`` (int64; not executed).
+
+    Raises
+    ------
+    ValueError
+        When `bins` is not a whole number from 2 to 10.
+
+    Examples
+    --------
+    Five investors, three of them with F = 1: they take the bottom three bands, so F score 2 and
+    3 are empty and F = 2 scores 1 + floor(5·3/5) = 4.
+
+    >>> import ibis
+    >>> v = ibis.memtable({"user_id": list("abcde"), "recency_days": [0, 0, 10, 10, 40],
+    ...                    "frequency": [1, 1, 1, 2, 3], "monetary": [1.0, 2.0, 3.0, 4.0, 5.0]})
+    >>> s = score(v).order_by("user_id").to_pandas()
+    >>> s.f_score.tolist(), s.r_score.tolist()
+    ([1, 1, 1, 4, 5], [4, 4, 2, 2, 1])
     """
     _check_params(None, "amount", bins, "mean", None)
     out = values
@@ -252,12 +319,34 @@ def score(values: ibis.Table, bins: int = 5) -> ibis.Table:
 
 def split_values(scored: ibis.Table, split: str = "mean", score_threshold: int | None = None,
                  bins: int = 5) -> dict[str, float]:
-    """The split value of R, F and M (recency_days, frequency, monetary) under a split rule.
+    """Find the split value of R, F and M (recency_days, frequency, monetary) under a split rule.
 
     "mean" and "median" give the mean / median of the investors' values (NaN without investors);
-    "score" gives the score threshold for all three. "median" needs an engine whose exact median
-    is DuckDB's (DuckDB, Spark, Postgres: see engine.require_exact_quantiles); elsewhere it raises
-    NotImplementedError.
+    "score" gives the score threshold for all three.
+
+    Parameters
+    ----------
+    scored : ibis.Table
+        A :func:`score` table.
+    split : {"mean", "median", "score"}, default "mean"
+        The split rule.
+    score_threshold : int or None, default None
+        For "score": the lowest high score, 2 to bins; None is the middle score (3 of 5).
+    bins : int, default 5
+        Number of scores, 2 to 10.
+
+    Returns
+    -------
+    dict of str to float
+        ``r``, ``f``, ``m``: the split values.
+
+    Raises
+    ------
+    ValueError
+        For a bad parameter.
+    NotImplementedError
+        For "median" on an engine whose exact median is not DuckDB's (see
+        engine.require_exact_quantiles; DuckDB, Spark and Postgres run it).
     """
     threshold = _check_params(None, "amount", bins, split, score_threshold)
     if split == "median":
@@ -281,7 +370,36 @@ def _at_most(value: ibis.NumericValue, split: float) -> ibis.BooleanValue:
 
 def segment(scored: ibis.Table, split: str = "mean", score_threshold: int | None = None,
             bins: int = 5) -> ibis.Table:
-    """Add r_high, f_high, m_high, segment, segment_en, segment_code, group and group_en."""
+    """Add the high/low flags, the segment and the operating group to a scored table.
+
+    High is ">= the split" (for R: recency_days <= split), ties counted as high; see the module
+    docstring.
+
+    Parameters
+    ----------
+    scored : ibis.Table
+        A :func:`score` table.
+    split : {"mean", "median", "score"}, default "mean"
+        The split rule.
+    score_threshold : int or None, default None
+        For "score": the lowest high score, 2 to bins; None is the middle score.
+    bins : int, default 5
+        Number of scores, 2 to 10.
+
+    Returns
+    -------
+    ibis.Table
+        `scored` with ``r_high``, ``f_high``, ``m_high``, ``segment``, ``segment_en``,
+        ``segment_code``, ``group`` and ``group_en`` (not executed; the split values of "mean"
+        and "median" are computed by this call).
+
+    Raises
+    ------
+    ValueError
+        For a bad parameter.
+    NotImplementedError
+        For "median" on an engine whose exact median is not DuckDB's.
+    """
     threshold = _check_params(None, "amount", bins, split, score_threshold)
     if split == "score":
         r_high = scored.r_score >= threshold
@@ -310,13 +428,45 @@ def segment(scored: ibis.Table, split: str = "mean", score_threshold: int | None
 def segments(ds: Dataset, as_of: dt.date | str | None = None, period_days: int | None = 365,
              monetary: str = "amount", bins: int = 5, split: str = "mean",
              score_threshold: int | None = None, materialize: bool = True) -> ibis.Table:
-    """The whole pipeline: R, F, M, scores and segment per investor.
+    """Run the whole pipeline: R, F, M, scores and segment per investor.
 
     With ``materialize`` (the default) the scored table (R, F, M and scores, one row per
     investor) is built once per dataset and parameter set and kept in the engine, so the
     chapter's many small aggregates read it instead of re-running the investment scan and the
     scoring; the segment labels on top are a cheap row-wise expression, not stored again.
-    split="median" runs where the engine's exact median is DuckDB's (see split_values).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+    as_of : datetime.date, str or None, default None
+        As for :func:`rfm_values`.
+    period_days : int or None, default 365
+        As for :func:`rfm_values`.
+    monetary : {"amount", "revenue"}, default "amount"
+        As for :func:`rfm_values`.
+    bins : int, default 5
+        Number of scores, 2 to 10.
+    split : {"mean", "median", "score"}, default "mean"
+        The split rule; "median" runs where the engine's exact median is DuckDB's (see
+        :func:`split_values`).
+    score_threshold : int or None, default None
+        For "score": the lowest high score; None is the middle score.
+    materialize : bool, default True
+        Keep the scored table in the engine (``ds.keep``); False builds a bare expression.
+
+    Returns
+    -------
+    ibis.Table
+        One row per investor: the columns of :func:`rfm_values`, the scores and those of
+        :func:`segment` (not executed into Python).
+
+    Raises
+    ------
+    ValueError
+        For a bad parameter, or `as_of` after the analysis date.
+    NotImplementedError
+        For "median" on an engine whose exact median is not DuckDB's.
     """
     threshold = _check_params(period_days, monetary, bins, split, score_threshold)
     if split == "median":
@@ -342,10 +492,25 @@ def _share(part: pd.Series, total: float) -> pd.Series:
 
 
 def actions_table(overrides: Mapping[str, Mapping[str, str]] | None = None) -> pd.DataFrame:
-    """The action table: the defaults with a dataset's `rfm_actions` (DatasetConfig) on top.
+    """Build the action table: the defaults with a dataset's `rfm_actions` (DatasetConfig) on top.
 
-    Keys of ``overrides`` may be a segment's Chinese label, English label or code; a field left
-    out keeps its default.
+    Parameters
+    ----------
+    overrides : mapping or None, default None
+        {segment: {field: text}}; a segment may be named by its Chinese label, English label or
+        code; fields are ACTION_FIELDS (action, channel, offer); a field left out keeps its
+        default (DEFAULT_ACTIONS).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment in SEGMENTS order; columns ``segment``, ``segment_en``, ``group``,
+        ``action``, ``channel``, ``offer``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown segment or field.
     """
     rows = []
     fixed = {}
@@ -369,11 +534,28 @@ def actions_table(overrides: Mapping[str, Mapping[str, str]] | None = None) -> p
 
 def segment_table(seg: ibis.Table, actions: Mapping[str, Mapping[str, str]] | None = None
                   ) -> pd.DataFrame:
-    """One row per segment (all eight, in SEGMENTS order, empty ones with 0 users).
+    """Summarise each segment: all eight, in SEGMENTS order, empty ones with 0 users.
 
-    Columns: segment, segment_en, users, user_share, amount, amount_share, action, channel,
-    offer, revenue, revenue_share, group, r_high, f_high, m_high, mean_recency_days,
-    mean_frequency, mean_monetary. Shares are of all investors (NaN without investors).
+    Parameters
+    ----------
+    seg : ibis.Table
+        A :func:`segments` table.
+    actions : mapping or None, default None
+        Overrides of the action table, as for :func:`actions_table`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``segment``, ``segment_en``, ``users``, ``user_share``, ``amount``,
+        ``amount_share``, ``action``, ``channel``, ``offer``, ``revenue``, ``revenue_share``,
+        ``group``, ``r_high``, ``f_high``, ``m_high``, ``mean_recency_days``, ``mean_frequency``,
+        ``mean_monetary``. Shares are of all investors (NaN without investors); means NaN in an
+        empty segment.
+
+    Raises
+    ------
+    ValueError
+        For a bad `actions` override.
     """
     agg = seg.group_by("segment").aggregate(
         users=seg.count(),
@@ -409,7 +591,20 @@ def segment_table(seg: ibis.Table, actions: Mapping[str, Mapping[str, str]] | No
 
 
 def group_table(seg: ibis.Table) -> pd.DataFrame:
-    """One row per operating group: group, group_en, rule, segments, users, shares, money."""
+    """Summarise each operating group (潜力新客, 稳定中客, 流失风险客), in GROUPS order.
+
+    Parameters
+    ----------
+    seg : ibis.Table
+        A :func:`segments` table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group``, ``group_en``, ``rule``, ``segments`` (its segments, joined with 、),
+        ``users``, ``user_share``, ``amount``, ``revenue``, ``amount_share``, ``revenue_share``;
+        an empty group has 0 users.
+    """
     agg = seg.group_by("group").aggregate(users=seg.count(), amount=seg.amount.sum(),
                                           revenue=seg.revenue.sum()).order_by("group").execute()
     agg = agg.set_index("group")
@@ -429,10 +624,26 @@ def group_table(seg: ibis.Table) -> pd.DataFrame:
 
 
 def score_bins(seg: ibis.Table, bins: int = 5) -> pd.DataFrame:
-    """Every score of R, F and M with its users and value range (empty scores: 0 users).
+    """List every score of R, F and M with its users and value range (empty scores: 0 users).
 
-    Columns: measure (R/F/M), score, users, user_share, min_value, max_value. For R the values
-    are days since the last investment, so a higher score has smaller values.
+    Parameters
+    ----------
+    seg : ibis.Table
+        A :func:`segments` (or :func:`score`) table.
+    bins : int, default 5
+        The number of scores the table was scored with, 2 to 10.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``3 × bins`` rows; columns ``measure`` (R/F/M), ``score``, ``users``, ``user_share``,
+        ``min_value``, ``max_value`` (NaN for an empty score). For R the values are days since the
+        last investment, so a higher score has smaller values.
+
+    Raises
+    ------
+    ValueError
+        When `bins` is not a whole number from 2 to 10.
     """
     _check_params(None, "amount", bins, "mean", None)
     parts = []
@@ -476,11 +687,30 @@ def _money_bin(value: ibis.NumericValue) -> ibis.FloatingValue:
 
 
 def distribution(seg: ibis.Table, r_bin_days: int = 30, f_cap: int = 10) -> pd.DataFrame:
-    """Histograms of R, F and M, aggregated in the engine, for the distribution figure.
+    """Histogram R, F and M in the engine, for the distribution figure.
 
     R in bins of ``r_bin_days`` days; F per value, with ``f_cap`` and more together; M in two
     bins per decade (100, 300, 1000, 3000, 1万, 3万, ... yuan; M = 0 in its own bin).
-    Columns: measure, order, bin, lower, users, share (of investors).
+
+    Parameters
+    ----------
+    seg : ibis.Table
+        A :func:`segments` table.
+    r_bin_days : int, default 30
+        Width of an R bin in days; positive.
+    f_cap : int, default 10
+        F at or above it shares one bin ("10+"); positive.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Non-empty bins only; columns ``measure`` (R/F/M), ``order`` (within the measure),
+        ``bin`` (label), ``lower``, ``users``, ``share`` (of investors).
+
+    Raises
+    ------
+    ValueError
+        When `r_bin_days` or `f_cap` is not a positive whole number.
     """
     if isinstance(r_bin_days, bool) or not isinstance(r_bin_days, int) or r_bin_days < 1:
         raise ValueError(f"r_bin_days must be a positive whole number, got {r_bin_days!r}")
@@ -511,7 +741,26 @@ def distribution(seg: ibis.Table, r_bin_days: int = 30, f_cap: int = 10) -> pd.D
 
 
 def rf_heatmap(seg: ibis.Table, bins: int = 5) -> pd.DataFrame:
-    """R score x F score: investors and mean M per cell (every cell; empty ones 0 and NaN)."""
+    """Cross R score with F score: investors and mean M per cell (every cell; empty ones 0 and NaN).
+
+    Parameters
+    ----------
+    seg : ibis.Table
+        A :func:`segments` table.
+    bins : int, default 5
+        The number of scores, 2 to 10.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``bins × bins`` rows, R score descending then F score ascending; columns ``r_score``,
+        ``f_score``, ``users``, ``mean_monetary``.
+
+    Raises
+    ------
+    ValueError
+        When `bins` is not a whole number from 2 to 10.
+    """
     _check_params(None, "amount", bins, "mean", None)
     agg = seg.group_by(["r_score", "f_score"]).aggregate(
         users=seg.count(), mean_monetary=seg.monetary.mean()).order_by(["r_score", "f_score"]).execute()
@@ -526,14 +775,33 @@ def rf_heatmap(seg: ibis.Table, bins: int = 5) -> pd.DataFrame:
 def migration(ds: Dataset, previous: dt.date | str | int = 90, period_days: int | None = 365,
               monetary: str = "amount", bins: int = 5, split: str = "mean",
               score_threshold: int | None = None) -> pd.DataFrame:
-    """How many investors moved from each segment at an earlier date to each at the analysis date.
+    """Count investors moving from each segment at an earlier date to each at the analysis date.
 
-    ``previous`` is a date or a number of days before the analysis date. Each date is segmented
-    on its own (its own investors, means and quantiles). Investors at the analysis date who had
-    not invested by the earlier date come from NEW_INVESTOR. Every investor at the earlier date is
-    still one later (investments are not undone), so there is no "to" row for leaving.
-    Columns: from_segment, from_en, to_segment, to_en, users, from_share (of the from row),
-    stayed; all 9 x 8 cells in order.
+    Each date is segmented on its own (its own investors, means and quantiles). Investors at the
+    analysis date who had not invested by the earlier date come from NEW_INVESTOR. Every investor
+    at the earlier date is still one later (investments are not undone), so there is no "to" row
+    for leaving.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+    previous : datetime.date, str or int, default 90
+        The earlier date, or a positive number of days before the analysis date.
+    period_days, monetary, bins, split, score_threshold
+        As for :func:`segments`, applied to both dates.
+
+    Returns
+    -------
+    pandas.DataFrame
+        All 9 x 8 cells in order; columns ``from_segment``, ``from_en``, ``to_segment``,
+        ``to_en``, ``users``, ``from_share`` (of the from row), ``stayed``. ``attrs`` holds
+        ``previous_date`` (ISO) and ``previous_days``.
+
+    Raises
+    ------
+    ValueError
+        For a bad parameter, or an earlier date not before the analysis date.
     """
     _check_params(period_days, monetary, bins, split, score_threshold)
     if isinstance(previous, bool):
@@ -572,7 +840,20 @@ def migration(ds: Dataset, previous: dt.date | str | int = 90, period_days: int 
 
 
 def migration_matrix(moves: pd.DataFrame, value: str = "users") -> pd.DataFrame:
-    """The migration frame as a from x to matrix (rows and columns in segment order)."""
+    """Pivot the migration frame into a from x to matrix (rows and columns in segment order).
+
+    Parameters
+    ----------
+    moves : pandas.DataFrame
+        A :func:`migration` result.
+    value : str, default "users"
+        The column to show ("users" or "from_share").
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: the eight segments then 新投资人; columns: the eight segments.
+    """
     froms = [s.label for s in SEGMENTS] + [NEW_INVESTOR[0]]
     tos = [s.label for s in SEGMENTS]
     return moves.pivot(index="from_segment", columns="to_segment", values=value).reindex(
@@ -580,12 +861,24 @@ def migration_matrix(moves: pd.DataFrame, value: str = "users") -> pd.DataFrame:
 
 
 def member_lists(seg: ibis.Table) -> Iterator[tuple[str, ibis.Table]]:
-    """Per segment (code, Ibis table of user_id, R, F, M, scores, segment): for ch.export only.
+    """List each segment's members, for ``ch.export`` only.
 
     Each list stays in the engine (ch.export streams it to the private CSV in batches, so a
     segment of millions of investors never sits in memory whole), ordered by M descending then
     user_id: the most valuable members come first. These lists carry user ids: never display
     them.
+
+    Parameters
+    ----------
+    seg : ibis.Table
+        A :func:`segments` table.
+
+    Yields
+    ------
+    tuple of (str, ibis.Table)
+        Per segment in SEGMENTS order: its code and a table (not executed) of ``user_id``,
+        ``recency_days``, ``frequency``, ``amount``, ``revenue``, ``monetary``, the three scores,
+        ``segment``, ``segment_en`` and ``group``.
     """
     cols = ["user_id", "recency_days", "frequency", "amount", "revenue", "monetary", "r_score",
             "f_score", "m_score", "segment", "segment_en", "group"]
@@ -596,11 +889,26 @@ def member_lists(seg: ibis.Table) -> Iterator[tuple[str, ibis.Table]]:
 
 def params_summary(period_days: int | None = 365, monetary: str = "amount", split: str = "mean",
                    score_threshold: int | None = None, bins: int = 5) -> dict[str, str | int]:
-    """The segmentation's parameters as the chapter's prose says them (glued as ``rfm_<key>``):
-    period (近 N 天 or 全部历史), monetary (投资金额 or 收入), split (均值, 中位数 or 得分 ≥ t)
-    and bins. Bad parameters raise ValueError as in :func:`segments`."""
-    _check_params(period_days, monetary, bins, split, score_threshold)
-    splits = {"mean": "均值", "median": "中位数", "score": f"得分 ≥ {score_threshold}"}
+    """Word the segmentation's parameters as the chapter's prose says them (glued as ``rfm_<key>``).
+
+    Parameters
+    ----------
+    period_days, monetary, split, score_threshold, bins
+        As for :func:`segments`.
+
+    Returns
+    -------
+    dict
+        ``period`` (近 N 天 or 全部历史), ``monetary`` (投资金额 or 收入), ``split`` (均值, 中位数 or
+        得分 ≥ t) and ``bins``.
+
+    Raises
+    ------
+    ValueError
+        For a bad parameter, as in :func:`segments`.
+    """
+    threshold = _check_params(period_days, monetary, bins, split, score_threshold)
+    splits = {"mean": "均值", "median": "中位数", "score": f"得分 ≥ {threshold}"}
     return {
         "period": "全部历史" if period_days is None else f"近 {period_days} 天",
         "monetary": "投资金额" if monetary == "amount" else "收入",
@@ -610,11 +918,25 @@ def params_summary(period_days: int | None = 365, monetary: str = "amount", spli
 
 
 def segments_summary(table: pd.DataFrame, groups: pd.DataFrame) -> dict[str, float | int | str]:
-    """The segments' numbers for the chapter's prose (glued as ``rfm_<key>``), from
-    :func:`headline`: iv_* (重要价值: users, user_share, amount_share), winback_users and
-    winback_amount_share (重要挽留), keep_users (重要保持), develop_users (重要发展), the
-    important (M high) segments' user and amount shares, the largest segment and its share,
-    and the three operating groups' user shares (amount shares of 稳定中客 and 流失风险客)."""
+    """Gather the segments' numbers for the chapter's prose (glued as ``rfm_<key>``).
+
+    Read from :func:`headline` of the two tables.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`segment_table` result.
+    groups : pandas.DataFrame
+        A :func:`group_table` result.
+
+    Returns
+    -------
+    dict
+        iv_* (重要价值: users, user_share, amount_share), winback_users and
+        winback_amount_share (重要挽留), keep_users (重要保持), develop_users (重要发展), the
+        important (M high) segments' user and amount shares, the largest segment and its share,
+        and the three operating groups' user shares (amount shares of 稳定中客 and 流失风险客).
+    """
     h = headline(table, groups)
     return {
         "iv_users": h["important_value_users"],
@@ -637,7 +959,23 @@ def segments_summary(table: pd.DataFrame, groups: pd.DataFrame) -> dict[str, flo
 
 
 def headline(table: pd.DataFrame, groups: pd.DataFrame | None = None) -> dict[str, float | int | str]:
-    """Key numbers of a segment table (and group table) as plain Python values for glue."""
+    """Gather the key numbers of a segment table (and group table) as plain Python values for glue.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`segment_table` result.
+    groups : pandas.DataFrame or None, default None
+        A :func:`group_table` result; None leaves the group numbers out.
+
+    Returns
+    -------
+    dict
+        ``investors``; per segment code ``<code>_users``, ``<code>_user_share``,
+        ``<code>_amount_share``; ``important_user_share``, ``important_amount_share`` (M high);
+        ``largest_segment`` and ``largest_segment_share``; with `groups`,
+        ``group_<new|stable|risk>_users``, ``_user_share`` and ``_amount_share``.
+    """
     t = table.set_index("segment")
     out: dict[str, float | int | str] = {"investors": int(t["users"].sum())}
     for s in SEGMENTS:
@@ -661,15 +999,34 @@ def headline(table: pd.DataFrame, groups: pd.DataFrame | None = None) -> dict[st
 
 def distribution_summary(seg: ibis.Table, bins: int = 5, recent_days: int = 30
                          ) -> dict[str, float | int | str]:
-    """Key numbers of the R/F/M distributions as plain Python values (one aggregate query),
-    keyed as the chapter glues them (``rfm_<key>``).
+    """Gather the key numbers of the R/F/M distributions as plain Python values (one query).
 
-    investors; recent_share: investors whose last investment is within ``recent_days`` days
-    (R < recent_days); once_share: investors with F <= 1 in the period; median_recency (days),
-    median_monetary and mean_monetary (yuan); top_m_amount_share: the share of the period's
-    amount held by the top M score; empty_scores: the empty scores, "R1、F2" (无 when none).
-    The medians need an engine whose exact median is DuckDB's (DuckDB, Spark, Postgres);
-    elsewhere it raises NotImplementedError.
+    Keyed as the chapter glues them (``rfm_<key>``).
+
+    Parameters
+    ----------
+    seg : ibis.Table
+        A :func:`segments` table.
+    bins : int, default 5
+        The number of scores, 2 to 10.
+    recent_days : int, default 30
+        R below it counts as recent.
+
+    Returns
+    -------
+    dict
+        investors; recent_share: investors whose last investment is within ``recent_days`` days
+        (R < recent_days); once_share: investors with F <= 1 in the period; median_recency (days),
+        median_monetary and mean_monetary (yuan); top_m_amount_share: the share of the period's
+        amount held by the top M score; empty_scores: the empty scores, "R1、F2" (无 when none).
+        Shares and means NaN without investors.
+
+    Raises
+    ------
+    ValueError
+        When `bins` is not a whole number from 2 to 10.
+    NotImplementedError
+        On an engine whose exact median is not DuckDB's (DuckDB, Spark, Postgres run it).
     """
     _check_params(None, "amount", bins, "mean", None)
     require_exact_quantiles(seg, "rfm.distribution_summary")
@@ -701,13 +1058,22 @@ def distribution_summary(seg: ibis.Table, bins: int = 5, recent_days: int = 30
 
 
 def migration_summary(moves: pd.DataFrame) -> dict[str, float | int | str]:
-    """Key numbers of a migration frame as plain Python values (glued as ``rfm_<key>``).
+    """Gather the key numbers of a migration frame as plain Python values (glued as ``rfm_<key>``).
 
-    previous_date and previous_days (the earlier date, from the frame's ``attrs``);
-    iv_before: investors in 重要价值 at the earlier date; iv_stay_share: share of the earlier 重要价值 still there; iv_slipped: earlier 重要价值 now with
-    R low; new_investors and new_to_important (into an M-high segment); upgraded / downgraded:
-    investors moving from a 一般 (M low) to a 重要 (M high) segment and back; stayed_share: all
-    earlier investors in the same segment.
+    Parameters
+    ----------
+    moves : pandas.DataFrame
+        A :func:`migration` result (its ``attrs`` give the earlier date).
+
+    Returns
+    -------
+    dict
+        previous_date and previous_days (the earlier date, from the frame's ``attrs``);
+        iv_before: investors in 重要价值 at the earlier date; iv_stay_share: share of the earlier
+        重要价值 still there; iv_slipped: earlier 重要价值 now with R low; new_investors and
+        new_to_important (into an M-high segment); upgraded / downgraded: investors moving from a
+        一般 (M low) to a 重要 (M high) segment and back; stayed_share: all earlier investors in
+        the same segment. Shares NaN when their base is 0.
     """
     important = {s.label for s in SEGMENTS if s.m}
     low_r = {s.label for s in SEGMENTS if not s.r}
@@ -732,8 +1098,21 @@ def migration_summary(moves: pd.DataFrame) -> dict[str, float | int | str]:
 
 
 def heatmap_summary(heat: pd.DataFrame) -> dict[str, float | int]:
-    """Key numbers of the R x F grid: the cell with the highest mean M, the most populous cell,
-    and the mean M of the lowest and the highest non-empty F score (weighted by investors)."""
+    """Gather the key numbers of the R x F grid for the chapter's prose.
+
+    Parameters
+    ----------
+    heat : pandas.DataFrame
+        An :func:`rf_heatmap` result.
+
+    Returns
+    -------
+    dict
+        The cell with the highest mean M (``top_r``, ``top_f``, ``top_m``, ``top_users``), the
+        most populous cell (``big_r``, ``big_f``, ``big_users``), and the mean M of the lowest and
+        the highest non-empty F score, weighted by investors (``low_f``, ``low_f_m``, ``high_f``,
+        ``high_f_m``); zeros and NaN for an empty grid.
+    """
     full = heat[heat.users > 0]
     if full.empty:
         nan = float("nan")

@@ -9,7 +9,16 @@ CONTRACT_PAGE = "docs/data_contract.md"
 
 
 def contract_markdown() -> str:
-    """The data-contract page: every table, column, type and key, from growthloop.staging.contract."""
+    """Write the data-contract page: every table, column, type and key, from the contract.
+
+    Generated from the code (CONTRACT_PAGE), so it cannot drift from it: the loading rules, each
+    table's columns, the event roles, properties and the default channel map.
+
+    Returns
+    -------
+    str
+        The page as MyST Markdown.
+    """
     lines = [
         "# 数据契约 (data contract)",
         "",

@@ -18,8 +18,18 @@ MASK_TEXT: dict[str, Callable[[str], str]] = {}
 
 
 def glue(key: str, value: Any) -> None:
-    """Glue a number or short text for the page's prose, without displaying it here. A text is
-    masked first (growthloop.present.privacy)."""
+    """Glue a number or short text for the page's prose, without displaying it here.
+
+    A text is masked first (growthloop.present.privacy; with an open chapter, its user ids
+    too); a number is made plain (`tables.plain`).
+
+    Parameters
+    ----------
+    key : str
+        The glue key, prefixed with the chapter (``funnel_...``): keys are global to the book.
+    value : Any
+        A number or short text.
+    """
     from myst_nb import glue as _glue
 
     if isinstance(value, str):
@@ -32,9 +42,9 @@ def glue_all(prefix: str, values: Mapping[str, Any]) -> None:
 
     Parameters
     ----------
-    prefix
+    prefix : str
         The chapter's glue prefix (funnel, attr, rfm ...): glue keys are global to the book.
-    values
+    values : mapping of str to Any
         name -> number or short text; numpy scalars are made plain Python numbers.
     """
     for name, value in values.items():

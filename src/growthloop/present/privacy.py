@@ -28,28 +28,77 @@ _TOKEN = re.compile(r"[A-Za-z0-9_\-]{4,}")
 
 
 def mask_text(text: str, user_ids: Iterable[str] = ()) -> str:
-    """`text` with phone numbers, ID numbers, e-mails and the given user ids replaced by ***."""
+    """Replace phone numbers, ID numbers, e-mails and the given user ids in `text` by ***.
+
+    Parameters
+    ----------
+    text : str
+        Free text (a table cell, a glued text).
+    user_ids : iterable of str, default ()
+        User ids to mask, wherever one stands between characters that are not letters or
+        digits: as a word, or inside a longer token such as invite_U0001234.
+
+    Returns
+    -------
+    str
+        The masked text.
+
+    Examples
+    --------
+    >>> mask_text("复投提醒 13812345678, 客户 U0001234, invite_U0001234", ["U0001234"])
+    '复投提醒 ***, 客户 ***, invite_***'
+    """
     for pattern in _PATTERNS:
         text = pattern.sub(MASK, text)
-    ids = set(user_ids)
+    ids = sorted(set(user_ids), key=len, reverse=True)  # a longer id before its prefix
     if ids:
-        text = _TOKEN.sub(lambda m: MASK if m.group(0) in ids else m.group(0), text)
+        alternatives = "|".join(re.escape(i) for i in ids)
+        text = re.sub(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])", MASK, text)
     return text
 
 
 def tokens(values: Iterable[object], limit: int = 5000) -> list[str]:
-    """The distinct id-like tokens of the text values (at most `limit`, sorted)."""
+    """Collect the distinct id-like tokens of the text values, to look up as user ids.
+
+    Parameters
+    ----------
+    values : iterable
+        Cell values; only texts are read.
+    limit : int, default 5000
+        Most tokens returned; reading stops once that many are found.
+
+    Returns
+    -------
+    list of str
+        At most `limit` tokens, sorted: every token, and its parts between '_' and '-' that
+        are four characters or more (invite_U0001234 gives invite_U0001234 and U0001234).
+    """
     found: set[str] = set()
     for value in values:
         if isinstance(value, str):
-            found.update(_TOKEN.findall(value))
+            for token in _TOKEN.findall(value):
+                found.add(token)
+                found.update(part for part in re.split(r"[_\-]", token) if len(part) >= 4)
             if len(found) >= limit:
                 break
     return sorted(found)[:limit]
 
 
 def user_ids_in(users: ibis.Table, candidates: list[str]) -> set[str]:
-    """The candidates that are user ids of `users` (one query; none when there is no candidate)."""
+    """Find which candidates are user ids of `users` (one query; none when there is no candidate).
+
+    Parameters
+    ----------
+    users : ibis.Table
+        The users table (``ds.users``).
+    candidates : list of str
+        Tokens to look up (`tokens`).
+
+    Returns
+    -------
+    set of str
+        The candidates that are user ids.
+    """
     if not candidates:
         return set()
     hit = users.filter(users.user_id.isin(candidates)).select("user_id").distinct()
@@ -57,7 +106,20 @@ def user_ids_in(users: ibis.Table, candidates: list[str]) -> set[str]:
 
 
 def mask_frame(frame: pd.DataFrame, user_ids: Iterable[str] = ()) -> pd.DataFrame:
-    """`frame` with every text cell masked (`mask_text`); numbers are left alone."""
+    """Mask every text cell of `frame` (`mask_text`); numbers are left alone.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A table to publish.
+    user_ids : iterable of str, default ()
+        User ids to mask as well.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A masked copy.
+    """
     ids = set(user_ids)
     out = frame.copy()
     for c in out.columns:

@@ -66,9 +66,18 @@ CAMPAIGN_KEYS: tuple[str, ...] = (
 
 
 class Declared(dict):
-    """Glued values restricted to the keys a reader declared: reading any other key raises
-    KeyError (a typo or an undeclared key is an error, not a silent blank); a declared key a
-    chapter did not glue reads as missing (``get`` gives the default)."""
+    """Glued values restricted to the keys a reader declared.
+
+    Reading any other key raises KeyError (a typo or an undeclared key is an error, not a silent
+    blank); a declared key a chapter did not glue reads as missing (``get`` gives the default).
+
+    Parameters
+    ----------
+    values : dict of str to Any
+        Every glued value, by key.
+    keys : tuple of str
+        The keys the reader declared.
+    """
 
     def __init__(self, values: dict[str, Any], keys: tuple[str, ...]) -> None:
         super().__init__({k: values[k] for k in keys if k in values})
@@ -83,6 +92,25 @@ class Declared(dict):
         return super().__getitem__(key)
 
     def get(self, key: str, default: Any = None) -> Any:
+        """Read a declared key, or `default` when no chapter glued it.
+
+        Parameters
+        ----------
+        key : str
+            A declared glue key.
+        default : Any, default None
+            What a missing key reads as.
+
+        Returns
+        -------
+        Any
+            The glued value, or `default`.
+
+        Raises
+        ------
+        KeyError
+            When `key` was not declared.
+        """
         self._check(key)
         return super().get(key, default)
 
@@ -125,6 +153,7 @@ class Action:
 
     @property
     def stake_text(self) -> str:
+        """The stake worded in yuan (`theme.yuan`), or — when there is none."""
         return yuan(self.stake_yuan) if self.stake_yuan is not None else "—"
 
 
@@ -138,17 +167,34 @@ class Summary:
     value_per_investor: float | None
 
     def get(self, key: str, default: Any = None) -> Any:
+        """Read a glued value by key, whatever chapter glued it.
+
+        Parameters
+        ----------
+        key : str
+            The glue key.
+        default : Any, default None
+            What a missing key reads as.
+
+        Returns
+        -------
+        Any
+            The value, or `default`.
+        """
         glued = self.values.get(key)
         return glued.value if glued is not None else default
 
     @property
     def top_actions(self) -> list[Action]:
+        """The TOP_ACTIONS (3) actions with most at stake."""
         return self.actions[:TOP_ACTIONS]
 
     @property
     def campaign(self) -> dict[str, Any] | None:
-        """This campaign's result from chapter 6 (CAMPAIGN_KEYS without their review_ prefix),
-        None when the run has no chapter 6."""
+        """This campaign's result from chapter 6 (CAMPAIGN_KEYS without their review_ prefix).
+
+        None when the run has no chapter 6.
+        """
         if "review_uplift" not in self.values:
             return None
         return {k[len("review_"):]: self.values[k].value for k in CAMPAIGN_KEYS if k in self.values}
@@ -178,7 +224,19 @@ def _heading(source: str, level: int) -> str | None:
 
 
 def read_glue(path: str | Path) -> ChapterGlue:
-    """Every value glued in an executed notebook, with the `##` section it was glued under."""
+    """Read every value glued in an executed notebook, with the `##` section it was glued under.
+
+    Parameters
+    ----------
+    path : str or Path
+        An executed chapter notebook.
+
+    Returns
+    -------
+    ChapterGlue
+        Its stem, title (the first `#` heading, else the stem) and glued values by key, each with
+        its section and anchor.
+    """
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     title, section = path.stem, None
@@ -203,10 +261,20 @@ def read_glue(path: str | Path) -> ChapterGlue:
 
 
 def book_chapters(chapters_dir: Path) -> list[Path]:
-    """The executed chapter notebooks of a book, in book order, without the summary itself.
+    """List the executed chapter notebooks of a book, in book order, without the summary itself.
 
     When the book's _toc.yml sits beside chapters/, only chapters listed in it are used, so
     every link of the summary points at a page that is built.
+
+    Parameters
+    ----------
+    chapters_dir : Path
+        The folder of executed notebooks (``NN_<stage>.ipynb``).
+
+    Returns
+    -------
+    list of Path
+        The notebooks, sorted by name.
     """
     found = sorted(p for p in chapters_dir.glob("[0-9][0-9]_*.ipynb") if p.stem != SUMMARY_STEM)
     toc = chapters_dir.parent / "_toc.yml"
@@ -228,7 +296,20 @@ def _number(value: Any) -> float | None:
 
 
 def value_per_investor(values: dict[str, Glued]) -> float | None:
-    """Revenue per investor at chapter 5's LTV horizon (see the module docstring)."""
+    """Revenue per investor V at chapter 5's LTV horizon (see the module docstring).
+
+    V = ``ret_ltv_at_month`` × ``prof_users`` / ``prof_investors``.
+
+    Parameters
+    ----------
+    values : dict of str to Glued
+        The book's glued values.
+
+    Returns
+    -------
+    float or None
+        V in yuan; None when a number is missing, or users or investors are 0.
+    """
     v = Declared({k: g.value for k, g in values.items()}, VALUE_KEYS)
     ltv = _number(v.get("ret_ltv_at_month"))
     users = _number(v.get("prof_users"))
@@ -244,6 +325,19 @@ class ActionRule:
 
     `needs`: the keys without which there is no action; `optional`: keys read when present.
     `build` gets those keys only (a `Declared` mapping).
+
+    Attributes
+    ----------
+    name : str
+        The action's name; a chapter's own glued action of that name replaces the rule.
+    needs : tuple of str
+        Glue keys that must be present.
+    link : str
+        The glue key whose section the action links to.
+    build : callable
+        ``build(values, vpi)`` returns (text, stake in yuan or None, users or None, basis).
+    optional : tuple of str
+        Glue keys read when present.
     """
 
     name: str
@@ -254,6 +348,7 @@ class ActionRule:
 
     @property
     def keys(self) -> tuple[str, ...]:
+        """Every glue key the rule reads: `needs`, then `optional`."""
         return self.needs + self.optional
 
 
@@ -276,8 +371,10 @@ def _attr_budget(v: dict[str, Any], vpi: float | None):
 
 def _rfm_risk(v: dict[str, Any], vpi: float | None):
     investors = _number(v["rfm_investors"]) or 0.0
-    users = int(round(_number(v["rfm_group_risk_share"]) * investors))
-    amount = _number(v["rfm_group_risk_amount_share"])
+    share, amount = _number(v["rfm_group_risk_share"]), _number(v["rfm_group_risk_amount_share"])
+    if share is None or amount is None:
+        return None
+    users = int(round(share * investors))
     winback = v.get("rfm_winback_users")
     first = f"，其中重要挽留 {cell_label(int(winback))} 人优先" if winback is not None else ""
     text = (f"召回流失风险客 {cell_label(users)} 人 (占投资额 {amount:.1%}){first}"
@@ -325,7 +422,18 @@ DERIVED_ACTIONS: tuple[ActionRule, ...] = (
 
 
 def glued_actions(values: dict[str, Glued]) -> list[Action]:
-    """Actions a chapter glued itself: `<name>_stake_yuan` with `<name>_action`."""
+    """Collect the actions a chapter glued itself: `<name>_stake_yuan` with `<name>_action`.
+
+    Parameters
+    ----------
+    values : dict of str to Glued
+        The book's glued values.
+
+    Returns
+    -------
+    list of Action
+        One per stake with its action text (``<name>_stake_users`` read when glued); unranked.
+    """
     out = []
     for key, glued in values.items():
         if not key.endswith(STAKE_SUFFIX):
@@ -342,13 +450,38 @@ def glued_actions(values: dict[str, Glued]) -> list[Action]:
 
 
 def rank_actions(actions: list[Action]) -> list[Action]:
-    """Most yuan at stake first; actions without a yuan stake after them, by users; then name."""
+    """Rank actions: most yuan at stake first, then those without a yuan stake by users; then name.
+
+    Parameters
+    ----------
+    actions : list of Action
+        The actions.
+
+    Returns
+    -------
+    list of Action
+        A new, sorted list.
+    """
     return sorted(actions, key=lambda a: (a.stake_yuan is None, -(a.stake_yuan or 0.0),
                                           -(a.users or 0), a.name))
 
 
 def derive_actions(values: dict[str, Glued]) -> list[Action]:
-    """Own glued actions first; the derived rule of the same name only when not glued."""
+    """Gather every action: glued ones first; a derived rule only when its name was not glued.
+
+    A derived action needs all its rule's keys; one whose stake is NaN or not positive is left
+    out.
+
+    Parameters
+    ----------
+    values : dict of str to Glued
+        The book's glued values.
+
+    Returns
+    -------
+    list of Action
+        Ranked by `rank_actions`.
+    """
     vpi = value_per_investor(values)
     own = glued_actions(values)
     names = {a.name for a in own}
@@ -357,7 +490,10 @@ def derive_actions(values: dict[str, Glued]) -> list[Action]:
     for rule in DERIVED_ACTIONS:
         if rule.name in names or not all(k in values for k in rule.needs):
             continue
-        text, stake, users, basis = rule.build(Declared(plain, rule.keys), vpi)
+        built = rule.build(Declared(plain, rule.keys), vpi)
+        if built is None:  # the chapter glued a number the rule cannot use (NaN: no data)
+            continue
+        text, stake, users, basis = built
         if stake is not None and (math.isnan(stake) or stake <= 0):
             continue
         derived.append(Action(rule.name, text, stake, users, basis, values.get(rule.link)))
@@ -365,7 +501,23 @@ def derive_actions(values: dict[str, Glued]) -> list[Action]:
 
 
 def collect(chapters_dir: str | Path | None = None) -> Summary:
-    """Read the glue of every executed chapter of a book (the project's chapters/ by default)."""
+    """Read the glue of every executed chapter of a book.
+
+    Parameters
+    ----------
+    chapters_dir : str, Path or None, default None
+        The folder of executed chapter notebooks; None is the project's chapters/.
+
+    Returns
+    -------
+    Summary
+        The chapters, every glued value (a later chapter's key wins), the ranked actions and V.
+
+    Raises
+    ------
+    FileNotFoundError
+        When `chapters_dir` is not a folder.
+    """
     folder = Path(chapters_dir) if chapters_dir else PROJECT_ROOT / "chapters"
     if not folder.is_dir():
         raise FileNotFoundError(f"chapters_dir {folder} is not a folder of executed chapter notebooks")
@@ -414,7 +566,15 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
 
 
 def summary_keys() -> tuple[str, ...]:
-    """Every glue key the summary reads, in the order declared (no duplicates)."""
+    """List every glue key the summary reads, in the order declared (no duplicates).
+
+    HEADLINES, then VALUE_KEYS, CAMPAIGN_KEYS and the keys of DERIVED_ACTIONS.
+
+    Returns
+    -------
+    tuple of str
+        The keys (SUMMARY_KEYS).
+    """
     keys = [k for rows in HEADLINES.values() for k, _label, _spec in rows]
     keys += [*VALUE_KEYS, *CAMPAIGN_KEYS]
     keys += [k for rule in DERIVED_ACTIONS for k in rule.keys]
@@ -426,7 +586,26 @@ SUMMARY_KEYS: tuple[str, ...] = summary_keys()
 
 
 def fmt(value: Any, spec: str) -> str:
-    """A glued value for display: '—' when missing or NaN, text as is, numbers by `spec`."""
+    """Format a glued value for display: '—' when missing or NaN, text as is, numbers by `spec`.
+
+    Parameters
+    ----------
+    value : Any
+        The glued value.
+    spec : str
+        A str.format spec (".1%"), "yuan" (`theme.yuan`), "count" (`theme.count`), or "" for
+        the value as it is.
+
+    Returns
+    -------
+    str
+        The shown text.
+
+    Examples
+    --------
+    >>> fmt(0.1234, ".1%"), fmt(float("nan"), ".1%"), fmt(16000, "yuan")
+    ('12.3%', '—', '1.6万元')
+    """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if isinstance(value, str) or not spec:
@@ -439,7 +618,19 @@ def fmt(value: Any, spec: str) -> str:
 
 
 def headlines(summary: Summary) -> list[dict[str, Any]]:
-    """One row per headline number present: chapter, label, shown value, link."""
+    """Pick the headline numbers present (HEADLINES), in chapter order.
+
+    Parameters
+    ----------
+    summary : Summary
+        A :func:`collect` result.
+
+    Returns
+    -------
+    list of dict
+        One per number glued: ``chapter`` (title), ``stem``, ``label``, ``value`` (shown text),
+        ``href`` and ``section``.
+    """
     rows = []
     for chapter in summary.chapters:
         for key, label, spec in HEADLINES.get(chapter.stem.split("_", 1)[0], []):
@@ -457,7 +648,18 @@ def _a(text: str, href: str) -> str:
 
 
 def campaign_html(summary: Summary) -> str:
-    """The campaign block: verdict, rates, uplift with its interval, cost, revenue, ROI."""
+    """Render the campaign block: verdict, rates, uplift with its interval, cost, revenue, ROI.
+
+    Parameters
+    ----------
+    summary : Summary
+        A :func:`collect` result.
+
+    Returns
+    -------
+    str
+        An HTML table linked to chapter 6, or a note that chapter 6 was not run.
+    """
     c = summary.campaign
     if c is None:
         return ("<p class='gl-summary'>本次运行没有活动复盘 (chapter 6 was not run): "
@@ -482,14 +684,27 @@ def campaign_html(summary: Summary) -> str:
 
 
 def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
-    """The n actions with most at stake, each linked to the section behind it."""
+    """Render the n actions with most at stake, each linked to the section behind it.
+
+    Parameters
+    ----------
+    summary : Summary
+        A :func:`collect` result.
+    n : int, default TOP_ACTIONS (3)
+        How many actions.
+
+    Returns
+    -------
+    str
+        An HTML ordered list and a note on V, or a note that no chapter gave actions.
+    """
     actions = summary.actions[:n]
     if not actions:
         return "<p class='gl-summary'>本次运行的章节没有给出可排序的行动 (no chapter with actions was run)。</p>"
     items = []
     for a in actions:
         where = _a(a.link.section or a.link.chapter, a.link.href) if a.link else ""
-        users = f"，涉及 {a.users:,} 人" if a.users is not None else ""
+        users = f"，涉及 {cell_label(a.users)} 人" if a.users is not None else ""
         items.append(f"<li><b>{html.escape(a.text)}</b><br>涉及收入约 {html.escape(a.stake_text)}{users}"
                      f" · 估算 (basis): {html.escape(a.basis)} · 见 {where}</li>")
     vpi = summary.value_per_investor
@@ -500,7 +715,18 @@ def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
 
 
 def headlines_html(summary: Summary) -> str:
-    """The headline numbers of every chapter as one table, each number linked to its section."""
+    """Render the headline numbers of every chapter as one table, each number linked to its section.
+
+    Parameters
+    ----------
+    summary : Summary
+        A :func:`collect` result.
+
+    Returns
+    -------
+    str
+        An HTML table, or a note that no executed chapter was found.
+    """
     rows = headlines(summary)
     if not rows:
         return "<p class='gl-summary'>没有可汇总的章节 (no executed chapters found)。</p>"
@@ -516,12 +742,23 @@ def headlines_html(summary: Summary) -> str:
 
 
 def all_actions_html(summary: Summary) -> str:
-    """Every ranked action with its stake (the top three are repeated at the top of the page)."""
+    """Render every ranked action with its stake (the top three also head the page).
+
+    Parameters
+    ----------
+    summary : Summary
+        A :func:`collect` result.
+
+    Returns
+    -------
+    str
+        An HTML table; "" when there is no action.
+    """
     if not summary.actions:
         return ""
     body = "".join(
         f"<tr><td>{i}</td><td>{html.escape(a.text)}</td><td>{html.escape(a.stake_text)}</td>"
-        f"<td>{'' if a.users is None else f'{a.users:,}'}</td><td>{html.escape(a.basis)}</td>"
+        f"<td>{'' if a.users is None else cell_label(a.users)}</td><td>{html.escape(a.basis)}</td>"
         f"<td>{_a(a.link.section or a.link.chapter, a.link.href) if a.link else ''}</td></tr>"
         for i, a in enumerate(summary.actions, 1))
     return ("<table class='gl-table gl-summary'><thead><tr><th>#</th><th>行动 (action)</th>"

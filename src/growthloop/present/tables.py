@@ -37,7 +37,27 @@ KEY_COLUMNS = (
 
 
 def plain(value: Any) -> Any:
-    """A numpy scalar as a plain Python number (myst-nb glue shows numpy scalars as blanks)."""
+    """Make a numpy scalar a plain Python number (myst-nb glue shows numpy scalars as blanks).
+
+    Floats are rounded to 12 significant digits: parallel sums in the engine differ in the last
+    bits between runs, and a glued value is a cell output that nbval compares.
+
+    Parameters
+    ----------
+    value : Any
+        A number (numpy or Python) or anything else.
+
+    Returns
+    -------
+    Any
+        A plain int, float (NaN kept) or bool for a number; anything else as it is.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> plain(np.float64(0.1) + np.float64(0.2))
+    0.3
+    """
     if isinstance(value, np.generic):
         value = value.item()
     if isinstance(value, float):
@@ -50,16 +70,50 @@ def plain(value: Any) -> Any:
 
 
 def check_min_cell(min_cell: int) -> int:
+    """Check a smallest publishable count (`min_cell_size`).
+
+    Parameters
+    ----------
+    min_cell : int
+        A whole number >= 1 (1 turns suppression off).
+
+    Returns
+    -------
+    int
+        `min_cell` as a plain int.
+
+    Raises
+    ------
+    ValueError
+        When `min_cell` is not a whole number >= 1 (a bool is refused).
+    """
     if isinstance(min_cell, bool) or not isinstance(min_cell, int | np.integer) or min_cell < 1:
         raise ValueError(f"min_cell_size must be a whole number >= 1 (1 turns suppression off), got {min_cell!r}")
     return int(min_cell)
 
 
 def is_small(value: Any, min_cell: int = MIN_CELL_SIZE) -> bool:
-    """A count that must not be published: above zero and below `min_cell`.
+    """Whether a count must not be published: above zero and below `min_cell`.
 
     Zero is shown: "nobody" is what a funnel or a campaign most needs to say, and it does not
     single anyone out by itself.
+
+    Parameters
+    ----------
+    value : Any
+        A count; text, None, NaN and booleans are never small.
+    min_cell : int, default MIN_CELL_SIZE (10)
+        The smallest count that may be published.
+
+    Returns
+    -------
+    bool
+        True for 0 < value < min_cell.
+
+    Examples
+    --------
+    >>> is_small(0), is_small(4), is_small(10)
+    (False, True, False)
     """
     if isinstance(value, bool | np.bool_):
         return False
@@ -71,7 +125,27 @@ def is_small(value: Any, min_cell: int = MIN_CELL_SIZE) -> bool:
 
 
 def cell_label(n: Any, min_cell: int = MIN_CELL_SIZE, fmt: str = "{:,.0f}") -> str:
-    """A count for a figure label or sentence: formatted, or "<10" when it is a small cell."""
+    """Format a count for a figure label or sentence, or "<10" when it is a small cell.
+
+    Parameters
+    ----------
+    n : Any
+        The count; None or NaN gives "".
+    min_cell : int, default MIN_CELL_SIZE (10)
+        The smallest count that may be published.
+    fmt : str, default "{:,.0f}"
+        Format of a count that is shown.
+
+    Returns
+    -------
+    str
+        The label.
+
+    Examples
+    --------
+    >>> cell_label(1234), cell_label(4), cell_label(0)
+    ('1,234', '<10', '0')
+    """
     if n is None or (isinstance(n, float) and math.isnan(n)):
         return ""
     return f"<{min_cell}" if is_small(n, min_cell) else fmt.format(n)
@@ -80,7 +154,7 @@ def cell_label(n: Any, min_cell: int = MIN_CELL_SIZE, fmt: str = "{:,.0f}") -> s
 def suppress(frame: pd.DataFrame, min_cell: int = MIN_CELL_SIZE,
              counts: list[str] | tuple[str, ...] | None = None,
              complement: str | list[str] | None = None) -> pd.DataFrame:
-    """`frame` with small cells suppressed, as published (shown and downloaded).
+    """Suppress the small cells of `frame`, as published (shown and downloaded).
 
     A count (a column in `counts`, default: those of COUNT_COLUMNS present) above 0 and below
     `min_cell` becomes the text "<min_cell". In a row with a suppressed count, every
@@ -88,12 +162,43 @@ def suppress(frame: pd.DataFrame, min_cell: int = MIN_CELL_SIZE,
     blanked, since it is derived from the hidden count or from the few people behind it.
     Text (labels) and the numeric keys of KEY_COLUMNS (period, score, tier bounds) are kept.
 
-    `complement` names the columns whose groups add up to a total published elsewhere (e.g.
-    "step" in a funnel by channel: the channels of a step sum to the step's total). When
-    exactly one cell of a count column is suppressed in a group, the next smallest cell of the
-    group is suppressed too (shown as HIDDEN, "*": it is not small, but showing it would give the
-    small one back as total minus shown parts).
-    `complement=[]` makes the whole table one group (its rows add up to a published total).
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table to publish (not changed).
+    min_cell : int, default MIN_CELL_SIZE (10)
+        The smallest count that may be published; 1 turns suppression off.
+    counts : list or tuple of str, or None, default None
+        The columns that count people; None: those of COUNT_COLUMNS in `frame`.
+    complement : str, list of str or None, default None
+        The columns whose groups add up to a total published elsewhere (e.g. "step" in a
+        funnel by channel: the channels of a step sum to the step's total). When exactly one cell
+        of a count column is suppressed in a group, the next smallest cell of the group is
+        suppressed too (shown as HIDDEN, "*": it is not small, but showing it would give the small
+        one back as total minus shown parts). ``complement=[]`` makes the whole table one group
+        (its rows add up to a published total).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of `frame` (same columns; index reset when it was not unique); a suppressed count
+        column holds objects (numbers and "<10" or "*").
+
+    Raises
+    ------
+    ValueError
+        When `min_cell` is not a whole number >= 1, or a column of `counts` is not in `frame`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"channel": ["a", "b", "c"], "users": [120, 4, 30],
+    ...                    "rate": [0.5, 0.25, 0.1]})
+    >>> suppress(df, complement=[])   # 4 is small; 30 goes too, or 154 - 120 - 30 gives it back
+      channel users  rate
+    0       a   120   0.5
+    1       b   <10   NaN
+    2       c     *   NaN
     """
     min_cell = check_min_cell(min_cell)
     if not frame.index.is_unique:  # cells are located by index below
@@ -144,8 +249,26 @@ def suppress(frame: pd.DataFrame, min_cell: int = MIN_CELL_SIZE,
 
 
 def csv_numbers(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numbers in text columns (a suppressed count column mixes "<10" and numbers) written
-    like those of number columns (float_format "%.12g"): 157, not 157.0."""
+    """Write numbers in text columns like those of number columns (float_format "%.12g").
+
+    A suppressed count column mixes "<10" and numbers: 157, not 157.0.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A published table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy; floats in object columns become text (NaN kept).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> csv_numbers(pd.DataFrame({"users": ["<10", 157.0]})).users.tolist()
+    ['<10', '157']
+    """
     out = frame.copy()
     for c in [c for c in out.columns if pd.api.types.is_object_dtype(out[c])]:
         out[c] = out[c].map(lambda v: f"{v:.12g}" if isinstance(v, float) and not math.isnan(v) else v)
@@ -170,8 +293,28 @@ def _defused(value: Any) -> Any:
 
 
 def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` with every text cell that could run as a spreadsheet formula defused (and the
-    column names too): every CSV the project writes goes through it."""
+    """Defuse every text cell (and column name) of `frame` that could run as a spreadsheet formula.
+
+    Every CSV the project writes goes through it: a text starting with FORMULA_START gets a
+    leading apostrophe (OWASP's rule for CSV injection); numbers written as text ("-5") and a
+    lone "-" are left as they are.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table to write.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A defused copy.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> csv_safe(pd.DataFrame({"name": ["=SUM(A1)", "-5", "-"]})).name.tolist()
+    ["'=SUM(A1)", '-5', '-']
+    """
     out = frame.copy()
     for c in out.columns:
         if pd.api.types.is_object_dtype(out[c]) or pd.api.types.is_string_dtype(out[c]):

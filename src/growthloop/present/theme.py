@@ -23,7 +23,18 @@ FONT_FILE = "NotoSansCJKsc-Regular.otf"
 
 
 def cjk_font_path() -> Path:
-    """The bundled Noto Sans CJK SC file."""
+    """Locate the bundled Noto Sans CJK SC file (inside the mplfonts package).
+
+    Returns
+    -------
+    Path
+        The font file.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the mplfonts package does not hold it.
+    """
     import mplfonts
 
     path = Path(mplfonts.__file__).parent / "fonts" / FONT_FILE
@@ -33,6 +44,18 @@ def cjk_font_path() -> Path:
 
 
 def cjk_font_name() -> str:
+    """Register the bundled CJK font with matplotlib and return its family name.
+
+    Returns
+    -------
+    str
+        The font's family name, for matplotlib's font settings.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the font file is missing (`cjk_font_path`).
+    """
     path = cjk_font_path()
     font_manager.fontManager.addfont(str(path))
     return font_manager.FontProperties(fname=str(path)).get_name()
@@ -46,7 +69,21 @@ CHANNEL_COLORS[DIRECT_CHANNEL] = (0.35, 0.35, 0.35)
 
 
 def channel_palette(names) -> dict[str, tuple]:
-    """Colours for channel names: the fixed ones, then stable extras for unknown names."""
+    """Pick colours for channel names: the fixed ones, then stable extras for unknown names.
+
+    A channel looks the same in every chapter (CHANNEL_COLORS); unknown names get Set2 colours
+    in the order of their sorted names.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Channel names (iterated twice: pass a list, not a generator).
+
+    Returns
+    -------
+    dict of str to tuple
+        Name -> RGB tuple, in the order of `names`.
+    """
     extra = sns.color_palette("Set2", 8)
     out = {}
     for i, name in enumerate(sorted(set(names) - set(CHANNEL_COLORS))):
@@ -70,7 +107,18 @@ SEGMENT_COLORS: dict[str, tuple] = {
 
 
 def segment_palette(names) -> dict[str, tuple]:
-    """Colours for segment, group or state names: the fixed ones, then stable extras by name."""
+    """Pick colours for segment, group or state names: the fixed ones, then stable extras by name.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Segment, operating group or lifecycle state names (pass a list, not a generator).
+
+    Returns
+    -------
+    dict of str to tuple
+        Name -> RGB tuple, in the order of `names`; unknown names get Set3 colours.
+    """
     extra = sns.color_palette("Set3", 12)
     unknown = sorted(set(names) - set(SEGMENT_COLORS))
     out = {name: extra[i % len(extra)] for i, name in enumerate(unknown)}
@@ -78,8 +126,21 @@ def segment_palette(names) -> dict[str, tuple]:
 
 
 def default_colors(*positions: int) -> list[tuple]:
-    """Colours of the current (seaborn) palette by position: (0, 3) is the book's blue and red,
-    for two measures side by side that are not channels or segments."""
+    """Pick colours of the current (seaborn) palette by position.
+
+    (0, 3) is the book's blue and red, for two measures side by side that are not channels or
+    segments.
+
+    Parameters
+    ----------
+    *positions : int
+        Positions in the palette.
+
+    Returns
+    -------
+    list of tuple
+        RGB tuples, in the order given.
+    """
     palette = sns.color_palette()
     return [palette[i] for i in positions]
 
@@ -101,10 +162,16 @@ def _inline_in_kernel() -> None:
 
 
 def apply() -> str:
-    """Apply the GrowthLoop look; returns the CJK font family name in use.
+    """Apply the GrowthLoop look: seaborn theme, the CJK font, no mathtext in labels.
 
     The bundled font has one weight, so titles stay regular (a bold request would make
-    matplotlib log a fallback warning into every notebook).
+    matplotlib log a fallback warning into every notebook). In a Jupyter kernel figures are
+    drawn inline whatever MPLBACKEND says.
+
+    Returns
+    -------
+    str
+        The CJK font family name in use.
     """
     logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     _inline_in_kernel()
@@ -121,7 +188,23 @@ def apply() -> str:
 
 
 def yuan(value: float) -> str:
-    """Money in Chinese units: 1.2亿, 3,456.7万, or plain yuan below 10,000."""
+    """Word money in Chinese units: 亿元 from 1e8 on, 万元 from 10,000 on, else plain 元.
+
+    Parameters
+    ----------
+    value : float
+        An amount in yuan.
+
+    Returns
+    -------
+    str
+        E.g. "1.20亿元", "3,456.7万元", "-5,000元".
+
+    Examples
+    --------
+    >>> yuan(1.2e8), yuan(34_567_000), yuan(-5000)
+    ('1.20亿元', '3,456.7万元', '-5,000元')
+    """
     sign = "-" if value < 0 else ""
     value = abs(value)
     if value >= 1e8:
@@ -132,10 +215,32 @@ def yuan(value: float) -> str:
 
 
 def yuan_text(values: Mapping[str, Any], *keys: str) -> dict[str, Any]:
-    """A copy of `values` (a library's summary dict) with the money under `keys` worded by
-    `yuan` (1.6万元), for prose that states money in Chinese units; other entries unchanged.
+    """Copy `values` (a library's summary dict) with the money under `keys` worded by `yuan`.
 
-    The summary never reads these: a number it computes with is glued as a number.
+    For prose that states money in Chinese units (1.6万元); other entries are unchanged. The
+    summary never reads these: a number it computes with is glued as a number.
+
+    Parameters
+    ----------
+    values : mapping of str to Any
+        A summary dict.
+    *keys : str
+        The entries holding yuan.
+
+    Returns
+    -------
+    dict of str to Any
+        The copy.
+
+    Raises
+    ------
+    ValueError
+        When a key is not in `values`.
+
+    Examples
+    --------
+    >>> yuan_text({"spend": 16_000.0, "users": 3}, "spend")
+    {'spend': '1.6万元', 'users': 3}
     """
     missing = [k for k in keys if k not in values]
     if missing:
@@ -144,7 +249,23 @@ def yuan_text(values: Mapping[str, Any], *keys: str) -> dict[str, Any]:
 
 
 def count(value: float) -> str:
-    """Counts in Chinese units (万 from 10,000 on)."""
+    """Word a count in Chinese units (万 from 10,000 on, 亿 from 1e8 on).
+
+    Parameters
+    ----------
+    value : float
+        The count.
+
+    Returns
+    -------
+    str
+        E.g. "1.2万", "999".
+
+    Examples
+    --------
+    >>> count(12_345), count(999)
+    ('1.2万', '999')
+    """
     if abs(value) >= 1e8:
         return f"{value / 1e8:,.2f}亿"
     if abs(value) >= 1e4:

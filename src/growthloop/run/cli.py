@@ -46,9 +46,22 @@ def _options(debug: Annotated[bool, typer.Option("--debug", help="on an unexpect
 
 
 def one_line_errors(command: Callable) -> Callable:
-    """Every error of a command is one line on stderr and exit code 1: the analyst's errors
-    (DataError, ConfigError, RunError ...) say what to do; anything else names its type and
-    asks for --debug. KeyboardInterrupt and typer's own exits pass through."""
+    """Make every error of a command one line on stderr and exit code 1.
+
+    The analyst's errors (DataError, ConfigError, RunError, PublishError) say what to do;
+    anything else names its type and asks for --debug (which shows the traceback instead).
+    KeyboardInterrupt and typer's and click's own exits pass through.
+
+    Parameters
+    ----------
+    command : callable
+        A typer command function.
+
+    Returns
+    -------
+    callable
+        The wrapped command (same name, docstring and signature, so typer's help is unchanged).
+    """
     @functools.wraps(command)
     def wrapped(*args, **kwargs):
         try:
@@ -159,7 +172,28 @@ parameters:
 
 
 def write_templates(folder: Path, force: bool = False) -> list[Path]:
-    """Write dataset.yml and campaign.yml into `folder`; FileExistsError names a file in the way."""
+    """Write the commented dataset.yml and campaign.yml templates into `folder`.
+
+    The folder is created when missing; its name (letters, digits, '-' and '_') names the
+    dataset and the campaign.
+
+    Parameters
+    ----------
+    folder : Path
+        The dataset folder.
+    force : bool, default False
+        Overwrite files that exist.
+
+    Returns
+    -------
+    list of Path
+        The two files written.
+
+    Raises
+    ------
+    FileExistsError
+        Without `force`, naming the first file in the way (nothing is written then).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     name = "".join(c if c.isalnum() or c in "-_" else "_" for c in folder.resolve().name) or "my_platform"
     files = {folder / "dataset.yml": DATASET_TEMPLATE.format(name=name, folder=folder),
@@ -412,4 +446,5 @@ app.registered_commands.sort(
 
 
 def main() -> None:  # pragma: no cover
+    """Run the growthloop command line (the console script's entry point); exits with its code."""
     sys.exit(app())

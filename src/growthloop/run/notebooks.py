@@ -22,7 +22,23 @@ CHAPTERS = PROJECT_ROOT / "chapters"
 
 
 def tag_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Code collapsed by default (hide-input); the parameters cell removed from the HTML."""
+    """Tag a chapter's cells for the book: code collapsed by default, the parameters cell removed.
+
+    Code cells get ``hide-input`` (unless they already carry remove-cell or remove-input), the
+    cell tagged ``parameters`` gets ``remove-cell``; every cell gets a stable id (cell-000, ...)
+    so a refresh diff shows only changed results; the kernel is python3 and jupytext's metadata
+    is dropped.
+
+    Parameters
+    ----------
+    nb : nbformat.NotebookNode
+        The notebook read from a chapter source (changed in place).
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        The same notebook.
+    """
     for i, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{i:03d}"  # stable ids: a refresh diff shows only changed results
         if cell.cell_type != "code":
@@ -41,7 +57,13 @@ def tag_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 def strip_run_metadata(path: Path) -> None:
-    """Drop papermill's timings so a refresh only shows changes in results."""
+    """Drop papermill's timings from a notebook, so a refresh only shows changes in results.
+
+    Parameters
+    ----------
+    path : Path
+        The notebook, rewritten in place.
+    """
     nb = nbformat.read(path, as_version=4)
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
@@ -53,8 +75,22 @@ def strip_run_metadata(path: Path) -> None:
 def refresh(names: list[str] | None = None, progress: Callable[[str], None] = print) -> list[Path]:
     """Rebuild and execute the named chapters (all by default) on the demo data.
 
-    The executive summary (99_summary) is executed last whenever any chapter is refreshed,
-    since its outputs are the other chapters' glued numbers.
+    Each chapters/src/NN_name.py becomes chapters/NN_name.ipynb (`tag_cells`), executed by
+    papermill in chapters/ and stripped of run metadata. The executive summary (99_summary) is
+    executed last whenever any chapter is refreshed, since its outputs are the other chapters'
+    glued numbers.
+
+    Parameters
+    ----------
+    names : list of str or None, default None
+        Chapter stems ("02_funnel") or numbers ("02"); None or empty refreshes every chapter.
+    progress : callable, default print
+        Called with one line per chapter executed.
+
+    Returns
+    -------
+    list of Path
+        The notebooks written, in order; empty when no source matches `names`.
     """
     sources = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
     if names:

@@ -50,7 +50,24 @@ def _clean(value: Any) -> Any:
 
 
 def run_record(run_dir: Path, campaign: str) -> dict[str, Any]:
-    """What the index shows about one completed run, read from its executed notebooks."""
+    """Read what the index shows about one completed run from its executed notebooks.
+
+    Parameters
+    ----------
+    run_dir : Path
+        The run folder (``runs/<campaign>/<YYYYMMDD-HHMMSS...>``).
+    campaign : str
+        The campaign's name.
+
+    Returns
+    -------
+    dict of str to Any
+        ``campaign``, ``run``, ``started`` (from the folder's stamp, "" without one),
+        ``analysis_date``, ``book`` (its site-relative index), chapter 6's numbers
+        (``campaign_reviewed``, ``verdict``, ``uplift``, ``ci_low``, ``ci_high``, ``roi``,
+        ``cost``, ``inc_revenue``, ``rate_t``, ``rate_c``; None when not glued or NaN) and
+        ``campaign_start`` ("" without a review).
+    """
     values: dict[str, Any] = {}
     chapters = run_dir / "chapters"
     if chapters.is_dir():
@@ -97,7 +114,30 @@ def _copy_book(html_dir: Path, dest: Path) -> None:
 
 def publish(runs_dir: Path | None = None, out: Path | None = None,
             progress=lambda _msg: None) -> Path:
-    """Add every completed run's book to the site at `out` and rebuild its index; returns `out`."""
+    """Add every completed run's book to the site at `out` and rebuild its index.
+
+    Incremental and never destructive: a book already in the site is kept as it is; the index and
+    the comparison are rebuilt from every run the site holds.
+
+    Parameters
+    ----------
+    runs_dir : Path or None, default None
+        The runs folder; None is the project's runs/.
+    out : Path or None, default None
+        The site folder, outside `runs_dir`; None is the project's site/.
+    progress : callable, default no-op
+        Called with one line of text per step (added, skipped, totals).
+
+    Returns
+    -------
+    Path
+        `out`.
+
+    Raises
+    ------
+    PublishError
+        When `runs_dir` does not exist, `out` is inside it, or no completed run has a built book.
+    """
     from growthloop.run.runner import list_runs
 
     runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
@@ -138,7 +178,18 @@ def publish(runs_dir: Path | None = None, out: Path | None = None,
 
 
 def site_records(out: Path) -> list[dict[str, Any]]:
-    """Every run the site holds (a book folder with its .json), newest run first."""
+    """List every run the site holds (a book folder with its .json), newest run first.
+
+    Parameters
+    ----------
+    out : Path
+        The site folder.
+
+    Returns
+    -------
+    list of dict
+        The runs' records (see `run_record`).
+    """
     records = []
     for meta in sorted((out / RUNS).glob("*/*.json")):
         if (meta.with_suffix("")).is_dir():
@@ -208,7 +259,20 @@ def _page(title: str, body: str) -> str:
 
 
 def write_index(out: Path, records: list[dict[str, Any]]) -> Path:
-    """index.html: one row per run, newest first, linking to its book."""
+    """Write index.html: one row per run, newest first, linking to its book.
+
+    Parameters
+    ----------
+    out : Path
+        The site folder.
+    records : list of dict
+        `site_records(out)`.
+
+    Returns
+    -------
+    Path
+        The page written.
+    """
     rows = []
     for r in records:
         rows.append(
@@ -278,7 +342,23 @@ def _compare_figure(out: Path, records: list[dict[str, Any]]) -> str:
 
 
 def write_compare(out: Path, records: list[dict[str, Any]]) -> Path:
-    """compare.html: every run in time order with its campaign result, and a figure."""
+    """Write compare.html: every run in time order with its campaign result, and a figure.
+
+    Runs are ordered by when the reviewed campaign started, then the analysis date; compare.png
+    (uplift with its interval, and ROI) is drawn when a run reviewed a campaign.
+
+    Parameters
+    ----------
+    out : Path
+        The site folder.
+    records : list of dict
+        `site_records(out)`.
+
+    Returns
+    -------
+    Path
+        The page written.
+    """
     ordered = sorted(records, key=_time_order)
     figure = _compare_figure(out, records)
     rows = "".join(

@@ -61,6 +61,23 @@ DATASET_FILE = "dataset.yml"
 
 @dataclass
 class TableConfig:
+    """How one contract table is read: dataset.yml `tables.<name>` (keys in TABLE_KEYS).
+
+    Attributes
+    ----------
+    file : str or None
+        The file in the dataset folder; None: ``<name>.parquet`` or ``<name>.csv``.
+    source : str or None
+        A table in the engine ("db.table") instead of a file.
+    encoding : str
+        CSV encoding (utf-8, gbk, gb18030); a BOM is accepted.
+    columns : dict of str to str
+        Their column name -> the contract's.
+    values : dict of str to dict
+        Per-column value maps (their value -> the contract's).
+    properties : tuple of str
+        Events only: the event properties steps and goals may filter on.
+    """
     file: str | None = None
     source: str | None = None  # a table in the engine ("db.table") instead of a file
     encoding: str = "utf-8"
@@ -98,7 +115,13 @@ _UNITS = {"B": 1, "KB": 1000, "MB": 1000**2, "GB": 1000**3, "TB": 1000**4,
 
 
 def total_memory() -> int:
-    """Physical memory of the machine in bytes (0 when the platform does not say)."""
+    """Physical memory of the machine in bytes, for the default DuckDB memory limit.
+
+    Returns
+    -------
+    int
+        Bytes of RAM; 0 when the platform does not say.
+    """
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):
@@ -106,7 +129,28 @@ def total_memory() -> int:
 
 
 def default_memory_limit(ram: int | None = None) -> int:
-    """60% of RAM capped at 5 GiB, in bytes (the cap alone when RAM is unknown)."""
+    """The default DuckDB memory limit: 60% of RAM capped at 5 GiB, in bytes.
+
+    The cap leaves room for Python, pandas frames and plotting next to the engine
+    (docs/design_notes.md, "Scale").
+
+    Parameters
+    ----------
+    ram : int or None, default None
+        Bytes of RAM; None asks the machine (`total_memory`).
+
+    Returns
+    -------
+    int
+        The limit in bytes; the cap alone when RAM is unknown (0).
+
+    Examples
+    --------
+    >>> default_memory_limit(4 * 1024**3)   # 60% of 4 GiB
+    2576980377
+    >>> default_memory_limit(16 * 1024**3) == 5 * 1024**3   # capped
+    True
+    """
     ram = total_memory() if ram is None else ram
     if ram <= 0:
         return DEFAULT_MEMORY_CAP
@@ -114,8 +158,15 @@ def default_memory_limit(ram: int | None = None) -> int:
 
 
 def default_temp_directory() -> str:
-    """The spill folder when none is configured: growthloop-duckdb in the system temp folder
-    (DuckDB's own default, .tmp in the working directory, would land in the chapters folder)."""
+    """The spill folder when none is configured: growthloop-duckdb in the system temp folder.
+
+    DuckDB's own default, .tmp in the working directory, would land in the chapters folder.
+
+    Returns
+    -------
+    str
+        An absolute path (not created here).
+    """
     return str(Path(tempfile.gettempdir()) / "growthloop-duckdb")
 
 
@@ -136,13 +187,48 @@ class EngineConfig:
     threads: int | None = None  # None: DuckDB's default, every core
 
     def duckdb_settings(self) -> dict[str, Any]:
-        """Keyword arguments for growthloop.engine.connect_duckdb."""
+        """Keyword arguments for growthloop.engine.connect_duckdb.
+
+        Returns
+        -------
+        dict of str to Any
+            ``memory_limit`` (text in MiB, at least 1MiB), ``temp_directory`` and ``threads``.
+        """
         return {"memory_limit": f"{max(1, self.memory_limit // 1024**2)}MiB",
                 "temp_directory": self.temp_directory, "threads": self.threads}
 
 
 def parse_size(value: Any, ram: int | None = None) -> int:
-    """A memory size from dataset.yml in bytes: "6GB", "512MiB", or a share of RAM, "50%"."""
+    """Read a memory size from dataset.yml in bytes: "6GB", "512MiB", or a share of RAM, "50%".
+
+    Parameters
+    ----------
+    value : Any
+        The YAML value: a number with a unit (B, KB, MB, GB, TB decimal; KiB, MiB, GiB, TiB
+        binary; any case) or a percentage above 0 and at most 100.
+    ram : int or None, default None
+        Bytes of RAM a share is taken of; None asks the machine (`total_memory`).
+
+    Returns
+    -------
+    int
+        The size in bytes.
+
+    Raises
+    ------
+    ConfigError
+        When the value is not a size, a share is out of range or RAM is unknown, or the size is
+        below 64MB (DuckDB cannot work in that).
+
+    Examples
+    --------
+    >>> parse_size("6GB")
+    6000000000
+    >>> parse_size("512MiB")
+    536870912
+    >>> parse_size("50%", ram=8 * 1024**3)
+    4294967296
+    """
     text = str(value)
     m = _SIZE.match(text)
     if m and not isinstance(value, bool):
@@ -251,6 +337,29 @@ def _parse_postgres(value: Any, backend: str) -> dict[str, Any]:
 
 @dataclass
 class DatasetConfig:
+    """The whole of dataset.yml, parsed and checked (`parse_config`); defaults without one.
+
+    Attributes
+    ----------
+    name : str
+        The dataset's name (the folder's name when there is no dataset.yml).
+    timezone : str
+        IANA zone of the platform's day; zoned timestamps are converted to it.
+    analysis_date : datetime.date or None
+        The analysis day; None: the last event day in the data.
+    revenue_margin_annual : float
+        Share of the amount earned per year, used only when transactions has no revenue column.
+    current_holding_days : int
+        How long a current (活期) deposit counts as held.
+    tables : dict of str to TableConfig
+        The tables dataset.yml configures (others: `TableConfig()` defaults, see `table`).
+    channels : tuple of Channel
+        The channel map (replaces DEFAULT_CHANNELS when given).
+    rfm_actions : dict of str to dict
+        Segment (Chinese label) -> {action, channel, offer}; only the fields the analyst changed.
+    engine : EngineConfig
+        Which engine runs the analysis and its settings.
+    """
     name: str = "dataset"
     timezone: str = "Asia/Shanghai"
     analysis_date: dt.date | None = None
@@ -263,6 +372,18 @@ class DatasetConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
 
     def table(self, name: str) -> TableConfig:
+        """The configuration of one contract table, defaults when dataset.yml has none.
+
+        Parameters
+        ----------
+        name : str
+            A contract table ("users", "events", ...).
+
+        Returns
+        -------
+        TableConfig
+            The configured one, or a fresh `TableConfig()`.
+        """
         return self.tables.get(name, TableConfig())
 
 
@@ -296,7 +417,26 @@ def _list(value: Any, where: str) -> list:
 
 
 def parse_config(raw: dict[str, Any] | None) -> DatasetConfig:
-    """Build a DatasetConfig from the parsed YAML, refusing unknown keys and tables."""
+    """Build a DatasetConfig from the parsed YAML, refusing unknown keys and tables.
+
+    Parameters
+    ----------
+    raw : dict or None
+        dataset.yml as loaded by YAML; None gives the defaults.
+
+    Returns
+    -------
+    DatasetConfig
+        The checked configuration (a relative temp_directory is left as written; `load_config`
+        resolves it against the folder).
+
+    Raises
+    ------
+    ConfigError
+        For an unknown key, table or column, a value of the wrong kind (time zone, date, number,
+        channel, rfm_actions, engine settings), or a password in engine.postgres; the message
+        names the key and what to write.
+    """
     raw = _as_mapping(raw, "the top level")
     known = {"name", "timezone", "analysis_date", "revenue_margin_annual",
              "current_holding_days", "tables", "channels", "rfm_actions", "engine"}
@@ -442,12 +582,30 @@ def _parse_rfm_actions(value: Any) -> dict[str, dict[str, str]]:
 
 
 def with_channel_map(channels: tuple[Channel, ...], aliases: Any) -> tuple[Channel, ...]:
-    """`channels` with a run's extra source aliases ({source: channel name}) applied.
+    """Apply a run's extra source aliases ({source: channel name}) to `channels`.
 
     A source is normalised like every UTM value (URL-decoded, trimmed, lower-cased) and leaves
     the channel that claimed it before; a channel name not in the map becomes a new paid
     channel. Applied when the dataset is opened (`open_dataset(channel_map=...)`), so the wide
     table's sign-up channel, the touches and the costs agree in every chapter.
+
+    Parameters
+    ----------
+    channels : tuple of Channel
+        The dataset's channel map.
+    aliases : Any
+        A mapping {source: channel name} from the run's campaign file; empty or None changes
+        nothing.
+
+    Returns
+    -------
+    tuple of Channel
+        The channels in their order, new channels last.
+
+    Raises
+    ------
+    ConfigError
+        When `aliases` is not a mapping, or a source or channel name is empty.
     """
     from urllib.parse import unquote_plus
 
@@ -494,7 +652,26 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 
 
 def load_config(folder: str | Path) -> DatasetConfig:
-    """Read dataset.yml from a dataset folder; a folder without one gets the defaults."""
+    """Read dataset.yml from a dataset folder; a folder without one gets the defaults.
+
+    A mapping that names a key twice is refused (YAML would keep the last one silently). A
+    relative engine.temp_directory is taken relative to the folder, like the table files.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The dataset folder.
+
+    Returns
+    -------
+    DatasetConfig
+        The checked configuration (named after the folder when there is no dataset.yml).
+
+    Raises
+    ------
+    ConfigError
+        When dataset.yml is not UTF-8, not valid YAML, names a key twice, or fails `parse_config`.
+    """
     path = Path(folder) / DATASET_FILE
     if not path.exists():
         return DatasetConfig(name=Path(folder).name)

@@ -20,6 +20,23 @@ BOOL = "boolean"
 
 @dataclass(frozen=True)
 class Column:
+    """One column of the contract: its name, logical type and whether it must be there.
+
+    Attributes
+    ----------
+    name : str
+        The contract's column name.
+    dtype : str
+        Logical type: STRING, TIMESTAMP, DATE, INT, FLOAT or BOOL (mapped to Ibis by the loader).
+    required : bool
+        Whether a platform's export is expected to have it: a nullable one the file lacks is
+        read as unknown for every row and listed on the data-quality page.
+    nullable : bool
+        Whether a row may leave it empty; a column that may not must be in the file, and a
+        row without a value is set aside.
+    description : str
+        What it holds, for the data-contract page.
+    """
     name: str
     dtype: str
     required: bool = True
@@ -29,6 +46,23 @@ class Column:
 
 @dataclass(frozen=True)
 class TableSpec:
+    """One table of the contract: its columns, key and whether a dataset must have it.
+
+    Attributes
+    ----------
+    name : str
+        The table's name ("users", "events", ...).
+    columns : tuple of Column
+        The columns, in the contract's order.
+    key : tuple of str
+        Columns that identify a row (empty: no key; events have none).
+    required : bool
+        Whether a dataset must have the table.
+    description : str
+        What a row is, for the data-contract page.
+    time_column : str or None
+        The column that places a row in time.
+    """
     name: str
     columns: tuple[Column, ...]
     key: tuple[str, ...] = ()
@@ -37,6 +71,23 @@ class TableSpec:
     time_column: str | None = None
 
     def column(self, name: str) -> Column:
+        """Look up one column of the table by name.
+
+        Parameters
+        ----------
+        name : str
+            A contract column name.
+
+        Returns
+        -------
+        Column
+            The column's spec.
+
+        Raises
+        ------
+        KeyError
+            When the table has no such column.
+        """
         for col in self.columns:
             if col.name == name:
                 return col
@@ -44,10 +95,12 @@ class TableSpec:
 
     @property
     def column_names(self) -> list[str]:
+        """The column names, in the contract's order."""
         return [c.name for c in self.columns]
 
     @property
     def required_columns(self) -> list[str]:
+        """The names of the columns a file must have, in the contract's order."""
         return [c.name for c in self.columns if c.required]
 
 
@@ -251,6 +304,7 @@ class Segment:
 
     @property
     def group(self) -> str:
+        """The operating group's Chinese label (see `segment_group`)."""
         return segment_group(self.r, self.f)[0]
 
 
@@ -274,14 +328,57 @@ RFM_GROUPS: tuple[tuple[str, str, str], ...] = (
 )
 
 def segment_group(r_high: bool, f_high: bool) -> tuple[str, str]:
-    """The operating group (label, English) of an R/F high-low pair."""
+    """The operating group (label, English) of an R/F high-low pair.
+
+    R low is 流失风险客 whatever F; R high is 稳定中客 with F high, 潜力新客 with F low (RFM_GROUPS).
+
+    Parameters
+    ----------
+    r_high : bool
+        Whether recency is high (recent).
+    f_high : bool
+        Whether frequency is high.
+
+    Returns
+    -------
+    tuple of str
+        (Chinese label, English label).
+
+    Examples
+    --------
+    >>> segment_group(True, False)
+    ('潜力新客', 'new potential')
+    >>> segment_group(False, True)
+    ('流失风险客', 'churn risk')
+    """
     if not r_high:
         return RFM_GROUPS[2][0], RFM_GROUPS[2][1]
     return (RFM_GROUPS[1][0], RFM_GROUPS[1][1]) if f_high else (RFM_GROUPS[0][0], RFM_GROUPS[0][1])
 
 
 def segment_key(name: str) -> str:
-    """The Chinese label of a segment named by its Chinese label, English label or code."""
+    """The Chinese label of a segment named by its Chinese label, English label or code.
+
+    Parameters
+    ----------
+    name : str
+        "重要价值", "important value" or "important_value", say.
+
+    Returns
+    -------
+    str
+        The segment's Chinese label.
+
+    Raises
+    ------
+    KeyError
+        When `name` is none of the eight segments.
+
+    Examples
+    --------
+    >>> segment_key("important_win_back")
+    '重要挽留'
+    """
     for seg in SEGMENTS:
         if name in (seg.label, seg.label_en, seg.code):
             return seg.label

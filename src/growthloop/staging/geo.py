@@ -46,14 +46,46 @@ UNKNOWN = "未知"
 
 
 def region_of(province: str | None) -> str:
-    """Region (华东, 华北, ...) of a province, 未知 when it is not a province we know."""
+    """Region (华东, 华北, ...) of a province, 未知 when it is not a province we know.
+
+    Parameters
+    ----------
+    province : str or None
+        A province's short name as PROVINCE_REGION writes it ("广东", not "广东省").
+
+    Returns
+    -------
+    str
+        The region, or 未知.
+
+    Examples
+    --------
+    >>> region_of("广东"), region_of(None)
+    ('华南', '未知')
+    """
     if province is None:
         return UNKNOWN
     return PROVINCE_REGION.get(province, UNKNOWN)
 
 
 def tier_of(city: str | None) -> str:
-    """City tier of a city name; cities not listed are 四线及以下, a missing city is 未知."""
+    """City tier of a city name; cities not listed are 四线及以下, a missing city is 未知.
+
+    Parameters
+    ----------
+    city : str or None
+        A city's name ("深圳"); None or "" is missing.
+
+    Returns
+    -------
+    str
+        一线, 新一线, 二线, 三线, 四线及以下 or 未知.
+
+    Examples
+    --------
+    >>> tier_of("深圳"), tier_of("南阳"), tier_of("")
+    ('一线', '四线及以下', '未知')
+    """
     if city is None or city == "":
         return UNKNOWN
     return CITY_TIER.get(city, TIER_4)

@@ -90,6 +90,22 @@ _IBIS_TYPES = {STRING: "string", TIMESTAMP: "timestamp", DATE: "date", INT: "int
 
 @dataclass
 class QualityRow:
+    """One line of the quality report: a rule, the table it applies to and how many rows broke it.
+
+    Attributes
+    ----------
+    table : str
+        The contract table.
+    rule : str
+        The rule, in words ("amount does not parse as float64").
+    rows : int
+        Rows that broke it (counted by first rule broken).
+    example : dict or None
+        One such row; kept out of published tables (it can hold personal data).
+    severity : str
+        "set aside" (the rows are not used), "informational" (counted, never stops a load) or
+        "kept" (a note: the rows are used).
+    """
     table: str
     rule: str
     rows: int
@@ -121,7 +137,14 @@ class QualityReport:
     notes: list[QualityRow] = field(default_factory=list)
 
     def summary(self) -> pd.DataFrame:
-        """One row per table: rows read, used and set aside (read = used + set aside)."""
+        """Count rows read, used and set aside per table (read = used + set aside).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per table read, in load order; columns ``table``, ``rows_read``, ``rows_used``,
+            ``rows_set_aside``.
+        """
         rows = []
         for table, read in self.read.items():
             aside = sum(r.rows for r in self.set_aside if r.table == table)
@@ -130,10 +153,16 @@ class QualityReport:
         return pd.DataFrame(rows, columns=["table", "rows_read", "rows_used", "rows_set_aside"])
 
     def reasons(self) -> pd.DataFrame:
-        """One row per (table, rule) that set rows aside, with its count; no example rows.
+        """List each (table, rule) that set rows aside, with its count; no example rows.
 
         Example rows can hold personal data, so they stay in the exception messages and the
         run's private log, never in this published table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per rule, in the order found; columns ``table``, ``rule``, ``rows``,
+            ``severity``.
         """
         return pd.DataFrame(
             [{"table": r.table, "rule": r.rule, "rows": r.rows, "severity": r.severity}
@@ -448,13 +477,48 @@ def _parse_value(col: ibis.Value, dtype: str) -> ibis.Value:
 
 
 def period_end(analysis_date: dt.date) -> dt.datetime:
-    """The first instant after the analysis date: data at or after it is in the future."""
+    """The first instant after the analysis date: data at or after it is in the future.
+
+    Parameters
+    ----------
+    analysis_date : datetime.date
+        The analysis day.
+
+    Returns
+    -------
+    datetime.datetime
+        Midnight (naive local time) of the next day.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> period_end(dt.date(2026, 6, 30))
+    datetime.datetime(2026, 7, 1, 0, 0)
+    """
     return dt.datetime.combine(analysis_date + dt.timedelta(days=1), dt.time())
 
 
 def kept_table_name(key: str) -> str:
-    """The engine table a kept result is stored under: gl_<key> for a plain name, else a
-    readable prefix and a digest of the key (keys hold parameters: quotes, brackets)."""
+    """The engine table a kept result (`Dataset.keep`) is stored under.
+
+    Parameters
+    ----------
+    key : str
+        The result's key; keys hold parameters (quotes, brackets).
+
+    Returns
+    -------
+    str
+        ``gl_<key>`` for a plain name (lower-case letters, digits, underscores, at most 41
+        characters), else a readable prefix of the key and 12 hex digits of its SHA-1.
+
+    Examples
+    --------
+    >>> kept_table_name("user_wide")
+    'gl_user_wide'
+    >>> kept_table_name("funnel.step_times:spec")[:25]
+    'gl_funnel_step_times_spec'
+    """
     if re.fullmatch(r"[a-z][a-z0-9_]{0,40}", key):
         return f"gl_{key}"
     slug = re.sub(r"[^a-z0-9]+", "_", key.lower()).strip("_")[:24]
@@ -466,7 +530,23 @@ class Dataset:
     """A dataset folder opened in the engine: clean tables, their quality report, the config.
 
     Derived results are computed once per dataset and reused by every later call:
-    `keep` for tables (kept in the engine), `memo` for small Python results.
+    `keep` for tables (kept in the engine), `memo` for small Python results. A contract table
+    is an attribute (``ds.users``, ``ds.events``, ...); one the dataset lacks raises DataError.
+
+    Attributes
+    ----------
+    path : Path
+        The dataset folder.
+    config : DatasetConfig
+        Its dataset.yml (with the run's channel map applied).
+    con : ibis.BaseBackend
+        The engine connection the tables live in.
+    tables : dict of str to ibis.Table
+        The clean tables present, by contract name.
+    quality : QualityReport
+        Rows read, used and set aside, with the reasons.
+    analysis_date : datetime.date
+        The day the analysis is "as of".
     """
 
     path: Path
@@ -492,34 +572,96 @@ class Dataset:
         return period_end(self.analysis_date)
 
     def has(self, name: str) -> bool:
+        """Whether the dataset has the contract table `name` (optional tables may be absent).
+
+        Parameters
+        ----------
+        name : str
+            A contract table ("costs", "campaigns", ...).
+
+        Returns
+        -------
+        bool
+            True when the table was loaded (an empty optional table counts as absent).
+        """
         return name in self.tables
 
     def keep(self, key: str, build: Callable[[], ibis.Table]) -> ibis.Table:
-        """The table `build()` describes, computed once per dataset and `key` and kept in the
-        engine (`engine.materialize`); later calls with the same key read the kept table.
+        """Compute the table `build()` describes once per dataset and key; keep it in the engine.
 
-        `key` names the result and every parameter it depends on (a mart's name, or
-        "funnel.step_times:<spec>"). A kept table that came with the dataset (a run's store)
-        is returned as it is.
+        Kept with `engine.materialize`; later calls with the same key read the kept table. A kept
+        table that came with the dataset (a run's store) is returned as it is.
+
+        Parameters
+        ----------
+        key : str
+            Names the result and every parameter it depends on (a mart's name, or
+            "funnel.step_times:<spec>").
+        build : callable
+            Returns the Ibis expression; called only the first time.
+
+        Returns
+        -------
+        ibis.Table
+            The kept table (in the engine; not executed into Python).
         """
         if key not in self._cache:
             self._cache[key] = materialize(self.con, kept_table_name(key), build())
         return self._cache[key]
 
     def memo(self, key: str, build: Callable[[], Any]) -> Any:
-        """A small result (a frame of sums, a set of names) computed once per dataset and key."""
+        """Compute a small result (a frame of sums, a set of names) once per dataset and key.
+
+        Parameters
+        ----------
+        key : str
+            Names the result and every parameter it depends on.
+        build : callable
+            Returns the result; called only the first time.
+
+        Returns
+        -------
+        Any
+            What `build()` returned, the same object on every call.
+        """
         if key not in self._cache:
             self._cache[key] = build()
         return self._cache[key]
 
     def is_kept(self, key: str) -> bool:
-        """Whether `keep` has already computed the result under `key`."""
+        """Whether `keep` (or `memo`) has already computed the result under `key`.
+
+        Parameters
+        ----------
+        key : str
+            The result's key.
+
+        Returns
+        -------
+        bool
+            True when the result is cached for this dataset.
+        """
         return key in self._cache
 
 
 @ibis.udf.scalar.builtin
 def convert_to(value: str, encoding: str) -> bytes:  # type: ignore[empty-body]
-    """Postgres' convert_to: the text's bytes in that encoding."""
+    """Postgres' convert_to, as an Ibis builtin function: the text's bytes in that encoding.
+
+    Used to sort text by its UTF-8 bytes on Postgres, as DuckDB and Spark do.
+
+    Parameters
+    ----------
+    value : str
+        A text column.
+    encoding : str
+        The encoding's Postgres name ("UTF8").
+
+    Returns
+    -------
+    bytes
+        The bytes (an Ibis binary expression).
+    """
 
 
 def _example(table: ibis.Table, predicate, order_by: list[str],
@@ -986,7 +1128,28 @@ class _Loader:
 
 
 def as_date(value: dt.date | str | None) -> dt.date | None:
-    """An analysis date given as a date or as YYYY-MM-DD text."""
+    """Read an analysis date given as a date or as YYYY-MM-DD text.
+
+    Parameters
+    ----------
+    value : datetime.date, str or None
+        The date, its ISO text, or None.
+
+    Returns
+    -------
+    datetime.date or None
+        The date; None (or a date) is returned as it is.
+
+    Raises
+    ------
+    ValueError
+        When the text is not a YYYY-MM-DD date.
+
+    Examples
+    --------
+    >>> as_date("2026-06-30")
+    datetime.date(2026, 6, 30)
+    """
     if isinstance(value, str):
         try:
             return dt.date.fromisoformat(value)
@@ -996,7 +1159,23 @@ def as_date(value: dt.date | str | None) -> dt.date | None:
 
 
 def resolve_today(timezone: str) -> dt.date:
-    """Today's date in the dataset's time zone (rows dated after it are set aside)."""
+    """Today's date in the dataset's time zone (rows dated after it are set aside).
+
+    Parameters
+    ----------
+    timezone : str
+        An IANA zone name.
+
+    Returns
+    -------
+    datetime.date
+        The current date there.
+
+    Raises
+    ------
+    ConfigError
+        When `timezone` is not a time zone.
+    """
     try:
         zone = ZoneInfo(timezone)
     except (KeyError, ValueError) as exc:
@@ -1011,23 +1190,28 @@ def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None
                  channel_map: dict[str, str] | None = None) -> Dataset:
     """Open, validate and clean a dataset folder; the clean tables live in the engine.
 
+    Columns are renamed and value-mapped from dataset.yml, parsed to their contract types, and
+    each row is used or set aside with the first rule it breaks (docs/design_notes.md, "Loading
+    and data quality").
+
     Parameters
     ----------
-    path
+    path : str or Path
         The dataset folder (tables and an optional dataset.yml).
-    con
+    con : ibis.BaseBackend or None, default None
         An Ibis backend; default the engine dataset.yml names (`engine.connect_engine`). A
         connection you pass must already be in the dataset's time zone.
-    analysis_date
-        The day the analysis is "as of"; default dataset.yml's, else the last event day.
-    max_set_aside_share
+    analysis_date : datetime.date, str or None, default None
+        The day the analysis is "as of" (a date or YYYY-MM-DD); default dataset.yml's, else the
+        last event day.
+    max_set_aside_share : float, default MAX_SET_ASIDE_SHARE (0.2)
         A rule that would set aside more than this share of a table stops the load.
-    max_amount
-        Investments above this many yuan are set aside as absurd.
-    today
+    max_amount : float, default MAX_AMOUNT (10,000,000)
+        Investments above this many yuan are set aside as absurd; must be positive.
+    today : datetime.date or None, default None
         Rows dated after it are set aside (no export can hold them); default the current
         date in the dataset's zone.
-    channel_map
+    channel_map : dict of str to str or None, default None
         A run's extra UTM source aliases, {source: channel}, added to dataset.yml's channel
         map (`config.with_channel_map`) before anything is derived.
 
@@ -1035,6 +1219,16 @@ def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None
     -------
     Dataset
         The clean tables, their quality report and the configuration.
+
+    Raises
+    ------
+    DataError
+        When the folder does not exist, a required table or column is missing, a file cannot be
+        read, or a rule would set aside more than `max_set_aside_share` of a table.
+    ConfigError
+        When dataset.yml or `channel_map` is malformed.
+    ValueError
+        When `analysis_date` is not a date or `max_amount` is not positive.
     """
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():

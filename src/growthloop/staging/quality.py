@@ -9,7 +9,19 @@ from growthloop.staging.loader import Dataset
 
 
 def accounting(ds: Dataset) -> pd.DataFrame:
-    """Per table: rows read, used, set aside and the share set aside (read = used + set aside)."""
+    """Count per table rows read, used and set aside (read = used + set aside), and the share.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per table read, then one per missing table (zeros, share NaN); columns
+        ``table``, ``rows_read``, ``rows_used``, ``rows_set_aside``, ``set_aside_share``.
+    """
     frame = ds.quality.summary()
     frame["set_aside_share"] = (frame.rows_set_aside / frame.rows_read).astype(float)
     missing = pd.DataFrame({"table": ds.quality.missing_tables, "rows_read": 0, "rows_used": 0,
@@ -18,7 +30,19 @@ def accounting(ds: Dataset) -> pd.DataFrame:
 
 
 def reasons(ds: Dataset) -> pd.DataFrame:
-    """Per table and rule: rows set aside and their share of the table, largest first."""
+    """List per table and rule the rows set aside and their share of the table.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (table, rule), ordered by table, then largest count first, then rule;
+        columns ``table``, ``rule``, ``rows``, ``severity``, ``share_of_table``. No example rows.
+    """
     frame = ds.quality.reasons()
     read = ds.quality.read
     frame["share_of_table"] = [rows / read[t] for t, rows in zip(frame.table, frame.rows, strict=True)]
@@ -31,12 +55,22 @@ def _folded(name: str) -> str:
 
 
 def event_names(ds: Dataset) -> pd.DataFrame:
-    """Every event name in the data with its count, first and last day and its role: the role's
-    label, or 自有事件 (the platform's own event). A name that differs from a role only by case,
-    spaces, '_' or '-' ("Register", "bind card") is pointed out in `note`; a role the data does
-    not have is listed with 0 events and what its absence means.
+    """List every event name in the data with its count, first and last day and its role.
 
-    Columns: event_name, role, events, first_day, last_day, note.
+    The role is the role's label, or 自有事件 (the platform's own event). A name that differs from
+    a role only by case, spaces, '_' or '-' ("Register", "bind card") is pointed out in `note`; a
+    role the data does not have is listed with 0 events and what its absence means.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The names in the data (sorted), then the absent roles; columns ``event_name``, ``role``,
+        ``events``, ``first_day``, ``last_day``, ``note``.
     """
     seen = {r["name"]: r for r in ds.quality.event_names}
     folded = {_folded(role): role for role in EVENT_ROLES}
@@ -56,8 +90,21 @@ def event_names(ds: Dataset) -> pd.DataFrame:
 
 
 def notes(ds: Dataset) -> pd.DataFrame:
-    """Rows kept but worth knowing about (reconciled sign-up times, a status written in another
-    case, no status column), per table and note. Columns: table, note, rows, share_of_table."""
+    """List rows kept but worth knowing about, per table and note.
+
+    Reconciled sign-up times, a status written in another case, no status column.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``table``, ``note``, ``rows``, ``share_of_table`` (NaN when the table read no
+        rows).
+    """
     read = ds.quality.read
     rows = [{"table": r.table, "note": r.rule, "rows": r.rows,
              "share_of_table": r.rows / read[r.table] if read.get(r.table) else float("nan")}

@@ -48,7 +48,20 @@ CATALOG = "gl_store"  # the name the store is attached under in a chapter's conn
 
 
 def fingerprint(folder: Path) -> str:
-    """What a store depends on: the folder's files (name, size, mtime) and dataset.yml's text."""
+    """Digest what a store depends on: the folder's files (name, size, mtime), dataset.yml.
+
+    The package version is part of it, so a store made by another version never fits.
+
+    Parameters
+    ----------
+    folder : Path
+        The dataset folder.
+
+    Returns
+    -------
+    str
+        A SHA-256 hex digest.
+    """
     digest = hashlib.sha256(__version__.encode())
     for path in sorted(p for p in folder.iterdir() if p.is_file()):
         stat = path.stat()
@@ -75,19 +88,32 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
 
     Parameters
     ----------
-    data, analysis_date, today, channel_map
-        As for `open_dataset`: the same checks; a DataError stops the run before any chapter.
-    store
+    data : str or Path
+        The dataset folder, as for `open_dataset`.
+    store : str or Path
         The DuckDB file to write (replaced when it exists), with `<store>.json` beside it.
-    marts
+    analysis_date : datetime.date, str or None, default None
+        As for `open_dataset`: the same checks.
+    today : datetime.date or None, default None
+        As for `open_dataset`; default today in the dataset's zone.
+    marts : sequence, default ()
         Derived tables to build once and keep in the file, in order (a mart may read those
         before it): objects with `name` and `build(ds)`, `growthloop.marts.stored_marts()`.
         Staging does not import the marts; the runner hands them over.
+    channel_map : dict of str to str or None, default None
+        As for `open_dataset`: the run's extra source aliases.
 
     Returns
     -------
     Path
         The store file.
+
+    Raises
+    ------
+    DataError
+        As `open_dataset`: a DataError stops the run before any chapter.
+    ConfigError
+        When dataset.yml or `channel_map` is malformed.
     """
     folder = Path(data).expanduser().resolve()
     analysis_date = as_date(analysis_date)
@@ -128,14 +154,36 @@ def open_store(store: str | Path, data: str | Path,
                analysis_date: dt.date | str | None = None,
                channel_map: dict[str, str] | None = None,
                changed_is_error: bool = False) -> Dataset | None:
-    """The dataset from a store made for this folder, analysis date and channel map; None if
-    it does not fit (another folder, date or map, or the folder's files changed).
+    """Open the dataset from a store made for this folder, analysis date and channel map.
 
     The store is attached read-only to a new in-memory DuckDB connection with the dataset's
     engine settings, so a chapter's own temporary tables never touch the shared file. The
-    stored marts come already kept (`Dataset.keep` returns them). With `changed_is_error`, a
-    store of this folder whose files changed since the load raises DataError instead (a run's
-    chapters must all read one version of the data).
+    stored marts come already kept (`Dataset.keep` returns them).
+
+    Parameters
+    ----------
+    store : str or Path
+        The store file made by `prepare_store`.
+    data : str or Path
+        The dataset folder the chapter was asked to read.
+    analysis_date : datetime.date, str or None, default None
+        The analysis date the chapter was asked for (compared as requested, not as resolved).
+    channel_map : dict of str to str or None, default None
+        The run's extra source aliases.
+    changed_is_error : bool, default False
+        When True, a store of this folder whose files changed since the load raises DataError
+        instead of returning None (a run's chapters must all read one version of the data).
+
+    Returns
+    -------
+    Dataset or None
+        The dataset; None if the store does not fit (missing, another folder, date or map, or
+        the folder's files changed).
+
+    Raises
+    ------
+    DataError
+        With `changed_is_error`, when the folder's files changed since the store was made.
     """
     store = Path(store)
     meta_file = _meta_path(store)
@@ -168,6 +216,26 @@ def open_store(store: str | Path, data: str | Path,
 
 def open_from_environment(data: str | Path, analysis_date: dt.date | str | None,
                           channel_map: dict[str, str] | None = None) -> Dataset | None:
-    """The run's shared store, if the runner named one in the environment and it fits."""
+    """Open the run's shared store, if the runner named one (STORE_ENV) and it fits.
+
+    Parameters
+    ----------
+    data : str or Path
+        The dataset folder the chapter was asked to read.
+    analysis_date : datetime.date, str or None
+        The analysis date the chapter was asked for.
+    channel_map : dict of str to str or None, default None
+        The run's extra source aliases.
+
+    Returns
+    -------
+    Dataset or None
+        The stored dataset; None without a store or when it does not fit.
+
+    Raises
+    ------
+    DataError
+        When the folder's files changed since the run loaded them.
+    """
     store = os.environ.get(STORE_ENV)
     return open_store(store, data, analysis_date, channel_map, changed_is_error=True) if store else None
