@@ -19,10 +19,11 @@ import pandas as pd
 
 from growthloop import DEMO_DATA, PROJECT_ROOT
 from growthloop.engine import record_batches
+from growthloop.errors import DataError, NotAvailable
 from growthloop.marts.wide import user_wide
 from growthloop.present import glue as _glue
 from growthloop.present import theme
-from growthloop.present.glue import glue, glue_all
+from growthloop.present.glue import SKIP_PREFIX, glue, glue_all
 from growthloop.present.privacy import mask_frame, mask_text, tokens, user_ids_in
 from growthloop.present.tables import (
     COUNT_COLUMNS,
@@ -42,7 +43,8 @@ from growthloop.staging.store import open_from_environment
 
 __all__ = [
     "COUNT_COLUMNS", "EXPORTS_DIR", "HIDDEN", "KEY_COLUMNS", "MIN_CELL_SIZE", "TABLES_DIR", "Chapter",
-    "cell_label", "chapter", "glue", "glue_all", "is_small", "plain", "show", "small_cell_banner",
+    "SKIP_PREFIX", "Section", "cell_label", "chapter", "finding_html", "glue", "glue_all", "is_small",
+    "note", "plain", "show", "small_cell_banner", "unavailable_html",
     "suppress",
 ]
 
@@ -108,6 +110,22 @@ class Chapter:
         """
         known = self.ds is not None and self.ds.has("users")
         return mask_text(text, user_ids_in(self.ds.users, tokens([text])) if known else ())
+
+    def section(self, key: str, title: str = "") -> Section:
+        """A section of this chapter, as a context manager (see `Section`).
+
+        Parameters
+        ----------
+        key : str
+            The section's name in the chapter (lower-case, digits, _): names its skip record.
+        title : str, default ""
+            The section's heading, for the data-quality page's list of skipped sections.
+
+        Returns
+        -------
+        Section
+        """
+        return Section(self, key, title)
 
     def cell_label(self, n: Any, fmt: str = "{:,.0f}") -> str:
         """Format a count for a figure label, or "<min_cell" when it is a small cell.
@@ -241,6 +259,116 @@ class Chapter:
             if header:  # no rows: the header alone
                 pd.DataFrame(columns=rows.columns).to_csv(fh, index=False)
         return path
+
+
+class Section:
+    """One section of a chapter: its numbers, figure, table and finding, or the standard note.
+
+    Use it as a context manager around the section's code (`Chapter.section`). When the code
+    raises NotAvailable (the data cannot support the answer) or DataError (the data cannot be
+    used for it), the section shows the book's standard note instead, 本节需要…；数据中没有…；
+    补充方法…, records it for the data-quality page and the summary, and the chapter goes on.
+    Any other error is a bug or a bad parameter and stops the chapter.
+    """
+
+    def __init__(self, chapter: Chapter, key: str, title: str = ""):
+        if not re.fullmatch(r"[a-z0-9_]+", key):
+            raise ValueError(f"section key {key!r}: use lower-case letters, digits and _")
+        self.chapter, self.key, self.title = chapter, key, title
+        self.shown = False
+        self.note: NotAvailable | None = None
+
+    def __enter__(self) -> Section:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        if exc_type is None:
+            self.shown = True
+            return False
+        if issubclass(exc_type, NotAvailable):
+            self.note = exc
+        elif issubclass(exc_type, DataError):
+            where = exc.table + (f".{exc.column}" if exc.column else "")
+            self.note = NotAvailable("这一节用到的数据", f"数据 ({where}) 不能支持：{exc.rule}",
+                                     str(exc).split(". ", 1)[1] if ". " in str(exc) else "")
+        else:
+            return False
+        plt.close("all")  # a figure begun before the data fell short is not shown
+        from IPython.display import HTML, display
+
+        display(HTML(unavailable_html(self.note)))
+        glue(f"{SKIP_PREFIX}{self.chapter.slug}__{self.key}",
+             "\t".join([self.title or self.key, self.note.need, self.note.missing, self.note.fix]))
+        return True
+
+    def finding(self, finding: str, action: str = "") -> None:
+        """Show the section's finding and action, worded by the library from its numbers.
+
+        Parameters
+        ----------
+        finding : str
+            What the numbers show (growthloop.present.findings).
+        action : str, default ""
+            What to do about it (运营建议); none when empty.
+        """
+        from IPython.display import HTML, display
+
+        display(HTML(finding_html(finding, action)))
+
+
+def note(text: str) -> None:
+    """Show a short note in the page: what a chapter chose for this data (a default adapted to
+    what the data has, say), as an admonition.
+
+    Parameters
+    ----------
+    text : str
+        The note, escaped.
+    """
+    from IPython.display import HTML, display
+
+    display(HTML("<div class='admonition note gl-note'><p class='admonition-title'>说明 (note)</p>"
+                 f"<p>{html.escape(text)}</p></div>"))
+
+
+def unavailable_html(note: NotAvailable) -> str:
+    """The standard note of a section the data cannot support: 本节需要…；数据中没有…；补充方法….
+
+    Parameters
+    ----------
+    note : NotAvailable
+        What the section needs, what the data lacks, how to supply it.
+
+    Returns
+    -------
+    str
+        HTML, every text escaped.
+    """
+    fix = f"补充方法：{html.escape(note.fix)}" if note.fix else ""
+    return ("<div class='admonition note gl-unavailable'><p class='admonition-title'>"
+            "本节未生成 (not available for this data)</p>"
+            f"<p>本节需要{html.escape(note.need)}；{html.escape(note.missing)}。{fix}</p></div>")
+
+
+def finding_html(finding: str, action: str = "") -> str:
+    """A section's finding and action as the page shows them.
+
+    Parameters
+    ----------
+    finding : str
+        What the numbers show.
+    action : str, default ""
+        What to do about it; left out when empty.
+
+    Returns
+    -------
+    str
+        HTML, every text escaped.
+    """
+    out = f"<p class='gl-finding'><b>发现 (finding).</b> {html.escape(finding)}</p>"
+    if action:
+        out += f"<p class='gl-action'><b>运营建议 (action).</b> {html.escape(action)}</p>"
+    return out
 
 
 def chapter(slug: str, data: str | None = None, analysis_date: str | None = None,

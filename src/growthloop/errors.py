@@ -50,3 +50,26 @@ class DataError(ValueError):
         if hint:
             msg += f". {hint}"
         super().__init__(msg)
+
+
+class NotAvailable(Exception):
+    """A section of the book cannot be shown for this dataset: what it needs is not in the data.
+
+    Raised by a library function when the data cannot support its answer (no bind_card events,
+    no campaign with a holdout, fewer people than a statistic needs ...). A chapter section
+    (`growthloop.book.Chapter.section`) turns it into the book's standard note, 本节需要…；
+    数据中没有…；补充方法…, and the book still builds; the data-quality page lists the notes.
+
+    Parameters
+    ----------
+    need : str
+        What the answer needs, in the reader's words (绑卡事件, 有对照组的活动, 至少 30 名投资人).
+    missing : str
+        What the data lacks (数据中没有 bind_card 事件).
+    fix : str
+        How to supply it (在 dataset.yml 把平台的绑卡事件映射为 bind_card).
+    """
+
+    def __init__(self, need: str, missing: str, fix: str = ""):
+        self.need, self.missing, self.fix = need, missing, fix
+        super().__init__(f"本节需要{need}；{missing}" + (f"。补充方法：{fix}" if fix else ""))

@@ -104,8 +104,9 @@ from growthloop.engine import (
     require_exact_quantiles,
     splits_deep_queries,
 )
+from growthloop.errors import NotAvailable
 from growthloop.marts.channels import with_channel
-from growthloop.marts.events import EventSelector, check, selector, selectors
+from growthloop.marts.events import EventSelector, check, event_names, selector, selectors
 from growthloop.marts.identity import MILESTONES, Rows, person_steps
 from growthloop.marts.wide import user_wide
 from growthloop.metrics.stats import wilson
@@ -381,6 +382,34 @@ def make_spec(
         excluded.setdefault(sel.key, sel)
     return FunnelSpec(steps, float(window_days), order, tuple(windows), tuple(excl), count,
                       chosen + tuple(excluded.values()))
+
+
+def default_steps(ds: Dataset) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The default funnel's steps that the data has, and the ones it lacks.
+
+    The default funnel is DEFAULT_STEPS (ad click to second investment); a role the platform
+    does not track (no kyc_verified events, say) is left out rather than shown as a step nobody
+    reached. Milestones come from the transactions and are always kept.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    tuple
+        (steps kept, roles left out), both in funnel order.
+    """
+    present = event_names(ds)
+    kept = tuple(s for s in DEFAULT_STEPS if s in MILESTONES or s in present)
+    return kept, tuple(s for s in DEFAULT_STEPS if s not in kept)
+
+
+def focus_step(spec: FunnelSpec, preferred: str = "first_investment") -> str:
+    """The step a chapter names leaders and laggards at: `preferred` when it is a step of the
+    funnel, else its last step."""
+    return preferred if preferred in spec.steps else spec.steps[-1]
 
 
 def as_spec(spec: FunnelSpec | None = None, **definition: Any) -> FunnelSpec:
@@ -721,7 +750,13 @@ def funnel(
     table = step_times(ds, spec)
     if breakdown is not None:
         table = _segment_table(ds, table, breakdown, spec)
-    return funnel_table(table, spec, alpha, segmented=breakdown is not None)
+    out = funnel_table(table, spec, alpha, segmented=breakdown is not None)
+    if out.empty or int(out[out.step == spec.steps[0]].users.sum()) == 0:
+        first = spec.label(spec.steps[0])
+        raise NotAvailable(f"进入漏斗的人（做过第一步「{first}」的人）",
+                           f"截至分析日数据中没有人做过「{first}」",
+                           "换一个数据里有的第一步（参数 steps），或检查这一步的埋点")
+    return out
 
 
 def funnel_table(
@@ -818,19 +853,22 @@ def summary(result: pd.DataFrame, outside: dict[str, int] | None = None,
         raise ValueError("result: pass a funnel table without a breakdown")
     steps = result.reset_index(drop=True)
     later = steps.iloc[1:]
-    worst = later.loc[later.rate_from_previous.idxmin()]
-    leak = later.loc[later.lost.idxmax()]
+    settled = later[later.rate_from_previous.notna()]
+    # no settled step yet (every window still open: two weeks of data): no worst or leak step
+    worst = settled.loc[settled.rate_from_previous.idxmin()] if len(settled) else None
+    leak = settled.loc[settled.lost.idxmax()] if len(settled) else None
     rate = steps.set_index("step").rate_from_start.get(conversion, float("nan"))
+    nan = float("nan")
     out: dict[str, float | int | str] = {
         "entrants": int(steps.users.iloc[0]),
         "completed": int(steps.users.iloc[-1]),
         "end_rate": float(steps.rate_from_start.iloc[-1]),
         "in_progress": int(steps.in_progress.sum()),
-        "worst_step": str(worst.label),
-        "worst_rate": float(worst.rate_from_previous),
-        "worst_lost": int(worst.lost),
-        "leak_step": str(leak.label),
-        "leak_lost": int(leak.lost),
+        "worst_step": str(worst.label) if worst is not None else "",
+        "worst_rate": float(worst.rate_from_previous) if worst is not None else nan,
+        "worst_lost": int(worst.lost) if worst is not None else 0,
+        "leak_step": str(leak.label) if leak is not None else "",
+        "leak_lost": int(leak.lost) if leak is not None else 0,
         "first_invest_rate": float(rate),
     }
     if outside is not None:
@@ -1136,13 +1174,11 @@ TRIGGERS: dict[str, dict[str, str]] = {
     "no_card": {
         "label": "注册未绑卡",
         "channel": "短信 + 推送",
-        "timing": "注册满 24 小时内触达",
         "message": "实名绑卡领新手加息券，3 分钟完成",
     },
     "no_invest": {
         "label": "绑卡未首投",
         "channel": "推送 (未开推送的用短信)",
-        "timing": "判定滞留后 24 小时内触达",
         "message": "新手专享标的 + 首投红包，限时 7 天",
     },
 }
@@ -1211,6 +1247,11 @@ def stalled_counts(
     Columns: rule, label, users, historical_share, historical_base, channel, timing, message;
     the rules' parameters in ``attrs`` (card_hours, invest_days, lookback_days).
     """
+    if "bind_card" not in event_names(ds):
+        raise NotAvailable("绑卡事件（bind_card 角色）：滞留规则以“注册后未绑卡”和“绑卡后未首投”判定",
+                           "数据中没有 bind_card 事件",
+                           "在 dataset.yml 的 tables.events.values.event_name 里把平台的绑卡事件映射为 "
+                           "bind_card")
     stalled = stalled_users(ds, card_hours, invest_days, lookback_days)
     counts = stalled.group_by("rule").aggregate(users=_.count()).to_pandas()
     counts = dict(zip(counts.rule, counts.users, strict=True))
@@ -1248,7 +1289,10 @@ def stalled_counts(
                 "users": int(counts.get(rule, 0)),
                 "historical_share": _ratio(int(hist[stalled_n]), int(hist[base])),
                 "historical_base": int(hist[base]),
-                **{k: TRIGGERS[rule][k] for k in ("channel", "timing", "message")},
+                "channel": TRIGGERS[rule]["channel"],
+                "timing": (f"注册满 {card_hours:g} 小时仍未绑卡时触达" if rule == "no_card"
+                           else f"绑卡满 {invest_days:g} 天仍未首投时触达"),
+                "message": TRIGGERS[rule]["message"],
             }
         )
     out = pd.DataFrame(rows)

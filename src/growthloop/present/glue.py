@@ -12,6 +12,10 @@ from typing import Any
 from growthloop.present.privacy import mask_text
 from growthloop.present.tables import plain
 
+#: Glue keys of the sections a dataset could not support (growthloop.book.Section):
+#: skipped__<chapter slug>__<section key>, the value "title\tneed\tmissing\tfix".
+SKIP_PREFIX = "skipped__"
+
 #: How the open chapter masks a glued text (growthloop.book.chapter sets it: user ids too);
 #: without a chapter, phone numbers, ID numbers and e-mails are masked.
 MASK_TEXT: dict[str, Callable[[str], str]] = {}

@@ -38,20 +38,25 @@ from __future__ import annotations
 import ast
 import html
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import nbformat
+import pandas as pd
 import yaml
 from docutils.nodes import make_id
 
 from growthloop import PROJECT_ROOT
+from growthloop.present.glue import SKIP_PREFIX
 from growthloop.present.tables import cell_label
 from growthloop.present.theme import count, yuan
 
 SUMMARY_STEM = "99_summary"
+T = TypeVar("T", str, Path)
+#: The data-quality chapter: it lists the other chapters' skipped sections, so it runs after them.
+DATA_QUALITY_STEM = "00_data_quality"
 GLUE_MIME = "application/papermill.record/"
 STAKE_SUFFIX = "_stake_yuan"
 TOP_ACTIONS = 3
@@ -771,3 +776,95 @@ __all__ = ["CAMPAIGN_KEYS", "DERIVED_ACTIONS", "Action", "ActionRule", "ChapterG
            "actions_html", "all_actions_html", "book_chapters", "campaign_html", "collect",
            "derive_actions", "fmt", "headlines", "headlines_html", "rank_actions", "read_glue",
            "value_per_investor"]
+
+
+def skipped_sections(summary: Summary, exclude: Sequence[str] = ()) -> pd.DataFrame:
+    """The sections of the book's chapters that the dataset could not support, with why.
+
+    Parameters
+    ----------
+    summary : Summary
+        What `collect` read from the executed chapters.
+    exclude : sequence of str, default ()
+        Chapter stems to leave out (the data-quality chapter, which lists the others).
+
+    Returns
+    -------
+    pandas.DataFrame
+        chapter (its title), section, need, missing, fix: one row per section that showed the
+        standard note instead of numbers, in book order.
+    """
+    rows = []
+    for chapter in summary.chapters:
+        if chapter.stem in exclude:
+            continue
+        for key, glued in chapter.values.items():
+            if not key.startswith(SKIP_PREFIX):
+                continue
+            title, need, missing, fix = (str(glued.value).split("\t") + ["", "", "", ""])[:4]
+            rows.append({"chapter": chapter.title, "section": title, "need": need,
+                         "missing": missing, "fix": fix})
+    return pd.DataFrame(rows, columns=["chapter", "section", "need", "missing", "fix"])
+
+
+def skipped_finding(table: pd.DataFrame, chapters_read: int) -> tuple[str, str]:
+    """The finding and action of the list of skipped sections (`skipped_sections`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        `skipped_sections`.
+    chapters_read : int
+        How many executed chapters were read (0: the chapters have not been run yet).
+
+    Returns
+    -------
+    tuple of str
+        (finding, action).
+    """
+    if chapters_read == 0:
+        return ("其他章节还没有执行，这里暂时无法列出哪些小节因数据不足而未生成。",
+                "用 growthloop run 运行整本书后再看本节。")
+    if table.empty:
+        return (f"已执行的 {chapters_read} 章里，每一节都有数据支撑，没有小节因数据不足而跳过。", "无需处理。")
+    chapters = table.chapter.nunique()
+    return (f"有 {len(table)} 个小节（分布在 {chapters} 章）因数据不足没有生成，每节在原位置写明了缺什么；"
+            "这些小节的数字不会出现在摘要里。",
+            "按表中“补充方法”一列补齐数据（映射事件名、补充可选表或列），然后重新运行。")
+
+
+def chapters_read(summary: Summary, exclude: Sequence[str] = ()) -> int:
+    """Count the executed chapters `collect` read.
+
+    Parameters
+    ----------
+    summary : Summary
+        What `collect` read.
+    exclude : sequence of str, default ()
+        Chapter stems not to count (the chapter asking).
+
+    Returns
+    -------
+    int
+    """
+    return len([c for c in summary.chapters if c.stem not in exclude])
+
+
+def execution_order(paths: Sequence[T]) -> list[T]:
+    """The order to execute chapters in: every chapter, then the two that read the others'
+    executed notebooks, the data-quality chapter (its list of skipped sections) and the summary.
+    The book's order is the toc's, whatever the order of execution.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        Chapter files (notebooks or sources) named NN_<stage>.
+
+    Returns
+    -------
+    list of Path
+        The same files, readers last.
+    """
+    readers = (DATA_QUALITY_STEM, SUMMARY_STEM)
+    return ([p for p in paths if Path(p).stem not in readers]
+            + [p for r in readers for p in paths if Path(p).stem == r])

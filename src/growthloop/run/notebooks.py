@@ -15,7 +15,7 @@ import nbformat
 import papermill
 
 from growthloop import PROJECT_ROOT
-from growthloop.present.summary import SUMMARY_STEM
+from growthloop.present.summary import DATA_QUALITY_STEM, SUMMARY_STEM, execution_order
 
 SOURCES = PROJECT_ROOT / "chapters" / "src"
 CHAPTERS = PROJECT_ROOT / "chapters"
@@ -95,11 +95,12 @@ def refresh(names: list[str] | None = None, progress: Callable[[str], None] = pr
     sources = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
     if names:
         picked = [s for s in sources if s.stem in names or s.stem.split("_", 1)[0] in names]
-        # The summary reads the other chapters' outputs: re-execute it after any of them.
-        summary = [s for s in sources if s.stem == SUMMARY_STEM]
-        sources = picked + [s for s in summary if picked and s not in picked]
+        # the data-quality chapter (skipped sections) and the summary read the other chapters'
+        # outputs: re-execute them after any of them
+        readers = [s for s in sources if s.stem in (DATA_QUALITY_STEM, SUMMARY_STEM)]
+        sources = picked + [s for s in readers if picked and s not in picked]
     done = []
-    for src in sources:
+    for src in execution_order(sources):
         target = CHAPTERS / f"{src.stem}.ipynb"
         progress(f"executing {src.stem}")
         nb = tag_cells(jupytext.read(src))

@@ -34,7 +34,7 @@ from growthloop import PROJECT_ROOT
 from growthloop.book import EXPORTS_DIR, TABLES_DIR
 from growthloop.errors import ConfigError
 from growthloop.marts import stored_marts
-from growthloop.present.summary import SUMMARY_STEM
+from growthloop.present.summary import SUMMARY_STEM, execution_order
 from growthloop.present.tables import check_min_cell
 from growthloop.staging.config import load_config, with_channel_map
 from growthloop.staging.loader import as_date
@@ -368,7 +368,7 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
     """Execute the chapters in order; before each, check that the dataset's files are those the
     run loaded (`loaded`, their fingerprint): a book read from two versions of the data would
     be one the data-quality page does not describe."""
-    for i, nb in enumerate(chapters, 1):
+    for i, nb in enumerate(execution_order(chapters), 1):
         if fingerprint(campaign.data) != loaded:
             message = (f"the dataset folder {campaign.data} changed during the run (a file was "
                        f"added, removed or rewritten before chapter {nb.stem}); run again on "

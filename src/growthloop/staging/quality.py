@@ -110,3 +110,164 @@ def notes(ds: Dataset) -> pd.DataFrame:
              "share_of_table": r.rows / read[r.table] if read.get(r.table) else float("nan")}
             for r in ds.quality.notes]
     return pd.DataFrame(rows, columns=["table", "note", "rows", "share_of_table"])
+
+
+#: What each optional table lets the book show (for the absent-inputs table).
+TABLE_USES = {
+    "costs": "花费、获客成本、ROI、LTV/CAC 与预算建议 (第 3、5 章)",
+    "campaigns": "营销活动复盘 (第 6 章)",
+    "campaign_members": "营销活动复盘：实验组与对照组 (第 6 章)",
+}
+#: What a column of the contract lets the book show, when the export lacks it.
+COLUMN_USES = {
+    "birth_year": "年龄段画像与按年龄的拆分", "gender": "性别画像与拆分",
+    "province": "地区画像", "city": "城市与城市等级画像", "device_os": "设备画像与拆分",
+}
+
+
+def headline(ds: Dataset, table: pd.DataFrame) -> dict[str, int | float | str]:
+    """The page's headline numbers: rows read, the share set aside, the analysis date, the zone.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+    table : pandas.DataFrame
+        `accounting(ds)`.
+
+    Returns
+    -------
+    dict
+        rows_read, set_aside_share (NaN when nothing was read), analysis_date (YYYY-MM-DD),
+        timezone (the dataset's zone, dataset.yml `timezone:`).
+    """
+    read = int(table.rows_read.sum())
+    return {"rows_read": read,
+            "set_aside_share": float(table.rows_set_aside.sum() / read) if read else float("nan"),
+            "analysis_date": str(ds.analysis_date), "timezone": ds.config.timezone}
+
+
+def accounting_finding(head: dict) -> tuple[str, str]:
+    """The finding and action of the row accounting, chosen from its numbers.
+
+    Parameters
+    ----------
+    head : dict
+        `headline`.
+
+    Returns
+    -------
+    tuple of str
+        (finding, action).
+    """
+    share = head["set_aside_share"]
+    finding = (f"共读入 {head['rows_read']:,} 行，其中 {share:.2%} 被搁置。本书所有数字都截至分析日 "
+               f"{head['analysis_date']} 当天结束（{head['timezone']} 时间）。")
+    if share > 0.01:
+        action = "搁置比例超过 1%：把下表中行数最多的规则连同示例行交给数据负责人，修好导出后重跑。"
+    elif share > 0:
+        action = "搁置的行很少，不影响结论；下表中的规则可在下次导出时顺手修正。"
+    else:
+        action = "没有行被搁置，无需处理。"
+    return finding, action
+
+
+def reasons_finding(table: pd.DataFrame, kept: pd.DataFrame) -> tuple[str, str]:
+    """The finding and action of the set-aside reasons and the kept-but-noted rows.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        `reasons(ds)`.
+    kept : pandas.DataFrame
+        `notes(ds)`.
+
+    Returns
+    -------
+    tuple of str
+        (finding, action).
+    """
+    aside = table[table.severity == "set aside"]
+    if aside.empty and table.empty:
+        finding = "没有任何行被搁置。"
+    elif aside.empty:
+        finding = "被搁置的只有业务上正常的记录（如失败的支付），它们不是投资，不进入分析。"
+    else:
+        top = aside.sort_values(["rows", "table", "rule"], ascending=[False, True, True]).iloc[0]
+        finding = (f"搁置行数最多的规则是 {top.table} 表的“{top.rule}”（{int(top.rows):,} 行，"
+                   f"占该表 {top.share_of_table:.2%}）。")
+    if not kept.empty:
+        finding += f" 另有 {int(kept.rows.sum()):,} 行按规则保留并计数（见第二张表）。"
+    action = ("搁置的规则逐条核对：是导出或映射的问题就修 dataset.yml，是源系统的问题就交给数据负责人。"
+              if not aside.empty else "无需处理。")
+    return finding, action
+
+
+def events_finding(table: pd.DataFrame) -> tuple[str, str]:
+    """The finding and action of the event-name table (`event_names`).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        `event_names(ds)`.
+
+    Returns
+    -------
+    tuple of str
+        (finding, action): how many names, own events, roles absent, near misses.
+    """
+    present = table[table.events > 0]
+    own = present[~present.event_name.isin(list(EVENT_ROLES))]
+    absent = table[(table.events == 0)]
+    near = present[present.note.str.contains("looks like", regex=False)]
+    finding = (f"数据中共有 {len(present)} 种事件名，其中 {len(own)} 种是平台自有事件（可直接用作漏斗步骤、"
+               f"触点、回访事件或活动目标）；缺少的角色事件有 {len(absent)} 种。")
+    if len(near):
+        action = (f"{len(near)} 个事件名只和角色名差大小写或空格（如 {near.event_name.iloc[0]}）：若含义相同，"
+                  "请在 dataset.yml 的 tables.events.values.event_name 里映射。")
+    elif len(absent):
+        action = ("缺少的角色决定了哪些小节无法生成（见本页最后一节）；如果平台有对应事件，只是名字不同，"
+                  "请在 dataset.yml 里映射。")
+    else:
+        action = "每个角色都有对应事件，无需处理。"
+    return finding, action
+
+
+def absent_inputs(ds: Dataset) -> pd.DataFrame:
+    """The optional tables and contract columns the dataset lacks, with what they would show.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        table, column ("整张表" for a missing table), shows (what the book cannot show without
+        it).
+    """
+    rows = [{"table": t, "column": "整张表 (whole table)", "shows": TABLE_USES.get(t, "")}
+            for t in ds.quality.missing_tables]
+    for t, cols in sorted(ds.quality.absent_columns.items()):
+        rows += [{"table": t, "column": c, "shows": COLUMN_USES.get(c, "")} for c in cols]
+    return pd.DataFrame(rows, columns=["table", "column", "shows"])
+
+
+def absent_finding(table: pd.DataFrame) -> tuple[str, str]:
+    """The finding and action of `absent_inputs`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        `absent_inputs(ds)`.
+
+    Returns
+    -------
+    tuple of str
+        (finding, action).
+    """
+    if table.empty:
+        return "契约中的表和列都在导出里。", ""
+    return (f"导出中缺少 {len(table)} 项可选的表或列；它们的值按“未知”处理，依赖它们的小节会在原位置说明。",
+            "能补则补：在导出中加上这些表或列，或在 dataset.yml 里映射已有的同义列。")

@@ -1,0 +1,27 @@
+"""The words of the book: each chapter's findings and actions, chosen from its numbers.
+
+A chapter section shows one finding and one action (`growthloop.book.Section.finding`). They
+are written here, one module per chapter, as functions of the numbers the library computed
+(the dicts its `*_summary` functions return), so that a sentence is only said when the numbers
+support it: every branch is tested with numbers for which its condition is false.
+
+Counts of people go through the `n` argument (the chapter's `cell_label`), so a small group is
+written as "<10" in a sentence as in a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+#: How a count of people is written: `growthloop.book.Chapter.cell_label` in a chapter.
+Count = Callable[[int], str]
+
+
+def plain_count(n: int) -> str:
+    """A count as written when no suppression applies (tests, direct use): 12,345."""
+    return f"{int(n):,}"
+
+
+def pct(x: float, digits: int = 1) -> str:
+    """A share as a percentage, "—" when it is not a number."""
+    return "—" if x is None or x != x else f"{x:.{digits}%}"
