@@ -380,15 +380,17 @@ def build_book_cmd(path: Annotated[Path, typer.Argument(metavar="BOOK", help="bo
 @one_line_errors
 def refresh_chapters(
     names: Annotated[list[str] | None, typer.Argument(metavar="CHAPTER", help="chapter stems or numbers (all when none)")] = None,
+    no_readers: Annotated[bool, typer.Option("--no-readers", help="do not re-execute the data-quality chapter and the summary after the named chapters")] = False,
 ) -> None:
     """Re-make chapters/*.ipynb from chapters/src/*.py and execute them on the demo data.
 
-    For chapter authors: the executed notebooks are the nbval golden files. The summary
-    (99) is re-executed after any chapter, since it shows their numbers.
+    For chapter authors: the executed notebooks are the nbval golden files. The data-quality
+    chapter (00, its list of skipped sections) and the summary (99) read the other chapters'
+    notebooks, so they are re-executed after any chapter (unless --no-readers).
     """
     from growthloop.run.notebooks import SOURCES, refresh
 
-    done = refresh(names or None, progress=lambda m: console.print(f"  {m}"))
+    done = refresh(names or None, progress=lambda m: console.print(f"  {m}"), readers=not no_readers)
     if names and not done:
         _fail(f"no chapter source matches {names}; the sources are "
               f"{sorted(p.stem for p in SOURCES.glob('[0-9][0-9]_*.py'))}")

@@ -72,7 +72,8 @@ def strip_run_metadata(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def refresh(names: list[str] | None = None, progress: Callable[[str], None] = print) -> list[Path]:
+def refresh(names: list[str] | None = None, progress: Callable[[str], None] = print,
+            readers: bool = True) -> list[Path]:
     """Rebuild and execute the named chapters (all by default) on the demo data.
 
     Each chapters/src/NN_name.py becomes chapters/NN_name.ipynb (`tag_cells`), executed by
@@ -86,6 +87,9 @@ def refresh(names: list[str] | None = None, progress: Callable[[str], None] = pr
         Chapter stems ("02_funnel") or numbers ("02"); None or empty refreshes every chapter.
     progress : callable, default print
         Called with one line per chapter executed.
+    readers : bool, default True
+        Re-execute the data-quality chapter and the summary after the named chapters (they
+        read the other chapters' notebooks).
 
     Returns
     -------
@@ -97,8 +101,8 @@ def refresh(names: list[str] | None = None, progress: Callable[[str], None] = pr
         picked = [s for s in sources if s.stem in names or s.stem.split("_", 1)[0] in names]
         # the data-quality chapter (skipped sections) and the summary read the other chapters'
         # outputs: re-execute them after any of them
-        readers = [s for s in sources if s.stem in (DATA_QUALITY_STEM, SUMMARY_STEM)]
-        sources = picked + [s for s in readers if picked and s not in picked]
+        reading = [s for s in sources if readers and s.stem in (DATA_QUALITY_STEM, SUMMARY_STEM)]
+        sources = picked + [s for s in reading if picked and s not in picked]
     done = []
     for src in execution_order(sources):
         target = CHAPTERS / f"{src.stem}.ipynb"
