@@ -386,7 +386,7 @@ def refresh_chapters(
 
     For chapter authors: the executed notebooks are the nbval golden files. The data-quality
     chapter (00, its list of skipped sections) and the summary (99) read the other chapters'
-    notebooks, so they are re-executed after any chapter (unless --no-readers).
+    notebooks, so they are re-executed after any chapter, unless told not to.
     """
     from growthloop.run.notebooks import SOURCES, refresh
 
