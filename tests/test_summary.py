@@ -204,3 +204,15 @@ def test_a_rule_whose_numbers_are_missing_gives_no_action() -> None:
               {"rfm_investors": 0, "rfm_group_risk_share": float("nan"),
                "rfm_group_risk_amount_share": float("nan")}.items()}
     assert [a.name for a in derive_actions(values)] == []
+
+
+def test_a_chapter_6_without_an_effect_and_skipped_sections_are_said(tmp_path) -> None:
+    from growthloop.present.summary import ChapterGlue, Glued, Summary, campaign_html, skipped_html
+
+    skip = Glued("skipped__06_closed_loop_review__effect", "对照组效果\t有对照组的活动\t活动没有对照组\t留出对照组",
+                 "06_closed_loop_review", None, None)
+    chapters = [ChapterGlue("06_closed_loop_review", "6 营销闭环复盘", {skip.key: skip})]
+    s = Summary(chapters=chapters, values={skip.key: skip}, actions=[], value_per_investor=None)
+    assert "本数据不能支持效果的估计" in campaign_html(s) and "06_closed_loop_review.html" in campaign_html(s)
+    assert "本数据不能支持 1 个小节（分布在 1 章）" in skipped_html(s)
+    assert skipped_html(Summary(chapters=[], values={}, actions=[], value_per_investor=None)) == ""

@@ -26,7 +26,7 @@ s = summary.collect(folder)
 # ## 本次活动结果 (this campaign's result)
 
 # %% tags=["remove-input"]
-HTML(summary.campaign_html(s))
+HTML(summary.campaign_html(s) + summary.skipped_html(s))
 
 # %% [markdown]
 # ## 最值得做的三件事 (the three actions with most at stake)

@@ -667,6 +667,11 @@ def campaign_html(summary: Summary) -> str:
     """
     c = summary.campaign
     if c is None:
+        review = next((ch for ch in summary.chapters if ch.stem.startswith("06")), None)
+        if review is not None:
+            return (f"<p class='gl-summary'>活动复盘一章已运行，但本数据不能支持效果的估计（例如活动没有"
+                    f"对照组，或没有活动表），所以这里不给结论，原因见{_a(review.title, review.stem + '.html')}"
+                    "和数据质量页。</p>")
         return ("<p class='gl-summary'>本次运行没有活动复盘 (chapter 6 was not run): "
                 "在活动 YAML 的 chapters 中加入 06，才能在这里看到活动效果。</p>")
     link = summary.values["review_uplift"]
@@ -868,3 +873,25 @@ def execution_order(paths: Sequence[T]) -> list[T]:
     readers = (DATA_QUALITY_STEM, SUMMARY_STEM)
     return ([p for p in paths if Path(p).stem not in readers]
             + [p for r in readers for p in paths if Path(p).stem == r])
+
+
+def skipped_html(summary: Summary) -> str:
+    """Render one line saying how many sections the data could not support, linked to the
+    data-quality page that lists them; empty when every section was shown.
+
+    Parameters
+    ----------
+    summary : Summary
+        A :func:`collect` result.
+
+    Returns
+    -------
+    str
+        HTML (a paragraph), or "".
+    """
+    table = skipped_sections(summary, exclude=[DATA_QUALITY_STEM])
+    if table.empty:
+        return ""
+    where = _a("数据质量页", f"{DATA_QUALITY_STEM}.html")
+    return (f"<p class='gl-summary'>本数据不能支持 {len(table)} 个小节（分布在 {table.chapter.nunique()} 章），"
+            f"它们在原位置写明了缺什么，数字不进入本摘要；清单和补充方法见{where}。</p>")
