@@ -98,3 +98,9 @@ def test_transcoded_copies_stay_private_and_do_not_outlive_the_load(tiny: Path, 
     assert ds.quality.used["costs"] == 1
     assert len(seen) == 1 and seen[0][1] == 0o700
     assert not seen[0][0].exists() and list(scratch.iterdir()) == []
+
+
+def test_an_analysis_date_before_every_sign_up_is_refused(tiny: Path) -> None:
+    with pytest.raises(DataError, match=r"no user signed up by the analysis date 2024-06-30.*"
+                                        r"first sign-up is on 2025-01-01"):
+        open_dataset(tiny, analysis_date="2024-06-30")

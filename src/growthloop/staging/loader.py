@@ -848,9 +848,20 @@ class _Loader:
             # rows after today are already set aside, so a typo year cannot move the book
             last = self.clean["events"].event_time.max().to_pyarrow().as_py()
             self.analysis_date = last.date() if last else self.today
+        self._check_analysis_date()
         self._count_after_analysis_date()
         self._count_event_names()
         return Dataset(self.folder, self.cfg, self.con, self.clean, self.report, self.analysis_date)
+
+    def _check_analysis_date(self) -> None:
+        """A book as of a day before every sign-up would have nobody in it: stop, saying when
+        the data begins."""
+        first = self.clean["users"].registered_at.min().to_pyarrow().as_py()
+        if first is not None and first.date() > self.analysis_date:
+            raise DataError("users", "registered_at",
+                            f"no user signed up by the analysis date {self.analysis_date}",
+                            hint=f"the first sign-up is on {first.date()}; choose an analysis_date "
+                                 "on or after it (dataset.yml or the run's parameter)")
 
     def _count_event_names(self) -> None:
         """Every event name with its count and first and last day (one pass over the events)."""
