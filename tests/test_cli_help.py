@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from growthloop.run.cli import app
 
 cli = CliRunner()
-COMMANDS = ["init", "validate", "run", "runs", "publish", "demo-data", "build-book", "refresh-chapters"]
+COMMANDS = ["init", "validate", "run", "book", "runs", "publish", "demo-data", "build-book", "refresh-chapters"]
 
 
 def _help(*args: str) -> str:

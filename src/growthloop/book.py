@@ -8,6 +8,7 @@ and `glue` (numbers pasted into the finding sentences).
 from __future__ import annotations
 
 import html
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -417,8 +418,7 @@ def chapter(slug: str, data: str | None = None, analysis_date: str | None = None
     # a run's shared store (loaded once by the runner) when it fits, else the folder itself
     ds = (open_from_environment(folder, date, channel_map)
           or open_dataset(folder, analysis_date=date, channel_map=channel_map))
-    out = Path(out_dir).expanduser().resolve() if out_dir else PROJECT_ROOT
-    ch = Chapter(slug=slug, ds=ds, out_dir=out, min_cell=min_cell_size)
+    ch = Chapter(slug=slug, ds=ds, out_dir=output_folder(out_dir, data), min_cell=min_cell_size)
     _glue.MASK_TEXT["current"] = ch.mask_text  # glued texts are masked like table cells
     if min_cell_size < MIN_CELL_SIZE:
         from IPython.display import HTML, display
@@ -446,6 +446,83 @@ def small_cell_banner(min_cell_size: int) -> str:
         f"{MIN_CELL_SIZE}：少于 {MIN_CELL_SIZE} 人的群体也会显示，更容易识别到个人。对外分享前请确认。"
         f" (min_cell_size is {min_cell_size}, below the default {MIN_CELL_SIZE}: small groups "
         "are shown.)</p></div>")
+
+
+def output_folder(out_dir: str | None, data: str | None) -> Path:
+    """Where a chapter writes its tables/ and exports/ (never into the project for your data).
+
+    In order: `out_dir` when given (the runner gives its run folder); else the folder of the
+    output notebook when the chapter runs under the papermill command (`papermill in.ipynb
+    out/ch.ipynb` writes out/tables/...; also `--inject-output-path`); else, for the bundled demo
+    (data None: `growthloop refresh-chapters` and nbval), the project root, whose tables/ are the
+    committed ones. Your data with none of these is an error that says what to pass.
+
+    Parameters
+    ----------
+    out_dir : str or None
+        The chapter's `out_dir` parameter.
+    data : str or None
+        The chapter's `data` parameter (None: the bundled demo).
+
+    Returns
+    -------
+    Path
+
+    Raises
+    ------
+    ValueError
+        When the chapter runs on your data outside papermill and the runner without out_dir.
+    """
+    if out_dir:
+        return Path(out_dir).expanduser().resolve()
+    found = papermill_output_folder()
+    if found is not None:
+        return found
+    if not data:
+        return PROJECT_ROOT
+    raise ValueError("out_dir: give the folder where this chapter's tables/ and exports/ go "
+                     "(papermill: -p out_dir DIR); only the bundled demo writes into the project")
+
+
+def papermill_output_folder() -> Path | None:
+    """The folder of the output notebook, when the papermill command runs this kernel.
+
+    Papermill gives a kernel no sign of where its output goes: the path is read from
+    PAPERMILL_OUTPUT_PATH (papermill --inject-output-path) or from the command line of the
+    papermill process that started the kernel (its parent; Linux /proc), resolved against that
+    process's working folder. None elsewhere (the runner, refresh-chapters, nbval, Airflow's
+    in-process papermill, an interactive kernel) and for an output that is no local file.
+    """
+    injected = None
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        injected = shell.user_ns.get("PAPERMILL_OUTPUT_PATH") if shell is not None else None
+    except ImportError:
+        pass
+    if injected and "://" not in str(injected):
+        return Path(str(injected)).expanduser().resolve().parent
+    try:
+        ppid = os.getppid()
+        argv = [a.decode() for a in Path(f"/proc/{ppid}/cmdline").read_bytes().split(b"\0") if a]
+        cwd = Path(os.readlink(f"/proc/{ppid}/cwd"))
+    except (OSError, UnicodeDecodeError):
+        return None
+    start = next((i for i, a in enumerate(argv) if Path(a).name == "papermill"), None)
+    if start is None:
+        return None
+    import papermill.cli
+
+    try:
+        ctx = papermill.cli.papermill.make_context("papermill", argv[start + 1:],
+                                                   resilient_parsing=True)
+    except Exception:  # noqa: BLE001 - a command line papermill itself would refuse
+        return None
+    out = ctx.params.get("output_path")
+    if not out or out == "-" or "://" in out:
+        return None
+    return (cwd / out).resolve().parent
 
 
 def _in_kernel() -> bool:

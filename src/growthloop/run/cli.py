@@ -361,6 +361,28 @@ def runs(runs_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="runs
     console.print(table)
 
 
+@app.command("book", short_help="Build the book of chapters papermill ran into a folder.")
+@one_line_errors
+def book_cmd(folder: Annotated[Path, typer.Argument(metavar="FOLDER", help="the folder papermill wrote the executed chapters (and their tables/) into", show_default=False)]) -> None:
+    """Build the HTML book of chapters executed by plain papermill into one folder.
+
+    The data-quality chapter is run again over the folder's chapters (its list of the sections
+    the data could not support) and the summary of the chapters present is added; the book is
+    assembled in FOLDER/book/ and built as growthloop run builds a run's.
+
+    \b
+    Example:
+      for nb in 00_data_quality 02_funnel 04_rfm; do
+        papermill chapters/$nb.ipynb out/$nb.ipynb -p data my_platform
+      done
+      growthloop book out
+    """
+    from growthloop.run.runner import book_from_folder
+
+    html = book_from_folder(folder, progress=lambda m: console.print(f"  {m}"))
+    console.print(f"[green]book:[/] {html / 'index.html'}")
+
+
 @app.command("build-book", short_help="Build a book folder's HTML (warnings are errors).")
 @one_line_errors
 def build_book_cmd(path: Annotated[Path, typer.Argument(metavar="BOOK", help="book folder with _config.yml and _toc.yml")] = PROJECT_ROOT) -> None:
@@ -442,7 +464,7 @@ def init(
 
 
 # Commands listed in the order an analyst uses them.
-_ORDER = ("init", "validate", "run", "runs", "publish", "demo-data", "build-book", "refresh-chapters")
+_ORDER = ("init", "validate", "run", "book", "runs", "publish", "demo-data", "build-book", "refresh-chapters")
 app.registered_commands.sort(
     key=lambda c: _ORDER.index(c.name or c.callback.__name__.replace("_", "-")))
 

@@ -34,7 +34,7 @@ from growthloop import PROJECT_ROOT
 from growthloop.book import EXPORTS_DIR, TABLES_DIR
 from growthloop.errors import ConfigError
 from growthloop.marts import stored_marts
-from growthloop.present.summary import SUMMARY_STEM, execution_order
+from growthloop.present.summary import DATA_QUALITY_STEM, SUMMARY_STEM, execution_order
 from growthloop.present.tables import check_min_cell
 from growthloop.staging.config import load_config, with_channel_map
 from growthloop.staging.loader import as_date
@@ -460,3 +460,87 @@ def list_runs(runs_dir: Path | None = None) -> list[dict[str, str]]:
 
 __all__ = ["EXPORTS_DIR", "CampaignRun", "RunError", "build_book", "chapter_paths", "failing_cell",
            "list_runs", "load_campaign", "run_campaign", "split_parameters"]
+
+
+#: Where `book_from_folder` assembles the book inside a folder of executed chapters.
+FOLDER_BOOK = "book"
+
+
+def _copy_book_files(book: Path) -> None:
+    for name in BOOK_FILES:
+        shutil.copy2(PROJECT_ROOT / name, book / name)
+    for name in BOOK_DIRS:
+        if (PROJECT_ROOT / name).is_dir():
+            shutil.copytree(PROJECT_ROOT / name, book / name, dirs_exist_ok=True)
+
+
+def book_from_folder(folder: str | Path, progress: Callable[[str], None] = print) -> Path:
+    """Build the HTML book of chapters executed by plain papermill into one folder.
+
+    The folder holds the executed chapter notebooks (NN_<stage>.ipynb) and the tables/ and
+    exports/ they wrote beside them (`growthloop.book.output_folder`). The book is assembled in
+    `<folder>/book/` as a run's: the notebooks (their injected parameters hidden), the tables,
+    the data-quality chapter re-executed after the others with its own recorded parameters (so
+    it lists the sections the data could not support) and the summary of the chapters present,
+    then built with warnings as errors.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The folder papermill wrote the chapters into.
+    progress : callable, default print
+        Called with one line per step.
+
+    Returns
+    -------
+    Path
+        The built book's html folder.
+
+    Raises
+    ------
+    RunError
+        When the folder holds no chapter, or a chapter that failed (its error would be
+        published).
+    """
+    folder = Path(folder).expanduser().resolve()
+    found = sorted(p for p in folder.glob("[0-9][0-9]_*.ipynb") if p.stem != SUMMARY_STEM)
+    if not found:
+        raise RunError(f"{folder} holds no executed chapter (NN_<stage>.ipynb): run the chapters "
+                       "with papermill into it first (docs/running.md)")
+    known = {p.stem for p in chapter_paths()}
+    for nb in found:
+        if nb.stem not in known:
+            raise RunError(f"{nb.name} is not a chapter of this book; the chapters are {sorted(known)}")
+        cell = failing_cell(nb)
+        if not cell.startswith("no cell"):
+            raise RunError(f"{nb.name} failed ({cell}): fix it and run it again; a failed chapter "
+                           "is never published")
+    book = folder / FOLDER_BOOK
+    shutil.rmtree(book, ignore_errors=True)
+    (book / "chapters").mkdir(parents=True)
+    _copy_book_files(book)
+    for nb in found:
+        shutil.copy2(nb, book / "chapters" / nb.name)
+        hide_injected_cell(book / "chapters" / nb.name)
+    if (folder / TABLES_DIR).is_dir():
+        shutil.copytree(folder / TABLES_DIR, book / TABLES_DIR)
+    readers = [p for p in chapter_paths() if p.stem in (DATA_QUALITY_STEM, SUMMARY_STEM)
+               and (p.stem == SUMMARY_STEM or any(f.stem == p.stem for f in found))]
+    for nb in readers:
+        recorded = {}
+        if nb.stem != SUMMARY_STEM:  # the data-quality chapter again, as the analyst ran it
+            source = nbformat.read(folder / nb.name, as_version=4)
+            recorded = dict(source.metadata.get("papermill", {}).get("parameters", {}))
+        progress(f"executing {nb.stem} over the folder's chapters")
+        out = book / "chapters" / nb.name
+        params = {**{k: v for k, v in recorded.items() if k in declared_parameters(nb)},
+                  "out_dir": str(book), "chapters_dir": str(book / "chapters")}
+        try:
+            papermill.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3",
+                                       progress_bar=False, cwd=str(book / "chapters"))
+        except papermill.PapermillExecutionError as exc:
+            raise RunError(f"{nb.stem} failed over {folder} ({exc.ename}: {exc.evalue})") from None
+        hide_injected_cell(out)
+    write_toc(book, [book / "chapters" / p.name for p in [*found, *readers]])
+    progress("building the book")
+    return build_book(book)
