@@ -45,15 +45,20 @@ def test_every_chapter_is_in_the_toc_and_committed_with_outputs() -> None:
         assert any("parameters" in c.metadata.get("tags", []) for c in code)
 
 
-@pytest.mark.slow
-def test_demo_book_builds(tmp_path: Path) -> None:
+def _demo_book(tmp_path: Path) -> Path:
+    """The project's book (the committed chapters) built in a copy; returns its html folder."""
     book = tmp_path / "book"
     book.mkdir()
     for name in ("_config.yml", "_toc.yml", "intro.md"):
         shutil.copy2(PROJECT_ROOT / name, book / name)
-    for name in ("docs", "chapters", "tables", "_static"):
+    for name in ("docs", "chapters", "tables", "_static", "_ext"):
         shutil.copytree(PROJECT_ROOT / name, book / name, ignore=shutil.ignore_patterns("src"))
-    html = build_book(book)
+    return build_book(book)
+
+
+@pytest.mark.slow
+def test_demo_book_builds(tmp_path: Path) -> None:
+    html = _demo_book(tmp_path)
     assert "99_summary.html" in (html / "index.html").read_text(encoding="utf-8"), "the summary opens the book"
     for file in _toc_files():
         page = html / f"{file}.html"
@@ -155,3 +160,20 @@ def _assert_no_personal_ids(html: Path) -> None:
             if found:
                 leaks.append((str(path.relative_to(html)), sorted(found)[:3]))
     assert not leaks, f"personal ids in the published book: {leaks[:5]}"
+
+
+@pytest.mark.slow
+def test_the_book_is_searchable_in_chinese(tmp_path: Path) -> None:
+    # Sphinx indexes Chinese only with jieba, and cuts the domain's words whole only with the
+    # book's dictionary (_ext/gl_search.py): 复投, 获客成本, 留存 must be terms of the index
+    import json
+
+    html = _demo_book(tmp_path)
+    text = (html / "searchindex.js").read_text(encoding="utf-8")
+    index = json.loads(text[text.index("(") + 1:text.rindex(")")])
+    pages = {i: name for i, name in enumerate(index["docnames"])}
+    for word in ("复投", "获客成本", "留存", "首投", "绑卡"):
+        found = index["terms"].get(word)
+        assert found is not None, word
+        docs = {pages[i] for i in (found if isinstance(found, list) else [found])}
+        assert any(d.startswith("chapters/") for d in docs), (word, docs)

@@ -42,7 +42,7 @@ from growthloop.staging.store import STORE_ENV, fingerprint, prepare_store
 
 CHAPTERS_DIR = PROJECT_ROOT / "chapters"
 BOOK_FILES = ("_config.yml", "intro.md")
-BOOK_DIRS = ("docs", "_static")
+BOOK_DIRS = ("docs", "_static", "_ext")
 # Parameters the runner sets itself for every chapter.
 RUNNER_PARAMETERS = ("data", "out_dir")
 # The run's shared, loaded dataset (growthloop.staging.store): inside the run folder while it runs,
