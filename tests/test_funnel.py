@@ -330,6 +330,12 @@ def test_bad_parameters_name_themselves() -> None:
         fn.make_spec(order="loose")
     with pytest.raises(ValueError, match="window_days"):
         fn.make_spec(window_days=0)
+    with pytest.raises(ValueError, match="window_days"):
+        fn.make_spec(window_days=1_000_000_000)
+    with pytest.raises(ValueError, match="window_days"):
+        fn.make_spec(window_days=True)
+    with pytest.raises(ValueError, match="step_windows"):
+        fn.make_spec(["a", "b"], step_windows=[None, 5000])
     with pytest.raises(ValueError, match="steps"):
         fn.make_spec(steps=["register"])
     with pytest.raises(ValueError, match="exclusions"):

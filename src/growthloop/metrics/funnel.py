@@ -141,6 +141,9 @@ STEP_LABELS: dict[str, str] = {
     "share": "分享",
 }
 ORDERS = ("sequential", "strict")
+#: The longest window a funnel takes (ten years): a longer one is a typo, and would overflow the
+#: engine's interval arithmetic
+MAX_WINDOW_DAYS = 3650
 COUNTS = ("unique", "total")
 WIDE_BREAKDOWNS = (
     "signup_channel",
@@ -339,8 +342,10 @@ def make_spec(
         raise ValueError(f"order: {order!r} is not one of {list(ORDERS)}")
     if count not in COUNTS:
         raise ValueError(f"count: {count!r} is not one of {list(COUNTS)}")
-    if not (isinstance(window_days, int | float) and window_days > 0):
-        raise ValueError(f"window_days: must be a positive number of days, got {window_days!r}")
+    if not (isinstance(window_days, int | float) and not isinstance(window_days, bool)
+            and 0 < window_days <= MAX_WINDOW_DAYS):
+        raise ValueError(f"window_days: must be a positive number of days up to {MAX_WINDOW_DAYS}, "
+                         f"got {window_days!r}")
     if step_windows is None:
         windows: list[float | None] = [None] * len(steps)
     elif isinstance(step_windows, dict):
@@ -359,8 +364,9 @@ def make_spec(
             )
         windows[0] = None
     for w in windows:
-        if w is not None and not (isinstance(w, int | float) and w > 0):
-            raise ValueError(f"step_windows: windows are positive days, got {w!r}")
+        if w is not None and not (isinstance(w, int | float) and 0 < w <= MAX_WINDOW_DAYS):
+            raise ValueError(f"step_windows: windows are positive days up to {MAX_WINDOW_DAYS}, "
+                             f"got {w!r}")
     excl = []
     excluded: dict[str, EventSelector] = {}
     for e in exclusions:
