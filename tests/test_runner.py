@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -55,11 +56,20 @@ def test_campaign_file_checks(tmp_path: Path) -> None:
 def test_run_builds_book_and_never_overwrites(tmp_path: Path, tiny: Path) -> None:
     campaign = _campaign(tmp_path, tiny)
     runs = tmp_path / "runs"
+    outputs = []
     for _ in range(2):
         result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(runs)])
         assert result.exit_code == 0, result.output
+        outputs.append(result.output)
     done = [r for r in list_runs(runs) if r["status"] == "complete"]
     assert len(done) == 2 and done[0]["path"] != done[1]["path"]
+    # progress: every step timed in the run log; the second run estimates from the first
+    first, second = (Path(r["path"]) / "logs" for r in done)
+    assert set(json.loads((first / "timings.json").read_text())) == {"load", "00_data_quality", "99_summary", "book"}
+    assert "last run" not in outputs[0] and "(last run " in outputs[1]
+    log = (second / "run.log").read_text(encoding="utf-8")
+    assert "start 00_data_quality (estimate " in log and f"from run {first.parent.name})" in log
+    assert "done book in " in log
     run = Path(done[0]["path"])
     html = run / "_build" / "html"
     assert (html / "chapters" / "00_data_quality.html").exists()

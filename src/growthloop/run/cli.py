@@ -230,6 +230,63 @@ def _parse_params(pairs: list[str]) -> dict:
     return params
 
 
+class StepBars:
+    """The terminal's view of a run: one bar per step (load, each chapter, the book) filling
+    against the previous run's time for it, with the elapsed time; a step with no earlier time
+    pulses. Used as the runner's `display` (growthloop.run.progress.StepDisplay)."""
+
+    def __init__(self, out: Console) -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self.progress = Progress(TextColumn("  {task.description}"), BarColumn(bar_width=30),
+                                 TimeElapsedColumn(), TextColumn("{task.fields[estimate]}"),
+                                 console=out, refresh_per_second=4, transient=False)
+        self._task = None
+        self._estimate: float | None = None
+        self._started = 0.0
+
+    def __enter__(self) -> StepBars:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def start(self, label: str, estimate: float | None) -> None:
+        """Add the step's bar: its total is the previous run's seconds, None (pulsing) if none."""
+        import time
+
+        from growthloop.run.progress import duration
+
+        text = "no earlier run" if estimate is None else f"last run {duration(estimate)}"
+        self._estimate, self._started = estimate, time.monotonic()
+        self._task = self.progress.add_task(escape(label), total=estimate, estimate=text)
+        if estimate is not None:  # filled by elapsed time, from a thread: papermill blocks
+            import threading
+
+            task = self._task
+
+            def tick() -> None:
+                while self._task == task:
+                    done = min(time.monotonic() - self._started, estimate * 0.99)
+                    self.progress.update(task, completed=done)
+                    time.sleep(0.5)
+
+            threading.Thread(target=tick, daemon=True).start()
+
+    def stop(self, seconds: float) -> None:
+        """Fill the step's bar and stop its clock at the seconds it took."""
+        from growthloop.run.progress import duration
+
+        task, self._task = self._task, None
+        if task is not None:
+            self.progress.update(task, total=seconds, completed=seconds,
+                                 estimate=f"{duration(seconds)}"
+                                 + ("" if self._estimate is None
+                                    else f" (last run {duration(self._estimate)})"))
+            self.progress.stop_task(task)
+
+
 @app.command(short_help="Run a campaign: execute every chapter, build its book.")
 @one_line_errors
 def run(
@@ -253,12 +310,10 @@ def run(
 
     try:
         spec = load_campaign(campaign)
-        with console.status("starting") as status:
-            def progress(msg: str) -> None:
-                console.print(f"  {msg}")
-                status.update(msg)
+        with StepBars(console) as bars:
             folder = run_campaign(spec, runs_dir=runs_dir, overrides=_parse_params(param),
-                                  progress=progress)
+                                  progress=lambda m: bars.progress.console.print(f"  {m}"),
+                                  display=bars)
     except RunError as exc:
         _fail(str(exc))
     console.print(f"[green]done:[/] {folder}")

@@ -20,7 +20,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from growthloop.errors import ConfigError
 from growthloop.marts import stored_marts
 from growthloop.present.summary import DATA_QUALITY_STEM, SUMMARY_STEM, execution_order
 from growthloop.present.tables import check_min_cell
+from growthloop.run.progress import RunReporter, StepDisplay, previous_timings
 from growthloop.staging.config import load_config, with_channel_map
 from growthloop.staging.loader import as_date
 from growthloop.staging.store import STORE_ENV, fingerprint, prepare_store
@@ -289,8 +289,35 @@ def failing_cell(notebook: Path) -> str:
 
 def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
                  overrides: dict[str, Any] | None = None,
-                 progress: Callable[[str], None] = print) -> Path:
-    """Execute the campaign's chapters into a new run folder and build its book; returns it."""
+                 progress: Callable[[str], None] = print,
+                 display: StepDisplay | None = None) -> Path:
+    """Execute the campaign's chapters into a new run folder and build its book; returns it.
+
+    Parameters
+    ----------
+    campaign : CampaignRun
+        The campaign file's contents (`load_campaign`).
+    runs_dir : Path, optional
+        Where run folders go; ``runs/`` in the project by default.
+    overrides : dict, optional
+        Parameters that replace the campaign file's (``-p NAME=VALUE``).
+    progress : callable, default print
+        Called with each line of progress.
+    display : StepDisplay, optional
+        Shows each step (load, chapter, book) while it runs, with an estimate from the previous
+        run of the campaign (the CLI's terminal bars). Every step is also written, time-stamped,
+        to the run's ``logs/run.log``, and its seconds to ``logs/timings.json``.
+
+    Returns
+    -------
+    Path
+        The run folder; its book is ``_build/html/index.html``.
+
+    Raises
+    ------
+    RunError
+        When the run cannot start or a step fails; a failed run is kept as ``<name>-failed``.
+    """
     runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
     if not campaign.data.is_dir():
         what = "is a file, not a folder" if campaign.data.exists() else "does not exist"
@@ -310,6 +337,10 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     for name in BOOK_DIRS:
         if (PROJECT_ROOT / name).is_dir():
             shutil.copytree(PROJECT_ROOT / name, tmp / name)
+    source, estimates = previous_timings(runs_dir / campaign.name, before=final.name)
+    report = RunReporter(tmp / "logs", estimates, source, say=progress, display=display)
+    report.log(f"run {final.name} of campaign {campaign.name} on {campaign.data}; chapters "
+               + ", ".join(p.stem for p in chapters))
     write_toc(tmp, chapters)
     (tmp / "chapters").mkdir()
     (tmp / "campaign.yml").write_text(yaml.safe_dump(
@@ -321,25 +352,23 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     try:
         backend = load_config(campaign.data).engine.backend
         if backend == "duckdb":
-            progress("loading the dataset once for every chapter")
-            started = time.perf_counter()
-            prepare_store(campaign.data, store, params.get("analysis_date"), marts=stored_marts(),
-                          channel_map=params.get("channel_map"))
-            progress(f"    loaded in {time.perf_counter() - started:.1f} s")
+            with report.step("load", "loading the dataset once for every chapter"):
+                prepare_store(campaign.data, store, params.get("analysis_date"),
+                              marts=stored_marts(), channel_map=params.get("channel_map"))
         else:  # the tables stay in the engine; each chapter opens them itself
-            progress(f"engine {backend}: each chapter opens the dataset in it")
+            report.message(f"engine {backend}: each chapter opens the dataset in it")
     except Exception as exc:  # a DataError, a bad config: the chapters would fail the same way
         message = f"the dataset could not be loaded ({type(exc).__name__}: {exc})."
         failed = _fail(tmp, final, None, message)
         raise RunError(f"{message} Nothing was run: {failed / 'logs' / 'error.txt'}") from exc
     try:
         with _environment(STORE_ENV, str(store)):
-            _execute_chapters(chapters, per_chapter, campaign, tmp, final, progress, loaded)
+            _execute_chapters(chapters, per_chapter, campaign, tmp, final, report, loaded)
     finally:
         shutil.rmtree(tmp / STORE_DIR, ignore_errors=True)  # row-level data: never kept
-    progress("building the book")
     try:
-        build_book(tmp)
+        with report.step("book", "building the book"):
+            build_book(tmp)
     except RunError as exc:
         _fail(tmp, final, None, str(exc))
         raise
@@ -364,7 +393,7 @@ def _environment(name: str, value: str):
 
 def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, Any]],
                       campaign: CampaignRun, tmp: Path, final: Path,
-                      progress: Callable[[str], None], loaded: str) -> None:
+                      report: RunReporter, loaded: str) -> None:
     """Execute the chapters in order; before each, check that the dataset's files are those the
     run loaded (`loaded`, their fingerprint): a book read from two versions of the data would
     be one the data-quality page does not describe."""
@@ -375,29 +404,29 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
                        "data that does not change while the book is made")
             failed = _fail(tmp, final, None, message)
             raise RunError(f"{message}. Nothing was published: {failed / 'logs' / 'error.txt'}")
-        progress(f"[{i}/{len(chapters)}] {nb.stem}")
-        started = time.perf_counter()
         out = tmp / "chapters" / nb.name
         try:
-            papermill.execute_notebook(
-                str(nb), str(out),
-                parameters={**per_chapter[nb], "data": str(campaign.data), "out_dir": str(tmp)},
-                kernel_name="python3", progress_bar=False, cwd=str(tmp / "chapters"),
-            )
+            with report.step(nb.stem, f"[{i}/{len(chapters)}] {nb.stem}"):
+                papermill.execute_notebook(
+                    str(nb), str(out),
+                    parameters={**per_chapter[nb], "data": str(campaign.data), "out_dir": str(tmp)},
+                    kernel_name="python3", progress_bar=False, cwd=str(tmp / "chapters"),
+                )
         except papermill.PapermillExecutionError as exc:
             cell = failing_cell(out) if out.exists() else f"cell {exc.exec_count}"
             message = (f"chapter {nb.stem} failed in cell {exc.exec_count} "
                        f"({exc.ename}: {exc.evalue}); {cell}.")
+            report.log(message)
             failed = _fail(tmp, final, out, message)
             raise RunError(f"{message} Partial notebook: {failed / 'logs' / nb.name}; "
                            f"no book was built.") from exc
         except Exception as exc:  # the kernel died, papermill or nbformat failed ...
             message = f"chapter {nb.stem} did not finish ({type(exc).__name__}: {exc})."
+            report.log(message)
             failed = _fail(tmp, final, out, message)
             raise RunError(f"{message} Partial notebook (if any): {failed / 'logs'}; "
                            f"no book was built.") from exc
         hide_injected_cell(out)
-        progress(f"    {nb.stem} in {time.perf_counter() - started:.1f} s")
 
 
 def _fail(tmp: Path, final: Path, partial: Path | None, message: str = "") -> Path:

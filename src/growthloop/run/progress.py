@@ -1,0 +1,151 @@
+"""How a run reports its progress: a line per step in the run's log, and in the terminal a bar
+per step with its elapsed time against an estimate taken from the previous run of the same
+campaign.
+
+A run's steps are the load, each chapter and the book build. Each finished step's seconds go to
+the run's ``logs/timings.json`` as soon as it ends (a failed run keeps the steps it finished);
+the next run of the campaign reads the newest earlier run that has them. The log,
+``logs/run.log``, has a time-stamped line when a step starts (with its estimate) and when it ends.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Protocol
+
+TIMINGS_FILE = "timings.json"
+LOG_FILE = "run.log"
+
+
+class StepDisplay(Protocol):
+    """What shows a step while it runs (the CLI's terminal bars); the runner calls it."""
+
+    def start(self, label: str, estimate: float | None) -> None:
+        """A step begins; `estimate` is the seconds it took last time, None when unknown."""
+
+    def stop(self, seconds: float) -> None:
+        """The step that began last ended after `seconds`."""
+
+
+def previous_timings(campaign_dir: Path, before: str | None = None) -> tuple[str | None, dict[str, float]]:
+    """The step timings of the newest earlier run of a campaign that recorded any.
+
+    Parameters
+    ----------
+    campaign_dir : Path
+        The campaign's folder of runs (``runs/<campaign>``).
+    before : str, optional
+        Only runs whose folder name sorts before this one (the current run's name).
+
+    Returns
+    -------
+    tuple of (str or None, dict)
+        The run's folder name and its seconds per step; (None, {}) when no earlier run has them.
+        A complete run is preferred to a failed one, which has only the steps it finished.
+    """
+    if not campaign_dir.is_dir():
+        return None, {}
+    runs = sorted((p for p in campaign_dir.iterdir()
+                   if p.is_dir() and not p.name.startswith(".")
+                   and (before is None or p.name < before)),
+                  key=lambda p: (not p.name.endswith("-failed"), p.name), reverse=True)
+    for run in runs:
+        try:
+            timings = json.loads((run / "logs" / TIMINGS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if isinstance(timings, dict):
+            return run.name, {str(k): float(v) for k, v in timings.items()
+                              if isinstance(v, int | float) and not isinstance(v, bool)}
+    return None, {}
+
+
+def duration(seconds: float) -> str:
+    """Seconds as a person reads them: 8.2 s, 3 min 05 s, 1 h 02 min."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class RunReporter:
+    """Reports a run's steps to its log, its timings file, a line printer and a display.
+
+    Parameters
+    ----------
+    logs : Path
+        The run's logs folder; ``run.log`` and ``timings.json`` are written there.
+    estimates : dict
+        Seconds per step from the previous run (`previous_timings`).
+    source : str, optional
+        That run's name, named in the log beside each estimate.
+    say : callable
+        Called with each line meant for a person (``print`` by default in the runner).
+    display : StepDisplay, optional
+        Shows each step while it runs (the terminal bars); when given, the steps are not also
+        printed as lines.
+    """
+
+    def __init__(self, logs: Path, estimates: dict[str, float] | None = None,
+                 source: str | None = None, say: Callable[[str], None] = print,
+                 display: StepDisplay | None = None) -> None:
+        self.logs = logs
+        self.estimates = dict(estimates or {})
+        self.source = source
+        self.say = say
+        self.display = display
+        self.timings: dict[str, float] = {}
+
+    def log(self, text: str) -> None:
+        """Append a time-stamped line to the run log."""
+        stamp = dt.datetime.now().astimezone().isoformat(timespec="seconds")
+        with (self.logs / LOG_FILE).open("a", encoding="utf-8") as f:
+            f.write(f"{stamp} {text}\n")
+
+    def message(self, text: str) -> None:
+        """A line for the person running the book, also kept in the log."""
+        self.log(text)
+        self.say(text)
+
+    @contextlib.contextmanager
+    def step(self, key: str, label: str) -> Iterator[None]:
+        """Time one step: log its start with the estimate, show it, record its seconds."""
+        estimate = self.estimates.get(key)
+        if estimate is None:
+            self.log(f"start {key} (no estimate: no earlier run of this campaign did it)")
+        else:
+            self.log(f"start {key} (estimate {duration(estimate)}, from run {self.source})")
+        if self.display is None:
+            self.say(label)
+        else:
+            self.display.start(label, estimate)
+        started = time.perf_counter()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            seconds = time.perf_counter() - started
+            if self.display is not None:
+                self.display.stop(seconds)
+            if ok:
+                self.timings[key] = round(seconds, 2)
+                (self.logs / TIMINGS_FILE).write_text(json.dumps(self.timings, indent=1),
+                                                      encoding="utf-8")
+                self.log(f"done {key} in {duration(seconds)}")
+                if self.display is None:
+                    last = "" if estimate is None else f" (last run {duration(estimate)})"
+                    self.say(f"    {label} in {duration(seconds)}{last}")
+            else:
+                self.log(f"failed {key} after {duration(seconds)}")
+
+
+__all__ = ["LOG_FILE", "TIMINGS_FILE", "RunReporter", "StepDisplay", "duration", "previous_timings"]

@@ -1,0 +1,72 @@
+"""A run's progress: timings recorded per step, estimates taken from the right earlier run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from growthloop.run.progress import RunReporter, duration, previous_timings
+
+
+def _run(campaign: Path, name: str, timings: object | None) -> None:
+    logs = campaign / name / "logs"
+    logs.mkdir(parents=True)
+    if timings is not None:
+        (logs / "timings.json").write_text(json.dumps(timings) if not isinstance(timings, str)
+                                           else timings)
+
+
+def test_previous_timings_prefers_the_newest_complete_run(tmp_path: Path) -> None:
+    assert previous_timings(tmp_path / "none") == (None, {})
+    _run(tmp_path, "20260101-000000", {"load": 10, "02_funnel": 5})
+    _run(tmp_path, "20260102-000000", {"load": 20})
+    _run(tmp_path, "20260103-000000-failed", {"load": 99})  # newer, but failed
+    _run(tmp_path, "20260104-000000", "not json")  # unreadable: skipped
+    _run(tmp_path, "20260105-000000", None)  # no timings (a run before they were kept)
+    _run(tmp_path, ".20260106-000000.tmp", {"load": 1})  # the current run itself
+    assert previous_timings(tmp_path) == ("20260102-000000", {"load": 20.0})
+    # only runs before the current one
+    assert previous_timings(tmp_path, before="20260102-000000") == ("20260101-000000",
+                                                                    {"load": 10.0, "02_funnel": 5.0})
+    # a failed run when no complete one has timings
+    only_failed = tmp_path / "other"
+    _run(only_failed, "20260103-000000-failed", {"load": 99, "x": "slow", "y": True})
+    assert previous_timings(only_failed) == ("20260103-000000-failed", {"load": 99.0})
+
+
+def test_reporter_logs_each_step_and_keeps_finished_timings(tmp_path: Path) -> None:
+    said: list[str] = []
+    shown: list[tuple] = []
+
+    class Display:
+        def start(self, label, estimate):
+            shown.append(("start", label, estimate))
+
+        def stop(self, seconds):
+            shown.append(("stop", seconds >= 0))
+
+    report = RunReporter(tmp_path, {"load": 12.0}, "20260101-000000", say=said.append)
+    with report.step("load", "loading"):
+        pass
+    with pytest.raises(RuntimeError), report.step("02_funnel", "[1/1] 02_funnel"):
+        raise RuntimeError("boom")
+    assert json.loads((tmp_path / "timings.json").read_text()).keys() == {"load"}
+    log = (tmp_path / "run.log").read_text(encoding="utf-8").splitlines()
+    assert log[0].endswith("start load (estimate 12.0 s, from run 20260101-000000)")
+    assert log[1].split(" ", 1)[1].startswith("done load in ")
+    assert log[2].endswith("start 02_funnel (no estimate: no earlier run of this campaign did it)")
+    assert log[3].split(" ", 1)[1].startswith("failed 02_funnel after ")
+    assert said[0] == "loading" and said[1].endswith("(last run 12.0 s)")
+    # with a display, the steps are shown there and not also printed
+    quiet: list[str] = []
+    with RunReporter(tmp_path, {}, None, say=quiet.append, display=Display()).step("book", "b"):
+        assert shown == [("start", "b", None)]
+    assert quiet == [] and shown[1] == ("stop", True)
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(8.24, "8.2 s"), (185, "3 min 05 s"),
+                                               (3720, "1 h 02 min"), (59.99, "60.0 s")])
+def test_duration(seconds: float, text: str) -> None:
+    assert duration(seconds) == text
