@@ -492,6 +492,11 @@ def papermill_output_folder() -> Path | None:
     papermill process that started the kernel (its parent; Linux /proc), resolved against that
     process's working folder. None elsewhere (the runner, refresh-chapters, nbval, Airflow's
     in-process papermill, an interactive kernel) and for an output that is no local file.
+
+    Returns
+    -------
+    Path or None
+        The output notebook's folder, or None when it cannot be known.
     """
     injected = None
     try:

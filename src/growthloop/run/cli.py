@@ -253,7 +253,15 @@ class StepBars:
         self.progress.__exit__(*exc)
 
     def start(self, label: str, estimate: float | None) -> None:
-        """Add the step's bar: its total is the previous run's seconds, None (pulsing) if none."""
+        """Add the step's bar: its total is the previous run's seconds, None (pulsing) if none.
+
+        Parameters
+        ----------
+        label : str
+            The step as shown ("[2/8] 02_funnel").
+        estimate : float or None
+            The seconds the step took in the previous run of the campaign.
+        """
         import time
 
         from growthloop.run.progress import duration
@@ -275,7 +283,13 @@ class StepBars:
             threading.Thread(target=tick, daemon=True).start()
 
     def stop(self, seconds: float) -> None:
-        """Fill the step's bar and stop its clock at the seconds it took."""
+        """Fill the step's bar and stop its clock at the seconds it took.
+
+        Parameters
+        ----------
+        seconds : float
+            The step's wall time.
+        """
         from growthloop.run.progress import duration
 
         task, self._task = self._task, None
