@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from growthloop import PROJECT_ROOT
+from growthloop.present.registry import KINDS, SUMMARY_ALIASES, TERMS
 from growthloop.staging.contract import DEFAULT_CHANNELS, EVENT_ROLES, TABLES
 from growthloop.staging.loader import SIGNUP_TOLERANCE_SECONDS
 
 CONTRACT_PAGE = "docs/data_contract.md"
+METRICS_PAGE = "docs/metrics.md"
+#: The heading of each kind's table on the metrics page.
+KIND_HEADINGS: dict[str, str] = {
+    "key": "分组与标签列 (grouping and label columns)",
+    "count": "人数 (counts of people)",
+    "measure": "指标 (measures)",
+    "text": "文本、日期与是否 (text, dates and flags)",
+}
 
 
 def contract_markdown() -> str:
@@ -99,3 +111,62 @@ def contract_markdown() -> str:
         lines.append(f"| {ch.name} | {ch.name_en} | {ch.kind} | {', '.join(ch.sources)} |")
     lines += ["", "Sign-ups whose source is missing are 未标记 (untagged): counted, never dropped.", ""]
     return "\n".join(lines)
+
+
+def metrics_markdown() -> str:
+    """Write the metric-definitions page: every column and headline metric, from the registry.
+
+    Generated from `growthloop.present.registry` (METRICS_PAGE), so it cannot drift from it: a
+    short introduction, one table per kind (key, label, unit, definition; keys sorted) and the
+    glued summary keys that equal a column (SUMMARY_ALIASES).
+
+    Returns
+    -------
+    str
+        The page as MyST Markdown.
+    """
+    lines = [
+        "# 指标口径 (metric definitions)",
+        "",
+        "书中每张表的每一列、摘要里的每个头条数字，都在这里有一个中文表头和确切的口径：数的是什么、在哪些人里、",
+        "在什么时间窗口内。同一个列名在几张表里指相关的量时（例如 `ci_low` 在漏斗里是转化率的区间，在活动复盘里是",
+        "增量的区间），口径里写明它在每张表中的含义；两个不同的量一定有两个不同的表头，例如 获客成本/注册 与",
+        "获客成本/首投、期内复投率 与 占首投比例、比例 与 百分点。",
+        "",
+        "单位：“比例”是 0 到 1 之间的比例或比率，页面上显示为百分数；“百分点”是两个比例之差；“同估计值”指区间的",
+        "单位与它所属的估计值相同；“见定义”指单位随表或随行不同，以口径为准。术语见 {doc}`glossary`。",
+        "",
+        "本页由代码中的指标登记表 (`growthloop/present/registry.py`) 生成，不要手工修改：发布的表格多了一列而",
+        "登记表里没有它时，测试会失败。",
+        "",
+    ]
+    for kind in KINDS:
+        terms = sorted((t for t in TERMS.values() if t.kind == kind), key=lambda t: t.key)
+        lines += [f"## {KIND_HEADINGS[kind]}", "", "| 列名 (key) | 表头 | 单位 | 口径 |",
+                  "| --- | --- | --- | --- |"]
+        lines += [f"| `{t.key}` | {t.label} | {t.unit} | {t.definition} |" for t in terms]
+        lines.append("")
+    lines += ["## 摘要中等同于某一列的数字 (summary keys that equal a column)", "",
+              "摘要读取的这些数字和某张表的某一列是同一个量，沿用那一列的表头和口径。", "",
+              "| 摘要键 (glue key) | 等同的列 | 表头 |", "| --- | --- | --- |"]
+    lines += [f"| `{alias}` | `{key}` | {TERMS[key].label} |" for alias, key in sorted(SUMMARY_ALIASES.items())]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_metrics_page(root: str | Path | None = None) -> Path:
+    """Write `metrics_markdown` to METRICS_PAGE under a project folder.
+
+    Parameters
+    ----------
+    root : str, Path or None, default None
+        The project folder; None is the project's own root.
+
+    Returns
+    -------
+    Path
+        The page written.
+    """
+    path = Path(root or PROJECT_ROOT) / METRICS_PAGE
+    path.write_text(metrics_markdown(), encoding="utf-8")
+    return path
