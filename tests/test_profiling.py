@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import event, txn, user, write_dataset
 
+from growthloop.errors import NotAvailable
+from growthloop.marts.wide import user_wide
 from growthloop.metrics import profiling as P
+from growthloop.staging.loader import open_dataset
 
 
 def wide_of(**cols) -> ibis.Table:
@@ -128,11 +133,24 @@ def test_layer_summary_by_hand():
     t = wide_of(user_id=[f"u{i}" for i in range(len(values))], aum=values)
     got = P.layer_summary(P.layers(t))
     total = 9999.99 + 10000 + 50000 + 199999 + 1e6 + 5e6
-    assert got == pytest.approx({"top_layers_user_share": 2 / 8,
-                                 "top_layers_aum_share": 6e6 / total,
-                                 "no_asset_share": 2 / 8})
+    # the top tiers are the two highest of the bounds given: from 20万 with the default bounds
+    assert got == {"metric_label": "资产", "top_from": 200_000.0, "top_label": "20万及以上",
+                   "top_layers_users": 2, "top_layers_user_share": 2 / 8,
+                   "top_layers_aum_share": pytest.approx(6e6 / total), "bottom_label": "无资产",
+                   "no_asset_users": 2, "no_asset_share": 2 / 8}
     # a lower cut takes in the 5万-20万 tier too
     assert P.layer_summary(P.layers(t), top_from=50_000)["top_layers_user_share"] == 4 / 8
+    # other bounds: the top tiers follow them (from 5万 with bounds 0, 1万, 5万), not 20万
+    got = P.layer_summary(P.layers(t, bounds=[0, 10_000, 50_000]))
+    assert got["top_label"] == "1万及以上" and got["top_layers_users"] == 5  # 1万 .. 5e6
+    # one bound: the only tier above the bottom is the top; the bottom tier is never counted
+    got = P.layer_summary(P.layers(t, bounds=[0]))
+    assert got["top_from"] == 0.0 and got["top_layers_users"] == 6 and got["no_asset_users"] == 2
+    # another metric names its own tiers
+    n = wide_of(user_id=["a", "b", "c"], invest_count=[0, 2, 7])
+    got = P.layer_summary(P.layers(n, "invest_count", bounds=[0, 1, 5]))
+    assert got["metric_label"] == "投资次数" and got["bottom_label"] == "未投资"
+    assert got["top_label"] == "1及以上" and got["top_layers_users"] == 2
 
 
 def test_layer_expr_matches_layers_and_custom_bounds():
@@ -250,11 +268,17 @@ def test_headline_plain_python():
     assert h["aum_per_investor"] == pytest.approx(1000 / 3)
     assert type(h["users"]) is int and type(h["investors"]) is int
     assert all(type(h[k]) is float for k in h if k not in ("users", "investors"))
+    # three holders are too few for a concentration measure (the top 20% would be a third)
+    with pytest.raises(NotAvailable, match="至少 5 名资产"):
+        P.concentration(t)
+    t = wide_of(user_id=list("abcdef"), is_investor=[True] * 5 + [False],
+                aum=[100.0, 300.0, 600.0, 400.0, 100.0, 0.0])
     c = P.concentration(t)
-    assert c["top20_share"] == pytest.approx(0.6)  # ceil(0.2·3) = 1 holder of 600
-    # 2·(1·100 + 2·300 + 3·600)/(3·1000) − 4/3 = 5000/3000 − 4/3 = 1/3
-    assert c["gini"] == pytest.approx(1 / 3)
-    assert list(c) == ["gini", "top20_share"] and all(type(v) is float for v in c.values())
+    assert c["top20_share"] == pytest.approx(0.4)  # ceil(0.2·5) = 1 holder of 600, of 1500
+    # sorted 100, 100, 300, 400, 600: 2·(100 + 200 + 900 + 1600 + 3000)/(5·1500) − 6/5
+    assert c["gini"] == pytest.approx(2 * 5800 / 7500 - 1.2)
+    assert list(c) == ["gini", "top20_share", "holders"] and c["holders"] == 5
+    assert type(c["holders"]) is int and all(type(c[k]) is float for k in ("gini", "top20_share"))
 
 
 # ---------------------------------------------------------------------------- clusters
@@ -360,7 +384,10 @@ def test_cluster_summary(blob_result):
     first = blob_result.profile.iloc[0]  # cluster 1: the highest AUM centroid
     assert got == {"k": blob_result.k, "cluster1_desc": first.description,
                    "cluster1_user_share": float(first.user_share),
-                   "cluster1_aum_share": float(first.aum_share)}
+                   "cluster1_aum_share": float(first.aum_share),
+                   "cluster_investors": 240, "cluster_distinct": 240,
+                   "k_tried_min": 2, "k_tried_max": 6, "k_skipped": "", "cluster_min_size": 1,
+                   "k_size_bound": False}
     assert type(got["k"]) is int and got["k"] == 3  # the three blobs
 
 
@@ -389,6 +416,280 @@ def test_cluster_users_rejects_bad_input(blob_frame):
     t = ibis.memtable(blob_frame)
     with pytest.raises(ValueError, match="no column"):
         P.cluster_users(t, features=["aum", "nope"])
-    tiny = ibis.memtable(blob_frame.head(2))
-    with pytest.raises(ValueError, match="at least 3 investors"):
+    # a bad range is a bad parameter
+    with pytest.raises(ValueError, match="k_range"):
+        P.cluster_users(t, k_range=[1, 2])
+    with pytest.raises(ValueError, match="k_range"):
+        P.cluster_users(t, k_range=range(5, 3))
+    # too few investors is the data's shortfall: the section's note, not a crash
+    tiny = ibis.memtable(blob_frame[blob_frame.is_investor].head(2))
+    with pytest.raises(NotAvailable, match="至少 3 名投资人.*不同的投资行为不足 3 种，分不出两群"):
         P.cluster_users(tiny)
+    with pytest.raises(NotAvailable, match="没有投资人"):
+        P.cluster_users(ibis.memtable(blob_frame[~blob_frame.is_investor]))
+
+
+# ---------------------------------------------------------------------------- what the data can support
+
+
+def test_composition_summary_by_hand(six):
+    table = P.composition_table(six, ["age_band", "gender", "city_tier"])
+    got = P.composition_summary(table, min_users=1)
+    # 1000 yuan: 一线 (u2, u4) is 2 of 6 users and 600 yuan: +26.7 points, the most over;
+    # 18-24, 男 and 三线 are each 2 of 6 users with 100 yuan (-23.3 points): the tie goes to the
+    # first dimension, age band
+    assert got["basis"] == "aum" and got["groups"] == 8
+    assert (got["over_dimension"], got["over_value"]) == ("城市等级", "一线")
+    assert got["over_user_share"] == pytest.approx(1 / 3) and got["over_share"] == pytest.approx(0.6)
+    assert (got["under_dimension"], got["under_value"]) == ("年龄段", "18-24")
+    assert got["under_share"] == pytest.approx(0.1)
+    assert got["known"] == "年龄段、性别、城市等级" and got["unknown"] == "" and got["unknown_columns"] == ""
+    # one user of six is unknown in each dimension: the first is named
+    assert got["most_unknown_dimension"] == "年龄段" and got["most_unknown_share"] == pytest.approx(1 / 6)
+    # groups smaller than min_users are not named: with 3, only 女 (3 users, 300 yuan) is left,
+    # below its share of users; with 4 nobody is compared
+    got = P.composition_summary(table, min_users=3)
+    assert got["groups"] == 1 and got["over_value"] == "无" and math.isnan(got["over_share"])
+    assert got["under_value"] == "女" and got["under_share"] == pytest.approx(0.3)
+    got = P.composition_summary(table, min_users=4)
+    assert got["groups"] == 0 and got["over_value"] == got["under_value"] == "无"
+
+
+def test_composition_summary_basis_follows_the_money(six):
+    # nobody holds assets: the investors are compared instead (一线: 2 of 6 users, 1 of 3 investors
+    # = 0; 三线: 1 of 3; 新一线 none ...)
+    no_aum = six.mutate(aum=six.aum * 0)
+    got = P.composition_summary(P.composition_table(no_aum, ["city_tier"]), min_users=1)
+    assert got["basis"] == "investors"
+    # 一线 1/3 of users, 1/3 of investors; 三线 1/3 and 1/3; 新一线 1/6 and 0
+    assert got["under_value"] == "新一线" and got["over_value"] == "无"
+    # nobody has invested: nothing to compare, but the dimensions are still described
+    none = six.mutate(aum=six.aum * 0, is_investor=six.is_investor & False)
+    got = P.composition_summary(P.composition_table(none, ["city_tier"]), min_users=1)
+    assert got["basis"] == "" and got["groups"] == 0 and got["over_value"] == "无"
+
+
+def test_unknown_dimensions_are_said_not_drawn():
+    t = wide_of(user_id=["a", "b", "c"], age_band=["未知"] * 3, gender=[None, None, None],
+                signup_channel=["百度", "未标记", "百度"], is_investor=[True, True, False],
+                aum=[10.0, 20.0, 0.0])
+    table = P.composition_table(t, ["age_band", "gender", "signup_channel"])
+    assert P.known_dimensions(table) == (("signup_channel",), ("age_band", "gender"))
+    assert P.panel_dimensions(table) == ("signup_channel",)
+    got = P.composition_summary(table, min_users=1)
+    assert got["known"] == "注册渠道" and got["unknown"] == "年龄段、性别"
+    assert got["unknown_columns"] == "birth_year、gender"
+    # 未标记 is not a group to name, but it is the unknown share of the channel
+    assert got["over_value"] == "无" and got["under_value"] == "百度"  # 2/3 users, 1/3 money
+    assert got["most_unknown_dimension"] == "注册渠道" and got["most_unknown_share"] == pytest.approx(1 / 3)
+    # every dimension unknown: the section cannot be shown
+    blank = P.composition_table(t, ["age_band", "gender"])
+    with pytest.raises(NotAvailable, match="至少一个有值的用户属性（年龄段、性别）"):
+        P.composition_summary(blank)
+    assert P.panel_dimensions(blank) == ()
+    with pytest.raises(ValueError, match="most"):
+        P.panel_dimensions(blank, most=0)
+
+
+def test_panels_prefer_the_usual_four():
+    t = wide_of(user_id=["a", "b"], age_band=["18-24", "25-34"], gender=["男", "女"],
+                region=["华东", "华南"], city_tier=["一线", "二线"], device_os=["iOS", "iOS"],
+                signup_channel=["百度", "百度"], is_investor=[True, False], aum=[1.0, 0.0])
+    table = P.composition_table(t)
+    assert P.panel_dimensions(table) == ("age_band", "city_tier", "region", "device_os")
+    # a preferred dimension the data lacks is replaced by the next one it has
+    table = P.composition_table(t.mutate(region=ibis.literal(None, "string")))
+    assert P.panel_dimensions(table) == ("age_band", "city_tier", "device_os", "gender")
+
+
+def test_layers_need_someone_above_the_bottom_tier():
+    t = wide_of(user_id=["a", "b"], aum=[0.0, None], invest_amount=[500.0, 0.0],
+                gender=["男", "女"])
+    with pytest.raises(NotAvailable, match="所有用户都在「无资产」层"):
+        P.layers(t)
+    # another metric the data does have works
+    assert P.layers(t, "invest_amount", [0, 1000])["users"].tolist() == [1, 1, 0]
+    with pytest.raises(ValueError, match="layer_metric.*'nope'"):
+        P.layers(t, "nope")
+    with pytest.raises(ValueError, match="not numeric"):
+        P.layers(t, "gender")
+
+
+def test_concentration_needs_holders():
+    nobody = money([0, 0, 0])
+    with pytest.raises(NotAvailable, match="没有人持有资产"):
+        P.concentration(nobody)
+    with pytest.raises(NotAvailable, match="没有人持有资产"):
+        P.lorenz_curve(nobody)
+    with pytest.raises(NotAvailable, match="没有人持有资产"):
+        P.lorenz_curve(nobody, investors_only=False)
+    seven = money([0, 1, 2, 3, 4, 5, 6, 7])
+    assert P.concentration(seven)["holders"] == 7
+    # a chapter's min_cell_size raises the floor; below MIN_HOLDERS it does not lower it
+    with pytest.raises(NotAvailable, match="持有资产的用户不足 10 人"):
+        P.concentration(seven, min_holders=10)
+    with pytest.raises(NotAvailable, match="不足 5 人"):
+        P.concentration(money([0, 1, 2, 3]), min_holders=1)
+
+
+def test_clusters_try_only_the_k_the_data_supports():
+    # six investors in two tight pairs and two loners: six distinct points, so k up to 5;
+    # asked 3..8, k 6, 7 and 8 are skipped and said
+    rows = [(1, 100.0, 100.0, 10, 30), (1, 110.0, 100.0, 11, 31), (9, 9e4, 8e4, 1, 400),
+            (10, 1e5, 9e4, 2, 410), (3, 5e3, 0.0, 200, 300), (2, 2e3, 1e3, 90, 100)]
+    df = pd.DataFrame(rows, columns=FEATURES).assign(
+        user_id=[f"u{i}" for i in range(6)], is_investor=True)
+    res = P.cluster_users(ibis.memtable(df), k_range=range(3, 9))
+    assert res.k_skipped == (6, 7, 8) and res.distinct == 6
+    assert res.scores["k"].tolist() == [3, 4, 5]
+    got = P.cluster_summary(res)
+    assert got["k_skipped"] == "6–8" and got["k_tried_max"] == 5 and got["cluster_investors"] == 6
+    # the same investors twice over are still six distinct behaviours
+    twice = pd.concat([df, df.assign(user_id=df.user_id + "b")], ignore_index=True)
+    assert P.cluster_users(ibis.memtable(twice), k_range=range(3, 9)).k_skipped == (7, 8)
+    assert not got["k_size_bound"] and got["cluster_min_size"] == 1
+    # asked for at least 6 groups: nothing the data supports
+    with pytest.raises(NotAvailable, match="不同的投资行为不足 7 种，最多只能分成 5 群"):
+        P.cluster_users(ibis.memtable(df), k_range=range(6, 9))
+    # groups of at least 2 on average: 12 investors allow 6 groups, 7 and 8 are skipped
+    res = P.cluster_users(ibis.memtable(twice), k_range=range(3, 9), min_size=2)
+    assert res.k_skipped == (7, 8) and not res.size_bound  # 6 distinct bound it first
+    # at least 3 on average: 12 // 3 = 4 groups at most, the size is what binds
+    res = P.cluster_users(ibis.memtable(twice), k_range=range(3, 9), min_size=3)
+    assert res.k_skipped == (5, 6, 7, 8) and res.size_bound and res.investors == 12
+    assert P.cluster_summary(res)["k_size_bound"] is True
+    assert P._runs([7, 8]) == "7、8" and P._runs([3, 5, 6, 7, 9]) == "3、5–7、9" and P._runs([]) == ""
+    # at least 5 on average: 2 groups at most, fewer than the 3 asked for
+    with pytest.raises(NotAvailable, match="投资人不足 15 人，每群平均不少于 5 人时最多只能分成 2 群"):
+        P.cluster_users(ibis.memtable(twice), k_range=range(3, 9), min_size=5)
+    with pytest.raises(ValueError, match="min_size"):
+        P.cluster_users(ibis.memtable(twice), min_size=0)
+
+
+def test_headline_without_users():
+    empty = ibis.memtable(pd.DataFrame({"user_id": pd.Series([], dtype=str),
+                                        "is_investor": pd.Series([], dtype=bool),
+                                        "aum": pd.Series([], dtype=float)}))
+    with pytest.raises(NotAvailable, match="没有注册用户"):
+        P.headline(empty)
+
+
+# ---------------------------------------------------------------------------- data shapes, loaded
+
+DEMOGRAPHICS = ("birth_year", "gender", "province", "city", "city_tier", "device_os")
+
+
+def test_headline_and_signup_span_by_hand(tiny):
+    ds = open_dataset(tiny)
+    w = user_wide(ds)
+    # analysis day 2025-03-31: T1 (30 days from 01-02) and T3 (活期, held 30 days from 01-06)
+    # have matured, T2 (90 days from 02-10) is held: U1 holds 3000 yuan; U1 and U2 invested
+    h = P.headline(w)
+    assert (h["users"], h["investors"], h["aum_total"]) == (3, 2, 3000.0)
+    assert h["aum_per_investor"] == 1500.0
+    # sign-ups 01-01, 01-05, 02-01; 02-01 to 03-31 is 28 + 30 days
+    assert P.signup_span(w) == {"first_signup": "2025-01-01", "last_signup": "2025-02-01",
+                                "days_since_last_signup": 58}
+
+
+def demographics_blank(folder: Path, absent: bool = False) -> Path:
+    """Twelve users without any demographic value (blank, or the columns absent from the file),
+    signed up through two channels; four invest and hold."""
+    users = [user(f"U{i:02d}", "2025-01-01 10:00:00", utm_source="baidu" if i % 2 else "toutiao",
+                  **{c: None for c in DEMOGRAPHICS}) for i in range(12)]
+    events = [event("register", "2025-01-01 10:00:00", f"U{i:02d}", f"A{i}") for i in range(12)]
+    txns = [txn(f"T{i}", f"U{i:02d}", "2025-03-01 10:00:00", 1000.0 * (i + 1), 90) for i in range(4)]
+    path = write_dataset(folder, users=users, events=events, transactions=txns,
+                         config={"name": "blank", "analysis_date": "2025-03-31"})
+    if absent:
+        frame = pd.read_parquet(path / "users.parquet").drop(columns=list(DEMOGRAPHICS))
+        frame.to_parquet(path / "users.parquet", index=False)
+    return path
+
+
+@pytest.mark.parametrize("absent", [False, True])
+def test_blank_or_absent_demographics(tmp_path: Path, absent: bool):
+    ds = open_dataset(demographics_blank(tmp_path / "d", absent))
+    table = P.composition_table(user_wide(ds))
+    # one row, 未知, per blank dimension: no KeyError for an age band the data does not have
+    assert table[table.dimension == "age_band"]["value"].tolist() == ["未知"]
+    assert P.known_dimensions(table)[0] == ("signup_channel",)
+    assert P.panel_dimensions(table) == ("signup_channel",)
+    got = P.composition_summary(table, min_users=1)
+    assert got["unknown"] == "年龄段、性别、地区、城市等级、设备"
+    # baidu: U01, U03 (2000 + 4000 yuan) of 10,000: 50% of users, 60% of the money
+    # (the default channel map: baidu is 百度搜索, toutiao 信息流广告)
+    assert (got["over_value"], got["under_value"]) == ("百度搜索", "信息流广告")
+    assert got["over_share"] == pytest.approx(0.6) and got["under_share"] == pytest.approx(0.4)
+
+
+def test_one_user_with_a_blank_birth_year(tmp_path: Path):
+    path = write_dataset(tmp_path / "one", users=[user("U1", birth_year=None)],
+                         events=[event("register", "2025-01-01 10:00:00", "U1", "A1")],
+                         transactions=[txn("T1", "U1", "2025-03-01 10:00:00", 1000.0, 90)],
+                         config={"name": "one", "analysis_date": "2025-03-31"})
+    w = user_wide(open_dataset(path))
+    assert P.headline(w)["users"] == 1
+    table = P.composition_table(w)
+    assert table[table.dimension == "age_band"]["value"].tolist() == ["未知"]
+    got = P.composition_summary(table, min_users=10)  # one person is never named
+    assert got["groups"] == 0 and got["over_value"] == got["under_value"] == "无"
+    tiers = P.layer_summary(P.layers(w))
+    assert tiers["top_layers_users"] == 0 and tiers["no_asset_users"] == 0
+    with pytest.raises(NotAvailable, match="至少 4 名投资人"):
+        P.cluster_users(w, k_range=range(3, 9))
+    with pytest.raises(NotAvailable, match="不足 5 人"):
+        P.concentration(w)
+
+
+def test_everything_matured(tiny):
+    # a year on, every investment has matured: investors, but nobody holds assets
+    cfg = tiny / "dataset.yml"
+    cfg.write_text(cfg.read_text().replace("2025-03-31", "2026-03-31"), encoding="utf-8")
+    w = user_wide(open_dataset(tiny))
+    h = P.headline(w)
+    assert h["investors"] == 2 and h["aum_total"] == 0.0
+    assert P.signup_span(w)["days_since_last_signup"] == 365 + 58
+    assert P.composition_summary(P.composition_table(w), min_users=1)["basis"] == "investors"
+    with pytest.raises(NotAvailable, match="「无资产」层"):
+        P.layers(w)
+    with pytest.raises(NotAvailable, match="没有人持有资产"):
+        P.concentration(w)
+    # the same data can still be layered on what was invested: U3 nothing, U2 500, U1 4000
+    assert P.layers(w, "invest_amount", [0, 1000])["users"].tolist() == [1, 1, 1]
+
+
+def test_layer_bounds_that_are_not_numbers_name_the_parameter():
+    t = wide_of(user_id=["a"], aum=[5.0])
+    for bad in ("[0, 5000]", [0, "x"], None):
+        with pytest.raises(ValueError, match="layer bounds must be a list of numbers"):
+            P.layers(t, bounds=bad)
+
+
+@pytest.mark.slow
+def test_the_chapter_builds_on_data_it_cannot_fully_support(tmp_path: Path):
+    """The whole chapter on a dataset of one user without a birth year whose only investment has
+    matured: it builds, the overview and composition are shown, and layers, clusters and
+    concentration show the book's note instead."""
+    import json
+
+    import papermill
+
+    from growthloop import PROJECT_ROOT
+
+    data = write_dataset(tmp_path / "one", users=[user("U1", birth_year=None)],
+                         events=[event("register", "2025-01-01 10:00:00", "U1", "A1")],
+                         transactions=[txn("T1", "U1", "2025-01-02 10:00:00", 1000.0, 30)],
+                         config={"name": "one", "analysis_date": "2025-03-31"})
+    out = tmp_path / "out.ipynb"
+    papermill.execute_notebook(str(PROJECT_ROOT / "chapters" / "01_user_profiling.ipynb"), str(out),
+                               parameters={"data": str(data), "out_dir": str(tmp_path)},
+                               kernel_name="python3", progress_bar=False)
+    html = [o["data"].get("text/html", "") for c in json.loads(out.read_text())["cells"]
+            for o in c.get("outputs", []) if "data" in o]
+    html = ["".join(h) if isinstance(h, list) else h for h in html]
+    notes = [h for h in html if "gl-unavailable" in h]
+    findings = [h for h in html if "gl-finding" in h]
+    assert len(notes) == 3 and len(findings) == 2
+    assert "「无资产」层" in notes[0] and "不同的投资行为" in notes[1] and "没有人持有资产" in notes[2]
+    assert "共有 &lt;10 名注册用户" in findings[0] and "年龄段都是空的" in findings[1]

@@ -170,8 +170,8 @@ class Chapter:
     def table(self, frame: pd.DataFrame, name: str, caption: str = "",
               formats: dict[str, str] | None = None, max_rows: int = 60,
               counts: list[str] | tuple[str, ...] | None = None,
-              complement: str | list[str] | None = None):
-        """Write `frame` as tables/<chapter>/<name>.csv and return an HTML view with a link.
+              complement: str | list[str] | None = None, show: bool = True):
+        """Write `frame` as tables/<chapter>/<name>.csv and show it in the page with a link.
 
         Small cells are suppressed in both (see `suppress`), then text cells are masked
         (`mask`); the CSV is defused against formulas (`csv_safe`). The view is a plain `gl-table`;
@@ -196,11 +196,15 @@ class Chapter:
             that counts no people.
         complement : str, list of str or None, default None
             Passed to `suppress`: groups whose counts add up to a published total.
+        show : bool, default True
+            In a notebook, display the view and return None: a value returned inside a
+            ``with ch.section(...)`` block would not be shown. False returns it instead.
 
         Returns
         -------
-        IPython.display.HTML
-            The caption, a download link and the table.
+        IPython.display.HTML or None
+            The caption, a download link and the table; None when it was displayed (`show` in a
+            notebook's kernel).
 
         Raises
         ------
@@ -225,7 +229,13 @@ class Chapter:
         cap = f"<p class='gl-caption'><b>{html.escape(caption)}</b>{more} · " if caption else "<p class='gl-caption'>"
         from IPython.display import HTML
 
-        return HTML(f"{cap}<a href='{link}' download>下载 CSV ({name}.csv)</a></p>{body}")
+        view = HTML(f"{cap}<a href='{link}' download>下载 CSV ({name}.csv)</a></p>{body}")
+        if show and _in_kernel():
+            from IPython.display import display
+
+            display(view)
+            return None
+        return view
 
     def export(self, rows: pd.DataFrame | ibis.Table, name: str, batch_rows: int = 200_000) -> Path:
         """Write a private list (user ids allowed) to exports/; not published.

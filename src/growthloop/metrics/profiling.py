@@ -9,16 +9,24 @@ its nearest centroid in the engine.
 The four questions of the chapter:
 
 - :func:`composition`: who the users, the investors and the money are along one dimension
-  (age band, gender, region, city tier, device, sign-up channel).
+  (age band, gender, region, city tier, device, sign-up channel); :func:`known_dimensions` and
+  :func:`panel_dimensions` say which dimensions the data has (a blank or absent column is one
+  value, 未知).
 - :func:`layers` / :func:`layer_expr`: layering (分层) by one quantifiable metric, AUM by default,
   into non-overlapping tiers; every user is in exactly one layer.
 - :func:`cluster_users`: behaviour grouping (分群) of investors with KMeans, k chosen by the
-  silhouette score.
+  silhouette score among the k the data supports.
 - :func:`lorenz_curve`, :func:`gini`, :func:`top_share`: how concentrated the value is.
 
-:func:`headline`, :func:`band_shares`, :func:`layer_summary`, :func:`cluster_summary` and
-:func:`concentration` gather each question's numbers as plain Python values, keyed as the
-chapter glues them (``prof_<key>``).
+:func:`headline`, :func:`signup_span`, :func:`composition_summary`, :func:`layer_summary`,
+:func:`cluster_summary` and :func:`concentration` gather each question's numbers as plain Python
+values, keyed as the chapter glues them (``prof_<key>``).
+
+What the data cannot support raises `growthloop.errors.NotAvailable` (the chapter shows the
+book's note for that section and goes on): no dimension with a known value, nobody above the
+bottom tier, too few (or too alike) investors for the k asked for, too few holders for a
+concentration measure, no user at all. A bad parameter (a metric that is not a numeric column,
+bounds that are not increasing numbers, k below 2) raises ValueError.
 Every result is ordered deterministically, so the same data always gives the same book.
 """
 
@@ -32,7 +40,8 @@ import ibis
 import numpy as np
 import pandas as pd
 
-from growthloop.staging.contract import AGE_BANDS
+from growthloop.errors import NotAvailable
+from growthloop.staging.contract import AGE_BANDS, UNTAGGED_CHANNEL
 from growthloop.staging.geo import CITY_TIERS, UNKNOWN
 
 __all__ = [
@@ -46,6 +55,7 @@ __all__ = [
     "cluster_summary",
     "cluster_users",
     "composition",
+    "composition_summary",
     "composition_table",
     "concentration",
     "gini",
@@ -55,6 +65,10 @@ __all__ = [
     "layer_labels",
     "layers",
     "lorenz_curve",
+    "metric_label",
+    "known_dimensions",
+    "panel_dimensions",
+    "signup_span",
     "top_share",
 ]
 
@@ -64,6 +78,15 @@ DIMENSION_LABELS: dict[str, str] = {
     "device_os": "设备", "signup_channel": "注册渠道",
 }
 PROFILE_DIMENSIONS: tuple[str, ...] = tuple(DIMENSION_LABELS)
+#: The dimensions the composition figure draws first, when the data has them.
+PANEL_DIMENSIONS: tuple[str, ...] = ("age_band", "city_tier", "region", "device_os")
+#: The users-table columns each dimension is derived from (what to supply when it is unknown).
+DIMENSION_SOURCES: dict[str, str] = {
+    "age_band": "birth_year", "gender": "gender", "region": "province",
+    "city_tier": "city / city_tier", "device_os": "device_os", "signup_channel": "utm_source",
+}
+#: Values that say the dimension is not known for the user (未知; an untagged sign-up, 未标记).
+UNKNOWN_VALUES: frozenset[str] = frozenset({UNKNOWN, UNTAGGED_CHANNEL})
 
 # --------------------------------------------------------------------------------------------
 # Composition (用户构成)
@@ -217,6 +240,158 @@ def band_shares(table: pd.DataFrame, dimension: str, values: Sequence[str],
     return out
 
 
+def known_dimensions(table: pd.DataFrame) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Split the dimensions of a :func:`composition_table` into those the data has and those
+    it does not.
+
+    A dimension is known when at least one user has a value other than 未知 (or 未标记 for an
+    untagged sign-up); a column that is blank or absent in the users table gives one row, 未知,
+    and is unknown.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`composition_table` result.
+
+    Returns
+    -------
+    tuple
+        (known dimensions, unknown dimensions), each in the table's order.
+    """
+    dims = list(dict.fromkeys(table["dimension"]))
+    known_rows = table[~table["value"].isin(UNKNOWN_VALUES) & (table["users"] > 0)]
+    known = set(known_rows["dimension"])
+    return (tuple(d for d in dims if d in known), tuple(d for d in dims if d not in known))
+
+
+def panel_dimensions(table: pd.DataFrame, preferred: Sequence[str] = PANEL_DIMENSIONS,
+                     most: int = 4) -> tuple[str, ...]:
+    """The dimensions the composition figure draws: the preferred ones the data has, topped up
+    with its other known dimensions, at most `most`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`composition_table` result.
+    preferred : sequence of str, default PANEL_DIMENSIONS
+        The dimensions drawn first, in order, when they are known.
+    most : int, default 4
+        The most panels; at least 1.
+
+    Returns
+    -------
+    tuple of str
+        The dimensions to draw, in order (empty when no dimension is known).
+
+    Raises
+    ------
+    ValueError
+        When `most` is below 1.
+    """
+    if most < 1:
+        raise ValueError(f"most: draw at least one panel, got {most}")
+    known, _ = known_dimensions(table)
+    chosen = [d for d in preferred if d in known]
+    chosen += [d for d in known if d not in chosen]
+    return tuple(chosen[:most])
+
+
+def composition_summary(table: pd.DataFrame, min_users: int = 10) -> dict[str, int | float | str]:
+    """Gather the composition's numbers for the chapter's prose: which group's share of the
+    money most outruns (and most trails) its share of the users, and which dimensions the data
+    does not have.
+
+    The comparison is on the assets (AUM) when anyone holds some, else on the investors when
+    anyone has invested, else there is none. Only known values (not 未知 / 未标记) of known
+    dimensions with at least `min_users` users are compared; the difference is the share of the
+    money (or investors) minus the share of the users, in the group's own dimension.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`composition_table` result.
+    min_users : int, default 10
+        The smallest group named (the chapter passes its min_cell_size).
+
+    Returns
+    -------
+    dict
+        ``known`` / ``unknown``: the dimensions' names (年龄段、性别 ...) joined with 、, "" when
+        none; ``unknown_columns``: the users columns behind the unknown ones (birth_year ...);
+        ``basis``: ``"aum"``, ``"investors"`` or ``""`` (nothing to compare); ``min_users``;
+        ``groups``: how many groups were compared; ``over_dimension``, ``over_value``,
+        ``over_user_share``, ``over_share`` (the group whose share most exceeds its share of
+        the users; 无 and NaN when no group's does) and the same for ``under_``;
+        ``most_unknown_dimension`` / ``most_unknown_share``: the known dimension with the largest
+        share of users whose value is unknown (无 and 0.0 when none is).
+
+    Raises
+    ------
+    NotAvailable
+        When no dimension has a known value for any user.
+
+    Examples
+    --------
+    >>> import ibis
+    >>> wide = ibis.memtable({"user_id": ["a", "b", "c", "d"], "gender": ["男", "男", "女", None],
+    ...                       "is_investor": [True, False, True, False],
+    ...                       "aum": [100.0, 0.0, 300.0, 0.0]})
+    >>> s = composition_summary(composition_table(wide, ["gender"]), min_users=1)
+    >>> s["over_value"], s["over_share"], s["under_value"], s["under_share"]  # 女: 1/4 users, 3/4 money
+    ('女', 0.75, '男', 0.25)
+    """
+    known, unknown = known_dimensions(table)
+    if not known:
+        dims = list(dict.fromkeys(table["dimension"]))
+        raise NotAvailable(
+            "至少一个有值的用户属性（" + "、".join(DIMENSION_LABELS.get(d, d) for d in dims) + "）",
+            "数据中这些属性对每个用户都是空的（全部为未知）",
+            "在 users 表补充 " + "、".join(DIMENSION_SOURCES.get(d, d) for d in dims)
+            + " 中的任一列，或在 dataset.yml 的 tables.users.columns 里把平台的对应字段映射过来")
+    rows = table[table["dimension"].isin(known)]
+    basis = ("aum" if (rows["aum"] > 0).any()
+             else "investors" if (rows["investors"] > 0).any() else "")
+    share = {"aum": "aum_share", "investors": "investor_share"}.get(basis)
+    eligible = rows[~rows["value"].isin(UNKNOWN_VALUES) & (rows["users"] >= min_users)]
+    out: dict[str, int | float | str] = {
+        "known": "、".join(DIMENSION_LABELS.get(d, d) for d in known),
+        "unknown": "、".join(DIMENSION_LABELS.get(d, d) for d in unknown),
+        "unknown_columns": "、".join(DIMENSION_SOURCES.get(d, d) for d in unknown),
+        "basis": basis,
+        "min_users": int(min_users),
+        "groups": int(len(eligible)) if share else 0,
+    }
+    nan = float("nan")
+    for side in ("over", "under"):
+        out |= {f"{side}_dimension": "无", f"{side}_value": "无", f"{side}_user_share": nan,
+                f"{side}_share": nan}
+    if share and len(eligible):
+        order = {d: i for i, d in enumerate(known)}
+        diff = (eligible[share] - eligible["user_share"]).fillna(0.0)
+        ranked = eligible.assign(_diff=diff, _dim=eligible["dimension"].map(order),
+                                 _row=np.arange(len(eligible)))
+        for side, ascending, keep in (("over", False, ranked["_diff"] > 0),
+                                      ("under", True, ranked["_diff"] < 0)):
+            pick = ranked[keep].sort_values(["_diff", "_dim", "_row"],
+                                            ascending=[ascending, True, True], kind="mergesort")
+            if len(pick):
+                top = pick.iloc[0]
+                out |= {f"{side}_dimension": DIMENSION_LABELS.get(top["dimension"], top["dimension"]),
+                        f"{side}_value": str(top["value"]),
+                        f"{side}_user_share": float(top["user_share"]),
+                        f"{side}_share": float(top[share])}
+    unknown_share = (rows[rows["value"].isin(UNKNOWN_VALUES)]
+                     .groupby("dimension", sort=False)["user_share"].sum())
+    unknown_share = unknown_share[unknown_share > 0]
+    if len(unknown_share):
+        worst = max(unknown_share.index, key=lambda d: (unknown_share[d], -known.index(d)))
+        out |= {"most_unknown_dimension": DIMENSION_LABELS.get(worst, worst),
+                "most_unknown_share": float(unknown_share[worst])}
+    else:
+        out |= {"most_unknown_dimension": "无", "most_unknown_share": 0.0}
+    return out
+
+
 # --------------------------------------------------------------------------------------------
 # Layering (分层)
 # --------------------------------------------------------------------------------------------
@@ -260,7 +435,13 @@ def _fmt_en(x: float) -> str:
 
 
 def _check_bounds(bounds: Sequence[float]) -> list[float]:
-    b = [float(x) for x in bounds]
+    try:
+        if isinstance(bounds, str):
+            raise TypeError(bounds)
+        b = [float(x) for x in bounds]
+    except (TypeError, ValueError):
+        raise ValueError(f"layer bounds must be a list of numbers (aum_bounds = [0, 10000, ...]), "
+                         f"got {bounds!r}") from None
     if not b:
         raise ValueError("layers need at least one bound")
     if any(not math.isfinite(x) for x in b):
@@ -356,6 +537,39 @@ def layer_expr(wide: ibis.Table, metric: str = "aum",
     return ibis.cases(*cases, else_=tiers[-1][0]).name("layer")
 
 
+#: What the page calls the usual layering metrics (any other metric is called by its name).
+METRIC_LABELS: dict[str, str] = {
+    "aum": "资产", "invest_amount": "投资额", "first_invest_amount": "首投金额", "revenue": "收入",
+    "invest_count": "投资次数",
+}
+
+
+def metric_label(metric: str) -> str:
+    """The page's word for a layering metric: 资产 for aum, 投资额 for invest_amount ...
+
+    Parameters
+    ----------
+    metric : str
+        A numeric column of the wide table.
+
+    Returns
+    -------
+    str
+        Its word (METRIC_LABELS), else the column's own name.
+    """
+    return METRIC_LABELS.get(metric, metric)
+
+
+def _check_metric(wide: ibis.Table, metric: str, name: str = "metric (a chapter's layer_metric)") -> None:
+    """A layering or concentration metric must be a numeric column of the wide table."""
+    if metric not in wide.columns:
+        raise ValueError(f"{name}: {metric!r} is not a column of the user wide table; use a "
+                         f"numeric one such as {sorted(METRIC_LABELS)}")
+    if not wide[metric].type().is_numeric():
+        raise ValueError(f"{name}: {metric!r} is not numeric ({wide[metric].type()}); use a "
+                         f"numeric column such as {sorted(METRIC_LABELS)}")
+
+
 def layers(wide: ibis.Table, metric: str = "aum",
            bounds: Sequence[float] = DEFAULT_AUM_BOUNDS) -> pd.DataFrame:
     """Layer (分层) all users by one metric into non-overlapping tiers.
@@ -376,13 +590,18 @@ def layers(wide: ibis.Table, metric: str = "aum",
     -------
     pandas.DataFrame
         One row per tier; columns ``layer``, ``layer_en``, ``lower``, ``upper``, ``users``,
-        ``user_share``, ``metric_sum``, ``metric_share``, ``metric_mean`` (NaN in an empty tier).
+        ``user_share``, ``metric_sum``, ``metric_share``, ``metric_mean`` (NaN in an empty tier);
+        ``attrs["metric"]`` is `metric`.
 
     Raises
     ------
     ValueError
-        For bad `bounds`, as :func:`layer_labels`.
+        For bad `bounds`, as :func:`layer_labels`, or a `metric` that is not a numeric column.
+    NotAvailable
+        When no user is above the bottom tier (nobody holds assets, say): every user would be
+        in one layer.
     """
+    _check_metric(wide, metric)
     tiers = layer_labels(metric, bounds)
     label = layer_expr(wide, metric, bounds)
     value = wide[metric].cast("float64").fill_null(0.0)
@@ -392,41 +611,77 @@ def layers(wide: ibis.Table, metric: str = "aum",
     frame = pd.DataFrame(tiers, columns=["layer", "layer_en", "lower", "upper"])
     frame["users"] = frame["layer"].map(got["users"]).fillna(0).astype("int64")
     frame["metric_sum"] = frame["layer"].map(got["metric_sum"]).fillna(0.0).astype("float64")
+    if not frame["users"].iloc[1:].sum():
+        word, bottom = metric_label(metric), tiers[0][0]
+        raise NotAvailable(
+            f"至少一名{word}（{metric}）高于 {_num(tiers[0][2])} 的用户",
+            f"截至分析日没有这样的用户：所有用户都在「{bottom}」层",
+            "检查 transactions 的 term_days 与状态映射（到期的定期不再计入资产），或用参数 layer_metric "
+            "换一个分层指标（如 invest_amount 累计投资额）、用 aum_bounds 调整层级边界")
     total_users = int(frame["users"].sum())
     total_value = float(frame["metric_sum"].sum())
     frame["user_share"] = frame["users"] / total_users if total_users else np.nan
     frame["metric_share"] = frame["metric_sum"] / total_value if total_value else np.nan
     frame["metric_mean"] = _ratio(frame["metric_sum"], frame["users"])
-    return frame[["layer", "layer_en", "lower", "upper", "users", "user_share", "metric_sum",
-                  "metric_share", "metric_mean"]]
+    out = frame[["layer", "layer_en", "lower", "upper", "users", "user_share", "metric_sum",
+                 "metric_share", "metric_mean"]]
+    out.attrs["metric"] = metric
+    return out
 
 
-#: The lower bound (yuan) of the tiers the chapter calls the top tiers (20万 and more).
-TOP_LAYERS_FROM = 200_000.0
+#: How many of the highest tiers the chapter calls the top tiers, when no lower bound is given.
+TOP_TIERS = 2
 
 
-def layer_summary(table: pd.DataFrame, top_from: float = TOP_LAYERS_FROM) -> dict[str, float]:
+def layer_summary(table: pd.DataFrame, top_from: float | None = None,
+                  metric: str | None = None) -> dict[str, int | float | str]:
     """Gather the layering's numbers for the chapter's prose, from a :func:`layers` table.
 
     Parameters
     ----------
     table : pandas.DataFrame
         A :func:`layers` result (bottom tier first).
-    top_from : float, default TOP_LAYERS_FROM (200,000 yuan)
-        Tiers whose lower bound is at or above it are the top tiers.
+    top_from : float or None, default None
+        Tiers above the bottom one whose lower bound is at or above it are the top tiers;
+        None: the TOP_TIERS (2) highest tiers, so the top follows the layering's own bounds
+        (20万 and more for DEFAULT_AUM_BOUNDS).
+    metric : str or None, default None
+        The metric layered; None: the table's ``attrs["metric"]``, else aum.
 
     Returns
     -------
-    dict of str to float
-        ``top_layers_user_share`` / ``top_layers_aum_share``: the share of users, and of the
-        metric (AUM), in the top tiers; ``no_asset_share``: the share of users in the bottom tier
-        (nothing held; NaN for an empty table).
+    dict
+        ``metric_label`` (资产 ...); ``top_from`` (float) and ``top_label`` (20万及以上);
+        ``top_layers_users`` (int), ``top_layers_user_share`` / ``top_layers_aum_share``: the
+        users in the top tiers, their share of users and of the metric; ``bottom_label`` (无资产
+        ...), ``no_asset_users`` (int) and ``no_asset_share``: the users in the bottom tier and
+        their share (NaN for an empty table).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> wide = ibis.memtable({"user_id": ["a", "b", "c", "d"], "aum": [0.0, 5e3, 3e5, 2e6]})
+    >>> s = layer_summary(layers(wide))
+    >>> s["top_label"], s["top_layers_users"], s["no_asset_share"]
+    ('20万及以上', 2, 0.25)
     """
-    top = table[table.lower >= top_from]
+    metric = metric or table.attrs.get("metric", "aum")
+    above = table.iloc[1:]
+    if top_from is None:
+        top_from = float(above["lower"].iloc[-TOP_TIERS]) if len(above) >= TOP_TIERS else (
+            float(above["lower"].iloc[0]) if len(above) else 0.0)
+    top = above[above["lower"] >= top_from]
+    bottom = table.iloc[:1]
     return {
+        "metric_label": metric_label(metric),
+        "top_from": float(top_from),
+        "top_label": f"{_fmt_zh(float(top_from))}及以上",
+        "top_layers_users": int(top["users"].sum()),
         "top_layers_user_share": float(top.user_share.sum()),
         "top_layers_aum_share": float(top.metric_share.sum()),
-        "no_asset_share": float(table.user_share.iloc[0]) if len(table) else float("nan"),
+        "bottom_label": str(bottom["layer"].iloc[0]) if len(bottom) else "无",
+        "no_asset_users": int(bottom["users"].sum()),
+        "no_asset_share": float(bottom.user_share.iloc[0]) if len(bottom) else float("nan"),
     }
 
 
@@ -493,6 +748,18 @@ class ClusterResult:
         The fitted KMeans of the chosen k.
     relabel : dict of int to int
         Maps the model's labels (0..k-1) to ours (1..k).
+    distinct : int
+        How many distinct investors (points on the clustering scale) the sample has: k can be
+        at most ``distinct`` and at most the sample size − 1.
+    k_skipped : tuple of int
+        The k of the range asked for that the data could not support (above that limit).
+    investors : int
+        How many investors there are (all of them, not only the sample).
+    min_size : int
+        The fewest investors per group on average that was asked for.
+    size_bound : bool
+        Whether the largest k was set by `min_size` (investors // min_size) rather than by the
+        distinct investors.
     """
 
     k: int
@@ -509,6 +776,11 @@ class ClusterResult:
     sample_size: int = 0
     model: object = field(default=None, repr=False)
     relabel: dict[int, int] = field(default_factory=dict)
+    distinct: int = 0
+    k_skipped: tuple[int, ...] = ()
+    investors: int = 0
+    min_size: int = 1
+    size_bound: bool = False
 
     def standardised(self, wide: ibis.Table) -> dict[str, ibis.FloatingValue]:
         """Build each user's standardised feature expressions, as used by the model.
@@ -615,11 +887,12 @@ def _transformed(wide: ibis.Table, features: Sequence[str],
 
 
 def _sample(investors: ibis.Table, features: Sequence[str], log_features: Collection[str],
-            sample_size: int) -> pd.DataFrame:
+            sample_size: int) -> tuple[pd.DataFrame, int]:
     """A deterministic systematic sample of investors on the clustering scale.
 
     Investors are ordered by user_id and every ``ceil(n / sample_size)``-th one is taken, so the
     same data gives the same sample on any backend (a hash would differ between engines).
+    Returns the sample and the number of investors.
     """
     n = int(investors.count().execute())
     table = investors
@@ -628,7 +901,7 @@ def _sample(investors: ibis.Table, features: Sequence[str], log_features: Collec
         numbered = investors.mutate(_gl_rn=ibis.row_number().over(order_by=investors.user_id))
         table = numbered.filter(numbered._gl_rn % stride == 0)
     cols = _transformed(table, features, log_features)
-    return table.select(table.user_id, **cols).order_by("user_id").execute()
+    return table.select(table.user_id, **cols).order_by("user_id").execute(), n
 
 
 def _describe(deviation: pd.Series) -> str:
@@ -653,7 +926,8 @@ def cluster_users(wide: ibis.Table,
                   k_range: Sequence[int] = range(2, 9),
                   sample_size: int = 50_000,
                   seed: int = 7,
-                  log_features: Collection[str] = DEFAULT_LOG_FEATURES) -> ClusterResult:
+                  log_features: Collection[str] = DEFAULT_LOG_FEATURES,
+                  min_size: int = 1) -> ClusterResult:
     """Group investors by behaviour (分群) with KMeans; k chosen by the silhouette score.
 
     1. Sample: a deterministic systematic sample of at most ``sample_size`` investors
@@ -662,7 +936,9 @@ def cluster_users(wide: ibis.Table,
        tailed); a missing value is filled with the sample mean; every feature is standardised
        with the sample mean and (population) standard deviation.
     3. Fit: ``KMeans(n_clusters=k, n_init=10, random_state=seed)`` for each k in ``k_range``
-       (k between 2 and the number of distinct sample points); the silhouette score is computed
+       the data supports (k at most the number of distinct sample points, at most the sample
+       size − 1 and at most investors // `min_size`; the others are kept in ``k_skipped``);
+       the silhouette score is computed
        on at most 5,000 sample points (``random_state=seed``). The highest score wins, ties go to
        the smaller k.
     4. Label: clusters are renumbered 1..k by descending centroid of ``aum`` (else of the first
@@ -683,13 +959,18 @@ def cluster_users(wide: ibis.Table,
     features : sequence of str, default DEFAULT_CLUSTER_FEATURES
         Numeric columns of `wide` to cluster on; at least one.
     k_range : sequence of int, default range(2, 9)
-        The k to try; those outside 2..min(distinct sample points, sample size - 1) are skipped.
+        The k to try, each at least 2; those above what the data supports (step 3) are skipped
+        (``ClusterResult.k_skipped``).
     sample_size : int, default 50_000
         Most investors the model is fitted on.
     seed : int, default 7
         Random state of KMeans and of the silhouette's sample.
     log_features : collection of str, default DEFAULT_LOG_FEATURES
         Features clustered as log1p(max(x, 0)); names not in `features` are ignored.
+    min_size : int, default 1
+        The fewest investors per group on average: k is at most investors // `min_size` (a
+        chapter passes its min_cell_size, so that a group can be described without showing a
+        handful of people).
 
     Returns
     -------
@@ -699,8 +980,12 @@ def cluster_users(wide: ibis.Table,
     Raises
     ------
     ValueError
-        When `features` is empty or not all columns of `wide`, there are fewer than 3
-        investors, or no k of `k_range` fits the sample.
+        When `features` is empty or not all columns of `wide`, `k_range` is empty or has a k
+        below 2, or `min_size` is below 1.
+    NotAvailable
+        When the investors are too few, or too alike, for any k of `k_range` (no investor at
+        all, say, 3 distinct investors for k from 3, or 25 investors for k from 3 with
+        `min_size` 10).
     """
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
@@ -711,12 +996,23 @@ def cluster_users(wide: ibis.Table,
     missing = [f for f in features if f not in wide.columns]
     if missing:
         raise ValueError(f"user wide table has no column(s) {missing} to cluster on")
+    asked = sorted({int(k) for k in k_range})
+    if not asked or asked[0] < 2:
+        raise ValueError(f"k_range: give numbers of clusters of at least 2, got {list(k_range)}")
+    if int(min_size) < 1:
+        raise ValueError(f"min_size: the fewest investors per group must be at least 1, got {min_size}")
+    min_size = int(min_size)
     log_features = frozenset(f for f in log_features if f in features)
     investors = wide.filter(wide.is_investor.fill_null(False))
 
-    sample = _sample(investors, features, log_features, sample_size)
-    if len(sample) < 3:
-        raise ValueError(f"cluster_users needs at least 3 investors, the table has {len(sample)}")
+    sample, n_investors = _sample(investors, features, log_features, sample_size)
+    k0 = asked[0]
+    need = (f"至少 {max(k0 + 1, k0 * min_size)} 名投资人（分成 {k0} 群的最少人数"
+            + (f"，每群平均不少于 {min_size} 人" if min_size > 1 else "")
+            + f"），且其中至少 {k0 + 1} 种不同的投资行为")
+    if len(sample) == 0:
+        raise NotAvailable(need, "截至分析日数据中没有投资人",
+                           "检查 transactions 表的状态映射与 analysis_date；有了投资人之后再分群")
     x = sample[list(features)].astype("float64")
     fill = {f: float(x[f].mean()) if x[f].notna().any() else 0.0 for f in features}
     x = x.fillna(fill)
@@ -726,9 +1022,16 @@ def cluster_users(wide: ibis.Table,
     z = ((x - pd.Series(means)) / pd.Series(stds)).to_numpy()
 
     distinct = len(np.unique(z, axis=0))
-    ks = sorted({int(k) for k in k_range if 2 <= int(k) <= min(distinct, len(z) - 1)})
+    by_size = n_investors // min_size
+    most = min(distinct, len(z) - 1, by_size)
+    ks = [k for k in asked if k <= most]
     if not ks:
-        raise ValueError(f"no k in {list(k_range)} fits {distinct} distinct sample points")
+        groups = f"最多只能分成 {most} 群" if most >= 2 else "分不出两群"
+        if by_size < min(distinct, len(z) - 1):
+            missing = f"数据中的投资人不足 {k0 * min_size} 人，每群平均不少于 {min_size} 人时{groups}"
+        else:
+            missing = f"数据中不同的投资行为不足 {k0 + 1} 种，{groups}"
+        raise NotAvailable(need, missing, "等投资人更多时再分群，或调低参数 cluster_k_min")
     rows, models = [], {}
     for k in ks:
         model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(z)
@@ -761,6 +1064,8 @@ def cluster_users(wide: ibis.Table,
         features=features, log_features=log_features, means=means, stds=stds, fill=fill,
         centers=centers, sample_size=len(sample), model=models[k],
         relabel={int(old): new for new, old in enumerate(order, start=1)},
+        distinct=int(distinct), k_skipped=tuple(k for k in asked if k > most),
+        investors=int(n_investors), min_size=min_size, size_bound=by_size < min(distinct, len(z) - 1),
     )
     result.profile, result.description = _profile(result, investors)
     return result
@@ -799,6 +1104,19 @@ def _profile(res: ClusterResult, investors: ibis.Table) -> tuple[pd.DataFrame, d
     return frame[cols], description
 
 
+def _runs(ks: Sequence[int]) -> str:
+    """Numbers as short text: runs of three or more as a–b, the rest joined with 、 (3、5–8)."""
+    out: list[str] = []
+    run: list[int] = []
+    for k in [*sorted(ks), None]:
+        if run and (k is None or k != run[-1] + 1):
+            out += [f"{run[0]}–{run[-1]}"] if len(run) >= 3 else [str(r) for r in run]
+            run = []
+        if k is not None:
+            run.append(k)
+    return "、".join(out)
+
+
 def cluster_summary(result: ClusterResult) -> dict[str, int | float | str]:
     """Gather the clusters' numbers for the chapter's prose.
 
@@ -812,15 +1130,28 @@ def cluster_summary(result: ClusterResult) -> dict[str, int | float | str]:
     dict
         ``k`` (int), and for the first cluster (the highest AUM centroid) ``cluster1_desc`` (its
         description, 无 when there is none), ``cluster1_user_share`` (share of investors) and
-        ``cluster1_aum_share`` (share of their AUM).
+        ``cluster1_aum_share`` (share of their AUM; NaN when they hold none);
+        ``cluster_investors`` (int, every investor assigned); ``cluster_distinct`` (distinct investors in the sample);
+        ``k_tried_min`` / ``k_tried_max``: the k tried; ``k_skipped``: the k asked for that the
+        data could not support, as text (7、8 or 5–8; "" when none); ``cluster_min_size`` and
+        ``k_size_bound`` (bool): whether the largest k was set by that size rather than by the
+        distinct investors.
     """
     first = result.profile.iloc[0] if len(result.profile) else None
     nan = float("nan")
+    tried = [int(k) for k in result.scores["k"]] if len(result.scores) else [int(result.k)]
     return {
         "k": int(result.k),
         "cluster1_desc": str(first.description) if first is not None else "无",
         "cluster1_user_share": float(first.user_share) if first is not None else nan,
         "cluster1_aum_share": float(first.aum_share) if first is not None else nan,
+        "cluster_investors": int(result.profile["users"].sum()) if len(result.profile) else 0,
+        "cluster_distinct": int(result.distinct),
+        "k_tried_min": min(tried),
+        "k_tried_max": max(tried),
+        "k_skipped": _runs(result.k_skipped),
+        "cluster_min_size": int(result.min_size),
+        "k_size_bound": bool(result.size_bound),
     }
 
 
@@ -867,13 +1198,14 @@ def lorenz_curve(wide: ibis.Table, metric: str = "aum", points: int = 100,
     -------
     pandas.DataFrame
         Columns ``population_share``, ``value_share``; the curve starts at (0, 0) and ends at
-        (1, 1) (fewer points when there are fewer users than ``points``; no row without users;
-        value_share NaN when the total is 0).
+        (1, 1) (fewer points when there are fewer users than ``points``; no row without users).
 
     Raises
     ------
     ValueError
-        When `points` is below 1.
+        When `points` is below 1, or `metric` is not a numeric column.
+    NotAvailable
+        When nobody holds any of the metric: there is no curve to draw.
 
     Examples
     --------
@@ -884,6 +1216,7 @@ def lorenz_curve(wide: ibis.Table, metric: str = "aum", points: int = 100,
     """
     if points < 1:
         raise ValueError("points must be at least 1")
+    _check_metric(wide, metric)
     pop, x = _population(wide, metric, investors_only)
     order = [x, pop.user_id]
     ranked = pop.mutate(
@@ -897,12 +1230,12 @@ def lorenz_curve(wide: ibis.Table, metric: str = "aum", points: int = 100,
              .aggregate(rows=ranked._gl_rn.max(), cum=ranked._gl_cum.max(), n=ranked._gl_n.max())
              .order_by("_gl_bucket").execute())
     start = pd.DataFrame({"population_share": [0.0], "value_share": [0.0]})
-    if curve.empty:
-        return start.iloc[0:0]
-    total = float(curve["cum"].iloc[-1])  # same window sum as every point: the end is exactly 1
+    total = float(curve["cum"].iloc[-1]) if len(curve) else 0.0  # the end is exactly 1
+    if not total > 0:
+        raise _no_holders(metric, 0, MIN_HOLDERS)
     body = pd.DataFrame({
         "population_share": curve["rows"].astype("float64") / curve["n"].astype("float64"),
-        "value_share": curve["cum"].astype("float64") / total if total > 0 else np.nan,
+        "value_share": curve["cum"].astype("float64") / total,
     })
     return pd.concat([start, body], ignore_index=True)
 
@@ -1024,6 +1357,11 @@ def headline(wide: ibis.Table) -> dict[str, int | float]:
         ``users``, ``investors``, ``investor_rate``, ``aum_total`` (yuan), ``aum_total_wan`` (the
         same in 万元, 10,000 yuan, as the page states it) and ``aum_per_investor`` (yuan); rates
         NaN when the denominator is 0.
+
+    Raises
+    ------
+    NotAvailable
+        When the table has no user (nobody registered by the analysis date).
     """
     agg = wide.aggregate(
         users=wide.count(),
@@ -1031,6 +1369,9 @@ def headline(wide: ibis.Table) -> dict[str, int | float]:
         aum_total=wide.aum.fill_null(0.0).sum(),
     ).execute()
     users = int(agg["users"].iloc[0])
+    if not users:
+        raise NotAvailable("注册用户", "截至分析日数据中没有注册用户",
+                           "检查 analysis_date 与 users 表的 registered_at（注册时间晚于分析日的用户不计入）")
     investors = int(agg["investors"].iloc[0])
     aum_total = agg["aum_total"].iloc[0]
     aum_total = 0.0 if pd.isna(aum_total) else float(aum_total)
@@ -1044,7 +1385,52 @@ def headline(wide: ibis.Table) -> dict[str, int | float]:
     }
 
 
-def concentration(wide: ibis.Table, metric: str = "aum") -> dict[str, float]:
+def signup_span(wide: ibis.Table) -> dict[str, int | str]:
+    """When the users signed up: the first and last sign-up day, and how long ago the last was.
+
+    Parameters
+    ----------
+    wide : ibis.Table
+        The user wide table (``reg_date``, ``tenure_days``: days from sign-up to the analysis
+        date).
+
+    Returns
+    -------
+    dict
+        ``first_signup`` / ``last_signup`` (YYYY-MM-DD) and ``days_since_last_signup`` (int,
+        natural days to the analysis date).
+
+    Raises
+    ------
+    NotAvailable
+        When the table has no user.
+    """
+    agg = wide.aggregate(first=wide.reg_date.min(), last=wide.reg_date.max(),
+                         days=wide.tenure_days.min()).execute()
+    if agg.empty or pd.isna(agg["first"].iloc[0]):
+        raise NotAvailable("注册用户", "截至分析日数据中没有注册用户",
+                           "检查 analysis_date 与 users 表的 registered_at")
+    return {"first_signup": str(pd.Timestamp(agg["first"].iloc[0]).date()),
+            "last_signup": str(pd.Timestamp(agg["last"].iloc[0]).date()),
+            "days_since_last_signup": int(agg["days"].iloc[0])}
+
+
+#: The fewest holders a concentration measure is stated for, whatever the caller asks: below
+#: 5, the top 20% is one person, who is more than a fifth of them.
+MIN_HOLDERS = 5
+
+
+def _no_holders(metric: str, holders: int, min_holders: int) -> NotAvailable:
+    word = metric_label(metric)
+    return NotAvailable(
+        f"至少 {min_holders} 名{word}（{metric}）大于 0 的用户（人太少时，“前 20%”不到一个人，曲线也会指认到个人）",
+        f"截至分析日{'没有人持有' + word if not holders else f'持有{word}的用户不足 {min_holders} 人'}",
+        "检查 transactions 的 term_days 与状态映射（到期的定期不再计入资产）与 analysis_date；"
+        "持有人多了再看集中度")
+
+
+def concentration(wide: ibis.Table, metric: str = "aum",
+                  min_holders: int = MIN_HOLDERS) -> dict[str, int | float]:
     """Measure how concentrated the metric is over its holders.
 
     Parameters
@@ -1053,11 +1439,36 @@ def concentration(wide: ibis.Table, metric: str = "aum") -> dict[str, float]:
         The user wide table.
     metric : str, default "aum"
         A numeric column of `wide`; the population is the users with a positive value.
+    min_holders : int, default MIN_HOLDERS (5)
+        The fewest holders the measures are stated for (a chapter passes its min_cell_size: the
+        curve of fewer people would show individuals); never fewer than MIN_HOLDERS.
 
     Returns
     -------
-    dict of str to float
+    dict
         ``gini`` (:func:`gini`) and ``top20_share`` (the share held by the top 20%,
-        :func:`top_share`), plain floats.
+        :func:`top_share`), plain floats; ``holders``: how many users hold any (int).
+
+    Raises
+    ------
+    ValueError
+        When `metric` is not a numeric column of `wide`.
+    NotAvailable
+        When fewer than max(`min_holders`, MIN_HOLDERS) users hold any of the metric (nobody
+        holds assets, say).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"user_id": list("abcdef"), "aum": [0.0, 1.0, 1.0, 1.0, 1.0, 6.0]})
+    >>> c = concentration(t)   # 5 holders; the top one (ceil(0.2·5)) holds 6 of 10
+    >>> round(c["gini"], 6), c["top20_share"], c["holders"]   # 2·40/(5·10) − 6/5
+    (0.4, 0.6, 5)
     """
-    return {"gini": gini(wide, metric), "top20_share": top_share(wide, metric, 0.2)}
+    _check_metric(wide, metric)
+    holders = int(wide.filter(wide[metric].cast("float64") > 0).count().execute())
+    need = max(int(min_holders), MIN_HOLDERS)
+    if holders < need:
+        raise _no_holders(metric, holders, need)
+    return {"gini": gini(wide, metric), "top20_share": top_share(wide, metric, 0.2),
+            "holders": holders}
