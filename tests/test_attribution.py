@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from growthloop import DEMO_DATA
-from growthloop.errors import ConfigError
+from growthloop.errors import ConfigError, NotAvailable
 from growthloop.marts.channels import (
     channel_of,
     normalise_utm,
@@ -271,7 +271,8 @@ def test_broken_url_escapes_are_kept_as_written():
 # A3: clicks toutiao 2025-12-01, registers U3, invests 2025-12-10 (revenue 50): only the
 #     30-day horizon (2026-01-09) has not passed -> not matured anywhere, must not deflate.
 # A4: clicks dsp twice and never signs up (a visitor). Untagged U4 registers without touches.
-def hand_dataset(tmp_path: Path, with_costs: bool = True, extra_events: list | None = None) -> Path:
+def hand_dataset(tmp_path: Path, with_costs: bool = True, extra_events: list | None = None,
+                 analysis_date: str = "2025-12-31", with_touches: bool = True) -> Path:
     rows = dict(
         users=[
             user("U1", "2025-01-05 10:00:00", utm_source="Baidu", utm_medium="CPC", utm_campaign="brand"),
@@ -305,8 +306,10 @@ def hand_dataset(tmp_path: Path, with_costs: bool = True, extra_events: list | N
             txn("T5", "U2", "2025-12-20 10:00:00", 500.0, revenue=8.0),
             txn("T6", "U3", "2025-12-10 10:00:00", 2000.0, revenue=50.0),
         ],
-        config={"name": "hand", "analysis_date": "2025-12-31"},
+        config={"name": "hand", "analysis_date": analysis_date},
     )
+    if not with_touches:
+        rows["events"] = [e for e in rows["events"] if e["event_name"] not in ("ad_click", "link_click")]
     if with_costs:
         rows["costs"] = [
             {"date": "2025-01-04", "utm_source": "baidu", "utm_medium": "cpc", "utm_campaign": "brand", "spend": 300.0},
@@ -465,7 +468,78 @@ def test_monitor_without_costs_still_works(tmp_path):
     assert m.attrs["costs_available"] is False
     assert m.spend.isna().all() and m.cost_per_investor.isna().all()
     assert m[m.channel == at.TOTAL].registrations.iloc[0] == 4
-    assert at.budget_reallocation(m).empty
+    # the volumes are there; every section that needs money says it needs the costs table
+    assert at.monitor_summary(m)["costs_available"] == "没有"
+    for needs_costs in (at.cost_summary, at.budget_reallocation):
+        with pytest.raises(NotAvailable, match="数据中没有成本表"):
+            needs_costs(m)
+
+
+def test_touch_roles_the_data_lacks_and_no_touches_at_all(tmp_path):
+    # the hand data has ad clicks only: the default touches are the roles it has, link_click
+    # is named as left out; an explicit list is used as given (a role the data lacks adds none)
+    ds = open_dataset(hand_dataset(tmp_path / "a"))
+    assert at.default_touch_events(ds) == (("ad_click",), ("link_click",))
+    links = at.channel_monitor(ds, touch_events=["link_click"])
+    assert links.clicks.sum() == 0 and links[links.channel == at.TOTAL].registrations.iloc[0] == 4
+    # no touch event at all: every role is kept (so the calls stay valid) and named as missing
+    bare = open_dataset(hand_dataset(tmp_path / "b", with_touches=False))
+    chosen, absent = at.default_touch_events(bare)
+    assert chosen == absent == ("ad_click", "link_click")
+    # the monitoring table still counts sign-ups by the UTM recorded at sign-up: U1 baidu,
+    # U3 toutiao; U2 (whose channel came from a touch) and U4 untagged
+    m = at.channel_monitor(bare, touch_events=chosen).set_index("channel")
+    assert m.registrations.to_dict() == {"百度搜索": 1, "信息流广告": 1, "DSP": 0, UNTAGGED_CHANNEL: 2,
+                                         at.TOTAL: 4}
+    assert m.clicks.sum() == 0
+    # the sections that need touches say so, naming the events they looked for
+    for needs_touches in (at.utm_quality, at.attribution_paths):
+        with pytest.raises(NotAvailable, match="ad_click、link_click.*截至分析日数据中没有这些事件"):
+            needs_touches(bare, touch_events=chosen)
+
+
+def test_nothing_to_attribute_and_nothing_matured(tmp_path):
+    # analysis date 2025-01-31: only U1 has signed up (baidu click 2025-01-04, first investment
+    # 2025-01-10, no second yet); 400 yuan spent on baidu by then
+    ds = open_dataset(hand_dataset(tmp_path, analysis_date="2025-01-31"))
+    with pytest.raises(NotAvailable, match="没有人完成「复投」"):
+        at.attribution_paths(ds, conversion="second_investment")
+    # a 1-day look-back: U1's click was 6 days before the investment, so no conversion has a
+    # touch in its window and no credit can be shared between channels
+    with pytest.raises(NotAvailable, match="回溯窗口内都没有任何触点"):
+        at.attribution_paths(ds, lookback_days=1)
+    assert at.attribution_paths(ds).conversions == 1
+    # U1 has not been an investor for 180 days: no value, so no value or budget section
+    m = at.channel_monitor(ds)
+    assert at.monitor_summary(m)["matured"] == 0
+    assert at.cost_summary(m, min_investors=1)["cheapest"] == "百度搜索"
+    with pytest.raises(NotAvailable, match="都还不满 180 天"):
+        at.budget_reallocation(m)
+    # one horizon U1 has passed (7 days): the value is there
+    short = at.channel_monitor(ds, horizons=(7, 180), ltv_horizon=7)
+    assert at.budget_reallocation(short, min_investors=1).channel.tolist() == ["百度搜索"]
+
+
+def test_the_chapter_parameters_are_checked_before_any_section():
+    assert at.check_horizons([30, 90, 180], 180) == (30, 90, 180)
+    with pytest.raises(ValueError, match="revenue_horizon_days: 365 must be one of the horizons"):
+        at.check_horizons([30, 90, 180], 365)
+    for bad in ([], [0, 30], [7.5], "30"):
+        with pytest.raises(ValueError, match="horizons"):
+            at.check_horizons(bad, 30)
+    # one model has nothing to disagree with
+    with pytest.raises(NotAvailable, match="至少两个归因模型"):
+        at.model_pair(["markov", "markov"])
+
+
+def test_one_channel_only_the_models_agree():
+    # every converting path is one channel: each model gives it all the credit, no disagreement
+    p = frame([(("A",), 3, 2), (("A", "A"), 1, 0)])
+    models = at.attribute(p, models=PURE_MODELS)
+    assert set(models.share) == {1.0}
+    d = at.disagreement(models, p, "last_touch", "markov")
+    got = at.models_summary(models, d)
+    assert got["dis_channels"] == 1 and got["dis_a"] == got["dis_b"] == 1.0 and got["assisters"] == ""
 
 
 def test_paths_lookback_direct_and_time_decay(tmp_path):
@@ -535,11 +609,17 @@ def test_disagreement_and_budget_on_hand_tables():
         "cost_per_investor": [100.0, 250.0, 0.0, 2000 / 19],
         "revenue_180d": [50.0, 500.0, 80.0, 100.0],
     })
-    b = at.budget_reallocation(mon, ltv_horizon=180, shift=0.1)
+    b = at.budget_reallocation(mon, ltv_horizon=180, shift=0.1, min_investors=1)
     # Y: 500 / 250 = 2 per yuan, X: 50 / 100 = 0.5; Z has no spend
     assert b.channel.tolist() == ["Y", "X"]
     assert b.revenue_per_yuan.tolist() == pytest.approx([2.0, 0.5])
+    assert b.suggestion.tolist() == ["加预算 (add)", "减预算 (cut)"]
     assert b.attrs["shift_value"] == pytest.approx(0.1 * 1000 * (2.0 - 0.5))
+    # with the default minimum of 30 investors neither is ranked: listed, no shift
+    few = at.budget_reallocation(mon, ltv_horizon=180)
+    assert few.suggestion.tolist() == ["人数太少 (too few)"] * 2 and few.attrs["shift_value"] == 0.0
+    with pytest.raises(NotAvailable, match="满足条件的付费渠道只有 0 个"):
+        at.budget_summary(few)
 
 
 def test_monitor_and_utm_summaries_by_hand(tmp_path):
@@ -549,14 +629,22 @@ def test_monitor_and_utm_summaries_by_hand(tmp_path):
     # spend 400 + 60 + 20 = 480 over the 3 first investors = 160 each. Paid channels with first
     # investors: 信息流 60 / 2 = 30 (cheapest), 百度 400 / 1 (dearest); only 百度 has a
     # retained investor (U1 again within 90 days), at 400
-    assert at.monitor_summary(m) == pytest.approx({
-        "channels": 4, "registrations": 4, "investors": 3, "spend": 480.0,
-        "cost_per_investor": 160.0, "cheapest": "信息流广告", "cheapest_cpi": 30.0,
-        "dearest": "百度搜索", "dearest_cpi": 400.0, "best_retained": "百度搜索",
-        "best_cost_per_retained": 400.0, "costs_available": "有", "horizon": 180,
-        "retention_days": 90})
+    # (min_investors=1: every channel is compared, however few investors it has). Matured at
+    # 180 days: U1 and U2 (U3 invested 21 days before the end); retention base: U1, U2.
+    assert at.monitor_summary(m) == {
+        "channels": 4, "registrations": 4, "investors": 3, "matured": 2, "retention_base": 2,
+        "costs_available": "有", "horizon": 180, "retention_days": 90}
+    assert at.cost_summary(m, min_investors=1) == pytest.approx({
+        "spend": 480.0, "cost_per_investor": 160.0, "spend_channels": 3, "ranked_channels": 2,
+        "cheapest": "信息流广告", "cheapest_cpi": 30.0, "dearest": "百度搜索", "dearest_cpi": 400.0,
+        "best_retained": "百度搜索", "best_cost_per_retained": 400.0, "min_investors": 1})
+    # with the default minimum (30 investors) no channel of 1 or 2 investors is compared
+    few = at.cost_summary(m)
+    assert few["spend"] == 480.0 and few["ranked_channels"] == 0
+    assert few["cheapest"] == few["dearest"] == few["best_retained"] == "无"
+    assert math.isnan(few["cheapest_cpi"]) and math.isnan(few["best_cost_per_retained"])
     bare = at.monitor_summary(at.channel_monitor(open_dataset(hand_dataset(tmp_path / "n", with_costs=False))))
-    assert bare["costs_available"] == "没有" and bare["cheapest"] == "无" and bare["dearest"] == "无"
+    assert bare["costs_available"] == "没有" and bare["investors"] == 3
     utm = at.utm_quality(ds)
     got = at.utm_summary(utm, at.stitching(ds), m)
     # 6 ad clicks; A2's second has no source; " BAIDU" and "Dsp" are written otherwise and
@@ -574,9 +662,9 @@ def test_paths_models_and_budget_summaries_by_hand():
     paths = at.Paths(counts, {}, "first_investment", 30, 7)
     # 4 conversions, 4 nulls, 3 paths over 2 channels; F > S has 3 of the 4 conversions
     assert at.paths_summary(paths) == pytest.approx({
-        "conversions": 4, "nulls": 4, "distinct_paths": 3, "model_channels": 2,
+        "conversion": "首投", "conversions": 4, "nulls": 4, "distinct_paths": 3, "model_channels": 2,
         "shapley_method": at.SHAPLEY_METHODS[True], "direct_conversions": 0,
-        "top_path": "F > S", "top_path_share": 0.75})
+        "top_path": "F > S", "top_path_share": 0.75, "min_conversions": at.MIN_CONVERSIONS})
     assert at.paths_summary(paths, shapley_exact_max=1)["shapley_method"] == at.SHAPLEY_METHODS[False]
     assert at.model_pair(["first_touch", "last_touch", "markov"]) == ("last_touch", "markov")
     assert at.model_pair(["linear", "position_based", "shapley"]) == ("linear", "shapley")
@@ -591,21 +679,27 @@ def test_paths_models_and_budget_summaries_by_hand():
     assert got == pytest.approx({
         "dis_channel": "F", "dis_a": 0.0, "dis_b": markov_f, "dis_role": "助攻 (assister)",
         "dis_assisted": 3, "dis_closed": 0, "dis_a_model": at.MODEL_LABELS["last_touch"],
-        "dis_b_model": at.MODEL_LABELS["markov"], "assisters": "F"})
+        "dis_b_model": at.MODEL_LABELS["markov"], "assisters": "F", "dis_channels": 2, "dis_untracked": False,
+        "dis_conversions": 4, "dis_min_conversions": at.MIN_CONVERSIONS})
     mon = pd.DataFrame({
         "channel": ["X", "Y", at.TOTAL], "spend": [1000.0, 1000.0, 2000.0],
         "first_investors": [10, 4, 14], "cost_per_investor": [100.0, 250.0, 2000 / 14],
         "revenue_180d": [50.0, 500.0, 100.0],
     })
-    b = at.budget_reallocation(mon, ltv_horizon=180, shift=0.1)
+    b = at.budget_reallocation(mon, ltv_horizon=180, shift=0.1, min_investors=1)
     # Y earns 2 per yuan (break-even passed), X 0.5; moving 10% of X's 1000 gains 100 x 1.5
-    assert at.value_summary(b) == {"above_break_even": 1, "paid_channels": 2}
+    assert at.value_summary(b) == {"above_break_even": 1, "paid_channels": 2, "small_channels": 0,
+                                   "value_min_investors": 1}
     assert at.budget_summary(b) == pytest.approx({
         "budget_best": "Y", "budget_best_ratio": 2.0, "budget_worst": "X",
         "budget_worst_ratio": 0.5, "budget_shift": 0.1, "budget_shift_spend": 100.0,
-        "budget_shift_value": 150.0})
-    empty = at.budget_summary(b.iloc[0:0])
-    assert empty["budget_best"] == "无" and math.isnan(empty["budget_best_ratio"])
+        "budget_shift_value": 150.0, "budget_ranked": 2, "budget_small": 0,
+        "budget_min_investors": 1})
+    # one paid channel only: its value is shown, but a budget moves between two
+    one = at.budget_reallocation(mon[mon.channel != "X"], ltv_horizon=180, min_investors=1)
+    assert at.value_summary(one)["paid_channels"] == 1
+    with pytest.raises(NotAvailable, match="至少两个可比的付费渠道"):
+        at.budget_summary(one)
 
 
 # --------------------------------------------------------------------------------------------

@@ -77,6 +77,20 @@ Budget
 investor / cost per investor). Assumption: the marginal cost of an investor equals the average
 cost at today's scale, so the ranking holds for small shifts (about a tenth of a channel's
 budget); beyond that costs rise as a channel saturates, and a test budget must confirm.
+
+What the data can support
+-------------------------
+A function whose answer this data cannot give raises `growthloop.errors.NotAvailable` (the
+chapter shows the book's note and goes on): no costs table (`cost_summary`,
+`budget_reallocation`: the monitoring table itself still shows the volumes, its money columns
+NaN); no touch event (`utm_quality`, `attribution_paths`); nobody made the conversion, or no
+conversion had a touch in its look-back (`attribution_paths`); no paid investor whose LTV
+horizon has passed (`budget_reallocation`); fewer than two comparable paid channels
+(`budget_summary`); one model only (`model_pair`). Channels are ranked or named (cheapest,
+best per yuan) only with at least MIN_INVESTORS investors behind the number; fewer are listed,
+not compared. `default_touch_events` gives the chapter's default touches: the roles the data
+has. A bad parameter is a ValueError naming it (`check_horizons` before the chapter's first
+section).
 """
 
 from __future__ import annotations
@@ -95,8 +109,9 @@ from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 
 from growthloop.engine import scratch
+from growthloop.errors import NotAvailable
 from growthloop.marts.channels import channel_mapping, channel_of, normalise_utm, with_utm
-from growthloop.marts.events import checked, matches, selector
+from growthloop.marts.events import checked, event_names, matches, selector
 from growthloop.marts.identity import person_steps
 from growthloop.marts.investments import investments
 from growthloop.marts.touches import TOUCH_EVENTS, check_events, touches
@@ -131,6 +146,14 @@ LEVELS: dict[str, tuple[str, ...]] = {
     "campaign": ("channel", "source", "medium", "campaign"),
 }
 HORIZONS: tuple[int, ...] = (30, 90, 180)
+#: A channel is ranked or named (cheapest, best per yuan ...) only with at least this many
+#: investors behind its number: first investors for a cost per investor, investors whose
+#: horizon has passed for a value or a retention rate. Fewer are listed, not compared.
+MIN_INVESTORS = 30
+#: Below this many conversions the models' shares are shown but read as a direction only.
+MIN_CONVERSIONS = 30
+#: How the book names the investment milestones a conversion may be.
+MILESTONE_LABELS: dict[str, str] = {"first_investment": "首投", "second_investment": "复投"}
 TOTAL = "合计"
 NONE = "-"  # a missing source / medium / campaign in the monitoring table
 _SEP = "\x1f"  # joins path steps and packed UTM values in the engine
@@ -155,6 +178,102 @@ def _ratio(num, den):
 
 
 # --------------------------------------------------------------------------------------------
+# the chapter's parameters and what the data has
+
+
+def check_horizons(horizons: Sequence[int], revenue_horizon_days: int) -> tuple[int, ...]:
+    """The revenue horizons, checked: positive whole days, the LTV horizon among them.
+
+    The chapter calls this before its first section, so a horizon that is not computed stops
+    the chapter naming its own parameter rather than failing inside a section.
+
+    Parameters
+    ----------
+    horizons : sequence of int
+        Revenue horizons in days after the first investment (the chapter's `horizons`).
+    revenue_horizon_days : int
+        The horizon used as investor value (LTV); one of `horizons`.
+
+    Returns
+    -------
+    tuple of int
+        The horizons.
+
+    Raises
+    ------
+    ValueError
+        Naming `horizons` (not positive whole days, or none) or `revenue_horizon_days` (not one
+        of the horizons).
+
+    Examples
+    --------
+    >>> check_horizons([30, 90, 180], 180)
+    (30, 90, 180)
+    """
+    if isinstance(horizons, str | int) or not isinstance(horizons, Iterable):
+        raise ValueError(f"horizons: give a list of days, got {horizons!r}")
+    hs = tuple(horizons)
+    bad = [h for h in hs if isinstance(h, bool) or not isinstance(h, int | float)
+           or h <= 0 or int(h) != h]
+    if bad or not hs:
+        raise ValueError(f"horizons: positive whole numbers of days, got {list(hs)!r}")
+    hs = tuple(int(h) for h in hs)
+    if revenue_horizon_days not in hs:
+        raise ValueError(f"revenue_horizon_days: {revenue_horizon_days!r} must be one of the "
+                         f"horizons {list(hs)}")
+    return hs
+
+
+def default_touch_events(ds: Dataset) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The touch roles (TOUCH_EVENTS: ad_click, link_click) the data has, and those it lacks.
+
+    The chapter's default touches: a platform that tracks only ad clicks gets ad clicks, and the
+    page says which roles it left out. When the data has none of them, every role is returned
+    (a role the data lacks adds no touch), so the monitoring table still counts sign-ups by
+    their recorded UTM and the sections that need touches say that there are none.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    tuple
+        (touch events to use, roles the data lacks), both in TOUCH_EVENTS' order.
+    """
+    present = event_names(ds)
+    kept = tuple(e for e in TOUCH_EVENTS if e in present)
+    absent = tuple(e for e in TOUCH_EVENTS if e not in present)
+    return (kept or TOUCH_EVENTS), absent
+
+
+def _touch_keys(touch_events: Sequence[Any]) -> str:
+    return "、".join(s.key for s in touch_events)
+
+
+def _no_touches(touch_events: Sequence[Any]) -> NotAvailable:
+    return NotAvailable(
+        f"营销触点（参数 touch_events 指定的事件：{_touch_keys(touch_events)}）",
+        "截至分析日数据中没有这些事件",
+        "在 dataset.yml 的 tables.events.values.event_name 里把平台的广告点击、链接点击事件映射为 "
+        "ad_click / link_click，或用参数 touch_events 指定平台自己的触点事件")
+
+
+def _has_touches(ds: Dataset, touch_events: Sequence[Any]) -> bool:
+    t = touches(ds, touch_events)
+    return int(t.count().to_pyarrow().as_py()) > 0
+
+
+def _no_costs() -> NotAvailable:
+    return NotAvailable(
+        "成本表 (costs)：每天、每个来源 (utm_source / utm_medium / utm_campaign) 的投放花费",
+        "数据中没有成本表 (costs)",
+        "向投放团队要每日分来源的花费，按数据契约整理成 costs 表（date、utm_source、utm_medium、"
+        "utm_campaign、spend）放进数据目录后重跑本章")
+
+
+# --------------------------------------------------------------------------------------------
 # touches
 
 
@@ -162,8 +281,18 @@ def stitching(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> dict[str, float 
     """How well identity stitching works: anonymous touches that found their user, and
     registered users with at least one touch at or before their sign-up.
 
-    Returns anonymous_touches, stitched_touches, stitch_rate, registered, registered_with_touch,
-    touch_coverage (plain numbers; rates NaN when the base is 0).
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    touch_events : list, default TOUCH_EVENTS
+        The events that are marketing touches (roles the data lacks add none).
+
+    Returns
+    -------
+    dict
+        anonymous_touches, stitched_touches, stitch_rate, registered, registered_with_touch,
+        touch_coverage (plain numbers; rates NaN when the base is 0).
     """
     touch_events = check_events(ds, touch_events, "touch_events")
     end = ds.period_end
@@ -201,7 +330,24 @@ def utm_quality(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> pd.DataFrame:
     written in another form (case, spaces, URL encoding) and fixed, how many came from the
     landing URL, and how many sources no channel claims (kept under their own name).
 
-    Columns: item, touches, share (of all touches).
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    touch_events : list, default TOUCH_EVENTS
+        The events that are marketing touches (names or selectors; roles the data lacks add
+        none).
+
+    Returns
+    -------
+    pandas.DataFrame
+        item, touches, share (of all touches), in a fixed order: all touches, untagged, cleaned,
+        parsed from the landing URL, outside the channel map.
+
+    Raises
+    ------
+    NotAvailable
+        When the data has no touch event up to the analysis date.
     """
     touch_events = check_events(ds, touch_events, "touch_events")
     end = ds.period_end
@@ -223,6 +369,8 @@ def utm_quality(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> pd.DataFrame:
         .sum(),
     ).to_pyarrow().to_pylist()[0]
     total = int(res["total"])
+    if not total:
+        raise _no_touches(touch_events)
     items = [
         ("触点总数 (touches)", total),
         ("未标记 (untagged: no source)", int(res["untagged"] or 0)),
@@ -423,7 +571,37 @@ def channel_monitor(
     cost_per_registration, cost_per_investor, first_invest_amount, avg_first_invest, per
     horizon h: matured_{h}d (investors whose h days have passed), revenue_{h}d (their average
     h-day revenue), roi_{h}d; ltv_cac, retained_rate, cost_per_retained_investor,
-    revenue_{h}d_sum. See the module docstring for every definition.
+    revenue_{h}d_sum. See the module docstring for every definition. Without a costs table
+    every money-per-spend column is NaN (the volumes and revenue are still there) and
+    ``attrs["costs_available"]`` is False.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    by : str, default "channel"
+        The level: channel, source_medium or campaign.
+    horizons : sequence of int, default HORIZONS
+        Revenue horizons in days after the first investment.
+    ltv_horizon : int, default 180
+        The horizon used as investor value (LTV/CAC); one of `horizons`.
+    retention_days : int, default 90
+        A retained investor invests again within this many days of the first.
+    touch_events : list, default TOUCH_EVENTS
+        The events that are marketing touches (roles the data lacks add none).
+    total : bool, default True
+        Add the 合计 row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per key, ordered by the keys, the 合计 row last; ``attrs``: costs_available,
+        ltv_horizon, retention_days.
+
+    Raises
+    ------
+    ValueError
+        For a bad `by`, horizon, `ltv_horizon` or `retention_days`.
     """
     if by not in LEVELS:
         raise ValueError(f"by: {by!r} is not one of {list(LEVELS)}")
@@ -494,54 +672,125 @@ def channel_monitor(
 
 
 def monitor_summary(monitor: pd.DataFrame) -> dict[str, float | int | str]:
-    """The monitoring table's numbers for the chapter's prose (glued as ``attr_<key>``).
+    """The monitoring table's volumes for the chapter (glued as ``attr_<key>``).
 
     Parameters
     ----------
-    monitor
+    monitor : pandas.DataFrame
         A channel-level `channel_monitor` table.
 
     Returns
     -------
     dict
-        channels (with 未标记), registrations, investors (first investors), spend and
-        cost_per_investor (of the 合计 row: all first investors, free channels included); among
-        paid channels with first investors, the cheapest and dearest (cheapest_cpi, dearest_cpi:
-        cost per investor) and best_retained (the lowest cost per retained investor,
-        best_cost_per_retained), 无 and NaN when there is none; costs_available (有 or 没有, as
-        the prose says it), horizon (the LTV horizon, days) and retention_days.
+        channels (with 未标记), registrations, investors (first investors), matured (first
+        investors whose LTV horizon has passed: those in its average revenue), retention_base
+        (those whose retention days have passed), costs_available (有 or 没有, as the prose
+        says it), horizon (the LTV horizon, days) and retention_days.
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"channel": ["A", TOTAL], "registrations": [5, 5],
+    ...                   "first_investors": [2, 2], "matured_30d": [1, 1],
+    ...                   "retention_base": [1, 1]})
+    >>> m.attrs.update(costs_available=False, ltv_horizon=30, retention_days=90)
+    >>> monitor_summary(m)["matured"], monitor_summary(m)["costs_available"]
+    (1, '没有')
     """
     rows = monitor[monitor.channel != TOTAL]
-    tot = monitor[monitor.channel == TOTAL]
-    paid = rows[(rows.spend > 0) & (rows.first_investors > 0)]
-    nan = float("nan")
-    out: dict[str, float | int | str] = {
+    h = monitor.attrs.get("ltv_horizon")
+    return {
         "channels": int(len(rows)),
         "registrations": int(rows.registrations.sum()),
         "investors": int(rows.first_investors.sum()),
-        "spend": float(tot.spend.iloc[0]) if len(tot) else nan,
-        "cost_per_investor": float(tot.cost_per_investor.iloc[0]) if len(tot) else nan,
+        "matured": int(rows[f"matured_{h}d"].sum()) if f"matured_{h}d" in rows else 0,
+        "retention_base": int(rows.retention_base.sum()) if "retention_base" in rows else 0,
+        "costs_available": "有" if monitor.attrs.get("costs_available", True) else "没有",
+        "horizon": h,
+        "retention_days": monitor.attrs.get("retention_days"),
+    }
+
+
+def cost_summary(monitor: pd.DataFrame,
+                 min_investors: int = MIN_INVESTORS) -> dict[str, float | int | str]:
+    """Spend and cost per investor for the chapter (glued as ``attr_<key>``).
+
+    Channels are compared only with at least `min_investors` behind the number: first
+    investors for the cost per investor, investors whose retention days have passed for the
+    cost per retained investor.
+
+    Parameters
+    ----------
+    monitor : pandas.DataFrame
+        A channel-level `channel_monitor` table.
+    min_investors : int, default MIN_INVESTORS
+        The fewest investors a channel's cost is compared with.
+
+    Returns
+    -------
+    dict
+        spend and cost_per_investor (of the 合计 row: all first investors, free channels
+        included; NaN without first investors); spend_channels (channels with spend);
+        ranked_channels (paid channels with at least `min_investors` first investors) and
+        among them the cheapest and dearest (cheapest_cpi, dearest_cpi); best_retained (the
+        lowest cost per retained investor among paid channels with at least `min_investors`
+        investors whose retention days have passed, best_cost_per_retained); 无 and NaN when
+        there is none; min_investors.
+
+    Raises
+    ------
+    NotAvailable
+        Without a costs table, or when it has no spend up to the analysis date.
+    """
+    if not monitor.attrs.get("costs_available", True):
+        raise _no_costs()
+    rows = monitor[monitor.channel != TOTAL]
+    tot = monitor[monitor.channel == TOTAL]
+    spend = float(tot.spend.iloc[0]) if len(tot) else float(rows.spend.sum())
+    if not spend > 0:
+        raise NotAvailable("投放花费（成本表 costs 中分析日之前的 spend）",
+                           "成本表里截至分析日没有大于 0 的花费",
+                           "检查成本表的日期和 spend 列，或参数 analysis_date")
+    investors = int(rows.first_investors.sum())
+    nan = float("nan")
+    paid = rows[(rows.spend > 0) & (rows.first_investors >= min_investors)]
+    out: dict[str, float | int | str] = {
+        "spend": spend,
+        "cost_per_investor": _ratio(spend, investors),
+        "spend_channels": int((rows.spend > 0).sum()),
+        "ranked_channels": int(len(paid)),
+        "cheapest": "无", "cheapest_cpi": nan, "dearest": "无", "dearest_cpi": nan,
+        "best_retained": "无", "best_cost_per_retained": nan,
     }
     if len(paid):
-        cheap = paid.sort_values(["cost_per_investor", "channel"]).iloc[0]
-        dear = paid.sort_values(["cost_per_investor", "channel"]).iloc[-1]
-        kept = paid.dropna(subset=["cost_per_retained_investor"])
-        best = kept.sort_values(["cost_per_retained_investor", "channel"]).iloc[0] if len(kept) else None
-        out.update(
-            cheapest=str(cheap.channel),
-            cheapest_cpi=float(cheap.cost_per_investor),
-            dearest=str(dear.channel),
-            dearest_cpi=float(dear.cost_per_investor),
-            best_retained=str(best.channel) if best is not None else "无",
-            best_cost_per_retained=float(best.cost_per_retained_investor) if best is not None else nan,
-        )
-    else:
-        out.update(cheapest="无", cheapest_cpi=nan, dearest="无", dearest_cpi=nan,
-                   best_retained="无", best_cost_per_retained=nan)
-    out.update(costs_available="有" if monitor.attrs.get("costs_available", True) else "没有",
-               horizon=monitor.attrs.get("ltv_horizon"),
-               retention_days=monitor.attrs.get("retention_days"))
+        by_cost = paid.sort_values(["cost_per_investor", "channel"])
+        out.update(cheapest=str(by_cost.channel.iloc[0]),
+                   cheapest_cpi=float(by_cost.cost_per_investor.iloc[0]),
+                   dearest=str(by_cost.channel.iloc[-1]),
+                   dearest_cpi=float(by_cost.cost_per_investor.iloc[-1]))
+    kept = rows[(rows.spend > 0) & (rows.retention_base >= min_investors)]
+    kept = kept.dropna(subset=["cost_per_retained_investor"])
+    if len(kept):
+        best = kept.sort_values(["cost_per_retained_investor", "channel"]).iloc[0]
+        out.update(best_retained=str(best.channel),
+                   best_cost_per_retained=float(best.cost_per_retained_investor))
+    out["min_investors"] = int(min_investors)
     return out
+
+
+def channels_by_clicks(monitor: pd.DataFrame) -> pd.DataFrame:
+    """The channels of a `channel_monitor` table (without 合计), most touches first.
+
+    Parameters
+    ----------
+    monitor : pandas.DataFrame
+        A channel-level `channel_monitor` table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Its channel rows ordered by clicks, descending (ties in the table's order).
+    """
+    return monitor[monitor.channel != TOTAL].sort_values("clicks", ascending=False)
 
 
 def utm_summary(utm: pd.DataFrame, stitched: dict[str, float | int],
@@ -712,8 +961,45 @@ def attribution_paths(
     max_touches: int = 20,
 ) -> Paths:
     """Paths aggregated in the engine to (path, conversions, nulls), plus time-decay credits
-    computed in the engine from the exact touch times (half-life `half_life_days`)."""
+    computed in the engine from the exact touch times (half-life `half_life_days`).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    conversion : str or dict, default "first_investment"
+        The conversion: a milestone (first_investment, second_investment), any event name of
+        the data, or an event with a property filter.
+    lookback_days : float, default 30
+        Touches up to this many days before the conversion count.
+    half_life_days : float, default 7
+        Time decay: a touch's weight halves every this many days before the conversion.
+    touch_events : list, default TOUCH_EVENTS
+        The events that are marketing touches (roles the data lacks add none).
+    direct_events : list, default ()
+        Events counted as a direct visit when they carry no UTM source.
+    max_touches : int, default 20
+        Only the last this many steps of a path count.
+
+    Returns
+    -------
+    Paths
+        The path counts (one row per distinct path, ordered) and the time-decay credits.
+
+    Raises
+    ------
+    ValueError
+        For a bad parameter (named).
+    NotAvailable
+        When the data has no touch event, nobody made the conversion up to the analysis date,
+        or no conversion had a touch in its look-back window: there is nothing to attribute.
+    """
     _positive("half_life_days", half_life_days)
+    _positive("lookback_days", lookback_days)
+    touch = check_events(ds, touch_events, "touch_events")
+    (sel,) = checked(ds, [conversion], "conversion")
+    if not _has_touches(ds, touch):
+        raise _no_touches(touch)
     expr = path_touches(ds, conversion, lookback_days, touch_events, direct_events, max_touches)
     # three queries read the steps: computed once
     with scratch(ds.con, expr, "path_steps") as steps:
@@ -734,6 +1020,17 @@ def attribution_paths(
         cv = cv.mutate(_credit=cv._w / cv._w.sum().over(group_by="person_id"))
         td = (cv.group_by("channel").aggregate(credit=_._credit.sum()).order_by("channel")
               .to_pandas())
+    label = sel.label(MILESTONE_LABELS)
+    converted = int(counts.conversions.sum()) + no_touch
+    if not converted:
+        raise NotAvailable(f"至少一次转化「{label}」（参数 conversion）",
+                           f"截至分析日数据中没有人完成「{label}」",
+                           "换一个数据里有的转化（参数 conversion，如 first_investment 或 register），"
+                           "或检查这一事件的埋点")
+    if no_touch == converted:
+        raise NotAvailable(f"转化「{label}」之前 {float(lookback_days):g} 天内的触点",
+                           f"所有「{label}」转化在回溯窗口内都没有任何触点，无法在渠道之间分配功劳",
+                           "把参数 lookback_days 调长，或用参数 touch_events 加上平台记录的其他触点事件")
     decay = {str(c): round(float(v), 9) for c, v in zip(td.channel, td.credit, strict=True)}
     counts["path"] = [tuple(p.split(_SEP)) for p in counts.path]
     counts["conversions"] = counts.conversions.astype("int64")
@@ -752,8 +1049,21 @@ def attribution_paths(
 
 
 def path_table(paths: Paths, top: int = 15) -> pd.DataFrame:
-    """The most frequent converting paths for display: path (a > b), steps, conversions, nulls,
-    conversion_rate, share of conversions."""
+    """The most frequent converting paths for display.
+
+    Parameters
+    ----------
+    paths : Paths
+        `attribution_paths`' result.
+    top : int, default 15
+        How many paths.
+
+    Returns
+    -------
+    pandas.DataFrame
+        path (a > b), steps, conversions, nulls, conversion_rate, share of conversions; most
+        conversions first.
+    """
     c = paths.counts.copy()
     c["steps"] = c.path.map(len)
     c["conversion_rate"] = _ratio(c.conversions, c.conversions + c.nulls)
@@ -1019,9 +1329,38 @@ def attribute(
 ) -> pd.DataFrame:
     """Every model on the same paths, as a long table: channel, model, conversions, share.
 
-    `paths` is an `attribution_paths` result (time_decay needs it: its credit comes from the
-    engine) or a frame of (path, conversions, nulls). Every channel on any path has a row in
-    every model (0 when it gets nothing); rows are ordered by model, then channel.
+    Every channel on any path has a row in every model (0 when it gets nothing); rows are
+    ordered by model, then channel.
+
+    Parameters
+    ----------
+    paths : Paths or pandas.DataFrame
+        An `attribution_paths` result (time_decay needs it: its credit comes from the engine)
+        or a frame of (path, conversions, nulls).
+    models : sequence of str, default MODELS
+        The models to compute.
+    markov_order : int, default 1
+        The Markov chain's order.
+    direct_channels : sequence of str, default DIRECT_CHANNELS
+        Channels last_non_direct passes over.
+    position_weights : tuple of float, default (0.4, 0.4)
+        position_based's shares of the first and the last step.
+    shapley_exact_max : int, default 12
+        Exact Shapley values up to this many channels, sampled beyond.
+    shapley_samples : int, default 2000
+        Random channel orders of the sampled Shapley values.
+    seed : int, default 0
+        The sampling's seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        channel, model, conversions, share (of all conversions; NaN without conversions).
+
+    Raises
+    ------
+    ValueError
+        For an unknown model, or time_decay without an `attribution_paths` result.
     """
     models = tuple(models)
     bad = [m for m in models if m not in MODELS]
@@ -1064,8 +1403,20 @@ def attribute(
 
 
 def assists(paths: Paths | pd.DataFrame) -> pd.DataFrame:
-    """Per channel: conversions it closed (last step), conversions it assisted (on the path but
-    not last), converting paths it appears on, and assist_ratio = assisted / closed."""
+    """Per channel: conversions it closed and assisted.
+
+    Parameters
+    ----------
+    paths : Paths or pandas.DataFrame
+        Path counts (path, conversions, nulls).
+
+    Returns
+    -------
+    pandas.DataFrame
+        channel, closed (conversions whose last step it is), assisted (conversions on whose
+        path it is but not last), on_path (converting paths it appears on), assist_ratio =
+        assisted / closed (NaN when it closed none).
+    """
     rows = _rows(paths)
     closed: dict[str, int] = {}
     assisted: dict[str, int] = {}
@@ -1088,8 +1439,29 @@ def assists(paths: Paths | pd.DataFrame) -> pd.DataFrame:
 def disagreement(models: pd.DataFrame, paths: Paths | pd.DataFrame,
                  a: str = "last_touch", b: str = "markov") -> pd.DataFrame:
     """Per channel: its share under every model, spread (max - min share), b - a, and its
-    assist counts; ordered by |b - a| (largest disagreement first). role: 助攻 (assister) when
-    it assists more conversions than it closes, 收割 (closer) otherwise."""
+    assist counts; ordered by |b - a| (largest disagreement first).
+
+    Parameters
+    ----------
+    models : pandas.DataFrame
+        `attribute`'s credits.
+    paths : Paths or pandas.DataFrame
+        The paths they were computed on (for the assist counts).
+    a, b : str, default "last_touch", "markov"
+        The two models compared (`model_pair`): diff = b's share - a's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        channel, a column per model, spread, diff, closed, assisted, on_path, assist_ratio and
+        role: 助攻 (assister) when it assists more conversions than it closes, 收割 (closer)
+        otherwise; ``attrs["pair"]`` = (a, b).
+
+    Raises
+    ------
+    ValueError
+        When `a` or `b` is not among the computed models.
+    """
     for name, m in (("a", a), ("b", b)):
         if m not in set(models.model):
             raise ValueError(f"{name}: {m!r} is not among the computed models {sorted(set(models.model))}")
@@ -1108,19 +1480,52 @@ def disagreement(models: pd.DataFrame, paths: Paths | pd.DataFrame,
 
 
 def budget_reallocation(
-    monitor: pd.DataFrame, ltv_horizon: int | None = None, shift: float = 0.1
+    monitor: pd.DataFrame, ltv_horizon: int | None = None, shift: float = 0.1,
+    min_investors: int = MIN_INVESTORS,
 ) -> pd.DataFrame:
     """Where the next yuan earns most, from a channel-level `channel_monitor` table.
 
-    Per paid channel (spend > 0, first investors > 0): cost_per_investor, value_per_investor
-    (average revenue at the LTV horizon), revenue_per_yuan = value / cost (the revenue the next
-    yuan brings), investors_per_10k (the investors 10,000 more yuan buy), and a suggestion:
-    加预算 (add) for the best channel, 减预算 (cut) for the worst, 维持 (hold) otherwise.
-    shift_spend / shift_value: moving `shift` of the worst channel's spend to the best changes
-    revenue by shift_spend x (best - worst revenue per yuan).
+    Per paid channel (spend > 0, first investors > 0, some investor's LTV horizon passed):
+    cost_per_investor, value_per_investor (average revenue at the LTV horizon),
+    revenue_per_yuan = value / cost (the revenue the next yuan brings), investors_per_10k (the
+    investors 10,000 more yuan buy), and a suggestion. Channels whose value rests on at least
+    `min_investors` matured investors are ranked: 加预算 (add) for the best, 减预算 (cut) for
+    the worst, 维持 (hold) for the others; a channel with fewer is listed as 人数太少 (too
+    few), not ranked. shift_spend / shift_value (``attrs``): moving `shift` of the worst ranked
+    channel's spend to the best changes revenue by shift_spend x (best - worst revenue per
+    yuan); 0 with fewer than two ranked channels.
 
     Assumption (stated in the chapter): the marginal cost of an investor equals the average
     cost at today's scale, true for small shifts only; channels saturate beyond that.
+
+    Parameters
+    ----------
+    monitor : pandas.DataFrame
+        A channel-level `channel_monitor` table; its matured_{h}d column counts the investors
+        behind a value (a table without it: the first investors).
+    ltv_horizon : int or None, default None
+        The horizon of the value; None: the table's own (``attrs["ltv_horizon"]``, else 180).
+    shift : float, default 0.1
+        The share of the worst channel's budget moved in the example, in (0, 1].
+    min_investors : int, default MIN_INVESTORS
+        The fewest matured investors a ranked channel has.
+
+    Returns
+    -------
+    pandas.DataFrame
+        channel, spend, first_investors, cost_per_investor, value_per_investor,
+        revenue_per_yuan, investors_per_10k, suggestion; best revenue per yuan first.
+        ``attrs``: shift, shift_spend, shift_value, ltv_horizon, min_investors, ranked (how many
+        channels are ranked), best and worst (the ranked channels' names, "" when fewer than
+        two).
+
+    Raises
+    ------
+    ValueError
+        For a bad `shift`, a horizon the table lacks, or a table below the channel level.
+    NotAvailable
+        Without a costs table, without a paid channel with first investors, or when no paid
+        channel's investors have reached the LTV horizon yet.
     """
     if not (0 < shift <= 1):
         raise ValueError(f"shift: a share of the worst channel's budget in (0, 1], got {shift!r}")
@@ -1130,8 +1535,20 @@ def budget_reallocation(
         raise ValueError(f"ltv_horizon: {h!r} is not a horizon of the monitoring table")
     if "source" in monitor.columns:
         raise ValueError("monitor: give the channel-level table (channel_monitor(by='channel'))")
+    if not monitor.attrs.get("costs_available", True):
+        raise _no_costs()
     m = monitor[(monitor.channel != TOTAL) & (monitor.spend > 0) & (monitor.first_investors > 0)]
+    if m.empty:
+        raise NotAvailable("有花费、也有首投用户的付费渠道",
+                           "截至分析日，成本表里有花费的渠道都还没有首投用户（或成本表没有花费）",
+                           "检查成本表的 utm_source 是否和触点、注册的来源写法一致（渠道表 channels 或"
+                           "参数 channel_map 里补别名）")
     m = m.dropna(subset=[col])
+    if m.empty:
+        raise NotAvailable(f"首投满 {h} 天的付费渠道用户（用来算 {h} 天收入）",
+                           f"付费渠道的首投用户截至分析日都还不满 {h} 天",
+                           "等数据积累，或把参数 revenue_horizon_days 换成更短的期限（须是 horizons 之一）")
+    matured = m[f"matured_{h}d"] if f"matured_{h}d" in m.columns else m.first_investors
     out = pd.DataFrame({
         "channel": m.channel,
         "spend": m.spend.astype(float),
@@ -1141,25 +1558,59 @@ def budget_reallocation(
     })
     out["revenue_per_yuan"] = out.value_per_investor / out.cost_per_investor
     out["investors_per_10k"] = 10000.0 / out.cost_per_investor
+    out["_ranked"] = (matured >= min_investors).to_numpy()
     out = out.sort_values(["revenue_per_yuan", "channel"], ascending=[False, True]).reset_index(drop=True)
-    out["suggestion"] = "维持 (hold)"
-    if len(out) >= 2:
-        out.loc[0, "suggestion"] = "加预算 (add)"
-        out.loc[len(out) - 1, "suggestion"] = "减预算 (cut)"
-        moved = shift * float(out.spend.iloc[-1])
-        gain = moved * float(out.revenue_per_yuan.iloc[0] - out.revenue_per_yuan.iloc[-1])
-    else:
-        moved, gain = 0.0, 0.0
-    out.attrs.update(shift=shift, shift_spend=moved, shift_value=gain, ltv_horizon=h)
+    ranked = out.index[out._ranked]
+    out["suggestion"] = np.where(out._ranked, "维持 (hold)", "人数太少 (too few)")
+    best = worst = ""
+    moved, gain = 0.0, 0.0
+    if len(ranked) >= 2:
+        top, bottom = ranked[0], ranked[-1]
+        out.loc[top, "suggestion"] = "加预算 (add)"
+        out.loc[bottom, "suggestion"] = "减预算 (cut)"
+        best, worst = str(out.channel[top]), str(out.channel[bottom])
+        moved = shift * float(out.spend[bottom])
+        gain = moved * float(out.revenue_per_yuan[top] - out.revenue_per_yuan[bottom])
+    out = out.drop(columns="_ranked")
+    out.attrs.update(shift=float(shift), shift_spend=moved, shift_value=gain, ltv_horizon=h,
+                     min_investors=int(min_investors), ranked=int(len(ranked)),
+                     best=best, worst=worst)
     return out
 
 
 def model_pair(models: Sequence[str]) -> tuple[str, str]:
     """The two models whose disagreement the chapter explains: last touch against Markov when
-    both were computed, else the first and the last of `models`."""
+    both were computed, else the first and the last of `models`.
+
+    Parameters
+    ----------
+    models : sequence of str
+        The models computed (the chapter's `models`).
+
+    Returns
+    -------
+    tuple of str
+        (a, b): the disagreement is b's share minus a's.
+
+    Raises
+    ------
+    ValueError
+        When `models` is empty.
+    NotAvailable
+        When it names one model only: there is no second model to disagree with.
+
+    Examples
+    --------
+    >>> model_pair(["first_touch", "last_touch", "markov"])
+    ('last_touch', 'markov')
+    """
     models = list(models)
     if not models:
         raise ValueError("models: give at least one attribution model")
+    if len(set(models)) < 2:
+        raise NotAvailable("至少两个归因模型（参数 models）",
+                           f"参数 models 只有一个模型（{models[0]}），没有可比较的另一个模型",
+                           "在参数 models 里至少列两个模型，如 last_touch 和 markov")
     if {"last_touch", "markov"} <= set(models):
         return "last_touch", "markov"
     return models[0], models[-1]
@@ -1183,8 +1634,11 @@ def models_summary(models: pd.DataFrame, disagree: pd.DataFrame,
     dict
         dis_channel (the most disagreed-on channel), dis_a / dis_b (its share under the two
         models), dis_role, dis_assisted / dis_closed (conversions it assisted / closed),
-        dis_a_model / dis_b_model (the models' names) and assisters (the channels the second
-        model raises most, comma-separated).
+        dis_a_model / dis_b_model (the models' names), assisters (the channels the second
+        model raises most, comma-separated; empty when it raises none), dis_channels (the
+        channels compared), dis_untracked (whether dis_channel is no campaign's: 直接访问 or
+        未标记, DIRECT_CHANNELS), dis_conversions (the conversions shared) and
+        dis_min_conversions (MIN_CONVERSIONS: fewer are read as a direction only).
     """
     a, b = disagree.attrs.get("pair", ("last_touch", "markov"))
     raised = disagree[disagree["diff"] > 0].sort_values("diff", ascending=False)
@@ -1198,7 +1652,11 @@ def models_summary(models: pd.DataFrame, disagree: pd.DataFrame,
                    dis_role=str(top.role), dis_assisted=int(top.assisted),
                    dis_closed=int(top.closed))
     out.update(dis_a_model=MODEL_LABELS.get(a, a), dis_b_model=MODEL_LABELS.get(b, b),
-               assisters=", ".join(raised.channel.head(assisters)))
+               assisters=", ".join(raised.channel.head(assisters)),
+               dis_channels=int(len(disagree)),
+               dis_untracked=out["dis_channel"] in DIRECT_CHANNELS,
+               dis_conversions=int(round(float(models[models.model == a].conversions.sum()))),
+               dis_min_conversions=MIN_CONVERSIONS)
     return out
 
 
@@ -1221,16 +1679,19 @@ def paths_summary(paths: Paths, shapley_exact_max: int = 12) -> dict[str, float 
     Returns
     -------
     dict
-        conversions, nulls, distinct_paths, model_channels (channels on the paths),
-        shapley_method (how Shapley is computed for that many channels, SHAPLEY_METHODS),
-        direct_conversions (no touch in the look-back), top_path and top_path_share (the
-        path with most conversions, 无 and NaN without conversions).
+        conversion (the conversion as the page names it), conversions, nulls, distinct_paths,
+        model_channels (channels on the paths), shapley_method (how Shapley is computed for
+        that many channels, SHAPLEY_METHODS), direct_conversions (no touch in the look-back),
+        top_path and top_path_share (the path with most conversions, 无 and NaN without
+        conversions) and min_conversions (MIN_CONVERSIONS: fewer conversions are read as a
+        direction only).
     """
     c = paths.counts
     channels = sorted({ch for p in c.path for ch in p})
     top = path_table(paths, top=1)
     direct = int(c[c.path.map(lambda p: p == (DIRECT_CHANNEL,))].conversions.sum())
     return {
+        "conversion": MILESTONE_LABELS.get(paths.conversion, paths.conversion),
         "conversions": paths.conversions,
         "nulls": paths.nulls,
         "distinct_paths": int(len(c)),
@@ -1239,42 +1700,75 @@ def paths_summary(paths: Paths, shapley_exact_max: int = 12) -> dict[str, float 
         "direct_conversions": direct,
         "top_path": str(top.path.iloc[0]) if len(top) else "无",
         "top_path_share": float(top.share.iloc[0]) if len(top) else float("nan"),
+        "min_conversions": MIN_CONVERSIONS,
     }
 
 
 def value_summary(budget: pd.DataFrame) -> dict[str, int]:
-    """Paid channels against break-even, for the prose: above_break_even (channels whose
-    revenue at the horizon covers their cost per investor) and paid_channels, from
-    `budget_reallocation`."""
-    return {
-        "above_break_even": int((budget.revenue_per_yuan >= 1).sum()) if len(budget) else 0,
-        "paid_channels": int(len(budget)),
-    }
-
-
-def budget_summary(budget: pd.DataFrame) -> dict[str, float | int | str]:
-    """Where the next yuan goes, for the chapter's prose (glued as ``attr_<key>``).
+    """Paid channels against break-even, for the chapter (glued as ``attr_<key>``).
 
     Parameters
     ----------
-    budget
-        `budget_reallocation`'s table (its example shift in ``attrs``).
+    budget : pandas.DataFrame
+        `budget_reallocation`'s table.
 
     Returns
     -------
     dict
-        budget_best / budget_best_ratio and budget_worst / budget_worst_ratio (the channels
-        with the highest and lowest revenue per yuan; 无 and NaN without paid channels),
-        budget_shift (the share of the worst channel's budget moved), budget_shift_spend
-        (yuan moved) and budget_shift_value (the revenue it gains at the horizon).
+        paid_channels (paid channels with a value at the horizon), above_break_even (those whose
+        revenue at the horizon covers their cost per investor), small_channels (those with
+        fewer matured investors than value_min_investors: listed, not compared) and
+        value_min_investors.
     """
-    nan = float("nan")
     return {
-        "budget_best": str(budget.channel.iloc[0]) if len(budget) else "无",
-        "budget_best_ratio": float(budget.revenue_per_yuan.iloc[0]) if len(budget) else nan,
-        "budget_worst": str(budget.channel.iloc[-1]) if len(budget) else "无",
-        "budget_worst_ratio": float(budget.revenue_per_yuan.iloc[-1]) if len(budget) else nan,
-        "budget_shift": budget.attrs.get("shift"),
+        "above_break_even": int((budget.revenue_per_yuan >= 1).sum()) if len(budget) else 0,
+        "paid_channels": int(len(budget)),
+        "small_channels": int(len(budget) - budget.attrs.get("ranked", len(budget))),
+        "value_min_investors": int(budget.attrs.get("min_investors", MIN_INVESTORS)),
+    }
+
+
+def budget_summary(budget: pd.DataFrame) -> dict[str, float | int | str]:
+    """Where the next yuan goes, for the chapter (glued as ``attr_<key>``).
+
+    Parameters
+    ----------
+    budget : pandas.DataFrame
+        `budget_reallocation`'s table (its ranked channels and example shift in ``attrs``).
+
+    Returns
+    -------
+    dict
+        budget_best / budget_best_ratio and budget_worst / budget_worst_ratio (the ranked
+        channels with the highest and lowest revenue per yuan), budget_shift (the share of the
+        worst channel's budget moved), budget_shift_spend (yuan moved), budget_shift_value (the
+        revenue it gains at the horizon), budget_ranked (channels ranked), budget_small
+        (channels with too few matured investors to rank) and budget_min_investors.
+
+    Raises
+    ------
+    NotAvailable
+        With fewer than two ranked channels: a budget moves between two.
+    """
+    ranked = int(budget.attrs.get("ranked", len(budget)))
+    best, worst = budget.attrs.get("best", ""), budget.attrs.get("worst", "")
+    least = int(budget.attrs.get("min_investors", MIN_INVESTORS))
+    h = budget.attrs.get("ltv_horizon", "")
+    if ranked < 2 or not best or not worst:
+        raise NotAvailable(
+            f"至少两个可比的付费渠道（有花费，且首投满 {h} 天的用户各不少于 {least} 人）",
+            f"数据中满足条件的付费渠道只有 {ranked} 个",
+            "等数据积累、补全成本表里其他渠道的花费，或把参数 revenue_horizon_days 换成更短的期限")
+    by = budget.set_index("channel").revenue_per_yuan
+    return {
+        "budget_best": str(best),
+        "budget_best_ratio": float(by[best]),
+        "budget_worst": str(worst),
+        "budget_worst_ratio": float(by[worst]),
+        "budget_shift": float(budget.attrs.get("shift", 0.0)),
         "budget_shift_spend": float(budget.attrs.get("shift_spend", 0.0)),
         "budget_shift_value": float(budget.attrs.get("shift_value", 0.0)),
+        "budget_ranked": ranked,
+        "budget_small": int(len(budget) - ranked),
+        "budget_min_investors": least,
     }
