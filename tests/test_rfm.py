@@ -1,5 +1,8 @@
 """RFM segmentation: values, quantile scores, the eight segments under each split rule, the
-action table and its dataset.yml key, migration, member lists, and the demo's ground truth."""
+action table and its dataset.yml key, migration, member lists, the demo's ground truth, and what
+the chapter's summaries refuse (NotAvailable) for data that cannot support them: no investors,
+fewer investors than score bands, investors all alike, no repeat investments, a migration date
+before the first investment."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import pytest
 from conftest import event, txn, user, write_dataset
 
 from growthloop import DEMO_DATA
+from growthloop.errors import NotAvailable
 from growthloop.metrics import rfm as R
 from growthloop.staging.config import ConfigError, parse_config
 from growthloop.staging.loader import open_dataset
@@ -280,7 +284,8 @@ def test_segment_table_by_hand(hand):
         "important_user_share": 2 / 3, "important_amount_share": 1.0,
         "largest_segment": "重要价值", "largest_segment_share": 2 / 3, "group_new_share": 0.0,
         "group_stable_share": 2 / 3, "group_stable_amount_share": 1.0,
-        "group_risk_share": 1 / 3, "group_risk_amount_share": 0.0})
+        "group_risk_share": 1 / 3, "group_risk_amount_share": 0.0,
+        "empty_segments": "重要发展、重要保持、重要挽留、一般价值、一般发展、一般保持"})
 
 
 def test_one_investor(tmp_path):
@@ -290,16 +295,85 @@ def test_one_investor(tmp_path):
         assert len(got) == 1
         assert got[["r_score", "f_score", "m_score"]].iloc[0].tolist() == [1, 1, 1]
         assert got.segment.iloc[0] == label, split
-    assert R.segment_table(R.segments(ds)).users.sum() == 1
+    seg = R.segments(ds)
+    assert R.segment_table(seg).users.sum() == 1
+    # what the chapter says about one investor: the distribution, and nothing else
+    d = R.distribution_summary(seg)
+    assert (d["investors"], d["median_recency"], d["mean_monetary"]) == (1, 30.0, 500.0)
+    with pytest.raises(NotAvailable, match="R、F、M 都相同"):
+        R.spread(seg)                      # one segment holds everybody: says nothing
+    with pytest.raises(NotAvailable, match="至少 5 位投资用户"):
+        R.score_bins(seg, 5)               # more bands than people
+    with pytest.raises(NotAvailable, match="至少 2 位投资用户"):
+        R.scores_summary(seg, 2)
+    with pytest.raises(NotAvailable, match="至少 5 位"):
+        R.rf_heatmap(seg, 5)
 
 
 def test_all_investors_equal(tmp_path):
-    money = {u: [("2025-03-10 10:00:00", 300.0)] for u in ("P", "Q", "S", "T")}
+    money = {u: [("2025-03-10 10:00:00", 300.0)] for u in ("P", "Q", "S", "T", "V")}
     ds = open_dataset(investors_dataset(tmp_path / "eq", money))
     for split, label in (("mean", "重要价值"), ("median", "重要价值"), ("score", "一般挽留")):
         got = R.segments(ds, split=split).execute()
         assert set(got.segment) == {label}, split
         assert set(got.r_score) == set(got.f_score) == set(got.m_score) == {1}
+        with pytest.raises(NotAvailable, match="R、F、M 都相同"):
+            R.spread(R.segments(ds, split=split), split)
+    # five investors, five bands: the band table exists (everybody in score 1) ...
+    seg = R.segments(ds)
+    bands = R.score_bins(seg, 5)
+    assert bands[bands.score == 1].users.tolist() == [5, 5, 5]
+    got = R.scores_summary(seg, 5)
+    assert got["empty_count"] == 12 and (got["r_bands"], got["f_bands"], got["m_bands"]) == (1, 1, 1)
+    # ... the top M band is empty: no share of the amount can be given to it
+    assert np.isnan(got["top_m_amount_share"])
+    # ... but the grid would be one cell
+    with pytest.raises(NotAvailable, match="F 得分都相同"):
+        R.rf_heatmap(seg, 5)
+
+
+def test_the_same_money_for_everybody(tmp_path):
+    # five investors on five days with the same 300 yuan: R differs, F and M do not. 重要 and 一般
+    # (M high or low) would tell nobody apart: no segmentation
+    money = {u: [(f"2025-03-{10 + i:02d} 10:00:00", 300.0)] for i, u in enumerate("PQSTV")}
+    ds = open_dataset(investors_dataset(tmp_path / "same_m", money))
+    with pytest.raises(NotAvailable, match="M 都相同") as info:
+        R.spread(R.segments(ds))
+    assert "period_days" in info.value.fix
+    # a year after the last investment nobody invested in the 365-day period: F = M = 0 for all
+    late = open_dataset(investors_dataset(tmp_path / "late", money, analysis_date="2026-06-30"))
+    seg = R.segments(late)
+    assert R.distribution_summary(seg)["idle_share"] == 1.0      # still 5 investors, shown
+    with pytest.raises(NotAvailable, match="统计期内没有一笔投资"):
+        R.spread(seg)
+    with pytest.raises(NotAvailable, match="统计期内没有一笔投资"):
+        R.migration(late, previous=30)
+    # different amounts over all history (period_days=None): segmented, F (1 each) flat
+    richer = {u: [(f"2025-03-{10 + i:02d} 10:00:00", 100.0 * (i + 1))] for i, u in enumerate("PQSTV")}
+    ds2 = open_dataset(investors_dataset(tmp_path / "richer", richer, analysis_date="2026-06-30"))
+    assert R.spread(R.segments(ds2, period_days=None))["flat"] == "F"
+
+
+def test_fewer_investors_than_bands(hand):
+    # three investors who differ: the mean split works, quantile scores of 5 bands do not
+    ds = open_dataset(hand)
+    seg = R.segments(ds, period_days=30)
+    assert R.spread(seg) == {"investors": 3, "r_values": 3, "f_values": 3, "m_values": 3,
+                             "amount": 350.0, "flat": ""}
+    for call in (lambda: R.score_bins(seg, 5), lambda: R.scores_summary(seg, 5),
+                 lambda: R.rf_heatmap(seg, 5)):
+        with pytest.raises(NotAvailable, match="投资用户少于 5 位") as info:
+            call()
+        assert "score_bins" in info.value.fix
+    score_seg = R.segments(ds, period_days=30, split="score")
+    with pytest.raises(NotAvailable, match="split=score"):
+        R.spread(score_seg, "score", 5)
+    # three bands for three investors: each band holds one (worked out in the test below)
+    seg3 = R.segments(ds, period_days=30, bins=3)
+    got = R.scores_summary(seg3, 3)
+    assert got == {"empty_scores": "无", "empty_count": 0, "r_bands": 3, "f_bands": 3,
+                   "m_bands": 3, "top_m_users": 1,
+                   "top_m_amount_share": pytest.approx(200 / 350)}  # B's 200 of 350
 
 
 def test_no_investors(tmp_path):
@@ -309,8 +383,102 @@ def test_no_investors(tmp_path):
         tmp_path / "none", users=[user("U1")], events=[event("register", "2025-01-01 10:00:00", "U1")],
         transactions=[txn("T1", "U1", "2025-02-01 10:00:00", 10.0)],
         config={"analysis_date": "2025-03-31"}))
-    table = R.segment_table(R.segments(ds, as_of="2025-01-31"))
+    seg = R.segments(ds, as_of="2025-01-31")
+    table = R.segment_table(seg)
     assert table.users.sum() == 0 and table.user_share.isna().all()
+    groups = R.group_table(seg)
+    # every summary the chapter reads says so instead of a number
+    for call in (lambda: R.distribution_summary(seg), lambda: R.score_bins(seg),
+                 lambda: R.scores_summary(seg), lambda: R.spread(seg), lambda: R.rf_heatmap(seg),
+                 lambda: R.segments_summary(table, groups),
+                 lambda: R.heatmap_summary(pd.DataFrame({"r_score": [1], "f_score": [1], "users": [0],
+                                                         "mean_monetary": [np.nan]}))):
+        with pytest.raises(NotAvailable, match="还没有成功的投资"):
+            call()
+    # the analysis date itself before the first investment: the history is empty
+    early = open_dataset(write_dataset(
+        tmp_path / "early", users=[user("U1")], events=[event("register", "2025-01-01 10:00:00", "U1")],
+        transactions=[txn("T1", "U1", "2025-02-01 10:00:00", 10.0)],
+        config={"analysis_date": "2025-01-31"}))
+    assert R.history(early) == {"first_investment": "", "last_investment": "", "history_days": 0}
+    with pytest.raises(NotAvailable, match="还没有成功的投资"):
+        R.migration(early, previous=10)
+
+
+@pytest.fixture
+def no_repeat(tmp_path: Path) -> Path:
+    # six investors, one investment each (nobody invested twice), analysis date 2025-03-31
+    money = {"U0": [("2025-03-31 09:00:00", 100.0)], "U1": [("2025-03-25 09:00:00", 200.0)],
+             "U2": [("2025-03-10 09:00:00", 300.0)], "U3": [("2025-02-01 09:00:00", 400.0)],
+             "U4": [("2025-01-05 09:00:00", 500.0)], "U5": [("2024-12-01 10:00:00", 600.0)]}
+    return investors_dataset(tmp_path / "norepeat", money)
+
+
+def test_no_repeat_investments(no_repeat):
+    ds = open_dataset(no_repeat)
+    seg = R.segments(ds)
+    # R 0, 6, 21, 58, 85, 120 days (mean 290 / 6 = 48.3); F 1 for all; M 100..600 (mean 350)
+    d = R.distribution_summary(seg)
+    assert (d["once_share"], d["idle_share"]) == (1.0, 0.0)
+    sp = R.spread(seg)
+    assert sp["flat"] == "F" and (sp["r_values"], sp["f_values"], sp["m_values"]) == (6, 1, 6)
+    # F = 1 = its mean: high for everybody. R high: U0-U2; M high: U3-U5 (>= 350)
+    # -> U0-U2 一般价值 (R high, M low), U3-U5 重要保持 (R low, M high); six segments empty
+    table = R.segment_table(seg)
+    assert table.set_index("segment").users[lambda x: x > 0].to_dict() == {"重要保持": 3, "一般价值": 3}
+    summ = R.segments_summary(table, R.group_table(seg))
+    assert summ["empty_segments"] == "重要价值、重要发展、重要挽留、一般发展、一般保持、一般挽留"
+    assert (summ["iv_users"], summ["keep_users"], summ["group_risk_share"]) == (0, 3, 0.5)
+    assert summ["group_risk_amount_share"] == pytest.approx(1500 / 2100)  # 400 + 500 + 600 of 2,100
+    # every F score is 1: the R x F grid would be one column
+    with pytest.raises(NotAvailable, match="F 得分都相同") as info:
+        R.rf_heatmap(seg, 5)
+    assert "没有人复投" in info.value.missing
+    bands = R.scores_summary(seg, 5)
+    assert bands["f_bands"] == 1 and bands["empty_scores"].startswith("F2、F3、F4、F5")
+
+
+def test_period_longer_than_the_history(no_repeat):
+    ds = open_dataset(no_repeat)
+    # first investment 2024-12-01: 31 + 31 + 28 + 30 days to 03-31, plus the first day = 121
+    span = R.history(ds)
+    assert span == {"first_investment": "2024-12-01", "last_investment": "2025-03-31",
+                    "history_days": 121}
+    cols = ["user_id", "frequency", "amount"]
+    whole = R.rfm_values(ds, period_days=None).order_by("user_id").execute()[cols]
+    for days in (121, 365, 3650):   # a period covering the history is all history
+        got = R.rfm_values(ds, period_days=days).order_by("user_id").execute()[cols]
+        pd.testing.assert_frame_equal(got, whole)
+    # 120 days start on 2024-12-02: U5's investment of 12-01 falls out (F 0, M 0)
+    short = R.rfm_values(ds, period_days=120).order_by("user_id").execute()
+    assert short.frequency.tolist() == [1, 1, 1, 1, 1, 0]
+    assert R.distribution_summary(R.segments(ds, period_days=120))["idle_share"] == pytest.approx(1 / 6)
+
+
+def test_migration_date_before_the_first_investment(no_repeat):
+    ds = open_dataset(no_repeat)
+    # 2025-03-31 - 150 days = 2024-11-01, a month before the first investment (2024-12-01)
+    with pytest.raises(NotAvailable, match="第一笔投资在 2024-12-01") as info:
+        R.migration(ds, previous=150)
+    assert "previous_days 调小到 120 天以内" in info.value.fix    # 121 days of history
+    assert "2024-11-01" in info.value.need
+    # 100 days before: 2024-12-21, one investor (U5) then: nothing to segment at that date
+    with pytest.raises(NotAvailable, match="比较日 2024-12-21全部投资用户"):
+        R.migration(ds, previous=100)
+    # 60 days before: 2025-01-30, U4 and U5 differ: the migration is there
+    moves = R.migration(ds, previous=60)
+    assert int(moves[moves.from_segment != R.NEW_INVESTOR[0]].users.sum()) == 2
+    assert int(moves.users.sum()) == 6
+
+
+def test_member_list_table(hand):
+    ds = open_dataset(hand)
+    table = R.segment_table(R.segments(ds, period_days=30))
+    got = R.member_list_table(table)
+    assert got.columns.tolist() == ["segment", "segment_en", "users", "action", "channel", "offer",
+                                    "list"]
+    assert got.list.tolist() == [f"rfm_members_{s.code}.csv" for s in R.SEGMENTS]
+    assert got.users.tolist() == table.users.tolist()
 
 
 def test_migration_by_hand(tmp_path):
@@ -490,20 +658,28 @@ def test_distribution_summary_and_heatmap_by_hand(hand):
     assert d["investors"] == 3
     assert d["recent_share"] == pytest.approx(2 / 3)   # A and B within 30 days
     assert d["once_share"] == pytest.approx(2 / 3)     # B (F 1) and C (F 0)
-    assert d["top_m_amount_share"] == 0.0              # nobody has M score 5
+    assert d["idle_share"] == pytest.approx(1 / 3)     # C invested before the period only
     assert d["median_recency"] == 1.0 and d["median_monetary"] == 150.0
     assert d["mean_monetary"] == pytest.approx(350 / 3)  # (150 + 200 + 0) / 3
-    assert d["empty_scores"] == "R3、R5、F3、F5、M3、M5"
-    assert list(d) == ["investors", "recent_share", "once_share", "median_recency",
-                       "median_monetary", "mean_monetary", "top_m_amount_share", "empty_scores"]
-    heat = R.rf_heatmap(seg)
-    assert len(heat) == 25 and heat.users.sum() == 3
+    assert list(d) == ["investors", "recent_days", "recent_share", "once_share", "idle_share",
+                       "median_recency", "median_monetary", "mean_monetary"]
+    assert R.distribution_summary(seg, recent_days=2)["recent_share"] == pytest.approx(2 / 3)
+    assert R.distribution_summary(seg, recent_days=1)["recent_share"] == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="recent_days"):
+        R.distribution_summary(seg, recent_days=0)
+    # 3 investors in 5 bands: no quantile scores (test_fewer_investors_than_bands); in 3 bands
+    # R: A 1 + 3*2//3 = 3, B 2, C 1; F: A 3, B 2, C 1; M: B 3, A 2, C 1 -> one per cell
+    seg3 = R.segments(ds, period_days=30, bins=3)
+    heat = R.rf_heatmap(seg3, 3)
+    assert len(heat) == 9 and heat.users.sum() == 3
     cell = heat.set_index(["r_score", "f_score"])
-    assert cell.loc[(4, 4), "users"] == 1 and cell.loc[(4, 4), "mean_monetary"] == 150.0
-    assert cell.loc[(5, 5), "users"] == 0 and np.isnan(cell.loc[(5, 5), "mean_monetary"])
+    assert cell.loc[(3, 3), "users"] == 1 and cell.loc[(3, 3), "mean_monetary"] == 150.0
+    assert cell.loc[(3, 1), "users"] == 0 and np.isnan(cell.loc[(3, 1), "mean_monetary"])
     hs = R.heatmap_summary(heat)
     assert (hs["top_r"], hs["top_f"], hs["top_m"]) == (2, 2, 200.0)
-    assert (hs["low_f"], hs["low_f_m"], hs["high_f"], hs["high_f_m"]) == (1, 0.0, 4, 150.0)
+    assert (hs["big_r"], hs["big_f"], hs["big_users"]) == (3, 3, 1)  # ties: highest R, then F
+    assert (hs["low_f"], hs["low_f_m"], hs["high_f"], hs["high_f_m"]) == (1, 0.0, 3, 150.0)
+    assert (hs["low_f_users"], hs["high_f_users"]) == (1, 1)
 
 
 def test_migration_summary_by_hand():
@@ -531,7 +707,7 @@ def test_migration_summary_by_hand():
     assert got == {"previous_date": "2025-01-01", "previous_days": 90, "iv_before": 10,
                    "iv_stay_share": 0.6, "iv_slipped": 3, "new_investors": 9,
                    "new_to_important": 4, "upgraded": 2, "downgraded": 1,
-                   "stayed_share": 0.7}
+                   "investors_before": 20, "stayed_share": 0.7}
 
 
 def test_params_summary_words_the_parameters():

@@ -55,6 +55,26 @@ The eight segments and three operating groups
 See :data:`SEGMENTS`. The operating groups follow R and F only: 稳定中客 (stable) = R high and
 F high; 潜力新客 (new potential) = R high and F low (recent, still few investments: the
 "develop" segments); 流失风险客 (churn risk) = R low, whatever F and M.
+
+What the data must support
+--------------------------
+The functions the chapter reads raise :class:`growthloop.errors.NotAvailable` (the book's
+standard note) where the data cannot support an answer, and never return a number it cannot:
+
+* no investor by the date: every summary (:func:`distribution_summary`, :func:`spread`,
+  :func:`segments_summary`, :func:`score_bins`, :func:`rf_heatmap`, :func:`migration`);
+* fewer investors than score bands: the quantile scores (:func:`score_bins`,
+  :func:`scores_summary`, :func:`rf_heatmap`, and the "score" split in :func:`spread`);
+* investors identical on R, F and M (one investor, say): the high/low split puts them all in
+  one segment, so the segmentation says nothing; or identical on M (no investment in the
+  period, say): 重要 and 一般 tell nobody apart (:func:`spread`, and :func:`migration` for
+  either date);
+* one non-empty F score (nobody invested more often than the others: no repeat investments)
+  or one non-empty R score: the R x F grid has a single column or row (:func:`rf_heatmap`);
+* the migration's earlier date before the first investment (:func:`migration`).
+
+:func:`segments` itself never raises for the data: an empty or flat table is a valid input of
+the checks above (the campaign review segments members as of any date).
 """
 
 from __future__ import annotations
@@ -68,6 +88,7 @@ import pandas as pd
 from ibis import _
 
 from growthloop.engine import require_exact_quantiles
+from growthloop.errors import NotAvailable
 from growthloop.marts.investments import investments
 from growthloop.staging.contract import (
     ACTION_FIELDS,
@@ -92,19 +113,25 @@ __all__ = [
     "group_table",
     "headline",
     "heatmap_summary",
+    "history",
+    "member_list_table",
     "member_lists",
     "migration",
     "migration_matrix",
     "migration_summary",
+    "params_summary",
     "rf_heatmap",
     "rfm_values",
     "score",
     "score_bins",
+    "scores_summary",
     "segment",
     "segment_of",
     "segment_table",
     "segments",
+    "segments_summary",
     "split_values",
+    "spread",
 ]
 
 #: The three operating groups (label, English, rule), see growthloop.staging.contract.
@@ -199,6 +226,119 @@ def _as_date(value: dt.date | str | None, ds: Dataset) -> dt.date:
         return dt.date.fromisoformat(str(value))
     except ValueError as exc:
         raise ValueError(f"as_of must be a date or YYYY-MM-DD, got {value!r}") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# What the data supports
+# --------------------------------------------------------------------------------------------
+
+
+def _no_investors(when: str = "分析日") -> NotAvailable:
+    return NotAvailable(
+        "投资用户 (截至分群日期有过成功投资的用户)",
+        f"截至{when}数据中还没有成功的投资",
+        "检查 analysis_date 是否早于平台的第一笔投资，以及 dataset.yml 里 transactions 的状态映射 "
+        "(哪些状态算投资成功)")
+
+
+def _too_few_for_scores(bins: int, what: str = "R、F、M 按分位数打分") -> NotAvailable:
+    return NotAvailable(
+        f"至少 {bins} 位投资用户 ({what}，共 {bins} 档，参数 score_bins)",
+        f"投资用户少于 {bins} 位，得分档比人还多，分位数得分没有意义",
+        "把参数 score_bins 调小 (最小 2)，或等投资用户多起来再看")
+
+
+def history(ds: Dataset) -> dict[str, str | int]:
+    """The span of the investment history up to the analysis date (one query).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The opened dataset.
+
+    Returns
+    -------
+    dict
+        ``first_investment`` and ``last_investment`` (YYYY-MM-DD; "" without investments) and
+        ``history_days``: natural days from the first investment's day to the analysis date, both
+        included (0 without investments). A period of at least ``history_days`` days covers the
+        whole history.
+    """
+    txn = investments(ds)
+    txn = txn.filter(txn.txn_time < ds.period_end)
+    row = txn.aggregate(first=txn.txn_time.min(), last=txn.txn_time.max()).execute().iloc[0]
+    if pd.isna(row["first"]):
+        return {"first_investment": "", "last_investment": "", "history_days": 0}
+    first, last = pd.Timestamp(row["first"]).date(), pd.Timestamp(row["last"]).date()
+    return {"first_investment": first.isoformat(), "last_investment": last.isoformat(),
+            "history_days": (ds.analysis_date - first).days + 1}
+
+
+def spread(seg: ibis.Table, split: str = "mean", bins: int = 5, when: str = "分析日"
+           ) -> dict[str, int | float | str]:
+    """How far the investors differ on R, F and M, and whether they can be segmented (one query).
+
+    Parameters
+    ----------
+    seg : ibis.Table
+        A :func:`segments` table.
+    split : {"mean", "median", "score"}, default "mean"
+        The split rule the table was segmented with.
+    bins : int, default 5
+        The number of scores it was scored with, 2 to 10.
+    when : str, default "分析日"
+        The date of the segmentation, as the note names it.
+
+    Returns
+    -------
+    dict
+        ``investors``; ``r_values``, ``f_values``, ``m_values``: distinct values of each
+        measure; ``amount``: the period's amount (0.0 when none); ``flat``: the measures with
+        one value for everybody, as "F" or "R、F" ("" when none), whose high/low tells nobody
+        apart (M is never among them: that raises).
+
+    Raises
+    ------
+    NotAvailable
+        Without investors; with the "score" split and fewer investors than `bins`; when every
+        investor has the same R, F and M (one investor, say): every split rule puts them in one
+        segment; when every investor has the same M (nobody invested in the period, say): the
+        important (M high) and general segments tell nobody apart.
+    ValueError
+        For a bad `split` or `bins`.
+    """
+    _check_params(None, "amount", bins, split, None)
+    row = seg.aggregate(
+        investors=seg.count(), r_values=seg.recency_days.nunique(),
+        f_values=seg.frequency.nunique(), m_values=seg.monetary.nunique(),
+        amount=seg.amount.sum(),
+    ).execute().iloc[0]
+    n = int(row["investors"])
+    if not n:
+        raise _no_investors(when)
+    if split == "score" and n < bins:
+        raise _too_few_for_scores(bins, "按得分 (split=score) 分高低，先要按分位数打分")
+    values = {m: int(row[f"{m.lower()}_values"]) for m in ("R", "F", "M")}
+    amount = float(row["amount"]) if pd.notna(row["amount"]) else 0.0
+    if all(v == 1 for v in values.values()):
+        raise NotAvailable(
+            "R、F、M 上有差别的投资用户 (分高低比的是人和人之间的差别)",
+            f"截至{when}全部投资用户的 R、F、M 都相同 (例如只有一位投资用户)，任何分高低的规则都会"
+            "把他们分进同一类",
+            "等投资用户和投资记录多起来再看；统计期 (period_days) 太短时也可以把它放长")
+    if values["M"] == 1:
+        missing = ("统计期内没有一笔投资，所有人的 F、M 都是 0" if not amount
+                   else "所有投资用户统计期内的 M 都相同")
+        raise NotAvailable(
+            "统计期内 M (投资金额或收入) 有高有低的投资用户：“重要”和“一般”人群按 M 的高低划分",
+            f"截至{when}{missing}，“重要”与“一般”分不出任何人",
+            "把参数 period_days 放长，或设为 None 用全部历史")
+    return {
+        "investors": n,
+        "r_values": values["R"], "f_values": values["F"], "m_values": values["M"],
+        "amount": amount,
+        "flat": "、".join(m for m, v in values.items() if v == 1),
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -642,6 +782,9 @@ def score_bins(seg: ibis.Table, bins: int = 5) -> pd.DataFrame:
 
     Raises
     ------
+    NotAvailable
+        Without investors, or with fewer investors than `bins` (more bands than people: the
+        quantile scores mean nothing).
     ValueError
         When `bins` is not a whole number from 2 to 10.
     """
@@ -658,6 +801,10 @@ def score_bins(seg: ibis.Table, bins: int = 5) -> pd.DataFrame:
         parts.append(full)
     df = pd.concat(parts, ignore_index=True)
     total = int(df.loc[df.measure == "R", "users"].sum())
+    if not total:
+        raise _no_investors()
+    if total < bins:
+        raise _too_few_for_scores(bins)
     df.insert(3, "user_share", _share(df["users"], total))
     return df[["measure", "score", "users", "user_share", "min_value", "max_value"]]
 
@@ -758,18 +905,50 @@ def rf_heatmap(seg: ibis.Table, bins: int = 5) -> pd.DataFrame:
 
     Raises
     ------
+    NotAvailable
+        Without investors; with fewer investors than `bins`; when every investor has the same
+        F score (nobody invested more often than the rest: no repeat investments, say) or the
+        same R score: the grid would be one column or one row.
     ValueError
         When `bins` is not a whole number from 2 to 10.
     """
     _check_params(None, "amount", bins, "mean", None)
     agg = seg.group_by(["r_score", "f_score"]).aggregate(
         users=seg.count(), mean_monetary=seg.monetary.mean()).order_by(["r_score", "f_score"]).execute()
+    total = int(agg["users"].sum())
+    if not total:
+        raise _no_investors()
+    if total < bins:
+        raise _too_few_for_scores(bins)
+    if agg.f_score.nunique() == 1:
+        raise NotAvailable(
+            "投资频次 (F) 有高有低的投资用户：热力图按 F 得分分列",
+            "统计期内所有投资用户的 F 得分都相同 (例如没有人复投，F 都是 1)，F 只有一档，热力图只有一列，"
+            "按 F 的划分没有意义",
+            "等有了复投再看；数据只有很短的历史时，也可以把统计期 (period_days) 放长")
+    if agg.r_score.nunique() == 1:
+        raise NotAvailable(
+            "最近一次投资 (R) 有远有近的投资用户：热力图按 R 得分分行",
+            "所有投资用户的 R 得分都相同 (例如都在同一天最后一次投资)，热力图只有一行",
+            "等数据覆盖更长的时间再看")
     grid = pd.MultiIndex.from_product([range(bins, 0, -1), range(1, bins + 1)],
                                       names=["r_score", "f_score"]).to_frame(index=False)
     df = grid.merge(agg, on=["r_score", "f_score"], how="left")
     df["users"] = df["users"].fillna(0).astype("int64")
     df["mean_monetary"] = df["mean_monetary"].astype("float64")
     return df
+
+
+def _nothing_before(ds: Dataset, before: dt.date) -> NotAvailable:
+    """The note of a migration whose earlier date comes before the first investment."""
+    span = history(ds)
+    days = (ds.analysis_date - before).days
+    longest = int(span["history_days"]) - 1
+    fix = (f"把参数 previous_days 调小到 {longest} 天以内 (比较日不早于第一笔投资那天)，或补充更早的交易数据"
+           if longest >= 1 else "等数据覆盖更长的时间，或补充更早的交易数据")
+    return NotAvailable(
+        f"比较日 ({before}，分析日前 {days} 天) 已经有投资用户：迁移比较的是两个日期各自的人群",
+        f"数据中的第一笔投资在 {span['first_investment']}，比较日还没有投资用户", fix)
 
 
 def migration(ds: Dataset, previous: dt.date | str | int = 90, period_days: int | None = 365,
@@ -800,6 +979,10 @@ def migration(ds: Dataset, previous: dt.date | str | int = 90, period_days: int 
 
     Raises
     ------
+    NotAvailable
+        When the earlier date is before the first investment (nobody to compare), or when
+        either date cannot be segmented (see :func:`spread`: no investors, fewer than `bins` for
+        the "score" split, everybody the same on R, F and M).
     ValueError
         For a bad parameter, or an earlier date not before the analysis date.
     """
@@ -816,8 +999,13 @@ def migration(ds: Dataset, previous: dt.date | str | int = 90, period_days: int 
             raise ValueError(f"previous {before} must be before the analysis date {ds.analysis_date}")
     params = dict(period_days=period_days, monetary=monetary, bins=bins, split=split,
                   score_threshold=score_threshold)
-    now = segments(ds, None, **params).select(_u="user_id", to_segment="segment")
-    then = segments(ds, before, **params).select(_p="user_id", from_segment="segment")
+    now_seg, then_seg = segments(ds, None, **params), segments(ds, before, **params)
+    spread(now_seg, split, bins)
+    if not int(then_seg.count().execute()):
+        raise _nothing_before(ds, before)
+    spread(then_seg, split, bins, when=f"比较日 {before}")
+    now = now_seg.select(_u="user_id", to_segment="segment")
+    then = then_seg.select(_p="user_id", from_segment="segment")
     joined = now.left_join(then, now._u == then._p)
     joined = joined.mutate(from_segment=joined.from_segment.fill_null(NEW_INVESTOR[0]))
     agg = joined.group_by(["from_segment", "to_segment"]).aggregate(users=joined.count())
@@ -887,6 +1075,27 @@ def member_lists(seg: ibis.Table) -> Iterator[tuple[str, ibis.Table]]:
         yield s.code, part.order_by([ibis.desc("monetary"), "user_id"])
 
 
+def member_list_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The member lists as the chapter lists them: each segment with its list file and action.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A :func:`segment_table` result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment in SEGMENTS order; columns ``segment``, ``segment_en``, ``users``,
+        ``action``, ``channel``, ``offer`` and ``list``: the file :func:`member_lists` is
+        exported to, ``rfm_members_<code>.csv``.
+    """
+    code = {s.label: s.code for s in SEGMENTS}
+    out = table[["segment", "segment_en", "users", "action", "channel", "offer"]].copy()
+    out["list"] = [f"rfm_members_{code[label]}.csv" for label in out["segment"]]
+    return out.reset_index(drop=True)
+
+
 def params_summary(period_days: int | None = 365, monetary: str = "amount", split: str = "mean",
                    score_threshold: int | None = None, bins: int = 5) -> dict[str, str | int]:
     """Word the segmentation's parameters as the chapter's prose says them (glued as ``rfm_<key>``).
@@ -935,8 +1144,17 @@ def segments_summary(table: pd.DataFrame, groups: pd.DataFrame) -> dict[str, flo
         iv_* (重要价值: users, user_share, amount_share), winback_users and
         winback_amount_share (重要挽留), keep_users (重要保持), develop_users (重要发展), the
         important (M high) segments' user and amount shares, the largest segment and its share,
-        and the three operating groups' user shares (amount shares of 稳定中客 and 流失风险客).
+        the three operating groups' user shares (amount shares of 稳定中客 and 流失风险客), and
+        empty_segments: the segments nobody is in, "重要发展、一般保持" (无 when none). Amount
+        shares are NaN when the period has no amount.
+
+    Raises
+    ------
+    NotAvailable
+        Without investors.
     """
+    if not int(table["users"].sum()):
+        raise _no_investors()
     h = headline(table, groups)
     return {
         "iv_users": h["important_value_users"],
@@ -955,6 +1173,7 @@ def segments_summary(table: pd.DataFrame, groups: pd.DataFrame) -> dict[str, flo
         "group_stable_amount_share": h["group_stable_amount_share"],
         "group_risk_share": h["group_risk_user_share"],
         "group_risk_amount_share": h["group_risk_amount_share"],
+        "empty_segments": "、".join(table.loc[table["users"] == 0, "segment"]) or "无",
     }
 
 
@@ -997,8 +1216,7 @@ def headline(table: pd.DataFrame, groups: pd.DataFrame | None = None) -> dict[st
     return out
 
 
-def distribution_summary(seg: ibis.Table, bins: int = 5, recent_days: int = 30
-                         ) -> dict[str, float | int | str]:
+def distribution_summary(seg: ibis.Table, recent_days: int = 30) -> dict[str, float | int]:
     """Gather the key numbers of the R/F/M distributions as plain Python values (one query).
 
     Keyed as the chapter glues them (``rfm_<key>``).
@@ -1007,53 +1225,95 @@ def distribution_summary(seg: ibis.Table, bins: int = 5, recent_days: int = 30
     ----------
     seg : ibis.Table
         A :func:`segments` table.
-    bins : int, default 5
-        The number of scores, 2 to 10.
     recent_days : int, default 30
-        R below it counts as recent.
+        R below it counts as recent; positive.
 
     Returns
     -------
     dict
-        investors; recent_share: investors whose last investment is within ``recent_days`` days
-        (R < recent_days); once_share: investors with F <= 1 in the period; median_recency (days),
-        median_monetary and mean_monetary (yuan); top_m_amount_share: the share of the period's
-        amount held by the top M score; empty_scores: the empty scores, "R1、F2" (无 when none).
-        Shares and means NaN without investors.
+        investors; recent_days (as given); recent_share: investors whose last investment is
+        within ``recent_days`` days (R < recent_days); once_share: investors with F <= 1 in the
+        period (1.0: nobody invested twice in it); idle_share: investors with F = 0 (they
+        invested only before the period; 1.0: nobody invested in it); median_recency (days),
+        median_monetary and mean_monetary (yuan).
 
     Raises
     ------
+    NotAvailable
+        Without investors.
     ValueError
-        When `bins` is not a whole number from 2 to 10.
+        When `recent_days` is not a positive whole number.
     NotImplementedError
         On an engine whose exact median is not DuckDB's (DuckDB, Spark, Postgres run it).
     """
-    _check_params(None, "amount", bins, "mean", None)
+    if isinstance(recent_days, bool) or not isinstance(recent_days, int) or recent_days < 1:
+        raise ValueError(f"recent_days must be a positive whole number, got {recent_days!r}")
     require_exact_quantiles(seg, "rfm.distribution_summary")
     row = seg.aggregate(
         n=seg.count(),
         recent=seg.count(where=seg.recency_days < recent_days),
         once=seg.count(where=seg.frequency <= 1),
-        top_amount=seg.amount.sum(where=seg.m_score == bins),
-        amount=seg.amount.sum(),
+        idle=seg.count(where=seg.frequency == 0),
         median_r=seg.recency_days.median().cast("float64"),
         median_m=seg.monetary.median().cast("float64"),
         mean_m=seg.monetary.mean().cast("float64"),
     ).execute().iloc[0]
     n = int(row["n"])
-    table = score_bins(seg, bins)
-    empty = [f"{r.measure}{r.score}" for r in table.itertuples() if r.users == 0]
-    amount = float(row["amount"]) if n and pd.notna(row["amount"]) else 0.0
-    top = float(row["top_amount"]) if pd.notna(row["top_amount"]) else 0.0
+    if not n:
+        raise _no_investors()
     return {
         "investors": n,
-        "recent_share": int(row["recent"]) / n if n else float("nan"),
-        "once_share": int(row["once"]) / n if n else float("nan"),
-        "median_recency": float(row["median_r"]) if n else float("nan"),
-        "median_monetary": float(row["median_m"]) if n else float("nan"),
-        "mean_monetary": float(row["mean_m"]) if n else float("nan"),
-        "top_m_amount_share": top / amount if amount else float("nan"),
+        "recent_days": recent_days,
+        "recent_share": int(row["recent"]) / n,
+        "once_share": int(row["once"]) / n,
+        "idle_share": int(row["idle"]) / n,
+        "median_recency": float(row["median_r"]),
+        "median_monetary": float(row["median_m"]),
+        "mean_monetary": float(row["mean_m"]),
+    }
+
+
+def scores_summary(seg: ibis.Table, bins: int = 5) -> dict[str, float | int | str]:
+    """Gather the key numbers of the score bands for the chapter (glued as ``rfm_<key>``).
+
+    Parameters
+    ----------
+    seg : ibis.Table
+        A :func:`segments` table.
+    bins : int, default 5
+        The number of scores the table was scored with, 2 to 10.
+
+    Returns
+    -------
+    dict
+        empty_scores: the empty scores, "R1、F2" (无 when none), and empty_count;
+        r_bands, f_bands, m_bands: the non-empty scores of each measure; top_m_users: investors
+        in the top M score; top_m_amount_share: the share of the period's amount they hold (NaN
+        when that score is empty, its value being shared by more than 1/bins of the investors,
+        or when the period has no amount).
+
+    Raises
+    ------
+    NotAvailable
+        Without investors, or with fewer investors than `bins` (see :func:`score_bins`).
+    ValueError
+        When `bins` is not a whole number from 2 to 10.
+    """
+    table = score_bins(seg, bins)
+    row = seg.aggregate(top_amount=seg.amount.sum(where=seg.m_score == bins),
+                        amount=seg.amount.sum()).execute().iloc[0]
+    empty = [f"{r.measure}{r.score}" for r in table.itertuples() if r.users == 0]
+    full = table[table.users > 0].groupby("measure").score.count()
+    amount = float(row["amount"]) if pd.notna(row["amount"]) else 0.0
+    top_users = int(table[(table.measure == "M") & (table.score == bins)].users.sum())
+    top = float(row["top_amount"]) if pd.notna(row["top_amount"]) else 0.0
+    return {
         "empty_scores": "、".join(empty) if empty else "无",
+        "empty_count": len(empty),
+        "r_bands": int(full.get("R", 0)), "f_bands": int(full.get("F", 0)),
+        "m_bands": int(full.get("M", 0)),
+        "top_m_users": top_users,
+        "top_m_amount_share": top / amount if amount and top_users else float("nan"),
     }
 
 
@@ -1072,8 +1332,9 @@ def migration_summary(moves: pd.DataFrame) -> dict[str, float | int | str]:
         iv_before: investors in 重要价值 at the earlier date; iv_stay_share: share of the earlier
         重要价值 still there; iv_slipped: earlier 重要价值 now with R low; new_investors and
         new_to_important (into an M-high segment); upgraded / downgraded: investors moving from a
-        一般 (M low) to a 重要 (M high) segment and back; stayed_share: all earlier investors in
-        the same segment. Shares NaN when their base is 0.
+        一般 (M low) to a 重要 (M high) segment and back; investors_before: the investors at the
+        earlier date; stayed_share: those still in the same segment. Shares NaN when their base
+        is 0.
     """
     important = {s.label for s in SEGMENTS if s.m}
     low_r = {s.label for s in SEGMENTS if not s.r}
@@ -1093,6 +1354,7 @@ def migration_summary(moves: pd.DataFrame) -> dict[str, float | int | str]:
         "new_to_important": int(moves[new & moves.to_segment.isin(important)].users.sum()),
         "upgraded": int(old[old.from_segment.isin(general) & old.to_segment.isin(important)].users.sum()),
         "downgraded": int(old[old.from_segment.isin(important) & old.to_segment.isin(general)].users.sum()),
+        "investors_before": old_total,
         "stayed_share": float(old[old.stayed].users.sum()) / old_total if old_total else float("nan"),
     }
 
@@ -1109,15 +1371,18 @@ def heatmap_summary(heat: pd.DataFrame) -> dict[str, float | int]:
     -------
     dict
         The cell with the highest mean M (``top_r``, ``top_f``, ``top_m``, ``top_users``), the
-        most populous cell (``big_r``, ``big_f``, ``big_users``), and the mean M of the lowest and
-        the highest non-empty F score, weighted by investors (``low_f``, ``low_f_m``, ``high_f``,
-        ``high_f_m``); zeros and NaN for an empty grid.
+        most populous cell (``big_r``, ``big_f``, ``big_users``), the mean M of the lowest and
+        the highest non-empty F score, weighted by investors, and their investors (``low_f``,
+        ``low_f_m``, ``low_f_users``, ``high_f``, ``high_f_m``, ``high_f_users``).
+
+    Raises
+    ------
+    NotAvailable
+        For an empty grid (no investors).
     """
     full = heat[heat.users > 0]
     if full.empty:
-        nan = float("nan")
-        return {"top_r": 0, "top_f": 0, "top_m": nan, "top_users": 0, "big_r": 0, "big_f": 0,
-                "big_users": 0, "low_f": 0, "low_f_m": nan, "high_f": 0, "high_f_m": nan}
+        raise _no_investors()
     order = full.sort_values(["mean_monetary", "r_score", "f_score"], ascending=False, kind="mergesort")
     top = order.iloc[0]
     big = full.sort_values(["users", "r_score", "f_score"], ascending=False, kind="mergesort").iloc[0]
@@ -1129,4 +1394,5 @@ def heatmap_summary(heat: pd.DataFrame) -> dict[str, float | int]:
         "big_r": int(big.r_score), "big_f": int(big.f_score), "big_users": int(big.users),
         "low_f": low_f, "low_f_m": float(by_f.money[low_f] / by_f.users[low_f]),
         "high_f": high_f, "high_f_m": float(by_f.money[high_f] / by_f.users[high_f]),
+        "low_f_users": int(by_f.users[low_f]), "high_f_users": int(by_f.users[high_f]),
     }
