@@ -16,6 +16,7 @@ import pytest
 from conftest import event, txn, user, write_dataset
 
 from growthloop import DEMO_DATA
+from growthloop.errors import DataError, NotAvailable
 from growthloop.metrics import retention
 from growthloop.staging.loader import open_dataset
 
@@ -26,7 +27,7 @@ D = dt.date
 
 
 @pytest.fixture(scope="module")
-def edges(tmp_path_factory):
+def edges_folder(tmp_path_factory) -> Path:
     """Cohort edge cases, analysis date Wednesday 2025-03-12 (March and its week running).
 
     U1 signs up 2025-01-01 23:30 and opens the app 2025-01-02 00:30 Shanghai time: two natural
@@ -35,7 +36,7 @@ def edges(tmp_path_factory):
     Monday 02-03 is week 1. U3 opens the app twice in February. U4 signs up in February and
     never comes back.
     """
-    folder = write_dataset(
+    return write_dataset(
         tmp_path_factory.mktemp("edges") / "ds",
         users=[user("U1", "2025-01-01 23:30:00"), user("U2", "2025-01-29 10:00:00"),
                user("U3", "2025-01-10 09:00:00"), user("U4", "2025-02-14 12:00:00")],
@@ -54,7 +55,11 @@ def edges(tmp_path_factory):
                 "utm_campaign": "brand", "spend": 600.0}],
         config={"name": "edges", "analysis_date": "2025-03-12"},
     )
-    return open_dataset(folder)
+
+
+@pytest.fixture(scope="module")
+def edges(edges_folder):
+    return open_dataset(edges_folder)
 
 
 def _cell(table: pd.DataFrame, cohort: dt.date, period: int) -> pd.Series:
@@ -180,35 +185,140 @@ def test_cohort_summary_and_recent_weeks(edges) -> None:
     pd.testing.assert_frame_equal(recent, retention.cohort_retention(
         edges, unit="week", return_event="app_open", since=D(2024, 12, 25)))
     assert recent.cohort.nunique() == 4
-    got = retention.cohort_summary(t, recent)
+    got = retention.cohort_summary(t, "month")
     # months: January (month 1 complete: 2 of 3 back) and February (month 1 = March, running);
-    # the running cells are January's month 2 and February's month 1
+    # the running cells are January's month 2 and February's month 1. One cohort has its
+    # month 1 complete: nothing to compare it with (no number, never a None)
     assert got == pytest.approx({
-        "cohorts": 2, "running_cells": 2, "p1_rate": 2 / 3, "latest_cohort": "2025-01-01",
-        "latest_p1": 2 / 3, "prev_cohort": None, "prev_p1": None, "p1_change_pp": None,
-        "recent_running_cells": 4})
-    assert "recent_running_cells" not in retention.cohort_summary(t)
+        "cohorts": 2, "running_cells": 2, "p1_rate": 2 / 3, "p1_cohorts": 1,
+        "latest_cohort": "2025-01-01", "latest_p1": 2 / 3, "latest_users": 3,
+        "prev_cohort": "", "prev_p1": np.nan, "prev_users": 0, "p1_change_pp": np.nan,
+        "p1_change_low_pp": np.nan, "p1_change_high_pp": np.nan, "p1_change_p": np.nan},
+        nan_ok=True)
+    # weeks: week 1 of U1 (01-06), U3 (01-13) and U4 (02-17) is empty; U2 opened the app on
+    # Monday 02-03, its week 1. The two latest weeks with week 1 ended: U4's and U2's
+    assert retention.recent_summary(recent) == {
+        "cohorts": 4, "running_cells": 4, "latest_cohort": "2025-02-10", "latest_p1": 0.0,
+        "latest_users": 1, "prev_cohort": "2025-01-27", "prev_p1": 1.0, "prev_users": 1}
     with pytest.raises(ValueError, match="weeks"):
         retention.recent_cohorts(edges, 0)
 
 
-def test_ltv_summary(edges, tmp_path) -> None:
-    res = retention.ltv_cac(edges, horizon_months=12)
-    pooled = retention.ltv_curves(edges, by=None, horizon_months=12)
-    got = retention.ltv_summary(res, pooled)
-    # LTV read at month 1 (the longest reached): 10 / 4 + 5 / 3 per sign-up; the one paid
-    # channel is both the best and the worst: LTV/CAC (10 / 4 + 5 / 3) / 200 = 0.02
+def test_cohort_summary_compares_the_two_latest_cohorts() -> None:
+    # by hand: January 6 of 10 back in month 1, February 4 of 10; change -20 points. Pooled
+    # p = 0.5, SE = sqrt(0.25 x (1/10 + 1/10)) = 0.2236, z = -0.894, two-sided p = 0.371
+    t = _hand_cohorts()
+    got = retention.cohort_summary(t, "month")
+    assert got["p1_rate"] == pytest.approx(0.5) and got["p1_cohorts"] == 2
+    assert (got["latest_cohort"], got["prev_cohort"]) == ("2025-02-01", "2025-01-01")
+    assert got["p1_change_pp"] == pytest.approx(-20.0)
+    assert got["p1_change_p"] == pytest.approx(0.3711, abs=1e-4)
+    assert got["p1_change_low_pp"] < -20 < got["p1_change_high_pp"] and got["p1_change_high_pp"] > 0
+
+
+def _hand_cohorts() -> pd.DataFrame:
+    """Two monthly cohorts of 10: January back 6, 5, 5 in months 1-3; February 4, 4 and its
+    month 3 running."""
+    rows = [(D(2025, 1, 1), k, 10, r, True) for k, r in enumerate([10, 6, 5, 5])]
+    rows += [(D(2025, 2, 1), k, 10, r, True) for k, r in enumerate([10, 4, 4])]
+    rows += [(D(2025, 2, 1), 3, 10, pd.NA, False)]
+    t = pd.DataFrame(rows, columns=["cohort", "period", "users", "retained", "complete"])
+    t["retained"] = t["retained"].astype("Int64")
+    t["rate"] = [r / 10 if c else np.nan for r, c in zip(t.retained, t.complete, strict=True)]
+    return t[["cohort", "period", "users", "retained", "rate", "complete"]]
+
+
+def test_curve_summary_by_hand() -> None:
+    # pooled: month 0 20/20, month 1 10/20, month 2 9/20, month 3 (January only) 5/10.
+    # Falls: 50, 5 and -5 points; the first half (months 1-2) 27.5 a month, the second -5.
+    # February (two complete months from 1 on) against the pooled curve: (0.4 - 0.5 + 0.4 -
+    # 0.45) / 2 = -7.5 points
+    got = retention.curve_summary(_hand_cohorts(), "month")
     assert got == pytest.approx({
-        "costs_available": "有", "ltv_month": 1, "ltv_at_month": 10 / 4 + 5 / 3,
-        "ltv_cac_text": "LTV/CAC 最高的渠道是 百度搜索 (0.02)，最低的是 百度搜索 (0.02)"})
-    folder = write_dataset(tmp_path / "nocost", users=[user("U1")],
-                           events=[event("register", "2025-01-01 10:00:00", "U1")],
-                           transactions=[txn("T1", "U1", "2025-01-02 10:00:00", 100.0)],
-                           config={"analysis_date": "2025-03-31"})
-    bare = open_dataset(folder)
-    got = retention.ltv_summary(retention.ltv_cac(bare), retention.ltv_curves(bare, by=None))
-    assert got["costs_available"] == "没有"
-    assert got["ltv_cac_text"].startswith("LTV/CAC 无法计算 (not available)：") and "costs" in got["ltv_cac_text"]
+        "periods": 3, "last_rate": 0.5, "steepest_period": 1, "steepest_drop_pp": 50.0,
+        "early_drop_pp": 27.5, "late_drop_pp": -5.0, "newest_cohort": "2025-02-01",
+        "newest_gap_pp": -7.5})
+    # a curve that never falls has no steepest period; one period has no second half
+    flat = _hand_cohorts()
+    flat = flat[flat.period <= 1].assign(rate=1.0, retained=10)
+    got = retention.curve_summary(flat, "month")
+    assert got["steepest_period"] == 0 and np.isnan(got["steepest_drop_pp"])
+    assert np.isnan(got["late_drop_pp"]) and got["newest_cohort"] == ""
+
+
+def test_heatmap_window() -> None:
+    t = _hand_cohorts()
+    w = retention.heatmap_window(t, max_cohorts=1, max_periods=2)
+    assert w.cohort.unique().tolist() == [D(2025, 2, 1)] and w.period.tolist() == [0, 1]
+    assert w.attrs == {"cohorts": 2, "periods": 4}
+    assert len(retention.heatmap_window(t)) == len(t)
+
+
+def test_what_the_cohorts_cannot_show(edges_folder) -> None:
+    # the analysis date in January: the January cohort's month 1 has not ended
+    early = open_dataset(edges_folder, analysis_date="2025-01-20")
+    t = retention.cohort_retention(early, unit="month", return_event="app_open")
+    with pytest.raises(NotAvailable, match="第 1 个月"):
+        retention.cohort_summary(t, "month")
+    with pytest.raises(NotAvailable, match="第 1 个月"):
+        retention.curve_summary(t, "month")
+    # no sign-up in the last 12 weeks (the analysis date a year after the last one)
+    late = open_dataset(edges_folder, analysis_date="2026-03-12")
+    with pytest.raises(NotAvailable, match="最近一次注册在 2025-02-14"):
+        retention.recent_cohorts(late, 12, return_event="app_open")
+    # no investor at all on that date: first-investment cohorts cannot be formed
+    with pytest.raises(NotAvailable, match="没有首投的用户"):
+        retention.cohort_retention(open_dataset(edges_folder, analysis_date="2025-01-05"),
+                                   cohort_by="first_investment")
+
+
+def test_default_unit_follows_the_data(edges_folder) -> None:
+    # first sign-up Wednesday 2025-01-01. On 03-12, January and February are complete (2 < 3
+    # months); weeks from Monday 2024-12-30: ten complete, the week of 03-10 running
+    assert retention.default_unit(open_dataset(edges_folder)) == ("week", 10)
+    # on 04-01: January to March
+    assert retention.default_unit(open_dataset(edges_folder, analysis_date="2025-04-01")) == ("month", 3)
+    # on Sunday 01-05 one week has ended: days, 01-01 to 01-05
+    assert retention.default_unit(open_dataset(edges_folder, analysis_date="2025-01-05")) == ("day", 5)
+    # first investment 01-11 (U3): from Monday 01-06, nine weeks have ended by 03-12
+    assert retention.default_unit(open_dataset(edges_folder), "first_investment") == ("week", 9)
+
+
+def test_history_and_data_end(edges) -> None:
+    # investments 01-11 and 02-11; the last record is U3's app_open on 02-20
+    assert retention.history(edges) == {"first_day": D(2025, 1, 11), "last_day": D(2025, 2, 11),
+                                        "days": 60}
+    assert retention.history(edges, "app_open")["first_day"] == D(2025, 1, 2)
+    assert retention.data_end(edges) == D(2025, 2, 20)
+
+
+def test_the_return_event_is_the_activity_everywhere(edges) -> None:
+    # with investments as activity only U3 is active, holding T2 (02-11, 30 days) past 03-12:
+    # nobody is dormant. With app_open (and live holdings): U1 last opened the app 01-02, 69
+    # days before 03-12: dormant; U2 opened it 02-03 (37 days): active; U3 holds T2
+    assert retention.at_risk_count(edges) == 0
+    assert retention.at_risk_count(edges, activity_event="app_open") == 1
+    risky = retention.at_risk_users(edges, activity_event="app_open").to_pandas()
+    assert risky.user_id.tolist() == ["U1"] and risky.inactive_days.tolist() == [69]
+    # an own event with a property filter is accepted like a name; a missing one is a DataError
+    with pytest.raises(DataError, match="app_opne"):
+        retention.lifecycle(edges, activity_event="app_opne")
+
+
+def test_ltv_summary(edges) -> None:
+    pooled = retention.ltv_curves(edges, by=None, horizon_months=12)
+    # LTV read at month 1 (the longest reached, January's): 10 / 4 + 5 / 3 per sign-up, of which
+    # 10 / 4 in the sign-up month: 0.6 of it
+    got = retention.ltv_summary(pooled, 12)
+    assert got == pytest.approx({
+        "horizon_months": 12, "ltv_month": 1, "ltv_at_month": 10 / 4 + 5 / 3, "ltv_cohorts": 1,
+        "ltv_month0": 10 / 4, "ltv_month0_share": 0.6})
+    # the one paid channel is both the best and the worst: LTV/CAC (10 / 4 + 5 / 3) / 200
+    head = retention.cac_summary(retention.ltv_cac(edges, horizon_months=12))
+    assert head == pytest.approx({
+        "ltv_month": 1, "paid_channels": 1, "rated_channels": 1, "below_one": 1,
+        "best": "百度搜索", "best_ratio": (10 / 4 + 5 / 3) / 200, "worst": "百度搜索",
+        "worst_ratio": (10 / 4 + 5 / 3) / 200})
 
 
 def test_ltv_and_cac(edges) -> None:
@@ -233,11 +343,30 @@ def test_ltv_and_cac(edges) -> None:
 def test_ltv_cac_without_costs(tmp_path) -> None:
     folder = write_dataset(tmp_path / "nocost", users=[user("U1")],
                            events=[event("register", "2025-01-01 10:00:00", "U1")],
-                           transactions=[txn("T1", "U1", "2025-01-02 10:00:00", 100.0)],
+                           transactions=[txn("T1", "U1", "2025-01-02 10:00:00", 100.0, revenue=1.0)],
                            config={"analysis_date": "2025-03-31"})
-    res = retention.ltv_cac(open_dataset(folder))
+    ds = open_dataset(folder)
+    res = retention.ltv_cac(ds)
     assert not res.costs_available and "costs" in res.note
     assert res.table.cac.isna().all() and res.table.ltv_cac.isna().all()
+    # CAC is not available; the LTV still is
+    with pytest.raises(NotAvailable, match="数据中没有 costs 表"):
+        retention.cac_summary(res)
+    assert retention.ltv_summary(retention.ltv_curves(ds, by=None))["ltv_at_month"] == 1.0
+
+
+def test_cac_needs_a_channel_with_spend_and_signups(tmp_path) -> None:
+    # the spend is on weibo, every sign-up came from baidu: no channel has a CAC
+    folder = write_dataset(tmp_path / "d", users=[user("U1")],
+                           events=[event("register", "2025-01-01 10:00:00", "U1")],
+                           transactions=[txn("T1", "U1", "2025-01-02 10:00:00", 100.0)],
+                           costs=[{"date": "2025-01-15", "utm_source": "weibo", "utm_medium": "cpc",
+                                   "utm_campaign": "x", "spend": 500.0}],
+                           config={"analysis_date": "2025-03-31"})
+    res = retention.ltv_cac(open_dataset(folder))
+    assert res.costs_available and res.table.cac.isna().all()
+    with pytest.raises(NotAvailable, match="同时有花费和注册"):
+        retention.cac_summary(res)
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -367,15 +496,25 @@ def test_survival_data_by_hand(life_folder) -> None:
 
 def test_lifecycle_summary_by_hand(life_folder) -> None:
     ds = open_dataset(life_folder)
-    got = retention.lifecycle_summary(retention.lifecycle(ds), retention.lifecycle_flows(ds),
-                                      retention.comeback_gaps(ds))
-    # December (EXPECTED_STATES): L1 dormant, L2 active, L3 churned. Months ending dormant and
-    # followed by another: L1 Apr-Jul, L3 Jun-Sep, 8 in all; each run of four ends in churn
-    # (L1 Jul -> Aug, L3 Sep -> Oct): 2 of 8 churn, none comes back straight from dormant.
-    # The one comeback (L1, after 217 days) is neither within 60 nor within 180 days.
-    assert got == pytest.approx({
-        "state_period": "2025-12-01", "active_base_now": 1, "dormant_now": 1, "churned_now": 1,
-        "dormant_back": 0.0, "dormant_churn": 0.25, "comeback_60": 0.0, "comeback_180": 0.0})
+    # December (EXPECTED_STATES): L1 dormant, L2 active, L3 churned; December has ended
+    assert retention.lifecycle_summary(retention.lifecycle(ds)) == {
+        "state_period": "2025-12-01", "state_complete": True, "users_now": 3,
+        "active_base_now": 1, "new_now": 0, "resurrected_now": 0, "dormant_now": 1,
+        "churned_now": 1, "state_periods": 12}
+    flows = retention.lifecycle_flows(ds)
+    gaps = retention.comeback_gaps(ds, thresholds=(60, 180))
+    # Months ending dormant and followed by another: L1 Apr-Jul, L3 Jun-Sep, 8 in all; each run
+    # of four ends in churn (L1 Jul -> Aug, L3 Sep -> Oct): 2 of 8 churn, none comes back
+    # straight from dormant. The one comeback (L1, after 217 days) is neither within 60 nor
+    # within 180 days. Transitions are seen in February to December: 11 months
+    assert retention.transition_summary(flows, gaps, 60, 180) == pytest.approx({
+        "transition_months": 11, "dormant_base": 8, "dormant_back": 0.0, "dormant_churn": 0.25,
+        "comebacks": 1, "comeback_dormant": 0.0, "comeback_churn": 0.0})
+    # other thresholds are read where the comeback table has them
+    gaps = retention.comeback_gaps(ds, days=(30,), thresholds=(45, 250))
+    assert gaps.days.tolist() == [30, 45, 250] and gaps.share_within.tolist() == [0.0, 0.0, 1.0]
+    got = retention.transition_summary(flows, gaps, 45, 250)
+    assert got["comeback_dormant"] == 0.0 and got["comeback_churn"] == 1.0
 
 
 def test_survival_and_its_summary(life_folder) -> None:
@@ -386,19 +525,30 @@ def test_survival_and_its_summary(life_folder) -> None:
     assert surv.overall.users.tolist() == [3]
     assert set(surv.curves.group) == set(surv.at_days.group)
     got = retention.survival_summary(surv)
-    assert got == {"surv_investors": 3, "surv_too_recent": 0, "surv_text": "30 天 66.7%，90 天 33.3%",
-                   "surv_channel_text": "还没有两个以上的渠道有足够的投资者（至少 100 名）和观察期可以比较"}
+    assert got == pytest.approx({
+        "surv_investors": 3, "surv_too_recent": 0, "surv_30": 2 / 3, "surv_90": 1 / 3,
+        "surv_180": np.nan, "surv_median_days": 52.0, "surv_min_users": 100,
+        "surv_channel_day": 0, "surv_channel_best": "", "surv_channel_best_rate": np.nan,
+        "surv_channel_worst": "", "surv_channel_worst_rate": np.nan}, nan_ok=True)
     # two channels with enough investors: named at the longest known day
     two = retention.Survival(surv.curves, pd.DataFrame({"group": ["甲", "乙"], "users": [200, 150],
                                                         "s_30": [0.9, 0.8], "s_90": [0.5, 0.6],
                                                         "s_180": [np.nan, np.nan]}),
                              surv.overall, 0, surv.days)
-    assert retention.survival_summary(two)["surv_channel_text"] == (
-        "在至少 100 名投资者的渠道里，90 天留存最好的是 乙 (60.0%)，最差的是 甲 (50.0%)")
-    empty = retention.Survival(surv.curves.iloc[0:0], pd.DataFrame(), pd.DataFrame(), 5, (30,))
-    assert retention.survival_summary(empty) == {
-        "surv_investors": 0, "surv_too_recent": 5, "surv_text": "数据的时间跨度还不够，读不出",
-        "surv_channel_text": "还没有两个以上的渠道有足够的投资者（至少 100 名）和观察期可以比较"}
+    got = retention.survival_summary(two)
+    assert (got["surv_channel_day"], got["surv_channel_best"], got["surv_channel_worst"]) == (90, "乙", "甲")
+    assert (got["surv_channel_best_rate"], got["surv_channel_worst_rate"]) == (0.6, 0.5)
+    # with 200 required, 乙 is too small: nobody to compare
+    assert retention.survival_summary(two, min_users=200)["surv_channel_day"] == 0
+
+
+def test_survival_needs_investors_past_the_churn_threshold(life_folder) -> None:
+    # on 2025-06-30 the first investment (L1, 01-10) is 171 days back: under 180, nobody's churn
+    # can be known; with a 90-day threshold all three can (171, 161 and 119 days back)
+    ds = open_dataset(life_folder, analysis_date="2025-06-30")
+    with pytest.raises(NotAvailable, match="最早的首投在 2025-01-10.*只有 171 天"):
+        retention.survival(ds, churn_days=180)
+    assert retention.survival(ds, churn_days=90).overall.users.tolist() == [3]
 
 
 def test_nth_summary_by_hand() -> None:
@@ -411,11 +561,18 @@ def test_nth_summary_by_hand() -> None:
                             "rate_from_previous": [np.nan] * 3 + [0.5, 0.6, 0.9]})
     # the weakest step is the second (40 of 100); 12个月 has only 10 at n = 2: not ranked
     assert retention.nth_summary(nth, by_term, min_users=30) == pytest.approx({
-        "first_investors": 100, "second_rate": 0.4, "fifth_rate": 0.12, "weakest_n": 2,
-        "weakest_rate": 0.4, "second_gap_days": 20.0, "best_term": "3个月",
-        "best_term_rate": 0.6, "worst_term": "活期", "worst_term_rate": 0.5})
+        "first_investors": 100, "second_investors": 40, "second_rate": 0.4, "fifth_rate": 0.12,
+        "weakest_n": 2, "weakest_rate": 0.4, "second_gap_days": 20.0, "term_min_users": 30,
+        "best_term": "3个月", "best_term_rate": 0.6, "worst_term": "活期", "worst_term_rate": 0.5})
     short = retention.nth_summary(nth[nth.n <= 3])
-    assert short["fifth_rate"] is None and "best_term" not in short
+    assert np.isnan(short["fifth_rate"]) and "best_term" not in short
+    # nobody invested twice: a real zero, then nothing to rank
+    none = nth.assign(users=[100, 0, 0, 0, 0], rate_from_first=[1.0, 0, 0, 0, 0],
+                      rate_from_previous=[np.nan, 0.0, np.nan, np.nan, np.nan],
+                      median_days_from_previous=np.nan)
+    got = retention.nth_summary(none, by_term.assign(users=[100, 70, 20, 0, 0, 0]), min_users=30)
+    assert got["second_investors"] == 0 and got["second_rate"] == 0.0 and got["weakest_n"] == 2
+    assert np.isnan(got["second_gap_days"]) and got["best_term"] == "" and np.isnan(got["best_term_rate"])
 
 
 def test_kaplan_meier_by_hand() -> None:
@@ -652,3 +809,79 @@ def test_cohort_matrix_brute_force(random_investors) -> None:
             else:
                 expected = sum(any(month(t) - month(min(ts)) >= k for t in ts) for ts in members)
             assert row.retained == expected, (mode, row.cohort, k)
+
+
+# --------------------------------------------------------------------------- data shapes
+
+
+@pytest.fixture(scope="module")
+def two_weeks(tmp_path_factory) -> Path:
+    """Two weeks of data: U1 signs up Saturday 03-01, invests 03-02 and 03-09; U2 signs up
+    03-05, invests once 03-06. Analysis date Friday 2025-03-14: no month has ended."""
+    return write_dataset(
+        tmp_path_factory.mktemp("two_weeks") / "ds",
+        users=[user("U1", "2025-03-01 10:00:00"), user("U2", "2025-03-05 10:00:00")],
+        events=[event("register", "2025-03-01 10:00:00", "U1", "A1"),
+                event("register", "2025-03-05 10:00:00", "U2", "A2")],
+        transactions=[txn("T1", "U1", "2025-03-02 10:00:00", 100.0, 7),
+                      txn("T2", "U1", "2025-03-09 10:00:00", 100.0, 7),
+                      txn("T3", "U2", "2025-03-06 10:00:00", 100.0, 7)],
+        config={"name": "two_weeks", "analysis_date": "2025-03-14"},
+    )
+
+
+def test_two_weeks_of_data(two_weeks) -> None:
+    ds = open_dataset(two_weeks)
+    # weeks from Monday 02-24: two have ended (the week of 03-10 runs): days, 03-01 to 03-14
+    unit, periods = retention.default_unit(ds)
+    assert (unit, periods) == ("day", 14)
+    t = retention.cohort_retention(ds, unit="day", max_period=retention.periods_in(12, "day"))
+    # day 1 after 03-01 is 03-02, U1's first investment; U2 (03-05) invests on its day 1 too
+    head = retention.cohort_summary(t, "day")
+    assert head["p1_rate"] == 1.0 and head["latest_cohort"] == "2025-03-05"
+    with pytest.raises(NotAvailable, match="第 1 个月"):
+        retention.cohort_summary(retention.cohort_retention(ds), "month")
+    # no one can have been away 60 days (the first investment is 12 days back), nor 180
+    for call in (retention.lifecycle, retention.lifecycle_flows, retention.at_risk_count):
+        with pytest.raises(NotAvailable, match="只有 12 天"):
+            call(ds)
+    with pytest.raises(NotAvailable, match="churn_days"):
+        retention.survival(ds)
+    # no sign-up month has ended: the LTV curve cannot be read, nor LTV/CAC
+    assert not retention.ltv_cohorts(ds).complete.any()
+    with pytest.raises(NotAvailable, match="2025-03-01 到分析日 2025-03-14 还没有结束"):
+        retention.ltv_curves(ds, by=None)
+    with pytest.raises(NotAvailable, match="还没有结束"):
+        retention.ltv_cac(ds)
+    # with thresholds that fit two weeks the states are there, but no month has ended to see
+    # a transition
+    short = dict(dormant_days=3, churn_days=10)
+    states = retention.lifecycle(ds, **short)
+    # on 03-14: U1 held T2 to 03-16 (active), U2's T3 matured 03-13 (1 day): both new in March
+    assert retention.lifecycle_summary(states)["new_now"] == 2
+    flows = retention.lifecycle_flows(ds, **short)
+    with pytest.raises(NotAvailable, match="两个自然月"):
+        retention.transition_summary(flows, retention.comeback_gaps(ds), 3, 10)
+    # the first to second investment: U1 of two, seven days apart
+    got = retention.nth_summary(retention.nth_investment(ds))
+    assert (got["first_investors"], got["second_investors"], got["second_gap_days"]) == (2, 1, 7.0)
+
+
+def test_no_investments_and_no_second_investments(two_weeks, tmp_path) -> None:
+    ds = open_dataset(two_weeks, analysis_date="2025-03-01")  # before any investment
+    with pytest.raises(NotAvailable, match="没有投资记录"):
+        retention.nth_investment(ds)
+    with pytest.raises(NotAvailable, match="没有投资记录"):
+        retention.lifecycle(ds)
+    # one investment each: the counts beyond the first are real zeros
+    folder = write_dataset(
+        tmp_path / "once", users=[user("U1"), user("U2", "2025-01-02 10:00:00")],
+        events=[event("register", "2025-01-01 10:00:00", "U1", "A1")],
+        transactions=[txn("T1", "U1", "2025-01-02 10:00:00", 100.0),
+                      txn("T2", "U2", "2025-01-03 10:00:00", 100.0)],
+        config={"analysis_date": "2025-12-31"})
+    nth = retention.nth_investment(open_dataset(folder))
+    assert nth.users.tolist() == [2, 0, 0, 0, 0]
+    got = retention.nth_summary(nth)
+    assert got["second_investors"] == 0 and got["second_rate"] == 0.0
+    assert np.isnan(got["second_gap_days"]) and got["fifth_rate"] == 0.0

@@ -12,8 +12,8 @@ with ``complete=False`` and no retained count or rate (missing, never zero): a p
 running is not a loss.
 
 Activity. "Active" means an investment by default (``"investment"``); ``"any"`` counts any
-contract event or investment, and a contract event name (``"app_open"``, ...) counts that
-event only. In the lifecycle states and the survival curves, a user who holds a live
+event or investment, and an event of the data (a contract event such as ``"app_open"``, the
+platform's own event, or ``{event, where}`` with a property filter) counts that event only. In the lifecycle states and the survival curves, a user who holds a live
 investment (a term product before maturity, a 活期 deposit for ``current_holding_days``) counts
 as active on every day of the holding, so a 12-month deposit holder is not called dormant.
 
@@ -35,6 +35,14 @@ investments follow maturities rather than a Poisson process, and Gamma-Gamma's v
 transaction depends on the term chosen. Lifetimes, the older library, is no longer
 maintained (last release 2020). The chapter therefore shows empirical cohort LTV curves and
 LTV/CAC, which need no model, and Kaplan-Meier survival for the lifetime.
+
+What the data can support. Where a dataset cannot give an answer (no sign-ups in the weeks
+asked for, no cohort past its first period, a history shorter than the dormant or churn
+threshold, no costs table ...), the function raises `growthloop.errors.NotAvailable` saying
+what it needs, what the data lacks and how to supply it, rather than a number the data cannot
+support; a chapter section shows that as the book's standard note. The ``*_summary`` functions
+return numbers only (NaN or "" where there is nothing to say); the words are in
+`growthloop.present.findings.retention`.
 """
 
 from __future__ import annotations
@@ -51,15 +59,19 @@ import pandas as pd
 from ibis import _
 
 from growthloop.engine import require_exact_quantiles
+from growthloop.errors import NotAvailable
 from growthloop.marts.channels import with_channel
 from growthloop.marts.events import checked, selector
 from growthloop.marts.investments import investments
 from growthloop.marts.wide import user_wide
+from growthloop.metrics.stats import two_proportion
 from growthloop.staging.loader import Dataset
 
 UNITS = ("day", "week", "month")
-#: How the page names a unit (第 k 个月).
+#: How the page names a unit (次月, 按月).
 UNIT_LABELS = {"day": "日", "week": "周", "month": "月"}
+#: How the page names the k-th period of a unit: ``UNIT_NTH[unit].format(k=1)`` is 第 1 个月.
+UNIT_NTH = {"day": "第 {k} 天", "week": "第 {k} 周", "month": "第 {k} 个月"}
 MODES = ("on", "on_or_after")
 COHORT_BY = ("signup", "first_investment")
 INVESTMENT = "investment"
@@ -76,6 +88,12 @@ COHORT = "cohort"
 ALL = "全部"
 UNKNOWN = "未知"
 NO_SEGMENT = "未分组"
+#: How the page names what a cohort is anchored on.
+ANCHOR_LABELS = {"signup": "注册", "first_investment": "首投"}
+#: A cohort unit is the default when the data has at least this many complete periods of it:
+#: the two latest cohorts whose first period has ended can then be compared.
+MIN_PERIODS = 3
+NAN = float("nan")
 
 
 # --------------------------------------------------------------------------- checks and time
@@ -116,7 +134,25 @@ def _period_index(start: ibis.Value, origin: ibis.Value, unit: str) -> ibis.Valu
 
 
 def floor_date(day: dt.date, unit: str) -> dt.date:
-    """The first day of the period (day, Monday week, month) that holds ``day``."""
+    """The first day of the period (day, Monday week, month) that holds `day`.
+
+    Parameters
+    ----------
+    day : datetime.date
+        Any day.
+    unit : {"day", "week", "month"}
+        The period.
+
+    Returns
+    -------
+    datetime.date
+        The period's first day.
+
+    Raises
+    ------
+    ValueError
+        For a bad `unit`.
+    """
     _check("unit", unit, UNITS)
     if unit == "day":
         return day
@@ -126,7 +162,22 @@ def floor_date(day: dt.date, unit: str) -> dt.date:
 
 
 def add_periods(start: dt.date, k: int, unit: str) -> dt.date:
-    """The period start ``k`` units after ``start``."""
+    """The period start `k` units after `start`.
+
+    Parameters
+    ----------
+    start : datetime.date
+        A period's first day.
+    k : int
+        How many periods later.
+    unit : {"day", "week", "month"}
+        The period.
+
+    Returns
+    -------
+    datetime.date
+        The later period's first day.
+    """
     if unit == "day":
         return start + dt.timedelta(days=k)
     if unit == "week":
@@ -136,7 +187,20 @@ def add_periods(start: dt.date, k: int, unit: str) -> dt.date:
 
 
 def periods_between(start: dt.date, later: dt.date, unit: str) -> int:
-    """Whole units from the period of ``start`` to the period of ``later``."""
+    """Whole units from the period of `start` to the period of `later`.
+
+    Parameters
+    ----------
+    start, later : datetime.date
+        Two days.
+    unit : {"day", "week", "month"}
+        The period.
+
+    Returns
+    -------
+    int
+        0 when both are in the same period.
+    """
     a, b = floor_date(start, unit), floor_date(later, unit)
     if unit == "month":
         return (b.year - a.year) * 12 + b.month - a.month
@@ -145,12 +209,45 @@ def periods_between(start: dt.date, later: dt.date, unit: str) -> int:
 
 
 def is_complete(start: dt.date, unit: str, analysis_date: dt.date) -> bool:
-    """Whether the period starting at ``start`` has ended by the end of ``analysis_date``."""
+    """Whether the period starting at `start` has ended by the end of `analysis_date`.
+
+    Parameters
+    ----------
+    start : datetime.date
+        The period's first day.
+    unit : {"day", "week", "month"}
+        The period.
+    analysis_date : datetime.date
+        The analysis date (its day counts as ended).
+
+    Returns
+    -------
+    bool
+        True when the period has ended.
+    """
     return add_periods(start, 1, unit) <= analysis_date + dt.timedelta(days=1)
 
 
 def periods_in(horizon_months: int, unit: str) -> int:
-    """How many periods of ``unit`` cover ``horizon_months`` months (a heat map's columns)."""
+    """How many periods of `unit` cover `horizon_months` months (a heat map's columns).
+
+    Parameters
+    ----------
+    horizon_months : int
+        Months, at least 1.
+    unit : {"day", "week", "month"}
+        The period.
+
+    Returns
+    -------
+    int
+        Months as they are, weeks and days rounded up (12 months: 52 weeks, 365 days).
+
+    Raises
+    ------
+    ValueError
+        For a bad `unit` or `horizon_months`.
+    """
     _check("unit", unit, UNITS)
     if horizon_months < 1:
         raise ValueError(f"horizon_months={horizon_months!r}: must be at least 1")
@@ -164,8 +261,29 @@ def periods_in(horizon_months: int, unit: str) -> int:
 # --------------------------------------------------------------------------- building blocks
 
 
-def activity(ds: Dataset, event: str = INVESTMENT) -> ibis.Table:
-    """(user_id, ts) of every activity up to the analysis date: investments, events or both."""
+def activity(ds: Dataset, event: Any = INVESTMENT) -> ibis.Table:
+    """(user_id, ts) of every activity up to the analysis date: investments, events or both.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    event : str or dict, default "investment"
+        ``investment``, ``any`` (every event with a user, and every investment) or an event of
+        the data (a name, or ``{event, where}`` with a property filter).
+
+    Returns
+    -------
+    ibis.Table
+        Columns user_id, ts; not executed.
+
+    Raises
+    ------
+    ValueError
+        For a malformed event selector.
+    DataError
+        When `event` names an event or property the data does not have.
+    """
     _check_event(ds, "return_event", event)
     end = ds.period_end
     inv = investments(ds)
@@ -178,6 +296,174 @@ def activity(ds: Dataset, event: str = INVESTMENT) -> ibis.Table:
         ev = ev.filter(selector(event, "return_event").condition(ev))
     ev = ev.select("user_id", ts=ev.event_time)
     return ev if event != ANY else ev.union(inv, distinct=False)
+
+
+def activity_label(event: Any) -> str:
+    """How the page names an activity: 投资, 任意事件或投资, or the event's own label.
+
+    Parameters
+    ----------
+    event : str or dict
+        ``"investment"``, ``"any"``, or an event of the data (a name, or ``{event, where}``).
+
+    Returns
+    -------
+    str
+        投资, 任意事件或投资, or the event's label in 「」 (its role's label for a contract
+        event, the name for an own event, with its property filter).
+
+    Raises
+    ------
+    ValueError
+        When `event` is not an event name or selector.
+    """
+    if isinstance(event, str) and event == INVESTMENT:
+        return "投资"
+    if isinstance(event, str) and event == ANY:
+        return "任意事件或投资"
+    return f"「{selector(event, 'return_event').label()}」"
+
+
+def history(ds: Dataset, event: Any = INVESTMENT) -> dict:
+    """The first and last day of an activity up to the analysis date (computed once per dataset).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    event : str or dict, default "investment"
+        The activity (see `activity`).
+
+    Returns
+    -------
+    dict
+        first_day and last_day (``datetime.date``, None without any activity) and days, the
+        whole days from first_day to the analysis date (0 without any activity): the longest
+        anybody can have been inactive.
+
+    Raises
+    ------
+    DataError
+        When `event` names an event the data does not have.
+    """
+    def build() -> dict:
+        acts = activity(ds, event)
+        row = acts.aggregate(first=acts.ts.min(), last=acts.ts.max()).to_pyarrow().to_pylist()[0]
+        first = row["first"].date() if row["first"] is not None else None
+        last = row["last"].date() if row["last"] is not None else None
+        return {"first_day": first, "last_day": last,
+                "days": (ds.analysis_date - first).days if first else 0}
+
+    return dict(ds.memo(f"retention.history:{event!r}", build))
+
+
+def data_end(ds: Dataset) -> dt.date | None:
+    """The last day with any record (an event or an investment) up to the analysis date.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    datetime.date or None
+        None when the data has no record up to the analysis date.
+    """
+    def build() -> dt.date | None:
+        last = [history(ds, INVESTMENT)["last_day"]]
+        ev = ds.events.filter(ds.events.event_time < ds.period_end)
+        row = ev.aggregate(last=ev.event_time.max()).to_pyarrow().to_pylist()[0]
+        last.append(row["last"].date() if row["last"] is not None else None)
+        known = [d for d in last if d is not None]
+        return max(known) if known else None
+
+    return ds.memo("retention.data_end", build)
+
+
+def _require_span(ds: Dataset, first: dt.datetime | dt.date | None, days: int, param: str,
+                  event: Any, purpose: str) -> None:
+    """Stop with NotAvailable when the activity began fewer than `days` days before the
+    analysis date (or never): no one can have been inactive that long yet."""
+    what = activity_label(event)
+    if first is None:
+        raise NotAvailable(f"{what}记录（{purpose}）",
+                           f"截至分析日 {ds.analysis_date} 数据中没有{what}记录",
+                           "检查交易表与事件表是否覆盖分析日之前的时间，或换一个数据里有的 return_event")
+    first = first.date() if isinstance(first, dt.datetime) else first
+    span = (ds.analysis_date - first).days
+    if span < days:
+        raise NotAvailable(f"至少 {days} 天的{what}记录（{purpose}：{param} = {days} 天）",
+                           f"数据中最早的{what}在 {first}，到分析日 {ds.analysis_date} 只有 {span} 天，"
+                           f"还不可能有人不活跃满 {days} 天",
+                           f"提供更长时间的数据，或调小 {param}（当前 {days} 天）")
+
+
+def complete_periods(start: dt.date, analysis_date: dt.date, unit: str) -> int:
+    """How many periods of `unit`, from the one holding `start`, have ended by the analysis date.
+
+    Parameters
+    ----------
+    start : datetime.date
+        A day in the first period.
+    analysis_date : datetime.date
+        The analysis date (its day counts as ended).
+    unit : {"day", "week", "month"}
+        The period.
+
+    Returns
+    -------
+    int
+        0 when the first period is still running.
+
+    Examples
+    --------
+    >>> import datetime as dt
+    >>> complete_periods(dt.date(2025, 7, 1), dt.date(2025, 7, 14), "week")
+    2
+    >>> complete_periods(dt.date(2025, 7, 1), dt.date(2025, 7, 14), "day")
+    14
+    """
+    _check("unit", unit, UNITS)
+    running = not is_complete(floor_date(analysis_date, unit), unit, analysis_date)
+    return max(periods_between(start, analysis_date, unit) + 1 - running, 0)
+
+
+def default_unit(ds: Dataset, cohort_by: str = "signup",
+                 min_periods: int = MIN_PERIODS) -> tuple[str, int]:
+    """The cohort unit the data supports: the longest of month, week and day with at least
+    `min_periods` complete periods from the first cohort to the analysis date.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    cohort_by : {"signup", "first_investment"}, default "signup"
+        What the cohorts are anchored on.
+    min_periods : int, default MIN_PERIODS (3)
+        Complete periods needed: 3 lets the two latest cohorts be compared at period 1.
+
+    Returns
+    -------
+    tuple
+        (unit, complete periods of that unit); ("month", 0) when nobody has the anchor.
+
+    Raises
+    ------
+    ValueError
+        For a bad `cohort_by`.
+    """
+    _check("cohort_by", cohort_by, COHORT_BY)
+    wide = user_wide(ds)
+    anchor = wide.registered_at if cohort_by == "signup" else wide.first_invest_at
+    first = wide.aggregate(first=anchor.min()).to_pyarrow().to_pylist()[0]["first"]
+    if first is None:
+        return "month", 0
+    for unit in ("month", "week"):
+        n = complete_periods(first.date(), ds.analysis_date, unit)
+        if n >= min_periods:
+            return unit, n
+    return "day", complete_periods(first.date(), ds.analysis_date, "day")
 
 
 def _coverage(ds: Dataset, event: str, count_holdings: bool) -> ibis.Table:
@@ -207,7 +493,18 @@ def _term_label(term: ibis.Value) -> ibis.Value:
 
 
 def term_order(labels) -> list[str]:
-    """Term labels of ``first_term`` in term order: 活期, 1个月, 3个月, ..., then the rest."""
+    """Term labels of ``first_term`` in term order: 活期, 1个月, 3个月, ..., then the rest.
+
+    Parameters
+    ----------
+    labels : iterable of str
+        Term labels (repeats allowed).
+
+    Returns
+    -------
+    list of str
+        Each label once, in term order.
+    """
     def key(label: str):
         if label == "活期":
             return (0, 0, label)
@@ -256,22 +553,55 @@ def _execute(expr: ibis.Table, order: list[str]) -> pd.DataFrame:
 
 
 def cohort_retention(ds: Dataset, cohort_by: str = "signup", unit: str = "month",
-                     return_event: str = INVESTMENT, mode: str = "on", by: str | None = None,
+                     return_event: Any = INVESTMENT, mode: str = "on", by: str | None = None,
                      segments: ibis.Table | None = None, max_period: int | None = None,
                      since: dt.date | str | None = None) -> pd.DataFrame:
     """Cohort retention matrix in long form, one row per cohort (and group) and period.
 
-    cohort_by: ``signup`` (registered_at) or ``first_investment``. unit: day, week (Monday
-    start) or month, natural Asia/Shanghai periods. return_event: ``investment``, ``any`` or a
-    contract event name. mode ``on``: retained in period k = users active in period k;
-    ``on_or_after`` (unbounded): users active in period k or any later period observed so far.
     Period 0 is the cohort's own period; only activity at or after the user's own sign-up or
-    first investment counts. by: a breakdown (a wide-table column such as ``signup_channel`` or
-    ``age_band``, ``first_term``, or a column of ``segments``, a table of user_id and ``by``).
+    first investment counts. Periods that have begun but not ended by the end of the analysis
+    date have ``complete=False`` and missing retained and rate (a running period is not a
+    loss); periods not yet begun are not rows. Computed once per dataset and parameters (a
+    copy is returned), unless `segments` is given.
 
-    Columns: [group,] cohort (period start date), period, users, retained, rate, complete.
-    Periods that have begun but not ended by the end of the analysis date have
-    ``complete=False`` and missing retained and rate; periods not yet begun are not rows.
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    cohort_by : {"signup", "first_investment"}, default "signup"
+        What a user's cohort is anchored on: registered_at or the first investment.
+    unit : {"day", "week", "month"}, default "month"
+        Natural periods of the dataset's time zone; a week starts on Monday.
+    return_event : str or dict, default "investment"
+        What counts as coming back: ``investment``, ``any`` (any event or investment) or an
+        event of the data (a name, or ``{event, where}`` with a property filter).
+    mode : {"on", "on_or_after"}, default "on"
+        ``on``: retained in period k = active in period k; ``on_or_after`` (unbounded): active
+        in period k or any later period observed so far.
+    by : str or None, default None
+        A breakdown: a wide-table column (``signup_channel``, ``age_band`` ...),
+        ``first_term``, ``cohort``, or a column of `segments`.
+    segments : ibis.Table or None, default None
+        A table of user_id and `by`, for a breakdown by the user's own segments.
+    max_period : int or None, default None
+        The last period shown (a heat map's columns); None: every period begun.
+    since : datetime.date, str or None, default None
+        Only the cohorts from the period holding this day on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns [group,] cohort (period start date), period, users, retained, rate, complete.
+
+    Raises
+    ------
+    ValueError
+        For a bad `cohort_by`, `unit`, `mode`, `by` or `max_period`.
+    DataError
+        When `return_event` names an event the data does not have.
+    NotAvailable
+        When nobody has the anchor (no sign-up, or no first investment) up to the analysis
+        date, or none since `since`.
     """
     _check("cohort_by", cohort_by, COHORT_BY)
     _check("unit", unit, UNITS)
@@ -280,6 +610,21 @@ def cohort_retention(ds: Dataset, cohort_by: str = "signup", unit: str = "month"
     if max_period is not None and max_period < 0:
         raise ValueError(f"max_period={max_period!r}: must be 0 or more")
     since = _as_date(since)
+
+    def build() -> pd.DataFrame:
+        return _cohort_retention(ds, cohort_by, unit, return_event, mode, by, segments,
+                                 max_period, since)
+
+    if segments is not None:
+        return build()
+    key = (f"retention.cohort_retention:{cohort_by}:{unit}:{return_event!r}:{mode}:{by}:"
+           f"{max_period}:{since}")
+    return ds.memo(key, build).copy()
+
+
+def _cohort_retention(ds: Dataset, cohort_by: str, unit: str, return_event: Any, mode: str,
+                      by: str | None, segments: ibis.Table | None, max_period: int | None,
+                      since: dt.date | None) -> pd.DataFrame:
     wide = user_wide(ds)
     anchor = wide.registered_at if cohort_by == "signup" else wide.first_invest_at
     base = wide.select("user_id", anchor=anchor).filter(_.anchor.notnull())
@@ -312,9 +657,26 @@ def cohort_retention(ds: Dataset, cohort_by: str = "signup", unit: str = "month"
     )
     got = _execute(both, [*keys, "period"])
     is_size = got["period"].isna()
+    if not is_size.any():
+        _no_cohorts(ds, wide, anchor, cohort_by, floor_date(since, unit) if since else None)
     sizes = got.loc[is_size, [*keys, "users"]].reset_index(drop=True)
     counts = got.loc[~is_size, [*keys, "period", "retained"]].reset_index(drop=True)
     return _retention_grid(sizes, counts, unit, mode, ds.analysis_date, max_period, by is not None)
+
+
+def _no_cohorts(ds: Dataset, wide: ibis.Table, anchor: ibis.Value, cohort_by: str,
+                since: dt.date | None) -> None:
+    """Raise the NotAvailable of a cohort table without cohorts: nobody has the anchor (since
+    `since`, when given), saying when the last one was."""
+    what = ANCHOR_LABELS[cohort_by]
+    last = wide.aggregate(last=anchor.max()).to_pyarrow().to_pylist()[0]["last"]
+    if since is None or last is None:
+        raise NotAvailable(f"有{what}记录的用户（同期群按{what}时间划分）",
+                           f"截至分析日 {ds.analysis_date} 数据中没有{what}的用户",
+                           "检查 users 表的注册时间与交易表的投资记录，以及 analysis_date 是否落在数据的时间范围内")
+    raise NotAvailable(f"{since} 及以后{what}的用户",
+                       f"数据中最近一次{what}在 {last.date()}，之后到分析日 {ds.analysis_date} 没有新的{what}",
+                       "把 analysis_date 设在数据覆盖的时间之内；更早的同期群见同期群留存一节")
 
 
 def _retention_grid(sizes: pd.DataFrame, counts: pd.DataFrame, unit: str, mode: str,
@@ -353,9 +715,32 @@ def _retention_grid(sizes: pd.DataFrame, counts: pd.DataFrame, unit: str, mode: 
 
 
 def recent_cohorts(ds: Dataset, weeks: int = 12, cohort_by: str = "signup",
-                   return_event: str = INVESTMENT, mode: str = "on") -> pd.DataFrame:
-    """``cohort_retention`` of the weekly cohorts of the last `weeks` weeks (Monday start), the
-    analysis date's week included (still running)."""
+                   return_event: Any = INVESTMENT, mode: str = "on") -> pd.DataFrame:
+    """`cohort_retention` of the weekly cohorts of the last `weeks` weeks (Monday start), the
+    analysis date's week included (still running).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    weeks : int, default 12
+        How many weeks back, the analysis date's week included.
+    cohort_by, return_event, mode
+        As in `cohort_retention`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        `cohort_retention` by week since the first day of the window.
+
+    Raises
+    ------
+    ValueError
+        For `weeks` not a whole number >= 1, or a bad parameter of `cohort_retention`.
+    NotAvailable
+        When nobody signed up (or first invested) in those weeks: the message says when the
+        last one did.
+    """
     if not isinstance(weeks, int) or isinstance(weeks, bool) or weeks < 1:
         raise ValueError(f"weeks={weeks!r}: must be a whole number of weeks >= 1")
     return cohort_retention(ds, cohort_by=cohort_by, unit="week", return_event=return_event,
@@ -363,10 +748,27 @@ def recent_cohorts(ds: Dataset, weeks: int = 12, cohort_by: str = "signup",
 
 
 def retention_matrix(table: pd.DataFrame, value: str = "rate") -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(values, incomplete) cohort × period pivots of a ``cohort_retention`` result.
+    """(values, incomplete) cohort × period pivots of a `cohort_retention` result.
 
     Incomplete cells are NaN in ``values`` and True in ``incomplete``; cells of periods not
     yet begun are NaN in ``values`` and False in ``incomplete``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        `cohort_retention`, one group's rows.
+    value : str, default "rate"
+        The column to pivot.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        (values, incomplete), cohorts as rows, periods as columns.
+
+    Raises
+    ------
+    ValueError
+        When `table` holds more than one group.
     """
     if "group" in table.columns and table["group"].nunique() > 1:
         raise ValueError("retention_matrix: pass one group's rows (filter on group first)")
@@ -376,10 +778,46 @@ def retention_matrix(table: pd.DataFrame, value: str = "rate") -> tuple[pd.DataF
     return values, incomplete
 
 
+def heatmap_window(table: pd.DataFrame, max_cohorts: int = 24, max_periods: int = 24) -> pd.DataFrame:
+    """The part of a cohort table a heat map can show: the `max_cohorts` latest cohorts and
+    their first `max_periods` periods (a year of day cohorts is 365 × 365 cells).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        `cohort_retention`, one group's rows.
+    max_cohorts : int, default 24
+        The most recent cohorts kept.
+    max_periods : int, default 24
+        Periods 0 .. max_periods - 1 kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows kept; ``attrs`` holds cohorts and periods (how many the whole table has).
+    """
+    if max_cohorts < 1 or max_periods < 1:
+        raise ValueError("max_cohorts and max_periods must be at least 1")
+    kept = sorted(set(table["cohort"]))[-max_cohorts:]
+    out = table[table["cohort"].isin(kept) & (table["period"] < max_periods)].reset_index(drop=True)
+    out.attrs.update(cohorts=int(table["cohort"].nunique()),
+                     periods=int(table["period"].max()) + 1 if len(table) else 0)
+    return out
+
+
 def pooled_curve(table: pd.DataFrame) -> pd.DataFrame:
     """Retention by period pooled over cohorts: retained / users of the cohorts complete at k.
 
-    Columns: [group,] period, cohorts, users, retained, rate.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        `cohort_retention`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns [group,] period, cohorts, users, retained, rate; only periods that some
+        cohort has completed.
     """
     done = table[table["complete"]]
     keys = ["group", "period"] if "group" in table.columns else ["period"]
@@ -391,59 +829,177 @@ def pooled_curve(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def compare_latest(table: pd.DataFrame, period: int = 1) -> dict:
-    """The two most recent cohorts whose period ``period`` is complete, and their rates there:
-    "do this month's users stay better than last month's?". Pass one group's rows.
-
-    Returns latest_cohort, latest_rate, previous_cohort, previous_rate, change (latest minus
-    previous, in rate points); values are None where fewer than two cohorts qualify.
-    """
-    done = table[(table["period"] == period) & table["complete"]].sort_values("cohort")
-    out = {"latest_cohort": None, "latest_rate": None, "previous_cohort": None,
-           "previous_rate": None, "change": None}
-    if len(done) >= 1:
-        out["latest_cohort"] = str(done["cohort"].iloc[-1])
-        out["latest_rate"] = float(done["rate"].iloc[-1])
-    if len(done) >= 2:
-        out["previous_cohort"] = str(done["cohort"].iloc[-2])
-        out["previous_rate"] = float(done["rate"].iloc[-2])
-        out["change"] = out["latest_rate"] - out["previous_rate"]
-    return out
-
-
-def cohort_summary(cohorts: pd.DataFrame, recent: pd.DataFrame | None = None) -> dict:
-    """The cohort retention for the chapter's prose (glued as ``ret_<key>``).
+    """The two most recent cohorts whose period `period` is complete, and their rates there:
+    "do this month's users stay better than last month's?".
 
     Parameters
     ----------
-    cohorts
-        ``cohort_retention`` (one group).
-    recent
-        ``recent_cohorts``, for the running cells of the weekly grid.
+    table : pandas.DataFrame
+        `cohort_retention`, one group's rows.
+    period : int, default 1
+        The period compared.
 
     Returns
     -------
     dict
-        cohorts (how many), running_cells (cells of periods still running), p1_rate (the pooled
-        rate of period 1 over the cohorts whose period 1 is complete), latest_cohort /
-        latest_p1 and prev_cohort / prev_p1 (the two latest cohorts with period 1 complete and
-        their rates, ``compare_latest``), p1_change_pp (latest minus previous, in percentage
-        points), and with `recent` recent_running_cells; None where there is no such cohort.
+        latest_cohort, latest_rate, latest_users, latest_retained and the same for previous_;
+        change (latest minus previous, in rate points) with its Newcombe 95% interval
+        (change_low, change_high) and the two-proportion z test's p_value. A cohort that does
+        not exist is "" with NaN rates and 0 people; the change is NaN without two cohorts.
     """
+    done = table[(table["period"] == period) & table["complete"]].sort_values("cohort")
+    out: dict[str, Any] = {}
+    for name, i in (("latest", -1), ("previous", -2)):
+        row = done.iloc[i] if len(done) >= -i else None
+        out[f"{name}_cohort"] = str(row["cohort"]) if row is not None else ""
+        out[f"{name}_rate"] = float(row["rate"]) if row is not None else NAN
+        out[f"{name}_users"] = int(row["users"]) if row is not None else 0
+        out[f"{name}_retained"] = int(row["retained"]) if row is not None else 0
+    test = two_proportion(out["latest_retained"], out["latest_users"],
+                          out["previous_retained"], out["previous_users"])
+    out.update(change=float(test["uplift"]), change_low=float(test["ci_low"]),
+               change_high=float(test["ci_high"]), p_value=float(test["p_value"]))
+    return out
+
+
+def _need_period_one(cohorts: pd.DataFrame, unit: str, purpose: str) -> None:
+    if not ((cohorts["period"] == 1) & cohorts["complete"]).any():
+        first_period = UNIT_NTH[unit].format(k=1)
+        first = min(cohorts["cohort"]) if len(cohorts) else None
+        raise NotAvailable(f"至少一个已经过完进入后{first_period}的同期群（{purpose}）",
+                           f"最早的同期群从 {first} 开始，到分析日还没有哪个同期群过完进入后的{first_period}",
+                           "改用更短的 cohort_unit（week 或 day；留空则按数据的时间跨度自动选择），"
+                           "或等数据覆盖更久后再看")
+
+
+def cohort_summary(cohorts: pd.DataFrame, unit: str = "month") -> dict:
+    """The cohort retention in numbers, for the chapter's finding (glued as ``ret_<key>``).
+
+    Parameters
+    ----------
+    cohorts : pandas.DataFrame
+        `cohort_retention` (one group).
+    unit : {"day", "week", "month"}, default "month"
+        Its unit, for the note when there is nothing to say.
+
+    Returns
+    -------
+    dict
+        cohorts (how many), running_cells (cells of periods still running), p1_rate (the
+        pooled rate of period 1 over the cohorts whose period 1 is complete) and p1_cohorts
+        (how many); latest_cohort / latest_p1 / latest_users and prev_cohort / prev_p1 /
+        prev_users (the two latest cohorts with period 1 complete, `compare_latest`; "" and NaN
+        when there is no second one); p1_change_pp with p1_change_low_pp / p1_change_high_pp
+        (latest minus previous and its 95% interval, percentage points) and p1_change_p.
+
+    Raises
+    ------
+    NotAvailable
+        When no cohort has completed its period 1.
+    """
+    _check("unit", unit, UNITS)
+    _need_period_one(cohorts, unit, "比较同期群进入后第 1 期的留存")
     pooled = pooled_curve(cohorts).set_index("period")
     latest = compare_latest(cohorts, period=1)
-    out = {
+    return {
         "cohorts": int(cohorts.cohort.nunique()),
         "running_cells": int((~cohorts.complete).sum()),
-        "p1_rate": float(pooled.rate.get(1, float("nan"))),
+        "p1_rate": float(pooled.rate[1]),
+        "p1_cohorts": int(pooled.cohorts[1]),
         "latest_cohort": latest["latest_cohort"],
         "latest_p1": latest["latest_rate"],
+        "latest_users": latest["latest_users"],
         "prev_cohort": latest["previous_cohort"],
         "prev_p1": latest["previous_rate"],
-        "p1_change_pp": None if latest["change"] is None else 100 * latest["change"],
+        "prev_users": latest["previous_users"],
+        "p1_change_pp": 100 * latest["change"],
+        "p1_change_low_pp": 100 * latest["change_low"],
+        "p1_change_high_pp": 100 * latest["change_high"],
+        "p1_change_p": latest["p_value"],
     }
-    if recent is not None:
-        out["recent_running_cells"] = int((~recent.complete).sum())
+
+
+def recent_summary(recent: pd.DataFrame) -> dict:
+    """The recent weekly cohorts in numbers (glued as ``ret_recent_<key>``).
+
+    Parameters
+    ----------
+    recent : pandas.DataFrame
+        `recent_cohorts`.
+
+    Returns
+    -------
+    dict
+        cohorts (weekly cohorts), running_cells, and the two latest weeks whose week 1 has
+        ended: latest_cohort, latest_p1, latest_users, prev_cohort, prev_p1, prev_users ("",
+        NaN and 0 where there is none).
+    """
+    latest = compare_latest(recent, period=1)
+    return {
+        "cohorts": int(recent.cohort.nunique()),
+        "running_cells": int((~recent.complete).sum()),
+        "latest_cohort": latest["latest_cohort"],
+        "latest_p1": latest["latest_rate"],
+        "latest_users": latest["latest_users"],
+        "prev_cohort": latest["previous_cohort"],
+        "prev_p1": latest["previous_rate"],
+        "prev_users": latest["previous_users"],
+    }
+
+
+def curve_summary(cohorts: pd.DataFrame, unit: str = "month") -> dict:
+    """The shape of the pooled retention curve (glued as ``ret_curve_<key>``).
+
+    Parameters
+    ----------
+    cohorts : pandas.DataFrame
+        `cohort_retention` (one group).
+    unit : {"day", "week", "month"}, default "month"
+        Its unit, for the note when there is nothing to say.
+
+    Returns
+    -------
+    dict
+        periods (the last period some cohort has completed), last_rate (the pooled rate
+        then); steepest_period and steepest_drop_pp (the period k whose pooled rate fell most
+        from period k-1, and by how many percentage points: NaN with 0 when it never fell);
+        early_drop_pp and late_drop_pp (mean fall per period over the first and the second
+        half of the periods 1..last; late NaN with fewer than two periods); newest_cohort and
+        newest_gap_pp (the newest cohort with at least two complete periods from 1 on, and
+        its mean distance above the pooled curve over them, percentage points; "" and NaN
+        when there is none).
+
+    Raises
+    ------
+    NotAvailable
+        When no cohort has completed its period 1.
+    """
+    _check("unit", unit, UNITS)
+    _need_period_one(cohorts, unit, "画出进入后逐期的留存曲线")
+    pooled = pooled_curve(cohorts).set_index("period").rate
+    last = int(pooled.index.max())
+    drops = (pooled.shift(1) - pooled).iloc[1:] * 100  # fall from k-1 to k, k = 1 .. last
+    falling = drops[drops > 0]
+    half = (len(drops) + 1) // 2
+    out = {
+        "periods": last,
+        "last_rate": float(pooled[last]),
+        "steepest_period": int(falling.idxmax()) if len(falling) else 0,
+        "steepest_drop_pp": float(falling.max()) if len(falling) else NAN,
+        "early_drop_pp": float(drops.iloc[:half].mean()),
+        "late_drop_pp": float(drops.iloc[half:].mean()) if len(drops) >= 2 else NAN,
+        "newest_cohort": "",
+        "newest_gap_pp": NAN,
+    }
+    done = cohorts[cohorts["complete"] & (cohorts["period"] >= 1)]
+    counts = done.groupby("cohort")["period"].count()
+    enough = sorted(counts[counts >= 2].index)
+    if enough:
+        rows = done[done["cohort"] == enough[-1]]
+        gap = (rows["rate"].to_numpy() - pooled.reindex(rows["period"]).to_numpy()).mean()
+        out.update(newest_cohort=str(enough[-1]), newest_gap_pp=float(100 * gap))
     return out
+
 
 
 # --------------------------------------------------------------------------- nth investment
@@ -456,12 +1012,38 @@ def nth_investment(ds: Dataset, max_n: int = 5, by: str | None = None,
     rate_from_first = users(n) / users(1); rate_from_previous = users(n) / users(n-1) (of
     those who invested n-1 times, the share who invested again); median_days_from_previous is
     the median time between the (n-1)th and nth investment, in days. Investments at the same
-    instant are ordered by txn_id. ``mature_days`` keeps only investors whose first investment
-    is at least that many days before the end of the analysis date (time to come back).
-    by: ``signup_channel``, ``first_term`` (the first product's term) or another breakdown.
-    Columns: [group,] n, users, rate_from_first, rate_from_previous, median_days_from_previous.
-    The median needs an engine whose exact median is DuckDB's (DuckDB, Spark, Postgres: see
-    engine.require_exact_quantiles); elsewhere it raises NotImplementedError.
+    instant are ordered by txn_id. The median needs an engine whose exact median is DuckDB's
+    (DuckDB, Spark, Postgres: see engine.require_exact_quantiles).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    max_n : int, default 5
+        The last investment count shown; at least 2.
+    by : str or None, default None
+        A breakdown: ``signup_channel``, ``first_term`` (the first product's term) or another
+        wide-table column.
+    mature_days : int, default 0
+        Keep only investors whose first investment is at least that many days before the end
+        of the analysis date (time to come back).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns [group,] n, users, rate_from_first, rate_from_previous,
+        median_days_from_previous; a count nobody reached is 0 (its rate from the previous
+        count NaN when nobody reached that one either).
+
+    Raises
+    ------
+    ValueError
+        For a bad `max_n`, `mature_days` or `by`.
+    NotImplementedError
+        On an engine whose exact median differs.
+    NotAvailable
+        When the data has no investment up to the analysis date (or none old enough for
+        `mature_days`).
     """
     require_exact_quantiles(ds.con, "retention.nth_investment")
     if not isinstance(max_n, int) or max_n < 2:
@@ -484,6 +1066,11 @@ def nth_investment(ds: Dataset, max_n: int = 5, by: str | None = None,
     agg = ranked.filter(ranked.n <= max_n).group_by(["group", "n"]).aggregate(
         users=_.count(), median_days_from_previous=_.gap.median())
     agg = _execute(agg, ["group", "n"])
+    if agg.empty:
+        old = f"首投早于分析日前 {mature_days} 天的" if mature_days else ""
+        raise NotAvailable("投资记录（交易表中成功的投资）",
+                           f"截至分析日 {ds.analysis_date} 数据中没有{old}投资记录",
+                           "检查交易表的状态映射（成功的投资）和时间范围是否覆盖分析日之前")
     rows = []
     for g in sorted(set(agg["group"])):
         sub = agg[agg["group"] == g].set_index("n")
@@ -549,8 +1136,41 @@ def user_states(ds: Dataset, period: str = "month", activity_event: str = INVEST
     fewer than ``dormant_days`` now, and came back in this period after a gap of at least
     ``dormant_days``); ``active`` (inactive for fewer than ``dormant_days``); ``dormant``
     (at least ``dormant_days``, fewer than ``churn_days``); ``churned`` (at least
-    ``churn_days``). Columns: user_id, period (start date), period_index, complete, state,
-    prev_state (``(entry)`` in the first period), inactive_days.
+    ``churn_days``).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    period : {"day", "week", "month"}, default "month"
+        The period at whose end states are taken.
+    activity_event : str or dict, default "investment"
+        What counts as activity: ``investment``, ``any`` or an event of the data.
+    dormant_days : int, default DORMANT_DAYS (60)
+        Whole days without activity or a live holding before a user is dormant.
+    churn_days : int, default CHURN_DAYS (180)
+        Whole days before a user is churned; more than `dormant_days`.
+    count_holdings : bool, default True
+        Whether a live holding (a term product before maturity, 活期 for
+        ``current_holding_days``) keeps a user active.
+    since : datetime.date, str or None, default None
+        Only the periods from the one holding this day on.
+
+    Returns
+    -------
+    ibis.Table
+        Columns user_id, period (start date), period_index, complete, state, prev_state
+        (``(entry)`` in the first period), inactive_days.
+
+    Raises
+    ------
+    ValueError
+        For a bad `period` or thresholds.
+    DataError
+        When `activity_event` names an event the data does not have.
+    NotAvailable
+        When the data has no activity, or its first activity is fewer than `dormant_days`
+        days before the analysis date (nobody can be dormant yet).
     """
     _check("period", period, UNITS)
     _check_event(ds, "activity_event", activity_event)
@@ -558,7 +1178,8 @@ def user_states(ds: Dataset, period: str = "month", activity_event: str = INVEST
     since = _as_date(since)
     acts = _gapped(ds, activity_event, count_holdings)
     first = acts.aggregate(first=acts.ts.min()).to_pyarrow().to_pylist()[0]["first"]
-    origin = floor_date(first.date() if first else ds.analysis_date, period)
+    _require_span(ds, first, dormant_days, "dormant_days", activity_event, "判断谁已进入沉睡")
+    origin = floor_date(first.date(), period)
     origin_lit = ibis.literal(origin)
     n_periods = periods_between(origin, ds.analysis_date, period) + 1
     starts = [add_periods(origin, k, period) for k in range(n_periods)]
@@ -604,10 +1225,41 @@ def user_states(ds: Dataset, period: str = "month", activity_event: str = INVEST
 def lifecycle(ds: Dataset, period: str = "month", activity_event: str = INVESTMENT,
               dormant_days: int = DORMANT_DAYS, churn_days: int = CHURN_DAYS,
               count_holdings: bool = True, since: dt.date | str | None = None) -> pd.DataFrame:
-    """Users per lifecycle state and period (see ``user_states``); every state in every period.
+    """Users per lifecycle state and period (see `user_states`); every state in every period.
 
-    Columns: period, state, users, complete. The last period may be running
-    (``complete=False``): its states are as of the end of the analysis date.
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    period : {"day", "week", "month"}, default "month"
+        The period at whose end states are taken.
+    activity_event : str or dict, default "investment"
+        What counts as activity: ``investment``, ``any`` or an event of the data.
+    dormant_days : int, default DORMANT_DAYS (60)
+        Whole days without activity or a live holding before a user is dormant.
+    churn_days : int, default CHURN_DAYS (180)
+        Whole days before a user is churned; more than `dormant_days`.
+    count_holdings : bool, default True
+        Whether a live holding (a term product before maturity, 活期 for
+        ``current_holding_days``) keeps a user active.
+    since : datetime.date, str or None, default None
+        Only the periods from the one holding this day on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns period, state, users, complete. The last period may be running
+        (``complete=False``): its states are as of the end of the analysis date.
+
+    Raises
+    ------
+    ValueError
+        For a bad `period` or thresholds.
+    DataError
+        When `activity_event` names an event the data does not have.
+    NotAvailable
+        When the data has no activity, or its first activity is fewer than `dormant_days`
+        days before the analysis date (nobody can be dormant yet).
     """
     states = user_states(ds, period, activity_event, dormant_days, churn_days,
                          count_holdings, since)
@@ -630,9 +1282,51 @@ def lifecycle_flows(ds: Dataset, period: str = "month", activity_event: str = IN
                     since: dt.date | str | None = None) -> pd.DataFrame:
     """Users moving from each state at the end of the previous period to each state now.
 
-    Columns: period, from_state, to_state, users, complete. ``from_state`` is ``(entry)`` for
-    a user's first period.
+    Computed once per dataset and parameters (a copy is returned).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    period : {"day", "week", "month"}, default "month"
+        The period at whose end states are taken.
+    activity_event : str or dict, default "investment"
+        What counts as activity: ``investment``, ``any`` or an event of the data.
+    dormant_days : int, default DORMANT_DAYS (60)
+        Whole days without activity or a live holding before a user is dormant.
+    churn_days : int, default CHURN_DAYS (180)
+        Whole days before a user is churned; more than `dormant_days`.
+    count_holdings : bool, default True
+        Whether a live holding (a term product before maturity, 活期 for
+        ``current_holding_days``) keeps a user active.
+    since : datetime.date, str or None, default None
+        Only the periods from the one holding this day on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns period, from_state, to_state, users, complete. ``from_state`` is ``(entry)``
+        for a user's first period.
+
+    Raises
+    ------
+    ValueError
+        For a bad `period` or thresholds.
+    DataError
+        When `activity_event` names an event the data does not have.
+    NotAvailable
+        When the data has no activity, or its first activity is fewer than `dormant_days`
+        days before the analysis date (nobody can be dormant yet).
     """
+    since = _as_date(since)
+    key = (f"retention.lifecycle_flows:{period}:{activity_event!r}:{dormant_days}:{churn_days}:"
+           f"{count_holdings}:{since}")
+    return ds.memo(key, lambda: _lifecycle_flows(ds, period, activity_event, dormant_days,
+                                                 churn_days, count_holdings, since)).copy()
+
+
+def _lifecycle_flows(ds: Dataset, period: str, activity_event: Any, dormant_days: int,
+                     churn_days: int, count_holdings: bool, since: dt.date | None) -> pd.DataFrame:
     states = user_states(ds, period, activity_event, dormant_days, churn_days,
                          count_holdings, since)
     keys = ["period", "complete", "prev_state", "state"]
@@ -646,8 +1340,22 @@ def transition_matrix(flows: pd.DataFrame, period: dt.date | None = None,
                       normalize: bool = True) -> pd.DataFrame:
     """From-state × to-state matrix of ``lifecycle_flows``: one period, or every complete one.
 
-    With ``normalize`` each row is the share of the from-state's users (rows sum to 1).
     Entries (``(entry)``) are left out: they are the new users.
+
+    Parameters
+    ----------
+    flows : pandas.DataFrame
+        `lifecycle_flows`.
+    period : datetime.date or None, default None
+        One period's start; None: every complete period, added up.
+    normalize : bool, default True
+        Each row as the share of the from-state's users (rows sum to 1); else counts.
+
+    Returns
+    -------
+    pandas.DataFrame
+        From-states (with any users) as rows, to-states (all but new) as columns; empty when
+        no period has a transition.
     """
     keep = flows["complete"] if period is None else flows["period"] == _as_date(period)
     sel = flows[keep]
@@ -664,46 +1372,111 @@ def transition_matrix(flows: pd.DataFrame, period: dt.date | None = None,
 
 
 def states_now(counts: pd.DataFrame) -> dict[str, int]:
-    """Users per state in the last period of ``lifecycle`` (as of the analysis date)."""
+    """Users per state in the last period of `lifecycle` (as of the analysis date).
+
+    Parameters
+    ----------
+    counts : pandas.DataFrame
+        `lifecycle`.
+
+    Returns
+    -------
+    dict of str to int
+        State -> users.
+    """
     last = counts[counts["period"] == counts["period"].max()]
     return {str(s): int(n) for s, n in zip(last["state"], last["users"], strict=True)}
 
 
-def comeback_gaps(ds: Dataset, activity_event: str = INVESTMENT, count_holdings: bool = True,
-                  days: Sequence[int] = (30, 60, 90, 180, 365)) -> pd.DataFrame:
+def comeback_gaps(ds: Dataset, activity_event: Any = INVESTMENT, count_holdings: bool = True,
+                  days: Sequence[int] = (30, 60, 90, 180, 365),
+                  thresholds: Sequence[int] = ()) -> pd.DataFrame:
     """How long users were away before they came back, to set the dormant and churn thresholds.
 
     For every activity after a user's first that follows at least one inactive day (no
-    activity, no live holding), the whole inactive days before it. Columns: days,
-    share_within (of those comebacks, the share after at most ``days`` inactive days),
-    comebacks (their number).
+    activity, no live holding), the whole inactive days before it.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    activity_event : str or dict, default "investment"
+        What counts as activity (see `activity`).
+    count_holdings : bool, default True
+        Whether a live holding keeps a user active.
+    days : sequence of int, default (30, 60, 90, 180, 365)
+        The day counts the shares are read at.
+    thresholds : sequence of int, default ()
+        More day counts to read (the chapter's dormant and churn thresholds).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns days (those of `days` and `thresholds`, in order), share_within (of the
+        comebacks, the share after at most that many inactive days; NaN without comebacks),
+        comebacks (their number).
+
+    Raises
+    ------
+    DataError
+        When `activity_event` names an event the data does not have.
     """
+    days = sorted({int(d) for d in (*days, *thresholds)})
     acts = _gapped(ds, activity_event, count_holdings)
     backs = acts.filter(acts.prev_cover.notnull() & (acts.gap_before > 0))
     agg = backs.aggregate(comebacks=_.count(),
                           **{f"w{d}": (_.gap_before <= d).sum() for d in days})
     row = agg.to_pyarrow().to_pylist()[0]
     total = int(row["comebacks"])
-    return pd.DataFrame({"days": list(days),
+    return pd.DataFrame({"days": days,
                          "share_within": [(row[f"w{d}"] or 0) / total if total else np.nan
                                           for d in days],
                          "comebacks": total})
 
 
-def at_risk_users(ds: Dataset, activity_event: str = INVESTMENT,
+def at_risk_users(ds: Dataset, activity_event: Any = INVESTMENT,
                   dormant_days: int = DORMANT_DAYS, churn_days: int = CHURN_DAYS,
                   count_holdings: bool = True) -> ibis.Table:
     """Users dormant now (still recallable), as an engine expression for a private export.
 
-    Dormant at the end of the analysis date: at least ``dormant_days`` and fewer than
-    ``churn_days`` whole days without activity or a live holding. Columns: user_id,
-    inactive_days, signup_channel, invest_count, invest_amount, last_invest_at; ordered by
-    inactive_days (the most recently lapsed first, the easiest to recall), then user_id.
-    Export it with ``Chapter.export``; never display it.
+    Dormant at the end of the analysis date: at least `dormant_days` and fewer than
+    `churn_days` whole days without activity or a live holding. Export it with
+    ``Chapter.export``; never display it.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    activity_event : str or dict, default "investment"
+        What counts as activity (see `activity`).
+    dormant_days, churn_days : int
+        The thresholds (see `user_states`).
+    count_holdings : bool, default True
+        Whether a live holding keeps a user active.
+
+    Returns
+    -------
+    ibis.Table
+        Columns user_id, inactive_days, signup_channel, invest_count, invest_amount,
+        last_invest_at; ordered by inactive_days (the most recently lapsed first, the easiest
+        to recall), then user_id.
+
+    Raises
+    ------
+    ValueError
+        For bad thresholds.
+    DataError
+        When `activity_event` names an event the data does not have.
+    NotAvailable
+        When the data has no activity, or its first activity is fewer than `dormant_days`
+        days before the analysis date (nobody can be dormant yet: a count of 0 would not
+        mean that nobody is at risk).
     """
     _check_event(ds, "activity_event", activity_event)
     _check_thresholds(dormant_days, churn_days)
     acts = _gapped(ds, activity_event, count_holdings)
+    first = acts.aggregate(first=acts.ts.min()).to_pyarrow().to_pylist()[0]["first"]
+    _require_span(ds, first, dormant_days, "dormant_days", activity_event, "找出沉睡用户")
     per = acts.group_by("user_id").aggregate(_cover=_.cover.max())
     today = ibis.literal(ds.analysis_date)
     per = per.mutate(inactive_days=ibis.greatest(today.delta(per._cover.date(), unit="day"), 0))
@@ -716,10 +1489,26 @@ def at_risk_users(ds: Dataset, activity_event: str = INVESTMENT,
     return out.order_by(["inactive_days", "user_id"])
 
 
-def at_risk_count(ds: Dataset, activity_event: str = INVESTMENT,
+def at_risk_count(ds: Dataset, activity_event: Any = INVESTMENT,
                   dormant_days: int = DORMANT_DAYS, churn_days: int = CHURN_DAYS,
                   count_holdings: bool = True) -> int:
-    """How many users are dormant now (the size of ``at_risk_users``)."""
+    """How many users are dormant now (the size of `at_risk_users`).
+
+    Parameters
+    ----------
+    ds, activity_event, dormant_days, churn_days, count_holdings
+        As in `at_risk_users`.
+
+    Returns
+    -------
+    int
+        The count.
+
+    Raises
+    ------
+    ValueError, DataError, NotAvailable
+        As `at_risk_users`.
+    """
     expr = at_risk_users(ds, activity_event, dormant_days, churn_days, count_holdings)
     return int(expr.count().to_pyarrow().as_py())
 
@@ -742,8 +1531,34 @@ def survival_data(ds: Dataset, by: str | None = None, activity_event: str = INVE
 
     lifelines needs one duration per row; instead of pulling one row per investor out of the
     engine, users are aggregated to (group, duration_days, event, users) and the counts are
-    passed to lifelines as weights. by: a breakdown (``signup_channel``, ``cohort`` = month of
-    the first investment, ``first_term``, ...). Columns: [group,] duration_days, event, users.
+    passed to lifelines as weights.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    by : str or None, default None
+        A breakdown (``signup_channel``, ``cohort`` = month of the first investment,
+        ``first_term``, ...).
+    activity_event : str or dict, default "investment"
+        What counts as activity after the first investment (see `activity`).
+    churn_days : int, default CHURN_DAYS (180)
+        Whole days without activity or a live holding that end an active life.
+    count_holdings : bool, default True
+        Whether a live holding keeps an investor active.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns [group,] duration_days, event, users; ``attrs["too_recent"]`` counts the
+        investors left out.
+
+    Raises
+    ------
+    ValueError
+        For a bad `churn_days` or `by`.
+    DataError
+        When `activity_event` names an event the data does not have.
     """
     _check_event(ds, "activity_event", activity_event)
     if not isinstance(churn_days, int) or churn_days < 1:
@@ -776,9 +1591,21 @@ def survival_data(ds: Dataset, by: str | None = None, activity_event: str = INVE
 def kaplan_meier(data: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Kaplan-Meier survival curves (lifelines) of ``survival_data``, one per group.
 
-    Columns: [group,] day, survival, ci_lower, ci_upper, at_risk. The curve has a row at day
-    0 (survival after the lifetimes of 0 days, e.g. users who never came back after the day of
-    their first investment) and at every day with an event or a censoring.
+    The curve has a row at day 0 (survival after the lifetimes of 0 days, e.g. users who
+    never came back after the day of their first investment) and at every day with an event
+    or a censoring.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        `survival_data` ([group,] duration_days, event, users).
+    alpha : float, default 0.05
+        Two-sided level of the pointwise intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns [group,] day, survival, ci_lower, ci_upper, at_risk.
     """
     from lifelines import KaplanMeierFitter
 
@@ -817,8 +1644,18 @@ def survival_at(curves: pd.DataFrame, days: Sequence[int] = (90, 180, 365)) -> p
     """Survival read off ``kaplan_meier`` curves at given days (a step function), per group,
     with the median lifetime (first day survival is at most 0.5; NaN if never reached).
 
-    Columns: [group,] users, then ``s_<day>`` for each day, median_days. A day past a group's last
-    observation is NaN (not known), unless the curve has already reached 0.
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        `kaplan_meier`.
+    days : sequence of int, default (90, 180, 365)
+        The days read off.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns [group,] users, then ``s_<day>`` for each day, median_days. A day past a
+        group's last observation is NaN (not known), unless the curve has already reached 0.
     """
     has_group = "group" in curves.columns
     groups = sorted(curves["group"].unique()) if has_group else [None]
@@ -856,48 +1693,102 @@ class Survival:
 
 
 def survival(ds: Dataset, by: str | None = "signup_channel", churn_days: int = CHURN_DAYS,
-             days: Sequence[int] = (30, 90, 180), activity_event: str = INVESTMENT) -> Survival:
+             days: Sequence[int] = (30, 90, 180), activity_event: Any = INVESTMENT) -> Survival:
     """Kaplan-Meier survival of investors by `by` and overall, read off at `days`.
 
-    ``survival_data`` -> ``kaplan_meier`` -> ``survival_at``, once per group and once for
+    `survival_data` -> `kaplan_meier` -> `survival_at`, once per group and once for
     everyone (not an average of the groups).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    by : str or None, default "signup_channel"
+        The breakdown (see `survival_data`).
+    churn_days : int, default CHURN_DAYS (180)
+        Whole days without activity or a live holding that end an active life.
+    days : sequence of int, default (30, 90, 180)
+        The days the survival is read at.
+    activity_event : str or dict, default "investment"
+        What counts as activity after the first investment (see `activity`).
+
+    Returns
+    -------
+    Survival
+        The curves, the survival at `days` per group and overall.
+
+    Raises
+    ------
+    ValueError
+        For a bad `churn_days` or `by`.
+    DataError
+        When `activity_event` names an event the data does not have.
+    NotAvailable
+        When no investor's first investment is at least `churn_days` days before the
+        analysis date: nobody's churn can be known yet.
     """
     days = tuple(days)
+    everyone = survival_data(ds, activity_event=activity_event, churn_days=churn_days)
+    if everyone.empty:
+        inv = investments(ds)
+        first = inv.aggregate(first=inv.txn_time.min()).to_pyarrow().to_pylist()[0]["first"]
+        what = f"首投已满 {churn_days} 天（流失阈值 churn_days）的投资者：流失要不活跃满这么久才能确认"
+        if first is None:
+            raise NotAvailable(what, f"截至分析日 {ds.analysis_date} 数据中没有投资记录",
+                               "检查交易表的状态映射和时间范围")
+        raise NotAvailable(what, f"数据中最早的首投在 {first.date()}，到分析日 {ds.analysis_date} 只有 "
+                                 f"{(ds.analysis_date - first.date()).days} 天",
+                           f"提供更长时间的数据，或调小 churn_days（当前 {churn_days} 天）")
     curves = kaplan_meier(survival_data(ds, by=by, activity_event=activity_event,
                                         churn_days=churn_days))
-    everyone = survival_data(ds, activity_event=activity_event, churn_days=churn_days)
     overall_curve = kaplan_meier(everyone)
-    overall = survival_at(overall_curve, days) if len(overall_curve) else pd.DataFrame()
-    at_days = survival_at(curves, days) if len(curves) else pd.DataFrame()
+    overall = survival_at(overall_curve, days)
+    at_days = survival_at(curves, days)
     return Survival(curves, at_days, overall, int(everyone.attrs["too_recent"]), days)
 
 
 def survival_summary(result: Survival, min_users: int = 100) -> dict:
-    """The survival for the chapter's prose (glued as ``ret_<key>``), numbers worded.
+    """The survival in numbers (glued as ``ret_<key>``).
 
-    surv_investors (investors old enough to judge), surv_too_recent, surv_text (the overall
-    survival at each day the data can show: "30 天 63.3%，90 天 53.8%") and surv_channel_text
-    (at the longest such day at which at least two groups with `min_users` investors can be
-    compared, the best and the worst group; else a sentence saying there is none).
+    Parameters
+    ----------
+    result : Survival
+        `survival`.
+    min_users : int, default 100
+        A group needs this many investors to be named best or worst.
+
+    Returns
+    -------
+    dict
+        surv_investors (investors old enough to judge), surv_too_recent, surv_<d> for each day
+        d of ``result.days`` (the overall survival; NaN past the last observation),
+        surv_median_days (NaN when the curve has not fallen to half), surv_min_users, and
+        surv_channel_day with surv_channel_best / _best_rate / surv_channel_worst / _worst_rate:
+        at the longest day at which at least two groups with `min_users` investors can be
+        compared, the best and the worst (day 0, "" and NaN when there is none).
     """
     overall = result.overall.iloc[0] if len(result.overall) else None
-    known = ([d for d in result.days if pd.notna(overall[f"s_{d}"])]
-             if overall is not None else [])
-    text = "，".join(f"{d} 天 {overall[f's_{d}']:.1%}" for d in known)
-    channel_text = f"还没有两个以上的渠道有足够的投资者（至少 {min_users} 名）和观察期可以比较"
+    out: dict[str, Any] = {
+        "surv_investors": int(overall.users) if overall is not None else 0,
+        "surv_too_recent": int(result.too_recent),
+    }
+    for d in result.days:
+        out[f"surv_{d}"] = float(overall[f"s_{d}"]) if overall is not None else NAN
+    out["surv_median_days"] = float(overall["median_days"]) if overall is not None else NAN
+    out.update(surv_min_users=int(min_users), surv_channel_day=0, surv_channel_best="",
+               surv_channel_best_rate=NAN, surv_channel_worst="", surv_channel_worst_rate=NAN)
+    known = [d for d in result.days if not math.isnan(out[f"surv_{d}"])]
     for d in reversed(known):  # the longest day at which at least two groups can be compared
+        if f"s_{d}" not in result.at_days.columns:
+            continue
         by_day = extremes(result.at_days, f"s_{d}", min_users=min_users, users="users")
         if by_day["best"] is not None and by_day["best"] != by_day["worst"]:
-            channel_text = (f"在至少 {min_users} 名投资者的渠道里，{d} 天留存最好的是 "
-                            f"{by_day['best']} ({by_day['best_value']:.1%})，最差的是 "
-                            f"{by_day['worst']} ({by_day['worst_value']:.1%})")
+            out.update(surv_channel_day=d, surv_channel_best=by_day["best"],
+                       surv_channel_best_rate=by_day["best_value"],
+                       surv_channel_worst=by_day["worst"],
+                       surv_channel_worst_rate=by_day["worst_value"])
             break
-    return {
-        "surv_investors": int(overall.users) if overall is not None else 0,
-        "surv_too_recent": result.too_recent,
-        "surv_text": text or "数据的时间跨度还不够，读不出",
-        "surv_channel_text": channel_text,
-    }
+    return out
 
 
 # --------------------------------------------------------------------------- money
@@ -915,14 +1806,44 @@ def ltv_cohorts(ds: Dataset, by: str | None = None, horizon_months: int = 12) ->
 
     Month m is the m-th calendar month after the sign-up month (0 = the sign-up month);
     revenue is booked at the investment (the transactions' revenue, else amount × margin ×
-    term). Months not ended by the end of the analysis date are ``complete=False`` with a
-    missing LTV. Columns: [group,] cohort, month, users, cum_revenue, ltv, complete.
+    term). Computed once per dataset and parameters (a copy is returned).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    by : str or None, default None
+        A breakdown (``signup_channel`` ...; see `cohort_retention`).
+    horizon_months : int, default 12
+        The last month m shown.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns [group,] cohort, month, users, cum_revenue, ltv, complete; months not ended
+        by the end of the analysis date are ``complete=False`` with a missing LTV.
+
+    Raises
+    ------
+    ValueError
+        For a bad `horizon_months` or `by`.
+    NotAvailable
+        When nobody signed up up to the analysis date.
     """
     if not isinstance(horizon_months, int) or horizon_months < 1:
         raise ValueError(f"horizon_months={horizon_months!r}: must be a positive integer")
+    key = f"retention.ltv_cohorts:{by}:{horizon_months}"
+    return ds.memo(key, lambda: _ltv_cohorts(ds, by, horizon_months)).copy()
+
+
+def _ltv_cohorts(ds: Dataset, by: str | None, horizon_months: int) -> pd.DataFrame:
     base = _month_cohorts(ds, by)
     keys = ["group", "cohort"]
     sizes = _execute(base.group_by(keys).aggregate(users=_.count()), keys)
+    if sizes.empty:
+        raise NotAvailable("注册用户（LTV 按注册月份累计每个注册用户带来的收入）",
+                           f"截至分析日 {ds.analysis_date} 数据中没有注册用户",
+                           "检查 users 表的注册时间，以及 analysis_date 是否落在数据的时间范围内")
     inv = investments(ds)
     inv = inv.select(_t_uid=inv.user_id, _month=inv.txn_time.truncate("M").date(),
                      revenue=inv.revenue)
@@ -957,10 +1878,35 @@ def ltv_curves(ds: Dataset, by: str | None = "signup_channel",
     sign-up months whose month m has ended, and LTV(m) is the sum of those monthly values up to
     m. A young cohort never drags the curve down, and the curve cannot fall when the old
     cohorts that alone reach the late months happen to be smaller earners (pooling cumulative
-    values over a changing set of cohorts would). Columns: [group,] month, cohorts, users, ltv
-    (users: those of the cohorts that reached month m).
+    values over a changing set of cohorts would).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    by : str or None, default "signup_channel"
+        A breakdown; None for everyone.
+    horizon_months : int, default 12
+        The last month m shown.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns [group,] month, cohorts, users, ltv (users: those of the cohorts that reached
+        month m).
+
+    Raises
+    ------
+    ValueError
+        For a bad `horizon_months` or `by`.
+    NotAvailable
+        When nobody signed up, or no sign-up month has ended by the analysis date.
     """
     cohorts = ltv_cohorts(ds, by, horizon_months)
+    if not cohorts["complete"].any():
+        raise NotAvailable("至少一个已经结束的注册月份（LTV 只用过完的月份计算）",
+                           f"最早的注册月份 {min(cohorts['cohort'])} 到分析日 {ds.analysis_date} 还没有结束",
+                           "等数据覆盖满一个自然月后再看")
     return _pool_ltv(cohorts)
 
 
@@ -991,22 +1937,38 @@ class LtvCac:
 
 
 def ltv_cac(ds: Dataset, horizon_months: int = 12) -> LtvCac:
-    """LTV at ``horizon_months`` against CAC per sign-up channel.
+    """LTV at `horizon_months` against CAC per sign-up channel.
 
     CAC = the channel's spend (costs mapped to channels through utm_source) / its sign-ups,
-    both over the months that have cost data (up to the analysis date). LTV is
-    ``ltv_curves`` at the horizon (or, if no sign-up month has reached the horizon yet, the
-    longest month any has reached; ``ltv_month`` says which, and a channel that has not reached
-    it has a missing LTV). Channels without spend
-    (organic, referral, untagged) have a missing CAC, not a zero one.
-    Columns: channel, signups, spend, cac, ltv_month, ltv, ltv_cac.
+    both over the months that have cost data (up to the analysis date). LTV is `ltv_curves`
+    at the horizon (or, if no sign-up month has reached the horizon yet, the longest month
+    any has reached; ``ltv_month`` says which, and a channel that has not reached it has a
+    missing LTV). Channels without spend (organic, referral, untagged) have a missing CAC,
+    not a zero one.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    horizon_months : int, default 12
+        The month the LTV is read at.
+
+    Returns
+    -------
+    LtvCac
+        The table (channel, signups, spend, cac, ltv_month, ltv, ltv_cac), whether the data
+        has costs (without them spend, cac and ltv_cac are missing) and a note on the months
+        the spend covers.
+
+    Raises
+    ------
+    ValueError
+        For a bad `horizon_months`.
+    NotAvailable
+        As `ltv_curves`.
     """
     curves = ltv_curves(ds, "signup_channel", horizon_months)
-    if curves.empty:
-        month = 0
-    else:
-        reached = curves.groupby("group")["month"].max()
-        month = int(min(horizon_months, reached.max()))
+    month = int(min(horizon_months, curves["month"].max()))
     at = curves[curves["month"] == month].set_index("group")["ltv"]
     wide = user_wide(ds)
     if not ds.has("costs"):
@@ -1032,8 +1994,8 @@ def ltv_cac(ds: Dataset, horizon_months: int = 12) -> LtvCac:
         table["cac"] = np.where((table["spend"] > 0) & (table["signups"] > 0),
                                 table["spend"] / table["signups"].where(table["signups"] > 0),
                                 np.nan)
-        note = (f"spend from {span['lo']:%Y-%m} to {span['hi']:%Y-%m}" if span["lo"] is not None
-                else "the costs table has no rows up to the analysis date")
+        note = (f"花费覆盖 {span['lo']:%Y-%m} 至 {span['hi']:%Y-%m}" if span["lo"] is not None
+                else "costs 表在分析日之前没有花费记录")
         available = True
     table["ltv_month"] = month
     table["ltv"] = table["channel"].map(at).astype(float)
@@ -1046,125 +2008,235 @@ def ltv_cac(ds: Dataset, horizon_months: int = 12) -> LtvCac:
 # --------------------------------------------------------------------------- headline numbers
 
 
-def _num(value) -> float | None:
-    return None if value is None or pd.isna(value) else float(value)
+def _num(value) -> float:
+    return NAN if value is None or pd.isna(value) else float(value)
 
 
 def nth_summary(nth: pd.DataFrame, by_term: pd.DataFrame | None = None,
                 min_users: int = 30) -> dict:
-    """First to fifth investment for the chapter's prose (glued as ``ret_<key>``).
+    """First to fifth investment in numbers (glued as ``ret_<key>``).
 
     Parameters
     ----------
-    nth
-        ``nth_investment`` without breakdown.
-    by_term
+    nth : pandas.DataFrame
+        `nth_investment` without breakdown.
+    by_term : pandas.DataFrame or None, default None
         ``nth_investment(by="first_term")``, for the second-investment rate per first term.
-    min_users
+    min_users : int, default 30
         A term needs this many first investors to be named best or worst.
 
     Returns
     -------
     dict
-        first_investors, second_rate and fifth_rate (shares of first investors reaching the
-        2nd / 5th investment; None beyond the table), weakest_n and weakest_rate (the step
-        with the lowest rate from the previous one), second_gap_days (median days from the
-        first to the second), and with `by_term` best_term / best_term_rate and worst_term /
-        worst_term_rate (second-investment rate from the first, ``extremes``).
+        first_investors, second_investors, second_rate and fifth_rate (shares of first
+        investors reaching the 2nd / 5th investment; NaN beyond the table), weakest_n and
+        weakest_rate (the step with the lowest rate from the previous one; 0 and NaN when no
+        step has one), second_gap_days (median days from the first to the second; NaN without
+        a second), and with `by_term` term_min_users, best_term / best_term_rate and worst_term /
+        worst_term_rate (second-investment rate from the first, `extremes`; "" and NaN when no
+        term has `min_users` first investors).
     """
     t = nth.set_index("n")
     steps = t["rate_from_previous"].dropna()
-    weakest = int(steps.idxmin()) if len(steps) else None
-    out = {
+    weakest = int(steps.idxmin()) if len(steps) else 0
+    out: dict[str, Any] = {
         "first_investors": int(t["users"].get(1, 0)),
+        "second_investors": int(t["users"].get(2, 0)),
         "second_rate": _num(t["rate_from_first"].get(2)),
         "fifth_rate": _num(t["rate_from_first"].get(5)),
         "weakest_n": weakest,
-        "weakest_rate": _num(steps.get(weakest)) if weakest else None,
+        "weakest_rate": _num(steps.get(weakest)) if weakest else NAN,
         "second_gap_days": _num(t["median_days_from_previous"].get(2)),
     }
     if by_term is not None:
         second = extremes(by_term[by_term.n == 2], "rate_from_previous", min_users=min_users,
                           users="users")
-        out.update(best_term=second["best"], best_term_rate=second["best_value"],
-                   worst_term=second["worst"], worst_term_rate=second["worst_value"])
+        out.update(term_min_users=int(min_users), best_term=second["best"] or "",
+                   best_term_rate=_num(second["best_value"]), worst_term=second["worst"] or "",
+                   worst_term_rate=_num(second["worst_value"]))
     return out
 
 
-def lifecycle_summary(counts: pd.DataFrame, flows: pd.DataFrame,
-                      gaps: pd.DataFrame | None = None, within: Sequence[int] = (60, 180)) -> dict:
-    """The lifecycle for the chapter's prose (glued as ``ret_<key>``).
+def lifecycle_summary(counts: pd.DataFrame) -> dict:
+    """The lifecycle states now, in numbers (glued as ``ret_<key>``).
 
     Parameters
     ----------
-    counts, flows
-        ``lifecycle`` and ``lifecycle_flows``.
-    gaps
-        ``comeback_gaps``, for the share of comebacks within each of `within` days.
+    counts : pandas.DataFrame
+        `lifecycle`.
 
     Returns
     -------
     dict
-        state_period (the last period), active_base_now (new + active + resurrected now),
-        dormant_now, churned_now; over the complete periods the monthly shares of dormant users
-        who came back (dormant_back) and who went on to churn (dormant_churn); with `gaps`,
-        comeback_<d> for each d of `within` (NaN when `gaps` has no such row).
+        state_period (the last period's start), state_complete (whether it has ended),
+        users_now (everyone who has entered), active_base_now (new + active + resurrected),
+        new_now, resurrected_now, dormant_now, churned_now; state_periods (how many).
     """
     now = states_now(counts)
-    mat = transition_matrix(flows)
-    dormant = mat.loc["dormant"] if "dormant" in mat.index else pd.Series(dtype=float)
-    out = {
+    last = counts[counts["period"] == counts["period"].max()]
+    return {
         "state_period": str(counts["period"].max()),
+        "state_complete": bool(last["complete"].all()),
+        "users_now": int(sum(now.values())),
         "active_base_now": now.get("new", 0) + now.get("active", 0) + now.get("resurrected", 0),
+        "new_now": now.get("new", 0),
+        "resurrected_now": now.get("resurrected", 0),
         "dormant_now": now.get("dormant", 0),
         "churned_now": now.get("churned", 0),
-        "dormant_back": _num(dormant.get("resurrected")),
-        "dormant_churn": _num(dormant.get("churned")),
+        "state_periods": int(counts["period"].nunique()),
     }
-    if gaps is not None:
-        share = gaps.set_index("days").share_within
-        out.update({f"comeback_{d}": float(share.get(d, float("nan"))) for d in within})
-    return out
 
 
-def ltv_summary(cac: LtvCac, pooled: pd.DataFrame) -> dict:
-    """LTV and CAC for the chapter's prose (glued as ``ret_<key>``), numbers worded.
+def transition_summary(flows: pd.DataFrame, gaps: pd.DataFrame, dormant_days: int = DORMANT_DAYS,
+                       churn_days: int = CHURN_DAYS) -> dict:
+    """The state transitions and comebacks in numbers (glued as ``ret_<key>``).
 
     Parameters
     ----------
-    cac
-        ``ltv_cac``.
-    pooled
-        ``ltv_curves(by=None)`` (month, ltv).
+    flows : pandas.DataFrame
+        `lifecycle_flows`.
+    gaps : pandas.DataFrame
+        `comeback_gaps`, read at `dormant_days` and `churn_days` (pass them as its
+        `thresholds`).
+    dormant_days, churn_days : int
+        The thresholds the states were taken with.
 
     Returns
     -------
     dict
-        costs_available (有 or 没有, as the prose says it), ltv_month (the month the LTV is
-        read at, 0 without sign-ups), ltv_at_month (the pooled LTV per registered user then,
-        yuan) and ltv_cac_text (the channels with the highest and lowest LTV/CAC, or why it
-        cannot be computed).
+        transition_months (complete periods with a transition), dormant_base (user-months
+        that ended dormant and were followed by another month), dormant_back and dormant_churn
+        (of those, the shares that came back, or went on to churn, the next month; NaN
+        without any), comebacks, comeback_dormant and comeback_churn (of the comebacks, the
+        shares after at most `dormant_days` / `churn_days` inactive days; NaN without
+        comebacks or when `gaps` lacks the day).
+
+    Raises
+    ------
+    NotAvailable
+        When no complete period has users who were already there the period before.
     """
-    month = int(cac.table.ltv_month.iloc[0]) if len(cac.table) else 0
-    ltv = pooled.set_index("month").ltv if len(pooled) else pd.Series(dtype=float)
-    ratio = extremes(cac.table, "ltv_cac", label="channel")
-    if ratio["best"] is not None:
-        text = (f"LTV/CAC 最高的渠道是 {ratio['best']} ({ratio['best_value']:.2f})，"
-                f"最低的是 {ratio['worst']} ({ratio['worst_value']:.2f})")
-    else:
-        text = f"LTV/CAC 无法计算 (not available)：{cac.note}"
+    mat = transition_matrix(flows, normalize=False)
+    if mat.empty:
+        raise NotAvailable("至少一个完整的月份，且月初已经有用户（状态流转比较相邻两个月末的状态）",
+                           "截至分析日还没有这样的月份：数据里的用户都还在进入后的第一个月，或这个月还没过完",
+                           "等数据覆盖满两个自然月后再看")
+    done = flows[flows["complete"] & (flows["from_state"] != ENTRY)]
+    dormant = mat.loc["dormant"] if "dormant" in mat.index else pd.Series(dtype=float)
+    base = int(dormant.sum())
+    share = gaps.set_index("days").share_within
     return {
-        "costs_available": "有" if cac.costs_available else "没有",
+        "transition_months": int(done["period"].nunique()),
+        "dormant_base": base,
+        "dormant_back": float(dormant.get("resurrected", 0)) / base if base else NAN,
+        "dormant_churn": float(dormant.get("churned", 0)) / base if base else NAN,
+        "comebacks": int(gaps["comebacks"].iloc[0]) if len(gaps) else 0,
+        "comeback_dormant": _num(share.get(dormant_days)),
+        "comeback_churn": _num(share.get(churn_days)),
+    }
+
+
+def ltv_summary(pooled: pd.DataFrame, horizon_months: int = 12) -> dict:
+    """The LTV in numbers (glued as ``ret_<key>``).
+
+    Parameters
+    ----------
+    pooled : pandas.DataFrame
+        ``ltv_curves(by=None)`` (month, cohorts, users, ltv).
+    horizon_months : int, default 12
+        The chapter's horizon.
+
+    Returns
+    -------
+    dict
+        horizon_months, ltv_month (the month the LTV is read at: the horizon, or the longest
+        month a sign-up month has reached), ltv_at_month (the pooled LTV per registered user
+        then, yuan), ltv_cohorts (sign-up months that reached it), ltv_month0 (the LTV of the
+        sign-up month itself) and ltv_month0_share (its share of ltv_at_month; NaN when that
+        is 0).
+    """
+    curve = pooled.set_index("month")
+    month = int(min(horizon_months, curve.index.max()))
+    ltv = float(curve.ltv[month])
+    first = float(curve.ltv.get(0, NAN))
+    return {
+        "horizon_months": int(horizon_months),
         "ltv_month": month,
-        "ltv_at_month": float(ltv.get(month, float("nan"))),
-        "ltv_cac_text": text,
+        "ltv_at_month": ltv,
+        "ltv_cohorts": int(curve.cohorts[month]),
+        "ltv_month0": first,
+        "ltv_month0_share": first / ltv if ltv else NAN,
+    }
+
+
+def cac_summary(cac: LtvCac) -> dict:
+    """LTV against CAC in numbers (glued as ``ret_cac_<key>``).
+
+    Parameters
+    ----------
+    cac : LtvCac
+        `ltv_cac`.
+
+    Returns
+    -------
+    dict
+        ltv_month, paid_channels (channels with a CAC), rated_channels (with an LTV/CAC too),
+        below_one (of those, how many have not earned back their CAC by ltv_month), best /
+        best_ratio and worst / worst_ratio (highest and lowest LTV/CAC; "" and NaN when no
+        channel has one).
+
+    Raises
+    ------
+    NotAvailable
+        When the data has no costs table, or no channel has both spend and sign-ups in the
+        months the costs cover.
+    """
+    table = cac.table
+    if not cac.costs_available:
+        raise NotAvailable("渠道花费表 costs（CAC = 渠道花费 / 同期注册人数）", "数据中没有 costs 表",
+                           "按数据契约提供 costs 表（日期、utm_source、花费），放进数据目录后重新运行")
+    if not table["cac"].notna().any():
+        raise NotAvailable("至少一个在花费覆盖的月份里既有花费、又有注册用户的渠道",
+                           f"{cac.note}，没有哪个渠道同时有花费和注册",
+                           "检查 costs 表的 utm_source 是否和用户注册的 utm_source 用同一套写法"
+                           "（dataset.yml 的渠道映射），以及花费的日期是否落在分析日之前")
+    ratio = extremes(table, "ltv_cac", label="channel")
+    rated = table["ltv_cac"].dropna()
+    return {
+        "ltv_month": int(table["ltv_month"].iloc[0]),
+        "paid_channels": int(table["cac"].notna().sum()),
+        "rated_channels": int(len(rated)),
+        "below_one": int((rated < 1).sum()),
+        "best": ratio["best"] or "",
+        "best_ratio": _num(ratio["best_value"]),
+        "worst": ratio["worst"] or "",
+        "worst_ratio": _num(ratio["worst_value"]),
     }
 
 
 def extremes(frame: pd.DataFrame, value: str, label: str = "group",
              min_users: int = 0, users: str | None = None) -> dict:
-    """The rows with the highest and lowest ``value`` (ties: first label in order), skipping
-    missing values and rows with fewer than ``min_users`` in column ``users``."""
+    """The rows with the highest and lowest `value` (ties: first label in order), skipping
+    missing values and rows with fewer than `min_users` in column `users`.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The rows.
+    value : str
+        The column compared.
+    label : str, default "group"
+        The column that names a row.
+    min_users : int, default 0
+        Rows with fewer people are skipped.
+    users : str or None, default None
+        The column of people; None: no row is skipped for its size.
+
+    Returns
+    -------
+    dict
+        best, best_value, worst, worst_value (None when no row qualifies).
+    """
     sub = frame.dropna(subset=[value])
     if users is not None:
         sub = sub[sub[users] >= min_users]
