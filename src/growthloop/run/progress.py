@@ -26,10 +26,24 @@ class StepDisplay(Protocol):
     """What shows a step while it runs (the CLI's terminal bars); the runner calls it."""
 
     def start(self, label: str, estimate: float | None) -> None:
-        """A step begins; `estimate` is the seconds it took last time, None when unknown."""
+        """A step begins.
+
+        Parameters
+        ----------
+        label : str
+            The step as shown.
+        estimate : float or None
+            The seconds it took in the previous run, None when unknown.
+        """
 
     def stop(self, seconds: float) -> None:
-        """The step that began last ended after `seconds`."""
+        """The step that began last ended.
+
+        Parameters
+        ----------
+        seconds : float
+            Its wall time.
+        """
 
 
 def previous_timings(campaign_dir: Path, before: str | None = None) -> tuple[str | None, dict[str, float]]:
@@ -66,7 +80,18 @@ def previous_timings(campaign_dir: Path, before: str | None = None) -> tuple[str
 
 
 def duration(seconds: float) -> str:
-    """Seconds as a person reads them: 8.2 s, 3 min 05 s, 1 h 02 min."""
+    """Seconds as a person reads them: 8.2 s, 3 min 05 s, 1 h 02 min.
+
+    Parameters
+    ----------
+    seconds : float
+        A duration.
+
+    Returns
+    -------
+    str
+        The duration in words.
+    """
     if seconds < 60:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(int(round(seconds)), 60)
@@ -105,19 +130,45 @@ class RunReporter:
         self.timings: dict[str, float] = {}
 
     def log(self, text: str) -> None:
-        """Append a time-stamped line to the run log."""
+        """Append a time-stamped line to the run log.
+
+        Parameters
+        ----------
+        text : str
+            The line, without its time stamp.
+        """
         stamp = dt.datetime.now().astimezone().isoformat(timespec="seconds")
         with (self.logs / LOG_FILE).open("a", encoding="utf-8") as f:
             f.write(f"{stamp} {text}\n")
 
     def message(self, text: str) -> None:
-        """A line for the person running the book, also kept in the log."""
+        """A line for the person running the book, also kept in the log.
+
+        Parameters
+        ----------
+        text : str
+            The line.
+        """
         self.log(text)
         self.say(text)
 
     @contextlib.contextmanager
     def step(self, key: str, label: str) -> Iterator[None]:
-        """Time one step: log its start with the estimate, show it, record its seconds."""
+        """Time one step: log its start with the estimate, show it, record its seconds.
+
+        Parameters
+        ----------
+        key : str
+            The step's name in timings.json ("load", a chapter stem, "book").
+        label : str
+            The step as shown to the person.
+
+        Yields
+        ------
+        None
+            Control, while the step runs; a step that raises is logged as failed and its
+            seconds are not kept.
+        """
         estimate = self.estimates.get(key)
         if estimate is None:
             self.log(f"start {key} (no estimate: no earlier run of this campaign did it)")

@@ -69,6 +69,21 @@ def chapter_paths(names: list[str] | None = None) -> list[Path]:
 
     The executive summary (99_summary) always comes last, whatever the names: it reads the
     other chapters' executed notebooks, so it must run after them.
+
+    Parameters
+    ----------
+    names : list of str, optional
+        Chapter stems ("02_funnel") or numbers ("02"); None or empty: every chapter.
+
+    Returns
+    -------
+    list of Path
+        The chapter notebooks, the summary last.
+
+    Raises
+    ------
+    RunError
+        When a name is no chapter's.
     """
     every = sorted(CHAPTERS_DIR.glob("[0-9][0-9]_*.ipynb"))
     summary = [p for p in every if p.stem == SUMMARY_STEM]
@@ -88,7 +103,24 @@ def chapter_paths(names: list[str] | None = None) -> list[Path]:
 
 
 def load_campaign(path: str | Path) -> CampaignRun:
-    """Read a campaign YAML (name, data, parameters, chapters); `data` is relative to the file."""
+    """Read a campaign YAML (name, data, parameters, chapters); `data` is relative to the file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The campaign file.
+
+    Returns
+    -------
+    CampaignRun
+        Its name, resolved data folder, parameters and chapters (numbers as "02").
+
+    Raises
+    ------
+    RunError
+        When the file is missing, not UTF-8 YAML, or has an unknown key or a bad value; the
+        message says what to write instead.
+    """
     path = Path(path)
     if not path.is_file():
         what = "is a folder" if path.is_dir() else "does not exist"
@@ -133,7 +165,23 @@ def plain_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
     """Parameter values as papermill can write them into a notebook (JSON): a date read from
     YAML (`analysis_date: 2026-05-31` unquoted, `-p analysis_date=2026-05-31`) becomes its
     YYYY-MM-DD text, inside lists and mappings too. The run-wide parameters are checked here,
-    before any chapter starts: analysis_date, min_cell_size, channel_map."""
+    before any chapter starts: analysis_date, min_cell_size, channel_map.
+
+    Parameters
+    ----------
+    parameters : dict
+        The campaign's parameters with the command line's overrides.
+
+    Returns
+    -------
+    dict
+        The same parameters with dates as text.
+
+    Raises
+    ------
+    RunError
+        When analysis_date, min_cell_size or channel_map is not valid.
+    """
     def plain(value: Any) -> Any:
         if isinstance(value, dt.datetime):
             return value.isoformat(sep=" ")
@@ -165,12 +213,42 @@ def plain_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
 
 
 def declared_parameters(notebook: Path) -> set[str]:
+    """The names a chapter declares in its parameters cell (papermill's own reading).
+
+    Parameters
+    ----------
+    notebook : Path
+        A chapter notebook.
+
+    Returns
+    -------
+    set of str
+        Its parameter names.
+    """
     return set(papermill.inspect_notebook(str(notebook)).keys())
 
 
 def split_parameters(chapters: list[Path], parameters: dict[str, Any]) -> dict[Path, dict[str, Any]]:
     """Each chapter gets the parameters it declares; a name no chapter declares is refused
-    (papermill itself would only warn and run with the default)."""
+    (papermill itself would only warn and run with the default).
+
+    Parameters
+    ----------
+    chapters : list of Path
+        The chapter notebooks of the run.
+    parameters : dict
+        The run's parameters.
+
+    Returns
+    -------
+    dict of Path to dict
+        Per chapter, the parameters it declares.
+
+    Raises
+    ------
+    RunError
+        For a name no chapter declares, or one the runner sets itself (data, out_dir).
+    """
     declared = {nb: declared_parameters(nb) for nb in chapters}
     known = set().union(*declared.values()) if declared else set()
     unknown = sorted(set(parameters) - known)
@@ -184,7 +262,13 @@ def split_parameters(chapters: list[Path], parameters: dict[str, Any]) -> dict[P
 
 
 def hide_injected_cell(path: Path) -> None:
-    """Tag papermill's injected-parameters cell so the HTML book does not show it."""
+    """Tag papermill's injected-parameters cell so the HTML book does not show it.
+
+    Parameters
+    ----------
+    path : Path
+        An executed notebook, rewritten in place.
+    """
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
@@ -198,6 +282,13 @@ def write_toc(book_dir: Path, chapters: list[Path]) -> None:
 
     When the executive summary ran, it opens the book: it becomes the root page (the site's
     index.html) and the root book's own root (intro) the first entry of the first part.
+
+    Parameters
+    ----------
+    book_dir : Path
+        The run's book folder; its _toc.yml is written.
+    chapters : list of Path
+        The chapters the run executed.
     """
     toc = yaml.safe_load((PROJECT_ROOT / "_toc.yml").read_text(encoding="utf-8"))
     stems = {f"chapters/{p.stem}" for p in chapters}
@@ -217,7 +308,24 @@ def write_toc(book_dir: Path, chapters: list[Path]) -> None:
 
 
 def build_book(book_dir: Path) -> Path:
-    """jupyter-book build with warnings as errors; tables are copied in for download."""
+    """jupyter-book build with warnings as errors; tables are copied in for download.
+
+    Parameters
+    ----------
+    book_dir : Path
+        A folder with _config.yml, _toc.yml, the executed chapters and tables/.
+
+    Returns
+    -------
+    Path
+        The built html folder.
+
+    Raises
+    ------
+    RunError
+        When jupyter-book fails (a broken glue reference, a missing page ...), with its last
+        lines of output.
+    """
     exe = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book_dir), "-W", "--keep-going"]
     result = subprocess.run(cmd, capture_output=True, text=True)
@@ -273,7 +381,18 @@ def _new_run_dir(runs_dir: Path, name: str) -> tuple[Path, Path]:
 
 def failing_cell(notebook: Path) -> str:
     """The failing cell of a partial notebook: its number among the code cells, its id and the
-    line that raised (papermill's injected-parameters cell counts as a code cell)."""
+    line that raised (papermill's injected-parameters cell counts as a code cell).
+
+    Parameters
+    ----------
+    notebook : Path
+        A partial notebook papermill wrote.
+
+    Returns
+    -------
+    str
+        "code cell N (id ...), at: <line>", or a sentence saying no cell holds an error.
+    """
     nb = nbformat.read(notebook, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     for i, cell in enumerate(code, 1):
@@ -446,7 +565,18 @@ def _fail(tmp: Path, final: Path, partial: Path | None, message: str = "") -> Pa
 def clean_abandoned_runs(runs_dir: Path) -> list[Path]:
     """Remove the row-level data (the loaded store) of temporary runs whose process is gone (a
     run killed by SIGKILL or a power cut cannot clean up after itself); the folders stay, listed
-    as killed. Returns the folders cleaned."""
+    as killed.
+
+    Parameters
+    ----------
+    runs_dir : Path
+        The folder of campaign run folders.
+
+    Returns
+    -------
+    list of Path
+        The temporary folders cleaned.
+    """
     cleaned = []
     for tmp in sorted(runs_dir.glob("*/.*.tmp")):
         if tmp.is_dir() and (tmp / STORE_DIR).exists() and not _alive(tmp):
@@ -469,7 +599,18 @@ def _alive(tmp: Path) -> bool:
 
 def list_runs(runs_dir: Path | None = None) -> list[dict[str, str]]:
     """Every run folder with its campaign and status: complete, failed, in progress, or killed
-    (a temporary folder whose process is gone: it never became a run and is never published)."""
+    (a temporary folder whose process is gone: it never became a run and is never published).
+
+    Parameters
+    ----------
+    runs_dir : Path, optional
+        The folder of campaign run folders; ``runs/`` in the project by default.
+
+    Returns
+    -------
+    list of dict
+        One per run: campaign, run (folder name), status and path.
+    """
     runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
     rows = []
     for campaign in sorted(p for p in runs_dir.glob("*") if p.is_dir()):
