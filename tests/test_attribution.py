@@ -748,3 +748,16 @@ def test_joined_and_substituted_channel_maps_agree_when_a_name_is_another_channe
             None: UNTAGGED_CHANNEL}
     for got in (joined, subst):
         assert dict(zip(got.src.where(got.src.notna(), None), got.channel, strict=True)) == want
+
+
+def test_bad_model_and_horizon_parameters_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="horizons"):
+        at.channel_monitor(None, horizons=(30.5, 90))
+    with pytest.raises(ValueError, match="horizons"):
+        at.channel_monitor(None, horizons=(0.5,))
+    with pytest.raises(ValueError, match="shapley_exact_max"):
+        at.shapley([(("A", "B"), 3, 1)], exact_max=40)
+    with pytest.raises(ValueError, match="shapley_samples"):
+        at.shapley([(("A", "B"), 3, 1)], samples=True)
+    with pytest.raises(ValueError, match="max_touches"):
+        at.path_touches(None, max_touches=True)

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from growthloop import DEMO_DATA
+from growthloop.errors import NotAvailable
 from growthloop.marts.identity import stitched_steps
 from growthloop.metrics import funnel as fn
 
@@ -692,3 +693,17 @@ def test_wilson_interval_contains_the_rate_at_the_ends():
     lo, hi = proportion_confint(5, 118, method="wilson")
     assert wilson(5, 118) == (lo, hi)
     assert all(v != v for v in wilson(0, 0))  # nan, nan
+
+
+def test_parameter_errors_come_before_the_data_and_name_the_step() -> None:
+    spec = fn.make_spec(["register", "bind_card"])
+    with pytest.raises(ValueError, match="'kyc' is not a step of this funnel"):
+        spec.selector("kyc")
+    with pytest.raises(NotAvailable):
+        fn.compare_segments(pd.DataFrame(columns=["step", "segment", "base_previous",
+                                                  "converted_previous"]))
+    # a bad stall parameter is a ValueError even on data the rules could not be applied to
+    with pytest.raises(ValueError, match="card_hours"):
+        fn.stalled_counts(None, card_hours=0)
+    with pytest.raises(ValueError, match="lookback_days"):
+        fn.stalled_counts(None, lookback_days=True)

@@ -143,6 +143,8 @@ def test_funnel_bars_label_counts_through_suppression():
     # without suppression (min cell 1) the same figure shows every count
     plain = plots.funnel_bars(FUNNEL, label=lambda n, fmt: cell_label(n, 1, fmt))
     assert texts(plain)[2] == " 5  转化 12.5% · 流失 3"
+    # the default label suppresses at the default minimum cell size (10)
+    assert texts(plots.funnel_bars(FUNNEL))[2] == " <10  转化 12.5% · 流失 <10"
 
 
 BY_CHANNEL = pd.DataFrame({

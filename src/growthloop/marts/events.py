@@ -47,6 +47,7 @@ class EventSelector:
 
     @property
     def is_milestone(self) -> bool:
+        """Whether the event is an investment milestone (first_investment, second_investment)."""
         return self.event in MILESTONES
 
     @property
@@ -59,7 +60,23 @@ class EventSelector:
 
     def label(self, names: Mapping[str, str] | None = None) -> str:
         """The selector for a reader: the event's label (`names`, else its role's Chinese label,
-        else the name) and its conditions, e.g. 浏览产品详情 (product_type=定期12月)."""
+        else the name) and its conditions, e.g. 浏览产品详情 (product_type=定期12月).
+
+        Parameters
+        ----------
+        names : mapping of str to str, optional
+            {event name: label} tried first (a chapter's step labels); None for none.
+
+        Returns
+        -------
+        str
+            The label, with the conditions in parentheses when there are any.
+
+        Examples
+        --------
+        >>> EventSelector("浏览产品详情", (("product_type", ("定期12月",)),)).label()
+        '浏览产品详情 (product_type=定期12月)'
+        """
         base = (names or {}).get(self.event) or EVENT_ROLES.get(self.event, (self.event,))[0]
         if not self.where:
             return base
@@ -67,7 +84,19 @@ class EventSelector:
         return f"{base} ({conds})"
 
     def condition(self, table: ibis.Table) -> ibis.BooleanValue:
-        """The rows of `table` (event_name and property columns) this selector selects."""
+        """The rows of `table` (event_name and property columns) this selector selects.
+
+        Parameters
+        ----------
+        table : ibis.Table
+            Events: an event_name column and the property columns the conditions name.
+
+        Returns
+        -------
+        ibis.BooleanValue
+            True where the event name matches and every property (compared as text) is one of
+            its allowed values.
+        """
         cond = table.event_name == self.event
         for prop, values in self.where:
             col = table[prop].cast("string")
@@ -133,7 +162,30 @@ def selector(value: Any, param: str = "event") -> EventSelector:
 
 
 def selectors(values: Any, param: str) -> tuple[EventSelector, ...]:
-    """A list parameter of event selectors (a single one is a list of one)."""
+    """A list parameter of event selectors (a single one is a list of one).
+
+    Parameters
+    ----------
+    values : str, mapping, EventSelector or iterable of them
+        The parameter's value: selectors as `selector` takes them, or one of them alone.
+    param : str
+        The parameter's name, for the error message.
+
+    Returns
+    -------
+    tuple of EventSelector
+        In the order given.
+
+    Raises
+    ------
+    ValueError
+        When `values` is not a list of events, or one of them is not a selector (`selector`).
+
+    Examples
+    --------
+    >>> [s.key for s in selectors(["register", {"event": "bind_card"}], "steps")]
+    ['register', 'bind_card']
+    """
     if isinstance(values, str | Mapping | EventSelector):
         values = [values]
     if not isinstance(values, Iterable):
@@ -142,14 +194,36 @@ def selectors(values: Any, param: str) -> tuple[EventSelector, ...]:
 
 
 def event_properties(ds: Dataset) -> tuple[str, ...]:
-    """The dataset's event properties: the columns of the clean events beyond the contract."""
+    """The dataset's event properties: the columns of the clean events beyond the contract.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    tuple of str
+        The property column names, in the events table's order.
+    """
     contract = set(TABLES["events"].column_names) | set(RESERVED_EVENT_COLUMNS)
     return tuple(c for c in ds.events.columns if c not in contract)
 
 
 def event_names(ds: Dataset) -> dict[str, int]:
     """Every event name in the data with its count (from the loader's report when it has one,
-    else one pass over the events)."""
+    else one pass over the events).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    dict of str to int
+        {event name: number of events}.
+    """
     if ds.quality.event_names:
         return {r["name"]: int(r["events"]) for r in ds.quality.event_names}
 
@@ -161,7 +235,28 @@ def event_names(ds: Dataset) -> dict[str, int]:
 
 
 def closest(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """The candidates most like `name` (difflib's ratio, case and spaces ignored), best first."""
+    """The candidates most like `name` (difflib's ratio, case and spaces ignored), best first.
+
+    Parameters
+    ----------
+    name : str
+        The name asked for (a typo, say).
+    candidates : iterable of str
+        The names there are.
+    n : int, default 3
+        At most this many are returned.
+
+    Returns
+    -------
+    list of str
+        The closest candidates with a similarity ratio above 0.3 (underscores read as spaces),
+        best first, ties by name; empty when none is close.
+
+    Examples
+    --------
+    >>> closest("bindcard", ["bind_card", "register", "app_open"])
+    ['bind_card']
+    """
     pool = sorted(set(candidates))
     norm = {c: " ".join(c.lower().replace("_", " ").split()) for c in pool}
     target = " ".join(name.lower().replace("_", " ").split())
@@ -176,7 +271,25 @@ def check(ds: Dataset, chosen: Sequence[EventSelector], param: str,
 
     With `optional_roles`, a role (growthloop.staging.contract.EVENT_ROLES) the data lacks is
     accepted: for a list whose events only add rows (touches, direct visits), a role the
-    platform does not track adds none, while a name that is no role is still a typo."""
+    platform does not track adds none, while a name that is no role is still a typo.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    chosen : sequence of EventSelector
+        The selectors to check (milestones always pass).
+    param : str
+        The parameter's name, for the error message.
+    optional_roles : bool, default False
+        Accept a role the data lacks.
+
+    Raises
+    ------
+    DataError
+        When a selector names an event the data does not have, or filters on a property the
+        events do not have.
+    """
     present = event_names(ds)
     props = event_properties(ds)
     for sel in chosen:
@@ -201,7 +314,20 @@ def check(ds: Dataset, chosen: Sequence[EventSelector], param: str,
 
 
 def matches(table: ibis.Table, chosen: Sequence[EventSelector]) -> ibis.BooleanValue:
-    """The rows of `table` any of the selectors selects (false when there is none)."""
+    """The rows of `table` any of the selectors selects (false when there is none).
+
+    Parameters
+    ----------
+    table : ibis.Table
+        Events: an event_name column and the property columns the selectors name.
+    chosen : sequence of EventSelector
+        The selectors.
+
+    Returns
+    -------
+    ibis.BooleanValue
+        The OR of the selectors' conditions (`EventSelector.condition`).
+    """
     cond = ibis.literal(False)
     for sel in chosen:
         cond = cond | sel.condition(table)
@@ -211,7 +337,31 @@ def matches(table: ibis.Table, chosen: Sequence[EventSelector]) -> ibis.BooleanV
 def checked(ds: Dataset, values: Any, param: str,
             optional_roles: bool = False) -> tuple[EventSelector, ...]:
     """A parameter's event selectors, parsed (`selectors`) and checked against the data
-    (`check`): the one call a stage function makes for an event-list parameter."""
+    (`check`): the one call a stage function makes for an event-list parameter.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    values : str, mapping, EventSelector or iterable of them
+        The parameter's value (`selectors`).
+    param : str
+        The parameter's name, for the error messages.
+    optional_roles : bool, default False
+        Accept a role the data lacks (`check`).
+
+    Returns
+    -------
+    tuple of EventSelector
+        The parsed selectors, in the order given.
+
+    Raises
+    ------
+    ValueError
+        When a value is not an event selector.
+    DataError
+        When a selector names an event or a property the data does not have.
+    """
     chosen = selectors(values, param)
     check(ds, chosen, param, optional_roles)
     return chosen

@@ -62,6 +62,20 @@ def stitch(events: ibis.Table, end: dt.datetime) -> ibis.Table:
     of one, not a join, which DuckDB would materialise (design notes, "No large join read
     twice inside one query"). A device with one sign-up instant (nearly all) is resolved with a
     join; only shared devices need the window pass.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        Events with the contract's columns (user_id, anonymous_id, event_name, event_time ...).
+    end : datetime.datetime
+        The first instant left out (`Dataset.period_end`): events at or after it are dropped.
+
+    Returns
+    -------
+    ibis.Table
+        The columns of `events` in their order (user_id the person's user, null for a visitor
+        who never signed up), then person_id (the user_id, else "anon:" + anonymous_id) and
+        signed_in (whether the event itself carried the user_id); not executed.
     """
 
     def prepared(ev: ibis.Table) -> ibis.Table:
@@ -128,13 +142,35 @@ def stitch(events: ibis.Table, end: dt.datetime) -> ibis.Table:
 
 
 def build(ds: Dataset) -> ibis.Table:
-    """The mart as an Ibis expression (not executed): COLUMNS, then the event properties."""
+    """The mart as an Ibis expression (not executed): COLUMNS, then the event properties.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset: its clean events up to the analysis date are stitched.
+
+    Returns
+    -------
+    ibis.Table
+        COLUMNS, then the event properties; one row per event before `ds.period_end`.
+    """
     props = [c for c in ds.events.columns if c not in COLUMNS]
     return stitch(ds.events, ds.period_end).select(*COLUMNS, *props)
 
 
 def person_events(ds: Dataset) -> ibis.Table:
-    """The kept mart (built once per dataset, or read from the run's store)."""
+    """The kept mart (built once per dataset, or read from the run's store).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    ibis.Table
+        `build`'s table, kept in the engine.
+    """
     return ds.keep(NAME, lambda: build(ds))
 
 
@@ -185,6 +221,22 @@ def person_steps(ds: Dataset, names: Sequence[str] | None = None,
     Columns: STEP_COLUMNS, then the event properties. `where`, a function of the table giving a
     condition on those columns, limits the rows further (milestone rows carry no UTM values and
     no properties).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    names : sequence of str, optional
+        Event names and milestones (first_investment, second_investment) to read; None for
+        every event and milestone.
+    where : callable, optional
+        A function of the table returning a boolean condition on its columns; None keeps
+        every row.
+
+    Returns
+    -------
+    ibis.Table
+        STEP_COLUMNS, then the event properties (null on milestone rows); not executed.
     """
     return _steps(person_events(ds), investments(ds), names, where)
 
@@ -193,7 +245,28 @@ def stitched_steps(events: ibis.Table, transactions: ibis.Table, end: dt.datetim
                    names: Sequence[str] | None = None, where: Rows | None = None) -> ibis.Table:
     """`person_steps` over raw tables (no dataset): `events` stitched by `stitch`, and the
     successful investments in `transactions` (user_id, txn_id, txn_time) numbered per user.
-    For tests and hand-built logs; a dataset's chapters read the kept marts."""
+    For tests and hand-built logs; a dataset's chapters read the kept marts.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        Raw events with the contract's columns.
+    transactions : ibis.Table
+        The successful investments: user_id, txn_id, txn_time (numbered per user by time,
+        then txn_id).
+    end : datetime.datetime
+        The first instant left out: events and investments at or after it are dropped.
+    names : sequence of str, optional
+        Event names and milestones to read; None for every event and milestone.
+    where : callable, optional
+        A function of the table returning a boolean condition on its columns; None keeps
+        every row.
+
+    Returns
+    -------
+    ibis.Table
+        STEP_COLUMNS, then the event properties (null on milestone rows); not executed.
+    """
     txn = transactions.filter(transactions.txn_time < end)
     txn = txn.mutate(
         invest_n=ibis.row_number().over(group_by="user_id", order_by=["txn_time", "txn_id"]))

@@ -37,7 +37,30 @@ _KEY_FIELDS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign")
 def check_events(ds: Dataset, values: Any, param: str) -> tuple[EventSelector, ...]:
     """The event selectors of a touch parameter (any event of the data, with its property
     filter), checked against the data (a role the data lacks adds no touch and is accepted; an
-    unknown name is an error); a milestone is no touch."""
+    unknown name is an error); a milestone is no touch.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    values : str, mapping, EventSelector or iterable of them
+        The parameter's value: event names or selectors (`growthloop.marts.events.selectors`).
+    param : str
+        The parameter's name, for the error messages (touch_events, direct_events).
+
+    Returns
+    -------
+    tuple of EventSelector
+        The parsed selectors, in the order given.
+
+    Raises
+    ------
+    ValueError
+        When a value is not an event selector, or names an investment milestone.
+    DataError
+        When a selector names an event (other than a role) or a property the data does not
+        have.
+    """
     chosen = checked(ds, values, param, optional_roles=True)
     bad = [s.key for s in chosen if s.is_milestone]
     if bad:
@@ -52,6 +75,19 @@ def utm_values(events: ibis.Table, channels: Sequence[Channel]) -> ibis.Table:
 
     A log has few distinct UTM values; normalising them here and joining the result back costs
     far less than URL-decoding every row.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        Events with the UTM columns and, optionally, landing_url (`raw_utm`).
+    channels : sequence of Channel
+        The dataset's channel map (`ds.config.channels`).
+
+    Returns
+    -------
+    ibis.Table
+        One row per distinct (_r0, _r1, _r2), with _key, _channel, _source, _medium,
+        _campaign; not executed.
     """
     vals = events.select(**{f"_r{i}": raw_utm(events, f) for i, f in enumerate(_KEY_FIELDS)})
     vals = vals.distinct()
@@ -69,7 +105,18 @@ def utm_values(events: ibis.Table, channels: Sequence[Channel]) -> ibis.Table:
 def raw_key(*values: ibis.StringValue) -> ibis.StringValue:
     """Several nullable strings in one string that tells them apart: each as its length, ':'
     and itself, or '-' when null (so no two different tuples share a key, whatever the
-    strings hold)."""
+    strings hold).
+
+    Parameters
+    ----------
+    *values : ibis.StringValue
+        The strings, at least one; their order is part of the key.
+
+    Returns
+    -------
+    ibis.StringValue
+        The key: ("ab", null, "") gives "2:ab-0:".
+    """
     parts = [ibis.ifelse(v.isnull(), ibis.literal("-"),
                          v.length().cast("string") + ibis.literal(":") + v) for v in values]
     out = parts[0]
@@ -80,7 +127,23 @@ def raw_key(*values: ibis.StringValue) -> ibis.StringValue:
 
 def build(ds: Dataset, touch_events: Sequence[EventSelector] = (),
           direct_events: Sequence[EventSelector] = ()) -> ibis.Table:
-    """The mart as an Ibis expression (not executed) for these event selectors."""
+    """The mart as an Ibis expression (not executed) for these event selectors.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    touch_events : sequence of EventSelector, default ()
+        The touch events, already checked (`check_events`); empty for TOUCH_EVENTS.
+    direct_events : sequence of EventSelector, default ()
+        Events that are a direct visit (直接访问) when they carry no UTM source.
+
+    Returns
+    -------
+    ibis.Table
+        COLUMNS: one row per touch or direct event; user_id null for visitors who never
+        signed up.
+    """
     touch_events = tuple(touch_events) or selectors(TOUCH_EVENTS, "touch_events")
     pe = person_events(ds)
     ev = pe.filter(matches(pe, [*touch_events, *direct_events]))

@@ -130,6 +130,8 @@ MODELS: tuple[str, ...] = (
     "markov",
     "shapley",
 )
+#: The most channels `shapley` values exactly (2^n coalitions); beyond it, permutation sampling
+SHAPLEY_EXACT_LIMIT = 16
 MODEL_LABELS: dict[str, str] = {
     "first_touch": "首次触点",
     "last_touch": "末次触点",
@@ -181,6 +183,18 @@ def _ratio(num, den):
 # the chapter's parameters and what the data has
 
 
+def _whole_days(horizons: Iterable[int]) -> tuple[int, ...]:
+    """Horizons as a tuple of positive whole days (30.0 is 30; 30.5, 0 and True are refused)."""
+    if isinstance(horizons, str | int) or not isinstance(horizons, Iterable):
+        raise ValueError(f"horizons: give a list of days, got {horizons!r}")
+    hs = tuple(horizons)
+    bad = [h for h in hs if isinstance(h, bool) or not isinstance(h, int | float)
+           or h <= 0 or int(h) != h]
+    if bad or not hs:
+        raise ValueError(f"horizons: positive whole numbers of days, got {list(hs)!r}")
+    return tuple(int(h) for h in hs)
+
+
 def check_horizons(horizons: Sequence[int], revenue_horizon_days: int) -> tuple[int, ...]:
     """The revenue horizons, checked: positive whole days, the LTV horizon among them.
 
@@ -210,14 +224,7 @@ def check_horizons(horizons: Sequence[int], revenue_horizon_days: int) -> tuple[
     >>> check_horizons([30, 90, 180], 180)
     (30, 90, 180)
     """
-    if isinstance(horizons, str | int) or not isinstance(horizons, Iterable):
-        raise ValueError(f"horizons: give a list of days, got {horizons!r}")
-    hs = tuple(horizons)
-    bad = [h for h in hs if isinstance(h, bool) or not isinstance(h, int | float)
-           or h <= 0 or int(h) != h]
-    if bad or not hs:
-        raise ValueError(f"horizons: positive whole numbers of days, got {list(hs)!r}")
-    hs = tuple(int(h) for h in hs)
+    hs = _whole_days(horizons)
     if revenue_horizon_days not in hs:
         raise ValueError(f"revenue_horizon_days: {revenue_horizon_days!r} must be one of the "
                          f"horizons {list(hs)}")
@@ -605,9 +612,7 @@ def channel_monitor(
     """
     if by not in LEVELS:
         raise ValueError(f"by: {by!r} is not one of {list(LEVELS)}")
-    horizons = tuple(int(h) for h in horizons)
-    for h in horizons:
-        _positive("horizons", h)
+    horizons = _whole_days(horizons)
     _positive("retention_days", retention_days)
     if ltv_horizon not in horizons:
         raise ValueError(f"ltv_horizon: {ltv_horizon!r} must be one of the horizons {list(horizons)}")
@@ -853,10 +858,12 @@ class Paths:
 
     @property
     def conversions(self) -> int:
+        """All conversions, those without a touch (path 直接访问) included."""
         return int(self.counts.conversions.sum())
 
     @property
     def nulls(self) -> int:
+        """People with touches who never converted (their null paths)."""
         return int(self.counts.nulls.sum())
 
 
@@ -892,11 +899,39 @@ def path_touches(
 ) -> ibis.Table:
     """The steps of every person's path (see the module docstring), as an Ibis expression.
 
-    Columns: person_id, converted (0/1), channel, event_time, days_before (days from the step
-    to the conversion, or to the person's last touch for a null path), step (0 = last).
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    conversion : str or dict, default "first_investment"
+        The conversion: a milestone (first_investment, second_investment), any event name of
+        the data, or an event with a property filter.
+    lookback_days : float, default 30
+        Touches up to this many days before the conversion (or the last touch) count.
+    touch_events : list, default TOUCH_EVENTS
+        The events that are marketing touches (roles the data lacks add none).
+    direct_events : list, default ()
+        Events counted as a direct visit when they carry no UTM source.
+    max_touches : int, default 20
+        Only the last this many steps of a path are kept.
+
+    Returns
+    -------
+    ibis.Table
+        person_id, converted (0/1), channel, event_time, days_before (days from the step to
+        the conversion, or to the person's last touch for a null path), step (0 = last); one
+        row per step of every person with a touch; not executed.
+
+    Raises
+    ------
+    ValueError
+        For a bad `lookback_days`, `max_touches` or event selector.
+    DataError
+        When `conversion`, `touch_events` or `direct_events` names an event or property the
+        data does not have.
     """
     _positive("lookback_days", lookback_days)
-    if not (isinstance(max_touches, int) and max_touches > 0):
+    if not (isinstance(max_touches, int) and not isinstance(max_touches, bool) and max_touches > 0):
         raise ValueError(f"max_touches: must be a positive whole number, got {max_touches!r}")
     t = touches(ds, touch_events, direct_events)
     # the anchor: the conversion, else the person's last touch (an aggregate and a join, not a
@@ -1101,7 +1136,30 @@ def _add(credit: dict[str, float], channel: str, value: float) -> None:
 
 
 def first_touch(counts) -> dict[str, float]:
-    """All of a conversion's credit to its first step."""
+    """All of a conversion's credit to its first step.
+
+    Parameters
+    ----------
+    counts : Paths, pandas.DataFrame or iterable of tuple
+        Path counts: an `attribution_paths` result, a frame of (path, conversions, nulls) or
+        (path, conversions, nulls) triples; a path is a sequence of channels.
+
+    Returns
+    -------
+    dict of str to float
+        {channel: conversions credited}, summing to the conversions; a channel credited
+        nothing may be missing.
+
+    Raises
+    ------
+    ValueError
+        For an empty path or a negative count.
+
+    Examples
+    --------
+    >>> first_touch([(("A", "B"), 3, 1), (("B",), 1, 2)])
+    {'A': 3.0, 'B': 1.0}
+    """
     out: dict[str, float] = {}
     for path, conv, _n in _rows(counts):
         _add(out, path[0], conv)
@@ -1109,7 +1167,30 @@ def first_touch(counts) -> dict[str, float]:
 
 
 def last_touch(counts) -> dict[str, float]:
-    """All of a conversion's credit to its last step."""
+    """All of a conversion's credit to its last step.
+
+    Parameters
+    ----------
+    counts : Paths, pandas.DataFrame or iterable of tuple
+        Path counts: an `attribution_paths` result, a frame of (path, conversions, nulls) or
+        (path, conversions, nulls) triples; a path is a sequence of channels.
+
+    Returns
+    -------
+    dict of str to float
+        {channel: conversions credited}, summing to the conversions; a channel credited
+        nothing may be missing.
+
+    Raises
+    ------
+    ValueError
+        For an empty path or a negative count.
+
+    Examples
+    --------
+    >>> last_touch([(("A", "B"), 3, 1), (("B",), 1, 2)])
+    {'B': 4.0}
+    """
     out: dict[str, float] = {}
     for path, conv, _n in _rows(counts):
         _add(out, path[-1], conv)
@@ -1117,7 +1198,32 @@ def last_touch(counts) -> dict[str, float]:
 
 
 def last_non_direct(counts, direct: Iterable[str] = DIRECT_CHANNELS) -> dict[str, float]:
-    """All credit to the last step that is not direct (a direct-only path keeps its last step)."""
+    """All credit to the last step that is not direct (a direct-only path keeps its last step).
+
+    Parameters
+    ----------
+    counts : Paths, pandas.DataFrame or iterable of tuple
+        Path counts: an `attribution_paths` result, a frame of (path, conversions, nulls) or
+        (path, conversions, nulls) triples; a path is a sequence of channels.
+    direct : iterable of str, default DIRECT_CHANNELS
+        The channels passed over (直接访问, 未标记).
+
+    Returns
+    -------
+    dict of str to float
+        {channel: conversions credited}, summing to the conversions; a channel credited
+        nothing may be missing.
+
+    Raises
+    ------
+    ValueError
+        For an empty path or a negative count.
+
+    Examples
+    --------
+    >>> last_non_direct([(("A", "直接访问"), 2, 0), (("直接访问",), 1, 0)])
+    {'A': 2.0, '直接访问': 1.0}
+    """
     direct = set(direct)
     out: dict[str, float] = {}
     for path, conv, _n in _rows(counts):
@@ -1127,7 +1233,30 @@ def last_non_direct(counts, direct: Iterable[str] = DIRECT_CHANNELS) -> dict[str
 
 
 def linear(counts) -> dict[str, float]:
-    """Equal credit to every step of a converting path."""
+    """Equal credit to every step of a converting path.
+
+    Parameters
+    ----------
+    counts : Paths, pandas.DataFrame or iterable of tuple
+        Path counts: an `attribution_paths` result, a frame of (path, conversions, nulls) or
+        (path, conversions, nulls) triples; a path is a sequence of channels.
+
+    Returns
+    -------
+    dict of str to float
+        {channel: conversions credited}, summing to the conversions; a channel credited
+        nothing may be missing.
+
+    Raises
+    ------
+    ValueError
+        For an empty path or a negative count.
+
+    Examples
+    --------
+    >>> linear([(("A", "B"), 3, 1), (("B",), 1, 2)])
+    {'A': 1.5, 'B': 2.5}
+    """
     out: dict[str, float] = {}
     for path, conv, _n in _rows(counts):
         for c in path:
@@ -1137,7 +1266,29 @@ def linear(counts) -> dict[str, float]:
 
 def position_based(counts, first: float = 0.4, last: float = 0.4) -> dict[str, float]:
     """`first` to the first step, `last` to the last, the rest shared by the middle steps.
-    One step takes everything; two steps split first : last in proportion."""
+    One step takes everything; two steps split first : last in proportion.
+
+    Parameters
+    ----------
+    counts : Paths, pandas.DataFrame or iterable of tuple
+        Path counts: an `attribution_paths` result, a frame of (path, conversions, nulls) or
+        (path, conversions, nulls) triples; a path is a sequence of channels.
+    first : float, default 0.4
+        The first step's share of a conversion, in [0, 1].
+    last : float, default 0.4
+        The last step's share; `first` + `last` <= 1 (two steps with both 0 split 50/50).
+
+    Returns
+    -------
+    dict of str to float
+        {channel: conversions credited}, summing to the conversions; a channel credited
+        nothing may be missing.
+
+    Raises
+    ------
+    ValueError
+        For bad shares, an empty path or a negative count.
+    """
     if not (first >= 0 and last >= 0 and first + last <= 1):
         raise ValueError(f"first, last: shares in [0, 1] with first + last <= 1, got {first}, {last}")
     out: dict[str, float] = {}
@@ -1165,7 +1316,32 @@ def _states(path: Path, order: int) -> list[Path]:
 def markov_chain(counts, order: int = 1) -> tuple[list[Path], sparse.csr_array, np.ndarray]:
     """The transition matrix of the path chain: (states, Q, r) where state 0 is the start,
     Q[i, j] (sparse) the probability of going from transient state i to j, r[i] of converting
-    from i (the rest of each row goes to null)."""
+    from i (the rest of each row goes to null).
+
+    Parameters
+    ----------
+    counts : Paths, pandas.DataFrame or iterable of tuple
+        Path counts: an `attribution_paths` result, a frame of (path, conversions, nulls) or
+        (path, conversions, nulls) triples; a path is a sequence of channels. Paths with
+        neither conversions nor nulls are left out.
+    order : int, default 1
+        The chain's order: a state is the last `order` steps (shorter at a path's start).
+
+    Returns
+    -------
+    states : list of tuple of str
+        The states, state 0 the start ``()``.
+    q : scipy.sparse.csr_array
+        The n x n transition probabilities between the states.
+    r : numpy.ndarray
+        The n conversion probabilities.
+
+    Raises
+    ------
+    ValueError
+        For a bad `order` (named markov_order, as `attribute` takes it), an empty path or a
+        negative count.
+    """
     if not (isinstance(order, int) and not isinstance(order, bool) and order >= 1):
         raise ValueError(f"markov_order: must be a whole number >= 1, got {order!r}")
     rows = _rows(counts)
@@ -1214,7 +1390,27 @@ def _p_conversion(q, r: np.ndarray, removed: np.ndarray | None = None) -> float:
 
 
 def removal_effects(counts, order: int = 1) -> dict[str, float]:
-    """Each channel's removal effect: 1 - P(conversion without it) / P(conversion)."""
+    """Each channel's removal effect: 1 - P(conversion without it) / P(conversion).
+
+    Parameters
+    ----------
+    counts : Paths, pandas.DataFrame or iterable of tuple
+        Path counts: an `attribution_paths` result, a frame of (path, conversions, nulls) or
+        (path, conversions, nulls) triples; a path is a sequence of channels.
+    order : int, default 1
+        The Markov chain's order (`markov_chain`).
+
+    Returns
+    -------
+    dict of str to float
+        {channel: effect} for every channel on a path with people, each in [0, 1] (0 when
+        nobody converts); empty without such a path.
+
+    Raises
+    ------
+    ValueError
+        For a bad `order`, an empty path or a negative count.
+    """
     states, q, r = markov_chain(counts, order)
     channels = sorted({c for s in states for c in s})
     if not channels:
@@ -1229,7 +1425,27 @@ def removal_effects(counts, order: int = 1) -> dict[str, float]:
 
 
 def markov(counts, order: int = 1) -> dict[str, float]:
-    """Conversions shared in proportion to the removal effects (exact absorbing chain)."""
+    """Conversions shared in proportion to the removal effects (exact absorbing chain).
+
+    Parameters
+    ----------
+    counts : Paths, pandas.DataFrame or iterable of tuple
+        Path counts: an `attribution_paths` result, a frame of (path, conversions, nulls) or
+        (path, conversions, nulls) triples; a path is a sequence of channels.
+    order : int, default 1
+        The Markov chain's order (`markov_chain`).
+
+    Returns
+    -------
+    dict of str to float
+        {channel: conversions credited} for every channel of `removal_effects`, summing to
+        the conversions (all 0 without conversions).
+
+    Raises
+    ------
+    ValueError
+        For a bad `order`, an empty path or a negative count.
+    """
     rows = _rows(counts)
     total = sum(c for _p, c, _n in rows)
     effects = removal_effects(rows, order)
@@ -1285,9 +1501,43 @@ def shapley(
     counts, exact_max: int = 12, samples: int = 2000, seed: int = 0
 ) -> dict[str, float]:
     """Shapley credit (module docstring): exact up to `exact_max` channels, seeded permutation
-    sampling beyond (then scaled so the credits sum to the conversions exactly)."""
-    if not (isinstance(samples, int) and samples > 0):
+    sampling beyond (then scaled so the credits sum to the conversions exactly).
+
+    Parameters
+    ----------
+    counts : Paths, pandas.DataFrame or iterable of tuple
+        Path counts: an `attribution_paths` result, a frame of (path, conversions, nulls) or
+        (path, conversions, nulls) triples; a path is a sequence of channels.
+    exact_max : int, default 12
+        Exact values (2^n coalitions) up to this many channels, sampled beyond.
+    samples : int, default 2000
+        Random channel orders of the sampled values.
+    seed : int, default 0
+        The sampling's seed: the same seed gives the same credits.
+
+    Returns
+    -------
+    dict of str to float
+        {channel: conversions credited} for every channel on a path, summing to the
+        conversions (all 0 without conversions).
+
+    Raises
+    ------
+    ValueError
+        For a bad `samples` (named shapley_samples, as `attribute` takes it), an empty path
+        or a negative count.
+
+    Examples
+    --------
+    >>> shapley([(("A", "B"), 3, 1), (("B",), 1, 2)])
+    {'A': 1.5, 'B': 2.5}
+    """
+    if not (isinstance(samples, int) and not isinstance(samples, bool) and samples > 0):
         raise ValueError(f"shapley_samples: must be a positive whole number, got {samples!r}")
+    if not (isinstance(exact_max, int) and not isinstance(exact_max, bool)
+            and 0 <= exact_max <= SHAPLEY_EXACT_LIMIT):
+        raise ValueError(f"shapley_exact_max: a whole number from 0 to {SHAPLEY_EXACT_LIMIT} (the exact "
+                         f"value enumerates 2^n coalitions), got {exact_max!r}")
     rows = _rows(counts)
     channels = sorted({c for p, _c, _n in rows for c in p})
     total = sum(c for _p, c, _n in rows)

@@ -234,11 +234,50 @@ class FunnelSpec:
         return tuple(dict.fromkeys(s.event for s in self.selected))
 
     def selector(self, key: str) -> EventSelector:
-        """The event selector of a step or excluded event, by its key."""
+        """The event selector of a step or excluded event, by its key.
+
+        Parameters
+        ----------
+        key : str
+            A key of `names` (an event name, or `EventSelector.key` with a property filter).
+
+        Returns
+        -------
+        EventSelector
+
+        Raises
+        ------
+        ValueError
+            When `key` is not one of `names`.
+        """
+        if key not in self.names:
+            raise ValueError(f"step {key!r} is not a step of this funnel; its steps are {list(self.names)}")
         return self.selected[self.names.index(key)]
 
     def label(self, key: str) -> str:
-        """A step's label for a reader: 注册, 浏览产品详情 (product_type=定期12月) ..."""
+        """A step's label for a reader: 注册, 浏览产品详情 (product_type=定期12月) ...
+
+        Parameters
+        ----------
+        key : str
+            A key of `names`.
+
+        Returns
+        -------
+        str
+            The step's label (STEP_LABELS, else the event's role label, else its name) with
+            its property filter.
+
+        Raises
+        ------
+        ValueError
+            When `key` is not one of `names`.
+
+        Examples
+        --------
+        >>> make_spec(["register", "bind_card"]).label("bind_card")
+        '绑卡'
+        """
         return self.selector(key).label(STEP_LABELS)
 
     def from_step(self, step: str) -> FunnelSpec:
@@ -414,7 +453,25 @@ def default_steps(ds: Dataset) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 def focus_step(spec: FunnelSpec, preferred: str = "first_investment") -> str:
     """The step a chapter names leaders and laggards at: `preferred` when it is a step of the
-    funnel, else its last step."""
+    funnel, else its last step.
+
+    Parameters
+    ----------
+    spec : FunnelSpec
+        The funnel.
+    preferred : str, default "first_investment"
+        The step wanted.
+
+    Returns
+    -------
+    str
+        A step of `spec`.
+
+    Examples
+    --------
+    >>> focus_step(make_spec(["register", "bind_card"]))
+    'bind_card'
+    """
     return preferred if preferred in spec.steps else spec.steps[-1]
 
 
@@ -424,6 +481,25 @@ def as_spec(spec: FunnelSpec | None = None, **definition: Any) -> FunnelSpec:
     The spec is the primary form. The keywords are the shorthand of callers written before it
     (``funnel(ds, steps=..., window_days=...)``); giving both is an error, and so is a spec
     that is not a `FunnelSpec` (a list of steps, say).
+
+    Parameters
+    ----------
+    spec : FunnelSpec, optional
+        The funnel; None to build it from `definition` (the default funnel without keywords).
+    **definition
+        `make_spec` keywords (SPEC_FIELDS), only without a spec.
+
+    Returns
+    -------
+    FunnelSpec
+
+    Raises
+    ------
+    TypeError
+        For a keyword that is not one of SPEC_FIELDS.
+    ValueError
+        When `spec` is not a FunnelSpec, when both a spec and keywords are given, or for a bad
+        keyword value (`make_spec`).
     """
     unknown = sorted(set(definition) - set(SPEC_FIELDS))
     if unknown:
@@ -460,6 +536,8 @@ def step_times(ds: Dataset, spec: FunnelSpec | None = None, **definition: Any) -
     spec
         Which funnel (`make_spec`); None for the default funnel. `make_spec` keywords are
         accepted instead of a spec (see `as_spec`).
+    **definition
+        `make_spec` keywords instead of a spec (see `as_spec`).
 
     Returns
     -------
@@ -507,6 +585,23 @@ def step_times_from(
     `keep`, when given, is applied to the intermediate table after each strict-order step and
     before the exclusions' cut (the caller keeps it in the engine: `_kept_step_times` on
     Postgres).
+
+    Parameters
+    ----------
+    ev : ibis.Table
+        Stitched events and milestones before `end` (`growthloop.marts.identity.person_steps`):
+        person_id, user_id, event_name, event_time and the properties the steps filter on.
+    spec : FunnelSpec
+        Which funnel.
+    end : datetime.datetime
+        The first instant after the analysis date: deadlines not passed by then are open.
+    keep : callable, optional
+        Takes an intermediate table and returns the table to go on with; None for none.
+
+    Returns
+    -------
+    ibis.Table
+        `step_times`' columns; not executed.
     """
     end = ibis.literal(end)
     n = len(spec.steps)
@@ -769,7 +864,25 @@ def funnel_table(
     table: ibis.Table, spec: FunnelSpec, alpha: float = 0.05, segmented: bool = False
 ) -> pd.DataFrame:
     """The funnel table of a `step_times` table (with a `segment` column when segmented);
-    only the per-segment step counts are executed."""
+    only the per-segment step counts are executed.
+
+    Parameters
+    ----------
+    table : ibis.Table
+        `step_times` of `spec`, with a string column segment when `segmented`.
+    spec : FunnelSpec
+        The funnel `table` was computed for.
+    alpha : float, default 0.05
+        1 - the confidence of the Wilson intervals.
+    segmented : bool, default False
+        One block of steps per segment (ordered by segment); otherwise one block, also when
+        nobody entered.
+
+    Returns
+    -------
+    pandas.DataFrame
+        `funnel`'s columns (segment first when `segmented`).
+    """
     keys = ["segment"]
     n = len(spec.steps)
 
@@ -885,7 +998,25 @@ def summary(result: pd.DataFrame, outside: dict[str, int] | None = None,
 
 def top_segments(result: pd.DataFrame, n: int = 8) -> list[str]:
     """The `n` segments with most people at the first step of a funnel table with a breakdown
-    (most first; ties by order in the table)."""
+    (most first; ties by order in the table).
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        A `funnel` table with a breakdown.
+    n : int, default 8
+        How many segments, at least 1.
+
+    Returns
+    -------
+    list of str
+        Up to `n` segment names.
+
+    Raises
+    ------
+    ValueError
+        For a table without a breakdown, or a bad `n`.
+    """
     if "segment" not in result.columns:
         raise ValueError("result: pass a funnel table with a breakdown")
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
@@ -908,7 +1039,28 @@ _SEGMENT_VERDICT_CODES: dict[str, str] = {label: code for code, label in SEGMENT
 
 
 def segment_verdict_label(code: str) -> str:
-    """The label the book shows for a `compare_segments` verdict code (ValueError if unknown)."""
+    """The label the book shows for a `compare_segments` verdict code (ValueError if unknown).
+
+    Parameters
+    ----------
+    code : str
+        A code of SEGMENT_VERDICTS: higher, lower, not_significant or too_small.
+
+    Returns
+    -------
+    str
+        Its label (高于其他 ...).
+
+    Raises
+    ------
+    ValueError
+        For an unknown code.
+
+    Examples
+    --------
+    >>> segment_verdict_label("too_small")
+    '样本不足'
+    """
     if code not in SEGMENT_VERDICTS:
         raise ValueError(f"code: {code!r}; allowed: {list(SEGMENT_VERDICTS)}")
     return SEGMENT_VERDICTS[code]
@@ -916,7 +1068,28 @@ def segment_verdict_label(code: str) -> str:
 
 def segment_verdict_code(verdict: str) -> str:
     """The code of a `compare_segments` verdict given as its code or as its label (the table
-    the book publishes carries the label)."""
+    the book publishes carries the label).
+
+    Parameters
+    ----------
+    verdict : str
+        A code of SEGMENT_VERDICTS or its label.
+
+    Returns
+    -------
+    str
+        The code.
+
+    Raises
+    ------
+    ValueError
+        When `verdict` is neither a code nor a label.
+
+    Examples
+    --------
+    >>> segment_verdict_code("高于其他"), segment_verdict_code("lower")
+    ('higher', 'lower')
+    """
     if verdict in SEGMENT_VERDICTS:
         return verdict
     if verdict not in _SEGMENT_VERDICT_CODES:
@@ -933,10 +1106,36 @@ def compare_segments(
     Two-proportion z test per segment and step on the settled people, Holm-corrected within a
     step; a chi-square test of all segments with at least `min_users` settled people gives
     `chi2_p` for the step. Segments under `min_users` get no verdict (too_small).
-    Columns: segment, step, label, base, rate, ci_low, ci_high, rest_base, rest_rate, diff, p_value,
-    p_holm, chi2_p, verdict: a code of SEGMENT_VERDICTS (higher / lower / not_significant /
-    too_small), computed as a code and shown as its label (高于其他 / 低于其他 / 无显著差异 /
-    样本不足, the table the book publishes) unless `labels` is False.
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        A `funnel` table with a breakdown.
+    min_users : int, default MIN_SEGMENT_USERS
+        The fewest settled people (at the step, and in the other segments pooled) a segment
+        needs for a test.
+    alpha : float, default 0.05
+        The significance level (Holm-corrected) and 1 - the confidence of the Wilson
+        intervals.
+    labels : bool, default True
+        Show each verdict as its label; False keeps the code.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment and step after the first: segment, step, label, base (settled
+        people), rate (from the previous step), ci_low, ci_high, rest_base, rest_rate (the
+        other segments with at least `min_users`, pooled), diff (rate - rest_rate), p_value,
+        p_holm, chi2_p, verdict: a code of SEGMENT_VERDICTS (higher / lower /
+        not_significant / too_small), or its label (高于其他 / 低于其他 / 无显著差异 / 样本不足,
+        the table the book publishes) unless `labels` is False.
+
+    Raises
+    ------
+    ValueError
+        For a table without a breakdown.
+    NotAvailable
+        For an empty table (nobody entered the funnel).
     """
     from scipy.stats import chi2_contingency
     from statsmodels.stats.multitest import multipletests
@@ -944,6 +1143,9 @@ def compare_segments(
 
     if "segment" not in result.columns:
         raise ValueError("result: pass a funnel table with a breakdown")
+    if result.empty:
+        raise NotAvailable("至少一个分组进入漏斗的第一步", "漏斗里没有人",
+                           "检查分析日期和第一步的事件在数据中是否存在")
     rows = []
     first = result.step.iloc[0]
     for step, part in result[result.step != first].groupby("step", sort=False):
@@ -1125,7 +1327,22 @@ def time_to_convert(
 def cohort_spec(spec: FunnelSpec) -> FunnelSpec:
     """The funnel a registration cohort goes through: `spec` from `register` on when register
     is one of its steps (before it the cohort has no meaning: everyone in a cohort has
-    registered), else `spec` itself; people are counted (count="unique") either way."""
+    registered), else `spec` itself; people are counted (count="unique") either way.
+
+    Parameters
+    ----------
+    spec : FunnelSpec
+        The chapter's funnel.
+
+    Returns
+    -------
+    FunnelSpec
+
+    Examples
+    --------
+    >>> cohort_spec(make_spec(count="total")).steps == COHORT_STEPS
+    True
+    """
     if COHORT_START in spec.steps[:-1]:
         spec = spec.from_step(COHORT_START)
     return dataclasses.replace(spec, count="unique")
@@ -1200,15 +1417,31 @@ def stalled_users(
     * no_invest: bound a card, no investment `invest_days` after binding, still none.
     Only people whose stall began (the sign-up, the card binding) within `lookback_days` before
     the end of the analysis date: a trigger is for the recent, not for last year's sign-ups.
-    Columns: user_id, rule, since, hours_waiting, signup_channel, device_os.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    card_hours : float, default 24
+        Hours after signing up without a bound card before no_card applies.
+    invest_days : float, default 7
+        Days after binding a card without an investment before no_invest applies.
+    lookback_days : float, default 30
+        Days before the end of the analysis date within which the stall must have begun.
+
+    Returns
+    -------
+    ibis.Table
+        user_id, rule (no_card or no_invest, TRIGGERS), since (the sign-up or binding time),
+        hours_waiting (hours from `since` to the end of the analysis date), signup_channel,
+        device_os; ordered by rule, since, user_id; not executed.
+
+    Raises
+    ------
+    ValueError
+        When `card_hours`, `invest_days` or `lookback_days` is not a positive number.
     """
-    for name, value in (
-        ("card_hours", card_hours),
-        ("invest_days", invest_days),
-        ("lookback_days", lookback_days),
-    ):
-        if not (isinstance(value, int | float) and value > 0):
-            raise ValueError(f"{name}: must be a positive number, got {value!r}")
+    _check_stall_rules(card_hours, invest_days, lookback_days)
     end = ds.period_end
     since = end - dt.timedelta(days=lookback_days)
     w = user_wide(ds)
@@ -1243,6 +1476,17 @@ def stalled_users(
     return card.union(inv).order_by(["rule", "since", "user_id"])
 
 
+def _check_stall_rules(card_hours: float, invest_days: float, lookback_days: float) -> None:
+    """The stall rules' parameters are positive numbers of hours or days (ValueError naming one)."""
+    for name, value in (
+        ("card_hours", card_hours),
+        ("invest_days", invest_days),
+        ("lookback_days", lookback_days),
+    ):
+        if not (isinstance(value, int | float) and not isinstance(value, bool) and value > 0):
+            raise ValueError(f"{name}: must be a positive number, got {value!r}")
+
+
 def stalled_counts(
     ds: Dataset, card_hours: float = 24, invest_days: float = 7, lookback_days: float = 30
 ) -> pd.DataFrame:
@@ -1250,9 +1494,33 @@ def stalled_counts(
 
     Also the historical share: of the people whose `card_hours` (or `invest_days`) had passed,
     how many had stalled (no card / no investment in that time), over the whole data.
-    Columns: rule, label, users, historical_share, historical_base, channel, timing, message;
-    the rules' parameters in ``attrs`` (card_hours, invest_days, lookback_days).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    card_hours : float, default 24
+        Hours after signing up without a bound card before no_card applies.
+    invest_days : float, default 7
+        Days after binding a card without an investment before no_invest applies.
+    lookback_days : float, default 30
+        Days before the end of the analysis date within which the stall must have begun.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rule (no_card, no_invest): rule, label, users (stalled now),
+        historical_share, historical_base (the people whose time had passed), channel, timing,
+        message; the rules' parameters in ``attrs`` (card_hours, invest_days, lookback_days).
+
+    Raises
+    ------
+    ValueError
+        When `card_hours`, `invest_days` or `lookback_days` is not a positive number.
+    NotAvailable
+        When the data has no bind_card event.
     """
+    _check_stall_rules(card_hours, invest_days, lookback_days)  # a bad parameter before the data
     if "bind_card" not in event_names(ds):
         raise NotAvailable("绑卡事件（bind_card 角色）：滞留规则以“注册后未绑卡”和“绑卡后未首投”判定",
                            "数据中没有 bind_card 事件",
@@ -1344,7 +1612,28 @@ def outside_funnel(ds: Dataset, spec: FunnelSpec | None = None,
 def segment_summary(tests: pd.DataFrame, step: str | None = None) -> dict[str, int | str]:
     """From `compare_segments`: how many segment-step rates differ significantly, and the
     strongest leader and laggard (at `step` when given) as short texts (无 when none). The
-    verdicts may be codes or their labels (`compare_segments(labels=...)`)."""
+    verdicts may be codes or their labels (`compare_segments(labels=...)`).
+
+    Parameters
+    ----------
+    tests : pandas.DataFrame
+        `compare_segments`' table.
+    step : str, optional
+        The step at which the leader and laggard are named; None for any step.
+
+    Returns
+    -------
+    dict
+        segments (how many), significant (segment-step rates that differ significantly, all
+        steps), too_small (segment-steps without a verdict), best / worst (the segment with the
+        largest positive / negative difference, its step label, rate and the others' rate; 无
+        when none).
+
+    Raises
+    ------
+    ValueError
+        When `step` is not among the compared steps, or a verdict is unknown.
+    """
     codes = tests.verdict.map(segment_verdict_code) if len(tests) else tests.verdict
     sig = tests[codes.isin(["higher", "lower"])]
     if step is not None and step not in set(tests.step):

@@ -42,6 +42,26 @@ NO_COSTS = "没有成本数据 (no costs table)"
 Label = Callable[..., str]
 
 
+def default_label(n: object, fmt: str = "{:,.0f}") -> str:
+    """Write a count of people at the default minimum cell size, called as ``label(n, fmt)``.
+
+    The figures' default `label`; a chapter passes ``ch.cell_label`` (its own min_cell_size).
+
+    Parameters
+    ----------
+    n : object
+        A count.
+    fmt : str, default "{:,.0f}"
+        The format of a count that is shown.
+
+    Returns
+    -------
+    str
+        The count, or "<10" for a small one.
+    """
+    return cell_label(n, MIN_CELL_SIZE, fmt)
+
+
 def _ax(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
     """`ax`, or the axes of a new figure of `figsize` (matplotlib's default size when None)."""
     if ax is not None:
@@ -55,7 +75,25 @@ def _percent(v: float, _pos: Any = None) -> str:
 
 
 def percent_axis(ax: Axes, axis: str = "y") -> Axes:
-    """Tick labels of `axis` ("x" or "y") as whole percents (0.25 -> 25%); returns `ax`."""
+    """Tick labels of `axis` ("x" or "y") as whole percents (0.25 -> 25%); returns `ax`.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes.
+    axis : {"x", "y"}, default "y"
+        The axis whose tick labels become percents.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        `ax`.
+
+    Raises
+    ------
+    ValueError
+        For another `axis`.
+    """
     if axis not in ("x", "y"):
         raise ValueError(f"axis: {axis!r} is not one of ['x', 'y']")
     (ax.xaxis if axis == "x" else ax.yaxis).set_major_formatter(plt.FuncFormatter(_percent))
@@ -63,7 +101,20 @@ def percent_axis(ax: Axes, axis: str = "y") -> Axes:
 
 
 def no_data(ax: Axes, text: str = NO_COSTS) -> Axes:
-    """Say in the middle of the axes that there is nothing to draw."""
+    """Say in the middle of the axes that there is nothing to draw.
+
+    Parameters
+    ----------
+    ax : matplotlib.axes.Axes
+        The axes to write on.
+    text : str, default NO_COSTS
+        What to say.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        `ax`.
+    """
     ax.text(0.5, 0.5, text, ha="center", transform=ax.transAxes)
     return ax
 
@@ -79,16 +130,33 @@ def share_bars(frame: pd.DataFrame, x: str, shares: Mapping[str, str], ax: Axes 
 
     Parameters
     ----------
-    frame
+    frame : pandas.DataFrame
         One row per category of `x`, with the share columns.
-    x
+    x : str
         The category column.
-    shares
+    shares : mapping of str to str
         {share column: legend label}, in legend order (user_share -> 用户 ...).
-    palette
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    title : str, optional
+        The title; none when None.
+    xlabel : str, default ""
+        The category axis' label.
+    ylabel : str, default "占比"
+        The share axis' label (in percent).
+    palette : sequence, optional
         Colours of the shares in order; seaborn's default colours when None.
-    bar_labels
+    legend_fontsize : float, optional
+        The legend's font size; matplotlib's default when None.
+    bar_labels : bool, default False
         Write each bar's share (a whole percent) above it.
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
     """
     ax = _ax(ax, figsize)
     long = frame.melt(id_vars=[x], value_vars=list(shares), var_name="share", value_name=ylabel)
@@ -115,6 +183,34 @@ def share_panels(frame: pd.DataFrame, by: str, panels: Sequence[str], x: str,
     `frame` holds the rows of every group, told apart by the column `by`; `panels` are the
     groups to draw, in order, titled by `titles` (the group's own name when missing). Returns
     the array of axes; panels left over in the grid are hidden.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The rows of every group: `by`, `x` and the share columns.
+    by : str
+        The column naming each row's group.
+    panels : sequence of str
+        The groups to draw, one panel each, in order (at least one).
+    x : str
+        The category column of each panel.
+    shares : mapping of str to str
+        {share column: legend label}, in legend order (`share_bars`).
+    titles : mapping of str to str, optional
+        {group: panel title}; a group missing (or None for all) is titled by its name.
+    ncols : int, default 2
+        Panels per row.
+    figsize : tuple of float, default (11, 7)
+        The figure's size in inches.
+    suptitle : str, optional
+        The figure's title; none when None or "".
+    legend_fontsize : float or None, default 8
+        The legends' font size; matplotlib's default when None.
+
+    Returns
+    -------
+    numpy.ndarray
+        The grid of axes (rows x `ncols`).
     """
     panels = list(panels)
     titles = dict(titles or {})
@@ -130,7 +226,7 @@ def share_panels(frame: pd.DataFrame, by: str, panels: Sequence[str], x: str,
     return axes
 
 
-def funnel_bars(steps: pd.DataFrame, label: Label = cell_label, ax: Axes | None = None,
+def funnel_bars(steps: pd.DataFrame, label: Label = default_label, ax: Axes | None = None,
                 title: str = "转化漏斗：每一步的人数、转化率与流失",
                 figsize: tuple[float, float] = (8, 4.5)) -> Axes:
     """A funnel as horizontal bars, each labelled with its people, its rate from the previous
@@ -138,12 +234,23 @@ def funnel_bars(steps: pd.DataFrame, label: Label = cell_label, ax: Axes | None 
 
     Parameters
     ----------
-    steps
+    steps : pandas.DataFrame
         A `funnel.funnel` table without breakdown (label, users, rate_from_previous, lost,
         in_progress).
-    label
-        Formats a count of people for the figure, ``label(n, fmt)``: ``ch.cell_label``, so a
-        small count shows as "<10".
+    label : callable
+        Formats a count of people, called as ``label(n, fmt)``: ``ch.cell_label``, so a small
+        count shows as "<10".
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    title : str, default "转化漏斗：每一步的人数、转化率与流失"
+        The title.
+    figsize : tuple of float, default (8, 4.5)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
     """
     ax = _ax(ax, figsize)
     steps = steps.reset_index(drop=True)
@@ -160,7 +267,7 @@ def funnel_bars(steps: pd.DataFrame, label: Label = cell_label, ax: Axes | None 
     return ax
 
 
-def campaign_funnel_bars(total: pd.DataFrame, campaign_id: str, label: Label = cell_label,
+def campaign_funnel_bars(total: pd.DataFrame, campaign_id: str, label: Label = default_label,
                          ax: Axes | None = None, figsize: tuple[float, float] = (8, 4.2)) -> Axes:
     """A campaign's own funnel: per step the treated members who reached it in any way (pale)
     and those who came down the path (solid), labelled with the people on the path and the
@@ -199,7 +306,7 @@ def campaign_funnel_bars(total: pd.DataFrame, campaign_id: str, label: Label = c
     return ax
 
 
-def response_rate_bars(rates: pd.DataFrame, goal_label: str, label: Label = cell_label,
+def response_rate_bars(rates: pd.DataFrame, goal_label: str, label: Label = default_label,
                        ax: Axes | None = None,
                        title: str = "响应率：实验组与对照组 (Wilson 95% 区间)",
                        figsize: tuple[float, float] = (7, 3.8)) -> Axes:
@@ -318,6 +425,26 @@ def segment_rate_bars(frame: pd.DataFrame, segments: Sequence[str], ax: Axes | N
 
     `frame` is a funnel table with a breakdown; the first step (no previous step) and segments
     not in `segments` are left out; `segments` gives the legend order.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A `funnel.funnel` table with a breakdown (segment, step, label, rate_from_previous).
+    segments : sequence of str
+        The segments shown, in legend order (`funnel.top_segments`).
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    title : str, optional
+        The title; none when None.
+    legend_title : str, default "渠道"
+        The legend's title.
+    figsize : tuple of float, default (9, 4.8)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
     """
     ax = _ax(ax, figsize)
     segments = list(segments)
@@ -341,6 +468,34 @@ def paired_bars(frame: pd.DataFrame, x: str, y: str, hue: str, ax: Axes | None =
     The time-to-convert histogram (share per time bin, one bar per transition) and the models'
     credit per channel are drawn with it. `percent`: "x" or "y" to show that axis in percent;
     `legend`: keywords of the legend (title "" by default).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A long frame with the columns `x`, `y` and `hue`.
+    x, y : str
+        The columns of the two axes; the categorical one gives the groups of bars.
+    hue : str
+        The column whose values are the bars of a group.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    title : str, optional
+        The title; none when None.
+    xlabel, ylabel : str, default ""
+        The axes' labels.
+    order : sequence of str, optional
+        The groups' order on the categorical axis; as they come when None.
+    percent : {"x", "y"}, optional
+        The axis shown in whole percents; neither when None.
+    legend : mapping, optional
+        Keywords of ``ax.legend`` (title "" unless given).
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
     """
     ax = _ax(ax, figsize)
     sns.barplot(frame, x=x, y=y, hue=hue, order=order, ax=ax)
@@ -354,7 +509,22 @@ def paired_bars(frame: pd.DataFrame, x: str, y: str, hue: str, ax: Axes | None =
 def time_histogram(hist: pd.DataFrame, ax: Axes | None = None,
                    figsize: tuple[float, float] = (9, 4.8)) -> Axes:
     """`funnel.time_to_convert`'s histogram: the share of each transition's conversions per
-    time bin, one bar per transition."""
+    time bin, one bar per transition.
+
+    Parameters
+    ----------
+    hist : pandas.DataFrame
+        The histogram of `funnel.time_to_convert`: transition, bin, share.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (9, 4.8)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     return paired_bars(hist, x="bin", y="share", hue="transition", ax=ax,
                        xlabel="从上一步到这一步的时间", ylabel="转化者占比",
                        title="每一步要等多久 (仅窗口内完成的转化)", percent="y",
@@ -364,7 +534,25 @@ def time_histogram(hist: pd.DataFrame, ax: Axes | None = None,
 def disagreement_bars(disagree: pd.DataFrame, labels: Mapping[str, str], ax: Axes | None = None,
                       figsize: tuple[float, float] = (9, 4.8)) -> Axes:
     """Two attribution models' share of credit per channel (`attribution.disagreement`, its
-    pair of models in ``attrs["pair"]``), channels by how much the models disagree."""
+    pair of models in ``attrs["pair"]``), channels by how much the models disagree.
+
+    Parameters
+    ----------
+    disagree : pandas.DataFrame
+        `attribution.disagreement`: channel and a share column per model, largest
+        disagreement first; ``attrs["pair"]`` = (a, b).
+    labels : mapping of str to str
+        {model: shown name} (`attribution.MODEL_LABELS`), for both models of the pair.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (9, 4.8)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     a, b = disagree.attrs["pair"]
     shown = disagree.melt(id_vars="channel", value_vars=[a, b], var_name="model",
                           value_name="share")
@@ -382,6 +570,29 @@ def count_bars(frame: pd.DataFrame, x: str, y: str, ax: Axes | None = None,
     """One bar per row: `y` against `x`, horizontal when `y` is the category.
 
     `palette`: "channel" colours the bars by channel (the category column), else one colour.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per bar.
+    x, y : str
+        The columns of the two axes; the non-numeric one (`y` when `x` is numeric) is the
+        category.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    title : str, optional
+        The title; none when None.
+    xlabel, ylabel : str, default ""
+        The axes' labels.
+    palette : str, optional
+        "channel" for channel colours; anything else (None) draws one colour.
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
     """
     ax = _ax(ax, figsize)
     category = y if pd.api.types.is_numeric_dtype(frame[x]) else x
@@ -398,7 +609,24 @@ def binned_count_panels(dist: pd.DataFrame, titles: Mapping[str, str],
                         ylabel: str = "投资人数",
                         figsize: tuple[float, float] = (12, 4.2)) -> np.ndarray:
     """People per bin of each measure side by side (`rfm.distribution`: measure, bin, users),
-    one panel per measure of `titles` ({measure: title}), in order. Returns the axes."""
+    one panel per measure of `titles` ({measure: title}), in order. Returns the axes.
+
+    Parameters
+    ----------
+    dist : pandas.DataFrame
+        `rfm.distribution`: measure, bin, users, bins in order within each measure.
+    titles : mapping of str to str
+        {measure: panel title} of the measures drawn (R, F, M), in panel order; at least one.
+    ylabel : str, default "投资人数"
+        The first panel's count axis label.
+    figsize : tuple of float, default (12, 4.2)
+        The figure's size in inches.
+
+    Returns
+    -------
+    numpy.ndarray
+        The axes, one per measure.
+    """
     _fig, axes = plt.subplots(1, len(titles), figsize=figsize, squeeze=False)
     for i, (ax, (measure, title)) in enumerate(zip(axes[0], titles.items(), strict=True)):
         count_bars(dist[dist.measure == measure], x="bin", y="users", ax=ax, title=title,
@@ -410,7 +638,24 @@ def binned_count_panels(dist: pd.DataFrame, titles: Mapping[str, str],
 def nth_bars(nth: pd.DataFrame, ax: Axes | None = None,
              title: str = "投资满 n 次的人数（标注：占首投人数）",
              figsize: tuple[float, float] | None = None) -> Axes:
-    """People who made at least n investments, each bar labelled with its share of the first."""
+    """People who made at least n investments, each bar labelled with its share of the first.
+
+    Parameters
+    ----------
+    nth : pandas.DataFrame
+        `retention.nth_investment` without a breakdown: n, users, rate_from_first.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    title : str, default "投资满 n 次的人数（标注：占首投人数）"
+        The title.
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     nth = nth.reset_index(drop=True)
     sns.barplot(nth, x="n", y="users", color=sns.color_palette()[0], ax=ax)
@@ -427,6 +672,26 @@ def state_bars(states: pd.DataFrame, labels: Mapping[str, str], ax: Axes | None 
 
     `states` is `retention.lifecycle` (period, state, users); `labels` maps the states to their
     shown names, in stacking order.
+
+    Parameters
+    ----------
+    states : pandas.DataFrame
+        `retention.lifecycle`: period, state, users.
+    labels : mapping of str to str
+        {state: shown name} for every state (`retention.STATE_LABELS`), in stacking order.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    title : str, default "每月末的生命周期状态"
+        The title.
+    legend_title : str, default "状态"
+        The legend's title.
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
     """
     ax = _ax(ax, figsize)
     shown = states.assign(period=states.period.astype(str), state=states.state.map(labels))
@@ -444,7 +709,26 @@ def cost_bars(monitor: pd.DataFrame, retention_days: int, ax: Axes | None = None
               figsize: tuple[float, float] = (9, 4.8)) -> Axes:
     """Paid channels' cost per first investor and per retained investor (`attribution.
     channel_monitor`), cheapest retained investor first; a note instead of bars when there are
-    no costs."""
+    no costs.
+
+    Parameters
+    ----------
+    monitor : pandas.DataFrame
+        A channel-level `attribution.channel_monitor` table (channel, spend,
+        cost_per_investor, cost_per_retained_investor).
+    retention_days : int
+        The table's retention days (a retained investor invests again within them), named in
+        the legend.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (9, 4.8)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     from growthloop.metrics.attribution import TOTAL as total
 
     ax = _ax(ax, figsize)
@@ -467,7 +751,25 @@ def cost_bars(monitor: pd.DataFrame, retention_days: int, ax: Axes | None = None
 
 def revenue_per_yuan_bars(budget: pd.DataFrame, horizon: int, ax: Axes | None = None,
                           figsize: tuple[float, float] = (8, 4.5)) -> Axes:
-    """Revenue per yuan of spend per paid channel, with the break-even line at 1."""
+    """Revenue per yuan of spend per paid channel, with the break-even line at 1.
+
+    Parameters
+    ----------
+    budget : pandas.DataFrame
+        `attribution.budget_reallocation`: channel, revenue_per_yuan (empty: the no-costs
+        note).
+    horizon : int
+        The LTV horizon in days, named in the axis label.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (8, 4.5)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     if len(budget):
         sns.barplot(budget, y="channel", x="revenue_per_yuan", hue="channel",
@@ -483,7 +785,25 @@ def revenue_per_yuan_bars(budget: pd.DataFrame, horizon: int, ax: Axes | None = 
 def value_vs_cost(budget: pd.DataFrame, horizon: int, ax: Axes | None = None,
                   figsize: tuple[float, float] = (8, 5.5)) -> Axes:
     """Cost per investor against value per investor per paid channel (point size = spend),
-    with the break-even diagonal."""
+    with the break-even diagonal.
+
+    Parameters
+    ----------
+    budget : pandas.DataFrame
+        `attribution.budget_reallocation`: channel, spend, cost_per_investor,
+        value_per_investor (empty: the no-costs note).
+    horizon : int
+        The LTV horizon in days, named in the axis label.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (8, 5.5)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     if len(budget):
         sns.scatterplot(budget, x="cost_per_investor", y="value_per_investor", hue="channel",
@@ -515,7 +835,40 @@ def rate_lines(frame: pd.DataFrame, x: str, y: str, hue: str, low: str | None = 
                xlabel: str = "", ylabel: str = "", legend: Mapping[str, Any] | None = None,
                figsize: tuple[float, float] | None = None) -> Axes:
     """Rates over `x`, one line per `hue`, with the band `low`..`high` (a confidence interval)
-    shaded in the line's colour when given; the rate axis in percent."""
+    shaded in the line's colour when given; the rate axis in percent.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A long frame with the columns `x`, `y`, `hue` (and `low`, `high`).
+    x : str
+        The column of the horizontal axis.
+    y : str
+        The rate column (a share: 0.25 is 25%).
+    hue : str
+        The column whose values are the lines.
+    low, high : str, optional
+        The columns of the band's ends; no band unless both are given.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    hue_order : sequence of str, optional
+        The lines in legend order; as they come in `frame` when None.
+    palette : mapping, optional
+        {line: colour} for every line; seaborn's colours in order when None.
+    title : str, optional
+        The title; none when None.
+    xlabel, ylabel : str, default ""
+        The axes' labels.
+    legend : mapping, optional
+        Keywords of ``ax.legend``; seaborn's legend as drawn when None.
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     order = list(hue_order) if hue_order is not None else frame[hue].unique().tolist()
     colors = dict(palette) if palette is not None else dict(
@@ -536,7 +889,28 @@ def nth_rate_lines(nth: pd.DataFrame, order: Sequence[str], ax: Axes | None = No
                    title: str = "按首投产品期限", legend_title: str = "首投期限",
                    figsize: tuple[float, float] | None = None) -> Axes:
     """`retention.nth_investment` by a breakdown: the share of first investors reaching the
-    n-th investment, one line per group (in `order`), a tick per n."""
+    n-th investment, one line per group (in `order`), a tick per n.
+
+    Parameters
+    ----------
+    nth : pandas.DataFrame
+        `retention.nth_investment` with a breakdown: group, n, rate_from_first.
+    order : sequence of str
+        The groups drawn, in legend order (`retention.term_order`).
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    title : str, default "按首投产品期限"
+        The title.
+    legend_title : str, default "首投期限"
+        The legend's title.
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = rate_lines(nth, x="n", y="rate_from_first", hue="group", hue_order=order, ax=ax,
                     xlabel="第 n 次投资", ylabel="占首投人数", title=title,
                     legend={"title": legend_title, "fontsize": 8}, figsize=figsize)
@@ -547,7 +921,22 @@ def nth_rate_lines(nth: pd.DataFrame, order: Sequence[str], ax: Axes | None = No
 def cohort_rate_lines(cohorts: pd.DataFrame, ax: Axes | None = None,
                       figsize: tuple[float, float] = (9, 4.5)) -> Axes:
     """`funnel.cohort_conversion`: each step's rate from sign-up per registration month, with
-    its Wilson band; the first step (everyone, by definition) is left out."""
+    its Wilson band; the first step (everyone, by definition) is left out.
+
+    Parameters
+    ----------
+    cohorts : pandas.DataFrame
+        `funnel.cohort_conversion`: cohort, step, label, rate_from_start, ci_low, ci_high.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (9, 4.5)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     first = cohorts.step.iloc[0] if len(cohorts) else None
     shown = cohorts[cohorts.step != first]
     ax = rate_lines(shown, x="cohort", y="rate_from_start", hue="label", low="ci_low",
@@ -560,7 +949,24 @@ def cohort_rate_lines(cohorts: pd.DataFrame, ax: Axes | None = None,
 
 def silhouette(scores: pd.DataFrame, k: int, ax: Axes | None = None,
                figsize: tuple[float, float] = (7, 3.5)) -> Axes:
-    """The silhouette score per number of clusters k, the chosen k marked."""
+    """The silhouette score per number of clusters k, the chosen k marked.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        `profiling.ClusterResult.scores`: k, silhouette.
+    k : int
+        The chosen number of clusters, marked with a dashed line and named in the title.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (7, 3.5)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     sns.lineplot(scores, x="k", y="silhouette", marker="o", ax=ax)
     ax.axvline(k, color="grey", linestyle="--")
@@ -571,7 +977,22 @@ def silhouette(scores: pd.DataFrame, k: int, ax: Axes | None = None,
 
 def lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None,
                  figsize: tuple[float, float] = (5, 5)) -> Axes:
-    """`profiling.lorenz_curve` against the line of perfect equality."""
+    """`profiling.lorenz_curve` against the line of perfect equality.
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        `profiling.lorenz_curve`: population_share, value_share.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (5, 5)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     ax.plot(curve.population_share, curve.value_share, label="洛伦兹曲线")
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", label="完全平均")
@@ -585,7 +1006,24 @@ def lorenz_curve(curve: pd.DataFrame, ax: Axes | None = None,
 def retention_curves(cohorts: pd.DataFrame, pooled: pd.DataFrame, ax: Axes | None = None,
                      figsize: tuple[float, float] = (9, 4.5)) -> Axes:
     """Each cohort's retention curve over its complete periods (darker = newer) and the pooled
-    curve in black."""
+    curve in black.
+
+    Parameters
+    ----------
+    cohorts : pandas.DataFrame
+        `retention.cohort_retention` without a breakdown: cohort, period, rate, complete.
+    pooled : pandas.DataFrame
+        `retention.pooled_curve` of the same cohorts: period, rate.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (9, 4.5)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     curves = cohorts[cohorts.complete].assign(cohort=lambda t: t.cohort.astype(str))
     sns.lineplot(curves, x="period", y="rate", hue="cohort", palette="crest", lw=1, alpha=0.7,
@@ -602,7 +1040,26 @@ def survival_curves(curves: pd.DataFrame, ax: Axes | None = None,
                     title: str = "按注册渠道的生存曲线 (Kaplan-Meier，已处理截尾)",
                     legend_title: str = "注册渠道",
                     figsize: tuple[float, float] = (9, 4.8)) -> Axes:
-    """Kaplan-Meier curves (`retention.kaplan_meier` by group) as steps, channel colours."""
+    """Kaplan-Meier curves (`retention.kaplan_meier` by group) as steps, channel colours.
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        `retention.kaplan_meier` by group (`retention.Survival.curves`): group, day, survival.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    title : str, default "按注册渠道的生存曲线 (Kaplan-Meier，已处理截尾)"
+        The title.
+    legend_title : str, default "注册渠道"
+        The legend's title.
+    figsize : tuple of float, default (9, 4.8)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     groups = sorted(curves.group.unique())
     sns.lineplot(curves, x="day", y="survival", hue="group", hue_order=groups,
@@ -616,7 +1073,24 @@ def survival_curves(curves: pd.DataFrame, ax: Axes | None = None,
 def ltv_cohort_curves(cohorts: pd.DataFrame, pooled: pd.DataFrame, ax: Axes | None = None,
                       figsize: tuple[float, float] | None = None) -> Axes:
     """LTV per registered user by months since sign-up, one line per sign-up month's complete
-    months (darker = newer), and the pooled curve in black."""
+    months (darker = newer), and the pooled curve in black.
+
+    Parameters
+    ----------
+    cohorts : pandas.DataFrame
+        `retention.ltv_cohorts` without a breakdown: cohort, month, ltv (yuan), complete.
+    pooled : pandas.DataFrame
+        `retention.ltv_curves` with ``by=None``: month, ltv (yuan).
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     sns.lineplot(cohorts[cohorts.complete].assign(cohort=lambda t: t.cohort.astype(str)),
                  x="month", y="ltv", hue="cohort", palette="crest", lw=1, legend=False, ax=ax)
@@ -632,6 +1106,23 @@ def ltv_channel_curves(curves: pd.DataFrame, cac: pd.DataFrame, ax: Axes | None 
 
     `curves` is `retention.ltv_curves` by channel (group, month, ltv); `cac` the table of
     `retention.ltv_cac` (channel, cac).
+
+    Parameters
+    ----------
+    curves : pandas.DataFrame
+        `retention.ltv_curves` by sign-up channel: group, month, ltv (yuan).
+    cac : pandas.DataFrame
+        `retention.LtvCac.table`: channel, cac (yuan; channels without a CAC or without a
+        curve get no line).
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
     """
     ax = _ax(ax, figsize)
     channels = sorted(curves.group.unique())
@@ -844,7 +1335,34 @@ def history_intervals(hist: pd.DataFrame, ax: Axes | None = None,
 def heatmap(grid: pd.DataFrame, ax: Axes | None = None, annot: Any = True, fmt: str = ".0%",
             cmap: str = "Blues", title: str | None = None, xlabel: str = "", ylabel: str = "",
             figsize: tuple[float, float] | None = None, **kwargs: Any) -> Axes:
-    """A labelled grid (rows x columns), annotated; keywords go to seaborn.heatmap."""
+    """A labelled grid (rows x columns), annotated; keywords go to seaborn.heatmap.
+
+    Parameters
+    ----------
+    grid : pandas.DataFrame
+        The values, rows and columns labelled by the index and the columns.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    annot : bool or array-like, default True
+        Write each cell's value (True) or the given texts (a frame of the grid's shape).
+    fmt : str, default ".0%"
+        The format of the values written.
+    cmap : str, default "Blues"
+        The colour map.
+    title : str, optional
+        The title; none when None.
+    xlabel, ylabel : str, default ""
+        The axes' labels.
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+    **kwargs
+        More keywords of seaborn.heatmap (vmin, cbar, annot_kws ...).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = _ax(ax, figsize)
     sns.heatmap(grid, annot=annot, fmt=fmt, cmap=cmap, ax=ax, **kwargs)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
@@ -854,7 +1372,26 @@ def heatmap(grid: pd.DataFrame, ax: Axes | None = None, annot: Any = True, fmt: 
 def model_heatmap(credits: pd.DataFrame, models: Sequence[str], labels: Mapping[str, str],
                   ax: Axes | None = None, figsize: tuple[float, float] = (10, 6)) -> Axes:
     """Each attribution model's share of credit per channel (`attribution.attribute`), models
-    in the order given, channels by their mean share."""
+    in the order given, channels by their mean share.
+
+    Parameters
+    ----------
+    credits : pandas.DataFrame
+        `attribution.attribute`: channel, model, share.
+    models : sequence of str
+        The models' column order; models not in `credits` are left out.
+    labels : mapping of str to str
+        {model: shown name} (`attribution.MODEL_LABELS`) for every model drawn.
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (10, 6)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     grid = credits.pivot(index="channel", columns="model", values="share")[
         [m for m in models if m in set(credits.model)]]
     grid = grid.loc[grid.mean(axis=1).sort_values(ascending=False).index]
@@ -865,10 +1402,28 @@ def model_heatmap(credits: pd.DataFrame, models: Sequence[str], labels: Mapping[
     return ax
 
 
-def rf_heatmap(heat: pd.DataFrame, label: Label = cell_label, ax: Axes | None = None,
+def rf_heatmap(heat: pd.DataFrame, label: Label = default_label, ax: Axes | None = None,
                figsize: tuple[float, float] = (8, 5.2)) -> Axes:
     """`rfm.rf_heatmap`: mean M (colour, yuan) and people per R score x F score, high R on
-    top; empty cells grey. People go through `label` (``ch.cell_label``)."""
+    top; empty cells grey. People go through `label` (``ch.cell_label``).
+
+    Parameters
+    ----------
+    heat : pandas.DataFrame
+        `rfm.rf_heatmap`: r_score, f_score, users, mean_monetary (yuan).
+    label : callable
+        Formats a count of people, called as ``label(n, fmt)``: ``ch.cell_label``, so a small
+        count shows as "<10".
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, default (8, 5.2)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     grid = heat.pivot(index="r_score", columns="f_score", values="mean_monetary").sort_index(
         ascending=False)
     counts = heat.pivot(index="r_score", columns="f_score", values="users").sort_index(
@@ -884,11 +1439,34 @@ def rf_heatmap(heat: pd.DataFrame, label: Label = cell_label, ax: Axes | None = 
     return ax
 
 
-def migration_heatmap(share: pd.DataFrame, users: pd.DataFrame, label: Label = cell_label,
+def migration_heatmap(share: pd.DataFrame, users: pd.DataFrame, label: Label = default_label,
                       ax: Axes | None = None, xlabel: str = "", ylabel: str = "",
                       figsize: tuple[float, float] = (9, 5.8)) -> Axes:
     """From-segment x to-segment: people (`users`, through `label`) and their share of the
-    from-segment (colour), from `rfm.migration_matrix`."""
+    from-segment (colour), from `rfm.migration_matrix`.
+
+    Parameters
+    ----------
+    share : pandas.DataFrame
+        ``rfm.migration_matrix(moves, "from_share")``: from-segments as rows, to-segments as
+        columns.
+    users : pandas.DataFrame
+        ``rfm.migration_matrix(moves, "users")``, the same shape.
+    label : callable
+        Formats a count of people, called as ``label(n, fmt)``: ``ch.cell_label``, so a small
+        count shows as "<10".
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    xlabel, ylabel : str, default ""
+        The axes' labels.
+    figsize : tuple of float, default (9, 5.8)
+        The new figure's size in inches.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     return heatmap(share, ax=ax, annot=users.map(lambda n: label(n, "{:,}")), fmt="",
                    cmap="Blues", vmin=0, vmax=1, cbar_kws={"label": "占上期该人群的比例"},
                    annot_kws={"fontsize": 8}, xlabel=xlabel, ylabel=ylabel,
@@ -897,7 +1475,24 @@ def migration_heatmap(share: pd.DataFrame, users: pd.DataFrame, label: Label = c
 
 def transition_heatmap(matrix: pd.DataFrame, labels: Mapping[str, str], ax: Axes | None = None,
                        figsize: tuple[float, float] | None = None) -> Axes:
-    """Lifecycle state transitions (`retention.transition_matrix`), rows summing to 100%."""
+    """Lifecycle state transitions (`retention.transition_matrix`), rows summing to 100%.
+
+    Parameters
+    ----------
+    matrix : pandas.DataFrame
+        `retention.transition_matrix` (normalised): from-states as rows, to-states as columns.
+    labels : mapping of str to str
+        {state: shown name} (`retention.STATE_LABELS`).
+    ax : matplotlib.axes.Axes, optional
+        The axes to draw on; a new figure when None.
+    figsize : tuple of float, optional
+        The new figure's size in inches; matplotlib's default when None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     return heatmap(matrix.rename(index=labels, columns=labels), ax=ax, fmt=".0%", vmin=0,
                    vmax=1, cbar=False, xlabel="下个月末 (to)", ylabel="本月末 (from)",
                    title="状态流转（各完整月合计，行和为 100%）", figsize=figsize)
@@ -927,7 +1522,33 @@ def cohort_heatmaps(tables: Sequence[pd.DataFrame], titles: Sequence[str],
     """Cohort retention grids (`retention.cohort_retention`), stacked, each as tall as its
     cohorts: rates in colour, periods still running hatched ("进行中", never 0), periods not
     begun blank. A rate whose returners are a small cell (fewer than `min_cell`) is not shown:
-    it would give their count away. Returns the array of axes."""
+    it would give their count away. Returns the array of axes.
+
+    Parameters
+    ----------
+    tables : sequence of pandas.DataFrame
+        `retention.cohort_retention` tables without a breakdown (cohort, period, retained,
+        rate, complete), one grid each, top to bottom.
+    titles : sequence of str
+        One title per table.
+    xlabels : sequence of str
+        One period axis label per table.
+    min_cell : int, default MIN_CELL_SIZE
+        The smallest count of returners whose rate is shown.
+    width : float, default 10
+        The figure's width in inches (its height follows the cohorts).
+
+    Returns
+    -------
+    numpy.ndarray
+        The axes, one per table.
+
+    Raises
+    ------
+    ValueError
+        When `tables`, `titles` and `xlabels` differ in length, or a table holds more than
+        one group (`retention.retention_matrix`).
+    """
     from growthloop.metrics.retention import retention_matrix
 
     sizes = [t.cohort.nunique() for t in tables]

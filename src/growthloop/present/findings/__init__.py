@@ -18,10 +18,44 @@ Count = Callable[[int], str]
 
 
 def plain_count(n: int) -> str:
-    """A count as written when no suppression applies (tests, direct use): 12,345."""
+    """A count as written when no suppression applies (tests, direct use): 12,345.
+
+    Parameters
+    ----------
+    n : int
+        A count of people (a float is truncated to a whole number).
+
+    Returns
+    -------
+    str
+        The count with thousands separators.
+
+    Examples
+    --------
+    >>> plain_count(12345)
+    '12,345'
+    """
     return f"{int(n):,}"
 
 
 def pct(x: float, digits: int = 1) -> str:
-    """A share as a percentage, "—" when it is not a number."""
+    """A share as a percentage, "—" when it is not a number.
+
+    Parameters
+    ----------
+    x : float or None
+        A share (0.25 is 25%); None or NaN gives "—".
+    digits : int, default 1
+        Decimals of the percentage.
+
+    Returns
+    -------
+    str
+        The percentage, or "—".
+
+    Examples
+    --------
+    >>> pct(0.1234), pct(float("nan")), pct(0.5, digits=0)
+    ('12.3%', '—', '50%')
+    """
     return "—" if x is None or x != x else f"{x:.{digits}%}"

@@ -22,7 +22,7 @@ def overview(head: dict, window_days: float, n: Count = plain_count) -> tuple[st
         `growthloop.metrics.funnel.summary`.
     window_days : float
         The conversion window.
-    n : callable
+    n : callable, default plain_count
         How a count of people is written (the chapter's `cell_label`).
 
     Returns
@@ -60,7 +60,23 @@ def overview(head: dict, window_days: float, n: Count = plain_count) -> tuple[st
 
 
 def own_funnel(head: dict, window_days: float, n: Count = plain_count) -> tuple[str, str]:
-    """A funnel of the platform's own events, from `funnel.summary`."""
+    """A funnel of the platform's own events, from `funnel.summary`.
+
+    Parameters
+    ----------
+    head : dict
+        `growthloop.metrics.funnel.summary` of the own-events funnel (without
+        `outside_funnel`'s counts: any given are ignored).
+    window_days : float
+        The conversion window, in days.
+    n : callable, default plain_count
+        How a count of people is written (the chapter's `cell_label`).
+
+    Returns
+    -------
+    tuple of str
+        (finding, action).
+    """
     finding, _ = overview(head | {"registered": None, "outside": None}, window_days, n)
     if not head.get("worst_step"):
         return finding, "等窗口结束的人足够多再比较各步。"
@@ -102,7 +118,21 @@ def breakdown(seg: dict, breakdown: str, step_label: str) -> tuple[str, str]:
 
 
 def time_to_convert(stats: pd.DataFrame, speed: dict) -> tuple[str, str]:
-    """The time to convert, from `time_to_convert`'s stats and `time_summary`."""
+    """The time to convert, from `time_to_convert`'s stats and `time_summary`.
+
+    Parameters
+    ----------
+    stats : pandas.DataFrame
+        `growthloop.metrics.funnel.time_to_convert`'s stats (label, median_hours per
+        transition); empty when nobody converted in the window.
+    speed : dict
+        `growthloop.metrics.funnel.time_summary` (slowest_step, slowest_median_days).
+
+    Returns
+    -------
+    tuple of str
+        (finding, action).
+    """
     if stats.empty:
         return "窗口内还没有完成的转化，无法估计转化时长。", "等有了转化再看这一节。"
     steps = "；".join(f"{r.label} {r.median_hours:,.1f} 小时" for r in stats.itertuples())
@@ -114,7 +144,20 @@ def time_to_convert(stats: pd.DataFrame, speed: dict) -> tuple[str, str]:
 
 
 def cohorts(coh: dict, step_label: str) -> tuple[str, str]:
-    """Conversion by registration cohort, from `funnel.cohort_summary`."""
+    """Conversion by registration cohort, from `funnel.cohort_summary`.
+
+    Parameters
+    ----------
+    coh : dict
+        `growthloop.metrics.funnel.cohort_summary`.
+    step_label : str
+        The label of the compared step (首投), as the page says it.
+
+    Returns
+    -------
+    tuple of str
+        (finding, action).
+    """
     if coh["last_cohort"] == "无":
         return (f"在 {coh['cohorts']} 个注册月份中，还没有哪个月份的用户窗口已经结束，无法比较月份间的"
                 f"{step_label}率。", "等最早的月份窗口结束后再看这一节。")
@@ -138,7 +181,20 @@ def cohorts(coh: dict, step_label: str) -> tuple[str, str]:
 
 
 def stalled(summary: dict, n: Count = plain_count) -> tuple[str, str]:
-    """Stalled users for trigger campaigns, from `funnel.stalled_summary`."""
+    """Stalled users for trigger campaigns, from `funnel.stalled_summary`.
+
+    Parameters
+    ----------
+    summary : dict
+        `growthloop.metrics.funnel.stalled_summary`.
+    n : callable, default plain_count
+        How a count of people is written (the chapter's `cell_label`).
+
+    Returns
+    -------
+    tuple of str
+        (finding, action).
+    """
     h, d, look = summary["stall_card_hours"], summary["stall_invest_days"], summary["stall_lookback_days"]
     finding = (f"最近 {look:g} 天里，有 {n(summary['stalled_card'])} 人注册满 {h:g} 小时仍未绑卡，"
                f"{n(summary['stalled_invest'])} 人绑卡满 {d:g} 天仍未投资。")
