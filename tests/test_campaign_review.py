@@ -16,9 +16,10 @@ import pytest
 from conftest import event, txn, user, write_dataset
 
 from growthloop import DEMO_DATA
+from growthloop.errors import NotAvailable
 from growthloop.metrics import campaign_review as cr
-from growthloop.metrics import planning, stats
-from growthloop.staging.loader import DataError, open_dataset
+from growthloop.metrics import planning, stats, uplift
+from growthloop.staging.loader import open_dataset
 
 START = "2025-03-01 10:00:00"
 
@@ -37,9 +38,11 @@ def _member(cid: str, uid: str, group: str, sent: str | None = None, delivered=N
             "delivered": delivered, "clicked_at": clicked}
 
 
-@pytest.fixture
-def hand(tmp_path: Path):
-    """C1: bind-card SMS, 7 days; C2: treatment only (no holdout); C3: no members.
+def hand_tables() -> dict:
+    """The tables of the hand-built dataset (see the fixture `hand`), as write_dataset takes
+    them.
+
+    C1: bind-card SMS, 7 days; C2: treatment only (no holdout); C3: no members.
 
     Treatment (window from sent_at = 10:05):
       U1 delivered, clicked 11:00, app_open 12:00, bind_card 03-02, invests 1000 on 03-03
@@ -92,8 +95,7 @@ def hand(tmp_path: Path):
     users[8]["registered_at"] = "2025-03-02 10:20:00"
     events = [e for e in events if not (e["event_name"] == "register" and e["user_id"] == "U9"
                                         and e["anonymous_id"] == "A9")]
-    folder = write_dataset(
-        tmp_path / "camp",
+    return dict(
         users=users,
         events=events,
         transactions=[txn("T1", "U1", "2025-03-03 09:00:00", 1000.0, 30, revenue=2.0),
@@ -106,7 +108,12 @@ def hand(tmp_path: Path):
         campaign_members=members,
         config={"name": "camp", "analysis_date": "2025-03-31"},
     )
-    return open_dataset(folder)
+
+
+@pytest.fixture
+def hand(tmp_path: Path):
+    """The hand-built dataset of `hand_tables` (C1 with a holdout, C2 without, C3 empty)."""
+    return open_dataset(write_dataset(tmp_path / "camp", **hand_tables()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,25 +231,47 @@ def test_utm_funnel_by_hand(hand):
 def test_no_holdout_and_empty_campaign(hand):
     c2 = cr.campaign(hand, "C2")
     assert not c2.has_holdout
-    e = cr.effect(hand, c2)
+    # the card and the campaign's own funnel still show: U1 (bind 03-02) and U2 (03-03) of the
+    # two treated members responded
+    assert cr.card_summary(c2, cr.campaigns(hand))["control"] == 0
+    assert cr.funnel_summary(*(lambda f: (f, cr.diagnose(f)))(cr.campaign_funnel(hand, c2)))["reached_goal"] == 2
+    # every question that compares with a holdout says it needs one (and why: no uplift)
+    for question in (lambda: cr.effect(hand, c2), lambda: cr.cuped(hand, c2),
+                     lambda: cr.balance(hand, c2), lambda: cr.segment_uplift(hand, c2),
+                     lambda: cr.segment_uplifts(hand, c2, "age_band"),
+                     lambda: uplift.uplift_model(hand, c2),
+                     lambda: cr.next_round_plan(hand, c2, "age_band")):
+        with pytest.raises(NotAvailable, match="对照组") as err:
+            question()
+        assert "无法估计增量" in err.value.missing and err.value.fix == cr.HOLDOUT_FIX
+    e = cr._effect(hand, c2)  # the history's numbers: rates without an uplift
     assert not e["available"] and e["reason"] == cr.NO_HOLDOUT
-    assert e["rate_t"] == pytest.approx(1.0)  # U1 (bind 03-02) and U2 (03-03) both responded
+    assert e["rate_t"] == pytest.approx(1.0)
     assert math.isnan(e["uplift"]) and math.isnan(e["roi"])
-    assert cr.cuped(hand, c2).empty
     assert cr.power_check(e)["status"] == "no_holdout"
     assert cr.power_check(e)["warning"] == cr.NO_HOLDOUT
     assert cr.verdict(e) == "no_holdout" and cr.verdict_label("no_holdout") == cr.NO_HOLDOUT
-    with pytest.raises(DataError, match="no members"):
-        cr.campaign(hand, "C3")
+    # a campaign without members is reviewed as one: its card, and a note for everything else
+    c3 = cr.campaign(hand, "C3")
+    assert (c3.members, c3.treatment, c3.control) == (0, 0, 0)
+    assert cr.card_summary(c3, cr.campaigns(hand))["members"] == 0
+    for question in (lambda: cr.campaign_funnel(hand, c3), lambda: cr.effect(hand, c3)):
+        with pytest.raises(NotAvailable, match="活动名单"):
+            question()
     hist = cr.history(hand).set_index("campaign_id")
     assert hist.note["C3"].startswith("无名单") and hist.note["C2"] == cr.NO_HOLDOUT
     assert hist.users_t["C1"] == 5
 
 
 def test_no_campaigns_table(tiny):
+    # a dataset without the campaign tables: every question says what to add, none crashes
     ds = open_dataset(tiny)
-    with pytest.raises(DataError, match="campaigns.*closed-loop"):
-        cr.campaigns(ds)
+    for question in (lambda: cr.campaigns(ds), lambda: cr.campaign(ds), lambda: cr.campaign(ds, "C1"),
+                     lambda: cr.default_choice(ds), lambda: cr.history(ds)):
+        with pytest.raises(NotAvailable, match="campaigns") as err:
+            question()
+        assert err.value.missing == "数据中没有 campaigns 和 campaign_members 表"
+        assert err.value.fix == cr.CAMPAIGN_FIX
 
 
 # --------------------------------------------------------------------------------------------
@@ -407,7 +436,9 @@ def test_card_summary_and_campaign_list(hand):
     # C1, C2 and C3 in the data; C1 is an SMS (短信) bind-card (绑卡) campaign of 7 days to
     # U1-U8: U1, U2, U3, U4, U7 treated, U5, U6, U8 held out; sent 10:05, 5 minutes after start
     assert s == {"campaigns": 3, "campaign": "C1「活动C1」", "channel": "短信", "goal": "绑卡",
-                 "window": 7, "members": 8, "treatment": 5, "control": 3, "send_delay": 5.0}
+                 "window": 7, "members": 8, "treatment": 5, "control": 3, "send_delay": 5.0,
+                 "send_delay_limit": cr.SEND_DELAY_LIMIT, "window_complete": True,
+                 "window_default": False, "costs_known": True}
     assert all(type(s[k]) is int for k in ("campaigns", "window", "members", "treatment", "control"))
     assert (c.goal_label, c.channel_label) == ("绑卡", "短信")
     listed = cr.campaign_list(all_campaigns)
@@ -421,15 +452,20 @@ def test_funnel_summary_by_hand(hand):
     # path sent 5 -> delivered 4 -> clicked 2 -> goal 1 (U1); the goal reached any way by 3
     # (U1, U2, U7): delivery 4/5 = 0.8 is under its 0.9 threshold, the others pass (clicks
     # 2/4 = 0.5 >= 0.02, click to goal 1/2 = 0.5 >= 0.2, response 3/5 = 0.6 >= 0.01)
+    # with 5 sends no rate is judged against its threshold (MIN_CELL = 30): nothing is weak
     assert s == {"sent": 5, "delivery_rate": pytest.approx(0.8), "click_rate": pytest.approx(0.5),
                  "click_to_goal": pytest.approx(0.5), "response_rate": pytest.approx(0.6),
-                 "path_goal": 1, "reached_goal": 3, "off_path": 2, "weak": "送达率",
-                 "low_response": cr.RESPONSE_LEVELS["ok"]}
-    assert list(s) == ["sent", "delivery_rate", "click_rate", "click_to_goal", "response_rate",
-                       "path_goal", "reached_goal", "off_path", "weak", "low_response"]
+                 "path_goal": 1, "reached_goal": 3, "off_path": 2, "weak": "无",
+                 "low_response": cr.RESPONSE_LEVELS["ok"], "response_low": False,
+                 "low_response_limit": cr.LOW_RESPONSE, "untracked": "",
+                 "unjudged": "送达率、点击率、点击后达成率、响应率", "min_base": cr.MIN_CELL}
+    # judged on any base, delivery 4/5 = 0.8 is under its 0.9 threshold, the others pass
+    # (clicks 2/4 = 0.5 >= 0.02, click to goal 1/2 = 0.5 >= 0.2, response 3/5 = 0.6 >= 0.01)
+    every = cr.funnel_summary(fun, cr.diagnose(fun, min_base=1), min_base=1)
+    assert (every["weak"], every["unjudged"]) == ("送达率", "")
     # two batches and their total: the total is the last batch. In total 200 sent, 150
-    # delivered (0.75 < 0.9), 1 click (1/150 < 0.02), no goal after it (0 < 0.2) and 1
-    # responder any way (1/200 = 0.5% < 1%): every rate is weak
+    # delivered (0.75 < 0.9), 1 click (1/150 < 0.02), no goal after it (0 of 1 click: a base
+    # under 30, not judged) and 1 responder any way (1/200 = 0.5% < 1%)
     rows = []
     for batch, sent, deliv, goal in (("d1", 100, 80, 1), ("d2", 100, 70, 0), ("全部 (all)", 200, 150, 1)):
         rows += [dict(batch=batch, step="sent", label="发送", users=sent, reached=sent),
@@ -441,8 +477,9 @@ def test_funnel_summary_by_hand(hand):
     assert total.batch.unique().tolist() == ["全部 (all)"] and total.index.tolist() == [0, 1, 2, 3]
     low = cr.funnel_summary(two, cr.diagnose(two))
     assert low["sent"] == 200 and low["response_rate"] == pytest.approx(0.005)
-    assert low["weak"] == "送达率、点击率、点击后达成率、响应率"
+    assert low["weak"] == "送达率、点击率、响应率" and low["unjudged"] == "点击后达成率"
     assert low["low_response"] == cr.RESPONSE_LEVELS["low"] and low["off_path"] == 1
+    assert low["response_low"]
     assert cr.RESPONSE_LEVELS["low"].startswith("低于 1%")
 
 
@@ -450,17 +487,24 @@ def test_effect_summary_by_hand(hand):
     c = cr.campaign(hand, "C1")
     e = cr.effect(hand, c)
     s = cr.effect_summary(e, c)
-    assert list(s) == ["verdict", *cr.EFFECT_KEYS, "cost_per_send", "cost_per_reward"]
+    assert list(s) == ["verdict", *cr.EFFECT_KEYS, "users_t", "users_c", "responders_t",
+                       "responders_c", "verdict_code", "window_open"]
     # 3 of 5 against 1 of 3: the Wilson intervals (0.23-0.88 and 0.06-0.79) are so wide that
     # Newcombe's interval of the difference takes in 0: not significant
-    assert s["verdict"] == cr.VERDICTS["not_significant"]
+    assert s["verdict"] == cr.VERDICTS["not_significant"] and s["verdict_code"] == "not_significant"
     assert s["uplift"] == pytest.approx(3 / 5 - 1 / 3)
-    assert s["cost"] == pytest.approx(30.5)  # 5 sends x 0.1 + 3 rewards x 10
-    assert (s["cost_per_send"], s["cost_per_reward"]) == (0.1, 10.0)
+    assert (s["users_t"], s["responders_t"], s["users_c"], s["responders_c"]) == (5, 3, 3, 1)
+    assert not s["window_open"]  # 03-01 + 7 days is before the analysis date 03-31
     assert all(type(s[k]) is float for k in cr.EFFECT_KEYS)
-    # without a holdout the numbers are NaN and the verdict says why
-    none = cr.effect_summary(cr.effect(hand, cr.campaign(hand, "C2")), cr.campaign(hand, "C2"))
-    assert none["verdict"] == cr.NO_HOLDOUT and math.isnan(none["uplift"])
+    money = cr.roi_summary(e, c)
+    assert list(money) == [*cr.COST_KEYS, "cost_per_send", "cost_per_reward", "cost_assumed"]
+    assert money["cost"] == pytest.approx(30.5)  # 5 sends x 0.1 + 3 rewards x 10
+    assert (money["cost_per_send"], money["cost_per_reward"], money["cost_assumed"]) == (0.1, 10.0, "")
+    assert money["roi"] == pytest.approx((2.0 - 30.5) / 30.5)  # test_effect_by_hand
+    # a group smaller than the book's smallest published count: no comparison is published
+    with pytest.raises(NotAvailable, match="各至少 4 人") as err:
+        cr.effect(hand, c, min_group=4)  # 3 held out
+    assert "对照组不足 4 人" in err.value.missing
 
 
 def test_checks_summary_by_hand():
@@ -475,7 +519,8 @@ def test_checks_summary_by_hand():
     assert s == {"srm_p": pytest.approx(0.114, abs=5e-4), "srm_verdict": stats.srm_label("match"),
                  "observed_holdout": pytest.approx(0.18), "planned_holdout": 0.2, "mde": 0.03,
                  "needed": 1500.0, "power_warning": cr.POWER_OK, "imbalanced": 2,
-                 "balance_sig": 1, "max_smd": pytest.approx(0.15)}
+                 "balance_sig": 1, "max_smd": pytest.approx(0.15), "srm_code": "match",
+                 "power_status": "ok", "smd_limit": cr.SMD_LIMIT, "p_level": 0.05}
     small = dict(ok, status="too_small", warning=cr.POWER_WARNINGS["too_small"])
     assert cr.checks_summary(srm, small, bal)["power_warning"] == cr.POWER_WARNINGS["too_small"]
     assert cr.checks_summary(srm, ok, bal, p_level=0.7)["balance_sig"] == 3
@@ -499,45 +544,63 @@ def test_cuped_summary_by_hand():
 
 def test_segment_uplifts_and_summary(hand):
     c = cr.campaign(hand, "C1")
-    one = cr.segment_uplifts(hand, c, "age_band", rfm=False)
-    assert list(one.tables) == ["age_band"] and one.first == "age_band"
-    assert one.first_table.equals(cr.segment_uplift(hand, c, "age_band"))
-    two = cr.segment_uplifts(hand, c, ["age_band", "layer"], rfm=True)
-    assert list(two.tables) == ["age_band", "layer", cr.RFM_BREAKDOWN]
-    # every breakdown counts all 5 treated and 3 held-out members
-    for table in two.tables.values():
+    # every breakdown counts all 5 treated and 3 held-out members; gender is 男 for everyone:
+    # it does not split the members and is left out
+    kept, dropped = cr.informative_breakdowns(hand, c, ["age_band", "gender", "layer"])
+    assert (kept, dropped) == (["age_band", "layer"], ["gender"])
+    for by in kept:
+        table = cr.segment_uplift(hand, c, by)
         assert (table.users_t.sum(), table.users_c.sum()) == (5, 3)
+        assert set(table.verdict) == {"too_small"}  # 5 and 3 members: under 30
+    # no segment of any breakdown can be tested: the section says so rather than show noise
+    with pytest.raises(NotAvailable, match="不少于 30 人的分群") as err:
+        cr.segment_uplifts(hand, c, ["age_band", "layer"], rfm=True)
+    assert "每个分群都有一组不足 30 人" in err.value.missing
+    # a smaller min_cell tests them: RFM comes last (U1, the only investor before the
+    # campaign, against 未分群), gender is left out
+    two = cr.segment_uplifts(hand, c, ["age_band", "gender", "layer"], rfm=True, min_cell=1)
+    assert list(two.tables) == ["age_band", "layer", cr.RFM_BREAKDOWN]
+    assert two.dropped == ("gender",) and two.first == "age_band" and two.min_cell == 1
+    assert two.first_table.equals(cr.segment_uplift(hand, c, "age_band", min_cell=1))
     combined = two.combined()
     assert combined.breakdown.unique().tolist() == ["age_band", "layer", "rfm"]
-    assert set(combined.verdict) == {"too_small"}  # 5 and 3 members: under 30
-    assert set(two.book_table().verdict) == {"样本不足"}
+    assert set(two.book_table().verdict) <= set(cr.SEGMENT_VERDICTS.values())
+    # nothing splits the members: a note that says which fields to fill in
+    with pytest.raises(NotAvailable, match="分成两个以上分群") as err:
+        cr.segment_uplifts(hand, c, ["gender"], rfm=False)
+    assert err.value.missing.startswith("gender 对本活动的所有成员都是同一个值")
     with pytest.raises(ValueError, match="breakdowns"):
         cr.segment_uplifts(hand, c, [], rfm=False)
     # the docstring's example: age_band positive (0.05), too_small (0.3), not_significant
     # (0.01); rfm positive, negative -> tested 2, small 1, best the 0.05 one (too_small is not
-    # tested), positive 2 over both, cells 5
+    # tested), positive 2 over both, negative 1, cells 5
     def table(verdicts, uplifts):
         return pd.DataFrame({"segment": [f"s{i}" for i in range(len(verdicts))],
                              "verdict": verdicts, "uplift": uplifts})
     segs = cr.SegmentUplifts({
         "age_band": table(["positive", "too_small", "not_significant"], [0.05, 0.3, 0.01]),
-        "rfm": table(["positive", "negative"], [0.2, -0.1])})
+        "rfm": table(["positive", "negative"], [0.2, -0.1])}, dropped=("gender", "layer"))
     assert cr.segment_uplifts_summary(segs) == {
         "seg_breakdown": "age_band", "seg_tested": 2, "seg_small": 1, "seg_positive": 2,
-        "seg_cells": 5, "seg_best": "s0", "seg_best_uplift": 0.05}
+        "seg_cells": 5, "seg_best": "s0", "seg_best_uplift": 0.05, "seg_negative": 1,
+        "seg_dropped": "gender、layer", "seg_min_cell": cr.MIN_CELL}
 
 
 def test_history_summary_by_hand(hand):
     nan = float("nan")
     hist = pd.DataFrame({"campaign_id": ["C1", "C2", "C3"], "name": ["甲", "乙", "丙"],
                          "uplift": [0.03, 0.01, nan], "ci_low": [0.01, -0.01, nan],
-                         "roi": [-0.2, 0.4, nan]})
+                         "ci_high": [0.05, 0.03, nan], "roi": [-0.2, 0.4, nan]})
     # C3 has no uplift (no holdout); C1's interval is above 0, C2's ROI is positive and best
     assert cr.history_summary(hist) == {"hist_campaigns": 3, "hist_significant": 1,
                                         "hist_positive_roi": 1, "hist_best": "C2「乙」",
-                                        "hist_best_roi": 0.4}
+                                        "hist_best_roi": 0.4, "hist_compared": 2,
+                                        "hist_negative": 0, "hist_with_roi": 2}
     none = cr.history_summary(hist.iloc[2:])
     assert none["hist_best"] == "无" and math.isnan(none["hist_best_roi"])
+    # campaigns with an uplift but no ROI (no unit costs): none is named the best
+    unpriced = cr.history_summary(hist.assign(roi=nan))
+    assert (unpriced["hist_best"], unpriced["hist_with_roi"], unpriced["hist_compared"]) == ("无", 0, 2)
     # on the hand-built data: C1 has an uplift, C2 (no holdout) and C3 (no members) do not
     s = cr.history_summary(cr.history(hand))
     assert (s["hist_campaigns"], s["hist_best"]) == (3, "C1「活动C1」")
@@ -556,11 +619,12 @@ def test_next_round_summary_by_hand(hand):
     assert s == {"plan_segments": 1, "plan_names": "35-44", "plan_targets": 1,
                  "plan_incremental": pytest.approx(0.2), "plan_cost": pytest.approx(5.1),
                  "plan_basis": "分群显著 (segment)", "budget": 100.0,
-                 "offer": cr.OFFERS["bind_card"]}
+                 "offer": cr.OFFERS["bind_card"], "budget_applied": True, "channel": "短信",
+                 "plan_rows": 1}
     empty, _t = cr.next_round(hand, c, forced.assign(verdict="not_significant"), "age_band")
     s0 = cr.next_round_summary(empty, c)
     assert (s0["plan_segments"], s0["plan_names"], s0["plan_basis"]) == (0, "无", cr.NO_PLAN)
-    assert math.isnan(s0["budget"])
+    assert math.isnan(s0["budget"]) and not s0["budget_applied"] and s0["plan_rows"] == 0
 
 
 def test_goal_summary_by_hand():
@@ -572,4 +636,244 @@ def test_goal_summary_by_hand():
     assert planning.goal_summary(plan, 80) == {
         "target_investors": 80, "target_registrations": pytest.approx(200.0),
         "target_clicks": pytest.approx(1400.0), "target_budget": pytest.approx(6000.0),
-        "target_top": "A", "target_top_share": pytest.approx(0.75)}
+        "target_top": "A", "target_top_share": pytest.approx(0.75), "target_channels": 2,
+        "target_unknown_rate": "", "target_no_spend": "B",
+        "target_window_days": planning.PLAN_WINDOW_DAYS}
+    # A needs the whole budget; B only needs volume
+    assert planning.budget_summary(plan) == {"target_budget_top": "A", "target_budget_top_share": 1.0,
+                                             "target_budget_paid": 1}
+    # without spend data the budget is unknown, not 0: no budget section
+    unknown = planning.decompose_goal(rates.assign(cost_per_investor=float("nan")), 80)
+    assert math.isnan(planning.goal_summary(unknown, 80)["target_budget"])
+    with pytest.raises(NotAvailable, match="costs"):
+        planning.budget_summary(unknown)
+    # spend only on channels without first investors: no channel needs a budget
+    unpaid = planning.decompose_goal(rates.assign(cost_per_investor=0.0), 80)
+    with pytest.raises(NotAvailable, match="都没有带来首投用户"):
+        planning.budget_summary(unpaid)
+
+
+# --------------------------------------------------------------------------------------------
+# the shapes of an analyst's own campaign data
+
+
+@pytest.fixture
+def shapes(tmp_path: Path):
+    """`hand_tables` with the campaigns an analyst's data has: C4 all held out, C5 as C1
+    without unit costs, C6 starting after the analysis date, C7 without a goal, C8 as C1 with
+    a cost per send only, C9 as C1 without a window, delivery receipts or any click."""
+    tables = hand_tables()
+    c1 = [m for m in tables["campaign_members"] if m["campaign_id"] == "C1"]
+    tables["campaigns"] += [
+        _campaign_row("C4"), _campaign_row("C5", cost_per_send=None, cost_per_reward=None),
+        _campaign_row("C6", start_at="2025-04-15 10:00:00", end_at="2025-04-22 10:00:00"),
+        _campaign_row("C7", goal=None), _campaign_row("C8", cost_per_reward=None),
+        _campaign_row("C9", window=None)]
+    tables["campaign_members"] += [
+        _member("C4", "U5", "control"), _member("C4", "U6", "control"),
+        *[{**m, "campaign_id": "C5"} for m in c1], _member("C6", "U1", "treatment", "2025-04-15 10:00:00"),
+        _member("C7", "U1", "treatment", "2025-03-01 10:05:00"), _member("C7", "U5", "control"),
+        *[{**m, "campaign_id": "C8"} for m in c1],
+        *[{**m, "campaign_id": "C9", "delivered": None, "clicked_at": None} for m in c1]]
+    return open_dataset(write_dataset(tmp_path / "shapes", **tables))
+
+
+def test_campaigns_after_the_analysis_date_are_left_out(shapes, tmp_path):
+    # C6 starts on 04-15, after the analysis date (03-31): not listed, not reviewable
+    assert "C6" not in cr.campaigns(shapes).campaign_id.tolist()
+    with pytest.raises(NotAvailable, match="之后才开始"):
+        cr.campaign(shapes, "C6")
+    with pytest.raises(ValueError, match="campaign_id: 'NOPE'"):  # a typo still stops the chapter
+        cr.campaign(shapes, "NOPE")
+    # an analysis date before every campaign: nothing to review, and the note says why
+    early = open_dataset(write_dataset(tmp_path / "early", **hand_tables()), analysis_date="2025-02-15")
+    with pytest.raises(NotAvailable, match="在分析日之前开始的活动") as err:
+        cr.campaign(early)
+    assert err.value.missing == "campaigns 表中的 3 次活动都在分析日 2025-02-15 之后才开始"
+
+
+def test_default_campaign_is_the_latest_with_a_holdout(shapes, monkeypatch):
+    # C1, C5, C7, C8 and C9 all start at 03-01 10:00 with both groups: ties by campaign_id
+    assert cr.default_choice(shapes) == {"campaign_id": "C9", "basis": "holdout", "campaigns": 8}
+    assert cr.campaign(shapes).campaign_id == "C9"
+    table = cr.campaigns(shapes)
+    # no campaign with a holdout: the latest with members; no members at all: the latest
+    no_holdout = table.assign(control=0)
+    monkeypatch.setattr(cr, "campaigns", lambda ds: no_holdout)
+    assert cr.default_choice(shapes) == {"campaign_id": "C9", "basis": "members", "campaigns": 8}
+    empty = table.assign(members=0, treatment=0, control=0)
+    monkeypatch.setattr(cr, "campaigns", lambda ds: empty)
+    assert cr.default_choice(shapes)["basis"] == "latest"
+
+
+def test_campaign_without_unit_costs(shapes):
+    c5 = cr.campaign(shapes, "C5")
+    assert not c5.costs_known and math.isnan(c5.cost_per_send)
+    card = c5.card().set_index("item").value
+    assert card["单条发送成本 (cost per send)"] == "未记录"
+    e = cr.effect(shapes, c5)
+    # the response is C1's (3 of 5 against 1 of 3); the cost and everything made of it unknown
+    assert e["uplift"] == pytest.approx(3 / 5 - 1 / 3)
+    assert all(math.isnan(e[k]) for k in ("cost", "cost_per_incremental", "roi"))
+    with pytest.raises(NotAvailable, match="cost_per_send") as err:
+        cr.roi_summary(e, c5)
+    assert "响应和增量照常计算" in err.value.missing
+    hist = cr.history(shapes).set_index("campaign_id")
+    assert hist.note["C5"] == "无成本 (no unit costs)" and math.isnan(hist.roi["C5"])
+    # the next round cannot be cut at a budget it cannot price: every segment is kept
+    forced = pd.DataFrame({"segment": ["35-44"], "verdict": ["positive"], "uplift": [0.2],
+                           "ci_low": [0.05], "rate_t": [0.5], "users_t": [3], "users_c": [2]})
+    plan, targets = cr.next_round(shapes, c5, forced, "age_band", budget=1.0)
+    assert plan.within_budget.all() and targets.to_pandas().user_id.tolist() == ["U3"]
+    s = cr.next_round_summary(plan, c5, 1.0)
+    assert not s["budget_applied"] and math.isnan(s["plan_cost"]) and s["plan_targets"] == 1
+    # only the cost per send given: the reward counts as 0, and the card and summary say so
+    c8 = cr.campaign(shapes, "C8")
+    assert c8.costs_known and c8.cost_assumed == ("cost_per_reward",)
+    money = cr.roi_summary(cr.effect(shapes, c8), c8)
+    assert money["cost"] == pytest.approx(5 * 0.1) and money["cost_assumed"] == "单次奖励成本"
+    assert c8.card().set_index("item").value["单次奖励成本 (cost per reward)"] == "0.00 元 (未填写，按 0 计)"
+
+
+def test_campaign_all_held_out_or_without_a_goal(shapes):
+    c4 = cr.campaign(shapes, "C4")
+    assert (c4.treatment, c4.control) == (0, 2)
+    assert cr.card_summary(c4, cr.campaigns(shapes))["campaign"] == "C4「活动C4」"
+    for question in (lambda: cr.campaign_funnel(shapes, c4), lambda: cr.effect(shapes, c4),
+                     lambda: cr.cuped(shapes, c4), lambda: uplift.uplift_model(shapes, c4)):
+        with pytest.raises(NotAvailable, match="实验组") as err:
+            question()
+        assert "全部在对照组" in err.value.missing
+    # a campaign without a goal: a note, or the chapter's goal parameter
+    with pytest.raises(NotAvailable, match="目标") as err:
+        cr.campaign(shapes, "C7")
+    assert "没有填写目标" in err.value.missing
+    assert cr.campaign(shapes, "C7", goal="bind_card").goal == "bind_card"
+    hist = cr.history(shapes).set_index("campaign_id")
+    assert "没有填写目标" in hist.note["C7"] and hist.note["C4"] == cr.NO_TREATMENT
+
+
+def test_untracked_steps_and_default_window(shapes):
+    # C9: no window in the campaigns table (bind_card: 7 days, said on the card), no delivery
+    # receipts and no click (its tagged link_click is tagged C1): those steps are left out
+    c9 = cr.campaign(shapes, "C9")
+    assert (c9.window_days, c9.window_default) == (7, True)
+    assert "按目标取默认" in c9.card().set_index("item").value["响应窗口 (window)"]
+    assert cr.untracked_steps(shapes, c9) == ("delivered", "clicked")
+    fun = cr.campaign_funnel(shapes, c9)
+    # sent 5 -> opened 3 (U1's app_open, and the responders U2, U7) -> goal 3
+    assert fun.set_index("step").users.to_dict() == {"sent": 5, "opened": 3, "goal": 3}
+    diag = cr.diagnose(fun)
+    assert diag.rate.isna().tolist() == [True, True, True, False] and not diag.weak.any()
+    s = cr.funnel_summary(fun, diag)
+    assert s["untracked"] == "送达、点击短链" and math.isnan(s["delivery_rate"])
+    # C1 records all three
+    assert cr.untracked_steps(shapes, cr.campaign(shapes, "C1")) == ()
+
+
+def test_goal_plan_needs_ad_clicks(hand):
+    # the hand-built data has link clicks but no ad_click: the plan cannot start
+    with pytest.raises(NotAvailable, match="ad_click"):
+        planning.goal_plan(hand, 100)
+    with pytest.raises(ValueError, match="target_investors"):
+        planning.goal_plan(hand, 0)
+
+
+@pytest.fixture(scope="module")
+def small_demos(tmp_path_factory):
+    """Generated demos of 40 and 300 users: campaigns of a handful of members, some without a
+    holdout or without members at all."""
+    from growthloop.demo import generate_dataset
+
+    out = {}
+    for n_users in (40, 300):
+        folder = tmp_path_factory.mktemp("small") / f"u{n_users}"
+        generate_dataset(folder, n_users=n_users, seed=3)
+        out[n_users] = open_dataset(folder)
+    return out
+
+
+def _no_none(values: dict) -> None:
+    bad = {k: v for k, v in values.items() if v is None}
+    assert not bad, f"summaries must never hold None (a glued None breaks the book): {bad}"
+
+
+@pytest.mark.parametrize("n_users", [40, 300])
+def test_small_datasets_give_numbers_or_notes(small_demos, n_users):
+    """Every question of the chapter, on every campaign of a tiny dataset, gives its numbers or
+    a NotAvailable, never another error or a None (the 40-user book once failed on one)."""
+    ds = small_demos[n_users]
+    outcomes = []
+
+    def ask(question):
+        try:
+            result = question()
+        except NotAvailable as note:
+            assert note.need and note.missing
+            outcomes.append("note")
+            return None
+        outcomes.append("shown")
+        if isinstance(result, dict):
+            _no_none(result)
+        return result
+
+    all_campaigns = cr.campaigns(ds)
+    for cid in all_campaigns.campaign_id:
+        camp = cr.campaign(ds, cid)
+        ask(lambda camp=camp: cr.card_summary(camp, all_campaigns))
+        fun = ask(lambda camp=camp: cr.campaign_funnel(ds, camp))
+        if fun is not None:
+            ask(lambda fun=fun: cr.funnel_summary(fun, cr.diagnose(fun)))
+        eff = ask(lambda camp=camp: cr.effect(ds, camp, min_group=10))
+        if eff is not None:
+            ask(lambda eff=eff, camp=camp: cr.effect_summary(eff, camp))
+            ask(lambda eff=eff, camp=camp: cr.roi_summary(eff, camp))
+            bal = ask(lambda camp=camp: cr.balance(ds, camp, min_group=10))
+            if bal is not None:
+                ask(lambda eff=eff, bal=bal: cr.checks_summary(
+                    stats.srm(eff["users_t"], eff["users_c"], 0.2), cr.power_check(eff), bal))
+        cup = ask(lambda camp=camp: cr.cuped(ds, camp, min_group=10))
+        if cup is not None:
+            ask(lambda cup=cup: cr.cuped_summary(cup, "pre_active_days"))
+        segs = ask(lambda camp=camp: cr.segment_uplifts(ds, camp, ["age_band", "layer", "signup_channel"]))
+        if segs is not None:
+            ask(lambda segs=segs: cr.segment_uplifts_summary(segs))
+        model = ask(lambda camp=camp: uplift.uplift_model(ds, camp))
+        if model is not None:
+            ask(lambda model=model: uplift.model_summary(model, 0.0))
+        plan = ask(lambda camp=camp: cr.next_round_plan(ds, camp, ["age_band"], budget=500.0, min_group=10))
+        if plan is not None:
+            ask(lambda plan=plan, camp=camp: cr.next_round_summary(plan[0], camp, 500.0))
+    hist = ask(lambda: cr.history(ds))
+    if hist is not None:
+        ask(lambda: cr.history_summary(hist))
+    goal = ask(lambda: planning.goal_plan(ds, 300))
+    if goal is not None:
+        ask(lambda: planning.goal_summary(goal, 300))
+    assert "note" in outcomes and "shown" in outcomes
+
+
+def test_two_weeks_of_data(small_demos):
+    # the 300-user demo cut at its tenth day: no campaign has started, no 30-day conversion
+    # window has ended; both say so instead of showing numbers
+    ds = open_dataset(small_demos[300].path, analysis_date="2025-07-10")
+    with pytest.raises(NotAvailable, match="在分析日之前开始的活动"):
+        cr.campaign(ds)
+    with pytest.raises(NotAvailable, match="转化窗口") as err:
+        planning.goal_plan(ds, 300)
+    assert "还在转化窗口之内" in err.value.missing
+
+
+def test_nobody_responded(hand):
+    # C1 reviewed on the sign-up goal: its members signed up before it, so nobody responds.
+    # The effect is still shown (0 of 5 against 0 of 3, no z test); what needs a variance of
+    # the response says why it cannot
+    c = cr.campaign(hand, "C1", goal="register")
+    e = cr.effect(hand, c)
+    assert (e["responders_t"], e["responders_c"]) == (0, 0) and math.isnan(e["p_value"])
+    for question, match in ((lambda: cr.cuped(hand, c), "所有成员的响应都一样"),
+                            (lambda: cr.segment_uplifts(hand, c, "age_band", min_cell=1), "两组都没有人达成目标"),
+                            (lambda: uplift.uplift_model(hand, c), "对照组不足 30 人")):
+        with pytest.raises(NotAvailable) as err:
+            question()
+        assert match in err.value.missing

@@ -56,7 +56,8 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from growthloop.marts.events import EventSelector, checked, selector
+from growthloop.errors import NotAvailable
+from growthloop.marts.events import EventSelector, checked, event_names, selector
 from growthloop.marts.identity import person_steps
 from growthloop.marts.outcomes import INVESTMENT_GOALS, outcomes
 from growthloop.marts.wide import user_wide
@@ -88,6 +89,7 @@ LOW_RESPONSE = 0.01
 SMD_LIMIT = 0.1
 GROUP_LABELS = {"treatment": "实验组 (treatment)", "control": "对照组 (holdout)"}
 NO_HOLDOUT = "本活动没有对照组 (holdout)，无法估计增量 (no uplift can be estimated)"
+NO_TREATMENT = "本活动的成员全部在对照组，没有人收到消息 (no treatment group)"
 
 #: the verdicts of :func:`verdict` on the whole campaign (codes) and the sentence the book
 #: shows for each
@@ -120,20 +122,71 @@ def _label(vocabulary: dict[str, str], code: str, name: str) -> str:
 
 
 def verdict_label(code: str) -> str:
-    """The sentence the book shows for a :func:`verdict` code (ValueError if unknown)."""
+    """The sentence the book shows for a :func:`verdict` code.
+
+    Parameters
+    ----------
+    code : str
+        A key of VERDICTS.
+
+    Returns
+    -------
+    str
+        Its sentence.
+
+    Raises
+    ------
+    ValueError
+        An unknown code.
+    """
     return _label(VERDICTS, code, "code")
 
 
 def segment_verdict_label(code: str) -> str:
-    """The label the book shows for a segment verdict code (ValueError if unknown)."""
+    """The label the book shows for a segment verdict code.
+
+    Parameters
+    ----------
+    code : str
+        A key of SEGMENT_VERDICTS.
+
+    Returns
+    -------
+    str
+        Its label.
+
+    Raises
+    ------
+    ValueError
+        An unknown code.
+    """
     return _label(SEGMENT_VERDICTS, code, "code")
 
 
 def segment_verdict(n_t: int, n_c: int, uplift: float, p_holm: float, alpha: float = 0.05,
                     min_cell: int = MIN_CELL) -> str:
-    """The verdict code of one segment: too_small when either group has fewer than
-    `min_cell` members, positive / negative when Holm's p-value is under `alpha` (by the sign
-    of the uplift), else not_significant (also when no test was possible)."""
+    """The verdict code of one segment.
+
+    Parameters
+    ----------
+    n_t, n_c : int
+        Members of the segment in treatment and in the holdout.
+    uplift : float
+        The segment's uplift.
+    p_holm : float
+        Its Holm-adjusted p-value (NaN when not tested).
+    alpha : float, default 0.05
+        The significance level.
+    min_cell : int, default MIN_CELL
+        The smallest group that gets a verdict.
+
+    Returns
+    -------
+    str
+        too_small when either group has fewer than `min_cell` members, positive / negative
+        when Holm's p-value is under `alpha` (by the sign of the uplift), else
+        not_significant (also when no test was possible).
+    """
     if min(n_t, n_c) < min_cell:
         return "too_small"
     if not math.isnan(p_holm) and p_holm < alpha:
@@ -145,9 +198,19 @@ def segment_verdict(n_t: int, n_c: int, uplift: float, p_holm: float, alpha: flo
 # the campaign
 
 
+def _count(n: int) -> str:
+    """A count as written when no suppression applies (the card's default label)."""
+    return f"{int(n):,}"
+
+
 @dataclass(frozen=True)
 class Campaign:
-    """One campaign as reviewed: its card and the window and goal used."""
+    """One campaign as reviewed: its card and the window and goal used.
+
+    Made by :func:`campaign`. Unit costs are NaN when the campaigns table does not give them
+    (neither cost_per_send nor cost_per_reward); when it gives one of the two, the other is 0
+    and named in `cost_assumed`.
+    """
 
     campaign_id: str
     name: str
@@ -166,10 +229,20 @@ class Campaign:
     #: the goal as an event of the data (None for the investment goals): a role, an own event,
     #: with its property filter; `goal` is then its key
     goal_event: EventSelector | None = None
+    #: the window is the chapter's default for the goal (the campaigns table gives none)
+    window_default: bool = False
+    #: unit costs the campaigns table leaves blank while giving the other one: counted as 0
+    cost_assumed: tuple[str, ...] = ()
 
     @property
     def has_holdout(self) -> bool:
+        """Both groups have members: an uplift can be estimated."""
         return self.control > 0 and self.treatment > 0
+
+    @property
+    def costs_known(self) -> bool:
+        """The campaigns table gives the campaign's unit costs (at least one of the two)."""
+        return not (math.isnan(self.cost_per_send) or math.isnan(self.cost_per_reward))
 
     @property
     def acquisition(self) -> bool:
@@ -187,35 +260,61 @@ class Campaign:
     @property
     def channel_label(self) -> str:
         """The channel as the book shows it (CHANNEL_LABELS: sms -> 短信; else the code)."""
-        return CHANNEL_LABELS.get(self.channel, self.channel)
+        return CHANNEL_LABELS.get(self.channel, self.channel) or "未记录"
 
-    def card(self) -> pd.DataFrame:
-        """The campaign card as a two-column table (item, value) for the book."""
+    def _unit_cost(self, field: str) -> str:
+        value = getattr(self, field)
+        if math.isnan(value):
+            return "未记录"
+        return f"{value:,.2f} 元" + (" (未填写，按 0 计)" if field in self.cost_assumed else "")
+
+    def card(self, label=_count) -> pd.DataFrame:
+        """The campaign card as a two-column table (item, value) for the book.
+
+        Parameters
+        ----------
+        label : callable, default plain thousands
+            How a count of people is written (the chapter's `cell_label`, so a small group
+            reads "<10" here as in every table).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns item, value (text).
+        """
         rows = [
-            ("活动 (campaign)", f"{self.campaign_id} {self.name}"),
-            ("渠道 (channel)", CHANNEL_LABELS.get(self.channel, self.channel)),
+            ("活动 (campaign)", f"{self.campaign_id} {self.name}".strip()),
+            ("渠道 (channel)", self.channel_label),
             ("开始时间 (start)", self.start_at.strftime("%Y-%m-%d %H:%M")),
             ("目标 (goal)", f"{self.goal_label} ({self.goal})"),
-            ("响应窗口 (window)", f"{self.window_days} 天"),
+            ("响应窗口 (window)", f"{self.window_days} 天" + (" (活动表未填写，按目标取默认)" if self.window_default else "")),
             ("目标人群规则 (target rule)", self.target_rule or "未记录"),
-            ("名单人数 (members)", f"{self.members:,}"),
-            ("实验组 / 对照组", f"{self.treatment:,} / {self.control:,}"),
+            ("名单人数 (members)", label(self.members)),
+            ("实验组 / 对照组", f"{label(self.treatment)} / {label(self.control)}"),
             ("对照组占比 (holdout share)", f"{self.control / self.members:.1%}" if self.members else ""),
-            ("单条发送成本 (cost per send)", f"{self.cost_per_send:,.2f} 元"),
-            ("单次奖励成本 (cost per reward)", f"{self.cost_per_reward:,.2f} 元"),
+            ("单条发送成本 (cost per send)", self._unit_cost("cost_per_send")),
+            ("单次奖励成本 (cost per reward)", self._unit_cost("cost_per_reward")),
             ("最晚发送延迟 (max send delay)", f"{self.max_send_delay_minutes:,.0f} 分钟"),
             ("窗口已结束 (window complete)", "是" if self.window_complete else "否，结果为截至分析日"),
         ]
         return pd.DataFrame(rows, columns=["item", "value"])
 
 
+#: how to supply campaign data (the fix of every note about missing campaign tables)
+CAMPAIGN_FIX = ("把活动记录导出为 campaigns（campaign_id、渠道、开始时间、目标、响应窗口、单条与奖励成本）和 "
+                "campaign_members（campaign_id、user_id、group = treatment / control、sent_at）两张表放进"
+                "数据目录；每次活动随机留出 10%–20% 的成员不发消息，作为对照组")
+#: how to get a holdout (the fix of every note about a campaign without one)
+HOLDOUT_FIX = ("下一次活动上线前随机留出 10%–20% 的名单不发消息 (group = control)；数据中已有对照组的活动"
+               "可以用本章参数 campaign_id 复盘")
+
+
 def _require(ds: Dataset) -> None:
-    for name in ("campaigns", "campaign_members"):
-        if not ds.has(name):
-            raise DataError(name, None, "table is not in this dataset",
-                            hint="the closed-loop campaign review needs campaigns and "
-                                 "campaign_members (who was sent and who was held out); "
-                                 f"add {name}.parquet or {name}.csv to the dataset folder")
+    """NotAvailable unless the dataset has both campaign tables."""
+    absent = [name for name in ("campaigns", "campaign_members") if not ds.has(name)]
+    if absent:
+        raise NotAvailable("活动表 campaigns 和活动名单 campaign_members（每次活动发给了谁、谁被留作对照组）",
+                           f"数据中没有 {' 和 '.join(absent)} 表", CAMPAIGN_FIX)
 
 
 def _num(value, default: float = 0.0) -> float:
@@ -224,13 +323,40 @@ def _num(value, default: float = 0.0) -> float:
     return float(value)
 
 
-def campaigns(ds: Dataset) -> pd.DataFrame:
-    """Every campaign with its member counts, oldest first.
+def _text(value) -> str:
+    """A text cell of the campaigns table; "" for a blank (None or NaN)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
 
-    Columns: campaign_id, name, channel, goal, window_days, start_at, cost_per_send,
-    cost_per_reward, target_rule, members, treatment, control, holdout_share.
+
+def campaigns(ds: Dataset) -> pd.DataFrame:
+    """Every campaign started before the end of the analysis date, with its member counts.
+
+    Campaigns that start after the analysis date are left out (nothing after it is used).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset (needs campaigns and campaign_members).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns campaign_id, name, channel, goal, window_days, start_at, cost_per_send,
+        cost_per_reward (NaN where not given), target_rule, members, treatment, control,
+        holdout_share; oldest first (ties by campaign_id).
+
+    Raises
+    ------
+    NotAvailable
+        Without the campaign tables, or without a campaign started by the analysis date.
     """
     _require(ds)
+    return ds.memo("campaign_review.campaigns", lambda: _campaigns(ds))
+
+
+def _campaigns(ds: Dataset) -> pd.DataFrame:
     c = ds.campaigns
     m = ds.campaign_members
     counts = m.group_by("campaign_id").aggregate(
@@ -238,46 +364,139 @@ def campaigns(ds: Dataset) -> pd.DataFrame:
         treatment=(_.group == "treatment").sum(),
         control=(_.group == "control").sum(),
     ).rename(_cid="campaign_id")
-    out = c.left_join(counts, c.campaign_id == counts._cid).select(
+    started = c.filter(c.start_at < ds.period_end)
+    out = started.left_join(counts, started.campaign_id == counts._cid).select(
         "campaign_id", "name", "channel", "goal", "window_days", "start_at", "cost_per_send",
         "cost_per_reward", "target_rule", "members", "treatment", "control",
     ).order_by(["start_at", "campaign_id"]).to_pandas()
+    if out.empty:
+        later = int(c.count().to_pyarrow().as_py())
+        raise NotAvailable("至少一次在分析日之前开始的活动",
+                           f"campaigns 表中的 {later} 次活动都在分析日 {ds.analysis_date} 之后才开始",
+                           "把分析日 (analysis_date) 设在活动开始之后，或补充更早的活动记录")
     for col in ("members", "treatment", "control"):
         out[col] = out[col].fillna(0).astype("int64")
+    for col in ("cost_per_send", "cost_per_reward"):
+        out[col] = out[col].astype(float)
     out["holdout_share"] = (out.control / out.members.where(out.members > 0)).astype(float)
     return out
 
 
-def default_campaign(ds: Dataset) -> str:
-    """The latest campaign that has both a treatment and a holdout group (else the latest)."""
+#: how :func:`default_choice` picked the campaign (codes; the chapter's note words them)
+DEFAULT_BASES: tuple[str, ...] = ("holdout", "members", "latest")
+
+
+def default_choice(ds: Dataset) -> dict[str, str | int]:
+    """The campaign the chapter reviews when no campaign_id is given, and why.
+
+    The latest campaign (by start, then campaign_id) that has both a treatment and a holdout
+    group; when none has, the latest with members; when none has members, the latest.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    dict
+        campaign_id, basis (a code of DEFAULT_BASES: holdout, members or latest) and
+        campaigns (how many started by the analysis date).
+
+    Raises
+    ------
+    NotAvailable
+        As :func:`campaigns`.
+    """
     table = campaigns(ds)
-    if table.empty:
-        raise DataError("campaigns", None, "table has no campaign")
     with_holdout = table[(table.control > 0) & (table.treatment > 0)]
-    pick = with_holdout if not with_holdout.empty else table
-    return str(pick.campaign_id.iloc[-1])
+    with_members = table[table.members > 0]
+    for basis, pick in zip(DEFAULT_BASES, (with_holdout, with_members, table), strict=True):
+        if not pick.empty:
+            return {"campaign_id": str(pick.campaign_id.iloc[-1]), "basis": basis,
+                    "campaigns": len(table)}
+    raise AssertionError("campaigns() returns at least one campaign")  # pragma: no cover
+
+
+def default_campaign(ds: Dataset) -> str:
+    """The campaign_id of :func:`default_choice`.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+
+    Returns
+    -------
+    str
+        The latest campaign with a holdout, else the latest with members, else the latest.
+
+    Raises
+    ------
+    NotAvailable
+        As :func:`campaigns`.
+    """
+    return str(default_choice(ds)["campaign_id"])
 
 
 def campaign(ds: Dataset, campaign_id: str | None = None, window_days: int | None = None,
-             goal: str | None = None) -> Campaign:
+             goal=None) -> Campaign:
     """The campaign to review; window and goal default to the campaigns table's.
 
-    Raises ValueError for an unknown campaign_id, goal or a window that is not positive, and
-    DataError for a campaign without members.
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    campaign_id : str or None, default None
+        The campaign; None for :func:`default_campaign`.
+    window_days : int or None, default None
+        The response window in days; None for the campaigns table's (14 days for an
+        investment goal and 7 for any other when the table gives none: `window_default`).
+    goal : str, dict or None, default None
+        first_investment, any_investment, amount or any event of the data (a role, an own
+        event, ``{event, where}`` with a property filter); None for the campaigns table's.
+
+    Returns
+    -------
+    Campaign
+        The card. A campaign without members is returned too (the questions that need members
+        say so).
+
+    Raises
+    ------
+    ValueError
+        An unknown campaign_id, a goal that is a milestone other than the investment goals,
+        or a window that is not a positive whole number.
+    NotAvailable
+        Without the campaign tables or a campaign started by the analysis date, for a campaign
+        that starts after it, or one without a goal.
+    DataError
+        A goal that is an event the data does not have.
     """
+    key = f"campaign_review.campaign:{campaign_id}:{window_days}:{goal}"
+    return ds.memo(key, lambda: _campaign(ds, campaign_id, window_days, goal))
+
+
+def _campaign(ds: Dataset, campaign_id: str | None, window_days: int | None, goal) -> Campaign:
     table = campaigns(ds)
     if campaign_id is None:
         campaign_id = default_campaign(ds)
     known = table.campaign_id.tolist()
     if campaign_id not in known:
+        every = ds.campaigns.campaign_id.to_pyarrow().to_pylist()
+        if campaign_id in every:
+            raise NotAvailable(f"活动 {campaign_id} 在分析日之前已经开始",
+                               f"活动 {campaign_id} 在分析日 {ds.analysis_date} 之后才开始",
+                               "把分析日 (analysis_date) 设在活动开始之后，或复盘另一次活动")
         raise ValueError(f"campaign_id: {campaign_id!r} is not in the campaigns table; "
                          f"allowed: {known}")
     row = table.set_index("campaign_id").loc[campaign_id]
-    goal = goal or row.goal
-    if goal is None or (isinstance(goal, float) and math.isnan(goal)):
-        raise DataError("campaigns", "goal", f"campaign {campaign_id!r} has no goal",
-                        hint="give the goal column a value (first_investment, bind_card, any "
-                             "event of the data) or pass the chapter's goal parameter")
+    goal = goal or _text(row.goal)
+    if not goal:
+        raise NotAvailable("活动的目标 (campaigns.goal)：响应按目标计算",
+                           f"活动 {campaign_id} 在活动表中没有填写目标",
+                           "在 campaigns 表的 goal 列填写目标（first_investment、bind_card 或数据中的任何事件），"
+                           "或用本章参数 goal 指定")
     goal_event = None
     if goal not in INVESTMENT_GOALS:
         (goal_event,) = checked(ds, [goal], "goal")
@@ -286,15 +505,12 @@ def campaign(ds: Dataset, campaign_id: str | None = None, window_days: int | Non
                              f"{list(INVESTMENT_GOALS)}, else any event of the data")
         goal = goal_event.key
     window = window_days if window_days is not None else row.window_days
-    if window is None or pd.isna(window):
+    window_default = window is None or pd.isna(window)
+    if window_default:
         window = 14 if goal in INVESTMENT_GOALS else 7
     if int(window) != window or int(window) <= 0:
         raise ValueError(f"window_days: {window_days!r}; allowed: a positive whole number of days")
     window = int(window)
-    if int(row.members) == 0:
-        raise DataError("campaign_members", "campaign_id",
-                        f"campaign {campaign_id!r} has no members",
-                        hint="without its sent and held-out members a campaign cannot be reviewed")
     start = pd.Timestamp(row.start_at).to_pydatetime()
     m = ds.campaign_members.filter(_.campaign_id == campaign_id)
     last_sent = m.sent_at.max().to_pyarrow().as_py()
@@ -302,17 +518,104 @@ def campaign(ds: Dataset, campaign_id: str | None = None, window_days: int | Non
     end = ds.period_end
     complete = (last_sent or start) + dt.timedelta(days=window) < end and \
         start + dt.timedelta(days=window) < end
+    send, reward = float(row.cost_per_send), float(row.cost_per_reward)
+    assumed: tuple[str, ...] = ()
+    if math.isnan(send) != math.isnan(reward):  # one given: the blank one is 0, and said so
+        assumed = ("cost_per_send",) if math.isnan(send) else ("cost_per_reward",)
+        send, reward = _num(send), _num(reward)
     return Campaign(
-        campaign_id=str(campaign_id), name=str(row["name"] or ""), channel=str(row.channel or ""),
+        campaign_id=str(campaign_id), name=_text(row["name"]), channel=_text(row.channel),
         start_at=start, goal=str(goal), window_days=window, goal_event=goal_event,
-        cost_per_send=_num(row.cost_per_send), cost_per_reward=_num(row.cost_per_reward),
-        target_rule=str(row.target_rule) if "target_rule" in row and row.target_rule else "",
+        cost_per_send=send, cost_per_reward=reward,
+        target_rule=_text(row.target_rule) if "target_rule" in row else "",
         members=int(row.members), treatment=int(row.treatment), control=int(row.control),
         max_send_delay_minutes=float(delay), window_complete=bool(complete),
+        window_default=bool(window_default), cost_assumed=assumed,
     )
 
 
-def card_summary(camp: Campaign, all_campaigns: pd.DataFrame) -> dict[str, int | float | str]:
+def require_members(camp: Campaign) -> None:
+    """NotAvailable for a campaign without members.
+
+    Parameters
+    ----------
+    camp : Campaign
+        The campaign reviewed.
+
+    Raises
+    ------
+    NotAvailable
+        When campaign_members has nobody for it.
+    """
+    if camp.members == 0:
+        raise NotAvailable("活动名单 (campaign_members)：收到消息和被留作对照组的成员",
+                           f"活动 {camp.campaign_id} 在 campaign_members 中没有成员",
+                           "补充这次活动的名单，或用本章参数 campaign_id 复盘另一次活动")
+
+
+def require_treatment(camp: Campaign) -> None:
+    """NotAvailable for a campaign nobody was sent (every member held out, or none).
+
+    Parameters
+    ----------
+    camp : Campaign
+        The campaign reviewed.
+
+    Raises
+    ------
+    NotAvailable
+        Without members, or without a treatment group.
+    """
+    require_members(camp)
+    if camp.treatment == 0:
+        raise NotAvailable("实验组：收到消息的成员 (group = treatment)",
+                           f"活动 {camp.campaign_id} 的成员全部在对照组，没有人收到消息",
+                           "检查名单的 group 列是否把实验组写成了别的值（应为 treatment），或用本章参数 "
+                           "campaign_id 复盘另一次活动")
+
+
+def require_holdout(camp: Campaign) -> None:
+    """NotAvailable unless the campaign has a treatment and a holdout group.
+
+    Parameters
+    ----------
+    camp : Campaign
+        The campaign reviewed.
+
+    Raises
+    ------
+    NotAvailable
+        Without members, a treatment group or a holdout.
+    """
+    require_treatment(camp)
+    if camp.control == 0:
+        raise NotAvailable("对照组 (holdout)：随机留出、不发消息的成员，用来估计活动带来的增量",
+                           f"活动 {camp.campaign_id} 的成员全部收到了消息，没有对照组 (holdout)，无法估计增量",
+                           HOLDOUT_FIX)
+
+
+#: a send later than this many minutes after start_at: the two groups' windows do not start
+#: together (the card's finding says so)
+SEND_DELAY_LIMIT = 60.0
+
+
+def campaign_label(camp: Campaign) -> str:
+    """How the book names a campaign: "<id>「<name>」", the id alone without a name.
+
+    Parameters
+    ----------
+    camp : Campaign
+        The campaign.
+
+    Returns
+    -------
+    str
+        The label.
+    """
+    return f"{camp.campaign_id}「{camp.name}」" if camp.name else camp.campaign_id
+
+
+def card_summary(camp: Campaign, all_campaigns: pd.DataFrame) -> dict[str, int | float | str | bool]:
     """The campaign card for the chapter's prose (glued as ``review_<key>``).
 
     Parameters
@@ -325,9 +628,11 @@ def card_summary(camp: Campaign, all_campaigns: pd.DataFrame) -> dict[str, int |
     Returns
     -------
     dict
-        campaigns (how many in the data), campaign ("<id>「<name>」"), channel and goal (their
-        labels), window (days), members, treatment, control and send_delay (the largest send
-        delay after start_at, minutes).
+        campaigns (how many in the data), campaign (:func:`campaign_label`), channel and goal
+        (their labels), window (days), members, treatment, control, send_delay (the largest
+        send delay after start_at, minutes), send_delay_limit (SEND_DELAY_LIMIT),
+        window_complete, window_default (the window is the default for the goal) and
+        costs_known.
 
     Examples
     --------
@@ -337,7 +642,7 @@ def card_summary(camp: Campaign, all_campaigns: pd.DataFrame) -> dict[str, int |
     """
     return {
         "campaigns": len(all_campaigns),
-        "campaign": f"{camp.campaign_id}「{camp.name}」",
+        "campaign": campaign_label(camp),
         "channel": camp.channel_label,
         "goal": camp.goal_label,
         "window": camp.window_days,
@@ -345,6 +650,10 @@ def card_summary(camp: Campaign, all_campaigns: pd.DataFrame) -> dict[str, int |
         "treatment": camp.treatment,
         "control": camp.control,
         "send_delay": camp.max_send_delay_minutes,
+        "send_delay_limit": SEND_DELAY_LIMIT,
+        "window_complete": camp.window_complete,
+        "window_default": camp.window_default,
+        "costs_known": camp.costs_known,
     }
 
 
@@ -369,9 +678,24 @@ def campaign_list(all_campaigns: pd.DataFrame) -> pd.DataFrame:
 
 
 def members(ds: Dataset, camp: Campaign, pre_days: int = 90) -> ibis.Table:
-    """The campaign's members: the kept mart `campaign_outcomes` (one row per member, see
-    :mod:`growthloop.marts.outcomes`) with `layer`, their AUM layer at start_at (profiling's
-    tiers, DEFAULT_AUM_BOUNDS, drawn from `aum_at_start`). An Ibis table, never pulled whole."""
+    """The campaign's members with their AUM layer at start_at.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    camp : Campaign
+        The campaign reviewed.
+    pre_days : int, default 90
+        The mart's pre-campaign days (its key).
+
+    Returns
+    -------
+    ibis.Table
+        The kept mart `campaign_outcomes` (one row per member, see
+        :mod:`growthloop.marts.outcomes`) with `layer` (profiling's tiers, DEFAULT_AUM_BOUNDS,
+        drawn from `aum_at_start`); never pulled whole.
+    """
     mo = outcomes(ds, camp, pre_days)
     # layer_expr reads an `aum` column: give it the assets held at start_at
     held = mo.mutate(aum=mo.aum_at_start)
@@ -395,20 +719,57 @@ def _sums_by_group(mo: ibis.Table) -> dict[str, pd.Series]:
     return {g: (agg.loc[g].fillna(0) if g in agg.index else empty) for g in ("treatment", "control")}
 
 
-def effect(ds: Dataset, camp: Campaign, alpha: float = 0.05, pre_days: int = 90) -> dict:
+def effect(ds: Dataset, camp: Campaign, alpha: float = 0.05, pre_days: int = 90,
+           min_group: int = 1) -> dict:
     """Treatment against holdout in the window: rates, uplift, amount, incremental business.
 
-    Returns plain numbers: available (False without a holdout; `reason` says why), users and
-    responders per group, rate_t, rate_c, uplift (+ ci_low, ci_high, p_value, relative with its
-    interval), amount per member (Welch t: the mean is what turns into incremental yuan, and
-    with hundreds of members per group its sampling distribution is close to normal even for
-    heavy-tailed amounts) and Mann-Whitney's p-value beside it (robust to the tail, but it
-    tests a shift of the distribution, not the mean), incremental responders, amount and
-    revenue, cost (sends x cost per send + treatment responders x cost per reward), cost per
-    send, per reward and per incremental responder, and incremental ROI.
+    Intention to treat: every treated member against every held-out member. The amount per
+    member is compared with Welch's t (the mean is what turns into incremental yuan, and with
+    hundreds of members per group its sampling distribution is close to normal even for
+    heavy-tailed amounts), with Mann-Whitney's p-value beside it (robust to the tail, but it
+    tests a shift of the distribution, not the mean). Cost = sends x cost per send + treatment
+    responders x cost per reward; NaN with the ROI when the campaigns table gives no unit cost.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    camp : Campaign
+        The campaign reviewed.
+    alpha : float, default 0.05
+        Two-sided level of every interval.
+    pre_days : int, default 90
+        Days before start_at of pre-campaign behaviour (the mart's key).
+    min_group : int, default 1
+        The smallest group compared (:func:`require_groups`): the chapter passes its
+        min_cell_size, so no group's rate is published for a handful of people.
+
+    Returns
+    -------
+    dict
+        Plain numbers: available (True), users and responders per group, sends, delivered,
+        delivery_rate, rate_t, rate_c, uplift (+ ci_low, ci_high, p_value, relative with its
+        interval), amount_t, amount_c, amount_diff (+ Welch interval and p, amount_p_mwu),
+        revenue per member, inc_responders (+ inc_low, inc_high), inc_amount, inc_revenue, cost,
+        cost_send, cost_reward, cost_per_send, cost_per_reward, cost_per_responder,
+        cost_per_incremental (NaN unless the uplift is positive), roi, significant.
+
+    Raises
+    ------
+    ValueError
+        `alpha` not between 0 and 1.
+    NotAvailable
+        A campaign without members, a treatment group or a holdout, or with a group of fewer
+        than `min_group` members.
     """
     if not 0 < alpha < 1:
         raise ValueError(f"alpha: {alpha!r}; allowed: a level between 0 and 1")
+    require_groups(camp, min_group)
+    return _effect(ds, camp, alpha, pre_days)
+
+
+def _effect(ds: Dataset, camp: Campaign, alpha: float = 0.05, pre_days: int = 90) -> dict:
+    """:func:`effect` without its checks: `available` False (and `reason`) without a holdout."""
     mo = outcomes(ds, camp, pre_days)
     g = _sums_by_group(mo)
     t, c = g["treatment"], g["control"]
@@ -424,7 +785,7 @@ def effect(ds: Dataset, camp: Campaign, alpha: float = 0.05, pre_days: int = 90)
     nan = float("nan")
     out: dict = dict(
         campaign_id=camp.campaign_id, available=camp.has_holdout and n_c > 0 and n_t > 0,
-        reason="" if n_c > 0 else NO_HOLDOUT, users_t=n_t, users_c=n_c, responders_t=x_t,
+        reason=NO_TREATMENT if n_t == 0 else ("" if n_c > 0 else NO_HOLDOUT), users_t=n_t, users_c=n_c, responders_t=x_t,
         responders_c=x_c, sends=sends, delivered=int(t.delivered),
         delivery_rate=int(t.delivered) / sends if sends else nan,
         rate_t=prop["rate_t"], rate_c=prop["rate_c"], uplift=prop["uplift"],
@@ -458,9 +819,22 @@ def effect(ds: Dataset, camp: Campaign, alpha: float = 0.05, pre_days: int = 90)
 
 
 def effect_table(camp: Campaign, eff: dict) -> pd.DataFrame:
-    """campaign_effect.csv: one row per group (campaign_id, group, users, responders, rate,
-    uplift, ci_low, ci_high, p_value); the uplift, its interval and p-value sit on the treatment
-    row, the control row is the baseline."""
+    """campaign_effect.csv: one row per group.
+
+    Parameters
+    ----------
+    camp : Campaign
+        The campaign reviewed.
+    eff : dict
+        :func:`effect`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        campaign_id, group, users, responders, rate, uplift, ci_low, ci_high, p_value; the
+        uplift, its interval and p-value sit on the treatment row, the control row is the
+        baseline.
+    """
     nan = float("nan")
     rows = [
         dict(campaign_id=camp.campaign_id, group="treatment", users=eff["users_t"],
@@ -474,7 +848,18 @@ def effect_table(camp: Campaign, eff: dict) -> pd.DataFrame:
 
 
 def business_table(eff: dict) -> pd.DataFrame:
-    """The effect in business terms, one row per measure (measure, value, ci_low, ci_high)."""
+    """campaign_business.csv: the effect in business terms.
+
+    Parameters
+    ----------
+    eff : dict
+        :func:`effect`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure: measure, value, ci_low, ci_high.
+    """
     nan = float("nan")
     rows = [
         ("实验组响应率 (treatment rate)", eff["rate_t"], nan, nan),
@@ -496,16 +881,48 @@ def business_table(eff: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["measure", "value", "ci_low", "ci_high"])
 
 
-#: the numbers of :func:`effect` the book's prose quotes, in the order it glues them
+#: the numbers of :func:`effect` the effect section quotes, in the order it glues them
 EFFECT_KEYS: tuple[str, ...] = (
     "rate_t", "rate_c", "uplift", "ci_low", "ci_high", "p_value", "relative", "rel_ci_low",
     "rel_ci_high", "amount_t", "amount_c", "amount_diff", "amount_ci_low", "amount_ci_high",
     "amount_p_welch", "amount_p_mwu", "inc_responders", "inc_low", "inc_high", "inc_amount",
-    "inc_revenue", "cost", "cost_send", "cost_reward", "cost_per_incremental", "roi")
+    "inc_revenue")
+#: the numbers of :func:`effect` the cost and ROI section quotes, in the order it glues them
+COST_KEYS: tuple[str, ...] = ("cost", "cost_send", "cost_reward", "cost_per_incremental", "roi")
 
 
-def effect_summary(eff: dict, camp: Campaign) -> dict[str, float | str]:
+def effect_summary(eff: dict, camp: Campaign) -> dict[str, float | int | str | bool]:
     """The effect against the holdout for the chapter's prose (glued as ``review_<key>``).
+
+    Parameters
+    ----------
+    eff
+        :func:`effect`.
+    camp
+        The campaign reviewed.
+
+    Returns
+    -------
+    dict
+        verdict (the sentence of :func:`verdict`'s code), verdict_code, every number of
+        EFFECT_KEYS as a float, users_t, users_c, responders_t, responders_c (ints) and
+        window_open (the window has not ended by the analysis date).
+
+    Examples
+    --------
+    60 of 200 treated against 20 of 200 held out: uplift 0.2, its interval above 0, so the
+    verdict is VERDICTS["positive"] and rate_t 0.3, rate_c 0.1.
+    """
+    code = verdict(eff)
+    out: dict[str, float | int | str | bool] = {"verdict": verdict_label(code)}
+    out.update({key: float(eff[key]) for key in EFFECT_KEYS})
+    out.update({key: int(eff[key]) for key in ("users_t", "users_c", "responders_t", "responders_c")})
+    out.update(verdict_code=code, window_open=not camp.window_complete)
+    return out
+
+
+def roi_summary(eff: dict, camp: Campaign) -> dict[str, float | int | str]:
+    """The campaign's cost and incremental ROI for the chapter's prose (``review_<key>``).
 
     Parameters
     ----------
@@ -517,34 +934,106 @@ def effect_summary(eff: dict, camp: Campaign) -> dict[str, float | str]:
     Returns
     -------
     dict
-        verdict (the sentence of :func:`verdict`'s code), every number of EFFECT_KEYS as a
-        float (NaN where the effect is not available), cost_per_send and cost_per_reward.
+        Every number of COST_KEYS as a float (cost_per_incremental NaN unless the uplift is
+        positive, roi NaN when the cost is 0), cost_per_send, cost_per_reward and cost_assumed
+        (the unit costs the table left blank and that count as 0, joined with 、; "" when
+        none).
+
+    Raises
+    ------
+    NotAvailable
+        When the campaigns table gives neither unit cost of the campaign.
 
     Examples
     --------
-    60 of 200 treated against 20 of 200 held out: uplift 0.2, its interval above 0, so the
-    verdict is VERDICTS["positive"] and rate_t 0.3, rate_c 0.1.
+    5 sends at 0.1 yuan and 3 treated responders at 10 yuan: cost 30.5 (send 0.5, reward 30).
     """
-    out: dict[str, float | str] = {"verdict": verdict_label(verdict(eff))}
-    out.update({key: float(eff[key]) for key in EFFECT_KEYS})
-    out.update(cost_per_send=camp.cost_per_send, cost_per_reward=camp.cost_per_reward)
+    if not camp.costs_known:
+        raise NotAvailable("活动的单条发送成本和单次奖励成本 (campaigns.cost_per_send / cost_per_reward)",
+                           f"活动表没有填写活动 {camp.campaign_id} 的成本，响应和增量照常计算，但算不出总成本、"
+                           "每个增量响应者的成本和增量 ROI",
+                           "在 campaigns 表填写 cost_per_send（每条短信/推送的费用，免费渠道填 0）和 "
+                           "cost_per_reward（每个响应者领取的奖励，没有奖励填 0）")
+    out: dict[str, float | int | str] = {key: float(eff[key]) for key in COST_KEYS}
+    out.update(cost_per_send=camp.cost_per_send, cost_per_reward=camp.cost_per_reward,
+               cost_assumed="、".join(COST_FIELD_LABELS[f] for f in camp.cost_assumed))
     return out
+
+
+#: how the book names the campaigns table's unit-cost columns
+COST_FIELD_LABELS: dict[str, str] = {"cost_per_send": "单条发送成本", "cost_per_reward": "单次奖励成本"}
 
 
 # --------------------------------------------------------------------------------------------
 # checks before trusting it
 
 
+def require_groups(camp: Campaign, min_group: int = 2) -> None:
+    """NotAvailable unless both groups have at least `min_group` members.
+
+    A comparison of the two groups is published only when each has that many: a variance needs
+    two, and a group smaller than the book's smallest published count (min_cell_size) would let
+    a reader tell what its few members did.
+
+    Parameters
+    ----------
+    camp : Campaign
+        The campaign reviewed.
+    min_group : int, default 2
+        The smallest group compared (the chapter passes its min_cell_size when larger).
+
+    Raises
+    ------
+    NotAvailable
+        Without a holdout (:func:`require_holdout`), or with a smaller group.
+    """
+    require_holdout(camp)
+    if min(camp.treatment, camp.control) < min_group:
+        small = "对照组" if camp.control < min_group else "实验组"
+        raise NotAvailable(f"实验组和对照组各至少 {min_group} 人：两组的比较只在每组都有这么多人时才计算和公布"
+                           "（统计上至少 2 人，且不少于本书的最小发布人数 min_cell_size）",
+                           f"活动 {camp.campaign_id} 的{small}不足 {min_group} 人",
+                           "扩大名单并随机留出 10%–20% 的对照组；数据中已有更大对照组的活动可以用本章参数 "
+                           "campaign_id 复盘")
+
+
 def balance(ds: Dataset, camp: Campaign, pre_days: int = 90,
-            covariates: Sequence[str] = COVARIATES) -> pd.DataFrame:
+            covariates: Sequence[str] = COVARIATES, min_group: int = 2) -> pd.DataFrame:
     """Pre-campaign behaviour by group: means, standardised mean difference, Welch p-value.
 
-    SMD = (mean_t - mean_c) / sqrt((var_t + var_c) / 2); |SMD| > 0.1 is flagged. With a small
-    holdout SMD is noisy, so the p-value says whether the gap is more than chance.
+    SMD = (mean_t - mean_c) / sqrt((var_t + var_c) / 2); |SMD| > SMD_LIMIT is flagged. With a
+    small holdout SMD is noisy, so the p-value says whether the gap is more than chance. A
+    measure without any variance has SMD 0 when the means are equal, else NaN (flagged).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    camp : Campaign
+        The campaign reviewed.
+    pre_days : int, default 90
+        Days before start_at of the pre-campaign measures.
+    covariates : sequence of str, default COVARIATES
+        The measures compared.
+    min_group : int, default 2
+        The smallest group compared (:func:`require_groups`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per measure: covariate, mean_t, mean_c, smd, p_value, imbalanced.
+
+    Raises
+    ------
+    ValueError
+        A covariate not in COVARIATES.
+    NotAvailable
+        Without a holdout, or with a group of fewer than `min_group` (at least 2) members.
     """
     bad = [c for c in covariates if c not in COVARIATES]
     if bad:
         raise ValueError(f"covariates: {bad} not allowed; allowed: {list(COVARIATES)}")
+    require_groups(camp, max(2, min_group))
     mo = outcomes(ds, camp, pre_days)
     aggs = {}
     for c in covariates:
@@ -555,33 +1044,39 @@ def balance(ds: Dataset, camp: Campaign, pre_days: int = 90,
     agg = agg.set_index("group")
     rows = []
     for c in covariates:
-        if not {"treatment", "control"} <= set(agg.index):
-            rows.append(dict(covariate=c, mean_t=nan_(), mean_c=nan_(), smd=nan_(), p_value=nan_(),
-                             imbalanced=False))
-            continue
         t, k = agg.loc["treatment"], agg.loc["control"]
         w = stats.welch(int(t.n), float(t[f"{c}__s"]), float(t[f"{c}__ss"]), int(k.n),
-                  float(k[f"{c}__s"]), float(k[f"{c}__ss"]))
+                        float(k[f"{c}__s"]), float(k[f"{c}__ss"]))
         vt = stats._var(t.n, t[f"{c}__s"], t[f"{c}__ss"])
         vc = stats._var(k.n, k[f"{c}__s"], k[f"{c}__ss"])
-        sd = math.sqrt((vt + vc) / 2) if not (math.isnan(vt) or math.isnan(vc)) else float("nan")
-        smd = (w["mean_t"] - w["mean_c"]) / sd if sd and sd > 0 else 0.0
+        sd = math.sqrt((vt + vc) / 2)
+        gap = w["mean_t"] - w["mean_c"]
+        smd = gap / sd if sd > 0 else (0.0 if gap == 0 else float("nan"))
         rows.append(dict(covariate=c, mean_t=float(w["mean_t"]), mean_c=float(w["mean_c"]),
                          smd=float(smd), p_value=float(w["p_value"]),
-                         imbalanced=bool(abs(smd) > SMD_LIMIT)))
+                         imbalanced=bool(math.isnan(smd) or abs(smd) > SMD_LIMIT)))
     return pd.DataFrame(rows)
-
-
-def nan_() -> float:
-    return float("nan")
 
 
 def power_check(eff: dict, alpha: float = 0.05, power: float = 0.8) -> dict:
     """Minimum detectable uplift for these group sizes and the sample the observed uplift needs.
 
-    status is a code of POWER_WARNINGS: no_holdout, too_small (a group under MIN_CELL
-    members), below_mde (an observed uplift smaller than the minimum detectable one) or ok;
-    warning is its sentence for the book ("" when ok).
+    Parameters
+    ----------
+    eff : dict
+        :func:`effect` (or its numbers: users, responders, rate_c, uplift).
+    alpha : float, default 0.05
+        The significance level.
+    power : float, default 0.8
+        The chance of detecting an uplift of the minimum detectable size.
+
+    Returns
+    -------
+    dict
+        baseline, mde, mde_relative, needed_treatment, needed_control, status (a code of
+        POWER_WARNINGS: no_holdout, too_small (a group under MIN_CELL members), below_mde (an
+        observed uplift smaller than the minimum detectable one) or ok), warning (its
+        sentence; "" when ok), alpha and power.
     """
     n_t, n_c = eff["users_t"], eff["users_c"]
     base = eff["rate_c"] if n_c and 0 < eff["rate_c"] < 1 else (
@@ -602,11 +1097,25 @@ def power_check(eff: dict, alpha: float = 0.05, power: float = 0.8) -> dict:
                 status=status, warning=POWER_WARNINGS[status], alpha=alpha, power=power)
 
 
-def checks_table(s: dict, p: dict) -> pd.DataFrame:
-    """The trust checks as rows (check, value, verdict) for the book, from `stats.srm` (`s`)
-    and :func:`power_check` (`p`); the verdict column shows the labels of their codes."""
+def checks_table(s: dict, p: dict, label=_count) -> pd.DataFrame:
+    """The trust checks as rows for the book.
+
+    Parameters
+    ----------
+    s : dict
+        `stats.srm` of the two groups' sizes.
+    p : dict
+        :func:`power_check`.
+    label : callable, default plain thousands
+        How a count of people is written (the chapter's `cell_label`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns check, value, verdict (the labels of the codes), as text.
+    """
     rows = [
-        ("实验组 / 对照组人数 (group sizes)", f"{s['treatment']:,} / {s['control']:,}", ""),
+        ("实验组 / 对照组人数 (group sizes)", f"{label(s['treatment'])} / {label(s['control'])}", ""),
         ("计划对照组比例 (planned holdout)", "" if math.isnan(s["planned_holdout"]) else f"{s['planned_holdout']:.1%}", ""),
         ("实际对照组比例 (observed holdout)", "" if math.isnan(s["observed_holdout"]) else f"{s['observed_holdout']:.1%}", ""),
         ("SRM 卡方检验 p 值 (SRM chi-square p)", "" if math.isnan(s["p_value"]) else f"{s['p_value']:.3g}", stats.srm_label(s["verdict"])),
@@ -641,8 +1150,9 @@ def checks_summary(srm: dict, power: dict, bal: pd.DataFrame,
         srm_p, srm_verdict (the sentence of its code), observed_holdout, planned_holdout,
         mde, needed (treatment members the observed uplift needs), power_warning (POWER_OK
         when the status is ok, else its warning), imbalanced (measures with |SMD| over
-        SMD_LIMIT), balance_sig (measures with p under `p_level`) and max_smd (the largest
-        |SMD|).
+        SMD_LIMIT), balance_sig (measures with p under `p_level`), max_smd (the largest
+        |SMD|; NaN when no measure has one), srm_code and power_status (the codes), smd_limit
+        and p_level.
 
     Examples
     --------
@@ -660,26 +1170,65 @@ def checks_summary(srm: dict, power: dict, bal: pd.DataFrame,
         "imbalanced": int(bal.imbalanced.sum()),
         "balance_sig": int((bal.p_value < p_level).sum()),
         "max_smd": float(bal.smd.abs().max()),
+        "srm_code": str(srm["verdict"]),
+        "power_status": str(power["status"]),
+        "smd_limit": SMD_LIMIT,
+        "p_level": float(p_level),
     }
 
 
 def cuped(ds: Dataset, camp: Campaign, metric: str = "response",
           covariate: str = "pre_active_days", pre_days: int = 90,
-          alpha: float = 0.05) -> pd.DataFrame:
+          alpha: float = 0.05, min_group: int = 2) -> pd.DataFrame:
     """The plain and the CUPED estimate of the uplift (response rate or amount per member).
 
     Only per-group sums of y, x, y², x², xy and n leave the engine (see `stats.cuped_from_sums`).
-    Without a holdout the frame is empty.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    camp : Campaign
+        The campaign reviewed.
+    metric : {"response", "amount"}, default "response"
+        The outcome: responded (0/1) or the amount invested in the window.
+    covariate : str, default "pre_active_days"
+        One of COVARIATES, measured over the `pre_days` before start_at.
+    pre_days : int, default 90
+        Days before start_at of pre-campaign behaviour.
+    alpha : float, default 0.05
+        Two-sided level of the intervals.
+    min_group : int, default 2
+        The smallest group compared (:func:`require_groups`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows plain and cuped: method, uplift, se, ci_low, ci_high, p_value, theta,
+        variance_reduction.
+
+    Raises
+    ------
+    ValueError
+        An unknown metric or covariate.
+    NotAvailable
+        Without a holdout, with a group of fewer than `min_group` (at least 2) members, or when
+        every member has the same outcome (nobody responded, say).
     """
     if metric not in METRICS:
         raise ValueError(f"metric: {metric!r}; allowed: {list(METRICS)}")
     if covariate not in COVARIATES:
         raise ValueError(f"covariate: {covariate!r}; allowed: {list(COVARIATES)}")
+    require_groups(camp, max(2, min_group))
     cols = ["method", "uplift", "se", "ci_low", "ci_high", "p_value", "theta", "variance_reduction"]
     mo = outcomes(ds, camp, pre_days)
     sums = stats.group_sums(mo, "responded" if metric == "response" else "amount", covariate)
-    if set(sums.group) != {"treatment", "control"} or (sums.n < 2).any():
-        return pd.DataFrame(columns=cols)
+    tot = sums[["n", "sy", "syy"]].sum()
+    if tot.syy - tot.sy * tot.sy / tot.n <= 0:  # every member the same outcome: nothing to reduce
+        what = "响应" if metric == "response" else "投资金额"
+        raise NotAvailable(f"成员之间有差异的结果（有人{what}、有人没有）：CUPED 缩减的是结果的方差",
+                           f"活动 {camp.campaign_id} 窗口内所有成员的{what}都一样（多为没有人达成目标）",
+                           "等响应窗口结束、有了响应者再看；或检查活动目标 (goal) 是否写对")
     return stats.cuped_from_sums(sums, alpha)[cols]
 
 
@@ -748,17 +1297,55 @@ DIAGNOSIS: tuple[tuple[str, str, float, str], ...] = (
 )
 
 
-def _funnel_steps(camp: Campaign) -> list[tuple[str, str]]:
-    """The steps that say something for this campaign: register only for acquisition, and no
-    step that is the goal itself."""
+#: the steps of the campaign funnel a dataset may not record (left out when it does not)
+TRACKED_STEPS: tuple[str, ...] = ("delivered", "clicked", "opened")
+
+
+def _funnel_steps(camp: Campaign, untracked: Sequence[str] = ()) -> list[tuple[str, str]]:
+    """The steps that say something for this campaign: register only for acquisition, no
+    step that is the goal itself, and none the data does not record (`untracked`)."""
     steps = []
     for key, label in FUNNEL_STEPS:
         if key == "registered" and not camp.acquisition:
             continue  # existing users registered before the campaign
         if (key, camp.goal) in (("registered", "register"), ("bound_card", "bind_card")):
             continue
+        if key in untracked:
+            continue
         steps.append((key, camp.goal_label + " (目标)" if key == "goal" else label))
     return steps
+
+
+def untracked_steps(ds: Dataset, camp: Campaign, pre_days: int = 90) -> tuple[str, ...]:
+    """The steps of the campaign funnel this campaign's data does not record.
+
+    delivered: no treated member has a delivered value; clicked: no treated member has a click
+    (neither clicked_at on the member row nor a link_click tagged utm_campaign = campaign_id:
+    no click at all cannot be told from clicks not tracked); opened: the data has no app_open
+    or app_install event.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    camp : Campaign
+        The campaign reviewed.
+    pre_days : int, default 90
+        The mart's pre-campaign days (its key).
+
+    Returns
+    -------
+    tuple of str
+        Some of TRACKED_STEPS, in their order.
+    """
+    t = outcomes(ds, camp, pre_days)
+    t = t.filter(t.group == "treatment")
+    row = t.aggregate(delivered=t.delivered.notnull().cast("int64").sum(),
+                      clicked=t.clicked.sum()).to_pyarrow().to_pylist()[0]
+    names = event_names(ds)
+    known = {"delivered": bool(row["delivered"]), "clicked": bool(row["clicked"]),
+             "opened": bool({"app_open", "app_install"} & set(names))}
+    return tuple(step for step in TRACKED_STEPS if not known[step])
 
 
 def campaign_funnel(ds: Dataset, camp: Campaign, pre_days: int = 90) -> pd.DataFrame:
@@ -766,13 +1353,35 @@ def campaign_funnel(ds: Dataset, camp: Campaign, pre_days: int = 90) -> pd.DataF
 
     `users` counts members who went down the path (each step also reached every step before
     it, all in their window; "opened" is an app_open/app_install in the window, or the
-    response itself); `reached` counts everyone who reached the step in any way (a
-    natural responder may never click). Columns: batch, step, label, users, reached,
-    rate_from_previous, rate_from_sent, flag (response under LOW_RESPONSE on the goal row).
+    response itself); `reached` counts everyone who reached the step in any way (a natural
+    responder may never click). A step the data does not record (:func:`untracked_steps`) is
+    left out rather than shown as nobody.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    camp : Campaign
+        The campaign reviewed.
+    pre_days : int, default 90
+        The mart's pre-campaign days (its key).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns batch, step, label, users, reached, rate_from_previous, rate_from_sent, flag
+        (response under LOW_RESPONSE on the goal row of a batch of MIN_CELL sends or more);
+        per send date, then 全部 (all) when there are several.
+
+    Raises
+    ------
+    NotAvailable
+        Without a treatment group, or when no treated member has a send time.
     """
+    require_treatment(camp)
     mo = outcomes(ds, camp, pre_days)
     t = mo.filter(mo.group == "treatment")
-    steps = _funnel_steps(camp)
+    steps = _funnel_steps(camp, untracked_steps(ds, camp, pre_days))
     flags = {
         "sent": t.sent_at.notnull(),
         "delivered": t.sent_at.notnull() & t.delivered.fill_null(False),
@@ -790,6 +1399,10 @@ def campaign_funnel(ds: Dataset, camp: Campaign, pre_days: int = 90) -> pd.DataF
         aggs[f"r_{key}"] = (flags[key] & flags["sent"]).cast("int64").sum()
     t = t.mutate(_batch=ibis.coalesce(t.sent_at.date().cast("string"), ibis.literal("未发送")))
     per = t.group_by("_batch").aggregate(**aggs).order_by("_batch").to_pandas()
+    if int(per.p_sent.sum()) == 0:
+        raise NotAvailable("实验组的发送记录 (campaign_members.sent_at)：活动漏斗从发送算起",
+                           f"活动 {camp.campaign_id} 的实验组成员都没有发送时间",
+                           "在名单的 sent_at 填写每个人的发送时间（没有发出的留空）")
     total = per.drop(columns="_batch").sum().to_frame().T
     total.insert(0, "_batch", "全部 (all)")
     if len(per) > 1:
@@ -807,15 +1420,18 @@ def campaign_funnel(ds: Dataset, camp: Campaign, pre_days: int = 90) -> pd.DataF
                              flag=""))
             prev = users
         resp = int(r["r_goal"]) / sent if sent else float("nan")
-        rows[-1]["flag"] = ("响应率低于 1%，需重新调整" if resp < LOW_RESPONSE else "")
+        low = resp < LOW_RESPONSE and sent >= MIN_CELL  # a handful of sends says nothing
+        rows[-1]["flag"] = f"响应率低于 {LOW_RESPONSE:.0%}，需重新调整" if low else ""
     return pd.DataFrame(rows)
 
 
-def diagnose(funnel_table: pd.DataFrame) -> pd.DataFrame:
-    """The campaign's weak points from its total funnel, with what to retune.
+#: the denominator of each rule of DIAGNOSIS (the funnel step it divides by)
+DIAGNOSIS_BASE: dict[str, str] = {"delivery_rate": "sent", "click_rate": "delivered",
+                                  "click_to_goal": "clicked", "response_rate": "sent"}
 
-    Columns: check, rate, threshold, weak (bool), retune.
-    """
+
+def _diagnosis_rates(funnel_table: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Each rule's (rate, denominator) from the total funnel (NaN for a missing step)."""
     tot = funnel_table[funnel_table.batch == funnel_table.batch.iloc[-1]].set_index("step")
 
     def get(step: str, col: str = "users") -> float:
@@ -824,17 +1440,41 @@ def diagnose(funnel_table: pd.DataFrame) -> pd.DataFrame:
     def ratio(a: float, b: float) -> float:
         return a / b if b and not math.isnan(b) else float("nan")
 
-    rates = {
-        "delivery_rate": ratio(get("delivered"), get("sent")),
-        "click_rate": ratio(get("clicked"), get("delivered")),
-        "click_to_goal": ratio(get("goal"), get("clicked")),
-        "response_rate": ratio(get("goal", "reached"), get("sent")),
+    parts = {
+        "delivery_rate": (get("delivered"), get("sent")),
+        "click_rate": (get("clicked"), get("delivered")),
+        "click_to_goal": (get("goal"), get("clicked")),
+        "response_rate": (get("goal", "reached"), get("sent")),
     }
+    return {key: (ratio(a, b), b) for key, (a, b) in parts.items()}
+
+
+def diagnose(funnel_table: pd.DataFrame, min_base: int = MIN_CELL) -> pd.DataFrame:
+    """The campaign's weak points from its total funnel, with what to retune.
+
+    A rate is called weak when it is under its threshold and rests on at least `min_base`
+    people (a rate of 1 in 3 says nothing about the channel).
+
+    Parameters
+    ----------
+    funnel_table : pandas.DataFrame
+        :func:`campaign_funnel`.
+    min_base : int, default MIN_CELL
+        The smallest denominator a rate is judged on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rule of DIAGNOSIS: check, rate (NaN for a step the data does not
+        record), threshold, weak (bool), retune.
+    """
+    rates = _diagnosis_rates(funnel_table)
     rows = []
     for key, label, threshold, retune in DIAGNOSIS:
-        rate = rates[key]
+        rate, base = rates[key]
+        judged = not math.isnan(rate) and base >= min_base
         rows.append(dict(check=label, rate=rate, threshold=threshold,
-                         weak=bool(not math.isnan(rate) and rate < threshold), retune=retune))
+                         weak=bool(judged and rate < threshold), retune=retune))
     return pd.DataFrame(rows)
 
 
@@ -863,7 +1503,8 @@ def funnel_total(funnel_table: pd.DataFrame) -> pd.DataFrame:
     return funnel_table[funnel_table.batch == last].reset_index(drop=True)
 
 
-def funnel_summary(funnel_table: pd.DataFrame, diagnosis: pd.DataFrame) -> dict[str, float | int | str]:
+def funnel_summary(funnel_table: pd.DataFrame, diagnosis: pd.DataFrame,
+                   min_base: int = MIN_CELL) -> dict[str, float | int | str]:
     """The campaign's funnel for the chapter's prose (glued as ``review_<key>``).
 
     Parameters
@@ -872,6 +1513,8 @@ def funnel_summary(funnel_table: pd.DataFrame, diagnosis: pd.DataFrame) -> dict[
         :func:`campaign_funnel`.
     diagnosis
         :func:`diagnose` of it (one row per rule of DIAGNOSIS, in order).
+    min_base
+        The smallest denominator :func:`diagnose` judged a rate on.
 
     Returns
     -------
@@ -879,7 +1522,11 @@ def funnel_summary(funnel_table: pd.DataFrame, diagnosis: pd.DataFrame) -> dict[
         sent; delivery_rate, click_rate, click_to_goal and response_rate (the diagnosis'
         rates); path_goal (responders down the path), reached_goal (responders any way),
         off_path (the difference); weak (the rates under their threshold, by name, joined
-        with 、; 无 when none) and low_response (RESPONSE_LEVELS' sentence).
+        with 、; 无 when none), low_response (RESPONSE_LEVELS' sentence), response_low
+        (the response rate is under LOW_RESPONSE), low_response_limit (LOW_RESPONSE) and
+        untracked (the labels of the steps the data does not record, :func:`untracked_steps`,
+        joined with 、; "" when none), unjudged (the rates that rest on fewer than `min_base`
+        people and were not judged, joined with 、) and min_base.
 
     Examples
     --------
@@ -887,6 +1534,7 @@ def funnel_summary(funnel_table: pd.DataFrame, diagnosis: pd.DataFrame) -> dict[
     click_rate 0.5, click_to_goal 0.5, response_rate 3 / 5 = 0.6, off_path 2.
     """
     tot = funnel_total(funnel_table).set_index("step")
+    rates = _diagnosis_rates(funnel_table)
     rule = dict(zip((d[0] for d in DIAGNOSIS), diagnosis.itertuples(), strict=True))
     weak = diagnosis[diagnosis.weak].check.str.split(" ").str[0]
     return {
@@ -898,6 +1546,13 @@ def funnel_summary(funnel_table: pd.DataFrame, diagnosis: pd.DataFrame) -> dict[
         "off_path": int(tot.reached["goal"] - tot.users["goal"]),
         "weak": "、".join(weak) or "无",
         "low_response": RESPONSE_LEVELS["low" if rule["response_rate"].weak else "ok"],
+        "response_low": bool(rule["response_rate"].weak),
+        "low_response_limit": LOW_RESPONSE,
+        "untracked": "、".join(label for key, label in FUNNEL_STEPS
+                              if key in TRACKED_STEPS and key not in tot.index),
+        "unjudged": "、".join(check.split(" ")[0] for (key, check, _t, _r) in DIAGNOSIS
+                             if not math.isnan(rates[key][0]) and rates[key][1] < min_base),
+        "min_base": min_base,
     }
 
 
@@ -911,7 +1566,19 @@ def utm_funnel(ds: Dataset, camp: Campaign) -> pd.DataFrame:
     A person (stitched identity, see growthloop.metrics.funnel) enters at their first ad_click or
     link_click tagged with the campaign in (start_at, start_at + window]; each later step counts
     when it happens at or after the previous one, within window_days of the entry.
-    Columns: batch, step, label, people, rate_from_previous, rate_from_start.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    camp : Campaign
+        The campaign reviewed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns batch, step, label, people, rate_from_previous, rate_from_start; empty when
+        nobody came through a tagged link.
     """
     st = person_steps(ds, ["ad_click", "link_click", "app_install", "register", "bind_card",
                            "first_investment"])
@@ -994,11 +1661,50 @@ def segment_uplift(ds: Dataset, camp: Campaign, by: str = "age_band",
     Segments whose treatment or holdout cell has fewer than `min_cell` members get no verdict
     (too_small) and take no part in the correction. Several segments tested at once will show
     a "significant" one by chance; the Holm-adjusted p-value (p_holm) is the one to act on.
-    Columns: segment, users_t, responders_t, users_c, responders_c, rate_t, rate_c, uplift,
-    ci_low, ci_high, p_value, p_holm, verdict (a code of SEGMENT_VERDICTS, see
-    :func:`segment_verdict`; :func:`segment_verdict_label` gives what the book shows), share
-    (of members).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    camp : Campaign
+        The campaign reviewed.
+    by : str, default "age_band"
+        One of SEGMENT_COLUMNS (layer: the AUM layer at start_at; the others from the wide
+        table, 未知 where a member has no value); ignored when `segments` is given.
+    segments : ibis.Table or None, default None
+        A segmentation of the members' user ids (user_id, segment); members it lacks are
+        未分群.
+    alpha : float, default 0.05
+        Level of the intervals and of the verdicts.
+    min_cell : int, default MIN_CELL
+        The smallest group of a segment that gets a verdict.
+    pre_days : int, default 90
+        The mart's pre-campaign days (its key).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns segment, users_t, responders_t, users_c, responders_c, rate_t, rate_c, uplift,
+        ci_low, ci_high, p_value, p_holm, verdict (a code of SEGMENT_VERDICTS, see
+        :func:`segment_verdict`; :func:`segment_verdict_label` gives what the book shows), share
+        (of members); by segment.
+
+    Raises
+    ------
+    ValueError
+        An unknown breakdown, or `segments` without user_id and segment.
+    NotAvailable
+        Without a holdout.
     """
+    require_holdout(camp)
+    if segments is not None:
+        return _segment_uplift(ds, camp, by, segments, alpha, min_cell, pre_days)
+    key = f"campaign_review.segment_uplift:{camp}:{by}:{alpha}:{min_cell}:{pre_days}"
+    return ds.memo(key, lambda: _segment_uplift(ds, camp, by, None, alpha, min_cell, pre_days)).copy()
+
+
+def _segment_uplift(ds: Dataset, camp: Campaign, by: str, segments: ibis.Table | None,
+                    alpha: float, min_cell: int, pre_days: int) -> pd.DataFrame:
     from statsmodels.stats.multitest import multipletests
 
     mo = _with_segment(ds, members(ds, camp, pre_days), by, segments)
@@ -1038,9 +1744,13 @@ RFM_BREAKDOWN = "rfm"
 @dataclass(frozen=True)
 class SegmentUplifts:
     """:func:`segment_uplift` for several breakdowns, in order (the first is the one the next
-    round is planned on)."""
+    round is planned on), and the breakdowns left out because they do not split the members."""
 
     tables: dict[str, pd.DataFrame]
+    #: breakdowns that put every member in one segment (a blank column, say): left out
+    dropped: tuple[str, ...] = ()
+    #: the smallest group of a segment that got a verdict
+    min_cell: int = MIN_CELL
 
     @property
     def first(self) -> str:
@@ -1076,6 +1786,53 @@ class SegmentUplifts:
         return out.assign(verdict=out.verdict.map(segment_verdict_label))
 
 
+def _rfm_segments(ds: Dataset, camp: Campaign) -> ibis.Table | None:
+    """The RFM segment of each investor the day before start_at; None when the data has none."""
+    from growthloop.metrics import rfm as rfm_metrics
+
+    day = (camp.start_at - dt.timedelta(days=1)).date()
+    try:
+        return rfm_metrics.segments(ds, as_of=day).select("user_id", "segment")
+    except NotAvailable:
+        return None
+
+
+def informative_breakdowns(ds: Dataset, camp: Campaign, breakdowns: Sequence[str],
+                           alpha: float = 0.05, min_cell: int = MIN_CELL,
+                           pre_days: int = 90) -> tuple[list[str], list[str]]:
+    """Which breakdowns split this campaign's members into two segments or more.
+
+    A column that is blank for everyone (no birth year, no device) puts every member in one
+    segment (未知): its "breakdown" is the campaign itself and is left out.
+
+    Parameters
+    ----------
+    ds, camp
+        The dataset and the campaign reviewed.
+    breakdowns : sequence of str
+        Some of SEGMENT_COLUMNS.
+    alpha, min_cell, pre_days
+        As in :func:`segment_uplift`.
+
+    Returns
+    -------
+    tuple of list of str
+        (kept, dropped), each in the order given.
+
+    Raises
+    ------
+    ValueError
+        A breakdown not in SEGMENT_COLUMNS.
+    NotAvailable
+        Without a holdout.
+    """
+    kept, dropped = [], []
+    for by in breakdowns:
+        table = segment_uplift(ds, camp, by, alpha=alpha, min_cell=min_cell, pre_days=pre_days)
+        (kept if len(table) > 1 else dropped).append(by)
+    return kept, dropped
+
+
 def segment_uplifts(ds: Dataset, camp: Campaign, breakdowns: str | Sequence[str],
                     rfm: bool = True, alpha: float = 0.05, min_cell: int = MIN_CELL,
                     pre_days: int = 90) -> SegmentUplifts:
@@ -1086,11 +1843,12 @@ def segment_uplifts(ds: Dataset, camp: Campaign, breakdowns: str | Sequence[str]
     ds, camp
         The dataset and the campaign reviewed.
     breakdowns
-        One breakdown or several, each of SEGMENT_COLUMNS (see :func:`segment_uplift`).
+        One breakdown or several, each of SEGMENT_COLUMNS (see :func:`segment_uplift`); those
+        that put every member in one segment are left out (`SegmentUplifts.dropped`).
     rfm
         Also break down by RFM segment (`growthloop.metrics.rfm.segments`) as of the day
         before start_at, so the campaign cannot move a member between segments; it comes
-        last, named RFM_BREAKDOWN.
+        last, named RFM_BREAKDOWN (left out like the others when it does not split).
     alpha, min_cell, pre_days
         As in :func:`segment_uplift`.
 
@@ -1103,20 +1861,40 @@ def segment_uplifts(ds: Dataset, camp: Campaign, breakdowns: str | Sequence[str]
     ------
     ValueError
         No breakdown, or one that is not in SEGMENT_COLUMNS.
+    NotAvailable
+        Without a holdout; when nobody responded; when no breakdown splits the members; when no
+        segment of any breakdown has `min_cell` members in both groups.
     """
     names = [breakdowns] if isinstance(breakdowns, str) else list(breakdowns)
     if not names:
         raise ValueError(f"breakdowns: {breakdowns!r}; allowed: one or more of {list(SEGMENT_COLUMNS)}")
+    kept, dropped = informative_breakdowns(ds, camp, names, alpha, min_cell, pre_days)
+    responders = _sums_by_group(outcomes(ds, camp, pre_days))
+    if not sum(int(g.responders) for g in responders.values()):
+        raise NotAvailable("窗口内达成目标的成员：没有响应者，就没有哪个分群响应得更多",
+                           f"活动 {camp.campaign_id} 的响应窗口内两组都没有人达成目标",
+                           "等窗口结束、有了响应者再看；或检查活动目标 (goal) 是否写对")
     tables = {by: segment_uplift(ds, camp, by, alpha=alpha, min_cell=min_cell, pre_days=pre_days)
-              for by in names}
+              for by in kept}
     if rfm:
-        from growthloop.metrics import rfm as rfm_metrics
-
-        day = (camp.start_at - dt.timedelta(days=1)).date()
-        segs = rfm_metrics.segments(ds, as_of=day).select("user_id", "segment")
-        tables[RFM_BREAKDOWN] = segment_uplift(ds, camp, segments=segs, alpha=alpha,
-                                               min_cell=min_cell, pre_days=pre_days)
-    return SegmentUplifts(tables)
+        segs = _rfm_segments(ds, camp)
+        table = (segment_uplift(ds, camp, segments=segs, alpha=alpha, min_cell=min_cell,
+                                pre_days=pre_days) if segs is not None else None)
+        if table is not None and len(table) > 1:
+            tables[RFM_BREAKDOWN] = table
+        else:
+            dropped.append(RFM_BREAKDOWN)
+    if not tables:
+        raise NotAvailable("能把活动成员分成两个以上分群的字段（年龄、资产分层、注册渠道、地区、设备或 RFM 分群）",
+                           f"{'、'.join(dropped)} 对本活动的所有成员都是同一个值（数据里这一列为空，或选人规则只选了其中一类人）",
+                           "在 users 表补充 birth_year、gender、province / city、device_os 和注册渠道，"
+                           "或在参数 segment_breakdowns 中换成数据里有的分群字段")
+    if all((t.verdict == "too_small").all() for t in tables.values()):
+        raise NotAvailable(f"至少一个实验组和对照组都不少于 {min_cell} 人的分群：更小的分群不下结论",
+                           f"活动 {camp.campaign_id} 的每个分群都有一组不足 {min_cell} 人",
+                           "扩大名单或提高对照组比例（10%–20%），让主要分群的对照组都有 "
+                           f"{min_cell} 人以上；在此之前只看整体效果")
+    return SegmentUplifts(tables, tuple(dropped), min_cell)
 
 
 def segment_uplifts_summary(segs: SegmentUplifts) -> dict[str, int | float | str]:
@@ -1132,7 +1910,9 @@ def segment_uplifts_summary(segs: SegmentUplifts) -> dict[str, int | float | str
     dict
         seg_breakdown (the first breakdown), seg_tested, seg_small, seg_best and
         seg_best_uplift (:func:`segment_summary` of the first breakdown), seg_positive
-        (positive verdicts over every breakdown) and seg_cells (breakdown x segment rows).
+        (positive verdicts over every breakdown), seg_negative (negative ones), seg_cells
+        (breakdown x segment rows), seg_dropped (the breakdowns left out, joined with 、; ""
+        when none) and seg_min_cell.
 
     Examples
     --------
@@ -1150,6 +1930,9 @@ def segment_uplifts_summary(segs: SegmentUplifts) -> dict[str, int | float | str
         "seg_cells": len(everything),
         "seg_best": first["best"],
         "seg_best_uplift": first["best_uplift"],
+        "seg_negative": int((everything.verdict == "negative").sum()),
+        "seg_dropped": "、".join(segs.dropped),
+        "seg_min_cell": segs.min_cell,
     }
 
 
@@ -1160,9 +1943,28 @@ def segment_uplifts_summary(segs: SegmentUplifts) -> dict[str, int | float | str
 def history(ds: Dataset, alpha: float = 0.05, pre_days: int = 90) -> pd.DataFrame:
     """Every campaign in the data on the same measures (its own goal and window).
 
-    Columns: campaign_id, name, channel, goal, window_days, start_date, users_t, users_c,
-    rate_t, rate_c, uplift, ci_low, ci_high, p_value, inc_responders, cost,
-    cost_per_incremental, roi, note.
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    alpha : float, default 0.05
+        Level of the intervals.
+    pre_days : int, default 90
+        The mart's pre-campaign days (its key).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per campaign started by the analysis date: campaign_id, name, channel, goal,
+        window_days, start_date, users_t, users_c, rate_t, rate_c, uplift, ci_low, ci_high,
+        p_value, inc_responders, cost, cost_per_incremental, roi (NaN where the campaign has
+        no holdout or no unit costs) and note (why a number is missing; 窗口未结束 when the
+        window is still open).
+
+    Raises
+    ------
+    NotAvailable
+        Without the campaign tables, or when no campaign has a treatment and a holdout group.
     """
     rows = []
     for _i, c in campaigns(ds).iterrows():
@@ -1172,16 +1974,27 @@ def history(ds: Dataset, alpha: float = 0.05, pre_days: int = 90) -> pd.DataFram
         if int(c.members) == 0:
             rows.append({**base, "note": "无名单 (no members)"})
             continue
-        camp = campaign(ds, c.campaign_id)
-        e = effect(ds, camp, alpha, pre_days)
-        note = e["reason"] or ("" if camp.window_complete else "窗口未结束")
+        try:
+            camp = campaign(ds, c.campaign_id)
+        except (NotAvailable, DataError) as exc:  # no goal, or a goal the data lacks
+            rows.append({**base, "note": exc.missing if isinstance(exc, NotAvailable) else exc.rule})
+            continue
+        e = _effect(ds, camp, alpha, pre_days)
+        if not camp.costs_known:
+            e.update(cost=float("nan"), cost_per_incremental=float("nan"), roi=float("nan"))
+        note = e["reason"] or ("" if camp.costs_known else "无成本 (no unit costs)") or (
+            "" if camp.window_complete else "窗口未结束")
         rows.append({**base, **{k: e[k] for k in (
             "users_t", "users_c", "rate_t", "rate_c", "uplift", "ci_low", "ci_high", "p_value",
             "inc_responders", "cost", "cost_per_incremental", "roi")}, "note": note})
     cols = ["campaign_id", "name", "channel", "goal", "window_days", "start_date", "users_t",
             "users_c", "rate_t", "rate_c", "uplift", "ci_low", "ci_high", "p_value",
             "inc_responders", "cost", "cost_per_incremental", "roi", "note"]
-    return pd.DataFrame(rows, columns=cols)
+    out = pd.DataFrame(rows, columns=cols)
+    if out.uplift.isna().all():
+        raise NotAvailable("至少一次有实验组和对照组的活动：历次活动按增量比较",
+                           "数据中的活动都没有对照组（或名单为空），无法估计增量", HOLDOUT_FIX)
+    return out
 
 
 def history_summary(hist: pd.DataFrame) -> dict[str, int | float | str]:
@@ -1195,9 +2008,10 @@ def history_summary(hist: pd.DataFrame) -> dict[str, int | float | str]:
     Returns
     -------
     dict
-        hist_campaigns (rows), and among the campaigns with an uplift: hist_significant (its
-        interval above 0), hist_positive_roi (ROI above 0), hist_best ("<id>「<name>」" of the
-        highest ROI, ties by campaign_id; 无 when none) and hist_best_roi (NaN when none).
+        hist_campaigns (rows), hist_compared (campaigns with an uplift) and among them:
+        hist_significant (its interval above 0), hist_negative (below 0), hist_with_roi (an
+        ROI), hist_positive_roi (ROI above 0), hist_best ("<id>「<name>」" of the highest ROI,
+        ties by campaign_id; 无 when no campaign has an ROI) and hist_best_roi (NaN when none).
 
     Examples
     --------
@@ -1206,13 +2020,19 @@ def history_summary(hist: pd.DataFrame) -> dict[str, int | float | str]:
     hist_best C2 (0.4).
     """
     ok = hist.dropna(subset=["uplift"])
-    best = ok.sort_values(["roi", "campaign_id"], ascending=[False, True]).head(1)
+    priced = ok.dropna(subset=["roi"])
+    best = priced.sort_values(["roi", "campaign_id"], ascending=[False, True]).head(1)
+    name = _text(best.name.iloc[0]) if len(best) else ""
     return {
         "hist_campaigns": len(hist),
         "hist_significant": int((ok.ci_low > 0).sum()),
         "hist_positive_roi": int((ok.roi > 0).sum()),
-        "hist_best": f"{best.campaign_id.iloc[0]}「{best.name.iloc[0]}」" if len(best) else "无",
+        "hist_best": (f"{best.campaign_id.iloc[0]}「{name}」" if name else str(best.campaign_id.iloc[0]))
+        if len(best) else "无",
         "hist_best_roi": float(best.roi.iloc[0]) if len(best) else float("nan"),
+        "hist_compared": len(ok),
+        "hist_negative": int((ok.ci_high < 0).sum()),
+        "hist_with_roi": len(priced),
     }
 
 
@@ -1248,7 +2068,40 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
     taken best value first (most incremental responders per yuan; a segment fits while the
     running total stays within the budget). The target list of the segments within the budget
     (user_id, segment, last_group, channel, offer) is an Ibis table: write it with
-    Chapter.export, never into the book. Keep a holdout next round too.
+    Chapter.export, never into the book. Keep a holdout next round too. Without the
+    campaign's unit costs the expected cost is unknown and the budget cannot cut the plan:
+    every segment is kept.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    camp : Campaign
+        The campaign reviewed.
+    seg_table : pandas.DataFrame
+        A :func:`segment_uplift` table (segment, verdict, uplift, ci_low, rate_t).
+    by : str, default "age_band"
+        Its breakdown (see :func:`segment_uplift`).
+    segments : ibis.Table or None, default None
+        Its segmentation, when it was passed in.
+    budget : float or None, default None
+        The budget in yuan; None for no limit.
+    overall : dict or None, default None
+        :func:`effect` of the campaign, for the overall basis.
+    pre_days : int, default 90
+        The mart's pre-campaign days (its key).
+
+    Returns
+    -------
+    tuple of (pandas.DataFrame, ibis.Table)
+        The plan (segment, basis, targets, segment_uplift, uplift, ci_low, rate_t,
+        expected_incremental, expected_cost, cost_per_incremental, cumulative_cost,
+        within_budget, channel, offer; empty without a basis) and the target list.
+
+    Raises
+    ------
+    ValueError
+        A negative budget.
     """
     if budget is not None and budget < 0:
         raise ValueError(f"budget: {budget!r}; allowed: a non-negative amount in yuan or None")
@@ -1288,7 +2141,7 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
                        _own=plan.segment_uplift.fillna(-float("inf"))).sort_values(
         ["_value", "_own", "segment"], ascending=[False, False, True])
     plan["cumulative_cost"] = plan.expected_cost.cumsum()
-    plan["within_budget"] = True if budget is None else plan.cumulative_cost <= budget
+    plan["within_budget"] = True if budget is None or not camp.costs_known else plan.cumulative_cost <= budget
     plan["channel"] = channel
     plan["offer"] = offer
     keep = plan[plan.within_budget].segment.tolist()
@@ -1303,14 +2156,26 @@ def _in_segments(table: ibis.Table, names: list[str]) -> ibis.Table:
 
 
 def plan_summary(plan: pd.DataFrame) -> dict[str, float | int | str]:
-    """Totals of the plan within budget, for the book's prose."""
+    """Totals of the plan within budget, for the book's prose.
+
+    Parameters
+    ----------
+    plan : pandas.DataFrame
+        :func:`next_round`'s plan.
+
+    Returns
+    -------
+    dict
+        segments, names (joined with 、; 无 when none), targets, expected_incremental and
+        expected_cost (NaN when the plan's costs are unknown) of the segments within budget.
+    """
     inb = plan[plan.within_budget.astype(bool)] if len(plan) else plan
     return dict(
         segments=int(len(inb)),
         names="、".join(map(str, inb.segment)) if len(inb) else "无",
         targets=int(inb.targets.sum()) if len(inb) else 0,
         expected_incremental=float(inb.expected_incremental.sum()) if len(inb) else 0.0,
-        expected_cost=float(inb.expected_cost.sum()) if len(inb) else 0.0,
+        expected_cost=float(inb.expected_cost.sum(min_count=1)) if len(inb) else 0.0,
     )
 
 
@@ -1335,8 +2200,11 @@ def next_round_summary(plan: pd.DataFrame, camp: Campaign,
     -------
     dict
         plan_segments, plan_names, plan_targets, plan_incremental and plan_cost (the plan
-        within budget, :func:`plan_summary`), plan_basis (the first segment's basis; NO_PLAN
-        without a plan), budget (NaN without one) and offer (OFFERS of the goal).
+        within budget, :func:`plan_summary`; plan_cost NaN without unit costs), plan_basis
+        (the first segment's basis; NO_PLAN without a plan), budget (NaN without one),
+        budget_applied (a budget was given and the unit costs are known, so it cut the plan),
+        offer (OFFERS of the goal), channel (the campaign's channel label) and plan_rows
+        (segments in the plan before the budget cut).
     """
     totals = plan_summary(plan)
     return {
@@ -1348,7 +2216,56 @@ def next_round_summary(plan: pd.DataFrame, camp: Campaign,
         "plan_basis": plan.basis.iloc[0] if len(plan) else NO_PLAN,
         "budget": float(budget) if budget is not None else float("nan"),
         "offer": OFFERS.get(camp.goal, DEFAULT_OFFER),
+        "budget_applied": budget is not None and camp.costs_known,
+        "channel": camp.channel_label,
+        "plan_rows": len(plan),
     }
+
+
+def next_round_plan(ds: Dataset, camp: Campaign, breakdowns: str | Sequence[str],
+                    budget: float | None = None, alpha: float = 0.05, min_cell: int = MIN_CELL,
+                    pre_days: int = 90, min_group: int = 1) -> tuple[pd.DataFrame, ibis.Table, str]:
+    """The next round planned on the first breakdown that splits the members.
+
+    :func:`effect` (the overall basis), :func:`segment_uplift` of the first of `breakdowns`
+    that puts the members in two segments or more (:func:`informative_breakdowns`; the first
+    one given when none does) and :func:`next_round` in one call.
+
+    Parameters
+    ----------
+    ds, camp
+        The dataset and the campaign reviewed.
+    breakdowns : str or sequence of str
+        The chapter's segment breakdowns, in order.
+    budget : float or None, default None
+        As in :func:`next_round`.
+    alpha, min_cell, pre_days
+        As in :func:`segment_uplift`.
+    min_group : int, default 1
+        As in :func:`effect`.
+
+    Returns
+    -------
+    tuple
+        (plan, targets, breakdown): :func:`next_round`'s plan and target list, and the
+        breakdown they use.
+
+    Raises
+    ------
+    ValueError
+        No breakdown, an unknown one, or a negative budget.
+    NotAvailable
+        Without a holdout, or with a group of fewer than `min_group` members.
+    """
+    names = [breakdowns] if isinstance(breakdowns, str) else list(breakdowns)
+    if not names:
+        raise ValueError(f"breakdowns: {breakdowns!r}; allowed: one or more of {list(SEGMENT_COLUMNS)}")
+    eff = effect(ds, camp, alpha, pre_days, min_group)
+    kept, _dropped = informative_breakdowns(ds, camp, names, alpha, min_cell, pre_days)
+    by = (kept or names)[0]
+    table = segment_uplift(ds, camp, by, alpha=alpha, min_cell=min_cell, pre_days=pre_days)
+    plan, targets = next_round(ds, camp, table, by, budget=budget, overall=eff, pre_days=pre_days)
+    return plan, targets, by
 
 
 # --------------------------------------------------------------------------------------------
@@ -1356,7 +2273,20 @@ def next_round_summary(plan: pd.DataFrame, camp: Campaign,
 
 
 def rates_table(eff: dict, alpha: float = 0.05) -> pd.DataFrame:
-    """Response rate per group with its Wilson interval (the figure of the effect section)."""
+    """Response rate per group with its Wilson interval (the figure of the effect section).
+
+    Parameters
+    ----------
+    eff : dict
+        :func:`effect`.
+    alpha : float, default 0.05
+        Level of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group: group, label, users, responders, rate, ci_low, ci_high.
+    """
     rows = []
     for g, n, x in (("treatment", eff["users_t"], eff["responders_t"]),
                     ("control", eff["users_c"], eff["responders_c"])):
@@ -1367,9 +2297,20 @@ def rates_table(eff: dict, alpha: float = 0.05) -> pd.DataFrame:
 
 
 def verdict(eff: dict) -> str:
-    """The verdict on the effect as a code of VERDICTS: no_holdout when the effect is not
-    available, positive / negative when the uplift's interval lies above / below 0, else
-    not_significant. :func:`verdict_label` gives the sentence the book shows."""
+    """The verdict on the effect as a code of VERDICTS.
+
+    Parameters
+    ----------
+    eff : dict
+        :func:`effect` (available, ci_low, ci_high).
+
+    Returns
+    -------
+    str
+        no_holdout when the effect is not available, positive / negative when the uplift's
+        interval lies above / below 0, else not_significant; :func:`verdict_label` gives the
+        sentence the book shows.
+    """
     if not eff["available"]:
         return "no_holdout"
     if eff["ci_low"] > 0:
@@ -1380,7 +2321,19 @@ def verdict(eff: dict) -> str:
 
 
 def segment_summary(seg: pd.DataFrame) -> dict[str, int | str | float]:
-    """Counts of verdicts (codes) and the segment with the highest tested uplift."""
+    """Counts of verdicts (codes) and the segment with the highest tested uplift.
+
+    Parameters
+    ----------
+    seg : pandas.DataFrame
+        :func:`segment_uplift`.
+
+    Returns
+    -------
+    dict
+        segments, tested, too_small, positive, best (无 when none was tested) and
+        best_uplift (NaN when none).
+    """
     tested = seg[seg.verdict != "too_small"]
     best = tested.sort_values(["uplift", "segment"], ascending=[False, True]).head(1)
     return dict(

@@ -24,8 +24,15 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from growthloop.errors import NotAvailable
 from growthloop.marts.wide import user_wide
-from growthloop.metrics.campaign_review import Campaign, members
+from growthloop.metrics.campaign_review import (
+    HOLDOUT_FIX,
+    MIN_CELL,
+    Campaign,
+    members,
+    require_holdout,
+)
 from growthloop.staging.loader import Dataset
 
 #: the member features the model may use: wide-table columns, the AUM layer at start_at and
@@ -344,8 +351,25 @@ def uplift_model(ds: Dataset, camp: Campaign, features: Sequence[str] = MODEL_FE
     -------
     UpliftModel
         cells, predicted (per fold and cell), qini (the curve) and at_k.
+
+    Raises
+    ------
+    ValueError
+        As :func:`model_cells`, or a share of `ks` outside (0, 1].
+    NotAvailable
+        Without a holdout, with a group of fewer than MIN_CELL members (each fold's fit would
+        rest on a handful of people), or when nobody responded in the window.
     """
+    require_holdout(camp)
+    if min(camp.treatment, camp.control) < MIN_CELL:
+        small = "对照组" if camp.control < MIN_CELL else "实验组"
+        raise NotAvailable(f"实验组和对照组各至少 {MIN_CELL} 人：增量模型要在两组里分别拟合，并交叉验证",
+                           f"活动 {camp.campaign_id} 的{small}不足 {MIN_CELL} 人", HOLDOUT_FIX)
     cells = model_cells(ds, camp, features, folds=folds, seed=seed, pre_days=pre_days)
+    if int((cells.responded * cells.n).sum()) == 0:
+        raise NotAvailable("窗口内达成目标的成员：模型要学的是谁更容易被活动打动",
+                           f"活动 {camp.campaign_id} 的响应窗口内两组都没有人达成目标",
+                           "等窗口结束、有了响应者再看；或检查活动目标 (goal) 是否写对")
     pred = predicted_uplift(cells, features)
     return UpliftModel(cells=cells, predicted=pred, qini=qini_curve(pred),
                        at_k=uplift_at_k(pred, ks))
