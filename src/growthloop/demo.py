@@ -9,6 +9,11 @@ with random holdouts. It writes the six contract tables (`users`, `events`, `tra
 ignores it) and `truth.json`, the ground truth the estimators of every chapter are tested
 against. The same arguments always give the same files.
 
+`simulate_planned_campaign(folder, campaign_csv, members_csv, uplift, seed)` closes the loop:
+it sends a campaign package the book planned (growthloop.metrics.plan) in this world, with a
+planted uplift, and appends the campaign, its members and their responses to the dataset, so
+the review chapter can be checked against the uplift it planted.
+
 Scale. Users are simulated chunk by chunk (`chunk_users` registered users per chunk, vectorised
 numpy per chunk, each chunk appended to the files), so ten million users need only one chunk's
 memory. Every random draw of chunk k comes from `numpy.random.default_rng([seed, k])`, so the
@@ -117,6 +122,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -129,7 +135,7 @@ import pyarrow.parquet as pq
 from growthloop.staging import geo
 from growthloop.staging.contract import AGE_BANDS, DEFAULT_CHANNELS, TABLES
 
-__all__ = ["generate_dataset"]
+__all__ = ["generate_dataset", "simulate_planned_campaign"]
 
 MINUTE = 1.0 / 1440.0
 HOUR = 1.0 / 24.0
@@ -510,8 +516,15 @@ def _arrow_type(dtype: str) -> pa.DataType:
             "int64": pa.int64(), "float64": pa.float64(), "boolean": pa.bool_()}[dtype]
 
 
+#: Optional contract columns the simulated platform does not export (the demo has no
+#: opt-outs): generate_dataset writes its tables without them.
+NOT_SIMULATED: dict[str, tuple[str, ...]] = {"users": ("contact_opt_out",)}
+
+
 def _schema(name: str) -> pa.Schema:
-    return pa.schema([(c.name, _arrow_type(c.dtype)) for c in TABLES[name].columns])
+    skip = NOT_SIMULATED.get(name, ())
+    return pa.schema([(c.name, _arrow_type(c.dtype)) for c in TABLES[name].columns
+                      if c.name not in skip])
 
 
 TRUTH_USERS_SCHEMA = pa.schema([
@@ -1393,3 +1406,219 @@ def _truth(ctx: _Ctx, sums: _Sums, totals: np.ndarray, spend_ch: np.ndarray,
         "value": value,
         "campaigns": campaigns,
     }
+
+
+# --------------------------------------------------------------------------- a planned campaign
+
+#: The baseline response probability of a planned campaign's member (`simulate_planned_campaign`):
+#: BASE + SLOPE x ln(1 + active days in the PRE_DAYS before the start), within [LOW, HIGH].
+PLANNED_BASE, PLANNED_SLOPE, PLANNED_LOW, PLANNED_HIGH, PLANNED_PRE_DAYS = 0.02, 0.04, 0.01, 0.6, 90
+#: The investment a simulated response writes: a 活期 deposit (term 0) of the member's own median
+#: investment, else this many yuan; revenue at the 活期 margin over 30 days.
+PLANNED_AMOUNT = 1000.0
+
+
+def _read_table(folder: Path, name: str):
+    """A contract table of a dataset folder as (pandas frame, format); (None, fmt) when absent."""
+    import pandas as pd
+
+    if (folder / f"{name}.parquet").exists():
+        return pq.read_table(folder / f"{name}.parquet").to_pandas(), "parquet"
+    if (folder / f"{name}.csv").exists():
+        return pd.read_csv(folder / f"{name}.csv", dtype=str, keep_default_na=False,
+                           encoding="utf-8-sig"), "csv"
+    fmt = "parquet" if (folder / "users.parquet").exists() else "csv"
+    return None, fmt
+
+
+def _append_rows(folder: Path, name: str, rows) -> None:
+    """Append rows (a pandas frame in contract columns) to a table of the folder, in its format."""
+    import pandas as pd
+
+    old, fmt = _read_table(folder, name)
+    if fmt == "parquet":
+        if old is None:
+            schema = _schema(name)
+        else:
+            schema = pq.read_schema(folder / f"{name}.parquet")
+            schema = schema.remove_metadata()
+        new = rows.reindex(columns=schema.names)
+        table = pa.Table.from_pandas(new, schema=schema, preserve_index=False)
+        if old is not None:
+            table = pa.concat_tables([pq.read_table(folder / f"{name}.parquet").cast(schema), table])
+        pq.write_table(table, folder / f"{name}.parquet", compression="zstd")
+        return
+    text = rows.copy()
+    for col in text.columns:
+        if pd.api.types.is_datetime64_any_dtype(text[col]):
+            text[col] = text[col].dt.strftime("%Y-%m-%d %H:%M:%S")
+        elif pd.api.types.is_bool_dtype(text[col]) or text[col].map(type).eq(bool).any():
+            text[col] = text[col].map(lambda v: "" if v is None else str(bool(v)).lower())
+    columns = list(old.columns) if old is not None else list(rows.columns)
+    text = text.reindex(columns=columns)
+    path = folder / f"{name}.csv"
+    if old is None:
+        text.to_csv(path, index=False, encoding="utf-8")
+    else:
+        with path.open("a", encoding="utf-8", newline="") as fh:
+            text.to_csv(fh, index=False, header=False)
+
+
+def simulate_planned_campaign(dataset_folder: str | Path, campaign_csv: str | Path,
+                              members_csv: str | Path, uplift: float, seed: int = 7) -> dict:
+    """Send a planned campaign package in the demo world and write what its members did.
+
+    The round trip of the book's next campaign (`growthloop.metrics.plan`): the package's
+    campaign row and members are appended to the dataset's `campaigns` and `campaign_members`
+    (the treatment group sent and delivered at start_at, the holdout without sent_at), and each
+    member's goal is simulated in the window (start_at, start_at + window_days]:
+
+    * baseline probability p0 from the member's own history, as simple as that:
+      PLANNED_BASE + PLANNED_SLOPE x ln(1 + days with an event or an investment in the
+      PLANNED_PRE_DAYS days before start_at), within [PLANNED_LOW, PLANNED_HIGH];
+    * a treated member responds with probability min(p0 + `uplift`, 1), a held-out one with p0
+      (the planted uplift; every send is delivered, so it is also the intention-to-treat
+      uplift);
+    * a response is written at a uniform time inside the window: the goal's event (bind_card,
+      or any event goal by its name), or for an investment goal a successful 活期 investment of
+      the member's median amount (PLANNED_AMOUNT without one). A first_investment response of
+      a member who has invested before is still written, and the review rightly does not count
+      it: plan such a goal for people who have not invested.
+
+    dataset.yml's analysis_date moves to the window's last day (when it was earlier) so that a
+    review sees the whole window, and truth.json, when present, gets the campaign under
+    `campaigns` (the other truths stay those of the original period).
+
+    Parameters
+    ----------
+    dataset_folder : str or Path
+        A dataset folder (the demo's, Parquet or CSV), changed in place.
+    campaign_csv : str or Path
+        The package's campaign.csv (one row in the campaigns contract's columns).
+    members_csv : str or Path
+        The package's members.csv (campaign_id, user_id, group).
+    uplift : float
+        The planted absolute uplift, between 0 and 1.
+    seed : int, default 7
+        Random seed of the responses.
+
+    Returns
+    -------
+    dict
+        The planted truth: campaign_id, goal, window_days, start_at, analysis_date (the new
+        one), members, treatment, control, uplift (planted), baseline_rate (mean p0 over the
+        members), true_uplift (mean over the members of min(p0 + uplift, 1) - p0),
+        responders_t and responders_c (simulated).
+
+    Raises
+    ------
+    ValueError
+        An uplift outside [0, 1), a campaign file without exactly one row, members of another
+        campaign, a register goal (members have signed up already), or a campaign_id already
+        in the dataset.
+    """
+    import pandas as pd
+
+    if not 0 <= uplift < 1:
+        raise ValueError(f"uplift: {uplift!r}; allowed: an absolute uplift in [0, 1)")
+    folder = Path(dataset_folder)
+    camp = pd.read_csv(campaign_csv, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if len(camp) != 1:
+        raise ValueError(f"campaign_csv: {len(camp)} rows; a package has one campaign")
+    row = camp.iloc[0]
+    cid, goal = str(row.campaign_id), str(row.goal)
+    if goal == "register":
+        raise ValueError("goal register: the members have signed up already; plan another goal")
+    members = pd.read_csv(members_csv, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    if set(members.campaign_id) - {cid}:
+        raise ValueError(f"members_csv: members of {sorted(set(members.campaign_id) - {cid})}, "
+                         f"not of {cid}")
+    existing, _fmt = _read_table(folder, "campaigns")
+    if existing is not None and cid in set(existing.campaign_id.astype(str)):
+        raise ValueError(f"campaign_id {cid} is already in {folder}: simulate a package once")
+    members = members.sort_values("user_id").reset_index(drop=True)
+    start = pd.Timestamp(row.start_at)
+    window = int(float(row.window_days))
+    pre = start - pd.Timedelta(days=PLANNED_PRE_DAYS)
+    ids = set(members.user_id)
+
+    events, _ = _read_table(folder, "events")
+    txns, _ = _read_table(folder, "transactions")
+    ev = events[events.user_id.isin(ids)].copy()
+    ev["t"] = pd.to_datetime(ev.event_time)
+    tx = txns[txns.user_id.isin(ids)].copy()
+    tx["t"] = pd.to_datetime(tx.txn_time)
+    tx["amount"] = tx.amount.astype(float)
+    tx = tx[tx.status.astype(str).str.lower().isin(["success", ""])]
+    days = pd.concat([ev.loc[(ev.t >= pre) & (ev.t < start), ["user_id", "t"]],
+                      tx.loc[(tx.t >= pre) & (tx.t < start), ["user_id", "t"]]])
+    active = days.assign(d=days.t.dt.date).groupby("user_id").d.nunique()
+    a = members.user_id.map(active).fillna(0).to_numpy(dtype=float)
+    p0 = np.clip(PLANNED_BASE + PLANNED_SLOPE * np.log1p(a), PLANNED_LOW, PLANNED_HIGH)
+    treated = (members.group == "treatment").to_numpy()
+    p = np.minimum(p0 + uplift * treated, 1.0)
+    rng = np.random.default_rng([seed, 7_770_001])
+    hit = rng.random(len(members)) < p
+    offset = (0.02 + 0.96 * rng.random(len(members))) * window * 86400.0
+    when = (start + pd.to_timedelta(np.floor(offset), unit="s"))[hit]
+    who = members.user_id[hit].tolist()
+
+    if goal in ("first_investment", "any_investment", "amount"):
+        median = tx[tx.t < start].groupby("user_id").amount.median()
+        amount = np.array([float(median.get(u, PLANNED_AMOUNT)) for u in who])
+        _append_rows(folder, "transactions", pd.DataFrame({
+            "txn_id": [f"{cid}-T{i:06d}" for i in range(len(who))], "user_id": who,
+            "txn_time": pd.to_datetime(when), "amount": amount, "product_type": "活期",
+            "term_days": np.zeros(len(who), dtype=np.int64), "status": "success",
+            "revenue": np.round(amount * PRODUCTS[0][2] * 30 / 365, 2)}))
+    else:
+        anon = events[(events.event_name == "register") & events.user_id.isin(ids)]
+        anon = anon.drop_duplicates("user_id").set_index("user_id").anonymous_id
+        _append_rows(folder, "events", pd.DataFrame({
+            "event_time": pd.to_datetime(when), "event_name": goal, "user_id": who,
+            "anonymous_id": [anon.get(u) for u in who]}))
+    end_at = start + pd.Timedelta(days=window)
+    _append_rows(folder, "campaigns", pd.DataFrame([{
+        "campaign_id": cid, "name": row.get("name", ""), "channel": row.get("channel", ""),
+        "start_at": start, "end_at": end_at, "goal": goal, "window_days": window,
+        "cost_per_send": float(row.cost_per_send) if row.get("cost_per_send", "") else None,
+        "cost_per_reward": float(row.cost_per_reward) if row.get("cost_per_reward", "") else None,
+        "target_rule": row.get("target_rule", "")}]).astype({"start_at": "datetime64[us]",
+                                                              "end_at": "datetime64[us]"}))
+    _append_rows(folder, "campaign_members", pd.DataFrame({
+        "campaign_id": cid, "user_id": members.user_id,
+        "group": members.group,
+        "sent_at": pd.Series([start if t else pd.NaT for t in treated], dtype="datetime64[us]"),
+        "delivered": pd.Series([True if t else None for t in treated], dtype=object),
+        "clicked_at": pd.Series([pd.NaT] * len(members), dtype="datetime64[us]")}))
+
+    last_day = (end_at - pd.Timedelta(microseconds=1)).date()  # the window's last instant's day
+    yml = folder / "dataset.yml"
+    analysis = last_day
+    if yml.exists():
+        text = yml.read_text(encoding="utf-8")
+        found = re.search(r"^analysis_date:\s*['\"]?(\d{4}-\d{2}-\d{2})", text, re.M)
+        if found and date.fromisoformat(found.group(1)) >= last_day:
+            analysis = date.fromisoformat(found.group(1))
+        elif found:
+            text = text[:found.start()] + f"analysis_date: {last_day.isoformat()}" + \
+                text[found.end():]
+        else:
+            text = text.rstrip("\n") + f"\nanalysis_date: {last_day.isoformat()}\n"
+        yml.write_text(text, encoding="utf-8")
+    else:
+        yml.write_text(f"analysis_date: {last_day.isoformat()}\n", encoding="utf-8")
+    truth = {"campaign_id": cid, "goal": goal, "window_days": window,
+             "start_at": start.isoformat(sep=" "), "analysis_date": analysis.isoformat(),
+             "members": int(len(members)), "treatment": int(treated.sum()),
+             "control": int((~treated).sum()), "uplift": float(uplift),
+             "baseline_rate": float(p0.mean()) if len(p0) else float("nan"),
+             "true_uplift": float((np.minimum(p0 + uplift, 1.0) - p0).mean()) if len(p0)
+             else float("nan"),
+             "responders_t": int((hit & treated).sum()), "responders_c": int((hit & ~treated).sum())}
+    path = folder / "truth.json"
+    if path.exists():
+        full = json.loads(path.read_text(encoding="utf-8"))
+        full.setdefault("campaigns", {})[cid] = {**truth, "planned": True}
+        path.write_text(json.dumps(full, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return truth

@@ -57,6 +57,12 @@ SUMMARY_STEM = "99_summary"
 T = TypeVar("T", str, Path)
 #: The data-quality chapter: it lists the other chapters' skipped sections, so it runs after them.
 DATA_QUALITY_STEM = "00_data_quality"
+#: The next-campaign chapter: it plans for the summary's first action, so it runs after the
+#: chapters that glue actions, and before the data-quality chapter (which lists its skipped
+#: sections too) and the summary.
+NEXT_CAMPAIGN_STEM = "07_next_campaign"
+#: The chapters that read the others' executed notebooks, in the order they run, last.
+READER_STEMS: tuple[str, ...] = (NEXT_CAMPAIGN_STEM, DATA_QUALITY_STEM, SUMMARY_STEM)
 GLUE_MIME = "application/papermill.record/"
 STAKE_SUFFIX = "_stake_yuan"
 TOP_ACTIONS = 3
@@ -856,9 +862,10 @@ def chapters_read(summary: Summary, exclude: Sequence[str] = ()) -> int:
 
 
 def execution_order(paths: Sequence[T]) -> list[T]:
-    """The order to execute chapters in: every chapter, then the two that read the others'
-    executed notebooks, the data-quality chapter (its list of skipped sections) and the summary.
-    The book's order is the toc's, whatever the order of execution.
+    """The order to execute chapters in: every chapter, then the three that read the others'
+    executed notebooks (READER_STEMS): the next campaign (the summary's first action), the
+    data-quality chapter (every chapter's skipped sections, the next campaign's included) and
+    the summary. The book's order is the toc's, whatever the order of execution.
 
     Parameters
     ----------
@@ -870,9 +877,8 @@ def execution_order(paths: Sequence[T]) -> list[T]:
     list of Path
         The same files, readers last.
     """
-    readers = (DATA_QUALITY_STEM, SUMMARY_STEM)
-    return ([p for p in paths if Path(p).stem not in readers]
-            + [p for r in readers for p in paths if Path(p).stem == r])
+    return ([p for p in paths if Path(p).stem not in READER_STEMS]
+            + [p for r in READER_STEMS for p in paths if Path(p).stem == r])
 
 
 def skipped_html(summary: Summary) -> str:

@@ -2,7 +2,10 @@
 
 A chapter is written as a jupytext percent-format script, chapters/src/NN_name.py (easy to
 review and diff); `refresh` turns it into chapters/NN_name.ipynb with the book's cell tags and
-executes it with papermill on the demo data. The executed notebooks are the nbval golden files.
+executes it with papermill on the demo data, with the parameters of the demo campaign
+(campaigns/demo.yml), so the committed chapters are what `growthloop run campaigns/demo.yml`
+shows. The executed notebooks are the nbval golden files (nbval executes the injected
+parameters cell with the rest).
 """
 
 from __future__ import annotations
@@ -15,10 +18,37 @@ import nbformat
 import papermill
 
 from growthloop import PROJECT_ROOT
-from growthloop.present.summary import DATA_QUALITY_STEM, SUMMARY_STEM, execution_order
+from growthloop.book import TABLES_DIR
+from growthloop.present.summary import READER_STEMS, execution_order
+from growthloop.run.runner import (
+    declared_parameters,
+    hide_injected_cell,
+    load_campaign,
+    plain_parameters,
+)
 
 SOURCES = PROJECT_ROOT / "chapters" / "src"
 CHAPTERS = PROJECT_ROOT / "chapters"
+#: The campaign whose parameters the committed chapters are executed with
+DEMO_CAMPAIGN = PROJECT_ROOT / "campaigns" / "demo.yml"
+
+
+def demo_parameters(notebook: Path) -> dict:
+    """The demo campaign's parameters that a chapter declares (its data stays the default).
+
+    Parameters
+    ----------
+    notebook : Path
+        A chapter notebook (tagged, not yet executed).
+
+    Returns
+    -------
+    dict
+        The parameters of campaigns/demo.yml the chapter declares, as papermill writes them.
+    """
+    params = plain_parameters(load_campaign(DEMO_CAMPAIGN).parameters)
+    declared = declared_parameters(notebook)
+    return {k: v for k, v in params.items() if k in declared}
 
 
 def tag_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -79,7 +109,8 @@ def refresh(names: list[str] | None = None, progress: Callable[[str], None] = pr
     Each chapters/src/NN_name.py becomes chapters/NN_name.ipynb (`tag_cells`), executed by
     papermill in chapters/ and stripped of run metadata. The executive summary (99_summary) is
     executed last whenever any chapter is refreshed, since its outputs are the other chapters'
-    glued numbers.
+    glued numbers. Each chapter gets the demo campaign's parameters it declares
+    (`demo_parameters`).
 
     Parameters
     ----------
@@ -99,9 +130,9 @@ def refresh(names: list[str] | None = None, progress: Callable[[str], None] = pr
     sources = sorted(SOURCES.glob("[0-9][0-9]_*.py"))
     if names:
         picked = [s for s in sources if s.stem in names or s.stem.split("_", 1)[0] in names]
-        # the data-quality chapter (skipped sections) and the summary read the other chapters'
-        # outputs: re-execute them after any of them
-        reading = [s for s in sources if readers and s.stem in (DATA_QUALITY_STEM, SUMMARY_STEM)]
+        # the next campaign (the summary's first action), the data-quality chapter (skipped
+        # sections) and the summary read the other chapters' outputs: re-execute them after any
+        reading = [s for s in sources if readers and s.stem in READER_STEMS]
         sources = picked + [s for s in reading if picked and s not in picked]
     done = []
     for src in execution_order(sources):
@@ -109,8 +140,12 @@ def refresh(names: list[str] | None = None, progress: Callable[[str], None] = pr
         progress(f"executing {src.stem}")
         nb = tag_cells(jupytext.read(src))
         nbformat.write(nb, target)
-        papermill.execute_notebook(str(target), str(target), kernel_name="python3",
-                                   progress_bar=False, cwd=str(CHAPTERS))
+        # the chapter writes its tables again: one it no longer writes must not stay behind
+        for old in (PROJECT_ROOT / TABLES_DIR / src.stem).glob("*.csv"):
+            old.unlink()
+        papermill.execute_notebook(str(target), str(target), parameters=demo_parameters(target),
+                                   kernel_name="python3", progress_bar=False, cwd=str(CHAPTERS))
+        hide_injected_cell(target)
         strip_run_metadata(target)
         done.append(target)
     return done

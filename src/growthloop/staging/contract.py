@@ -121,6 +121,7 @@ USERS = TableSpec(
         C("utm_medium", STRING, required=False, description="UTM medium at sign-up"),
         C("utm_campaign", STRING, required=False, description="UTM campaign at sign-up"),
         C("inviter_id", STRING, required=False, description="user_id of the inviting user (老带新)"),
+        C("contact_opt_out", BOOL, required=False, description="true: the user opted out of marketing messages (退订); the next campaign's package leaves them out"),
     ),
     key=("user_id",),
     description="One row per registered user.",
