@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 from growthloop import PROJECT_ROOT
 from growthloop.present.summary import SUMMARY_STEM
 from growthloop.run.cli import app
-from growthloop.run.runner import build_book, write_toc
+from growthloop.run.runner import BOOK_DIRS, BOOK_FILES, build_book, write_toc
 from growthloop.run.site import PublishError, publish, site_records
 
 REVIEW = "06_closed_loop_review"
@@ -73,10 +73,10 @@ def _review_notebook(path: Path, uplift: float, roi: float, analysis: str = "202
 def built_book(tmp_path_factory) -> Path:
     """One real book: intro, the fake chapter 6 and the real summary executed on it."""
     book = tmp_path_factory.mktemp("book")
-    for name in ("_config.yml", "intro.md"):
+    for name in BOOK_FILES:
         shutil.copy2(PROJECT_ROOT / name, book / name)
-    shutil.copytree(PROJECT_ROOT / "docs", book / "docs")
-    shutil.copytree(PROJECT_ROOT / "_static", book / "_static")
+    for name in BOOK_DIRS:  # the book's pages, static files and local extensions, as a run's
+        shutil.copytree(PROJECT_ROOT / name, book / name)
     _review_notebook(book / "chapters" / f"{REVIEW}.ipynb", 0.03, 1.5)
     write_toc(book, [book / "chapters" / f"{REVIEW}.ipynb", book / "chapters" / f"{SUMMARY_STEM}.ipynb"])
     toc = yaml.safe_load((book / "_toc.yml").read_text(encoding="utf-8"))

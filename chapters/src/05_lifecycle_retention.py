@@ -18,7 +18,7 @@
 # %% tags=["parameters"]
 data = None  # dataset folder, the bundled demo (data/demo) when None
 analysis_date = None  # YYYY-MM-DD, else dataset.yml's, else the last event day
-out_dir = None  # where tables/ and exports/ go, the project root when None
+out_dir = None  # where tables/ and exports/ go; None: beside the output notebook (papermill), the project for the demo
 min_cell_size = 10  # smallest count of people a published table or figure label shows, smaller ones show as <10
 channel_map = {}  # extra UTM source aliases for this run, {source: channel}, added to dataset.yml's channel map
 cohort_by = "signup"  # cohort by signup or first_investment
