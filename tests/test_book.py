@@ -45,6 +45,22 @@ def test_every_chapter_is_in_the_toc_and_committed_with_outputs() -> None:
         assert any("parameters" in c.metadata.get("tags", []) for c in code)
 
 
+def test_no_chapter_glues_a_key_twice() -> None:
+    """myst-nb fails the build (-W) on a key glued twice in a page: caught here, before a build."""
+    import collections
+
+    import nbformat
+
+    for path in sorted((PROJECT_ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        keys = collections.Counter(
+            o.get("metadata", {}).get("scrapbook", {}).get("name")
+            for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+            if any(m.startswith("application/papermill.record/") for m in o.get("data", {})))
+        twice = sorted(k for k, n in keys.items() if n > 1)
+        assert not twice, f"{path.name} glues {twice} more than once"
+
+
 def _demo_book(tmp_path: Path) -> Path:
     """The project's book (the committed chapters) built in a copy; returns its html folder."""
     book = tmp_path / "book"

@@ -619,7 +619,7 @@ def test_next_round_summary_by_hand(hand):
     assert s == {"plan_segments": 1, "plan_names": "35-44", "plan_targets": 1,
                  "plan_incremental": pytest.approx(0.2), "plan_cost": pytest.approx(5.1),
                  "plan_basis": "分群显著 (segment)", "budget": 100.0,
-                 "offer": cr.OFFERS["bind_card"], "budget_applied": True, "channel": "短信",
+                 "offer": cr.OFFERS["bind_card"], "budget_applied": True, "next_channel": "短信",
                  "plan_rows": 1}
     empty, _t = cr.next_round(hand, c, forced.assign(verdict="not_significant"), "age_band")
     s0 = cr.next_round_summary(empty, c)

@@ -230,7 +230,7 @@ def test_history_counts_what_can_be_compared():
 
 PLAN = {"plan_segments": 2, "plan_names": "35-44、45-55", "plan_targets": 528, "plan_incremental": 19.4,
         "plan_cost": 492.0, "plan_basis": "整体显著 (overall)", "budget": 800.0, "offer": "满额返现券",
-        "budget_applied": True, "channel": "推送", "plan_rows": 3}
+        "budget_applied": True, "next_channel": "推送", "plan_rows": 3}
 
 
 def test_next_round_uses_the_budget_only_when_it_applies():

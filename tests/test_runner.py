@@ -16,6 +16,7 @@ from growthloop.run.cli import app
 from growthloop.run.runner import (
     RunError,
     chapter_paths,
+    hide_injected_cell,
     list_runs,
     load_campaign,
     split_parameters,
@@ -281,3 +282,17 @@ def test_abandoned_runs_lose_their_row_level_data(tmp_path: Path) -> None:
     assert clean_abandoned_runs(tmp_path / "runs") == [dead]
     assert not (dead / STORE_DIR).exists() and (alive / STORE_DIR / "dataset.duckdb").exists()
     assert {r["status"] for r in list_runs(tmp_path / "runs")} == {"killed", "in progress"}
+
+
+def test_injected_cell_is_hidden_and_keeps_one_id(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("x = 2")]
+    nb.cells[1].metadata["tags"] = ["injected-parameters"]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    hide_injected_cell(path)
+    hide_injected_cell(path)  # twice: tagged once
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[1].metadata["tags"] == ["injected-parameters", "remove-cell"]
+    assert cells[1]["id"] == "injected-parameters"
+    assert "tags" not in cells[0].metadata

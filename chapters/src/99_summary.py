@@ -7,8 +7,7 @@
 # stake, and every chapter's headline numbers, each linked to the section that computed it.)
 
 # %% tags=["parameters"]
-data = None  # dataset folder (unused here: the summary reads the executed chapters)
-analysis_date = None  # YYYY-MM-DD (unused here: each chapter states its own)
+data = None  # dataset folder (unused here: the runner passes it to every chapter; the summary reads the executed chapters)
 out_dir = None  # the run folder; its chapters/ are summarised, the project's chapters/ when None
 chapters_dir = None  # folder of executed chapter notebooks, overrides out_dir
 

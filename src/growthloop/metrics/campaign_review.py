@@ -2203,7 +2203,7 @@ def next_round_summary(plan: pd.DataFrame, camp: Campaign,
         within budget, :func:`plan_summary`; plan_cost NaN without unit costs), plan_basis
         (the first segment's basis; NO_PLAN without a plan), budget (NaN without one),
         budget_applied (a budget was given and the unit costs are known, so it cut the plan),
-        offer (OFFERS of the goal), channel (the campaign's channel label) and plan_rows
+        offer (OFFERS of the goal), next_channel (the campaign's channel label) and plan_rows
         (segments in the plan before the budget cut).
     """
     totals = plan_summary(plan)
@@ -2217,7 +2217,7 @@ def next_round_summary(plan: pd.DataFrame, camp: Campaign,
         "budget": float(budget) if budget is not None else float("nan"),
         "offer": OFFERS.get(camp.goal, DEFAULT_OFFER),
         "budget_applied": budget is not None and camp.costs_known,
-        "channel": camp.channel_label,
+        "next_channel": camp.channel_label,
         "plan_rows": len(plan),
     }
 

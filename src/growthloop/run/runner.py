@@ -262,7 +262,8 @@ def split_parameters(chapters: list[Path], parameters: dict[str, Any]) -> dict[P
 
 
 def hide_injected_cell(path: Path) -> None:
-    """Tag papermill's injected-parameters cell so the HTML book does not show it.
+    """Tag papermill's injected-parameters cell so the HTML book does not show it, and give it a
+    stable id (papermill draws a random one) so the same run gives the same notebook.
 
     Parameters
     ----------
@@ -272,8 +273,10 @@ def hide_injected_cell(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell["metadata"]["tags"] = [*tags, "remove-cell"]
+        if "injected-parameters" in tags:
+            cell["id"] = "injected-parameters"
+            if "remove-cell" not in tags:
+                cell["metadata"]["tags"] = [*tags, "remove-cell"]
     nbformat.write(nb, path)
 
 

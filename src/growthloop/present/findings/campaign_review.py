@@ -506,7 +506,7 @@ def next_round(head: dict, breakdown: str, n: Count = plain_count) -> tuple[str,
                 f"{head['plan_incremental']:,.1f} 个增量响应者")
     finding += f"，预期成本 {head['plan_cost']:,.0f} 元。" if _num(head["plan_cost"]) else "。"
     action = (f"名单在本次运行的 exports/06_closed_loop_review/next_round_targets.csv（私有，不发布）。"
-              f"渠道沿用本次验证过的{head['channel']}，权益建议「{head['offer']}」；下一轮仍随机留出 10%–20% 对照组，"
+              f"渠道沿用本次验证过的{head['next_channel']}，权益建议「{head['offer']}」；下一轮仍随机留出 10%–20% 对照组，"
               "并按可信度检查的所需人数扩大名单，让分群差异也能被检验，闭环的下一圈才有可比的数字。")
     return finding, action
 
