@@ -31,7 +31,7 @@ book: setup
 chapters: setup
 	$(BIN)/growthloop refresh-chapters
 
-# pyspark for the cross-engine tests (tests/test_spark_*.py); Spark needs Java 17 or 21.
+# pyspark for the cross-engine tests (tests/test_engines_*.py, their [pyspark] ids); Spark needs Java 17 or 21.
 spark-setup: $(SPARK_STAMP)
 
 $(SPARK_STAMP): $(STAMP) requirements-spark.txt
@@ -40,7 +40,7 @@ $(SPARK_STAMP): $(STAMP) requirements-spark.txt
 	$(BIN)/python -c 'import pyspark, ibis; ibis.pyspark'
 	touch $(SPARK_STAMP)
 
-# psycopg for the Postgres tests (tests/test_postgres_stages.py); they start their own throwaway
+# psycopg for the Postgres tests (tests/test_engines_*.py, their [postgres] ids); they start their own throwaway
 # server with PostgreSQL's initdb and pg_ctl (Debian: apt-get install postgresql).
 pg-setup: $(PG_STAMP)
 

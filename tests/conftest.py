@@ -5,8 +5,10 @@ Tiers (CONTRIBUTING.md, "Which tests to run"): every test not marked below is in
 `make test-fast` (unit, property and single-engine tests: no Java, no PostgreSQL server, no
 browser). The marks are given here by file and name, so a new test lands in the right tier:
 
-    spark     tests/test_spark_*.py: DuckDB against local Spark (Java 17)
-    postgres  tests/test_postgres_*.py: DuckDB against a throwaway PostgreSQL server
+    spark     tests/test_engines_*.py on the engine_pair param pyspark (and any file
+              test_spark_*.py): DuckDB against local Spark (Java 17)
+    postgres  the same tests on the param postgres (and any file test_postgres_*.py): DuckDB
+              against a throwaway PostgreSQL server
     browser   tests whose name says chromium: pages in headless Chromium
     slow      whole books and notebook runs (marked in the test files)
 """
@@ -23,8 +25,11 @@ from growthloop import DEMO_DATA
 from growthloop.staging.contract import TABLES
 from growthloop.staging.loader import Dataset, open_dataset
 
-#: marks given by file name prefix
+#: marks given by file name prefix (a file of tests that all need one engine)
 FILE_TIERS = {"test_spark_": "spark", "test_postgres_": "postgres"}
+#: marks given by the engine a test runs on: the param of the `engine_pair` fixture
+#: (tests/engine_support.py, used by tests/test_engines_*.py), however it was parametrised
+ENGINE_TIERS = {"pyspark": "spark", "postgres": "postgres"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -33,6 +38,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for prefix, mark in FILE_TIERS.items():
             if item.path.name.startswith(prefix):
                 item.add_marker(mark)
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "engine_pair" in callspec.params:
+            engine = callspec.params["engine_pair"]
+            if engine not in ENGINE_TIERS:
+                raise pytest.UsageError(f"{item.nodeid}: engine_pair param {engine!r} has no "
+                                        f"tier; known: {list(ENGINE_TIERS)}")
+            item.add_marker(ENGINE_TIERS[engine])
         if "chromium" in item.name:
             item.add_marker("browser")
 

@@ -1,22 +1,15 @@
-"""Postgres harness: the Spark tests' small dataset on DuckDB and copied to a throwaway PostgreSQL.
+"""The Postgres part of the cross-engine harness (tests/engine_support.py): a throwaway
+PostgreSQL server and the small dataset's clean tables copied to it.
 
-Use it from a test module:
-
-    from postgres_support import pg_pair_fixture  # noqa: F401  (the fixture `pg_pair`)
-    from spark_support import assert_same_frame, both
-
-    def test_x(pg_pair):
-        duck, pg = both(my_stage_function, pg_pair, arg=1)
-        assert_same_frame(duck, pg, sort_by=["key"])
-
-`pg_pair.duck` is the DuckDB Dataset of tests/spark_support.py (the loader's clean tables of a
-small generated demo dataset); `pg_pair.spark` holds the same rows in tables gl_<name> of a
-PostgreSQL server this process starts for itself (each pytest-xdist worker its own): `initdb`
-into a temporary directory, a free port, the unix socket in that directory, no TCP, at most
-~4 GB of address space per server process (a runaway query fails instead of taking the
-machine). The server is stopped and the directory deleted at the end of the session, and at
-once when starting it fails. The session's TimeZone is the dataset's (Ibis's postgres backend
-sets UTC on connect), so a naive timestamp means the same wall-clock time on both engines.
+`copy_to_postgres(duck, pg_server(config))` is what the `engine_pair` fixture's `postgres` param
+runs (once per process): the clean tables as tables gl_<name> of a PostgreSQL server this process
+starts for itself (each pytest-xdist worker its own): `initdb` into a temporary directory, a free
+port, the unix socket in that directory, no TCP, at most ~4 GB of address space per server
+process (a runaway query fails instead of taking the machine), a statement timeout on every
+connection the tests make. The server is stopped and the directory deleted when the test run
+ends (and at exit, and at once when starting it fails). The session's TimeZone is the
+dataset's (Ibis's postgres backend sets UTC on connect), so a naive timestamp means the same
+wall-clock time on both engines.
 
 Without PostgreSQL's server programs (initdb, pg_ctl) or psycopg the tests fail (never skip):
 CI installs both (`apt-get install postgresql`, requirements-postgres.txt; `make test`).
@@ -27,6 +20,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import glob
+import json
 import os
 import pwd
 import resource
@@ -38,10 +32,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from spark_support import SPARK_SEED, SPARK_USERS, EnginePair, schema_types
+from engine_support import schema_types
 
-from growthloop.demo import generate_dataset
-from growthloop.staging.loader import Dataset, open_dataset
+from growthloop.staging.loader import Dataset
 
 #: address space of each server process (bytes): a runaway query fails, the machine lives
 PG_MEMORY_LIMIT = 4_000_000_000
@@ -170,15 +163,48 @@ def copy_to_postgres(ds: Dataset, server: Server) -> Dataset:
     return Dataset(ds.path, ds.config, con, tables, ds.quality, ds.analysis_date)
 
 
+def _json_text(value: Any) -> str | None:
+    """A JSON value as DuckDB's json_extract_string gives it (a string as itself)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def properties_as_columns(table, keys: list[str]):
+    """An events table whose JSON `properties` text is replaced by one text column per key
+    (every key found when `keys` is empty; missing where the text is not a JSON object or
+    lacks the key), as the loader asks of a Postgres source: it reads JSON text on DuckDB and
+    Spark only."""
+    import pyarrow as pa
+
+    def parsed(text: str | None) -> dict:
+        try:
+            value = json.loads(text) if text is not None else None
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    blobs = [parsed(t) for t in table.column("properties").to_pylist()]
+    table = table.drop_columns(["properties"])
+    for key in keys or sorted({k for b in blobs for k in b}):
+        table = table.append_column(pa.field(key, pa.string()),
+                                    pa.array([_json_text(b.get(key)) for b in blobs], pa.string()))
+    return table
+
+
 def copy_files_to_postgres(folder: Path, server: Server, schema: str,
                            database: str = "postgres") -> dict[str, str]:
     """The folder's Parquet tables as Postgres tables `schema.<table>` of `database` (made
     anew), as a platform's raw tables would sit in its warehouse: each column with its Ibis
-    type (text, bigint, double precision, boolean, date, timestamp).
-    Returns {table: "schema.table"}."""
+    type (text, bigint, double precision, boolean, date, timestamp). The events' JSON
+    properties column becomes one column per property dataset.yml lists (Postgres sources give
+    each property its own column). Returns {table: "schema.table"}."""
     import pyarrow.parquet as pq
 
+    from growthloop.staging.config import load_config
     from growthloop.staging.contract import TABLES
+
+    properties = list(load_config(folder).table("events").properties)
 
     con = postgres_backend(server, "UTC", database)  # naive timestamps are copied as they are
     try:
@@ -188,7 +214,10 @@ def copy_files_to_postgres(folder: Path, server: Server, schema: str,
         for name in TABLES:
             path = folder / f"{name}.parquet"
             if path.exists():
-                con.create_table(name, pq.read_table(path), database=schema)
+                table = pq.read_table(path)
+                if name == "events" and "properties" in table.column_names:
+                    table = properties_as_columns(table, properties)
+                con.create_table(name, table, database=schema)
                 sources[name] = f"{schema}.{name}"
         with con.con.cursor() as cur:
             cur.execute("ANALYZE")
@@ -197,38 +226,18 @@ def copy_files_to_postgres(folder: Path, server: Server, schema: str,
     return sources
 
 
-def pg_server() -> Server:
-    """The process's running server (start it through the `pg_pair` fixture first)."""
-    return _STATE["server"]
-
-
-def shared_pg_pair(tmp_path_factory) -> EnginePair:
-    """The process's DuckDB/Postgres pair, built (and its server started) on first use."""
-    if "pair" not in _STATE:
+def pg_server(config=None) -> Server:
+    """The process's running server, started on first use. It is stopped and its directory
+    removed when the test run ends (`config`'s cleanup; at exit too, should the run die)."""
+    if "server" not in _STATE:
         server = Server()
         try:
             server.start()
-            atexit.register(server.stop)  # also when the session dies before its teardown
-            folder = tmp_path_factory.mktemp("pg") / "demo"
-            generate_dataset(folder, n_users=SPARK_USERS, seed=SPARK_SEED)
-            duck = open_dataset(folder)
-            _STATE["pair"] = EnginePair(duck, copy_to_postgres(duck, server))
         except BaseException:
             server.stop()
             raise
+        atexit.register(server.stop)
+        if config is not None:
+            config.add_cleanup(server.stop)
         _STATE["server"] = server
-    return _STATE["pair"]
-
-
-@pytest.fixture(scope="session", name="pg_pair")
-def pg_pair_fixture(tmp_path_factory):
-    """The shared small dataset on DuckDB and on a throwaway Postgres (one server per process);
-    the server is stopped and its directory deleted at the end of the session."""
-    yield shared_pg_pair(tmp_path_factory)
-    server = _STATE.pop("server", None)
-    pair = _STATE.pop("pair", None)
-    if pair is not None:
-        with contextlib.suppress(Exception):  # the server goes anyway
-            pair.spark.con.disconnect()
-    if server is not None:
-        server.stop()
+    return _STATE["server"]
