@@ -149,3 +149,19 @@ def test_next_round_with_and_without_targets(engine_pair):
     assert targets_d.count().execute() > 0
     assert_same_frame(targets_d, targets_o, sort_by=["user_id"])
     assert_same_frame(plan_d, plan_o, ordered=True)
+
+
+def test_a_goal_of_an_own_event_with_a_property_filter(engine_pair):
+    # C2025_02 (the campaign of the small data with views in its window) reviewed on views of term products (浏览产品详情 where product_type is a 定期),
+    # the goal chapter 6 takes as a parameter
+    goal = {"event": "浏览产品详情", "where": {"product_type": ["定期3月", "定期6月", "定期12月"]}}
+    d, o = reviewed(engine_pair, "C2025_02", goal)
+    assert d == o and d.goal_label.startswith("浏览产品详情 (product_type=")
+    assert_same_frame(mart.member_outcomes(engine_pair.duck, d),
+                      mart.member_outcomes(engine_pair.other, o), sort_by=["user_id"])
+    eff_d, eff_o = cr.effect(engine_pair.duck, d), cr.effect(engine_pair.other, o)
+    same_numbers(eff_d, eff_o)
+    # the filter selects: fewer responders than with every view of a product
+    plain_d = cr.effect(engine_pair.duck, cr.campaign(engine_pair.duck, "C2025_02",
+                                                         goal="浏览产品详情"))
+    assert 0 < eff_d["responders_t"] < plain_d["responders_t"]

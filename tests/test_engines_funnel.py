@@ -114,3 +114,22 @@ def test_outside_funnel(engine_pair):
     duck, other = both(fn.outside_funnel, engine_pair)
     assert duck == other
     assert duck["registered"] > 0
+
+
+# ---- own events and property filters (chapter 2's second funnel) ---------------------------
+
+OWN_STEPS = ["register", {"event": "风险测评", "where": {"level": ["C3", "C4", "C5"]}},
+             {"event": "浏览产品详情", "where": {"product_type": ["定期3月", "定期6月", "定期12月"]}},
+             "first_investment"]
+
+
+def test_a_funnel_of_own_events_with_property_filters(engine_pair):
+    spec = fn.make_spec(OWN_STEPS, window_days=30)
+    duck, other = both(fn.funnel, engine_pair, spec)
+    assert_same_frame(duck, other, ordered=True)
+    # the filters select: fewer people reach the filtered steps than the unfiltered ones
+    plain = fn.funnel(engine_pair.duck, fn.make_spec(
+        ["register", "风险测评", "浏览产品详情", "first_investment"], window_days=30))
+    assert 0 < duck.users.iloc[2] < plain.users.iloc[2]
+    assert duck.users.iloc[1] < plain.users.iloc[1]
+    assert_same_frame(*both(fn.step_times, engine_pair, spec), sort_by=["person_id", "entry_at"])
