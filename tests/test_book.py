@@ -61,6 +61,23 @@ def test_no_chapter_glues_a_key_twice() -> None:
         assert not twice, f"{path.name} glues {twice} more than once"
 
 
+def test_readers_see_no_code_and_no_english_headings() -> None:
+    """Every code cell of a committed chapter hides its input in the HTML (no code toggles for
+    the marketing team), and headings are Chinese only (no "标题 (english)")."""
+    import nbformat
+
+    for path in sorted((PROJECT_ROOT / "chapters").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                tags = cell.metadata.get("tags", [])
+                assert {"remove-input", "remove-cell"} & set(tags), (path.name, cell.source[:60])
+            else:
+                for line in cell.source.splitlines():
+                    assert not re.match(r"#+ .*\([^()\u4e00-\u9fff]*[A-Za-z][^()\u4e00-\u9fff]*\)\s*$",
+                                        line), (path.name, line)
+
+
 def _demo_book(tmp_path: Path) -> Path:
     """The project's book (the committed chapters) built in a copy; returns its html folder."""
     book = tmp_path / "book"
@@ -85,6 +102,24 @@ def test_demo_book_builds(tmp_path: Path) -> None:
     assert (html / ".nojekyll").exists()
     _assert_no_personal_ids(html)
     _assert_no_small_cells(html)
+    _assert_tables_read_as_words(html)
+
+
+#: what a reader must never see in a table cell: raw flags, missing markers, e-notation
+RAW_CELL = re.compile(r"^(True|False|nan|NaN|None|inf|-inf|NaT|<NA>)$|^[-+]?\d+(\.\d+)?e[-+]?\d+$")
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
+
+
+def _assert_tables_read_as_words(html: Path) -> None:
+    """Every table on a chapter page has Chinese headers (no snake_case) and no raw values."""
+    bad = []
+    for page in sorted((html / "chapters").glob("*.html")):
+        parser = _GlTables()
+        parser.feed(page.read_text(encoding="utf-8"))
+        for header, rows in parser.tables:
+            bad += [f"{page.name}: header {h}" for h in header if SNAKE_CASE.match(h)]
+            bad += [f"{page.name}: cell {v}" for row in rows for v in row if RAW_CELL.match(v)]
+    assert not bad, f"tables not for people: {bad[:8]}"
 
 
 def _small(values: list[str]) -> list[str]:
@@ -146,6 +181,9 @@ def _assert_no_small_cells(html: Path) -> None:
         frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
         for col in (c for c in COUNT_COLUMNS if c in frame.columns):
             bad += [f"{path.name}:{col}={v}" for v in _small(frame[col].tolist())[:1]]
+    from growthloop.present.registry import TERMS
+
+    key_of = {term.label: key for key, term in TERMS.items()}  # pages show the Chinese labels
     pages = 0
     for page in sorted((html / "chapters").glob("*.html")):
         parser = _GlTables()
@@ -153,7 +191,7 @@ def _assert_no_small_cells(html: Path) -> None:
         for header, rows in parser.tables:
             pages += 1
             for i, col in enumerate(header):
-                if col in COUNT_COLUMNS:
+                if key_of.get(col, col) in COUNT_COLUMNS:
                     bad += [f"{page.name}:{col}={v}" for v in _small([r[i] for r in rows if i < len(r)])[:1]]
     assert pages > 20, "the chapters' tables were found on the pages"
     assert not bad, f"small cells published: {bad[:5]}"

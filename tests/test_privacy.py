@@ -213,3 +213,19 @@ def test_free_text_is_masked_in_tables_and_glue(tmp_path) -> None:
 def test_a_small_min_cell_size_puts_a_banner_on_the_page() -> None:
     banner = gb.small_cell_banner(3)
     assert "min_cell_size" in banner and "低于默认的 10" in banner and "admonition warning" in banner
+
+
+def test_the_page_shows_readers_headers_and_cells_the_csv_keeps_names(tmp_path: Path) -> None:
+    ch = gb.Chapter(slug="t", ds=None, out_dir=tmp_path, min_cell=10)
+    frame = pd.DataFrame({"channel": ["百度搜索", "合计"], "users": [1200, 1500],
+                          "rate_from_previous": [0.25, 0.3], "p_value": [3.82e-85, 0.2],
+                          "holdout": [True, False], "ratio": [float("inf"), 2.5]})
+    page = ch.table(frame, "view", show=False).data
+    # headers: the registry's labels (a name it does not know stays as it is)
+    assert "<th>人数</th>" in page and "<th>上一步转化率</th>" in page and "<th>ratio</th>" in page
+    # cells: separators, the registry's %, p-values without e-notation, flags, infinity
+    for cell in ("1,200", "25.0%", "&lt;0.001", "0.200", "是", "否", "∞", "2.5"):
+        assert f"<td>{cell}</td>" in page, cell
+    assert "e-85" not in page and "True" not in page and "inf" not in page
+    header = (tmp_path / "tables" / "t" / "view.csv").read_text(encoding="utf-8-sig").splitlines()[0]
+    assert header == "channel,users,rate_from_previous,p_value,holdout,ratio"

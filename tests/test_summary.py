@@ -112,7 +112,7 @@ def test_stakes_are_derived_in_revenue_and_ranked(tmp_path: Path) -> None:
     assert [a.users for a in s.top_actions] == [80, 50, None]
     assert s.top_actions[0].link.href == "04_rfm.html#segments"
     assert s.campaign is None
-    assert "chapter 6 was not run" in sm.campaign_html(s)
+    assert "本次运行没有活动复盘" in sm.campaign_html(s)
 
 
 def test_a_glued_stake_replaces_the_derived_one(tmp_path: Path) -> None:
@@ -148,13 +148,34 @@ def test_campaign_block_and_next_round(tmp_path: Path) -> None:
     s = sm.collect(tmp_path)
     assert s.campaign["uplift"] == 0.03
     block = sm.campaign_html(s)
-    assert "+3.00% (+1.00% 至 +5.00%)" in block and "150%" in block
+    assert "+3.0 个百分点（+1.0 个百分点 至 +5.0 个百分点" in block
+    # ROI at the interval's bounds, by hand: (800 × 0.01 / 0.03 − 320) / 320 = −17%,
+    # (800 × 0.05 / 0.03 − 320) / 320 = 317%
+    assert "150%（-17% 至 317%）" in block and "20 人" in block
+    assert "注意" not in block  # no verdict code glued: no caution
     assert "06_closed_loop_review.html#effect-against-the-holdout" in block
     (next_round,) = s.actions
     # 10 planned incremental responders × 800 / 20 yuan per incremental responder = 400
     assert next_round.stake_yuan == pytest.approx(400.0) and next_round.users == 400
     rows = sm.headlines(s)
-    assert [r["value"] for r in rows] == ["C1「唤醒」", "+3.00%", "150%", "16.0"]
+    assert [r["value"] for r in rows] == ["C1「唤醒」", "+3.0 个百分点", "150%", "16.0"]
+
+
+def test_the_summary_carries_chapter_6s_caution(tmp_path: Path) -> None:
+    effect = {"review_campaign": "C1", "review_verdict": "显著", "review_verdict_code": "positive",
+              "review_uplift": 0.03, "review_ci_low": 0.001, "review_ci_high": 0.06,
+              "review_inc_amount": 219562.6, "review_p_value": 0.045}
+    fake_chapter(tmp_path, "06_closed_loop_review", "6 营销闭环复盘", {"效果": effect})
+    block = sm.campaign_html(sm.collect(tmp_path))
+    # a lower bound under half the uplift: significant, size uncertain (chapter 6's own advice)
+    assert "注意" in block and "+0.1 个百分点" in block and "先不要据此加大预算" in block
+    assert "22.0万元" in block and "p = 0.045" in block
+    fake_chapter(tmp_path, "06_closed_loop_review", "6 营销闭环复盘",
+                 {"效果": effect | {"review_ci_low": 0.02}})
+    assert "注意" not in sm.campaign_html(sm.collect(tmp_path))
+    fake_chapter(tmp_path, "06_closed_loop_review", "6 营销闭环复盘",
+                 {"效果": effect | {"review_verdict_code": "not_significant", "review_ci_low": -0.01}})
+    assert "不能证明活动有增量" in sm.campaign_html(sm.collect(tmp_path))
 
 
 def test_only_chapters_in_the_toc_are_summarised(tmp_path: Path) -> None:

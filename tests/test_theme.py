@@ -89,3 +89,23 @@ def test_segment_colours_are_fixed() -> None:
     assert first["重要价值"] == second["重要价值"] == theme.SEGMENT_COLORS["重要价值"]
     assert first["新分群"] == second["新分群"]  # an unknown name gets the same extra colour
     assert theme.SEGMENT_COLORS["重要价值"] != theme.SEGMENT_COLORS["一般价值"]
+
+
+def test_figures_are_shown_at_twice_the_density() -> None:
+    import struct
+
+    import matplotlib.pyplot as plt
+    from IPython.display import Image
+
+    from growthloop.book import FIGURE_DENSITY, figure_png
+
+    fig, ax = plt.subplots(figsize=(4, 2), dpi=100)
+    ax.plot([0, 1], [0, 1])
+    png = figure_png(fig)
+    plt.close(fig)
+    # the PNG header's size, against the size the page shows (IPython halves it for retina)
+    width, height = struct.unpack(">II", png[16:24])
+    shown = Image(data=png, format="png", retina=True)
+    assert FIGURE_DENSITY == 2
+    assert 0 <= width - 2 * shown.width <= 1 and 0 <= height - 2 * shown.height <= 1  # odd pixels
+    assert 2 * 4 * 100 * 0.8 < width <= 2 * 4 * 100  # about 2x the figure's 400 px (tight box)

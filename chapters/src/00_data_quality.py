@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 数据质量 (data quality)
+# # 数据质量
 #
 # 术语：{term}`分析日`；全部术语见 {ref}`glossary`。
 #
@@ -24,7 +24,7 @@ from growthloop import quality, summary
 ch = gb.chapter("00_data_quality", data, analysis_date, out_dir, min_cell_size, channel_map)
 
 # %% [markdown]
-# ## 每张表的行数账目 (rows read, used and set aside)
+# ## 每张表的行数账目
 
 # %%
 with ch.section("accounting", "每张表的行数账目") as s:
@@ -36,7 +36,7 @@ with ch.section("accounting", "每张表的行数账目") as s:
     s.finding(*quality.accounting_finding(head))
 
 # %% [markdown]
-# ## 搁置与保留的原因 (why rows were set aside, or kept with a note)
+# ## 搁置与保留的原因
 #
 # “informational” 规则统计的是健康数据里也有的记录（如失败的支付）：它们不是投资，所以不进入分析。
 # 第二张表是按规则保留、但值得知道的行，例如注册时间比注册事件晚几秒（两个系统的时钟差）。
@@ -51,7 +51,7 @@ with ch.section("reasons", "搁置与保留的原因") as s:
     s.finding(*quality.reasons_finding(reasons, kept))
 
 # %% [markdown]
-# ## 事件名与角色 (event names and their roles)
+# ## 事件名与角色
 #
 # 数据里的每个事件名都会保留。少数名字在书里有固定的角色（如 register 用来把注册前的匿名行为归到用户身上）；
 # 其余的是平台自有事件，同样可以做漏斗步骤、触点、回访事件或活动目标。
@@ -63,7 +63,7 @@ with ch.section("events", "事件名与角色") as s:
     s.finding(*quality.events_finding(names))
 
 # %% [markdown]
-# ## 缺少的表与列 (tables and columns the export lacks)
+# ## 缺少的表与列
 
 # %%
 with ch.section("absent", "缺少的表与列") as s:
@@ -72,7 +72,7 @@ with ch.section("absent", "缺少的表与列") as s:
     s.finding(*quality.absent_finding(absent))
 
 # %% [markdown]
-# ## 本数据不能支持的小节 (sections this data could not support)
+# ## 本数据不能支持的小节
 
 # %%
 with ch.section("skipped", "本数据不能支持的小节") as s:

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 1 用户画像 (user profiling)
+# # 1 用户画像
 #
 # 术语： {term}`分层`、{term}`分群`、{term}`AUM`、{term}`基尼系数`、{term}`首投`、{term}`复投`；全部术语见 {ref}`glossary`。
 #
@@ -29,7 +29,7 @@ wide = ch.wide
 gb.glue("prof_analysis_date", str(ch.ds.analysis_date))
 
 # %% [markdown]
-# ## 总览 (who the platform has)
+# ## 总览
 #
 # 口径 (rules)：注册用户是分析日结束前注册的人；投资过至少一笔成功投资的是投资人；在投资产 (AUM)
 # 是分析日结束时仍在期内的定期与活期投资。
@@ -42,7 +42,7 @@ with ch.section("overview", "总览") as s:
     s.finding(*words.overview(head, span, ch.cell_label))
 
 # %% [markdown]
-# ## 用户构成 (who the users, investors and money are)
+# ## 用户构成
 #
 # 每个维度上，各群体占全部用户、全部投资用户和全部资产的比例。资产的柱子高过人数的柱子，说明这群人
 # 人均持有得更多。只画数据里有值的维度；不足 `min_cell_size` 人的群体在图表里不显示占比，和未知值一样
@@ -67,7 +67,7 @@ with ch.section("composition", "用户构成") as s:
     s.finding(*words.composition(mix, ch.cell_label))
 
 # %% [markdown]
-# ## 用户分层 (layering by assets)
+# ## 用户分层
 #
 # 用一个可量化的指标（参数 `layer_metric`，默认资产）按 `aum_bounds` 切成互不重叠的层级：每个用户
 # 恰好在一层里，等于边界的值归入上一层；最上面两层称为高层级。
@@ -87,7 +87,7 @@ with ch.section("layers", "用户分层") as s:
     s.finding(*words.layers(tiers, ch.cell_label))
 
 # %% [markdown]
-# ## 用户分群 (behaviour groups of investors)
+# ## 用户分群
 #
 # 用 KMeans 按投资次数、投资金额、资产、距上次投资的天数和注册时长给投资人分群（次数和金额取对数）。
 # 群组数 k 在 `cluster_k_min` 到 `cluster_k_max` 之间按轮廓系数 (silhouette) 选，但每群平均不少于
@@ -110,7 +110,7 @@ with ch.section("clusters", "用户分群") as s:
     s.finding(*words.clusters(groups, clusters.profile, ch.cell_label))
 
 # %% [markdown]
-# ## 价值集中度 (value concentration)
+# ## 价值集中度
 #
 # 在持有资产的投资人中画资产的洛伦兹曲线 (Lorenz curve)：曲线越往对角线下方弯，钱越集中在少数人手里。
 # 持有资产的人少于 `min_cell_size`（最少 5 人）时不计算：人太少时“前 20%”不到一个人，曲线也会指认到个人。

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 2 转化漏斗 (conversion funnel)
+# # 2 转化漏斗
 #
 # 术语： {term}`漏斗`、{term}`实名`、{term}`绑卡`、{term}`首投`、{term}`复投`、{term}`滞留用户`、{term}`触发营销`、{term}`羊毛党`；全部术语见 {ref}`glossary`。
 #
@@ -41,7 +41,7 @@ if left_out:
     gb.note(f"默认漏斗使用数据中有的角色事件；数据中没有 {'、'.join(left_out)}，这几步已从默认漏斗中去掉。")
 
 # %% [markdown]
-# ## 漏斗总览 (the funnel and its drop-offs)
+# ## 漏斗总览
 
 # %%
 with ch.section("overview", "漏斗总览") as s:
@@ -54,7 +54,7 @@ with ch.section("overview", "漏斗总览") as s:
     s.finding(*words.overview(head, window_days, ch.cell_label))
 
 # %% [markdown]
-# ## 自有事件漏斗 (a funnel of the platform's own events)
+# ## 自有事件漏斗
 #
 # 漏斗的步骤不限于契约里的角色事件：平台自己埋点的任何事件都可以是一步，还可以按事件属性筛选
 # (如只算浏览 **定期** 产品的详情页)。这一节的步骤由参数 `own_steps` 给出，口径与上面的漏斗相同。
@@ -71,7 +71,7 @@ with ch.section("own_funnel", "自有事件漏斗") as s:
     s.finding(*words.own_funnel(own_head, window_days, ch.cell_label))
 
 # %% [markdown]
-# ## 渠道拆分 (breakdown by channel)
+# ## 渠道拆分
 
 # %%
 with ch.section("breakdown", "渠道拆分") as s:
@@ -91,7 +91,7 @@ with ch.section("breakdown", "渠道拆分") as s:
     s.finding(*words.breakdown(seg, breakdown, spec.label(focus)))
 
 # %% [markdown]
-# ## 转化时长 (time to convert)
+# ## 转化时长
 
 # %%
 with ch.section("time_to_convert", "转化时长") as s:
@@ -105,7 +105,7 @@ with ch.section("time_to_convert", "转化时长") as s:
     s.finding(*words.time_to_convert(ttc, speed))
 
 # %% [markdown]
-# ## 注册月份同期群 (conversion by registration cohort)
+# ## 注册月份同期群
 
 # %%
 with ch.section("cohorts", "注册月份同期群") as s:
@@ -118,7 +118,7 @@ with ch.section("cohorts", "注册月份同期群") as s:
     s.finding(*words.cohorts(coh, spec.label(focus)))
 
 # %% [markdown]
-# ## 滞留用户与触发营销 (stalled users for trigger campaigns)
+# ## 滞留用户与触发营销
 
 # %%
 with ch.section("stalled", "滞留用户与触发营销") as s:

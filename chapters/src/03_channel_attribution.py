@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 3 渠道归因 (channel attribution)
+# # 3 渠道归因
 #
 # 术语 (terms): {term}`UTM`、{term}`归因`、{term}`马尔可夫归因`、{term}`Shapley 归因`、{term}`获客成本`、{term}`LTV`、{term}`ROI`；全部术语见 {ref}`glossary`。
 #
@@ -68,7 +68,7 @@ monitor_formats = {
 }
 
 # %% [markdown]
-# ## 渠道监控表 (the channel monitoring table)
+# ## 渠道监控表
 #
 # 每个渠道从点击、安装、注册、绑卡到首投的人数，以及花费、获客成本、首投后各期限的收入、ROI 与
 # LTV/CAC；没有成本表时花费类各列留空，只看量和收入。
@@ -84,7 +84,7 @@ with ch.section("monitor", "渠道监控表") as s:
     s.finding(*words.monitor(volumes, ch.cell_label))
 
 # %% [markdown]
-# ## 获客成本：首投用户与留存投资用户 (cost per first investor and per retained investor)
+# ## 获客成本：首投用户与留存投资用户
 #
 # 口径 (rules): 每个首投用户的成本 = 花费 / 首投人数；每个留存投资用户的成本 = 花费 / (首投人数 × 留存率)，
 # 留存投资用户指首投后 `retention_days` 天内复投的人，留存率只用首投已满这么多天的人计算。
@@ -98,7 +98,7 @@ with ch.section("acquisition_cost", "获客成本：首投用户与留存投资�
     s.finding(*words.acquisition_cost(cost, retention_days, h))
 
 # %% [markdown]
-# ## UTM 清洗与身份拼接 (UTM cleaning and identity stitching)
+# ## UTM 清洗与身份拼接
 
 # %%
 with ch.section("utm", "UTM 清洗与身份拼接") as s:
@@ -113,7 +113,7 @@ with ch.section("utm", "UTM 清洗与身份拼接") as s:
     s.finding(*words.utm(cleaning, ch.cell_label))
 
 # %% [markdown]
-# ## 获客成本与用户价值 (cost per investor against investor value)
+# ## 获客成本与用户价值
 #
 # 口径 (rules): 用户价值 = 首投满 `revenue_horizon_days` 天的用户在这段时间内的平均平台收入；每元回报
 # (revenue_per_yuan) = 用户价值 / 每个首投用户的成本，≥ 1 即回本。
@@ -128,7 +128,7 @@ with ch.section("value", "获客成本与用户价值") as s:
     s.finding(*words.value(worth, h))
 
 # %% [markdown]
-# ## 多触点归因：各模型并排 (multi-touch attribution, models side by side)
+# ## 多触点归因：各模型并排
 #
 # 口径 (rules): 一个人的路径是转化前 `lookback_days` 天内的触点（同一渠道连续的触点合并为一步）；没有转化的人
 # 也留下一条未转化路径。每个模型分给各渠道的转化数之和都等于总转化数。
@@ -147,7 +147,7 @@ with ch.section("models", "多触点归因：各模型并排") as s:
     s.finding(*words.models(journeys, models, ch.cell_label))
 
 # %% [markdown]
-# ## 模型分歧最大的渠道 (where the models disagree most, and why)
+# ## 模型分歧最大的渠道
 #
 # 比较的两个模型：算了末次触点和马尔可夫时比较这两个，否则比较参数 `models` 的第一个和最后一个。
 
@@ -164,7 +164,7 @@ with ch.section("disagreement", "模型分歧最大的渠道") as s:
     s.finding(*words.disagreement(split, pair, ch.cell_label))
 
 # %% [markdown]
-# ## 下一元预算投向哪里 (where the next yuan should go)
+# ## 下一元预算投向哪里
 #
 # 假设 (assumption): 在当前规模附近，多获得一个首投用户的**边际成本等于平均成本**，新增用户的价值等于该渠道
 # 现有用户在 `revenue_horizon_days` 天内收入的平均值。这只对小幅调整成立（参数 `budget_shift`，一个渠道预算的

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 4 RFM 分群 (RFM segmentation)
+# # 4 RFM 分群
 #
 # 术语 (terms): {term}`RFM`、{term}`重要价值客户`、{term}`重要挽留客户`、{term}`稳定中客`、{term}`潜力新客`、{term}`流失风险客`；全部术语见 {ref}`glossary`。
 #
@@ -45,7 +45,7 @@ if period_text := words.period_note(rfm.history(ch.ds), period_days):
     gb.note(period_text)
 
 # %% [markdown]
-# ## R、F、M 的分布 (distributions)
+# ## R、F、M 的分布
 #
 # 口径：每位投资用户一个 R、F、M；R 按 30 天一段，F 按笔数 (10 笔及以上合为一段)，M 按 1、3、10、30… 元分段。
 
@@ -60,7 +60,7 @@ with ch.section("distribution", "R、F、M 的分布") as s:
     s.finding(*words.distribution(dsum, labels, n=ch.cell_label))
 
 # %% [markdown]
-# ## 得分档 (score bands)
+# ## 得分档
 #
 # 口径：得分 = 1 + ⌊档数 × 比他差的人数 / 投资人数⌋；投资用户少于档数 (score_bins) 时分位数得分没有意义，本节不生成。
 
@@ -74,7 +74,7 @@ with ch.section("scores", "得分档") as s:
     s.finding(*words.scores(ssum, score_bins, n=ch.cell_label))
 
 # %% [markdown]
-# ## 八类人群与运营动作 (the eight segments and what to do)
+# ## 八类人群与运营动作
 #
 # 口径：R、F、M 各分高低 (见本章开头)，三者的组合就是八类人群；三类运营人群只看 R 和 F。所有投资用户的 R、F、M
 # 都相同 (例如只有一位投资用户) 时，任何分高低的规则都把他们分进同一类，本节不生成。
@@ -98,7 +98,7 @@ with ch.section("segments", "八类人群与运营动作") as s:
     s.finding(*words.segments(summ, spread, labels, n=ch.cell_label))
 
 # %% [markdown]
-# ## R × F 热力图 (recency x frequency, with mean money)
+# ## R × F 热力图
 #
 # 口径：按 R 得分 × F 得分分格，每格是投资人数和平均 M。所有人的 F 得分 (或 R 得分) 都相同时，例如没有人复投，
 # 热力图只剩一列 (一行)，本节不生成。
@@ -113,7 +113,7 @@ with ch.section("heatmap", "R × F 热力图") as s:
     s.finding(*words.heatmap(hsum, score_bins, n=ch.cell_label))
 
 # %% [markdown]
-# ## 人群迁移 (segment migration since an earlier date)
+# ## 人群迁移
 #
 # 口径：比较日 = 分析日往前 `previous_days` 天；两个日期各自按当时的投资用户、均值 (或中位数、得分) 分群，
 # 比较日之后才首投的人记为“新投资人”。比较日早于第一笔投资时没有上期人群，本节不生成。
@@ -131,7 +131,7 @@ with ch.section("migration", "人群迁移") as s:
     s.finding(*words.migration(msum, labels, n=ch.cell_label))
 
 # %% [markdown]
-# ## 人群名单 (member lists for targeting)
+# ## 人群名单
 #
 # 口径：每类人群一份名单，按 M 从高到低排列；名单带 user_id，只写入本次运行的私有 exports/04_rfm/ 目录。
 

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 5 生命周期留存 (lifecycle retention)
+# # 5 生命周期留存
 #
 # 术语 (terms): {term}`留存`、{term}`同期群`、{term}`生命周期`、{term}`沉睡`、{term}`流失`、{term}`生存曲线`、{term}`LTV`；全部术语见 {ref}`glossary`。
 #
@@ -49,7 +49,7 @@ grid = dict(cohort_by=cohort_by, unit=unit, return_event=return_event, mode=mode
 life = dict(activity_event=return_event, dormant_days=dormant_days, churn_days=churn_days)
 
 # %% [markdown]
-# ## 同期群留存 (cohort retention)
+# ## 同期群留存
 #
 # 每一行是一批同期进入的用户（按注册或首投所在的周期），每一列是进入后的第 k 个周期，格子里是
 # 这一批人在第 k 个周期再次出现（按 `return_event`）的比例。斜线灰格是截至分析日还没过完的周期，
@@ -69,7 +69,7 @@ with ch.section("cohorts", "同期群留存") as s:
     s.finding(*words.cohorts(head, unit, cohort_by, return_event, mode, ch.cell_label))
 
 # %% [markdown]
-# ## 最近几周的周同期群 (recent weekly cohorts)
+# ## 最近几周的周同期群
 #
 # 最近 `recent_weeks` 周（含分析日所在的一周）每周进入的用户，按周（周一开始）看次周留存：比月同期群
 # 更早看到新用户质量的变化。分析日所在的那一周还在进行中。
@@ -89,7 +89,7 @@ with ch.section("recent_weeks", "最近几周的周同期群") as s:
     s.finding(*words.recent_weeks(head, recent_weeks, ch.cell_label))
 
 # %% [markdown]
-# ## 留存曲线 (retention curves by cohort)
+# ## 留存曲线
 #
 # 合并曲线的第 k 期只用第 k 期已经过完的同期群计算（回来的人数 / 人数），所以新同期群不会把曲线
 # 拉低；颜色越深的细线是越新的同期群。
@@ -106,7 +106,7 @@ with ch.section("curves", "留存曲线") as s:
     s.finding(*words.curves(shape, unit))
 
 # %% [markdown]
-# ## 首投到五投 (first to fifth investment)
+# ## 首投到五投
 #
 # 投资满 n 次的人数，占首投人数与占投过 n-1 次的人数的比例；同一时刻的投资按交易号排序。按首投产品
 # 期限比较二投率时，首投用户不足 30 人的期限不参与排名。
@@ -134,7 +134,7 @@ with ch.section("nth", "首投到五投") as s:
     s.finding(*words.nth(head, ch.cell_label))
 
 # %% [markdown]
-# ## 生命周期状态 (lifecycle states)
+# ## 生命周期状态
 #
 # 每个月末给每位用户一个状态：**新增**（本月第一次活跃）、**活跃**（不活跃天数不足沉睡阈值；持有中的
 # 产品算活跃）、**回流**（本月在沉睡或流失之后回来）、**沉睡**（不活跃达到 `dormant_days`）、
@@ -154,7 +154,7 @@ with ch.section("lifecycle", "生命周期状态") as s:
     s.finding(*words.lifecycle(head, dormant_days, churn_days, return_event, ch.cell_label))
 
 # %% [markdown]
-# ## 状态流转与回流 (transitions and comebacks)
+# ## 状态流转与回流
 #
 # 状态流转矩阵把各个完整月份合计：每一行是上月末的状态，每一格是下月末落到各状态的比例。回来的
 # 用户离开了多久：每一次在不活跃（无操作、无持有）之后的回来，数它之前不活跃的整天数。
@@ -174,7 +174,7 @@ with ch.section("transitions", "状态流转与回流") as s:
     s.finding(*words.transitions(head, dormant_days, churn_days, ch.cell_label))
 
 # %% [markdown]
-# ## 流失风险用户 (users at risk now)
+# ## 流失风险用户
 #
 # 分析日当天处于沉睡期的用户：不活跃满 `dormant_days` 天、不足 `churn_days` 天、没有持有中的产品。
 # 名单只写入本次运行的私有 `exports/` 目录，不进入发布的报告。
@@ -188,7 +188,7 @@ with ch.section("at_risk", "流失风险用户") as s:
                              f"{gb.EXPORTS_DIR}/{ch.slug}/at_risk_users.csv", ch.cell_label))
 
 # %% [markdown]
-# ## 生存曲线 (survival: how long investors stay)
+# ## 生存曲线
 #
 # 从首投到流失的时间：一个投资者的“活跃寿命”从首投日到他最后一次活跃或持有到期的那天（之后连续
 # `churn_days` 天没有回来）。流失要等满阈值才能确认，所以还没满的投资者按截尾处理
@@ -209,7 +209,7 @@ with ch.section("survival", "生存曲线") as s:
     s.finding(*words.survival(head, churn_days, surv.days, ch.cell_label))
 
 # %% [markdown]
-# ## 客户价值 (LTV curves)
+# ## 客户价值
 #
 # 每个注册用户从注册月起累计带来的收入（交易表的收入，没有时按年化利差 × 期限估算，在投资时入账）。
 # 合并曲线逐月累加：第 m 个月的人均收入只用第 m 个月已经结束的注册月份计算，所以新月份不会把
@@ -235,7 +235,7 @@ with ch.section("ltv", "客户价值") as s:
     s.finding(*words.ltv(head))
 
 # %% [markdown]
-# ## 获客成本与 LTV/CAC (acquisition cost)
+# ## 获客成本与 LTV/CAC
 #
 # CAC = 渠道花费 / 同期注册人数，两者都只算花费表覆盖的月份；没有花费的渠道（自然、老带新、未标记）
 # 没有 CAC，而不是 CAC 为 0。LTV/CAC 用上一节读 LTV 的那个月，低于 1 说明在这个期限内收入还没

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 6 营销闭环复盘 (closed-loop campaign review)
+# # 6 营销闭环复盘
 #
 # 术语 (terms): {term}`闭环`、{term}`实验组`、{term}`对照组`、{term}`增量`、{term}`意向处理`、{term}`SRM`、{term}`置信区间`；全部术语见 {ref}`glossary`。
 #
@@ -46,7 +46,7 @@ PCT = "{:.1%}"
 TOP_K = 0.2  # the share of members the uplift model's headline number is read at
 
 # %% [markdown]
-# ## 活动卡片 (the campaign card)
+# ## 活动卡片
 
 # %%
 with ch.section("card", "活动卡片") as s:
@@ -62,7 +62,7 @@ with ch.section("card", "活动卡片") as s:
     s.finding(*words.card(head, ch.cell_label))
 
 # %% [markdown]
-# ## 活动漏斗 (the campaign's own funnel)
+# ## 活动漏斗
 #
 # 发送 → 送达 → 点击短链 → 打开App → (注册 → 绑卡) → 达成目标，按发送批次 (发送日期) 统计实验组。
 # “人数 (users)” 是沿这条路径走下来的人，“到达 (reached)” 是以任何方式到达这一步的人
@@ -89,7 +89,7 @@ with ch.section("funnel", "活动漏斗") as s:
     s.finding(*words.funnel(head, diag, ch.cell_label))
 
 # %% [markdown]
-# ## 实验组与对照组 (effect against the holdout)
+# ## 实验组与对照组
 
 # %%
 with ch.section("effect", "实验组与对照组") as s:
@@ -104,7 +104,7 @@ with ch.section("effect", "实验组与对照组") as s:
     s.finding(*words.effect(head, alpha, ch.cell_label))
 
 # %% [markdown]
-# ## 成本与增量 ROI (cost and incremental ROI)
+# ## 成本与增量 ROI
 #
 # 成本来自活动表的单条发送成本和单次奖励成本；只填了其中一项时，另一项按 0 计并在结论里说明。
 # 增量收入 = 两组人均收入之差 × 实验组人数，只计窗口内的投资收入。
@@ -120,7 +120,7 @@ with ch.section("roi", "成本与增量 ROI") as s:
     s.finding(*words.roi(money, cr.effect_summary(eff, camp)))
 
 # %% [markdown]
-# ## 可信度检查 (checks before trusting it)
+# ## 可信度检查
 #
 # 样本比例 (SRM) 检验：实际的对照组比例与计划 (参数 holdout_share) 是否相符；活动前行为的平衡：两组在活动
 # 开始前的活跃、投资和注册天数是否可比；检验力：以现在的样本能检出多大的增量。
@@ -141,7 +141,7 @@ with ch.section("checks", "可信度检查") as s:
     s.finding(*words.checks(head, pre_days))
 
 # %% [markdown]
-# ## CUPED 方差缩减 (variance reduction with pre-campaign activity)
+# ## CUPED 方差缩减
 #
 # CUPED 用每个人活动前的行为 x 校正结果 y：y − θ(x − x̄)，θ = cov(x, y) / var(x) 取全体成员的合并协方差。
 # 随机分组下它不改变增量的期望，只缩小方差。引擎里只汇总每组的 n 与 y、x、y²、x²、xy 之和。
@@ -159,7 +159,7 @@ with ch.section("cuped", "CUPED 方差缩减") as s:
     s.finding(*words.cuped(head, pre_days))
 
 # %% [markdown]
-# ## 谁响应了 (uplift by segment)
+# ## 谁响应了
 #
 # 每个分群分别比较实验组与对照组。任一组不足 30 人的分群不下结论（样本不足）；同时检验多个分群时，总会有一个
 # “看起来显著”，所以结论以 Holm 校正后的 p 值为准。资产分层取活动开始时的在投资产。对所有成员都是同一个值的
@@ -178,7 +178,7 @@ with ch.section("segments", "谁响应了") as s:
     s.finding(*words.segments(head))
 
 # %% [markdown]
-# ### 增量模型与 Qini 曲线 (a two-model uplift model)
+# ### 增量模型与 Qini 曲线
 #
 # 双模型 (two-model / T-learner)：实验组和对照组各拟合一个逻辑回归（特征为年龄段、资产分层、注册渠道、城市等级、设备
 # 和活动前活跃天数），两者预测概率之差就是每个人的预测增量。模型在按 user_id 哈希 (固定种子) 分出的两折上交叉拟合：
@@ -200,7 +200,7 @@ with ch.section("uplift_model", "增量模型与 Qini 曲线") as s:
     s.finding(*words.uplift_model(head, TOP_K))
 
 # %% [markdown]
-# ## 历次活动 (the rounds so far)
+# ## 历次活动
 #
 # 每次活动按它自己的目标和响应窗口计算；没有对照组或名单的活动只列出，不参与增量的比较。
 
@@ -217,7 +217,7 @@ with ch.section("history", "历次活动") as s:
     s.finding(*words.history(head))
 
 # %% [markdown]
-# ## 下一轮 (the next round)
+# ## 下一轮
 #
 # 选人依据：Holm 校正后增量显著为正的分群；没有这样的分群、但活动整体显著时，按整体增量覆盖所有不显著为负的分群。
 # 名单是本活动中未响应的实验组成员和从未收到消息的对照组成员，按每元带来的增量排序，并按预算 (参数
@@ -238,7 +238,7 @@ with ch.section("next_round", "下一轮") as s:
     s.finding(*words.next_round(head, by, ch.cell_label))
 
 # %% [markdown]
-# ## 下一阶段目标拆解 (the next stage's goal, worked back through the channels)
+# ## 下一阶段目标拆解
 #
 # 从下一阶段“新增首投用户”的目标倒推：按各获客渠道现在的首投用户占比分配目标，再用该渠道“注册 → 首投”和
 # “广告点击 → 注册”的历史转化率（首触渠道，30 天窗口，见第 2 章）算出需要的注册数和点击数，用“花费 ÷ 首投用户”
@@ -255,7 +255,7 @@ with ch.section("goal_plan", "下一阶段目标拆解") as s:
     s.finding(*words.goal_plan(head))
 
 # %% [markdown]
-# ### 各渠道的投放预算 (the budget per channel)
+# ### 各渠道的投放预算
 
 # %%
 with ch.section("goal_budget", "各渠道的投放预算") as s:

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 7 下一轮活动 (the next campaign)
+# # 7 下一轮活动
 #
 # 术语 (terms): {term}`闭环`、{term}`实验组`、{term}`对照组`、{term}`增量`、{term}`SRM`、{term}`滞留用户`、{term}`触发营销`；全部术语见 {ref}`glossary`。
 #
@@ -85,7 +85,7 @@ aud = nc = None
 PCT = "{:.1%}"
 
 # %% [markdown]
-# ## 人群与来由 (the audience, and why)
+# ## 人群与来由
 #
 # 对照组在每一层里按同一比例抽取，这一层就是下表的分组：滞留用户按注册渠道，沉睡用户按不活跃天数段，
 # RFM 人群按分群，下一轮名单按第 6 章复盘用的分群。
@@ -101,7 +101,7 @@ with ch.section("audience", "人群与来由") as s:
     s.finding(*words.audience(head, action_text, ch.cell_label))
 
 # %% [markdown]
-# ## 运营规则 (the operator's rules)
+# ## 运营规则
 #
 # 每条规则排除多少人：一个人只记在第一条排除他的规则下，所以各行相加等于被排除的总数；剩下的人数见下面的发现。
 
@@ -122,7 +122,7 @@ with ch.section("rules", "运营规则") as s:
     s.finding(*words.rules(head, ch.cell_label))
 
 # %% [markdown]
-# ## 对照组与检验力 (the holdout and its power)
+# ## 对照组与检验力
 #
 # 对照组越大，能检出的增量 (MDE) 越小，但少发的人也越多。下表是同一份名单在不同对照组比例下的 MDE；
 # “detects” 表示计划增量不小于 MDE。
@@ -137,7 +137,7 @@ with ch.section("holdout", "对照组与检验力") as s:
     s.finding(*words.holdout(head, ch.cell_label))
 
 # %% [markdown]
-# ## 预期效果与成本 (what the plan expects, and its cost)
+# ## 预期效果与成本
 #
 # 增量响应者 = 实验组人数 × 计划增量；成本 = 发送条数 × 单条成本 + 实验组人数 × 预期响应率 × 单次奖励
 # （和第 6 章一样，奖励发给每一个响应者，包括本来就会响应的人）。
@@ -153,7 +153,7 @@ with ch.section("expected", "预期效果与成本") as s:
     s.finding(*words.expected(e, ch.cell_label))
 
 # %% [markdown]
-# ## 活动包 (the campaign package)
+# ## 活动包
 #
 # 两份文件，列与数据契约的 campaigns、campaign_members 相同：发送后补上 sent_at 放回数据目录，就是下一次复盘的输入。
 # 这里只列出活动记录和每一层的人数，名单本身不进入报告。

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 摘要 (executive summary)
+# # 摘要
 #
 # 给市场负责人、渠道经理和运营的第一屏：本次活动的结果、最值得做的三件事，以及每一章的关键数字。
 # 这里的每个数字都直接取自各章执行后的结果（各章 glue 的数值），点击数字即可跳到给出它的那一节。
@@ -22,13 +22,13 @@ folder = Path(chapters_dir) if chapters_dir else (Path(out_dir) / "chapters" if 
 s = summary.collect(folder)
 
 # %% [markdown]
-# ## 本次活动结果 (this campaign's result)
+# ## 本次活动结果
 
 # %% tags=["remove-input"]
 HTML(summary.campaign_html(s) + summary.skipped_html(s))
 
 # %% [markdown]
-# ## 最值得做的三件事 (the three actions with most at stake)
+# ## 最值得做的三件事
 #
 # 每个行动按它涉及的收入 (revenue at stake) 排序；怎么估算见本页最后一节。
 
@@ -36,13 +36,13 @@ HTML(summary.campaign_html(s) + summary.skipped_html(s))
 HTML(summary.actions_html(s))
 
 # %% [markdown]
-# ## 各章要点 (headline numbers by chapter)
+# ## 各章要点
 
 # %% tags=["remove-input"]
 HTML(summary.headlines_html(s))
 
 # %% [markdown]
-# ## 全部行动与估算方法 (every action and how its stake is estimated)
+# ## 全部行动与估算方法
 #
 # 涉及收入统一折算成平台收入 (platform revenue, 元)，这样不同章节的行动才能放在一起比较。
 # V 是每名投资人在第 5 章 LTV 期限内带来的收入 = 注册用户 LTV × 注册人数 / 投资人数。

@@ -36,6 +36,7 @@ from growthloop.present.tables import (
     csv_numbers,
     csv_safe,
     is_small,
+    page_view,
     plain,
     suppress,
 )
@@ -189,6 +190,8 @@ class Chapter:
             One line that says what to see.
         formats : dict of str to str or None, default None
             Column -> str.format spec for the HTML view only ("{:.1%}"); the CSV keeps numbers.
+            Other columns take the registry's format, and every header its Chinese label
+            (`page_view`); the CSV keeps the column names.
         max_rows : int, default 60
             Rows shown in the page (the CSV has all).
         counts : list or tuple of str, or None, default None
@@ -218,11 +221,7 @@ class Chapter:
         # runs, and the same data must give the same files.
         frame.pipe(csv_numbers).pipe(csv_safe).to_csv(self.tables_dir / f"{name}.csv", index=False,
                                         encoding="utf-8-sig", float_format="%.12g")
-        shown = frame.head(max_rows).copy()
-        for col, fmt in (formats or {}).items():
-            if col in shown.columns:
-                shown[col] = shown[col].map(
-                    lambda v, f=fmt: "" if pd.isna(v) else v if isinstance(v, str) else f.format(v))
+        shown = page_view(frame.head(max_rows), formats)
         body = shown.to_html(index=False, escape=True, border=0, classes="gl-table", na_rep="")
         link = f"../{TABLES_DIR}/{self.slug}/{name}.csv"
         more = f" (前 {max_rows} 行，共 {len(frame)} 行)" if len(frame) > max_rows else ""
@@ -549,8 +548,37 @@ def _in_kernel() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
+#: pixels per displayed pixel of a figure: sharp on high-density (retina) screens
+FIGURE_DENSITY = 2
+
+
+def figure_png(fig) -> bytes:
+    """The figure as PNG at FIGURE_DENSITY times its dpi (shown at its nominal size).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+
+    Returns
+    -------
+    bytes
+        The PNG file.
+    """
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=FIGURE_DENSITY * fig.dpi, bbox_inches="tight")
+    return buf.getvalue()
+
+
 def show(fig=None) -> None:
-    """End a figure cell: tight layout, then display the figure once and close it.
+    """End a figure cell: tight layout, then display the figure once, at twice the density, and
+    close it.
+
+    The PNG has FIGURE_DENSITY times the pixels and carries its display size (IPython's
+    ``Image(retina=True)``), so the page shows it at the nominal size, sharp on a phone or a
+    retina screen.
 
     In a kernel the figure is displayed explicitly, so the cell's output is the same whatever
     backend the environment chose: with MPLBACKEND=Agg (as CI sets it) ipykernel does not
@@ -564,9 +592,9 @@ def show(fig=None) -> None:
     fig = fig or plt.gcf()
     fig.tight_layout()
     if _in_kernel():
-        from IPython.display import display
+        from IPython.display import Image, display
 
-        display(fig)
+        display(Image(data=figure_png(fig), format="png", retina=True))
         plt.close(fig)
     else:
         plt.show()

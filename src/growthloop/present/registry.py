@@ -570,6 +570,14 @@ _ENTRIES: tuple[Term, ...] = (
     _t("review_inc_revenue", "增量收入", "元", _YUAN, "measure",
        "(实验组人均收入 − 对照组人均收入) × 实验组人数，只计响应窗口内投资的平台收入。"),
     _t("review_plan_names", "下一轮分群", "文本", None, "text", "下一轮计划中预算内的分群名称，用、连接（没有时为无）。"),
+    _t("review_inc_low", "增量响应人数下限", "人", _ONE, "measure",
+       "增量区间下限 × 实验组人数：增量响应人数的 95% 区间下限。"),
+    _t("review_inc_high", "增量响应人数上限", "人", _ONE, "measure",
+       "增量区间上限 × 实验组人数：增量响应人数的 95% 区间上限。"),
+    _t("review_inc_amount", "增量投资额", "元", _YUAN, "measure",
+       "(实验组人均投资额 − 对照组人均投资额) × 实验组人数，只计响应窗口内的成功投资。"),
+    _t("review_verdict_code", "结论类别", "文本", None, "text",
+       "整次活动结论的类别：positive（显著为正）、negative（显著为负）或其他（不显著、样本不足）。"),
 )
 
 
@@ -610,6 +618,7 @@ SUMMARY_ALIASES: dict[str, str] = {
     "review_cost_per_incremental": "cost_per_incremental",
     "review_inc_responders": "inc_responders",
     "review_verdict": "verdict",
+    "review_p_value": "p_value",
     "review_offer": "offer",
     "review_plan_targets": "targets",
     "review_plan_incremental": "expected_incremental",

@@ -72,7 +72,8 @@ VALUE_KEYS: tuple[str, ...] = ("ret_ltv_at_month", "prof_users", "prof_investors
 CAMPAIGN_KEYS: tuple[str, ...] = (
     "review_uplift", "review_campaign", "review_verdict", "review_rate_t", "review_rate_c",
     "review_ci_low", "review_ci_high", "review_inc_responders", "review_cost",
-    "review_inc_revenue", "review_roi", "review_cost_per_incremental",
+    "review_inc_revenue", "review_roi", "review_cost_per_incremental", "review_inc_low",
+    "review_inc_high", "review_inc_amount", "review_p_value", "review_verdict_code",
 )
 
 
@@ -366,16 +367,14 @@ class ActionRule:
 def _funnel_stalled(v: dict[str, Any], vpi: float | None):
     card, invest = int(v["funnel_stalled_card"]), int(v["funnel_stalled_invest"])
     users = card + invest
-    text = (f"给 {cell_label(users)} 名滞留用户发触发提醒：注册后未绑卡 {cell_label(card)} 人、绑卡后未首投 {cell_label(invest)} 人"
-            " (trigger reminders to stalled sign-ups)")
+    text = (f"给 {cell_label(users)} 名滞留用户发触发提醒：注册后未绑卡 {cell_label(card)} 人、绑卡后未首投 {cell_label(invest)} 人")
     return text, users * vpi if vpi is not None else None, users, "滞留人数 × 每名投资人的收入 V"
 
 
 def _attr_budget(v: dict[str, Any], vpi: float | None):
     gain = _number(v["attr_budget_shift_value"])
     share = _number(v.get("attr_budget_shift")) or 0.0
-    text = (f"把 {v['attr_budget_worst']} {share:.0%} 的预算挪给 {v['attr_budget_best']}，先测试 2–4 周"
-            " (shift budget to the channel with the best return per yuan)")
+    text = (f"把 {v['attr_budget_worst']} {share:.0%} 的预算挪给 {v['attr_budget_best']}，先测试 2–4 周")
     horizon = v.get("attr_horizon", "")
     return text, gain, None, f"第 3 章估算的 {horizon} 天收入增量"
 
@@ -388,16 +387,14 @@ def _rfm_risk(v: dict[str, Any], vpi: float | None):
     users = int(round(share * investors))
     winback = v.get("rfm_winback_users")
     first = f"，其中重要挽留 {cell_label(int(winback))} 人优先" if winback is not None else ""
-    text = (f"召回流失风险客 {cell_label(users)} 人 (占投资额 {amount:.1%}){first}"
-            " (win back investors whose recency is low)")
+    text = (f"召回流失风险客 {cell_label(users)} 人 (占投资额 {amount:.1%}){first}")
     stake = amount * investors * vpi if vpi is not None else None
     return text, stake, users, "投资额占比 × 投资人数 × V"
 
 
 def _ret_dormant(v: dict[str, Any], vpi: float | None):
     users = int(v["ret_at_risk_users"])
-    text = (f"按不活跃天数由短到长召回 {cell_label(users)} 名沉睡用户，并留出对照组"
-            " (recall dormant users, shortest silence first, with a holdout)")
+    text = (f"按不活跃天数由短到长召回 {cell_label(users)} 名沉睡用户，并留出对照组")
     return text, users * vpi if vpi is not None else None, users, "沉睡人数 × V"
 
 
@@ -412,7 +409,7 @@ def _review_next(v: dict[str, Any], vpi: float | None):
     names = v.get("review_plan_names", "")
     offer = v.get("review_offer", "")
     text = (f"下一轮向 {names} 共 {cell_label(targets)} 人发送「{offer}」" if names else
-            f"下一轮向 {cell_label(targets)} 人发送「{offer}」") + " (the next round of this campaign)"
+            f"下一轮向 {cell_label(targets)} 人发送「{offer}」")
     return text, inc * per if per is not None else None, targets, "计划增量响应者 × 本次每个增量响应者的收入"
 
 
@@ -456,7 +453,7 @@ def glued_actions(values: dict[str, Glued]) -> list[Action]:
         users = values.get(f"{name}_stake_users")
         out.append(Action(name, str(text.value), _number(glued.value),
                           int(users.value) if users is not None else None,
-                          "章节自行给出 (glued by the chapter)", glued))
+                          "章节自行给出", glued))
     return out
 
 
@@ -544,33 +541,33 @@ def collect(chapters_dir: str | Path | None = None) -> Summary:
 # (glue key, label, format). A format is a str.format spec or
 # one of "yuan" / "count"; text values are shown as glued.
 HEADLINES: dict[str, list[tuple[str, str, str]]] = {
-    "00": [("dq_analysis_date", "分析日 (analysis date)", ""),
-                        ("dq_rows_read", "读入行数 (rows read)", ",.0f"),
-                        ("dq_set_aside_share", "搁置比例 (rows set aside)", ".2%")],
-    "01": [("prof_users", "注册用户 (registered users)", ",.0f"),
-                          ("prof_investors", "投资人 (investors)", ",.0f"),
-                          ("prof_investor_rate", "投资转化率 (investor rate)", ".1%"),
-                          ("prof_aum_total", "在投资产 (AUM)", "yuan"),
-                          ("prof_top20_share", "前 20% 投资人的资产占比 (top 20% share)", ".1%")],
-    "02": [("funnel_first_invest_rate", "漏斗第一步到首投 (first investment, from the funnel's first step)", ".1%"),
-                  ("funnel_worst_step", "转化最低的一步 (weakest step)", ""),
-                  ("funnel_worst_rate", "该步转化率 (its rate)", ".1%"),
-                  ("funnel_stalled_card", "注册未绑卡的滞留用户 (stalled before card)", ",.0f"),
-                  ("funnel_stalled_invest", "绑卡未首投的滞留用户 (stalled before investing)", ",.0f")],
-    "03": [("attr_spend", "投放花费 (spend)", "yuan"),
-                               ("attr_cost_per_investor", "每个投资人的获客成本 (cost per investor)", ",.0f"),
-                               ("attr_budget_best", "下一元预算首选 (best next yuan)", ""),
-                               ("attr_budget_best_ratio", "其每元回报 (revenue per yuan)", ".2f")],
-    "04": [("rfm_investors", "参与分群的投资人 (investors)", ",.0f"),
-               ("rfm_iv_user_share", "重要价值客户占比 (important value, users)", ".1%"),
-               ("rfm_iv_amount_share", "重要价值客户的投资额占比 (their amount)", ".1%"),
-               ("rfm_group_risk_share", "流失风险客占比 (at-risk group)", ".1%")],
-    "05": [("ret_p1_rate", "次月留存率 (month-1 retention)", ".1%"),
-                               ("ret_second_rate", "复投率 (second investment)", ".1%"),
-                               ("ret_at_risk_users", "沉睡可召回用户 (dormant, recallable)", ",.0f"),
+    "00": [("dq_analysis_date", "分析日", ""),
+                        ("dq_rows_read", "读入行数", ",.0f"),
+                        ("dq_set_aside_share", "搁置比例", ".2%")],
+    "01": [("prof_users", "注册用户", ",.0f"),
+                          ("prof_investors", "投资人", ",.0f"),
+                          ("prof_investor_rate", "投资转化率", ".1%"),
+                          ("prof_aum_total", "在投资产", "yuan"),
+                          ("prof_top20_share", "前 20% 投资人的资产占比", ".1%")],
+    "02": [("funnel_first_invest_rate", "漏斗第一步到首投", ".1%"),
+                  ("funnel_worst_step", "转化最低的一步", ""),
+                  ("funnel_worst_rate", "该步转化率", ".1%"),
+                  ("funnel_stalled_card", "注册未绑卡的滞留用户", ",.0f"),
+                  ("funnel_stalled_invest", "绑卡未首投的滞留用户", ",.0f")],
+    "03": [("attr_spend", "投放花费", "yuan"),
+                               ("attr_cost_per_investor", "每个投资人的获客成本", ",.0f"),
+                               ("attr_budget_best", "下一元预算首选", ""),
+                               ("attr_budget_best_ratio", "其每元回报", ".2f")],
+    "04": [("rfm_investors", "参与分群的投资人", ",.0f"),
+               ("rfm_iv_user_share", "重要价值客户占比", ".1%"),
+               ("rfm_iv_amount_share", "重要价值客户的投资额占比", ".1%"),
+               ("rfm_group_risk_share", "流失风险客占比", ".1%")],
+    "05": [("ret_p1_rate", "次月留存率", ".1%"),
+                               ("ret_second_rate", "复投率", ".1%"),
+                               ("ret_at_risk_users", "沉睡可召回用户", ",.0f"),
                                ("ret_ltv_at_month", "注册用户 LTV (元)", ",.1f")],
-    "06": [("review_campaign", "活动 (campaign)", ""),
-                           ("review_uplift", "响应率绝对增量 (uplift)", "+.2%"),
+    "06": [("review_campaign", "活动", ""),
+                           ("review_uplift", "响应率增量", "pp"),
                            ("review_roi", "增量 ROI", ".0%"),
                            ("review_cost_per_incremental", "每个增量响应者成本 (元)", ",.1f")],
 }
@@ -604,8 +601,8 @@ def fmt(value: Any, spec: str) -> str:
     value : Any
         The glued value.
     spec : str
-        A str.format spec (".1%"), "yuan" (`theme.yuan`), "count" (`theme.count`), or "" for
-        the value as it is.
+        A str.format spec (".1%"), "yuan" (`theme.yuan`), "count" (`theme.count`), "pp"
+        (percentage points, `points`), or "" for the value as it is.
 
     Returns
     -------
@@ -625,6 +622,8 @@ def fmt(value: Any, spec: str) -> str:
         return yuan(float(value))
     if spec == "count":
         return count(float(value))
+    if spec == "pp":
+        return points(value)
     return format(value, spec)
 
 
@@ -678,25 +677,92 @@ def campaign_html(summary: Summary) -> str:
             return (f"<p class='gl-summary'>活动复盘一章已运行，但本数据不能支持效果的估计（例如活动没有"
                     f"对照组，或没有活动表），所以这里不给结论，原因见{_a(review.title, review.stem + '.html')}"
                     "和数据质量页。</p>")
-        return ("<p class='gl-summary'>本次运行没有活动复盘 (chapter 6 was not run): "
+        return ("<p class='gl-summary'>本次运行没有活动复盘（第 6 章）："
                 "在活动 YAML 的 chapters 中加入 06，才能在这里看到活动效果。</p>")
     link = summary.values["review_uplift"]
     rows = [
-        ("活动 (campaign)", fmt(c.get("campaign"), "")),
-        ("结论 (verdict)", fmt(c.get("verdict"), "")),
-        ("实验组 / 对照组响应率 (treatment / holdout)",
-         f"{fmt(c.get('rate_t'), '.1%')} / {fmt(c.get('rate_c'), '.1%')}"),
-        ("绝对增量 (uplift, 95% 区间)",
-         f"{fmt(c.get('uplift'), '+.2%')} ({fmt(c.get('ci_low'), '+.2%')} 至 {fmt(c.get('ci_high'), '+.2%')})"),
-        ("增量响应者 (incremental responders)", fmt(c.get("inc_responders"), ",.1f")),
-        ("总成本 (cost)", fmt(c.get("cost"), "yuan")),
-        ("增量收入 (incremental revenue)", fmt(c.get("inc_revenue"), "yuan")),
-        ("增量 ROI", fmt(c.get("roi"), ".0%")),
-        ("每个增量响应者成本 (cost per incremental)", fmt(c.get("cost_per_incremental"), "yuan")),
+        ("活动", fmt(c.get("campaign"), "")),
+        ("结论", fmt(c.get("verdict"), "")),
+        ("实验组 / 对照组响应率", f"{fmt(c.get('rate_t'), '.1%')} / {fmt(c.get('rate_c'), '.1%')}"),
+        ("响应率增量（95% 区间）", f"{points(c.get('uplift'))}（{points(c.get('ci_low'))} 至 "
+                               f"{points(c.get('ci_high'))}，p = {fmt(c.get('p_value'), '.3f')}）"),
+        ("增量响应人数（95% 区间）", f"{fmt(c.get('inc_responders'), ',.0f')} 人（"
+                                f"{fmt(c.get('inc_low'), ',.0f')} 至 {fmt(c.get('inc_high'), ',.0f')}）"),
+        ("增量投资额", fmt(c.get("inc_amount"), "yuan")),
+        ("增量收入", fmt(c.get("inc_revenue"), "yuan")),
+        ("活动成本", fmt(c.get("cost"), "yuan")),
+        ("增量 ROI（按增量区间折算）", roi_range(c)),
+        ("每个增量响应者的成本", fmt(c.get("cost_per_incremental"), "yuan")),
     ]
+    caution = campaign_caution(c)
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
-    return (f"<table class='gl-table gl-summary'><tbody>{body}</tbody></table>"
+    warn = f"<p class='gl-summary'><b>注意：</b>{html.escape(caution)}</p>" if caution else ""
+    return (f"<table class='gl-table gl-summary'><tbody>{body}</tbody></table>{warn}"
             f"<p class='gl-caption'>详见 {_a(link.section or '活动复盘', link.href)}</p>")
+
+
+def points(value: Any) -> str:
+    """A difference of two rates in percentage points (百分点), signed, one decimal.
+
+    Examples
+    --------
+    >>> points(0.0367591), points(0.000235), points(-0.012), points(0), points(None)
+    ('+3.7 个百分点', '+0.02 个百分点', '-1.2 个百分点', '+0.0 个百分点', '—')
+    """
+    number = _number(value)
+    if number is None:
+        return "—"
+    # a small non-zero difference keeps a second decimal rather than reading as +0.0
+    digits = 2 if 0 < abs(number) < 0.0005 else 1
+    return f"{number * 100:+.{digits}f} 个百分点"
+
+
+def roi_range(c: dict[str, Any]) -> str:
+    """The incremental ROI with the range its uplift interval implies.
+
+    The incremental revenue scales with the number of incremental responders, so the ROI at
+    the interval's bounds is (revenue × bound / uplift − cost) / cost. "—" without a cost.
+
+    Examples
+    --------
+    >>> roi_range({"roi": 1.2776, "uplift": 0.03676, "ci_low": 0.000235, "ci_high": 0.06105,
+    ...            "inc_revenue": 1444.1, "cost": 634.05})
+    '128%（-99% 至 278%）'
+    """
+    roi, cost, revenue = (_number(c.get(k)) for k in ("roi", "cost", "inc_revenue"))
+    uplift, low, high = (_number(c.get(k)) for k in ("uplift", "ci_low", "ci_high"))
+    if roi is None:
+        return "—"
+    if not cost or revenue is None or not uplift or low is None or high is None:
+        return f"{roi:.0%}"
+    at = [(revenue * bound / uplift - cost) / cost for bound in (low, high)]
+    return f"{roi:.0%}（{min(at):.0%} 至 {max(at):.0%}）"
+
+
+def campaign_caution(c: dict[str, Any]) -> str:
+    """The caution chapter 6 gives with its verdict, carried into the summary ("" when none).
+
+    A positive result whose interval's lower bound is under half the uplift is significant but
+    of uncertain size (chapter 6's action says the same); a result that is not significant is
+    no evidence either way; a negative one says to stop.
+
+    Examples
+    --------
+    >>> campaign_caution({"verdict_code": "positive", "uplift": 0.0368, "ci_low": 0.0002})[:14]
+    '增量显著为正，但区间下限只有'
+    >>> campaign_caution({"verdict_code": "positive", "uplift": 0.05, "ci_low": 0.04})
+    ''
+    """
+    code = c.get("verdict_code")
+    uplift, low = _number(c.get("uplift")), _number(c.get("ci_low"))
+    if code == "positive" and uplift is not None and low is not None and low < uplift / 2:
+        return (f"增量显著为正，但区间下限只有 {points(low)}：真实增量可能很小，增量收入和 ROI 也可能接近 0 或为负。"
+                "先不要据此加大预算；下一轮保持对照组并扩大名单，等区间收窄再定。")
+    if code == "negative":
+        return "实验组反而低于对照组：先暂停这个活动，查明原因再小范围重测。"
+    if code is not None and code != "positive":
+        return "现有样本不能证明活动有增量，增量收入和 ROI 只是点估计：先不要据此加减预算。"
+    return ""
 
 
 def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
@@ -716,13 +782,13 @@ def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
     """
     actions = summary.actions[:n]
     if not actions:
-        return "<p class='gl-summary'>本次运行的章节没有给出可排序的行动 (no chapter with actions was run)。</p>"
+        return "<p class='gl-summary'>本次运行的章节没有给出可排序的行动。</p>"
     items = []
     for a in actions:
         where = _a(a.link.section or a.link.chapter, a.link.href) if a.link else ""
         users = f"，涉及 {cell_label(a.users)} 人" if a.users is not None else ""
         items.append(f"<li><b>{html.escape(a.text)}</b><br>涉及收入约 {html.escape(a.stake_text)}{users}"
-                     f" · 估算 (basis): {html.escape(a.basis)} · 见 {where}</li>")
+                     f" · 估算：{html.escape(a.basis)} · 见 {where}</li>")
     vpi = summary.value_per_investor
     note = (f"<p class='gl-caption'>V = 每名投资人的收入，取第 5 章 LTV × 注册人数 / 投资人数 ≈ "
             f"{html.escape(yuan(vpi))}；按人数估的涉及收入是上限。</p>" if vpi is not None else
@@ -745,7 +811,7 @@ def headlines_html(summary: Summary) -> str:
     """
     rows = headlines(summary)
     if not rows:
-        return "<p class='gl-summary'>没有可汇总的章节 (no executed chapters found)。</p>"
+        return "<p class='gl-summary'>没有可汇总的章节（没有找到执行过的章节）。</p>"
     body = []
     last = None
     for r in rows:
@@ -753,8 +819,8 @@ def headlines_html(summary: Summary) -> str:
         last = r["chapter"]
         body.append(f"<tr><td>{chapter}</td><td>{html.escape(r['label'])}</td>"
                     f"<td>{_a(r['value'], r['href'])}</td></tr>")
-    return ("<table class='gl-table gl-summary'><thead><tr><th>章节 (chapter)</th><th>指标 (number)</th>"
-            f"<th>数值 (value)</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
+    return ("<table class='gl-table gl-summary'><thead><tr><th>章节</th><th>指标</th>"
+            f"<th>数值</th></tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def all_actions_html(summary: Summary) -> str:
@@ -777,8 +843,8 @@ def all_actions_html(summary: Summary) -> str:
         f"<td>{'' if a.users is None else cell_label(a.users)}</td><td>{html.escape(a.basis)}</td>"
         f"<td>{_a(a.link.section or a.link.chapter, a.link.href) if a.link else ''}</td></tr>"
         for i, a in enumerate(summary.actions, 1))
-    return ("<table class='gl-table gl-summary'><thead><tr><th>#</th><th>行动 (action)</th>"
-            "<th>涉及收入 (stake)</th><th>人数 (users)</th><th>估算 (basis)</th><th>出处 (section)</th>"
+    return ("<table class='gl-table gl-summary'><thead><tr><th>#</th><th>行动</th>"
+            "<th>涉及收入</th><th>人数</th><th>估算</th><th>出处</th>"
             f"</tr></thead><tbody>{body}</tbody></table>")
 
 

@@ -321,3 +321,101 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
             out[c] = out[c].map(_defused)
     out.columns = [_defused(c) if isinstance(c, str) else c for c in out.columns]
     return out
+
+
+def _term(column: str):
+    """The registry term of a column name, or None for a name the registry does not know."""
+    from growthloop.present.registry import SUMMARY_ALIASES, TERMS
+
+    return TERMS.get(SUMMARY_ALIASES.get(column, column))
+
+
+def cell_text(value: Any, fmt: str | None = None, unit: str = "", kind: str = "measure") -> str:
+    """One cell of a table as a reader sees it in the page: no e-notation, no True/False, no inf.
+
+    Parameters
+    ----------
+    value : Any
+        The cell (a number, text, a flag, a date, or missing).
+    fmt : str or None, default None
+        A str.format spec for numbers (the chapter's, else the registry's); None: plain.
+    unit : str, default ""
+        The registry unit: a "p 值" below 0.001 is written "<0.001".
+    kind : str, default "measure"
+        The registry kind: a "key" number (a period, a score) is written without a separator.
+
+    Returns
+    -------
+    str
+        The text; "" for a missing value.
+
+    Examples
+    --------
+    >>> [cell_text(v) for v in (True, None, float("inf"), 3.82e-85, 1234567.0, "<10")]
+    ['是', '', '∞', '≈0', '1,234,567', '<10']
+    >>> [cell_text(v) for v in (0.012345, 12.3456, -0.5, 7)]
+    ['0.0123', '12.3456', '-0.5', '7']
+    >>> cell_text(3.82e-85, unit="p 值"), cell_text(0.0123, "{:.1%}")
+    ('<0.001', '1.2%')
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bool, np.bool_)):
+        return "是" if value else "否"
+    if not isinstance(value, (int, float, np.integer, np.floating)):
+        return str(value)
+    number = float(value)
+    if math.isnan(number):
+        return ""
+    if math.isinf(number):
+        return "∞" if number > 0 else "−∞"
+    if unit == "p 值":
+        return "<0.001" if number < 0.001 else f"{number:.3f}"
+    if fmt:
+        return fmt.format(value)
+    if kind == "key" and number.is_integer():
+        return str(int(number))
+    if number.is_integer() or abs(number) >= 1000:
+        return f"{number:,.0f}"
+    if abs(number) < 0.0001:
+        return "≈0"  # not 0, and never in e-notation
+    # at most four decimals, never in e-notation
+    return np.format_float_positional(number, precision=4, unique=False, fractional=True, trim="-")
+
+
+def page_view(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.DataFrame:
+    """A published table as the page shows it: Chinese headers and readable cells.
+
+    Each column's header is its registry label (growthloop.present.registry; a name the
+    registry does not know keeps its name) and each cell goes through `cell_text` with the
+    chapter's format for the column, else the registry's. The CSV keeps the column names and
+    the numbers: this is the view only.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The table after suppression.
+    formats : dict of str to str or None, default None
+        Column -> str.format spec chosen by the chapter; it wins over the registry's.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Text cells under the readers' headers, the rows and their order unchanged.
+
+    Examples
+    --------
+    >>> page_view(pd.DataFrame({"users": [1200], "rate_from_previous": [0.25], "x": [True]}))
+          人数 上一步转化率  x
+    0  1,200  25.0%  是
+    """
+    out = pd.DataFrame(index=frame.index)
+    for column in frame.columns:
+        found = _term(str(column))
+        fmt = (formats or {}).get(column) or (found.fmt if found else None)
+        unit, kind = (found.unit, found.kind) if found else ("", "measure")
+        header = found.label if found else str(column)
+        out[header] = [cell_text(v, fmt, unit, kind) for v in frame[column].tolist()]
+    return out

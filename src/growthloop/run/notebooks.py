@@ -52,9 +52,11 @@ def demo_parameters(notebook: Path) -> dict:
 
 
 def tag_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Tag a chapter's cells for the book: code collapsed by default, the parameters cell removed.
+    """Tag a chapter's cells for the book: readers see outputs only, the parameters cell removed.
 
-    Code cells get ``hide-input`` (unless they already carry remove-cell or remove-input), the
+    Code cells get ``remove-input`` (unless they already carry remove-cell or remove-input): the
+    marketing team reads figures, tables and findings, not a code toggle per cell; the code is
+    in the notebook for the analyst. The
     cell tagged ``parameters`` gets ``remove-cell``; every cell gets a stable id (cell-000, ...)
     so a refresh diff shows only changed results; the kernel is python3 and jupytext's metadata
     is dropped.
@@ -79,7 +81,7 @@ def tag_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         elif "remove-cell" in tags or "remove-input" in tags:
             extra = []
         else:
-            extra = ["hide-input"]
+            extra = ["remove-input"]
         cell.metadata["tags"] = tags + [t for t in extra if t not in tags]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.pop("jupytext", None)
