@@ -746,3 +746,38 @@ def test_validate_prints_markup_like_data_literally(tmp_path: Path) -> None:
     result = cli.invoke(app, ["validate", str(folder)])
     assert result.exception is None, repr(result.exception)
     assert "'user_id': '[/bold]'" in _flat(result.output)
+
+
+def test_a_set_aside_example_shows_the_text_the_file_holds(tmp_path: Path) -> None:
+    """The example row of "does not parse" shows the raw text, not the null it parsed to."""
+    tables = base_tables()
+    tables["transactions"][3]["amount"] = "1千元"
+    folder = write_dataset(tmp_path / "d", fmt="csv", config=CONFIG,
+                           **{k: v for k, v in tables.items() if k in ("users", "events", "transactions")})
+    ds = load(folder, max_set_aside_share=0.5)
+    (row,) = [r for r in ds.quality.set_aside if r.rule == "amount does not parse as float64"]
+    assert row.rows == 1 and row.example["amount"] == "1千元" and row.example["txn_id"] == "T3"
+
+
+def test_a_local_time_in_a_daylight_saving_gap_is_kept_with_a_note(tmp_path: Path) -> None:
+    """In New York 2025-03-09 02:30 does not exist (clocks jump from 02:00 to 03:00): the row
+    is kept, read as 03:30, and counted on the data-quality page; 01:30 that day, a time with
+    its own offset and a Shanghai dataset get no note."""
+    tables = base_tables()
+    tables = {k: v for k, v in tables.items() if k in ("users", "events", "transactions")}
+    tables["events"] += [event("app_open", "2025-03-09 02:30:00", "U1", "A1"),
+                         event("app_open", "2025-03-09 02:45:00", "U2", "A2"),
+                         event("app_open", "2025-03-09 01:30:00", "U3", "A3"),
+                         event("app_open", "2025-03-09T02:30:00-05:00", "U4", "A4")]
+    config = CONFIG | {"timezone": "America/New_York"}
+    ds = load(write_dataset(tmp_path / "ny", fmt="csv", config=config, **tables))
+    notes = {r.rule: r.rows for r in ds.quality.notes if r.table == "events"}
+    assert notes == {"event_time falls in a daylight-saving gap of America/New_York (kept, read "
+                     "as the time after the gap)": 2}
+    opens = ds.events.filter(ds.events.event_name == "app_open").order_by("user_id").event_time.execute()
+    # 02:30 -> 03:30 and 02:45 -> 03:45 (the gap's hour); 01:30 stays; 02:30-05:00 is 02:30 EST,
+    # which is 03:30 EDT
+    assert [str(v) for v in opens] == ["2025-03-09 03:30:00", "2025-03-09 03:45:00",
+                                       "2025-03-09 01:30:00", "2025-03-09 03:30:00"]
+    shanghai = load(write_dataset(tmp_path / "sh", fmt="csv", config=CONFIG, **tables))
+    assert not [r for r in shanghai.quality.notes if "daylight" in r.rule]

@@ -132,6 +132,9 @@ def test_campaign_card_and_bad_parameters(hand):
         cr.campaign(hand, "C1", goal="clicks")
     with pytest.raises(ValueError, match="window_days"):
         cr.campaign(hand, "C1", window_days=0)
+    # the chapter's name for it (response_days) and the campaign are named, with the value given
+    with pytest.raises(ValueError, match=r"response_days \(window_days\): -5 for campaign C1"):
+        cr.campaign(hand, "C1", window_days=-5)
 
 
 def test_funnel_counts_by_hand(hand):

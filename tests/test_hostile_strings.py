@@ -112,7 +112,9 @@ def hostile_site(tmp_path_factory) -> tuple[Path, Path]:
 
     tmp = tmp_path_factory.mktemp("hostile")
     data = write_hostile_demo(tmp / "data")
-    run = run_campaign(CampaignRun(name="hostile", data=data, chapters=["03", "06"]),
+    # the demo campaign's review (campaigns/demo.yml): C2026_01 has a next round with targets
+    run = run_campaign(CampaignRun(name="hostile", data=data, chapters=["03", "06"],
+                                   parameters={"campaign_id": "C2026_01"}),
                        runs_dir=tmp / "runs", progress=lambda _m: None)
     site = publish(tmp / "runs", tmp / "www" / "site", progress=lambda _m: None)
     return run, site

@@ -509,7 +509,11 @@ def _campaign(ds: Dataset, campaign_id: str | None, window_days: int | None, goa
     if window_default:
         window = 14 if goal in INVESTMENT_GOALS else 7
     if int(window) != window or int(window) <= 0:
-        raise ValueError(f"window_days: {window_days!r}; allowed: a positive whole number of days")
+        # the chapter's parameter is response_days; a table's own window_days is checked by the
+        # loader (set aside when not a positive number of days)
+        raise ValueError(f"response_days (window_days): {window!r} for campaign {campaign_id}; "
+                         "allowed: a positive whole number of days, or None for the campaign's own "
+                         "window_days")
     window = int(window)
     start = pd.Timestamp(row.start_at).to_pydatetime()
     m = ds.campaign_members.filter(_.campaign_id == campaign_id)
@@ -1118,7 +1122,7 @@ def checks_table(s: dict, p: dict, label=_count) -> pd.DataFrame:
         ("实验组 / 对照组人数 (group sizes)", f"{label(s['treatment'])} / {label(s['control'])}", ""),
         ("计划对照组比例 (planned holdout)", "" if math.isnan(s["planned_holdout"]) else f"{s['planned_holdout']:.1%}", ""),
         ("实际对照组比例 (observed holdout)", "" if math.isnan(s["observed_holdout"]) else f"{s['observed_holdout']:.1%}", ""),
-        ("SRM 卡方检验 p 值 (SRM chi-square p)", "" if math.isnan(s["p_value"]) else f"{s['p_value']:.3g}", stats.srm_label(s["verdict"])),
+        ("SRM 卡方检验 p 值 (SRM chi-square p)", "" if math.isnan(s["p_value"]) else "<0.001" if s["p_value"] < 0.001 else f"{s['p_value']:.3f}", stats.srm_label(s["verdict"])),
         ("最小可检测增量 (MDE, 80% power)", "" if math.isnan(p["mde"]) else f"{p['mde']:.1%}", "样本量足够" if p["status"] == "ok" else POWER_WARNINGS[p["status"]]),
         ("检出当前增量所需实验组人数 (needed, T)", "" if math.isnan(p["needed_treatment"]) else f"{p['needed_treatment']:,.0f}", ""),
     ]

@@ -7,6 +7,7 @@ and every figure label (`cell_label`); the privacy rules are in docs/design_note
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -355,8 +356,8 @@ def cell_text(value: Any, fmt: str | None = None, unit: str = "", kind: str = "m
     ['是', '', '∞', '≈0', '1,234,567', '<10']
     >>> [cell_text(v) for v in (0.012345, 12.3456, -0.5, 7)]
     ['0.0123', '12.3456', '-0.5', '7']
-    >>> cell_text(3.82e-85, unit="p 值"), cell_text(0.0123, "{:.1%}")
-    ('<0.001', '1.2%')
+    >>> cell_text(3.82e-85, unit="p 值"), cell_text(0.0123, "{:.1%}"), cell_text(219562.6, "{:,.4g}")
+    ('<0.001', '1.2%', '219,563')
     """
     if value is None or value is pd.NA or value is pd.NaT:
         return ""
@@ -374,7 +375,9 @@ def cell_text(value: Any, fmt: str | None = None, unit: str = "", kind: str = "m
     if unit == "p 值":
         return "<0.001" if number < 0.001 else f"{number:.3f}"
     if fmt:
-        return fmt.format(value)
+        text = fmt.format(value)
+        if not re.search(r"\de[+-]?\d", text):  # a "g" format may fall into e-notation
+            return text
     if kind == "key" and number.is_integer():
         return str(int(number))
     if number.is_integer() or abs(number) >= 1000:

@@ -367,6 +367,23 @@ def _null_tokens(col: ibis.Value) -> ibis.Value:
     return token.ifelse(ibis.null().cast("string"), text.nullif(""))
 
 
+#: a text time that carries its own zone or offset ('... 10:00Z', '10:00:00+08:00', '10:00 UTC')
+_OFFSET_AT_END = r"(?i)\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(z|utc|gmt|[+-]\d{2}(:?\d{2})?)$"
+
+
+def has_daylight_saving(timezone: str) -> bool:
+    """True when the zone's clocks change in the years the data may cover (1990-2040): a
+    wall-clock time may then fall in a gap (spring forward) that does not exist."""
+    import zoneinfo
+
+    try:
+        zone = zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return any(dt.datetime(y, 1, 1, tzinfo=zone).utcoffset() != dt.datetime(y, 7, 1, tzinfo=zone).utcoffset()
+               for y in range(1990, 2041))
+
+
 def _as_zoned_timestamp(col: ibis.Value) -> ibis.Value:
     """Text or a zoned timestamp to naive local time through TIMESTAMPTZ.
 
@@ -677,7 +694,7 @@ def _example(table: ibis.Table, predicate, order_by: list[str],
     if not rows:
         return None
     return {k: (str(v) if isinstance(v, dt.date | dt.datetime) else v) for k, v in rows[0].items()
-            if not k.startswith("_")}
+            if not k.startswith("_") or k == "_raw"}
 
 
 def _is_blank(col: ibis.Value) -> ibis.Value:
@@ -689,13 +706,17 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
     """Rename, map values and parse every contract column, and say per row why it cannot be used.
 
     The result has the contract columns and `_parse`: the first parse rule the row breaks (a
-    required value missing, a value that does not parse), null when none. Computing the reason
-    here, beside the raw text, keeps the raw columns out of every later step.
+    required value missing, a value that does not parse), null when none; `_raw`: the raw text
+    of the value that does not parse (so an example row shows what the file holds, not the
+    null it parsed to); `_gap`: the name of a time column whose local time falls in a
+    daylight-saving gap of the dataset's zone (read as the time after the gap). Computing
+    these here, beside the raw text, keeps the raw columns out of every later step.
 
     Header names are compared trimmed. Columns outside the contract are not loaded; they are
     listed in the report's `ignored_columns`, so a misspelt optional column is visible.
     """
     cst_is_china = timezone in CHINA_ZONES
+    check_gaps = has_daylight_saving(timezone)
     mapping = {theirs.strip(): ours for theirs, ours in cfg.columns.items()}
     target: dict[str, list[str]] = {}
     for col in raw.columns:
@@ -734,6 +755,8 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
     values: dict[str, ibis.Value] = {}
     missing_rules: list[tuple[ibis.Value, str]] = []
     parse_rules: list[tuple[ibis.Value, str]] = []
+    raw_texts: list[tuple[ibis.Value, ibis.Value]] = []  # (does not parse, the raw text)
+    gaps: list[tuple[ibis.Value, str]] = []  # (a wall-clock time in a DST gap, the column)
     for col in spec.columns:
         if col.name not in table.columns:
             values[col.name] = ibis.null().cast(_IBIS_TYPES[col.dtype])
@@ -761,13 +784,24 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
             parsed = _parse(to_parse, col.dtype)
         values[col.name] = parsed
         if col.dtype != STRING:
-            parse_rules.append((raw_col.notnull() & parsed.isnull(),
-                                f"{col.name} does not parse as {col.dtype}"))
+            broken = raw_col.notnull() & parsed.isnull()
+            parse_rules.append((broken, f"{col.name} does not parse as {col.dtype}"))
+            raw_texts.append((broken, raw_col if raw_col.type().is_string() else raw_col.cast("string")))
+        if check_gaps and col.dtype == TIMESTAMP and raw_col.type().is_string() and backend != "postgres":
+            # a local time without an offset that the zone skips (02:30 on a spring-forward
+            # day) is moved forward by the gap when read; kept, and counted with a note
+            naive = to_parse.try_cast("timestamp")
+            gaps.append((parsed.notnull() & naive.notnull() & (naive != parsed)
+                         & ~to_parse.re_search(_OFFSET_AT_END), col.name))
         if not col.nullable:
             missing_rules.append((_is_blank(raw_col), f"{col.name} is missing"))
     rules = missing_rules[::-1] + parse_rules
-    reason = ibis.cases(*rules, else_=ibis.null().cast("string")) if rules else ibis.null().cast("string")
-    return table.select(**values, **properties, _parse=reason)
+    text = ibis.null().cast("string")
+    reason = ibis.cases(*rules, else_=text) if rules else text
+    # the raw text of the first column that does not parse, for the example row
+    raw = ibis.cases(*raw_texts, else_=text) if raw_texts else text
+    gap = ibis.cases(*[(cond, name) for cond, name in gaps], else_=text) if gaps else text
+    return table.select(**values, **properties, _parse=reason, _raw=raw, _gap=gap)
 
 
 #: A JSON properties column with more keys than this must list the ones to load.
@@ -1039,7 +1073,7 @@ class _Loader:
         prepared = _prepare_columns(raw, spec, cfg, self.report, self.cfg.timezone,
                                     backend_name(self.con))
         # the contract's columns, then (events) the event properties
-        columns = [c for c in prepared.columns if c != "_parse"]
+        columns = [c for c in prepared.columns if c not in ("_parse", "_raw", "_gap")]
         order = list(spec.key) or [spec.time_column or spec.columns[0].name]
         staged_name, tagged_name = f"gl_staged_{spec.name}", f"gl_tagged_{spec.name}"
         key_rules: list[tuple[str, Any]] = []
@@ -1048,7 +1082,7 @@ class _Loader:
             # ingested twice): the copies are set aside and counted. Of copies that parse alike
             # but were written differently (' 5' and '5'), any reason to set one aside counts
             staged = self._materialize(staged_name, prepared.group_by(columns).aggregate(
-                _parse=_._parse.max(), _copies=_.count()))
+                _parse=_._parse.max(), _raw=_._raw.max(), _gap=_._gap.max(), _copies=_.count()))
             n_read, n_distinct = (int(v or 0) for v in staged.aggregate(
                 n=_._copies.sum(), d=_.count()).to_pyarrow().to_pylist()[0].values())
             if n_distinct < n_read:
@@ -1076,11 +1110,14 @@ class _Loader:
         branches = [(table._parse.notnull(), table._parse)] + [(pred(table), label) for label, pred in rules]
         null = ibis.null().cast("string")
         reason = ibis.cases(*branches, else_=null)
-        notes = self._notes(spec)
-        note = (ibis.cases(*[(pred(table), label) for label, pred in notes], else_=null)
-                if notes else null)
+        notes = [(pred(table), label) for label, pred in self._notes(spec)]
+        notes.append((table._gap.notnull(), table._gap.concat(
+            f" falls in a daylight-saving gap of {self.cfg.timezone} (kept, read as the time "
+            "after the gap)")))
+        note = ibis.cases(*notes, else_=null)
         tagged = self._materialize(tagged_name, table.select(
-            *columns, _reason=reason, _note=ibis.ifelse(reason.isnull(), note, null)))
+            *columns, _reason=reason, _note=ibis.ifelse(reason.isnull(), note, null),
+            _raw=table._raw))
         self._drop(staged_name)
         # one pass: rows per reason (and note), the clean rows under a null reason
         counts: dict[str | None, int] = {}
@@ -1106,6 +1143,9 @@ class _Loader:
                                backend_name(self.con))
             severity = "informational" if rule_label in INFORMATIONAL_RULES else "set aside"
             column = next((c for c in columns if rule_label.startswith(c + " ")), None)
+            raw_text = example.pop("_raw", None) if example else None
+            if example and column and " does not parse as " in rule_label:
+                example[column] = raw_text  # what the file holds, not the null it parsed to
             if severity == "set aside" and n > self.max_set_aside_share * n_base:
                 raise DataError(spec.name, column, rule_label, n, example,
                                 hint=f"that is {n / n_base:.0%} of the table: check the column "
