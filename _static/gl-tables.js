@@ -1,7 +1,8 @@
 /* GrowthLoop: long tables (class gl-table, more than MIN_ROWS rows) get a search box and
    click-to-sort headers. Static and deterministic: the notebooks' outputs are unchanged, so
    nbval is unaffected; no library, no network. Numbers sort by value, understanding 1,234,
-   12.3%, +0.5%, 3.4万 and 1.2亿; text sorts in Chinese order; empty cells sort last. */
+   12.3%, +0.5%, 3.4万 and 1.2亿; text sorts in Chinese order; empty cells sort last; a total row
+   (合计) stays last. */
 (function () {
   "use strict";
   var MIN_ROWS = 10;
@@ -14,6 +15,11 @@
     if (/%$/.test(s)) { s = s.slice(0, -1); }
     if (/^-?\d+(\.\d+)?(e[-+]?\d+)?$/i.test(s)) { return parseFloat(s) * scale; }
     return null;
+  }
+
+  function isTotal(row) {
+    var first = row.cells[0] ? row.cells[0].textContent.trim() : "";
+    return /^(合计|总计)/.test(first) ? 1 : 0;
   }
 
   function enhance(table) {
@@ -58,6 +64,9 @@
           return { row: r, text: t, num: value(t), k: k };
         });
         keyed.sort(function (a, b) {
+          // a total row (合计 / 总计 in its first cell) stays last, whatever the order
+          var ta = isTotal(a.row), tb = isTotal(b.row);
+          if (ta || tb) { return (ta - tb) || a.k - b.k; }
           if (a.text === "" || b.text === "") { return (a.text === "") - (b.text === "") || a.k - b.k; }
           if (a.num !== null && b.num !== null) { return dir * (a.num - b.num) || a.k - b.k; }
           return dir * a.text.localeCompare(b.text, "zh") || a.k - b.k;

@@ -348,8 +348,18 @@ def test_rf_heatmap_suppresses_small_cells():
                          "users": [120, 4, 0, 30], "mean_monetary": [3000.0, 50000.0, np.nan, 800.0]})
     ax = plots.rf_heatmap(heat, label=label)
     # high R on top: (2,1) empty (grey, no label), (2,2) 30 people; then (1,1) 120 and
-    # (1,2) 4 people: a small cell
-    assert texts(ax) == ["800元\n30 人", "3,000元\n120 人", "5.0万元\n<10 人"]
+    # (1,2) 4 people: a small cell, grey like an empty one, its mean M (5.0万元) never drawn
+    assert texts(ax) == ["800元\n30 人", "3,000元\n120 人"]
+    assert "5.0万元" not in " ".join(texts(ax)) and "灰色为空档或人数过少" in ax.get_title()
+
+
+def test_binned_count_panels_draw_no_small_bin():
+    dist = pd.DataFrame({"measure": ["R", "R", "R"], "bin": ["0-30", "30-60", "60-90"],
+                         "users": [120, 4, 30]})
+    (ax,) = plots.binned_count_panels(dist, {"R": "R"}, label=label)
+    heights = [p.get_height() for p in ax.patches]
+    assert heights == [120, 0, 30]  # the 4 people are not drawn ...
+    assert texts(ax) == ["<10"]     # ... only their label
 
 
 def test_migration_and_transition_heatmaps():
@@ -509,6 +519,9 @@ def test_history_intervals():
     assert texts(ax) == ["ROI -20%", "ROI 40%"]
     assert [t.xy for t in ax.texts] == [(0.05, 0), (0.03, 1)]  # at the end of each interval
     assert ax.yaxis_inverted() and set(caps(ax)) == {10}
+    # a campaign with an uplift but no costs: no ROI label, never "ROI nan%"
+    no_cost = plots.history_intervals(hist.assign(roi=[np.nan, 0.4, np.nan]))
+    assert texts(no_cost) == ["ROI 40%"]
     # room on the right for the ROI labels: 15% more than the data needs
     _fig, ref = plt.subplots()
     ref.errorbar([0.03, 0.01], ["a", "b"], xerr=[[0.02, 0.02], [0.02, 0.02]])

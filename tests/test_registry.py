@@ -146,3 +146,23 @@ def test_metrics_page_is_in_the_book() -> None:
     toc = (PROJECT_ROOT / "_toc.yml").read_text(encoding="utf-8")
     assert "file: docs/metrics" in toc
     assert "{doc}`metrics`" in Path(PROJECT_ROOT / "docs" / "glossary.md").read_text(encoding="utf-8")
+
+
+def test_a_wide_table_chooses_the_columns_its_page_shows() -> None:
+    """A published table wider than the page has its own PAGE_COLUMNS, all of them its own
+    columns (a page never fills up with whatever columns come next)."""
+    from growthloop.present.tables import MAX_PAGE_COLUMNS, PAGE_COLUMNS, page_columns
+
+    wide = {}
+    for path in sorted(TABLES.glob("*/*.csv")):
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            header = next(csv.reader(fh), [])
+        if len(header) > MAX_PAGE_COLUMNS:
+            wide[path.stem] = header
+    assert wide, "the demo has wide tables"
+    for name, header in wide.items():
+        assert name in PAGE_COLUMNS, f"{name} ({len(header)} columns): add its page columns"
+        chosen = PAGE_COLUMNS[name]
+        assert len(chosen) <= MAX_PAGE_COLUMNS and set(chosen) <= set(header), (name, chosen)
+        assert page_columns(name, header)[:len(chosen)] == list(chosen)
+    assert not set(PAGE_COLUMNS) - set(wide), "PAGE_COLUMNS names a table the book no longer has"

@@ -55,7 +55,7 @@ with ch.section("distribution", "R、F、M 的分布") as s:
     dist = rfm.distribution(seg)
     gb.glue_all("rfm", theme.yuan_text(dsum, "median_monetary", "mean_monetary"))
     titles = {"R": "R：距最后一次投资的天数", "F": "F：统计期内投资笔数", "M": f"M：统计期内{labels['monetary']} (元)"}
-    gb.show(plots.binned_count_panels(dist, titles)[0].figure)
+    gb.show(plots.binned_count_panels(dist, titles, label=ch.cell_label)[0].figure)
     ch.table(dist, "rfm_distribution", "R、F、M 的分布：每个区间的投资人数与占比", formats={"share": "{:.1%}", "lower": "{:,.0f}"})
     s.finding(*words.distribution(dsum, labels, n=ch.cell_label))
 

@@ -36,6 +36,7 @@ from growthloop.present.tables import (
     csv_numbers,
     csv_safe,
     is_small,
+    page_columns,
     page_view,
     plain,
     suppress,
@@ -191,7 +192,8 @@ class Chapter:
         formats : dict of str to str or None, default None
             Column -> str.format spec for the HTML view only ("{:.1%}"); the CSV keeps numbers.
             Other columns take the registry's format, and every header its Chinese label
-            (`page_view`); the CSV keeps the column names.
+            (`page_view`); the CSV keeps the column names. A wide table shows at most
+            MAX_PAGE_COLUMNS columns in the page (`page_columns`), the CSV has them all.
         max_rows : int, default 60
             Rows shown in the page (the CSV has all).
         counts : list or tuple of str, or None, default None
@@ -221,10 +223,13 @@ class Chapter:
         # runs, and the same data must give the same files.
         frame.pipe(csv_numbers).pipe(csv_safe).to_csv(self.tables_dir / f"{name}.csv", index=False,
                                         encoding="utf-8-sig", float_format="%.12g")
-        shown = page_view(frame.head(max_rows), formats)
+        page = page_columns(name, list(frame.columns))
+        shown = page_view(frame[page].head(max_rows), formats)
         body = shown.to_html(index=False, escape=True, border=0, classes="gl-table", na_rep="")
         link = f"../{TABLES_DIR}/{self.slug}/{name}.csv"
-        more = f" (前 {max_rows} 行，共 {len(frame)} 行)" if len(frame) > max_rows else ""
+        more = f"（前 {max_rows} 行，共 {len(frame)} 行）" if len(frame) > max_rows else ""
+        if len(page) < len(frame.columns):
+            more += f"（页面显示 {len(page)} 列，共 {len(frame.columns)} 列，全部见 CSV）"
         cap = f"<p class='gl-caption'><b>{html.escape(caption)}</b>{more} · " if caption else "<p class='gl-caption'>"
         from IPython.display import HTML
 

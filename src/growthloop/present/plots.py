@@ -28,7 +28,7 @@ from growthloop.present.theme import channel_palette, segment_palette, yuan
 __all__ = [
     "NO_COSTS", "binned_count_panels", "campaign_funnel_bars", "ci_errorbars", "cohort_heatmaps",
     "cohort_rate_lines", "cost_bars", "count_bars", "cuped_intervals", "disagreement_bars",
-    "funnel_bars", "goal_budget_bars", "heatmap", "history_intervals", "lorenz_curve",
+    "funnel_bars", "goal_budget_bars", "heatmap", "hidden", "history_intervals", "lorenz_curve",
     "ltv_channel_curves", "ltv_cohort_curves", "migration_heatmap", "model_heatmap", "no_data",
     "nth_bars", "nth_rate_lines", "paired_bars", "percent_axis", "qini_curve", "rate_lines",
     "response_rate_bars", "retention_curves", "revenue_per_yuan_bars", "rf_heatmap",
@@ -60,6 +60,20 @@ def default_label(n: object, fmt: str = "{:,.0f}") -> str:
         The count, or "<10" for a small one.
     """
     return cell_label(n, MIN_CELL_SIZE, fmt)
+
+
+def hidden(label: Label, n: object) -> bool:
+    """Whether `label` (``ch.cell_label``) suppresses the count `n`: a figure then draws neither
+    the count nor anything computed from its group.
+
+    Examples
+    --------
+    >>> hidden(default_label, 3), hidden(default_label, 30), hidden(default_label, 0)
+    (True, False, False)
+    """
+    if n is None or (isinstance(n, float) and np.isnan(n)):
+        return False
+    return label(n, "{:,.0f}") != f"{float(n):,.0f}"
 
 
 def _ax(ax: Axes | None, figsize: tuple[float, float] | None = None) -> Axes:
@@ -607,9 +621,11 @@ def count_bars(frame: pd.DataFrame, x: str, y: str, ax: Axes | None = None,
 
 def binned_count_panels(dist: pd.DataFrame, titles: Mapping[str, str],
                         ylabel: str = "投资人数",
-                        figsize: tuple[float, float] = (12, 4.2)) -> np.ndarray:
+                        figsize: tuple[float, float] = (12, 4.2),
+                        label: Label = default_label) -> np.ndarray:
     """People per bin of each measure side by side (`rfm.distribution`: measure, bin, users),
-    one panel per measure of `titles` ({measure: title}), in order. Returns the axes.
+    one panel per measure of `titles` ({measure: title}), in order. Returns the axes. A bin
+    whose count `label` suppresses has no bar, only its label ("<10") at the axis.
 
     Parameters
     ----------
@@ -629,8 +645,14 @@ def binned_count_panels(dist: pd.DataFrame, titles: Mapping[str, str],
     """
     _fig, axes = plt.subplots(1, len(titles), figsize=figsize, squeeze=False)
     for i, (ax, (measure, title)) in enumerate(zip(axes[0], titles.items(), strict=True)):
-        count_bars(dist[dist.measure == measure], x="bin", y="users", ax=ax, title=title,
-                   ylabel=ylabel if i == 0 else "")
+        part = dist[dist.measure == measure]
+        small = [hidden(label, n) for n in part.users]
+        count_bars(part.assign(users=[0 if h else n for h, n in zip(small, part.users, strict=True)]),
+                   x="bin", y="users", ax=ax, title=title, ylabel=ylabel if i == 0 else "")
+        for k, (too_small, n) in enumerate(zip(small, part.users, strict=True)):
+            if too_small:
+                ax.annotate(label(n, "{:,.0f}"), (k, 0), xytext=(0, 2), textcoords="offset points",
+                            ha="center", va="bottom", fontsize=7, color="#555555")
         ax.tick_params(axis="x", rotation=60, labelsize=8)
     return axes[0]
 
@@ -1300,7 +1322,8 @@ def segment_uplift_panels(tables: Mapping[str, pd.DataFrame], ncols: int = 2,
 def history_intervals(hist: pd.DataFrame, ax: Axes | None = None,
                       figsize: tuple[float, float] = (8, 3.8)) -> Axes:
     """Every campaign's uplift with its interval, one row per campaign from the top, each
-    labelled with its incremental ROI; campaigns without an uplift (no holdout) left out.
+    labelled with its incremental ROI (none when the campaign has no costs); campaigns without
+    an uplift (no holdout) left out.
 
     Parameters
     ----------
@@ -1321,6 +1344,8 @@ def history_intervals(hist: pd.DataFrame, ax: Axes | None = None,
                       title="历次活动的增量与增量 ROI", xlabel="绝对增量 (95% 区间)",
                       capsize=5, figsize=figsize)
     for i, row in enumerate(ok.itertuples()):
+        if pd.isna(row.roi):  # no unit costs: no ROI to write (never "ROI nan%")
+            continue
         ax.annotate(f"ROI {row.roi:.0%}", (row.ci_high, i), xytext=(6, -3),
                     textcoords="offset points", fontsize=8)
     lo, hi = ax.get_xlim()
@@ -1405,7 +1430,8 @@ def model_heatmap(credits: pd.DataFrame, models: Sequence[str], labels: Mapping[
 def rf_heatmap(heat: pd.DataFrame, label: Label = default_label, ax: Axes | None = None,
                figsize: tuple[float, float] = (8, 5.2)) -> Axes:
     """`rfm.rf_heatmap`: mean M (colour, yuan) and people per R score x F score, high R on
-    top; empty cells grey. People go through `label` (``ch.cell_label``).
+    top; empty cells, and cells whose count `label` suppresses (no mean M), grey. People go
+    through `label` (``ch.cell_label``).
 
     Parameters
     ----------
@@ -1424,6 +1450,9 @@ def rf_heatmap(heat: pd.DataFrame, label: Label = default_label, ax: Axes | None
     matplotlib.axes.Axes
         The axes drawn on.
     """
+    # a cell whose count `label` suppresses shows neither its mean M nor its colour
+    heat = heat.assign(mean_monetary=[np.nan if hidden(label, n) else m
+                                      for n, m in zip(heat.users, heat.mean_monetary, strict=True)])
     grid = heat.pivot(index="r_score", columns="f_score", values="mean_monetary").sort_index(
         ascending=False)
     counts = heat.pivot(index="r_score", columns="f_score", values="users").sort_index(
@@ -1433,7 +1462,7 @@ def rf_heatmap(heat: pd.DataFrame, label: Label = default_label, ax: Axes | None
     ax = heatmap(grid, ax=ax, annot=text, fmt="", cmap="YlOrRd",
                  cbar_kws={"label": "平均 M (元)"}, annot_kws={"fontsize": 8},
                  xlabel="F 得分 (越高越频繁)", ylabel="R 得分 (越高越近)",
-                 title="R 得分 × F 得分：每格的平均 M 与人数 (灰色为空档)", figsize=figsize)
+                 title="R 得分 × F 得分：每格的平均 M 与人数 (灰色为空档或人数过少)", figsize=figsize)
     ax.set_facecolor("#e6e6e6")
     ax.grid(False)
     return ax

@@ -422,3 +422,82 @@ def page_view(frame: pd.DataFrame, formats: dict[str, str] | None = None) -> pd.
         header = found.label if found else str(column)
         out[header] = [cell_text(v, fmt, unit, kind) for v in frame[column].tolist()]
     return out
+
+
+#: Columns a page shows at most; the CSV one click away has them all.
+MAX_PAGE_COLUMNS = 8
+
+_FUNNEL_PAGE = ("label", "users", "rate_from_start", "rate_from_previous", "ci_low", "ci_high",
+                "in_progress", "lost")
+_MONITOR_PAGE = ("registrations", "first_investors", "spend", "cost_per_investor", "roi_90d",
+                 "ltv_cac", "cost_per_retained_investor")
+
+#: The page's columns of each wide published table (by table name), in the order shown: what a
+#: reader compares. A column the table lacks (a horizon the run did not ask for) is skipped and
+#: the table's next columns fill the page up to MAX_PAGE_COLUMNS.
+PAGE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "clusters": ("cluster", "users", "user_share", "mean_invest_count", "mean_invest_amount",
+                 "mean_aum", "aum_share", "description"),
+    "composition": ("dimension", "value", "users", "investors", "aum", "investor_rate", "aum_share",
+                    "aum_per_investor"),
+    "layers": ("layer", "lower", "upper", "users", "user_share", "metric_sum", "metric_share",
+               "metric_mean"),
+    "funnel_steps": _FUNNEL_PAGE,
+    "funnel_own_steps": _FUNNEL_PAGE,
+    "funnel_by_segment": ("segment", *_FUNNEL_PAGE[:-1]),
+    "funnel_cohorts": ("cohort", *_FUNNEL_PAGE[:-1]),
+    "funnel_segment_tests": ("segment", "label", "base", "rate", "rest_rate", "diff", "p_holm",
+                             "verdict"),
+    "attribution_disagreement": ("channel", "first_touch", "last_touch", "linear", "markov",
+                                 "shapley", "spread", "role"),
+    "channel_monitor": ("channel", *_MONITOR_PAGE),
+    "channel_monitor_campaign": ("channel", "campaign", *_MONITOR_PAGE[:-1]),
+    "rfm_groups": ("group", "rule", "segments", "users", "user_share", "amount_share",
+                   "revenue_share"),
+    "rfm_segments": ("segment", "users", "user_share", "amount_share", "revenue_share", "action",
+                     "channel", "offer"),
+    "campaign_effect": ("group", "users", "responders", "rate", "uplift", "ci_low", "ci_high",
+                        "p_value"),
+    "campaign_history": ("campaign_id", "name", "rate_t", "rate_c", "uplift", "p_value",
+                         "inc_responders", "roi"),
+    "campaign_list": ("campaign_id", "name", "channel", "goal", "window_days", "start_at",
+                      "members", "holdout_share"),
+    "goal_decomposition": ("channel", "share", "click_to_register", "register_to_invest",
+                           "cost_per_investor", "target_investors", "target_registrations",
+                           "budget"),
+    "next_round_plan": ("segment", "targets", "segment_uplift", "ci_low", "expected_incremental",
+                        "expected_cost", "cost_per_incremental", "within_budget"),
+    "segment_uplift": ("segment", "users_t", "users_c", "rate_t", "rate_c", "uplift", "p_holm",
+                       "verdict"),
+    "plan_expected": ("members", "treatment", "control", "baseline", "uplift", "mde",
+                      "expected_incremental", "expected_cost"),
+}
+
+
+def page_columns(name: str, columns: list[str]) -> list[str]:
+    """The columns a page shows of the published table `name`: at most MAX_PAGE_COLUMNS.
+
+    Parameters
+    ----------
+    name : str
+        The table's name (its CSV's stem).
+    columns : list of str
+        The table's columns.
+
+    Returns
+    -------
+    list of str
+        PAGE_COLUMNS[name] where the table has them, then its other columns in order, up to
+        MAX_PAGE_COLUMNS (all of them for a table that narrow).
+
+    Examples
+    --------
+    >>> page_columns("campaign_effect", ["campaign_id", "group", "users", "responders", "rate",
+    ...                                  "uplift", "ci_low", "ci_high", "p_value"])
+    ['group', 'users', 'responders', 'rate', 'uplift', 'ci_low', 'ci_high', 'p_value']
+    >>> page_columns("other", list("abc"))
+    ['a', 'b', 'c']
+    """
+    chosen = [c for c in PAGE_COLUMNS.get(name, ()) if c in columns]
+    chosen += [c for c in columns if c not in chosen]
+    return chosen[:MAX_PAGE_COLUMNS]
