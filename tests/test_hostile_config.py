@@ -73,6 +73,12 @@ def test_encoding_hints_say_what_the_file_is(tiny: Path) -> None:
     (tiny / "costs.csv").write_bytes(b"PK\x03\x04" + b"\x00\xff" * 20)
     with pytest.raises(DataError, match="Excel workbook, not a CSV"):
         open_dataset(tiny)
+    (tiny / "costs.csv").write_bytes(b"\xd0\xcf\x11\xe0" + b"\x00\xff" * 20)  # an .xls renamed
+    with pytest.raises(DataError, match="Excel workbook, not a CSV"):
+        open_dataset(tiny)
+    (tiny / "costs.csv").write_bytes(b"PAR1" + b"\x00\xff" * 20)  # a Parquet file renamed
+    with pytest.raises(DataError, match="a Parquet file, not a CSV: name it .parquet"):
+        open_dataset(tiny)
 
 
 def test_transcoded_copies_stay_private_and_do_not_outlive_the_load(tiny: Path, monkeypatch,

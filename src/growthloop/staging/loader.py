@@ -250,8 +250,10 @@ def _encoding_hint(path: Path) -> str:
         start = fh.read(4)
     if start[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         return "it starts with a UTF-16 mark: encoding: utf-16"
-    if start[:4] == b"PK\x03\x04" or path.suffix.lower() in (".xlsx", ".xls"):
+    if start[:4] in (b"PK\x03\x04", b"\xd0\xcf\x11\xe0") or path.suffix.lower() in (".xlsx", ".xls"):
         return "it is an Excel workbook, not a CSV: save it from Excel as CSV (UTF-8)"
+    if start[:4] == b"PAR1":
+        return "it is a Parquet file, not a CSV: name it .parquet"
     return "gbk or gb18030 for an export from a Chinese BI tool, else utf-8"
 
 
