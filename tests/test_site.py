@@ -324,3 +324,31 @@ def test_site_in_headless_chromium(tmp_path: Path, runs: Path) -> None:
         assert m and m.group(1).split("|") == [f"{spends[0]}万元", f"{spends[1]}万元", f"{spends[-1]}万元", "1 / 30 行"]
     finally:
         server.shutdown()
+
+
+def test_the_comparison_shows_every_campaign_of_the_books_histories(tmp_path: Path) -> None:
+    """Two runs whose chapter 6 history tables hold three campaigns between them: each campaign
+    once (the newest run's row), in order of start, on the page and in the figure."""
+    from growthloop.run.site import campaign_history, write_compare
+
+    out = tmp_path / "site"
+    header = "campaign_id,name,channel,goal,window_days,start_date,users_t,users_c,rate_t,rate_c," \
+             "uplift,ci_low,ci_high,p_value,inc_responders,cost,cost_per_incremental,roi,note\n"
+    older = header + ("C2,乙,sms,bind_card,7,2026-02-01,100,20,0.2,0.1,0.1,0.0,0.2,0.04,10,50,5,0.5,\n"
+                      "C1,甲,sms,bind_card,7,2026-01-01,100,20,0.3,0.1,0.2,0.1,0.3,0.01,20,50,2.5,1.0,\n")
+    newer = header + ("C2,乙,sms,bind_card,7,2026-02-01,100,20,0.25,0.1,0.15,0.05,0.25,0.02,15,50,3.3,0.8,\n"
+                      "C3,丙,push,first_investment,14,2026-03-01,<10,*,,,,,,,,,,,\n")
+    records = []
+    for run, text in (("20260301-100000", older), ("20260401-100000", newer)):
+        table = out / "runs" / "demo" / run / "tables" / "06_closed_loop_review" / "campaign_history.csv"
+        table.parent.mkdir(parents=True)
+        table.write_text(text, encoding="utf-8-sig")
+        records.append({"campaign": "demo", "run": run, "started": run, "analysis_date": "",
+                        "book": f"runs/demo/{run}/index.html", "uplift": None})
+    history = campaign_history(out, records)
+    assert history.campaign_id.tolist() == ["C1", "C2", "C3"]
+    assert history.uplift.iloc[1] == 0.15  # C2 from the newer run
+    assert history.uplift.isna().iloc[2]  # C3's suppressed cells are missing, not text
+    page = write_compare(out, records).read_text(encoding="utf-8")
+    assert "历次活动" in page and "C1 甲" in page and "+15.00% (+5.00% 至 +25.00%)" in page
+    assert (out / "compare.png").exists()

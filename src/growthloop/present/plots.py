@@ -66,6 +66,18 @@ def hidden(label: Label, n: object) -> bool:
     """Whether `label` (``ch.cell_label``) suppresses the count `n`: a figure then draws neither
     the count nor anything computed from its group.
 
+    Parameters
+    ----------
+    label : callable
+        Formats a count of people, called as ``label(n, fmt)`` (``ch.cell_label``).
+    n : object
+        A count (None or NaN: not hidden).
+
+    Returns
+    -------
+    bool
+        True when `label` writes something other than the count itself ("<10").
+
     Examples
     --------
     >>> hidden(default_label, 3), hidden(default_label, 30), hidden(default_label, 0)
@@ -637,6 +649,9 @@ def binned_count_panels(dist: pd.DataFrame, titles: Mapping[str, str],
         The first panel's count axis label.
     figsize : tuple of float, default (12, 4.2)
         The figure's size in inches.
+    label : callable, default default_label
+        Formats a count of people, called as ``label(n, fmt)``: ``ch.cell_label``; a bin it
+        suppresses is not drawn.
 
     Returns
     -------

@@ -704,6 +704,16 @@ def campaign_html(summary: Summary) -> str:
 def points(value: Any) -> str:
     """A difference of two rates in percentage points (百分点), signed, one decimal.
 
+    Parameters
+    ----------
+    value : Any
+        The difference as a fraction (0.0368 is 3.7 points); None or NaN for missing.
+
+    Returns
+    -------
+    str
+        "+3.7 个百分点", two decimals for a small non-zero one, "—" when missing.
+
     Examples
     --------
     >>> points(0.0367591), points(0.000235), points(-0.012), points(0), points(None)
@@ -721,7 +731,18 @@ def roi_range(c: dict[str, Any]) -> str:
     """The incremental ROI with the range its uplift interval implies.
 
     The incremental revenue scales with the number of incremental responders, so the ROI at
-    the interval's bounds is (revenue × bound / uplift − cost) / cost. "—" without a cost.
+    the interval's bounds is (revenue × bound / uplift − cost) / cost.
+
+    Parameters
+    ----------
+    c : dict
+        The campaign block's values (`Summary.campaign`): roi, cost, inc_revenue, uplift,
+        ci_low, ci_high.
+
+    Returns
+    -------
+    str
+        "128%（-99% 至 278%）"; the ROI alone when the range cannot be computed, "—" without it.
 
     Examples
     --------
@@ -745,6 +766,16 @@ def campaign_caution(c: dict[str, Any]) -> str:
     A positive result whose interval's lower bound is under half the uplift is significant but
     of uncertain size (chapter 6's action says the same); a result that is not significant is
     no evidence either way; a negative one says to stop.
+
+    Parameters
+    ----------
+    c : dict
+        The campaign block's values (`Summary.campaign`): verdict_code, uplift, ci_low.
+
+    Returns
+    -------
+    str
+        The caution, one or two sentences; "" when there is none.
 
     Examples
     --------

@@ -304,9 +304,66 @@ def _time_order(r: dict[str, Any]) -> tuple[str, str, str, str]:
     return (r.get("campaign_start") or "", r.get("analysis_date") or "", r.get("started") or "", r["run"])
 
 
+#: chapter 6's published table of every campaign of the data (aggregates only)
+HISTORY_TABLE = Path("tables") / "06_closed_loop_review" / "campaign_history.csv"
+_HISTORY_NUMBERS = ("rate_t", "rate_c", "uplift", "ci_low", "ci_high", "p_value", "cost", "roi")
+
+
+def campaign_history(out: Path, records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Every campaign the site's books reviewed in chapter 6's history table, once each.
+
+    A campaign in several runs' tables keeps the row of the newest run (its window may have
+    closed since). Cells a book suppressed ("<10", "*") are missing here.
+
+    Parameters
+    ----------
+    out : Path
+        The site folder.
+    records : list of dict
+        `site_records(out)`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        campaign_id, name, start_date and _HISTORY_NUMBERS (numbers, NaN when missing), in
+        order of start date then id; empty when no book has the table.
+    """
+    frames = []
+    for r in sorted(records, key=lambda r: (r.get("started") or "", r["run"])):
+        path = out / Path(r["book"]).parent / HISTORY_TABLE
+        if not path.exists():
+            continue
+        frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str)
+        if not {"campaign_id", "uplift"} <= set(frame.columns):
+            continue
+        frames.append(frame)
+    columns = ["campaign_id", "name", "start_date", *_HISTORY_NUMBERS]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    rows = pd.concat(frames, ignore_index=True).drop_duplicates("campaign_id", keep="last")
+    rows = rows.reindex(columns=columns)
+    for col in _HISTORY_NUMBERS:
+        rows[col] = pd.to_numeric(rows[col], errors="coerce")
+    rows[["name", "start_date"]] = rows[["name", "start_date"]].fillna("")
+    return rows.sort_values(["start_date", "campaign_id"], kind="stable").reset_index(drop=True)
+
+
+def _compare_points(out: Path, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What the comparison figure draws: every campaign of the books' history tables, else
+    (books without chapter 6's history) each run's reviewed campaign; in time order."""
+    history = campaign_history(out, records).dropna(subset=["uplift"])
+    if len(history):
+        return [{"label": f"{h.campaign_id}\n{str(h.start_date)[:10]}", "uplift": h.uplift,
+                 "ci_low": None if pd.isna(h.ci_low) else h.ci_low,
+                 "ci_high": None if pd.isna(h.ci_high) else h.ci_high,
+                 "roi": None if pd.isna(h.roi) else h.roi} for h in history.itertuples()]
+    return [{**r, "label": f"{r['campaign']}\n{(r.get('campaign_start') or r.get('analysis_date') or r['run'])[:10]}"}
+            for r in sorted(records, key=_time_order) if r.get("uplift") is not None]
+
+
 def _compare_figure(out: Path, records: list[dict[str, Any]]) -> str:
-    """compare.png: uplift with its interval and ROI per run, in time order; '' when none."""
-    points = [r for r in sorted(records, key=_time_order) if r.get("uplift") is not None]
+    """compare.png: uplift with its interval and ROI per campaign, in time order; '' when none."""
+    points = _compare_points(out, records)
     if not points:
         return ""
     import matplotlib
@@ -317,8 +374,7 @@ def _compare_figure(out: Path, records: list[dict[str, Any]]) -> str:
     from growthloop.present import theme
 
     theme.apply()
-    labels = [f"{r['campaign']}\n{(r.get('campaign_start') or r.get('analysis_date') or r['run'])[:10]}"
-              for r in points]
+    labels = [r["label"] for r in points]
     x = list(range(len(points)))
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4))
     up = [r["uplift"] for r in points]
@@ -341,11 +397,16 @@ def _compare_figure(out: Path, records: list[dict[str, Any]]) -> str:
     return "compare.png"
 
 
-def write_compare(out: Path, records: list[dict[str, Any]]) -> Path:
-    """Write compare.html: every run in time order with its campaign result, and a figure.
+def _num(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
 
-    Runs are ordered by when the reviewed campaign started, then the analysis date; compare.png
-    (uplift with its interval, and ROI) is drawn when a run reviewed a campaign.
+
+def write_compare(out: Path, records: list[dict[str, Any]]) -> Path:
+    """Write compare.html: every campaign the books reviewed, every run, and a figure.
+
+    The campaigns come from chapter 6's history tables of the books (`campaign_history`), the
+    runs are ordered by when the reviewed campaign started, then the analysis date; compare.png
+    (uplift with its interval, and ROI) draws every campaign of the history, else each run's.
 
     Parameters
     ----------
@@ -374,6 +435,20 @@ def write_compare(out: Path, records: list[dict[str, Any]]) -> Path:
         "</tr>" for r in ordered)
     img = (f"<p><img src='{figure}' alt='响应率增量与 ROI 随时间 (uplift and ROI over time)'></p>" if figure else
            "<p class='note'>还没有含第 6 章活动复盘的运行，暂无对比图 (no run reviewed a campaign yet)。</p>")
+    history = campaign_history(out, records)
+    if len(history):
+        hist_rows = "".join(
+            "<tr>"
+            f"<td>{html.escape(str(h.start_date)[:16] or '—')}</td>"
+            f"<td>{html.escape(str(h.campaign_id))} {html.escape(str(h.name))}</td>"
+            f"<td>{html.escape(_f(_num(h.rate_t), '.1%'))}</td><td>{html.escape(_f(_num(h.rate_c), '.1%'))}</td>"
+            f"<td>{html.escape(_uplift({'uplift': _num(h.uplift), 'ci_low': _num(h.ci_low), 'ci_high': _num(h.ci_high)}))}</td>"
+            f"<td>{html.escape(_f(_num(h.cost), ',.0f'))}</td><td>{html.escape(_f(_num(h.roi), '.0%'))}</td>"
+            "</tr>" for h in history.itertuples())
+        img += ("<h2>历次活动</h2><p>各运行第 6 章活动台账中的每一次活动（同一活动取最新一次运行的数字）。</p>"
+                "<table class='gl-sortable'><thead><tr><th>活动开始</th><th>活动</th><th>实验组响应率</th>"
+                "<th>对照组响应率</th><th>增量 (95% 区间)</th><th>成本 (元)</th><th>增量 ROI</th></tr></thead>"
+                f"<tbody>{hist_rows}</tbody></table><h2>历次运行</h2>")
     body = (f"<p>按活动开始时间（其次分析日）排列的历次运行：闭环的每一轮放在一起看，增量是否稳定、ROI 是否在改善。</p>{img}"
             "<table class='gl-sortable'><thead><tr><th>活动开始 (campaign start)</th><th>分析日 (analysis date)</th><th>运行 (run)</th>"
             "<th>复盘的活动 (campaign reviewed)</th><th>实验组响应率</th><th>对照组响应率</th>"
@@ -384,4 +459,5 @@ def write_compare(out: Path, records: list[dict[str, Any]]) -> Path:
     return path
 
 
-__all__ = ["PublishError", "publish", "run_record", "site_records", "write_compare", "write_index"]
+__all__ = ["PublishError", "campaign_history", "publish", "run_record", "site_records", "write_compare",
+           "write_index"]

@@ -375,7 +375,18 @@ _OFFSET_AT_END = r"(?i)\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?\s*(z|utc|gmt|[+-]\d{2}(:?\
 
 def has_daylight_saving(timezone: str) -> bool:
     """True when the zone's clocks change in the years the data may cover (1990-2040): a
-    wall-clock time may then fall in a gap (spring forward) that does not exist."""
+    wall-clock time may then fall in a gap (spring forward) that does not exist.
+
+    Parameters
+    ----------
+    timezone : str
+        An IANA zone name (dataset.yml's `timezone`).
+
+    Returns
+    -------
+    bool
+        False for a zone without daylight saving (Asia/Shanghai) or an unknown name.
+    """
     import zoneinfo
 
     try:
