@@ -83,3 +83,29 @@ def test_wide_key_is_the_user(demo_ds):
     assert wide.KEY == ("user_id",) and duplicate_keys(w, wide.KEY) == 0
     users = demo_ds.users.filter(demo_ds.users.registered_at < demo_ds.period_end)
     assert w.count().execute() == users.count().execute()
+
+
+def test_the_sign_up_channel_is_one_rule_for_the_wide_table_and_chapter_3(tmp_path):
+    """U1 signs up with baidu in the users table; U2 without a UTM, after two tagged clicks on
+    its device (the last one before it, toutiao, decides); U3 with neither: 未标记. The wide table and the
+    channel monitoring table count the same people per sign-up channel."""
+    from growthloop.metrics import attribution
+
+    users = [user("U1", "2025-01-01 10:00:00"),
+             user("U2", "2025-01-02 10:00:00", utm_source=None, utm_medium=None, utm_campaign=None),
+             user("U3", "2025-01-03 10:00:00", utm_source=None, utm_medium=None, utm_campaign=None)]
+    evs = [event("register", "2025-01-01 10:00:00", "U1", "A1"),
+           event("ad_click", "2025-01-02 08:00:00", None, "A2", utm_source="baidu"),
+           event("ad_click", "2025-01-02 09:00:00", None, "A2", utm_source="toutiao"),
+           event("ad_click", "2025-01-02 11:00:00", None, "A2", utm_source="wechat"),  # after
+           event("register", "2025-01-02 10:00:00", "U2", "A2"),
+           event("register", "2025-01-03 10:00:00", "U3", "A3")]
+    ds = open_dataset(write_dataset(tmp_path / "d", users=users, events=evs,
+                                    transactions=[txn("T1", "U1", "2025-01-05 10:00:00", 100.0)],
+                                    config={"name": "d", "analysis_date": "2025-03-31"}))
+    w = wide.user_wide(ds).to_pandas().set_index("user_id").signup_channel.to_dict()
+    assert w == {"U1": "百度搜索", "U2": "信息流广告", "U3": "未标记"}  # toutiao: the default map
+    monitor = attribution.channel_monitor(ds)
+    monitor = monitor[monitor.channel != attribution.TOTAL].set_index("channel").registrations
+    # (wechat: a channel with a click and no sign-up)
+    assert monitor.to_dict() == {"信息流广告": 1, "未标记": 1, "百度搜索": 1, "wechat": 0}

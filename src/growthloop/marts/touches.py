@@ -16,11 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import ibis
+from ibis import _
 
 from growthloop.marts.channels import channel_mapping, channel_of, normalise_utm, raw_utm
 from growthloop.marts.events import EventSelector, checked, matches, selectors
 from growthloop.marts.identity import person_events
-from growthloop.staging.contract import DIRECT_CHANNEL, Channel
+from growthloop.staging.contract import DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
 from growthloop.staging.loader import Dataset
 
 NAME = "touches"
@@ -32,6 +33,7 @@ COLUMNS: tuple[str, ...] = (
 )
 TOUCH_EVENTS: tuple[str, ...] = ("ad_click", "link_click")
 _KEY_FIELDS: tuple[str, ...] = ("utm_source", "utm_medium", "utm_campaign")
+KEY_SEP = "\x1f"  # joins packed UTM values in the engine (never in a UTM value)
 
 
 def check_events(ds: Dataset, values: Any, param: str) -> tuple[EventSelector, ...]:
@@ -189,3 +191,92 @@ def touches(ds: Dataset, touch_events: Any = TOUCH_EVENTS, direct_events: Any = 
     keys = ([s.key for s in touch], [s.key for s in direct])
     key = f"touches:{keys!r}:{mapping!r}"
     return ds.keep(key, lambda: build(ds, touch, direct))
+
+
+def pack_keys(t: ibis.Table) -> ibis.StringValue:
+    """channel, source, medium, campaign in one string (split again with `unpack_keys`).
+
+    Parameters
+    ----------
+    t : ibis.Table
+        A table with channel, source, medium and campaign columns.
+
+    Returns
+    -------
+    ibis.StringValue
+        The four joined by an invisible separator, a missing value as "".
+    """
+    return (t.channel + KEY_SEP + t.source.fill_null("") + KEY_SEP + t.medium.fill_null("") + KEY_SEP
+            + t.campaign.fill_null(""))
+
+
+def unpack_keys(packed: ibis.StringValue) -> dict[str, ibis.StringValue]:
+    """The four values `pack_keys` joined, as expressions (a missing key: untagged, no UTM).
+
+    Parameters
+    ----------
+    packed : ibis.StringValue
+        `pack_keys`' text, or null.
+
+    Returns
+    -------
+    dict of str to ibis.StringValue
+        channel (未标记 when null), source, medium, campaign (null when "").
+    """
+    parts = packed.split(KEY_SEP)
+    return {
+        "channel": ibis.coalesce(parts[0], ibis.literal(UNTAGGED_CHANNEL)),
+        "source": parts[1].nullif(""),
+        "medium": parts[2].nullif(""),
+        "campaign": parts[3].nullif(""),
+    }
+
+
+def signup_keys(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> ibis.Table:
+    """user_id -> channel, source, medium, campaign of each user's sign-up: the one rule of the
+    book for a sign-up channel (the wide table's signup_channel, chapter 3's registrations).
+
+    The UTM values the users table records for the sign-up, normalised; a user without a
+    utm_source takes the values of their last tagged touch at or before the sign-up; a user
+    with neither is 未标记 (untagged). Of several tagged touches at that last time, the greatest
+    packed key wins (a fixed rule, the same on every engine).
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset; its users registered before `ds.period_end`.
+    touch_events : Any, default TOUCH_EVENTS
+        The touch events (chapter 3's `touch_events`); the wide table uses the default.
+
+    Returns
+    -------
+    ibis.Table
+        user_id, channel, source, medium, campaign; one row per user; not executed.
+    """
+    end = ds.period_end
+    users = ds.users.filter(ds.users.registered_at < end)
+    users = users.mutate(
+        _s=normalise_utm(users.utm_source),
+        _m=normalise_utm(users.utm_medium),
+        _c=normalise_utm(users.utm_campaign),
+    )
+    t = touches(ds, touch_events)
+    t = t.filter(t.user_id.notnull() & t.source.notnull())
+    t = t.select(_uid=t.user_id, event_time=t.event_time, _k=pack_keys(t))
+    reg = users.select(_ru="user_id", _rat="registered_at")
+    t = t.join(reg, t._uid == reg._ru).filter(_.event_time <= _._rat)
+    # the last touch time per user (an aggregate and a join, not a window), then its key
+    at_time = t.group_by(_lu="_uid").aggregate(_lt=t.event_time.max())
+    t = t.join(at_time, (t._uid == at_time._lu) & (t.event_time == at_time._lt))
+    last = t.group_by("_uid").aggregate(_key=_._k.max())
+    j = users.left_join(last, users.user_id == last._uid)
+    touch = unpack_keys(j._key)
+    own = j._s.notnull()
+    channel_own = channel_of(j._s, ds.config.channels)
+    return j.select(
+        "user_id",
+        channel=ibis.ifelse(own, channel_own, touch["channel"]),
+        source=ibis.ifelse(own, j._s, touch["source"]),
+        medium=ibis.ifelse(own, j._m, touch["medium"]),
+        campaign=ibis.ifelse(own, j._c, touch["campaign"]),
+    )

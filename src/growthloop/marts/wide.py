@@ -10,8 +10,8 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
-from growthloop.marts.channels import with_channel
 from growthloop.marts.investments import aum_expr, investments
+from growthloop.marts.touches import signup_keys
 from growthloop.staging.contract import AGE_BANDS
 from growthloop.staging.geo import CITY_TIER, PROVINCE_REGION, TIER_4, UNKNOWN
 from growthloop.staging.loader import Dataset
@@ -62,7 +62,9 @@ def build_wide(ds: Dataset) -> ibis.Table:
     ibis.Table
         One row per user, ordered by user_id; columns WIDE_COLUMNS: demographics (``age`` is the
         analysis year minus birth_year, ``age_band``, ``region``, ``city_tier``), sign-up
-        ``signup_source``/``medium``/``campaign``/``channel``, milestones (``kyc_at``,
+        ``signup_source``/``medium``/``campaign`` (the users table's UTM values) and
+        ``signup_channel`` (`touches.signup_keys`: that UTM's channel, else the last tagged
+        touch's at or before the sign-up, else 未标记), milestones (``kyc_at``,
         ``bind_card_at``, ``first_invest_at``, ``second_invest_at``, ``last_invest_at``), money
         (``invest_count``, ``invest_amount``, ``revenue``, ``aum``: held at the period end),
         ``is_investor``, activity (``last_event_at``, ``last_active_at``) and day counts
@@ -91,7 +93,10 @@ def build_wide(ds: Dataset) -> ibis.Table:
         revenue=_.revenue.sum(),
         aum=ranked.amount.sum(where=held),
     )
-    base = with_channel(users, "utm_source", ds.config.channels, out="signup_channel")
+    # the book's one sign-up channel rule (chapter 3's registrations use it too): the sign-up's
+    # UTM, else the last tagged touch at or before the sign-up, else 未标记
+    channels = signup_keys(ds).select(_c_uid="user_id", signup_channel="channel")
+    base = users.left_join(channels, users.user_id == channels._c_uid).drop("_c_uid")
     age = ibis.literal(ds.analysis_date.year) - base.birth_year
     tier = ibis.coalesce(base.city_tier, base.city.substitute(CITY_TIER, else_=TIER_4))
     base = base.mutate(

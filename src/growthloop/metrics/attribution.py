@@ -114,7 +114,14 @@ from growthloop.marts.channels import channel_mapping, channel_of, normalise_utm
 from growthloop.marts.events import checked, event_names, matches, selector
 from growthloop.marts.identity import person_steps
 from growthloop.marts.investments import investments
-from growthloop.marts.touches import TOUCH_EVENTS, check_events, touches
+from growthloop.marts.touches import (
+    TOUCH_EVENTS,
+    check_events,
+    pack_keys,
+    signup_keys,
+    touches,
+    unpack_keys,
+)
 from growthloop.marts.wide import user_wide
 from growthloop.staging.contract import DIRECT_CHANNEL, UNTAGGED_CHANNEL
 from growthloop.staging.loader import Dataset
@@ -394,57 +401,6 @@ def utm_quality(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> pd.DataFrame:
 # the channel monitoring table
 
 
-def _pack_keys(t: ibis.Table) -> ibis.StringValue:
-    """channel, source, medium, campaign in one string (split again with `_unpack_keys`)."""
-    return (t.channel + _SEP + t.source.fill_null("") + _SEP + t.medium.fill_null("") + _SEP
-            + t.campaign.fill_null(""))
-
-
-def _unpack_keys(packed: ibis.StringValue) -> dict[str, ibis.StringValue]:
-    parts = packed.split(_SEP)
-    return {
-        "channel": ibis.coalesce(parts[0], ibis.literal(UNTAGGED_CHANNEL)),
-        "source": parts[1].nullif(""),
-        "medium": parts[2].nullif(""),
-        "campaign": parts[3].nullif(""),
-    }
-
-
-def _signup_keys(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> ibis.Table:
-    """user_id -> channel, source, medium, campaign of the sign-up (see the module docstring).
-
-    Of several tagged touches at the sign-up's last touch time, the greatest packed key wins
-    (a fixed rule, the same on every engine).
-    """
-    end = ds.period_end
-    users = ds.users.filter(ds.users.registered_at < end)
-    users = users.mutate(
-        _s=normalise_utm(users.utm_source),
-        _m=normalise_utm(users.utm_medium),
-        _c=normalise_utm(users.utm_campaign),
-    )
-    t = touches(ds, touch_events)
-    t = t.filter(t.user_id.notnull() & t.source.notnull())
-    t = t.select(_uid=t.user_id, event_time=t.event_time, _k=_pack_keys(t))
-    reg = users.select(_ru="user_id", _rat="registered_at")
-    t = t.join(reg, t._uid == reg._ru).filter(_.event_time <= _._rat)
-    # the last touch time per user (an aggregate and a join, not a window), then its key
-    at_time = t.group_by(_lu="_uid").aggregate(_lt=t.event_time.max())
-    t = t.join(at_time, (t._uid == at_time._lu) & (t.event_time == at_time._lt))
-    last = t.group_by("_uid").aggregate(_key=_._k.max())
-    j = users.left_join(last, users.user_id == last._uid)
-    touch = _unpack_keys(j._key)
-    own = j._s.notnull()
-    channel_own = channel_of(j._s, ds.config.channels)
-    return j.select(
-        "user_id",
-        channel=ibis.ifelse(own, channel_own, touch["channel"]),
-        source=ibis.ifelse(own, j._s, touch["source"]),
-        medium=ibis.ifelse(own, j._m, touch["medium"]),
-        campaign=ibis.ifelse(own, j._c, touch["campaign"]),
-    )
-
-
 def _fill_keys(table: ibis.Table, keys: Sequence[str]) -> ibis.Table:
     return table.mutate(**{k: table[k].fill_null(NONE) for k in keys if k != "channel"})
 
@@ -495,15 +451,15 @@ def _monitor_sums_build(ds: Dataset, horizons: tuple[int, ...], retention_days: 
     # time is one of `dt`'s rows anyway, and DuckDB materialises a joined table read twice
     # (docs/design_notes.md, "No large join read twice inside one query")
     kt = t.filter(t.anonymous_id.notnull())
-    keyed = kt.select(_ka="anonymous_id", _kt=kt.event_time, _k=_pack_keys(kt))
+    keyed = kt.select(_ka="anonymous_id", _kt=kt.event_time, _k=pack_keys(kt))
     hit = inst.join(keyed, (inst._ia == keyed._ka) & (inst._lt == keyed._kt))
     hit = hit.group_by(_ha="_ia", _hl="_lt").aggregate(_key=_._k.max())
     inst = inst.left_join(hit, (inst._ia == hit._ha) & (inst._lt == hit._hl))
-    inst = inst.select("_n", **_unpack_keys(inst._key))
+    inst = inst.select("_n", **unpack_keys(inst._key))
     installs = _fill_keys(inst, keys).group_by(keys).aggregate(installs=_._n.sum())
 
     # users: sign-up channel, milestones, revenue within each horizon of the first investment
-    su = _signup_keys(ds, touch_events)
+    su = signup_keys(ds, touch_events)
     wide = user_wide(ds).select(
         _wid="user_id",
         bind_card_at=_.bind_card_at,
