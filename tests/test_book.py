@@ -231,3 +231,77 @@ def test_the_book_is_searchable_in_chinese(tmp_path: Path) -> None:
         assert found is not None, word
         docs = {pages[i] for i in (found if isinstance(found, list) else [found])}
         assert any(d.startswith("chapters/") for d in docs), (word, docs)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+# Loads each chapter page in an iframe as wide as a desktop (1400 px) and as a phone (390 px),
+# and reports pages wider than their window and figures with fewer than twice their shown pixels.
+LAYOUT_CHECK = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><pre id="out">pending</pre>
+<script>
+async function check() {
+  const report = {checked: [], overflow: [], blurry: [], figures: 0};
+  for (const page of PAGES) {
+    for (const width of [1400, 390]) {
+      const frame = document.createElement('iframe');
+      frame.style.width = width + 'px'; frame.style.height = '900px';
+      document.body.appendChild(frame);
+      await new Promise(ok => { frame.onload = ok; frame.src = page; });
+      await new Promise(ok => setTimeout(ok, 500));
+      const doc = frame.contentDocument;
+      const wide = doc.documentElement.scrollWidth;
+      if (wide > width + 1) report.overflow.push(page + ' @' + width + ': ' + wide + ' px');
+      for (const img of doc.querySelectorAll('.cell_output img')) {
+        if (!img.clientWidth) continue;
+        report.figures += 1;
+        if (img.naturalWidth < 2 * img.clientWidth - 2) {
+          report.blurry.push(page + ' @' + width + ': ' + img.naturalWidth + ' for ' + img.clientWidth);
+        }
+      }
+      report.checked.push(page + ' @' + width);
+      frame.remove();
+    }
+  }
+  document.getElementById('out').textContent = JSON.stringify(report);
+}
+check().catch(e => { document.getElementById('out').textContent = 'ERROR ' + e; });
+</script></body></html>"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")
+def test_chapter_pages_fit_a_phone_and_a_desktop_in_headless_chromium(tmp_path: Path) -> None:
+    """At 1400 and 390 px no chapter page is wider than the window (wide tables scroll in their
+    own box, figures shrink) and every figure has at least twice the pixels it is shown with."""
+    import functools
+    import http.server
+    import json
+    import subprocess
+    import threading
+
+    html = _demo_book(tmp_path)
+    pages = [f"chapters/{Path(f).name}.html" for f in _toc_files() if f.startswith("chapters/")]
+    (html / "layout.html").write_text(LAYOUT_CHECK.replace("PAGES", json.dumps(pages)),
+                                      encoding="utf-8")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                             functools.partial(Quiet, directory=str(html)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-extensions", f"--user-data-dir={tmp_path / 'profile'}",
+                 "--virtual-time-budget=120000", "--dump-dom",
+                 f"http://127.0.0.1:{server.server_address[1]}/layout.html"]
+        dom = subprocess.run(flags, capture_output=True, text=True, timeout=300).stdout
+    finally:
+        server.shutdown()
+    found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
+    assert found and not found.group(1).startswith(("pending", "ERROR")), dom[-500:]
+    report = json.loads(found.group(1).replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&"))
+    assert len(report["checked"]) == 2 * len(pages) and report["figures"] > 20
+    assert report["overflow"] == [], report["overflow"][:5]
+    assert report["blurry"] == [], report["blurry"][:5]
