@@ -761,3 +761,48 @@ def test_bad_model_and_horizon_parameters_are_refused_by_name() -> None:
         at.shapley([(("A", "B"), 3, 1)], samples=True)
     with pytest.raises(ValueError, match="max_touches"):
         at.path_touches(None, max_touches=True)
+
+
+def test_weekly_trend_counts_by_hand(tmp_path: Path) -> None:
+    """Analysis day Monday 2025-03-31: the last complete week is 24-30 March, the one before
+    17-23 March. Week 17: U1 and U2 sign up with baidu, U1 invests two days later; spend 100 on
+    Monday 17 and 50 on Sunday 23. Week 24: U3 signs up and invests the next day; spend 60. U4
+    (10 March) and the 999 spent on 31 March fall outside the two weeks."""
+    from growthloop.errors import NotAvailable
+    from growthloop.metrics import attribution as at
+
+    users = [user("U1", "2025-03-18 10:00:00"), user("U2", "2025-03-19 10:00:00"),
+             user("U3", "2025-03-25 10:00:00"), user("U4", "2025-03-10 10:00:00")]
+    evs = [event("register", u["registered_at"], u["user_id"], f"A{i}") for i, u in enumerate(users)]
+    costs = [{"date": d, "utm_source": "baidu", "utm_medium": "cpc", "utm_campaign": "brand",
+              "spend": v} for d, v in (("2025-03-17", 100.0), ("2025-03-23", 50.0),
+                                        ("2025-03-24", 60.0), ("2025-03-31", 999.0))]
+    ds = open_dataset(write_dataset(
+        tmp_path / "d", users=users, events=evs, costs=costs,
+        transactions=[txn("T1", "U1", "2025-03-20 10:00:00", 100.0),
+                      txn("T3", "U3", "2025-03-26 10:00:00", 100.0)],
+        config={"name": "d", "analysis_date": "2025-03-31"}))
+    t = at.weekly_trend(ds, weeks=2, invest_days=5)
+    assert [str(w) for w in t.week] == ["2025-03-17", "2025-03-24"]
+    assert t.channel.tolist() == ["百度搜索", "百度搜索"]
+    assert t.registrations.tolist() == [2, 1] and t.first_investors.tolist() == [1, 1]
+    assert t.spend.tolist() == [150.0, 60.0] and t.cost_per_registration.tolist() == [75.0, 60.0]
+    # week 17 + 7 + 5 days = 29 March, before the period end (1 April): matured; week 24 is not
+    assert t.matured.tolist() == [True, False]
+    assert t.first_invest_rate.iloc[0] == 0.5 and math.isnan(t.first_invest_rate.iloc[1])
+    # 环比 with one week per period: 75 -> 60 yuan, -20%
+    summary = at.trend_summary(t, recent=1, min_users=1)
+    assert summary["compared"] and summary["rising"] == "" and summary["falling"] == "百度搜索"
+    assert summary["falling_change"] == pytest.approx(-0.2)
+    # a period with fewer sign-ups than min_users is not compared
+    assert not at.trend_summary(t, recent=1, min_users=2)["compared"]
+    assert not at.trend_summary(t, recent=4)["compared"]  # two weeks are fewer than 2 x 4
+    with pytest.raises(ValueError, match="weeks"):
+        at.weekly_trend(ds, weeks=0)
+    # no one signed up in the weeks asked for
+    early = open_dataset(write_dataset(
+        tmp_path / "e", users=users[3:], events=evs[3:],
+        transactions=[txn("T4", "U4", "2025-03-12 10:00:00", 100.0)],
+        config={"name": "e", "analysis_date": "2025-06-30"}))
+    with pytest.raises(NotAvailable):
+        at.weekly_trend(early, weeks=2)

@@ -79,3 +79,10 @@ def test_paths_with_direct_visits_and_short_windows(engine_pair):
     same_paths(duck, other)
     duck, other = both(at.attribution_paths, engine_pair, conversion="register")
     same_paths(duck, other)
+
+
+def test_weekly_trend(engine_pair):
+    # natural weeks (Monday first) on every engine, the sign-up channel rule, spend per week
+    duck, other = both(at.weekly_trend, engine_pair, weeks=8, invest_days=14)
+    assert duck.registrations.sum() > 0
+    assert_same_frame(duck, other, ordered=True)

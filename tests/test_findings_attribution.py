@@ -220,3 +220,23 @@ def test_budget_uses_its_parameters():
     assert "挪预算没有收益" in finding and "约增加" not in finding and "保持预算结构" in action
     finding, _ = words.budget(BUDGET | {"budget_small": 2}, 60)
     assert "另有 2 个付费渠道首投满 60 天的用户不足 25 人" in finding
+
+
+def test_weekly_trend_words() -> None:
+    from growthloop.present.findings.attribution import weekly_trend
+
+    few = {"weeks": 3, "recent": 4, "compared": False, "rising": "", "falling": "", "channels": 0}
+    finding, action = weekly_trend(few, 30, 10)
+    assert "3 个完整的自然周" in finding and "至少 8 周" in finding and "不做环比" in finding
+    assert "足够的周数" in action
+    moved = {"weeks": 12, "recent": 4, "compared": True, "channels": 5,
+             "rising": "DSP", "rising_before": 30.0, "rising_after": 36.0, "rising_change": 0.2,
+             "falling": "百度搜索", "falling_before": 100.0, "falling_after": 75.0,
+             "falling_change": -0.25}
+    finding, action = weekly_trend(moved, 30, 10)
+    assert "DSP 的获客成本/注册从 30.0 元升到 36.0 元（+20%），升幅最大" in finding
+    assert "百度搜索 从 100.0 元降到 75.0 元（-25%），降幅最大" in finding
+    assert "5 个有花费" in finding and "注册满 30 天" in finding and "出价" in action
+    flat = {**moved, "rising": "", "falling": ""}
+    finding, action = weekly_trend(flat, 30, 10)
+    assert "都没有变化" in finding and "升幅" not in finding and "趋势平稳" in action

@@ -528,3 +528,17 @@ def test_history_intervals():
     ref.axvline(0)
     lo, hi = ref.get_xlim()
     assert ax.get_xlim() == (pytest.approx(lo), pytest.approx(hi + (hi - lo) * 0.15))
+
+
+def test_weekly_trend_lines_leave_small_weeks_out():
+    trend = pd.DataFrame({
+        "week": pd.to_datetime(["2025-03-03", "2025-03-10", "2025-03-03", "2025-03-10"]).date,
+        "channel": ["甲", "甲", "乙", "乙"], "registrations": [40, 4, 30, 25],
+        "first_investors": [10, 1, 6, 5], "spend": [400.0, 80.0, 300.0, 250.0],
+        "cost_per_registration": [10.0, 20.0, 10.0, 10.0], "matured": [True] * 4,
+        "first_invest_rate": [0.25, 0.25, 0.2, 0.2]})
+    left, right = plots.weekly_trend_lines(trend, ["甲", "乙"], label=label)
+    assert [line.get_label() for line in left.lines] == ["甲", "乙"]
+    # 甲's second week has 4 people: not drawn (a gap), in both panels
+    assert np.isnan(left.lines[0].get_ydata()[1]) and np.isnan(right.lines[0].get_ydata()[1])
+    assert list(left.lines[1].get_ydata()) == [10.0, 10.0]

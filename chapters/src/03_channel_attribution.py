@@ -36,6 +36,8 @@ horizons = [30, 90, 180]  # revenue horizons in days after the first investment
 revenue_horizon_days = 180  # the horizon used as investor value (LTV), one of horizons
 retention_days = 90  # a retained investor invests again within this many days of the first
 budget_shift = 0.1  # share of the weakest channel's budget to move in the budget example
+trend_weeks = 12  # complete natural weeks (Monday to Sunday) in the weekly trend, the newest last
+trend_invest_days = 30  # the weekly trend's first-investment window after sign-up, in days
 
 # %%
 from functools import partial
@@ -96,6 +98,23 @@ with ch.section("acquisition_cost", "获客成本：首投用户与留存投资�
     gb.glue_all("attr", cost)
     gb.show(plots.cost_bars(monitor, retention_days).figure)
     s.finding(*words.acquisition_cost(cost, retention_days, h))
+
+# %% [markdown]
+# ## 每周趋势：获客成本与首投率
+#
+# 按自然周（周一到周日，数据所在时区）看每个渠道的获客成本/注册和注册后 `trend_invest_days` 天内的首投率，
+# 并把最近 4 周与之前 4 周相比（环比）。用户按注册渠道（与监控表同一口径）归入注册所在的周，花费按成本日期归周；
+# 首投率只画注册已满 `trend_invest_days` 天的周。
+
+# %%
+with ch.section("weekly_trend", "每周趋势：获客成本与首投率") as s:
+    trend = attribution.weekly_trend(ch.ds, trend_weeks, trend_invest_days, touch)
+    tsum = attribution.trend_summary(trend, min_users=min_cell_size)
+    top = trend.groupby("channel").spend.sum(min_count=1).dropna().sort_values(ascending=False).index[:6].tolist()
+    top = top or trend.groupby("channel").registrations.sum().sort_values(ascending=False).index[:6].tolist()
+    gb.show(plots.weekly_trend_lines(trend, top, label=ch.cell_label)[0].figure)
+    ch.table(trend, "weekly_trend", f"每个渠道每周的注册、花费、获客成本/注册与 {trend_invest_days} 天首投率", formats={"spend": money, "cost_per_registration": per, "first_invest_rate": "{:.1%}"})
+    s.finding(*words.weekly_trend(tsum, trend_invest_days, min_cell_size))
 
 # %% [markdown]
 # ## UTM 清洗与身份拼接

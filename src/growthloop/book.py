@@ -342,7 +342,7 @@ def note(text: str) -> None:
     """
     from IPython.display import HTML, display
 
-    display(HTML("<div class='admonition note gl-note'><p class='admonition-title'>说明 (note)</p>"
+    display(HTML("<div class='admonition note gl-note'><p class='admonition-title'>说明</p>"
                  f"<p>{html.escape(text)}</p></div>"))
 
 
@@ -361,7 +361,7 @@ def unavailable_html(note: NotAvailable) -> str:
     """
     fix = f"补充方法：{html.escape(note.fix)}" if note.fix else ""
     return ("<div class='admonition note gl-unavailable'><p class='admonition-title'>"
-            "本节未生成 (not available for this data)</p>"
+            "本节未生成</p>"
             f"<p>本节需要{html.escape(note.need)}；{html.escape(note.missing)}。{fix}</p></div>")
 
 
@@ -380,9 +380,9 @@ def finding_html(finding: str, action: str = "") -> str:
     str
         HTML, every text escaped.
     """
-    out = f"<p class='gl-finding'><b>发现 (finding).</b> {html.escape(finding)}</p>"
+    out = f"<p class='gl-finding'><b>发现：</b> {html.escape(finding)}</p>"
     if action:
-        out += f"<p class='gl-action'><b>运营建议 (action).</b> {html.escape(action)}</p>"
+        out += f"<p class='gl-action'><b>运营建议：</b> {html.escape(action)}</p>"
     return out
 
 
@@ -452,14 +452,13 @@ def small_cell_banner(min_cell_size: int) -> str:
     Returns
     -------
     str
-        An HTML admonition (Chinese, with an English line).
+        An HTML admonition.
     """
     return (
-        f"<div class='admonition warning'><p class='admonition-title'>隐私提示 (privacy)</p>"
+        f"<div class='admonition warning'><p class='admonition-title'>隐私提示</p>"
         f"<p>本报告的最小发布人数 (min_cell_size) 设为 {min_cell_size}，低于默认的 "
         f"{MIN_CELL_SIZE}：少于 {MIN_CELL_SIZE} 人的群体也会显示，更容易识别到个人。对外分享前请确认。"
-        f" (min_cell_size is {min_cell_size}, below the default {MIN_CELL_SIZE}: small groups "
-        "are shown.)</p></div>")
+        "</p></div>")
 
 
 def output_folder(out_dir: str | None, data: str | None) -> Path:

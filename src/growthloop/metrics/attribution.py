@@ -632,6 +632,156 @@ def channel_monitor(
     return out
 
 
+#: weeks compared by the weekly trend's finding: the last RECENT_WEEKS against the ones before
+RECENT_WEEKS = 4
+
+
+def weekly_trend(ds: Dataset, weeks: int = 12, invest_days: int = 30,
+                 touch_events: Any = TOUCH_EVENTS) -> pd.DataFrame:
+    """Sign-ups, spend, cost per sign-up and first-investment rate per channel and natural week.
+
+    Weeks run Monday to Sunday in the dataset's time zone; the last `weeks` complete weeks up
+    to the analysis date are shown. A user counts in the week and channel of their sign-up
+    (`signup_keys`, the book's one rule); spend in the week of its cost date. The
+    first-investment rate is the share of the week's sign-ups who invested within
+    `invest_days` of signing up, shown only for weeks whose every sign-up has had that long
+    (`matured`); a younger week would read low.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    weeks : int, default 12
+        How many complete weeks, the newest last.
+    invest_days : int, default 30
+        The first-investment window after sign-up, in days.
+    touch_events : Any, default TOUCH_EVENTS
+        The touch events of the sign-up channel rule (chapter 3's `touch_events`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        week (the Monday, a date), channel, registrations, first_investors, spend (NaN without
+        a costs table), cost_per_registration (NaN without spend or sign-ups), matured,
+        first_invest_rate (NaN when not matured or no sign-ups); by channel, then week.
+
+    Raises
+    ------
+    ValueError
+        For `weeks` or `invest_days` not a positive whole number.
+    NotAvailable
+        When no week before the analysis date is complete, or no one signed up in the weeks.
+    """
+    for name, value in (("weeks", weeks), ("invest_days", invest_days)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name}: {value!r}; allowed: a positive whole number")
+    day = ds.analysis_date
+    monday = day - pd.Timedelta(days=day.weekday())
+    last = monday if day.weekday() == 6 else monday - pd.Timedelta(days=7)  # a complete week
+    first = last - pd.Timedelta(days=7 * (weeks - 1))
+    end_of_last = last + pd.Timedelta(days=7)
+    if last < first:
+        raise NotAvailable("至少一个完整的自然周（周一到周日）", "分析日之前没有完整的一周",
+                           "把分析日设在数据覆盖的某个周日或之后")
+    lo, hi = ibis.literal(pd.Timestamp(first).to_pydatetime()), ibis.literal(
+        pd.Timestamp(end_of_last).to_pydatetime())
+    users = ds.users.filter((ds.users.registered_at >= lo) & (ds.users.registered_at < hi))
+    keys = signup_keys(ds, touch_events).select(_k_uid="user_id", channel="channel")
+    wide = user_wide(ds).select(_w_uid="user_id", _fi="first_invest_at")
+    u = users.select("user_id", "registered_at")
+    u = u.left_join(keys, u.user_id == keys._k_uid)
+    u = u.left_join(wide, u.user_id == wide._w_uid)
+    u = u.mutate(week=u.registered_at.truncate("W").date(),
+                 _inv=(u._fi.notnull() & (u._fi < u.registered_at + ibis.interval(days=invest_days))))
+    people = (u.group_by(["week", "channel"])
+              .aggregate(registrations=_.count(), first_investors=_._inv.cast("int64").sum())
+              .to_pandas())
+    if people.empty:
+        raise NotAvailable("所选各周内的注册用户", f"{first} 至 {last} 这几周没有人注册",
+                           "把分析日设在有注册的时期，或减少 weeks")
+    costs_available = ds.has("costs")
+    if costs_available:
+        c = ds.costs.filter((ds.costs.date >= first) & (ds.costs.date < end_of_last))
+        c = c.mutate(source=normalise_utm(c.utm_source))  # as the monitoring table does
+        c = c.mutate(channel=channel_of(c.source, ds.config.channels))
+        # spend per day in the engine, weeks in pandas (a few hundred rows): truncating a date
+        # gives a zoned timestamp on Postgres, which would read as the Sunday before
+        daily = c.group_by(["date", "channel"]).aggregate(spend=_.spend.sum()).to_pandas()
+        days = pd.to_datetime(daily.date)
+        daily["week"] = (days - pd.to_timedelta(days.dt.weekday, unit="D")).dt.date
+        spend = daily.groupby(["week", "channel"], as_index=False).spend.sum()
+    else:
+        spend = pd.DataFrame({"week": [], "channel": [], "spend": []})
+    people["week"] = pd.to_datetime(people.week).dt.date
+    out = people.merge(spend, on=["week", "channel"], how="outer")
+    for col in ("registrations", "first_investors"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["spend"] = out.spend.astype(float)
+    if costs_available:
+        out["spend"] = out.spend.fillna(0.0).where(out.channel.isin(spend.channel), np.nan)
+    out["cost_per_registration"] = _ratio(out.spend, out.registrations)
+    end = ds.period_end.date()
+    out["matured"] = [w + pd.Timedelta(days=7 + invest_days) <= end for w in out.week]
+    rate = _ratio(out.first_investors.astype(float), out.registrations)
+    out["first_invest_rate"] = rate.where(out.matured, np.nan)
+    out = out.sort_values(["channel", "week"], kind="stable").reset_index(drop=True)
+    out.attrs.update(costs_available=costs_available, invest_days=invest_days)
+    return out[["week", "channel", "registrations", "first_investors", "spend",
+                "cost_per_registration", "matured", "first_invest_rate"]]
+
+
+def trend_summary(trend: pd.DataFrame, recent: int = RECENT_WEEKS,
+                  min_users: int = 10) -> dict[str, Any]:
+    """The weekly trend's comparison (环比): cost per sign-up of the last `recent` weeks against
+    the `recent` weeks before, per channel with spend, and the channels that moved most.
+
+    Parameters
+    ----------
+    trend : pandas.DataFrame
+        `weekly_trend`.
+    recent : int, default RECENT_WEEKS
+        Weeks in each of the two periods compared.
+    min_users : int, default 10
+        A channel is compared only when each period has at least this many sign-ups (the
+        chapter's min_cell_size).
+
+    Returns
+    -------
+    dict
+        weeks (in the trend), compared (whether there were 2 × `recent` weeks and spend),
+        recent, and when compared: rising / falling (the channel whose cost per sign-up rose or
+        fell most, "" when none did), rising_before / rising_after / rising_change and the same
+        for falling (yuan, yuan, a relative change), channels (how many were compared).
+    """
+    weeks = sorted(trend.week.unique())
+    out: dict[str, Any] = {"weeks": len(weeks), "recent": recent, "compared": False,
+                           "rising": "", "falling": "", "channels": 0}
+    if len(weeks) < 2 * recent or trend.spend.isna().all():
+        return out
+    after, before = set(weeks[-recent:]), set(weeks[-2 * recent:-recent])
+
+    def cac(part: pd.DataFrame) -> pd.Series:
+        sums = part.groupby("channel")[["spend", "registrations"]].sum(min_count=1)
+        return _ratio(sums.spend, sums.registrations.where(sums.registrations >= min_users))
+
+    both = pd.DataFrame({"before": cac(trend[trend.week.isin(before)]),
+                         "after": cac(trend[trend.week.isin(after)])}).dropna()
+    both = both[both.before > 0]
+    if both.empty:
+        return out
+    both["change"] = both.after / both.before - 1
+    both = both.sort_index()
+    out.update(compared=True, channels=int(len(both)))
+    up, down = both.change.idxmax(), both.change.idxmin()
+    if both.change[up] > 0:
+        out.update(rising=str(up), rising_before=float(both.before[up]),
+                   rising_after=float(both.after[up]), rising_change=float(both.change[up]))
+    if both.change[down] < 0:
+        out.update(falling=str(down), falling_before=float(both.before[down]),
+                   falling_after=float(both.after[down]), falling_change=float(both.change[down]))
+    return out
+
+
 def monitor_summary(monitor: pd.DataFrame) -> dict[str, float | int | str]:
     """The monitoring table's volumes for the chapter (glued as ``attr_<key>``).
 

@@ -34,7 +34,7 @@ __all__ = [
     "response_rate_bars", "retention_curves", "revenue_per_yuan_bars", "rf_heatmap",
     "segment_rate_bars", "segment_uplift_panels", "share_bars", "share_panels", "silhouette",
     "smd_bars", "state_bars", "survival_curves", "time_histogram", "transition_heatmap",
-    "value_vs_cost",
+    "value_vs_cost", "weekly_trend_lines",
 ]
 
 #: What a figure of spend says when the data has no costs table.
@@ -740,6 +740,57 @@ def state_bars(states: pd.DataFrame, labels: Mapping[str, str], ax: Axes | None 
     ax.set(xlabel="月份（最后一个月截至分析日）", ylabel="用户数", title=title)
     ax.get_legend().set_title(legend_title)
     return ax
+
+
+def weekly_trend_lines(trend: pd.DataFrame, channels: Sequence[str], label: Label = default_label,
+                       figsize: tuple[float, float] = (12, 4.4)) -> np.ndarray:
+    """`attribution.weekly_trend`: cost per sign-up (left) and first-investment rate (right,
+    matured weeks only) per week, one line per channel of `channels`; a week whose sign-ups
+    `label` suppresses is a gap in its channel's lines.
+
+    Parameters
+    ----------
+    trend : pandas.DataFrame
+        `attribution.weekly_trend`.
+    channels : sequence of str
+        The channels drawn, in legend order (the chapter's largest by spend).
+    label : callable, default default_label
+        Formats a count of people (``ch.cell_label``); a suppressed week is not drawn.
+    figsize : tuple of float, default (12, 4.4)
+        The figure's size in inches.
+
+    Returns
+    -------
+    numpy.ndarray
+        The two axes.
+    """
+    _fig, axes = plt.subplots(1, 2, figsize=figsize, squeeze=False)
+    left, right = axes[0]
+    palette = channel_palette(list(channels))
+    shown = trend.assign(
+        cost_per_registration=trend.cost_per_registration.where(
+            [not hidden(label, n) for n in trend.registrations]),
+        first_invest_rate=trend.first_invest_rate.where(
+            [not hidden(label, n) for n in trend.registrations]))
+    for channel in channels:
+        part = shown[shown.channel == channel].sort_values("week")
+        weeks = pd.to_datetime(part.week)
+        left.plot(weeks, part.cost_per_registration, marker="o", ms=3, label=channel,
+                  color=palette.get(channel))
+        right.plot(weeks, part.first_invest_rate, marker="o", ms=3, label=channel,
+                   color=palette.get(channel))
+    invest_days = trend.attrs.get("invest_days", 30)
+    left.set(title="每周获客成本/注册 (元)", ylabel="元", xlabel="注册周 (周一)")
+    right.set(title=f"每周注册后 {invest_days} 天内首投率 (只画已满期的周)", xlabel="注册周 (周一)")
+    percent_axis(right)
+    for ax in (left, right):
+        ax.tick_params(axis="x", rotation=45, labelsize=8)
+    if channels:
+        right.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    else:
+        no_data(left)
+        no_data(right)
+    return axes[0]
 
 
 def cost_bars(monitor: pd.DataFrame, retention_days: int, ax: Axes | None = None,

@@ -148,6 +148,46 @@ def acquisition_cost(cost: dict, retention_days: int, horizon: int) -> tuple[str
     return finding, action
 
 
+def weekly_trend(t: dict, invest_days: int, min_users: int) -> tuple[str, str]:
+    """The weekly trend's 环比: cost per sign-up of the last weeks against the weeks before.
+
+    Parameters
+    ----------
+    t : dict
+        `attribution.trend_summary`.
+    invest_days : int
+        The first-investment window after sign-up, in days.
+    min_users : int
+        Sign-ups a channel needs in each period to be compared (min_cell_size).
+
+    Returns
+    -------
+    tuple of str
+        (finding, action).
+    """
+    r = t["recent"]
+    if not t["compared"]:
+        finding = (f"这里有 {t['weeks']} 个完整的自然周；前后各 {r} 周的对比需要至少 {2 * r} 周、成本表，且渠道每段至少 "
+                   f"{min_users} 个注册，所以本节只给出每周的数字，不做环比。")
+        action = "数据积累到足够的周数后再看趋势；单看一两周的获客成本容易被节假日和投放节奏误导。"
+        return finding, action
+    finding = f"最近 {r} 周与之前 {r} 周相比（{t['channels']} 个有花费、每段注册满 {min_users} 人的渠道）："
+    parts = []
+    if _named(t["rising"]):
+        parts.append(f"{t['rising']} 的获客成本/注册从 {t['rising_before']:,.1f} 元升到 {t['rising_after']:,.1f} 元"
+                     f"（{t['rising_change']:+.0%}），升幅最大")
+    if _named(t["falling"]):
+        parts.append(f"{t['falling']} 从 {t['falling_before']:,.1f} 元降到 {t['falling_after']:,.1f} 元"
+                     f"（{t['falling_change']:+.0%}），降幅最大")
+    finding += ("；".join(parts) + "。") if parts else "各渠道的获客成本/注册都没有变化。"
+    finding += f"首投率只画注册满 {invest_days} 天的周，最近几周还在累积。"
+    action = ("先查获客成本上升最多的渠道最近几周的出价、素材和人群是否变了；变便宜的渠道同时看它的首投率是否跟着降，"
+              "便宜的注册不一定是好注册。")
+    if not parts:
+        action = "趋势平稳：按渠道监控表的首投成本和回报调预算即可。"
+    return finding, action
+
+
 def utm(u: dict, n: Count = plain_count) -> tuple[str, str]:
     """UTM cleaning and identity stitching, from `attribution.utm_summary`.
 
