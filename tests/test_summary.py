@@ -237,3 +237,13 @@ def test_a_chapter_6_without_an_effect_and_skipped_sections_are_said(tmp_path) -
     assert "本数据不能支持效果的估计" in campaign_html(s) and "06_closed_loop_review.html" in campaign_html(s)
     assert "本数据不能支持 1 个小节（分布在 1 章）" in skipped_html(s)
     assert skipped_html(Summary(chapters=[], values={}, actions=[], value_per_investor=None)) == ""
+
+
+def test_a_chapter_run_alone_reads_no_book_and_says_so(tmp_path: Path) -> None:
+    """The data-quality chapter run alone (papermill, out_dir without chapters/): its list of
+    skipped sections is the standard note, not a crash."""
+    from growthloop.errors import NotAvailable
+
+    with pytest.raises(NotAvailable) as info:
+        sm.read_book(tmp_path / "book" / "chapters")
+    assert "单独运行" in info.value.missing and "growthloop book" in info.value.fix

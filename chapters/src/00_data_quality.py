@@ -77,7 +77,7 @@ with ch.section("absent", "缺少的表与列") as s:
 # %%
 with ch.section("skipped", "本数据不能支持的小节") as s:
     folder = Path(chapters_dir) if chapters_dir else (Path(out_dir) / "chapters" if out_dir else None)
-    book = summary.collect(folder)
+    book = summary.read_book(folder)
     skipped = summary.skipped_sections(book, exclude=[ch.slug])
     ch.table(skipped, "skipped_sections", "因数据不足而没有生成的小节、它需要什么、怎样补充", counts=())
     s.finding(*summary.skipped_finding(skipped, summary.chapters_read(book, exclude=[ch.slug])))

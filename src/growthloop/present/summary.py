@@ -49,6 +49,7 @@ import yaml
 from docutils.nodes import make_id
 
 from growthloop import PROJECT_ROOT
+from growthloop.errors import NotAvailable
 from growthloop.present.glue import SKIP_PREFIX
 from growthloop.present.tables import cell_label
 from growthloop.present.theme import count, yuan
@@ -573,6 +574,35 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
 }
 
 
+def read_book(chapters_dir: str | Path | None = None) -> Summary:
+    """`collect` for a chapter that reads the others (the data-quality page): a folder without
+    executed chapters (a chapter run alone with papermill) is the book's standard note, not an
+    error.
+
+    Parameters
+    ----------
+    chapters_dir : str, Path or None, default None
+        As for `collect`.
+
+    Returns
+    -------
+    Summary
+        What `collect` read.
+
+    Raises
+    ------
+    NotAvailable
+        When the folder does not exist.
+    """
+    try:
+        return collect(chapters_dir)
+    except FileNotFoundError:
+        raise NotAvailable("同一次运行中其他章节的执行结果",
+                           f"{chapters_dir} 中没有执行过的章节（本章是单独运行的）",
+                           "用 growthloop run 运行整本书，或用 papermill 把各章执行到同一个文件夹后运行 "
+                           "growthloop book 该文件夹，这一节就会列出各章因数据不足而跳过的小节") from None
+
+
 def summary_keys() -> tuple[str, ...]:
     """List every glue key the summary reads, in the order declared (no duplicates).
 
@@ -882,7 +912,7 @@ def all_actions_html(summary: Summary) -> str:
 __all__ = ["CAMPAIGN_KEYS", "DERIVED_ACTIONS", "Action", "ActionRule", "ChapterGlue", "Declared",
            "Glued", "HEADLINES", "SUMMARY_KEYS", "SUMMARY_STEM", "Summary", "VALUE_KEYS",
            "actions_html", "all_actions_html", "book_chapters", "campaign_html", "collect",
-           "derive_actions", "fmt", "headlines", "headlines_html", "rank_actions", "read_glue",
+           "derive_actions", "fmt", "headlines", "headlines_html", "rank_actions", "read_book", "read_glue",
            "value_per_investor"]
 
 
