@@ -8,6 +8,7 @@ the test budget.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import nbformat
@@ -62,3 +63,36 @@ def test_every_shape_builds_a_book_of_numbers_or_notes(shape: str, root: Path) -
     notes = {k for k, v in outcomes.items() if v == "note" and not k.startswith("00_")}
     listed = (run / "tables" / "00_data_quality" / "skipped_sections.csv").read_text(encoding="utf-8-sig")
     assert len(listed.strip().splitlines()) - 1 == len(notes)
+
+
+@pytest.mark.slow
+def test_own_event_names_give_the_counts_of_an_independent_pandas_funnel(tmp_path_factory) -> None:
+    """A dataset whose events keep the platform's own names (no mapping but register), run with
+    `steps` set to those names: chapter 2's published funnel equals a plain-pandas count
+    (benchmarks/metrics.py, its own stitching) of the same events under our names."""
+    import sys
+
+    import pandas as pd
+    import yaml
+
+    from growthloop import PROJECT_ROOT
+
+    sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+    from metrics import pandas_metric
+
+    root = tmp_path_factory.mktemp("own_names")
+    data, parameters = shapes.make("own_event_names", root)
+    steps = {"steps": parameters["steps"]}  # chapter 2's parameter (touch_events is chapter 3's)
+    run = run_campaign(CampaignRun(name="own", data=data, chapters=["02"], parameters=steps),
+                       runs_dir=root / "runs", progress=lambda _m: None)
+    published = pd.read_csv(run / "tables" / "02_funnel" / "funnel_steps.csv",
+                            encoding="utf-8-sig", dtype=str).users.tolist()
+    original = shapes.base(root)
+    day = yaml.safe_load((original / "dataset.yml").read_text(encoding="utf-8"))["analysis_date"]
+    by_hand = pandas_metric("funnel", original, dt.date.fromisoformat(str(day))).users.tolist()
+    assert len(published) == len(parameters["steps"]) == 6 and not published[0].startswith("<")
+    for shown, counted in zip(published, by_hand[:6], strict=True):  # 6 of the 7 default steps
+        if shown.startswith("<"):
+            assert 0 < counted < int(shown[1:])
+        else:
+            assert int(float(shown)) == counted
