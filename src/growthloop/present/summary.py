@@ -50,6 +50,7 @@ from docutils.nodes import make_id
 
 from growthloop import PROJECT_ROOT
 from growthloop.errors import NotAvailable
+from growthloop.present.findings.campaign_review import size_uncertain
 from growthloop.present.glue import SKIP_PREFIX
 from growthloop.present.tables import cell_label
 from growthloop.present.theme import count, yuan
@@ -816,7 +817,7 @@ def campaign_caution(c: dict[str, Any]) -> str:
     """
     code = c.get("verdict_code")
     uplift, low = _number(c.get("uplift")), _number(c.get("ci_low"))
-    if code == "positive" and uplift is not None and low is not None and low < uplift / 2:
+    if code == "positive" and uplift is not None and low is not None and size_uncertain(uplift, low):
         return (f"增量显著为正，但区间下限只有 {points(low)}：真实增量可能很小，增量收入和 ROI 也可能接近 0 或为负。"
                 "先不要据此加大预算；下一轮保持对照组并扩大名单，等区间收窄再定。")
     if code == "negative":

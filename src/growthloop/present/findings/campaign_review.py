@@ -175,6 +175,31 @@ def funnel(head: dict, diagnosis: pd.DataFrame, n: Count = plain_count) -> tuple
     return finding, action
 
 
+
+def size_uncertain(uplift: float, ci_low: float) -> bool:
+    """A significant positive uplift whose interval's lower bound is under half of it: real,
+    but of uncertain size (chapter 6 and the summary say so with the same rule).
+
+    Parameters
+    ----------
+    uplift : float
+        The uplift.
+    ci_low : float
+        Its interval's lower bound.
+
+    Returns
+    -------
+    bool
+        True when `ci_low` < `uplift` / 2.
+
+    Examples
+    --------
+    >>> size_uncertain(0.0368, 0.0002), size_uncertain(0.05, 0.04)
+    (True, False)
+    """
+    return ci_low < uplift / 2
+
+
 def effect(head: dict, alpha: float, n: Count = plain_count) -> tuple[str, str]:
     """The effect against the holdout, from `campaign_review.effect_summary`.
 
@@ -227,7 +252,7 @@ def effect(head: dict, alpha: float, n: Count = plain_count) -> tuple[str, str]:
     code = head["verdict_code"]
     if code == "positive":
         action = "向业务汇报时用增量而不是响应人数：实验组的响应者里有一部分不发也会来，奖励却照样发给了他们。"
-        if head["ci_low"] < head["uplift"] / 2:
+        if size_uncertain(head["uplift"], head["ci_low"]):
             action += "增量区间很宽，下一轮保持对照组并扩大名单，让区间收窄后再加减预算。"
     elif code == "negative":
         action = "实验组反而低于对照组：先暂停这个活动，检查文案、打扰频次和权益是否让用户反感，再小范围重测。"
