@@ -795,8 +795,10 @@ def test_weekly_trend_counts_by_hand(tmp_path: Path) -> None:
     assert summary["compared"] and summary["rising"] == "" and summary["falling"] == "百度搜索"
     assert summary["falling_change"] == pytest.approx(-0.2)
     # a period with fewer sign-ups than min_users is not compared
-    assert not at.trend_summary(t, recent=1, min_users=2)["compared"]
-    assert not at.trend_summary(t, recent=4)["compared"]  # two weeks are fewer than 2 x 4
+    assert at.trend_summary(t, recent=1, min_users=2)["why_not"] == "small"
+    assert at.trend_summary(t, recent=4)["why_not"] == "weeks"  # two weeks are fewer than 2 x 4
+    assert at.trend_summary(t.assign(spend=float("nan")), recent=1)["why_not"] == "costs"
+    assert at.trend_summary(t, recent=1, min_users=1)["why_not"] == ""
     with pytest.raises(ValueError, match="weeks"):
         at.weekly_trend(ds, weeks=0)
     # no one signed up in the weeks asked for

@@ -225,10 +225,16 @@ def test_budget_uses_its_parameters():
 def test_weekly_trend_words() -> None:
     from growthloop.present.findings.attribution import weekly_trend
 
-    few = {"weeks": 3, "recent": 4, "compared": False, "rising": "", "falling": "", "channels": 0}
+    few = {"weeks": 3, "recent": 4, "compared": False, "rising": "", "falling": "", "channels": 0,
+           "why_not": "weeks"}
     finding, action = weekly_trend(few, 30, 10)
-    assert "3 个完整的自然周" in finding and "至少 8 周" in finding and "不做环比" in finding
+    assert "只有 3 个完整的自然周" in finding and "至少 8 周" in finding and "不做环比" in finding
     assert "足够的周数" in action
+    # eleven weeks without a costs table: the reason is the costs, not the weeks
+    finding, action = weekly_trend({**few, "weeks": 11, "why_not": "costs"}, 30, 10)
+    assert "没有成本表" in finding and "周" not in finding.split("，")[0] and "成本表" in action
+    finding, action = weekly_trend({**few, "weeks": 11, "why_not": "small"}, 30, 10)
+    assert "至少 10 个注册" in finding and "按月" in action
     moved = {"weeks": 12, "recent": 4, "compared": True, "channels": 5,
              "rising": "DSP", "rising_before": 30.0, "rising_after": 36.0, "rising_change": 0.2,
              "falling": "百度搜索", "falling_before": 100.0, "falling_after": 75.0,

@@ -110,9 +110,7 @@ with ch.section("acquisition_cost", "获客成本：首投用户与留存投资�
 with ch.section("weekly_trend", "每周趋势：获客成本与首投率") as s:
     trend = attribution.weekly_trend(ch.ds, trend_weeks, trend_invest_days, touch)
     tsum = attribution.trend_summary(trend, min_users=min_cell_size)
-    top = trend.groupby("channel").spend.sum(min_count=1).dropna().sort_values(ascending=False).index[:6].tolist()
-    top = top or trend.groupby("channel").registrations.sum().sort_values(ascending=False).index[:6].tolist()
-    gb.show(plots.weekly_trend_lines(trend, top, label=ch.cell_label)[0].figure)
+    gb.show(plots.weekly_trend_lines(trend, attribution.trend_channels(trend), label=ch.cell_label)[0].figure)
     ch.table(trend, "weekly_trend", f"每个渠道每周的注册、花费、获客成本/注册与 {trend_invest_days} 天首投率", formats={"spend": money, "cost_per_registration": per, "first_invest_rate": "{:.1%}"})
     s.finding(*words.weekly_trend(tsum, trend_invest_days, min_cell_size))
 

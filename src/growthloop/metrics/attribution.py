@@ -730,6 +730,35 @@ def weekly_trend(ds: Dataset, weeks: int = 12, invest_days: int = 30,
                 "cost_per_registration", "matured", "first_invest_rate"]]
 
 
+def trend_channels(trend: pd.DataFrame, n: int = 6) -> list[str]:
+    """The channels the weekly trend figure draws: the `n` with the most spend over the weeks,
+    or, without a costs table, the `n` with the most sign-ups.
+
+    Parameters
+    ----------
+    trend : pandas.DataFrame
+        `weekly_trend`.
+    n : int, default 6
+        How many channels.
+
+    Returns
+    -------
+    list of str
+        Channel names, largest first (ties by name).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"channel": ["A", "A", "B", "C"], "spend": [1.0, 2.0, 5.0, float("nan")],
+    ...                   "registrations": [1, 1, 1, 9]})
+    >>> trend_channels(t, 2), trend_channels(t.assign(spend=float("nan")), 1)
+    (['B', 'A'], ['C'])
+    """
+    by = "spend" if trend.spend.notna().any() else "registrations"
+    sums = trend.groupby("channel")[by].sum(min_count=1).dropna()
+    order = sorted(sums.index, key=lambda c: (-sums[c], c))
+    return order[:n]
+
+
 def trend_summary(trend: pd.DataFrame, recent: int = RECENT_WEEKS,
                   min_users: int = 10) -> dict[str, Any]:
     """The weekly trend's comparison (环比): cost per sign-up of the last `recent` weeks against
@@ -748,16 +777,19 @@ def trend_summary(trend: pd.DataFrame, recent: int = RECENT_WEEKS,
     Returns
     -------
     dict
-        weeks (in the trend), compared (whether there were 2 × `recent` weeks and spend),
-        recent, and when compared: rising / falling (the channel whose cost per sign-up rose or
+        weeks (in the trend), compared, why_not (when not compared: "weeks" for fewer than
+        2 × `recent` weeks, "costs" without spend, "small" when no channel has `min_users`
+        sign-ups and spend in both periods; "" otherwise), recent, and when compared: rising / falling (the channel whose cost per sign-up rose or
         fell most, "" when none did), rising_before / rising_after / rising_change and the same
         for falling (yuan, yuan, a relative change), channels (how many were compared).
     """
     weeks = sorted(trend.week.unique())
     out: dict[str, Any] = {"weeks": len(weeks), "recent": recent, "compared": False,
-                           "rising": "", "falling": "", "channels": 0}
-    if len(weeks) < 2 * recent or trend.spend.isna().all():
-        return out
+                           "rising": "", "falling": "", "channels": 0, "why_not": ""}
+    if len(weeks) < 2 * recent:
+        return {**out, "why_not": "weeks"}
+    if trend.spend.isna().all():
+        return {**out, "why_not": "costs"}
     after, before = set(weeks[-recent:]), set(weeks[-2 * recent:-recent])
 
     def cac(part: pd.DataFrame) -> pd.Series:
@@ -768,7 +800,7 @@ def trend_summary(trend: pd.DataFrame, recent: int = RECENT_WEEKS,
                          "after": cac(trend[trend.week.isin(after)])}).dropna()
     both = both[both.before > 0]
     if both.empty:
-        return out
+        return {**out, "why_not": "small"}
     both["change"] = both.after / both.before - 1
     both = both.sort_index()
     out.update(compared=True, channels=int(len(both)))

@@ -167,9 +167,13 @@ def weekly_trend(t: dict, invest_days: int, min_users: int) -> tuple[str, str]:
     """
     r = t["recent"]
     if not t["compared"]:
-        finding = (f"这里有 {t['weeks']} 个完整的自然周；前后各 {r} 周的对比需要至少 {2 * r} 周、成本表，且渠道每段至少 "
-                   f"{min_users} 个注册，所以本节只给出每周的数字，不做环比。")
-        action = "数据积累到足够的周数后再看趋势；单看一两周的获客成本容易被节假日和投放节奏误导。"
+        why = {"weeks": f"这里只有 {t['weeks']} 个完整的自然周，前后各 {r} 周的对比需要至少 {2 * r} 周",
+               "costs": "数据中没有成本表，算不出获客成本",
+               "small": f"没有渠道在前后各 {r} 周里都有花费且各有至少 {min_users} 个注册"}[t["why_not"]]
+        finding = f"{why}，所以本节只给出每周的数字，不做环比。"
+        action = {"weeks": "数据积累到足够的周数后再看趋势；单看一两周的获客成本容易被节假日和投放节奏误导。",
+                  "costs": "向投放团队要每日分来源的花费（成本表 costs），才能看每周获客成本的变化。",
+                  "small": "各渠道每周的注册太少，按月或更长的时间看获客成本更可靠。"}[t["why_not"]]
         return finding, action
     finding = f"最近 {r} 周与之前 {r} 周相比（{t['channels']} 个有花费、每段注册满 {min_users} 人的渠道）："
     parts = []
