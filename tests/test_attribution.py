@@ -677,7 +677,7 @@ def test_paths_models_and_budget_summaries_by_hand():
     # the only channel Markov raises
     markov_f = models.set_index(["model", "channel"]).share["markov", "F"]
     assert got == pytest.approx({
-        "dis_channel": "F", "dis_a": 0.0, "dis_b": markov_f, "dis_role": "助攻 (assister)",
+        "dis_channel": "F", "dis_a": 0.0, "dis_b": markov_f, "dis_role": "助攻",
         "dis_assisted": 3, "dis_closed": 0, "dis_a_model": at.MODEL_LABELS["last_touch"],
         "dis_b_model": at.MODEL_LABELS["markov"], "assisters": "F", "dis_channels": 2, "dis_untracked": False,
         "dis_conversions": 4, "dis_min_conversions": at.MIN_CONVERSIONS})

@@ -337,10 +337,10 @@ def test_decompose_goal_by_hand():
     plan = planning.decompose_goal(rates, 80).set_index("channel")
     # shares 30/40 and 10/40 -> A: 60 investors / 0.5 = 120 registrations / 0.2 = 600 clicks,
     # budget 60 x 100 = 6000; B: 20 / 0.25 = 80 / 0.1 = 800, budget 0; C has no investors
-    assert plan.target_investors.to_dict() == pytest.approx({"A": 60, "B": 20, "合计 (total)": 80})
-    assert plan.target_registrations.to_dict() == pytest.approx({"A": 120, "B": 80, "合计 (total)": 200})
-    assert plan.target_clicks.to_dict() == pytest.approx({"A": 600, "B": 800, "合计 (total)": 1400})
-    assert plan.budget.to_dict() == pytest.approx({"A": 6000, "B": 0, "合计 (total)": 6000})
+    assert plan.target_investors.to_dict() == pytest.approx({"A": 60, "B": 20, "合计": 80})
+    assert plan.target_registrations.to_dict() == pytest.approx({"A": 120, "B": 80, "合计": 200})
+    assert plan.target_clicks.to_dict() == pytest.approx({"A": 600, "B": 800, "合计": 1400})
+    assert plan.budget.to_dict() == pytest.approx({"A": 6000, "B": 0, "合计": 6000})
     with pytest.raises(ValueError, match="target_investors"):
         planning.decompose_goal(rates, 0)
     with pytest.raises(ValueError, match="funnel_by_channel"):

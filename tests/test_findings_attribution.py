@@ -160,7 +160,7 @@ def test_models_describe_only_the_models_computed():
     assert "只有一个渠道（甲）" in finding and "touch_events" in action
 
 
-DIS = {"dis_channel": "甲", "dis_a": 0.3, "dis_b": 0.2, "dis_role": "收割 (closer)", "dis_assisted": 5,
+DIS = {"dis_channel": "甲", "dis_a": 0.3, "dis_b": 0.2, "dis_role": "收割", "dis_assisted": 5,
        "dis_closed": 90, "dis_a_model": "末次触点", "dis_b_model": "马尔可夫", "assisters": "乙, 丙",
        "dis_channels": 4, "dis_untracked": False, "dis_conversions": 300, "dis_min_conversions": 40}
 

@@ -1842,8 +1842,8 @@ def disagreement(models: pd.DataFrame, paths: Paths | pd.DataFrame,
     -------
     pandas.DataFrame
         channel, a column per model, spread, diff, closed, assisted, on_path, assist_ratio and
-        role: 助攻 (assister) when it assists more conversions than it closes, 收割 (closer)
-        otherwise; ``attrs["pair"]`` = (a, b).
+        role: 助攻 (an assister) when it assists more conversions than it closes, 收割 (a
+        closer) otherwise; ``attrs["pair"]`` = (a, b).
 
     Raises
     ------
@@ -1860,7 +1860,7 @@ def disagreement(models: pd.DataFrame, paths: Paths | pd.DataFrame,
     out["spread"] = wide.max(axis=1).to_numpy() - wide.min(axis=1).to_numpy()
     out["diff"] = out[b] - out[a]
     out = out.merge(assists(paths), on="channel", how="left")
-    out["role"] = np.where(out.assisted > out.closed, "助攻 (assister)", "收割 (closer)")
+    out["role"] = np.where(out.assisted > out.closed, "助攻", "收割")
     out["_abs"] = out["diff"].abs().round(9)
     out = out.sort_values(["_abs", "channel"], ascending=[False, True]).drop(columns="_abs")
     out.attrs["pair"] = (a, b)

@@ -28,7 +28,7 @@ from growthloop.staging.loader import Dataset
 PLAN_STEPS: tuple[str, ...] = ("ad_click", "register", "first_investment")
 #: the conversion window of the funnel the plan works back through, in days
 PLAN_WINDOW_DAYS = 30
-TOTAL = "合计 (total)"
+TOTAL = "合计"
 
 
 def channel_spend(ds: Dataset) -> pd.DataFrame:
@@ -126,7 +126,7 @@ def decompose_goal(rates: pd.DataFrame, target_investors: float) -> pd.DataFrame
     pandas.DataFrame
         Columns channel, share, register_to_invest, click_to_register, cost_per_investor,
         target_investors, target_registrations, target_clicks, budget; channels with first
-        investors by share (largest first), then a final row 合计 (total) summing the columns.
+        investors by share (largest first), then a final row 合计 (the total) summing the columns.
 
     Raises
     ------
