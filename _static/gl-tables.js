@@ -31,8 +31,8 @@
     wrap.className = "gl-table-tools";
     var box = document.createElement("input");
     box.type = "search";
-    box.placeholder = "搜索表格 (search)";
-    box.setAttribute("aria-label", "搜索表格 (search the table)");
+    box.placeholder = "搜索表格";
+    box.setAttribute("aria-label", "搜索表格");
     var count = document.createElement("span");
     count.className = "gl-table-count";
     wrap.appendChild(box);
@@ -54,7 +54,7 @@
     var cells = head.rows[head.rows.length - 1].cells;
     Array.prototype.forEach.call(cells, function (th, i) {
       th.classList.add("gl-sortable");
-      th.title = "点击排序 (click to sort)";
+      th.title = "点击排序";
       th.addEventListener("click", function () {
         var dir = th.dataset.dir === "asc" ? -1 : 1;
         Array.prototype.forEach.call(cells, function (c) { delete c.dataset.dir; });

@@ -163,6 +163,13 @@ def _landing(page: Path) -> Path:
     return (page.parent / m.group(1).strip()).resolve() if m else page
 
 
+def _english_glosses(page: Path) -> list[str]:
+    """The "(english words)" a reader sees on a site page (titles, headings, labels, alt texts)."""
+    text = re.sub(r"<(script|style)\b.*?</\1>", " ", page.read_text(encoding="utf-8"), flags=re.S)
+    text = " ".join(re.findall(r"(?:alt|placeholder|title)='([^']*)'", text)) + re.sub(r"<[^>]+>", " ", text)
+    return re.findall(r"[(（][^()（）]*[A-Za-z]{2,}[^()（）]*[)）]", text)
+
+
 def test_site_from_two_runs_every_link_resolves(tmp_path: Path, runs: Path) -> None:
     site = publish(runs, tmp_path / "site")
     assert (site / ".nojekyll").exists()
@@ -178,6 +185,8 @@ def test_site_from_two_runs_every_link_resolves(tmp_path: Path, runs: Path) -> N
     assert _broken(site / "index.html") == []
     assert _broken(site / "compare.html") == []
     assert "compare.png" in (site / "compare.html").read_text(encoding="utf-8")
+    # the site's own pages speak Chinese only: no "标题 (english)" in headings, labels or texts
+    assert _english_glosses(site / "index.html") == [] and _english_glosses(site / "compare.html") == []
     books = [link for link in _local_links(site / "index.html") if link.startswith("runs/")]
     assert len(books) == 2
     for link in books:

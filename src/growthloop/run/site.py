@@ -224,7 +224,7 @@ _SORT_JS = """
 <script>
 document.querySelectorAll('table.gl-sortable').forEach(function (t) {
   var box = document.createElement('input');
-  box.placeholder = '搜索 (search)'; box.style.margin = '0 0 .5rem 0';
+  box.placeholder = '搜索'; box.style.margin = '0 0 .5rem 0';
   t.parentNode.insertBefore(box, t);
   var rows = function () { return Array.from(t.tBodies[0].rows); };
   box.addEventListener('input', function () {
@@ -254,7 +254,7 @@ def _page(title: str, body: str) -> str:
     return (f"<!DOCTYPE html>\n<html lang='zh-CN'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-            f"<nav><a href='index.html'>活动总览 (campaigns)</a><a href='compare.html'>活动对比 (over time)</a></nav>"
+            f"<nav><a href='index.html'>活动总览</a><a href='compare.html'>活动对比</a></nav>"
             f"<h1>{html.escape(title)}</h1>{body}{_SORT_JS}</body></html>\n")
 
 
@@ -287,15 +287,15 @@ def write_index(out: Path, records: list[dict[str, Any]]) -> Path:
             f"<td>{html.escape(_f(r.get('roi'), '.0%'))}</td>"
             f"<td>{html.escape(_f(r.get('verdict'), ''))}</td>"
             "</tr>")
-    body = ("<p>每一行是一次完成的运行 (a completed run)：点击运行进入它的报告，报告第一页是摘要。"
+    body = ("<p>每一行是一次完成的运行：点击运行进入它的报告，报告第一页是摘要。"
             "增量与 ROI 取自该次运行第 6 章的活动复盘；没有运行第 6 章的记为 —。</p>"
-            "<table class='gl-sortable'><thead><tr><th>活动配置 (campaign)</th><th>运行 (run)</th>"
-            "<th>运行时间 (run at)</th><th>分析日 (analysis date)</th><th>复盘的活动 (campaign reviewed)</th>"
-            "<th>活动开始 (campaign start)</th><th>响应率增量 (uplift, 95% CI)</th><th>增量 ROI</th><th>结论 (verdict)</th></tr></thead>"
+            "<table class='gl-sortable'><thead><tr><th>活动配置</th><th>运行</th>"
+            "<th>运行时间</th><th>分析日</th><th>复盘的活动</th>"
+            "<th>活动开始</th><th>响应率增量（95% 区间）</th><th>增量 ROI</th><th>结论</th></tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table>"
-            f"<p class='note'>{len(records)} 次运行 (runs)。</p>")
+            f"<p class='note'>{len(records)} 次运行。</p>")
     path = out / "index.html"
-    path.write_text(_page("GrowthLoop 活动报告 (campaign books)", body), encoding="utf-8")
+    path.write_text(_page("GrowthLoop 活动报告", body), encoding="utf-8")
     return path
 
 
@@ -382,7 +382,7 @@ def _compare_figure(out: Path, records: list[dict[str, Any]]) -> str:
     hi = [(r.get("ci_high") if r.get("ci_high") is not None else r["uplift"]) - r["uplift"] for r in points]
     a1.errorbar(x, up, yerr=[lo, hi], fmt="o", capsize=5)  # separate campaigns: no line between them
     a1.axhline(0, color="grey", lw=1, ls="--")
-    a1.set(title="响应率增量与 95% 区间 (uplift)", xticks=x)
+    a1.set(title="响应率增量与 95% 区间", xticks=x)
     a1.set_xticklabels(labels, fontsize=8)
     a1.yaxis.set_major_formatter(lambda v, _p: f"{v:+.0%}")
     roi = [r.get("roi") if r.get("roi") is not None else float("nan") for r in points]
@@ -433,8 +433,8 @@ def write_compare(out: Path, records: list[dict[str, Any]]) -> Path:
         f"<td>{html.escape(_f(r.get('cost'), ',.0f'))}</td><td>{html.escape(_f(r.get('inc_revenue'), ',.0f'))}</td>"
         f"<td>{html.escape(_f(r.get('roi'), '.0%'))}</td>"
         "</tr>" for r in ordered)
-    img = (f"<p><img src='{figure}' alt='响应率增量与 ROI 随时间 (uplift and ROI over time)'></p>" if figure else
-           "<p class='note'>还没有含第 6 章活动复盘的运行，暂无对比图 (no run reviewed a campaign yet)。</p>")
+    img = (f"<p><img src='{figure}' alt='响应率增量与 ROI 随时间的变化'></p>" if figure else
+           "<p class='note'>还没有含第 6 章活动复盘的运行，暂无对比图。</p>")
     history = campaign_history(out, records)
     if len(history):
         hist_rows = "".join(
@@ -447,15 +447,15 @@ def write_compare(out: Path, records: list[dict[str, Any]]) -> Path:
             "</tr>" for h in history.itertuples())
         img += ("<h2>历次活动</h2><p>各运行第 6 章活动台账中的每一次活动（同一活动取最新一次运行的数字）。</p>"
                 "<table class='gl-sortable'><thead><tr><th>活动开始</th><th>活动</th><th>实验组响应率</th>"
-                "<th>对照组响应率</th><th>增量 (95% 区间)</th><th>成本 (元)</th><th>增量 ROI</th></tr></thead>"
+                "<th>对照组响应率</th><th>增量（95% 区间）</th><th>成本（元）</th><th>增量 ROI</th></tr></thead>"
                 f"<tbody>{hist_rows}</tbody></table><h2>历次运行</h2>")
     body = (f"<p>按活动开始时间（其次分析日）排列的历次运行：闭环的每一轮放在一起看，增量是否稳定、ROI 是否在改善。</p>{img}"
-            "<table class='gl-sortable'><thead><tr><th>活动开始 (campaign start)</th><th>分析日 (analysis date)</th><th>运行 (run)</th>"
-            "<th>复盘的活动 (campaign reviewed)</th><th>实验组响应率</th><th>对照组响应率</th>"
-            "<th>增量 (uplift, 95% CI)</th><th>成本 (元)</th><th>增量收入 (元)</th><th>增量 ROI</th></tr></thead>"
+            "<table class='gl-sortable'><thead><tr><th>活动开始</th><th>分析日</th><th>运行</th>"
+            "<th>复盘的活动</th><th>实验组响应率</th><th>对照组响应率</th>"
+            "<th>增量（95% 区间）</th><th>成本（元）</th><th>增量收入（元）</th><th>增量 ROI</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>")
     path = out / "compare.html"
-    path.write_text(_page("活动对比 (campaigns over time)", body), encoding="utf-8")
+    path.write_text(_page("活动对比", body), encoding="utf-8")
     return path
 
 
