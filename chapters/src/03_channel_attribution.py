@@ -1,17 +1,15 @@
 # %% [markdown]
 # # 3 渠道归因
 #
-# 术语 (terms): {term}`UTM`、{term}`归因`、{term}`马尔可夫归因`、{term}`Shapley 归因`、{term}`获客成本`、{term}`LTV`、{term}`ROI`；全部术语见 {ref}`glossary`。
+# 术语：{term}`UTM`、{term}`归因`、{term}`马尔可夫归因`、{term}`Shapley 归因`、{term}`获客成本`、{term}`LTV`、{term}`ROI`；全部术语见 {ref}`glossary`。
 #
 # 互联网金融平台拉来一个投资用户要花上百元，钱分散在搜索广告、应用商店、信息流、社交媒体、
 # 联盟和商务合作等渠道上。本章回答：每个渠道花了多少钱、带来了多少注册和首投用户、这些用户
 # 在首投后的几个期限（参数 horizons）里贡献了多少收入；一个用户在转化前往往接触过好几个渠道，
 # 不同的归因模型各自把功劳分给谁、分歧在哪里；以及下一元预算应该投向哪里。
-# (What each channel's money brings, who gets the credit under each attribution model, where the
-# models disagree and why, and where the next yuan should go.)
 #
-# 口径 (rules): UTM 值统一做 URL 解码、去空格、转小写后再按渠道表归并（默认渠道表里 "Baidu"、
-# " baidu"、"bd_sem" 都算百度搜索）；没有来源的触点记为 **未标记 (untagged)**，照样计数和展示，不丢弃。
+# 口径：UTM 值统一做 URL 解码、去空格、转小写后再按渠道表归并（默认渠道表里 "Baidu"、
+# " baidu"、"bd_sem" 都算百度搜索）；没有来源的触点记为 **未标记**，照样计数和展示，不丢弃。
 # 注册前的匿名点击通过设备 (anonymous_id) 上的注册事件归到用户身上。用户的获客渠道是注册时记录的
 # UTM，没有时取注册前最后一个有标记的触点。收入按首投后 h 天内的投资计算，**只有首投已满 h 天的
 # 用户进入平均值**：刚首投的用户还没来得及贡献收入，不能把渠道的价值拉低。ROI 和 LTV/CAC 按平台收入
@@ -88,7 +86,7 @@ with ch.section("monitor", "渠道监控表") as s:
 # %% [markdown]
 # ## 获客成本：首投用户与留存投资用户
 #
-# 口径 (rules): 每个首投用户的成本 = 花费 / 首投人数；每个留存投资用户的成本 = 花费 / (首投人数 × 留存率)，
+# 口径：每个首投用户的成本 = 花费 / 首投人数；每个留存投资用户的成本 = 花费 / (首投人数 × 留存率)，
 # 留存投资用户指首投后 `retention_days` 天内复投的人，留存率只用首投已满这么多天的人计算。
 
 # %%
@@ -124,7 +122,7 @@ with ch.section("utm", "UTM 清洗与身份拼接") as s:
     cleaning = attribution.utm_summary(utm, attribution.stitching(ch.ds, touch), monitor)
     gb.glue_all("attr", cleaning)
     gb.show(plots.count_bars(attribution.channels_by_clicks(monitor), x="clicks", y="channel", palette="channel",
-                             xlabel="触点数 (touches)", title="各渠道的触点数 (清洗后；未标记单独列出)",
+                             xlabel="触点数", title="各渠道的触点数 (清洗后；未标记单独列出)",
                              figsize=(8, 4.5)).figure)
     ch.table(utm, "utm_quality", "UTM 清洗：未标记、写法不规范、从落地页解析和渠道表之外的触点", formats={"share": "{:.2%}"})
     s.finding(*words.utm(cleaning, ch.cell_label))
@@ -132,8 +130,8 @@ with ch.section("utm", "UTM 清洗与身份拼接") as s:
 # %% [markdown]
 # ## 获客成本与用户价值
 #
-# 口径 (rules): 用户价值 = 首投满 `revenue_horizon_days` 天的用户在这段时间内的平均平台收入；每元回报
-# (revenue_per_yuan) = 用户价值 / 每个首投用户的成本，≥ 1 即回本。
+# 口径：用户价值 = 首投满 `revenue_horizon_days` 天的用户在这段时间内的平均平台收入；每元回报
+# = 用户价值 / 每个首投用户的成本，≥ 1 即回本。
 
 # %%
 with ch.section("value", "获客成本与用户价值") as s:
@@ -141,13 +139,13 @@ with ch.section("value", "获客成本与用户价值") as s:
     worth = attribution.value_summary(budget)
     gb.glue_all("attr", worth)
     gb.show(plots.value_vs_cost(budget, h).figure)
-    ch.table(budget[["channel", "spend", "first_investors", "cost_per_investor", "value_per_investor", "revenue_per_yuan"]], "channel_value_vs_cost", f"付费渠道：每个首投用户的成本与 {h} 天收入 (价值)；revenue_per_yuan ≥ 1 即回本", formats={"spend": money, "cost_per_investor": per, "value_per_investor": per, "revenue_per_yuan": "{:.2f}"})
+    ch.table(budget[["channel", "spend", "first_investors", "cost_per_investor", "value_per_investor", "revenue_per_yuan"]], "channel_value_vs_cost", f"付费渠道：每个首投用户的成本与 {h} 天收入 (价值)；每元回报 ≥ 1 即回本", formats={"spend": money, "cost_per_investor": per, "value_per_investor": per, "revenue_per_yuan": "{:.2f}"})
     s.finding(*words.value(worth, h))
 
 # %% [markdown]
 # ## 多触点归因：各模型并排
 #
-# 口径 (rules): 一个人的路径是转化前 `lookback_days` 天内的触点（同一渠道连续的触点合并为一步）；没有转化的人
+# 口径：一个人的路径是转化前 `lookback_days` 天内的触点（同一渠道连续的触点合并为一步）；没有转化的人
 # 也留下一条未转化路径。每个模型分给各渠道的转化数之和都等于总转化数。
 
 # %%
@@ -177,13 +175,13 @@ with ch.section("disagreement", "模型分歧最大的渠道") as s:
     split = attribution.models_summary(credits, disagree)
     gb.glue_all("attr", split)
     gb.show(plots.disagreement_bars(disagree, attribution.MODEL_LABELS).figure)
-    ch.table(disagree, "attribution_disagreement", "各模型占比、极差 (spread)、两模型之差，以及渠道收尾 (closed) 与助攻 (assisted) 的转化数", formats={**{m: "{:.1%}" for m in attribution.MODELS}, "spread": "{:.1%}", "diff": "{:+.1%}", "assist_ratio": "{:.2f}"})
+    ch.table(disagree, "attribution_disagreement", "各模型占比、极差、两模型之差，以及渠道收尾与助攻的转化数", formats={**{m: "{:.1%}" for m in attribution.MODELS}, "spread": "{:.1%}", "diff": "{:+.1%}", "assist_ratio": "{:.2f}"})
     s.finding(*words.disagreement(split, pair, ch.cell_label))
 
 # %% [markdown]
 # ## 下一元预算投向哪里
 #
-# 假设 (assumption): 在当前规模附近，多获得一个首投用户的**边际成本等于平均成本**，新增用户的价值等于该渠道
+# 假设：在当前规模附近，多获得一个首投用户的**边际成本等于平均成本**，新增用户的价值等于该渠道
 # 现有用户在 `revenue_horizon_days` 天内收入的平均值。这只对小幅调整成立（参数 `budget_shift`，一个渠道预算的
 # 一小部分）；加量更多时渠道会饱和、成本上升，需要用测试预算验证。只有首投满这个期限的用户足够多的渠道参与排序。
 

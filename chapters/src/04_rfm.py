@@ -1,21 +1,19 @@
 # %% [markdown]
 # # 4 RFM 分群
 #
-# 术语 (terms): {term}`RFM`、{term}`重要价值客户`、{term}`重要挽留客户`、{term}`稳定中客`、{term}`潜力新客`、{term}`流失风险客`；全部术语见 {ref}`glossary`。
+# 术语：{term}`RFM`、{term}`重要价值客户`、{term}`重要挽留客户`、{term}`稳定中客`、{term}`潜力新客`、{term}`流失风险客`；全部术语见 {ref}`glossary`。
 #
 # 平台八成的钱来自两成的用户，而运营资源有限。RFM 按最近一次投资 (Recency)、投资频次 (Frequency)
 # 和投资金额 (Monetary) 给每位投资用户打分，分成八类经典人群，让每一类得到与其价值相称的对待：
 # 重要价值用户给 VIP 服务，正在流失的重要用户给召回。本章回答：投资用户分布在哪些人群、每个人群
 # 占多少人和多少钱、该对他们做什么，以及和上一期相比人群怎样流动。
-# (Who the investors are by recency, frequency and money, what each of the eight segments is worth,
-# what to do with each, and how investors moved between segments since an earlier date.)
 #
-# 口径 (rules): 投资用户 = 截至分析日有过成功投资的用户。**R** = 最后一次投资日到分析日的自然日天数
+# 口径：投资用户 = 截至分析日有过成功投资的用户。**R** = 最后一次投资日到分析日的自然日天数
 # (按数据集的时区，默认 Asia/Shanghai；当天投资为 0)；**F** = 统计期 (分析日往前 `period_days` 个自然日，含分析日) 内的成功投资
 # 笔数；**M** = 统计期内的投资金额 (或收入，见参数)。统计期之前投资过、期内没有投资的人 F = M = 0，
-# 仍算投资用户。**打分 (scores)**：得分 = 1 + ⌊档数 × 比他差的人数 / 投资人数⌋，即按精确分位数分档；
+# 仍算投资用户。**打分**：得分 = 1 + ⌊档数 × 比他差的人数 / 投资人数⌋，即按精确分位数分档；
 # 取值相同的人得分相同，越近的 R 得分越高。某个取值占比超过一档 (例如多数人只投过一次) 时，
-# 它从所占各档中取最低的一档，上面被它覆盖的档就空着。**高低 (high/low)**：默认与全体投资用户的均值
+# 它从所占各档中取最低的一档，上面被它覆盖的档就空着。**高低**：默认与全体投资用户的均值
 # 比较，**等于均值算高** (F、M ≥ 均值，R 天数 ≤ 均值)；也可以用中位数，或“得分 ≥ 阈值”。
 
 # %% tags=["parameters"]
@@ -86,7 +84,7 @@ with ch.section("segments", "八类人群与运营动作") as s:
     groups = rfm.group_table(seg)
     summ = rfm.segments_summary(table, groups)
     gb.glue_all("rfm", summ)
-    ax = plots.share_bars(table, x="segment", shares={"user_share": "人数占比 (users)", "amount_share": "金额占比 (amount)"},
+    ax = plots.share_bars(table, x="segment", shares={"user_share": "人数占比", "amount_share": "金额占比"},
                           palette=theme.default_colors(0, 3), bar_labels=True, ylabel="占全部投资用户 / 金额",
                           title="每类人群的人数占比与金额占比", figsize=(9, 4.5))
     gb.show(ax.figure)
@@ -124,9 +122,9 @@ with ch.section("migration", "人群迁移") as s:
     msum = rfm.migration_summary(moves)
     gb.glue_all("rfm", msum)
     ax = plots.migration_heatmap(rfm.migration_matrix(moves, "from_share"), rfm.migration_matrix(moves, "users"), label=ch.cell_label,
-                                 xlabel=f"分析日的人群 (to, {ch.ds.analysis_date})", ylabel=f"{previous_days} 天前的人群 (from)")
+                                 xlabel=f"分析日 ({ch.ds.analysis_date}) 的人群", ylabel=f"{previous_days} 天前的人群")
     gb.show(ax.figure)
-    ch.table(moves, "rfm_migration", "从上一期人群 (from) 到本期人群 (to) 的人数与占上期人群的比例；新投资人 = 上期还没有投资",
+    ch.table(moves, "rfm_migration", "从上一期人群到本期人群的人数与占上期人群的比例；新投资人 = 上期还没有投资",
              formats={"from_share": "{:.1%}"}, max_rows=80, complement="from_segment")
     s.finding(*words.migration(msum, labels, n=ch.cell_label))
 

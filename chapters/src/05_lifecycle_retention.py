@@ -1,15 +1,13 @@
 # %% [markdown]
 # # 5 生命周期留存
 #
-# 术语 (terms): {term}`留存`、{term}`同期群`、{term}`生命周期`、{term}`沉睡`、{term}`流失`、{term}`生存曲线`、{term}`LTV`；全部术语见 {ref}`glossary`。
+# 术语：{term}`留存`、{term}`同期群`、{term}`生命周期`、{term}`沉睡`、{term}`流失`、{term}`生存曲线`、{term}`LTV`；全部术语见 {ref}`glossary`。
 #
 # 平台能不能赢，取决于用户会不会一直投下去。本章回答三个问题：这一批来的用户，比上一批留得更好吗？
 # 首投之后，有多少人走到第二、第三、第四、第五次投资？哪些用户正在滑向沉睡，而现在还召得回来？
-# (Do this cohort's users stay better than the last one's? How many investors reach a second to a
-# fifth investment? Who is drifting into dormancy while they can still be recalled?)
 #
-# 口径 (rules): 日是数据所在时区（dataset.yml 的 timezone）的自然日，周从周一开始，月是自然月；时间
-# 从不换算成 UTC，所以 23:30 和次日 00:30 是两天。截至分析日还没结束的周期标为 **进行中 (running)**：
+# 口径：日是数据所在时区（dataset.yml 的 timezone）的自然日，周从周一开始，月是自然月；时间
+# 从不换算成 UTC，所以 23:30 和次日 00:30 是两天。截至分析日还没结束的周期标为 **进行中**：
 # 不给数字、图上单独标出，绝不当成 0——还没过完的月份不是流失。“回来”和“活跃”由参数 `return_event`
 # 决定（默认：投资；也可以是任意行为或数据里的任何事件）。持有中的定期（以及按 `current_holding_days`
 # 计的活期）在到期前都算活跃，所以买了 12 个月定期的用户不会被当成沉睡或流失。数据撑不起的小节
@@ -63,8 +61,8 @@ with ch.section("cohorts", "同期群留存") as s:
     window = retention.heatmap_window(cohorts)
     gb.show(plots.cohort_heatmaps(
         [window], min_cell=ch.min_cell, titles=[words.heatmap_title(window, return_event, mode, unit)],
-        xlabels=[f"进入后的{retention.UNIT_NTH[unit].format(k='k')} (period k)"])[0].figure)
-    ch.table(cohorts, "cohort_retention", "同期群 × 周期：人数、留存人数、留存率；complete=False 的周期尚未结束，不给数字",
+        xlabels=[f"进入后的{retention.UNIT_NTH[unit].format(k='k')}"])[0].figure)
+    ch.table(cohorts, "cohort_retention", "同期群 × 周期：人数、留存人数、留存率；“已结束”为否的周期不给数字",
              formats={"rate": "{:.1%}"})
     s.finding(*words.cohorts(head, unit, cohort_by, return_event, mode, ch.cell_label))
 
@@ -83,8 +81,8 @@ with ch.section("recent_weeks", "最近几周的周同期群") as s:
     gb.show(plots.cohort_heatmaps(
         [recent], min_cell=ch.min_cell,
         titles=[f"最近 {recent_weeks} 周的周同期群：斜线灰格是还没过完的一周，不是 0"],
-        xlabels=["进入后的第 k 周 (period k)"])[0].figure)
-    ch.table(recent, "cohort_retention_recent_weeks", f"最近 {recent_weeks} 周的周同期群；complete=False 的一周尚未结束，不给数字",
+        xlabels=["进入后的第 k 周"])[0].figure)
+    ch.table(recent, "cohort_retention_recent_weeks", f"最近 {recent_weeks} 周的周同期群；“已结束”为否的一周不给数字",
              formats={"rate": "{:.1%}"})
     s.finding(*words.recent_weeks(head, recent_weeks, ch.cell_label))
 
@@ -149,7 +147,7 @@ with ch.section("lifecycle", "生命周期状态") as s:
     head = retention.lifecycle_summary(states)
     gb.glue_all("ret", head | {"dormant_days": dormant_days, "churn_days": churn_days})
     gb.show(plots.state_bars(states, retention.STATE_LABELS, figsize=(10, 4.8)).figure)
-    ch.table(states, "lifecycle_states", "每月末各状态的用户数；complete=False 的月份截至分析日", complement="period")
+    ch.table(states, "lifecycle_states", "每月末各状态的用户数；“已结束”为否的月份截至分析日", complement="period")
     ch.table(flows, "lifecycle_flows", "从上月末状态到本月末状态的人数；(entry) 为首次进入")
     s.finding(*words.lifecycle(head, dormant_days, churn_days, return_event, ch.cell_label))
 
@@ -192,7 +190,7 @@ with ch.section("at_risk", "流失风险用户") as s:
 #
 # 从首投到流失的时间：一个投资者的“活跃寿命”从首投日到他最后一次活跃或持有到期的那天（之后连续
 # `churn_days` 天没有回来）。流失要等满阈值才能确认，所以还没满的投资者按截尾处理
-# (Kaplan-Meier, lifelines)，不会被当成流失，也不会被当成一直留存；首投距分析日不足 `churn_days`
+# （Kaplan-Meier 生存分析），不会被当成流失，也不会被当成一直留存；首投距分析日不足 `churn_days`
 # 天的人还不能判断，不进入曲线。渠道之间只比较至少 100 名投资者的渠道。
 
 # %%
@@ -230,7 +228,7 @@ with ch.section("ltv", "客户价值") as s:
     gb.show(plots.ltv_cohort_curves(ltv_cohort, ltv_all, figsize=(9, 4.8)).figure)
     ch.table(ltv_channel, "ltv_by_channel", "按注册渠道的 LTV 曲线：每注册用户累计收入（元）",
              formats={"ltv": "{:,.2f}"})
-    ch.table(ltv_cohort, "ltv_by_cohort", "按注册月份的 LTV 曲线；complete=False 的月份尚未结束，不给数字",
+    ch.table(ltv_cohort, "ltv_by_cohort", "按注册月份的 LTV 曲线；“已结束”为否的月份不给数字",
              formats={"cum_revenue": "{:,.0f}", "ltv": "{:,.2f}"})
     s.finding(*words.ltv(head))
 

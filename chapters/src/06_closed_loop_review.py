@@ -1,15 +1,13 @@
 # %% [markdown]
 # # 6 营销闭环复盘
 #
-# 术语 (terms): {term}`闭环`、{term}`实验组`、{term}`对照组`、{term}`增量`、{term}`意向处理`、{term}`SRM`、{term}`置信区间`；全部术语见 {ref}`glossary`。
+# 术语：{term}`闭环`、{term}`实验组`、{term}`对照组`、{term}`增量`、{term}`意向处理`、{term}`SRM`、{term}`置信区间`；全部术语见 {ref}`glossary`。
 #
 # 一次短信、推送、邮件或微信活动之后，团队要回答四个问题：和一个什么都没收到的对照组 (holdout) 相比，
 # 活动到底有没有用？每多带来一个响应者花了多少钱？哪些人响应了？下一轮该找谁、用什么渠道、给什么权益？
 # 本章对一次活动回答这四个问题，并把它放回历次活动之中，形成“找人 → 触达 → 评估 → 下一轮”的闭环。
-# (Did the campaign work against its holdout, at what cost per incremental responder, for whom, and
-# whom to target next.)
 #
-# 口径 (rules): 响应窗口对实验组从各自的发送时间 (sent_at) 起算，对没有发送时间的对照组从活动开始
+# 口径：响应窗口对实验组从各自的发送时间 (sent_at) 起算，对没有发送时间的对照组从活动开始
 # 时间 (start_at) 起算，长度相同（默认取活动表的 window_days），左开右闭；单批次发送时两组窗口的起点
 # 只差发送批次内的几分钟，卡片上给出最大发送延迟供判断。效果按意向处理 (intention to treat) 计算：
 # 实验组的每个人都算，无论是否送达。成本 = 发送条数 × 单条成本 + 实验组响应人数 × 单次奖励（奖励发给
@@ -65,7 +63,7 @@ with ch.section("card", "活动卡片") as s:
 # ## 活动漏斗
 #
 # 发送 → 送达 → 点击短链 → 打开App → (注册 → 绑卡) → 达成目标，按发送批次 (发送日期) 统计实验组。
-# “人数 (users)” 是沿这条路径走下来的人，“到达 (reached)” 是以任何方式到达这一步的人
+# “沿路径”是沿这条路径走下来的人，“到达”是以任何方式到达这一步的人
 # （不点短链、自己打开App完成目标的人也算）。数据没有记录的环节（没有送达回执、没有任何点击记录、
 # 没有打开App的事件）不放进漏斗。面向潜在用户的拉新活动（目标为注册）另给出带本活动 utm_campaign
 # 的链接带来的拉新漏斗。
@@ -191,7 +189,7 @@ with ch.section("uplift_model", "增量模型与 Qini 曲线") as s:
     model = uplift.uplift_model(ch.ds, camp, folds=2, seed=7, pre_days=pre_days)
     head = uplift.model_summary(model, cr.effect(ch.ds, camp, alpha, pre_days, ch.min_cell)["uplift"], k=TOP_K)
     gb.glue_all("review", head)
-    gb.show(plots.qini_curve(model.qini, title="Qini 曲线 (交叉拟合)", label="按预测增量排序 (two-model)",
+    gb.show(plots.qini_curve(model.qini, title="Qini 曲线 (交叉拟合)", label="按预测增量排序（双模型）",
                              ylabel="增量响应者 (按实验组规模)").figure)
     ch.table(model.at_k, "uplift_at_k", "Uplift@k：预测增量最高的前 k 名成员中实际观察到的增量 (整格计入，覆盖比例可能略超过 k)",
              formats={"k": "{:.0%}", "share": PCT, "uplift": "{:+.1%}"})

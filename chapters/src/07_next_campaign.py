@@ -1,16 +1,15 @@
 # %% [markdown]
 # # 7 下一轮活动
 #
-# 术语 (terms): {term}`闭环`、{term}`实验组`、{term}`对照组`、{term}`增量`、{term}`SRM`、{term}`滞留用户`、{term}`触发营销`；全部术语见 {ref}`glossary`。
+# 术语：{term}`闭环`、{term}`实验组`、{term}`对照组`、{term}`增量`、{term}`SRM`、{term}`滞留用户`、{term}`触发营销`；全部术语见 {ref}`glossary`。
 #
 # 营销闭环是“计划 → 执行 → 评估 → 复盘 → 再计划”。前面几章说了该找谁：卡在漏斗半路的人（第 2 章）、
 # RFM 分群（第 4 章）、沉睡可召回的人（第 5 章）、上一轮复盘给出的下一轮名单（第 6 章）。本章把其中一群人
 # 变成一次可以直接执行的活动：一行活动记录、一份带随机对照组的名单，上传到短信 / 推送 / 微信平台就能发送；
 # 发完之后，同样两张表原样放回数据目录，就是第 6 章下一次复盘的输入。本章只展示汇总数字，名单本身只写入
-# 本次运行的私有 `exports/` 目录。(The next round leaves the book as a ready campaign with its holdout,
-# and comes back as the next review.)
+# 本次运行的私有 `exports/` 目录。
 #
-# 口径 (rules): 默认人群跟随摘要里排在最前、指向一群人的行动（也可以用参数指定）。依次排除：正在进行的其他
+# 口径：默认人群跟随摘要里排在最前、指向一群人的行动（也可以用参数指定）。依次排除：正在进行的其他
 # 活动的成员（无论实验组还是对照组：窗口 (start_at, start_at + window_days] 覆盖本轮开始时间的活动）、开始前
 # `frequency_cap_days` 天内发送过活动消息的人、已退订营销消息的人 (users.contact_opt_out)，再按人群自己的
 # 优先顺序截到预算以内（实验组的发送成本加预期奖励，对照组不花钱）。对照组在每一层（人群对应的分群）里按同一
@@ -125,14 +124,14 @@ with ch.section("rules", "运营规则") as s:
 # ## 对照组与检验力
 #
 # 对照组越大，能检出的增量 (MDE) 越小，但少发的人也越多。下表是同一份名单在不同对照组比例下的 MDE；
-# “detects” 表示计划增量不小于 MDE。
+# “能否检出”为是，表示计划增量不小于 MDE。
 
 # %%
 with ch.section("holdout", "对照组与检验力") as s:
     plan.require(nc, "计划")
     head = plan.holdout_summary(nc)
     gb.glue_all("plan", head)
-    ch.table(plan.power_table(nc), "plan_power", "同一份名单在不同对照组比例下的实验组、对照组人数与 MDE (chosen: 本轮的比例)",
+    ch.table(plan.power_table(nc), "plan_power", "同一份名单在不同对照组比例下的实验组、对照组人数与 MDE（“是否选中”为是的一行是本轮的比例）",
              formats={"holdout_share": "{:.0%}", "mde": "{:.2%}"})
     s.finding(*words.holdout(head, ch.cell_label))
 
