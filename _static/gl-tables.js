@@ -2,7 +2,8 @@
    click-to-sort headers. Static and deterministic: the notebooks' outputs are unchanged, so
    nbval is unaffected; no library, no network. Numbers sort by value, understanding 1,234,
    12.3%, +0.5%, 3.4万 and 1.2亿; text sorts in Chinese order; empty cells sort last; a total row
-   (合计) stays last. */
+   (合计) stays last. A long table is folded by Chapter.table to its first rows (gl-preview) and
+   the whole table in a <details> (gl-more): the whole one gets the search box and sorting. */
 (function () {
   "use strict";
   var MIN_ROWS = 10;
@@ -25,7 +26,9 @@
   function enhance(table) {
     var body = table.tBodies[0];
     var head = table.tHead;
-    if (!body || !head || body.rows.length <= MIN_ROWS || table.dataset.glEnhanced) { return; }
+    // the first rows of a folded table (gl-preview) are a copy: the whole table below gets the tools
+    if (!body || !head || body.rows.length <= MIN_ROWS || table.dataset.glEnhanced ||
+        table.classList.contains("gl-preview")) { return; }
     table.dataset.glEnhanced = "1";
     var wrap = document.createElement("div");
     wrap.className = "gl-table-tools";

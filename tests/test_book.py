@@ -78,6 +78,38 @@ def test_readers_see_no_code_and_no_english_headings() -> None:
                                         line), (path.name, line)
 
 
+def test_table_folds_a_long_table_to_its_first_rows(tmp_path: Path) -> None:
+    """Chapter.table: up to 12 rows the whole table; more, the first 10 and the whole page view in
+    a closed <details> with a Chinese summary, the download link above both; the page's table
+    parser counts each row once; the same table gives the same HTML."""
+    import pandas as pd
+
+    from growthloop import book as gb
+
+    ch = gb.Chapter(slug="t", ds=None, out_dir=tmp_path)
+
+    def frame(n: int) -> pd.DataFrame:
+        return pd.DataFrame({"channel": [f"渠道{i:02d}" for i in range(n)], "users": [100 + i for i in range(n)]})
+
+    short = ch.table(frame(12), "short", "十二行", show=False).data
+    assert short.count("<table") == 1 and "<details" not in short and "gl-preview" not in short
+    long = ch.table(frame(25), "long", "二十五行", show=False).data
+    assert long == ch.table(frame(25), "long", "二十五行", show=False).data, "deterministic"
+    link = long.index("下载 CSV (long.csv)")
+    preview, details = long.index("gl-preview"), long.index("<details class='gl-more'>")
+    assert link < preview < details and "<details class='gl-more' open" not in long
+    assert "<summary><span class='gl-open'>展开全部 25 行</span>" in long
+    assert long.count("<table") == 2 and long.count("渠道09") == 2 and long.count("渠道10") == 1
+    parser = _GlTables()
+    parser.feed(long)
+    assert len(parser.tables) == 1 and len(parser.tables[0][1]) == 25  # the preview is not counted twice
+    # beyond max_rows: the page holds max_rows, the summary and the caption send the rest to the CSV
+    capped = ch.table(frame(40), "capped", "四十行", max_rows=20, show=False).data
+    assert "展开前 20 行（共 40 行，全部见 CSV）" in capped and "（前 20 行，共 40 行）" in capped
+    assert "渠道19" in capped and "渠道20" not in capped
+    assert len(pd.read_csv(tmp_path / "tables" / "t" / "capped.csv")) == 40
+
+
 def _demo_book(tmp_path: Path) -> Path:
     """The project's book (the committed chapters) built in a copy; returns its html folder."""
     book = tmp_path / "book"
@@ -138,7 +170,10 @@ def _small(values: list[str]) -> list[str]:
 
 
 class _GlTables(HTMLParser):
-    """The header and cell texts of every `gl-table` of a page (the published tables)."""
+    """The header and cell texts of every `gl-table` of a page (the published tables).
+
+    A long table's first rows (`gl-preview`, a copy of the whole table that follows it in its
+    fold) are skipped: each row of a page is counted once."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -147,7 +182,8 @@ class _GlTables(HTMLParser):
         self._cell: list[str] | None = None
 
     def handle_starttag(self, tag, attrs) -> None:
-        if tag == "table" and "gl-table" in (dict(attrs).get("class") or ""):
+        classes = (dict(attrs).get("class") or "").split() if tag == "table" else []
+        if "gl-table" in classes and "gl-preview" not in classes:
             self._in = True
             self.tables.append(([], []))
         elif self._in and tag == "tr":

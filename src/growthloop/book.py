@@ -40,6 +40,7 @@ from growthloop.present.tables import (
     page_view,
     plain,
     suppress,
+    view_html,
 )
 from growthloop.staging.loader import Dataset, as_date, open_dataset
 from growthloop.staging.store import open_from_environment
@@ -177,9 +178,11 @@ class Chapter:
 
         Small cells are suppressed in both (see `suppress`), then text cells are masked
         (`mask`); the CSV is defused against formulas (`csv_safe`). The view is a plain `gl-table`;
-        in the HTML book, _static/gl-tables.js gives every such table of more than 10 rows a search
-        box and sortable headers in the reader's browser, so the notebook output stays the same
-        (nbval) and the page needs no network.
+        a view of more than FOLD_ROWS (12) rows shows its first PREVIEW_ROWS (10) and the whole
+        view in a closed ``<details>`` ("展开全部 N 行", `view_html`), the download link staying
+        above. In the HTML book, _static/gl-tables.js gives every such table of more than 10 rows
+        a search box and sortable headers in the reader's browser, so the notebook output stays
+        the same (nbval) and the page needs no network.
 
         Parameters
         ----------
@@ -195,7 +198,7 @@ class Chapter:
             (`page_view`); the CSV keeps the column names. A wide table shows at most
             MAX_PAGE_COLUMNS columns in the page (`page_columns`), the CSV has them all.
         max_rows : int, default 60
-            Rows shown in the page (the CSV has all).
+            Rows the page holds, folded as above beyond 12 (the CSV has all).
         counts : list or tuple of str, or None, default None
             Columns counting people, passed to `suppress`; None: COUNT_COLUMNS; ``()`` for a table
             that counts no people.
@@ -208,8 +211,8 @@ class Chapter:
         Returns
         -------
         IPython.display.HTML or None
-            The caption, a download link and the table; None when it was displayed (`show` in a
-            notebook's kernel).
+            The caption, a download link and the table (folded when long); None when it was
+            displayed (`show` in a notebook's kernel).
 
         Raises
         ------
@@ -225,7 +228,7 @@ class Chapter:
                                         encoding="utf-8-sig", float_format="%.12g")
         page = page_columns(name, list(frame.columns))
         shown = page_view(frame[page].head(max_rows), formats)
-        body = shown.to_html(index=False, escape=True, border=0, classes="gl-table", na_rep="")
+        body = view_html(shown, len(frame))
         link = f"../{TABLES_DIR}/{self.slug}/{name}.csv"
         more = f"（前 {max_rows} 行，共 {len(frame)} 行）" if len(frame) > max_rows else ""
         if len(page) < len(frame.columns):

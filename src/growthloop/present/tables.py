@@ -501,3 +501,55 @@ def page_columns(name: str, columns: list[str]) -> list[str]:
     chosen = [c for c in PAGE_COLUMNS.get(name, ()) if c in columns]
     chosen += [c for c in columns if c not in chosen]
     return chosen[:MAX_PAGE_COLUMNS]
+
+
+#: Rows a page shows of a long table; the rest are one click away (and all of them in the CSV).
+PREVIEW_ROWS = 10
+#: A page view of more rows than this is folded to its first PREVIEW_ROWS rows (folding away one
+#: or two rows would save the reader nothing).
+FOLD_ROWS = 12
+
+
+def view_html(view: pd.DataFrame, total: int | None = None) -> str:
+    """A page view (`page_view`) as the page's HTML: a ``gl-table``, folded when it is long.
+
+    A view of more than FOLD_ROWS rows shows its first PREVIEW_ROWS rows (a ``gl-table
+    gl-preview`` table) and the whole view in a closed ``<details class='gl-more'>`` under it,
+    whose summary says how many rows it opens; the book's _static/gl-tables.css hides the
+    preview while the details are open, and _static/gl-tables.js gives the whole table its
+    search box and sorting. The text is the same on every run (no generated ids).
+
+    Parameters
+    ----------
+    view : pandas.DataFrame
+        The text cells under the readers' headers (`page_view`), at most the rows the page shows.
+    total : int or None, default None
+        The published table's rows when the view shows only the first of them (the summary then
+        points to the CSV for the rest); None when the view is the whole table.
+
+    Returns
+    -------
+    str
+        HTML, every cell escaped.
+
+    Examples
+    --------
+    >>> short = view_html(pd.DataFrame({"渠道": ["甲"] * 12}))
+    >>> short.count("<table"), short.count("<tr>"), "<details" in short
+    (1, 12, False)
+    >>> folded = view_html(pd.DataFrame({"渠道": [str(i) for i in range(30)]}), total=100)
+    >>> folded.count("<table"), folded.count("<tr>"), "展开前 30 行（共 100 行，全部见 CSV）" in folded
+    (2, 40, True)
+    """
+    def table(frame: pd.DataFrame, classes: str) -> str:
+        return frame.to_html(index=False, escape=True, border=0, classes=classes, na_rep="")
+
+    whole = table(view, "gl-table")
+    if len(view) <= FOLD_ROWS:
+        return whole
+    rows = len(view)
+    opens = (f"展开前 {rows} 行（共 {total} 行，全部见 CSV）" if total is not None and total > rows
+             else f"展开全部 {rows} 行")
+    return (f"<div class='gl-fold'>{table(view.head(PREVIEW_ROWS), 'gl-table gl-preview')}"
+            f"<details class='gl-more'><summary><span class='gl-open'>{opens}</span>"
+            f"<span class='gl-close' hidden>收起</span></summary>{whole}</details></div>")
