@@ -95,45 +95,74 @@ def _demo_like(folder: Path) -> None:
         "价值 (ltv)": {"ret_ltv_at_month": 20.0}})
 
 
-def test_stakes_are_derived_in_revenue_and_ranked(tmp_path: Path) -> None:
+def test_values_without_a_measured_uplift_are_ceilings_ranked_after_expected_values(tmp_path: Path) -> None:
     _demo_like(tmp_path)
     s = sm.collect(tmp_path)
     # V = LTV per registered user × registered / investors = 20 × 1000 / 200 = 100 yuan
     assert s.value_per_investor == pytest.approx(100.0)
-    stakes = {a.name: a.stake_yuan for a in s.actions}
-    assert stakes == pytest.approx({
+    ceilings = {a.name: a.ceiling_yuan for a in s.actions}
+    assert ceilings == pytest.approx({
         "funnel_stalled": (30 + 10) * 100,   # stalled users × V = 4,000
-        "attr_budget": 5000.0,               # chapter 3's own revenue gain
+        "attr_budget": None,                 # chapter 3's own estimate has no per-person ceiling
         "rfm_risk": 0.25 * 200 * 100,        # amount share × investors × V = 5,000
         "ret_dormant": 50 * 100,             # dormant users × V = 5,000
     })
-    # ties at 5,000 are broken by users (rfm 0.4 × 200 = 80 before dormant 50 before budget), then name
-    assert [a.name for a in s.top_actions] == ["rfm_risk", "ret_dormant", "attr_budget"]
-    assert [a.users for a in s.top_actions] == [80, 50, None]
-    assert s.top_actions[0].link.href == "04_rfm.html#segments"
+    # no campaign review: no uplift, so only chapter 3's gain is an expected value
+    assert {a.name: a.expected_yuan for a in s.actions} == {
+        "funnel_stalled": None, "attr_budget": 5000.0, "rfm_risk": None, "ret_dormant": None}
+    # the expected value first; then ceilings, ties at 5,000 broken by users (rfm 0.4 × 200 = 80
+    # before dormant 50), then funnel's 4,000
+    assert [a.name for a in s.actions] == ["attr_budget", "rfm_risk", "ret_dormant", "funnel_stalled"]
+    assert [a.users for a in s.top_actions] == [None, 80, 50]
+    assert s.top_actions[1].link.href == "04_rfm.html#segments"
+    assert s.top_actions[1].value_text == "至多 5,000元"
+    page = sm.actions_html(s)
+    assert "收入至多 5,000元（上限）" in page and "期望收入约 5,000元" in page
+    assert "没有测得活动的响应增量" in page
     assert s.campaign is None
     assert "本次运行没有活动复盘" in sm.campaign_html(s)
 
 
-def test_a_glued_stake_replaces_the_derived_one(tmp_path: Path) -> None:
+def test_actions_are_ranked_by_expected_value_with_the_uplifts_range(tmp_path: Path) -> None:
+    _demo_like(tmp_path)
+    fake_chapter(tmp_path, "06_closed_loop_review", "6 营销闭环复盘", {
+        "效果": {"review_uplift": 0.03, "review_ci_low": 0.01, "review_ci_high": 0.05}})
+    s = sm.collect(tmp_path)
+    got = {a.name: (a.expected_yuan, a.low_yuan, a.high_yuan) for a in s.actions}
+    # people × uplift × V, the range at the interval's ends (V = 100, see above):
+    assert got["funnel_stalled"] == pytest.approx((40 * 0.03 * 100, 40 * 0.01 * 100, 40 * 0.05 * 100))
+    assert got["ret_dormant"] == pytest.approx((150.0, 50.0, 250.0))           # 50 people
+    assert got["rfm_risk"] == pytest.approx((0.25 * 200 * 100 * 0.03, 50.0, 250.0))  # 5,000 × uplift
+    assert got["attr_budget"] == (5000.0, None, None)
+    # 5,000 > 150 = 150 (rfm 80 people before dormant 50) > 120
+    assert [a.name for a in s.actions] == ["attr_budget", "rfm_risk", "ret_dormant", "funnel_stalled"]
+    assert s.actions[1].range_text == "50元 至 250元"
+    assert "期望收入约 150元（区间 50元 至 250元）" in sm.actions_html(s)
+    table = sm.all_actions_html(s)
+    assert "<th>期望收入</th><th>区间</th><th>上限</th>" in table and "5,000元" in table
+
+
+def test_a_glued_value_replaces_the_derived_one(tmp_path: Path) -> None:
     _demo_like(tmp_path)
     fake_chapter(tmp_path, "05_lifecycle_retention", "5 留存", {
-        "沉睡 (dormant)": {"ret_at_risk_users": 50, "ret_dormant_stake_yuan": 9000.0,
-                           "ret_dormant_action": "召回沉睡用户", "ret_dormant_stake_users": 50},
+        "沉睡 (dormant)": {"ret_at_risk_users": 50, "ret_dormant_value_yuan": 9000.0,
+                           "ret_dormant_value_low_yuan": 1000.0, "ret_dormant_value_high_yuan": 12000.0,
+                           "ret_dormant_action": "召回沉睡用户", "ret_dormant_value_users": 50},
         "价值 (ltv)": {"ret_ltv_at_month": 20.0}})
     s = sm.collect(tmp_path)
     dormant = [a for a in s.actions if a.name == "ret_dormant"]
-    assert len(dormant) == 1 and dormant[0].stake_yuan == 9000.0 and dormant[0].text == "召回沉睡用户"
+    assert len(dormant) == 1 and dormant[0].expected_yuan == 9000.0 and dormant[0].text == "召回沉睡用户"
+    assert (dormant[0].low_yuan, dormant[0].high_yuan, dormant[0].users) == (1000.0, 12000.0, 50)
     assert s.actions[0].name == "ret_dormant"
 
 
-def test_without_ltv_user_stakes_rank_after_yuan_stakes(tmp_path: Path) -> None:
+def test_without_ltv_user_values_rank_after_yuan_values(tmp_path: Path) -> None:
     _demo_like(tmp_path)
     (tmp_path / "05_lifecycle_retention.ipynb").unlink()
     s = sm.collect(tmp_path)
     assert s.value_per_investor is None
     assert [a.name for a in s.actions] == ["attr_budget", "rfm_risk", "funnel_stalled"]
-    assert s.actions[1].stake_yuan is None and s.actions[1].stake_text == "—"
+    assert s.actions[1].expected_yuan is None and s.actions[1].value_text == "—"
 
 
 def test_campaign_block_and_next_round(tmp_path: Path) -> None:
@@ -156,7 +185,7 @@ def test_campaign_block_and_next_round(tmp_path: Path) -> None:
     assert "06_closed_loop_review.html#effect-against-the-holdout" in block
     (next_round,) = s.actions
     # 10 planned incremental responders × 800 / 20 yuan per incremental responder = 400
-    assert next_round.stake_yuan == pytest.approx(400.0) and next_round.users == 400
+    assert next_round.expected_yuan == pytest.approx(400.0) and next_round.users == 400
     rows = sm.headlines(s)
     assert [r["value"] for r in rows] == ["C1「唤醒」", "+3.0 个百分点", "150%", "16.0"]
 
@@ -211,9 +240,10 @@ def test_committed_summary_shows_the_committed_chapters() -> None:
 def test_action_sentences_suppress_small_counts() -> None:
     from growthloop.present import summary
 
-    text, stake, users, _how = summary._ret_dormant({"ret_at_risk_users": 4}, 100.0)
-    assert "<10 名沉睡用户" in text and users == 4 and stake == 400.0
-    text, *_ = summary._ret_dormant({"ret_at_risk_users": 969}, 100.0)
+    text, estimate, users, _how = summary._ret_dormant({"ret_at_risk_users": 4}, summary.Rates(100.0, 0.1, 0.0, 0.2))
+    assert "<10 名沉睡用户" in text and users == 4 and estimate.ceiling == 400.0
+    assert estimate.expected == pytest.approx(40.0) and estimate.low == 0.0 and estimate.high == pytest.approx(80.0)
+    text, *_ = summary._ret_dormant({"ret_at_risk_users": 969}, summary.Rates(100.0))
     assert "969 名沉睡用户" in text
 
 

@@ -3,8 +3,6 @@
 #
 # 给市场负责人、渠道经理和运营的第一屏：本次活动的结果、最值得做的三件事，以及每一章的关键数字。
 # 这里的每个数字都直接取自各章执行后的结果（各章 glue 的数值），点击数字即可跳到给出它的那一节。
-# (The first screen for the marketing lead: this campaign's result, the three actions with most at
-# stake, and every chapter's headline numbers, each linked to the section that computed it.)
 
 # %% tags=["parameters"]
 data = None  # dataset folder (unused here: the runner passes it to every chapter; the summary reads the executed chapters)
@@ -30,7 +28,8 @@ HTML(summary.campaign_html(s) + summary.skipped_html(s))
 # %% [markdown]
 # ## 最值得做的三件事
 #
-# 每个行动按它涉及的收入 (revenue at stake) 排序；怎么估算见本页最后一节。
+# 各章给出的行动按期望收入（点估计）排序，旁边是它的区间；怎么估算见本页最后一节。
+# 排在最前、指向一群人的行动就是下一轮活动的人群（第 7 章据此出名单）；第 4、6 章的建议是各自章节内的先后。
 
 # %% tags=["remove-input"]
 HTML(summary.actions_html(s))
@@ -44,11 +43,13 @@ HTML(summary.headlines_html(s))
 # %% [markdown]
 # ## 全部行动与估算方法
 #
-# 涉及收入统一折算成平台收入 (platform revenue, 元)，这样不同章节的行动才能放在一起比较。
+# 所有行动统一折算成平台收入（元），不同章节的行动才能放在一起比较。
 # V 是每名投资人在第 5 章 LTV 期限内带来的收入 = 注册用户 LTV × 注册人数 / 投资人数。
-# 一群用户按 人数 × V 计（假设每人都成为或保持为一名普通投资人，所以是上限）；按投资额占比描述的投资人群按
-# 占比 × 投资人数 × V 计；预算调整用第 3 章估算的收入增量；下一轮活动用计划的增量响应者 × 本次每个增量响应者
-# 带来的收入。几个行动的人群可能重叠（例如沉睡用户和流失风险客），不能相加。
+# 触达一群人的行动（滞留提醒、沉睡召回、流失风险客召回）：期望收入 = 人数 × 第 6 章测得的响应增量 × V，
+# 区间用增量的置信区间的两端；上限 = 人数 × V（假设每人都成为或保持为一名普通投资人）。按投资额占比描述的
+# 投资人群把人数换成 占比 × 投资人数。没有活动复盘时没有测得的增量，这些行动只有上限，排在有期望值的行动之后。
+# 预算调整用第 3 章估算的收入增量（点估计）；下一轮活动用计划的增量响应者 × 本次每个增量响应者带来的收入。
+# 几个行动的人群可能重叠（例如沉睡用户和流失风险客），不能相加。
 
 # %% tags=["remove-input"]
 HTML(summary.all_actions_html(s))

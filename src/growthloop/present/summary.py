@@ -5,26 +5,36 @@ executed notebooks (myst-nb / scrapbook glue outputs), remembers the section eac
 glued in, and turns them into three blocks, each number linked to its section:
 
 - this campaign's result (chapter 6: verdict, uplift with its interval, ROI, cost);
-- the three actions with most at stake, ranked by a stake in yuan;
+- the three actions worth most, ranked by their expected revenue (a point estimate) with its
+  range beside it;
 - the headline numbers of every chapter.
 
-Stakes. A chapter may glue its own actions: a key ``<prefix>_<name>_stake_yuan`` (a number in
-yuan) with ``<prefix>_<name>_action`` (the action, one sentence) and optionally
-``<prefix>_<name>_stake_users``. For the chapters that do not glue stakes yet, `DERIVED_ACTIONS`
-derives one from numbers the chapters already glue, always in the same unit, platform revenue
-(收入, yuan), so the actions can be ranked against each other:
+Expected value. Every action is valued in one unit, platform revenue (收入, yuan), so actions of
+different chapters can be ranked against each other. A chapter may glue its own: a key
+``<prefix>_<name>_value_yuan`` (expected revenue) with ``<prefix>_<name>_action`` (one sentence),
+optionally ``<prefix>_<name>_value_low_yuan`` / ``_value_high_yuan`` (its range) and
+``<prefix>_<name>_value_users``. For the others, `DERIVED_ACTIONS` derives it from numbers the
+chapters already glue:
 
 - *value per investor* V = chapter 5's LTV per registered user at its horizon
   (``ret_ltv_at_month``) × registered users (``prof_users``) / investors (``prof_investors``):
   the revenue an average investor brings over that horizon;
-- a group of users at stake is worth users × V (an upper bound: every one of them becomes or
-  stays an average investor);
-- a group of investors described by its share of the money is worth share × investors × V;
-- chapter 3's budget shift glues its revenue gain directly (``attr_budget_shift_value``);
-- chapter 6's next round is worth its planned incremental responders × the revenue per
-  incremental responder this campaign measured.
+- a group of users reached by a campaign is worth, at most, users × V (every one of them becomes
+  or stays an average investor: the ceiling); what a contact is expected to bring is the response
+  uplift this book measured, chapter 6's uplift against its holdout (``review_uplift``), so the
+  expected value is users × uplift × V and its range uses the uplift's interval
+  (``review_ci_low`` … ``review_ci_high``). Without a measured uplift only the ceiling is known;
+- a group of investors described by its share of the money: share × investors × V as the
+  ceiling, × the uplift for the expected value;
+- chapter 3's budget shift: the revenue gain chapter 3 estimates (``attr_budget_shift_value``),
+  a point estimate without a range;
+- chapter 6's next round: its planned incremental responders (``review_plan_incremental``, with
+  ``review_plan_inc_low`` / ``_high`` when glued) × the revenue per incremental responder this
+  campaign measured.
 
-A chapter that glues its own stake for an action replaces the derived one with the same name.
+Ranking: actions with an expected value first, highest first; then those with only a ceiling,
+highest first; then by users, then by name. A chapter's own glued action replaces the derived
+one with the same name.
 
 Keys. Every glue key the summary reads is declared here, once: `HEADLINES` (the headline table),
 `VALUE_KEYS` (V), `CAMPAIGN_KEYS` (the campaign block) and each rule's `needs` and `optional`
@@ -66,7 +76,7 @@ NEXT_CAMPAIGN_STEM = "07_next_campaign"
 #: The chapters that read the others' executed notebooks, in the order they run, last.
 READER_STEMS: tuple[str, ...] = (NEXT_CAMPAIGN_STEM, DATA_QUALITY_STEM, SUMMARY_STEM)
 GLUE_MIME = "application/papermill.record/"
-STAKE_SUFFIX = "_stake_yuan"
+VALUE_SUFFIX = "_value_yuan"
 TOP_ACTIONS = 3
 #: What V (revenue per investor) is made of: chapter 5's LTV, chapter 1's users and investors.
 VALUE_KEYS: tuple[str, ...] = ("ret_ltv_at_month", "prof_users", "prof_investors")
@@ -156,19 +166,38 @@ class ChapterGlue:
 
 @dataclass
 class Action:
-    """One recommended action with what is at stake (revenue in yuan, users)."""
+    """One recommended action with its expected revenue (yuan), the range and the people it reaches.
+
+    `expected_yuan` is a point estimate, `low_yuan` / `high_yuan` its range (None when the
+    chapter gives none), `ceiling_yuan` what the action is worth at most when every person
+    reached converted (None when the estimate is not per person).
+    """
 
     name: str
     text: str
-    stake_yuan: float | None
+    expected_yuan: float | None
     users: int | None
     basis: str
     link: Glued | None
+    low_yuan: float | None = None
+    high_yuan: float | None = None
+    ceiling_yuan: float | None = None
 
     @property
-    def stake_text(self) -> str:
-        """The stake worded in yuan (`theme.yuan`), or — when there is none."""
-        return yuan(self.stake_yuan) if self.stake_yuan is not None else "—"
+    def value_text(self) -> str:
+        """The expected revenue in yuan (`theme.yuan`), else the ceiling ("至多 …"), else —."""
+        if self.expected_yuan is not None:
+            return yuan(self.expected_yuan)
+        if self.ceiling_yuan is not None:
+            return f"至多 {yuan(self.ceiling_yuan)}"
+        return "—"
+
+    @property
+    def range_text(self) -> str:
+        """The range in yuan ("a 至 b"), or "" when there is none."""
+        if self.low_yuan is None or self.high_yuan is None:
+            return ""
+        return f"{yuan(self.low_yuan)} 至 {yuan(self.high_yuan)}"
 
 
 @dataclass
@@ -200,7 +229,7 @@ class Summary:
 
     @property
     def top_actions(self) -> list[Action]:
-        """The TOP_ACTIONS (3) actions with most at stake."""
+        """The TOP_ACTIONS (3) actions worth most (`rank_actions`)."""
         return self.actions[:TOP_ACTIONS]
 
     @property
@@ -334,8 +363,68 @@ def value_per_investor(values: dict[str, Glued]) -> float | None:
 
 
 @dataclass(frozen=True)
+class Rates:
+    """What turns people into expected revenue: V and the response uplift the book measured.
+
+    Attributes
+    ----------
+    vpi : float or None
+        Revenue per investor V (`value_per_investor`).
+    uplift, uplift_low, uplift_high : float or None
+        Chapter 6's response uplift against its holdout and its interval (fractions); None
+        without a campaign review with an effect.
+    """
+
+    vpi: float | None = None
+    uplift: float | None = None
+    uplift_low: float | None = None
+    uplift_high: float | None = None
+
+    def people(self, users: float) -> Estimate:
+        """Value `users` people reached by a contact: users × uplift × V, its range, users × V."""
+        ceiling = users * self.vpi if self.vpi is not None else None
+        if ceiling is None or self.uplift is None:
+            return Estimate(None, None, None, ceiling)
+        low = ceiling * self.uplift_low if self.uplift_low is not None else None
+        high = ceiling * self.uplift_high if self.uplift_high is not None else None
+        return Estimate(ceiling * self.uplift, low, high, ceiling)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """An action's value in yuan: expected (point estimate), range, ceiling; None when unknown."""
+
+    expected: float | None
+    low: float | None = None
+    high: float | None = None
+    ceiling: float | None = None
+
+
+def campaign_rates(values: dict[str, Any], vpi: float | None) -> Rates:
+    """The `Rates` of a book: V and chapter 6's uplift with its interval when glued as numbers.
+
+    Parameters
+    ----------
+    values : dict of str to Any
+        Glued values by key (plain values).
+    vpi : float or None
+        V.
+
+    Returns
+    -------
+    Rates
+        uplift, uplift_low and uplift_high are None unless all three are numbers.
+    """
+    v = Declared(values, CAMPAIGN_KEYS)
+    found = [_number(v.get(k)) for k in ("review_uplift", "review_ci_low", "review_ci_high")]
+    if any(x is None for x in found):
+        return Rates(vpi)
+    return Rates(vpi, *found)
+
+
+@dataclass(frozen=True)
 class ActionRule:
-    """How to derive an action and its stake from one chapter's glued numbers.
+    """How to derive an action and its value from one chapter's glued numbers.
 
     `needs`: the keys without which there is no action; `optional`: keys read when present.
     `build` gets those keys only (a `Declared` mapping).
@@ -349,7 +438,8 @@ class ActionRule:
     link : str
         The glue key whose section the action links to.
     build : callable
-        ``build(values, vpi)`` returns (text, stake in yuan or None, users or None, basis).
+        ``build(values, rates)`` returns (text, Estimate, users or None, basis), or None when
+        the glued numbers cannot make an action.
     optional : tuple of str
         Glue keys read when present.
     """
@@ -357,7 +447,7 @@ class ActionRule:
     name: str
     needs: tuple[str, ...]
     link: str
-    build: Callable[[dict[str, Any], float | None], tuple[str, float | None, int | None, str]]
+    build: Callable[[dict[str, Any], Rates], tuple[str, Estimate, int | None, str] | None]
     optional: tuple[str, ...] = ()
 
     @property
@@ -366,22 +456,32 @@ class ActionRule:
         return self.needs + self.optional
 
 
-def _funnel_stalled(v: dict[str, Any], vpi: float | None):
+#: How a reach-out's value is worked out, in the summary's words.
+PEOPLE_BASIS = "人数 × 第 6 章测得的响应增量 × 每名投资人的收入 V（区间取增量的置信区间）"
+PEOPLE_CEILING = "人数 × V（没有测得的响应增量，只有上限）"
+
+
+def _people_basis(estimate: Estimate) -> str:
+    return PEOPLE_BASIS if estimate.expected is not None else PEOPLE_CEILING
+
+
+def _funnel_stalled(v: dict[str, Any], rates: Rates):
     card, invest = int(v["funnel_stalled_card"]), int(v["funnel_stalled_invest"])
     users = card + invest
     text = (f"给 {cell_label(users)} 名滞留用户发触发提醒：注册后未绑卡 {cell_label(card)} 人、绑卡后未首投 {cell_label(invest)} 人")
-    return text, users * vpi if vpi is not None else None, users, "滞留人数 × 每名投资人的收入 V"
+    estimate = rates.people(users)
+    return text, estimate, users, _people_basis(estimate)
 
 
-def _attr_budget(v: dict[str, Any], vpi: float | None):
+def _attr_budget(v: dict[str, Any], rates: Rates):
     gain = _number(v["attr_budget_shift_value"])
     share = _number(v.get("attr_budget_shift")) or 0.0
     text = (f"把 {v['attr_budget_worst']} {share:.0%} 的预算挪给 {v['attr_budget_best']}，先测试 2–4 周")
     horizon = v.get("attr_horizon", "")
-    return text, gain, None, f"第 3 章估算的 {horizon} 天收入增量"
+    return text, Estimate(gain), None, f"第 3 章估算的 {horizon} 天收入增量（点估计，无区间）"
 
 
-def _rfm_risk(v: dict[str, Any], vpi: float | None):
+def _rfm_risk(v: dict[str, Any], rates: Rates):
     investors = _number(v["rfm_investors"]) or 0.0
     share, amount = _number(v["rfm_group_risk_share"]), _number(v["rfm_group_risk_amount_share"])
     if share is None or amount is None:
@@ -390,17 +490,20 @@ def _rfm_risk(v: dict[str, Any], vpi: float | None):
     winback = v.get("rfm_winback_users")
     first = f"，其中重要挽留 {cell_label(int(winback))} 人优先" if winback is not None else ""
     text = (f"召回流失风险客 {cell_label(users)} 人 (占投资额 {amount:.1%}){first}")
-    stake = amount * investors * vpi if vpi is not None else None
-    return text, stake, users, "投资额占比 × 投资人数 × V"
+    estimate = rates.people(amount * investors)  # their money's share of the investors, in investors
+    basis = ("投资额占比 × 投资人数 × 响应增量 × V（区间取增量的置信区间）" if estimate.expected is not None
+             else "投资额占比 × 投资人数 × V（没有测得的响应增量，只有上限）")
+    return text, estimate, users, basis
 
 
-def _ret_dormant(v: dict[str, Any], vpi: float | None):
+def _ret_dormant(v: dict[str, Any], rates: Rates):
     users = int(v["ret_at_risk_users"])
     text = (f"按不活跃天数由短到长召回 {cell_label(users)} 名沉睡用户，并留出对照组")
-    return text, users * vpi if vpi is not None else None, users, "沉睡人数 × V"
+    estimate = rates.people(users)
+    return text, estimate, users, _people_basis(estimate)
 
 
-def _review_next(v: dict[str, Any], vpi: float | None):
+def _review_next(v: dict[str, Any], rates: Rates):
     inc = _number(v["review_plan_incremental"]) or 0.0
     targets = int(_number(v["review_plan_targets"]) or 0)
     per = None
@@ -412,7 +515,12 @@ def _review_next(v: dict[str, Any], vpi: float | None):
     offer = v.get("review_offer", "")
     text = (f"下一轮向 {names} 共 {cell_label(targets)} 人发送「{offer}」" if names else
             f"下一轮向 {cell_label(targets)} 人发送「{offer}」")
-    return text, inc * per if per is not None else None, targets, "计划增量响应者 × 本次每个增量响应者的收入"
+    if per is None:
+        return text, Estimate(None), targets, "计划增量响应者 × 本次每个增量响应者的收入（本次没有收入数字）"
+    low, high = _number(v.get("review_plan_inc_low")), _number(v.get("review_plan_inc_high"))
+    estimate = Estimate(inc * per, low * per if low is not None else None,
+                        high * per if high is not None else None)
+    return text, estimate, targets, "计划增量响应者 × 本次每个增量响应者的收入"
 
 
 DERIVED_ACTIONS: tuple[ActionRule, ...] = (
@@ -427,12 +535,12 @@ DERIVED_ACTIONS: tuple[ActionRule, ...] = (
     ActionRule("review_next", ("review_plan_incremental", "review_plan_targets"),
                "review_plan_incremental", _review_next,
                optional=("review_inc_responders", "review_inc_revenue", "review_plan_names",
-                         "review_offer")),
+                         "review_offer", "review_plan_inc_low", "review_plan_inc_high")),
 )
 
 
 def glued_actions(values: dict[str, Glued]) -> list[Action]:
-    """Collect the actions a chapter glued itself: `<name>_stake_yuan` with `<name>_action`.
+    """Collect the actions a chapter glued itself: `<name>_value_yuan` with `<name>_action`.
 
     Parameters
     ----------
@@ -442,25 +550,29 @@ def glued_actions(values: dict[str, Glued]) -> list[Action]:
     Returns
     -------
     list of Action
-        One per stake with its action text (``<name>_stake_users`` read when glued); unranked.
+        One per value with its action text (``<name>_value_low_yuan``, ``_value_high_yuan`` and
+        ``_value_users`` read when glued); unranked.
     """
     out = []
     for key, glued in values.items():
-        if not key.endswith(STAKE_SUFFIX):
+        if not key.endswith(VALUE_SUFFIX) or key.endswith(("_value_low_yuan", "_value_high_yuan")):
             continue
-        name = key[: -len(STAKE_SUFFIX)]
+        name = key[: -len(VALUE_SUFFIX)]
         text = values.get(f"{name}_action")
         if text is None:
             continue
-        users = values.get(f"{name}_stake_users")
+        extra = {k: values.get(f"{name}_value_{k}") for k in ("low_yuan", "high_yuan", "users")}
+        users = extra["users"]
         out.append(Action(name, str(text.value), _number(glued.value),
-                          int(users.value) if users is not None else None,
-                          "章节自行给出", glued))
+                          int(users.value) if users is not None else None, "章节自行给出", glued,
+                          low_yuan=_number(extra["low_yuan"].value) if extra["low_yuan"] else None,
+                          high_yuan=_number(extra["high_yuan"].value) if extra["high_yuan"] else None))
     return out
 
 
 def rank_actions(actions: list[Action]) -> list[Action]:
-    """Rank actions: most yuan at stake first, then those without a yuan stake by users; then name.
+    """Rank actions by expected revenue, highest first; then those with only a ceiling, by it;
+    then by users; then name.
 
     Parameters
     ----------
@@ -472,15 +584,26 @@ def rank_actions(actions: list[Action]) -> list[Action]:
     list of Action
         A new, sorted list.
     """
-    return sorted(actions, key=lambda a: (a.stake_yuan is None, -(a.stake_yuan or 0.0),
-                                          -(a.users or 0), a.name))
+    def key(a: Action) -> tuple:
+        if a.expected_yuan is not None:
+            return (0, -a.expected_yuan, -(a.users or 0), a.name)
+        if a.ceiling_yuan is not None:
+            return (1, -a.ceiling_yuan, -(a.users or 0), a.name)
+        return (2, 0.0, -(a.users or 0), a.name)
+
+    return sorted(actions, key=key)
+
+
+def _bad(x: float | None) -> bool:
+    return x is not None and math.isnan(x)
 
 
 def derive_actions(values: dict[str, Glued]) -> list[Action]:
     """Gather every action: glued ones first; a derived rule only when its name was not glued.
 
-    A derived action needs all its rule's keys; one whose stake is NaN or not positive is left
-    out.
+    A derived action needs all its rule's keys; one whose value is NaN, or whose ceiling (what
+    it could bring at most) is not positive, is left out. An expected value may be negative (a
+    campaign whose uplift was below zero): it is shown and ranked last among the valued ones.
 
     Parameters
     ----------
@@ -492,21 +615,25 @@ def derive_actions(values: dict[str, Glued]) -> list[Action]:
     list of Action
         Ranked by `rank_actions`.
     """
-    vpi = value_per_investor(values)
+    plain = {k: g.value for k, g in values.items()}
+    rates = campaign_rates(plain, value_per_investor(values))
     own = glued_actions(values)
     names = {a.name for a in own}
-    plain = {k: g.value for k, g in values.items()}
     derived = []
     for rule in DERIVED_ACTIONS:
         if rule.name in names or not all(k in values for k in rule.needs):
             continue
-        built = rule.build(Declared(plain, rule.keys), vpi)
+        built = rule.build(Declared(plain, rule.keys), rates)
         if built is None:  # the chapter glued a number the rule cannot use (NaN: no data)
             continue
-        text, stake, users, basis = built
-        if stake is not None and (math.isnan(stake) or stake <= 0):
+        text, est, users, basis = built
+        if any(_bad(x) for x in (est.expected, est.low, est.high, est.ceiling)):
             continue
-        derived.append(Action(rule.name, text, stake, users, basis, values.get(rule.link)))
+        worth = est.ceiling if est.ceiling is not None else est.expected
+        if worth is not None and worth <= 0:  # at most nothing: not an action
+            continue
+        derived.append(Action(rule.name, text, est.expected, users, basis, values.get(rule.link),
+                              low_yuan=est.low, high_yuan=est.high, ceiling_yuan=est.ceiling))
     return rank_actions(own + derived)
 
 
@@ -551,13 +678,13 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
                           ("prof_investor_rate", "投资转化率", ".1%"),
                           ("prof_aum_total", "在投资产", "yuan"),
                           ("prof_top20_share", "前 20% 投资人的资产占比", ".1%")],
-    "02": [("funnel_first_invest_rate", "漏斗第一步到首投", ".1%"),
+    "02": [("funnel_first_invest_rate", "漏斗第一步到首投（30 天）", ".1%"),
                   ("funnel_worst_step", "转化最低的一步", ""),
-                  ("funnel_worst_rate", "该步转化率", ".1%"),
+                  ("funnel_worst_rate", "该步 30 天转化率", ".1%"),
                   ("funnel_stalled_card", "注册未绑卡的滞留用户", ",.0f"),
                   ("funnel_stalled_invest", "绑卡未首投的滞留用户", ",.0f")],
     "03": [("attr_spend", "投放花费", "yuan"),
-                               ("attr_cost_per_investor", "每个投资人的获客成本", ",.0f"),
+                               ("attr_cost_per_investor", "获客成本/首投 (元)", ",.0f"),
                                ("attr_budget_best", "下一元预算首选", ""),
                                ("attr_budget_best_ratio", "其每元回报", ".2f")],
     "04": [("rfm_investors", "参与分群的投资人", ",.0f"),
@@ -565,7 +692,7 @@ HEADLINES: dict[str, list[tuple[str, str, str]]] = {
                ("rfm_iv_amount_share", "重要价值客户的投资额占比", ".1%"),
                ("rfm_group_risk_share", "流失风险客占比", ".1%")],
     "05": [("ret_p1_rate", "次月留存率", ".1%"),
-                               ("ret_second_rate", "复投率", ".1%"),
+                               ("ret_second_rate", "累计复投率（不限时间）", ".1%"),
                                ("ret_at_risk_users", "沉睡可召回用户", ",.0f"),
                                ("ret_ltv_at_month", "注册用户 LTV (元)", ",.1f")],
     "06": [("review_campaign", "活动", ""),
@@ -827,8 +954,18 @@ def campaign_caution(c: dict[str, Any]) -> str:
     return ""
 
 
+def _value_html(a: Action) -> str:
+    """An action's value as the page words it: expected revenue, its range, the ceiling."""
+    if a.expected_yuan is None:
+        return f"收入{html.escape(a.value_text)}（上限）" if a.ceiling_yuan is not None else "收入无法估算"
+    out = f"期望收入约 {html.escape(a.value_text)}"
+    if a.range_text:
+        out += f"（区间 {html.escape(a.range_text)}）"
+    return out
+
+
 def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
-    """Render the n actions with most at stake, each linked to the section behind it.
+    """Render the n actions worth most, each linked to the section behind it.
 
     Parameters
     ----------
@@ -840,7 +977,8 @@ def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
     Returns
     -------
     str
-        An HTML ordered list and a note on V, or a note that no chapter gave actions.
+        An HTML ordered list and a note on how the values were estimated, or a note that no
+        chapter gave actions.
     """
     actions = summary.actions[:n]
     if not actions:
@@ -849,13 +987,22 @@ def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
     for a in actions:
         where = _a(a.link.section or a.link.chapter, a.link.href) if a.link else ""
         users = f"，涉及 {cell_label(a.users)} 人" if a.users is not None else ""
-        items.append(f"<li><b>{html.escape(a.text)}</b><br>涉及收入约 {html.escape(a.stake_text)}{users}"
+        items.append(f"<li><b>{html.escape(a.text)}</b><br>{_value_html(a)}{users}"
                      f" · 估算：{html.escape(a.basis)} · 见 {where}</li>")
     vpi = summary.value_per_investor
-    note = (f"<p class='gl-caption'>V = 每名投资人的收入，取第 5 章 LTV × 注册人数 / 投资人数 ≈ "
-            f"{html.escape(yuan(vpi))}；按人数估的涉及收入是上限。</p>" if vpi is not None else
-            "<p class='gl-caption'>没有第 1、5 章的数字，按人数的行动无法折算成收入，排在后面。</p>")
-    return f"<ol class='gl-summary'>{''.join(items)}</ol>{note}"
+    rates = campaign_rates({k: g.value for k, g in summary.values.items()}, vpi)
+    notes = []
+    if vpi is not None:
+        notes.append(f"V = 每名投资人的收入，取第 5 章 LTV × 注册人数 / 投资人数 ≈ {html.escape(yuan(vpi))}")
+    else:
+        notes.append("没有第 1、5 章的数字，按人数的行动无法折算成收入，排在后面")
+    if rates.uplift is not None:
+        notes.append(f"触达类行动的期望收入按第 6 章测得的响应增量 {html.escape(points(rates.uplift))}"
+                     f"（{html.escape(points(rates.uplift_low))} 至 {html.escape(points(rates.uplift_high))}）"
+                     "估算，假设同样的触达对这些人有同样的效果")
+    else:
+        notes.append("本次没有测得活动的响应增量，触达类行动只给出上限（每人都转化），排在有期望值的行动之后")
+    return f"<ol class='gl-summary'>{''.join(items)}</ol><p class='gl-caption'>{'；'.join(notes)}。</p>"
 
 
 def headlines_html(summary: Summary) -> str:
@@ -886,7 +1033,7 @@ def headlines_html(summary: Summary) -> str:
 
 
 def all_actions_html(summary: Summary) -> str:
-    """Render every ranked action with its stake (the top three also head the page).
+    """Render every ranked action with its expected value, range and ceiling.
 
     Parameters
     ----------
@@ -900,19 +1047,25 @@ def all_actions_html(summary: Summary) -> str:
     """
     if not summary.actions:
         return ""
+
+    def ceiling(a: Action) -> str:
+        return yuan(a.ceiling_yuan) if a.ceiling_yuan is not None else "—"
+
     body = "".join(
-        f"<tr><td>{i}</td><td>{html.escape(a.text)}</td><td>{html.escape(a.stake_text)}</td>"
-        f"<td>{'' if a.users is None else cell_label(a.users)}</td><td>{html.escape(a.basis)}</td>"
+        f"<tr><td>{i}</td><td>{html.escape(a.text)}</td>"
+        f"<td>{html.escape(a.value_text if a.expected_yuan is not None else '—')}</td>"
+        f"<td>{html.escape(a.range_text or '—')}</td><td>{html.escape(ceiling(a))}</td>"
+        f"<td>{'—' if a.users is None else cell_label(a.users)}</td><td>{html.escape(a.basis)}</td>"
         f"<td>{_a(a.link.section or a.link.chapter, a.link.href) if a.link else ''}</td></tr>"
         for i, a in enumerate(summary.actions, 1))
     return ("<table class='gl-table gl-summary'><thead><tr><th>#</th><th>行动</th>"
-            "<th>涉及收入</th><th>人数</th><th>估算</th><th>出处</th>"
+            "<th>期望收入</th><th>区间</th><th>上限</th><th>人数</th><th>估算</th><th>出处</th>"
             f"</tr></thead><tbody>{body}</tbody></table>")
 
 
 __all__ = ["CAMPAIGN_KEYS", "DERIVED_ACTIONS", "Action", "ActionRule", "ChapterGlue", "Declared",
-           "Glued", "HEADLINES", "SUMMARY_KEYS", "SUMMARY_STEM", "Summary", "VALUE_KEYS",
-           "actions_html", "all_actions_html", "book_chapters", "campaign_html", "collect",
+           "Estimate", "Glued", "HEADLINES", "Rates", "SUMMARY_KEYS", "SUMMARY_STEM", "Summary", "VALUE_KEYS",
+           "actions_html", "all_actions_html", "book_chapters", "campaign_html", "campaign_rates", "collect",
            "derive_actions", "fmt", "headlines", "headlines_html", "rank_actions", "read_book", "read_glue",
            "value_per_investor"]
 
