@@ -32,13 +32,13 @@ __all__ = [
     "ltv_channel_curves", "ltv_cohort_curves", "migration_heatmap", "model_heatmap", "no_data",
     "nth_bars", "nth_rate_lines", "paired_bars", "percent_axis", "qini_curve", "rate_lines",
     "response_rate_bars", "retention_curves", "revenue_per_yuan_bars", "rf_heatmap",
-    "segment_rate_bars", "segment_uplift_panels", "share_bars", "share_panels", "silhouette",
+    "segment_rate_bars", "segment_rate_panels", "segment_uplift_panels", "share_bars", "share_panels", "silhouette",
     "smd_bars", "state_bars", "survival_curves", "time_histogram", "transition_heatmap",
     "value_vs_cost", "weekly_trend_lines",
 ]
 
 #: What a figure of spend says when the data has no costs table.
-NO_COSTS = "没有成本数据 (no costs table)"
+NO_COSTS = "没有成本数据（数据中没有 costs 表）"
 Label = Callable[..., str]
 
 
@@ -288,16 +288,20 @@ def funnel_bars(steps: pd.DataFrame, label: Label = default_label, ax: Axes | No
             if row.in_progress:
                 note += f" · 进行中 {label(row.in_progress, '{:,}')}"
         ax.text(row.users, i, " " + note, va="center", fontsize=9)
-    ax.set(xlabel="人数 (people)", ylabel="", title=title)
+    ax.set(xlabel="人数", ylabel="", title=title)
     ax.set_xlim(0, steps.users.max() * 1.6)
     return ax
 
 
 def campaign_funnel_bars(total: pd.DataFrame, campaign_id: str, label: Label = default_label,
                          ax: Axes | None = None, figsize: tuple[float, float] = (8, 4.2)) -> Axes:
-    """A campaign's own funnel: per step the treated members who reached it in any way (pale)
-    and those who came down the path (solid), labelled with the people on the path and the
-    rate from the previous step.
+    """A campaign's own funnel: per step the treated members who came down the path, labelled
+    with the people and the rate from the previous step.
+
+    The funnel is nested (each step counts only the members of the step above), so its bars
+    never widen. Members who reached a step another way (a card bound before the campaign, an
+    investment without clicking) are not drawn: the goal's bar notes how many reached it off the
+    path, and the chapter's table has every step's "reached" count.
 
     Parameters
     ----------
@@ -317,18 +321,29 @@ def campaign_funnel_bars(total: pd.DataFrame, campaign_id: str, label: Label = d
     -------
     matplotlib.axes.Axes
         The axes drawn on.
+
+    Raises
+    ------
+    ValueError
+        When a step has more people on the path than the step above (not a nested funnel).
     """
-    ax = _ax(ax, figsize)
     total = total.reset_index(drop=True)
-    color = sns.color_palette()[0]
-    sns.barplot(total, x="reached", y="label", color=color, alpha=0.3, ax=ax, label="到达 (reached)")
-    sns.barplot(total, x="users", y="label", color=color, ax=ax, label="沿路径 (on the path)")
+    widening = total.users.diff().fillna(0) > 0
+    if widening.any():
+        step = total.label[widening.idxmax()]
+        raise ValueError(f"campaign funnel: {step} has more people on the path than the step above; "
+                         "the funnel must be nested")
+    ax = _ax(ax, figsize)
+    sns.barplot(total, x="users", y="label", color=sns.color_palette()[0], ax=ax)
+    last = len(total) - 1
     for i, row in total.iterrows():
         note = f" {label(row.users, '{:,}')}" + (f"  ({row.rate_from_previous:.1%})" if i else "")
-        ax.text(max(row.users, row.reached), i, note, va="center", fontsize=9)
-    ax.set(xlabel="实验组人数", ylabel="", title=f"{campaign_id} 活动漏斗 (括号内为从上一步的转化率)")
-    ax.set_xlim(0, total.reached.max() * 1.3)
-    ax.legend(loc="lower right", fontsize=8)
+        off_path = row.reached - row.users
+        if i == last and off_path > 0:
+            note += f"；另有 {label(off_path, '{:,}')} 人未沿路径达成"
+        ax.text(row.users, i, note, va="center", fontsize=9)
+    ax.set(xlabel="实验组人数（沿路径逐步到达）", ylabel="", title=f"{campaign_id} 活动漏斗 (括号内为从上一步的转化率)")
+    ax.set_xlim(0, total.users.max() * 1.6)
     return ax
 
 
@@ -482,6 +497,72 @@ def segment_rate_bars(frame: pd.DataFrame, segments: Sequence[str], ax: Axes | N
     percent_axis(ax)
     ax.legend(title=legend_title, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     return ax
+
+
+def segment_rate_panels(frame: pd.DataFrame, segments: Sequence[str], ncols: int = 3,
+                        title: str | None = None, panel_size: tuple[float, float] = (3.6, 2.6)
+                        ) -> np.ndarray:
+    """Small multiples of a funnel by segment: one panel per step, one bar per segment.
+
+    Each panel shows one step's rate from the previous step for every segment, in the same
+    segment order and channel colours in every panel, with the rate printed at the bar and a
+    dashed line at the rate of all the segments shown together (their converted ÷ base). One
+    panel per step reads faster than steps × segments grouped bars, and a step whose rates are
+    small is not flattened by a scale shared with large ones. The first step (no previous one)
+    and segments not in `segments` are left out.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A `funnel.funnel` table with a breakdown (segment, step, label, rate_from_previous,
+        base_previous, converted_previous).
+    segments : sequence of str
+        The segments shown, in order (`funnel.top_segments`).
+    ncols : int, default 3
+        Panels per row.
+    title : str, optional
+        The figure's title; none when None.
+    panel_size : tuple of float, default (3.6, 2.6)
+        Each panel's size in inches.
+
+    Returns
+    -------
+    numpy.ndarray
+        The grid of axes (rows x `ncols`); panels left over are hidden.
+    """
+    segments = list(segments)
+    first = frame.step.iloc[0] if len(frame) else None
+    shown = frame[frame.segment.isin(segments) & (frame.step != first)]
+    steps = list(dict.fromkeys(shown.step))
+    nrows = max(1, -(-len(steps) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, sharey=True,
+                             figsize=(panel_size[0] * ncols, panel_size[1] * nrows + 0.6))
+    colors = channel_palette(segments)
+    for ax, step in zip(axes.flat, steps, strict=False):
+        rows = shown[shown.step == step].set_index("segment").reindex(segments)
+        rates = rows.rate_from_previous.astype(float)
+        drawn = [i for i, rate in enumerate(rates) if not np.isnan(rate)]  # a hidden rate: a dash
+        ax.barh(drawn, rates.iloc[drawn].to_numpy(), color=[colors[segments[i]] for i in drawn])
+        for i, rate in enumerate(rates):
+            ax.text(0 if np.isnan(rate) else rate, i, " —" if np.isnan(rate) else f" {rate:.0%}",
+                    va="center", fontsize=8)
+        base = pd.to_numeric(rows.get("base_previous"), errors="coerce").sum()
+        done = pd.to_numeric(rows.get("converted_previous"), errors="coerce").sum()
+        if base > 0:
+            ax.axvline(done / base, color="grey", ls="--", lw=1)
+        ax.set_title(str(rows.label.dropna().iloc[0]) if rows.label.notna().any() else str(step),
+                     fontsize=10)
+        ax.set_xlim(0, max(0.05, float(np.nanmax(rates.to_numpy())) * 1.35) if rates.notna().any() else 1)
+        percent_axis(ax, "x")
+        ax.set_yticks(range(len(segments)), segments)
+    axes.flat[0].invert_yaxis()  # shared: the first segment on top in every panel
+    for ax in list(axes.flat)[len(steps):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.supxlabel("从上一步的转化率（虚线：这些分组合计）", fontsize=9)
+    fig.tight_layout()
+    return axes
 
 
 def paired_bars(frame: pd.DataFrame, x: str, y: str, hue: str, ax: Axes | None = None,
@@ -833,7 +914,7 @@ def cost_bars(monitor: pd.DataFrame, retention_days: int, ax: Axes | None = None
         ax.legend(title="", fontsize=9, loc="upper right")
     else:
         no_data(ax)
-    ax.set(xlabel="元 (yuan)", ylabel="", title="付费渠道的获客成本：首投用户与留存投资用户")
+    ax.set(xlabel="元", ylabel="", title="付费渠道的获客成本：首投用户与留存投资用户")
     return ax
 
 
@@ -1058,7 +1139,7 @@ def silhouette(scores: pd.DataFrame, k: int, ax: Axes | None = None,
     ax = _ax(ax, figsize)
     sns.lineplot(scores, x="k", y="silhouette", marker="o", ax=ax)
     ax.axvline(k, color="grey", linestyle="--")
-    ax.set_title(f"轮廓系数 (silhouette) 选出 {k} 个群组")
+    ax.set_title(f"轮廓系数选出 {k} 个群组")
     ax.set_xlabel("群组数 k")
     return ax
 
@@ -1117,7 +1198,7 @@ def retention_curves(cohorts: pd.DataFrame, pooled: pd.DataFrame, ax: Axes | Non
     sns.lineplot(curves, x="period", y="rate", hue="cohort", palette="crest", lw=1, alpha=0.7,
                  legend=False, ax=ax)
     sns.lineplot(pooled, x="period", y="rate", color="black", lw=2.5, marker="o",
-                 label="合并 (pooled)", ax=ax)
+                 label="合并", ax=ax)
     percent_axis(ax)
     ax.set(xlabel="进入后的第 k 个周期", ylabel="留存率",
            title="每个同期群的留存曲线（颜色越深越新），黑线为合并曲线")
@@ -1182,7 +1263,7 @@ def ltv_cohort_curves(cohorts: pd.DataFrame, pooled: pd.DataFrame, ax: Axes | No
     ax = _ax(ax, figsize)
     sns.lineplot(cohorts[cohorts.complete].assign(cohort=lambda t: t.cohort.astype(str)),
                  x="month", y="ltv", hue="cohort", palette="crest", lw=1, legend=False, ax=ax)
-    sns.lineplot(pooled, x="month", y="ltv", color="black", lw=2.5, label="合并 (pooled)", ax=ax)
+    sns.lineplot(pooled, x="month", y="ltv", color="black", lw=2.5, label="合并", ax=ax)
     ax.set(xlabel="注册后的月数", ylabel="每注册用户累计收入 (元)",
            title="按注册月份的 LTV 曲线（颜色越深越新）")
     return ax
@@ -1302,7 +1383,7 @@ def qini_curve(qini: pd.DataFrame, ax: Axes | None = None, title: str = "Qini �
     """
     ax = _ax(ax, figsize)
     ax.plot(qini.share_targeted, qini.qini, label=label)
-    ax.plot(qini.share_targeted, qini.random, ls="--", color="grey", label="随机 (random)")
+    ax.plot(qini.share_targeted, qini.random, ls="--", color="grey", label="随机排序")
     ax.set(xlabel="覆盖名单的比例 (按预测增量从高到低)", ylabel=ylabel, title=title)
     percent_axis(ax, "x")
     ax.legend(fontsize=8)
@@ -1589,7 +1670,7 @@ def transition_heatmap(matrix: pd.DataFrame, labels: Mapping[str, str], ax: Axes
         The axes drawn on.
     """
     return heatmap(matrix.rename(index=labels, columns=labels), ax=ax, fmt=".0%", vmin=0,
-                   vmax=1, cbar=False, xlabel="下个月末 (to)", ylabel="本月末 (from)",
+                   vmax=1, cbar=False, xlabel="下个月末", ylabel="本月末",
                    title="状态流转（各完整月合计，行和为 100%）", figsize=figsize)
 
 
@@ -1607,7 +1688,7 @@ def _retention_heatmap(values: pd.DataFrame, running: pd.DataFrame, ax: Axes, ti
         ax.add_patch(Rectangle((j, i), 1, 1, **RUNNING_HATCH))
         ax.text(j + 0.5, i + 0.5, "进行中", ha="center", va="center", fontsize=fontsize - 1)
     ax.grid(False)
-    ax.set(xlabel=xlabel, ylabel="同期群 (cohort)", title=title)
+    ax.set(xlabel=xlabel, ylabel="同期群", title=title)
     return ax
 
 
