@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import ibis
@@ -194,32 +195,171 @@ def test_segments_and_next_round(hand):
     assert s.users_c.to_dict() == {"一般发展": 1, "重要价值": 0, "未分群": 2}
     with pytest.raises(ValueError, match="by"):
         cr.segment_uplift(hand, c, "favourite_colour")
-    # a segment forced significant: the targets are its non-responders (U3, U4 and U6, U8)
-    forced = pd.DataFrame({"segment": ["35-44", "25-34"], "verdict": ["positive", "not_significant"],
-                           "uplift": [0.2, 0.0], "ci_low": [0.05, -0.1], "rate_t": [0.5, 0.5],
-                           "users_t": [3, 2], "users_c": [2, 1]})
-    plan, targets = cr.next_round(hand, c, forced, "age_band", budget=100.0)
-    assert plan.segment.tolist() == ["35-44"]
+    # a segment forced significant (FORCED): the targets are its non-responders
+    plan, targets = cr.next_round(hand, c, FORCED, "age_band", budget=100.0)
+    assert plan.segment.tolist() == ["35-44"] and plan.basis.tolist() == ["分群显著"]
     ids = targets.to_pandas().user_id.tolist()
     # 35-44 = odd ids: treatment U1, U3, U7 and holdout U5; all but U3 responded
     assert ids == ["U3"]
     assert plan.targets.iloc[0] == 1
-    assert plan.expected_incremental.iloc[0] == pytest.approx(0.2)
-    # over budget (1 target x (0.1 + 0.5 x 10) = 5.1 yuan > 1): in the plan, not in the list
-    plan_b, targets_b = cr.next_round(hand, c, forced, "age_band", budget=1.0)
+    # the plan's uplift is the shrunk one (FORCED_SHRUNK), the segment's own is kept beside it
+    assert plan.segment_uplift.iloc[0] == pytest.approx(0.4)
+    assert plan.uplift.iloc[0] == pytest.approx(FORCED_SHRUNK, abs=1e-6)
+    assert plan.expected_incremental.iloc[0] == pytest.approx(FORCED_SHRUNK, abs=1e-6)
+    shrink = cr.shrunk_uplift(FORCED).set_index("segment")
+    assert plan.ci_low.iloc[0] == pytest.approx(shrink.shrunk_low["35-44"])
+    assert plan.ci_high.iloc[0] == pytest.approx(shrink.shrunk_high["35-44"])
+    assert plan.shrink_weight.iloc[0] == pytest.approx(0.950249, abs=1e-6)
+    # over budget (1 target x (0.1 + 0.6 x 10) = 6.1 yuan > 1): in the plan, not in the list
+    plan_b, targets_b = cr.next_round(hand, c, FORCED, "age_band", budget=1.0)
     assert not plan_b.within_budget.iloc[0]
     assert targets_b.count().to_pyarrow().as_py() == 0
-    # no segment significant but the campaign overall: every segment, at the overall uplift;
-    # the non-responders are U3, U4 (treatment) and U6, U8 (holdout)
+    # no segment significant but the campaign overall: every segment not significantly
+    # negative; here both age bands have a group without responders (25-34's holdout, 0 of
+    # 2) or with only responders (35-44's, 1 of 1): no variance of their own, weight 0, both
+    # at the pooled uplift 3/5 - 1/3 = 4/15 (the campaign's, test_effect_by_hand). The
+    # non-responders are U4, U6, U8 (25-34) and U3 (35-44)
     overall = {"available": True, "uplift": 0.1, "ci_low": 0.01, "rate_t": 0.5}
     plan1, t1 = cr.next_round(hand, c, by_age.reset_index(), "age_band", overall=overall)
-    assert set(plan1.basis) == {"整体显著 (overall)"}
-    assert sorted(plan1.segment) == ["25-34", "35-44"]
+    assert set(plan1.basis) == {"整体显著，按分群收缩"}
     assert sorted(t1.to_pandas().user_id) == ["U3", "U4", "U6", "U8"]
-    assert plan1.expected_incremental.sum() == pytest.approx(0.4)
+    assert plan1.uplift.tolist() == pytest.approx([4 / 15, 4 / 15])
+    assert plan1.shrink_weight.tolist() == [0.0, 0.0]
+    assert plan1.expected_incremental.sum() == pytest.approx(4 * 4 / 15)
+    # equal uplifts: best value per yuan first, at each segment's own response rate;
+    # 25-34: 3 x 4/15 / (3 x (0.1 + 1/2 x 10)) = 0.0523, 35-44: 4/15 / (0.1 + 2/3 x 10) = 0.0394
+    assert plan1.segment.tolist() == ["25-34", "35-44"]
+    assert plan1.expected_cost.tolist() == pytest.approx([3 * 5.1, 0.1 + 20 / 3])
+    # a segment whose shrunk uplift is not positive is not targeted, even when eligible:
+    # pooled 60/200 - 60/200 = 0, 25-34 shrunk above it and 35-44 below
+    mixed = pd.DataFrame({"segment": ["35-44", "25-34"], "verdict": ["not_significant"] * 2,
+                          "users_t": [100, 100], "responders_t": [10, 50], "users_c": [100, 100],
+                          "responders_c": [40, 20], "uplift": [-0.3, 0.3], "rate_t": [0.1, 0.5]})
+    plan2, t2 = cr.next_round(hand, c, mixed, "age_band", overall=overall)
+    assert plan2.segment.tolist() == ["25-34"] and 0 < plan2.uplift.iloc[0] < 0.3
+    assert sorted(t2.to_pandas().user_id) == ["U4", "U6", "U8"]
     # nothing significant and no overall effect: empty plan and list
     plan0, targets0 = cr.next_round(hand, c, by_age.reset_index(), "age_band")
     assert plan0.empty and targets0.count().to_pyarrow().as_py() == 0
+
+
+#: Two age bands forced into a next round (their counts are not the hand-built data's): 35-44
+#: significant with 60 of 100 against 20 of 100, 25-34 not with 20 of 100 against 20 of 100.
+FORCED = pd.DataFrame({"segment": ["35-44", "25-34"], "verdict": ["positive", "not_significant"],
+                       "users_t": [100, 100], "responders_t": [60, 20], "users_c": [100, 100],
+                       "responders_c": [20, 20], "uplift": [0.4, 0.0], "ci_low": [0.27, -0.11],
+                       "rate_t": [0.6, 0.2]})
+#: 35-44's shrunk uplift, by hand: d = 0.4, v = 0.6 x 0.4 / 100 + 0.2 x 0.8 / 100 = 0.004;
+#: 25-34 d = 0, v = 0.0016 + 0.0016 = 0.0032; pooled m = 80/200 - 40/200 = 0.2.
+#: DerSimonian-Laird: w0 = 250, 312.5 (sum 562.5), d0 = 100 / 562.5 = 0.177778,
+#: Q = 250 x 0.222222^2 + 312.5 x 0.177778^2 = 12.345679 + 9.876543 = 22.222222,
+#: C = 562.5 - (62500 + 97656.25) / 562.5 = 277.777778, tau2 = (22.222222 - 1) / C = 0.0764;
+#: w = 0.0764 / (0.0764 + 0.004) = 0.950249; shrunk = 0.950249 x 0.4 + 0.049751 x 0.2 = 0.390050
+FORCED_SHRUNK = 0.390050
+
+
+def test_shrunk_uplift_by_hand():
+    """Three segments worked by hand, and tau2 against statsmodels' DerSimonian-Laird."""
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    # A 30/100 vs 10/100: d = 0.2,  v = 0.3 x 0.7/100 + 0.1 x 0.9/100 = 0.0021 + 0.0009 = 0.003
+    # B 20/100 vs 20/100: d = 0,    v = 0.0016 + 0.0016 = 0.0032
+    # C 124/400 vs 80/400: d = 0.11, v = (0.31 x 0.69 + 0.2 x 0.8) / 400 = 0.3739 / 400 = 0.00093475
+    # pooled: 174/600 - 110/600 = 64/600 = 0.106667, V = (0.29 x 0.71 + 0.183333 x 0.816667) / 600
+    #         = 0.355622 / 600 = 0.00059270
+    # w0 = 333.3333, 312.5, 1069.8048 (sum 1715.6381); d0 = (66.6667 + 0 + 117.6785) / 1715.6381 = 0.107450
+    # Q = 333.3333 x 0.092550^2 + 312.5 x 0.107450^2 + 1069.8048 x 0.002550^2 = 2.855186 + 3.608016 + 0.006891 = 6.470093
+    # C = 1715.6381 - (111111.11 + 97656.25 + 1144482.23) / 1715.6381 = 1715.6381 - 788.7733 = 926.8648
+    # tau2 = (6.470093 - 2) / 926.8648 = 0.0048228
+    # w = tau2 / (tau2 + v): A 0.616506, B 0.601137, C 0.837648
+    # shrunk = w d + (1 - w) m: A 0.616506 x 0.2 + 0.383494 x 0.106667 = 0.164207
+    #                           B 0.398863 x 0.106667 = 0.042545; C 0.109459
+    # A's interval: 1.959964 x sqrt(0.616506 x 0.003 + 0.383494^2 x 0.00059270) = 0.086254
+    t = pd.DataFrame({"segment": ["A", "B", "C"], "users_t": [100, 100, 400],
+                      "responders_t": [30, 20, 124], "users_c": [100, 100, 400],
+                      "responders_c": [10, 20, 80]}, index=[7, 8, 9])
+    s = cr.shrunk_uplift(t)
+    assert s.index.tolist() == [7, 8, 9] and s.segment.tolist() == ["A", "B", "C"]
+    assert s.uplift.tolist() == pytest.approx([0.2, 0.0, 0.11])
+    assert s.variance.tolist() == pytest.approx([0.003, 0.0032, 0.00093475])
+    assert s.pooled.tolist() == pytest.approx([64 / 600] * 3)
+    assert s.tau2.iloc[0] == pytest.approx(0.0048228, abs=1e-7)
+    assert s.weight.tolist() == pytest.approx([0.616506, 0.601137, 0.837648], abs=1e-6)
+    assert s.shrunk.tolist() == pytest.approx([0.164207, 0.042545, 0.109459], abs=1e-6)
+    assert s.shrunk_low.iloc[0] == pytest.approx(0.164207 - 0.086254, abs=1e-6)
+    assert s.shrunk_high.iloc[0] == pytest.approx(0.164207 + 0.086254, abs=1e-6)
+    # the raw ones differ and tau2 > 0: so do the shrunk ones, each between its own and the pooled
+    assert s.shrunk.nunique() == 3
+    assert ((s.shrunk - s.uplift) * (s.shrunk - s.pooled) <= 0).all()
+    # an independent method: statsmodels' one-step DerSimonian-Laird
+    sm = combine_effects(s.uplift.to_numpy(), s.variance.to_numpy(), method_re="dl")
+    assert s.tau2.iloc[0] == pytest.approx(sm.tau2)
+    # a narrower level, a narrower interval around the same value
+    s90 = cr.shrunk_uplift(t, alpha=0.1)
+    assert s90.shrunk.tolist() == pytest.approx(s.shrunk.tolist())
+    assert (s90.shrunk_high - s90.shrunk_low < s.shrunk_high - s.shrunk_low).all()
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # statsmodels' sd of a tau2 < 0
+def test_shrunk_uplift_without_spread_is_the_pooled_value():
+    # A 32/100 vs 20/100 (d 0.12, v 0.002176 + 0.0016 = 0.003776), B 28/100 vs 20/100 (d 0.08,
+    # v 0.002016 + 0.0016 = 0.003616): d0 = 0.099570, Q = 264.83 x 0.020430^2 + 276.55 x
+    # 0.019570^2 = 0.2164 < k - 1 = 1, so tau2 = max(0, negative) = 0: the difference is sampling
+    # noise, and both are at the pooled 60/200 - 40/200 = 0.1, with the pooled interval
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    t = pd.DataFrame({"segment": ["A", "B"], "users_t": [100, 100], "responders_t": [32, 28],
+                      "users_c": [100, 100], "responders_c": [20, 20]})
+    s = cr.shrunk_uplift(t)
+    assert s.tau2.iloc[0] == 0.0 and s.weight.tolist() == [0.0, 0.0]
+    assert s.shrunk.tolist() == pytest.approx([0.1, 0.1])
+    half = 1.959964 * math.sqrt((0.3 * 0.7 + 0.2 * 0.8) / 200)
+    assert s.shrunk_low.tolist() == pytest.approx([0.1 - half] * 2, abs=1e-6)
+    # statsmodels leaves its estimate negative; truncated it is the same 0
+    sm = combine_effects(s.uplift.to_numpy(), s.variance.to_numpy(), method_re="dl")
+    assert sm.tau2 < 0 and max(0.0, sm.tau2) == s.tau2.iloc[0]
+
+
+def test_shrunk_uplift_a_large_segment_moves_less():
+    # the same own uplift (0.2) in 20 + 20 and in 1000 + 1000 members; a third segment at 0
+    # makes the spread (tau2) positive. The pooled uplift is 204/2020 = 0.101
+    t = pd.DataFrame({"segment": ["small", "large", "zero"], "users_t": [20, 1000, 1000],
+                      "responders_t": [6, 300, 200], "users_c": [20, 1000, 1000],
+                      "responders_c": [2, 100, 200]})
+    s = cr.shrunk_uplift(t).set_index("segment")
+    assert s.tau2.iloc[0] > 0 and s.uplift["small"] == pytest.approx(s.uplift["large"])
+    assert s.pooled.iloc[0] == pytest.approx((506 - 302) / 2020)
+    assert s.weight["large"] > s.weight["small"]
+    assert abs(s.shrunk["large"] - 0.2) < abs(s.shrunk["small"] - 0.2)
+    assert s.shrunk["small"] < s.shrunk["large"] < 0.2
+
+
+def test_shrunk_uplift_segments_without_a_variance():
+    # no responders in a holdout, only responders in a group, an empty group, a single
+    # segment: never an error; such a segment has weight 0 and is at the pooled uplift
+    t = pd.DataFrame({"segment": ["A", "B", "no holdout responder", "all responded", "empty"],
+                      "users_t": [100, 100, 30, 10, 0], "responders_t": [30, 20, 6, 10, 0],
+                      "users_c": [100, 100, 10, 5, 4], "responders_c": [10, 20, 0, 5, 1]})
+    s = cr.shrunk_uplift(t).set_index("segment")
+    undefined = ["no holdout responder", "all responded", "empty"]
+    assert s.variance[undefined].isna().all() and (s.weight[undefined] == 0).all()
+    pooled = (30 + 20 + 6 + 10) / 240 - (10 + 20 + 0 + 5 + 1) / 219
+    assert s.shrunk[undefined].tolist() == pytest.approx([pooled] * 3)
+    assert math.isnan(s.uplift["empty"]) and s.uplift["no holdout responder"] == pytest.approx(0.2)
+    assert s.weight[["A", "B"]].gt(0).all()  # A and B alone give tau2
+    # one segment with a variance: no spread can be estimated, tau2 = 0
+    one = cr.shrunk_uplift(t.iloc[[0, 2]])
+    assert one.tau2.iloc[0] == 0.0 and one.shrunk.tolist() == pytest.approx([one.pooled.iloc[0]] * 2)
+    # no segment with a variance at all, and a table without a holdout: no error
+    assert cr.shrunk_uplift(t.iloc[2:]).weight.eq(0).all()
+    none = cr.shrunk_uplift(t.assign(users_c=0, responders_c=0))
+    assert none.shrunk.isna().all() and none.weight.eq(0).all()
+
+
+def test_plan_bases_are_chinese_only():
+    # the readers' rule: English only in the glossary, never in a data value
+    for label in [*cr.PLAN_BASES.values(), cr.NO_PLAN]:
+        assert not re.search(r"[A-Za-z]", label), label
 
 
 def test_utm_funnel_by_hand(hand):
@@ -312,6 +452,30 @@ def test_demo_segment_uplift_against_truth(demo):
             total += 1
     # 95% intervals: with 20 segments, fewer than 16 covering has probability < 2%
     assert total == 20 and covered >= 16
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # statsmodels' sd of a tau2 < 0
+def test_demo_shrunk_uplift_against_the_overall_and_statsmodels(demo):
+    """On every demo campaign and breakdown: the pooled uplift the segments are shrunk toward
+    is the campaign's overall uplift (the segments split the members), tau2 is statsmodels'
+    DerSimonian-Laird truncated at 0, and each shrunk uplift lies between its own and the
+    pooled one."""
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    ds, truth = demo
+    for cid, t in truth.items():
+        c = cr.campaign(ds, cid)
+        overall = cr.effect(ds, c)["uplift"]
+        for by in (t["segment_column"], "age_band", "signup_channel"):
+            s = cr.shrunk_uplift(cr.segment_uplift(ds, c, by))
+            assert s.pooled.tolist() == pytest.approx([overall] * len(s)), (cid, by)
+            ok = s.variance.notna()
+            if ok.sum() >= 2:
+                sm = combine_effects(s.uplift[ok].to_numpy(), s.variance[ok].to_numpy(), method_re="dl")
+                assert s.tau2.iloc[0] == pytest.approx(max(0.0, sm.tau2)), (cid, by)
+            own = s.uplift.fillna(s.pooled)
+            assert ((s.shrunk - own) * (s.shrunk - s.pooled) <= 1e-12).all(), (cid, by)
+            assert (s.shrunk_low <= s.shrunk).all() and (s.shrunk <= s.shrunk_high).all()
 
 
 # --------------------------------------------------------------------------------------------
@@ -612,22 +776,33 @@ def test_history_summary_by_hand(hand):
 
 def test_next_round_summary_by_hand(hand):
     c = cr.campaign(hand, "C1")
-    forced = pd.DataFrame({"segment": ["35-44", "25-34"], "verdict": ["positive", "not_significant"],
-                           "uplift": [0.2, 0.0], "ci_low": [0.05, -0.1], "rate_t": [0.5, 0.5],
-                           "users_t": [3, 2], "users_c": [2, 1]})
-    plan, _targets = cr.next_round(hand, c, forced, "age_band", budget=100.0)
-    # as in test_segments_and_next_round: 35-44's one target (U3), 1 x 0.2 incremental,
-    # 1 x (0.1 + 0.5 x 10) = 5.1 yuan
+    plan, _targets = cr.next_round(hand, c, FORCED, "age_band", budget=100.0)
+    # as in test_segments_and_next_round: 35-44's one target (U3), 1 x 0.390050 incremental
+    # (FORCED_SHRUNK), 1 x (0.1 + 0.6 x 10) = 6.1 yuan
     s = cr.next_round_summary(plan, c, 100.0)
     assert s == {"plan_segments": 1, "plan_names": "35-44", "plan_targets": 1,
-                 "plan_incremental": pytest.approx(0.2), "plan_cost": pytest.approx(5.1),
-                 "plan_basis": "分群显著 (segment)", "budget": 100.0,
+                 "plan_incremental": pytest.approx(FORCED_SHRUNK, abs=1e-6),
+                 "plan_cost": pytest.approx(6.1), "plan_basis": "分群显著",
+                 "plan_basis_code": "segment", "budget": 100.0,
                  "offer": cr.OFFERS["bind_card"], "budget_applied": True, "next_channel": "短信",
-                 "plan_rows": 1}
-    empty, _t = cr.next_round(hand, c, forced.assign(verdict="not_significant"), "age_band")
+                 "plan_rows": 1, "plan_uplift_low": pytest.approx(FORCED_SHRUNK, abs=1e-6),
+                 "plan_uplift_high": pytest.approx(FORCED_SHRUNK, abs=1e-6),
+                 "plan_at_overall": 0, "plan_at_overall_names": ""}
+    # every segment at the overall uplift (see test_segments_and_next_round): said so
+    by_age = cr.segment_uplift(hand, c, "age_band")
+    overall = {"available": True, "uplift": 0.1, "ci_low": 0.01, "rate_t": 0.5}
+    pooled, _t = cr.next_round(hand, c, by_age, "age_band", overall=overall)
+    s1 = cr.next_round_summary(pooled, c)
+    assert (s1["plan_basis"], s1["plan_basis_code"]) == ("整体显著，按分群收缩", "overall")
+    assert (s1["plan_at_overall"], s1["plan_at_overall_names"]) == (2, "25-34、35-44")
+    assert s1["plan_uplift_low"] == pytest.approx(4 / 15) == s1["plan_uplift_high"]
+    empty, _t = cr.next_round(hand, c, FORCED.assign(verdict="not_significant"), "age_band")
     s0 = cr.next_round_summary(empty, c)
     assert (s0["plan_segments"], s0["plan_names"], s0["plan_basis"]) == (0, "无", cr.NO_PLAN)
     assert math.isnan(s0["budget"]) and not s0["budget_applied"] and s0["plan_rows"] == 0
+    assert s0["plan_basis_code"] == "none" and s0["plan_at_overall"] == 0
+    assert math.isnan(s0["plan_uplift_low"]) and s0["plan_at_overall_names"] == ""
+    _no_none(s0)
 
 
 def test_goal_summary_by_hand():
@@ -724,9 +899,7 @@ def test_campaign_without_unit_costs(shapes):
     hist = cr.history(shapes).set_index("campaign_id")
     assert hist.note["C5"] == "无成本 (no unit costs)" and math.isnan(hist.roi["C5"])
     # the next round cannot be cut at a budget it cannot price: every segment is kept
-    forced = pd.DataFrame({"segment": ["35-44"], "verdict": ["positive"], "uplift": [0.2],
-                           "ci_low": [0.05], "rate_t": [0.5], "users_t": [3], "users_c": [2]})
-    plan, targets = cr.next_round(shapes, c5, forced, "age_band", budget=1.0)
+    plan, targets = cr.next_round(shapes, c5, FORCED.iloc[:1], "age_band", budget=1.0)
     assert plan.within_budget.all() and targets.to_pandas().user_id.tolist() == ["U3"]
     s = cr.next_round_summary(plan, c5, 1.0)
     assert not s["budget_applied"] and math.isnan(s["plan_cost"]) and s["plan_targets"] == 1

@@ -229,8 +229,10 @@ def test_history_counts_what_can_be_compared():
 
 
 PLAN = {"plan_segments": 2, "plan_names": "35-44、45-55", "plan_targets": 528, "plan_incremental": 19.4,
-        "plan_cost": 492.0, "plan_basis": "整体显著 (overall)", "budget": 800.0, "offer": "满额返现券",
-        "budget_applied": True, "next_channel": "推送", "plan_rows": 3}
+        "plan_cost": 492.0, "plan_basis": "整体显著，按分群收缩", "plan_basis_code": "overall",
+        "budget": 800.0, "offer": "满额返现券", "budget_applied": True, "next_channel": "推送", "plan_rows": 3,
+        "plan_uplift_low": 0.037, "plan_uplift_high": 0.076, "plan_at_overall": 0,
+        "plan_at_overall_names": ""}
 
 
 def test_next_round_uses_the_budget_only_when_it_applies():
@@ -244,8 +246,35 @@ def test_next_round_uses_the_budget_only_when_it_applies():
     finding, action = words.next_round(PLAN | {"plan_segments": 0}, "layer")
     assert "800 元的预算放不下" in finding and "提高预算" in action
     finding, action = words.next_round(PLAN | {"plan_segments": 0, "plan_rows": 0,
-                                               "plan_basis": "没有可用的依据"}, "layer")
+                                               "plan_basis": "没有可用的依据", "plan_basis_code": "none"}, "layer")
     assert finding.startswith("没有可用的依据") and "重做一轮" in action
+
+
+def test_next_round_says_what_the_basis_and_the_uplifts_are():
+    # the overall basis: said in words; the uplifts are each segment's own, shrunk, and differ
+    finding, _ = words.next_round(PLAN, "age_band")
+    assert finding.startswith("选人依据：整体显著，按分群收缩（没有哪个分群单独显著，但活动整体显著")
+    assert "向活动整体增量收缩" in finding and "分群越小" in finding
+    assert "在 +3.7% 至 +7.6% 之间" in finding
+    assert "用的是整体增量" not in finding and "不说明哪个分群" not in finding
+    # the segment basis
+    finding, _ = words.next_round(PLAN | {"plan_basis": "分群显著", "plan_basis_code": "segment"}, "age_band")
+    assert finding.startswith("选人依据：分群显著（Holm 校正后增量显著为正的分群；按 age_band 分群）")
+    # some segments at the overall uplift: named, with the reason
+    finding, _ = words.next_round(PLAN | {"plan_at_overall": 1, "plan_at_overall_names": "35-44"}, "age_band")
+    assert "其中 35-44 有一组没有人响应（或全部响应），无法单独估计，用的是整体增量" in finding
+    assert "在 +3.7% 至 +7.6% 之间" in finding
+    # every segment at the overall uplift: never a segment-level claim
+    at = {"plan_at_overall": 2, "plan_at_overall_names": "35-44、45-55", "plan_uplift_low": 0.037,
+          "plan_uplift_high": 0.037}
+    finding, _ = words.next_round(PLAN | at, "age_band")
+    assert "这 2 个分群用的是整体增量 +3.7%" in finding and "不说明哪个分群的效果更好" in finding
+    assert "至" not in finding and "其中" not in finding
+    finding, _ = words.next_round(PLAN | at | {"plan_segments": 1, "plan_at_overall": 1}, "age_band")
+    assert "这个分群用的是整体增量 +3.7%" in finding
+    # a budget that fits no segment: the basis is still said in words
+    finding, _ = words.next_round(PLAN | {"plan_segments": 0}, "age_band")
+    assert finding.startswith("选人依据：整体显著，按分群收缩（没有哪个分群单独显著") and "收缩后" not in finding
 
 
 GOAL = {"target_investors": 500, "target_registrations": 991.0, "target_clicks": 4485.0,

@@ -31,7 +31,8 @@ The questions, in the chapter's order: :func:`campaigns` / :func:`campaign` (the
 :func:`campaign_funnel` / :func:`diagnose` / :func:`utm_funnel` (its own funnel),
 :func:`effect` (against the holdout), `stats.srm` / :func:`balance` / :func:`power_check`
 (checks), :func:`cuped`, :func:`segment_uplift` / :func:`segment_uplifts`, :func:`history`
-and :func:`next_round`. The numbers each question's prose quotes come from one summary per
+and :func:`next_round` (each segment at its own uplift shrunk toward the overall one,
+:func:`shrunk_uplift`). The numbers each question's prose quotes come from one summary per
 question (:func:`card_summary`, :func:`funnel_summary`, :func:`effect_summary`,
 :func:`checks_summary`, :func:`cuped_summary`, :func:`segment_uplifts_summary`,
 :func:`history_summary`, :func:`next_round_summary`), a dict the chapter glues as
@@ -51,6 +52,7 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import ibis
 import pandas as pd
@@ -2054,27 +2056,156 @@ OFFERS: dict[str, str] = {
 DEFAULT_OFFER = "完成目标行为即领专属权益"
 
 
+#: The plan's basis (codes) and the label its `basis` column shows.
+PLAN_BASES: dict[str, str] = {
+    "segment": "分群显著",
+    "overall": "整体显著，按分群收缩",
+}
+
+
+def shrunk_uplift(seg_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
+    """Each segment's uplift shrunk toward the pooled uplift (empirical Bayes, random effects).
+
+    A small segment's own uplift is mostly sampling noise; the uplift of all the members
+    together is precise but the same for every segment. The random-effects model takes each
+    segment's true uplift as drawn around the pooled one with a between-segment variance
+    tau², and the segment's estimate as its true uplift plus sampling noise; the estimate
+    below (the posterior mean) weighs the two by their precision, so a segment moves toward
+    the pooled uplift the more the smaller it is (the wider its own interval) and the less
+    the segments differ.
+
+    * d_i = rate_t - rate_c of the segment, with the sampling variance
+      v_i = p_t (1 - p_t) / n_t + p_c (1 - p_c) / n_c;
+    * tau² by DerSimonian and Laird (method of moments, truncated at 0) over the k segments
+      whose v_i is defined: with w0_i = 1 / v_i, d0 = sum(w0 d) / sum(w0),
+      Q = sum(w0 (d - d0)²) and C = sum(w0) - sum(w0²) / sum(w0),
+      tau² = max(0, (Q - (k - 1)) / C); 0 when k < 2 (one segment says nothing about the
+      spread between segments). This is ``combine_effects(d, v, method_re="dl").tau2`` of
+      statsmodels.stats.meta_analysis, there left untruncated; a few lines here keep the
+      truncation and the segments without a variance explicit;
+    * weight w_i = tau² / (tau² + v_i), shrunk_i = w_i d_i + (1 - w_i) m;
+    * interval shrunk_i ± z sqrt(w_i v_i + (1 - w_i)² V), z the normal quantile of 1 - alpha/2.
+
+    The pooled uplift m is the uplift of all the table's members together,
+    sum(responders_t) / sum(users_t) - sum(responders_c) / sum(users_c), with its Wald
+    variance V. It is chosen over the precision-weighted mean of the segments because it
+    counts every member, also those of segments whose v_i is undefined (a holdout without
+    responders, typically a small segment that did well: leaving them out would pull the
+    centre down), and because it is the campaign's overall uplift (:func:`effect`) when the
+    segments split the members, as :func:`segment_uplift`'s do (未知 and 未分群 included),
+    so a segment at weight 0 shows the very number the chapter reports for the campaign.
+
+    v_i is undefined, and the segment's weight 0 (it is given m), when one of its groups is
+    empty or has no responders or only responders: that group's variance would be 0, as if
+    its rate were known exactly, which would give the segment a precision it has not earned.
+    A group with a single responder already has a variance, a rough one (the Wald variance
+    is poor for rare responses): between 0 and 1 responder in a small holdout the weight
+    jumps from 0 to whatever tau² allows.
+    When tau² is 0 the segments' uplifts differ no more than sampling noise explains, and
+    every segment is given m: that is the honest answer, not a failure. The interval is
+    approximate: it ignores the uncertainty of tau² itself (poorly estimated with few
+    segments) and the overlap of the segment's members with the pooled ones.
+
+    Parameters
+    ----------
+    seg_table : pandas.DataFrame
+        A :func:`segment_uplift` table (segment, users_t, responders_t, users_c,
+        responders_c).
+    alpha : float, default 0.05
+        Two-sided level of the intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per row of `seg_table`, in its order (and with its index): segment, uplift
+        (d_i; NaN with an empty group), variance (v_i; NaN where undefined), weight (w_i),
+        shrunk, shrunk_low, shrunk_high, pooled (m) and tau2 (the same on every row).
+
+    Examples
+    --------
+    Segments with 50 of 100 against 10 of 100 (d = 0.4, v = 0.0025 + 0.0009 = 0.0034) and
+    10 of 100 against 10 of 100 (d = 0, v = 0.0018): m = 60/200 - 20/200 = 0.2;
+    w0 = 294.12 and 555.56, d0 = 117.65 / 849.67 = 0.13846, Q = 294.12 x 0.26154² +
+    555.56 x 0.13846² = 30.769, C = 849.67 - (86505.2 + 308642.0) / 849.67 = 384.62,
+    tau² = (30.769 - 1) / 384.62 = 0.0774; w = 0.0774 / (0.0774 + 0.0034) = 0.95792, so
+    the first segment's shrunk uplift is 0.95792 x 0.4 + 0.04208 x 0.2 = 0.39158.
+
+    >>> t = pd.DataFrame({"segment": ["a", "b"], "users_t": [100, 100],
+    ...                   "responders_t": [50, 10], "users_c": [100, 100],
+    ...                   "responders_c": [10, 10]})
+    >>> s = shrunk_uplift(t)
+    >>> round(float(s.tau2.iloc[0]), 6), round(float(s.shrunk.iloc[0]), 5), round(float(s.pooled.iloc[0]), 2)
+    (0.0774, 0.39158, 0.2)
+    """
+    n_t, x_t = seg_table.users_t.astype("float64"), seg_table.responders_t.astype("float64")
+    n_c, x_c = seg_table.users_c.astype("float64"), seg_table.responders_c.astype("float64")
+    p_t, p_c = x_t / n_t.where(n_t > 0), x_c / n_c.where(n_c > 0)
+    d = p_t - p_c
+    # undefined (NaN) with an empty group, or a group whose variance is 0 (no responders or all)
+    v = (p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c).where(
+        p_t.between(0, 1, inclusive="neither") & p_c.between(0, 1, inclusive="neither"))
+    pooled, pooled_var = _pooled_uplift(x_t.sum(), n_t.sum(), x_c.sum(), n_c.sum())
+    ok = v.notna()
+    tau2 = 0.0
+    if ok.sum() >= 2:
+        w0, dk = 1 / v[ok], d[ok]
+        centre = (w0 * dk).sum() / w0.sum()
+        q = (w0 * (dk - centre) ** 2).sum()
+        c = w0.sum() - (w0 ** 2).sum() / w0.sum()
+        tau2 = max(0.0, float((q - (ok.sum() - 1)) / c))
+    weight = (tau2 / (tau2 + v)).where(ok, 0.0) if tau2 > 0 else pd.Series(0.0, index=v.index)
+    shrunk = weight * d.where(ok, 0.0) + (1 - weight) * pooled
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    half = z * (weight * v.where(ok, 0.0) + (1 - weight) ** 2 * pooled_var) ** 0.5
+    return pd.DataFrame({"segment": seg_table.segment, "uplift": d, "variance": v,
+                         "weight": weight, "shrunk": shrunk, "shrunk_low": shrunk - half,
+                         "shrunk_high": shrunk + half, "pooled": pooled, "tau2": tau2},
+                        index=seg_table.index)
+
+
+def _pooled_uplift(x_t: float, n_t: float, x_c: float, n_c: float) -> tuple[float, float]:
+    """The uplift of all the members together and its Wald variance (NaN with an empty group)."""
+    if not n_t or not n_c:
+        return math.nan, math.nan
+    p_t, p_c = x_t / n_t, x_c / n_c
+    return float(p_t - p_c), float(p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c)
+
+
 def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "age_band",
                segments: ibis.Table | None = None, budget: float | None = None,
-               overall: dict | None = None, pre_days: int = 90
+               overall: dict | None = None, pre_days: int = 90, alpha: float = 0.05
                ) -> tuple[pd.DataFrame, ibis.Table]:
-    """The next round's plan and target list, from the segments whose uplift is positive and
-    significant after Holm's correction (verdict positive in `seg_table`, a
-    :func:`segment_uplift` table). When no segment is, but the campaign's overall uplift
-    (`overall`, the result of :func:`effect`) is, every segment not significantly negative is
-    kept at the overall uplift (basis 整体显著); when neither, the plan is empty.
+    """The next round's plan and target list, each segment at its own uplift shrunk toward the
+    overall one (:func:`shrunk_uplift`).
+
+    Which segments: those whose uplift is positive and significant after Holm's correction
+    (verdict positive in `seg_table`, a :func:`segment_uplift` table; basis 分群显著). When
+    no segment is, but the campaign's overall uplift (`overall`, the result of
+    :func:`effect`) is, every segment not significantly negative (basis
+    整体显著，按分群收缩). Of those, the segments whose shrunk uplift is positive; when none,
+    the plan is empty.
+
+    At what uplift: the segment's own, shrunk toward the pooled uplift of all the members
+    (the campaign's overall uplift) the more, the smaller the segment and the less the
+    segments differ. A large segment keeps close to its own estimate; a small one, or one
+    whose holdout has no responders, is close to (or at) the overall uplift, and when the
+    segments differ no more than sampling noise explains every segment is at the overall
+    uplift: the plan then spreads the campaign's effect over the segments and says nothing
+    about which is better. `shrink_weight` tells how much of the segment's own estimate the
+    plan uses (0: only the overall).
 
     Audience: this campaign's members in those segments who did not respond (treated
     non-responders and the whole holdout, who never got the offer). Per segment the plan gives
-    targets, the segment's own uplift, the uplift the plan uses, expected incremental
-    responders (targets x uplift), expected cost (sends + rewards at the treatment response
-    rate), cost per incremental responder, and whether it fits the budget when segments are
-    taken best value first (most incremental responders per yuan; a segment fits while the
-    running total stays within the budget). The target list of the segments within the budget
-    (user_id, segment, last_group, channel, offer) is an Ibis table: write it with
-    Chapter.export, never into the book. Keep a holdout next round too. Without the
-    campaign's unit costs the expected cost is unknown and the budget cannot cut the plan:
-    every segment is kept.
+    targets, the segment's own uplift, the shrunk uplift the plan uses and its approximate
+    interval, expected incremental responders (targets x shrunk uplift), expected cost (sends
+    + rewards at the segment's treatment response rate; the pooled one when the segment has
+    no treated members), cost per incremental responder, and whether it fits the budget when
+    segments are taken best value first (most incremental responders per yuan, ties by the
+    segment's own uplift, then its name; a segment fits while the running total stays within
+    the budget). The target list of the segments within the budget (user_id, segment,
+    last_group, channel, offer) is an Ibis table: write it with Chapter.export, never into the
+    book. Keep a holdout next round too. Without the campaign's unit costs the expected cost
+    is unknown and the budget cannot cut the plan: every segment is kept.
 
     Parameters
     ----------
@@ -2083,7 +2214,9 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
     camp : Campaign
         The campaign reviewed.
     seg_table : pandas.DataFrame
-        A :func:`segment_uplift` table (segment, verdict, uplift, ci_low, rate_t).
+        A :func:`segment_uplift` table (segment, verdict, users_t, responders_t, users_c,
+        responders_c, uplift, rate_t), covering all the members (its pooled uplift is the
+        overall one the segments are shrunk toward).
     by : str, default "age_band"
         Its breakdown (see :func:`segment_uplift`).
     segments : ibis.Table or None, default None
@@ -2091,15 +2224,19 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
     budget : float or None, default None
         The budget in yuan; None for no limit.
     overall : dict or None, default None
-        :func:`effect` of the campaign, for the overall basis.
+        :func:`effect` of the campaign, for the overall basis (whether the campaign's uplift
+        is significant).
     pre_days : int, default 90
         The mart's pre-campaign days (its key).
+    alpha : float, default 0.05
+        Two-sided level of the shrunk uplift's interval.
 
     Returns
     -------
     tuple of (pandas.DataFrame, ibis.Table)
-        The plan (segment, basis, targets, segment_uplift, uplift, ci_low, rate_t,
-        expected_incremental, expected_cost, cost_per_incremental, cumulative_cost,
+        The plan (segment, basis (a label of PLAN_BASES), targets, segment_uplift (the
+        segment's own), uplift (shrunk), ci_low, ci_high (its interval), shrink_weight,
+        rate_t, expected_incremental, expected_cost, cost_per_incremental, cumulative_cost,
         within_budget, channel, offer; empty without a basis) and the target list.
 
     Raises
@@ -2109,18 +2246,22 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
     """
     if budget is not None and budget < 0:
         raise ValueError(f"budget: {budget!r}; allowed: a non-negative amount in yuan or None")
-    cols = ["segment", "basis", "targets", "segment_uplift", "uplift", "ci_low", "rate_t",
-            "expected_incremental",
-            "expected_cost", "cost_per_incremental", "cumulative_cost", "within_budget",
-            "channel", "offer"]
-    seg_table = seg_table.assign(segment_uplift=seg_table.uplift)
-    chosen = seg_table[seg_table.verdict == "positive"].assign(basis="分群显著 (segment)")
-    if chosen.empty and overall is not None and overall.get("available") and overall["ci_low"] > 0:
-        # no single segment is large enough, but the campaign as a whole worked: the whole
-        # audience again, at the overall uplift (the segment estimates are too noisy to use)
-        chosen = seg_table[seg_table.verdict != "negative"].assign(
-            basis="整体显著 (overall)", uplift=overall["uplift"], ci_low=overall["ci_low"],
-            rate_t=overall["rate_t"])
+    cols = ["segment", "basis", "targets", "segment_uplift", "uplift", "ci_low", "ci_high",
+            "shrink_weight", "rate_t", "expected_incremental", "expected_cost",
+            "cost_per_incremental", "cumulative_cost", "within_budget", "channel", "offer"]
+    shrink = shrunk_uplift(seg_table, alpha)
+    users_t = seg_table.users_t.sum()
+    pooled_rate_t = seg_table.responders_t.sum() / users_t if users_t else float("nan")
+    seg_table = seg_table.assign(
+        segment_uplift=seg_table.uplift, uplift=shrink.shrunk, ci_low=shrink.shrunk_low,
+        ci_high=shrink.shrunk_high, shrink_weight=shrink.weight,
+        rate_t=seg_table.rate_t.fillna(pooled_rate_t))
+    eligible, basis = seg_table.verdict == "positive", PLAN_BASES["segment"]
+    if not eligible.any() and overall is not None and overall.get("available") and overall["ci_low"] > 0:
+        # no single segment is significant, but the campaign as a whole worked: every segment
+        # not significantly negative, each at its own uplift shrunk toward the overall one
+        eligible, basis = seg_table.verdict != "negative", PLAN_BASES["overall"]
+    chosen = seg_table[eligible & (seg_table.uplift > 0)].assign(basis=basis)
     mo = _with_segment(ds, members(ds, camp, pre_days), by, segments)
     pool = mo.filter(mo.responded == 0)
     names = chosen.segment.tolist()
@@ -2139,8 +2280,8 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
     plan["expected_cost"] = plan.targets * (camp.cost_per_send + plan.rate_t * camp.cost_per_reward)
     plan["cost_per_incremental"] = plan.expected_cost / plan.expected_incremental.where(plan.expected_incremental > 0)
     value = plan.expected_incremental / plan.expected_cost.where(plan.expected_cost > 0)
-    # rounded so that segments of equal value (the overall basis) tie; ties go to the segment's
-    # own (noisy) estimate, then the name
+    # rounded so that segments of equal value (all at the overall uplift) tie; ties go to the
+    # segment's own (noisy) estimate, then the name
     plan = plan.assign(_value=value.fillna(float("inf")).round(9),
                        _own=plan.segment_uplift.fillna(-float("inf"))).sort_values(
         ["_value", "_own", "segment"], ascending=[False, False, True])
@@ -2205,12 +2346,25 @@ def next_round_summary(plan: pd.DataFrame, camp: Campaign,
     dict
         plan_segments, plan_names, plan_targets, plan_incremental and plan_cost (the plan
         within budget, :func:`plan_summary`; plan_cost NaN without unit costs), plan_basis
-        (the first segment's basis; NO_PLAN without a plan), budget (NaN without one),
+        (the first segment's basis, a label of PLAN_BASES; NO_PLAN without a plan),
+        plan_basis_code (its code; "none" without a plan), budget (NaN without one),
         budget_applied (a budget was given and the unit costs are known, so it cut the plan),
-        offer (OFFERS of the goal), next_channel (the campaign's channel label) and plan_rows
-        (segments in the plan before the budget cut).
+        offer (OFFERS of the goal), next_channel (the campaign's channel label), plan_rows
+        (segments in the plan before the budget cut), and of the segments within budget:
+        plan_uplift_low and plan_uplift_high (the lowest and highest shrunk uplift; NaN when
+        none), plan_at_overall (how many are at the overall uplift, shrink_weight 0) and
+        plan_at_overall_names (their names joined with 、; "" when none).
+
+    Examples
+    --------
+    A plan of 35-44 (uplift 0.05, weight 0.6) and 45-55 (0.03, weight 0: at the overall
+    uplift) both within budget: plan_uplift_low 0.03, plan_uplift_high 0.05,
+    plan_at_overall 1, plan_at_overall_names 45-55.
     """
     totals = plan_summary(plan)
+    inb = plan[plan.within_budget.astype(bool)] if len(plan) else plan
+    at_overall = inb[inb.shrink_weight == 0] if len(inb) else inb
+    codes = {label: code for code, label in PLAN_BASES.items()}
     return {
         "plan_segments": totals["segments"],
         "plan_names": totals["names"],
@@ -2218,11 +2372,16 @@ def next_round_summary(plan: pd.DataFrame, camp: Campaign,
         "plan_incremental": totals["expected_incremental"],
         "plan_cost": totals["expected_cost"],
         "plan_basis": plan.basis.iloc[0] if len(plan) else NO_PLAN,
+        "plan_basis_code": codes.get(plan.basis.iloc[0], "none") if len(plan) else "none",
         "budget": float(budget) if budget is not None else float("nan"),
         "offer": OFFERS.get(camp.goal, DEFAULT_OFFER),
         "budget_applied": budget is not None and camp.costs_known,
         "next_channel": camp.channel_label,
         "plan_rows": len(plan),
+        "plan_uplift_low": float(inb.uplift.min()) if len(inb) else float("nan"),
+        "plan_uplift_high": float(inb.uplift.max()) if len(inb) else float("nan"),
+        "plan_at_overall": int(len(at_overall)),
+        "plan_at_overall_names": "、".join(map(str, at_overall.segment)),
     }
 
 
@@ -2268,7 +2427,8 @@ def next_round_plan(ds: Dataset, camp: Campaign, breakdowns: str | Sequence[str]
     kept, _dropped = informative_breakdowns(ds, camp, names, alpha, min_cell, pre_days)
     by = (kept or names)[0]
     table = segment_uplift(ds, camp, by, alpha=alpha, min_cell=min_cell, pre_days=pre_days)
-    plan, targets = next_round(ds, camp, table, by, budget=budget, overall=eff, pre_days=pre_days)
+    plan, targets = next_round(ds, camp, table, by, budget=budget, overall=eff, pre_days=pre_days,
+                               alpha=alpha)
     return plan, targets, by
 
 

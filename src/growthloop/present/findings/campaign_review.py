@@ -496,8 +496,42 @@ def history(head: dict) -> tuple[str, str]:
     return finding, action
 
 
+#: what each basis of the plan (`campaign_review.PLAN_BASES`, by code) means, for the prose
+PLAN_BASIS_WORDS: dict[str, str] = {
+    "segment": "Holm 校正后增量显著为正的分群",
+    "overall": "没有哪个分群单独显著，但活动整体显著，在增量不显著为负的分群里选",
+}
+
+
+def _basis(head: dict, breakdown: str) -> str:
+    words = PLAN_BASIS_WORDS.get(head["plan_basis_code"])
+    return f"选人依据：{head['plan_basis']}" + (f"（{words}；按 {breakdown} 分群）" if words else
+                                              f"（按 {breakdown} 分群）")
+
+
+def _shrinkage(head: dict) -> str:
+    """What the plan's uplifts are: each segment's own, shrunk toward the overall one."""
+    text = ("每个分群的增量是它自己的实测增量向活动整体增量收缩后的估计：分群越小、分群之间的差异越接近"
+            "抽样误差，就越接近整体增量。")
+    low, high, pooled = head["plan_uplift_low"], head["plan_uplift_high"], head["plan_at_overall"]
+    if pooled == head["plan_segments"]:
+        which = "这个分群" if pooled == 1 else f"这 {pooled} 个分群"
+        return text + (f"{which}用的是整体增量 {_signed(high)}：分群之间的差异没有超出抽样误差，或分群的一组"
+                       "没有人响应（或全部响应）、无法单独估计；计划只是把整体效果按分群摊开，"
+                       "不说明哪个分群的效果更好。")
+    if pooled:
+        text += (f"其中 {head['plan_at_overall_names']} 有一组没有人响应（或全部响应），无法单独估计，"
+                 "用的是整体增量。")
+    return text + f"名单中各分群的增量在 {_signed(low)} 至 {_signed(high)} 之间。"
+
+
 def next_round(head: dict, breakdown: str, n: Count = plain_count) -> tuple[str, str]:
     """The next round, from `campaign_review.next_round_summary`.
+
+    The basis (`plan_basis_code`) is told in words, and the uplifts for what they are: each
+    segment's own, shrunk toward the overall one; when the segments within budget are all at
+    the overall uplift the text says the plan spreads the campaign's effect over them, never
+    that a segment did better.
 
     Parameters
     ----------
@@ -518,10 +552,10 @@ def next_round(head: dict, breakdown: str, n: Count = plain_count) -> tuple[str,
                 "本轮没有可以放心加码的人群：先按可信度检查的所需人数扩大名单、保持对照组重做一轮，"
                 "再决定下一轮找谁。")
     if not head["plan_segments"]:
-        return (f"选人依据：{head['plan_basis']}（按 {breakdown} 分群），但 {head['budget']:,.0f} 元的预算放不下"
+        return (f"{_basis(head, breakdown)}，但 {head['budget']:,.0f} 元的预算放不下"
                 f"其中任何一个分群，本轮不给出名单。",
                 "提高预算，或先在预期成本最低的分群里做一轮小规模测试（计划表按每元带来的增量排序）。")
-    finding = f"选人依据：{head['plan_basis']}（按 {breakdown} 分群）。"
+    finding = f"{_basis(head, breakdown)}。"
     if head["budget_applied"]:
         finding += f"在 {head['budget']:,.0f} 元预算内，"
     elif _num(head["budget"]):
@@ -530,6 +564,7 @@ def next_round(head: dict, breakdown: str, n: Count = plain_count) -> tuple[str,
                 f"（本活动中未响应的实验组成员和从未收到消息的对照组成员），预期带来约 "
                 f"{head['plan_incremental']:,.1f} 个增量响应者")
     finding += f"，预期成本 {head['plan_cost']:,.0f} 元。" if _num(head["plan_cost"]) else "。"
+    finding += _shrinkage(head)
     action = (f"名单在本次运行的 exports/06_closed_loop_review/next_round_targets.csv（私有，不发布）。"
               f"渠道沿用本次验证过的{head['next_channel']}，权益建议「{head['offer']}」；下一轮仍随机留出 10%–20% 对照组，"
               "并按可信度检查的所需人数扩大名单，让分群差异也能被检验，闭环的下一圈才有可比的数字。")
