@@ -140,7 +140,8 @@ def test_next_round_with_and_without_targets(engine_pair):
     # sentinel, which Postgres refuses in a query); a forced segment: the same targets
     d, o = reviewed(engine_pair, "C2026_01", None)
     nothing = pd.DataFrame({"segment": ["35-44"], "verdict": ["not_significant"], "uplift": [0.0],
-                            "ci_low": [-0.1], "rate_t": [0.5], "users_t": [3], "users_c": [2]})
+                            "ci_low": [-0.1], "rate_t": [0.5], "users_t": [3], "users_c": [2],
+                            "responders_t": [1], "responders_c": [0]})
     plan, targets = cr.next_round(engine_pair.other, o, nothing, "age_band")
     assert plan.empty and targets.count().execute() == 0
     forced = nothing.assign(verdict=["positive"], uplift=[0.2], ci_low=[0.05])

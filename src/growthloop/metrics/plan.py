@@ -285,14 +285,14 @@ def _next_round(ds: Dataset, review: Mapping[str, Any]) -> tuple[ibis.Table, str
         alpha=review.get("alpha", 0.05), pre_days=review.get("pre_days", 90))
     kept = [str(s) for s in plan[plan.within_budget.astype(bool)].segment] if len(plan) else []
     if not kept:
-        raise NotAvailable("上一轮活动复盘给出的下一轮分群（第 6 章：增量显著为正的分群）",
+        raise NotAvailable("上一轮活动复盘给出的下一轮分群（第 6 章：分群显著，或活动整体显著时收缩后增量为正的分群）",
                            f"活动 {camp.campaign_id} 的复盘{cr.NO_PLAN}",
                            "换一个人群 (plan_audience)，或先把上一轮的对照组和名单扩大，让增量可以被检出")
     # the plan's order: best value first
     order = ibis.cases(*[(targets.segment == s, i) for i, s in enumerate(kept)], else_=len(kept))
     t = targets.select("user_id", stratum=targets.segment.cast("string"), _o=order)
     return (_ranked(t, ["_o"]).drop("_o"),
-            f"活动 {camp.campaign_id} 中未响应、且在增量显著的分群 ({by}) 里的成员", camp)
+            f"活动 {camp.campaign_id} 中未响应、且在下一轮计划的分群 ({by}) 里的成员", camp)
 
 
 def audience(ds: Dataset, code: str, stalled: Mapping[str, Any] | None = None,
