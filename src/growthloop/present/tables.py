@@ -552,4 +552,4 @@ def view_html(view: pd.DataFrame, total: int | None = None) -> str:
              else f"展开全部 {rows} 行")
     return (f"<div class='gl-fold'>{table(view.head(PREVIEW_ROWS), 'gl-table gl-preview')}"
             f"<details class='gl-more'><summary><span class='gl-open'>{opens}</span>"
-            f"<span class='gl-close' hidden>收起</span></summary>{whole}</details></div>")
+            f"<span class='gl-close' style='display: none'>收起</span></summary>{whole}</details></div>")
