@@ -8,13 +8,16 @@
 # 在首投后的几个期限（参数 horizons）里贡献了多少收入；一个用户在转化前往往接触过好几个渠道，
 # 不同的归因模型各自把功劳分给谁、分歧在哪里；以及下一元预算应该投向哪里。
 #
-# 口径：UTM 值统一做 URL 解码、去空格、转小写后再按渠道表归并（默认渠道表里 "Baidu"、
+# :::{admonition} 口径
+# :class: dropdown
+# UTM 值统一做 URL 解码、去空格、转小写后再按渠道表归并（默认渠道表里 "Baidu"、
 # " baidu"、"bd_sem" 都算百度搜索）；没有来源的触点记为 **未标记**，照样计数和展示，不丢弃。
 # 注册前的匿名点击通过设备 (anonymous_id) 上的注册事件归到用户身上。用户的获客渠道是注册时记录的
 # UTM，没有时取注册前最后一个有标记的触点。收入按首投后 h 天内的投资计算，**只有首投已满 h 天的
 # 用户进入平均值**：刚首投的用户还没来得及贡献收入，不能把渠道的价值拉低。ROI 和 LTV/CAC 按平台收入
 # （不是利润）计算。渠道之间的比较（谁最便宜、谁回报最高）只在渠道背后有足够多的用户时才做，人数太少的
 # 渠道照样列在表里，但不参与排名。
+# :::
 
 # %% tags=["parameters"]
 data = None  # dataset folder, the bundled demo (data/demo) when None
@@ -80,8 +83,11 @@ with ch.section("monitor", "渠道监控表") as s:
     volumes = attribution.monitor_summary(monitor)
     gb.glue_all("attr", volumes)
     ch.table(monitor, "channel_monitor", f"渠道监控表：各步骤人数、花费、获客成本、首投后 {'/'.join(map(str, horizons))} 天收入 (只计已满期的用户)、ROI 与 LTV/CAC", formats=monitor_formats)
-    ch.table(by_campaign, "channel_monitor_campaign", "按来源 × 媒介 × 活动 (utm_campaign) 拆开的监控表；'-' 表示该字段为空", formats=monitor_formats)
     s.finding(*words.monitor(volumes, ch.cell_label))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：按来源 × 媒介 × 活动拆开的监控表"}
+if s.shown:
+    ch.table(by_campaign, "channel_monitor_campaign", "按来源 × 媒介 × 活动 (utm_campaign) 拆开的监控表；'-' 表示该字段为空", formats=monitor_formats)
 
 # %% [markdown]
 # ## 获客成本：首投用户与留存投资用户
@@ -109,8 +115,11 @@ with ch.section("weekly_trend", "每周趋势：获客成本与首投率") as s:
     trend = attribution.weekly_trend(ch.ds, trend_weeks, trend_invest_days, touch)
     tsum = attribution.trend_summary(trend, min_users=min_cell_size)
     gb.show(plots.weekly_trend_lines(trend, attribution.trend_channels(trend), label=ch.cell_label)[0].figure)
-    ch.table(trend, "weekly_trend", f"每个渠道每周的注册、花费、获客成本/注册与 {trend_invest_days} 天首投率", formats={"spend": money, "cost_per_registration": per, "first_invest_rate": "{:.1%}"})
     s.finding(*words.weekly_trend(tsum, trend_invest_days, min_cell_size))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：每个渠道每周的数字"}
+if s.shown:
+    ch.table(trend, "weekly_trend", f"每个渠道每周的注册、花费、获客成本/注册与 {trend_invest_days} 天首投率", formats={"spend": money, "cost_per_registration": per, "first_invest_rate": "{:.1%}"})
 
 # %% [markdown]
 # ## UTM 清洗与身份拼接
@@ -124,8 +133,11 @@ with ch.section("utm", "UTM 清洗与身份拼接") as s:
     gb.show(plots.count_bars(attribution.channels_by_clicks(monitor), x="clicks", y="channel", palette="channel",
                              xlabel="触点数", title="各渠道的触点数 (清洗后；未标记单独列出)",
                              figsize=(8, 4.5)).figure)
-    ch.table(utm, "utm_quality", "UTM 清洗：未标记、写法不规范、从落地页解析和渠道表之外的触点", formats={"share": "{:.2%}"})
     s.finding(*words.utm(cleaning, ch.cell_label))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：UTM 清洗的各类触点"}
+if s.shown:
+    ch.table(utm, "utm_quality", "UTM 清洗：未标记、写法不规范、从落地页解析和渠道表之外的触点", formats={"share": "{:.2%}"})
 
 # %% [markdown]
 # ## 获客成本与用户价值
@@ -157,9 +169,12 @@ with ch.section("models", "多触点归因：各模型并排") as s:
         "lookback_days": lookback_days, "half_life_days": half_life_days, "markov_order": markov_order}
     gb.glue_all("attr", journeys)
     gb.show(plots.model_heatmap(credits, attribution.MODELS, attribution.MODEL_LABELS).figure)
+    s.finding(*words.models(journeys, models, ch.cell_label))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：每个渠道 × 模型的归因数与转化最多的路径"}
+if s.shown:
     ch.table(credits, "attribution_models", "每个渠道 × 模型的归因转化数与占比 (每个模型的转化数之和都等于总转化数)", formats={"conversions": "{:,.1f}", "share": "{:.1%}"})
     ch.table(top_paths, "attribution_top_paths", "转化最多的路径 (同一渠道连续的触点合并为一步)", formats={"conversion_rate": "{:.1%}", "share": "{:.1%}"})
-    s.finding(*words.models(journeys, models, ch.cell_label))
 
 # %% [markdown]
 # ## 模型分歧最大的渠道

@@ -6,12 +6,15 @@
 # 平台能不能赢，取决于用户会不会一直投下去。本章回答三个问题：这一批来的用户，比上一批留得更好吗？
 # 首投之后，有多少人走到第二、第三、第四、第五次投资？哪些用户正在滑向沉睡，而现在还召得回来？
 #
-# 口径：日是数据所在时区（dataset.yml 的 timezone）的自然日，周从周一开始，月是自然月；时间
+# :::{admonition} 口径
+# :class: dropdown
+# 日是数据所在时区（dataset.yml 的 timezone）的自然日，周从周一开始，月是自然月；时间
 # 从不换算成 UTC，所以 23:30 和次日 00:30 是两天。截至分析日还没结束的周期标为 **进行中**：
 # 不给数字、图上单独标出，绝不当成 0——还没过完的月份不是流失。“回来”和“活跃”由参数 `return_event`
 # 决定（默认：投资；也可以是任意行为或数据里的任何事件）。持有中的定期（以及按 `current_holding_days`
 # 计的活期）在到期前都算活跃，所以买了 12 个月定期的用户不会被当成沉睡或流失。数据撑不起的小节
 # 会说明缺什么、怎么补，其余小节照常生成。
+# :::
 
 # %% tags=["parameters"]
 data = None  # dataset folder, the bundled demo (data/demo) when None
@@ -62,9 +65,12 @@ with ch.section("cohorts", "同期群留存") as s:
     gb.show(plots.cohort_heatmaps(
         [window], min_cell=ch.min_cell, titles=[words.heatmap_title(window, return_event, mode, unit)],
         xlabels=[f"进入后的{retention.UNIT_NTH[unit].format(k='k')}"])[0].figure)
+    s.finding(*words.cohorts(head, unit, cohort_by, return_event, mode, ch.cell_label))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：同期群 × 周期的留存表"}
+if s.shown:
     ch.table(cohorts, "cohort_retention", "同期群 × 周期：人数、留存人数、留存率；“已结束”为否的周期不给数字",
              formats={"rate": "{:.1%}"})
-    s.finding(*words.cohorts(head, unit, cohort_by, return_event, mode, ch.cell_label))
 
 # %% [markdown]
 # ## 最近几周的周同期群
@@ -82,9 +88,12 @@ with ch.section("recent_weeks", "最近几周的周同期群") as s:
         [recent], min_cell=ch.min_cell,
         titles=[f"最近 {recent_weeks} 周的周同期群：斜线灰格是还没过完的一周，不是 0"],
         xlabels=["进入后的第 k 周"])[0].figure)
+    s.finding(*words.recent_weeks(head, recent_weeks, ch.cell_label))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：最近几周的周同期群表"}
+if s.shown:
     ch.table(recent, "cohort_retention_recent_weeks", f"最近 {recent_weeks} 周的周同期群；“已结束”为否的一周不给数字",
              formats={"rate": "{:.1%}"})
-    s.finding(*words.recent_weeks(head, recent_weeks, ch.cell_label))
 
 # %% [markdown]
 # ## 留存曲线
@@ -99,9 +108,12 @@ with ch.section("curves", "留存曲线") as s:
     shape = retention.curve_summary(cohorts, unit)
     gb.glue_all("ret_curve", shape)
     gb.show(plots.retention_curves(cohorts, pooled).figure)
+    s.finding(*words.curves(shape, unit))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：合并留存曲线的数字"}
+if s.shown:
     ch.table(pooled, "retention_curve", "合并留存曲线：第 k 期已结束的同期群合计的留存人数 / 人数",
              formats={"rate": "{:.1%}"})
-    s.finding(*words.curves(shape, unit))
 
 # %% [markdown]
 # ## 首投到五投
@@ -123,13 +135,16 @@ with ch.section("nth", "首投到五投") as s:
     ch.table(nth[["n", "users", "rate_from_first", "rate_from_previous"]], "nth_investment",
              "投资满 n 次的人数，占首投人数与占上一次人数的比例",
              formats={"rate_from_first": "{:.1%}", "rate_from_previous": "{:.1%}"})
+    s.finding(*words.nth(head, ch.cell_label))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：投资间隔，按注册渠道、按首投期限"}
+if s.shown:
     ch.table(nth, "nth_investment_gaps", "第 n-1 次到第 n 次投资的中位间隔（天）",
              formats={"rate_from_first": "{:.1%}", "rate_from_previous": "{:.1%}", "median_days_from_previous": "{:.1f}"})
     ch.table(nth_channel, "nth_investment_by_channel", "按注册渠道：投资满 n 次的人数、转化与间隔",
              formats={"rate_from_first": "{:.1%}", "rate_from_previous": "{:.1%}", "median_days_from_previous": "{:.1f}"})
     ch.table(nth_term, "nth_investment_by_term", "按首投产品期限：投资满 n 次的人数、转化与间隔",
              formats={"rate_from_first": "{:.1%}", "rate_from_previous": "{:.1%}", "median_days_from_previous": "{:.1f}"})
-    s.finding(*words.nth(head, ch.cell_label))
 
 # %% [markdown]
 # ## 生命周期状态
@@ -147,9 +162,12 @@ with ch.section("lifecycle", "生命周期状态") as s:
     head = retention.lifecycle_summary(states)
     gb.glue_all("ret", head | {"dormant_days": dormant_days, "churn_days": churn_days})
     gb.show(plots.state_bars(states, retention.STATE_LABELS, figsize=(10, 4.8)).figure)
+    s.finding(*words.lifecycle(head, dormant_days, churn_days, return_event, ch.cell_label))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：每月的状态人数与流转人数"}
+if s.shown:
     ch.table(states, "lifecycle_states", "每月末各状态的用户数；“已结束”为否的月份截至分析日", complement="period")
     ch.table(flows, "lifecycle_flows", "从上月末状态到本月末状态的人数；(entry) 为首次进入")
-    s.finding(*words.lifecycle(head, dormant_days, churn_days, return_event, ch.cell_label))
 
 # %% [markdown]
 # ## 状态流转与回流
@@ -167,9 +185,12 @@ with ch.section("transitions", "状态流转与回流") as s:
     gb.show(plots.transition_heatmap(matrix, retention.STATE_LABELS, figsize=(6, 4.8)).figure)
     ch.table(matrix.reset_index(), "lifecycle_transition_matrix", "状态流转矩阵：各完整月合计，行内占比",
              formats={st: "{:.1%}" for st in retention.STATES})
+    s.finding(*words.transitions(head, dormant_days, churn_days, ch.cell_label))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：回来的用户离开了多久"}
+if s.shown:
     ch.table(gaps, "comeback_gaps", "回来的用户离开了多久：不活跃（无操作、无持有）天数不超过 days 的比例",
              formats={"share_within": "{:.1%}"})
-    s.finding(*words.transitions(head, dormant_days, churn_days, ch.cell_label))
 
 # %% [markdown]
 # ## 流失风险用户
@@ -202,9 +223,12 @@ with ch.section("survival", "生存曲线") as s:
     gb.show(plots.survival_curves(surv.curves).figure)
     ch.table(surv.at_days, "survival_by_channel", "按注册渠道：首投后 30 / 90 / 180 天仍在活跃寿命内的比例与中位寿命（天）；空白为观察期不够或未降到一半",
              formats={"s_30": "{:.1%}", "s_90": "{:.1%}", "s_180": "{:.1%}", "median_days": "{:.0f}"})
+    s.finding(*words.survival(head, churn_days, surv.days, ch.cell_label))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：生存曲线每一天的数字"}
+if s.shown:
     ch.table(surv.curves, "survival_curves", "Kaplan-Meier 曲线：每个渠道每个有事件或截尾的天的生存率、95% 区间与风险集人数",
              formats={"survival": "{:.3f}", "ci_lower": "{:.3f}", "ci_upper": "{:.3f}"})
-    s.finding(*words.survival(head, churn_days, surv.days, ch.cell_label))
 
 # %% [markdown]
 # ## 客户价值
@@ -214,9 +238,12 @@ with ch.section("survival", "生存曲线") as s:
 # 曲线拉低，曲线也不会因为后面几个月只剩老月份而下跌。LTV 读在注册后第 `horizon_months` 个月，
 # 数据不够长时读在最老的注册月份走到的那个月。
 #
+# :::{admonition} 为什么不用概率模型 CLV
+# :class: dropdown
 # 概率模型 CLV (BG/NBD + Gamma-Gamma) 没有使用：它要求每个用户一行、把全部投资者搬出引擎；
 # 更重要的是 BG/NBD 把长时间不交易读成“大概率已流失”，而定期产品的用户在持有期内本来就不会
 # 交易，复投跟着到期走，不是泊松过程。这里给出的是按同期群实测的 LTV，不依赖模型假设。
+# :::
 
 # %%
 with ch.section("ltv", "客户价值") as s:
@@ -226,11 +253,14 @@ with ch.section("ltv", "客户价值") as s:
     head = retention.ltv_summary(ltv_all, horizon_months)
     gb.glue_all("ret", head)
     gb.show(plots.ltv_cohort_curves(ltv_cohort, ltv_all, figsize=(9, 4.8)).figure)
+    s.finding(*words.ltv(head))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：按注册渠道、按注册月份的 LTV 曲线"}
+if s.shown:
     ch.table(ltv_channel, "ltv_by_channel", "按注册渠道的 LTV 曲线：每注册用户累计收入（元）",
              formats={"ltv": "{:,.2f}"})
     ch.table(ltv_cohort, "ltv_by_cohort", "按注册月份的 LTV 曲线；“已结束”为否的月份不给数字",
              formats={"cum_revenue": "{:,.0f}", "ltv": "{:,.2f}"})
-    s.finding(*words.ltv(head))
 
 # %% [markdown]
 # ## 获客成本与 LTV/CAC

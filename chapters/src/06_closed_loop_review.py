@@ -7,12 +7,15 @@
 # 活动到底有没有用？每多带来一个响应者花了多少钱？哪些人响应了？下一轮该找谁、用什么渠道、给什么权益？
 # 本章对一次活动回答这四个问题，并把它放回历次活动之中，形成“找人 → 触达 → 评估 → 下一轮”的闭环。
 #
-# 口径：响应窗口对实验组从各自的发送时间 (sent_at) 起算，对没有发送时间的对照组从活动开始
+# :::{admonition} 口径
+# :class: dropdown
+# 响应窗口对实验组从各自的发送时间 (sent_at) 起算，对没有发送时间的对照组从活动开始
 # 时间 (start_at) 起算，长度相同（默认取活动表的 window_days），左开右闭；单批次发送时两组窗口的起点
 # 只差发送批次内的几分钟，卡片上给出最大发送延迟供判断。效果按意向处理 (intention to treat) 计算：
 # 实验组的每个人都算，无论是否送达。成本 = 发送条数 × 单条成本 + 实验组响应人数 × 单次奖励（奖励发给
 # 每一个响应者，包括本来就会响应的人）。活动前行为和资产分层都取活动开始之前的数据，活动本身不会改变它们。
 # 只复盘在分析日之前开始的活动。
+# :::
 
 # %% tags=["parameters"]
 data = None  # dataset folder, the bundled demo (data/demo) when None
@@ -80,11 +83,14 @@ with ch.section("funnel", "活动漏斗") as s:
              formats={"rate_from_previous": PCT, "rate_from_sent": PCT})
     ch.table(diag, "campaign_diagnosis", "各环节与经验阈值的比较：低于阈值的环节该调整什么",
              formats={"rate": PCT, "threshold": PCT})
+    s.finding(*words.funnel(head, diag, ch.cell_label))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：活动链接带来的拉新漏斗"}
+if s.shown:
     if camp.acquisition:
         ch.table(cr.utm_funnel(ch.ds, camp), "campaign_utm_funnel",
                  "通过带本活动 utm_campaign 链接进入的人：点击 → 安装 → 注册 → 绑卡 → 首投",
                  formats={"rate_from_previous": PCT, "rate_from_start": PCT}, counts=["people"])
-    s.finding(*words.funnel(head, diag, ch.cell_label))
 
 # %% [markdown]
 # ## 实验组与对照组
@@ -132,17 +138,23 @@ with ch.section("checks", "可信度检查") as s:
     pw = cr.power_check(eff, alpha)
     head = cr.checks_summary(srm, pw, bal, p_level=alpha)
     gb.glue_all("review", head | {"pre_days": pre_days})
-    gb.show(plots.smd_bars(bal, cr.SMD_LIMIT, pre_days).figure)
     ch.table(cr.checks_table(srm, pw, ch.cell_label), "campaign_checks", "样本比例 (SRM) 检验与最小样本量 (MDE, 80% 检验力)")
+    s.finding(*words.checks(head, pre_days))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：活动前行为的组间平衡"}
+if s.shown:
+    gb.show(plots.smd_bars(bal, cr.SMD_LIMIT, pre_days).figure)
     ch.table(bal, "campaign_balance", "活动前行为的组间比较：均值、标准化均值差与 Welch 检验 p 值",
              formats={"mean_t": "{:,.2f}", "mean_c": "{:,.2f}", "smd": "{:+.3f}", "p_value": "{:.3g}"})
-    s.finding(*words.checks(head, pre_days))
 
 # %% [markdown]
 # ## CUPED 方差缩减
 #
+# :::{admonition} 方法：怎样缩小方差
+# :class: dropdown
 # CUPED 用每个人活动前的行为 x 校正结果 y：y − θ(x − x̄)，θ = cov(x, y) / var(x) 取全体成员的合并协方差。
 # 随机分组下它不改变增量的期望，只缩小方差。引擎里只汇总每组的 n 与 y、x、y²、x²、xy 之和。
+# :::
 
 # %%
 with ch.section("cuped", "CUPED 方差缩减") as s:
@@ -150,11 +162,14 @@ with ch.section("cuped", "CUPED 方差缩减") as s:
     cup = cr.cuped(ch.ds, camp, "response", covariate, pre_days, alpha, ch.min_cell)
     head = cr.cuped_summary(cup, covariate)
     gb.glue_all("review", head)
+    s.finding(*words.cuped(head, pre_days))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：普通估计与 CUPED 估计的区间"}
+if s.shown:
     gb.show(plots.cuped_intervals(cup, cr.ESTIMATE_LABELS, covariate).figure)
     ch.table(cup, "campaign_cuped", "普通估计与 CUPED 估计：增量、标准误、区间、p 值、θ 与方差缩减比例",
              formats={"uplift": "{:+.2%}", "se": "{:.4f}", "ci_low": "{:+.2%}", "ci_high": "{:+.2%}", "p_value": "{:.3g}",
                       "theta": "{:.4f}", "variance_reduction": PCT})
-    s.finding(*words.cuped(head, pre_days))
 
 # %% [markdown]
 # ## 谁响应了
@@ -170,18 +185,24 @@ with ch.section("segments", "谁响应了") as s:
     head = cr.segment_uplifts_summary(segs)
     gb.glue_all("review", head)
     gb.show(plots.segment_uplift_panels(segs.tables).flat[0].figure)
+    s.finding(*words.segments(head))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：每个分群的增量与检验"}
+if s.shown:
     ch.table(segs.book_table(), "segment_uplift", "各分群的实验组与对照组响应率、增量、Newcombe 区间、p 值与 Holm 校正 p 值",
              formats={"rate_t": PCT, "rate_c": PCT, "uplift": "{:+.1%}", "ci_low": "{:+.1%}", "ci_high": "{:+.1%}",
                       "p_value": "{:.3g}", "p_holm": "{:.3g}", "share": PCT})
-    s.finding(*words.segments(head))
 
 # %% [markdown]
 # ### 增量模型与 Qini 曲线
 #
+# :::{admonition} 方法：双模型与交叉拟合
+# :class: dropdown
 # 双模型 (two-model / T-learner)：实验组和对照组各拟合一个逻辑回归（特征为年龄段、资产分层、注册渠道、城市等级、设备
 # 和活动前活跃天数），两者预测概率之差就是每个人的预测增量。模型在按 user_id 哈希 (固定种子) 分出的两折上交叉拟合：
 # 每个人的预测都来自没见过他的那一折，Qini 曲线因此不是自评自。特征都是类别，所以只把“折 × 特征格子 × 组 × 是否响应”
 # 的人数从引擎取出，加权拟合与逐人拟合完全等价。
+# :::
 
 # %%
 with ch.section("uplift_model", "增量模型与 Qini 曲线") as s:
@@ -193,9 +214,12 @@ with ch.section("uplift_model", "增量模型与 Qini 曲线") as s:
                              ylabel="增量响应者 (按实验组规模)").figure)
     ch.table(model.at_k, "uplift_at_k", "Uplift@k：预测增量最高的前 k 名成员中实际观察到的增量 (整格计入，覆盖比例可能略超过 k)",
              formats={"k": "{:.0%}", "share": PCT, "uplift": "{:+.1%}"})
+    s.finding(*words.uplift_model(head, TOP_K))
+
+# %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：Qini 曲线的每个点"}
+if s.shown:
     ch.table(model.qini, "qini", "Qini 曲线的点：覆盖比例、Qini 值 (增量响应者)、随机线与到此为止的增量",
              formats={"share_targeted": PCT, "qini": "{:.1f}", "random": "{:.1f}", "uplift_so_far": "{:+.1%}"})
-    s.finding(*words.uplift_model(head, TOP_K))
 
 # %% [markdown]
 # ## 历次活动
