@@ -114,7 +114,7 @@ _ENTRIES: tuple[Term, ...] = (
        "活动效果表为响应人数 ÷ 人数（响应窗口内达成目标），活动诊断表为该环节的转化率。"),
     _t("ci_low", "区间下限", "同估计值", _PCT, "measure",
        "本行估计值的双侧 1 − alpha（默认 95%）置信区间下限，单位与所估计的量相同：漏斗表为从起点转化率的 Wilson 区间，"
-       "漏斗分组检验为该分组转化率的 Wilson 区间，活动效果、历次活动、活动分群与下一轮计划为绝对增量的 Newcombe 区间，"
+       "漏斗分组检验为该分组转化率的 Wilson 区间，活动效果、历次活动与活动分群为绝对增量的 Newcombe 区间，下一轮计划为收缩后增量的近似正态区间，"
        "CUPED 表为增量的 Wald 区间，业务口径表为该行指标的区间（单位随行）；摘要的 review_ci_low 即本次活动增量的下限。"),
     _t("ci_high", "区间上限", "同估计值", _PCT, "measure",
        "本行估计值的双侧 1 − alpha（默认 95%）置信区间上限，各表所估计的量与区间方法同区间下限；"
@@ -177,8 +177,10 @@ _ENTRIES: tuple[Term, ...] = (
     _t("spend", "花费", "元", _YUAN, "measure",
        "成本表中截至分析日（含当天）的投放花费之和（utm_source 按渠道表归并到渠道）；摘要的 attr_spend 为全部渠道的合计。"),
     _t("cost_per_investor", "获客成本/首投", "元", _YUAN1, "measure",
-       "花费 ÷ 首投人数：渠道表按注册渠道归属首投人（合计行即摘要的 attr_cost_per_investor），"
-       "目标拆解表按首次触点渠道、30 天窗口漏斗中到达首投的人。"),
+       "花费 ÷ 首投人数，首投人按注册渠道归属、不限时间（合计行即摘要的 attr_cost_per_investor）。"),
+    _t("cost_per_investor_30d", "30天首投获客成本", "元", _YUAN1, "measure",
+       "花费 ÷ 30 天窗口漏斗中从广告点击走到首投的人数（按首次触点渠道）：目标拆解表用它把首投目标折算成预算；"
+       "它比不限时间的获客成本/首投高，因为窗口外才首投的人不计。"),
     _t("ltv_cac", "LTV/CAC", "倍", _X, "measure",
        "收入 ÷ 获客成本：渠道监控表为首投满 revenue_horizon_days（默认 180）天的人均收入 ÷ 获客成本/首投（按首投人），"
        "第 5 章 LTV/CAC 表为注册后第 ltv_month 个月的注册用户 LTV ÷ CAC（按注册人）；低于 1 表示该期限内还没收回获客成本。"),
@@ -199,7 +201,7 @@ _ENTRIES: tuple[Term, ...] = (
        "对照组人数 ÷ 名单人数：活动表与活动包各层为实际比例，检验力表为比较的候选比例。"),
     _t("uplift", "增量 (百分点)", "百分点", _PP, "measure",
        "实验组响应率 − 对照组响应率（意向处理，两个比例之差）：活动效果、历次活动、活动分群与 Uplift@k 为实测值，"
-       "CUPED 表为普通或 CUPED 校正后的估计，下一轮计划为所用增量（分群实测，或整体显著时的整体增量），本轮计划为计划增量；"
+       "CUPED 表为普通或 CUPED 校正后的估计，下一轮计划为分群实测增量向整体增量收缩后的估计，本轮计划为计划增量；"
        "摘要的 review_uplift 即本次活动的增量。"),
     _t("users_t", "实验组人数", "人", _COUNT, "count",
        "参与比较的实验组成员人数（意向处理：无论是否送达都算）。"),
@@ -218,6 +220,10 @@ _ENTRIES: tuple[Term, ...] = (
     _t("expected_incremental", "预期增量响应", "人", _ONE, "measure",
        "计划中预期多带来的响应者：下一轮计划为目标人数 × 所用增量，本轮计划为实验组人数 × 计划增量；"
        "摘要的 review_plan_incremental 为下一轮预算内各分群的合计。"),
+    _t("expected_incremental_low", "预期增量响应下限", "人", _ONE, "measure",
+       "下一轮预算内各分群 目标人数 × 收缩后增量区间下限 之和（各分群区间下限同时出现的保守情形）。"),
+    _t("expected_incremental_high", "预期增量响应上限", "人", _ONE, "measure",
+       "下一轮预算内各分群 目标人数 × 收缩后增量区间上限 之和。"),
     _t("expected_cost", "预期成本", "元", _YUAN, "measure",
        "计划的预期成本：发送条数 × 单条发送成本 + 预期响应人数 × 单次奖励成本（奖励发给每个响应者）。"),
     _t("offer", "权益", "文本", None, "text",
@@ -514,9 +520,13 @@ _ENTRIES: tuple[Term, ...] = (
     _t("target_investors", "目标首投人数", "人", _ONE, "measure", "下一阶段新增首投目标 × 该渠道现有首投人占比。"),
     _t("target_registrations", "目标注册人数", "人", _COUNT, "measure", "目标首投人数 ÷ 注册到首投率。"),
     _t("target_clicks", "目标点击人数", "人", _COUNT, "measure", "目标注册人数 ÷ 点击到注册率。"),
-    _t("budget", "所需预算", "元", _YUAN, "measure", "目标首投人数 × 获客成本/首投；没有花费的渠道为 0，花费未知时为空。"),
+    _t("budget", "所需预算", "元", _YUAN, "measure", "目标首投人数 × 30天首投获客成本；没有花费的渠道为 0，花费未知时为空。"),
     _t("basis", "选人依据", "文本", None, "key",
-       "分群显著：该分群 Holm 校正后增量显著为正；整体显著：没有这样的分群但活动整体显著，按整体增量。"),
+       "分群显著：该分群 Holm 校正后增量显著为正；整体显著，按分群收缩：没有这样的分群但活动整体显著，在不显著为负的分群里选。"
+       "两种依据下所用增量都是分群实测增量向整体增量收缩后的估计。"),
+    _t("shrink_weight", "收缩权重", "系数", _X, "measure",
+       "下一轮计划所用增量中本分群实测增量的权重 τ²/(τ²+v)：1 为只用分群自己的估计，0 为整体增量"
+       "（分群间差异不超出抽样误差，或分群的一组没有人）。"),
     _t("targets", "目标人数", "人", _COUNT, "count",
        "该分群中本活动未响应的实验组成员与全部对照组成员（下一轮名单）；摘要的 review_plan_targets 为预算内各分群合计。"),
     _t("segment_uplift", "分群实测增量", "百分点", _PP, "measure", "该分群本次活动的实测增量（实验组响应率 − 对照组响应率）。"),
@@ -628,6 +638,8 @@ SUMMARY_ALIASES: dict[str, str] = {
     "review_offer": "offer",
     "review_plan_targets": "targets",
     "review_plan_incremental": "expected_incremental",
+    "review_plan_inc_low": "expected_incremental_low",
+    "review_plan_inc_high": "expected_incremental_high",
 }
 
 

@@ -381,7 +381,19 @@ class Rates:
     uplift_high: float | None = None
 
     def people(self, users: float) -> Estimate:
-        """Value `users` people reached by a contact: users × uplift × V, its range, users × V."""
+        """Value `users` people reached by a contact: users × uplift × V, its range, users × V.
+
+        Parameters
+        ----------
+        users : float
+            People reached (or investors, weighted by their share of the money).
+
+        Returns
+        -------
+        Estimate
+            expected, low and high from the uplift and its interval (None without one);
+            ceiling users × V (None without V, and then nothing else either).
+        """
         ceiling = users * self.vpi if self.vpi is not None else None
         if ceiling is None or self.uplift is None:
             return Estimate(None, None, None, ceiling)
