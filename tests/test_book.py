@@ -273,10 +273,35 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 # Loads each chapter page in an iframe as wide as a desktop (1400 px) and as a phone (390 px),
 # and reports pages wider than their window and figures with fewer than twice their shown pixels.
+# At 1400 px it also reads the page's main content (article.bd-article; folded details included,
+# scripts, styles, code blocks and the search UI left out) and reports raw values a reader must
+# not see (True/False/nan/None/inf/NaT/<NA> as whole words, e-notation numbers), table headers in
+# snake_case and tables of more than 8 columns (a folded table's first rows are its copy: skipped).
 LAYOUT_CHECK = """<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><pre id="out">pending</pre>
 <script>
+const RAW = /(?<![A-Za-z0-9_.])(?:True|False|nan|NaN|None|-?inf|NaT|<NA>|[-+]?[0-9]+(?:[.][0-9]+)?[eE][-+]?[0-9]+)(?![A-Za-z0-9_.])/g;
+const SNAKE = /^[a-z][a-z0-9]*(_[a-z0-9]+)+$/;
+const SKIP = 'script, style, pre, .highlight, table.gl-preview, .gl-table-tools, .search-button-field, .search-button, .bd-search, form';
+function readable(page, doc, report) {
+  const root = doc.querySelector('article.bd-article') || doc.querySelector('main') || doc.body;
+  const walker = doc.createTreeWalker(root, 4);  // text nodes, one at a time (cells are not glued together)
+  const raw = new Set();
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (n.parentElement && n.parentElement.closest(SKIP)) continue;
+    for (const m of n.nodeValue.matchAll(RAW)) raw.add(page + ': ' + m[0] + ' in "' + n.nodeValue.trim().slice(0, 60) + '"');
+  }
+  report.raw.push(...raw);
+  for (const t of root.querySelectorAll('table')) {
+    if (t.classList.contains('gl-preview')) continue;
+    let cols = 0;
+    for (const r of t.rows) cols = Math.max(cols, [...r.cells].reduce((a, c) => a + (c.colSpan || 1), 0));
+    const head = [...t.querySelectorAll('th')].map(th => th.textContent.trim());
+    if (cols > 8) report.wide.push(page + ': ' + cols + ' columns [' + head.slice(0, 4).join(', ') + ' ...]');
+    for (const h of head) if (SNAKE.test(h)) report.snake.push(page + ': ' + h);
+  }
+}
 async function check() {
-  const report = {checked: [], overflow: [], blurry: [], figures: 0};
+  const report = {checked: [], overflow: [], blurry: [], figures: 0, raw: [], snake: [], wide: [], tables: 0};
   for (const page of PAGES) {
     for (const width of [1400, 390]) {
       const frame = document.createElement('iframe');
@@ -294,6 +319,10 @@ async function check() {
           report.blurry.push(page + ' @' + width + ': ' + img.naturalWidth + ' for ' + img.clientWidth);
         }
       }
+      if (width === 1400) {
+        readable(page, doc, report);
+        report.tables += doc.querySelectorAll('article table').length;
+      }
       report.checked.push(page + ' @' + width);
       frame.remove();
     }
@@ -304,19 +333,15 @@ check().catch(e => { document.getElementById('out').textContent = 'ERROR ' + e; 
 </script></body></html>"""
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")
-def test_chapter_pages_fit_a_phone_and_a_desktop_in_headless_chromium(tmp_path: Path) -> None:
-    """At 1400 and 390 px no chapter page is wider than the window (wide tables scroll in their
-    own box, figures shrink) and every figure has at least twice the pixels it is shown with."""
+def _layout_report(html: Path, pages: list[str], profile: Path) -> dict:
+    """Serve the html folder, run LAYOUT_CHECK on `pages` (paths relative to it) in headless
+    Chromium, and return its report."""
     import functools
     import http.server
     import json
     import subprocess
     import threading
 
-    html = _demo_book(tmp_path)
-    pages = [f"chapters/{Path(f).name}.html" for f in _toc_files() if f.startswith("chapters/")]
     (html / "layout.html").write_text(LAYOUT_CHECK.replace("PAGES", json.dumps(pages)),
                                       encoding="utf-8")
 
@@ -329,7 +354,7 @@ def test_chapter_pages_fit_a_phone_and_a_desktop_in_headless_chromium(tmp_path: 
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--disable-extensions", f"--user-data-dir={tmp_path / 'profile'}",
+                 "--no-first-run", "--disable-extensions", f"--user-data-dir={profile}",
                  "--virtual-time-budget=120000", "--dump-dom",
                  f"http://127.0.0.1:{server.server_address[1]}/layout.html"]
         dom = subprocess.run(flags, capture_output=True, text=True, timeout=300).stdout
@@ -337,7 +362,53 @@ def test_chapter_pages_fit_a_phone_and_a_desktop_in_headless_chromium(tmp_path: 
         server.shutdown()
     found = re.search(r'<pre id="out">(.*?)</pre>', dom, re.S)
     assert found and not found.group(1).startswith(("pending", "ERROR")), dom[-500:]
-    report = json.loads(found.group(1).replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&"))
+    return json.loads(found.group(1).replace("&gt;", ">").replace("&lt;", "<").replace("&amp;", "&"))
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")
+def test_the_layout_check_finds_raw_values_snake_case_headers_and_wide_tables(tmp_path: Path) -> None:
+    """The browser check on a hand-made page: it reports what a reader must not see, and only
+    that (not in scripts, code blocks, the search box or a folded table's first rows)."""
+    head = "".join(f"<th>列{i}</th>" for i in range(9))
+    bad = f"""<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
+<div class="search-button-field">None</div>
+<article class="bd-article"><p>转化率为 nan，p 值 3.82e-85，标记 True。</p><p>正常：1,234 人、12.5%、2026-01-01。</p>
+<script>var x = None;</script><pre>inf = None</pre>
+<table class="gl-table"><thead><tr><th>user_count</th><th>人数</th></tr></thead>
+<tbody><tr><td>&lt;NA&gt;</td><td>-inf</td></tr></tbody></table>
+<table class="gl-table gl-preview"><thead><tr>{head}</tr></thead><tbody><tr><td>False</td></tr></tbody></table>
+<details class="gl-more"><summary>展开</summary>
+<table class="gl-table"><thead><tr>{head}</tr></thead><tbody><tr><td>NaT</td></tr></tbody></table></details>
+<div class="gl-table-tools"><input placeholder="None"><span>NaN</span></div>
+</article></body></html>"""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "bad.html").write_text(bad, encoding="utf-8")
+    (tmp_path / "site" / "good.html").write_text(
+        '<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><article class="bd-article">'
+        "<p>转化率 12.5%，共 1,234 人，e 值以上无。</p><table><tr><th>渠道</th></tr><tr><td>否</td></tr></table>"
+        "</article></body></html>", encoding="utf-8")
+    report = _layout_report(tmp_path / "site", ["bad.html", "good.html"], tmp_path / "profile")
+    assert sorted(r.split(": ", 1)[1].split(" in ")[0] for r in report["raw"]) == sorted(
+        ["nan", "3.82e-85", "True", "<NA>", "-inf", "NaT"]), report["raw"]
+    assert all(r.startswith("bad.html") for r in report["raw"])
+    assert report["snake"] == ["bad.html: user_count"]
+    assert report["wide"] == ["bad.html: 9 columns [列0, 列1, 列2, 列3 ...]"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (apt-get install -y chromium)")
+def test_chapter_pages_fit_a_phone_and_a_desktop_in_headless_chromium(tmp_path: Path) -> None:
+    """At 1400 and 390 px no chapter page is wider than the window (wide tables scroll in their
+    own box, figures shrink) and every figure has at least twice the pixels it is shown with;
+    the chapters' main content shows no raw value (True, nan, None, 3.82e-85 ...), no snake_case
+    table header and no table of more than 8 columns."""
+    html = _demo_book(tmp_path)
+    pages = [f"chapters/{Path(f).name}.html" for f in _toc_files() if f.startswith("chapters/")]
+    report = _layout_report(html, pages, tmp_path / "profile")
     assert len(report["checked"]) == 2 * len(pages) and report["figures"] > 20
+    assert report["tables"] > 20, "the chapters' tables were read"
     assert report["overflow"] == [], report["overflow"][:5]
     assert report["blurry"] == [], report["blurry"][:5]
+    assert report["raw"] == [], report["raw"][:10]
+    assert report["snake"] == [], report["snake"][:10]
+    assert report["wide"] == [], report["wide"][:10]
