@@ -295,7 +295,7 @@ def test_retention_and_survival_curves():
     pooled = pd.DataFrame({"period": [0, 1], "rate": [1.0, 0.45]})
     ax = plots.retention_curves(cohorts, pooled)
     assert len(lines(ax)) == 3  # two cohorts, the pooled curve
-    assert lines(ax)[-1].get_label() == "合并 (pooled)" and tick(ax, 0.45) == "45%"
+    assert lines(ax)[-1].get_label() == "合并" and tick(ax, 0.45) == "45%"
     km = pd.DataFrame({"group": ["DSP"] * 2 + ["百度搜索"] * 2, "day": [0, 30] * 2,
                        "survival": [1.0, 0.5, 1.0, 0.8]})
     ax = plots.survival_curves(km)
@@ -412,7 +412,7 @@ def test_ci_errorbars_capsize_and_qini_labels():
     assert [t.get_text() for t in ax.get_legend().get_texts()][0] == "按预测增量排序"
     ax = plots.qini_curve(qini, label="按预测增量排序 (two-model)", ylabel="增量响应者 (按实验组规模)")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["按预测增量排序 (two-model)",
-                                                                   "随机 (random)"]
+                                                                   "随机排序"]
     assert ax.get_ylabel() == "增量响应者 (按实验组规模)"
 
 
@@ -421,15 +421,13 @@ def test_campaign_funnel_bars_label_counts_through_suppression():
                           "users": [50, 40, 5], "reached": [50, 40, 12],
                           "rate_from_previous": [np.nan, 0.8, 0.125]}, index=[7, 8, 9])
     ax = plots.campaign_funnel_bars(total, "C1", label=label)
-    # a pale bar (reached) and a solid one (on the path) per step
-    assert len(bars(ax)) == 6
-    assert [b.get_width() for b in bars(ax)] == [50, 40, 12, 50, 40, 5]
-    # 5 on the path is a small cell; the first step has no previous one
-    assert texts(ax) == [" 50", " 40  (80.0%)", " <10  (12.5%)"]
-    assert [t.get_position()[0] for t in ax.texts] == [50, 40, 12]  # at the longer bar
-    assert ax.get_xlim() == (0, pytest.approx(65.0))
-    assert "C1" in ax.get_title()
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["到达 (reached)", "沿路径 (on the path)"]
+    # one bar per step, the members who came down the path (test_plots_readers: nested only)
+    assert [b.get_width() for b in bars(ax)] == [50, 40, 5]
+    # 5 on the path and 7 off it are small cells; the first step has no previous one
+    assert texts(ax) == [" 50", " 40  (80.0%)", " <10  (12.5%)；另有 <10 人未沿路径达成"]
+    assert [t.get_position()[0] for t in ax.texts] == [50, 40, 5]  # at the bar's end
+    assert ax.get_xlim() == (0, pytest.approx(80.0))
+    assert "C1" in ax.get_title() and ax.get_legend() is None
 
 
 def test_response_rate_bars():
