@@ -370,3 +370,60 @@ def test_engines_agree(engine_pair):
 
     duck, other = both(_all, engine_pair)
     same_numbers(duck, other)
+
+
+def test_headline_changes_table_by_hand(shop: Dataset):
+    h = P.headline_changes(shop, periods=("month",))
+    t = h.table()
+    assert list(t.measure) == ["新注册用户", "新首投用户", "投资额 (元)"]
+    assert t.current_period.tolist() == ["2026-02"] * 3 and len(t.columns) == 8
+    # the three by-hand results above, one row each
+    assert t.value.tolist() == [3.0, 2.0, 1600.0] and t.prev_value.tolist() == [1.0, 1.0, 2000.0]
+    assert t.prev_change.tolist() == pytest.approx([2.0, 1.0, -0.2])
+    assert t.yoy_change.iloc[0] == pytest.approx(0.5) and t.note.iloc[0] == ""
+    assert t.note.iloc[1] == "数据始于 2025-02-03，不含完整的去年同月（2025-02），无同比"
+    assert not h.missing
+    glued = h.glue_values()
+    assert glued["registrations_month_value"] == 3 and type(glued["registrations_month_value"]) is int
+    assert glued["investment_amount_month_prev_change"] == pytest.approx(-0.2)
+    assert glued["registrations_month_label"] == "2026-02" and len(glued) == 12
+
+
+def test_headline_changes_say_what_the_data_does_not_cover(tmp_path):
+    # sign-ups only from 2026-02-10: February itself is not covered, so no row is compared and
+    # the table says why instead of showing a part of a month as a month
+    folder = write_dataset(tmp_path / "late", fmt="csv",
+                           config={"name": "late", "analysis_date": "2026-02-28"},
+                           users=[user("A", "2026-02-10 10:00:00")],
+                           events=[event("register", "2026-02-10 10:00:00", "A", "AA")],
+                           transactions=[txn("T1", "A", "2026-02-11 10:00:00", 100.0)])
+    h = P.headline_changes(open_dataset(folder), periods=("month",))
+    assert not h.changes and len(h.missing) == 3
+    t = h.table()
+    assert t.value.isna().all() and t.note.str.startswith("数据不覆盖最近一个完整的月").all()
+    with pytest.raises(ValueError, match="period"):
+        P.headline_changes(open_dataset(folder), periods=("day",))
+
+
+def test_headline_changes_in_words(shop: Dataset):
+    finding, action = W.headline_changes(P.headline_changes(shop, periods=("month",)))
+    # the by-hand results above: registrations +200%, first investors +100%, amount -20%
+    assert finding == ("2026 年 2 月新注册 3 人，环比 +200.0%，同比 +50.0%；"
+                       "2026 年 2 月新首投 2 人，环比 +100.0%，"
+                       "数据始于 2025-02-03，不含完整的去年同月（2025-02），无同比；"
+                       "2026 年 2 月投资额 1,600元，环比 -20.0%，"
+                       "数据始于 2025-02-03，不含完整的去年同月（2025-02），无同比。")
+    # the largest move of registrations or first investors leads the action
+    assert action.startswith("新注册环比 +200.0%：确认增长来自哪个渠道")
+    assert "没有同比" not in action  # registrations had one
+    empty = P.HeadlineChanges({}, {})
+    assert W.headline_changes(empty)[0].startswith("数据不覆盖任何一个完整的月或周")
+
+
+def test_a_fall_and_no_year_ago_in_words(shop: Dataset):
+    h = P.headline_changes(shop, periods=("month",))
+    fall = P.PeriodChange(**{**h.changes[("registrations", "month")].__dict__,
+                             "prev_change": -0.25, "yoy_change": float("nan"), "yoy_why_not": "无"})
+    only = P.HeadlineChanges({("registrations", "month"): fall}, {})
+    _finding, action = W.headline_changes(only, fmt=lambda n: "<10")
+    assert action.startswith("新注册环比 -25.0%：先按渠道看是哪里少了") and action.endswith("即可得到同比。")

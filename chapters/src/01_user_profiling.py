@@ -22,6 +22,8 @@ seed = 7  # random seed of the clustering
 # %%
 import growthloop.book as gb
 from growthloop import plots, profiling
+from growthloop.metrics import period
+from growthloop.present.findings import period as period_words
 from growthloop.present.findings import profiling as words
 
 ch = gb.chapter("01_user_profiling", data, analysis_date, out_dir, min_cell_size, channel_map)
@@ -40,6 +42,20 @@ with ch.section("overview", "总览") as s:
     span = profiling.signup_span(wide)
     gb.glue_all("prof", head | span)
     s.finding(*words.overview(head, span, ch.cell_label))
+
+# %% [markdown]
+# ## 新增与环比
+#
+# 口径：最近一个完整的自然月和自然周（周一至周日，Asia/Shanghai），与上一期比是环比，与一年前的同一期比是同比。
+# 含分析日的月或周只有分析日是它的最后一天时才算完整；数据不覆盖的上期或去年同期记为空、不当作 0，原因写在“说明”里。
+
+# %%
+with ch.section("period_changes", "新增与环比") as s:
+    changes = period.headline_changes(ch.ds)
+    gb.glue_all("prof", changes.glue_values())
+    ch.table(changes.table(), "period_changes", "头条指标最近一个完整的月与周：本期、上期、去年同期与变化",
+             counts=("value", "prev_value", "yoy_value"))
+    s.finding(*period_words.headline_changes(changes, ch.cell_label))
 
 # %% [markdown]
 # ## 用户构成

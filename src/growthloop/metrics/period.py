@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import ibis
+import pandas as pd
 
 from growthloop.errors import NotAvailable
 from growthloop.marts.investments import investments
@@ -489,3 +490,97 @@ def investment_amount(ds: Dataset, period: str = "month") -> PeriodChange:
     begin = _start_or_stop(ds, "transactions", "txn_time", "投资记录")
     return period_change(investments(ds), "txn_time", ds.analysis_date, period=period,
                          measure="sum", column="amount", data_start=begin)
+
+
+#: The book's headline metrics with a period comparison: key -> (name shown, wrapper).
+HEADLINE_METRICS: dict[str, tuple[str, Any]] = {
+    "registrations": ("新注册用户", registrations),
+    "first_investors": ("新首投用户", first_investors),
+    "investment_amount": ("投资额 (元)", investment_amount),
+}
+
+
+@dataclass
+class HeadlineChanges:
+    """The headline metrics per period (`headline_changes`): what was compared, what could not be.
+
+    Attributes
+    ----------
+    changes : dict of (str, str) to PeriodChange
+        By (metric key, period), in HEADLINE_METRICS then `periods` order.
+    missing : dict of (str, str) to NotAvailable
+        The pairs whose latest complete period the data does not cover, with why.
+    """
+
+    changes: dict[tuple[str, str], PeriodChange]
+    missing: dict[tuple[str, str], NotAvailable]
+
+    def glue_values(self) -> dict[str, int | float | str]:
+        """The numbers a chapter glues: ``<metric>_<period>_value``, ``_prev_change``,
+        ``_yoy_change`` and ``_label`` for each pair compared (plain Python values).
+
+        Returns
+        -------
+        dict of str to int, float or str
+            E.g. ``registrations_month_prev_change``; a change is NaN when it is missing.
+        """
+        out: dict[str, int | float | str] = {}
+        for (key, period), c in self.changes.items():
+            plain = c.to_dict()
+            for field in ("label", "value", "prev_change", "yoy_change"):
+                out[f"{key}_{period}_{field}"] = plain[field]
+        return out
+
+    def table(self) -> pd.DataFrame:
+        """One row per metric and period: the book's table of 环比 and 同比.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns measure (the metric's name), current_period (the period shown: 2026-06 for a
+            month, 2026-W26 for a week), value, prev_value, prev_change (环比), yoy_value,
+            yoy_change (同比) and note (why a comparison is missing; "" when both are given); a
+            missing pair is a row with only its note.
+        """
+        rows = []
+        for (key, _period), c in self.changes.items():
+            why = "；".join(w for w in (c.prev_why_not, c.yoy_why_not) if w)
+            rows.append(dict(measure=HEADLINE_METRICS[key][0], current_period=c.label,
+                             value=float(c.value), prev_value=float(c.prev_value),
+                             prev_change=c.prev_change, yoy_value=float(c.yoy_value),
+                             yoy_change=c.yoy_change, note=why))
+        for (key, period), err in self.missing.items():
+            rows.append(dict(measure=HEADLINE_METRICS[key][0], current_period="",
+                             value=NAN, prev_value=NAN, prev_change=NAN, yoy_value=NAN, yoy_change=NAN,
+                             note=f"数据不覆盖最近一个完整的{UNIT_NAMES[period]}：{err.missing}"))
+        return pd.DataFrame(rows, columns=["measure", "current_period", "value", "prev_value",
+                                           "prev_change", "yoy_value", "yoy_change", "note"])
+
+
+def headline_changes(ds: Dataset, periods: tuple[str, ...] = PERIODS) -> HeadlineChanges:
+    """环比 and 同比 of every headline metric (HEADLINE_METRICS) for each period.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset.
+    periods : tuple of str, default ("month", "week")
+        The periods, in order.
+
+    Returns
+    -------
+    HeadlineChanges
+        The comparisons, and the metrics the data cannot compare (a table missing, or data
+        that does not cover the latest complete period) with the reason.
+    """
+    for p in periods:
+        _check("period", p, PERIODS)
+    changes: dict[tuple[str, str], PeriodChange] = {}
+    missing: dict[tuple[str, str], NotAvailable] = {}
+    for key, (_name, wrapper) in HEADLINE_METRICS.items():
+        for p in periods:
+            try:
+                changes[(key, p)] = wrapper(ds, p)
+            except NotAvailable as err:
+                missing[(key, p)] = err
+    return HeadlineChanges(changes, missing)

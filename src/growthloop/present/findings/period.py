@@ -12,7 +12,7 @@ import datetime as dt
 import math
 from collections.abc import Callable
 
-from growthloop.metrics.period import PeriodChange
+from growthloop.metrics.period import HeadlineChanges, PeriodChange
 from growthloop.present.findings import plain_count
 from growthloop.present.theme import yuan
 
@@ -117,3 +117,57 @@ def change_text(c: PeriodChange, what: str = "", fmt: Callable[[float], str] | N
     return (f"{period_name(c.start, c.period)}{what} {value}，"
             f"{change_word('环比', c.prev_change, c.prev_why_not)}，"
             f"{change_word('同比', c.yoy_change, c.yoy_why_not)}")
+
+
+#: A 环比 change beyond this (either way) is worth an action.
+NOTABLE_CHANGE = 0.10
+
+
+def headline_changes(h: HeadlineChanges, fmt: Callable[[float], str] | None = None) -> tuple[str, str]:
+    """The finding and the action of the book's 环比 / 同比 section (`metrics.period.headline_changes`).
+
+    Parameters
+    ----------
+    h : HeadlineChanges
+        The comparisons.
+    fmt : callable, optional
+        Formats a count of people (``ch.cell_label``).
+
+    Returns
+    -------
+    tuple of str
+        (finding, action). The finding gives each metric's latest complete month (the week when
+        no month is covered) with its 环比 and 同比; the action follows the largest 环比 move of
+        new registrations or first investors beyond NOTABLE_CHANGE, and asks for a longer export
+        when no 同比 could be computed.
+    """
+    names = {"registrations": "新注册", "first_investors": "新首投", "investment_amount": "投资额"}
+    parts, shown = [], []
+    for key, what in names.items():
+        c = h.changes.get((key, "month")) or h.changes.get((key, "week"))
+        if c is None:
+            continue
+        shown.append((key, c))
+        parts.append(change_text(c, what, fmt=None if c.measure == "sum" else fmt))
+    if not parts:
+        return ("数据不覆盖任何一个完整的月或周，无法计算环比和同比。",
+                "导出至少两个完整自然月的注册与投资记录后重跑本章。")
+    finding = "；".join(parts) + "。"
+    moves = [(abs(c.prev_change), key, c) for key, c in shown
+             if key != "investment_amount" and not math.isnan(c.prev_change)
+             and abs(c.prev_change) >= NOTABLE_CHANGE]
+    if moves:
+        _size, key, c = max(moves, key=lambda m: (m[0], m[1]))
+        what = names[key]
+        if c.prev_change < 0:
+            action = (f"{what}{change_word('环比', c.prev_change, '')}：先按渠道看是哪里少了"
+                      "（第 3 章每周趋势），再看投放花费是否同步下降；只是季节或节假日波动时，对比同比确认。")
+        else:
+            action = (f"{what}{change_word('环比', c.prev_change, '')}：确认增长来自哪个渠道、"
+                      "是否来自一次性活动（第 3 章每周趋势、第 6 章活动台账），再决定是否加码。")
+    else:
+        action = (f"环比变化都在 {NOTABLE_CHANGE:.0%} 以内：按月跟踪即可，变化超过 {NOTABLE_CHANGE:.0%} 时"
+                  "回到第 3 章按渠道拆开看。")
+    if all(math.isnan(c.yoy_change) for _key, c in shown):
+        action += "没有同比：导出覆盖去年同期的历史数据后，用同样的参数重跑即可得到同比。"
+    return finding, action
