@@ -156,15 +156,13 @@ BY_CHANNEL = pd.DataFrame({
 })
 
 
-def test_segment_rate_bars():
-    ax = plots.segment_rate_bars(BY_CHANNEL, ["百度搜索", "DSP"], title="t")
-    # the first step has no rate from a previous one; 2 steps x 2 segments, channel colours
-    assert len(bars(ax)) == 4
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["百度搜索", "DSP"]
+def test_segment_rate_panels_use_channel_colours():
+    axes = plots.segment_rate_panels(BY_CHANNEL, ["百度搜索", "DSP"], ncols=2)
+    # the first step has no rate from a previous one: 2 steps, 2 panels of 2 bars each
+    assert [ax.get_title() for ax in axes.flat] == ["注册", "首投"]
+    assert all(len(bars(ax)) == 2 for ax in axes.flat)
     colours = channel_palette(["百度搜索", "DSP"])
-    assert ax.containers[0][0].get_facecolor()[:3] == pytest.approx(
-        sns.desaturate(colours["百度搜索"], 0.75))  # seaborn's bar saturation
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["注册", "首投"]
+    assert bars(axes.flat[0])[0].get_facecolor()[:3] == pytest.approx(colours["百度搜索"][:3])
 
 
 def test_time_histogram_and_paired_bars():

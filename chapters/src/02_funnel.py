@@ -82,13 +82,15 @@ with ch.section("breakdown", "渠道拆分") as s:
                            "small_segments": seg["too_small"], "best_segment": seg["best"],
                            "worst_segment": seg["worst"]})
     top = funnel.top_segments(by_channel, 8)
-    gb.show(plots.segment_rate_bars(by_channel, top, title=f"人数最多的 {len(top)} 个分组每一步的转化率 ({breakdown})").figure)
+    shown = gb.suppress(by_channel, ch.min_cell, complement="step")  # the figure shows what the table shows
+    by_name = funnel.breakdown_label(breakdown, spec)
+    gb.show(plots.segment_rate_panels(shown, top, title=f"按{by_name}：人数最多的 {len(top)} 个分组每一步的转化率").flat[0].figure)
     ch.table(by_channel, "funnel_by_segment", "每个分组每一步的人数与转化率",
              formats={c: "{:.1%}" for c in ("rate_from_start", "rate_from_previous", "ci_low", "ci_high", "ci_prev_low", "ci_prev_high")},
              complement="step")
     ch.table(tests, "funnel_segment_tests", "每个分组对其余分组合计的双比例 z 检验 (Holm 校正)；不足 30 人不下结论",
              formats={"rate": "{:.1%}", "ci_low": "{:.1%}", "ci_high": "{:.1%}", "rest_rate": "{:.1%}", "diff": "{:+.1%}", "p_value": "{:.3g}", "p_holm": "{:.3g}", "chi2_p": "{:.3g}"})
-    s.finding(*words.breakdown(seg, breakdown, spec.label(focus)))
+    s.finding(*words.breakdown(seg, by_name, spec.label(focus)))
 
 # %% [markdown]
 # ## 转化时长

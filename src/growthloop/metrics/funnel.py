@@ -156,6 +156,12 @@ WIDE_BREAKDOWNS = (
     "gender",
 )
 CHANNEL_BREAKDOWNS = ("first_touch", "last_touch")
+#: How the page names a breakdown (the parameter's value stays the analyst's).
+BREAKDOWN_LABELS: dict[str, str] = {
+    "signup_channel": "注册渠道", "reg_month": "注册月份", "age_band": "年龄段", "province": "省份",
+    "region": "地区", "city_tier": "城市等级", "device_os": "设备", "gender": "性别",
+    "first_touch": "首次触点渠道", "last_touch": "注册前末次触点渠道",
+}
 #: segment of people who never signed up (no wide-table row)
 ANONYMOUS = "未注册"
 #: fewer settled people than this in a segment: no significance verdict
@@ -798,6 +804,33 @@ def _segment_table(
 def _ratio(a: int, b: int) -> float:
     return float(a) / float(b) if b else float("nan")
 
+
+
+def breakdown_label(breakdown: str, spec: FunnelSpec | None = None) -> str:
+    """The breakdown as the page names it: 注册渠道, 首次触点渠道, 「绑卡」时的渠道.
+
+    Parameters
+    ----------
+    breakdown : str
+        A breakdown of :func:`funnel` (WIDE_BREAKDOWNS, CHANNEL_BREAKDOWNS or "step:<name>").
+    spec : FunnelSpec or None, default None
+        The funnel, to name a step breakdown's step by its label.
+
+    Returns
+    -------
+    str
+        The Chinese name; an unknown breakdown is returned as given.
+
+    Examples
+    --------
+    >>> breakdown_label("last_touch"), breakdown_label("step:bind_card")
+    ('注册前末次触点渠道', '「bind_card」时的渠道')
+    """
+    if breakdown.startswith("step:"):
+        step = breakdown[5:]
+        name = spec.label(step) if spec is not None and step in spec.steps else step
+        return f"「{name}」时的渠道"
+    return BREAKDOWN_LABELS.get(breakdown, breakdown)
 
 def funnel(
     ds: Dataset,

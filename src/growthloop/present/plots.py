@@ -32,7 +32,7 @@ __all__ = [
     "ltv_channel_curves", "ltv_cohort_curves", "migration_heatmap", "model_heatmap", "no_data",
     "nth_bars", "nth_rate_lines", "paired_bars", "percent_axis", "qini_curve", "rate_lines",
     "response_rate_bars", "retention_curves", "revenue_per_yuan_bars", "rf_heatmap",
-    "segment_rate_bars", "segment_rate_panels", "segment_uplift_panels", "share_bars", "share_panels", "silhouette",
+    "segment_rate_panels", "segment_uplift_panels", "share_bars", "share_panels", "silhouette",
     "smd_bars", "state_bars", "survival_curves", "time_histogram", "transition_heatmap",
     "value_vs_cost", "weekly_trend_lines",
 ]
@@ -456,46 +456,6 @@ def goal_budget_bars(plan: pd.DataFrame, target_investors: float, ax: Axes | Non
     ax.set(xlabel="所需预算 (元)", ylabel="",
            title=f"新增 {target_investors} 名首投用户：各渠道要交付的量与预算")
     ax.set_xlim(0, shown.budget.max() * 1.5)
-    return ax
-
-
-def segment_rate_bars(frame: pd.DataFrame, segments: Sequence[str], ax: Axes | None = None,
-                      title: str | None = None, legend_title: str = "渠道",
-                      figsize: tuple[float, float] = (9, 4.8)) -> Axes:
-    """Each step's rate from the previous step, one bar per segment (channel colours).
-
-    `frame` is a funnel table with a breakdown; the first step (no previous step) and segments
-    not in `segments` are left out; `segments` gives the legend order.
-
-    Parameters
-    ----------
-    frame : pandas.DataFrame
-        A `funnel.funnel` table with a breakdown (segment, step, label, rate_from_previous).
-    segments : sequence of str
-        The segments shown, in legend order (`funnel.top_segments`).
-    ax : matplotlib.axes.Axes, optional
-        The axes to draw on; a new figure when None.
-    title : str, optional
-        The title; none when None.
-    legend_title : str, default "渠道"
-        The legend's title.
-    figsize : tuple of float, default (9, 4.8)
-        The new figure's size in inches.
-
-    Returns
-    -------
-    matplotlib.axes.Axes
-        The axes drawn on.
-    """
-    ax = _ax(ax, figsize)
-    segments = list(segments)
-    first = frame.step.iloc[0] if len(frame) else None
-    shown = frame[frame.segment.isin(segments) & (frame.step != first)]
-    sns.barplot(shown, x="label", y="rate_from_previous", hue="segment", hue_order=segments,
-                palette=channel_palette(segments), ax=ax)
-    ax.set(xlabel="", ylabel="从上一步的转化率", title=title)
-    percent_axis(ax)
-    ax.legend(title=legend_title, fontsize=8, loc="upper left", bbox_to_anchor=(1, 1))
     return ax
 
 
