@@ -350,7 +350,7 @@ def test_stitching_and_monitor_by_hand(tmp_path):
     assert m.revenue_90d["百度搜索"] == pytest.approx(15.0)
     # ROI at 180 days: (12 * 2 investors - 60) / 60; LTV/CAC = 12 / 30
     assert m.roi_180d["信息流广告"] == pytest.approx((24 - 60) / 60)
-    assert m.ltv_cac["信息流广告"] == pytest.approx(12 / 30)
+    assert m.revenue_per_yuan["信息流广告"] == pytest.approx(12 / 30)
     # retention: U1 second within 90 days -> retained; U2 second after 172 days -> not
     assert m.retained_rate["百度搜索"] == 1.0 and m.retained_rate["信息流广告"] == 0.0
     assert m.cost_per_retained_investor["百度搜索"] == pytest.approx(400.0)

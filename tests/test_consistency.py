@@ -33,11 +33,9 @@ TOTAL_ROWS = {"合计", "总计"}
 SAME_QUANTITY = {
     ("01_user_profiling/composition", "users"): "registrations",
     ("01_user_profiling/composition", "investors"): "first_investors",
-    ("05_lifecycle_retention/ltv_cac", "signups"): "registrations",
-    ("05_lifecycle_retention/ltv_cac", "cac"): "cost_per_registration",
 }
 PER_CHANNEL = ("registrations", "first_investors", "spend", "cost_per_registration",
-               "cost_per_investor")
+               "cost_per_investor", "revenue_per_yuan")
 
 
 def _per_channel(name: str, frame: pd.DataFrame) -> pd.DataFrame | None:
@@ -145,7 +143,7 @@ def test_the_check_finds_a_disagreement(tmp_path: Path, monkeypatch) -> None:
         (tmp_path / chapter).mkdir()
     pd.DataFrame({"channel": ["A", "合计"], "registrations": [10, 10]}).to_csv(
         tmp_path / "03_channel_attribution" / "channel_monitor.csv", index=False, encoding="utf-8-sig")
-    pd.DataFrame({"channel": ["A"], "signups": [11]}).to_csv(
+    pd.DataFrame({"channel": ["A"], "registrations": [11]}).to_csv(
         tmp_path / "05_lifecycle_retention" / "ltv_cac.csv", index=False, encoding="utf-8-sig")
     monkeypatch.setattr(__import__(__name__), "TABLES", tmp_path)
     found = published_by_channel()

@@ -64,7 +64,7 @@ money = "{:,.0f}"
 per = "{:,.1f}"
 monitor_formats = {
     "spend": money, "cost_per_registration": per, "cost_per_investor": per,
-    "first_invest_amount": money, "avg_first_invest": money, "ltv_cac": "{:.2f}",
+    "first_invest_amount": money, "avg_first_invest": money, "revenue_per_yuan": "{:.2f}",
     "retained_rate": "{:.1%}", "cost_per_retained_investor": per,
     **{f"revenue_{d}d": per for d in horizons}, **{f"roi_{d}d": "{:+.0%}" for d in horizons},
     **{f"revenue_{d}d_sum": money for d in horizons},

@@ -27,9 +27,10 @@ touch at or before the install. Of touches in the same second, the one with the 
 channel/source/medium/campaign key counts (a fixed rule, so every run and engine agrees).
 Revenue after h days counts the investments made within h days of the first one, and only
 investors whose h days have passed by the end of the analysis date enter its average (a young
-investor is not yet a small one). ROI and LTV/CAC are on platform revenue (not profit):
+investor is not yet a small one). ROI and revenue per yuan are on platform revenue (not profit):
 ROI_h = (average h-day revenue per matured investor x first investors - spend) / spend, and
-LTV/CAC = average revenue at the LTV horizon / cost per investor. Retained investors are those
+revenue per yuan (每元回报, an LTV/CAC by first investor) = average revenue at the LTV horizon /
+cost per investor, the same number `budget_reallocation` ranks channels by. Retained investors are those
 whose second investment comes within `retention_days` (90) of the first, as a rate among
 investors whose 90 days have passed; cost per retained investor = spend / (first investors x
 that rate). Without a costs table every money-per-spend column is NaN and
@@ -533,7 +534,7 @@ def channel_monitor(
     Columns: the keys, clicks, installs, registrations, bound_cards, first_investors, spend,
     cost_per_registration, cost_per_investor, first_invest_amount, avg_first_invest, per
     horizon h: matured_{h}d (investors whose h days have passed), revenue_{h}d (their average
-    h-day revenue), roi_{h}d; ltv_cac, retained_rate, cost_per_retained_investor,
+    h-day revenue), roi_{h}d; revenue_per_yuan, retained_rate, cost_per_retained_investor,
     revenue_{h}d_sum. See the module docstring for every definition. Without a costs table
     every money-per-spend column is NaN (the volumes and revenue are still there) and
     ``attrs["costs_available"]`` is False.
@@ -547,7 +548,7 @@ def channel_monitor(
     horizons : sequence of int, default HORIZONS
         Revenue horizons in days after the first investment.
     ltv_horizon : int, default 180
-        The horizon used as investor value (LTV/CAC); one of `horizons`.
+        The horizon used as investor value (revenue_per_yuan); one of `horizons`.
     retention_days : int, default 90
         A retained investor invests again within this many days of the first.
     touch_events : list, default TOUCH_EVENTS
@@ -608,7 +609,7 @@ def channel_monitor(
         out[f"revenue_{h}d"] = _ratio(out[f"revenue_{h}d_sum"], out[f"matured_{h}d"])
         value = out[f"revenue_{h}d"] * out.first_investors
         out[f"roi_{h}d"] = _ratio(value - out.spend, out.spend)
-    out["ltv_cac"] = _ratio(out[f"revenue_{ltv_horizon}d"], out.cost_per_investor)
+    out["revenue_per_yuan"] = _ratio(out[f"revenue_{ltv_horizon}d"], out.cost_per_investor)
     out["retained_rate"] = _ratio(out.retained, out.retention_base)
     out["cost_per_retained_investor"] = _ratio(
         out.spend, out.first_investors * out.retained_rate
@@ -623,7 +624,7 @@ def channel_monitor(
     ]
     for h in horizons:
         cols += [f"matured_{h}d", f"revenue_{h}d", f"roi_{h}d"]
-    cols += ["ltv_cac", "retention_base", "retained", "retained_rate",
+    cols += ["revenue_per_yuan", "retention_base", "retained", "retained_rate",
              "cost_per_retained_investor", *[f"revenue_{h}d_sum" for h in horizons]]
     out = out[cols]
     out.attrs["costs_available"] = costs_available

@@ -430,7 +430,7 @@ MAX_PAGE_COLUMNS = 8
 _FUNNEL_PAGE = ("label", "users", "rate_from_start", "rate_from_previous", "ci_low", "ci_high",
                 "in_progress", "lost")
 _MONITOR_PAGE = ("registrations", "first_investors", "spend", "cost_per_investor", "roi_90d",
-                 "ltv_cac", "cost_per_retained_investor")
+                 "revenue_per_yuan", "cost_per_retained_investor")
 
 #: The page's columns of each wide published table (by table name), in the order shown: what a
 #: reader compares. A column the table lacks (a horizon the run did not ask for) is skipped and
