@@ -177,9 +177,9 @@ def test_site_from_two_runs_every_link_resolves(tmp_path: Path, runs: Path) -> N
     assert [r["run"] for r in site_records(site)] == ["20260301-090000", "20260105-101500"]
     assert "failed" not in index and ".tmp" not in index
     # spring's uplift and interval, and ROI 0.03 × 50 = 150%; summer ran no chapter 6: —
-    assert "+3.00% (+1.00% 至 +5.00%)" in index and "150%" in index
+    assert "+3.0 个百分点（+1.0 个百分点 至 +5.0 个百分点）" in index and "150%" in index
     summer_row = re.search(r"<tr><td>summer</td>.*?</tr>", index).group(0)
-    assert summer_row.count("—") >= 3
+    assert summer_row.count("—") >= 3 and "本次运行没有活动复盘" in summer_row
     assert "2026-01-05 10:15" in index  # the run's date from its folder name
     assert "2026-03-13 10:00" in index  # the reviewed campaign's start, from its campaign card
     assert _broken(site / "index.html") == []
@@ -359,5 +359,5 @@ def test_the_comparison_shows_every_campaign_of_the_books_histories(tmp_path: Pa
     assert history.uplift.iloc[1] == 0.15  # C2 from the newer run
     assert history.uplift.isna().iloc[2]  # C3's suppressed cells are missing, not text
     page = write_compare(out, records).read_text(encoding="utf-8")
-    assert "历次活动" in page and "C1 甲" in page and "+15.00% (+5.00% 至 +25.00%)" in page
+    assert "历次活动" in page and "C1 甲" in page and "+15.0 个百分点（+5.0 个百分点 至 +25.0 个百分点）" in page
     assert (out / "compare.png").exists()

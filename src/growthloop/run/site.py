@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from growthloop import PROJECT_ROOT
-from growthloop.present.summary import book_chapters, read_glue
+from growthloop.present.summary import book_chapters, points, read_glue
 
 RUNS = "runs"
 # The chapter 6 numbers the index and the comparison show.
@@ -206,9 +206,9 @@ def _f(value: Any, spec: str) -> str:
 def _uplift(r: dict[str, Any]) -> str:
     if r.get("uplift") is None:
         return "—"
-    ci = (f" ({_f(r.get('ci_low'), '+.2%')} 至 {_f(r.get('ci_high'), '+.2%')})"
+    ci = (f"（{points(r.get('ci_low'))} 至 {points(r.get('ci_high'))}）"
           if r.get("ci_low") is not None else "")
-    return f"{_f(r['uplift'], '+.2%')}{ci}"
+    return f"{points(r['uplift'])}{ci}"
 
 
 _STYLE = """
@@ -258,6 +258,10 @@ def _page(title: str, body: str) -> str:
             f"<h1>{html.escape(title)}</h1>{body}{_SORT_JS}</body></html>\n")
 
 
+#: What the index says of a run whose book reviewed no campaign (no chapter 6, or no campaign).
+NO_REVIEW = "本次运行没有活动复盘"
+
+
 def write_index(out: Path, records: list[dict[str, Any]]) -> Path:
     """Write index.html: one row per run, newest first, linking to its book.
 
@@ -285,10 +289,10 @@ def write_index(out: Path, records: list[dict[str, Any]]) -> Path:
             f"<td>{html.escape(r.get('campaign_start') or '—')}</td>"
             f"<td>{html.escape(_uplift(r))}</td>"
             f"<td>{html.escape(_f(r.get('roi'), '.0%'))}</td>"
-            f"<td>{html.escape(_f(r.get('verdict'), ''))}</td>"
+            f"<td>{html.escape(_f(r.get('verdict'), '') if r.get('campaign_reviewed') else NO_REVIEW)}</td>"
             "</tr>")
     body = ("<p>每一行是一次完成的运行：点击运行进入它的报告，报告第一页是摘要。"
-            "增量与 ROI 取自该次运行第 6 章的活动复盘；没有运行第 6 章的记为 —。</p>"
+            f"增量与 ROI 取自该次运行第 6 章的活动复盘；没有复盘活动的运行在“结论”一栏写明“{NO_REVIEW}”。</p>"
             "<table class='gl-sortable'><thead><tr><th>活动配置</th><th>运行</th>"
             "<th>运行时间</th><th>分析日</th><th>复盘的活动</th>"
             "<th>活动开始</th><th>响应率增量（95% 区间）</th><th>增量 ROI</th><th>结论</th></tr></thead>"
