@@ -132,6 +132,7 @@ with ch.section("migration", "人群迁移") as s:
 # ## 人群名单
 #
 # 口径：每类人群一份名单，按 M 从高到低排列；名单带 user_id，只写入本次运行的私有 exports/04_rfm/ 目录。
+# 本节说的先后只在 RFM 人群之间；和其他章节的行动放在一起按期望收入排的先后见摘要，第 7 章按摘要排在最前的人群出下一轮名单。
 
 # %%
 with ch.section("member_lists", "人群名单") as s:
