@@ -209,27 +209,44 @@ def test_segments_and_next_round(hand):
     shrink = cr.shrunk_uplift(FORCED).set_index("segment")
     assert plan.ci_low.iloc[0] == pytest.approx(shrink.shrunk_low["35-44"])
     assert plan.ci_high.iloc[0] == pytest.approx(shrink.shrunk_high["35-44"])
-    assert plan.shrink_weight.iloc[0] == pytest.approx(0.950249, abs=1e-6)
+    assert plan.shrink_weight.iloc[0] == pytest.approx(FORCED_WEIGHT, abs=1e-6)
     # over budget (1 target x (0.1 + 0.6 x 10) = 6.1 yuan > 1): in the plan, not in the list
     plan_b, targets_b = cr.next_round(hand, c, FORCED, "age_band", budget=1.0)
     assert not plan_b.within_budget.iloc[0]
     assert targets_b.count().to_pyarrow().as_py() == 0
     # no segment significant but the campaign overall: every segment not significantly
-    # negative; here both age bands have a group without responders (25-34's holdout, 0 of
-    # 2) or with only responders (35-44's, 1 of 1): no variance of their own, weight 0, both
-    # at the pooled uplift 3/5 - 1/3 = 4/15 (the campaign's, test_effect_by_hand). The
-    # non-responders are U4, U6, U8 (25-34) and U3 (35-44)
+    # negative, each at its shrunk uplift, and only those whose shrunk uplift is positive.
+    # Both age bands have a group without responders (25-34's holdout, 0 of 2) or with only
+    # responders (35-44's, 1 of 1); with Agresti-Caffo variances they still count:
+    # 25-34 1/2 vs 0/2: d = 0.5, p~ = 2/4 and 1/4, v = 0.25/4 + 0.1875/4 = 0.109375;
+    # 35-44 2/3 vs 1/1: d = -1/3, p~ = 3/5 and 2/3, v = 0.24/5 + (2/9)/3 = 0.048 + 0.074074
+    #   = 0.122074; pooled m = 3/5 - 1/3 = 4/15 (the campaign's, test_effect_by_hand).
+    # w0 = 9.142857, 8.191748 (sum 17.334605); d0 = (4.571429 - 2.730583) / 17.334605 = 0.106195;
+    # Q = 9.142857 x 0.393805^2 + 8.191748 x 0.439528^2 = 1.417897 + 1.582523 = 3.000420;
+    # C = 17.334605 - (83.591837 + 67.104728) / 17.334605 = 8.641210;
+    # tau2 = (3.000420 - 1) / 8.641210 = 0.231498; w = 0.231498 / (0.231498 + 0.109375) = 0.679132
+    # and 0.231498 / (0.231498 + 0.122074) = 0.654740; shrunk 25-34 = 0.679132 x 0.5 + 0.320868
+    # x 4/15 = 0.425131, 35-44 = 0.654740 x (-1/3) + 0.345260 x 4/15 = -0.126178: not targeted.
+    # 25-34's non-responders are U4, U6, U8
     overall = {"available": True, "uplift": 0.1, "ci_low": 0.01, "rate_t": 0.5}
     plan1, t1 = cr.next_round(hand, c, by_age.reset_index(), "age_band", overall=overall)
     assert set(plan1.basis) == {"整体显著，按分群收缩"}
-    assert sorted(t1.to_pandas().user_id) == ["U3", "U4", "U6", "U8"]
-    assert plan1.uplift.tolist() == pytest.approx([4 / 15, 4 / 15])
-    assert plan1.shrink_weight.tolist() == [0.0, 0.0]
-    assert plan1.expected_incremental.sum() == pytest.approx(4 * 4 / 15)
-    # equal uplifts: best value per yuan first, at each segment's own response rate;
-    # 25-34: 3 x 4/15 / (3 x (0.1 + 1/2 x 10)) = 0.0523, 35-44: 4/15 / (0.1 + 2/3 x 10) = 0.0394
-    assert plan1.segment.tolist() == ["25-34", "35-44"]
-    assert plan1.expected_cost.tolist() == pytest.approx([3 * 5.1, 0.1 + 20 / 3])
+    assert plan1.segment.tolist() == ["25-34"]
+    assert sorted(t1.to_pandas().user_id) == ["U4", "U6", "U8"]
+    assert plan1.segment_uplift.tolist() == pytest.approx([0.5])
+    assert plan1.uplift.tolist() == pytest.approx([0.425131], abs=1e-6)
+    assert plan1.shrink_weight.tolist() == pytest.approx([0.679132], abs=1e-6)
+    assert plan1.expected_incremental.sum() == pytest.approx(3 * 0.425131, abs=1e-5)
+    assert plan1.expected_cost.tolist() == pytest.approx([3 * (0.1 + 1 / 2 * 10)])
+    # segments that differ no more than sampling noise (EVEN: tau2 = 0): both at the pooled
+    # uplift 0.1, so the best value per yuan goes first, at each segment's own response rate,
+    # not the segment's own (noisy) uplift: 35-44 0.1 / (0.1 + 0.28 x 10) = 0.0345 before
+    # 25-34 0.1 / (0.1 + 0.32 x 10) = 0.0303. The non-responders are U3 (35-44) and U4, U6, U8
+    plan3, t3 = cr.next_round(hand, c, EVEN, "age_band", overall=overall)
+    assert plan3.segment.tolist() == ["35-44", "25-34"]
+    assert plan3.uplift.tolist() == pytest.approx([0.1, 0.1]) and plan3.shrink_weight.tolist() == [0.0, 0.0]
+    assert plan3.expected_cost.tolist() == pytest.approx([0.1 + 2.8, 3 * (0.1 + 3.2)])
+    assert sorted(t3.to_pandas().user_id) == ["U3", "U4", "U6", "U8"]
     # a segment whose shrunk uplift is not positive is not targeted, even when eligible:
     # pooled 60/200 - 60/200 = 0, 25-34 shrunk above it and 35-44 below
     mixed = pd.DataFrame({"segment": ["35-44", "25-34"], "verdict": ["not_significant"] * 2,
@@ -249,50 +266,70 @@ FORCED = pd.DataFrame({"segment": ["35-44", "25-34"], "verdict": ["positive", "n
                        "users_t": [100, 100], "responders_t": [60, 20], "users_c": [100, 100],
                        "responders_c": [20, 20], "uplift": [0.4, 0.0], "ci_low": [0.27, -0.11],
                        "rate_t": [0.6, 0.2]})
-#: 35-44's shrunk uplift, by hand: d = 0.4, v = 0.6 x 0.4 / 100 + 0.2 x 0.8 / 100 = 0.004;
-#: 25-34 d = 0, v = 0.0016 + 0.0016 = 0.0032; pooled m = 80/200 - 40/200 = 0.2.
-#: DerSimonian-Laird: w0 = 250, 312.5 (sum 562.5), d0 = 100 / 562.5 = 0.177778,
-#: Q = 250 x 0.222222^2 + 312.5 x 0.177778^2 = 12.345679 + 9.876543 = 22.222222,
-#: C = 562.5 - (62500 + 97656.25) / 562.5 = 277.777778, tau2 = (22.222222 - 1) / C = 0.0764;
-#: w = 0.0764 / (0.0764 + 0.004) = 0.950249; shrunk = 0.950249 x 0.4 + 0.049751 x 0.2 = 0.390050
-FORCED_SHRUNK = 0.390050
+#: 35-44's shrunk uplift, by hand (Agresti-Caffo variances, p~ = (x + 1) / (n + 2)):
+#: d = 0.6 - 0.2 = 0.4, p~ = 61/102 = 0.598039 and 21/102 = 0.205882,
+#: v = 0.598039 x 0.401961 / 102 + 0.205882 x 0.794118 / 102 = 0.0023567 + 0.0016029 = 0.0039596;
+#: 25-34 d = 0, v = 2 x 0.0016029 = 0.0032058; pooled m = 80/200 - 40/200 = 0.2.
+#: DerSimonian-Laird: w0 = 252.548, 311.937 (sum 564.485), d0 = 101.019 / 564.485 = 0.178958,
+#: Q = 252.548 x 0.221042^2 + 311.937 x 0.178958^2 = 12.33935 + 9.99012 = 22.32947,
+#: C = 564.485 - (63780.65 + 97304.38) / 564.485 = 279.1184, tau2 = (22.32947 - 1) / C = 0.0764173;
+#: w = 0.0764173 / (0.0764173 + 0.0039596) = 0.950737; shrunk = 0.950737 x 0.4 + 0.049263 x 0.2
+#: = 0.390147
+FORCED_SHRUNK = 0.390147
+FORCED_WEIGHT = 0.950737
+#: Two age bands whose uplifts differ no more than sampling noise (the counts of
+#: test_shrunk_uplift_without_spread_is_the_pooled_value): tau2 = 0, both at the pooled 0.1.
+EVEN = pd.DataFrame({"segment": ["25-34", "35-44"], "verdict": ["not_significant"] * 2,
+                     "users_t": [100, 100], "responders_t": [32, 28], "users_c": [100, 100],
+                     "responders_c": [20, 20], "uplift": [0.12, 0.08], "rate_t": [0.32, 0.28]})
 
 
 def test_shrunk_uplift_by_hand():
     """Three segments worked by hand, and tau2 against statsmodels' DerSimonian-Laird."""
     from statsmodels.stats.meta_analysis import combine_effects
 
-    # A 30/100 vs 10/100: d = 0.2,  v = 0.3 x 0.7/100 + 0.1 x 0.9/100 = 0.0021 + 0.0009 = 0.003
-    # B 20/100 vs 20/100: d = 0,    v = 0.0016 + 0.0016 = 0.0032
-    # C 124/400 vs 80/400: d = 0.11, v = (0.31 x 0.69 + 0.2 x 0.8) / 400 = 0.3739 / 400 = 0.00093475
-    # pooled: 174/600 - 110/600 = 64/600 = 0.106667, V = (0.29 x 0.71 + 0.183333 x 0.816667) / 600
-    #         = 0.355622 / 600 = 0.00059270
-    # w0 = 333.3333, 312.5, 1069.8048 (sum 1715.6381); d0 = (66.6667 + 0 + 117.6785) / 1715.6381 = 0.107450
-    # Q = 333.3333 x 0.092550^2 + 312.5 x 0.107450^2 + 1069.8048 x 0.002550^2 = 2.855186 + 3.608016 + 0.006891 = 6.470093
-    # C = 1715.6381 - (111111.11 + 97656.25 + 1144482.23) / 1715.6381 = 1715.6381 - 788.7733 = 926.8648
-    # tau2 = (6.470093 - 2) / 926.8648 = 0.0048228
-    # w = tau2 / (tau2 + v): A 0.616506, B 0.601137, C 0.837648
-    # shrunk = w d + (1 - w) m: A 0.616506 x 0.2 + 0.383494 x 0.106667 = 0.164207
-    #                           B 0.398863 x 0.106667 = 0.042545; C 0.109459
-    # A's interval: 1.959964 x sqrt(0.616506 x 0.003 + 0.383494^2 x 0.00059270) = 0.086254
+    # Agresti-Caffo variances: p~ = (x + 1) / (n + 2), v = sum of p~ (1 - p~) / (n + 2); d raw
+    # A 30/100 vs 10/100: d = 0.2, p~ = 31/102 = 0.303922, 11/102 = 0.107843,
+    #   v = 0.303922 x 0.696078 / 102 + 0.107843 x 0.892157 / 102 = 0.0020741 + 0.0009433 = 0.0030173
+    # B 20/100 vs 20/100: d = 0, p~ = 21/102 = 0.205882, v = 2 x 0.205882 x 0.794118 / 102
+    #   = 2 x 0.0016029 = 0.0032058
+    # C 124/400 vs 80/400: d = 0.11, p~ = 125/402 = 0.310945, 81/402 = 0.201493,
+    #   v = 0.310945 x 0.689055 / 402 + 0.201493 x 0.798507 / 402 = 0.00053298 + 0.00040023
+    #   = 0.00093321
+    # pooled (Wald, unchanged): 174/600 - 110/600 = 64/600 = 0.106667,
+    #   V = (0.29 x 0.71 + 0.183333 x 0.816667) / 600 = 0.355622 / 600 = 0.00059270
+    # w0 = 331.4204, 311.9365, 1071.5668 (sum 1714.9237);
+    # d0 = (66.2841 + 0 + 117.8724) / 1714.9237 = 184.1564 / 1714.9237 = 0.107385
+    # Q = 331.4204 x 0.092615^2 + 311.9365 x 0.107385^2 + 1071.5668 x 0.002615^2
+    #   = 2.842794 + 3.597082 + 0.007330 = 6.447206
+    # C = 1714.9237 - (109839.46 + 97304.38 + 1148255.38) / 1714.9237 = 1714.9237 - 790.3554 = 924.5682
+    # tau2 = (6.447206 - 2) / 924.5682 = 0.0048100
+    # w = tau2 / (tau2 + v): A 0.0048100 / 0.0078273 = 0.614516, B 0.600068, C 0.837511
+    # shrunk = w d + (1 - w) m: A 0.614516 x 0.2 + 0.385484 x 0.106667 = 0.164022
+    #                           B 0.399932 x 0.106667 = 0.042659; C 0.109458
+    # A's interval: 1.959964 x sqrt(0.614516 x 0.0030173 + 0.385484^2 x 0.00059270) = 0.086378
     t = pd.DataFrame({"segment": ["A", "B", "C"], "users_t": [100, 100, 400],
                       "responders_t": [30, 20, 124], "users_c": [100, 100, 400],
                       "responders_c": [10, 20, 80]}, index=[7, 8, 9])
     s = cr.shrunk_uplift(t)
     assert s.index.tolist() == [7, 8, 9] and s.segment.tolist() == ["A", "B", "C"]
     assert s.uplift.tolist() == pytest.approx([0.2, 0.0, 0.11])
-    assert s.variance.tolist() == pytest.approx([0.003, 0.0032, 0.00093475])
+    assert s.variance.tolist() == pytest.approx([0.0030173, 0.0032058, 0.00093321], abs=1e-7)
     assert s.pooled.tolist() == pytest.approx([64 / 600] * 3)
-    assert s.tau2.iloc[0] == pytest.approx(0.0048228, abs=1e-7)
-    assert s.weight.tolist() == pytest.approx([0.616506, 0.601137, 0.837648], abs=1e-6)
-    assert s.shrunk.tolist() == pytest.approx([0.164207, 0.042545, 0.109459], abs=1e-6)
-    assert s.shrunk_low.iloc[0] == pytest.approx(0.164207 - 0.086254, abs=1e-6)
-    assert s.shrunk_high.iloc[0] == pytest.approx(0.164207 + 0.086254, abs=1e-6)
+    assert s.tau2.iloc[0] == pytest.approx(0.0048100, abs=1e-7)
+    assert s.weight.tolist() == pytest.approx([0.614516, 0.600068, 0.837511], abs=1e-6)
+    assert s.shrunk.tolist() == pytest.approx([0.164022, 0.042659, 0.109458], abs=1e-6)
+    assert s.shrunk_low.iloc[0] == pytest.approx(0.164022 - 0.086378, abs=1e-6)
+    assert s.shrunk_high.iloc[0] == pytest.approx(0.164022 + 0.086378, abs=1e-6)
     # the raw ones differ and tau2 > 0: so do the shrunk ones, each between its own and the pooled
     assert s.shrunk.nunique() == 3
     assert ((s.shrunk - s.uplift) * (s.shrunk - s.pooled) <= 0).all()
-    # an independent method: statsmodels' one-step DerSimonian-Laird
-    sm = combine_effects(s.uplift.to_numpy(), s.variance.to_numpy(), method_re="dl")
+    # an independent method: statsmodels' one-step DerSimonian-Laird, on the same adjusted
+    # variances computed here from the counts
+    a_t, a_c = (t.responders_t + 1) / (t.users_t + 2), (t.responders_c + 1) / (t.users_c + 2)
+    v = a_t * (1 - a_t) / (t.users_t + 2) + a_c * (1 - a_c) / (t.users_c + 2)
+    assert s.variance.tolist() == pytest.approx(v.tolist())
+    sm = combine_effects(s.uplift.to_numpy(), v.to_numpy(), method_re="dl")
     assert s.tau2.iloc[0] == pytest.approx(sm.tau2)
     # a narrower level, a narrower interval around the same value
     s90 = cr.shrunk_uplift(t, alpha=0.1)
@@ -302,10 +339,13 @@ def test_shrunk_uplift_by_hand():
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # statsmodels' sd of a tau2 < 0
 def test_shrunk_uplift_without_spread_is_the_pooled_value():
-    # A 32/100 vs 20/100 (d 0.12, v 0.002176 + 0.0016 = 0.003776), B 28/100 vs 20/100 (d 0.08,
-    # v 0.002016 + 0.0016 = 0.003616): d0 = 0.099570, Q = 264.83 x 0.020430^2 + 276.55 x
-    # 0.019570^2 = 0.2164 < k - 1 = 1, so tau2 = max(0, negative) = 0: the difference is sampling
-    # noise, and both are at the pooled 60/200 - 40/200 = 0.1, with the pooled interval
+    # Agresti-Caffo: A 32/100 vs 20/100 (d 0.12, p~ 33/102 and 21/102, v = 0.323529 x 0.676471
+    # / 102 + 0.205882 x 0.794118 / 102 = 0.0021457 + 0.0016029 = 0.0037486), B 28/100 vs 20/100
+    # (d 0.08, p~ 29/102, v = 0.284314 x 0.715686 / 102 + 0.0016029 = 0.0019949 + 0.0016029
+    # = 0.0035978): w0 = 266.769, 277.949, d0 = (32.0123 + 22.2359) / 544.718 = 0.099590,
+    # Q = 266.769 x 0.020410^2 + 277.949 x 0.019590^2 = 0.1111 + 0.1067 = 0.2178 < k - 1 = 1,
+    # so tau2 = max(0, negative) = 0: the difference is sampling noise, and both are at the
+    # pooled 60/200 - 40/200 = 0.1, with the pooled (Wald) interval
     from statsmodels.stats.meta_analysis import combine_effects
 
     t = pd.DataFrame({"segment": ["A", "B"], "users_t": [100, 100], "responders_t": [32, 28],
@@ -335,25 +375,98 @@ def test_shrunk_uplift_a_large_segment_moves_less():
 
 
 def test_shrunk_uplift_segments_without_a_variance():
-    # no responders in a holdout, only responders in a group, an empty group, a single
-    # segment: never an error; such a segment has weight 0 and is at the pooled uplift
+    # no responders in a holdout, only responders in both groups: with the Agresti-Caffo
+    # variance these have one and are shrunk by their size like any other segment; only an
+    # empty group leaves a segment without a variance (weight 0, at the pooled uplift). A single
+    # segment or none with a variance, or no holdout at all: never an error
     t = pd.DataFrame({"segment": ["A", "B", "no holdout responder", "all responded", "empty"],
                       "users_t": [100, 100, 30, 10, 0], "responders_t": [30, 20, 6, 10, 0],
                       "users_c": [100, 100, 10, 5, 4], "responders_c": [10, 20, 0, 5, 1]})
     s = cr.shrunk_uplift(t).set_index("segment")
-    undefined = ["no holdout responder", "all responded", "empty"]
-    assert s.variance[undefined].isna().all() and (s.weight[undefined] == 0).all()
-    pooled = (30 + 20 + 6 + 10) / 240 - (10 + 20 + 0 + 5 + 1) / 219
-    assert s.shrunk[undefined].tolist() == pytest.approx([pooled] * 3)
-    assert math.isnan(s.uplift["empty"]) and s.uplift["no holdout responder"] == pytest.approx(0.2)
-    assert s.weight[["A", "B"]].gt(0).all()  # A and B alone give tau2
-    # one segment with a variance: no spread can be estimated, tau2 = 0
-    one = cr.shrunk_uplift(t.iloc[[0, 2]])
+    # A v = 0.0030173, B v = 0.0032058 (test_shrunk_uplift_by_hand);
+    # no holdout responder 6/30 vs 0/10: d = 0.2, p~ = 7/32 = 0.21875 and 1/12,
+    #   v = 0.21875 x 0.78125 / 32 + (1/12) x (11/12) / 12 = 0.0053406 + 0.0063657 = 0.0117063;
+    # all responded 10/10 vs 5/5: d = 0, p~ = 11/12 and 6/7,
+    #   v = (11/12) x (1/12) / 12 + (6/7) x (1/7) / 7 = 0.0063657 + 0.0174927 = 0.0238585;
+    # empty 0/0 vs 1/4: no d, no v.
+    # pooled m = 66/240 - 36/219 = 0.110616 (the empty segment's holdout member counts).
+    # w0 = 331.4204, 311.9365, 85.4240, 41.9139 (sum 770.6947);
+    # d0 = (66.2841 + 0 + 17.0848 + 0) / 770.6947 = 83.3689 / 770.6947 = 0.108174;
+    # Q = 331.4204 x 0.091826^2 + 311.9365 x 0.108174^2 + 85.4240 x 0.091826^2
+    #   + 41.9139 x 0.108174^2 = 2.794562 + 3.650138 + 0.720301 + 0.490457 = 7.655458;
+    # C = 770.6947 - (109839.46 + 97304.38 + 7297.25 + 1756.77) / 770.6947 = 770.6947 - 280.5234
+    #   = 490.1713; tau2 = (7.655458 - 3) / 490.1713 = 0.0094976;
+    # w = 0.0094976 / (0.0094976 + v): A 0.758903, B 0.747644, no holdout responder 0.447918,
+    #   all responded 0.284734; shrunk = w d + (1 - w) m: A 0.758903 x 0.2 + 0.241097 x 0.110616
+    #   = 0.178450, no holdout responder 0.447918 x 0.2 + 0.552082 x 0.110616 = 0.150653,
+    #   all responded 0.715266 x 0.110616 = 0.079120
+    assert s.variance[["no holdout responder", "all responded"]].tolist() == pytest.approx(
+        [0.0117063, 0.0238585], abs=1e-7)
+    assert s.tau2.iloc[0] == pytest.approx(0.0094976, abs=1e-7)
+    assert s.pooled.iloc[0] == pytest.approx(66 / 240 - 36 / 219)
+    assert s.weight[["A", "no holdout responder", "all responded"]].tolist() == pytest.approx(
+        [0.758903, 0.447918, 0.284734], abs=1e-6)
+    assert s.shrunk[["A", "no holdout responder", "all responded"]].tolist() == pytest.approx(
+        [0.178450, 0.150653, 0.079120], abs=1e-6)
+    assert math.isnan(s.variance["empty"]) and s.weight["empty"] == 0
+    assert math.isnan(s.uplift["empty"]) and s.shrunk["empty"] == pytest.approx(66 / 240 - 36 / 219)
+    # one segment with a variance (A beside the empty one): no spread can be estimated, tau2 = 0
+    one = cr.shrunk_uplift(t.iloc[[0, 4]])
     assert one.tau2.iloc[0] == 0.0 and one.shrunk.tolist() == pytest.approx([one.pooled.iloc[0]] * 2)
-    # no segment with a variance at all, and a table without a holdout: no error
-    assert cr.shrunk_uplift(t.iloc[2:]).weight.eq(0).all()
+    # no segment with a variance: the empty one and one without a holdout, both at the pooled
+    # 3/5 - 1/4 = 0.35
+    no_var = pd.concat([t.iloc[[4]], pd.DataFrame({"segment": ["no holdout"], "users_t": [5],
+                                                   "responders_t": [3], "users_c": [0],
+                                                   "responders_c": [0]})])
+    nv = cr.shrunk_uplift(no_var)
+    assert nv.variance.isna().all() and nv.weight.eq(0).all()
+    assert nv.shrunk.tolist() == pytest.approx([0.35, 0.35])
+    # a table without a holdout: no pooled uplift either
     none = cr.shrunk_uplift(t.assign(users_c=0, responders_c=0))
     assert none.shrunk.isna().all() and none.weight.eq(0).all()
+
+
+def test_shrunk_uplift_no_jump_at_the_first_holdout_responder():
+    """A segment whose holdout has no responders gets a weight strictly between 0 and 1 when
+    tau2 > 0, and its first holdout responder changes that weight a little, where the Wald
+    variance jumped from weight 0 (undefined) to about 0.74."""
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    def table(x):
+        # test_shrunk_uplift_by_hand's A, B, C and D 30/200 vs x/100
+        return pd.DataFrame({"segment": ["A", "B", "C", "D"], "users_t": [100, 100, 400, 200],
+                             "responders_t": [30, 20, 124, 30], "users_c": [100, 100, 400, 100],
+                             "responders_c": [10, 20, 80, x]})
+
+    # x = 0, by hand: D d = 0.15, p~ = 31/202 = 0.153465 and 1/102,
+    #   v = 0.153465 x 0.846535 / 202 + (1/102) x (101/102) / 102 = 0.00064314 + 0.00009517
+    #   = 0.00073831; A, B, C as in test_shrunk_uplift_by_hand.
+    # w0 = 331.4204, 311.9365, 1071.5668, 1354.4412 (sum 3069.3649);
+    # d0 = (66.2841 + 0 + 117.8724 + 203.1662) / 3069.3649 = 387.3226 / 3069.3649 = 0.126190;
+    # Q = 1.805559 + 4.967237 + 0.280869 + 0.767866 = 7.821531;
+    # C = 3069.3649 - (109839.46 + 97304.38 + 1148255.38 + 1834511.00) / 3069.3649 = 2030.0912;
+    # tau2 = (7.821531 - 3) / 2030.0912 = 0.0023750; D's w = 0.0023750 / (0.0023750 + 0.00073831)
+    # = 0.762856; pooled m = 204/800 - 110/700 = 0.097857; shrunk = 0.762856 x 0.15 + 0.237144 x
+    # 0.097857 = 0.137635, strictly between its own 0.15 and the pooled value.
+    s0 = cr.shrunk_uplift(table(0)).set_index("segment")
+    assert s0.tau2.iloc[0] == pytest.approx(0.0023750, abs=1e-7)
+    assert s0.weight["D"] == pytest.approx(0.762856, abs=1e-6) and 0 < s0.weight["D"] < 1
+    assert s0.pooled["D"] < s0.shrunk["D"] < s0.uplift["D"]
+    assert s0.shrunk["D"] == pytest.approx(0.137635, abs=1e-6)
+    # x = 1 and 2: D's weight 0.720666 and 0.684098 (tau2 0.0021455 and 0.0019988): steps of
+    # 0.042 and 0.037, no larger at the first responder than at the second
+    w = [cr.shrunk_uplift(table(x)).weight.iloc[3] for x in range(3)]
+    assert w[1:] == pytest.approx([0.720666, 0.684098], abs=1e-6)
+    assert abs(w[1] - w[0]) < 0.05 and abs(w[2] - w[1]) < 0.05
+    # under Wald the same step was 0 -> 0.740496 (D's Wald v = 0.15 x 0.85 / 200 + 0.01 x 0.99
+    # / 100 = 0.0007365, tau2 = 0.0021016 from statsmodels on the Wald variances)
+    t1 = table(1)
+    p_t, p_c = t1.responders_t / t1.users_t, t1.responders_c / t1.users_c
+    v_wald = (p_t * (1 - p_t) / t1.users_t + p_c * (1 - p_c) / t1.users_c).to_numpy()
+    tau2_wald = max(0.0, combine_effects((p_t - p_c).to_numpy(), v_wald, method_re="dl").tau2)
+    wald_jump = tau2_wald / (tau2_wald + v_wald[3]) - 0.0
+    assert wald_jump == pytest.approx(0.740496, abs=1e-6)
+    assert abs(w[1] - w[0]) < wald_jump / 10
 
 
 def test_plan_bases_are_chinese_only():
@@ -457,9 +570,10 @@ def test_demo_segment_uplift_against_truth(demo):
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # statsmodels' sd of a tau2 < 0
 def test_demo_shrunk_uplift_against_the_overall_and_statsmodels(demo):
     """On every demo campaign and breakdown: the pooled uplift the segments are shrunk toward
-    is the campaign's overall uplift (the segments split the members), tau2 is statsmodels'
-    DerSimonian-Laird truncated at 0, and each shrunk uplift lies between its own and the
-    pooled one."""
+    is the campaign's overall uplift (the segments split the members), every segment with both
+    groups non-empty has the Agresti-Caffo variance (computed here from the counts), tau2 is
+    statsmodels' DerSimonian-Laird on those variances truncated at 0, and each shrunk uplift
+    lies between its own and the pooled one."""
     from statsmodels.stats.meta_analysis import combine_effects
 
     ds, truth = demo
@@ -467,11 +581,17 @@ def test_demo_shrunk_uplift_against_the_overall_and_statsmodels(demo):
         c = cr.campaign(ds, cid)
         overall = cr.effect(ds, c)["uplift"]
         for by in (t["segment_column"], "age_band", "signup_channel"):
-            s = cr.shrunk_uplift(cr.segment_uplift(ds, c, by))
+            seg = cr.segment_uplift(ds, c, by)
+            s = cr.shrunk_uplift(seg)
             assert s.pooled.tolist() == pytest.approx([overall] * len(s)), (cid, by)
-            ok = s.variance.notna()
+            ok = (seg.users_t > 0) & (seg.users_c > 0)
+            assert s.variance.notna().tolist() == ok.tolist(), (cid, by)
+            a_t = (seg.responders_t[ok] + 1) / (seg.users_t[ok] + 2)
+            a_c = (seg.responders_c[ok] + 1) / (seg.users_c[ok] + 2)
+            v = a_t * (1 - a_t) / (seg.users_t[ok] + 2) + a_c * (1 - a_c) / (seg.users_c[ok] + 2)
+            assert s.variance[ok].tolist() == pytest.approx(v.tolist()), (cid, by)
             if ok.sum() >= 2:
-                sm = combine_effects(s.uplift[ok].to_numpy(), s.variance[ok].to_numpy(), method_re="dl")
+                sm = combine_effects(s.uplift[ok].to_numpy(), v.to_numpy(), method_re="dl")
                 assert s.tau2.iloc[0] == pytest.approx(max(0.0, sm.tau2)), (cid, by)
             own = s.uplift.fillna(s.pooled)
             assert ((s.shrunk - own) * (s.shrunk - s.pooled) <= 1e-12).all(), (cid, by)
@@ -777,7 +897,7 @@ def test_history_summary_by_hand(hand):
 def test_next_round_summary_by_hand(hand):
     c = cr.campaign(hand, "C1")
     plan, _targets = cr.next_round(hand, c, FORCED, "age_band", budget=100.0)
-    # as in test_segments_and_next_round: 35-44's one target (U3), 1 x 0.390050 incremental
+    # as in test_segments_and_next_round: 35-44's one target (U3), 1 x 0.390147 incremental
     # (FORCED_SHRUNK), 1 x (0.1 + 0.6 x 10) = 6.1 yuan
     s = cr.next_round_summary(plan, c, 100.0)
     assert s == {"plan_segments": 1, "plan_names": "35-44", "plan_targets": 1,
@@ -788,14 +908,20 @@ def test_next_round_summary_by_hand(hand):
                  "plan_rows": 1, "plan_uplift_low": pytest.approx(FORCED_SHRUNK, abs=1e-6),
                  "plan_uplift_high": pytest.approx(FORCED_SHRUNK, abs=1e-6),
                  "plan_at_overall": 0, "plan_at_overall_names": ""}
-    # every segment at the overall uplift (see test_segments_and_next_round): said so
-    by_age = cr.segment_uplift(hand, c, "age_band")
+    # every segment at the overall uplift (EVEN, tau2 = 0; see test_segments_and_next_round):
+    # said so
     overall = {"available": True, "uplift": 0.1, "ci_low": 0.01, "rate_t": 0.5}
-    pooled, _t = cr.next_round(hand, c, by_age, "age_band", overall=overall)
+    pooled, _t = cr.next_round(hand, c, EVEN, "age_band", overall=overall)
     s1 = cr.next_round_summary(pooled, c)
     assert (s1["plan_basis"], s1["plan_basis_code"]) == ("整体显著，按分群收缩", "overall")
-    assert (s1["plan_at_overall"], s1["plan_at_overall_names"]) == (2, "25-34、35-44")
-    assert s1["plan_uplift_low"] == pytest.approx(4 / 15) == s1["plan_uplift_high"]
+    assert (s1["plan_at_overall"], s1["plan_at_overall_names"]) == (2, "35-44、25-34")
+    assert s1["plan_uplift_low"] == pytest.approx(0.1) == s1["plan_uplift_high"]
+    # the hand-built age bands: 25-34 alone, at its own weight (0.679132), not at the overall
+    by_age = cr.segment_uplift(hand, c, "age_band")
+    own, _t = cr.next_round(hand, c, by_age, "age_band", overall=overall)
+    s2 = cr.next_round_summary(own, c)
+    assert (s2["plan_at_overall"], s2["plan_at_overall_names"], s2["plan_names"]) == (0, "", "25-34")
+    assert s2["plan_uplift_low"] == pytest.approx(0.425131, abs=1e-6) == s2["plan_uplift_high"]
     empty, _t = cr.next_round(hand, c, FORCED.assign(verdict="not_significant"), "age_band")
     s0 = cr.next_round_summary(empty, c)
     assert (s0["plan_segments"], s0["plan_names"], s0["plan_basis"]) == (0, "无", cr.NO_PLAN)

@@ -2074,11 +2074,13 @@ def shrunk_uplift(seg_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     the pooled uplift the more the smaller it is (the wider its own interval) and the less
     the segments differ.
 
-    * d_i = rate_t - rate_c of the segment, with the sampling variance
-      v_i = p_t (1 - p_t) / n_t + p_c (1 - p_c) / n_c;
+    * d_i = rate_t - rate_c of the segment (x_t / n_t - x_c / n_c), with the Agresti-Caffo
+      sampling variance (Agresti and Caffo 2000: one success and one failure added to each
+      group) p~ = (x + 1) / (n + 2) of each group and
+      v_i = p~_t (1 - p~_t) / (n_t + 2) + p~_c (1 - p~_c) / (n_c + 2);
     * tau² by DerSimonian and Laird (method of moments, truncated at 0) over the k segments
-      whose v_i is defined: with w0_i = 1 / v_i, d0 = sum(w0 d) / sum(w0),
-      Q = sum(w0 (d - d0)²) and C = sum(w0) - sum(w0²) / sum(w0),
+      whose v_i is defined (both groups non-empty): with w0_i = 1 / v_i,
+      d0 = sum(w0 d) / sum(w0), Q = sum(w0 (d - d0)²) and C = sum(w0) - sum(w0²) / sum(w0),
       tau² = max(0, (Q - (k - 1)) / C); 0 when k < 2 (one segment says nothing about the
       spread between segments). This is ``combine_effects(d, v, method_re="dl").tau2`` of
       statsmodels.stats.meta_analysis, there left untruncated; a few lines here keep the
@@ -2089,18 +2091,25 @@ def shrunk_uplift(seg_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     The pooled uplift m is the uplift of all the table's members together,
     sum(responders_t) / sum(users_t) - sum(responders_c) / sum(users_c), with its Wald
     variance V. It is chosen over the precision-weighted mean of the segments because it
-    counts every member, also those of segments whose v_i is undefined (a holdout without
-    responders, typically a small segment that did well: leaving them out would pull the
-    centre down), and because it is the campaign's overall uplift (:func:`effect`) when the
-    segments split the members, as :func:`segment_uplift`'s do (未知 and 未分群 included),
-    so a segment at weight 0 shows the very number the chapter reports for the campaign.
+    counts every member, also those of segments whose v_i is undefined (an empty group),
+    without leaning on the segments' variances (rough for small groups), and because it is
+    the campaign's overall uplift (:func:`effect`) when the segments split the members, as
+    :func:`segment_uplift`'s do (未知 and 未分群 included), so a segment at weight 0 shows
+    the very number the chapter reports for the campaign.
 
-    v_i is undefined, and the segment's weight 0 (it is given m), when one of its groups is
-    empty or has no responders or only responders: that group's variance would be 0, as if
-    its rate were known exactly, which would give the segment a precision it has not earned.
-    A group with a single responder already has a variance, a rough one (the Wald variance
-    is poor for rare responses): between 0 and 1 responder in a small holdout the weight
-    jumps from 0 to whatever tau² allows.
+    Why Agresti-Caffo and not the Wald variance p (1 - p) / n: the Wald variance of a group
+    with no responders or only responders is 0, as if its rate were known exactly, so such a
+    segment would have to be set aside (weight 0, given m) or given a precision it has not
+    earned; and a single responder would then move its weight from 0 to nearly what tau²
+    allows. A holdout without responders is common in small segments; the adjusted variance
+    gives it a finite precision that changes little from 0 to 1 responder, so the segment is
+    shrunk by its size like any other. d_i stays the raw difference: it is the point
+    estimate the chapter reports for the segment (:func:`segment_uplift`'s uplift) and the
+    one m is made of, so a segment of weight 1 keeps its own reported uplift; the adjusted
+    difference p~_t - p~_c would also pull every small segment toward 0 (both rates toward
+    1/2), a second shrinkage toward no effect on top of the one toward m.
+    v_i is undefined, and the segment's weight 0 (it is given m), only when one of its groups
+    is empty: then it has no uplift of its own (d_i NaN).
     When tau² is 0 the segments' uplifts differ no more than sampling noise explains, and
     every segment is given m: that is the honest answer, not a failure. The interval is
     approximate: it ignores the uncertainty of tau² itself (poorly estimated with few
@@ -2123,27 +2132,31 @@ def shrunk_uplift(seg_table: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
 
     Examples
     --------
-    Segments with 50 of 100 against 10 of 100 (d = 0.4, v = 0.0025 + 0.0009 = 0.0034) and
-    10 of 100 against 10 of 100 (d = 0, v = 0.0018): m = 60/200 - 20/200 = 0.2;
-    w0 = 294.12 and 555.56, d0 = 117.65 / 849.67 = 0.13846, Q = 294.12 x 0.26154² +
-    555.56 x 0.13846² = 30.769, C = 849.67 - (86505.2 + 308642.0) / 849.67 = 384.62,
-    tau² = (30.769 - 1) / 384.62 = 0.0774; w = 0.0774 / (0.0774 + 0.0034) = 0.95792, so
-    the first segment's shrunk uplift is 0.95792 x 0.4 + 0.04208 x 0.2 = 0.39158.
+    Segments with 50 of 100 against 10 of 100 and 10 of 100 against 10 of 100: p~ = 51/102
+    = 0.5 and 11/102 = 0.107843, so d = 0.4, v = 0.5 x 0.5 / 102 + 0.107843 x 0.892157 / 102
+    = 0.0024510 + 0.0009433 = 0.0033942, and d = 0, v = 2 x 0.0009433 = 0.0018865;
+    m = 60/200 - 20/200 = 0.2. w0 = 294.616 and 530.074 (sum 824.690),
+    d0 = 117.847 / 824.690 = 0.142898, Q = 294.616 x 0.257102² + 530.074 x 0.142898²
+    = 19.4746 + 10.8240 = 30.2986, C = 824.690 - (86798.8 + 280978.4) / 824.690 = 378.732,
+    tau² = (30.2986 - 1) / 378.732 = 0.077360; w = 0.077360 / (0.077360 + 0.0033942)
+    = 0.957968, so the first segment's shrunk uplift is 0.957968 x 0.4 + 0.042032 x 0.2
+    = 0.39159.
 
     >>> t = pd.DataFrame({"segment": ["a", "b"], "users_t": [100, 100],
     ...                   "responders_t": [50, 10], "users_c": [100, 100],
     ...                   "responders_c": [10, 10]})
     >>> s = shrunk_uplift(t)
     >>> round(float(s.tau2.iloc[0]), 6), round(float(s.shrunk.iloc[0]), 5), round(float(s.pooled.iloc[0]), 2)
-    (0.0774, 0.39158, 0.2)
+    (0.07736, 0.39159, 0.2)
     """
     n_t, x_t = seg_table.users_t.astype("float64"), seg_table.responders_t.astype("float64")
     n_c, x_c = seg_table.users_c.astype("float64"), seg_table.responders_c.astype("float64")
-    p_t, p_c = x_t / n_t.where(n_t > 0), x_c / n_c.where(n_c > 0)
-    d = p_t - p_c
-    # undefined (NaN) with an empty group, or a group whose variance is 0 (no responders or all)
-    v = (p_t * (1 - p_t) / n_t + p_c * (1 - p_c) / n_c).where(
-        p_t.between(0, 1, inclusive="neither") & p_c.between(0, 1, inclusive="neither"))
+    both = (n_t > 0) & (n_c > 0)
+    d = (x_t / n_t - x_c / n_c).where(both)
+    # Agresti-Caffo: one success and one failure added to each group; undefined (NaN) only
+    # with an empty group
+    a_t, a_c = (x_t + 1) / (n_t + 2), (x_c + 1) / (n_c + 2)
+    v = (a_t * (1 - a_t) / (n_t + 2) + a_c * (1 - a_c) / (n_c + 2)).where(both)
     pooled, pooled_var = _pooled_uplift(x_t.sum(), n_t.sum(), x_c.sum(), n_c.sum())
     ok = v.notna()
     tau2 = 0.0
