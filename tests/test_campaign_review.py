@@ -617,7 +617,7 @@ def test_decompose_goal_by_hand():
         "rate_from_previous": [float("nan"), 0.2, 0.5, float("nan"), 0.1, 0.25, float("nan"), 0.1, 0.0],
     })
     rates = planning.channel_rates(funnel_table, pd.DataFrame({"channel": ["A"], "spend": [3000.0]}))
-    assert rates.cost_per_investor.tolist()[:2] == [100.0, 0.0]  # 3000 / 30; B has no spend
+    assert rates.cost_per_investor_30d.tolist()[:2] == [100.0, 0.0]  # 3000 / 30; B has no spend
     plan = planning.decompose_goal(rates, 80).set_index("channel")
     # shares 30/40 and 10/40 -> A: 60 investors / 0.5 = 120 registrations / 0.2 = 600 clicks,
     # budget 60 x 100 = 6000; B: 20 / 0.25 = 80 / 0.1 = 800, budget 0; C has no investors
@@ -902,6 +902,8 @@ def test_next_round_summary_by_hand(hand):
     s = cr.next_round_summary(plan, c, 100.0)
     assert s == {"plan_segments": 1, "plan_names": "35-44", "plan_targets": 1,
                  "plan_incremental": pytest.approx(FORCED_SHRUNK, abs=1e-6),
+                 "plan_inc_low": pytest.approx(float(plan.ci_low.iloc[0])),
+                 "plan_inc_high": pytest.approx(float(plan.ci_high.iloc[0])),
                  "plan_cost": pytest.approx(6.1), "plan_basis": "分群显著",
                  "plan_basis_code": "segment", "budget": 100.0,
                  "offer": cr.OFFERS["bind_card"], "budget_applied": True, "next_channel": "短信",
@@ -916,6 +918,12 @@ def test_next_round_summary_by_hand(hand):
     assert (s1["plan_basis"], s1["plan_basis_code"]) == ("整体显著，按分群收缩", "overall")
     assert (s1["plan_at_overall"], s1["plan_at_overall_names"]) == (2, "35-44、25-34")
     assert s1["plan_uplift_low"] == pytest.approx(0.1) == s1["plan_uplift_high"]
+    # at weight 0 the interval is the pooled one: 60/200 - 40/200 = 0.1, Wald V = 0.3 x 0.7 / 200
+    # + 0.2 x 0.8 / 200 = 0.00185, half width 1.959964 x sqrt(0.00185) = 0.084301, so every
+    # target brings 0.1 - 0.084301 = 0.015699 to 0.184301 incremental responders
+    assert s1["plan_inc_low"] == pytest.approx(s1["plan_targets"] * 0.015699, abs=1e-5)
+    assert s1["plan_inc_high"] == pytest.approx(s1["plan_targets"] * 0.184301, abs=1e-5)
+    assert s1["plan_inc_low"] < s1["plan_incremental"] < s1["plan_inc_high"]
     # the hand-built age bands: 25-34 alone, at its own weight (0.679132), not at the overall
     by_age = cr.segment_uplift(hand, c, "age_band")
     own, _t = cr.next_round(hand, c, by_age, "age_band", overall=overall)
@@ -935,7 +943,7 @@ def test_goal_summary_by_hand():
     # decompose_goal's example (test_decompose_goal_by_hand): A takes 60 of 80 investors (75%),
     # totals 200 registrations, 1,400 clicks and 6,000 yuan
     rates = pd.DataFrame({"channel": ["A", "B"], "investors": [30, 10], "register_to_invest": [0.5, 0.25],
-                          "click_to_register": [0.2, 0.1], "cost_per_investor": [100.0, 0.0]})
+                          "click_to_register": [0.2, 0.1], "cost_per_investor_30d": [100.0, 0.0]})
     plan = planning.decompose_goal(rates, 80)
     assert planning.goal_summary(plan, 80) == {
         "target_investors": 80, "target_registrations": pytest.approx(200.0),
@@ -947,12 +955,12 @@ def test_goal_summary_by_hand():
     assert planning.budget_summary(plan) == {"target_budget_top": "A", "target_budget_top_share": 1.0,
                                              "target_budget_paid": 1}
     # without spend data the budget is unknown, not 0: no budget section
-    unknown = planning.decompose_goal(rates.assign(cost_per_investor=float("nan")), 80)
+    unknown = planning.decompose_goal(rates.assign(cost_per_investor_30d=float("nan")), 80)
     assert math.isnan(planning.goal_summary(unknown, 80)["target_budget"])
     with pytest.raises(NotAvailable, match="costs"):
         planning.budget_summary(unknown)
     # spend only on channels without first investors: no channel needs a budget
-    unpaid = planning.decompose_goal(rates.assign(cost_per_investor=0.0), 80)
+    unpaid = planning.decompose_goal(rates.assign(cost_per_investor_30d=0.0), 80)
     with pytest.raises(NotAvailable, match="都没有带来首投用户"):
         planning.budget_summary(unpaid)
 

@@ -262,7 +262,7 @@ def test_next_round_says_what_the_basis_and_the_uplifts_are():
     assert finding.startswith("选人依据：分群显著（Holm 校正后增量显著为正的分群；按 age_band 分群）")
     # some segments at the overall uplift: named, with the reason
     finding, _ = words.next_round(PLAN | {"plan_at_overall": 1, "plan_at_overall_names": "35-44"}, "age_band")
-    assert "其中 35-44 有一组没有人响应（或全部响应），无法单独估计，用的是整体增量" in finding
+    assert "其中 35-44 有一组没有成员，无法单独估计，用的是整体增量" in finding
     assert "在 +3.7% 至 +7.6% 之间" in finding
     # every segment at the overall uplift: never a segment-level claim
     at = {"plan_at_overall": 2, "plan_at_overall_names": "35-44、45-55", "plan_uplift_low": 0.037,

@@ -458,7 +458,7 @@ def test_goal_budget_bars_leave_the_total_out():
     from growthloop.metrics import planning
 
     rates = pd.DataFrame({"channel": ["A", "B"], "investors": [30, 10], "register_to_invest": [0.5, 0.25],
-                          "click_to_register": [0.2, 0.1], "cost_per_investor": [100.0, 0.0]})
+                          "click_to_register": [0.2, 0.1], "cost_per_investor_30d": [100.0, 0.0]})
     plan = planning.decompose_goal(rates, 80)  # A 60 -> 120 registrations, 6000 yuan; B 20 -> 80, 0
     ax = plots.goal_budget_bars(plan, 80)
     assert [b.get_width() for b in bars(ax)] == pytest.approx([6000, 0])

@@ -241,7 +241,9 @@ with ch.section("history", "历次活动") as s:
 # %% [markdown]
 # ## 下一轮
 #
-# 选人依据：Holm 校正后增量显著为正的分群；没有这样的分群、但活动整体显著时，按整体增量覆盖所有不显著为负的分群。
+# 选人依据：Holm 校正后增量显著为正的分群（分群显著）；没有这样的分群、但活动整体显著时，在不显著为负的分群里选（整体显著，按分群收缩）。
+# 每个分群的增量是它自己的实测增量向活动整体增量收缩后的估计：分群越小、分群之间的差异越接近抽样误差，越接近整体增量；
+# 收缩后不为正的分群不进入名单。本章的下一轮是“重复本活动”时的人群；全书各章行动的先后见摘要（按期望收入排序）。
 # 名单是本活动中未响应的实验组成员和从未收到消息的对照组成员，按每元带来的增量排序，并按预算 (参数
 # next_round_budget) 截断。
 
@@ -255,7 +257,8 @@ with ch.section("next_round", "下一轮") as s:
     gb.glue_all("review", head)
     ch.table(plan, "next_round_plan",
              "下一轮的分群计划：目标人数、依据的增量、预期增量响应者与成本，按每元带来的增量排序并按预算截断 (名单只写入私有 exports/)",
-             formats={"uplift": "{:+.1%}", "ci_low": "{:+.1%}", "rate_t": PCT, "expected_incremental": "{:.1f}",
+             formats={"uplift": "{:+.1%}", "ci_low": "{:+.1%}", "ci_high": "{:+.1%}", "shrink_weight": "{:.2f}",
+                      "rate_t": PCT, "expected_incremental": "{:.1f}",
                       "expected_cost": "{:,.0f}", "cost_per_incremental": "{:,.1f}", "cumulative_cost": "{:,.0f}"})
     s.finding(*words.next_round(head, by, ch.cell_label))
 
@@ -272,7 +275,7 @@ with ch.section("goal_plan", "下一阶段目标拆解") as s:
     head = planning.goal_summary(goal_table, target_investors)
     gb.glue_all("review", head)
     ch.table(goal_table, "goal_decomposition", "目标倒推：各渠道的首投、注册、点击与预算 (按现有渠道结构分配)",
-             formats={"share": PCT, "register_to_invest": PCT, "click_to_register": PCT, "cost_per_investor": "{:,.1f}",
+             formats={"share": PCT, "register_to_invest": PCT, "click_to_register": PCT, "cost_per_investor_30d": "{:,.1f}",
                       "target_investors": "{:,.1f}", "target_registrations": "{:,.0f}", "target_clicks": "{:,.0f}", "budget": "{:,.0f}"})
     s.finding(*words.goal_plan(head))
 

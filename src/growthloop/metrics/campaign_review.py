@@ -2200,8 +2200,8 @@ def next_round(ds: Dataset, camp: Campaign, seg_table: pd.DataFrame, by: str = "
 
     At what uplift: the segment's own, shrunk toward the pooled uplift of all the members
     (the campaign's overall uplift) the more, the smaller the segment and the less the
-    segments differ. A large segment keeps close to its own estimate; a small one, or one
-    whose holdout has no responders, is close to (or at) the overall uplift, and when the
+    segments differ. A large segment keeps close to its own estimate; a small one is close to
+    the overall uplift, one with an empty group is at it, and when the
     segments differ no more than sampling noise explains every segment is at the overall
     uplift: the plan then spreads the campaign's effect over the segments and says nothing
     about which is better. `shrink_weight` tells how much of the segment's own estimate the
@@ -2324,8 +2324,10 @@ def plan_summary(plan: pd.DataFrame) -> dict[str, float | int | str]:
     Returns
     -------
     dict
-        segments, names (joined with 、; 无 when none), targets, expected_incremental and
-        expected_cost (NaN when the plan's costs are unknown) of the segments within budget.
+        segments, names (joined with 、; 无 when none), targets, expected_incremental,
+        expected_incremental_low and _high (targets × the shrunk interval's ends, summed: every
+        segment at its low or its high end at once) and expected_cost (NaN when the plan's costs
+        are unknown) of the segments within budget.
     """
     inb = plan[plan.within_budget.astype(bool)] if len(plan) else plan
     return dict(
@@ -2333,6 +2335,8 @@ def plan_summary(plan: pd.DataFrame) -> dict[str, float | int | str]:
         names="、".join(map(str, inb.segment)) if len(inb) else "无",
         targets=int(inb.targets.sum()) if len(inb) else 0,
         expected_incremental=float(inb.expected_incremental.sum()) if len(inb) else 0.0,
+        expected_incremental_low=float((inb.targets * inb.ci_low).sum()) if len(inb) else 0.0,
+        expected_incremental_high=float((inb.targets * inb.ci_high).sum()) if len(inb) else 0.0,
         expected_cost=float(inb.expected_cost.sum(min_count=1)) if len(inb) else 0.0,
     )
 
@@ -2357,8 +2361,9 @@ def next_round_summary(plan: pd.DataFrame, camp: Campaign,
     Returns
     -------
     dict
-        plan_segments, plan_names, plan_targets, plan_incremental and plan_cost (the plan
-        within budget, :func:`plan_summary`; plan_cost NaN without unit costs), plan_basis
+        plan_segments, plan_names, plan_targets, plan_incremental with plan_inc_low and
+        plan_inc_high (its range) and plan_cost (the plan within budget, :func:`plan_summary`;
+        plan_cost NaN without unit costs), plan_basis
         (the first segment's basis, a label of PLAN_BASES; NO_PLAN without a plan),
         plan_basis_code (its code; "none" without a plan), budget (NaN without one),
         budget_applied (a budget was given and the unit costs are known, so it cut the plan),
@@ -2383,6 +2388,8 @@ def next_round_summary(plan: pd.DataFrame, camp: Campaign,
         "plan_names": totals["names"],
         "plan_targets": totals["targets"],
         "plan_incremental": totals["expected_incremental"],
+        "plan_inc_low": totals["expected_incremental_low"],
+        "plan_inc_high": totals["expected_incremental_high"],
         "plan_cost": totals["expected_cost"],
         "plan_basis": plan.basis.iloc[0] if len(plan) else NO_PLAN,
         "plan_basis_code": codes.get(plan.basis.iloc[0], "none") if len(plan) else "none",

@@ -65,14 +65,15 @@ def channel_rates(funnel_by_channel: pd.DataFrame, spend: pd.DataFrame | None) -
         users, rate_from_previous.
     spend
         :func:`channel_spend` (channel, spend); a channel without spend costs 0. None when
-        the spend is unknown (no costs table): spend and cost_per_investor are then NaN.
+        the spend is unknown (no costs table): spend and cost_per_investor_30d are then NaN.
 
     Returns
     -------
     pandas.DataFrame
         Columns channel, clicks, registrations, investors, click_to_register,
-        register_to_invest, spend, cost_per_investor (NaN without investors or without
-        spend data); by channel.
+        register_to_invest, spend, cost_per_investor_30d (spend ÷ the funnel's first investors
+        within the window: higher than chapter 3's cost per first investor, which counts every
+        first investor; NaN without investors or without spend data); by channel.
 
     Raises
     ------
@@ -101,7 +102,7 @@ def channel_rates(funnel_by_channel: pd.DataFrame, spend: pd.DataFrame | None) -
         out["spend"] = float("nan")
     else:
         out = out.merge(spend, on="channel", how="left").fillna({"spend": 0.0})
-    out["cost_per_investor"] = out.spend / out.investors.where(out.investors > 0)
+    out["cost_per_investor_30d"] = out.spend / out.investors.where(out.investors > 0)
     return out.sort_values("channel").reset_index(drop=True)
 
 
@@ -124,7 +125,7 @@ def decompose_goal(rates: pd.DataFrame, target_investors: float) -> pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        Columns channel, share, register_to_invest, click_to_register, cost_per_investor,
+        Columns channel, share, register_to_invest, click_to_register, cost_per_investor_30d,
         target_investors, target_registrations, target_clicks, budget; channels with first
         investors by share (largest first), then a final row 合计 (the total) summing the columns.
 
@@ -149,8 +150,8 @@ def decompose_goal(rates: pd.DataFrame, target_investors: float) -> pd.DataFrame
     r["target_investors"] = target_investors * r.share
     r["target_registrations"] = r.target_investors / r.register_to_invest.where(r.register_to_invest > 0)
     r["target_clicks"] = r.target_registrations / r.click_to_register.where(r.click_to_register > 0)
-    r["budget"] = r.target_investors * r.cost_per_investor
-    cols = ["channel", "share", "register_to_invest", "click_to_register", "cost_per_investor",
+    r["budget"] = r.target_investors * r.cost_per_investor_30d
+    cols = ["channel", "share", "register_to_invest", "click_to_register", "cost_per_investor_30d",
             "target_investors", "target_registrations", "target_clicks", "budget"]
     out = r.sort_values(["share", "channel"], ascending=[False, True])[cols].reset_index(drop=True)
     tot = {c: out[c].sum(min_count=1) for c in ("share", "target_investors",

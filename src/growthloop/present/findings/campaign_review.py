@@ -517,10 +517,10 @@ def _shrinkage(head: dict) -> str:
     if pooled == head["plan_segments"]:
         which = "这个分群" if pooled == 1 else f"这 {pooled} 个分群"
         return text + (f"{which}用的是整体增量 {_signed(high)}：分群之间的差异没有超出抽样误差，或分群的一组"
-                       "没有人响应（或全部响应）、无法单独估计；计划只是把整体效果按分群摊开，"
+                       "没有成员、无法单独估计；计划只是把整体效果按分群摊开，"
                        "不说明哪个分群的效果更好。")
     if pooled:
-        text += (f"其中 {head['plan_at_overall_names']} 有一组没有人响应（或全部响应），无法单独估计，"
+        text += (f"其中 {head['plan_at_overall_names']} 有一组没有成员，无法单独估计，"
                  "用的是整体增量。")
     return text + f"名单中各分群的增量在 {_signed(low)} 至 {_signed(high)} 之间。"
 
