@@ -42,8 +42,8 @@ def test_monitor_says_what_the_table_can_show():
     assert "还没有首投用户" in finding and "还没有人首投满" not in finding
     # no costs table: the money columns are blank, and the action asks for the costs
     finding, action = words.monitor(VOL | {"costs_available": "没有"})
-    assert "数据中没有成本表 (costs)" in finding and "成本表算出" not in finding
-    assert "整理成成本表 (costs)" in action
+    assert "数据中没有成本表：" in finding and "成本表算出" not in finding
+    assert "整理成 costs 表" in action
     # small counts through the chapter's suppression
     finding, _ = words.monitor(VOL | {"registrations": 40, "investors": 8, "matured": 3}, small)
     assert "40 个注册、<10 个首投用户" in finding and "有 <10 人" in finding
@@ -135,7 +135,7 @@ def test_value_against_break_even():
 
 
 PATHS = {"conversion": "复投", "conversions": 500, "nulls": 2000, "distinct_paths": 80, "model_channels": 6,
-         "shapley_method": "精确枚举 (exact)", "direct_conversions": 12, "top_path": "甲 > 乙",
+         "shapley_method": "精确枚举", "direct_conversions": 12, "top_path": "甲 > 乙",
          "top_path_share": 0.25, "min_conversions": 40, "lookback_days": 14, "half_life_days": 3,
          "markov_order": 2}
 ALL = ["first_touch", "last_touch", "time_decay", "markov", "shapley"]

@@ -36,10 +36,11 @@ def test_notes_say_what_was_chosen() -> None:
     assert "2026-06-30" in note and "早 365 天" in note and "analysis_date" in note
     window = pd.DataFrame({"cohort": [1, 1, 2], "period": [0, 1, 0]})
     window.attrs.update(cohorts=2, periods=2)
-    assert "\n" not in words.heatmap_title(window, "investment", "on", "month")
+    title = words.heatmap_title(window, "investment", "on", "month")
+    assert "\n" not in title and title.endswith("，只算当月回来）") and "mode" not in title
     window.attrs.update(cohorts=30, periods=365)
     title = words.heatmap_title(window, "app_open", "on_or_after", "day")
-    assert "最近 2 个同期群、进入后前 2 天（共 30 个同期群" in title and "on_or_after" in title
+    assert "最近 2 个同期群、进入后前 2 天（共 30 个同期群" in title and "当日或之后回来都算" in title
 
 
 def test_cohorts_compare_only_what_can_be_compared() -> None:

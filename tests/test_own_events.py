@@ -136,14 +136,16 @@ def test_a_nullable_column_may_be_absent_from_the_file(tmp_path):
 
 
 def test_event_names_table_points_out_near_misses_and_missing_roles(tmp_path):
-    from growthloop.staging.quality import event_names
+    from growthloop.staging.quality import event_names, events_finding
 
     table = event_names(open_dataset(folder(tmp_path, own_events()))).set_index("event_name")
-    assert table.loc["浏览产品详情", "role"] == "自有事件 (own event)"
+    # the action finds the near miss by its Chinese note (no English gloss in the table)
+    assert "1 个事件名只和角色名差大小写或空格（如 Register）" in events_finding(table.reset_index())[1]
+    assert table.loc["浏览产品详情", "role"] == "自有事件"
     assert table.loc["register", "role"] == "注册" and table.loc["register", "events"] == 2
-    assert "looks like register" in table.loc["Register", "note"]
+    assert table.loc["Register", "note"].startswith("看起来是 register：")
     assert table.loc["register", "note"] == ""
-    assert table.loc["bind_card", "events"] == 0 and "none in the data" in table.loc["bind_card", "note"]
+    assert table.loc["bind_card", "events"] == 0 and "数据中没有此角色的事件" in table.loc["bind_card", "note"]
     assert table.loc["风险测评", "first_day"] == "2025-01-02"
 
 

@@ -135,7 +135,7 @@ def test_metrics_page_is_generated_from_the_registry() -> None:
 
 def test_metrics_page_lists_every_term_once() -> None:
     page = metrics_markdown()
-    assert page.startswith("# 指标口径 (metric definitions)\n")
+    assert page.startswith("# 指标口径\n")
     for key, t in TERMS.items():
         assert page.count(f"\n| `{key}` | {t.label} |") == 1, key
     for alias in SUMMARY_ALIASES:

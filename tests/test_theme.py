@@ -84,9 +84,14 @@ def test_glued_numbers_are_plain_and_stable() -> None:
 
 
 def test_segment_colours_are_fixed() -> None:
-    first = theme.segment_palette(["重要价值", "沉睡 (dormant)", "新分群"])
-    second = theme.segment_palette(["新分群", "对照组 (holdout)", "重要价值"])
+    from growthloop.metrics.retention import STATE_LABELS
+
+    first = theme.segment_palette(["重要价值", "沉睡", "新分群"])
+    second = theme.segment_palette(["新分群", "对照组", "重要价值"])
     assert first["重要价值"] == second["重要价值"] == theme.SEGMENT_COLORS["重要价值"]
+    # lifecycle states and groups are keyed by the labels the book shows (no English gloss)
+    assert first["沉睡"] == theme.SEGMENT_COLORS["沉睡"] and second["对照组"] == theme.SEGMENT_COLORS["对照组"]
+    assert set(STATE_LABELS.values()) <= set(theme.SEGMENT_COLORS)
     assert first["新分群"] == second["新分群"]  # an unknown name gets the same extra colour
     assert theme.SEGMENT_COLORS["重要价值"] != theme.SEGMENT_COLORS["一般价值"]
 

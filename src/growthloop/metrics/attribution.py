@@ -387,11 +387,11 @@ def utm_quality(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> pd.DataFrame:
     if not total:
         raise _no_touches(touch_events)
     items = [
-        ("触点总数 (touches)", total),
-        ("未标记 (untagged: no source)", int(res["untagged"] or 0)),
-        ("写法不规范、已清洗 (case / spaces / URL encoding fixed)", int(res["cleaned"] or 0)),
-        ("从落地页 URL 解析 (parsed from landing_url)", int(res["from_url"] or 0)),
-        ("渠道表之外的来源 (sources outside the channel map)", int(res["unmapped"] or 0)),
+        ("触点总数", total),
+        ("未标记（没有来源）", int(res["untagged"] or 0)),
+        ("写法不规范、已清洗（大小写、空格、URL 编码）", int(res["cleaned"] or 0)),
+        ("从落地页 URL 解析", int(res["from_url"] or 0)),
+        ("渠道表之外的来源", int(res["unmapped"] or 0)),
     ]
     return pd.DataFrame(
         [{"item": k, "touches": v, "share": _ratio(v, total)} for k, v in items]
@@ -1950,13 +1950,13 @@ def budget_reallocation(
     out["_ranked"] = (matured >= min_investors).to_numpy()
     out = out.sort_values(["revenue_per_yuan", "channel"], ascending=[False, True]).reset_index(drop=True)
     ranked = out.index[out._ranked]
-    out["suggestion"] = np.where(out._ranked, "维持 (hold)", "人数太少 (too few)")
+    out["suggestion"] = np.where(out._ranked, "维持", "人数太少")
     best = worst = ""
     moved, gain = 0.0, 0.0
     if len(ranked) >= 2:
         top, bottom = ranked[0], ranked[-1]
-        out.loc[top, "suggestion"] = "加预算 (add)"
-        out.loc[bottom, "suggestion"] = "减预算 (cut)"
+        out.loc[top, "suggestion"] = "加预算"
+        out.loc[bottom, "suggestion"] = "减预算"
         best, worst = str(out.channel[top]), str(out.channel[bottom])
         moved = shift * float(out.spend[bottom])
         gain = moved * float(out.revenue_per_yuan[top] - out.revenue_per_yuan[bottom])
@@ -2051,8 +2051,8 @@ def models_summary(models: pd.DataFrame, disagree: pd.DataFrame,
 
 
 #: How the prose names the way Shapley values were computed.
-SHAPLEY_METHODS = {True: "精确枚举 (exact)",
-                   False: "固定种子的排列抽样近似 (seeded permutation sampling)"}
+SHAPLEY_METHODS = {True: "精确枚举",
+                   False: "固定种子的排列抽样近似"}
 
 
 def paths_summary(paths: Paths, shapley_exact_max: int = 12) -> dict[str, float | int | str]:

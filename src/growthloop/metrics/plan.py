@@ -101,10 +101,10 @@ FALLBACK_WINDOW_DAYS = 14
 DEFAULT_CHANNEL = "sms"
 #: The operator's rules, in the order they are applied, and their labels.
 RULES: dict[str, str] = {
-    "running": "正在进行的其他活动的成员 (contamination)",
-    "frequency": "近期已发送过活动消息 (frequency cap)",
-    "opt_out": "已退订营销消息 (opt-out)",
-    "budget": "超出预算 (budget)",
+    "running": "正在进行的其他活动的成员",
+    "frequency": "近期已发送过活动消息",
+    "opt_out": "已退订营销消息",
+    "budget": "超出预算",
 }
 #: The columns of the package's campaign row and member rows (the contract's).
 CAMPAIGN_COLUMNS: tuple[str, ...] = tuple(TABLES["campaigns"].column_names)
@@ -1218,9 +1218,9 @@ def next_campaign(ds: Dataset, aud: Audience, channel: str | None = None, goal: 
                "mde": stats.mde(n_t, n_c, baseline, alpha, power) if not math.isnan(baseline)
                else float("nan")}
     cid = _campaign_id(ds, when, aud.slug)
-    excluded = [RULES[r.rule].split(" (")[0] for r in rules.itertuples() if r.applied and r.rule != "budget"]
+    excluded = [RULES[r.rule] for r in rules.itertuples() if r.applied and r.rule != "budget"]
     rule_text = (f"{aud.rule}；排除{'、'.join(excluded)}的用户" if excluded else aud.rule)
-    rule_text += (f"；按{aud.stratum_name}分层随机留出 {h['share']:.0%} 作对照组 (seed {seed})；"
+    rule_text += (f"；按{aud.stratum_name}分层随机留出 {h['share']:.0%} 作对照组（随机种子 {seed}）；"
                   f"{aud.order_rule}" + (f"，预算 {budget:,.0f} 元" if sends is not None else ""))
     row = {"campaign_id": cid, "name": aud.name, "channel": channel,
            "start_at": when, "end_at": when + dt.timedelta(days=window), "goal": goal,
@@ -1485,10 +1485,9 @@ def package(nc: NextCampaign) -> tuple[pd.DataFrame, ibis.Table]:
 
 #: How the campaign card names the campaign row's columns.
 CARD_LABELS: dict[str, str] = {
-    "campaign_id": "活动 (campaign_id)", "name": "名称 (name)", "channel": "渠道 (channel)",
-    "start_at": "开始时间 (start_at)", "end_at": "窗口结束 (end_at)", "goal": "目标 (goal)",
-    "window_days": "响应窗口 (window_days)", "cost_per_send": "单条发送成本 (cost_per_send)",
-    "cost_per_reward": "单次奖励成本 (cost_per_reward)", "target_rule": "选人规则 (target_rule)",
+    "campaign_id": "活动编号", "name": "名称", "channel": "渠道", "start_at": "开始时间",
+    "end_at": "窗口结束", "goal": "目标", "window_days": "响应窗口", "cost_per_send": "单条发送成本",
+    "cost_per_reward": "单次奖励成本", "target_rule": "选人规则",
 }
 
 
@@ -1513,9 +1512,9 @@ def campaign_card(campaign_row: pd.DataFrame) -> pd.DataFrame:
             text = "未记录" if value is None or (isinstance(value, float) and math.isnan(value)) \
                 else f"{float(value):,.2f} 元"
         elif col == "goal":
-            text = f"{goal_label(str(value))} ({value})"
+            text = goal_label(str(value))
         elif col == "channel":
-            text = f"{channel_label(str(value))} ({value})"
+            text = channel_label(str(value))
         elif col == "window_days":
             text = f"{int(value)} 天"
         else:

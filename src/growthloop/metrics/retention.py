@@ -77,9 +77,8 @@ COHORT_BY = ("signup", "first_investment")
 INVESTMENT = "investment"
 ANY = "any"
 STATES = ("new", "active", "resurrected", "dormant", "churned")
-STATE_LABELS = {"new": "新增 (new)", "active": "活跃 (active)",
-                "resurrected": "回流 (resurrected)", "dormant": "沉睡 (dormant)",
-                "churned": "流失 (churned)"}
+STATE_LABELS = {"new": "新增", "active": "活跃", "resurrected": "回流", "dormant": "沉睡",
+                "churned": "流失"}
 ENTRY = "(entry)"
 DORMANT_DAYS = 60
 CHURN_DAYS = 180
@@ -1975,7 +1974,7 @@ def ltv_cac(ds: Dataset, horizon_months: int = 12) -> LtvCac:
         signups = _execute(wide.group_by(channel=wide.signup_channel).aggregate(signups=_.count()),
                            ["channel"])
         table = signups.assign(spend=np.nan, cac=np.nan)
-        note = "数据中没有 costs 表 (no costs table)，CAC 与 LTV/CAC 无法计算"
+        note = "数据中没有 costs 表，CAC 与 LTV/CAC 无法计算"
         available = False
     else:
         costs = ds.costs.filter(ds.costs.date <= ds.analysis_date)

@@ -13,10 +13,10 @@ CONTRACT_PAGE = "docs/data_contract.md"
 METRICS_PAGE = "docs/metrics.md"
 #: The heading of each kind's table on the metrics page.
 KIND_HEADINGS: dict[str, str] = {
-    "key": "分组与标签列 (grouping and label columns)",
-    "count": "人数 (counts of people)",
-    "measure": "指标 (measures)",
-    "text": "文本、日期与是否 (text, dates and flags)",
+    "key": "分组与标签列",
+    "count": "人数",
+    "measure": "指标",
+    "text": "文本、日期与是否",
 }
 
 
@@ -32,7 +32,7 @@ def contract_markdown() -> str:
         The page as MyST Markdown.
     """
     lines = [
-        "# 数据契约 (data contract)",
+        "# 数据契约",
         "",
         "The tables an analyst brings, with our canonical names. Files are Parquet or CSV in one",
         "folder, one file per table (`users.parquet` or `users.csv`, ...). A `dataset.yml` beside",
@@ -132,7 +132,7 @@ def metrics_markdown() -> str:
         The page as MyST Markdown.
     """
     lines = [
-        "# 指标口径 (metric definitions)",
+        "# 指标口径",
         "",
         "书中每张表的每一列、摘要里的每个头条数字，都在这里有一个中文表头和确切的口径：数的是什么、在哪些人里、",
         "在什么时间窗口内。同一个列名在几张表里指相关的量时（例如 `ci_low` 在漏斗里是转化率的区间，在活动复盘里是",
@@ -148,16 +148,34 @@ def metrics_markdown() -> str:
     ]
     for kind in KINDS:
         terms = sorted((t for t in TERMS.values() if t.kind == kind), key=lambda t: t.key)
-        lines += [f"## {KIND_HEADINGS[kind]}", "", "| 列名 (key) | 表头 | 单位 | 口径 |",
+        lines += [f"## {KIND_HEADINGS[kind]}", "", "| 列名 | 表头 | 单位 | 口径 |",
                   "| --- | --- | --- | --- |"]
         lines += [f"| `{t.key}` | {t.label} | {t.unit} | {t.definition} |" for t in terms]
         lines.append("")
-    lines += ["## 摘要中等同于某一列的数字 (summary keys that equal a column)", "",
+    lines += ["## 摘要中等同于某一列的数字", "",
               "摘要读取的这些数字和某张表的某一列是同一个量，沿用那一列的表头和口径。", "",
-              "| 摘要键 (glue key) | 等同的列 | 表头 |", "| --- | --- | --- |"]
+              "| 摘要键 | 等同的列 | 表头 |", "| --- | --- | --- |"]
     lines += [f"| `{alias}` | `{key}` | {TERMS[key].label} |" for alias, key in sorted(SUMMARY_ALIASES.items())]
     lines.append("")
     return "\n".join(lines)
+
+
+def write_contract_page(root: str | Path | None = None) -> Path:
+    """Write `contract_markdown` to CONTRACT_PAGE under a project folder.
+
+    Parameters
+    ----------
+    root : str, Path or None, default None
+        The project folder; None is the project's own root.
+
+    Returns
+    -------
+    Path
+        The page written.
+    """
+    path = Path(root or PROJECT_ROOT) / CONTRACT_PAGE
+    path.write_text(contract_markdown(), encoding="utf-8")
+    return path
 
 
 def write_metrics_page(root: str | Path | None = None) -> Path:

@@ -99,10 +99,10 @@ SEGMENT_COLORS: dict[str, tuple] = {
     "重要价值": _PAIRED[0], "一般价值": _PAIRED[1], "重要发展": _PAIRED[4], "一般发展": _PAIRED[5],
     "重要保持": _PAIRED[2], "一般保持": _PAIRED[3], "重要挽留": _PAIRED[6], "一般挽留": _PAIRED[7],
     "稳定中客": _PAIRED[0], "潜力新客": _PAIRED[4], "流失风险客": _PAIRED[6],
-    "新增 (new)": mpl.colors.to_rgb("#59a14f"), "活跃 (active)": mpl.colors.to_rgb("#4e79a7"),
-    "回流 (resurrected)": mpl.colors.to_rgb("#b07aa1"), "沉睡 (dormant)": mpl.colors.to_rgb("#f28e2b"),
-    "流失 (churned)": mpl.colors.to_rgb("#bab0ac"),
-    "实验组 (treatment)": _PAIRED[0], "对照组 (holdout)": (0.6, 0.6, 0.6),
+    "新增": mpl.colors.to_rgb("#59a14f"), "活跃": mpl.colors.to_rgb("#4e79a7"),
+    "回流": mpl.colors.to_rgb("#b07aa1"), "沉睡": mpl.colors.to_rgb("#f28e2b"),
+    "流失": mpl.colors.to_rgb("#bab0ac"),
+    "实验组": _PAIRED[0], "对照组": (0.6, 0.6, 0.6),
 }
 
 

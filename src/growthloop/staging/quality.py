@@ -49,6 +49,16 @@ def reasons(ds: Dataset) -> pd.DataFrame:
     return frame.sort_values(["table", "rows", "rule"], ascending=[True, False, True]).reset_index(drop=True)
 
 
+#: The role column's value for an event name that plays no role.
+OWN_EVENT = "自有事件"
+#: How the note of a name that differs from a role only by case or spaces starts.
+LOOKS_LIKE = "看起来是 "
+#: The note of a role the data has no event of.
+NO_ROLE_EVENT = "数据中没有此角色的事件，依赖它的小节见本页最后一节"
+#: The column value of a missing optional table in the absent-inputs table.
+WHOLE_TABLE = "整张表"
+
+
 def _folded(name: str) -> str:
     """A name with case, spaces, '_' and '-' ignored: 'Bind Card' and 'bind_card' fold alike."""
     return "".join(ch for ch in name.lower() if ch not in " _-\t")
@@ -59,7 +69,8 @@ def event_names(ds: Dataset) -> pd.DataFrame:
 
     The role is the role's label, or 自有事件 (the platform's own event). A name that differs from
     a role only by case, spaces, '_' or '-' ("Register", "bind card") is pointed out in `note`; a
-    role the data does not have is listed with 0 events and what its absence means.
+    role the data does not have is listed with 0 events and a note (NO_ROLE_EVENT) that sends the
+    reader to the page's list of sections the data cannot support. Every value is Chinese.
 
     Parameters
     ----------
@@ -76,16 +87,16 @@ def event_names(ds: Dataset) -> pd.DataFrame:
     folded = {_folded(role): role for role in EVENT_ROLES}
     rows = []
     for name, r in sorted(seen.items()):
-        role = EVENT_ROLES[name][0] if name in EVENT_ROLES else "自有事件 (own event)"
+        role = EVENT_ROLES[name][0] if name in EVENT_ROLES else OWN_EVENT
         like = folded.get(_folded(name))
-        note = (f"看起来是 {like}：若含义相同，请在 dataset.yml 的 tables.events.values.event_name "
-                f"中映射 ({name!r} looks like {like}: map it?)") if like and like != name else ""
+        note = (f"{LOOKS_LIKE}{like}：若含义相同，请在 dataset.yml 的 tables.events.values.event_name "
+                "中映射") if like and like != name else ""
         rows.append({"event_name": name, "role": role, "events": int(r["events"]),
                      "first_day": r["first_day"], "last_day": r["last_day"], "note": note})
-    for role, (label, meaning) in EVENT_ROLES.items():
+    for role, (label, _meaning) in EVENT_ROLES.items():
         if role not in seen:
             rows.append({"event_name": role, "role": label, "events": 0, "first_day": "",
-                         "last_day": "", "note": f"数据中没有此角色的事件 (none in the data): {meaning}"})
+                         "last_day": "", "note": NO_ROLE_EVENT})
     return pd.DataFrame(rows, columns=["event_name", "role", "events", "first_day", "last_day", "note"])
 
 
@@ -219,7 +230,7 @@ def events_finding(table: pd.DataFrame) -> tuple[str, str]:
     present = table[table.events > 0]
     own = present[~present.event_name.isin(list(EVENT_ROLES))]
     absent = table[(table.events == 0)]
-    near = present[present.note.str.contains("looks like", regex=False)]
+    near = present[present.note.str.startswith(LOOKS_LIKE)]
     finding = (f"数据中共有 {len(present)} 种事件名，其中 {len(own)} 种是平台自有事件（可直接用作漏斗步骤、"
                f"触点、回访事件或活动目标）；缺少的角色事件有 {len(absent)} 种。")
     if len(near):
@@ -247,7 +258,7 @@ def absent_inputs(ds: Dataset) -> pd.DataFrame:
         table, column ("整张表" for a missing table), shows (what the book cannot show without
         it).
     """
-    rows = [{"table": t, "column": "整张表 (whole table)", "shows": TABLE_USES.get(t, "")}
+    rows = [{"table": t, "column": WHOLE_TABLE, "shows": TABLE_USES.get(t, "")}
             for t in ds.quality.missing_tables]
     for t, cols in sorted(ds.quality.absent_columns.items()):
         rows += [{"table": t, "column": c, "shows": COLUMN_USES.get(c, "")} for c in cols]

@@ -86,9 +86,9 @@ def monitor(vol: dict, n: Count = plain_count) -> tuple[str, str]:
         action = ("每周用这张表看各渠道从点击到首投的每一步：注册多而首投少的渠道先查人群定向和落地页；"
                   "花费和回本看下面几节。")
     else:
-        finding += "数据中没有成本表 (costs)：花费、获客成本、ROI 和 LTV/CAC 各列留空，表中只有各渠道的量和收入。"
-        action = ("向投放团队要每天、每个来源（utm_source / utm_medium / utm_campaign）的花费，整理成成本表 "
-                  "(costs) 放进数据目录后重跑本章，才能比较获客成本和回本。")
+        finding += "数据中没有成本表：花费、获客成本、ROI 和 LTV/CAC 各列留空，表中只有各渠道的量和收入。"
+        action = ("向投放团队要每天、每个来源（utm_source / utm_medium / utm_campaign）的花费，按数据契约整理成 "
+                  "costs 表放进数据目录后重跑本章，才能比较获客成本和回本。")
     return finding, action
 
 

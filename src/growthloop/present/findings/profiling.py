@@ -59,7 +59,7 @@ def overview(head: dict, span: dict, n: Count = plain_count) -> tuple[str, str]:
     else:
         finding += f"，其中 {n(head['investors'])} 人投资过，投资转化率 {pct(head['investor_rate'])}。"
         if head["aum_total"] > 0:
-            finding += (f"他们当前的在投资产 (AUM) 合计 {head['aum_total_wan']:,.1f} 万元，人均 "
+            finding += (f"他们当前的在投资产合计 {head['aum_total_wan']:,.1f} 万元，人均 "
                         f"{head['aum_per_investor']:,.0f} 元。")
         else:
             finding += "截至分析日没有人还持有在投资产：投资都已到期或赎回。"
@@ -271,7 +271,7 @@ def concentration(conc: dict, n: Count = plain_count) -> tuple[str, str]:
         (finding, action).
     """
     finding = (f"在 {n(conc['holders'])} 名持有资产的投资人中，资产最多的前 20% 持有 {pct(conc['top20_share'])} "
-               f"的资产，基尼系数 (Gini) {conc['gini']:.2f}")
+               f"的资产，基尼系数 {conc['gini']:.2f}")
     if conc["gini"] >= GINI_HIGH:
         finding += "：资产高度集中在少数人手里。"
         action = ("平台靠少数大户撑着：每周盯他们的到期和赎回，大额到期前主动联系；活动效果按留住的资产评估，"

@@ -20,6 +20,8 @@ from growthloop.present.findings import Count, pct, plain_count
 UNIT_NAMES = {"day": "自然日", "week": "周（周一开始）", "month": "自然月"}
 #: How many periods of a unit are written: 13 天, 2 周, 12 个月.
 UNIT_COUNT = {"day": "{k} 天", "week": "{k} 周", "month": "{k} 个月"}
+#: How a title names the retention mode (``mode``), with the unit's label: 只算当月回来.
+MODE_WORDS = {"on": "只算当{u}回来", "on_or_after": "当{u}或之后回来都算"}
 
 
 def _num(x: Any) -> bool:
@@ -114,7 +116,8 @@ def heatmap_title(window: Any, return_event: Any, mode: str, unit: str) -> str:
     str
         The title.
     """
-    title = f"同期群留存（回来 = {activity_label(return_event)}，mode: {mode}）"
+    title = (f"同期群留存（回来 = {activity_label(return_event)}，"
+             f"{MODE_WORDS[mode].format(u=UNIT_LABELS[unit])}）")
     shown_c, shown_p = window["cohort"].nunique(), int(window["period"].max()) + 1 if len(window) else 0
     total_c, total_p = window.attrs.get("cohorts", shown_c), window.attrs.get("periods", shown_p)
     if (shown_c, shown_p) != (total_c, total_p):
