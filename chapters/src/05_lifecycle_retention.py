@@ -166,8 +166,9 @@ with ch.section("lifecycle", "生命周期状态") as s:
 
 # %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：每月的状态人数与流转人数"}
 if s.shown:
-    ch.table(states, "lifecycle_states", "每月末各状态的用户数；“已结束”为否的月份截至分析日", complement="period")
-    ch.table(flows, "lifecycle_flows", "从上月末状态到本月末状态的人数；(entry) 为首次进入")
+    ch.table(retention.with_state_labels(states), "lifecycle_states", "每月末各状态的用户数；“已结束”为否的月份截至分析日",
+             complement="period")
+    ch.table(retention.with_state_labels(flows), "lifecycle_flows", "从上月末状态到本月末状态的人数")
 
 # %% [markdown]
 # ## 状态流转与回流
@@ -183,7 +184,8 @@ with ch.section("transitions", "状态流转与回流") as s:
     head = retention.transition_summary(flows, gaps, dormant_days, churn_days)
     gb.glue_all("ret", head)
     gb.show(plots.transition_heatmap(matrix, retention.STATE_LABELS, figsize=(6, 4.8)).figure)
-    ch.table(matrix.reset_index(), "lifecycle_transition_matrix", "状态流转矩阵：各完整月合计，行内占比",
+    ch.table(retention.with_state_labels(matrix.reset_index()), "lifecycle_transition_matrix",
+             "状态流转矩阵：各完整月合计，行内占比",
              formats={st: "{:.1%}" for st in retention.STATES})
     s.finding(*words.transitions(head, dormant_days, churn_days, ch.cell_label))
 

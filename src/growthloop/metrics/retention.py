@@ -80,6 +80,8 @@ STATES = ("new", "active", "resurrected", "dormant", "churned")
 STATE_LABELS = {"new": "新增", "active": "活跃", "resurrected": "回流", "dormant": "沉睡",
                 "churned": "流失"}
 ENTRY = "(entry)"
+#: How the page names the flows' entry (a user's first state, no state before it).
+ENTRY_LABEL = "首次进入"
 DORMANT_DAYS = 60
 CHURN_DAYS = 180
 FIRST_TERM = "first_term"
@@ -1274,6 +1276,39 @@ def lifecycle(ds: Dataset, period: str = "month", activity_event: str = INVESTME
     out["complete"] = out["complete"].astype(bool)
     return out[["period", "state", "users", "complete"]]
 
+
+
+def with_state_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """A lifecycle table as the page shows it: states by their Chinese names, not their codes.
+
+    The columns state, from_state and to_state are mapped through STATE_LABELS (the flows'
+    ENTRY reads ENTRY_LABEL); other columns and the rows' order are unchanged (the transition
+    matrix's columns named by state codes get their Chinese headers from the registry, like
+    every column). The library keeps the codes, so tests and other chapters compare codes, and
+    the page and its CSV show words.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        `lifecycle`, `lifecycle_flows` or `transition_matrix` (with its index reset).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with the labels.
+
+    Examples
+    --------
+    >>> with_state_labels(pd.DataFrame({"from_state": ["(entry)", "new"], "to_state": ["new", "active"],
+    ...                                 "active": [0.5, 1.0]})).to_dict("list")
+    {'from_state': ['首次进入', '新增'], 'to_state': ['新增', '活跃'], 'active': [0.5, 1.0]}
+    """
+    names = {**STATE_LABELS, ENTRY: ENTRY_LABEL}
+    out = frame.copy()
+    for column in ("state", "from_state", "to_state"):
+        if column in out.columns:
+            out[column] = out[column].map(lambda v: names.get(v, v))
+    return out
 
 def lifecycle_flows(ds: Dataset, period: str = "month", activity_event: str = INVESTMENT,
                     dormant_days: int = DORMANT_DAYS, churn_days: int = CHURN_DAYS,
