@@ -124,16 +124,42 @@ def test_every_chapter_takes_min_cell_size_from_its_parameters() -> None:
         assert re.search(r"gb\.chapter\([^)]*min_cell_size[,)]", text), f"{src.name} must pass min_cell_size on"
 
 
+def _number(value: object) -> float:
+    try:
+        return float(str(value).replace(",", ""))
+    except ValueError:
+        return float("nan")
+
+
+def small_in_table(frame: pd.DataFrame, name: str, min_cell: int = gb.MIN_CELL_SIZE) -> list[str]:
+    """The cells of the published table `name` (its CSV, or its page view with column names for
+    headers) that show a group of 1 to min_cell - 1 people.
+
+    A table of GROUP_SIZES is checked on its size columns (converters inside a large group may be
+    fewer) and, with a block, on each block's largest count (a funnel segment's entrants); any
+    other table on every column of COUNT_COLUMNS.
+    """
+    spec = gb.group_sizes(name)
+    numbers = frame.apply(lambda col: col.map(_number))
+    sizes = spec.get("sizes", gb.COUNT_COLUMNS)
+    bad = []
+    for col in (c for c in sizes if c in frame.columns):
+        hits = frame[col][(numbers[col] > 0) & (numbers[col] < min_cell)]
+        bad += [f"{name}:{col}={v}" for v in hits.tolist()[:1]]
+    block = spec.get("block")
+    if block in frame.columns:
+        counts = [c for c in gb.COUNT_COLUMNS if c in frame.columns]
+        largest = numbers[counts].max(axis=1).groupby(frame[block]).max()
+        bad += [f"{name}:{block}={k} ({v:g} people)" for k, v in largest.items() if 0 < v < min_cell][:1]
+    return bad
+
+
 def small_cells(tables: Path, min_cell: int = gb.MIN_CELL_SIZE) -> list[str]:
-    """Published CSVs with a count-of-people value between 1 and min_cell - 1."""
+    """Published CSVs that show a group of 1 to min_cell - 1 people (`small_in_table`)."""
     bad = []
     for path in sorted(tables.rglob("*.csv")):
         frame = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
-        for col in (c for c in gb.COUNT_COLUMNS if c in frame.columns):
-            values = pd.to_numeric(frame[col], errors="coerce")
-            hits = frame[col][(values > 0) & (values < min_cell)]
-            if len(hits):
-                bad.append(f"{path.relative_to(tables)}:{col}={hits.iloc[0]}")
+        bad += [f"{path.parent.name}/{hit}" for hit in small_in_table(frame, path.stem, min_cell)]
     return bad
 
 
@@ -229,3 +255,100 @@ def test_the_page_shows_readers_headers_and_cells_the_csv_keeps_names(tmp_path: 
     assert "e-85" not in page and "True" not in page and "inf" not in page
     header = (tmp_path / "tables" / "t" / "view.csv").read_text(encoding="utf-8-sig").splitlines()[0]
     assert header == "channel,users,rate_from_previous,p_value,holdout,ratio"
+
+
+def _funnel_by_segment() -> pd.DataFrame:
+    """Two steps of three segments, by hand: x has 483 settled entrants of whom 4 reached kyc;
+    y has 7; z 600 (the segments of a step add up to the funnel's published step)."""
+    return pd.DataFrame({
+        "segment": ["x", "x", "y", "y", "z", "z"],
+        "step": ["register", "kyc", "register", "kyc", "register", "kyc"],
+        "users": [500, 4, 7, 3, 620, 50],
+        "rate_from_start": [1.0, 4 / 483, 1.0, 3 / 7, 1.0, 48 / 600],
+        "ci_low": [0.99, 0.003, 0.6, 0.1, 0.99, 0.06],
+        "in_progress": [0, 0, 0, 0, 0, 2],
+        "base_start": [483, 483, 7, 7, 600, 600],
+        "converted_start": [483, 4, 7, 3, 600, 48],
+    })
+
+
+def test_sizes_show_converters_inside_a_large_group() -> None:
+    out = gb.suppress(_funnel_by_segment(), sizes=["base_start"])
+    # x: a group of 483 with 4 converters: 4 and its rate are shown
+    assert out.loc[1, "users"] == 4 and out.loc[1, "converted_start"] == 4
+    assert out.loc[1, "rate_from_start"] == pytest.approx(4 / 483) and out.loc[1, "base_start"] == 483
+    # y: a group of 7: its size and every count show "<10" (0 is shown, as everywhere), rates
+    # are blank
+    for i in (2, 3):
+        assert out.loc[i, "base_start"] == "<10" and out.loc[i, "users"] == "<10"
+        assert out.loc[i, "in_progress"] == 0
+        assert pd.isna(out.loc[i, "rate_from_start"]) and pd.isna(out.loc[i, "ci_low"])
+        assert out.loc[i, "segment"] == "y" and out.loc[i, "step"] in ("register", "kyc")
+    # z is untouched
+    assert out.loc[5].tolist() == _funnel_by_segment().loc[5].tolist()
+    # without sizes (every count a group size), x's kyc row is hidden as before
+    old = gb.suppress(_funnel_by_segment())
+    assert old.loc[1, "users"] == "<10" and pd.isna(old.loc[1, "rate_from_start"])
+    assert gb.suppress(_funnel_by_segment(), min_cell=1, sizes=["base_start"]).equals(_funnel_by_segment())
+
+
+def test_sizes_complement_hides_the_next_smallest_group() -> None:
+    """In each step y (7) is hidden alone: total - x - z would give it back, so the next
+    smallest group, x (483), goes too, with the rates of its rows."""
+    out = gb.suppress(_funnel_by_segment(), sizes=["base_start"], complement="step")
+    assert out.base_start.tolist() == [gb.HIDDEN, gb.HIDDEN, "<10", "<10", 600, 600]
+    assert pd.isna(out.loc[0, "rate_from_start"]) and pd.isna(out.loc[1, "rate_from_start"])
+    # the counts hidden with y are protected the same way (x's are the next smallest)
+    assert out.users.tolist()[:4] == [gb.HIDDEN, gb.HIDDEN, "<10", "<10"]
+    assert out.loc[5, "users"] == 50 and out.loc[5, "rate_from_start"] == pytest.approx(0.08)
+
+
+def test_sizes_block_and_missing_sizes() -> None:
+    # nobody of w has settled yet (base_start 0): its 8 entrants (the first step's users) are
+    # the group, so every row of w is small
+    frame = pd.DataFrame({"segment": ["w", "w", "v", "v"], "step": ["a", "b", "a", "b"],
+                          "users": [8, 3, 40, 3], "base_start": [0, 0, 30, 30],
+                          "rate_from_start": [float("nan"), float("nan"), 1.0, 0.1]})
+    out = gb.suppress(frame, sizes=["base_start"], block="segment")
+    assert out.users.tolist() == ["<10", "<10", 40, 3]
+    without = gb.suppress(frame, sizes=["base_start"])
+    assert without.users.tolist() == [8, 3, 40, 3], "without the block the entrants are not seen"
+    # a row without a known size (NaN) falls back to the rule without sizes
+    seg = pd.DataFrame({"segment": ["a", "b"], "users_t": [200, float("nan")],
+                        "responders_t": [4, 4], "rate_t": [0.02, 0.5]})
+    out = gb.suppress(seg, sizes=["users_t"])
+    assert out.responders_t.tolist() == [4, "<10"] and pd.isna(out.loc[1, "rate_t"])
+    assert out.loc[0, "rate_t"] == 0.02
+    with pytest.raises(ValueError, match=r"sizes: no column\(s\) \['users_c'\]"):
+        gb.suppress(seg, sizes=["users_c"])
+    with pytest.raises(ValueError, match=r"block: no column\(s\)"):
+        gb.suppress(seg, sizes=["users_t"], block="cohort")
+
+
+def test_segment_uplift_shows_responders_of_large_groups(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"segment": ["18-24", "25-34", "35-44"], "users_t": [239, 96, 7],
+                          "responders_t": [6, 3, 2], "users_c": [58, 32, 22],
+                          "responders_c": [2, 0, 1], "rate_t": [6 / 239, 3 / 96, 2 / 7],
+                          "uplift": [0.01, 0.03, 0.2], "breakdown": ["age_band"] * 3})
+    assert gb.group_sizes("segment_uplift") == {"sizes": ("users_t", "users_c")}
+    ch = gb.Chapter(slug="06_x", ds=None, out_dir=tmp_path)
+    ch.table(frame, "segment_uplift", complement="breakdown", show=False)
+    csv = pd.read_csv(tmp_path / "tables" / "06_x" / "segment_uplift.csv", dtype=str,
+                      keep_default_na=False, encoding="utf-8-sig")
+    # 35-44's treatment group of 7 is hidden; 25-34 (the next smallest) with it, and the
+    # responders hidden with 35-44 take the next smallest of their column with them
+    assert csv.users_t.tolist() == ["239", gb.HIDDEN, "<10"] and csv.uplift.tolist()[1:] == ["", ""]
+    assert csv.responders_t.tolist() == ["6", gb.HIDDEN, "<10"]
+    assert csv.responders_c.tolist() == [gb.HIDDEN, "0", "<10"]
+    assert small_cells(tmp_path / "tables") == []
+    # groups all large enough: every responder count is shown, below 10 too
+    ch.table(frame.iloc[:2], "segment_uplift", complement="breakdown", show=False)
+    csv = pd.read_csv(tmp_path / "tables" / "06_x" / "segment_uplift.csv", dtype=str,
+                      keep_default_na=False, encoding="utf-8-sig")
+    assert csv.responders_t.tolist() == ["6", "3"] and csv.responders_c.tolist() == ["2", "0"]
+    assert csv.uplift.tolist() == ["0.01", "0.03"] and small_cells(tmp_path / "tables") == []
+    # a name without an entry: every count is a group size, as before
+    ch.table(frame, "other", show=False)
+    other = pd.read_csv(tmp_path / "tables" / "06_x" / "other.csv", dtype=str, keep_default_na=False,
+                        encoding="utf-8-sig")
+    assert other.responders_t.tolist() == ["<10"] * 3

@@ -82,7 +82,8 @@ with ch.section("breakdown", "渠道拆分") as s:
                            "small_segments": seg["too_small"], "best_segment": seg["best"],
                            "worst_segment": seg["worst"]})
     top = funnel.top_segments(by_channel, 8)
-    shown = gb.suppress(by_channel, ch.min_cell, complement="step")  # the figure shows what the table shows
+    shown = gb.suppress(by_channel, ch.min_cell, complement="step",  # the figure shows what the table shows
+                        **gb.group_sizes("funnel_by_segment"))  # a segment's size: its entrants (see GROUP_SIZES)
     by_name = funnel.breakdown_label(breakdown, spec)
     gb.show(plots.segment_rate_panels(shown, top, title=f"按{by_name}：人数最多的 {len(top)} 个分组每一步的转化率").flat[0].figure)
     ch.table(by_channel, "funnel_by_segment", "每个分组每一步的人数与转化率",

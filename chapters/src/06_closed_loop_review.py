@@ -191,7 +191,8 @@ with ch.section("segments", "谁响应了") as s:
 if s.shown:
     ch.table(segs.book_table(), "segment_uplift", "各分群的实验组与对照组响应率、增量、Newcombe 区间、p 值与 Holm 校正 p 值",
              formats={"rate_t": PCT, "rate_c": PCT, "uplift": "{:+.1%}", "ci_low": "{:+.1%}", "ci_high": "{:+.1%}",
-                      "p_value": "{:.3g}", "p_holm": "{:.3g}", "share": PCT})
+                      "p_value": "{:.3g}", "p_holm": "{:.3g}", "share": PCT},
+             complement="breakdown")  # sizes users_t, users_c (GROUP_SIZES); a breakdown's segments add up to the groups
 
 # %% [markdown]
 # ### 增量模型与 Qini 曲线

@@ -28,6 +28,7 @@ from growthloop.present.glue import SKIP_PREFIX, glue, glue_all
 from growthloop.present.privacy import mask_frame, mask_text, tokens, user_ids_in
 from growthloop.present.tables import (
     COUNT_COLUMNS,
+    GROUP_SIZES,
     HIDDEN,
     KEY_COLUMNS,
     MIN_CELL_SIZE,
@@ -35,6 +36,7 @@ from growthloop.present.tables import (
     check_min_cell,
     csv_numbers,
     csv_safe,
+    group_sizes,
     is_small,
     page_columns,
     page_view,
@@ -49,7 +51,7 @@ __all__ = [
     "COUNT_COLUMNS", "EXPORTS_DIR", "HIDDEN", "KEY_COLUMNS", "MIN_CELL_SIZE", "TABLES_DIR", "Chapter",
     "SKIP_PREFIX", "Section", "cell_label", "chapter", "finding_html", "glue", "glue_all", "is_small",
     "note", "plain", "show", "small_cell_banner", "unavailable_html",
-    "suppress",
+    "suppress", "GROUP_SIZES", "group_sizes",
 ]
 
 TABLES_DIR = "tables"
@@ -173,7 +175,8 @@ class Chapter:
     def table(self, frame: pd.DataFrame, name: str, caption: str = "",
               formats: dict[str, str] | None = None, max_rows: int = 60,
               counts: list[str] | tuple[str, ...] | None = None,
-              complement: str | list[str] | None = None, show: bool = True):
+              complement: str | list[str] | None = None, show: bool = True,
+              sizes: list[str] | tuple[str, ...] | None = None):
         """Write `frame` as tables/<chapter>/<name>.csv and show it in the page with a link.
 
         Small cells are suppressed in both (see `suppress`), then text cells are masked
@@ -207,6 +210,11 @@ class Chapter:
         show : bool, default True
             In a notebook, display the view and return None: a value returned inside a
             ``with ch.section(...)`` block would not be shown. False returns it instead.
+        sizes : list or tuple of str, or None, default None
+            Passed to `suppress`: the columns giving the size of the group each row describes;
+            counts of converters inside groups of at least min_cell_size people are then shown.
+            None: the table's entry of GROUP_SIZES (`group_sizes`, with its `block`) when it has
+            one, else every count of people is a group size.
 
         Returns
         -------
@@ -217,11 +225,12 @@ class Chapter:
         Raises
         ------
         ValueError
-            For a bad `name`, or a column of `counts` not in `frame`.
+            For a bad `name`, or a column of `counts` or `sizes` not in `frame`.
         """
         if not re.fullmatch(r"[a-z0-9_]+", name):
             raise ValueError(f"table name {name!r}: use lower-case letters, digits and _")
-        frame = self.mask(suppress(frame, self.min_cell, counts, complement))
+        by_size = group_sizes(name) if sizes is None else {"sizes": sizes}
+        frame = self.mask(suppress(frame, self.min_cell, counts, complement, **by_size))
         # 12 significant digits: the engine's parallel sums differ in the last bits between
         # runs, and the same data must give the same files.
         frame.pipe(csv_numbers).pipe(csv_safe).to_csv(self.tables_dir / f"{name}.csv", index=False,

@@ -37,6 +37,51 @@ KEY_COLUMNS = (
 )
 
 
+#: The tables whose rows each describe a group of people whose size is given by columns of the
+#: row (docs/privacy.md): `suppress` keywords by table name, used by `Chapter.table` when it is
+#: not told otherwise and by a figure that must hide what its table hides (`group_sizes`). In
+#: these tables a count of converters or responders inside a group of at least min_cell_size
+#: people is shown, even below it; every other table treats each count of people as a group size.
+#: - funnel_by_segment / funnel_cohorts: a row is one step of one segment (channel, sign-up
+#:   month). Its group is the segment's entrants: base_start (the settled entrants, the
+#:   denominator of rate_from_start and its interval) on every row, and, for a segment whose
+#:   entrants have not settled yet (base_start 0), its block's largest count, which is the first
+#:   step's users (the entrants). base_previous (the settled people who reached the previous
+#:   step) is not a size: it is a count of converters inside the segment (the previous row's
+#:   users), so rate_from_previous = converted_previous / base_previous gives back nothing that
+#:   the shown counts do not; hiding it would hide the 实名认证 rates the decision is about.
+#: - segment_uplift: a row is one segment of one breakdown, in two groups, users_t and users_c
+#:   (every rate, the uplift, its interval and p values are computed from both); responders_t
+#:   and responders_c are counts inside them.
+GROUP_SIZES: dict[str, dict[str, Any]] = {
+    "funnel_by_segment": {"sizes": ("base_start",), "block": "segment"},
+    "funnel_cohorts": {"sizes": ("base_start",), "block": "cohort"},
+    "segment_uplift": {"sizes": ("users_t", "users_c")},
+}
+
+
+def group_sizes(name: str) -> dict[str, Any]:
+    """The `suppress` keywords (sizes, block) of the published table `name`; {} for a table
+    whose every count of people is a group size.
+
+    Parameters
+    ----------
+    name : str
+        The table's name (its CSV's stem).
+
+    Returns
+    -------
+    dict
+        A copy of GROUP_SIZES[name], or {}.
+
+    Examples
+    --------
+    >>> group_sizes("segment_uplift"), group_sizes("campaign_effect")
+    ({'sizes': ('users_t', 'users_c')}, {})
+    """
+    return dict(GROUP_SIZES.get(name, {}))
+
+
 def plain(value: Any) -> Any:
     """Make a numpy scalar a plain Python number (myst-nb glue shows numpy scalars as blanks).
 
@@ -154,14 +199,24 @@ def cell_label(n: Any, min_cell: int = MIN_CELL_SIZE, fmt: str = "{:,.0f}") -> s
 
 def suppress(frame: pd.DataFrame, min_cell: int = MIN_CELL_SIZE,
              counts: list[str] | tuple[str, ...] | None = None,
-             complement: str | list[str] | None = None) -> pd.DataFrame:
+             complement: str | list[str] | None = None,
+             sizes: list[str] | tuple[str, ...] | None = None,
+             block: str | list[str] | None = None) -> pd.DataFrame:
     """Suppress the small cells of `frame`, as published (shown and downloaded).
 
-    A count (a column in `counts`, default: those of COUNT_COLUMNS present) above 0 and below
-    `min_cell` becomes the text "<min_cell". In a row with a suppressed count, every
-    other numeric column (rates, intervals, shares, means, sums of money, p values) is
-    blanked, since it is derived from the hidden count or from the few people behind it.
-    Text (labels) and the numeric keys of KEY_COLUMNS (period, score, tier bounds) are kept.
+    Without `sizes` every count (a column in `counts`, default: those of COUNT_COLUMNS present)
+    is the size of a group: one above 0 and below `min_cell` becomes the text "<min_cell", and
+    in its row every other numeric column (rates, intervals, shares, means, sums of money, p
+    values) is blanked, since it is derived from the hidden count or from the few people behind
+    it. Text (labels) and the numeric keys of KEY_COLUMNS (period, score, tier bounds) are kept.
+
+    With `sizes` (the columns that give the size of the group a row describes: a funnel
+    segment's settled entrants, a segment's treatment and control groups) a row is small when
+    one of its sizes is above 0 and below `min_cell` (or, with `block`, when the largest count of
+    its block is): then every count of the row above 0 shows "<min_cell" (0 is shown, as
+    everywhere) and every other number is blanked as above. In a row whose groups are all large enough, the counts of converters or
+    responders inside them are shown, below `min_cell` too. A row whose sizes are all missing is
+    judged by its counts as without `sizes`. GROUP_SIZES names the tables published this way.
 
     Parameters
     ----------
@@ -176,8 +231,17 @@ def suppress(frame: pd.DataFrame, min_cell: int = MIN_CELL_SIZE,
         funnel by channel: the channels of a step sum to the step's total). When exactly one cell
         of a count column is suppressed in a group, the next smallest cell of the group is
         suppressed too (shown as HIDDEN, "*": it is not small, but showing it would give the small
-        one back as total minus shown parts). ``complement=[]`` makes the whole table one group
-        (its rows add up to a published total).
+        one back as total minus shown parts), and the numbers derived in its row are blanked.
+        ``complement=[]`` makes the whole table one group (its rows add up to a published total).
+        With `sizes` it protects the sizes of a small group and the counts hidden with it.
+    sizes : list or tuple of str, or None, default None
+        The columns giving the size of the group each row describes (counts of people too);
+        None: every count column is a size (the rule above).
+    block : str, list of str or None, default None
+        With `sizes`: the key columns of a group described by several rows (a funnel's segment,
+        one row per step). A block whose largest count is above 0 and below `min_cell` is small
+        in every row (a funnel segment's largest count is its entrants, the first step's users,
+        which base_start misses while nobody has settled).
 
     Returns
     -------
@@ -188,7 +252,8 @@ def suppress(frame: pd.DataFrame, min_cell: int = MIN_CELL_SIZE,
     Raises
     ------
     ValueError
-        When `min_cell` is not a whole number >= 1, or a column of `counts` is not in `frame`.
+        When `min_cell` is not a whole number >= 1, or a column of `counts`, `sizes` or `block`
+        is not in `frame`.
 
     Examples
     --------
@@ -200,19 +265,42 @@ def suppress(frame: pd.DataFrame, min_cell: int = MIN_CELL_SIZE,
     0       a   120   0.5
     1       b   <10   NaN
     2       c     *   NaN
+    >>> funnel = pd.DataFrame({"segment": ["x", "y"], "base_start": [483, 7],
+    ...                        "users": [4, 3], "rate": [4 / 483, 3 / 7]})
+    >>> suppress(funnel, sizes=["base_start"])   # 4 converters of 483 are shown
+      segment base_start users      rate
+    0       x        483     4  0.008282
+    1       y        <10   <10       NaN
     """
     min_cell = check_min_cell(min_cell)
     if not frame.index.is_unique:  # cells are located by index below
         frame = frame.reset_index(drop=True)
+    named = {"counts": list(counts or []), "sizes": list(sizes or []),
+             "block": [block] if isinstance(block, str) else list(block or [])}
+    for what, columns in named.items():
+        unknown = [c for c in columns if c not in frame.columns]
+        if unknown:
+            raise ValueError(f"{what}: no column(s) {unknown} in the table; the columns are {list(frame.columns)}")
     cols = [c for c in (COUNT_COLUMNS if counts is None else counts) if c in frame.columns]
-    unknown = [c for c in (counts or []) if c not in frame.columns]
-    if unknown:
-        raise ValueError(f"counts: no column(s) {unknown} in the table; the columns are {list(frame.columns)}")
+    size_cols = named["sizes"] if sizes is not None else list(cols)
+    cols += [c for c in size_cols if c not in cols]
     out = frame.copy()
     if min_cell <= 1 or not cols or frame.empty:
         return out
     small = pd.DataFrame({c: frame[c].map(lambda v: is_small(v, min_cell)) for c in cols},
                          index=frame.index)
+    if sizes is not None:
+        numbers = frame[cols].apply(pd.to_numeric, errors="coerce")
+        row = small[size_cols].any(axis=1) if size_cols else pd.Series(False, index=frame.index)
+        unsized = (numbers[size_cols].isna().all(axis=1) if size_cols
+                   else pd.Series(True, index=frame.index))
+        row |= unsized & small.any(axis=1)  # no known group size: every count is one
+        if named["block"]:
+            largest = numbers.max(axis=1).groupby(
+                [frame[k] for k in named["block"]], sort=False, dropna=False).transform("max")
+            row |= largest.map(lambda v: is_small(v, min_cell))
+        # every count above 0 of a small group's row is hidden (0 is shown, as `is_small` says)
+        small = pd.DataFrame({c: row & (numbers[c] > 0) for c in cols}, index=frame.index)
     extra = pd.DataFrame(False, index=frame.index, columns=cols)
     if complement is not None:
         keys = [complement] if isinstance(complement, str) else list(complement)
