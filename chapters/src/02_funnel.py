@@ -115,7 +115,8 @@ with ch.section("cohorts", "注册月份同期群") as s:
     cohorts = funnel.cohort_conversion(ch.ds, spec)
     coh = funnel.cohort_summary(cohorts, step=focus)
     gb.glue_all("funnel", coh)
-    gb.show(plots.cohort_rate_lines(cohorts).figure)
+    shown = gb.suppress(cohorts, ch.min_cell, **gb.group_sizes("funnel_cohorts"))  # the figure hides what the table hides
+    gb.show(plots.cohort_rate_lines(shown).figure)
     ch.table(cohorts, "funnel_cohorts", "注册月份 × 步骤：人数、转化率与进行中人数",
              formats={c: "{:.1%}" for c in ("rate_from_start", "rate_from_previous", "ci_low", "ci_high", "ci_prev_low", "ci_prev_high")})
     s.finding(*words.cohorts(coh, spec.label(focus)))
