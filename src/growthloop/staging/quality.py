@@ -1,4 +1,8 @@
-"""The data-quality page's tables: the row accounting and the reasons rows were set aside."""
+"""The data-quality page's tables: the row accounting and the reasons rows were set aside.
+
+Rules, notes and severities are the loader's English labels; the published tables and the
+findings say them in Chinese (`growthloop.staging.rule_words`).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import pandas as pd
 
 from growthloop.staging.contract import EVENT_ROLES
 from growthloop.staging.loader import Dataset
+from growthloop.staging.rule_words import rule_text, severity_text
 
 
 def accounting(ds: Dataset) -> pd.DataFrame:
@@ -30,7 +35,11 @@ def accounting(ds: Dataset) -> pd.DataFrame:
 
 
 def reasons(ds: Dataset) -> pd.DataFrame:
-    """List per table and rule the rows set aside and their share of the table.
+    """List per table and rule the rows set aside and their share of the table, in Chinese.
+
+    The rule and the severity are the loader's labels in Chinese (`rule_words.rule_text`,
+    `rule_words.severity_text`): "transaction not successful", "informational" become 交易未成功,
+    提示（不进入分析）.
 
     Parameters
     ----------
@@ -40,13 +49,17 @@ def reasons(ds: Dataset) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        One row per (table, rule), ordered by table, then largest count first, then rule;
-        columns ``table``, ``rule``, ``rows``, ``severity``, ``share_of_table``. No example rows.
+        One row per (table, rule), ordered by table, then largest count first, then the
+        loader's label; columns ``table``, ``rule`` (Chinese), ``rows``, ``severity`` (搁置 or
+        提示（不进入分析）), ``share_of_table``. No example rows.
     """
     frame = ds.quality.reasons()
     read = ds.quality.read
     frame["share_of_table"] = [rows / read[t] for t, rows in zip(frame.table, frame.rows, strict=True)]
-    return frame.sort_values(["table", "rows", "rule"], ascending=[True, False, True]).reset_index(drop=True)
+    frame = frame.sort_values(["table", "rows", "rule"], ascending=[True, False, True]).reset_index(drop=True)
+    frame["rule"] = frame.rule.map(rule_text)
+    frame["severity"] = frame.severity.map(severity_text)
+    return frame
 
 
 #: The role column's value for an event name that plays no role.
@@ -101,9 +114,10 @@ def event_names(ds: Dataset) -> pd.DataFrame:
 
 
 def notes(ds: Dataset) -> pd.DataFrame:
-    """List rows kept but worth knowing about, per table and note.
+    """List rows kept but worth knowing about, per table and note, the note in Chinese.
 
-    Reconciled sign-up times, a status written in another case, no status column.
+    Reconciled sign-up times, a status written in another case, no status column, a local time
+    in a daylight-saving gap; each note is the loader's label in Chinese (`rule_words.rule_text`).
 
     Parameters
     ----------
@@ -113,11 +127,11 @@ def notes(ds: Dataset) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Columns ``table``, ``note``, ``rows``, ``share_of_table`` (NaN when the table read no
-        rows).
+        Columns ``table``, ``note`` (Chinese), ``rows``, ``share_of_table`` (NaN when the table
+        read no rows).
     """
     read = ds.quality.read
-    rows = [{"table": r.table, "note": r.rule, "rows": r.rows,
+    rows = [{"table": r.table, "note": rule_text(r.rule), "rows": r.rows,
              "share_of_table": r.rows / read[r.table] if read.get(r.table) else float("nan")}
             for r in ds.quality.notes]
     return pd.DataFrame(rows, columns=["table", "note", "rows", "share_of_table"])
@@ -189,23 +203,23 @@ def reasons_finding(table: pd.DataFrame, kept: pd.DataFrame) -> tuple[str, str]:
     Parameters
     ----------
     table : pandas.DataFrame
-        `reasons(ds)`.
+        `reasons(ds)` (the loader's English labels are read too, and quoted in Chinese).
     kept : pandas.DataFrame
         `notes(ds)`.
 
     Returns
     -------
     tuple of str
-        (finding, action).
+        (finding, action); the finding quotes the rule that set most rows aside in Chinese.
     """
-    aside = table[table.severity == "set aside"]
+    aside = table[table.severity.isin(["set aside", severity_text("set aside")])]
     if aside.empty and table.empty:
         finding = "没有任何行被搁置。"
     elif aside.empty:
         finding = "被搁置的只有业务上正常的记录（如失败的支付），它们不是投资，不进入分析。"
     else:
         top = aside.sort_values(["rows", "table", "rule"], ascending=[False, True, True]).iloc[0]
-        finding = (f"搁置行数最多的规则是 {top.table} 表的“{top.rule}”（{int(top.rows):,} 行，"
+        finding = (f"搁置行数最多的规则是 {top.table} 表的“{rule_text(top.rule)}”（{int(top.rows):,} 行，"
                    f"占该表 {top.share_of_table:.2%}）。")
     if not kept.empty:
         finding += f" 另有 {int(kept.rows.sum()):,} 行按规则保留并计数（见第二张表）。"
