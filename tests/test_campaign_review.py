@@ -138,6 +138,54 @@ def test_campaign_card_and_bad_parameters(hand):
         cr.campaign(hand, "C1", window_days=-5)
 
 
+#: a Chinese word (or closing bracket) glossed in English in brackets, as in 活动 (campaign)
+GLOSS = re.compile(r"[\u4e00-\u9fff）] ?\([A-Za-z][A-Za-z ,\-/:]*\)")
+
+
+def test_what_readers_see_carries_no_english_gloss(hand):
+    c = cr.campaign(hand, "C1")
+    card = c.card()
+    assert card.item.tolist() == ["活动", "渠道", "开始时间", "目标", "响应窗口", "目标人群规则", "名单人数",
+                                  "实验组 / 对照组", "对照组占比", "单条发送成本", "单次奖励成本",
+                                  "最晚发送延迟", "窗口已结束"]
+    assert card.set_index("item").value["目标"] == "绑卡"  # the goal's label, not its code
+    e = cr.effect(hand, c)
+    business = cr.business_table(e).measure.tolist()
+    assert business[:4] == ["实验组响应率", "对照组响应率", "绝对增量", "相对增量"]
+    checks = cr.checks_table(stats.srm(5, 3, 0.4), cr.power_check(e)).check.tolist()
+    assert checks[3:5] == ["样本比例卡方检验 p 值", "最小可检测增量（80% 检验力）"]
+    assert cr.checks_table(stats.srm(5, 3, 0.4), cr.power_check(e, power=0.9)).check[4] == "最小可检测增量（90% 检验力）"
+    diagnosis = [label for _key, label, _t, _r in cr.DIAGNOSIS]
+    notes = cr.history(hand).note.tolist()
+    shown = [*card.item, *card.value, *business, *checks, *diagnosis, *notes,
+             *cr.GROUP_LABELS.values(), *cr.ESTIMATE_LABELS.values(), *cr.VERDICTS.values(),
+             *cr.SEGMENT_VERDICTS.values(), *cr.POWER_WARNINGS.values(), *stats.SRM_VERDICTS.values(),
+             *cr.PLAN_BASES.values(), *cr.BREAKDOWN_LABELS.values(), cr.TOTAL_BATCH, cr.HOLDOUT_FIX,
+             cr.CAMPAIGN_FIX, *cr.rates_table(e).label]
+    assert [text for text in shown if GLOSS.search(str(text))] == []
+    assert "无名单" in notes  # C3
+    # labels that code and figures map by stay unique
+    for labels in (card.item, business, checks, diagnosis, list(cr.GROUP_LABELS.values()),
+                   list(cr.ESTIMATE_LABELS.values()), list(cr.VERDICTS.values()),
+                   list(cr.PLAN_BASES.values()), list(cr.BREAKDOWN_LABELS.values())):
+        assert len(set(labels)) == len(list(labels))
+    # the notes of missing data name the analyst's column in Chinese words, never as a gloss
+    for question in (lambda: cr.require_holdout(cr.campaign(hand, "C2")),
+                     lambda: cr.require_members(cr.campaign(hand, "C3"))):
+        with pytest.raises(NotAvailable) as err:
+            question()
+        assert not GLOSS.search(str(err.value)), str(err.value)
+
+
+def test_breakdown_and_check_names():
+    assert [cr.breakdown_label(by) for by in (*cr.SEGMENT_COLUMNS, cr.RFM_BREAKDOWN)] == [
+        "资产分层", "注册渠道", "年龄段", "城市等级", "性别", "地区", "设备", "RFM 分群"]
+    assert cr.breakdown_label("favourite_colour") == "favourite_colour"
+    assert [cr.check_name(label) for _k, label, _t, _r in cr.DIAGNOSIS] == [
+        "送达率", "点击率", "点击后达成率", "响应率"]
+    assert cr.check_name("送达率") == "送达率"
+
+
 def test_funnel_counts_by_hand(hand):
     f = cr.campaign_funnel(hand, cr.campaign(hand, "C1")).set_index("step")
     # path: sent 5 -> delivered 4 (not U3) -> clicked 2 (U1, U4) -> opened 1 (U1) -> goal 1 (U1)
@@ -481,7 +529,7 @@ def test_utm_funnel_by_hand(hand):
     # then installs, registers as U9 and binds a card; the 03-20 click is after the window
     assert u.people.to_dict() == {"touch": 2, "app_install": 1, "register": 1, "bind_card": 1,
                                   "first_investment": 0}
-    assert u.batch.iloc[-1] == "全部 (all)"
+    assert u.batch.iloc[-1] == cr.TOTAL_BATCH == "全部"
 
 
 def test_no_holdout_and_empty_campaign(hand):
@@ -754,14 +802,14 @@ def test_funnel_summary_by_hand(hand):
     # delivered (0.75 < 0.9), 1 click (1/150 < 0.02), no goal after it (0 of 1 click: a base
     # under 30, not judged) and 1 responder any way (1/200 = 0.5% < 1%)
     rows = []
-    for batch, sent, deliv, goal in (("d1", 100, 80, 1), ("d2", 100, 70, 0), ("全部 (all)", 200, 150, 1)):
+    for batch, sent, deliv, goal in (("d1", 100, 80, 1), ("d2", 100, 70, 0), ("全部", 200, 150, 1)):
         rows += [dict(batch=batch, step="sent", label="发送", users=sent, reached=sent),
                  dict(batch=batch, step="delivered", label="送达", users=deliv, reached=deliv),
                  dict(batch=batch, step="clicked", label="点击短链", users=goal, reached=goal),
                  dict(batch=batch, step="goal", label="首投 (目标)", users=0, reached=goal)]
     two = pd.DataFrame(rows)
     total = cr.funnel_total(two)
-    assert total.batch.unique().tolist() == ["全部 (all)"] and total.index.tolist() == [0, 1, 2, 3]
+    assert total.batch.unique().tolist() == ["全部"] and total.index.tolist() == [0, 1, 2, 3]
     low = cr.funnel_summary(two, cr.diagnose(two))
     assert low["sent"] == 200 and low["response_rate"] == pytest.approx(0.005)
     assert low["weak"] == "送达率、点击率、响应率" and low["unjudged"] == "点击后达成率"
@@ -855,7 +903,7 @@ def test_segment_uplifts_and_summary(hand):
     # nothing splits the members: a note that says which fields to fill in
     with pytest.raises(NotAvailable, match="分成两个以上分群") as err:
         cr.segment_uplifts(hand, c, ["gender"], rfm=False)
-    assert err.value.missing.startswith("gender 对本活动的所有成员都是同一个值")
+    assert err.value.missing.startswith("性别对本活动的所有成员都是同一个值")
     with pytest.raises(ValueError, match="breakdowns"):
         cr.segment_uplifts(hand, c, [], rfm=False)
     # the docstring's example: age_band positive (0.05), too_small (0.3), not_significant
@@ -1022,7 +1070,7 @@ def test_campaign_without_unit_costs(shapes):
     c5 = cr.campaign(shapes, "C5")
     assert not c5.costs_known and math.isnan(c5.cost_per_send)
     card = c5.card().set_index("item").value
-    assert card["单条发送成本 (cost per send)"] == "未记录"
+    assert card["单条发送成本"] == "未记录"
     e = cr.effect(shapes, c5)
     # the response is C1's (3 of 5 against 1 of 3); the cost and everything made of it unknown
     assert e["uplift"] == pytest.approx(3 / 5 - 1 / 3)
@@ -1031,7 +1079,7 @@ def test_campaign_without_unit_costs(shapes):
         cr.roi_summary(e, c5)
     assert "响应和增量照常计算" in err.value.missing
     hist = cr.history(shapes).set_index("campaign_id")
-    assert hist.note["C5"] == "无成本 (no unit costs)" and math.isnan(hist.roi["C5"])
+    assert hist.note["C5"] == "无成本" and math.isnan(hist.roi["C5"])
     # the next round cannot be cut at a budget it cannot price: every segment is kept
     plan, targets = cr.next_round(shapes, c5, FORCED.iloc[:1], "age_band", budget=1.0)
     assert plan.within_budget.all() and targets.to_pandas().user_id.tolist() == ["U3"]
@@ -1042,7 +1090,7 @@ def test_campaign_without_unit_costs(shapes):
     assert c8.costs_known and c8.cost_assumed == ("cost_per_reward",)
     money = cr.roi_summary(cr.effect(shapes, c8), c8)
     assert money["cost"] == pytest.approx(5 * 0.1) and money["cost_assumed"] == "单次奖励成本"
-    assert c8.card().set_index("item").value["单次奖励成本 (cost per reward)"] == "0.00 元 (未填写，按 0 计)"
+    assert c8.card().set_index("item").value["单次奖励成本"] == "0.00 元（未填写，按 0 计）"
 
 
 def test_campaign_all_held_out_or_without_a_goal(shapes):
@@ -1068,7 +1116,7 @@ def test_untracked_steps_and_default_window(shapes):
     # receipts and no click (its tagged link_click is tagged C1): those steps are left out
     c9 = cr.campaign(shapes, "C9")
     assert (c9.window_days, c9.window_default) == (7, True)
-    assert "按目标取默认" in c9.card().set_index("item").value["响应窗口 (window)"]
+    assert "按目标取默认" in c9.card().set_index("item").value["响应窗口"]
     assert cr.untracked_steps(shapes, c9) == ("delivered", "clicked")
     fun = cr.campaign_funnel(shapes, c9)
     # sent 5 -> opened 3 (U1's app_open, and the responders U2, U7) -> goal 3

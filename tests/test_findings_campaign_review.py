@@ -58,7 +58,7 @@ FUNNEL = {"sent": 681, "delivery_rate": 0.959, "click_rate": 0.067, "click_to_go
 
 
 def diagnosis(weak=(False, False, False, False), rates=(0.959, 0.067, 0.43, 0.059)) -> pd.DataFrame:
-    return pd.DataFrame({"check": ["送达率 (a)", "点击率 (b)", "点击后达成率 (c)", "响应率 (d)"],
+    return pd.DataFrame({"check": ["送达率（a ÷ b）", "点击率（b ÷ c）", "点击后达成率（c ÷ d）", "响应率"],
                          "rate": list(rates), "threshold": [0.9, 0.02, 0.2, 0.01], "weak": list(weak),
                          "retune": ["渠道", "权益", "触点", "人群"]})
 
@@ -154,7 +154,7 @@ def test_checks_follow_their_codes():
     assert "计划为 20.0%" in finding and "活动前 60 天" in finding and "超过 0.15" in finding
     assert "p < 0.1 的有 0 项（为 0 时" in finding and "约 592 人" in finding and "直接使用" in action
     finding, action = words.checks(CHECKS | {"srm_code": "not_tested"}, 60)
-    assert "未做样本比例 (SRM) 检验" in finding and "卡方" not in finding
+    assert "未做样本比例检验" in finding and "卡方" not in finding
     _, action = words.checks(CHECKS | {"srm_code": "mismatch"}, 60)
     assert "发送日志" in action
     finding, action = words.checks(CHECKS | {"balance_sig": 2}, 60)
@@ -174,7 +174,7 @@ CUPED = {"cuped_uplift": 0.033, "cuped_low": 0.006, "cuped_high": 0.059, "plain_
 
 def test_cuped_says_what_changed():
     finding, action = words.cuped(CUPED, 45)
-    assert "活动前 45 天的投资次数 (pre_invest_count)" in finding and "方差缩减 5.8%" in finding
+    assert "以活动前 45 天的投资次数为协变量" in finding and "pre_invest_count" not in finding and "方差缩减 5.8%" in finding
     assert "相关系数的平方" in finding and "换一个与目标更相关的协变量" in action
     finding, action = words.cuped(CUPED | {"plain_low": -0.01}, 45)
     assert "不再包含 0" in finding and "可以用 CUPED 的区间" in action
@@ -195,10 +195,13 @@ def test_segments_name_leaders_only_when_there_are():
     finding, action = words.segments(SEGS)
     assert "24 个" in finding and "显著为正的有 1 个" in finding and "显著为负" not in finding
     assert "2 个有一组不足 50 人" in finding and "45-55（+8.0%）" in finding and "加码" in action
+    assert "按年龄段拆分时" in finding and "age_band" not in finding  # the breakdown in Chinese
+    finding, _ = words.segments(SEGS | {"seg_breakdown": "rfm"})
+    assert "按 RFM 分群拆分时" in finding
     finding, action = words.segments(SEGS | {"seg_positive": 0, "seg_negative": 2, "seg_small": 0,
                                              "seg_best": "无", "seg_dropped": "layer、gender"})
     assert "显著为负的 2 个" in finding and "不足" not in finding and "最高的是" not in finding
-    assert "layer、gender 对本活动的所有成员都是同一个值" in finding and "排除" in action
+    assert "资产分层、性别对本活动的所有成员都是同一个值" in finding and "排除" in action
     _, action = words.segments(SEGS | {"seg_positive": 0})
     assert "只能当作假设" in action
 
@@ -237,7 +240,7 @@ PLAN = {"plan_segments": 2, "plan_names": "35-44、45-55", "plan_targets": 528, 
 
 def test_next_round_uses_the_budget_only_when_it_applies():
     finding, action = words.next_round(PLAN, "layer", small)
-    assert "按 layer 分群" in finding and "在 800 元预算内" in finding and "共 528 人" in finding
+    assert "按资产分层分群" in finding and "在 800 元预算内" in finding and "共 528 人" in finding
     assert "预期成本 492 元" in finding and "沿用本次验证过的推送" in action and "满额返现券" in action
     finding, _ = words.next_round(PLAN | {"budget_applied": False, "plan_cost": NAN, "plan_targets": 7}, "layer", small)
     assert "预算无法用来截断名单" in finding and "预期成本" not in finding and "共 <10 人" in finding
@@ -259,7 +262,7 @@ def test_next_round_says_what_the_basis_and_the_uplifts_are():
     assert "用的是整体增量" not in finding and "不说明哪个分群" not in finding
     # the segment basis
     finding, _ = words.next_round(PLAN | {"plan_basis": "分群显著", "plan_basis_code": "segment"}, "age_band")
-    assert finding.startswith("选人依据：分群显著（Holm 校正后增量显著为正的分群；按 age_band 分群）")
+    assert finding.startswith("选人依据：分群显著（Holm 校正后增量显著为正的分群；按年龄段分群）")
     # some segments at the overall uplift: named, with the reason
     finding, _ = words.next_round(PLAN | {"plan_at_overall": 1, "plan_at_overall_names": "35-44"}, "age_band")
     assert "其中 35-44 有一组没有成员，无法单独估计，用的是整体增量" in finding

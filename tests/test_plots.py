@@ -430,7 +430,7 @@ def test_campaign_funnel_bars_label_counts_through_suppression():
 
 def test_response_rate_bars():
     rates = pd.DataFrame({"group": ["treatment", "control"],
-                          "label": ["实验组 (treatment)", "对照组 (holdout)"], "users": [200, 8],
+                          "label": ["实验组", "对照组"], "users": [200, 8],
                           "responders": [60, 2], "rate": [0.3, 0.25], "ci_low": [0.24, 0.07],
                           "ci_high": [0.37, 0.59]})
     ax = plots.response_rate_bars(rates, "首投", label=label)
@@ -470,10 +470,10 @@ def test_goal_budget_bars_leave_the_total_out():
 def test_cuped_intervals():
     cup = pd.DataFrame({"method": ["plain", "cuped"], "uplift": [0.02, 0.025],
                         "ci_low": [-0.01, 0.005], "ci_high": [0.05, 0.045]})
-    ax = plots.cuped_intervals(cup, {"plain": "普通估计 (plain)", "cuped": "CUPED"}, "pre_active_days")
+    ax = plots.cuped_intervals(cup, {"plain": "普通估计", "cuped": "CUPED"}, "pre_active_days")
     (points,) = ax.containers
     assert list(points.lines[0].get_xdata()) == [0.02, 0.025]
-    assert [t.get_text() for t in ax.get_yticklabels()] == ["普通估计 (plain)", "CUPED"]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["普通估计", "CUPED"]
     assert ax.get_ylim() == (-0.5, 1.5) and set(caps(ax)) == {12}
     assert "pre_active_days" in ax.get_title() and tick(ax, 0.02, "x") == "2%"
     plt.close("all")

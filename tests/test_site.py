@@ -361,3 +361,26 @@ def test_the_comparison_shows_every_campaign_of_the_books_histories(tmp_path: Pa
     page = write_compare(out, records).read_text(encoding="utf-8")
     assert "历次活动" in page and "C1 甲" in page and "+15.0 个百分点（+5.0 个百分点 至 +25.0 个百分点）" in page
     assert (out / "compare.png").exists()
+
+
+def test_the_campaign_start_is_read_from_old_and_new_campaign_cards(tmp_path: Path) -> None:
+    """Chapter 6's card names its start row 开始时间 today and 开始时间 (start) in books
+    published before: the site reads the start from both; a glued review_start comes first."""
+    import datetime as dt
+
+    from growthloop.metrics.campaign_review import Campaign
+    from growthloop.run.site import _campaign_start
+
+    today = Campaign(campaign_id="C1", name="唤醒", channel="sms", start_at=dt.datetime(2026, 3, 13, 10, 0),
+                     goal="bind_card", window_days=7, cost_per_send=0.1, cost_per_reward=10.0,
+                     target_rule="", members=8, treatment=5, control=3, max_send_delay_minutes=0.0,
+                     window_complete=True).card()
+    old = "item,value\n活动 (campaign),C0\n开始时间 (start),2025-01-02 09:30\n"
+    for run, card, start in (("new", today.to_csv(index=False), "2026-03-13 10:00"),
+                             ("old", old, "2025-01-02 09:30")):
+        path = tmp_path / run / "tables" / REVIEW / "campaign_card.csv"
+        path.parent.mkdir(parents=True)
+        path.write_text(card, encoding="utf-8-sig")
+        assert _campaign_start(tmp_path / run, {}) == start
+    assert _campaign_start(tmp_path / "old", {"review_start": "2026-04-01 08:00:00"}) == "2026-04-01 08:00"
+    assert _campaign_start(tmp_path / "none", {}) == ""

@@ -64,6 +64,7 @@ from growthloop.marts.identity import person_steps
 from growthloop.marts.outcomes import INVESTMENT_GOALS, outcomes
 from growthloop.marts.wide import user_wide
 from growthloop.metrics import stats
+from growthloop.metrics.funnel import BREAKDOWN_LABELS as FUNNEL_BREAKDOWN_LABELS
 from growthloop.metrics.funnel import STEP_LABELS
 from growthloop.metrics.profiling import DEFAULT_AUM_BOUNDS, layer_expr
 from growthloop.staging.loader import DataError, Dataset
@@ -89,9 +90,9 @@ MIN_CELL = 30
 LOW_RESPONSE = 0.01
 #: a standardised mean difference beyond this marks an imbalanced pre-campaign measure
 SMD_LIMIT = 0.1
-GROUP_LABELS = {"treatment": "实验组 (treatment)", "control": "对照组 (holdout)"}
-NO_HOLDOUT = "本活动没有对照组 (holdout)，无法估计增量 (no uplift can be estimated)"
-NO_TREATMENT = "本活动的成员全部在对照组，没有人收到消息 (no treatment group)"
+GROUP_LABELS = {"treatment": "实验组", "control": "对照组"}
+NO_HOLDOUT = "本活动没有对照组，无法估计增量"
+NO_TREATMENT = "本活动的成员全部在对照组，没有人收到消息"
 
 #: the verdicts of :func:`verdict` on the whole campaign (codes) and the sentence the book
 #: shows for each
@@ -113,7 +114,7 @@ POWER_WARNINGS: dict[str, str] = {
     "ok": "",
     "no_holdout": NO_HOLDOUT,
     "too_small": f"对照组或实验组不足 {MIN_CELL} 人，结论不可靠",
-    "below_mde": "观察到的增量小于最小可检测增量 (MDE)，不显著不代表无效",
+    "below_mde": "观察到的增量小于最小可检测增量，不显著不代表无效",
 }
 
 
@@ -268,7 +269,7 @@ class Campaign:
         value = getattr(self, field)
         if math.isnan(value):
             return "未记录"
-        return f"{value:,.2f} 元" + (" (未填写，按 0 计)" if field in self.cost_assumed else "")
+        return f"{value:,.2f} 元" + ("（未填写，按 0 计）" if field in self.cost_assumed else "")
 
     def card(self, label=_count) -> pd.DataFrame:
         """The campaign card as a two-column table (item, value) for the book.
@@ -285,19 +286,19 @@ class Campaign:
             Columns item, value (text).
         """
         rows = [
-            ("活动 (campaign)", f"{self.campaign_id} {self.name}".strip()),
-            ("渠道 (channel)", self.channel_label),
-            ("开始时间 (start)", self.start_at.strftime("%Y-%m-%d %H:%M")),
-            ("目标 (goal)", f"{self.goal_label} ({self.goal})"),
-            ("响应窗口 (window)", f"{self.window_days} 天" + (" (活动表未填写，按目标取默认)" if self.window_default else "")),
-            ("目标人群规则 (target rule)", self.target_rule or "未记录"),
-            ("名单人数 (members)", label(self.members)),
+            ("活动", f"{self.campaign_id} {self.name}".strip()),
+            ("渠道", self.channel_label),
+            ("开始时间", self.start_at.strftime("%Y-%m-%d %H:%M")),
+            ("目标", self.goal_label),
+            ("响应窗口", f"{self.window_days} 天" + ("（活动表未填写，按目标取默认）" if self.window_default else "")),
+            ("目标人群规则", self.target_rule or "未记录"),
+            ("名单人数", label(self.members)),
             ("实验组 / 对照组", f"{label(self.treatment)} / {label(self.control)}"),
-            ("对照组占比 (holdout share)", f"{self.control / self.members:.1%}" if self.members else ""),
-            ("单条发送成本 (cost per send)", self._unit_cost("cost_per_send")),
-            ("单次奖励成本 (cost per reward)", self._unit_cost("cost_per_reward")),
-            ("最晚发送延迟 (max send delay)", f"{self.max_send_delay_minutes:,.0f} 分钟"),
-            ("窗口已结束 (window complete)", "是" if self.window_complete else "否，结果为截至分析日"),
+            ("对照组占比", f"{self.control / self.members:.1%}" if self.members else ""),
+            ("单条发送成本", self._unit_cost("cost_per_send")),
+            ("单次奖励成本", self._unit_cost("cost_per_reward")),
+            ("最晚发送延迟", f"{self.max_send_delay_minutes:,.0f} 分钟"),
+            ("窗口已结束", "是" if self.window_complete else "否，结果为截至分析日"),
         ]
         return pd.DataFrame(rows, columns=["item", "value"])
 
@@ -307,7 +308,7 @@ CAMPAIGN_FIX = ("把活动记录导出为 campaigns（campaign_id、渠道、开
                 "campaign_members（campaign_id、user_id、group = treatment / control、sent_at）两张表放进"
                 "数据目录；每次活动随机留出 10%–20% 的成员不发消息，作为对照组")
 #: how to get a holdout (the fix of every note about a campaign without one)
-HOLDOUT_FIX = ("下一次活动上线前随机留出 10%–20% 的名单不发消息 (group = control)；数据中已有对照组的活动"
+HOLDOUT_FIX = ("下一次活动上线前随机留出 10%–20% 的名单不发消息（名单的 group 列写 control）；数据中已有对照组的活动"
                "可以用本章参数 campaign_id 复盘")
 
 
@@ -375,7 +376,7 @@ def _campaigns(ds: Dataset) -> pd.DataFrame:
         later = int(c.count().to_pyarrow().as_py())
         raise NotAvailable("至少一次在分析日之前开始的活动",
                            f"campaigns 表中的 {later} 次活动都在分析日 {ds.analysis_date} 之后才开始",
-                           "把分析日 (analysis_date) 设在活动开始之后，或补充更早的活动记录")
+                           "把分析日 analysis_date 设在活动开始之后，或补充更早的活动记录")
     for col in ("members", "treatment", "control"):
         out[col] = out[col].fillna(0).astype("int64")
     for col in ("cost_per_send", "cost_per_reward"):
@@ -489,13 +490,13 @@ def _campaign(ds: Dataset, campaign_id: str | None, window_days: int | None, goa
         if campaign_id in every:
             raise NotAvailable(f"活动 {campaign_id} 在分析日之前已经开始",
                                f"活动 {campaign_id} 在分析日 {ds.analysis_date} 之后才开始",
-                               "把分析日 (analysis_date) 设在活动开始之后，或复盘另一次活动")
+                               "把分析日 analysis_date 设在活动开始之后，或复盘另一次活动")
         raise ValueError(f"campaign_id: {campaign_id!r} is not in the campaigns table; "
                          f"allowed: {known}")
     row = table.set_index("campaign_id").loc[campaign_id]
     goal = goal or _text(row.goal)
     if not goal:
-        raise NotAvailable("活动的目标 (campaigns.goal)：响应按目标计算",
+        raise NotAvailable("活动表 campaigns 中的活动目标 goal：响应按目标计算",
                            f"活动 {campaign_id} 在活动表中没有填写目标",
                            "在 campaigns 表的 goal 列填写目标（first_investment、bind_card 或数据中的任何事件），"
                            "或用本章参数 goal 指定")
@@ -554,7 +555,7 @@ def require_members(camp: Campaign) -> None:
         When campaign_members has nobody for it.
     """
     if camp.members == 0:
-        raise NotAvailable("活动名单 (campaign_members)：收到消息和被留作对照组的成员",
+        raise NotAvailable("活动名单 campaign_members：收到消息和被留作对照组的成员",
                            f"活动 {camp.campaign_id} 在 campaign_members 中没有成员",
                            "补充这次活动的名单，或用本章参数 campaign_id 复盘另一次活动")
 
@@ -574,7 +575,7 @@ def require_treatment(camp: Campaign) -> None:
     """
     require_members(camp)
     if camp.treatment == 0:
-        raise NotAvailable("实验组：收到消息的成员 (group = treatment)",
+        raise NotAvailable("实验组：收到消息的成员（名单的 group 列为 treatment）",
                            f"活动 {camp.campaign_id} 的成员全部在对照组，没有人收到消息",
                            "检查名单的 group 列是否把实验组写成了别的值（应为 treatment），或用本章参数 "
                            "campaign_id 复盘另一次活动")
@@ -595,8 +596,8 @@ def require_holdout(camp: Campaign) -> None:
     """
     require_treatment(camp)
     if camp.control == 0:
-        raise NotAvailable("对照组 (holdout)：随机留出、不发消息的成员，用来估计活动带来的增量",
-                           f"活动 {camp.campaign_id} 的成员全部收到了消息，没有对照组 (holdout)，无法估计增量",
+        raise NotAvailable("对照组：随机留出、不发消息的成员，用来估计活动带来的增量",
+                           f"活动 {camp.campaign_id} 的成员全部收到了消息，没有对照组，无法估计增量",
                            HOLDOUT_FIX)
 
 
@@ -868,21 +869,21 @@ def business_table(eff: dict) -> pd.DataFrame:
     """
     nan = float("nan")
     rows = [
-        ("实验组响应率 (treatment rate)", eff["rate_t"], nan, nan),
-        ("对照组响应率 (holdout rate)", eff["rate_c"], nan, nan),
-        ("绝对增量 (uplift, pp)", eff["uplift"], eff["ci_low"], eff["ci_high"]),
-        ("相对增量 (relative uplift)", eff["relative"], eff["rel_ci_low"], eff["rel_ci_high"]),
-        ("人均投资额 实验组 (amount per member, T)", eff["amount_t"], nan, nan),
-        ("人均投资额 对照组 (amount per member, C)", eff["amount_c"], nan, nan),
-        ("人均投资额差 (amount difference, Welch)", eff["amount_diff"], eff["amount_ci_low"], eff["amount_ci_high"]),
-        ("增量响应人数 (incremental responders)", eff["inc_responders"], eff["inc_low"], eff["inc_high"]),
-        ("增量投资额 (incremental amount)", eff["inc_amount"], nan, nan),
-        ("增量收入 (incremental revenue)", eff["inc_revenue"], nan, nan),
-        ("总成本 (cost)", eff["cost"], nan, nan),
-        ("发送成本 (send cost)", eff["cost_send"], nan, nan),
-        ("奖励成本 (reward cost)", eff["cost_reward"], nan, nan),
-        ("每增量响应者成本 (cost per incremental responder)", eff["cost_per_incremental"], nan, nan),
-        ("增量 ROI (incremental ROI)", eff["roi"], nan, nan),
+        ("实验组响应率", eff["rate_t"], nan, nan),
+        ("对照组响应率", eff["rate_c"], nan, nan),
+        ("绝对增量", eff["uplift"], eff["ci_low"], eff["ci_high"]),
+        ("相对增量", eff["relative"], eff["rel_ci_low"], eff["rel_ci_high"]),
+        ("实验组人均投资额", eff["amount_t"], nan, nan),
+        ("对照组人均投资额", eff["amount_c"], nan, nan),
+        ("人均投资额差（Welch 区间）", eff["amount_diff"], eff["amount_ci_low"], eff["amount_ci_high"]),
+        ("增量响应人数", eff["inc_responders"], eff["inc_low"], eff["inc_high"]),
+        ("增量投资额", eff["inc_amount"], nan, nan),
+        ("增量收入", eff["inc_revenue"], nan, nan),
+        ("总成本", eff["cost"], nan, nan),
+        ("发送成本", eff["cost_send"], nan, nan),
+        ("奖励成本", eff["cost_reward"], nan, nan),
+        ("每增量响应者成本", eff["cost_per_incremental"], nan, nan),
+        ("增量 ROI", eff["roi"], nan, nan),
     ]
     return pd.DataFrame(rows, columns=["measure", "value", "ci_low", "ci_high"])
 
@@ -955,7 +956,7 @@ def roi_summary(eff: dict, camp: Campaign) -> dict[str, float | int | str]:
     5 sends at 0.1 yuan and 3 treated responders at 10 yuan: cost 30.5 (send 0.5, reward 30).
     """
     if not camp.costs_known:
-        raise NotAvailable("活动的单条发送成本和单次奖励成本 (campaigns.cost_per_send / cost_per_reward)",
+        raise NotAvailable("活动表 campaigns 中的单条发送成本 cost_per_send 和单次奖励成本 cost_per_reward",
                            f"活动表没有填写活动 {camp.campaign_id} 的成本，响应和增量照常计算，但算不出总成本、"
                            "每个增量响应者的成本和增量 ROI",
                            "在 campaigns 表填写 cost_per_send（每条短信/推送的费用，免费渠道填 0）和 "
@@ -1121,12 +1122,12 @@ def checks_table(s: dict, p: dict, label=_count) -> pd.DataFrame:
         Columns check, value, verdict (the labels of the codes), as text.
     """
     rows = [
-        ("实验组 / 对照组人数 (group sizes)", f"{label(s['treatment'])} / {label(s['control'])}", ""),
-        ("计划对照组比例 (planned holdout)", "" if math.isnan(s["planned_holdout"]) else f"{s['planned_holdout']:.1%}", ""),
-        ("实际对照组比例 (observed holdout)", "" if math.isnan(s["observed_holdout"]) else f"{s['observed_holdout']:.1%}", ""),
-        ("SRM 卡方检验 p 值 (SRM chi-square p)", "" if math.isnan(s["p_value"]) else "<0.001" if s["p_value"] < 0.001 else f"{s['p_value']:.3f}", stats.srm_label(s["verdict"])),
-        ("最小可检测增量 (MDE, 80% power)", "" if math.isnan(p["mde"]) else f"{p['mde']:.1%}", "样本量足够" if p["status"] == "ok" else POWER_WARNINGS[p["status"]]),
-        ("检出当前增量所需实验组人数 (needed, T)", "" if math.isnan(p["needed_treatment"]) else f"{p['needed_treatment']:,.0f}", ""),
+        ("实验组 / 对照组人数", f"{label(s['treatment'])} / {label(s['control'])}", ""),
+        ("计划对照组比例", "" if math.isnan(s["planned_holdout"]) else f"{s['planned_holdout']:.1%}", ""),
+        ("实际对照组比例", "" if math.isnan(s["observed_holdout"]) else f"{s['observed_holdout']:.1%}", ""),
+        ("样本比例卡方检验 p 值", "" if math.isnan(s["p_value"]) else "<0.001" if s["p_value"] < 0.001 else f"{s['p_value']:.3f}", stats.srm_label(s["verdict"])),
+        (f"最小可检测增量（{p['power']:.0%} 检验力）", "" if math.isnan(p["mde"]) else f"{p['mde']:.1%}", "样本量足够" if p["status"] == "ok" else POWER_WARNINGS[p["status"]]),
+        ("检出当前增量所需实验组人数", "" if math.isnan(p["needed_treatment"]) else f"{p['needed_treatment']:,.0f}", ""),
     ]
     return pd.DataFrame(rows, columns=["check", "value", "verdict"])
 
@@ -1234,12 +1235,12 @@ def cuped(ds: Dataset, camp: Campaign, metric: str = "response",
         what = "响应" if metric == "response" else "投资金额"
         raise NotAvailable(f"成员之间有差异的结果（有人{what}、有人没有）：CUPED 缩减的是结果的方差",
                            f"活动 {camp.campaign_id} 窗口内所有成员的{what}都一样（多为没有人达成目标）",
-                           "等响应窗口结束、有了响应者再看；或检查活动目标 (goal) 是否写对")
+                           "等响应窗口结束、有了响应者再看；或检查活动目标 goal 是否写对")
     return stats.cuped_from_sums(sums, alpha)[cols]
 
 
 #: how the book names the two estimates of :func:`cuped` (its method codes)
-ESTIMATE_LABELS: dict[str, str] = {"plain": "普通估计 (plain)", "cuped": "CUPED"}
+ESTIMATE_LABELS: dict[str, str] = {"plain": "普通估计", "cuped": "CUPED"}
 
 
 def cuped_summary(cup: pd.DataFrame, covariate: str) -> dict[str, float | str]:
@@ -1294,12 +1295,15 @@ FUNNEL_STEPS: tuple[tuple[str, str], ...] = (
     ("bound_card", "绑卡"),
     ("goal", "达成目标"),
 )
-#: retuning rules: (rate, threshold, what to retune)
+#: the batch of :func:`campaign_funnel` and :func:`utm_funnel` that sums the others
+TOTAL_BATCH = "全部"
+#: retuning rules: (rate, label: its name, then what it divides in full-width brackets,
+#: threshold, what to retune)
 DIAGNOSIS: tuple[tuple[str, str, float, str], ...] = (
-    ("delivery_rate", "送达率 (delivered / sent)", 0.90, "渠道与触点：号码/推送权限质量，换渠道或补发"),
-    ("click_rate", "点击率 (clicked / delivered)", 0.02, "权益与时机：文案、优惠力度、发送时段"),
-    ("click_to_goal", "点击后达成率 (goal after click / clicked)", 0.20, "触点：落地页与App内承接路径"),
-    ("response_rate", "响应率 (responders / sent)", LOW_RESPONSE, "人群：目标规则是否选中了有需求的人"),
+    ("delivery_rate", "送达率（送达 ÷ 发送）", 0.90, "渠道与触点：号码/推送权限质量，换渠道或补发"),
+    ("click_rate", "点击率（点击 ÷ 送达）", 0.02, "权益与时机：文案、优惠力度、发送时段"),
+    ("click_to_goal", "点击后达成率（点击后达成目标 ÷ 点击）", 0.20, "触点：落地页与App内承接路径"),
+    ("response_rate", "响应率（达成目标 ÷ 发送）", LOW_RESPONSE, "人群：目标规则是否选中了有需求的人"),
 )
 
 
@@ -1377,7 +1381,7 @@ def campaign_funnel(ds: Dataset, camp: Campaign, pre_days: int = 90) -> pd.DataF
     pandas.DataFrame
         Columns batch, step, label, users, reached, rate_from_previous, rate_from_sent, flag
         (response under LOW_RESPONSE on the goal row of a batch of MIN_CELL sends or more);
-        per send date, then 全部 (all) when there are several.
+        per send date, then the total (TOTAL_BATCH, 全部) when there are several.
 
     Raises
     ------
@@ -1406,11 +1410,11 @@ def campaign_funnel(ds: Dataset, camp: Campaign, pre_days: int = 90) -> pd.DataF
     t = t.mutate(_batch=ibis.coalesce(t.sent_at.date().cast("string"), ibis.literal("未发送")))
     per = t.group_by("_batch").aggregate(**aggs).order_by("_batch").to_pandas()
     if int(per.p_sent.sum()) == 0:
-        raise NotAvailable("实验组的发送记录 (campaign_members.sent_at)：活动漏斗从发送算起",
+        raise NotAvailable("活动名单 campaign_members 中实验组的发送时间 sent_at：活动漏斗从发送算起",
                            f"活动 {camp.campaign_id} 的实验组成员都没有发送时间",
                            "在名单的 sent_at 填写每个人的发送时间（没有发出的留空）")
     total = per.drop(columns="_batch").sum().to_frame().T
-    total.insert(0, "_batch", "全部 (all)")
+    total.insert(0, "_batch", TOTAL_BATCH)
     if len(per) > 1:
         per = pd.concat([per, total], ignore_index=True)
     rows = []
@@ -1484,6 +1488,22 @@ def diagnose(funnel_table: pd.DataFrame, min_base: int = MIN_CELL) -> pd.DataFra
     return pd.DataFrame(rows)
 
 
+def check_name(check: str) -> str:
+    """The name of a rule of DIAGNOSIS without what it divides (送达率 of 送达率（送达 ÷ 发送）).
+
+    Parameters
+    ----------
+    check : str
+        A label of DIAGNOSIS (the `check` column of :func:`diagnose`).
+
+    Returns
+    -------
+    str
+        The label up to its full-width bracket; the label itself when it has none.
+    """
+    return check.split("（")[0].strip()
+
+
 #: what the book says of the response rate, by whether it is under LOW_RESPONSE
 RESPONSE_LEVELS: dict[str, str] = {
     "low": f"低于 {LOW_RESPONSE:.0%}，需要重新调整人群、权益、时机、渠道或触点",
@@ -1497,7 +1517,7 @@ def funnel_total(funnel_table: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     funnel_table
-        :func:`campaign_funnel`: per batch, then 全部 (all) when there are several.
+        :func:`campaign_funnel`: per batch, then the total (TOTAL_BATCH, 全部) when there are several.
 
     Returns
     -------
@@ -1542,7 +1562,7 @@ def funnel_summary(funnel_table: pd.DataFrame, diagnosis: pd.DataFrame,
     tot = funnel_total(funnel_table).set_index("step")
     rates = _diagnosis_rates(funnel_table)
     rule = dict(zip((d[0] for d in DIAGNOSIS), diagnosis.itertuples(), strict=True))
-    weak = diagnosis[diagnosis.weak].check.str.split(" ").str[0]
+    weak = diagnosis[diagnosis.weak].check.map(check_name)
     return {
         "sent": int(tot.users["sent"]),
         **{key: float(rule[key].rate) for key in
@@ -1556,7 +1576,7 @@ def funnel_summary(funnel_table: pd.DataFrame, diagnosis: pd.DataFrame,
         "low_response_limit": LOW_RESPONSE,
         "untracked": "、".join(label for key, label in FUNNEL_STEPS
                               if key in TRACKED_STEPS and key not in tot.index),
-        "unjudged": "、".join(check.split(" ")[0] for (key, check, _t, _r) in DIAGNOSIS
+        "unjudged": "、".join(check_name(check) for (key, check, _t, _r) in DIAGNOSIS
                              if not math.isnan(rates[key][0]) and rates[key][1] < min_base),
         "min_base": min_base,
     }
@@ -1616,7 +1636,7 @@ def utm_funnel(ds: Dataset, camp: Campaign) -> pd.DataFrame:
     if agg.empty:
         return pd.DataFrame(columns=cols)
     total = agg.drop(columns="_batch").sum().to_frame().T
-    total.insert(0, "_batch", "全部 (all)")
+    total.insert(0, "_batch", TOTAL_BATCH)
     agg = pd.concat([agg, total], ignore_index=True) if len(agg) > 1 else total
     rows = []
     for _i, r in agg.iterrows():
@@ -1745,6 +1765,34 @@ def _segment_uplift(ds: Dataset, camp: Campaign, by: str, segments: ibis.Table |
 
 #: the breakdown name of the RFM segments in :func:`segment_uplifts`
 RFM_BREAKDOWN = "rfm"
+#: how the book names a breakdown of :func:`segment_uplifts` (the parameter's value stays the
+#: analyst's): chapter 2's names for the wide-table columns, and the two of this chapter
+BREAKDOWN_LABELS: dict[str, str] = {
+    "layer": "资产分层",
+    **{by: FUNNEL_BREAKDOWN_LABELS[by] for by in SEGMENT_COLUMNS if by in FUNNEL_BREAKDOWN_LABELS},
+    RFM_BREAKDOWN: "RFM 分群",
+}
+
+
+def breakdown_label(by: str) -> str:
+    """The breakdown as the book names it (BREAKDOWN_LABELS; an unknown one as given).
+
+    Parameters
+    ----------
+    by : str
+        A breakdown: one of SEGMENT_COLUMNS or RFM_BREAKDOWN.
+
+    Returns
+    -------
+    str
+        Its Chinese name.
+
+    Examples
+    --------
+    >>> breakdown_label("age_band"), breakdown_label("layer"), breakdown_label("rfm")
+    ('年龄段', '资产分层', 'RFM 分群')
+    """
+    return BREAKDOWN_LABELS.get(by, by)
 
 
 @dataclass(frozen=True)
@@ -1879,7 +1927,7 @@ def segment_uplifts(ds: Dataset, camp: Campaign, breakdowns: str | Sequence[str]
     if not sum(int(g.responders) for g in responders.values()):
         raise NotAvailable("窗口内达成目标的成员：没有响应者，就没有哪个分群响应得更多",
                            f"活动 {camp.campaign_id} 的响应窗口内两组都没有人达成目标",
-                           "等窗口结束、有了响应者再看；或检查活动目标 (goal) 是否写对")
+                           "等窗口结束、有了响应者再看；或检查活动目标 goal 是否写对")
     tables = {by: segment_uplift(ds, camp, by, alpha=alpha, min_cell=min_cell, pre_days=pre_days)
               for by in kept}
     if rfm:
@@ -1892,7 +1940,7 @@ def segment_uplifts(ds: Dataset, camp: Campaign, breakdowns: str | Sequence[str]
             dropped.append(RFM_BREAKDOWN)
     if not tables:
         raise NotAvailable("能把活动成员分成两个以上分群的字段（年龄、资产分层、注册渠道、地区、设备或 RFM 分群）",
-                           f"{'、'.join(dropped)} 对本活动的所有成员都是同一个值（数据里这一列为空，或选人规则只选了其中一类人）",
+                           f"{'、'.join(map(breakdown_label, dropped))}对本活动的所有成员都是同一个值（数据里这一列为空，或选人规则只选了其中一类人）",
                            "在 users 表补充 birth_year、gender、province / city、device_os 和注册渠道，"
                            "或在参数 segment_breakdowns 中换成数据里有的分群字段")
     if all((t.verdict == "too_small").all() for t in tables.values()):
@@ -1978,7 +2026,7 @@ def history(ds: Dataset, alpha: float = 0.05, pre_days: int = 90) -> pd.DataFram
                     window_days=c.window_days,
                     start_date=pd.Timestamp(c.start_at).strftime("%Y-%m-%d"))
         if int(c.members) == 0:
-            rows.append({**base, "note": "无名单 (no members)"})
+            rows.append({**base, "note": "无名单"})
             continue
         try:
             camp = campaign(ds, c.campaign_id)
@@ -1988,7 +2036,7 @@ def history(ds: Dataset, alpha: float = 0.05, pre_days: int = 90) -> pd.DataFram
         e = _effect(ds, camp, alpha, pre_days)
         if not camp.costs_known:
             e.update(cost=float("nan"), cost_per_incremental=float("nan"), roi=float("nan"))
-        note = e["reason"] or ("" if camp.costs_known else "无成本 (no unit costs)") or (
+        note = e["reason"] or ("" if camp.costs_known else "无成本") or (
             "" if camp.window_complete else "窗口未结束")
         rows.append({**base, **{k: e[k] for k in (
             "users_t", "users_c", "rate_t", "rate_c", "uplift", "ci_low", "ci_high", "p_value",

@@ -28,7 +28,7 @@ SRM_ALPHA = 0.001
 #: the verdicts of :func:`srm` (codes) and the sentence the book shows for each
 SRM_VERDICTS: dict[str, str] = {
     "not_tested": "未给出计划的对照组比例，无法检验",
-    "mismatch": "分组比例与计划不符 (SRM)，先查分组与发送日志再看效果",
+    "mismatch": "分组比例与计划不符，先查分组与发送日志再看效果",
     "match": "分组比例与计划一致",
 }
 

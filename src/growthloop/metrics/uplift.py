@@ -369,7 +369,7 @@ def uplift_model(ds: Dataset, camp: Campaign, features: Sequence[str] = MODEL_FE
     if int((cells.responded * cells.n).sum()) == 0:
         raise NotAvailable("窗口内达成目标的成员：模型要学的是谁更容易被活动打动",
                            f"活动 {camp.campaign_id} 的响应窗口内两组都没有人达成目标",
-                           "等窗口结束、有了响应者再看；或检查活动目标 (goal) 是否写对")
+                           "等窗口结束、有了响应者再看；或检查活动目标 goal 是否写对")
     pred = predicted_uplift(cells, features)
     return UpliftModel(cells=cells, predicted=pred, qini=qini_curve(pred),
                        at_k=uplift_at_k(pred, ks))

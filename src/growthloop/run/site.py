@@ -89,7 +89,8 @@ def run_record(run_dir: Path, campaign: str) -> dict[str, Any]:
 
 def _campaign_start(run_dir: Path, values: dict[str, Any]) -> str:
     """When the reviewed campaign started: glued `review_start` if chapter 6 glues it, else the
-    start row of its campaign card table (tables/06_*/campaign_card.csv), else ''."""
+    start row of its campaign card table (tables/06_*/campaign_card.csv: item 开始时间, or
+    开始时间 (start) in books published before the card dropped its English glosses), else ''."""
     if values.get("review_start"):
         return str(values["review_start"])[:16]
     for card in sorted((run_dir / "tables").glob("06_*/campaign_card.csv")):
@@ -98,6 +99,7 @@ def _campaign_start(run_dir: Path, values: dict[str, Any]) -> str:
         except (OSError, ValueError):
             continue
         if {"item", "value"} <= set(frame.columns):
+            # 开始时间 today, 开始时间 (start) in older books: the prefix finds both
             hit = frame[frame["item"].str.startswith("开始时间", na=False)]
             if len(hit):
                 return str(hit["value"].iloc[0])[:16]

@@ -12,6 +12,7 @@ import math
 
 import pandas as pd
 
+from growthloop.metrics.campaign_review import breakdown_label, check_name
 from growthloop.present.findings import Count, pct, plain_count
 
 #: How the book names the pre-campaign measures a CUPED covariate may be.
@@ -34,6 +35,12 @@ def _shown(n: Count, count: int) -> bool:
 
 def _signed(x: float, digits: int = 1) -> str:
     return "—" if not _num(x) else f"{x:+.{digits}%}"
+
+
+def _by(breakdown: str) -> str:
+    """A breakdown's name after 按 (年龄段; a name in Latin letters set off by a space: 按 RFM 分群)."""
+    name = breakdown_label(breakdown)
+    return f" {name}" if name[:1].isascii() else name
 
 
 def _level(alpha: float) -> str:
@@ -109,7 +116,7 @@ def card(head: dict, n: Count = plain_count) -> tuple[str, str]:
     elif head["control"] and not head["treatment"]:
         action = "检查名单的 group 列：收到消息的成员应写作 treatment，留作对照的写作 control。"
     elif not head["members"]:
-        action = "补上这次活动的名单 (campaign_members)，或用参数 campaign_id 复盘一次有名单的活动。"
+        action = "补上这次活动的名单 campaign_members，或用参数 campaign_id 复盘一次有名单的活动。"
     elif not head["costs_known"]:
         action = "在活动表里补上单条发送成本和单次奖励成本，才能算出每个增量响应者花了多少钱和增量 ROI。"
     else:
@@ -162,7 +169,7 @@ def funnel(head: dict, diagnosis: pd.DataFrame, n: Count = plain_count) -> tuple
     weak = diagnosis[diagnosis.weak.astype(bool)]
     if len(weak):
         finding += f"低于经验阈值的环节：{head['weak']}。"
-        action = "；".join(f"{r.check.split(' ')[0]}偏低，调整{r.retune}" for r in weak.itertuples()) + "。"
+        action = "；".join(f"{check_name(r.check)}偏低，调整{r.retune}" for r in weak.itertuples()) + "。"
     elif judged:
         finding += "比较过的环节都不低于经验阈值。"
         action = "漏斗各环节正常；活动是否真的带来了增量，要看下一节的对照组比较，不要只凭响应人数判断。"
@@ -171,7 +178,7 @@ def funnel(head: dict, diagnosis: pd.DataFrame, n: Count = plain_count) -> tuple
     if head["response_low"]:
         action += f"响应率低于 {head['low_response_limit']:.0%} 时，先回头检查选人规则是否选中了有需求的人。"
     if "点击" in untracked:
-        action += "在短链里带上 utm_campaign = 活动编号，或在名单里回传点击时间 (clicked_at)，下次才能看到点击这一步。"
+        action += "在短链里带上 utm_campaign = 活动编号，或在名单的 clicked_at 列回传点击时间，下次才能看到点击这一步。"
     return finding, action
 
 
@@ -325,12 +332,12 @@ def checks(head: dict, pre_days: int) -> tuple[str, str]:
     """
     if head["srm_code"] == "not_tested":
         finding = (f"对照组实际占 {pct(head['observed_holdout'])}；没有给出计划的对照组比例（参数 holdout_share），"
-                   "未做样本比例 (SRM) 检验。")
+                   "未做样本比例检验。")
     else:
         finding = (f"对照组实际占 {pct(head['observed_holdout'])}，计划为 {pct(head['planned_holdout'])}，"
                    f"卡方检验 p = {head['srm_p']:.3f}：{head['srm_verdict']}。")
     if _num(head["max_smd"]):
-        finding += (f"活动前 {pre_days} 天的行为上，两组最大的标准化均值差 (SMD) 是 {head['max_smd']:.2f}，"
+        finding += (f"活动前 {pre_days} 天的行为上，两组最大的标准化均值差是 {head['max_smd']:.2f}，"
                     f"有 {head['imbalanced']} 项超过 {head['smd_limit']:g}；Welch 检验 p < {head['p_level']:g} 的有 "
                     f"{head['balance_sig']} 项")
         finding += ("（为 0 时，差异可以看作随机分组的正常波动）。" if not head["balance_sig"] else
@@ -338,7 +345,7 @@ def checks(head: dict, pre_days: int) -> tuple[str, str]:
     else:
         finding += f"活动前 {pre_days} 天的行为在两组内都没有可比较的差异。"
     if _num(head["mde"]):
-        finding += f"以现在的样本，最小可检测增量 (MDE) 是 {pct(head['mde'])}"
+        finding += f"以现在的样本，最小可检测增量是 {pct(head['mde'])}"
         if _num(head["needed"]):
             finding += f"；要在同样的组比例下稳定检出当前的增量，实验组需要约 {head['needed']:,.0f} 人"
         finding += "。"
@@ -373,7 +380,7 @@ def cuped(head: dict, pre_days: int) -> tuple[str, str]:
         (finding, action).
     """
     cov = COVARIATE_LABELS.get(head["covariate"], head["covariate"])
-    finding = (f"以活动前 {pre_days} 天的{cov} ({head['covariate']}) 为协变量，θ = {head['cuped_theta']:.4f}，"
+    finding = (f"以活动前 {pre_days} 天的{cov}为协变量，θ = {head['cuped_theta']:.4f}，"
                f"CUPED 估计的增量为 {_signed(head['cuped_uplift'])}（区间 {_signed(head['cuped_low'])} 至 "
                f"{_signed(head['cuped_high'])}；同样用 Wald 区间的普通估计为 {_signed(head['plain_low'])} 至 "
                f"{_signed(head['plain_high'])}），方差缩减 {pct(head['cuped_reduction'])}。")
@@ -414,14 +421,14 @@ def segments(head: dict) -> tuple[str, str]:
     finding = f"共比较了 {head['seg_cells']} 个“拆分 × 分群”组合，Holm 校正后增量显著为正的有 {head['seg_positive']} 个"
     if head["seg_negative"]:
         finding += f"、显著为负的 {head['seg_negative']} 个"
-    finding += f"。以 {head['seg_breakdown']} 拆分时，{head['seg_tested']} 个分群样本足够检验"
+    finding += f"。按{_by(head['seg_breakdown'])}拆分时，{head['seg_tested']} 个分群样本足够检验"
     if head["seg_small"]:
         finding += f"、{head['seg_small']} 个有一组不足 {head['seg_min_cell']} 人"
     if head["seg_best"] != "无":
         finding += f"；检验过的分群中增量估计最高的是 {head['seg_best']}（{_signed(head['seg_best_uplift'])}）"
     finding += "。分群的对照组往往只有几十人，区间很宽。"
     if head["seg_dropped"]:
-        finding += (f"{head['seg_dropped']} 对本活动的所有成员都是同一个值（数据里这一列为空，或选人规则只选了其中一类人），"
+        finding += (f"{'、'.join(map(breakdown_label, head['seg_dropped'].split('、')))}对本活动的所有成员都是同一个值（数据里这一列为空，或选人规则只选了其中一类人），"
                     "拆不出分群，没有列出。")
     if head["seg_positive"]:
         action = ("只在 Holm 校正后仍显著的分群上加码；其余分群的点估计用来设计下一轮的分层实验（在这些分群里各自留足"
@@ -505,8 +512,8 @@ PLAN_BASIS_WORDS: dict[str, str] = {
 
 def _basis(head: dict, breakdown: str) -> str:
     words = PLAN_BASIS_WORDS.get(head["plan_basis_code"])
-    return f"选人依据：{head['plan_basis']}" + (f"（{words}；按 {breakdown} 分群）" if words else
-                                              f"（按 {breakdown} 分群）")
+    return f"选人依据：{head['plan_basis']}" + (f"（{words}；按{_by(breakdown)}分群）" if words else
+                                              f"（按{_by(breakdown)}分群）")
 
 
 def _shrinkage(head: dict) -> str:
@@ -548,7 +555,7 @@ def next_round(head: dict, breakdown: str, n: Count = plain_count) -> tuple[str,
         (finding, action).
     """
     if not head["plan_rows"]:
-        return (f"{head['plan_basis']}（按 {breakdown} 分群）。",
+        return (f"{head['plan_basis']}（按{_by(breakdown)}分群）。",
                 "本轮没有可以放心加码的人群：先按可信度检查的所需人数扩大名单、保持对照组重做一轮，"
                 "再决定下一轮找谁。")
     if not head["plan_segments"]:
