@@ -491,7 +491,7 @@ def test_segment_uplift_panels_grey_small_segments():
               "rfm": table(["r1"], [-0.01], ["too_small"])}
     axes = plots.segment_uplift_panels(tables)
     assert axes.shape == (2, 2) and not axes[1, 1].get_visible()
-    assert [ax.get_title() for ax in axes.flat[:3]] == ["age_band", "layer", "rfm"]
+    assert [ax.get_title() for ax in axes.flat[:3]] == ["年龄段", "资产分层", "RFM 分群"]  # the breakdowns named in Chinese
     first = axes[0, 0]
     # z has no uplift and is left out; x and y keep their table order
     assert [t.get_text() for t in first.get_yticklabels()] == ["x", "y"]

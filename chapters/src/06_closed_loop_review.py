@@ -138,7 +138,7 @@ with ch.section("checks", "可信度检查") as s:
     pw = cr.power_check(eff, alpha)
     head = cr.checks_summary(srm, pw, bal, p_level=alpha)
     gb.glue_all("review", head | {"pre_days": pre_days})
-    ch.table(cr.checks_table(srm, pw, ch.cell_label), "campaign_checks", "样本比例 (SRM) 检验与最小样本量 (MDE, 80% 检验力)")
+    ch.table(cr.checks_table(srm, pw, ch.cell_label), "campaign_checks", "样本比例检验与最小样本量")
     s.finding(*words.checks(head, pre_days))
 
 # %% tags=["hide-output"] mystnb={"code_prompt_show": "展开明细：活动前行为的组间平衡"}

@@ -22,6 +22,7 @@ import seaborn as sns
 from matplotlib.axes import Axes
 from matplotlib.patches import Rectangle
 
+from growthloop.metrics.campaign_review import breakdown_label
 from growthloop.present.tables import MIN_CELL_SIZE, cell_label, is_small
 from growthloop.present.theme import channel_palette, segment_palette, yuan
 
@@ -417,7 +418,7 @@ def smd_bars(balance: pd.DataFrame, limit: float, pre_days: int, ax: Axes | None
     sns.barplot(balance, x="smd", y="covariate", color=sns.color_palette()[0], ax=ax)
     for x in (-limit, limit):
         ax.axvline(x, color="grey", ls="--", lw=1)
-    ax.set(xlabel="标准化均值差 (SMD，实验组 − 对照组)", ylabel="",
+    ax.set(xlabel="标准化均值差（实验组 − 对照组）", ylabel="",
            title=f"活动前 {pre_days} 天的行为：两组是否可比 (虚线 ±{limit:g})")
     return ax
 
@@ -1420,7 +1421,7 @@ def segment_uplift_panels(tables: Mapping[str, pd.DataFrame], ncols: int = 2,
                         fmt="o", capsize=3,
                         color=(0.7, 0.7, 0.7) if small else sns.color_palette()[0])
         ax.axvline(0, color="grey", lw=1)
-        ax.set(title=by, xlabel="绝对增量 (95% 区间)", ylabel="")
+        ax.set(title=breakdown_label(by), xlabel="绝对增量 (95% 区间)", ylabel="")
         percent_axis(ax, "x")
     fig.suptitle(f"各分群的增量 (灰色：任一组不足 {min_cell} 人，不下结论)")
     return axes
