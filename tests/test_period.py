@@ -416,6 +416,10 @@ def test_headline_changes_in_words(shop: Dataset):
     # the largest move of registrations or first investors leads the action
     assert action.startswith("新注册环比 +200.0%：确认增长来自哪个渠道")
     assert "没有同比" not in action  # registrations had one
+    flat = P.PeriodChange(**{**P.headline_changes(shop, periods=("month",)).changes[("registrations", "month")].__dict__,
+                             "prev_change": float("nan"), "prev_why_not": "上月（2026-01）为 0，无法计算环比"})
+    assert W.headline_changes(P.HeadlineChanges({("registrations", "month"): flat}, {}))[1].startswith(
+        "没有可比的上期")
     empty = P.HeadlineChanges({}, {})
     assert W.headline_changes(empty)[0].startswith("数据不覆盖任何一个完整的月或周")
 

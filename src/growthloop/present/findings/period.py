@@ -165,6 +165,8 @@ def headline_changes(h: HeadlineChanges, fmt: Callable[[float], str] | None = No
         else:
             action = (f"{what}{change_word('环比', c.prev_change, '')}：确认增长来自哪个渠道、"
                       "是否来自一次性活动（第 3 章每周趋势、第 6 章活动台账），再决定是否加码。")
+    elif all(math.isnan(c.prev_change) for _key, c in shown):
+        action = "没有可比的上期（上期没有数据或为 0）：积累到两个有数据的完整周期后再看环比。"
     else:
         action = (f"环比变化都在 {NOTABLE_CHANGE:.0%} 以内：按月跟踪即可，变化超过 {NOTABLE_CHANGE:.0%} 时"
                   "回到第 3 章按渠道拆开看。")
