@@ -1013,7 +1013,7 @@ class _Loader:
     def _key_rules(self, spec: TableSpec, table: ibis.Table) -> tuple[ibis.Table, list[tuple[str, Any]]]:
         """Exact copies of a row are one row; different rows under one key are set aside.
 
-        `table` is the materialised distinct rows (see `_check_table`)."""
+        `table` is the distinct rows (see `_stage`)."""
         key = list(spec.key)
         # a window, not a join: a null key must stay in the table to be counted
         table = table.mutate(_versions=_[spec.key[0]].count().over(group_by=key))
@@ -1073,12 +1073,51 @@ class _Loader:
         self.report.missing_tables.append(spec.name)
         self.report.empty_tables.append(spec.name)
 
+    def _stage(self, spec: TableSpec, prepared: ibis.Table,
+               columns: list[str]) -> tuple[ibis.Table, int, int]:
+        """The distinct rows of `prepared` with their copies (`_copies`); rows read; distinct rows.
+
+        Two rows equal in every column are one row (an export concatenated twice, a log ingested
+        twice). Of copies that parse alike but were written differently (' 5' and '5'), any
+        reason to set one aside counts: the largest `_parse`, `_raw` and `_gap` are kept.
+
+        On DuckDB the parsed rows are kept once, with a hash of their columns; only the rows
+        whose hash is not unique (the copies, and a rare collision of different rows) are
+        grouped by every column. Grouping millions of nearly all different rows by every column
+        takes about as long as parsing them; counting their hashes a fraction of that
+        (benchmarks/floors.py). Elsewhere the rows are grouped by every column in one pass.
+        """
+        name = spec.name
+        agg = dict(_parse=_._parse.max(), _raw=_._raw.max(), _gap=_._gap.max(), _copies=_.count())
+        if backend_name(self.con) != "duckdb":
+            staged = self._materialize(f"gl_staged_{name}", prepared.group_by(columns).aggregate(**agg))
+            n_read, n_distinct = (int(v or 0) for v in staged.aggregate(
+                n=_._copies.sum(), d=_.count()).to_pyarrow().to_pylist()[0].values())
+            return staged, n_read, n_distinct
+        # struct fields named by position, whatever the columns are called
+        read = self._materialize(f"gl_read_{name}", prepared.mutate(
+            _h=ibis.struct({f"c{i}": prepared[c] for i, c in enumerate(columns)}).hash()))
+        one = ibis.literal(1, "int64")
+        once = read.select(*columns, "_parse", "_raw", "_gap", _copies=one)
+        n_read = int(read.count().to_pyarrow().as_py())
+        shared = self._materialize(f"gl_shared_{name}", read.group_by("_h").aggregate(
+            _n=_.count()).filter(_._n > 1).select("_h"))
+        if not n_read or not int(shared.count().to_pyarrow().as_py()):  # no two rows alike
+            return once, n_read, n_read
+        grouped = self._materialize(f"gl_staged_{name}", read.semi_join(shared, "_h").select(
+            *columns, "_parse", "_raw", "_gap").group_by(columns).aggregate(**agg))
+        n_copies, n_groups = (int(v or 0) for v in grouped.aggregate(
+            n=_._copies.sum(), d=_.count()).to_pyarrow().to_pylist()[0].values())
+        once = read.anti_join(shared, "_h").select(*columns, "_parse", "_raw", "_gap", _copies=one)
+        return once.union(grouped), n_read, n_read - n_copies + n_groups
+
     def _check_table(self, spec: TableSpec, cfg, path: Path, raw: ibis.Table | None) -> None:
         """Parse, check and keep one table, reading the file once.
 
-        The parsed rows (distinct rows, for a table with a key) are materialised in one pass over
-        the file; every rule is then evaluated once into `_reason` and materialised again, and the
-        counts, the example rows and the clean table are read from that.
+        The parsed rows are kept in the engine in one pass over the file (see `_stage`); every
+        rule is evaluated into `_reason` by one aggregate that counts the rows per reason (and
+        note), and again where the clean table is written, straight from the parsed rows. The
+        rows set aside (few) are kept apart for their example rows only when there are any.
         """
         if raw is None:
             self._empty(spec, path)
@@ -1088,27 +1127,22 @@ class _Loader:
         # the contract's columns, then (events) the event properties
         columns = [c for c in prepared.columns if c not in ("_parse", "_raw", "_gap")]
         order = list(spec.key) or [spec.time_column or spec.columns[0].name]
-        staged_name, tagged_name = f"gl_staged_{spec.name}", f"gl_tagged_{spec.name}"
+        scratch = [f"gl_{step}_{spec.name}" for step in ("read", "shared", "staged", "aside")]
         key_rules: list[tuple[str, Any]] = []
         if spec.key or spec.name == "events":
-            # two rows equal in every column are one row (an export concatenated twice, a log
-            # ingested twice): the copies are set aside and counted. Of copies that parse alike
-            # but were written differently (' 5' and '5'), any reason to set one aside counts
-            staged = self._materialize(staged_name, prepared.group_by(columns).aggregate(
-                _parse=_._parse.max(), _raw=_._raw.max(), _gap=_._gap.max(), _copies=_.count()))
-            n_read, n_distinct = (int(v or 0) for v in staged.aggregate(
-                n=_._copies.sum(), d=_.count()).to_pyarrow().to_pylist()[0].values())
+            staged, n_read, n_distinct = self._stage(spec, prepared, columns)
             if n_distinct < n_read:
                 self.report.set_aside.append(QualityRow(spec.name, "exact duplicate row", n_read - n_distinct))
             table = staged.drop("_copies")
             if spec.key:
                 table, key_rules = self._key_rules(spec, table)
         else:
+            # kept once: the rules are evaluated twice below, and parsing costs more than keeping
             staged = None
-            table = prepared
-            n_read = -1  # counted from the tagged table below
+            table = self._materialize(f"gl_read_{spec.name}", prepared)
+            n_read = -1  # counted with the reasons below
         if n_read == 0:
-            self._drop(staged_name)
+            self._drop(*scratch)
             self._empty(spec, path)
             return
         if spec.name == "campaign_members" and "campaigns" not in self.clean:
@@ -1128,11 +1162,10 @@ class _Loader:
             f" falls in a daylight-saving gap of {self.cfg.timezone} (kept, read as the time "
             "after the gap)")))
         note = ibis.cases(*notes, else_=null)
-        tagged = self._materialize(tagged_name, table.select(
-            *columns, _reason=reason, _note=ibis.ifelse(reason.isnull(), note, null),
-            _raw=table._raw))
-        self._drop(staged_name)
-        # one pass: rows per reason (and note), the clean rows under a null reason
+        tagged = table.select(*columns, _reason=reason, _note=ibis.ifelse(reason.isnull(), note, null),
+                              _raw=table._raw)
+        # one pass: rows per reason (and note); not kept, the clean table is written from the
+        # parsed rows too (evaluating the rules again costs less than keeping every row tagged)
         counts: dict[str | None, int] = {}
         for row in tagged.group_by(["_reason", "_note"]).aggregate(n=_.count()).to_pyarrow().to_pylist():
             counts[row["_reason"]] = counts.get(row["_reason"], 0) + int(row["n"])
@@ -1145,13 +1178,16 @@ class _Loader:
         if staged is None:
             n_read = n_base
             if n_read == 0:
-                self._drop(tagged_name)
+                self._drop(*scratch)
                 self._empty(spec, path)
                 return
+        if counts:  # the rows set aside (few), kept for their example rows
+            aside_rows = self._materialize(f"gl_aside_{spec.name}", tagged.filter(
+                tagged._reason.notnull()).drop("_note"))
         for rule_label in sorted(counts):
             n = counts[rule_label]
             # ties on the key (versions of one key) are broken by the other columns
-            example = _example(tagged, tagged._reason == rule_label,
+            example = _example(aside_rows, aside_rows._reason == rule_label,
                                order + [c for c in columns if c not in order],
                                backend_name(self.con))
             severity = "informational" if rule_label in INFORMATIONAL_RULES else "set aside"
@@ -1160,11 +1196,13 @@ class _Loader:
             if example and column and " does not parse as " in rule_label:
                 example[column] = raw_text  # what the file holds, not the null it parsed to
             if severity == "set aside" and n > self.max_set_aside_share * n_base:
+                self._drop(*scratch)
                 raise DataError(spec.name, column, rule_label, n, example,
                                 hint=f"that is {n / n_base:.0%} of the table: check the column "
                                      f"mapping, formats and value maps in dataset.yml")
             self.report.set_aside.append(QualityRow(spec.name, rule_label, n, example, severity))
         if not n_clean:
+            self._drop(*scratch)
             aside = {r.rule: r.rows for r in self.report.set_aside if r.table == spec.name}
             if spec.name == "transactions":
                 # a book without a single investment says nothing about the money; this is
@@ -1185,7 +1223,7 @@ class _Loader:
         else:  # the run's store file (growthloop.staging.store, DuckDB)
             self._drop(f"gl_{spec.name}")
             clean = self.con.create_table(f"gl_{spec.name}", clean)
-        self._drop(tagged_name)
+        self._drop(*scratch)
         self.report.read[spec.name] = n_read
         self.report.used[spec.name] = n_clean
         self.clean[spec.name] = clean
