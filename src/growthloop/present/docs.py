@@ -160,6 +160,13 @@ def metrics_markdown() -> str:
     return "\n".join(lines)
 
 
+def _write_page(root: str | Path | None, page: str | Path, text: str) -> Path:
+    """Write a generated page under a project folder (None: the project's own root)."""
+    path = Path(root or PROJECT_ROOT) / page
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def write_contract_page(root: str | Path | None = None) -> Path:
     """Write `contract_markdown` to CONTRACT_PAGE under a project folder.
 
@@ -173,9 +180,7 @@ def write_contract_page(root: str | Path | None = None) -> Path:
     Path
         The page written.
     """
-    path = Path(root or PROJECT_ROOT) / CONTRACT_PAGE
-    path.write_text(contract_markdown(), encoding="utf-8")
-    return path
+    return _write_page(root, CONTRACT_PAGE, contract_markdown())
 
 
 def write_metrics_page(root: str | Path | None = None) -> Path:
@@ -191,6 +196,4 @@ def write_metrics_page(root: str | Path | None = None) -> Path:
     Path
         The page written.
     """
-    path = Path(root or PROJECT_ROOT) / METRICS_PAGE
-    path.write_text(metrics_markdown(), encoding="utf-8")
-    return path
+    return _write_page(root, METRICS_PAGE, metrics_markdown())
