@@ -163,6 +163,10 @@ def test_without_ltv_user_values_rank_after_yuan_values(tmp_path: Path) -> None:
     assert s.value_per_investor is None
     assert [a.name for a in s.actions] == ["attr_budget", "rfm_risk", "funnel_stalled"]
     assert s.actions[1].expected_yuan is None and s.actions[1].value_text == "—"
+    # without V nothing is "only a ceiling": the basis and the note say V is missing
+    assert "缺少每名投资人的收入 V" in s.actions[1].basis and "只有上限" not in s.actions[1].basis
+    page = sm.actions_html(s)
+    assert "缺少每名投资人的收入 V（需要第 5 章的 LTV" in page and "只给出上限" not in page
 
 
 def test_campaign_block_and_next_round(tmp_path: Path) -> None:
@@ -241,6 +245,9 @@ def test_action_sentences_suppress_small_counts() -> None:
     from growthloop.present import summary
 
     text, estimate, users, _how = summary._ret_dormant({"ret_at_risk_users": 4}, summary.Rates(100.0, 0.1, 0.0, 0.2))
+    small = summary.Action("ret_dormant", text, None, 4, _how, None, ceiling_yuan=400.0)
+    page = summary.actions_html(summary.Summary([], {}, [small], 100.0))
+    assert "涉及 &lt;10 人" in page and "<10" not in page  # escaped in the HTML
     assert "<10 名沉睡用户" in text and users == 4 and estimate.ceiling == 400.0
     assert estimate.expected == pytest.approx(40.0) and estimate.low == 0.0 and estimate.high == pytest.approx(80.0)
     text, *_ = summary._ret_dormant({"ret_at_risk_users": 969}, summary.Rates(100.0))

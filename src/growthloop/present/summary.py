@@ -471,9 +471,12 @@ class ActionRule:
 #: How a reach-out's value is worked out, in the summary's words.
 PEOPLE_BASIS = "人数 × 第 6 章测得的响应增量 × 每名投资人的收入 V（区间取增量的置信区间）"
 PEOPLE_CEILING = "人数 × V（没有测得的响应增量，只有上限）"
+PEOPLE_NO_VALUE = "人数 × V（缺少每名投资人的收入 V，无法折算成收入）"
 
 
 def _people_basis(estimate: Estimate) -> str:
+    if estimate.ceiling is None:
+        return PEOPLE_NO_VALUE
     return PEOPLE_BASIS if estimate.expected is not None else PEOPLE_CEILING
 
 
@@ -504,7 +507,8 @@ def _rfm_risk(v: dict[str, Any], rates: Rates):
     text = (f"召回流失风险客 {cell_label(users)} 人 (占投资额 {amount:.1%}){first}")
     estimate = rates.people(amount * investors)  # their money's share of the investors, in investors
     basis = ("投资额占比 × 投资人数 × 响应增量 × V（区间取增量的置信区间）" if estimate.expected is not None
-             else "投资额占比 × 投资人数 × V（没有测得的响应增量，只有上限）")
+             else "投资额占比 × 投资人数 × V（没有测得的响应增量，只有上限）" if estimate.ceiling is not None
+             else "投资额占比 × 投资人数 × V（缺少每名投资人的收入 V，无法折算成收入）")
     return text, estimate, users, basis
 
 
@@ -1002,7 +1006,7 @@ def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
     items = []
     for a in actions:
         where = _a(a.link.section or a.link.chapter, a.link.href) if a.link else ""
-        users = f"，涉及 {cell_label(a.users)} 人" if a.users is not None else ""
+        users = f"，涉及 {html.escape(cell_label(a.users))} 人" if a.users is not None else ""
         items.append(f"<li><b>{html.escape(a.text)}</b><br>{_value_html(a)}{users}"
                      f" · 估算：{html.escape(a.basis)} · 见 {where}</li>")
     vpi = summary.value_per_investor
@@ -1011,8 +1015,11 @@ def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
     if vpi is not None:
         notes.append(f"V = 每名投资人的收入，取第 5 章 LTV × 注册人数 / 投资人数 ≈ {html.escape(yuan(vpi))}")
     else:
-        notes.append("没有第 1、5 章的数字，按人数的行动无法折算成收入，排在后面")
-    if rates.uplift is not None:
+        notes.append("缺少每名投资人的收入 V（需要第 5 章的 LTV 和第 1 章的注册、投资人数），"
+                     "按人数的行动无法折算成收入，排在后面")
+    if vpi is None:
+        pass  # without V a measured uplift values nothing either
+    elif rates.uplift is not None:
         notes.append(f"触达类行动的期望收入按第 6 章测得的响应增量 {html.escape(points(rates.uplift))}"
                      f"（{html.escape(points(rates.uplift_low))} 至 {html.escape(points(rates.uplift_high))}）"
                      "估算，假设同样的触达对这些人有同样的效果")
@@ -1071,7 +1078,7 @@ def all_actions_html(summary: Summary) -> str:
         f"<tr><td>{i}</td><td>{html.escape(a.text)}</td>"
         f"<td>{html.escape(a.value_text if a.expected_yuan is not None else '—')}</td>"
         f"<td>{html.escape(a.range_text or '—')}</td><td>{html.escape(ceiling(a))}</td>"
-        f"<td>{'—' if a.users is None else cell_label(a.users)}</td><td>{html.escape(a.basis)}</td>"
+        f"<td>{'—' if a.users is None else html.escape(cell_label(a.users))}</td><td>{html.escape(a.basis)}</td>"
         f"<td>{_a(a.link.section or a.link.chapter, a.link.href) if a.link else ''}</td></tr>"
         for i, a in enumerate(summary.actions, 1))
     return ("<table class='gl-table gl-summary'><thead><tr><th>#</th><th>行动</th>"
