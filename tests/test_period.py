@@ -420,6 +420,11 @@ def test_headline_changes_in_words(shop: Dataset):
                              "prev_change": float("nan"), "prev_why_not": "上月（2026-01）为 0，无法计算环比"})
     assert W.headline_changes(P.HeadlineChanges({("registrations", "month"): flat}, {}))[1].startswith(
         "没有可比的上期")
+    young = P.PeriodChange(**{**flat.__dict__, "prev_why_not": "数据始于 2026-01-20，不含完整的上月（2026-01），无环比",
+                              "yoy_change": float("nan"),
+                              "yoy_why_not": "数据始于 2026-01-20，不含完整的去年同月（2025-02），无同比"})
+    assert W.change_text(young, "新注册").endswith(
+        "数据始于 2026-01-20，不含完整的上月（2026-01），无环比，不含完整的去年同月（2025-02），无同比")
     empty = P.HeadlineChanges({}, {})
     assert W.headline_changes(empty)[0].startswith("数据不覆盖任何一个完整的月或周")
 

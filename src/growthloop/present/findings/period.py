@@ -114,9 +114,12 @@ def change_text(c: PeriodChange, what: str = "", fmt: Callable[[float], str] | N
     if unit is None:
         unit = "人" if c.measure == "users" else ""
     value = fmt(c.value) + (f" {unit}" if unit else "")
-    return (f"{period_name(c.start, c.period)}{what} {value}，"
-            f"{change_word('环比', c.prev_change, c.prev_why_not)}，"
-            f"{change_word('同比', c.yoy_change, c.yoy_why_not)}")
+    prev = change_word("环比", c.prev_change, c.prev_why_not)
+    yoy = change_word("同比", c.yoy_change, c.yoy_why_not)
+    start = prev.split("，", 1)[0] + "，"
+    if start.startswith("数据始于") and yoy.startswith(start):  # said once: 数据始于 X，…，…
+        yoy = yoy[len(start):]
+    return f"{period_name(c.start, c.period)}{what} {value}，{prev}，{yoy}"
 
 
 #: A 环比 change beyond this (either way) is worth an action.
