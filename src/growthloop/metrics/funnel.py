@@ -573,11 +573,11 @@ def _kept_step_times(ds: Dataset, spec: FunnelSpec) -> ibis.Table:
             parts.append(fresh_name("funnel_part"))
             return materialize(ds.con, parts[-1], table)
 
-    kept = ds.keep(f"funnel.step_times:{spec!r}", lambda: step_times_from(
+    kept = ds.keep(f"funnel.step_times:{spec!r}", lambda: _step_core(
         person_steps(ds, spec.event_names), spec, ds.period_end, keep=keep))
     for name in parts:
         drop(ds.con, name)
-    return kept
+    return _step_status(kept, spec)
 
 
 def step_times_from(
@@ -609,6 +609,20 @@ def step_times_from(
     ibis.Table
         `step_times`' columns; not executed.
     """
+    return _step_status(_step_core(ev, spec, end, keep), spec)
+
+
+def _step_core(
+    ev: ibis.Table,
+    spec: FunnelSpec,
+    end: dt.datetime,
+    keep: Callable[[ibis.Table], ibis.Table] | None = None,
+) -> ibis.Table:
+    """What `step_times` keeps in the engine: person_id, user_id, entry_at, t0..t{n-1}, and per
+    step the few booleans its status follows from (`_step_status`): `_due{k}` (step k's
+    deadline has passed, or the next attempt began), `_ruled{k}` (a strict order or an
+    exclusion ruled the step out) and `_cut` (an exclusion cut the funnel). Kept narrow: the
+    status columns, four per step, cost more to write than to derive at each read."""
     end = ibis.literal(end)
     n = len(spec.steps)
     idx = {name: i for i, name in enumerate(spec.names)}
@@ -712,25 +726,37 @@ def step_times_from(
             for k in range(1, n)
         }
     ).view()
+    cols = {"_due0": (g._deadline < end) | g._nxt.notnull()}
+    for k in range(1, n):
+        cols[f"_due{k}"] = (g[f"_lim{k}"] < end) | g._nxt.notnull()
+        if spec.order == "strict":
+            cols[f"_ruled{k}"] = g[f"_blocked{k}"] > 0
+    if spec.exclusions:
+        cols["_cut"] = g._cut.notnull()
+    return g.select("person_id", "user_id", "entry_at", *[f"t{k}" for k in range(n)], **cols)
+
+
+def _step_status(core: ibis.Table, spec: FunnelSpec) -> ibis.Table:
+    """`step_times`' columns from `_step_core`'s: level, settled0 and per step k >= 1
+    settled{k}, in_progress{k}, lost{k}, excluded{k}."""
+    n = len(spec.steps)
+    false = ibis.literal(False)
+    cut = core._cut if spec.exclusions else false
     cols = {
-        "level": sum(g[f"t{k}"].notnull().cast("int64") for k in range(n)),
-        "settled0": (g._deadline < end) | g._nxt.notnull(),
+        "level": sum(core[f"t{k}"].notnull().cast("int64") for k in range(n)),
+        "settled0": core._due0,
     }
     for k in range(1, n):
-        prev, cur = g[f"t{k - 1}"], g[f"t{k}"]
+        prev, cur = core[f"t{k - 1}"], core[f"t{k}"]
         waiting = prev.notnull() & cur.isnull()
-        settled = prev.notnull() & ((g[f"_lim{k}"] < end) | g._nxt.notnull())
-        excluded = waiting & g._cut.notnull()
-        ruled_out = excluded | (g[f"_blocked{k}"] > 0)
+        settled = prev.notnull() & core[f"_due{k}"]
+        excluded = waiting & cut
+        ruled_out = excluded | (core[f"_ruled{k}"] if spec.order == "strict" else false)
         cols[f"settled{k}"] = settled
         cols[f"excluded{k}"] = excluded
         cols[f"in_progress{k}"] = waiting & ~settled & ~ruled_out
         cols[f"lost{k}"] = waiting & (settled | ruled_out)
-    g = g.mutate(**cols)
-    keep = ["person_id", "user_id", "entry_at", *[f"t{k}" for k in range(n)], "level", "settled0"]
-    for k in range(1, n):
-        keep += [f"settled{k}", f"in_progress{k}", f"lost{k}", f"excluded{k}"]
-    return g.select(*keep)
+    return core.select("person_id", "user_id", "entry_at", *[f"t{k}" for k in range(n)], **cols)
 
 
 # --------------------------------------------------------------------------------------------
