@@ -429,8 +429,9 @@ def test_paths_without_an_ordered_string_aggregate_are_the_same(tmp_path, monkey
     # a backend that cannot compile group_concat(order_by=...) (PySpark) builds the path from
     # one column per step: the same strings, checked here on DuckDB by refusing the aggregate
     opened = [event("app_open", "2025-01-09 20:00:00", "U1", "A1")]
-    ds = open_dataset(hand_dataset(tmp_path, extra_events=opened))
-    ordered = at.attribution_paths(ds, direct_events=["app_open"], max_touches=3)
+    folder = hand_dataset(tmp_path, extra_events=opened)
+    ordered = at.attribution_paths(open_dataset(folder), direct_events=["app_open"], max_touches=3)
+    ds = open_dataset(folder)  # a dataset of its own: paths are computed once per dataset
     real = ds.con.compile
     refused = []
 
@@ -808,3 +809,18 @@ def test_weekly_trend_counts_by_hand(tmp_path: Path) -> None:
         config={"name": "e", "analysis_date": "2025-06-30"}))
     with pytest.raises(NotAvailable):
         at.weekly_trend(early, weeks=2)
+
+
+def test_paths_are_computed_once_per_dataset_and_each_caller_gets_a_copy(tmp_path):
+    ds = open_dataset(hand_dataset(tmp_path))
+    first = at.attribution_paths(ds, max_touches=3)
+    first.counts.loc[0, "conversions"] = 999  # a caller changing its result
+    first.time_decay.clear()
+    calls = []
+    real = ds.con.compile
+    ds.con.compile = lambda *a, **k: calls.append(a) or real(*a, **k)
+    again = at.attribution_paths(ds, max_touches=3)
+    assert calls == []  # read from the dataset's memo, no query
+    assert again.counts.conversions.iloc[0] != 999 and again.time_decay
+    other = at.attribution_paths(ds, max_touches=2)  # other parameters: computed
+    assert calls and other is not again

@@ -98,7 +98,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ibis
@@ -1170,6 +1170,18 @@ def attribution_paths(
     """
     _positive("half_life_days", half_life_days)
     _positive("lookback_days", lookback_days)
+    # a chapter reads the same paths in more than one section: computed once per dataset and
+    # parameters, each caller given its own copy of the small result
+    key = (f"attribution.paths:{conversion!r}:{float(lookback_days)!r}:{float(half_life_days)!r}:"
+           f"{touch_events!r}:{direct_events!r}:{max_touches!r}")
+    paths = ds.memo(key, lambda: _attribution_paths(ds, conversion, lookback_days, half_life_days,
+                                                    touch_events, direct_events, max_touches))
+    return replace(paths, counts=paths.counts.copy(), time_decay=dict(paths.time_decay))
+
+
+def _attribution_paths(ds: Dataset, conversion: Any, lookback_days: float, half_life_days: float,
+                       touch_events: Any, direct_events: Any, max_touches: int) -> Paths:
+    """`attribution_paths`, computed."""
     touch = check_events(ds, touch_events, "touch_events")
     (sel,) = checked(ds, [conversion], "conversion")
     if not _has_touches(ds, touch):
