@@ -781,3 +781,26 @@ def test_a_local_time_in_a_daylight_saving_gap_is_kept_with_a_note(tmp_path: Pat
                                        "2025-03-09 01:30:00", "2025-03-09 03:30:00"]
     shanghai = load(write_dataset(tmp_path / "sh", fmt="csv", config=CONFIG, **tables))
     assert not [r for r in shanghai.quality.notes if "daylight" in r.rule]
+
+
+def test_copies_found_in_slices_of_the_hash_space_are_the_same(tmp_path: Path, monkeypatch) -> None:
+    # at 10M users the hashes are counted in slices (HASH_SLICE_ROWS); here slices of 3 rows,
+    # so every table is cut in several: the same copies, the same reasons, the same clean rows
+    import growthloop.staging.loader as loader
+
+    copies = {"users": [user("U0", "2025-01-01 10:00:00")] * 2,
+              "events": [event("register", "2025-01-03 10:00:00", "U2", "A2")],
+              "transactions": [txn("T5", "U5", "2025-01-06 12:00:00", 1000.0)] * 3}
+    folder = build(tmp_path / "d", full=False, **copies)
+    whole = load(folder, max_set_aside_share=0.5)
+    monkeypatch.setattr(loader, "HASH_SLICE_ROWS", 3)
+    sliced = load(folder, max_set_aside_share=0.5)
+    assert reasons(sliced) == reasons(whole)
+    assert reasons(whole) == {("users", "exact duplicate row"): 2,
+                                                  ("events", "exact duplicate row"): 1,
+                                                  ("transactions", "exact duplicate row"): 3}
+    for name in ("users", "events", "transactions"):
+        assert whole.quality.read[name] == sliced.quality.read[name]
+        cols = list(getattr(whole, name).columns)
+        pd.testing.assert_frame_equal(getattr(whole, name).order_by(cols).to_pandas(),
+                                      getattr(sliced, name).order_by(cols).to_pandas())

@@ -817,6 +817,11 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
     return table.select(**values, **properties, _parse=reason, _raw=raw, _gap=gap)
 
 
+#: Rows whose hashes one aggregate counts when the loader looks for copies (`_Loader._stage`):
+#: 18M rows (1M users' events) fit in DuckDB's default 5 GiB with room; 171M did not.
+HASH_SLICE_ROWS = 20_000_000
+
+
 #: A JSON properties column with more keys than this must list the ones to load.
 MAX_DISCOVERED_PROPERTIES = 30
 
@@ -1100,8 +1105,21 @@ class _Loader:
         one = ibis.literal(1, "int64")
         once = read.select(*columns, "_parse", "_raw", "_gap", _copies=one)
         n_read = int(read.count().to_pyarrow().as_py())
-        shared = self._materialize(f"gl_shared_{name}", read.group_by("_h").aggregate(
-            _n=_.count()).filter(_._n > 1).select("_h"))
+        # the hashes seen more than once, counted in slices of the hash space: one count over
+        # 171M nearly all different hashes (10M users) asks DuckDB for a hash table it cannot
+        # fit in its 5 GiB (an out-of-memory error, not a spill); a slice of at most
+        # HASH_SLICE_ROWS rows' hashes fits, and each hash falls in exactly one slice
+        slices = max(1, -(-n_read // HASH_SLICE_ROWS))
+
+        def repeated(part: int) -> ibis.Table:
+            # the hash is a signed int64 for Ibis: a negative one has a negative remainder
+            rows = read if slices == 1 else read.filter((read._h % slices + slices) % slices == part)
+            return rows.group_by("_h").aggregate(_n=_.count()).filter(_._n > 1).select("_h")
+
+        shared_name = f"gl_shared_{name}"
+        shared = self._materialize(shared_name, repeated(0))
+        for part in range(1, slices):
+            self.con.raw_sql(f'INSERT INTO "{shared_name}" {self.con.compile(repeated(part))}')
         if not n_read or not int(shared.count().to_pyarrow().as_py()):  # no two rows alike
             return once, n_read, n_read
         grouped = self._materialize(f"gl_staged_{name}", read.semi_join(shared, "_h").select(
