@@ -229,6 +229,7 @@ def run_book(size: int, timeout: float) -> list[dict]:
     campaign.write_text(f"name: bench_{size}\ndata: {folder.name}\n{params}", encoding="utf-8")
     print(f"[{size:,}] whole book (growthloop run) ...", flush=True)
     cmd = [str(Path(PY).parent / "growthloop"), "run", str(campaign), "--runs-dir", str(DATA / "runs")]
+    started = time.time()
     m = measure(cmd, RAW / str(size) / "book.log", timeout, phases=True)
     status = "ok" if m["returncode"] == 0 and m["status"] is None else (m["status"] or "error")
     note = ""
@@ -237,14 +238,16 @@ def run_book(size: int, timeout: float) -> list[dict]:
         note = " ".join(tail[-3:])[:300]
     print(f"[{size:,}]   book: {status}, {m['seconds']:.0f} s, tree peak {m['tree_peak_rss_mb']:.0f} MB", flush=True)
     rows = [row(size, "book", "growthloop run", m, status=status, note=note)]
-    # the runner logs "loaded in S s" and "<chapter> in S s": one row each
-    log = (RAW / str(size) / "book.log").read_text(errors="replace")
-    # (their tree_peak_rss_mb: the peak of the process tree while that step ran)
-    for part, seconds in re.findall(r"^\s+(loaded|\d\d_\w+) in ([\d.]+) s$", log, re.M):
-        phase = "load" if part == "loaded" else part
-        r = row(size, "book", f"book.{phase}", m, seconds=float(seconds))
-        r["tree_peak_rss_mb"] = m["phase_peaks_mb"].get(phase, "")
-        rows.append(r)
+    # the runner keeps each step's seconds in the run folder (logs/timings.json: the load, each
+    # chapter, the book build): one row each, with the peak of the process tree while that
+    # step ran (the sampler names the build "build")
+    runs = sorted((DATA / "runs" / f"bench_{size}").glob("*/logs/timings.json"),
+                  key=lambda f: f.stat().st_mtime)
+    if runs and runs[-1].stat().st_mtime >= started:
+        for step, seconds in json.loads(runs[-1].read_text(encoding="utf-8")).items():
+            r = row(size, "book", f"book.{step}", m, seconds=float(seconds))
+            r["tree_peak_rss_mb"] = m["phase_peaks_mb"].get("build" if step == "book" else step, "")
+            rows.append(r)
     return rows
 
 
