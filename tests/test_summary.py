@@ -284,3 +284,16 @@ def test_a_chapter_run_alone_reads_no_book_and_says_so(tmp_path: Path) -> None:
     with pytest.raises(NotAvailable) as info:
         sm.read_book(tmp_path / "book" / "chapters")
     assert "单独运行" in info.value.missing and "growthloop book" in info.value.fix
+
+
+def test_every_basis_names_who_is_counted_and_what_the_estimate_had() -> None:
+    from growthloop.present import summary
+
+    v = {"rfm_investors": 1000, "rfm_group_risk_share": 0.2, "rfm_group_risk_amount_share": 0.3}
+    measured = summary._rfm_risk(v, summary.Rates(100.0, 0.1, 0.0, 0.2))[3]
+    ceiling = summary._rfm_risk(v, summary.Rates(100.0))[3]
+    neither = summary._rfm_risk(v, summary.Rates(None))[3]
+    assert measured == "投资额占比 × 投资人数 × 第 6 章测得的响应增量 × 每名投资人的收入 V（区间取增量的置信区间）"
+    assert ceiling == "投资额占比 × 投资人数 × V（没有测得的响应增量，只有上限）"
+    assert neither == "投资额占比 × 投资人数 × V（缺少每名投资人的收入 V，无法折算成收入）"
+    assert summary._ret_dormant({"ret_at_risk_users": 969}, summary.Rates(100.0))[3].startswith("人数 × V（没有")

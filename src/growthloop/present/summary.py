@@ -469,15 +469,14 @@ class ActionRule:
 
 
 #: How a reach-out's value is worked out, in the summary's words.
-PEOPLE_BASIS = "人数 × 第 6 章测得的响应增量 × 每名投资人的收入 V（区间取增量的置信区间）"
-PEOPLE_CEILING = "人数 × V（没有测得的响应增量，只有上限）"
-PEOPLE_NO_VALUE = "人数 × V（缺少每名投资人的收入 V，无法折算成收入）"
-
-
-def _people_basis(estimate: Estimate) -> str:
+def _people_basis(estimate: Estimate, who: str = "人数") -> str:
+    """How a reach-out's value was worked out: `who` (the people counted) times what the
+    estimate had: the measured uplift and V, only V (a ceiling), or neither."""
     if estimate.ceiling is None:
-        return PEOPLE_NO_VALUE
-    return PEOPLE_BASIS if estimate.expected is not None else PEOPLE_CEILING
+        return f"{who} × V（缺少每名投资人的收入 V，无法折算成收入）"
+    if estimate.expected is None:
+        return f"{who} × V（没有测得的响应增量，只有上限）"
+    return f"{who} × 第 6 章测得的响应增量 × 每名投资人的收入 V（区间取增量的置信区间）"
 
 
 def _funnel_stalled(v: dict[str, Any], rates: Rates):
@@ -506,10 +505,7 @@ def _rfm_risk(v: dict[str, Any], rates: Rates):
     first = f"，其中重要挽留 {cell_label(int(winback))} 人优先" if winback is not None else ""
     text = (f"召回流失风险客 {cell_label(users)} 人 (占投资额 {amount:.1%}){first}")
     estimate = rates.people(amount * investors)  # their money's share of the investors, in investors
-    basis = ("投资额占比 × 投资人数 × 响应增量 × V（区间取增量的置信区间）" if estimate.expected is not None
-             else "投资额占比 × 投资人数 × V（没有测得的响应增量，只有上限）" if estimate.ceiling is not None
-             else "投资额占比 × 投资人数 × V（缺少每名投资人的收入 V，无法折算成收入）")
-    return text, estimate, users, basis
+    return text, estimate, users, _people_basis(estimate, "投资额占比 × 投资人数")
 
 
 def _ret_dormant(v: dict[str, Any], rates: Rates):
@@ -1012,19 +1008,17 @@ def actions_html(summary: Summary, n: int = TOP_ACTIONS) -> str:
     vpi = summary.value_per_investor
     rates = campaign_rates({k: g.value for k, g in summary.values.items()}, vpi)
     notes = []
-    if vpi is not None:
-        notes.append(f"V = 每名投资人的收入，取第 5 章 LTV × 注册人数 / 投资人数 ≈ {html.escape(yuan(vpi))}")
-    else:
+    if vpi is None:  # without V a measured uplift values nothing either
         notes.append("缺少每名投资人的收入 V（需要第 5 章的 LTV 和第 1 章的注册、投资人数），"
                      "按人数的行动无法折算成收入，排在后面")
-    if vpi is None:
-        pass  # without V a measured uplift values nothing either
-    elif rates.uplift is not None:
-        notes.append(f"触达类行动的期望收入按第 6 章测得的响应增量 {html.escape(points(rates.uplift))}"
-                     f"（{html.escape(points(rates.uplift_low))} 至 {html.escape(points(rates.uplift_high))}）"
-                     "估算，假设同样的触达对这些人有同样的效果")
     else:
-        notes.append("本次没有测得活动的响应增量，触达类行动只给出上限（每人都转化），排在有期望值的行动之后")
+        notes.append(f"V = 每名投资人的收入，取第 5 章 LTV × 注册人数 / 投资人数 ≈ {html.escape(yuan(vpi))}")
+        if rates.uplift is not None:
+            notes.append(f"触达类行动的期望收入按第 6 章测得的响应增量 {html.escape(points(rates.uplift))}"
+                         f"（{html.escape(points(rates.uplift_low))} 至 {html.escape(points(rates.uplift_high))}）"
+                         "估算，假设同样的触达对这些人有同样的效果")
+        else:
+            notes.append("本次没有测得活动的响应增量，触达类行动只给出上限（每人都转化），排在有期望值的行动之后")
     return f"<ol class='gl-summary'>{''.join(items)}</ol><p class='gl-caption'>{'；'.join(notes)}。</p>"
 
 
