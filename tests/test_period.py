@@ -425,6 +425,8 @@ def test_headline_changes_in_words(shop: Dataset):
                               "yoy_why_not": "数据始于 2026-01-20，不含完整的去年同月（2025-02），无同比"})
     assert W.change_text(young, "新注册").endswith(
         "数据始于 2026-01-20，不含完整的上月（2026-01），无环比，不含完整的去年同月（2025-02），无同比")
+    note = P.HeadlineChanges({("registrations", "month"): young}, {}).table().note.iloc[0]
+    assert note == "数据始于 2026-01-20，不含完整的上月（2026-01），无环比；不含完整的去年同月（2025-02），无同比"
     empty = P.HeadlineChanges({}, {})
     assert W.headline_changes(empty)[0].startswith("数据不覆盖任何一个完整的月或周")
 

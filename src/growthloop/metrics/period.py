@@ -69,6 +69,28 @@ UNIT_NAMES = {"month": "月", "week": "周"}
 NAN = float("nan")
 
 
+#: How a reason starts when the data does not reach back far enough (`said_once` finds it).
+DATA_START = "数据始于 {begin}，"
+
+
+def said_once(reasons: list[str]) -> list[str]:
+    """`reasons` in order, the data's first day (DATA_START) said only by the first that has it.
+
+    >>> said_once(["数据始于 2026-01-20，不含完整的上月（2026-01），无环比",
+    ...            "数据始于 2026-01-20，不含完整的去年同月（2025-02），无同比"])
+    ['数据始于 2026-01-20，不含完整的上月（2026-01），无环比', '不含完整的去年同月（2025-02），无同比']
+    """
+    opening = DATA_START.split("{")[0]
+    out, said = [], set()
+    for reason in reasons:
+        clause = reason.split("，", 1)[0] + "，" if reason.startswith(opening) else ""
+        if clause and clause in said:
+            reason = reason[len(clause):]
+        said.add(clause)
+        out.append(reason)
+    return out
+
+
 def _check(name: str, value: Any, allowed: tuple[str, ...]) -> None:
     if not isinstance(value, str) or value not in allowed:
         raise ValueError(f"{name}={value!r}: allowed values are {list(allowed)}")
@@ -359,7 +381,7 @@ def period_change(table: ibis.Table, time_column: str, analysis_date: dt.date | 
             continue
         flabel = period_label(first, period)
         if begin > first:
-            earlier, why = NAN, f"数据始于 {begin}，不含完整的{name}（{flabel}），无{kind}"
+            earlier, why = NAN, DATA_START.format(begin=begin) + f"不含完整的{name}（{flabel}），无{kind}"
         else:
             earlier = number(key)
             why = "" if earlier != 0 else f"{name}（{flabel}）为 0，无法计算{kind}"
@@ -544,7 +566,7 @@ class HeadlineChanges:
         """
         rows = []
         for (key, _period), c in self.changes.items():
-            why = "；".join(w for w in (c.prev_why_not, c.yoy_why_not) if w)
+            why = "；".join(said_once([w for w in (c.prev_why_not, c.yoy_why_not) if w]))
             rows.append(dict(measure=HEADLINE_METRICS[key][0], current_period=c.label,
                              value=float(c.value), prev_value=float(c.prev_value),
                              prev_change=c.prev_change, yoy_value=float(c.yoy_value),

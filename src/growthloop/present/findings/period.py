@@ -12,7 +12,7 @@ import datetime as dt
 import math
 from collections.abc import Callable
 
-from growthloop.metrics.period import HeadlineChanges, PeriodChange
+from growthloop.metrics.period import HeadlineChanges, PeriodChange, said_once
 from growthloop.present.findings import plain_count
 from growthloop.present.theme import yuan
 
@@ -114,11 +114,8 @@ def change_text(c: PeriodChange, what: str = "", fmt: Callable[[float], str] | N
     if unit is None:
         unit = "人" if c.measure == "users" else ""
     value = fmt(c.value) + (f" {unit}" if unit else "")
-    prev = change_word("环比", c.prev_change, c.prev_why_not)
-    yoy = change_word("同比", c.yoy_change, c.yoy_why_not)
-    start = prev.split("，", 1)[0] + "，"
-    if start.startswith("数据始于") and yoy.startswith(start):  # said once: 数据始于 X，…，…
-        yoy = yoy[len(start):]
+    prev, yoy = said_once([change_word("环比", c.prev_change, c.prev_why_not),
+                           change_word("同比", c.yoy_change, c.yoy_why_not)])
     return f"{period_name(c.start, c.period)}{what} {value}，{prev}，{yoy}"
 
 
