@@ -76,6 +76,19 @@ DATA_START = "数据始于 {begin}，"
 def said_once(reasons: list[str]) -> list[str]:
     """`reasons` in order, the data's first day (DATA_START) said only by the first that has it.
 
+    Parameters
+    ----------
+    reasons : list of str
+        Why comparisons are missing (`PeriodChange.prev_why_not`, `yoy_why_not`), in the order
+        they are shown.
+
+    Returns
+    -------
+    list of str
+        The same reasons; after the first, one that opens with the same data start drops it.
+
+    Examples
+    --------
     >>> said_once(["数据始于 2026-01-20，不含完整的上月（2026-01），无环比",
     ...            "数据始于 2026-01-20，不含完整的去年同月（2025-02），无同比"])
     ['数据始于 2026-01-20，不含完整的上月（2026-01），无环比', '不含完整的去年同月（2025-02），无同比']
