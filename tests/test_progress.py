@@ -41,11 +41,11 @@ def test_reporter_logs_each_step_and_keeps_finished_timings(tmp_path: Path) -> N
     shown: list[tuple] = []
 
     class Display:
-        def start(self, label, estimate):
-            shown.append(("start", label, estimate))
+        def start(self, key, label, estimate):
+            shown.append(("start", key, label, estimate))
 
-        def stop(self, seconds):
-            shown.append(("stop", seconds >= 0))
+        def stop(self, key, seconds):
+            shown.append(("stop", key, seconds >= 0))
 
     report = RunReporter(tmp_path, {"load": 12.0}, "20260101-000000", say=said.append)
     with report.step("load", "loading"):
@@ -62,8 +62,30 @@ def test_reporter_logs_each_step_and_keeps_finished_timings(tmp_path: Path) -> N
     # with a display, the steps are shown there and not also printed
     quiet: list[str] = []
     with RunReporter(tmp_path, {}, None, say=quiet.append, display=Display()).step("book", "b"):
-        assert shown == [("start", "b", None)]
-    assert quiet == [] and shown[1] == ("stop", True)
+        assert shown == [("start", "book", "b", None)]
+    assert quiet == [] and shown[1] == ("stop", "book", True)
+
+
+def test_steps_running_at_once_each_keep_their_timing(tmp_path: Path) -> None:
+    """Chapters run side by side (--jobs): each step ends under its own name, from its thread."""
+    import threading
+
+    report = RunReporter(tmp_path, {}, None, say=lambda _: None)
+    both_started = threading.Barrier(2, timeout=10)
+
+    def step(key: str) -> None:
+        with report.step(key, key):
+            both_started.wait()  # neither ends before the other began
+
+    threads = [threading.Thread(target=step, args=(k,)) for k in ("01_a", "02_b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert json.loads((tmp_path / "timings.json").read_text()).keys() == {"01_a", "02_b"}
+    log = (tmp_path / "run.log").read_text(encoding="utf-8").splitlines()
+    assert len(log) == 4 and all(" start " in line for line in log[:2])
+    assert sorted(line.split()[2] for line in log[2:]) == ["01_a", "02_b"]
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(8.24, "8.2 s"), (185, "3 min 05 s"),

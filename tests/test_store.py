@@ -19,7 +19,14 @@ from growthloop.marts.investments import investments
 from growthloop.marts.wide import user_wide
 from growthloop.run import runner
 from growthloop.staging.loader import open_dataset
-from growthloop.staging.store import CATALOG, STORE_ENV, open_store, prepare_store
+from growthloop.staging.store import (
+    CATALOG,
+    KERNELS_ENV,
+    STORE_ENV,
+    open_from_environment,
+    open_store,
+    prepare_store,
+)
 
 TODAY = dt.date(2026, 6, 30)
 
@@ -99,3 +106,100 @@ def test_runner_loads_once_and_removes_the_store(tiny: Path, tmp_path: Path,
     assert seen == [("01_user_profiling", True), ("00_data_quality", True), ("99_summary", True)]
     assert STORE_ENV not in os.environ
     assert not (run / runner.STORE_DIR).exists()
+
+
+def test_chapters_running_at_once_share_the_memory_limit(tiny: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tiny / "dataset.yml"
+    before = config.read_text(encoding="utf-8") if config.exists() else ""
+    config.write_text(before + "\nengine:\n  memory_limit: 1GiB\n", encoding="utf-8")
+    store = prepare_store(tiny, tmp_path / "s.duckdb")  # dataset.yml is part of the store's key
+
+    def limit() -> str:
+        ds = open_from_environment(tiny, None)
+        assert ds is not None
+        return ds.con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    monkeypatch.setenv(STORE_ENV, str(store))
+    alone = limit()
+    monkeypatch.setenv(KERNELS_ENV, "2")
+    assert (alone, limit()) == ("1.0 GiB", "512.0 MiB")
+
+
+def test_runner_runs_independent_chapters_side_by_side_and_readers_after(
+        tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+    import time
+
+    running: set[str] = set()
+    overlaps: list[set[str]] = []
+    finished: list[str] = []
+    lock = threading.Lock()
+
+    def execute(source: str, out: str, parameters: dict, **kwargs) -> None:
+        stem = Path(source).stem
+        with lock:
+            running.add(stem)
+            overlaps.append(set(running))
+            kernels = os.environ[KERNELS_ENV]
+        time.sleep(0.3)
+        with lock:
+            running.discard(stem)
+            finished.append((stem, kernels))
+        shutil.copy(source, out)
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    monkeypatch.setattr(runner, "build_book", lambda book_dir: book_dir)
+    campaign = tmp_path / "c.yml"
+    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(tiny),
+                                        "chapters": ["00", "01", "02", "04", "07"]}))
+    runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
+                        progress=lambda _: None, jobs=2)
+    stems = [s for s, _ in finished]
+    # the readers (the next campaign, data quality, the summary) after every other chapter
+    assert stems[3:] == ["07_next_campaign", "00_data_quality", "99_summary"]
+    assert sorted(stems[:3]) == ["01_user_profiling", "02_funnel", "04_rfm"]
+    assert max(len(o) for o in overlaps) == 2 and {k for _, k in finished} == {"2"}
+    # one at a time when asked
+    finished.clear()
+    overlaps.clear()
+    runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
+                        progress=lambda _: None, jobs=1)
+    assert max(len(o) for o in overlaps) == 1 and {k for _, k in finished} == {"1"}
+    assert [s for s, _ in finished][3:] == ["07_next_campaign", "00_data_quality", "99_summary"]
+    with pytest.raises(runner.RunError, match="jobs: 0 is not a number"):
+        runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs", jobs=0)
+
+
+def test_a_failing_chapter_among_those_running_at_once_stops_the_run(
+        tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+
+    def execute(source: str, out: str, parameters: dict, **kwargs) -> None:
+        stem = Path(source).stem
+        started.append(stem)
+        shutil.copy(source, out)
+        if stem == "02_funnel":
+            raise runner.papermill.PapermillExecutionError(3, 3, "x = 1", "ValueError", "boom", [])
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    monkeypatch.setattr(runner, "build_book", lambda book_dir: book_dir)
+    campaign = tmp_path / "c.yml"
+    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(tiny), "chapters": ["01", "02", "04"]}))
+    with pytest.raises(runner.RunError, match=r"chapter 02_funnel failed in cell 3 \(ValueError: boom\)"):
+        runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
+                            progress=lambda _: None, jobs=2)
+    assert "99_summary" not in started and "00_data_quality" not in started
+    (failed,) = (tmp_path / "runs" / "t").glob("*-failed")
+    assert (failed / "logs" / "02_funnel.ipynb").exists()
+    assert not (failed / "chapters" / "02_funnel.ipynb").exists()
+    assert not (failed / runner.STORE_DIR).exists()
+
+
+def test_schedule_starts_the_longest_chapters_first_and_keeps_readers_last() -> None:
+    chapters = runner.chapter_paths(["00", "01", "02", "03", "07"])
+    independent, readers = runner.schedule(
+        chapters, {"01_user_profiling": 12.0, "02_funnel": 18.0, "00_data_quality": 99.0})
+    # 03 has no earlier time: it may be the longest, so it starts first; then 18 s, then 12 s
+    assert [p.stem for p in independent] == ["03_channel_attribution", "02_funnel", "01_user_profiling"]
+    assert [p.stem for p in readers] == ["07_next_campaign", "00_data_quality", "99_summary"]

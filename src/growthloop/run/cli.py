@@ -241,9 +241,7 @@ class StepBars:
         self.progress = Progress(TextColumn("  {task.description}"), BarColumn(bar_width=30),
                                  TimeElapsedColumn(), TextColumn("{task.fields[estimate]}"),
                                  console=out, refresh_per_second=4, transient=False)
-        self._task = None
-        self._estimate: float | None = None
-        self._started = 0.0
+        self._steps: dict[str, tuple[object, float | None, float]] = {}  # key: task, estimate, start
 
     def __enter__(self) -> StepBars:
         self.progress.__enter__()
@@ -252,52 +250,55 @@ class StepBars:
     def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(*exc)
 
-    def start(self, label: str, estimate: float | None) -> None:
+    def start(self, key: str, label: str, estimate: float | None) -> None:
         """Add the step's bar: its total is the previous run's seconds, None (pulsing) if none.
 
         Parameters
         ----------
+        key : str
+            The step's name ("load", a chapter stem, "book").
         label : str
             The step as shown ("[2/8] 02_funnel").
         estimate : float or None
             The seconds the step took in the previous run of the campaign.
         """
+        import threading
         import time
 
         from growthloop.run.progress import duration
 
         text = "no earlier run" if estimate is None else f"last run {duration(estimate)}"
-        self._estimate, self._started = estimate, time.monotonic()
-        self._task = self.progress.add_task(escape(label), total=estimate, estimate=text)
+        task = self.progress.add_task(escape(label), total=estimate, estimate=text)
+        started = time.monotonic()
+        self._steps[key] = (task, estimate, started)
         if estimate is not None:  # filled by elapsed time, from a thread: papermill blocks
-            import threading
-
-            task = self._task
 
             def tick() -> None:
-                while self._task == task:
-                    done = min(time.monotonic() - self._started, estimate * 0.99)
+                while self._steps.get(key, (None,))[0] == task:
+                    done = min(time.monotonic() - started, estimate * 0.99)
                     self.progress.update(task, completed=done)
                     time.sleep(0.5)
 
             threading.Thread(target=tick, daemon=True).start()
 
-    def stop(self, seconds: float) -> None:
+    def stop(self, key: str, seconds: float) -> None:
         """Fill the step's bar and stop its clock at the seconds it took.
 
         Parameters
         ----------
+        key : str
+            The step's name, as given to `start`.
         seconds : float
             The step's wall time.
         """
         from growthloop.run.progress import duration
 
-        task, self._task = self._task, None
+        task, estimate, _ = self._steps.pop(key, (None, None, 0.0))
         if task is not None:
             self.progress.update(task, total=seconds, completed=seconds,
                                  estimate=f"{duration(seconds)}"
-                                 + ("" if self._estimate is None
-                                    else f" (last run {duration(self._estimate)})"))
+                                 + ("" if estimate is None
+                                    else f" (last run {duration(estimate)})"))
             self.progress.stop_task(task)
 
 
@@ -309,6 +310,8 @@ def run(
     param: Annotated[list[str], typer.Option("-p", "--param", metavar="NAME=VALUE", help="NAME=VALUE, overrides the YAML's "
                                              "parameters (repeat it); the value is read as YAML")] = [],  # noqa: B006
     runs_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="where run folders go (default: runs/ in the project)")] = None,
+    jobs: Annotated[int | None, typer.Option(min=1, metavar="N", help="chapters executed at once (default: 2, or 1 on a "
+                                             "single core); they share the dataset's memory limit")] = None,
 ) -> None:
     """Execute every chapter for a campaign into a new run folder and build its HTML book.
 
@@ -327,7 +330,7 @@ def run(
         with StepBars(console) as bars:
             folder = run_campaign(spec, runs_dir=runs_dir, overrides=_parse_params(param),
                                   progress=lambda m: bars.progress.console.print(f"  {m}"),
-                                  display=bars)
+                                  display=bars, jobs=jobs)
     except RunError as exc:
         _fail(str(exc))
     console.print(f"[green]done:[/] {folder}")

@@ -6,6 +6,8 @@ A run's steps are the load, each chapter and the book build. Each finished step'
 the run's ``logs/timings.json`` as soon as it ends (a failed run keeps the steps it finished);
 the next run of the campaign reads the newest earlier run that has them. The log,
 ``logs/run.log``, has a time-stamped line when a step starts (with its estimate) and when it ends.
+Chapters may run at once (``growthloop run --jobs``): every step is keyed by its name, and the
+reporter may be called from several threads.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,22 +28,26 @@ LOG_FILE = "run.log"
 class StepDisplay(Protocol):
     """What shows a step while it runs (the CLI's terminal bars); the runner calls it."""
 
-    def start(self, label: str, estimate: float | None) -> None:
+    def start(self, key: str, label: str, estimate: float | None) -> None:
         """A step begins.
 
         Parameters
         ----------
+        key : str
+            The step's name ("load", a chapter stem, "book"); `stop` names it again.
         label : str
             The step as shown.
         estimate : float or None
             The seconds it took in the previous run, None when unknown.
         """
 
-    def stop(self, seconds: float) -> None:
-        """The step that began last ended.
+    def stop(self, key: str, seconds: float) -> None:
+        """A step ended.
 
         Parameters
         ----------
+        key : str
+            The step's name, as given to `start`.
         seconds : float
             Its wall time.
         """
@@ -128,6 +135,7 @@ class RunReporter:
         self.say = say
         self.display = display
         self.timings: dict[str, float] = {}
+        self._lock = threading.Lock()  # steps may end in several threads at once
 
     def log(self, text: str) -> None:
         """Append a time-stamped line to the run log.
@@ -138,7 +146,7 @@ class RunReporter:
             The line, without its time stamp.
         """
         stamp = dt.datetime.now().astimezone().isoformat(timespec="seconds")
-        with (self.logs / LOG_FILE).open("a", encoding="utf-8") as f:
+        with self._lock, (self.logs / LOG_FILE).open("a", encoding="utf-8") as f:
             f.write(f"{stamp} {text}\n")
 
     def message(self, text: str) -> None:
@@ -177,7 +185,7 @@ class RunReporter:
         if self.display is None:
             self.say(label)
         else:
-            self.display.start(label, estimate)
+            self.display.start(key, label, estimate)
         started = time.perf_counter()
         ok = False
         try:
@@ -186,11 +194,12 @@ class RunReporter:
         finally:
             seconds = time.perf_counter() - started
             if self.display is not None:
-                self.display.stop(seconds)
+                self.display.stop(key, seconds)
             if ok:
-                self.timings[key] = round(seconds, 2)
-                (self.logs / TIMINGS_FILE).write_text(json.dumps(self.timings, indent=1),
-                                                      encoding="utf-8")
+                with self._lock:
+                    self.timings[key] = round(seconds, 2)
+                    (self.logs / TIMINGS_FILE).write_text(json.dumps(self.timings, indent=1),
+                                                          encoding="utf-8")
                 self.log(f"done {key} in {duration(seconds)}")
                 if self.display is None:
                     last = "" if estimate is None else f" (last run {duration(estimate)})"

@@ -21,6 +21,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,17 @@ from growthloop import PROJECT_ROOT
 from growthloop.book import EXPORTS_DIR, TABLES_DIR
 from growthloop.errors import ConfigError
 from growthloop.marts import stored_marts
-from growthloop.present.summary import DATA_QUALITY_STEM, SUMMARY_STEM, execution_order
+from growthloop.present.summary import (
+    DATA_QUALITY_STEM,
+    READER_STEMS,
+    SUMMARY_STEM,
+    execution_order,
+)
 from growthloop.present.tables import check_min_cell
 from growthloop.run.progress import RunReporter, StepDisplay, previous_timings
 from growthloop.staging.config import load_config, with_channel_map
 from growthloop.staging.loader import as_date
-from growthloop.staging.store import STORE_ENV, fingerprint, prepare_store
+from growthloop.staging.store import KERNELS_ENV, STORE_ENV, fingerprint, prepare_store
 
 CHAPTERS_DIR = PROJECT_ROOT / "chapters"
 BOOK_FILES = ("_config.yml", "intro.md")
@@ -412,7 +418,7 @@ def failing_cell(notebook: Path) -> str:
 def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
                  overrides: dict[str, Any] | None = None,
                  progress: Callable[[str], None] = print,
-                 display: StepDisplay | None = None) -> Path:
+                 display: StepDisplay | None = None, jobs: int | None = None) -> Path:
     """Execute the campaign's chapters into a new run folder and build its book; returns it.
 
     Parameters
@@ -429,6 +435,11 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         Shows each step (load, chapter, book) while it runs, with an estimate from the previous
         run of the campaign (the CLI's terminal bars). Every step is also written, time-stamped,
         to the run's ``logs/run.log``, and its seconds to ``logs/timings.json``.
+    jobs : int, optional
+        Chapters executed at once (`default_jobs`: two on a machine with two cores or more);
+        the readers of the other chapters run after them, one at a time. On DuckDB each
+        chapter's kernel gets the dataset's memory limit divided by `jobs` (KERNELS_ENV), so
+        the chapters running together stay within it.
 
     Returns
     -------
@@ -441,6 +452,9 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         When the run cannot start or a step fails; a failed run is kept as ``<name>-failed``.
     """
     runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
+    jobs = default_jobs() if jobs is None else jobs
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise RunError(f"jobs: {jobs!r} is not a number of chapters to run at once (1 or more)")
     if not campaign.data.is_dir():
         what = "is a file, not a folder" if campaign.data.exists() else "does not exist"
         raise RunError(f"dataset folder {campaign.data} {what} (campaign {campaign.name}): "
@@ -484,8 +498,8 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         failed = _fail(tmp, final, None, message)
         raise RunError(f"{message} Nothing was run: {failed / 'logs' / 'error.txt'}") from exc
     try:
-        with _environment(STORE_ENV, str(store)):
-            _execute_chapters(chapters, per_chapter, campaign, tmp, final, report, loaded)
+        with _environment(STORE_ENV, str(store)), _environment(KERNELS_ENV, str(jobs)):
+            _execute_chapters(chapters, per_chapter, campaign, tmp, final, report, loaded, jobs)
     finally:
         shutil.rmtree(tmp / STORE_DIR, ignore_errors=True)  # row-level data: never kept
     try:
@@ -513,22 +527,73 @@ def _environment(name: str, value: str):
             os.environ[name] = before
 
 
+class _ChapterFailed(Exception):
+    """A chapter that did not finish: the message for the person, the partial notebook."""
+
+    def __init__(self, message: str, partial: Path | None, hint: str) -> None:
+        super().__init__(message)
+        self.message, self.partial, self.hint = message, partial, hint
+
+
+def default_jobs() -> int:
+    """How many chapters a run executes at once by default: two, or one on a single core.
+
+    Returns
+    -------
+    int
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def schedule(chapters: list[Path], estimates: dict[str, float]) -> tuple[list[Path], list[Path]]:
+    """The chapters that may run at once, longest first, and the readers, in their order.
+
+    The chapters that read no other chapter's notebook run side by side; the longest (by the
+    previous run's seconds, `estimates`; an unknown one counts as longest) start first, so
+    the short ones fill in at the end. The readers (`execution_order`) run after them, one
+    at a time. The order changes no output: each chapter is its own kernel.
+
+    Parameters
+    ----------
+    chapters : list of Path
+        The run's chapter notebooks.
+    estimates : dict of str to float
+        Seconds per chapter stem from the previous run of the campaign.
+
+    Returns
+    -------
+    tuple of (list of Path, list of Path)
+        The independent chapters in start order, then the readers in execution order.
+    """
+    order = execution_order(chapters)
+    readers = [p for p in order if p.stem in READER_STEMS]
+    independent = [p for p in order if p.stem not in READER_STEMS]
+    independent.sort(key=lambda p: -estimates.get(p.stem, float("inf")))  # stable: ties keep order
+    return independent, readers
+
+
 def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, Any]],
                       campaign: CampaignRun, tmp: Path, final: Path,
-                      report: RunReporter, loaded: str) -> None:
-    """Execute the chapters in order; before each, check that the dataset's files are those the
-    run loaded (`loaded`, their fingerprint): a book read from two versions of the data would
-    be one the data-quality page does not describe."""
-    for i, nb in enumerate(execution_order(chapters), 1):
+                      report: RunReporter, loaded: str, jobs: int = 1) -> None:
+    """Execute the chapters, `jobs` at a time (`schedule`), then the readers one by one.
+
+    Before each chapter, check that the dataset's files are those the run loaded (`loaded`,
+    their fingerprint): a book read from two versions of the data would be one the
+    data-quality page does not describe. The first chapter to fail stops the run: no other
+    chapter starts, those running finish, and the failure is reported.
+    """
+    independent, readers = schedule(chapters, report.estimates)
+    numbers = {nb: i for i, nb in enumerate(independent + readers, 1)}
+
+    def execute(nb: Path) -> None:
         if fingerprint(campaign.data) != loaded:
-            message = (f"the dataset folder {campaign.data} changed during the run (a file was "
-                       f"added, removed or rewritten before chapter {nb.stem}); run again on "
-                       "data that does not change while the book is made")
-            failed = _fail(tmp, final, None, message)
-            raise RunError(f"{message}. Nothing was published: {failed / 'logs' / 'error.txt'}")
+            raise _ChapterFailed(
+                f"the dataset folder {campaign.data} changed during the run (a file was added, "
+                f"removed or rewritten before chapter {nb.stem}); run again on data that does "
+                "not change while the book is made", None, "Nothing was published")
         out = tmp / "chapters" / nb.name
         try:
-            with report.step(nb.stem, f"[{i}/{len(chapters)}] {nb.stem}"):
+            with report.step(nb.stem, f"[{numbers[nb]}/{len(chapters)}] {nb.stem}"):
                 papermill.execute_notebook(
                     str(nb), str(out),
                     parameters={**per_chapter[nb], "data": str(campaign.data), "out_dir": str(tmp)},
@@ -538,17 +603,36 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
             cell = failing_cell(out) if out.exists() else f"cell {exc.exec_count}"
             message = (f"chapter {nb.stem} failed in cell {exc.exec_count} "
                        f"({exc.ename}: {exc.evalue}); {cell}.")
-            report.log(message)
-            failed = _fail(tmp, final, out, message)
-            raise RunError(f"{message} Partial notebook: {failed / 'logs' / nb.name}; "
-                           f"no book was built.") from exc
+            raise _ChapterFailed(message, out, f"Partial notebook: {{logs}}/{nb.name}; "
+                                 "no book was built.") from exc
         except Exception as exc:  # the kernel died, papermill or nbformat failed ...
             message = f"chapter {nb.stem} did not finish ({type(exc).__name__}: {exc})."
-            report.log(message)
-            failed = _fail(tmp, final, out, message)
-            raise RunError(f"{message} Partial notebook (if any): {failed / 'logs'}; "
-                           f"no book was built.") from exc
+            raise _ChapterFailed(message, out, "Partial notebook (if any): {logs}; "
+                                 "no book was built.") from exc
         hide_injected_cell(out)
+
+    try:
+        if jobs > 1 and len(independent) > 1:
+            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chapter") as pool:
+                futures = [pool.submit(execute, nb) for nb in independent]
+                for future in as_completed(futures):
+                    if future.exception() is not None:
+                        for other in futures:  # start no other chapter; those running finish
+                            other.cancel()
+                        raise future.exception()  # type: ignore[misc]
+        else:
+            for nb in independent:
+                execute(nb)
+        for nb in readers:
+            execute(nb)
+    except _ChapterFailed as failure:
+        if failure.partial is not None:
+            report.log(failure.message)
+        failed = _fail(tmp, final, failure.partial, failure.message)
+        hint = failure.hint.replace("{logs}", str(failed / "logs"))
+        if failure.partial is None:
+            raise RunError(f"{failure.message}. {hint}: {failed / 'logs' / 'error.txt'}") from None
+        raise RunError(f"{failure.message} {hint}") from failure.__cause__
 
 
 def _fail(tmp: Path, final: Path, partial: Path | None, message: str = "") -> Path:

@@ -44,6 +44,9 @@ from growthloop.staging.loader import (
 )
 
 STORE_ENV = "GROWTHLOOP_STORE"
+#: How many chapters the run executes at once: each chapter's DuckDB gets the dataset's
+#: memory limit divided by it (the runner sets it beside STORE_ENV).
+KERNELS_ENV = "GROWTHLOOP_KERNELS"
 CATALOG = "gl_store"  # the name the store is attached under in a chapter's connection
 
 
@@ -153,7 +156,7 @@ def _report(raw: dict) -> QualityReport:
 def open_store(store: str | Path, data: str | Path,
                analysis_date: dt.date | str | None = None,
                channel_map: dict[str, str] | None = None,
-               changed_is_error: bool = False) -> Dataset | None:
+               changed_is_error: bool = False, share: int = 1) -> Dataset | None:
     """Open the dataset from a store made for this folder, analysis date and channel map.
 
     The store is attached read-only to a new in-memory DuckDB connection with the dataset's
@@ -173,6 +176,9 @@ def open_store(store: str | Path, data: str | Path,
     changed_is_error : bool, default False
         When True, a store of this folder whose files changed since the load raises DataError
         instead of returning None (a run's chapters must all read one version of the data).
+    share : int, default 1
+        How many chapters run at once: the connection's memory limit is the dataset's divided
+        by it.
 
     Returns
     -------
@@ -204,6 +210,7 @@ def open_store(store: str | Path, data: str | Path,
         return None
     config = load_config(folder)
     config.channels = with_channel_map(config.channels, channel_map)
+    config.engine.memory_limit //= max(1, share)
     con = connect_duckdb(config.timezone, **config.engine.duckdb_settings())
     con.raw_sql(f"ATTACH {_sql_text(str(store.resolve()))} AS {CATALOG} (READ_ONLY)")
     tables = {name: con.table(f"gl_{name}", database=(CATALOG, "main"))
@@ -238,4 +245,8 @@ def open_from_environment(data: str | Path, analysis_date: dt.date | str | None,
         When the folder's files changed since the run loaded them.
     """
     store = os.environ.get(STORE_ENV)
-    return open_store(store, data, analysis_date, channel_map, changed_is_error=True) if store else None
+    if not store:
+        return None
+    share = os.environ.get(KERNELS_ENV, "1")
+    return open_store(store, data, analysis_date, channel_map, changed_is_error=True,
+                      share=int(share) if share.isdigit() else 1)
