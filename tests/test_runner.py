@@ -296,3 +296,22 @@ def test_injected_cell_is_hidden_and_keeps_one_id(tmp_path: Path) -> None:
     assert cells[1].metadata["tags"] == ["injected-parameters", "remove-cell"]
     assert cells[1]["id"] == "injected-parameters"
     assert "tags" not in cells[0].metadata
+
+
+@pytest.mark.slow
+def test_chapters_run_side_by_side_give_the_same_notebooks(tmp_path: Path, tiny: Path) -> None:
+    campaign = _campaign(tmp_path, tiny, chapters=["01", "04"])
+    outputs = {}
+    for jobs in ("1", "2"):
+        runs = tmp_path / f"runs{jobs}"
+        result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(runs), "--jobs", jobs])
+        assert result.exit_code == 0, result.output
+        (done,) = list_runs(runs)
+        run = Path(done["path"])
+        outputs[jobs] = {
+            nb.name: [str(o.get("data", o.get("text", ""))).replace(str(run), "RUN")
+                      for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "code"
+                      for o in c.outputs]
+            for nb in sorted((run / "chapters").glob("*.ipynb"))}
+    assert set(outputs["1"]) == {"01_user_profiling.ipynb", "04_rfm.ipynb", "99_summary.ipynb"}
+    assert outputs["1"] == outputs["2"]
