@@ -69,26 +69,34 @@ def env() -> dict[str, str]:
 
 
 #: the runner's log lines that start a phase: the load, each chapter, the book build
-PHASE_LINE = re.compile(r"^\s+(?:loading the dataset|\[\d+/\d+\] (\d\d_\w+)|building the book)",
-                        re.M)
+STEP_LINE = re.compile(r" (start|done|failed) (\S+)")
 
 
-def current_phase(log_text: str) -> str:
-    """The phase a run is in, from its log so far: load, a chapter's name, or build."""
-    found = list(PHASE_LINE.finditer(log_text))
-    if not found:
-        return "start"
-    last = found[-1]
-    return last.group(1) or ("load" if "loading" in last.group(0) else "build")
+def running_steps(run_log: str) -> set[str]:
+    """The steps a run is in, from its logs/run.log so far (chapters run side by side: several
+    may be running at once): the load, chapter stems, or the book."""
+    running: set[str] = set()
+    for line in run_log.splitlines():
+        m = STEP_LINE.search(line)
+        if m:
+            (running.add if m.group(1) == "start" else running.discard)(m.group(2))
+    return running
+
+
+def newest_run_log(campaign_dir: Path) -> Path | None:
+    """The run log of the run in progress (its hidden folder) under a campaign's runs."""
+    logs = sorted(campaign_dir.glob(".*/logs/run.log"), key=lambda f: f.stat().st_mtime)
+    return logs[-1] if logs else None
 
 
 class TreeSampler:
     """Peak summed RSS of a process and all its descendants (a run's notebook kernels); with
-    `log`, also the peak within each phase the runner's log names (`current_phase`)."""
+    `runs`, a campaign's runs folder, also the peak while each step of the run in progress ran
+    (`running_steps`: two chapters side by side both see the pair's total)."""
 
-    def __init__(self, pid: int, interval: float = 0.1, log: Path | None = None):
+    def __init__(self, pid: int, interval: float = 0.1, runs: Path | None = None):
         self.pid, self.interval, self.peak, self._stop = pid, interval, 0, False
-        self.log, self.phase_peaks = log, {}
+        self.runs, self.phase_peaks = runs, {}
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
 
@@ -101,9 +109,10 @@ class TreeSampler:
                     with contextlib.suppress(psutil.Error):
                         total += c.memory_info().rss
                 self.peak = max(self.peak, total)
-                if self.log is not None:
-                    phase = current_phase(self.log.read_text(errors="replace"))
-                    self.phase_peaks[phase] = max(self.phase_peaks.get(phase, 0), total)
+                log = newest_run_log(self.runs) if self.runs is not None else None
+                if log is not None:
+                    for step in running_steps(log.read_text(errors="replace")):
+                        self.phase_peaks[step] = max(self.phase_peaks.get(step, 0), total)
             except psutil.Error:
                 pass
             time.sleep(self.interval)
@@ -114,16 +123,17 @@ class TreeSampler:
         return self.peak
 
 
-def measure(cmd: list[str], log: Path, timeout: float, phases: bool = False) -> dict:
+def measure(cmd: list[str], log: Path, timeout: float, runs: Path | None = None) -> dict:
     """Run a command; wall time, its largest single-process peak RSS (wait4) and the peak of
-    the whole process tree (sampled), plus the load average when it started; with `phases`,
-    the tree's peak within each phase of a `growthloop run` (MiB, `phase_peaks_mb`)."""
+    the whole process tree (sampled), plus the load average when it started; with `runs` (the
+    campaign's runs folder of a `growthloop run`), the tree's peak while each step ran (MiB,
+    `phase_peaks_mb`)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     load1 = os.getloadavg()[0]
     t0 = time.perf_counter()
     with log.open("w") as fh:
         proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=env(), cwd=ROOT)
-        sampler = TreeSampler(proc.pid, log=log if phases else None)
+        sampler = TreeSampler(proc.pid, runs=runs)
         deadline = time.monotonic() + timeout
         status = None
         while True:
@@ -230,7 +240,7 @@ def run_book(size: int, timeout: float) -> list[dict]:
     print(f"[{size:,}] whole book (growthloop run) ...", flush=True)
     cmd = [str(Path(PY).parent / "growthloop"), "run", str(campaign), "--runs-dir", str(DATA / "runs")]
     started = time.time()
-    m = measure(cmd, RAW / str(size) / "book.log", timeout, phases=True)
+    m = measure(cmd, RAW / str(size) / "book.log", timeout, runs=DATA / "runs" / f"bench_{size}")
     status = "ok" if m["returncode"] == 0 and m["status"] is None else (m["status"] or "error")
     note = ""
     if status != "ok":
@@ -240,13 +250,13 @@ def run_book(size: int, timeout: float) -> list[dict]:
     rows = [row(size, "book", "growthloop run", m, status=status, note=note)]
     # the runner keeps each step's seconds in the run folder (logs/timings.json: the load, each
     # chapter, the book build): one row each, with the peak of the process tree while that
-    # step ran (the sampler names the build "build")
+    # step ran (with the chapter beside it, when two ran at once)
     runs = sorted((DATA / "runs" / f"bench_{size}").glob("*/logs/timings.json"),
                   key=lambda f: f.stat().st_mtime)
     if runs and runs[-1].stat().st_mtime >= started:
         for step, seconds in json.loads(runs[-1].read_text(encoding="utf-8")).items():
             r = row(size, "book", f"book.{step}", m, seconds=float(seconds))
-            r["tree_peak_rss_mb"] = m["phase_peaks_mb"].get("build" if step == "book" else step, "")
+            r["tree_peak_rss_mb"] = m["phase_peaks_mb"].get(step, "")
             rows.append(r)
     return rows
 
