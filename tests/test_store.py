@@ -203,3 +203,10 @@ def test_schedule_starts_the_longest_chapters_first_and_keeps_readers_last() -> 
     # 03 has no earlier time: it may be the longest, so it starts first; then 18 s, then 12 s
     assert [p.stem for p in independent] == ["03_channel_attribution", "02_funnel", "01_user_profiling"]
     assert [p.stem for p in readers] == ["07_next_campaign", "00_data_quality", "99_summary"]
+
+
+def test_default_jobs_are_two_on_duckdb_and_one_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 8)
+    assert (runner.default_jobs(), runner.default_jobs("pyspark"), runner.default_jobs("postgres")) == (2, 1, 1)
+    monkeypatch.setattr(runner.os, "cpu_count", lambda: 1)
+    assert runner.default_jobs() == 1

@@ -436,8 +436,9 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         run of the campaign (the CLI's terminal bars). Every step is also written, time-stamped,
         to the run's ``logs/run.log``, and its seconds to ``logs/timings.json``.
     jobs : int, optional
-        Chapters executed at once (`default_jobs`: two on a machine with two cores or more);
-        the readers of the other chapters run after them, one at a time. On DuckDB each
+        Chapters executed at once; by default (`default_jobs`) two on DuckDB on a machine with
+        two cores or more, one on Spark and PostgreSQL (each chapter opens its own session
+        there: two local Spark drivers would share one machine's memory). The readers of the other chapters run after them, one at a time. On DuckDB each
         chapter's kernel gets the dataset's memory limit divided by `jobs` (KERNELS_ENV), so
         the chapters running together stay within it.
 
@@ -452,8 +453,7 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         When the run cannot start or a step fails; a failed run is kept as ``<name>-failed``.
     """
     runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
-    jobs = default_jobs() if jobs is None else jobs
-    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+    if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
         raise RunError(f"jobs: {jobs!r} is not a number of chapters to run at once (1 or more)")
     if not campaign.data.is_dir():
         what = "is a file, not a folder" if campaign.data.exists() else "does not exist"
@@ -487,6 +487,7 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     loaded = fingerprint(campaign.data)  # before the load: a change during it shows too
     try:
         backend = load_config(campaign.data).engine.backend
+        jobs = jobs or default_jobs(backend)
         if backend == "duckdb":
             with report.step("load", "loading the dataset once for every chapter"):
                 prepare_store(campaign.data, store, params.get("analysis_date"),
@@ -535,13 +536,21 @@ class _ChapterFailed(Exception):
         self.message, self.partial, self.hint = message, partial, hint
 
 
-def default_jobs() -> int:
-    """How many chapters a run executes at once by default: two, or one on a single core.
+def default_jobs(backend: str = "duckdb") -> int:
+    """How many chapters a run executes at once by default: on DuckDB two, or one on a single
+    core; on another engine one (each chapter opens its own session there).
+
+    Parameters
+    ----------
+    backend : str, default "duckdb"
+        The dataset's engine (dataset.yml `engine.backend`).
 
     Returns
     -------
     int
     """
+    if backend != "duckdb":
+        return 1
     return max(1, min(2, os.cpu_count() or 1))
 
 
