@@ -17,7 +17,10 @@ assert that the three agree (at 100k users) before it compares their times:
 
 The SQL queries run on the loader's clean tables (gl_users, gl_events, gl_transactions) in the
 same DuckDB connection as the library, so the ratio compares like with like: the same engine,
-the same input, the library's Ibis expressions against the best single query. The pandas code
+the same input, the library's Ibis expressions against the best single query. The path query
+reads the person-level events the load keeps (gl_person_events: identity stitched once), as
+the library does; the funnel query stitches inside itself (floors.py has its stitch-once
+floor). The pandas code
 reads the Parquet files and applies the loader's one rule that matters here (successful
 transactions only), as an analyst would.
 """
@@ -204,12 +207,14 @@ def sql_query(metric: str, analysis_date: dt.date, channels=None) -> str:
         src = ("lower(trim(url_decode(replace(COALESCE(NULLIF(trim(utm_source), ''), "
                "NULLIF(regexp_extract(landing_url, '(?i)[?&#;]utm_source=([^&#;]*)', 1), '')), "
                "'+', ' '))))")
+        # stitch once: the person-level events the load keeps (gl_person_events, the events
+        # before the analysis date with their person), as the library reads them
+        in_touches = ", ".join(f"'{n}'" for n in TOUCH_EVENTS)
         return f"""
-        WITH {_stitch_sql(end, TOUCH_EVENTS, extra_cols=", utm_source, landing_url")},
-        aliases(alias, channel) AS (VALUES {values}),
+        WITH aliases(alias, channel) AS (VALUES {values}),
         t0 AS (
-          SELECT COALESCE(user_id, 'anon:' || anonymous_id) AS person_id, event_name, event_time,
-                 NULLIF({src}, '') AS source FROM st),
+          SELECT person_id, event_name, event_time, NULLIF({src}, '') AS source
+          FROM gl_person_events WHERE event_name IN ({in_touches})),
         t1 AS (SELECT t0.*, COALESCE(a.channel, t0.source, '{UNTAGGED}') AS channel
                FROM t0 LEFT JOIN aliases a ON t0.source = a.alias),
         conv AS (SELECT user_id AS person_id, min(txn_time) AS conv_at FROM gl_transactions
