@@ -371,11 +371,12 @@ def main() -> None:
         lines.append("")
     book = m[(m.process == "book") & (m.phase == "growthloop run")].sort_values("size")
     lines += ["## 整本书 (the whole book)", "",
-              "`growthloop run` with a campaign file pointing at the dataset: every chapter executed "
-              "by papermill, each in its own kernel attached to the store the runner loaded once, "
-              "then the HTML book built. Peak memory is the sum over the process tree (runner + "
-              "kernel), sampled every 0.1 s; the time of the load and of each chapter is the "
-              "runner's own log.", "",
+              "`growthloop run` with a campaign file pointing at the dataset (default `--jobs`: "
+              "two chapters at a time, each in its own kernel attached to the store the runner "
+              "loaded once, the chapters that read the others after them), then the HTML book "
+              "built. Peak memory is the sum over the process tree (runner + kernels), sampled "
+              "every 0.1 s; the time of the load and of each chapter is the runner's own log, so "
+              "two chapters side by side each count the time they shared.", "",
               "| users | status | wall time | peak (process tree) | largest single process | load at start |",
               "|---|---|---|---|---|---|"]
     for r in book.to_dict("records"):
@@ -385,7 +386,7 @@ def main() -> None:
     if len(parts):
         book_sizes = sorted(parts["size"].unique())
         lines += ["", "Inside the run (the runner's log: the one load, then each chapter; wall time · "
-                  "peak of the process tree while that step ran):", "",
+                  "peak of the process tree while that step ran, with the chapter beside it):", "",
                   "| step | " + " | ".join(size_label(s) for s in book_sizes) + " |",
                   "|---|" + "---|" * len(book_sizes)]
         for phase in sorted(parts.phase.unique(), key=lambda p: (p != "book.load", p)):
