@@ -210,3 +210,49 @@ def test_default_jobs_are_two_on_duckdb_and_one_elsewhere(monkeypatch: pytest.Mo
     assert (runner.default_jobs(), runner.default_jobs("pyspark"), runner.default_jobs("postgres")) == (2, 1, 1)
     monkeypatch.setattr(runner.os, "cpu_count", lambda: 1)
     assert runner.default_jobs() == 1
+
+
+def test_ctrl_c_while_chapters_run_side_by_side_stops_their_kernels(
+        tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    started: list[str] = []
+    stopped: list[bool] = []
+
+    def execute(source: str, out: str, parameters: dict, **kwargs) -> None:
+        stem = Path(source).stem
+        started.append(stem)
+        if stem == "01_user_profiling":
+            raise KeyboardInterrupt  # as if pressed while the chapters ran
+        time.sleep(0.5)
+        shutil.copy(source, out)
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    monkeypatch.setattr(runner, "_stop_kernels", lambda: stopped.append(True))
+    campaign = tmp_path / "c.yml"
+    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(tiny),
+                                        "chapters": ["01", "02", "04", "05", "06"]}))
+    with pytest.raises(KeyboardInterrupt):
+        runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
+                            progress=lambda _: None, jobs=2)
+    assert stopped == [True]
+    assert "99_summary" not in started and len(started) < 5  # no other chapter started
+    (tmp,) = (tmp_path / "runs" / "t").glob(".*")
+    assert not (tmp / runner.STORE_DIR).exists()  # the loaded rows are never left behind
+
+
+def test_stop_kernels_kills_only_the_kernels_this_process_started() -> None:
+    import subprocess
+    import sys
+
+    sleep = [sys.executable, "-c", "import time; time.sleep(60)"]
+    kernel = subprocess.Popen([*sleep, "ipykernel_launcher"])
+    other = subprocess.Popen(sleep)
+    try:
+        runner._stop_kernels()
+        assert kernel.wait(timeout=10) != 0
+        assert other.poll() is None
+    finally:
+        kernel.kill()
+        other.kill()
+        other.wait()

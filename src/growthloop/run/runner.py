@@ -622,13 +622,22 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
 
     try:
         if jobs > 1 and len(independent) > 1:
-            with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chapter") as pool:
-                futures = [pool.submit(execute, nb) for nb in independent]
+            pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chapter")
+            futures = [pool.submit(execute, nb) for nb in independent]
+            try:
                 for future in as_completed(futures):
                     if future.exception() is not None:
-                        for other in futures:  # start no other chapter; those running finish
-                            other.cancel()
                         raise future.exception()  # type: ignore[misc]
+            except BaseException as exc:
+                for other in futures:  # start no other chapter
+                    other.cancel()
+                if not isinstance(exc, _ChapterFailed):
+                    # Ctrl-C (the kernels run in sessions of their own and do not see it): stop
+                    # the running chapters' kernels, their threads end with them
+                    _stop_kernels()
+                raise
+            finally:
+                pool.shutdown(wait=True)  # a failed chapter's neighbour finishes
         else:
             for nb in independent:
                 execute(nb)
@@ -642,6 +651,17 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
         if failure.partial is None:
             raise RunError(f"{failure.message}. {hint}: {failed / 'logs' / 'error.txt'}") from None
         raise RunError(f"{failure.message} {hint}") from failure.__cause__
+
+
+def _stop_kernels() -> None:
+    """Kill the notebook kernels this process started (papermill's, for chapters running side by
+    side: a thread cannot be interrupted, its kernel can)."""
+    import psutil
+
+    for child in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            if any("ipykernel_launcher" in part for part in child.cmdline()):
+                child.kill()
 
 
 def _fail(tmp: Path, final: Path, partial: Path | None, message: str = "") -> Path:
