@@ -241,7 +241,7 @@ class StepBars:
         self.progress = Progress(TextColumn("  {task.description}"), BarColumn(bar_width=30),
                                  TimeElapsedColumn(), TextColumn("{task.fields[estimate]}"),
                                  console=out, refresh_per_second=4, transient=False)
-        self._steps: dict[str, tuple[object, float | None, float]] = {}  # key: task, estimate, start
+        self._steps: dict[str, tuple[object, float | None]] = {}  # step key: its bar, estimate
 
     def __enter__(self) -> StepBars:
         self.progress.__enter__()
@@ -270,7 +270,7 @@ class StepBars:
         text = "no earlier run" if estimate is None else f"last run {duration(estimate)}"
         task = self.progress.add_task(escape(label), total=estimate, estimate=text)
         started = time.monotonic()
-        self._steps[key] = (task, estimate, started)
+        self._steps[key] = (task, estimate)
         if estimate is not None:  # filled by elapsed time, from a thread: papermill blocks
 
             def tick() -> None:
@@ -293,7 +293,7 @@ class StepBars:
         """
         from growthloop.run.progress import duration
 
-        task, estimate, _ = self._steps.pop(key, (None, None, 0.0))
+        task, estimate = self._steps.pop(key, (None, None))
         if task is not None:
             self.progress.update(task, total=seconds, completed=seconds,
                                  estimate=f"{duration(seconds)}"

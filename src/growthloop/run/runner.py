@@ -438,9 +438,10 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     jobs : int, optional
         Chapters executed at once; by default (`default_jobs`) two on DuckDB on a machine with
         two cores or more, one on Spark and PostgreSQL (each chapter opens its own session
-        there: two local Spark drivers would share one machine's memory). The readers of the other chapters run after them, one at a time. On DuckDB each
-        chapter's kernel gets the dataset's memory limit divided by `jobs` (KERNELS_ENV), so
-        the chapters running together stay within it.
+        there: two local Spark drivers would share one machine's memory). The readers of the
+        other chapters run after them, one at a time. On DuckDB each chapter's kernel gets the
+        dataset's memory limit divided by `jobs` (KERNELS_ENV), so the chapters running
+        together stay within DuckDB's limit.
 
     Returns
     -------
@@ -621,26 +622,23 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
         hide_injected_cell(out)
 
     try:
-        if jobs > 1 and len(independent) > 1:
-            pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chapter")
-            futures = [pool.submit(execute, nb) for nb in independent]
-            try:
-                for future in as_completed(futures):
-                    if future.exception() is not None:
-                        raise future.exception()  # type: ignore[misc]
-            except BaseException as exc:
-                for other in futures:  # start no other chapter
-                    other.cancel()
-                if not isinstance(exc, _ChapterFailed):
-                    # Ctrl-C (the kernels run in sessions of their own and do not see it): stop
-                    # the running chapters' kernels, their threads end with them
-                    _stop_kernels()
-                raise
-            finally:
-                pool.shutdown(wait=True)  # a failed chapter's neighbour finishes
-        else:
-            for nb in independent:
-                execute(nb)
+        # one worker runs them one at a time: the same path (and the same Ctrl-C) for any `jobs`
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chapter")
+        futures = [pool.submit(execute, nb) for nb in independent]
+        try:
+            for future in as_completed(futures):
+                if future.exception() is not None:
+                    raise future.exception()  # type: ignore[misc]
+        except BaseException as exc:
+            for other in futures:  # start no other chapter
+                other.cancel()
+            if not isinstance(exc, _ChapterFailed):
+                # Ctrl-C (the kernels run in sessions of their own and do not see it): stop
+                # the running chapters' kernels, their threads end with them
+                _stop_kernels()
+            raise
+        finally:
+            pool.shutdown(wait=True)  # a failed chapter's neighbour finishes
         for nb in readers:
             execute(nb)
     except _ChapterFailed as failure:
