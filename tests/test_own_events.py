@@ -116,6 +116,20 @@ def test_too_many_json_keys_must_be_listed(tmp_path):
     assert props(ds).k3_1.tolist() == [None, None, None, "1", None, None]
 
 
+def test_a_json_property_is_missing_wherever_the_text_is_no_json_object() -> None:
+    # the values read by hand: text that is no JSON, an array, a scalar, a blank, null and an
+    # object without the key give missing; a nested object its JSON text, a number its digits
+    import ibis
+
+    from growthloop.engine import property_value
+
+    texts = ['{"level": "C3"}', "{not json", "[1, 2]", '"C3"', "", None, '{"page": 1}',
+             '{"level": {"a": 1}}', '{"level": 5}', '{"level": null}']
+    blob = ibis.memtable({"properties": texts}, schema={"properties": "string"}).properties
+    got = ibis.duckdb.connect().execute(property_value(blob, "level", "duckdb")).tolist()
+    assert got == ["C3", None, None, None, None, None, None, '{"a":1}', "5", None]
+
+
 def test_a_nullable_column_may_be_absent_from_the_file(tmp_path):
     # an export without gender, province, city, device_os, birth_year loads with them unknown,
     # and the data-quality report lists them; a column that needs a value in every row may not

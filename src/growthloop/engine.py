@@ -382,19 +382,20 @@ def _pg_temp(name: str) -> str:
 # event properties: a JSON object in text, a struct or a map
 
 
-@ibis.udf.scalar.builtin
-def json_valid(value: str) -> bool:  # type: ignore[empty-body]
-    """DuckDB's json_valid, as an Ibis builtin function.
+@ibis.udf.scalar.builtin(name="try")
+def try_text(value: str) -> str:  # type: ignore[empty-body]
+    """DuckDB's TRY over a text expression: null where the expression raises an error.
 
     Parameters
     ----------
     value : str
-        A text column.
+        A text expression that may fail on some rows (json_extract_string of a text that is
+        no JSON).
 
     Returns
     -------
-    bool
-        Whether the text is valid JSON (an Ibis boolean expression).
+    str
+        The expression, null on the rows where it failed (an Ibis string expression).
     """
 
 
@@ -474,8 +475,9 @@ def property_value(blob: ibis.Value, key: str, backend: str) -> ibis.Value:
         raise ConfigError(f"dataset.yml: the events' properties column is {dtype}; it must be a "
                           "JSON text, a struct or a map")
     if backend == "duckdb":
-        return ibis.ifelse(json_valid(blob), json_extract_string(blob, _json_path(key)),
-                           ibis.null("string"))
+        # TRY instead of a json_valid test: the same nulls for a text that is no JSON, without
+        # validating every row first (json_valid took 60% of reading 18M events' properties)
+        return try_text(json_extract_string(blob, _json_path(key)))
     if backend == "pyspark":
         return get_json_object(blob, "$." + key)
     raise ConfigError(f"dataset.yml: a JSON properties column cannot be read on {backend}; give "
