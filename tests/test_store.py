@@ -53,6 +53,27 @@ def test_store_holds_what_a_fresh_load_gives(tiny: Path, tmp_path: Path) -> None
         pd.testing.assert_frame_equal(_frame(mart(shared)), _frame(mart(fresh)))
 
 
+def test_store_writes_the_events_once_beside_the_identity_mart(tiny: Path, tmp_path: Path) -> None:
+    # the events are a view of the stitched events and of the rows after the analysis date
+    # (app_open on 1 March is after 15 February): the same rows, user_ids as in the file
+    date = "2025-02-15"
+    store = prepare_store(tiny, tmp_path / "s.duckdb", analysis_date=date, today=TODAY,
+                          marts=stored_marts())
+    shared = open_store(store, tiny, analysis_date=date)
+    fresh = open_dataset(tiny, analysis_date=date, today=TODAY)
+    assert shared is not None
+    events = _frame(shared.events)
+    pd.testing.assert_frame_equal(events, _frame(fresh.events))
+    assert list(shared.events.columns) == list(fresh.events.columns)
+    assert events.event_name.tolist().count("app_open") == 1
+    assert events[events.event_name == "ad_click"].user_id.isna().all()  # not the stitched U1
+    pd.testing.assert_frame_equal(_frame(person_events(shared)), _frame(person_events(fresh)))
+    kinds = dict(shared.con.raw_sql(
+        f"SELECT table_name, table_type FROM information_schema.tables "
+        f"WHERE table_catalog = '{CATALOG}'").fetchall())
+    assert kinds["gl_events"] == "VIEW" and kinds["gl_person_events"] == "BASE TABLE"
+
+
 def test_store_is_used_only_for_its_folder_date_and_files(tiny: Path, tmp_path: Path) -> None:
     store = prepare_store(tiny, tmp_path / "s.duckdb", analysis_date="2025-03-31", today=TODAY)
     assert open_store(store, tiny, "2025-03-31") is not None

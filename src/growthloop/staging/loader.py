@@ -21,7 +21,7 @@ import io
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -871,9 +871,12 @@ def _event_properties(table: ibis.Table, cfg, backend: str) -> dict[str, ibis.Va
 
 class _Loader:
     def __init__(self, folder: Path, con, config: DatasetConfig, analysis_date: dt.date | None,
-                 max_set_aside_share: float, max_amount: float, today: dt.date, temp: bool = True):
+                 max_set_aside_share: float, max_amount: float, today: dt.date, temp: bool = True,
+                 in_memory: Collection[str] = ()):
         self.folder, self.con, self.cfg = folder, con, config
         self.temp = temp  # False: the clean tables are kept in the connection's database file
+        self.in_memory = set(in_memory)  # with temp False, tables kept as temporary tables all
+        # the same (the store writes the events itself, once, beside the identity stitch)
         self.max_set_aside_share = max_set_aside_share
         self.max_amount = max_amount
         self.today = today
@@ -1242,7 +1245,7 @@ class _Loader:
             # small tables are kept in key order; the events (most of the data) as they came:
             # sorting them costs more than any chapter gains, and every query orders its result
             clean = clean.order_by(order)
-        if self.temp:
+        if self.temp or spec.name in self.in_memory:
             clean = self._materialize(f"gl_{spec.name}", clean)
         else:  # the run's store file (growthloop.staging.store, DuckDB)
             self._drop(f"gl_{spec.name}")
