@@ -197,6 +197,14 @@ def test_person_events_carry_the_properties(tmp_path):
     steps = person_steps(ds, ["浏览产品详情", "first_investment"]).to_pandas()
     assert sorted(steps.product_type.dropna()) == ["定期12月", "活期"]
     assert steps[steps.event_name == "first_investment"].product_type.isna().all()
+    # a caller reading few columns gets those, in the table's order, and the same rows
+    cols = ["product_type", "person_id", "event_time"]
+    few = person_steps(ds, ["浏览产品详情", "first_investment"], columns=cols).to_pandas()
+    assert list(few.columns) == ["person_id", "event_time", "product_type"]
+    key = ["person_id", "event_time", "product_type"]
+    pd.testing.assert_frame_equal(
+        few.sort_values(key, na_position="first").reset_index(drop=True),
+        steps[key].sort_values(key, na_position="first").reset_index(drop=True))
 
 
 def clickstream(tmp_path):

@@ -192,10 +192,12 @@ def _milestones(investments: ibis.Table, names: Sequence[str],
 
 
 def _steps(events: ibis.Table, investments: ibis.Table, names: Sequence[str] | None,
-           where: Rows | None) -> ibis.Table:
+           where: Rows | None, columns: Sequence[str] | None = None) -> ibis.Table:
     """Rows of the named events of stitched `events` plus the named milestones (every event
     and milestone when `names` is None): STEP_COLUMNS and the event properties (the columns of
-    `events` beyond the contract), filtered by `where`."""
+    `events` beyond the contract), filtered by `where`, then only `columns` when given (in
+    each part before the union: DuckDB reads every column of a union it is not told to
+    leave out, a fifth of a 7-step funnel's time at 1M users)."""
     if names is not None:
         events = events.filter(events.event_name.isin([n for n in names if n not in MILESTONES]))
     null = ibis.null("string")
@@ -206,15 +208,16 @@ def _steps(events: ibis.Table, investments: ibis.Table, names: Sequence[str] | N
     if where is not None:
         out = out.filter(where(out))
     ms = _milestones(investments, list(MILESTONES) if names is None else names, props)
-    if ms is not None:
-        if where is not None:
-            ms = ms.filter(where(ms))
-        out = out.union(ms)
-    return out
+    if ms is not None and where is not None:
+        ms = ms.filter(where(ms))
+    if columns is not None:
+        out = out.select(*[c for c in out.columns if c in columns])
+        ms = ms.select(*out.columns) if ms is not None else None
+    return out if ms is None else out.union(ms)
 
 
 def person_steps(ds: Dataset, names: Sequence[str] | None = None,
-                 where: Rows | None = None) -> ibis.Table:
+                 where: Rows | None = None, columns: Sequence[str] | None = None) -> ibis.Table:
     """Person-level rows of the named events and milestones (every event and milestone when
     `names` is None), up to the analysis date, read from the kept marts.
 
@@ -232,13 +235,16 @@ def person_steps(ds: Dataset, names: Sequence[str] | None = None,
     where : callable, optional
         A function of the table returning a boolean condition on its columns; None keeps
         every row.
+    columns : sequence of str, optional
+        Only these of the columns (in the table's order), for a caller that reads few of
+        them; None for all.
 
     Returns
     -------
     ibis.Table
         STEP_COLUMNS, then the event properties (null on milestone rows); not executed.
     """
-    return _steps(person_events(ds), investments(ds), names, where)
+    return _steps(person_events(ds), investments(ds), names, where, columns)
 
 
 def stitched_steps(events: ibis.Table, transactions: ibis.Table, end: dt.datetime,

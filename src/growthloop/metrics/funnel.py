@@ -573,8 +573,10 @@ def _kept_step_times(ds: Dataset, spec: FunnelSpec) -> ibis.Table:
             parts.append(fresh_name("funnel_part"))
             return materialize(ds.con, parts[-1], table)
 
+    read = ["person_id", "user_id", "event_name", "event_time",
+            *{prop for selected in spec.selected for prop, _values in selected.where}]
     kept = ds.keep(f"funnel.step_times:{spec!r}", lambda: _step_core(
-        person_steps(ds, spec.event_names), spec, ds.period_end, keep=keep))
+        person_steps(ds, spec.event_names, columns=read), spec, ds.period_end, keep=keep))
     for name in parts:
         drop(ds.con, name)
     return _step_status(kept, spec)
@@ -618,7 +620,8 @@ def _step_core(
     end: dt.datetime,
     keep: Callable[[ibis.Table], ibis.Table] | None = None,
 ) -> ibis.Table:
-    """What `step_times` keeps in the engine: person_id, user_id, entry_at, t0..t{n-1}, and per
+    """What `step_times` keeps in the engine: person_id, `_known` (the person has a user_id),
+    entry_at (t0), t1..t{n-1}, and per
     step the few booleans its status follows from (`_step_status`): `_due{k}` (step k's
     deadline has passed, or the next attempt began), `_ruled{k}` (a strict order or an
     exclusion ruled the step out) and `_cut` (an exclusion cut the funnel). Kept narrow: the
@@ -640,9 +643,6 @@ def _step_core(
     if spec.count == "unique":
         aggs["entry_at"] = ev.event_time.min(where=first)
     lists = ev.group_by("person_id").aggregate(_known=_.user_id.notnull().any(), **aggs)
-    lists = lists.mutate(
-        user_id=ibis.ifelse(lists._known, lists.person_id, ibis.null("string"))
-    ).drop("_known")
     if spec.count == "unique":
         g = lists.filter(lists.entry_at.notnull())
         g = g.mutate(_nxt=ibis.null("timestamp"))
@@ -733,13 +733,17 @@ def _step_core(
             cols[f"_ruled{k}"] = g[f"_blocked{k}"] > 0
     if spec.exclusions:
         cols["_cut"] = g._cut.notnull()
-    return g.select("person_id", "user_id", "entry_at", *[f"t{k}" for k in range(n)], **cols)
+    # user_id is person_id where the person has one (`_known`), and t0 is entry_at: derived
+    # at each read rather than written (`_step_status`)
+    return g.select("person_id", "_known", "entry_at", *[f"t{k}" for k in range(1, n)], **cols)
 
 
 def _step_status(core: ibis.Table, spec: FunnelSpec) -> ibis.Table:
-    """`step_times`' columns from `_step_core`'s: level, settled0 and per step k >= 1
-    settled{k}, in_progress{k}, lost{k}, excluded{k}."""
+    """`step_times`' columns from `_step_core`'s: user_id, t0, level, settled0 and per step
+    k >= 1 settled{k}, in_progress{k}, lost{k}, excluded{k}."""
     n = len(spec.steps)
+    core = core.mutate(user_id=ibis.ifelse(core._known, core.person_id, ibis.null("string")),
+                       t0=core.entry_at)
     false = ibis.literal(False)
     cut = core._cut if spec.exclusions else false
     cols = {
