@@ -172,6 +172,7 @@ def test_selectors_parse_and_check_against_the_data(tmp_path):
     listed = ev.selector({"event": "风险测评", "where": {"level": ["C4", "C3"], "price": 3.0}}, "steps")
     assert plain.key == "浏览产品详情" and filtered.key == "浏览产品详情[product_type=定期12月]"
     assert listed.where == (("level", ("C3", "C4")), ("price", ("3",)))
+    assert listed.properties == ("level", "price") and plain.properties == ()
     assert filtered.label() == "浏览产品详情 (product_type=定期12月)"
     assert ev.selector("register").label() == "注册"
     ev.check(ds, [plain, filtered, listed, ev.selector("first_investment")], "steps")

@@ -51,6 +51,11 @@ class EventSelector:
         return self.event in MILESTONES
 
     @property
+    def properties(self) -> tuple[str, ...]:
+        """The event properties the selector's conditions read, in their order."""
+        return tuple(prop for prop, _values in self.where)
+
+    @property
     def key(self) -> str:
         """A short unique text for the selector: the event name, then its conditions."""
         if not self.where:
@@ -303,7 +308,7 @@ def check(ds: Dataset, chosen: Sequence[EventSelector], param: str,
             raise DataError("events", "event_name",
                             f"{param}: no event is named {sel.event!r}",
                             hint=f"{hint}; a milestone is one of {list(MILESTONES)}")
-        for prop, _values in sel.where:
+        for prop in sel.properties:
             if prop not in props:
                 raise DataError("events", prop,
                                 f"{param}: {sel.event!r} filters on the property {prop!r}, which "

@@ -574,7 +574,7 @@ def _kept_step_times(ds: Dataset, spec: FunnelSpec) -> ibis.Table:
             return materialize(ds.con, parts[-1], table)
 
     read = ["person_id", "user_id", "event_name", "event_time",
-            *{prop for selected in spec.selected for prop, _values in selected.where}]
+            *(prop for selected in spec.selected for prop in selected.properties)]
     kept = ds.keep(f"funnel.step_times:{spec!r}", lambda: _step_core(
         person_steps(ds, spec.event_names, columns=read), spec, ds.period_end, keep=keep))
     for name in parts:
