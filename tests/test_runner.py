@@ -315,3 +315,23 @@ def test_chapters_run_side_by_side_give_the_same_notebooks(tmp_path: Path, tiny:
             for nb in sorted((run / "chapters").glob("*.ipynb"))}
     assert set(outputs["1"]) == {"01_user_profiling.ipynb", "04_rfm.ipynb", "99_summary.ipynb"}
     assert outputs["1"] == outputs["2"]
+
+
+@pytest.mark.slow
+def test_two_runs_side_by_side_in_one_process_leave_its_directory_alone(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # papermill's cwd and file-handler directory are process-wide and each chapter's thread
+    # restores them as it ends; the second run used to fail in the first run's moved folder
+    import dataclasses
+    import os
+
+    from growthloop.run.runner import PROJECT_ROOT, load_campaign, run_campaign
+
+    monkeypatch.chdir(tmp_path)
+    demo = load_campaign(PROJECT_ROOT / "campaigns" / "demo.yml")
+    campaign = dataclasses.replace(demo, chapters=["04_rfm", "05_lifecycle_retention"],
+                                   parameters={})
+    for _ in range(2):
+        book = run_campaign(campaign, runs_dir=Path("runs"), jobs=2)  # a relative runs dir
+        assert os.getcwd() == str(tmp_path)
+        assert Path(book).exists()

@@ -453,7 +453,8 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     RunError
         When the run cannot start or a step fails; a failed run is kept as ``<name>-failed``.
     """
-    runs_dir = Path(runs_dir) if runs_dir else PROJECT_ROOT / "runs"
+    # absolute: the chapters run from the run's chapters/ folder (`_execute_chapters`)
+    runs_dir = Path(runs_dir).resolve() if runs_dir else PROJECT_ROOT / "runs"
     if jobs is not None and (not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1):
         raise RunError(f"jobs: {jobs!r} is not a number of chapters to run at once (1 or more)")
     if not campaign.data.is_dir():
@@ -621,26 +622,16 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
                                  "no book was built.") from exc
         hide_injected_cell(out)
 
+    from papermill.iorw import local_file_io_cwd
+
     try:
-        # one worker runs them one at a time: the same path (and the same Ctrl-C) for any `jobs`
-        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chapter")
-        futures = [pool.submit(execute, nb) for nb in independent]
-        try:
-            for future in as_completed(futures):
-                if future.exception() is not None:
-                    raise future.exception()  # type: ignore[misc]
-        except BaseException as exc:
-            for other in futures:  # start no other chapter
-                other.cancel()
-            if not isinstance(exc, _ChapterFailed):
-                # Ctrl-C (the kernels run in sessions of their own and do not see it): stop
-                # the running chapters' kernels, their threads end with them
-                _stop_kernels()
-            raise
-        finally:
-            pool.shutdown(wait=True)  # a failed chapter's neighbour finishes
-        for nb in readers:
-            execute(nb)
+        # papermill keeps process-wide state that each call saves and restores as it ends (the
+        # process's directory for `cwd`, its file handler's directory): two chapters ending in
+        # the other order left both on this run's chapters/ folder, which is then moved, and the
+        # next run in the process failed. Set both here for the whole phase: every save and
+        # restore inside is then of the same folder, and the caller's come back after it.
+        with contextlib.chdir(tmp / "chapters"), local_file_io_cwd(str(tmp / "chapters")):
+            _run_pool_then_readers(execute, independent, readers, jobs)
     except _ChapterFailed as failure:
         if failure.partial is not None:
             report.log(failure.message)
@@ -649,6 +640,31 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
         if failure.partial is None:
             raise RunError(f"{failure.message}. {hint}: {failed / 'logs' / 'error.txt'}") from None
         raise RunError(f"{failure.message} {hint}") from failure.__cause__
+
+
+def _run_pool_then_readers(execute: Callable[[Path], None], independent: list[Path],
+                           readers: list[Path], jobs: int) -> None:
+    """Execute `independent` `jobs` at a time, then `readers` one by one; the first failure
+    starts no other chapter (those running finish), Ctrl-C stops the running kernels."""
+    # one worker runs them one at a time: the same path (and the same Ctrl-C) for any `jobs`
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chapter")
+    futures = [pool.submit(execute, nb) for nb in independent]
+    try:
+        for future in as_completed(futures):
+            if future.exception() is not None:
+                raise future.exception()  # type: ignore[misc]
+    except BaseException as exc:
+        for other in futures:  # start no other chapter
+            other.cancel()
+        if not isinstance(exc, _ChapterFailed):
+            # Ctrl-C (the kernels run in sessions of their own and do not see it): stop the
+            # running chapters' kernels, their threads end with them
+            _stop_kernels()
+        raise
+    finally:
+        pool.shutdown(wait=True)  # a failed chapter's neighbour finishes
+    for nb in readers:
+        execute(nb)
 
 
 def _stop_kernels() -> None:
