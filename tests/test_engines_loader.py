@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -34,10 +35,15 @@ from engine_support import (  # noqa: F401  (the fixtures engine_pair, engine_wa
 from typer.testing import CliRunner
 
 from growthloop.engine import backend_name
+from growthloop.marts.identity import person_events
+from growthloop.marts.investments import investments
+from growthloop.marts.wide import user_wide
+from growthloop.run import runner
 from growthloop.run.cli import app
 from growthloop.staging.config import ConfigError, load_config
 from growthloop.staging.contract import SUCCESS_STATUS, TABLES
 from growthloop.staging.loader import DataError, open_dataset
+from growthloop.staging.store import STORE_ENV, open_store
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -265,6 +271,44 @@ def test_spark_loader_refuses_csv_and_checks_its_config(engine_pair, tmp_path: P
         "engine: {backend: pyspark}\ntables: {users: {source: no_such_view}}\n")
     with pytest.raises(DataError, match="source table 'no_such_view' cannot be read"):
         open_dataset(folder, today=TODAY)
+
+
+@on("pyspark")
+def test_a_run_on_local_spark_loads_once_for_every_chapter(engine_pair, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner loads on Spark once, in a child process, into Parquet folders in the run's
+    store; each chapter's session reads them and gets DuckDB's clean tables, quality report and
+    marts; the store is gone after the run."""
+    source = engine_pair.duck.path
+    folder = tmp_path / "files_on_spark"  # the files themselves: the child's session has no views
+    shutil.copytree(source, folder)
+    config = yaml.safe_load((folder / "dataset.yml").read_text(encoding="utf-8")) or {}
+    config["engine"] = {"backend": "pyspark", "spark": {
+        "spark.master": "local[1]", "spark.driver.memory": "1g", "spark.ui.enabled": "false"}}
+    (folder / "dataset.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    duck = open_dataset(source)
+    seen: list[str] = []
+
+    def execute(notebook: str, out: str, parameters: dict, **kwargs) -> None:
+        shared = open_store(os.environ[STORE_ENV], parameters["data"])
+        assert shared is not None and backend_name(shared.con) == "pyspark"
+        if not seen:
+            _assert_same_load(duck, shared)
+            for mart in (user_wide, person_events, investments):
+                assert shared.is_kept(mart.__name__)  # read from the store, not built again
+                assert_same_frame(mart(duck), mart(shared))
+        seen.append(Path(notebook).stem)
+        shutil.copy(notebook, out)
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    monkeypatch.setattr(runner, "build_book", lambda book_dir: book_dir)
+    campaign = tmp_path / "c.yml"
+    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(folder), "chapters": ["00", "01"]}))
+    run = runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
+                              progress=lambda _: None)
+    assert seen == ["01_user_profiling", "00_data_quality", "99_summary"]
+    assert "done load in" in (run / "logs" / "run.log").read_text(encoding="utf-8")  # once
+    assert not (run / runner.STORE_DIR).exists()
 
 
 # Postgres only: typed columns (no TRY_CAST), every table from the server, and an unknown

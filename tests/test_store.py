@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from growthloop import book as gb
+from growthloop.errors import DataError
 from growthloop.marts import stored_marts
 from growthloop.marts.identity import person_events
 from growthloop.marts.investments import investments
@@ -51,6 +52,40 @@ def test_store_holds_what_a_fresh_load_gives(tiny: Path, tmp_path: Path) -> None
     for mart in (user_wide, person_events, investments):
         assert CATALOG in ibis.to_sql(mart(shared))
         pd.testing.assert_frame_equal(_frame(mart(shared)), _frame(mart(fresh)))
+
+
+def test_a_load_in_a_child_process_raises_its_data_error_here(tiny: Path, tmp_path: Path) -> None:
+    """On Spark the runner loads in a child process (`_prepare_store_apart`): the child's
+    DataError reaches the runner whole, with its table, column and hint."""
+    users = pd.read_parquet(tiny / "users.parquet").drop(columns=["registered_at"])
+    users.to_parquet(tiny / "users.parquet", index=False)
+    with pytest.raises(DataError) as caught:
+        runner._prepare_store_apart(tiny, tmp_path / "s.duckdb", today=TODAY)
+    assert (caught.value.table, caught.value.column) == ("users", "registered_at")
+    assert str(caught.value) == str(_error_of(lambda: open_dataset(tiny, today=TODAY)))
+    assert caught.value.hint
+
+
+class Stubborn(Exception):
+    """Pickles, but does not unpickle (its constructor wants two arguments, args holds one)."""
+
+    def __init__(self, code: int, text: str):
+        super().__init__(f"{code}: {text}")
+
+
+def test_an_error_that_cannot_be_pickled_is_sent_as_its_text() -> None:
+    sent = runner.sendable(Stubborn(7, "JVM gone"))
+    assert type(sent) is RuntimeError and str(sent) == "Stubborn: 7: JVM gone"
+    error = DataError("users", "user_id", "is blank", 3, hint="fill it")
+    assert runner.sendable(error) is error
+
+
+def _error_of(call) -> Exception:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001  (the test compares whatever is raised)
+        return exc
+    raise AssertionError("no error raised")
 
 
 def test_store_writes_the_events_once_beside_the_identity_mart(tiny: Path, tmp_path: Path) -> None:

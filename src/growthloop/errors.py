@@ -34,13 +34,14 @@ class DataError(ValueError):
 
     Attributes
     ----------
-    table, column, rule, rows, example
+    table, column, rule, rows, example, hint
         The arguments, kept for callers that report the error themselves.
     """
 
     def __init__(self, table: str, column: str | None, rule: str, rows: int = 0,
                  example: dict | None = None, hint: str = ""):
         self.table, self.column, self.rule, self.rows, self.example = table, column, rule, rows, example
+        self.hint = hint
         where = f"table {table!r}" + (f", column {column!r}" if column else "")
         msg = f"{where}: {rule}"
         if rows:
@@ -50,6 +51,9 @@ class DataError(ValueError):
         if hint:
             msg += f". {hint}"
         super().__init__(msg)
+
+    def __reduce__(self):  # pickled whole: a run loads Spark data in a child process
+        return (DataError, (self.table, self.column, self.rule, self.rows, self.example, self.hint))
 
 
 class NotAvailable(Exception):

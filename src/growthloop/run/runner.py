@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import multiprocessing
 import os
+import pickle
 import re
 import shutil
 import socket
@@ -44,7 +46,13 @@ from growthloop.present.tables import check_min_cell
 from growthloop.run.progress import RunReporter, StepDisplay, previous_timings
 from growthloop.staging.config import load_config, with_channel_map
 from growthloop.staging.loader import as_date
-from growthloop.staging.store import KERNELS_ENV, STORE_ENV, fingerprint, prepare_store
+from growthloop.staging.store import (
+    KERNELS_ENV,
+    STORE_ENV,
+    fingerprint,
+    prepare_store,
+    shares_a_store,
+)
 
 CHAPTERS_DIR = PROJECT_ROOT / "chapters"
 BOOK_FILES = ("_config.yml", "intro.md")
@@ -484,18 +492,21 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     (tmp / "campaign.yml").write_text(yaml.safe_dump(
         {"name": campaign.name, "data": str(campaign.data), "parameters": params,
          "chapters": [p.stem for p in chapters]}, allow_unicode=True), encoding="utf-8")
-    store = tmp / STORE_DIR / "dataset.duckdb"
     (tmp / STORE_DIR).mkdir(mode=0o700)  # row-level data: readable by the run's owner only
     loaded = fingerprint(campaign.data)  # before the load: a change during it shows too
     try:
-        backend = load_config(campaign.data).engine.backend
+        config = load_config(campaign.data)
+        backend = config.engine.backend
         jobs = jobs or default_jobs(backend)
-        if backend == "duckdb":
+        store = tmp / STORE_DIR / ("dataset.duckdb" if backend == "duckdb" else backend)
+        if shares_a_store(config):
             with report.step("load", "loading the dataset once for every chapter"):
-                prepare_store(campaign.data, store, params.get("analysis_date"),
-                              marts=stored_marts(), channel_map=params.get("channel_map"))
+                load = prepare_store if backend == "duckdb" else _prepare_store_apart
+                load(campaign.data, store, params.get("analysis_date"),
+                     marts=stored_marts(), channel_map=params.get("channel_map"))
         else:  # the tables stay in the engine; each chapter opens them itself
-            report.message(f"engine {backend}: each chapter opens the dataset in it")
+            report.message(f"engine {backend}: each chapter opens the dataset in it (a run "
+                           "shares one load between chapters on DuckDB and on a local Spark)")
     except Exception as exc:  # a DataError, a bad config: the chapters would fail the same way
         message = f"the dataset could not be loaded ({type(exc).__name__}: {exc})."
         failed = _fail(tmp, final, None, message)
@@ -514,6 +525,41 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     (tmp / "logs" / PID_FILE).unlink()
     os.replace(tmp, final)
     return final
+
+
+def _prepare_store_apart(*args: Any, **kwargs: Any) -> None:
+    """`prepare_store` in a child process: on Spark the load's session (its cached tables, the
+    driver's heap) ends with the child instead of staying beside the chapters' own sessions.
+    Its DataError or ConfigError is raised here as it was there."""
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        pool.apply(_prepare_store_in_child, (args, kwargs))
+
+
+def _prepare_store_in_child(args: tuple, kwargs: dict) -> None:
+    try:
+        prepare_store(*args, **kwargs)
+    except Exception as exc:
+        raise sendable(exc) from None
+
+
+def sendable(exc: BaseException) -> BaseException:
+    """`exc` when it survives pickling, else a RuntimeError with its type and message: an error
+    that cannot be unpickled would leave the parent waiting on the child's pool for ever.
+
+    Parameters
+    ----------
+    exc : BaseException
+        The child's error.
+
+    Returns
+    -------
+    BaseException
+    """
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001  (any failure to round-trip: send its text instead)
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 @contextlib.contextmanager

@@ -9,6 +9,11 @@ chapter's parameters (investments, person events, the wide table: identity is st
 run), attached read-only, in seconds. The file is deleted when the run ends: it holds row-level
 personal data.
 
+On Spark (a local master: every chapter's session must read the run folder) the store is a
+folder of Parquet files instead, one per clean table and stored mart, written once by the
+runner's load (`prepare_store`) and read by each chapter's own session (`open_store`): a book
+costs one load instead of one per chapter.
+
 A store is used only for the dataset folder, analysis date and channel map it was made from, and only
 while the folder's files are unchanged (names, sizes, modification times and dataset.yml);
 otherwise the chapter opens the dataset itself.
@@ -20,13 +25,14 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from growthloop import __version__
-from growthloop.engine import connect_duckdb, drop
+from growthloop.engine import connect_duckdb, connect_engine, drop, fresh_name
 from growthloop.errors import DataError
 from growthloop.staging.config import load_config, with_channel_map
 from growthloop.staging.contract import TABLES
@@ -51,6 +57,29 @@ PERSON_EVENTS = "person_events"
 #: memory limit divided by it (the runner sets it beside STORE_ENV).
 KERNELS_ENV = "GROWTHLOOP_KERNELS"
 CATALOG = "gl_store"  # the name the store is attached under in a chapter's connection
+MART_PREFIX = "mart_"  # a stored mart's Parquet folder in a Spark store, beside the tables'
+
+
+def shares_a_store(config) -> bool:
+    """Whether a run can load this dataset once for all its chapters.
+
+    DuckDB: always (a file in the run folder). Spark: when its master is local (the default),
+    so that every chapter's session reads the run folder; a cluster's executors do not see it,
+    and there each chapter opens the dataset in the cluster itself. Postgres: never (the tables
+    stay in the server).
+
+    Parameters
+    ----------
+    config : growthloop.staging.config.DatasetConfig
+        The dataset's configuration.
+
+    Returns
+    -------
+    bool
+    """
+    if config.engine.backend == "pyspark":
+        return config.engine.spark.get("spark.master", "local[*]").startswith("local")
+    return config.engine.backend == "duckdb"
 
 
 def fingerprint(folder: Path) -> str:
@@ -89,15 +118,20 @@ def _channel_key(channel_map: dict | None) -> str | None:
 
 def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | str | None = None,
                   today: dt.date | None = None, marts: Sequence[Any] = (),
-                  channel_map: dict[str, str] | None = None) -> Path:
-    """Open, validate and clean the dataset into the DuckDB file `store`, with its marts.
+                  channel_map: dict[str, str] | None = None, con=None) -> Path:
+    """Open, validate and clean the dataset into the store `store`, with its marts.
+
+    DuckDB: a database file. Spark (`shares_a_store`): a folder with one Parquet folder per
+    clean table and per mart (`mart_<name>`), loaded in the session `con` or in one made from
+    dataset.yml and stopped after the load.
 
     Parameters
     ----------
     data : str or Path
         The dataset folder, as for `open_dataset`.
     store : str or Path
-        The DuckDB file to write (replaced when it exists), with `<store>.json` beside it.
+        The DuckDB file (Spark: the folder) to write (replaced when it exists), with
+        `<store>.json` beside it.
     analysis_date : datetime.date, str or None, default None
         As for `open_dataset`: the same checks.
     today : datetime.date or None, default None
@@ -108,11 +142,14 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
         Staging does not import the marts; the runner hands them over.
     channel_map : dict of str to str or None, default None
         As for `open_dataset`: the run's extra source aliases.
+    con : ibis.BaseBackend or None, default None
+        Spark only: an open session in the dataset's zone to load in (left open); default one
+        from dataset.yml's `engine.spark`, stopped after the load.
 
     Returns
     -------
     Path
-        The store file.
+        The store.
 
     Raises
     ------
@@ -126,14 +163,33 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
     store = Path(store)
     store.parent.mkdir(parents=True, exist_ok=True)
     for stale in (store, _meta_path(store)):
+        if stale.is_dir():
+            shutil.rmtree(stale)
         stale.unlink(missing_ok=True)
     config = load_config(folder)
     config.channels = with_channel_map(config.channels, channel_map)
+    today = today or resolve_today(config.timezone)
+    if config.engine.backend == "pyspark":
+        ds = _spark_store(folder, store, config, analysis_date, today, marts, con)
+    else:
+        ds = _duckdb_store(folder, store, config, analysis_date, today, marts)
+    meta = {"data": str(folder), "fingerprint": fingerprint(folder), "backend": config.engine.backend,
+            "analysis_date_requested": str(analysis_date) if analysis_date else None,
+            "analysis_date": str(ds.analysis_date), "tables": sorted(ds.tables),
+            "marts": [m.name for m in marts], "channel_map": _channel_key(channel_map),
+            "quality": asdict(ds.quality)}
+    _meta_path(store).write_text(json.dumps(meta, ensure_ascii=False, default=str), encoding="utf-8")
+    return store
+
+
+def _duckdb_store(folder: Path, store: Path, config, analysis_date: dt.date | None,
+                  today: dt.date, marts: Sequence[Any]) -> Dataset:
+    """The load into a DuckDB file: clean tables and marts as its tables."""
     con = connect_duckdb(config.timezone, database=store, **config.engine.duckdb_settings())
     stitched = any(mart.name == PERSON_EVENTS for mart in marts)
     try:
         loader = _Loader(folder, con, config, analysis_date, MAX_SET_ASIDE_SHARE, MAX_AMOUNT,
-                         today or resolve_today(config.timezone), temp=False,
+                         today, temp=False,
                          in_memory=("events",) if stitched else ())
         ds = loader.load()
         for mart in marts:
@@ -145,13 +201,29 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
         con.raw_sql("CHECKPOINT")
     finally:
         con.disconnect()
-    meta = {"data": str(folder), "fingerprint": fingerprint(folder),
-            "analysis_date_requested": str(analysis_date) if analysis_date else None,
-            "analysis_date": str(ds.analysis_date), "tables": sorted(ds.tables),
-            "marts": [m.name for m in marts], "channel_map": _channel_key(channel_map),
-            "quality": asdict(ds.quality)}
-    _meta_path(store).write_text(json.dumps(meta, ensure_ascii=False, default=str), encoding="utf-8")
-    return store
+    return ds
+
+
+def _spark_store(folder: Path, store: Path, config, analysis_date: dt.date | None,
+                 today: dt.date, marts: Sequence[Any], con=None) -> Dataset:
+    """The load in Spark, its clean tables and marts written to Parquet folders under `store`."""
+    own = con is None
+    con = con or connect_engine(config)
+    try:
+        ds = _Loader(folder, con, config, analysis_date, MAX_SET_ASIDE_SHARE, MAX_AMOUNT,
+                     today).load()
+        store.mkdir(mode=0o700)
+        for name in sorted(ds.tables):
+            con.to_parquet(ds.tables[name], str(store / name))
+        for mart in marts:
+            path = store / f"{MART_PREFIX}{mart.name}"
+            con.to_parquet(mart.build(ds), str(path))
+            # later marts read the stored one
+            ds._cache[mart.name] = con.read_parquet(str(path), table_name=fresh_name(mart.name))
+    finally:
+        if own:
+            con.disconnect()
+    return ds
 
 
 def _events_as_view(con, ds: Dataset) -> None:
@@ -193,8 +265,9 @@ def open_store(store: str | Path, data: str | Path,
     """Open the dataset from a store made for this folder, analysis date and channel map.
 
     The store is attached read-only to a new in-memory DuckDB connection with the dataset's
-    engine settings, so a chapter's own temporary tables never touch the shared file. The
-    stored marts come already kept (`Dataset.keep` returns them).
+    engine settings, so a chapter's own temporary tables never touch the shared file; a Spark
+    store's Parquet folders are read as views by a session made from dataset.yml. The stored
+    marts come already kept (`Dataset.keep` returns them).
 
     Parameters
     ----------
@@ -216,8 +289,8 @@ def open_store(store: str | Path, data: str | Path,
     Returns
     -------
     Dataset or None
-        The dataset; None if the store does not fit (missing, another folder, date or map, or
-        the folder's files changed).
+        The dataset; None if the store does not fit (missing, another folder, date, map or
+        engine, or the folder's files changed).
 
     Raises
     ------
@@ -243,6 +316,10 @@ def open_store(store: str | Path, data: str | Path,
         return None
     config = load_config(folder)
     config.channels = with_channel_map(config.channels, channel_map)
+    if meta.get("backend", "duckdb") != config.engine.backend:
+        return None
+    if config.engine.backend == "pyspark":
+        return _open_spark_store(store, folder, config, meta)
     config.engine.memory_limit //= max(1, share)
     con = connect_duckdb(config.timezone, **config.engine.duckdb_settings())
     con.raw_sql(f"ATTACH {_sql_text(str(store.resolve()))} AS {CATALOG} (READ_ONLY)")
@@ -250,6 +327,19 @@ def open_store(store: str | Path, data: str | Path,
               for name in meta["tables"] if name in TABLES}
     kept = {name: con.table(kept_table_name(name), database=(CATALOG, "main"))
             for name in meta.get("marts", [])}
+    return Dataset(folder, config, con, tables, _report(meta["quality"]),
+                   dt.date.fromisoformat(meta["analysis_date"]), _cache=kept)
+
+
+def _open_spark_store(store: Path, folder: Path, config, meta: dict) -> Dataset:
+    """A Spark store's Parquet folders as views of a session made from dataset.yml."""
+    con = connect_engine(config)
+
+    def read(folder_name: str, name: str):
+        return con.read_parquet(str(store / folder_name), table_name=fresh_name(name))
+
+    tables = {name: read(name, name) for name in meta["tables"] if name in TABLES}
+    kept = {name: read(f"{MART_PREFIX}{name}", name) for name in meta.get("marts", [])}
     return Dataset(folder, config, con, tables, _report(meta["quality"]),
                    dt.date.fromisoformat(meta["analysis_date"]), _cache=kept)
 
