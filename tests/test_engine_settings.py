@@ -149,6 +149,7 @@ def test_unknown_backend_points_to_the_engines_page() -> None:
         parse_config({"engine": {"backend": "clickhouse"}})
 
 
+@pytest.mark.postgres  # needs psycopg, which the fast tier's setup does not install
 def test_postgres_connection_errors_are_config_errors(tmp_path: Path, monkeypatch) -> None:
     import sys
 
