@@ -231,31 +231,57 @@ def run_task(size: int, kind: str, name: str, timeout: float, limit_gib: float) 
     return rows, data
 
 
-def run_book(size: int, timeout: float) -> list[dict]:
-    folder = dataset_dir(size)
-    campaign = DATA / f"campaign_{size}.yml"
+#: The local Spark of `--book-engine pyspark`: the two cores, a driver heap that holds the
+#: loader's cached tables at 1M users, and fewer shuffle partitions than Spark's 200 for them.
+SPARK_SETTINGS = {"spark.master": "local[2]", "spark.driver.memory": "8g",
+                  "spark.sql.shuffle.partitions": "16", "spark.ui.enabled": "false"}
+
+
+def spark_dataset(size: int) -> Path:
+    """The size's dataset read by a local Spark: its files linked, dataset.yml naming the engine."""
+    import yaml
+
+    source = dataset_dir(size)
+    folder = DATA / f"users_{size}_pyspark"
+    folder.mkdir(exist_ok=True)
+    for path in source.glob("*.parquet"):
+        link = folder / path.name
+        if not link.exists():
+            link.symlink_to(path)
+    config = yaml.safe_load((source / "dataset.yml").read_text(encoding="utf-8")) or {}
+    config["engine"] = {"backend": "pyspark", "spark": SPARK_SETTINGS}
+    (folder / "dataset.yml").write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
+def run_book(size: int, timeout: float, engine: str = "duckdb") -> list[dict]:
+    folder = dataset_dir(size) if engine == "duckdb" else spark_dataset(size)
+    name = f"bench_{size}" if engine == "duckdb" else f"bench_{size}_{engine}"
+    process = "book" if engine == "duckdb" else f"book:{engine}"
+    campaign = DATA / f"campaign_{name.removeprefix('bench_')}.yml"
+    log = RAW / str(size) / ("book.log" if engine == "duckdb" else f"book_{engine}.log")
     demo = (ROOT / "campaigns" / "demo.yml").read_text(encoding="utf-8")
     params = demo[demo.index("parameters:"):] if "parameters:" in demo else ""
-    campaign.write_text(f"name: bench_{size}\ndata: {folder.name}\n{params}", encoding="utf-8")
-    print(f"[{size:,}] whole book (growthloop run) ...", flush=True)
+    campaign.write_text(f"name: {name}\ndata: {folder.name}\n{params}", encoding="utf-8")
+    print(f"[{size:,}] whole book on {engine} (growthloop run) ...", flush=True)
     cmd = [str(Path(PY).parent / "growthloop"), "run", str(campaign), "--runs-dir", str(DATA / "runs")]
     started = time.time()
-    m = measure(cmd, RAW / str(size) / "book.log", timeout, runs=DATA / "runs" / f"bench_{size}")
+    m = measure(cmd, log, timeout, runs=DATA / "runs" / name)
     status = "ok" if m["returncode"] == 0 and m["status"] is None else (m["status"] or "error")
     note = ""
     if status != "ok":
-        tail = (RAW / str(size) / "book.log").read_text(errors="replace").strip().splitlines()
+        tail = log.read_text(errors="replace").strip().splitlines()
         note = " ".join(tail[-3:])[:300]
-    print(f"[{size:,}]   book: {status}, {m['seconds']:.0f} s, tree peak {m['tree_peak_rss_mb']:.0f} MB", flush=True)
-    rows = [row(size, "book", "growthloop run", m, status=status, note=note)]
+    print(f"[{size:,}]   book on {engine}: {status}, {m['seconds']:.0f} s, tree peak {m['tree_peak_rss_mb']:.0f} MB", flush=True)
+    rows = [row(size, process, "growthloop run", m, status=status, note=note)]
     # the runner keeps each step's seconds in the run folder (logs/timings.json: the load, each
     # chapter, the book build): one row each, with the peak of the process tree while that
     # step ran (with the chapter beside it, when two ran at once)
-    runs = sorted((DATA / "runs" / f"bench_{size}").glob("*/logs/timings.json"),
+    runs = sorted((DATA / "runs" / name).glob("*/logs/timings.json"),
                   key=lambda f: f.stat().st_mtime)
     if runs and runs[-1].stat().st_mtime >= started:
         for step, seconds in json.loads(runs[-1].read_text(encoding="utf-8")).items():
-            r = row(size, "book", f"book.{step}", m, seconds=float(seconds))
+            r = row(size, process, f"book.{step}", m, seconds=float(seconds))
             r["tree_peak_rss_mb"] = m["phase_peaks_mb"].get(step, "")
             rows.append(r)
     return rows
@@ -309,6 +335,8 @@ def main() -> int:
                     help="address-space cap of each pandas process")
     ap.add_argument("--book-sizes", type=int, nargs="*", default=None,
                     help="sizes at which to run the whole book (default: every size)")
+    ap.add_argument("--book-engine", choices=["duckdb", "pyspark"], default="duckdb",
+                    help="the engine of the whole book (pyspark: a local Spark, SPARK_SETTINGS)")
     ap.add_argument("--chunk-users", type=int, default=100_000)
     ap.add_argument("--regenerate", action="store_true")
     ap.add_argument("--check-max", type=int, default=100_000,
@@ -343,7 +371,7 @@ def main() -> int:
             merge_csv(MEASUREMENTS, r, FIELDS, ("size", "process"))  # as soon as measured
             results.update(data.get("results", {}))
         if size in book_sizes:
-            r = run_book(size, args.timeout)
+            r = run_book(size, args.timeout, args.book_engine)
             rows += r
             merge_csv(MEASUREMENTS, r, FIELDS, ("size", "process"))
         info = {"size": size, **table_rows(size)}
