@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import ibis
@@ -64,6 +66,19 @@ def test_a_load_in_a_child_process_raises_its_data_error_here(tiny: Path, tmp_pa
     assert (caught.value.table, caught.value.column) == ("users", "registered_at")
     assert str(caught.value) == str(_error_of(lambda: open_dataset(tiny, today=TODAY)))
     assert caught.value.hint
+
+
+def test_a_load_in_a_child_process_works_from_a_script_without_a_main_guard(
+        tiny: Path, tmp_path: Path) -> None:
+    script = tmp_path / "load.py"
+    script.write_text("import datetime as dt\n"
+                      "from growthloop.run.runner import _prepare_store_apart\n"
+                      f"_prepare_store_apart({str(tiny)!r}, {str(tmp_path / 's.duckdb')!r}, "
+                      "today=dt.date(2026, 6, 30))\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    shared = open_store(tmp_path / "s.duckdb", tiny)
+    assert shared is not None and shared.quality.used["users"] == 3
 
 
 class Stubborn(Exception):

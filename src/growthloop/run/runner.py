@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import multiprocessing
 import os
 import pickle
 import re
@@ -22,6 +21,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -62,6 +62,7 @@ RUNNER_PARAMETERS = ("data", "out_dir")
 # The run's shared, loaded dataset (growthloop.staging.store): inside the run folder while it runs,
 # deleted before the book is built.
 STORE_DIR = ".engine"
+CHILD_ERROR = "error.pickle"  # a load in a child process: its error, pickled
 
 
 class RunError(RuntimeError):
@@ -530,21 +531,34 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
 def _prepare_store_apart(*args: Any, **kwargs: Any) -> None:
     """`prepare_store` in a child process: on Spark the load's session (its cached tables, the
     driver's heap) ends with the child instead of staying beside the chapters' own sessions.
-    Its DataError or ConfigError is raised here as it was there."""
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        pool.apply(_prepare_store_in_child, (args, kwargs))
+    Its DataError or ConfigError is raised here as it was there. A plain interpreter (`-c`),
+    not multiprocessing: that would import the caller's main module again, which fails in a
+    script without a main guard."""
+    with tempfile.TemporaryDirectory(prefix="growthloop-load-") as scratch:
+        job = Path(scratch) / "job.pickle"
+        job.write_bytes(pickle.dumps((args, kwargs)))
+        code = "import sys; from growthloop.run.runner import _load_in_child; _load_in_child(sys.argv[1])"
+        done = subprocess.run([sys.executable, "-c", code, str(job)], check=False)
+        error = job.with_name(CHILD_ERROR)
+        if error.exists():
+            raise pickle.loads(error.read_bytes())
+        if done.returncode:
+            raise RunError(f"the load's process ended with exit code {done.returncode}")
 
 
-def _prepare_store_in_child(args: tuple, kwargs: dict) -> None:
+def _load_in_child(job: str) -> None:
+    """The child's side of `_prepare_store_apart`: its error is written beside the job."""
+    args, kwargs = pickle.loads(Path(job).read_bytes())
     try:
         prepare_store(*args, **kwargs)
     except Exception as exc:
-        raise sendable(exc) from None
+        Path(job).with_name(CHILD_ERROR).write_bytes(pickle.dumps(sendable(exc)))
+        raise SystemExit(1) from None
 
 
 def sendable(exc: BaseException) -> BaseException:
     """`exc` when it survives pickling, else a RuntimeError with its type and message: an error
-    that cannot be unpickled would leave the parent waiting on the child's pool for ever.
+    that cannot be unpickled would reach the runner as an error of the unpickling instead.
 
     Parameters
     ----------
