@@ -7,6 +7,7 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
@@ -110,14 +111,26 @@ def test_table_folds_a_long_table_to_its_first_rows(tmp_path: Path) -> None:
     assert len(pd.read_csv(tmp_path / "tables" / "t" / "capped.csv")) == 40
 
 
+#: what an engine writes to a kernel's stderr (a Spark JVM's start-up line): never published
+ENGINE_NOISE = "WARNING: Using incubator modules: jdk.incubator.vector"
+
+
 def _demo_book(tmp_path: Path) -> Path:
-    """The project's book (the committed chapters) built in a copy; returns its html folder."""
+    """The project's book (the committed chapters) built in a copy, with an engine's stderr line
+    added to a chapter's first shown cell; returns its html folder."""
     book = tmp_path / "book"
     book.mkdir()
     for name in ("_config.yml", "_toc.yml", "intro.md"):
         shutil.copy2(PROJECT_ROOT / name, book / name)
     for name in ("docs", "chapters", "tables", "_static", "_ext"):
         shutil.copytree(PROJECT_ROOT / name, book / name, ignore=shutil.ignore_patterns("src"))
+    notebook = book / "chapters" / "04_rfm.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    # the chapter-opening cell, where a Spark kernel's JVM writes it (the parameters cell is removed)
+    first = next(c for c in nb.cells
+                 if c.cell_type == "code" and "remove-cell" not in c.metadata.get("tags", []))
+    first.outputs.append(nbformat.v4.new_output("stream", name="stderr", text=ENGINE_NOISE + "\n"))
+    nbformat.write(nb, notebook)
     return build_book(book)
 
 
@@ -132,6 +145,7 @@ def test_demo_book_builds(tmp_path: Path) -> None:
         for link in re.findall(r"href='(\.\./tables/[^']+)'", text):
             assert (page.parent / link).resolve().exists(), f"{file}: broken download {link}"
     assert (html / ".nojekyll").exists()
+    assert ENGINE_NOISE not in (html / "chapters" / "04_rfm.html").read_text(encoding="utf-8")
     _assert_no_personal_ids(html)
     _assert_no_small_cells(html)
     _assert_tables_read_as_words(html)

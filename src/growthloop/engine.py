@@ -108,8 +108,11 @@ def connect_engine(config: Any):
     settings = {"spark.ui.showConsoleProgress": "false", **config.engine.spark}
     for key, value in settings.items():
         builder = builder.config(key, value)
-    return ibis.pyspark.connect(builder.getOrCreate(),
-                                **{"spark.sql.session.timeZone": config.timezone})
+    session = builder.getOrCreate()
+    # Spark's warnings (a window without a partition, ...) go to the kernel's stderr and would
+    # fill every chapter's notebook; its errors still show
+    session.sparkContext.setLogLevel("ERROR")
+    return ibis.pyspark.connect(session, **{"spark.sql.session.timeZone": config.timezone})
 
 
 def connect_postgres(timezone: str, settings: dict[str, Any]):
