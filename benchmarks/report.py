@@ -217,6 +217,45 @@ def floor_verdicts(f: pd.DataFrame) -> list[dict]:
     return out
 
 
+def spark_book_section(m: pd.DataFrame) -> list[str]:
+    """The whole book on a local Spark (`run.py --book-engine pyspark`) beside DuckDB's, step by
+    step, at the sizes where it was run."""
+    spark = m[m.process == "book:pyspark"]
+    if spark.empty:
+        return []
+    lines = ["", "### 本地 Spark 上的整本书 (the whole book on local Spark)", "",
+             "The same campaign on the same files with `engine.backend: pyspark` (`run.py "
+             "--book-engine pyspark`: `local[2]`, an 8 GB driver, 16 shuffle partitions): the "
+             "runner loads once in a child process into Parquet files, then each chapter's kernel "
+             "starts its own Spark session on them, one chapter at a time (Spark's default "
+             "`--jobs`). Wall time · peak of the process tree (runner, kernels and their JVMs), "
+             "with DuckDB's run of the same size beside it.", ""]
+    for size in sorted(spark["size"].unique()):
+        here = spark[spark["size"] == size]
+        duck = m[(m.process == "book") & (m["size"] == size)]
+        whole = here[here.phase == "growthloop run"].iloc[-1]
+        lines += [f"{size_label(size)} users, {whole.taken_at}, {whole.status}:", "",
+                  "| step | DuckDB | local Spark | Spark / DuckDB |", "|---|---|---|---|"]
+        phases = ["growthloop run"] + sorted(p for p in here.phase.unique() if p.startswith("book."))
+        for phase in sorted(phases, key=lambda p: (p != "book.load", p == "growthloop run", p)):
+            cells, seconds = [], []
+            for rows in (duck, here):
+                v = rows[rows.phase == phase]
+                if not len(v):
+                    cells.append("–")
+                    seconds.append(None)
+                    continue
+                r = v.iloc[-1]
+                peak = r.tree_peak_rss_mb
+                cells.append(f"{fmt_s(r.seconds)} s" + (f" · {fmt_mb(peak)}" if pd.notna(peak) and peak != "" else ""))
+                seconds.append(float(r.seconds))
+            ratio = f"{seconds[1] / seconds[0]:.1f}×" if None not in seconds and seconds[0] else "–"
+            label = "whole run" if phase == "growthloop run" else phase.removeprefix("book.")
+            lines.append(f"| {label} | {cells[0]} | {cells[1]} | {ratio} |")
+        lines.append("")
+    return lines
+
+
 def floor_section(f: pd.DataFrame) -> list[str]:
     """The stitch-once floors (benchmarks/floors.py) as a table with ratios and targets."""
     verdicts = floor_verdicts(f)
@@ -401,6 +440,7 @@ def main() -> None:
     not_run = [size_label(s) for s in sizes if s not in measured_book]
     if not_run:
         lines.append(f"\nNot run at {', '.join(not_run)} users.")
+    lines += spark_book_section(m)
     floors = _read("floors.csv")
     if not floors.empty:
         lines += [""] + floor_section(floors)
