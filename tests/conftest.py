@@ -126,3 +126,19 @@ def write_tiny(folder: Path) -> Path:
 @pytest.fixture
 def tiny(tmp_path: Path) -> Path:
     return write_tiny(tmp_path / "tiny")
+
+
+def stub_chapters(monkeypatch: pytest.MonkeyPatch, execute) -> None:
+    """A run without kernels: papermill's execute_notebook is `execute(source, out, parameters,
+    **kwargs)` (which writes `out`), and no book is built."""
+    from growthloop.run import runner
+
+    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    monkeypatch.setattr(runner, "build_book", lambda book_dir: book_dir)
+
+
+def campaign_file(folder: Path, data: Path, chapters: list[str]) -> Path:
+    """A campaign `t` of `chapters` on the dataset `data`, written as `folder`/c.yml."""
+    campaign = folder / "c.yml"
+    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(data), "chapters": chapters}))
+    return campaign

@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from conftest import campaign_file, stub_chapters
 from engine_support import (  # noqa: F401  (the fixtures engine_pair, engine_watchdog)
     assert_same_frame,
     engine_pair_fixture,
@@ -300,14 +301,12 @@ def test_a_run_on_local_spark_loads_once_for_every_chapter(engine_pair, tmp_path
         seen.append(Path(notebook).stem)
         shutil.copy(notebook, out)
 
-    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
-    monkeypatch.setattr(runner, "build_book", lambda book_dir: book_dir)
-    campaign = tmp_path / "c.yml"
-    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(folder), "chapters": ["00", "01"]}))
+    stub_chapters(monkeypatch, execute)
+    campaign = campaign_file(tmp_path, folder, ["00", "01"])
     run = runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
                               progress=lambda _: None)
     assert seen == ["01_user_profiling", "00_data_quality", "99_summary"]
-    assert "done load in" in (run / "logs" / "run.log").read_text(encoding="utf-8")  # once
+    assert (run / "logs" / "run.log").read_text(encoding="utf-8").count("done load in") == 1
     assert not (run / runner.STORE_DIR).exists()
 
 

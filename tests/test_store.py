@@ -12,7 +12,7 @@ from pathlib import Path
 import ibis
 import pandas as pd
 import pytest
-import yaml
+from conftest import campaign_file, stub_chapters
 
 from growthloop import book as gb
 from growthloop.errors import DataError
@@ -167,10 +167,8 @@ def test_runner_loads_once_and_removes_the_store(tiny: Path, tmp_path: Path,
         seen.append((Path(source).stem, open_store(store, parameters["data"]) is not None))
         shutil.copy(source, out)
 
-    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
-    monkeypatch.setattr(runner, "build_book", lambda book_dir: book_dir)
-    campaign = tmp_path / "c.yml"
-    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(tiny), "chapters": ["00", "01"]}))
+    stub_chapters(monkeypatch, execute)
+    campaign = campaign_file(tmp_path, tiny, ["00", "01"])
     run = runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
                               progress=lambda _: None)
     # the data-quality chapter reads the others (their skipped sections): it runs after them
@@ -219,11 +217,8 @@ def test_runner_runs_independent_chapters_side_by_side_and_readers_after(
             finished.append((stem, kernels))
         shutil.copy(source, out)
 
-    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
-    monkeypatch.setattr(runner, "build_book", lambda book_dir: book_dir)
-    campaign = tmp_path / "c.yml"
-    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(tiny),
-                                        "chapters": ["00", "01", "02", "04", "07"]}))
+    stub_chapters(monkeypatch, execute)
+    campaign = campaign_file(tmp_path, tiny, ["00", "01", "02", "04", "07"])
     runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
                         progress=lambda _: None, jobs=2)
     stems = [s for s, _ in finished]
@@ -253,10 +248,8 @@ def test_a_failing_chapter_among_those_running_at_once_stops_the_run(
         if stem == "02_funnel":
             raise runner.papermill.PapermillExecutionError(3, 3, "x = 1", "ValueError", "boom", [])
 
-    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
-    monkeypatch.setattr(runner, "build_book", lambda book_dir: book_dir)
-    campaign = tmp_path / "c.yml"
-    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(tiny), "chapters": ["01", "02", "04"]}))
+    stub_chapters(monkeypatch, execute)
+    campaign = campaign_file(tmp_path, tiny, ["01", "02", "04"])
     with pytest.raises(runner.RunError, match=r"chapter 02_funnel failed in cell 3 \(ValueError: boom\)"):
         runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
                             progress=lambda _: None, jobs=2)
@@ -298,11 +291,9 @@ def test_ctrl_c_while_chapters_run_side_by_side_stops_their_kernels(
         time.sleep(0.5)
         shutil.copy(source, out)
 
-    monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
+    stub_chapters(monkeypatch, execute)
     monkeypatch.setattr(runner, "_stop_kernels", lambda: stopped.append(True))
-    campaign = tmp_path / "c.yml"
-    campaign.write_text(yaml.safe_dump({"name": "t", "data": str(tiny),
-                                        "chapters": ["01", "02", "04", "05", "06"]}))
+    campaign = campaign_file(tmp_path, tiny, ["01", "02", "04", "05", "06"])
     with pytest.raises(KeyboardInterrupt):
         runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
                             progress=lambda _: None, jobs=2)
