@@ -195,6 +195,18 @@ def test_chapters_running_at_once_share_the_memory_limit(tiny: Path, tmp_path: P
     assert (alone, limit()) == ("1.0 GiB", "512.0 MiB")
 
 
+def test_numeric_threads_share_the_cores_between_kernels_and_keep_the_callers(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in runner.NUMERIC_THREADS_ENV:
+        monkeypatch.delenv(name, raising=False)
+    assert runner.numeric_threads(1, cores=8) == {}
+    assert runner.numeric_threads(2, cores=2) == dict.fromkeys(runner.NUMERIC_THREADS_ENV, "1")
+    assert runner.numeric_threads(3, cores=8) == dict.fromkeys(runner.NUMERIC_THREADS_ENV, "2")
+    assert runner.numeric_threads(4, cores=2) == dict.fromkeys(runner.NUMERIC_THREADS_ENV, "1")
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")  # the caller's own setting wins
+    assert "OMP_NUM_THREADS" not in runner.numeric_threads(2, cores=2)
+
+
 def test_runner_runs_independent_chapters_side_by_side_and_readers_after(
         tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import threading
@@ -204,6 +216,9 @@ def test_runner_runs_independent_chapters_side_by_side_and_readers_after(
     overlaps: list[set[str]] = []
     finished: list[str] = []
     lock = threading.Lock()
+    threads: set[str | None] = set()
+    for name in runner.NUMERIC_THREADS_ENV:
+        monkeypatch.delenv(name, raising=False)
 
     def execute(source: str, out: str, parameters: dict, **kwargs) -> None:
         stem = Path(source).stem
@@ -211,6 +226,7 @@ def test_runner_runs_independent_chapters_side_by_side_and_readers_after(
             running.add(stem)
             overlaps.append(set(running))
             kernels = os.environ[KERNELS_ENV]
+            threads.add(os.environ.get("OMP_NUM_THREADS"))
         time.sleep(0.3)
         with lock:
             running.discard(stem)
@@ -226,12 +242,16 @@ def test_runner_runs_independent_chapters_side_by_side_and_readers_after(
     assert stems[3:] == ["07_next_campaign", "00_data_quality", "99_summary"]
     assert sorted(stems[:3]) == ["01_user_profiling", "02_funnel", "04_rfm"]
     assert max(len(o) for o in overlaps) == 2 and {k for _, k in finished} == {"2"}
-    # one at a time when asked
+    # the numeric libraries' threads: the cores shared between the two kernels
+    assert threads == {str(max(1, (os.cpu_count() or 1) // 2))}
+    # one at a time when asked: their own default
     finished.clear()
     overlaps.clear()
+    threads.clear()
     runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
                         progress=lambda _: None, jobs=1)
     assert max(len(o) for o in overlaps) == 1 and {k for _, k in finished} == {"1"}
+    assert threads == {None}
     assert [s for s, _ in finished][3:] == ["07_next_campaign", "00_data_quality", "99_summary"]
     with pytest.raises(runner.RunError, match="jobs: 0 is not a number"):
         runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs", jobs=0)

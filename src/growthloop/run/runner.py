@@ -450,7 +450,8 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         there: two local Spark drivers would share one machine's memory). The readers of the
         other chapters run after them, one at a time. On DuckDB each chapter's kernel gets the
         dataset's memory limit divided by `jobs` (KERNELS_ENV), so the chapters running
-        together stay within DuckDB's limit.
+        together stay within DuckDB's limit, and the numeric libraries' threads the cores
+        divided by `jobs` (`numeric_threads`).
 
     Returns
     -------
@@ -513,7 +514,10 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         failed = _fail(tmp, final, None, message)
         raise RunError(f"{message} Nothing was run: {failed / 'logs' / 'error.txt'}") from exc
     try:
-        with _environment(STORE_ENV, str(store)), _environment(KERNELS_ENV, str(jobs)):
+        with contextlib.ExitStack() as env:
+            for name, value in {STORE_ENV: str(store), KERNELS_ENV: str(jobs),
+                                **numeric_threads(jobs)}.items():
+                env.enter_context(_environment(name, value))
             _execute_chapters(chapters, per_chapter, campaign, tmp, final, report, loaded, jobs)
     finally:
         shutil.rmtree(tmp / STORE_DIR, ignore_errors=True)  # row-level data: never kept
@@ -596,6 +600,38 @@ class _ChapterFailed(Exception):
     def __init__(self, message: str, partial: Path | None, hint: str) -> None:
         super().__init__(message)
         self.message, self.partial, self.hint = message, partial, hint
+
+
+#: The thread pools of the numeric libraries in a chapter's kernel: OpenMP (scikit-learn's
+#: k-means, silhouette) and the BLAS under numpy and scipy.
+NUMERIC_THREADS_ENV: tuple[str, ...] = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                        "MKL_NUM_THREADS")
+
+
+def numeric_threads(jobs: int, cores: int | None = None) -> dict[str, str]:
+    """The numeric libraries' thread counts for chapters running `jobs` at a time: the cores
+    shared out, at least one each. Those already set in the environment are left as they are.
+
+    Two kernels whose OpenMP pools each take every core wait on each other's spinning threads:
+    at 1M users the user-profiling chapter's clustering took 24 s beside another chapter and
+    4 s alone (docs/benchmarks.md); with one thread each, 3.4 s beside it.
+
+    Parameters
+    ----------
+    jobs : int
+        Chapters executed at once.
+    cores : int, optional
+        The machine's cores; default `os.cpu_count()`.
+
+    Returns
+    -------
+    dict of str to str
+        Environment variables to set for the kernels (empty for one chapter at a time).
+    """
+    if jobs <= 1:
+        return {}
+    each = str(max(1, (cores or os.cpu_count() or 1) // jobs))
+    return {name: each for name in NUMERIC_THREADS_ENV if name not in os.environ}
 
 
 def default_jobs(backend: str = "duckdb") -> int:
