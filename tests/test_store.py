@@ -19,6 +19,7 @@ from growthloop.errors import DataError
 from growthloop.marts import stored_marts
 from growthloop.marts.identity import person_events
 from growthloop.marts.investments import investments
+from growthloop.marts.touches import TOUCH_EVENTS, touches
 from growthloop.marts.wide import user_wide
 from growthloop.run import runner
 from growthloop.staging.loader import open_dataset
@@ -54,6 +55,12 @@ def test_store_holds_what_a_fresh_load_gives(tiny: Path, tmp_path: Path) -> None
     for mart in (user_wide, person_events, investments):
         assert CATALOG in ibis.to_sql(mart(shared))
         pd.testing.assert_frame_equal(_frame(mart(shared)), _frame(mart(fresh)))
+    # the touches the wide table's sign-up channel kept on the way are stored too: chapter 3's
+    # default touches are read from the file; other touch events are built in the chapter
+    assert _frame(touches(fresh)).shape[0] > 0
+    for events, stored in ((TOUCH_EVENTS, True), (("ad_click",), False)):
+        assert (CATALOG in ibis.to_sql(touches(shared, events))) is stored
+        pd.testing.assert_frame_equal(_frame(touches(shared, events)), _frame(touches(fresh, events)))
 
 
 def test_a_load_in_a_child_process_raises_its_data_error_here(tiny: Path, tmp_path: Path) -> None:

@@ -184,7 +184,7 @@ def backend_name(con) -> str:
     return getattr(con, "name", type(con).__module__.split(".")[-1])
 
 
-def materialize(con, name: str, expr: ibis.Table) -> ibis.Table:
+def materialize(con, name: str, expr: ibis.Table, temp: bool = True) -> ibis.Table:
     """Compute `expr` once and keep the result for this session under `name` (replacing it).
 
     A temporary table where the backend has them (DuckDB, Postgres, ...). Ibis' PySpark backend
@@ -202,6 +202,9 @@ def materialize(con, name: str, expr: ibis.Table) -> ibis.Table:
         Name of the temporary table (see `fresh_name`); an existing one is dropped first.
     expr : ibis.Table
         The expression to compute.
+    temp : bool, default True
+        False: a table of the session's database instead (a run's store file on DuckDB); Spark
+        keeps its cached view either way.
 
     Returns
     -------
@@ -215,10 +218,10 @@ def materialize(con, name: str, expr: ibis.Table) -> ibis.Table:
         return table
     drop(con, name)  # not overwrite=True: Ibis 12's DROP for it fails to parse on DuckDB 2
     try:
-        table = con.create_table(name, expr, temp=True)
+        table = con.create_table(name, expr, temp=temp)
     except NotImplementedError:  # Ibis' Trino backend: "Temporary tables are not supported"
         return expr
-    if backend_name(con) == "postgres":
+    if backend_name(con) == "postgres" and temp:
         # autovacuum never analyses temporary tables: without statistics the planner takes a
         # table for tiny and picks nested loops (a chapter's query ran for minutes on 2,000 users)
         con.raw_sql(f"ANALYZE {_pg_temp(name)}").close()

@@ -586,6 +586,10 @@ class Dataset:
     quality: QualityReport
     analysis_date: dt.date
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: `keep` writes its tables into the session's database instead of temporary ones (a run's
+    #: store: the chapters attach its file), and lists their keys in `_kept_keys`.
+    _persist: bool = field(default=False, repr=False)
+    _kept_keys: list[str] = field(default_factory=list, repr=False)
 
     def __getattr__(self, name: str) -> ibis.Table:
         tables = self.__dict__.get("tables", {})
@@ -636,7 +640,9 @@ class Dataset:
             The kept table (in the engine; not executed into Python).
         """
         if key not in self._cache:
-            self._cache[key] = materialize(self.con, kept_table_name(key), build())
+            self._cache[key] = materialize(self.con, kept_table_name(key), build(),
+                                           temp=not self._persist)
+            self._kept_keys.append(key)
         return self._cache[key]
 
     def memo(self, key: str, build: Callable[[], Any]) -> Any:

@@ -176,7 +176,8 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
     meta = {"data": str(folder), "fingerprint": fingerprint(folder), "backend": config.engine.backend,
             "analysis_date_requested": str(analysis_date) if analysis_date else None,
             "analysis_date": str(ds.analysis_date), "tables": sorted(ds.tables),
-            "marts": [m.name for m in marts], "channel_map": _channel_key(channel_map),
+            "marts": [m.name for m in marts] + kept_on_the_way(ds, marts),
+            "channel_map": _channel_key(channel_map),
             "quality": asdict(ds.quality)}
     _meta_path(store).write_text(json.dumps(meta, ensure_ascii=False, default=str), encoding="utf-8")
     return store
@@ -192,6 +193,7 @@ def _duckdb_store(folder: Path, store: Path, config, analysis_date: dt.date | No
                          today, temp=False,
                          in_memory=("events",) if stitched else ())
         ds = loader.load()
+        ds._persist = True  # what the marts keep on the way (the touches) goes into the file
         for mart in marts:
             name = kept_table_name(mart.name)
             con.create_table(name, mart.build(ds))
@@ -216,14 +218,43 @@ def _spark_store(folder: Path, store: Path, config, analysis_date: dt.date | Non
         for name in sorted(ds.tables):
             con.to_parquet(ds.tables[name], str(store / name))
         for mart in marts:
-            path = store / f"{MART_PREFIX}{mart.name}"
+            path = store / _mart_folder(mart.name)
             con.to_parquet(mart.build(ds), str(path))
             # later marts read the stored one
             ds._cache[mart.name] = con.read_parquet(str(path), table_name=fresh_name(mart.name))
+        for key in kept_on_the_way(ds, marts):
+            con.to_parquet(ds._cache[key], str(store / _mart_folder(key)))
     finally:
         if own:
             con.disconnect()
     return ds
+
+
+def kept_on_the_way(ds: Dataset, marts: Sequence[Any]) -> list[str]:
+    """The keys of the tables the marts kept while they were built (`Dataset.keep`): the
+    touches of the default touch events, say, which the wide table's sign-up channel reads. The
+    store keeps them beside the marts, so a chapter asking for the same table reads it.
+
+    Parameters
+    ----------
+    ds : Dataset
+        The dataset the marts were built on.
+    marts : sequence
+        The stored marts (objects with `name`).
+
+    Returns
+    -------
+    list of str
+        The keys, in the order they were kept.
+    """
+    names = {mart.name for mart in marts}
+    return [key for key in ds._kept_keys if key not in names]
+
+
+def _mart_folder(key: str) -> str:
+    """A stored mart's (or kept table's) Parquet folder in a Spark store: a key holds
+    parameters (quotes, slashes in a channel map), a folder name must not."""
+    return MART_PREFIX + kept_table_name(key)
 
 
 def _events_as_view(con, ds: Dataset) -> None:
@@ -339,7 +370,8 @@ def _open_spark_store(store: Path, folder: Path, config, meta: dict) -> Dataset:
         return con.read_parquet(str(store / folder_name), table_name=fresh_name(name))
 
     tables = {name: read(name, name) for name in meta["tables"] if name in TABLES}
-    kept = {name: read(f"{MART_PREFIX}{name}", name) for name in meta.get("marts", [])}
+    kept = {name: read(_mart_folder(name), kept_table_name(name).removeprefix("gl_"))
+            for name in meta.get("marts", [])}
     return Dataset(folder, config, con, tables, _report(meta["quality"]),
                    dt.date.fromisoformat(meta["analysis_date"]), _cache=kept)
 
