@@ -107,7 +107,7 @@ from growthloop.engine import (
 from growthloop.errors import NotAvailable
 from growthloop.marts.channels import with_channel
 from growthloop.marts.events import EventSelector, check, event_names, selector, selectors
-from growthloop.marts.identity import MILESTONES, Rows, person_steps
+from growthloop.marts.identity import MILESTONES, person_events, person_steps
 from growthloop.marts.wide import user_wide
 from growthloop.metrics.stats import wilson
 from growthloop.staging.loader import Dataset
@@ -782,9 +782,13 @@ def _segment_table(
         return j.mutate(segment=seg).drop("_uid", "_seg")
     channels = ds.config.channels
     if breakdown in CHANNEL_BREAKDOWNS:
-        tagged: Rows = lambda t: t.utm_source.notnull() & (t.utm_source.strip() != "")  # noqa: E731
-        ev = person_steps(ds, where=lambda t: tagged(t) | (t.event_name == "register"))
-        touches = ev.filter(tagged(ev))
+        # the stitched events themselves, not `person_steps`: no investment milestone carries a
+        # UTM value or is a sign-up, and reading them cost a union with every investment
+        pe = person_events(ds)
+        ev = pe.select("person_id", "event_name", "event_time", "utm_source",
+                       _tagged=pe.utm_source.notnull() & (pe.utm_source.strip() != ""))
+        ev = ev.filter(ev._tagged | (ev.event_name == "register"))
+        touches = ev.filter(ev._tagged)
         reg = (
             ev.filter(ev.event_name == "register")
             .group_by("person_id")
