@@ -38,6 +38,7 @@ from typer.testing import CliRunner
 from growthloop.engine import backend_name
 from growthloop.marts.identity import person_events
 from growthloop.marts.investments import investments
+from growthloop.marts.touches import touches
 from growthloop.marts.wide import user_wide
 from growthloop.run import runner
 from growthloop.run.cli import app
@@ -298,6 +299,10 @@ def test_a_run_on_local_spark_loads_once_for_every_chapter(engine_pair, tmp_path
             for mart in (user_wide, person_events, investments):
                 assert shared.is_kept(mart.__name__)  # read from the store, not built again
                 assert_same_frame(mart(duck), mart(shared))
+            # and the touches the wide table kept on the way
+            kept = len(shared._cache)
+            assert_same_frame(touches(duck), touches(shared))
+            assert len(shared._cache) == kept
         seen.append(Path(notebook).stem)
         shutil.copy(notebook, out)
 

@@ -586,8 +586,9 @@ class Dataset:
     quality: QualityReport
     analysis_date: dt.date
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
-    #: `keep` writes its tables into the session's database instead of temporary ones (a run's
-    #: store: the chapters attach its file), and lists their keys in `_kept_keys`.
+    #: While a run's store is built: `keep` writes its tables into the session's database
+    #: instead of temporary ones (the chapters attach the file; Spark caches a view either way)
+    #: and lists their keys in `_kept_keys`, for the store to keep them too.
     _persist: bool = field(default=False, repr=False)
     _kept_keys: list[str] = field(default_factory=list, repr=False)
 
@@ -642,7 +643,8 @@ class Dataset:
         if key not in self._cache:
             self._cache[key] = materialize(self.con, kept_table_name(key), build(),
                                            temp=not self._persist)
-            self._kept_keys.append(key)
+            if self._persist:
+                self._kept_keys.append(key)
         return self._cache[key]
 
     def memo(self, key: str, build: Callable[[], Any]) -> Any:

@@ -215,6 +215,7 @@ def _spark_store(folder: Path, store: Path, config, analysis_date: dt.date | Non
         ds = _Loader(folder, con, config, analysis_date, MAX_SET_ASIDE_SHARE, MAX_AMOUNT,
                      today).load()
         store.mkdir(mode=0o700)
+        ds._persist = True  # lists what the marts keep on the way (the touches), written below
         for name in sorted(ds.tables):
             con.to_parquet(ds.tables[name], str(store / name))
         for mart in marts:
