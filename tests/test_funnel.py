@@ -707,3 +707,41 @@ def test_parameter_errors_come_before_the_data_and_name_the_step() -> None:
         fn.stalled_counts(None, card_hours=0)
     with pytest.raises(ValueError, match="lookback_days"):
         fn.stalled_counts(None, lookback_days=True)
+
+
+@pytest.mark.parametrize("ordered_first", [True, False], ids=["ordered FIRST", "join (Spark, Postgres)"])
+def test_touch_breakdowns_take_the_smallest_source_of_touches_at_the_same_instant(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ordered_first: bool) -> None:
+    from conftest import event, txn, user, write_dataset
+
+    from growthloop.staging.loader import open_dataset
+
+    # U1: toutiao alone first, then toutiao and baidu at the same instant, then the sign-up;
+    # U2: toutiao and baidu at the same instant (toutiao written first), then the sign-up
+    folder = write_dataset(
+        tmp_path / "ties",
+        users=[user("U1", "2025-01-10 10:00:00"), user("U2", "2025-01-10 11:00:00")],
+        events=[event("ad_click", "2025-01-03 10:00:00", anon="A1", utm_source="toutiao"),
+                event("ad_click", "2025-01-05 10:00:00", anon="A1", utm_source="toutiao"),
+                event("ad_click", "2025-01-05 10:00:00", anon="A1", utm_source="baidu"),
+                event("register", "2025-01-10 10:00:00", "U1", "A1"),
+                event("ad_click", "2025-01-04 10:00:00", anon="A2", utm_source="toutiao"),
+                event("ad_click", "2025-01-04 10:00:00", anon="A2", utm_source="baidu"),
+                event("register", "2025-01-10 11:00:00", "U2", "A2")],
+        transactions=[txn("T1", "U1", "2025-01-11 10:00:00", 1000.0)],
+        config={"name": "ties", "analysis_date": "2025-03-31"},
+    )
+    ds = open_dataset(folder)
+    if not ordered_first:  # the other engines' query, run on DuckDB
+        monkeypatch.setattr(fn, "backend_name", lambda con: "pyspark")
+    spec = fn.make_spec(["ad_click", "register"], window_days=30)
+
+    def entrants(breakdown: str) -> dict[str, int]:
+        table = fn.funnel(ds, spec, breakdown=breakdown)
+        first = table[table.step == "ad_click"]
+        return dict(zip(first.segment, first.users, strict=True))
+
+    # first touch: U1 toutiao (信息流广告); U2's tie gives baidu (百度搜索), the smaller source
+    assert entrants("first_touch") == {"信息流广告": 1, "百度搜索": 1}
+    # last touch at or before the sign-up: the ties give baidu for both
+    assert entrants("last_touch") == {"百度搜索": 2}

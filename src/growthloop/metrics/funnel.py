@@ -98,6 +98,7 @@ import pandas as pd
 from ibis import _
 
 from growthloop.engine import (
+    backend_name,
     drop,
     fresh_name,
     materialize,
@@ -795,15 +796,11 @@ def _segment_table(
             .aggregate(_reg_at=_.event_time.min())
         )
         touches = touches.left_join(reg, "person_id").drop("person_id_right")
-        if breakdown == "first_touch":
-            src = touches.group_by("person_id").aggregate(_utm=_.utm_source.argmin(_.event_time))
-        else:
-            before = touches._reg_at.isnull() | (touches.event_time <= touches._reg_at)
-            src = (
-                touches.filter(before)
-                .group_by("person_id")
-                .aggregate(_utm=_.utm_source.argmax(_.event_time))
-            )
+        first = breakdown == "first_touch"
+        if not first:
+            touches = touches.filter(touches._reg_at.isnull()
+                                     | (touches.event_time <= touches._reg_at))
+        src = _touch_source(ds, touches, first)
         src = with_channel(src, "_utm", channels, out="_seg").rename(_pid="person_id")
         j = entries.left_join(src, entries.person_id == src._pid)
         return j.mutate(segment=j._seg.fill_null("未标记")).drop("_pid", "_utm", "_seg")
@@ -829,6 +826,24 @@ def _segment_table(
         f"breakdown: {breakdown!r} is not one of {list(WIDE_BREAKDOWNS)}, "
         f"{list(CHANNEL_BREAKDOWNS)} or 'step:<step name>'"
     )
+
+
+def _touch_source(ds: Dataset, touches: ibis.Table, first: bool) -> ibis.Table:
+    """person_id, _utm: each person's first (else last) tagged touch's utm_source; of several
+    at that instant the smallest, as the step breakdown does (argmin/argmax would take any).
+
+    DuckDB: an ordered FIRST. Elsewhere (Ibis cannot compile one for PySpark, and Postgres has
+    no FIRST aggregate) the time is found by an aggregate and the source by a join on it: the
+    same rows, at about 1 s more at 1M users on DuckDB.
+    """
+    if backend_name(ds.con) == "duckdb":
+        time = touches.event_time if first else ibis.desc(touches.event_time)
+        return touches.group_by("person_id").aggregate(
+            _utm=touches.utm_source.first(order_by=[time, touches.utm_source]))
+    edge = touches.event_time.min() if first else touches.event_time.max()
+    at = touches.group_by(_tp="person_id").aggregate(_at=edge)
+    at = touches.join(at, (touches.person_id == at._tp) & (touches.event_time == at._at))
+    return at.group_by("person_id").aggregate(_utm=at.utm_source.min())
 
 
 # --------------------------------------------------------------------------------------------
@@ -884,7 +899,8 @@ def funnel(
         rules in the module docstring). None for the default funnel (`DEFAULT_STEPS`, 30 days).
     breakdown
         None, a wide-table column (WIDE_BREAKDOWNS), "first_touch" (the channel of the
-        person's earliest UTM-tagged event), "last_touch" (the latest tagged event at or before
+        person's earliest UTM-tagged event; of several at that instant, the smallest
+        utm_source), "last_touch" (the latest tagged event at or before
         the sign-up; the latest of all for visitors who never signed up) or "step:<name>" (the
         channel of the event matched at that step). A touch channel is one per person for the
         whole period, so it can reflect what the person did later: a device that clicks a paid
