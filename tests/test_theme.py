@@ -114,3 +114,25 @@ def test_figures_are_shown_at_twice_the_density() -> None:
     assert FIGURE_DENSITY == 2
     assert 0 <= width - 2 * shown.width <= 1 and 0 <= height - 2 * shown.height <= 1  # odd pixels
     assert 2 * 4 * 100 * 0.8 < width <= 2 * 4 * 100  # about 2x the figure's 400 px (tight box)
+
+
+def test_a_page_without_figures_skips_the_look_and_a_chapter_applies_it() -> None:
+    """`gb.chapter(figures=False)` (the data-quality and next-campaign pages) imports neither
+    seaborn nor scipy, about 0.9 s of a kernel's start; a chapter opened as usual has the
+    look (seaborn's grid style, the CJK font first). Fresh interpreters: earlier tests' imports
+    would hide an import."""
+    import subprocess
+    import sys
+
+    def run(figures: bool) -> list[str]:
+        code = ("import sys, matplotlib; matplotlib.use('Agg'); import growthloop.book as gb; "
+                f"gb.chapter('00_data_quality', figures={figures}); "
+                "import matplotlib.pyplot as plt; "
+                "print('imported:' + ','.join(m for m in ('seaborn', 'scipy') if m in sys.modules)); "
+                "print(plt.rcParams['axes.grid'], plt.rcParams['font.sans-serif'][0])")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True, timeout=300)
+        return done.stdout.strip().splitlines()
+
+    assert run(False) == ["imported:", "False DejaVu Sans"]
+    assert run(True) == ["imported:seaborn,scipy", "True Noto Sans CJK SC"]

@@ -21,7 +21,8 @@ from pathlib import Path
 import growthloop.book as gb
 from growthloop import quality, summary
 
-ch = gb.chapter("00_data_quality", data, analysis_date, out_dir, min_cell_size, channel_map)
+ch = gb.chapter("00_data_quality", data, analysis_date, out_dir, min_cell_size, channel_map,
+                figures=False)
 
 # %% [markdown]
 # ## 每张表的行数账目

@@ -67,7 +67,8 @@ from growthloop import summary
 from growthloop.metrics import plan
 from growthloop.present.findings import plan as words
 
-ch = gb.chapter("07_next_campaign", data, analysis_date, out_dir, min_cell_size, channel_map)
+ch = gb.chapter("07_next_campaign", data, analysis_date, out_dir, min_cell_size, channel_map,
+                figures=False)
 folder = Path(chapters_dir) if chapters_dir else next(p for p in (ch.out_dir / "chapters", ch.out_dir) if p.is_dir())
 book = summary.collect(folder)
 choice = plan.audience_for([a.name for a in book.actions], book.get("funnel_stalled_card"),

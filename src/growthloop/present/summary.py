@@ -60,10 +60,10 @@ from docutils.nodes import make_id
 
 from growthloop import PROJECT_ROOT
 from growthloop.errors import NotAvailable
-from growthloop.present.findings.campaign_review import size_uncertain
+from growthloop.present.findings import size_uncertain
 from growthloop.present.glue import SKIP_PREFIX
 from growthloop.present.tables import cell_label
-from growthloop.present.theme import count, yuan
+from growthloop.present.units import count, yuan
 
 SUMMARY_STEM = "99_summary"
 T = TypeVar("T", str, Path)

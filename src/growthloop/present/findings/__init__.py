@@ -59,3 +59,27 @@ def pct(x: float, digits: int = 1) -> str:
     ('12.3%', '—', '50%')
     """
     return "—" if x is None or x != x else f"{x:.{digits}%}"
+
+
+def size_uncertain(uplift: float, ci_low: float) -> bool:
+    """A significant positive uplift whose interval's lower bound is under half of it: real,
+    but of uncertain size (chapter 6 and the summary say so with the same rule).
+
+    Parameters
+    ----------
+    uplift : float
+        The uplift.
+    ci_low : float
+        Its interval's lower bound.
+
+    Returns
+    -------
+    bool
+        True when `ci_low` < `uplift` / 2.
+
+    Examples
+    --------
+    >>> size_uncertain(0.0368, 0.0002), size_uncertain(0.05, 0.04)
+    (True, False)
+    """
+    return ci_low < uplift / 2

@@ -13,7 +13,7 @@ import math
 import pandas as pd
 
 from growthloop.metrics.campaign_review import breakdown_label, check_name
-from growthloop.present.findings import Count, pct, plain_count
+from growthloop.present.findings import Count, pct, plain_count, size_uncertain
 
 #: How the book names the pre-campaign measures a CUPED covariate may be.
 COVARIATE_LABELS: dict[str, str] = {
@@ -181,30 +181,6 @@ def funnel(head: dict, diagnosis: pd.DataFrame, n: Count = plain_count) -> tuple
         action += "在短链里带上 utm_campaign = 活动编号，或在名单的 clicked_at 列回传点击时间，下次才能看到点击这一步。"
     return finding, action
 
-
-
-def size_uncertain(uplift: float, ci_low: float) -> bool:
-    """A significant positive uplift whose interval's lower bound is under half of it: real,
-    but of uncertain size (chapter 6 and the summary say so with the same rule).
-
-    Parameters
-    ----------
-    uplift : float
-        The uplift.
-    ci_low : float
-        Its interval's lower bound.
-
-    Returns
-    -------
-    bool
-        True when `ci_low` < `uplift` / 2.
-
-    Examples
-    --------
-    >>> size_uncertain(0.0368, 0.0002), size_uncertain(0.05, 0.04)
-    (True, False)
-    """
-    return ci_low < uplift / 2
 
 
 def effect(head: dict, alpha: float, n: Count = plain_count) -> tuple[str, str]:
