@@ -824,3 +824,22 @@ def test_paths_are_computed_once_per_dataset_and_each_caller_gets_a_copy(tmp_pat
     assert again.counts.conversions.iloc[0] != 999 and again.time_decay
     other = at.attribution_paths(ds, max_touches=2)  # other parameters: computed
     assert calls and other is not again
+
+
+def test_utm_quality_counts_sources_from_the_landing_url_and_outside_the_map(tmp_path: Path):
+    """The hand dataset's 6 ad clicks (1 untagged; " BAIDU" and "Dsp" cleaned) and 4 more:
+    no source column, the landing URL's percent-encoded 微博 (from the URL; not counted as
+    cleaned, which compares the column as written; outside the channel map); a blank column,
+    the URL's "Baidu" (from the URL, in the map); "toutiao" with a URL saying dsp (the column
+    wins); "Weibo" (cleaned to weibo, outside the map). 10 touches: 1 untagged, 3 cleaned,
+    2 from the URL, 2 outside the map."""
+    url = "https://x.cn/p?utm_source={}&utm_medium=cpc"
+    extra = [
+        event("ad_click", "2025-04-01 09:00:00", anon="A6", landing_url=url.format("%E5%BE%AE%E5%8D%9A")),
+        event("ad_click", "2025-04-02 09:00:00", anon="A6", utm_source=" ", landing_url=url.format("Baidu")),
+        event("ad_click", "2025-04-03 09:00:00", anon="A6", utm_source="toutiao", landing_url=url.format("dsp")),
+        event("ad_click", "2025-04-04 09:00:00", anon="A6", utm_source="Weibo"),
+    ]
+    got = at.utm_quality(open_dataset(hand_dataset(tmp_path, extra_events=extra)))
+    assert got.touches.tolist() == [10, 1, 3, 2, 2]
+    assert got.share.tolist() == pytest.approx([1.0, 0.1, 0.3, 0.2, 0.2])
