@@ -27,7 +27,7 @@ from growthloop.marts.channels import (
     with_channel,
     with_utm,
 )
-from growthloop.marts.touches import raw_key
+from growthloop.marts.touches import with_utm_values
 from growthloop.marts.wide import user_wide
 from growthloop.metrics import attribution as at
 from growthloop.staging.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL, Channel
@@ -720,17 +720,26 @@ def test_demo_best_channel_has_lowest_cost_per_retained_investor():
     assert UNTAGGED_CHANNEL in set(m.channel)
 
 
-def test_raw_key_tells_every_tuple_apart():
-    # the key that carries a touch's raw UTM values through stitching: length-prefixed, so
-    # separators, digits and nulls inside the values cannot make two tuples share a key
-    tuples = [("ab", None, ""), ("a", "b", None), ("a:", "b", None), ("a", ":b", None),
-              ("1:a", None, None), (None, "1:a", None), ("-", None, None), (None, "-", None),
-              (None, None, None), ("", "", ""), ("中文", "x", "y"), ("中", "文x", "y")]
-    t = ibis.memtable(pd.DataFrame(tuples, columns=["a", "b", "c"]), schema={"a": "string", "b": "string", "c": "string"})
-    keys = t.select(k=raw_key(t.a, t.b, t.c)).to_pandas().k.tolist()
-    assert keys[0] == "2:ab-0:"          # by hand: "ab" -> 2:ab, null -> -, "" -> 0:
-    assert keys[10] == "2:中文1:x1:y"    # lengths in characters
-    assert len(set(keys)) == len(tuples)
+def test_each_touch_gets_the_normalised_values_of_what_it_wrote_once():
+    # the values as written are the join key ('' for none): a null and a blank both normalise
+    # to no value, a blank or null column falls back to the landing URL (field by field), and no
+    # row is doubled or lost
+    url = "https://x.cn/?utm_source=Baidu&utm_campaign=%E6%98%A5"
+    rows = [(None, None, None, None), ("", None, None, None), (" ", None, None, url),
+            ("Toutiao", "feed", None, None), ("toutiao", None, "feed", None),
+            ("toutiao", "feed", None, url), ("x", "", "", None), ("x", None, None, None)]
+    t = ibis.memtable(pd.DataFrame(rows, columns=["utm_source", "utm_medium", "utm_campaign",
+                                                  "landing_url"]).assign(n=range(len(rows))),
+                      schema={"utm_source": "string", "utm_medium": "string",
+                              "utm_campaign": "string", "landing_url": "string", "n": "int64"})
+    got = with_utm_values(t, DEFAULT_CHANNELS).order_by("n").to_pandas()
+    assert got.n.tolist() == list(range(len(rows)))
+    nothing = (None, None, None)
+    assert list(zip(got._source, got._medium, got._campaign, strict=True)) == [
+        nothing, nothing, ("baidu", None, "春"), ("toutiao", "feed", None), ("toutiao", None, "feed"),
+        ("toutiao", "feed", "春"), ("x", None, None), ("x", None, None)]
+    assert got._channel.tolist() == [UNTAGGED_CHANNEL, UNTAGGED_CHANNEL, "百度搜索", "信息流广告",
+                                     "信息流广告", "信息流广告", "x", "x"]
 
 
 def test_joined_and_substituted_channel_maps_agree_when_a_name_is_another_channels_alias():

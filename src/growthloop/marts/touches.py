@@ -72,11 +72,10 @@ def check_events(ds: Dataset, values: Any, param: str) -> tuple[EventSelector, .
 
 def utm_values(events: ibis.Table, channels: Sequence[Channel]) -> ibis.Table:
     """The distinct UTM values as written in `events` (columns _r0, _r1, _r2: source, medium,
-    campaign, see `raw_utm`), each with its `raw_key` (_key) and its normalised source,
-    medium, campaign and channel.
+    campaign, see `written_utm`), each with its normalised source, medium, campaign and channel.
 
-    A log has few distinct UTM values; normalising them here and joining the result back costs
-    far less than URL-decoding every row.
+    A log has few distinct UTM values; normalising them here and joining the result back
+    (`with_utm_values`) costs far less than URL-decoding every row.
 
     Parameters
     ----------
@@ -88,15 +87,13 @@ def utm_values(events: ibis.Table, channels: Sequence[Channel]) -> ibis.Table:
     Returns
     -------
     ibis.Table
-        One row per distinct (_r0, _r1, _r2), with _key, _channel, _source, _medium,
-        _campaign; not executed.
+        One row per distinct (_r0, _r1, _r2), with _channel, _source, _medium, _campaign;
+        not executed.
     """
-    vals = events.select(**{f"_r{i}": raw_utm(events, f) for i, f in enumerate(_KEY_FIELDS)})
-    vals = vals.distinct()
+    vals = events.select(**written_utm(events)).distinct()
     source = normalise_utm(vals._r0)
     return vals.select(
         "_r0", "_r1", "_r2",
-        _key=raw_key(vals._r0, vals._r1, vals._r2),
         _channel=channel_of(source, channels),
         _source=source,
         _medium=normalise_utm(vals._r1),
@@ -104,27 +101,45 @@ def utm_values(events: ibis.Table, channels: Sequence[Channel]) -> ibis.Table:
     )
 
 
-def raw_key(*values: ibis.StringValue) -> ibis.StringValue:
-    """Several nullable strings in one string that tells them apart: each as its length, ':'
-    and itself, or '-' when null (so no two different tuples share a key, whatever the
-    strings hold).
+def written_utm(events: ibis.Table) -> dict[str, ibis.StringValue]:
+    """The UTM source, medium and campaign as written (`raw_utm`), as _r0, _r1, _r2, with ''
+    for none: a join key on which every engine hashes, no tuple of values shares one with
+    another, and '' normalises as a null does (to no value, `normalise_utm`).
 
     Parameters
     ----------
-    *values : ibis.StringValue
-        The strings, at least one; their order is part of the key.
+    events : ibis.Table
+        Events with the UTM columns and, optionally, landing_url.
 
     Returns
     -------
-    ibis.StringValue
-        The key: ("ab", null, "") gives "2:ab-0:".
+    dict of str to ibis.StringValue
+        {"_r0": ..., "_r1": ..., "_r2": ...}; not executed.
     """
-    parts = [ibis.ifelse(v.isnull(), ibis.literal("-"),
-                         v.length().cast("string") + ibis.literal(":") + v) for v in values]
-    out = parts[0]
-    for part in parts[1:]:
-        out = out + part
-    return out
+    return {f"_r{i}": raw_utm(events, f).fill_null("") for i, f in enumerate(_KEY_FIELDS)}
+
+
+def with_utm_values(events: ibis.Table, channels: Sequence[Channel]) -> ibis.Table:
+    """`events` with the normalised UTM values and channel of each row (_channel, _source,
+    _medium, _campaign) from `utm_values`, joined on the values as written: one row out per row
+    in.
+
+    Parameters
+    ----------
+    events : ibis.Table
+        Events with the UTM columns and, optionally, landing_url.
+    channels : sequence of Channel
+        The dataset's channel map.
+
+    Returns
+    -------
+    ibis.Table
+        The columns of `events`, then _channel, _source, _medium, _campaign; not executed.
+    """
+    vals = utm_values(events, channels)
+    keyed = events.mutate(**{f"_k{i}": v for i, v in enumerate(written_utm(events).values())})
+    out = keyed.left_join(vals, [keyed[f"_k{i}"] == vals[f"_r{i}"] for i in range(3)])
+    return out.select(*events.columns, "_channel", "_source", "_medium", "_campaign")
 
 
 def build(ds: Dataset, touch_events: Sequence[EventSelector] = (),
@@ -149,9 +164,7 @@ def build(ds: Dataset, touch_events: Sequence[EventSelector] = (),
     touch_events = tuple(touch_events) or selectors(TOUCH_EVENTS, "touch_events")
     pe = person_events(ds)
     ev = pe.filter(matches(pe, [*touch_events, *direct_events]))
-    vals = utm_values(ev, ds.config.channels)
-    keyed = ev.mutate(_k=raw_key(*[raw_utm(ev, f) for f in _KEY_FIELDS]))
-    out = keyed.left_join(vals, keyed._k == vals._key)
+    out = with_utm_values(ev, ds.config.channels)
     channel = out._channel
     if direct_events:
         channel = ibis.ifelse(
