@@ -377,10 +377,7 @@ def utm_quality(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> pd.DataFrame:
         "n", raw=written._raw, blank=written._raw.strip().nullif("").isnull(),
         source=normalise_utm(written._written),
     ).to_pyarrow().to_pylist()
-    known = set()
-    for ch in ds.config.channels:
-        known.update(ch.sources)
-        known.add(ch.name.lower())
+    known = set(channel_mapping(ds.config.channels))  # every source a channel claims
     tagged = [v for v in values if v["source"] is not None]
     res = {
         "total": sum(v["n"] for v in values),

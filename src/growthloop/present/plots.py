@@ -24,7 +24,8 @@ from matplotlib.patches import Rectangle
 
 from growthloop.metrics.campaign_review import breakdown_label
 from growthloop.present.tables import MIN_CELL_SIZE, cell_label, is_small
-from growthloop.present.theme import channel_palette, segment_palette, yuan
+from growthloop.present.theme import channel_palette, segment_palette
+from growthloop.present.units import yuan
 
 __all__ = [
     "NO_COSTS", "binned_count_panels", "campaign_funnel_bars", "ci_errorbars", "cohort_heatmaps",

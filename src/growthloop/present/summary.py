@@ -185,7 +185,7 @@ class Action:
 
     @property
     def value_text(self) -> str:
-        """The expected revenue in yuan (`theme.yuan`), else the ceiling ("至多 …"), else —."""
+        """The expected revenue in yuan (`units.yuan`), else the ceiling ("至多 …"), else —."""
         if self.expected_yuan is not None:
             return yuan(self.expected_yuan)
         if self.ceiling_yuan is not None:
@@ -775,7 +775,7 @@ def fmt(value: Any, spec: str) -> str:
     value : Any
         The glued value.
     spec : str
-        A str.format spec (".1%"), "yuan" (`theme.yuan`), "count" (`theme.count`), "pp"
+        A str.format spec (".1%"), "yuan" (`units.yuan`), "count" (`units.count`), "pp"
         (percentage points, `points`), or "" for the value as it is.
 
     Returns

@@ -16,7 +16,7 @@ import matplotlib.pyplot as plt
 import seaborn as sns
 from matplotlib import font_manager
 
-from growthloop.present.units import count, yuan, yuan_text  # noqa: F401 (the chapters' names)
+from growthloop.present.units import count, yuan, yuan_text  # noqa: F401 (chapters: theme.yuan_text)
 from growthloop.staging.contract import DEFAULT_CHANNELS, DIRECT_CHANNEL, UNTAGGED_CHANNEL
 
 FONT_FILE = "NotoSansCJKsc-Regular.otf"

@@ -2,7 +2,7 @@
 
 The metric module computes the numbers and says in ``*_why_not`` why a comparison is missing;
 this module words them for a reader: "2026 年 5 月新注册 1,234 人，环比 +12.3%，同比 -4.0%". It
-lives in the presentation layer because it uses the book's number formats (`theme.yuan`,
+lives in the presentation layer because it uses the book's number formats (`units.yuan`,
 `plain_count`), which the metrics layer may not import.
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from growthloop.metrics.period import HeadlineChanges, PeriodChange, said_once
 from growthloop.present.findings import plain_count
-from growthloop.present.theme import yuan
+from growthloop.present.units import yuan
 
 #: A change whose percentage rounds to 0.0% is worded as 持平 (flat), not "+0.0%" or "-0.0%".
 FLAT = 0.0005
@@ -97,7 +97,7 @@ def change_text(c: PeriodChange, what: str = "", fmt: Callable[[float], str] | N
     what : str, default ""
         What is counted, written right after the period (新注册, 首投用户, 投资额).
     fmt : callable, optional
-        Formats the value. Default: `theme.yuan` for a sum (money: 1.2万元), `plain_count`
+        Formats the value. Default: `units.yuan` for a sum (money: 1.2万元), `plain_count`
         (1,234) for counts; a chapter passes ``ch.cell_label`` for counts of people, so a small
         count reads "<10" as in its tables.
     unit : str, optional

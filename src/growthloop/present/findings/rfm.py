@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from growthloop.present.findings import Count, pct, plain_count
-from growthloop.present.theme import yuan
+from growthloop.present.units import yuan
 
 #: Mean M at least this many times the median: the money has a long tail.
 LONG_TAIL = 2.0
