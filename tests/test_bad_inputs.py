@@ -252,6 +252,28 @@ def test_null_tokens_are_missing_values_not_bad_rows(tmp_path: Path) -> None:
     assert rows_used(ds, "users") == 14
 
 
+def test_trimming_tests_the_ends_first_and_trims_as_strip_does() -> None:
+    """DuckDB trims only values whose first or last code point is at or below a space; every
+    value comes out as Python's strip of space, tab, newline, carriage return, vertical tab and
+    form feed (Ibis' strip on DuckDB) makes it: a prepended Arabic sign before a trailing space
+    (one grapheme, so a test of the last grapheme would miss it), a combining accent at the end,
+    an ideographic space (not trimmed), blanks."""
+    import ibis
+
+    from growthloop.engine import connect_duckdb
+    from growthloop.staging.loader import _trimmed
+
+    values = [None, "", " ", "\t\n", "a", " a", "a ", "\ta\n", " 中文\n", "中文", "a\u0600 ",
+              "e\u0301", "e\u0301 ", "x\r", "\x0bx\x0c", "a b", "\u3000a"]
+    con = connect_duckdb()
+    t = ibis.memtable({"i": list(range(len(values))), "v": values})
+    got = con.execute(t.select("i", trimmed=_trimmed(t.v)).order_by("i")).trimmed.tolist()
+    expected = [None if v is None else v.strip(" \t\n\r\v\f") for v in values]
+    assert got == expected
+    assert got[10] == "a\u0600" and got[13] == "x" and got[16] == "\u3000a"
+    con.disconnect()
+
+
 def test_absurd_amount_cap_is_a_parameter(tmp_path: Path) -> None:
     """Absurd = above max_amount yuan (default 10,000,000); the cap can be set per load."""
     folder = build(tmp_path / "d", full=False, transactions=[txn("T10", "U1", "2025-02-01 10:00:00", 60_000.0)])
