@@ -19,7 +19,7 @@ from growthloop.errors import DataError
 from growthloop.marts import stored_marts
 from growthloop.marts.identity import person_events
 from growthloop.marts.investments import investments
-from growthloop.marts.touches import TOUCH_EVENTS, touches
+from growthloop.marts.touches import TOUCH_EVENTS, signup_keys, touches
 from growthloop.marts.wide import user_wide
 from growthloop.run import runner
 from growthloop.staging.loader import open_dataset
@@ -61,6 +61,12 @@ def test_store_holds_what_a_fresh_load_gives(tiny: Path, tmp_path: Path) -> None
     for events, stored in ((TOUCH_EVENTS, True), (("ad_click",), False)):
         assert (CATALOG in ibis.to_sql(touches(shared, events))) is stored
         pd.testing.assert_frame_equal(_frame(touches(shared, events)), _frame(touches(fresh, events)))
+        # so are the sign-up keys: chapter 3's monitoring table and weekly trend read them
+        sql = ibis.to_sql(signup_keys(shared, events))
+        assert "gl_signup_keys" in sql  # a kept table, not the query again
+        assert (CATALOG in sql) is stored
+        pd.testing.assert_frame_equal(_frame(signup_keys(shared, events)),
+                                      _frame(signup_keys(fresh, events)))
 
 
 def test_a_load_in_a_child_process_raises_its_data_error_here(tiny: Path, tmp_path: Path) -> None:

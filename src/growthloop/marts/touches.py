@@ -264,8 +264,18 @@ def signup_keys(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> ibis.Table:
     Returns
     -------
     ibis.Table
-        user_id, channel, source, medium, campaign; one row per user; not executed.
+        user_id, channel, source, medium, campaign; one row per user, kept in the engine (a
+        run's store keeps the default touch events' table: the wide table's sign-up channel
+        builds it in the load, and chapter 3's monitoring table and weekly trend read it).
     """
+    touch = check_events(ds, touch_events, "touch_events")
+    mapping = sorted(channel_mapping(ds.config.channels).items())
+    key = f"signup_keys:{[s.key for s in touch]!r}:{mapping!r}"
+    return ds.keep(key, lambda: _signup_keys(ds, touch))
+
+
+def _signup_keys(ds: Dataset, touch_events: Any) -> ibis.Table:
+    """`signup_keys`, not kept."""
     end = ds.period_end
     users = ds.users.filter(ds.users.registered_at < end)
     users = users.mutate(
