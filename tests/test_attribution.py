@@ -425,6 +425,29 @@ def test_sign_up_channel_and_installs_use_the_monitor_touches_and_break_ties(tmp
                                         UNTAGGED_CHANNEL: 2}
 
 
+def test_an_install_goes_to_the_last_touch_up_to_it_on_its_device(tmp_path):
+    # three more devices that never sign up (worked out by hand; the hand dataset's own: A1's
+    # install after Baidu, A2's after an untagged click):
+    # A7 clicks toutiao, installs in the same second (the touch counts: 信息流广告), clicks
+    #    dsp the next day and installs again a day later (DSP);
+    # A8 installs without any touch (未标记);
+    # A9 clicks baidu and installs twice in one second (two rows that differ in utm_term):
+    #    both installs are 百度搜索's
+    extra = [
+        event("ad_click", "2025-04-01 09:00:00", anon="A7", utm_source="toutiao"),
+        event("app_install", "2025-04-01 09:00:00", anon="A7"),
+        event("ad_click", "2025-04-02 09:00:00", anon="A7", utm_source="dsp"),
+        event("app_install", "2025-04-03 09:00:00", anon="A7"),
+        event("app_install", "2025-04-05 09:00:00", anon="A8"),
+        event("ad_click", "2025-04-06 09:00:00", anon="A9", utm_source="baidu"),
+        event("app_install", "2025-04-07 09:00:00", anon="A9", utm_term="a"),
+        event("app_install", "2025-04-07 09:00:00", anon="A9", utm_term="b"),
+    ]
+    ds = open_dataset(hand_dataset(tmp_path, extra_events=extra))
+    m = at.channel_monitor(ds, total=False).set_index("channel")
+    assert m.installs.to_dict() == {"DSP": 1, "百度搜索": 3, "信息流广告": 1, UNTAGGED_CHANNEL: 2}
+
+
 def test_paths_without_an_ordered_string_aggregate_are_the_same(tmp_path, monkeypatch):
     # a backend that cannot compile group_concat(order_by=...) (PySpark) builds the path from
     # one column per step: the same strings, checked here on DuckDB by refusing the aggregate
