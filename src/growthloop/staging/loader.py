@@ -925,6 +925,7 @@ class _Loader:
         self.files: set[str] = {"dataset.yml"}
         self._has_status = True  # transactions: whether the status column holds any value
         self.scratch: Path | None = None
+        self._event_names: dict[str, tuple[int, dt.date, dt.date]] = {}  # name: events, days
 
     def _scratch(self) -> Path:
         """The load's private folder for transcoded copies (0700; removed when the load ends)."""
@@ -946,8 +947,8 @@ class _Loader:
         self.report.ignored_files = _other_files(self.folder, self.files)
         if self.analysis_date is None:
             # rows after today are already set aside, so a typo year cannot move the book
-            last = self.clean["events"].event_time.max().to_pyarrow().as_py()
-            self.analysis_date = last.date() if last else self.today
+            days = [last for _, _, last in self._event_names.values()]
+            self.analysis_date = max(days) if days else self.today
         self._check_analysis_date()
         self._count_after_analysis_date()
         self._count_event_names()
@@ -963,15 +964,20 @@ class _Loader:
                             hint=f"the first sign-up is on {first.date()}; choose an analysis_date "
                                  "on or after it (dataset.yml or the run's parameter)")
 
+    def _add_event_name(self, name: str, events: int, first: dt.date, last: dt.date) -> None:
+        """Count clean events of one name (several rows: the same name with and without a
+        note), with their first and last day."""
+        seen = self._event_names.get(name)
+        if seen:
+            events, first, last = seen[0] + events, min(seen[1], first), max(seen[2], last)
+        self._event_names[name] = (events, first, last)
+
     def _count_event_names(self) -> None:
-        """Every event name with its count and first and last day (one pass over the events)."""
-        ev = self.clean["events"]
-        rows = ev.group_by("event_name").aggregate(
-            events=_.count(), first_day=_.event_time.min().date(), last_day=_.event_time.max().date(),
-        ).order_by("event_name").to_pyarrow().to_pylist()
+        """Every event name with its count and first and last day, counted in the events' pass
+        for the rows per reason (`_check_table`): no pass of its own over the clean events."""
         self.report.event_names = [
-            {"name": r["event_name"], "events": int(r["events"]), "first_day": str(r["first_day"]),
-             "last_day": str(r["last_day"])} for r in rows]
+            {"name": name, "events": events, "first_day": str(first), "last_day": str(last)}
+            for name, (events, first, last) in sorted(self._event_names.items())]
 
     def _count_after_analysis_date(self) -> None:
         """Rows kept but dated after the analysis date: no chapter uses them; count them."""
@@ -1233,11 +1239,17 @@ class _Loader:
         # one pass: rows per reason (and note); not kept, the clean table is written from the
         # parsed rows too (evaluating the rules again costs less than keeping every row tagged)
         counts: dict[str | None, int] = {}
-        for row in tagged.group_by(["_reason", "_note"]).aggregate(n=_.count()).to_pyarrow().to_pylist():
+        keys, days = ["_reason", "_note"], {}
+        if spec.name == "events":  # and per event name in the same pass (`_count_event_names`)
+            keys.append("event_name")
+            days = {"_first": tagged.event_time.min().date(), "_last": tagged.event_time.max().date()}
+        for row in tagged.group_by(keys).aggregate(n=_.count(), **days).to_pyarrow().to_pylist():
             counts[row["_reason"]] = counts.get(row["_reason"], 0) + int(row["n"])
             if row["_reason"] is None and row["_note"] is not None:
                 self.report.notes.append(QualityRow(spec.name, row["_note"], int(row["n"]),
                                                     severity="kept"))
+            if days and row["_reason"] is None:
+                self._add_event_name(row["event_name"], int(row["n"]), row["_first"], row["_last"])
         self.report.notes.sort(key=lambda r: (r.table, r.rule))
         n_clean = counts.pop(None, 0)
         n_base = n_clean + sum(counts.values())
