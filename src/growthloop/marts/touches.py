@@ -200,10 +200,15 @@ def touches(ds: Dataset, touch_events: Any = TOUCH_EVENTS, direct_events: Any = 
     direct = check_events(ds, direct_events, "direct_events")
     if not touch:
         raise ValueError("touch_events: name at least one event, e.g. ['ad_click', 'link_click']")
-    mapping = sorted(channel_mapping(ds.config.channels).items())
     keys = ([s.key for s in touch], [s.key for s in direct])
-    key = f"touches:{keys!r}:{mapping!r}"
-    return ds.keep(key, lambda: build(ds, touch, direct))
+    return ds.keep(_kept_key(ds, "touches", keys), lambda: build(ds, touch, direct))
+
+
+def _kept_key(ds: Dataset, name: str, events: Any) -> str:
+    """The key a table kept from touches goes by: its name, the events' keys and the channel
+    map (a run's store finds the default touch events' tables under it)."""
+    mapping = sorted(channel_mapping(ds.config.channels).items())
+    return f"{name}:{events!r}:{mapping!r}"
 
 
 def pack_keys(t: ibis.Table) -> ibis.StringValue:
@@ -269,8 +274,7 @@ def signup_keys(ds: Dataset, touch_events: Any = TOUCH_EVENTS) -> ibis.Table:
         builds it in the load, and chapter 3's monitoring table and weekly trend read it).
     """
     touch = check_events(ds, touch_events, "touch_events")
-    mapping = sorted(channel_mapping(ds.config.channels).items())
-    key = f"signup_keys:{[s.key for s in touch]!r}:{mapping!r}"
+    key = _kept_key(ds, "signup_keys", [s.key for s in touch])
     return ds.keep(key, lambda: _signup_keys(ds, touch))
 
 
