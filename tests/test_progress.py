@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
-from growthloop.run.progress import RunReporter, duration, previous_timings
+from growthloop.run.progress import RunReporter, duration, previous_timings, timings_on_same_data
 
 
 def _run(campaign: Path, name: str, timings: object | None) -> None:
@@ -36,6 +37,33 @@ def test_previous_timings_prefers_the_newest_complete_run(tmp_path: Path) -> Non
     assert previous_timings(only_failed) == ("20260103-000000-failed", {"load": 99.0})
 
 
+def _run_on(runs: Path, campaign: str, name: str, data: Path | str, timings: object | None) -> None:
+    _run(runs / campaign, name, timings)
+    (runs / campaign / name / "campaign.yml").write_text(yaml.safe_dump({"name": campaign, "data": str(data)}))
+
+
+def test_a_first_run_takes_its_timings_from_another_campaign_on_the_same_data(tmp_path: Path) -> None:
+    runs, data, other = tmp_path / "runs", tmp_path / "data", tmp_path / "other_data"
+    data.mkdir()
+    assert timings_on_same_data(runs, data) == (None, {})
+    _run_on(runs, "a", "20260101-000000", data, {"load": 10})
+    _run_on(runs, "b", "20260103-000000", other, {"load": 30})  # newer, other data
+    _run_on(runs, "b", "20260102-000000-failed", data, {"load": 20})  # newer, but failed
+    _run_on(runs, "c", "20260104-000000", tmp_path / "x" / ".." / "data", {"load": 40})  # same folder
+    _run_on(runs, "me", "20260105-000000", data, {"load": 50})  # the campaign's own run
+    (runs / "d" / "20260106-000000").mkdir(parents=True)  # no campaign.yml: not read
+    _run_on(runs, "e", "20260107-000000", data, {"load": 70})  # after the current run
+    assert timings_on_same_data(runs, data, before="20260107-000000", campaign="me") == (
+        "c/20260104-000000", {"load": 40.0})
+    assert timings_on_same_data(runs, data, before="20260104-000000", campaign="me") == (
+        "a/20260101-000000", {"load": 10.0})
+    assert timings_on_same_data(runs, data, before="20260101-000000") == (None, {})
+    # only a failed run on the data before the current one: its finished steps
+    assert timings_on_same_data(runs, data, before="20260103-000000", campaign="a") == (
+        "b/20260102-000000-failed", {"load": 20.0})
+    assert timings_on_same_data(runs, other, campaign="b") == (None, {})
+
+
 def test_reporter_logs_each_step_and_keeps_finished_timings(tmp_path: Path) -> None:
     said: list[str] = []
     shown: list[tuple] = []
@@ -56,7 +84,7 @@ def test_reporter_logs_each_step_and_keeps_finished_timings(tmp_path: Path) -> N
     log = (tmp_path / "run.log").read_text(encoding="utf-8").splitlines()
     assert log[0].endswith("start load (estimate 12.0 s, from run 20260101-000000)")
     assert log[1].split(" ", 1)[1].startswith("done load in ")
-    assert log[2].endswith("start 02_funnel (no estimate: no earlier run of this campaign did it)")
+    assert log[2].endswith("start 02_funnel (no estimate: no earlier run of this campaign or on its data did it)")
     assert log[3].split(" ", 1)[1].startswith("failed 02_funnel after ")
     assert said[0] == "loading" and said[1].endswith("(last run 12.0 s)")
     # with a display, the steps are shown there and not also printed

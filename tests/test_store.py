@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import ibis
 import pandas as pd
 import pytest
+import yaml
 from conftest import campaign_file, stub_chapters
 
 from growthloop import book as gb
@@ -26,6 +28,7 @@ from growthloop.staging.loader import open_dataset
 from growthloop.staging.store import (
     CATALOG,
     KERNELS_ENV,
+    SPILL_ENV,
     STORE_ENV,
     open_from_environment,
     open_store,
@@ -190,6 +193,36 @@ def test_runner_loads_once_and_removes_the_store(tiny: Path, tmp_path: Path,
     assert not (run / runner.STORE_DIR).exists()
 
 
+def test_chapters_spill_into_the_runs_own_folder_which_goes_with_the_run(
+        tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tiny / "dataset.yml"
+    before = config.read_text(encoding="utf-8") if config.exists() else ""
+    spill_root = tmp_path / "spill"
+    config.write_text(before + f"\nengine:\n  temp_directory: {spill_root}\n", encoding="utf-8")
+    seen: list[tuple[str, str, str]] = []
+
+    def execute(source: str, out: str, parameters: dict, **kwargs) -> None:
+        ds = open_from_environment(parameters["data"], None)
+        setting = ds.con.raw_sql("SELECT current_setting('temp_directory')").fetchone()[0]
+        # what a killed kernel's DuckDB leaves behind: its spill file
+        (Path(os.environ[SPILL_ENV]) / f"{Path(source).stem}.tmp").write_bytes(b"rows")
+        seen.append((setting, os.environ[SPILL_ENV], kwargs["shutdown_kernel"]))
+        shutil.copy(source, out)
+
+    stub_chapters(monkeypatch, execute)
+    campaign = campaign_file(tmp_path, tiny, ["00", "01"])
+    run = runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
+                              progress=lambda _: None)
+    folders = {folder for _setting, folder, _stop in seen}
+    assert len(seen) == 3 and len(folders) == 1
+    (folder,) = folders
+    assert Path(folder).parent == spill_root and run.name in Path(folder).name
+    # each chapter's connection spills there; its kernel is stopped at once (DuckDB)
+    assert {(setting, stop) for setting, _folder, stop in seen} == {(folder, "immediate")}
+    assert SPILL_ENV not in os.environ
+    assert list(spill_root.iterdir()) == []  # the run's folder and what the kernels left: gone
+
+
 def test_chapters_running_at_once_share_the_memory_limit(tiny: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     config = tiny / "dataset.yml"
@@ -268,6 +301,35 @@ def test_runner_runs_independent_chapters_side_by_side_and_readers_after(
     assert [s for s, _ in finished][3:] == ["07_next_campaign", "00_data_quality", "99_summary"]
     with pytest.raises(runner.RunError, match="jobs: 0 is not a number"):
         runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs", jobs=0)
+
+
+def test_a_campaigns_first_run_orders_its_chapters_by_another_campaigns_run_on_its_data(
+        tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[str] = []
+
+    def execute(source: str, out: str, parameters: dict, **kwargs) -> None:
+        started.append(Path(source).stem)
+        shutil.copy(source, out)
+
+    stub_chapters(monkeypatch, execute)
+    runs = tmp_path / "runs"
+    earlier = runs / "other" / "20000101-000000"  # another campaign's run on the same data
+    (earlier / "logs").mkdir(parents=True)
+    (earlier / "campaign.yml").write_text(yaml.safe_dump({"name": "other", "data": str(tiny)}))
+    (earlier / "logs" / "timings.json").write_text(json.dumps(
+        {"01_user_profiling": 1.0, "02_funnel": 5.0, "04_rfm": 3.0}))
+    campaign = campaign_file(tmp_path, tiny, ["01", "02", "04"])
+    run = runner.run_campaign(runner.load_campaign(campaign), runs_dir=runs,
+                              progress=lambda _: None, jobs=1)
+    assert started[:3] == ["02_funnel", "04_rfm", "01_user_profiling"]  # longest first
+    log = (run / "logs" / "run.log").read_text(encoding="utf-8")
+    assert "start 02_funnel (estimate 5.0 s, from run other/20000101-000000)" in log
+    # its second run goes by its own first run (the file's order: the stubs take no time)
+    started.clear()
+    second = runner.run_campaign(runner.load_campaign(campaign), runs_dir=runs,
+                                 progress=lambda _: None, jobs=1)
+    log = (second / "logs" / "run.log").read_text(encoding="utf-8")
+    assert f"from run {run.name})" in log and "other/" not in log
 
 
 def test_a_failing_chapter_among_those_running_at_once_stops_the_run(

@@ -1,6 +1,6 @@
 """How a run reports its progress: a line per step in the run's log, and in the terminal a bar
 per step with its elapsed time against an estimate taken from the previous run of the same
-campaign.
+campaign (on its first run, from the newest run of another campaign on the same data).
 
 A run's steps are the load, each chapter and the book build. Each finished step's seconds go to
 the run's ``logs/timings.json`` as soon as it ends (a failed run keeps the steps it finished);
@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
+
+import yaml
 
 TIMINGS_FILE = "timings.json"
 LOG_FILE = "run.log"
@@ -71,19 +73,71 @@ def previous_timings(campaign_dir: Path, before: str | None = None) -> tuple[str
     """
     if not campaign_dir.is_dir():
         return None, {}
-    runs = sorted((p for p in campaign_dir.iterdir()
-                   if p.is_dir() and not p.name.startswith(".")
-                   and (before is None or p.name < before)),
-                  key=lambda p: (not p.name.endswith("-failed"), p.name), reverse=True)
-    for run in runs:
+    found = _newest_timings(_runs(campaign_dir, before))
+    return (found[0].name, found[1]) if found else (None, {})
+
+
+def timings_on_same_data(runs_dir: Path, data: Path, before: str | None = None,
+                         campaign: str | None = None) -> tuple[str | None, dict[str, float]]:
+    """The step timings of the newest earlier run of another campaign on the same data folder.
+
+    A campaign's first run has no run of its own to go by; a run of another campaign on the
+    same data took about as long per chapter, and its times order the chapters (the longest
+    first) and fill the progress bars.
+
+    Parameters
+    ----------
+    runs_dir : Path
+        The folder of every campaign's runs (``runs/``).
+    data : Path
+        The dataset folder of the current run.
+    before : str, optional
+        Only runs whose folder name (their start time) sorts before this one.
+    campaign : str, optional
+        The current campaign, whose own runs are not looked at (`previous_timings` does that).
+
+    Returns
+    -------
+    tuple of (str or None, dict)
+        ``<campaign>/<run>`` and its seconds per step; (None, {}) when no such run has them.
+        A complete run is preferred to a failed one.
+    """
+    if not runs_dir.is_dir():
+        return None, {}
+    target = Path(data).resolve()
+    runs = [run for folder in sorted(runs_dir.iterdir())
+            if folder.is_dir() and folder.name != campaign and not folder.name.startswith(".")
+            for run in _runs(folder, before) if _data_of(run) == target]
+    found = _newest_timings(runs)
+    return (f"{found[0].parent.name}/{found[0].name}", found[1]) if found else (None, {})
+
+
+def _runs(campaign_dir: Path, before: str | None) -> list[Path]:
+    """A campaign's run folders before `before`, not the run in progress (a dot folder)."""
+    return [p for p in campaign_dir.iterdir()
+            if p.is_dir() and not p.name.startswith(".") and (before is None or p.name < before)]
+
+
+def _data_of(run: Path) -> Path | None:
+    """The dataset folder a run read (its campaign.yml), None when it cannot be read."""
+    try:
+        recorded = yaml.safe_load((run / "campaign.yml").read_text(encoding="utf-8"))
+        return Path(recorded["data"]).resolve()
+    except (OSError, ValueError, TypeError, KeyError, yaml.YAMLError):
+        return None
+
+
+def _newest_timings(runs: list[Path]) -> tuple[Path, dict[str, float]] | None:
+    """The newest run with readable timings (a complete one before a failed one)."""
+    for run in sorted(runs, key=lambda p: (not p.name.endswith("-failed"), p.name), reverse=True):
         try:
             timings = json.loads((run / "logs" / TIMINGS_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
         if isinstance(timings, dict):
-            return run.name, {str(k): float(v) for k, v in timings.items()
-                              if isinstance(v, int | float) and not isinstance(v, bool)}
-    return None, {}
+            return run, {str(k): float(v) for k, v in timings.items()
+                         if isinstance(v, int | float) and not isinstance(v, bool)}
+    return None
 
 
 def duration(seconds: float) -> str:
@@ -179,7 +233,8 @@ class RunReporter:
         """
         estimate = self.estimates.get(key)
         if estimate is None:
-            self.log(f"start {key} (no estimate: no earlier run of this campaign did it)")
+            self.log(f"start {key} (no estimate: no earlier run of this campaign or on its data "
+                     "did it)")
         else:
             self.log(f"start {key} (estimate {duration(estimate)}, from run {self.source})")
         if self.display is None:
@@ -208,4 +263,5 @@ class RunReporter:
                 self.log(f"failed {key} after {duration(seconds)}")
 
 
-__all__ = ["LOG_FILE", "TIMINGS_FILE", "RunReporter", "StepDisplay", "duration", "previous_timings"]
+__all__ = ["LOG_FILE", "TIMINGS_FILE", "RunReporter", "StepDisplay", "duration", "previous_timings",
+           "timings_on_same_data"]

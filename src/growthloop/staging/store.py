@@ -56,6 +56,10 @@ PERSON_EVENTS = "person_events"
 #: How many chapters the run executes at once: each chapter's DuckDB gets the dataset's
 #: memory limit divided by it (the runner sets it beside STORE_ENV).
 KERNELS_ENV = "GROWTHLOOP_KERNELS"
+#: Where the chapters' DuckDB spills during a run: a folder of the run's own under the
+#: dataset's temp_directory (the runner sets it beside STORE_ENV and removes it after the
+#: chapters, whose kernels it stops without waiting for them to clean up).
+SPILL_ENV = "GROWTHLOOP_SPILL"
 CATALOG = "gl_store"  # the name the store is attached under in a chapter's connection
 MART_PREFIX = "mart_"  # a stored mart's Parquet folder in a Spark store, beside the tables'
 
@@ -293,7 +297,8 @@ def _report(raw: dict) -> QualityReport:
 def open_store(store: str | Path, data: str | Path,
                analysis_date: dt.date | str | None = None,
                channel_map: dict[str, str] | None = None,
-               changed_is_error: bool = False, share: int = 1) -> Dataset | None:
+               changed_is_error: bool = False, share: int = 1,
+               temp_directory: str | None = None) -> Dataset | None:
     """Open the dataset from a store made for this folder, analysis date and channel map.
 
     The store is attached read-only to a new in-memory DuckDB connection with the dataset's
@@ -317,6 +322,9 @@ def open_store(store: str | Path, data: str | Path,
     share : int, default 1
         How many chapters run at once: the connection's memory limit is the dataset's divided
         by it.
+    temp_directory : str, optional
+        Where the connection spills instead of the dataset's engine.temp_directory (the run's
+        own folder, SPILL_ENV).
 
     Returns
     -------
@@ -353,6 +361,8 @@ def open_store(store: str | Path, data: str | Path,
     if config.engine.backend == "pyspark":
         return _open_spark_store(store, folder, config, meta)
     config.engine.memory_limit //= max(1, share)
+    if temp_directory:
+        config.engine.temp_directory = temp_directory
     con = connect_duckdb(config.timezone, **config.engine.duckdb_settings())
     con.raw_sql(f"ATTACH {_sql_text(str(store.resolve()))} AS {CATALOG} (READ_ONLY)")
     tables = {name: con.table(f"gl_{name}", database=(CATALOG, "main"))
@@ -405,4 +415,5 @@ def open_from_environment(data: str | Path, analysis_date: dt.date | str | None,
         return None
     share = os.environ.get(KERNELS_ENV, "1")
     return open_store(store, data, analysis_date, channel_map, changed_is_error=True,
-                      share=int(share) if share.isdigit() else 1)
+                      share=int(share) if share.isdigit() else 1,
+                      temp_directory=os.environ.get(SPILL_ENV) or None)
