@@ -362,6 +362,9 @@ def test_schedule_starts_the_longest_chapters_first_and_keeps_readers_last() -> 
     # 03 has no earlier time: it may be the longest, so it starts first; then 18 s, then 12 s
     assert [p.stem for p in independent] == ["03_channel_attribution", "02_funnel", "01_user_profiling"]
     assert [p.stem for p in readers] == ["07_next_campaign", "00_data_quality", "99_summary"]
+    # no earlier run: the usual order of cost, not the file's
+    independent, _ = runner.schedule(runner.chapter_paths(["01", "02", "03", "04", "05", "06"]), {})
+    assert [p.stem[:2] for p in independent] == ["03", "02", "06", "05", "01", "04"]
 
 
 def test_default_jobs_are_two_on_duckdb_and_one_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
