@@ -724,8 +724,9 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
     """Execute the chapters, `jobs` at a time (`schedule`), then the readers one by one.
 
     With `stop_at_once` (DuckDB) each chapter's kernel is killed as soon as its last cell
-    ends instead of being asked to shut down: the polite shutdown (the interpreter freeing
-    every table and figure) took 0.7 s of each chapter, on the run's critical path. Spark's
+    ends instead of being asked to shut down: the polite shutdown (an interrupt, a shutdown
+    request, a wait for the process to end) took 0.7 s of each chapter, on the run's
+    critical path. Spark's
     and PostgreSQL's kernels are asked, so their sessions close.
 
     Before each chapter, check that the dataset's files are those the run loaded (`loaded`,
