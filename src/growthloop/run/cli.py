@@ -260,7 +260,8 @@ class StepBars:
         label : str
             The step as shown ("[2/8] 02_funnel").
         estimate : float or None
-            The seconds the step took in the previous run of the campaign.
+            The seconds the step took in the previous run of the campaign (on its first run,
+            in the newest run of another campaign on the same data).
         """
         import threading
         import time

@@ -40,7 +40,8 @@ class StepDisplay(Protocol):
         label : str
             The step as shown.
         estimate : float or None
-            The seconds it took in the previous run, None when unknown.
+            The seconds it took in the previous run (`previous_timings`, else
+            `timings_on_same_data`), None when unknown.
         """
 
     def stop(self, key: str, seconds: float) -> None:
@@ -170,7 +171,8 @@ class RunReporter:
     logs : Path
         The run's logs folder; ``run.log`` and ``timings.json`` are written there.
     estimates : dict
-        Seconds per step from the previous run (`previous_timings`).
+        Seconds per step from the previous run (`previous_timings`, else
+        `timings_on_same_data`).
     source : str, optional
         That run's name, named in the log beside each estimate.
     say : callable
