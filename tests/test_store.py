@@ -384,7 +384,7 @@ def test_ctrl_c_while_chapters_run_side_by_side_stops_their_kernels(
     def execute(source: str, out: str, parameters: dict, **kwargs) -> None:
         stem = Path(source).stem
         started.append(stem)
-        if stem == "01_user_profiling":
+        if len(started) == 1:  # the first chapter to start, whatever the order
             raise KeyboardInterrupt  # as if pressed while the chapters ran
         time.sleep(0.5)
         shutil.copy(source, out)
