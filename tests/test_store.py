@@ -30,6 +30,7 @@ from growthloop.staging.store import (
     KERNELS_ENV,
     SPILL_ENV,
     STORE_ENV,
+    kernel_memory_limit,
     open_from_environment,
     open_store,
     prepare_store,
@@ -238,7 +239,23 @@ def test_chapters_running_at_once_share_the_memory_limit(tiny: Path, tmp_path: P
     monkeypatch.setenv(STORE_ENV, str(store))
     alone = limit()
     monkeypatch.setenv(KERNELS_ENV, "2")
-    assert (alone, limit()) == ("1.0 GiB", "512.0 MiB")
+    # (1024 MiB - 640 MiB for the second kernel's Python side) / 2 = 192 MiB, below half of
+    # the plain share (512 MiB / 2): 256 MiB
+    assert (alone, limit()) == ("1.0 GiB", "256.0 MiB")
+
+
+def test_each_kernel_beyond_the_first_takes_its_python_side_off_the_limit() -> None:
+    gib, mib = 1024**3, 1024**2
+    assert kernel_memory_limit(5 * gib, 0) == kernel_memory_limit(5 * gib, 1) == 5 * gib
+    # 5120 MiB less 640 MiB for the second kernel, halved; three kernels: 5120 - 2 * 640 = 3840
+    assert kernel_memory_limit(5 * gib, 2) == 2240 * mib
+    assert kernel_memory_limit(5 * gib, 3) == 1280 * mib
+    # two kernels and the runner then hold about what the load alone did (round nine, 10M
+    # users: the load 5,989-6,093 MiB under a 5 GiB limit, each kernel 615 MiB beside its
+    # DuckDB, the runner 300 MiB): 300 + 2 * (2240 + 615) = 6,010 MiB, below 6 GiB
+    assert 300 + 2 * (kernel_memory_limit(5 * gib, 2) // mib + 615) < 6 * 1024
+    # a limit too small for the subtraction keeps half the plain share
+    assert kernel_memory_limit(512 * mib, 2) == 128 * mib
 
 
 def test_numeric_threads_share_the_cores_between_kernels_and_keep_the_callers(
