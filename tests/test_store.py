@@ -224,6 +224,29 @@ def test_chapters_spill_into_the_runs_own_folder_which_goes_with_the_run(
     assert list(spill_root.iterdir()) == []  # the run's folder and what the kernels left: gone
 
 
+def test_a_run_off_duckdb_makes_no_spill_folder(tiny: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    # PostgreSQL's kernels shut down gracefully and never read the run's spill folder
+    config = tiny / "dataset.yml"
+    before = config.read_text(encoding="utf-8") if config.exists() else ""
+    spill_root = tmp_path / "spill"
+    spill_root.mkdir()
+    config.write_text(before + "\nengine:\n  backend: postgres\n  postgres: {host: db.invalid, database: dw}\n"
+                      f"  temp_directory: {spill_root}\n", encoding="utf-8")
+    seen: list[tuple[str | None, str]] = []
+
+    def execute(source: str, out: str, parameters: dict, **kwargs) -> None:
+        seen.append((os.environ.get(SPILL_ENV), kwargs.get("shutdown_kernel", "graceful")))
+        shutil.copy(source, out)
+
+    stub_chapters(monkeypatch, execute)
+    campaign = campaign_file(tmp_path, tiny, ["00", "01"])
+    runner.run_campaign(runner.load_campaign(campaign), runs_dir=tmp_path / "runs",
+                        progress=lambda _: None)
+    assert len(seen) == 3 and set(seen) == {(None, "graceful")}
+    assert list(spill_root.iterdir()) == []
+
+
 def test_chapters_running_at_once_share_the_memory_limit(tiny: Path, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     config = tiny / "dataset.yml"

@@ -526,10 +526,13 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         raise RunError(f"{message} Nothing was run: {failed / 'logs' / 'error.txt'}") from exc
     # the chapters' DuckDB spills into a folder of this run's own, removed after them: their
     # kernels are stopped at once when their last cell ends (`_execute_chapters`), without
-    # the clean-up that would delete their spill files
+    # the clean-up that would delete their spill files (Spark and PostgreSQL kernels shut
+    # down gracefully and spill elsewhere: no folder)
+    on_duckdb = backend == "duckdb"
     spill = Path(config.engine.temp_directory) / f"growthloop-run-{final.name}-{os.getpid()}"
     try:
-        spill.mkdir(parents=True, exist_ok=True, mode=0o700)  # row-level data: the owner's only
+        if on_duckdb:
+            spill.mkdir(parents=True, exist_ok=True, mode=0o700)  # row-level data: the owner's only
     except OSError as exc:
         message = (f"cannot create the spill folder {spill} ({exc.strerror or exc}): set "
                    "engine.temp_directory in dataset.yml to a folder you can write")
@@ -538,13 +541,15 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     try:
         with contextlib.ExitStack() as env:
             for name, value in {STORE_ENV: str(store), KERNELS_ENV: str(jobs),
-                                SPILL_ENV: str(spill), **numeric_threads(jobs)}.items():
+                                **({SPILL_ENV: str(spill)} if on_duckdb else {}),
+                                **numeric_threads(jobs)}.items():
                 env.enter_context(_environment(name, value))
             _execute_chapters(chapters, per_chapter, campaign, tmp, final, report, loaded, jobs,
-                              stop_at_once=backend == "duckdb")
+                              stop_at_once=on_duckdb)
     finally:
         shutil.rmtree(tmp / STORE_DIR, ignore_errors=True)  # row-level data: never kept
-        shutil.rmtree(spill, ignore_errors=True)  # row-level data too
+        if on_duckdb:
+            shutil.rmtree(spill, ignore_errors=True)  # row-level data too
     try:
         with report.step("book", "building the book"):
             build_book(tmp)
