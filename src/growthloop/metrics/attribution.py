@@ -447,20 +447,26 @@ def _monitor_sums_build(ds: Dataset, horizons: tuple[int, ...], retention_days: 
                     _inst=ibis.literal(0).cast("int8"))
     dev = dev.union(inst_ev.select("anonymous_id", "event_time", _kt=stamp,
                                    _inst=ibis.literal(1).cast("int8")))
-    w = ibis.window(group_by="anonymous_id", order_by=["event_time", "_inst"], rows=(None, 0))
-    dev = dev.mutate(_lt=dev._kt.max().over(w))
-    inst = dev.filter(dev._inst == 1).group_by(_ia="anonymous_id", _lt="_lt").aggregate(
-        _n=_.count())
-    # the keys from the kept touches themselves, not from `dt`: a touch at a device's found
-    # time is one of `dt`'s rows anyway, and DuckDB materialises a joined table read twice
-    # (docs/design_notes.md, "No large join read twice inside one query")
-    kt = t.filter(t.anonymous_id.notnull())
-    keyed = kt.select(_ka="anonymous_id", _kt=kt.event_time, _k=pack_keys(kt))
-    hit = inst.join(keyed, (inst._ia == keyed._ka) & (inst._lt == keyed._kt))
-    hit = hit.group_by(_ha="_ia", _hl="_lt").aggregate(_key=_._k.max())
-    inst = inst.left_join(hit, (inst._ia == hit._ha) & (inst._lt == hit._hl))
-    inst = inst.select("_n", **unpack_keys(inst._key))
-    installs = _fill_keys(inst, keys).group_by(keys).aggregate(installs=_._n.sum())
+    # kept step by step: at 10M users the union, the window, the join with the touches' keys
+    # and the groups in one query needed more than a kernel's memory (an out-of-memory error
+    # at 2.2 GiB, not a spill); each step alone fits
+    with scratch(ds.con, dev, "monitor_devices") as dev:
+        w = ibis.window(group_by="anonymous_id", order_by=["event_time", "_inst"], rows=(None, 0))
+        dev = dev.mutate(_lt=dev._kt.max().over(w))
+        found = dev.filter(dev._inst == 1).group_by(_ia="anonymous_id", _lt="_lt").aggregate(
+            _n=_.count())
+        with scratch(ds.con, found, "monitor_installs") as inst:
+            # the keys from the kept touches themselves, not from `dt`: a touch at a device's
+            # found time is one of `dt`'s rows anyway, and DuckDB materialises a joined table
+            # read twice (docs/design_notes.md, "No large join read twice inside one query")
+            kt = t.filter(t.anonymous_id.notnull())
+            keyed = kt.select(_ka="anonymous_id", _kt=kt.event_time, _k=pack_keys(kt))
+            hit = inst.join(keyed, (inst._ia == keyed._ka) & (inst._lt == keyed._kt))
+            hit = hit.group_by(_ha="_ia", _hl="_lt").aggregate(_key=_._k.max())
+            inst = inst.left_join(hit, (inst._ia == hit._ha) & (inst._lt == hit._hl))
+            inst = inst.select("_n", **unpack_keys(inst._key))
+            installs = (_fill_keys(inst, keys).group_by(keys).aggregate(installs=_._n.sum())
+                        .to_pandas())
 
     # users: sign-up channel, milestones, revenue within each horizon of the first investment
     su = signup_keys(ds, touch_events)
@@ -502,7 +508,7 @@ def _monitor_sums_build(ds: Dataset, horizons: tuple[int, ...], retention_days: 
     ).cast("int64").sum()
     people = _fill_keys(u, keys).group_by(keys).aggregate(**aggs)
 
-    frames = [clicks.to_pandas(), installs.to_pandas(), people.to_pandas()]
+    frames = [clicks.to_pandas(), installs, people.to_pandas()]
     costs_available = ds.has("costs")
     if costs_available:
         c = ds.costs.filter(ds.costs.date < end.date())
