@@ -405,6 +405,25 @@ def test_schedule_starts_the_longest_chapters_first_and_keeps_readers_last() -> 
     # no earlier run: the usual order of cost, not the file's
     independent, _ = runner.schedule(runner.chapter_paths(["01", "02", "03", "04", "05", "06"]), {})
     assert [p.stem[:2] for p in independent] == ["03", "02", "06", "05", "01", "04"]
+    # every chapter timed: by the times alone
+    times = {"01_user_profiling": 40.0, "02_funnel": 30.0, "03_channel_attribution": 20.0,
+             "04_rfm": 50.0, "05_lifecycle_retention": 10.0, "06_closed_loop_review": 5.0}
+    independent, _ = runner.schedule(runner.chapter_paths(["01", "02", "03", "04", "05", "06"]), times)
+    assert [p.stem[:2] for p in independent] == ["04", "01", "02", "03", "05", "06"]
+
+
+def test_schedule_after_a_failed_run_keeps_the_usual_order() -> None:
+    # a 10M run failed in attribution: the funnel and the review had times, the rest none.
+    # Untimed first would have started retention, profiling and RFM before the funnel.
+    partial = {"02_funnel": 315.0, "06_closed_loop_review": 225.0}
+    chapters = runner.chapter_paths(["01", "02", "03", "04", "05", "06"])
+    independent, _ = runner.schedule(chapters, partial)
+    assert [p.stem[:2] for p in independent] == ["03", "02", "06", "05", "01", "04"]
+    # a chapter of the campaign's own, not in the usual order: untimed, it may be the
+    # longest and goes first; timed, after the usual ones
+    own = chapters + [chapters[0].with_name("08_own.ipynb")]
+    assert runner.schedule(own, partial)[0][0].stem == "08_own"
+    assert runner.schedule(own, {**partial, "08_own": 1.0})[0][-1].stem == "08_own"
 
 
 def test_default_jobs_are_two_on_duckdb_and_one_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:

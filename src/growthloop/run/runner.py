@@ -694,9 +694,12 @@ def schedule(chapters: list[Path], estimates: dict[str, float]) -> tuple[list[Pa
     """The chapters that may run at once, longest first, and the readers, in their order.
 
     The chapters that read no other chapter's notebook run side by side; the longest (by the
-    previous run's seconds, `estimates`; an unknown one counts as longest) start first, so
-    the short ones fill in at the end. Chapters without an estimate start in their usual
-    order of cost (USUAL_COST_ORDER; a chapter not in it after those, in the file's order).
+    previous run's seconds, `estimates`) start first, so the short ones fill in at the end.
+    When the estimates miss one of them (no earlier run; a failed run, whose chapters after
+    the failure never ran; a chapter added since), they start in their usual order of cost
+    instead (USUAL_COST_ORDER): a partial set of times would start every untimed chapter
+    first, the short ones too, and the long timed ones last. A chapter not in that order goes
+    first when untimed (it may be the longest), else after the usual ones, longest first.
     The readers (`execution_order`) run after them, one at a time. The order changes no
     output: each chapter is its own kernel.
 
@@ -718,8 +721,12 @@ def schedule(chapters: list[Path], estimates: dict[str, float]) -> tuple[list[Pa
     independent = [p for p in order if p.stem not in READER_STEMS]
     usual = {stem: rank for rank, stem in enumerate(USUAL_COST_ORDER)}
     # stable: ties keep the file's order
-    independent.sort(key=lambda p: (-estimates.get(p.stem, float("inf")),
-                                    usual.get(p.stem, len(usual))))
+    if all(p.stem in estimates for p in independent):
+        independent.sort(key=lambda p: (-estimates[p.stem], usual.get(p.stem, len(usual))))
+    else:
+        independent.sort(key=lambda p: (
+            usual.get(p.stem, len(usual) if p.stem in estimates else -1),
+            -estimates.get(p.stem, 0.0)))
     return independent, readers
 
 
