@@ -456,11 +456,11 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         Chapters executed at once; by default (`default_jobs`) two on DuckDB on a machine with
         two cores or more, one on Spark and PostgreSQL (each chapter opens its own session
         there: two local Spark drivers would share one machine's memory). The readers of the
-        other chapters run after them, one at a time. On DuckDB each chapter's kernel gets its share of
-        the dataset's memory limit (KERNELS_ENV, `store.kernel_memory_limit`: the limit less
-        the Python side of each kernel beyond the first, divided by `jobs`), so the chapters
-        running together hold about what the load alone holds, and the numeric libraries'
-        threads the cores divided by `jobs` (`numeric_threads`).
+        other chapters run after them, one at a time. On DuckDB each chapter's kernel gets its
+        share of the dataset's memory limit (KERNELS_ENV, `store.kernel_memory_limit`: the
+        limit less the Python side of each kernel beyond the first, divided by `jobs`), so the
+        chapters running together hold about what the load alone holds, and the numeric
+        libraries' threads the cores divided by `jobs` (`numeric_threads`).
 
     Returns
     -------
