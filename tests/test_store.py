@@ -14,7 +14,7 @@ import ibis
 import pandas as pd
 import pytest
 import yaml
-from conftest import campaign_file, stub_chapters
+from conftest import campaign_file, event, stub_chapters, txn, user, write_dataset
 
 from growthloop import book as gb
 from growthloop.errors import DataError
@@ -139,6 +139,34 @@ def test_store_writes_the_events_once_beside_the_identity_mart(tiny: Path, tmp_p
         f"SELECT table_name, table_type FROM information_schema.tables "
         f"WHERE table_catalog = '{CATALOG}'").fetchall())
     assert kinds["gl_events"] == "VIEW" and kinds["gl_person_events"] == "BASE TABLE"
+
+
+def test_store_stitches_the_events_as_the_loader_cleans_them(tmp_path: Path) -> None:
+    # the store stitches straight from the loader's parsed rows (a view, no clean copy): exact
+    # copies count once, rows set aside stay out, kept notes stay in, as in a fresh load
+    events = [event("ad_click", "2024-12-31 20:00:00", anon="A1", utm_source="baidu"),
+              event("ad_click", "2024-12-31 20:00:00", anon="A1", utm_source="baidu"),
+              event("register", "2025-01-01 10:00:00", "U1", "A1"),
+              event("register", "2025-01-01 10:00:00", "U1", "A1"),
+              event("bind_card", "2025-01-01 09:59:50", "U1", "A1"),  # kept: seconds early
+              event("app_open", "2024-12-01 08:00:00", "U1", "A1"),  # before the sign-up
+              event("app_open", "2025-01-03 08:00:00", "U9", "A9"),  # not in users
+              event("link_click", "2025-01-02 08:00:00", anon="A2")]
+    data = write_dataset(tmp_path / "d", users=[user("U1")], events=events,
+                         transactions=[txn("T1", "U1", "2025-01-02 09:00:00", 1000.0)],
+                         config={"name": "d", "analysis_date": "2025-03-31"})
+    store = prepare_store(data, tmp_path / "s.duckdb", today=TODAY, marts=stored_marts())
+    shared = open_store(store, data)
+    fresh = open_dataset(data, today=TODAY)
+    assert shared is not None
+    assert shared.quality == fresh.quality
+    assert {r.rule: r.rows for r in shared.quality.set_aside if r.table == "events"} == {
+        "exact duplicate row": 2, "event before the user's sign-up": 1,
+        "event of a user not in users": 1}
+    pd.testing.assert_frame_equal(_frame(shared.events), _frame(fresh.events))
+    stitched = _frame(person_events(shared))
+    pd.testing.assert_frame_equal(stitched, _frame(person_events(fresh)))
+    assert stitched.person_id.tolist() == ["U1", "U1", "U1", "anon:A2"]
 
 
 def test_store_is_used_only_for_its_folder_date_and_files(tiny: Path, tmp_path: Path) -> None:

@@ -911,11 +911,14 @@ def _event_properties(table: ibis.Table, cfg, backend: str) -> dict[str, ibis.Va
 class _Loader:
     def __init__(self, folder: Path, con, config: DatasetConfig, analysis_date: dt.date | None,
                  max_set_aside_share: float, max_amount: float, today: dt.date, temp: bool = True,
-                 in_memory: Collection[str] = ()):
+                 views: Collection[str] = ()):
         self.folder, self.con, self.cfg = folder, con, config
         self.temp = temp  # False: the clean tables are kept in the connection's database file
-        self.in_memory = set(in_memory)  # with temp False, tables kept as temporary tables all
-        # the same (the store writes the events itself, once, beside the identity stitch)
+        # with temp False (DuckDB), tables left as temporary views of their parsed rows, which
+        # stay until the connection closes: the store writes the events itself, once, through
+        # the identity stitch, and a kept copy of 183M clean rows (10M users) cost a fifth of
+        # the loader's time (benchmarks/results/notes.md, round eleven)
+        self.views = set(views)
         self.max_set_aside_share = max_set_aside_share
         self.max_amount = max_amount
         self.today = today
@@ -1296,8 +1299,13 @@ class _Loader:
             # small tables are kept in key order; the events (most of the data) as they came:
             # sorting them costs more than any chapter gains, and every query orders its result
             clean = clean.order_by(order)
-        if self.temp or spec.name in self.in_memory:
+        if self.temp:
             clean = self._materialize(f"gl_{spec.name}", clean)
+        elif spec.name in self.views:
+            self.con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "gl_{spec.name}" AS '
+                             f"{self.con.compile(clean)}")
+            clean = self.con.table(f"gl_{spec.name}")
+            scratch = [f"gl_aside_{spec.name}"]  # the view reads the others
         else:  # the run's store file (growthloop.staging.store, DuckDB)
             self._drop(f"gl_{spec.name}")
             clean = self.con.create_table(f"gl_{spec.name}", clean)

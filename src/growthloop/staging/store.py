@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from growthloop import __version__
-from growthloop.engine import connect_duckdb, connect_engine, drop, fresh_name
+from growthloop.engine import connect_duckdb, connect_engine, fresh_name
 from growthloop.errors import DataError
 from growthloop.staging.config import load_config, with_channel_map
 from growthloop.staging.contract import TABLES
@@ -199,7 +199,7 @@ def _duckdb_store(folder: Path, store: Path, config, analysis_date: dt.date | No
     try:
         loader = _Loader(folder, con, config, analysis_date, MAX_SET_ASIDE_SHARE, MAX_AMOUNT,
                          today, temp=False,
-                         in_memory=("events",) if stitched else ())
+                         views=("events",) if stitched else ())
         ds = loader.load()
         ds._persist = True  # what the marts keep on the way (the touches) goes into the file
         for mart in marts:
@@ -270,8 +270,9 @@ def _events_as_view(con, ds: Dataset) -> None:
     """Write the clean events once: `gl_events` is a view of the identity mart (every event
     before the period's end, with the user_id it carried) and of the few later rows.
 
-    The loader kept the events in memory; writing them to the file and then the stitched copy
-    beside them cost a second write of the largest table (a quarter of the load at 1M users).
+    The loader left the events as a temporary view of its parsed rows; writing them to the
+    file and then the stitched copy beside them cost a second write of the largest table (a
+    quarter of the load at 1M users).
     """
     events = ds.tables["events"]
     columns = list(events.columns)
@@ -286,7 +287,7 @@ def _events_as_view(con, ds: Dataset) -> None:
         'CASE WHEN "signed_in" THEN "user_id" END AS "user_id"' if c == "user_id" else quoted(c)
         for c in columns)
     listed = ", ".join(quoted(c) for c in columns)
-    drop(con, "gl_events")  # the loader's temporary table
+    con.raw_sql('DROP VIEW IF EXISTS temp.main."gl_events"')  # the loader's
     # unqualified names: the view must read the store's tables wherever it is attached
     con.raw_sql(f'CREATE VIEW main."gl_events" AS SELECT {from_mart} FROM {quoted(mart)} '
                 f"UNION ALL SELECT {listed} FROM {quoted(after)}")
