@@ -252,6 +252,27 @@ def test_null_tokens_are_missing_values_not_bad_rows(tmp_path: Path) -> None:
     assert rows_used(ds, "users") == 14
 
 
+def test_null_tokens_by_their_byte_length_match_the_rule_in_characters() -> None:
+    """The null-token test counts bytes on DuckDB: every value comes out as the rule in
+    characters says (trimmed; blank or, upper-cased, one of NULL_TOKENS: missing), short texts
+    of several bytes per character included."""
+    import ibis
+
+    from growthloop.engine import connect_duckdb
+    from growthloop.staging.loader import NULL_TOKENS, _null_tokens
+
+    values = [None, "", " ", "null", " N/a ", "#n/a", "\\n", "nan", "NONE\t", "nul", "n/a/",
+              "空", "空值", "ＮＵＬＬ", "naïve", "né", "\u3000", "İ", "a"]
+    con = connect_duckdb()
+    t = ibis.memtable({"i": list(range(len(values))), "v": values})
+    got = con.execute(t.select("i", v=_null_tokens(t.v)).order_by("i")).v.tolist()
+    stripped = [None if v is None else v.strip(" \t\n\r\v\f") for v in values]
+    expected = [None if v is None or v == "" or v.upper() in NULL_TOKENS else v for v in stripped]
+    assert [None if pd.isna(v) else v for v in got] == expected
+    assert expected.count(None) == 9
+    con.disconnect()
+
+
 def test_trimming_tests_the_ends_first_and_trims_as_strip_does() -> None:
     """DuckDB trims only values whose first or last code point is at or below a space; every
     value comes out as Python's strip of space, tab, newline, carriage return, vertical tab and
