@@ -138,7 +138,12 @@ def test_store_writes_the_events_once_beside_the_identity_mart(tiny: Path, tmp_p
     kinds = dict(shared.con.raw_sql(
         f"SELECT table_name, table_type FROM information_schema.tables "
         f"WHERE table_catalog = '{CATALOG}'").fetchall())
-    assert kinds["gl_events"] == "VIEW" and kinds["gl_person_events"] == "BASE TABLE"
+    assert kinds["gl_events"] == "VIEW" and kinds["gl_person_events"] == "VIEW"
+    # the identity mart's table holds no user_id: the view gives it from person_id
+    assert kinds["gl_person_events_rows"] == "BASE TABLE"
+    stored = shared.con.table("gl_person_events_rows", database=(CATALOG, "main")).columns
+    assert "user_id" not in stored and "person_id" in stored
+    assert list(person_events(shared).columns) == list(person_events(fresh).columns)
 
 
 def test_store_stitches_the_events_as_the_loader_cleans_them(tmp_path: Path) -> None:

@@ -239,8 +239,12 @@ EVENT_ROLES: dict[str, tuple[str, str]] = {
 CANONICAL_EVENTS: tuple[str, ...] = tuple(EVENT_ROLES)
 #: The events table column that may carry a JSON object of event properties.
 PROPERTIES_COLUMN = "properties"
+#: Whether an event's person is a visitor who never signed up: a column of the run store's
+#: identity mart, which gives user_id from it (growthloop.staging.store).
+VISITOR_COLUMN = "_visitor"
 #: Names an event property may not take: the person-level columns the identity mart adds.
-RESERVED_EVENT_COLUMNS: tuple[str, ...] = ("person_id", "signed_in", PROPERTIES_COLUMN)
+RESERVED_EVENT_COLUMNS: tuple[str, ...] = ("person_id", "signed_in", VISITOR_COLUMN,
+                                           PROPERTIES_COLUMN)
 
 GROUPS = ("treatment", "control")
 SUCCESS_STATUS = "success"
