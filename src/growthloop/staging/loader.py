@@ -938,7 +938,7 @@ class _Loader:
         self.temp = temp  # False: the clean tables are kept in the connection's database file
         # with temp False (DuckDB), tables left as temporary views of their parsed rows, which
         # stay until the connection closes: the store writes the events itself, once, through
-        # the identity stitch, and a kept copy of 183M clean rows (10M users) cost a fifth of
+        # the identity stitch, and a kept copy of 183M clean rows (10M users) cost a third of
         # the loader's time (benchmarks/results/notes.md, round eleven)
         self.views = set(views)
         self.max_set_aside_share = max_set_aside_share
