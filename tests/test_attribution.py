@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from growthloop import DEMO_DATA
 from growthloop.errors import ConfigError, NotAvailable
 from growthloop.marts.channels import (
+    channel_lookup,
     channel_of,
     normalise_utm,
     utm_from_url,
@@ -781,6 +782,28 @@ def test_joined_and_substituted_channel_maps_agree_when_a_name_is_another_channe
             None: UNTAGGED_CHANNEL}
     for got in (joined, subst):
         assert dict(zip(got.src.where(got.src.notna(), None), got.channel, strict=True)) == want
+
+
+def test_channel_lookup_maps_each_distinct_source_as_with_channel_maps_a_row():
+    # raw sources as a log writes them: an alias in another case with spaces, URL-encoded,
+    # a listed source, a channel's own name, an unknown source, a blank, and null; repeated
+    channels = (Channel("Baidu", "Baidu", "paid", ("bd",)),
+                Channel("搜索广告", "Search", "paid", ("baidu",)))
+    raw = [" BaiDu ", "bd", "%E6%90%9C%E7%B4%A2%E5%B9%BF%E5%91%8A", "搜索广告", "other", " ",
+           None, "bd", " BaiDu "]
+    t = ibis.memtable({"n": list(range(len(raw))), "src": raw},
+                      schema={"n": "int64", "src": "string"})
+    lookup = channel_lookup(t.src, channels).order_by("_raw").to_pandas()
+    # one row per distinct non-null source, nulls left to the caller's join
+    assert sorted(lookup._raw) == sorted({r for r in raw if r is not None})
+    lookup = channel_lookup(t.src, channels)
+    by_lookup = t.left_join(lookup, t.src == lookup._raw)
+    by_lookup = by_lookup.select("n", channel=by_lookup.channel.fill_null(UNTAGGED_CHANNEL))
+    by_row = with_channel(t, "src", channels).select("n", "channel")
+    want = ["搜索广告", "Baidu", "搜索广告", "搜索广告", "other", UNTAGGED_CHANNEL,
+            UNTAGGED_CHANNEL, "Baidu", "搜索广告"]
+    for got in (by_lookup, by_row):
+        assert got.order_by("n").to_pandas().channel.tolist() == want
 
 
 def test_bad_model_and_horizon_parameters_are_refused_by_name() -> None:

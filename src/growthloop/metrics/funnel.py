@@ -106,11 +106,12 @@ from growthloop.engine import (
     splits_deep_queries,
 )
 from growthloop.errors import NotAvailable
-from growthloop.marts.channels import with_channel
+from growthloop.marts.channels import channel_lookup
 from growthloop.marts.events import EventSelector, check, event_names, selector, selectors
 from growthloop.marts.identity import MILESTONES, person_events, person_steps
 from growthloop.marts.wide import user_wide
 from growthloop.metrics.stats import wilson
+from growthloop.staging.contract import UNTAGGED_CHANNEL
 from growthloop.staging.loader import Dataset
 
 DEFAULT_STEPS: tuple[str, ...] = (
@@ -801,9 +802,11 @@ def _segment_table(
             touches = touches.filter(touches._reg_at.isnull()
                                      | (touches.event_time <= touches._reg_at))
         src = _touch_source(ds, touches, first)
-        src = with_channel(src, "_utm", channels, out="_seg").rename(_pid="person_id")
+        # the few distinct sources mapped to channels once, joined to each person's
+        lookup = channel_lookup(pe.utm_source, channels, out="_seg")
+        src = src.left_join(lookup, src._utm == lookup._raw).rename(_pid="person_id")
         j = entries.left_join(src, entries.person_id == src._pid)
-        return j.mutate(segment=j._seg.fill_null("未标记")).drop("_pid", "_utm", "_seg")
+        return j.mutate(segment=j._seg.fill_null(UNTAGGED_CHANNEL)).drop("_pid", "_utm", "_raw", "_seg")
     if breakdown.startswith("step:"):
         step = breakdown[5:]
         if step not in spec.steps:
@@ -818,9 +821,11 @@ def _segment_table(
         ev = ev.filter(sel.condition(ev))
         ev = ev.select(_pid=ev.person_id, _t=ev.event_time, _utm=ev.utm_source)
         ev = ev.group_by(["_pid", "_t"]).aggregate(_utm=_._utm.min())
+        lookup = channel_lookup(person_events(ds).utm_source, channels, out="_seg")
+        ev = ev.left_join(lookup, ev._utm == lookup._raw).drop("_raw")
         j = entries.left_join(ev, (entries.person_id == ev._pid) & (entries[f"t{k}"] == ev._t))
-        j = with_channel(j, "_utm", channels, out="_seg")
-        seg = ibis.ifelse(j[f"t{k}"].isnull(), f"未到{spec.label(step)}", j._seg)
+        seg = ibis.ifelse(j[f"t{k}"].isnull(), f"未到{spec.label(step)}",
+                          j._seg.fill_null(UNTAGGED_CHANNEL))
         return j.mutate(segment=seg).drop("_pid", "_t", "_utm", "_seg")
     raise ValueError(
         f"breakdown: {breakdown!r} is not one of {list(WIDE_BREAKDOWNS)}, "
