@@ -24,7 +24,8 @@ from growthloop.marts.investments import investments
 from growthloop.marts.touches import TOUCH_EVENTS, signup_keys, touches
 from growthloop.marts.wide import user_wide
 from growthloop.run import runner
-from growthloop.staging.loader import open_dataset
+from growthloop.staging.config import load_config
+from growthloop.staging.loader import _Loader, open_dataset
 from growthloop.staging.store import (
     CATALOG,
     KERNELS_ENV,
@@ -144,6 +145,17 @@ def test_store_writes_the_events_once_beside_the_identity_mart(tiny: Path, tmp_p
     stored = shared.con.table("gl_person_events_rows", database=(CATALOG, "main")).columns
     assert "user_id" not in stored and "person_id" in stored
     assert list(person_events(shared).columns) == list(person_events(fresh).columns)
+
+
+def test_loader_refuses_views_of_temporary_tables(tmp_path: Path) -> None:
+    # a view stands in for a table written to the store's file; a load into temporary tables
+    # would materialise them anyway and silently ignore the request
+    data = write_dataset(tmp_path / "d", users=[user("U1")],
+                         events=[event("register", "2025-01-01 10:00:00", "U1", "A1")],
+                         transactions=[txn("T1", "U1", "2025-01-02 09:00:00", 1000.0)])
+    with pytest.raises(ValueError, match="views"):
+        _Loader(data, None, load_config(data), None, 0.5, 1e9, dt.date(2025, 2, 1),
+                temp=True, views=("events",))
 
 
 def test_store_stitches_the_events_as_the_loader_cleans_them(tmp_path: Path) -> None:

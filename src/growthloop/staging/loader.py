@@ -941,6 +941,9 @@ class _Loader:
         # the identity stitch, and a kept copy of 183M clean rows (10M users) cost a third of
         # the loader's time (benchmarks/results/notes.md, round eleven)
         self.views = set(views)
+        if self.views and temp:
+            raise ValueError("views: only for a load kept in the connection's database file "
+                             "(temp=False); temporary tables are materialised")
         self.max_set_aside_share = max_set_aside_share
         self.max_amount = max_amount
         self.today = today
