@@ -806,7 +806,8 @@ def _segment_table(
         lookup = channel_lookup(pe.utm_source, channels, out="_seg")
         src = src.left_join(lookup, src._utm == lookup._raw).rename(_pid="person_id")
         j = entries.left_join(src, entries.person_id == src._pid)
-        return j.mutate(segment=j._seg.fill_null(UNTAGGED_CHANNEL)).drop("_pid", "_utm", "_raw", "_seg")
+        j = j.mutate(segment=j._seg.fill_null(UNTAGGED_CHANNEL))
+        return j.drop("_pid", "_utm", "_raw", "_seg")
     if breakdown.startswith("step:"):
         step = breakdown[5:]
         if step not in spec.steps:
