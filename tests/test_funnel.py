@@ -745,3 +745,35 @@ def test_touch_breakdowns_take_the_smallest_source_of_touches_at_the_same_instan
     assert entrants("first_touch") == {"信息流广告": 1, "百度搜索": 1}
     # last touch at or before the sign-up: the ties give baidu for both
     assert entrants("last_touch") == {"百度搜索": 2}
+
+
+def test_step_breakdown_is_the_channel_of_the_event_matched_at_that_step(tmp_path: Path) -> None:
+    from conftest import event, txn, user, write_dataset
+
+    from growthloop.staging.loader import open_dataset
+
+    # U1: a toutiao click, then a sign-up without a source; U2: a click written " BaiDu "
+    # (normalised to baidu), then a sign-up tagged " Baidu"; A3: a visitor's untagged click
+    folder = write_dataset(
+        tmp_path / "steps",
+        users=[user("U1", "2025-01-10 10:00:00"), user("U2", "2025-01-10 11:00:00")],
+        events=[event("ad_click", "2025-01-03 10:00:00", anon="A1", utm_source="toutiao"),
+                event("register", "2025-01-10 10:00:00", "U1", "A1"),
+                event("ad_click", "2025-01-04 10:00:00", anon="A2", utm_source=" BaiDu "),
+                event("register", "2025-01-10 11:00:00", "U2", "A2", utm_source=" Baidu"),
+                event("ad_click", "2025-01-05 10:00:00", anon="A3")],
+        transactions=[txn("T1", "U1", "2025-01-11 10:00:00", 1000.0)],
+        config={"name": "steps", "analysis_date": "2025-03-31"},
+    )
+    ds = open_dataset(folder)
+    spec = fn.make_spec(["ad_click", "register"], window_days=30)
+
+    def entrants(breakdown: str) -> dict[str, int]:
+        table = fn.funnel(ds, spec, breakdown=breakdown)
+        first = table[table.step == "ad_click"]
+        return dict(zip(first.segment, first.users, strict=True))
+
+    assert entrants("step:ad_click") == {"信息流广告": 1, "百度搜索": 1, "未标记": 1}
+    # the visitor never signed up: not yet at that step, named by the step's label
+    assert entrants("step:register") == {"未标记": 1, "百度搜索": 1,
+                                         f"未到{spec.label('register')}": 1}
