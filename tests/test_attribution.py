@@ -793,10 +793,9 @@ def test_channel_lookup_maps_each_distinct_source_as_with_channel_maps_a_row():
            None, "bd", " BaiDu "]
     t = ibis.memtable({"n": list(range(len(raw))), "src": raw},
                       schema={"n": "int64", "src": "string"})
-    lookup = channel_lookup(t.src, channels).order_by("_raw").to_pandas()
-    # one row per distinct non-null source, nulls left to the caller's join
-    assert sorted(lookup._raw) == sorted({r for r in raw if r is not None})
     lookup = channel_lookup(t.src, channels)
+    # one row per distinct non-null source, nulls left to the caller's join
+    assert sorted(lookup.to_pandas()._raw) == sorted({r for r in raw if r is not None})
     by_lookup = t.left_join(lookup, t.src == lookup._raw)
     by_lookup = by_lookup.select("n", channel=by_lookup.channel.fill_null(UNTAGGED_CHANNEL))
     by_row = with_channel(t, "src", channels).select("n", "channel")

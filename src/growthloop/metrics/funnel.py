@@ -782,7 +782,6 @@ def _segment_table(
         j = entries.left_join(props, entries.user_id == props._uid)
         seg = ibis.ifelse(j.user_id.isnull(), ANONYMOUS, j._seg.fill_null("未知"))
         return j.mutate(segment=seg).drop("_uid", "_seg")
-    channels = ds.config.channels
     if breakdown in CHANNEL_BREAKDOWNS:
         # the stitched events themselves, not `person_steps`: no investment milestone carries a
         # UTM value or is a sign-up, and reading them cost a union with every investment
@@ -801,13 +800,10 @@ def _segment_table(
         if not first:
             touches = touches.filter(touches._reg_at.isnull()
                                      | (touches.event_time <= touches._reg_at))
-        src = _touch_source(ds, touches, first)
-        # the few distinct sources mapped to channels once, joined to each person's
-        lookup = channel_lookup(pe.utm_source, channels, out="_seg")
-        src = src.left_join(lookup, src._utm == lookup._raw).rename(_pid="person_id")
+        src = _source_channel(ds, _touch_source(ds, touches, first)).rename(_pid="person_id")
         j = entries.left_join(src, entries.person_id == src._pid)
-        j = j.mutate(segment=j._seg.fill_null(UNTAGGED_CHANNEL))
-        return j.drop("_pid", "_utm", "_raw", "_seg")
+        # a person without a tagged touch has no row in `src`: untagged too
+        return j.mutate(segment=j._seg.fill_null(UNTAGGED_CHANNEL)).drop("_pid", "_utm", "_seg")
     if breakdown.startswith("step:"):
         step = breakdown[5:]
         if step not in spec.steps:
@@ -822,16 +818,22 @@ def _segment_table(
         ev = ev.filter(sel.condition(ev))
         ev = ev.select(_pid=ev.person_id, _t=ev.event_time, _utm=ev.utm_source)
         ev = ev.group_by(["_pid", "_t"]).aggregate(_utm=_._utm.min())
-        lookup = channel_lookup(person_events(ds).utm_source, channels, out="_seg")
-        ev = ev.left_join(lookup, ev._utm == lookup._raw).drop("_raw")
+        ev = _source_channel(ds, ev)
         j = entries.left_join(ev, (entries.person_id == ev._pid) & (entries[f"t{k}"] == ev._t))
-        seg = ibis.ifelse(j[f"t{k}"].isnull(), f"未到{spec.label(step)}",
-                          j._seg.fill_null(UNTAGGED_CHANNEL))
+        seg = ibis.ifelse(j[f"t{k}"].isnull(), f"未到{spec.label(step)}", j._seg)
         return j.mutate(segment=seg).drop("_pid", "_t", "_utm", "_seg")
     raise ValueError(
         f"breakdown: {breakdown!r} is not one of {list(WIDE_BREAKDOWNS)}, "
         f"{list(CHANNEL_BREAKDOWNS)} or 'step:<step name>'"
     )
+
+
+def _source_channel(ds: Dataset, table: ibis.Table) -> ibis.Table:
+    """`table` with _seg, the channel of its raw UTM source _utm (未标记 without one): the
+    stitched events' few distinct sources are mapped once (`channel_lookup`) and joined."""
+    lookup = channel_lookup(person_events(ds).utm_source, ds.config.channels, out="_seg")
+    j = table.left_join(lookup, table._utm == lookup._raw)
+    return j.mutate(_seg=j._seg.fill_null(UNTAGGED_CHANNEL)).drop("_raw")
 
 
 def _touch_source(ds: Dataset, touches: ibis.Table, first: bool) -> ibis.Table:
