@@ -147,6 +147,27 @@ def test_store_writes_the_events_once_beside_the_identity_mart(tiny: Path, tmp_p
     assert list(person_events(shared).columns) == list(person_events(fresh).columns)
 
 
+def test_marts_after_the_identity_mart_read_the_stored_events(tiny: Path, tmp_path: Path) -> None:
+    # once the identity mart is written, the loader's view of its parsed rows and the rows
+    # themselves are dropped (at 10M users its largest allocation): a later mart reads the
+    # events from the file
+    seen: dict[str, object] = {}
+
+    class Probe:
+        name = "probe"
+
+        def build(self, ds):
+            seen["temporary"] = sorted(name for (name,) in ds.con.raw_sql(
+                "SELECT table_name FROM duckdb_tables() WHERE temporary UNION ALL "
+                "SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal").fetchall())
+            seen["events"] = ds.events.count().to_pyarrow().as_py()
+            return ds.events.group_by("event_name").aggregate(n=ds.events.count())
+
+    prepare_store(tiny, tmp_path / "s.duckdb", today=TODAY, marts=[*stored_marts(), Probe()])
+    assert not [name for name in seen["temporary"] if name.startswith("gl_")]
+    assert seen["events"] == open_dataset(tiny, today=TODAY).events.count().to_pyarrow().as_py()
+
+
 def test_loader_refuses_views_of_temporary_tables(tmp_path: Path) -> None:
     # a view stands in for a table written to the store's file; a load into temporary tables
     # would materialise them anyway and silently ignore the request

@@ -937,10 +937,11 @@ class _Loader:
         self.folder, self.con, self.cfg = folder, con, config
         self.temp = temp  # False: the clean tables are kept in the connection's database file
         # with temp False (DuckDB), tables left as temporary views of their parsed rows, which
-        # stay until the connection closes: the store writes the events itself, once, through
-        # the identity stitch, and a kept copy of 183M clean rows (10M users) cost a third of
-        # the loader's time (benchmarks/results/notes.md, round eleven)
+        # stay until `release_view` or the connection's end: the store writes the events
+        # itself, once, through the identity stitch, and a kept copy of 183M clean rows (10M
+        # users) cost a third of the loader's time (benchmarks/results/notes.md, round eleven)
         self.views = set(views)
+        self._view_reads: dict[str, list[str]] = {}  # a view's table: the parsed rows it reads
         if self.views and temp:
             raise ValueError("views: only for a load kept in the connection's database file "
                              "(temp=False); temporary tables are materialised")
@@ -1120,6 +1121,13 @@ class _Loader:
     def _drop(self, *names: str) -> None:
         for name in names:
             drop(self.con, name)
+
+    def release_view(self, name: str) -> None:
+        """Drop the temporary view of table `name` (`views`) and the parsed rows it reads,
+        once the caller has kept what it needs of them: at 10M users they are the load's
+        largest allocation."""
+        self.con.raw_sql(f'DROP VIEW IF EXISTS temp.main."gl_{name}"')
+        self._drop(*self._view_reads.pop(name, []))
 
     def _load_table(self, spec: TableSpec) -> None:
         cfg = self.cfg.table(spec.name)
@@ -1330,6 +1338,7 @@ class _Loader:
             self.con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "gl_{spec.name}" AS '
                              f"{self.con.compile(clean)}")
             clean = self.con.table(f"gl_{spec.name}")
+            self._view_reads[spec.name] = [n for n in scratch if n != f"gl_aside_{spec.name}"]
             scratch = [f"gl_aside_{spec.name}"]  # the view reads the others
         else:  # the run's store file (growthloop.staging.store, DuckDB)
             self._drop(f"gl_{spec.name}")
