@@ -171,6 +171,12 @@ class QualityReport:
         )
 
 
+def _scratch_tables(name: str) -> list[str]:
+    """The loader's intermediate tables of table `name`: parsed rows, repeated hashes, grouped
+    copies, rows set aside (`_check_table`); a view of the clean rows reads the first three."""
+    return [f"gl_{step}_{name}" for step in ("read", "shared", "staged", "aside")]
+
+
 def _source_table(con, source: str, name: str) -> ibis.Table:
     """A table already in the engine, named `table`, `database.table` or `catalog.database.table`."""
     *where, table = source.split(".")
@@ -941,7 +947,6 @@ class _Loader:
         # itself, once, through the identity stitch, and a kept copy of 183M clean rows (10M
         # users) cost a third of the loader's time (benchmarks/results/notes.md, round eleven)
         self.views = set(views)
-        self._view_reads: dict[str, list[str]] = {}  # a view's table: the parsed rows it reads
         if self.views and temp:
             raise ValueError("views: only for a load kept in the connection's database file "
                              "(temp=False); temporary tables are materialised")
@@ -1127,7 +1132,7 @@ class _Loader:
         once the caller has kept what it needs of them: at 10M users they are the load's
         largest allocation."""
         self.con.raw_sql(f'DROP VIEW IF EXISTS temp.main."gl_{name}"')
-        self._drop(*self._view_reads.pop(name, []))
+        self._drop(*_scratch_tables(name))
 
     def _load_table(self, spec: TableSpec) -> None:
         cfg = self.cfg.table(spec.name)
@@ -1235,7 +1240,7 @@ class _Loader:
         # the contract's columns, then (events) the event properties
         columns = [c for c in prepared.columns if c not in ("_parse", "_raw", "_gap")]
         order = list(spec.key) or [spec.time_column or spec.columns[0].name]
-        scratch = [f"gl_{step}_{spec.name}" for step in ("read", "shared", "staged", "aside")]
+        scratch = _scratch_tables(spec.name)
         key_rules: list[tuple[str, Any]] = []
         if spec.key or spec.name == "events":
             staged, n_read, n_distinct = self._stage(spec, prepared, columns)
@@ -1338,8 +1343,7 @@ class _Loader:
             self.con.raw_sql(f'CREATE OR REPLACE TEMP VIEW "gl_{spec.name}" AS '
                              f"{self.con.compile(clean)}")
             clean = self.con.table(f"gl_{spec.name}")
-            self._view_reads[spec.name] = [n for n in scratch if n != f"gl_aside_{spec.name}"]
-            scratch = [f"gl_aside_{spec.name}"]  # the view reads the others
+            scratch = [f"gl_aside_{spec.name}"]  # the view reads the others (`release_view`)
         else:  # the run's store file (growthloop.staging.store, DuckDB)
             self._drop(f"gl_{spec.name}")
             clean = self.con.create_table(f"gl_{spec.name}", clean)
