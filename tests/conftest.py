@@ -131,10 +131,11 @@ def tiny(tmp_path: Path) -> Path:
 def stub_chapters(monkeypatch: pytest.MonkeyPatch, execute) -> None:
     """A run without kernels: papermill's execute_notebook is `execute(source, out, parameters,
     **kwargs)` (which writes `out`), and no book is built."""
-    from growthloop.run import runner
+    from growthloop.run import kernels, runner
 
     monkeypatch.setattr(runner.papermill, "execute_notebook", execute)
     monkeypatch.setattr(runner, "build_book", lambda book_dir: book_dir)
+    monkeypatch.setattr(kernels, "start_kernel", lambda cwd: None)  # no kernel started ahead
 
 
 def campaign_file(folder: Path, data: Path, chapters: list[str]) -> Path:

@@ -309,12 +309,18 @@ def test_chapters_run_side_by_side_give_the_same_notebooks(tmp_path: Path, tiny:
         (done,) = list_runs(runs)
         run = Path(done["path"])
         outputs[jobs] = {
-            nb.name: [str(o.get("data", o.get("text", ""))).replace(str(run), "RUN")
-                      for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "code"
-                      for o in c.outputs]
+            nb.name: [(c.execution_count, [str(o.get("data", o.get("text", ""))).replace(str(run), "RUN")
+                                           for o in c.outputs])
+                      for c in nbformat.read(nb, as_version=4).cells if c.cell_type == "code"]
             for nb in sorted((run / "chapters").glob("*.ipynb"))}
     assert set(outputs["1"]) == {"01_user_profiling.ipynb", "04_rfm.ipynb", "99_summary.ipynb"}
+    # with two jobs the summary runs in a kernel started ahead: the same cells, counts, outputs
     assert outputs["1"] == outputs["2"]
+    assert [count for count, _ in outputs["2"]["99_summary.ipynb"]][:2] == [1, 2]
+    # and every kernel, the one started ahead too, was stopped with its chapter
+    import psutil
+    assert not [p for p in psutil.Process().children(recursive=True)
+                if any("ipykernel_launcher" in part for part in p.cmdline())]
 
 
 @pytest.mark.slow

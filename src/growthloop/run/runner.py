@@ -31,6 +31,7 @@ from typing import Any
 import nbformat
 import papermill
 import yaml
+from jupyter_client import AsyncKernelManager
 
 from growthloop import PROJECT_ROOT
 from growthloop.book import EXPORTS_DIR, TABLES_DIR
@@ -43,6 +44,7 @@ from growthloop.present.summary import (
     execution_order,
 )
 from growthloop.present.tables import check_min_cell
+from growthloop.run.kernels import KernelsAhead, stop_kernel
 from growthloop.run.progress import (
     RunReporter,
     StepDisplay,
@@ -740,7 +742,8 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
     ends instead of being asked to shut down: the polite shutdown (an interrupt, a shutdown
     request, a wait for the process to end) took 0.7 s of each chapter, on the run's
     critical path. Spark's
-    and PostgreSQL's kernels are asked, so their sessions close.
+    and PostgreSQL's kernels are asked, so their sessions close. With two jobs or more, each
+    reader runs in a kernel started ahead (`_run_pool_then_readers`, growthloop.run.kernels).
 
     Before each chapter, check that the dataset's files are those the run loaded (`loaded`,
     their fingerprint): a book read from two versions of the data would be one the
@@ -750,20 +753,24 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
     independent, readers = schedule(chapters, report.estimates)
     numbers = {nb: i for i, nb in enumerate(independent + readers, 1)}
 
-    def execute(nb: Path) -> None:
+    def execute(nb: Path, take: Callable[[], AsyncKernelManager | None] | None = None) -> None:
         if fingerprint(campaign.data) != loaded:
             raise _ChapterFailed(
                 f"the dataset folder {campaign.data} changed during the run (a file was added, "
                 f"removed or rewritten before chapter {nb.stem}); run again on data that does "
                 "not change while the book is made", None, "Nothing was published")
         out = tmp / "chapters" / nb.name
+        kernel = None
         try:
             with report.step(nb.stem, f"[{numbers[nb]}/{len(chapters)}] {nb.stem}"):
+                # a kernel started ahead (`take`), once ready: the wait is the chapter's time
+                kernel = take() if take is not None else None
                 papermill.execute_notebook(
                     str(nb), str(out),
                     parameters={**per_chapter[nb], "data": str(campaign.data), "out_dir": str(tmp)},
                     kernel_name="python3", progress_bar=False, cwd=str(tmp / "chapters"),
                     shutdown_kernel="immediate" if stop_at_once else "graceful",
+                    **({"km": kernel} if kernel is not None else {}),
                 )
         except papermill.PapermillExecutionError as exc:
             cell = failing_cell(out) if out.exists() else f"cell {exc.exec_count}"
@@ -775,6 +782,9 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
             message = f"chapter {nb.stem} did not finish ({type(exc).__name__}: {exc})."
             raise _ChapterFailed(message, out, "Partial notebook (if any): {logs}; "
                                  "no book was built.") from exc
+        finally:
+            if kernel is not None:  # papermill stops only the kernels it started
+                stop_kernel(kernel, now=stop_at_once)
         hide_injected_cell(out)
 
     from papermill.iorw import local_file_io_cwd
@@ -786,7 +796,11 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
         # next run in the process failed. Set both here for the whole phase: every save and
         # restore inside is then of the same folder, and the caller's come back after it.
         with contextlib.chdir(tmp / "chapters"), local_file_io_cwd(str(tmp / "chapters")):
-            _run_pool_then_readers(execute, independent, readers, jobs)
+            ahead = KernelsAhead(tmp / "chapters", now=stop_at_once, log=report.log)
+            try:
+                _run_pool_then_readers(execute, independent, readers, jobs, ahead)
+            finally:
+                ahead.close()
     except _ChapterFailed as failure:
         if failure.partial is not None:
             report.log(failure.message)
@@ -797,17 +811,26 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
         raise RunError(f"{failure.message} {hint}") from failure.__cause__
 
 
-def _run_pool_then_readers(execute: Callable[[Path], None], independent: list[Path],
-                           readers: list[Path], jobs: int) -> None:
+def _run_pool_then_readers(execute: Callable[..., None], independent: list[Path],
+                           readers: list[Path], jobs: int, ahead: KernelsAhead | None = None) -> None:
     """Execute `independent` `jobs` at a time, then `readers` one by one; the first failure
-    starts no other chapter (those running finish), Ctrl-C stops the running kernels."""
+    starts no other chapter (those running finish), Ctrl-C stops the running kernels.
+
+    With `ahead` and two jobs or more, the readers' kernels are started one after another (with
+    the book's imports) once a slot is free: fewer than `jobs` chapters left to run. Each reader
+    then runs in its kernel (`execute(nb, take)`). With one job there is no free slot, and each
+    chapter starts its own kernel, as papermill does.
+    """
     # one worker runs them one at a time: the same path (and the same Ctrl-C) for any `jobs`
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="chapter")
     futures = [pool.submit(execute, nb) for nb in independent]
+    ahead = ahead if jobs > 1 and readers else None
     try:
-        for future in as_completed(futures):
+        for done, future in enumerate(as_completed(futures), 1):
             if future.exception() is not None:
                 raise future.exception()  # type: ignore[misc]
+            if ahead is not None and not ahead.waiting and len(futures) - done < jobs:
+                ahead.start(len(readers))  # a slot is free
     except BaseException as exc:
         for other in futures:  # start no other chapter
             other.cancel()
@@ -818,8 +841,10 @@ def _run_pool_then_readers(execute: Callable[[Path], None], independent: list[Pa
         raise
     finally:
         pool.shutdown(wait=True)  # a failed chapter's neighbour finishes
+    if ahead is not None and not ahead.waiting:  # no independent chapter ran
+        ahead.start(len(readers))
     for nb in readers:
-        execute(nb)
+        execute(nb, ahead.take if ahead is not None else None)
 
 
 def _stop_kernels() -> None:
