@@ -8,7 +8,8 @@ into jieba before the index is built.
 It also keeps the Latin words Sphinx's Chinese splitter has seen in a set: Sphinx 7.4 keeps them
 in a list that grows with every text it splits and looks every word up in it, so the index took
 longer the longer the book (6 of the 12 seconds of a build of the 1M-user book). The index is the
-same byte for byte.
+same byte for byte. Its English stemmer is PyStemmer's compiled one when installed
+(requirements.txt): snowballstemmer's own, in Python, took about 0.6 s of that build.
 """
 
 from __future__ import annotations
