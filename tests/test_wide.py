@@ -78,3 +78,22 @@ def test_exact_quantiles_refused_where_the_engine_computes_them_differently(tiny
     stats, _ = funnel.time_to_convert(ds, steps=["register", "bind_card"], exact=False)
     assert stats.conversions.tolist() == [1]
     assert rfm.segment_table(rfm.segments(ds, split="mean")).users.sum() == 2
+
+
+def test_money_is_summed_exactly_so_a_round_holding_reaches_its_tier(tmp_path: Path) -> None:
+    # 4,128.82 + 1,179.31 + 3,740.95 + 950.92 = 10,000.00 yuan; added as floats, 9,999.999999999998,
+    # which would put U1 under 1万 (a holding equal to a bound goes up)
+    from growthloop.metrics.profiling import layer_expr
+    from conftest import event, txn, user, write_dataset
+
+    amounts = [4128.82, 1179.31, 3740.95, 950.92]
+    assert sum(amounts) < 10_000
+    folder = write_dataset(
+        tmp_path / "d", users=[user("U1")], events=[event("register", "2025-01-01 10:00:00", "U1")],
+        transactions=[txn(f"T{i}", "U1", f"2025-03-0{i + 1} 09:00:00", a, 90)
+                      for i, a in enumerate(amounts)],
+        config={"name": "d", "analysis_date": "2025-03-31"})
+    wide = user_wide(open_dataset(folder))
+    row = wide.mutate(layer=layer_expr(wide)).execute().iloc[0]
+    assert (row["invest_amount"], row["aum"]) == (10_000.0, 10_000.0)
+    assert row["layer"] == "1万-5万"

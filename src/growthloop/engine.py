@@ -11,6 +11,8 @@ is here and nowhere else:
 * what an engine cannot compute the way the book does: `require_exact_quantiles`, and
   `splits_deep_queries` (Postgres needs a deep array query cut into kept steps);
 * streaming rows out: `record_batches` (DuckDB 2 renamed the call Ibis 12 uses);
+* summing money: `money_sum` (a float sum's last bits follow the order in which an engine's
+  threads or executors add the parts, which changes from run to run);
 * Ibis 12's Postgres compiler rules that write SQL Postgres cannot run
   (`_patch_postgres_compiler`, applied on import; other dialects compile as before).
 """
@@ -351,6 +353,46 @@ def require_exact_quantiles(source, what: str) -> None:
             f"quantile_cont); on the {name} backend Ibis computes them differently or not at "
             f"all, so the result would not be the book's. It runs on "
             f"{', '.join(EXACT_QUANTILE_BACKENDS)} (see docs/engines.md).")
+
+
+#: The exact type money is summed in (`money_sum`): sums below 10^30 yuan, each value rounded to
+#: 10^-8 yuan (exact for amounts in fen up to about 10^7 yuan, whose float error is smaller).
+MONEY_SUM_TYPE = "decimal(38, 8)"
+
+
+def money_sum(value: ibis.NumericValue, where: ibis.BooleanValue | None = None) -> ibis.FloatingValue:
+    """The sum of a money column (yuan), added exactly and returned as a float.
+
+    A float sum depends on the order of the additions, which a parallel engine does not fix:
+    one person's amounts summed by DuckDB's threads or Spark's executors may differ in the last
+    bits from one run to the next, and a sum of amounts in fen can land just under a round
+    number (4,128.82 + 1,179.31 + 3,740.95 + 950.92 yuan is 9,999.999999999998 as floats). A
+    tier or quantile bin read from such a sum (AUM tiers, RFM's M) could then change between
+    two runs of the same data, or put a person who holds exactly 10,000 yuan below 1万. Each
+    value is cast to DECIMAL(38, 8) (MONEY_SUM_TYPE; a revenue computed to more decimals moves
+    by at most 5·10^-9 yuan), summed exactly in that type on DuckDB, Spark and Postgres, and the
+    sum cast back to float64: the same sum whatever the order.
+
+    Parameters
+    ----------
+    value : ibis.NumericValue
+        Yuan amounts (amount, revenue, spend, aum).
+    where : ibis.BooleanValue, optional
+        Only the rows where it is true, as `sum(where=...)`.
+
+    Returns
+    -------
+    ibis.FloatingValue
+        The sum (null when no row is summed, as a plain sum).
+
+    Examples
+    --------
+    >>> import ibis
+    >>> t = ibis.memtable({"amount": [4128.82, 1179.31, 3740.95, 950.92]})
+    >>> float(t.amount.sum().execute()), float(money_sum(t.amount).execute())
+    (9999.999999999998, 10000.0)
+    """
+    return value.cast(MONEY_SUM_TYPE).sum(where=where).cast("float64")
 
 
 def record_batches(rows: ibis.Table, batch_rows: int):

@@ -37,6 +37,7 @@ from typing import Protocol
 import ibis
 from ibis import _
 
+from growthloop.engine import money_sum
 from growthloop.marts.events import check, selector
 from growthloop.marts.investments import aum_expr, investments
 from growthloop.staging.loader import Dataset
@@ -135,7 +136,7 @@ def member_outcomes(ds: Dataset, camp: CampaignWindow, pre_days: int = 90) -> ib
     j = m.inner_join(rows, m.user_id == rows._uid)
     j = j.filter((j._t > j.window_start) & (j._t <= j.window_end) & (j._t < end))
     got = j.group_by(_rid="user_id").aggregate(
-        responded=j._hit.max(), amount=j._amount.sum(), revenue=j._revenue.sum())
+        responded=j._hit.max(), amount=money_sum(j._amount), revenue=money_sum(j._revenue))
 
     # the campaign funnel's steps, per member
     win = m.select(_eu="user_id", _ws="window_start", _we="window_end")
@@ -156,9 +157,9 @@ def member_outcomes(ds: Dataset, camp: CampaignWindow, pre_days: int = 90) -> ib
         pre_inv.select(_pid=pre_inv.user_id, _d=pre_inv.txn_time.date()))
     active = days.group_by("_pid").aggregate(pre_active_days=_._d.nunique())
     invested = pre_inv.group_by(_iid="user_id").aggregate(
-        pre_invest_count=_.count(), pre_invest_amount=_.amount.sum())
+        pre_invest_count=_.count(), pre_invest_amount=money_sum(_.amount))
     held = inv.filter(aum_expr(inv, camp.start_at, ds.config.current_holding_days))
-    aum = held.group_by(_aid="user_id").aggregate(aum_at_start=_.amount.sum())
+    aum = held.group_by(_aid="user_id").aggregate(aum_at_start=money_sum(_.amount))
     users = ds.users.select(_uu="user_id", _reg="registered_at")
 
     out = m.left_join(got, m.user_id == got._rid)

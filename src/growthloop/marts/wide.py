@@ -10,6 +10,7 @@ from __future__ import annotations
 import ibis
 from ibis import _
 
+from growthloop.engine import money_sum
 from growthloop.marts.investments import aum_expr, investments
 from growthloop.marts.touches import signup_keys
 from growthloop.staging.contract import AGE_BANDS
@@ -84,14 +85,14 @@ def build_wide(ds: Dataset) -> ibis.Table:
     held = aum_expr(ranked, end, ds.config.current_holding_days)
     money = ranked.group_by("user_id").aggregate(
         first_invest_at=_.txn_time.min(),
-        first_invest_amount=_.amount.sum(where=_._n == 0),
+        first_invest_amount=money_sum(_.amount, where=_._n == 0),
         first_invest_term_days=_.term_days.max(where=_._n == 0),
         second_invest_at=_.txn_time.min(where=_._n == 1),
         last_invest_at=_.txn_time.max(),
         invest_count=_.count(),
-        invest_amount=_.amount.sum(),
-        revenue=_.revenue.sum(),
-        aum=ranked.amount.sum(where=held),
+        invest_amount=money_sum(_.amount),
+        revenue=money_sum(_.revenue),
+        aum=money_sum(ranked.amount, where=held),
     )
     # the book's one sign-up channel rule (chapter 3's registrations use it too): the sign-up's
     # UTM, else the last tagged touch at or before the sign-up, else 未标记

@@ -109,7 +109,7 @@ from ibis import _
 from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 
-from growthloop.engine import scratch
+from growthloop.engine import money_sum, scratch
 from growthloop.errors import NotAvailable
 from growthloop.marts.channels import channel_mapping, channel_of, normalise_utm, raw_utm
 from growthloop.marts.events import checked, event_names, matches, selector
@@ -483,7 +483,7 @@ def _monitor_sums_build(ds: Dataset, horizons: tuple[int, ...], retention_days: 
     ut = ut.join(txn, ut.user_id == txn._tu)
     rev = ut.group_by("user_id").aggregate(
         **{
-            f"_r{h}": _._rev.sum(where=_._tt < _.first_invest_at + _days(h))
+            f"_r{h}": money_sum(_._rev, where=_._tt < _.first_invest_at + _days(h))
             for h in horizons
         }
     ).rename(_ru="user_id")
@@ -493,12 +493,12 @@ def _monitor_sums_build(ds: Dataset, horizons: tuple[int, ...], retention_days: 
         "registrations": _.count(),
         "bound_cards": u.bind_card_at.notnull().cast("int64").sum(),
         "first_investors": inv.cast("int64").sum(),
-        "first_invest_amount": u.first_invest_amount.sum(),
+        "first_invest_amount": money_sum(u.first_invest_amount),
     }
     for h in horizons:
         matured = inv & (u.first_invest_at + _days(h) <= end_lit)
         aggs[f"matured_{h}d"] = matured.cast("int64").sum()
-        aggs[f"revenue_{h}d_sum"] = u[f"_r{h}"].sum(where=matured)
+        aggs[f"revenue_{h}d_sum"] = money_sum(u[f"_r{h}"], where=matured)
     ret_matured = inv & (u.first_invest_at + _days(retention_days) <= end_lit)
     aggs["retention_base"] = ret_matured.cast("int64").sum()
     aggs["retained"] = (
@@ -518,7 +518,7 @@ def _monitor_sums_build(ds: Dataset, horizons: tuple[int, ...], retention_days: 
             campaign=normalise_utm(c.utm_campaign),
         )
         c = c.mutate(channel=channel_of(c.source, ds.config.channels))
-        frames.append(_fill_keys(c, keys).group_by(keys).aggregate(spend=_.spend.sum()).to_pandas())
+        frames.append(_fill_keys(c, keys).group_by(keys).aggregate(spend=money_sum(_.spend)).to_pandas())
     out = frames[0]
     for f in frames[1:]:
         out = out.merge(f, on=keys, how="outer")
@@ -716,7 +716,7 @@ def weekly_trend(ds: Dataset, weeks: int = 12, invest_days: int = 30,
         c = c.mutate(channel=channel_of(c.source, ds.config.channels))
         # spend per day in the engine, weeks in pandas (a few hundred rows): truncating a date
         # gives a zoned timestamp on Postgres, which would read as the Sunday before
-        daily = c.group_by(["date", "channel"]).aggregate(spend=_.spend.sum()).to_pandas()
+        daily = c.group_by(["date", "channel"]).aggregate(spend=money_sum(_.spend)).to_pandas()
         days = pd.to_datetime(daily.date)
         daily["week"] = (days - pd.to_timedelta(days.dt.weekday, unit="D")).dt.date
         spend = daily.groupby(["week", "channel"], as_index=False).spend.sum()

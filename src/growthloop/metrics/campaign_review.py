@@ -58,6 +58,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
+from growthloop.engine import money_sum
 from growthloop.errors import NotAvailable
 from growthloop.marts.events import EventSelector, checked, event_names, selector
 from growthloop.marts.identity import person_steps
@@ -718,8 +719,8 @@ def _sums_by_group(mo: ibis.Table) -> dict[str, pd.Series]:
                   _deliv=mo.delivered.fill_null(False).cast("int64"))
     agg = t.group_by("group").aggregate(
         n=_.count(), responders=_.responded.sum(), sends=_._sent.sum(), delivered=_._deliv.sum(),
-        amount=_.amount.sum(), amount2=(_.amount * _.amount).sum(), revenue=_.revenue.sum(),
-        revenue2=(_.revenue * _.revenue).sum(),
+        amount=money_sum(_.amount), amount2=money_sum(_.amount * _.amount),
+        revenue=money_sum(_.revenue), revenue2=money_sum(_.revenue * _.revenue),
     ).order_by("group").to_pandas().set_index("group")
     empty = pd.Series(dict(n=0, responders=0, sends=0, delivered=0, amount=0.0, amount2=0.0,
                            revenue=0.0, revenue2=0.0))

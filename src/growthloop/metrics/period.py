@@ -53,6 +53,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
+from growthloop.engine import money_sum
 from growthloop.errors import NotAvailable
 from growthloop.marts.investments import investments
 from growthloop.marts.wide import user_wide
@@ -290,7 +291,7 @@ def _metric(table: ibis.Table, measure: str, column: str | None, where: ibis.Boo
         return table.count(where=where)
     if measure == "users":
         return table[column].nunique(where=where)
-    return table[column].sum(where=where)
+    return money_sum(table[column], where=where)  # "sum" is of money (amount, spend ...)
 
 
 def _change(value: float, earlier: float) -> float:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import pandas as pd
 from ibis import _
 
+from growthloop.engine import money_sum
 from growthloop.errors import NotAvailable
 from growthloop.marts.channels import with_channel
 from growthloop.marts.events import event_names
@@ -50,7 +51,7 @@ def channel_spend(ds: Dataset) -> pd.DataFrame:
         return pd.DataFrame({"channel": pd.Series(dtype=str), "spend": pd.Series(dtype=float)})
     c = ds.costs.filter(ds.costs.date < ds.period_end.date())
     c = with_channel(c, "utm_source", ds.config.channels)
-    return (c.group_by("channel").aggregate(spend=_.spend.sum()).order_by("channel")
+    return (c.group_by("channel").aggregate(spend=money_sum(_.spend)).order_by("channel")
             .to_pandas().astype({"spend": float}))
 
 

@@ -40,6 +40,7 @@ import ibis
 import numpy as np
 import pandas as pd
 
+from growthloop.engine import money_sum
 from growthloop.errors import NotAvailable
 from growthloop.staging.contract import AGE_BANDS, UNTAGGED_CHANNEL
 from growthloop.staging.geo import CITY_TIERS, UNKNOWN
@@ -133,7 +134,7 @@ def composition(wide: ibis.Table, by: str) -> pd.DataFrame:
     grouped = wide.group_by(key).aggregate(
         users=wide.count(),
         investors=wide.count(where=wide.is_investor.fill_null(False)),
-        aum=wide.aum.fill_null(0.0).sum(),
+        aum=money_sum(wide.aum.fill_null(0.0)),
     )
     df = grouped.order_by(by).execute()
     df["users"] = df["users"].astype("int64")
@@ -1076,7 +1077,7 @@ def _profile(res: ClusterResult, investors: ibis.Table) -> tuple[pd.DataFrame, d
     z = res.standardised(investors)
     assigned = res.assign(investors.mutate(**{f"_gl_zz_{f}": z[f] for f in res.features}))
     assigned = assigned.rename(**{f"_gl_z_{f}": f"_gl_zz_{f}" for f in res.features})
-    aggs = {"users": assigned.count(), "aum": assigned.aum.fill_null(0.0).sum()}
+    aggs = {"users": assigned.count(), "aum": money_sum(assigned.aum.fill_null(0.0))}
     for f in res.features:
         aggs[f"mean_{f}"] = assigned[f].cast("float64").mean()
         aggs[f"_z_{f}"] = assigned[f"_gl_z_{f}"].mean()
@@ -1366,7 +1367,7 @@ def headline(wide: ibis.Table) -> dict[str, int | float]:
     agg = wide.aggregate(
         users=wide.count(),
         investors=wide.count(where=wide.is_investor.fill_null(False)),
-        aum_total=wide.aum.fill_null(0.0).sum(),
+        aum_total=money_sum(wide.aum.fill_null(0.0)),
     ).execute()
     users = int(agg["users"].iloc[0])
     if not users:

@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 from ibis import _
 
-from growthloop.engine import require_exact_quantiles
+from growthloop.engine import money_sum, require_exact_quantiles
 from growthloop.errors import NotAvailable
 from growthloop.marts.channels import with_channel
 from growthloop.marts.events import checked, selector
@@ -1884,7 +1884,7 @@ def _ltv_cohorts(ds: Dataset, by: str | None, horizon_months: int) -> pd.DataFra
     joined = base.inner_join(inv, base.user_id == inv._t_uid)
     joined = joined.mutate(month=_period_index(joined._month, joined.cohort, "month"))
     joined = joined.filter(joined.month <= horizon_months)
-    rev = _execute(joined.group_by([*keys, "month"]).aggregate(revenue=_.revenue.sum()),
+    rev = _execute(joined.group_by([*keys, "month"]).aggregate(revenue=money_sum(_.revenue)),
                    [*keys, "month"])
     found = {(g, c, int(m)): float(r) for g, c, m, r in
              zip(rev["group"], rev["cohort"], rev["month"], rev["revenue"], strict=True)}
@@ -2015,7 +2015,7 @@ def ltv_cac(ds: Dataset, horizon_months: int = 12) -> LtvCac:
         costs = ds.costs.filter(ds.costs.date <= ds.analysis_date)
         costs = with_channel(costs, "utm_source", ds.config.channels)
         costs = costs.mutate(month=costs.date.truncate("M"))
-        spend = _execute(costs.group_by("channel").aggregate(spend=_.spend.sum()), ["channel"])
+        spend = _execute(costs.group_by("channel").aggregate(spend=money_sum(_.spend)), ["channel"])
         span = costs.aggregate(lo=_.month.min(), hi=_.month.max()).to_pyarrow().to_pylist()[0]
         users = wide
         if span["lo"] is not None:

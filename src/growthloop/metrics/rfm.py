@@ -87,7 +87,7 @@ import ibis
 import pandas as pd
 from ibis import _
 
-from growthloop.engine import require_exact_quantiles
+from growthloop.engine import money_sum, require_exact_quantiles
 from growthloop.errors import NotAvailable
 from growthloop.marts.investments import investments
 from growthloop.staging.contract import (
@@ -311,7 +311,7 @@ def spread(seg: ibis.Table, split: str = "mean", bins: int = 5, when: str = "分
     row = seg.aggregate(
         investors=seg.count(), r_values=seg.recency_days.nunique(),
         f_values=seg.frequency.nunique(), m_values=seg.monetary.nunique(),
-        amount=seg.amount.sum(),
+        amount=money_sum(seg.amount),
     ).execute().iloc[0]
     n = int(row["investors"])
     if not n:
@@ -390,8 +390,8 @@ def rfm_values(ds: Dataset, as_of: dt.date | str | None = None, period_days: int
     per_user = txn.group_by("user_id").aggregate(
         last_invest_at=_.txn_time.max(),
         frequency=_.count(where=in_period),
-        amount=_.amount.sum(where=in_period),
-        revenue=_.revenue.sum(where=in_period),
+        amount=money_sum(_.amount, where=in_period),
+        revenue=money_sum(_.revenue, where=in_period),
     )
     per_user = per_user.mutate(
         recency_days=ibis.literal(day).delta(per_user.last_invest_at.date(), unit="day").cast("int64"),
@@ -699,8 +699,8 @@ def segment_table(seg: ibis.Table, actions: Mapping[str, Mapping[str, str]] | No
     """
     agg = seg.group_by("segment").aggregate(
         users=seg.count(),
-        amount=seg.amount.sum(),
-        revenue=seg.revenue.sum(),
+        amount=money_sum(seg.amount),
+        revenue=money_sum(seg.revenue),
         mean_recency_days=seg.recency_days.mean(),
         mean_frequency=seg.frequency.mean(),
         mean_monetary=seg.monetary.mean(),
@@ -745,8 +745,8 @@ def group_table(seg: ibis.Table) -> pd.DataFrame:
         ``users``, ``user_share``, ``amount``, ``revenue``, ``amount_share``, ``revenue_share``;
         an empty group has 0 users.
     """
-    agg = seg.group_by("group").aggregate(users=seg.count(), amount=seg.amount.sum(),
-                                          revenue=seg.revenue.sum()).order_by("group").execute()
+    agg = seg.group_by("group").aggregate(users=seg.count(), amount=money_sum(seg.amount),
+                                          revenue=money_sum(seg.revenue)).order_by("group").execute()
     agg = agg.set_index("group")
     rows = []
     for label, label_en, rule in GROUPS:
@@ -1300,8 +1300,8 @@ def scores_summary(seg: ibis.Table, bins: int = 5) -> dict[str, float | int | st
         When `bins` is not a whole number from 2 to 10.
     """
     table = score_bins(seg, bins)
-    row = seg.aggregate(top_amount=seg.amount.sum(where=seg.m_score == bins),
-                        amount=seg.amount.sum()).execute().iloc[0]
+    row = seg.aggregate(top_amount=money_sum(seg.amount, where=seg.m_score == bins),
+                        amount=money_sum(seg.amount)).execute().iloc[0]
     empty = [f"{r.measure}{r.score}" for r in table.itertuples() if r.users == 0]
     full = table[table.users > 0].groupby("measure").score.count()
     amount = float(row["amount"]) if pd.notna(row["amount"]) else 0.0

@@ -64,8 +64,15 @@ def start_kernel(cwd: Path, kernel_name: str = "python3") -> AsyncKernelManager:
 
 
 def stop_kernel(km: AsyncKernelManager, now: bool) -> None:
-    """Stop a kernel from `start_kernel`: at once (`now`, as papermill's "immediate"), else
-    asked to shut down; a kernel already gone is left alone."""
+    """Stop a kernel from `start_kernel`; a kernel already gone is left alone.
+
+    Parameters
+    ----------
+    km : jupyter_client.AsyncKernelManager
+        The kernel's manager.
+    now : bool
+        Kill it at once (as papermill's "immediate"), else ask it to shut down.
+    """
 
     async def stop() -> None:
         try:
@@ -104,12 +111,24 @@ class KernelsAhead:
         return len(self._queue)
 
     def start(self, count: int = 1) -> None:
-        """Start `count` more kernels, each once the one before it is ready."""
+        """Start more kernels, each once the one before it is ready.
+
+        Parameters
+        ----------
+        count : int, default 1
+            How many.
+        """
         for _ in range(count):
             self._queue.append(self._threads.submit(start_kernel, self._cwd))
 
     def take(self) -> AsyncKernelManager | None:
-        """The oldest started kernel once it is ready (None when none is left, or it failed)."""
+        """The oldest started kernel, once it is ready.
+
+        Returns
+        -------
+        jupyter_client.AsyncKernelManager or None
+            None when none is left, or when it failed to start (logged).
+        """
         if not self._queue:
             return None
         try:
