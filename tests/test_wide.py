@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import event, txn, user, write_dataset
 
 from growthloop.marts.wide import WIDE_COLUMNS, user_wide
+from growthloop.metrics.profiling import layer_expr
 from growthloop.staging.loader import open_dataset
 
 
@@ -83,9 +85,6 @@ def test_exact_quantiles_refused_where_the_engine_computes_them_differently(tiny
 def test_money_is_summed_exactly_so_a_round_holding_reaches_its_tier(tmp_path: Path) -> None:
     # 4,128.82 + 1,179.31 + 3,740.95 + 950.92 = 10,000.00 yuan; added as floats, 9,999.999999999998,
     # which would put U1 under 1万 (a holding equal to a bound goes up)
-    from growthloop.metrics.profiling import layer_expr
-    from conftest import event, txn, user, write_dataset
-
     amounts = [4128.82, 1179.31, 3740.95, 950.92]
     assert sum(amounts) < 10_000
     folder = write_dataset(
