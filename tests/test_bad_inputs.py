@@ -148,6 +148,10 @@ QUARANTINE: list[tuple[str, dict, dict]] = [
      {("transactions", "amount is zero or negative"): 1}),
     ("transactions amount absurd", {"transactions": [txn("T10", "U1", "2025-02-01 10:00:00", 2.5e7)]},
      {("transactions", AMOUNT_CAP_RULE): 1}),
+    # a revenue or a day's spend of 10^15 yuan or more is no money (and would overflow exact sums)
+    ("transactions revenue absurd",
+     {"transactions": [txn("T10", "U1", "2025-02-01 10:00:00", 5.0, revenue=3e20)]},
+     {("transactions", "revenue is 1,000,000,000,000,000 yuan or more (not an amount of money)"): 1}),
     ("transactions term negative", {"transactions": [txn("T10", "U1", "2025-02-01 10:00:00", 5.0, -30)]},
      {("transactions", "term_days is negative"): 1}),
     ("transactions term beyond int64", {"transactions": [txn("T10", "U1", "2025-02-01 10:00:00", 5.0, "9" * 30)]},
@@ -171,6 +175,8 @@ QUARANTINE: list[tuple[str, dict, dict]] = [
      {("costs", "spend is missing"): 1}),
     ("costs spend negative", {"costs": [{**COST, "date": "2025-02-01", "spend": -1.0}]},
      {("costs", "spend is negative"): 1}),
+    ("costs spend absurd", {"costs": [{**COST, "date": "2025-02-01", "spend": 1e15}]},
+     {("costs", "spend is 1,000,000,000,000,000 yuan or more (not an amount of money)"): 1}),
     ("costs exact copy", {"costs": [{**COST, "date": "2025-01-01"}]}, {("costs", "exact duplicate row"): 1}),
     ("costs clicks negative", {"costs": [{**COST, "date": "2025-02-02", "clicks": -3}]},
      {("costs", "clicks is negative"): 1}),
@@ -304,6 +310,8 @@ def test_absurd_amount_cap_is_a_parameter(tmp_path: Path) -> None:
     assert rows_used(ds, "transactions") == 10
     with pytest.raises(ValueError, match="max_amount"):
         open_dataset(folder, max_amount=0)
+    with pytest.raises(ValueError, match="max_amount"):  # beyond any amount of money
+        open_dataset(folder, max_amount=1e15)
 
 
 def test_nan_in_parquet_is_missing(tmp_path: Path) -> None:

@@ -71,6 +71,10 @@ SIGNUP_TOLERANCE_SECONDS = 60
 # An investment above this many yuan is taken as a unit or typing error (fen for yuan, an extra
 # zero) rather than a customer: retail platforms cap a single subscription far below it.
 MAX_AMOUNT = 10_000_000.0
+# No single sum of money in the data (an investment, its revenue, a day's spend on a source)
+# reaches this many yuan: such a value is a unit or parsing error. Below it every money sum stays
+# exact in engine.money_sum's DECIMAL(38, 8), whatever the number of rows.
+MONEY_CEILING = 10.0**15
 # Text that means "no value" in exports from databases and spreadsheets (compared upper-cased,
 # after trimming): MySQL's \N, NULL, pandas' NaN/None, Excel's #N/A.
 NULL_TOKENS = ("NULL", "\\N", "NAN", "NONE", "N/A", "#N/A")
@@ -777,6 +781,11 @@ def _example(table: ibis.Table, predicate, order_by: list[str],
             if not k.startswith("_") or k == "_raw"}
 
 
+def _ceiling_rule(column: str) -> str:
+    """The label of the rule that sets aside a money value of MONEY_CEILING yuan or more."""
+    return f"{column} is {MONEY_CEILING:,.0f} yuan or more (not an amount of money)"
+
+
 def _is_blank(col: ibis.Value) -> ibis.Value:
     return col.strip().nullif("").isnull() if col.type().is_string() else col.isnull()
 
@@ -1051,11 +1060,13 @@ class _Loader:
             rules.append((f"amount is above max_amount ({cap:,.0f} yuan)", lambda t: t.amount > cap))
             rules.append(("term_days is negative", lambda t: t.term_days < 0))
             rules.append(("revenue is negative", lambda t: t.revenue < 0))
+            rules.append((_ceiling_rule("revenue"), lambda t: t.revenue >= MONEY_CEILING))
             rules.append(("transaction of a user not in users", lambda t: ~t._known))
             rules.append(("transaction before the user's sign-up",
                           lambda t: t.txn_time < t._reg - early))
         elif spec.name == "costs":
             rules.append(("spend is negative", lambda t: t.spend < 0))
+            rules.append((_ceiling_rule("spend"), lambda t: t.spend >= MONEY_CEILING))
             rules.append(("impressions is negative", lambda t: t.impressions < 0))
             rules.append(("clicks is negative", lambda t: t.clicks < 0))
         elif spec.name == "campaigns":
@@ -1433,7 +1444,8 @@ def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None
     max_set_aside_share : float, default MAX_SET_ASIDE_SHARE (0.2)
         A rule that would set aside more than this share of a table stops the load.
     max_amount : float, default MAX_AMOUNT (10,000,000)
-        Investments above this many yuan are set aside as absurd; must be positive.
+        Investments above this many yuan are set aside as absurd; positive and below
+        MONEY_CEILING (10^15 yuan).
     today : datetime.date or None, default None
         Rows dated after it are set aside (no export can hold them); default the current
         date in the dataset's zone.
@@ -1454,7 +1466,8 @@ def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None
     ConfigError
         When dataset.yml or `channel_map` is malformed.
     ValueError
-        When `analysis_date` is not a date or `max_amount` is not positive.
+        When `analysis_date` is not a date or `max_amount` is not positive and below
+        MONEY_CEILING.
     """
     folder = Path(path).expanduser().resolve()
     if not folder.is_dir():
@@ -1466,6 +1479,7 @@ def open_dataset(path: str | Path, con=None, analysis_date: dt.date | str | None
     if con is None:
         con = connect_engine(config)
     analysis_date = as_date(analysis_date)
-    if not max_amount > 0:
-        raise ValueError(f"max_amount must be a positive number of yuan, got {max_amount!r}")
+    if not 0 < max_amount < MONEY_CEILING:
+        raise ValueError(f"max_amount must be a positive number of yuan below {MONEY_CEILING:,.0f}, "
+                         f"got {max_amount!r}")
     return _Loader(folder, con, config, analysis_date, max_set_aside_share, max_amount, today).load()

@@ -74,6 +74,8 @@ _PATTERNS: tuple[tuple[re.Pattern, Callable[[re.Match], str | None]], ...] = tup
         (rf"{_COL} is negative", lambda m: f"{m['col']} 为负数"),
         (rf"{_COL} is above (?P<cap_name>\w+) \((?P<cap>[\d,.]+) yuan\)",
          lambda m: f"{m['col']} 超过单笔上限 {m['cap_name']}（{m['cap']} 元）"),
+        (rf"{_COL} is (?P<cap>[\d,]+) yuan or more \(not an amount of money\)",
+         lambda m: f"{m['col']} 达到 {m['cap']} 元或以上（不可能是真实金额）"),
         (r"(?P<who>event|transaction) up to (?P<seconds>\d+) s before the user's sign-up "
          r"\(kept: the sign-up time and the log differ by seconds\)",
          lambda m: f"{_SUBJECTS[m['who']]}早于该用户的注册时间不超过 {m['seconds']} 秒"
