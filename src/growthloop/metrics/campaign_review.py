@@ -719,8 +719,10 @@ def _sums_by_group(mo: ibis.Table) -> dict[str, pd.Series]:
                   _deliv=mo.delivered.fill_null(False).cast("int64"))
     agg = t.group_by("group").aggregate(
         n=_.count(), responders=_.responded.sum(), sends=_._sent.sum(), delivered=_._deliv.sum(),
-        amount=money_sum(_.amount), amount2=money_sum(_.amount * _.amount),
-        revenue=money_sum(_.revenue), revenue2=money_sum(_.revenue * _.revenue),
+        # the sums of squares (yuan², for the variances) stay floats: up to 10^30 each, they
+        # would not fit money_sum's exact type
+        amount=money_sum(_.amount), amount2=(_.amount * _.amount).sum(),
+        revenue=money_sum(_.revenue), revenue2=(_.revenue * _.revenue).sum(),
     ).order_by("group").to_pandas().set_index("group")
     empty = pd.Series(dict(n=0, responders=0, sends=0, delivered=0, amount=0.0, amount2=0.0,
                            revenue=0.0, revenue2=0.0))
