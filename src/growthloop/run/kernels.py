@@ -21,6 +21,8 @@ from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
 
+#: The kernel spec every chapter runs in (papermill's `kernel_name`, a kernel started ahead).
+KERNEL_NAME = "python3"
 #: What a kernel started ahead imports before its notebook runs: the module every chapter
 #: imports first, and with it most of the kernel's import time.
 WARM_UP = "import growthloop.book"
@@ -29,14 +31,14 @@ START_TIMEOUT = 60
 WARM_UP_TIMEOUT = 120
 
 
-def start_kernel(cwd: Path, kernel_name: str = "python3") -> AsyncKernelManager:
+def start_kernel(cwd: Path, kernel_name: str = KERNEL_NAME) -> AsyncKernelManager:
     """A kernel in `cwd`, with this process's environment, after WARM_UP.
 
     Parameters
     ----------
     cwd : Path
         The kernel's working directory (a run's chapters/ folder, as papermill's `cwd`).
-    kernel_name : str, default "python3"
+    kernel_name : str, default KERNEL_NAME
         The kernel spec, as papermill's `kernel_name`.
 
     Returns

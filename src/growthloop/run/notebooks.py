@@ -20,6 +20,7 @@ import papermill
 from growthloop import PROJECT_ROOT
 from growthloop.book import TABLES_DIR
 from growthloop.present.summary import READER_STEMS, execution_order
+from growthloop.run.kernels import KERNEL_NAME
 from growthloop.run.runner import (
     declared_parameters,
     hide_injected_cell,
@@ -83,7 +84,7 @@ def tag_cells(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         else:
             extra = ["remove-input"]
         cell.metadata["tags"] = tags + [t for t in extra if t not in tags]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3", "language": "python"}
     nb.metadata.pop("jupytext", None)
     return nb
 
@@ -146,7 +147,7 @@ def refresh(names: list[str] | None = None, progress: Callable[[str], None] = pr
         for old in (PROJECT_ROOT / TABLES_DIR / src.stem).glob("*.csv"):
             old.unlink()
         papermill.execute_notebook(str(target), str(target), parameters=demo_parameters(target),
-                                   kernel_name="python3", progress_bar=False, cwd=str(CHAPTERS))
+                                   kernel_name=KERNEL_NAME, progress_bar=False, cwd=str(CHAPTERS))
         hide_injected_cell(target)
         strip_run_metadata(target)
         done.append(target)

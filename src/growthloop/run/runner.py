@@ -44,7 +44,7 @@ from growthloop.present.summary import (
     execution_order,
 )
 from growthloop.present.tables import check_min_cell
-from growthloop.run.kernels import KernelsAhead, stop_kernel
+from growthloop.run.kernels import KERNEL_NAME, KernelsAhead, stop_kernel
 from growthloop.run.progress import (
     RunReporter,
     StepDisplay,
@@ -768,7 +768,7 @@ def _execute_chapters(chapters: list[Path], per_chapter: dict[Path, dict[str, An
                 papermill.execute_notebook(
                     str(nb), str(out),
                     parameters={**per_chapter[nb], "data": str(campaign.data), "out_dir": str(tmp)},
-                    kernel_name="python3", progress_bar=False, cwd=str(tmp / "chapters"),
+                    kernel_name=KERNEL_NAME, progress_bar=False, cwd=str(tmp / "chapters"),
                     shutdown_kernel="immediate" if stop_at_once else "graceful",
                     **({"km": kernel} if kernel is not None else {}),
                 )
@@ -1016,7 +1016,7 @@ def book_from_folder(folder: str | Path, progress: Callable[[str], None] = print
         params = {**{k: v for k, v in recorded.items() if k in declared_parameters(nb)},
                   "out_dir": str(book), "chapters_dir": str(book / "chapters")}
         try:
-            papermill.execute_notebook(str(nb), str(out), parameters=params, kernel_name="python3",
+            papermill.execute_notebook(str(nb), str(out), parameters=params, kernel_name=KERNEL_NAME,
                                        progress_bar=False, cwd=str(book / "chapters"))
         except papermill.PapermillExecutionError as exc:
             raise RunError(f"{nb.stem} failed over {folder} ({exc.ename}: {exc.evalue})") from None

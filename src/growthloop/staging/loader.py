@@ -72,8 +72,8 @@ SIGNUP_TOLERANCE_SECONDS = 60
 # zero) rather than a customer: retail platforms cap a single subscription far below it.
 MAX_AMOUNT = 10_000_000.0
 # No single sum of money in the data (an investment, its revenue, a day's spend on a source)
-# reaches this many yuan: such a value is a unit or parsing error. Below it every money sum stays
-# exact in engine.money_sum's DECIMAL(38, 8), whatever the number of rows.
+# reaches this many yuan: such a value is a unit or parsing error. Below it a money sum of up to
+# 10^15 rows stays within engine.money_sum's exact DECIMAL(38, 8) (below 10^30).
 MONEY_CEILING = 10.0**15
 # Text that means "no value" in exports from databases and spreadsheets (compared upper-cased,
 # after trimming): MySQL's \N, NULL, pandas' NaN/None, Excel's #N/A.
