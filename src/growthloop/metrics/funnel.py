@@ -688,8 +688,7 @@ def _step_core(
         if spec.order != "strict":
             # nothing can interrupt: the candidate is the step, one query level per step (fewer
             # levels make the SQL much quicker to compile)
-            g = g.mutate(**{f"_lim{k}": limit, f"_blocked{k}": ibis.literal(0, "int64"),
-                            f"t{k}": cand}).view()
+            g = g.mutate(**{f"_lim{k}": limit, f"t{k}": cand}).view()
             continue
         g = g.mutate(**{f"_lim{k}": limit, f"_c{k}": cand}).view()
         cand, limit = g[f"_c{k}"], g[f"_lim{k}"]
@@ -713,32 +712,10 @@ def _step_core(
         ).view()
         if keep is not None:
             g = keep(g)
-    # exclusions: leave the funnel at the first excluded event between the two steps
-    for e, (name, a, _b) in enumerate(spec.exclusions):
-        ta = g[f"t{a}"]
-        x = (
-            g[f"_a{idx[name]}"]
-            .filter(lambda v, ta=ta, lim=g._deadline: (v > ta) & (v <= lim) & before_stop(v))
-            .mins()
-        )
-        g = g.mutate(**{f"_x{e}": x})
-    g = g.view()
-    if keep is not None and spec.exclusions:
-        g = keep(g)
-    cuts = []
-    for e, (_name, _a, b) in enumerate(spec.exclusions):
-        x, tb = g[f"_x{e}"], g[f"t{b}"]
-        cuts.append(ibis.ifelse(x.notnull() & (tb.isnull() | (x < tb)), x, ibis.null("timestamp")))
-    cut = ibis.least(*cuts) if len(cuts) > 1 else (cuts[0] if cuts else ibis.null("timestamp"))
-    g = g.mutate(_cut=cut).view()
-    g = g.mutate(
-        **{
-            f"t{k}": ibis.ifelse(
-                g._cut.notnull() & (g[f"t{k}"] > g._cut), ibis.null("timestamp"), g[f"t{k}"]
-            )
-            for k in range(1, n)
-        }
-    ).view()
+    # exclusions: leave the funnel at the first excluded event between the two steps (a
+    # funnel without any needs none of the levels below: fewer for Ibis to compile)
+    if spec.exclusions:
+        g = _cut_at_exclusions(g, spec, idx, before_stop, keep)
     cols = {"_due0": (g._deadline < end) | g._nxt.notnull()}
     for k in range(1, n):
         if spec.step_windows[k] is not None:  # else step k's limit is the deadline: _due0
@@ -750,6 +727,44 @@ def _step_core(
     # user_id is person_id where the person has one (`_known`), and t0 is entry_at: derived
     # at each read rather than written (`_step_status`)
     return g.select("person_id", "_known", "entry_at", *[f"t{k}" for k in range(1, n)], **cols)
+
+
+def _cut_at_exclusions(
+    g: ibis.Table,
+    spec: FunnelSpec,
+    idx: Mapping[str, int],
+    before_stop: Callable[[ibis.TimestampValue], ibis.BooleanValue],
+    keep: Callable[[ibis.Table], ibis.Table] | None,
+) -> ibis.Table:
+    """`_step_core`'s table with `_cut` (the first excluded event that ended the funnel, else
+    null) and the steps after the cut nulled; `keep` as in `_step_core`."""
+    n = len(spec.steps)
+    for e, (name, a, _b) in enumerate(spec.exclusions):
+        ta = g[f"t{a}"]
+        x = (
+            g[f"_a{idx[name]}"]
+            .filter(lambda v, ta=ta, lim=g._deadline: (v > ta) & (v <= lim) & before_stop(v))
+            .mins()
+        )
+        g = g.mutate(**{f"_x{e}": x})
+    g = g.view()
+    if keep is not None:
+        g = keep(g)
+    cuts = []
+    for e, (_name, _a, b) in enumerate(spec.exclusions):
+        x, tb = g[f"_x{e}"], g[f"t{b}"]
+        cuts.append(ibis.ifelse(x.notnull() & (tb.isnull() | (x < tb)), x, ibis.null("timestamp")))
+    cut = ibis.least(*cuts) if len(cuts) > 1 else cuts[0]
+    g = g.mutate(_cut=cut).view()
+    g = g.mutate(
+        **{
+            f"t{k}": ibis.ifelse(
+                g._cut.notnull() & (g[f"t{k}"] > g._cut), ibis.null("timestamp"), g[f"t{k}"]
+            )
+            for k in range(1, n)
+        }
+    ).view()
+    return g
 
 
 def _step_status(core: ibis.Table, spec: FunnelSpec) -> ibis.Table:
