@@ -131,6 +131,30 @@ def test_window_edge_is_inclusive() -> None:
     assert users(res) == [2, 2, 1]
 
 
+
+def test_a_step_window_settles_the_step_before_the_whole_window() -> None:
+    # the analysis ends on day 90; entries on days 80 and 89, so nobody's 30-day window has
+    # passed. register must follow the install within 3 days (its own window): a registers in
+    # time, b's 3 days ended on day 83 (lost, not in progress), c's end on day 92 (in progress)
+    events = [
+        ev("ad_click", at(80), anon="a"),
+        ev("app_install", at(80, 1), anon="a"),
+        ev("register", at(81), "A", "a"),
+        ev("ad_click", at(80), anon="b"),
+        ev("app_install", at(80, 1), anon="b"),
+        ev("ad_click", at(89), anon="c"),
+        ev("app_install", at(89, 1), anon="c"),
+    ]
+    res = run(events, steps=AIR, window_days=30, step_windows={"register": 3})
+    assert users(res) == [3, 3, 1]
+    reg = res.loc["register"]
+    assert (reg.lost, reg.in_progress) == (1, 1)
+    # the rate from the install counts only a and b, whose register deadline has passed
+    assert (reg.base_previous, reg.converted_previous) == (2, 1)
+    assert reg.rate_from_previous == 0.5
+    # the install has no window of its own: nobody who missed it is settled before day 110
+    assert res.loc["app_install", "base_previous"] == 0
+
 def test_strict_against_sequential() -> None:
     steps = ["ad_click", "app_install", "register", "bind_card"]
     events = []
