@@ -131,7 +131,6 @@ def test_window_edge_is_inclusive() -> None:
     assert users(res) == [2, 2, 1]
 
 
-
 def test_a_step_window_settles_the_step_before_the_whole_window() -> None:
     # the analysis ends on day 90; entries on days 80 and 89, so nobody's 30-day window has
     # passed. register must follow the install within 3 days (its own window): a registers in
@@ -154,6 +153,7 @@ def test_a_step_window_settles_the_step_before_the_whole_window() -> None:
     assert reg.rate_from_previous == 0.5
     # the install has no window of its own: nobody who missed it is settled before day 110
     assert res.loc["app_install", "base_previous"] == 0
+
 
 def test_strict_against_sequential() -> None:
     steps = ["ad_click", "app_install", "register", "bind_card"]

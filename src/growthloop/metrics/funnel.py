@@ -633,8 +633,9 @@ def _step_core(
     more to write than to derive at each read.
 
     `times_not_null`: `ev.event_time` is never null (the kept marts), so the lists need not
-    test each time for null (4% of a 7-step funnel's time at 1M users); Ibis cannot leave the
-    test out on PySpark, whose lists skip nulls anyway."""
+    test each time for null; Ibis cannot leave the test out on PySpark, whose lists skip nulls
+    anyway. (With `before_stop` and `_due0` for the steps without a window of their own: a 7-step
+    funnel's kept step times 7% quicker at 1M users, benchmarks/results/notes.md, round 15.)"""
     end = ibis.literal(end)
     n = len(spec.steps)
     idx = {name: i for i, name in enumerate(spec.names)}
@@ -673,8 +674,8 @@ def _step_core(
 
     def before_stop(v: ibis.TimestampValue) -> ibis.BooleanValue:
         """v is before the attempt's stop. Counting people, the stop is `end`, and every
-        event and milestone read is before it (`ev`'s contract): no test to make, for each
-        element of every list (6% of a 7-step funnel's time at 1M users)."""
+        event and milestone read is before it (`ev`'s contract): no test to make for each
+        element of every list."""
         return v < g._stop if spec.count == "total" else ibis.literal(True)
 
     # step by step; .view() keeps Ibis from inlining each step's expression into the next
