@@ -164,44 +164,48 @@ def measure(size: int) -> list[dict]:
             return self.mart.build(ds)
 
     store = Path(tempfile.mkdtemp(prefix="floors_")) / "store.duckdb"
-    start = time.perf_counter()
-    prepare_store(folder, store, marts=[Timed(marts["investments"]), Timed(marts["person_events"])])
-    done = time.perf_counter()
-    mart_start = timed[0][1]
-    record("load", "library", mart_start - start)
-    record("identity mart", "library", done - mart_start)
-    ds = open_store(store, folder)
-    end = period_end(ds.analysis_date)
+    # the store is removed whatever happens: a failed 10M run (a full disk) left 4 GiB behind
+    try:
+        start = time.perf_counter()
+        prepare_store(folder, store,
+                      marts=[Timed(marts["investments"]), Timed(marts["person_events"])])
+        done = time.perf_counter()
+        mart_start = timed[0][1]
+        record("load", "library", mart_start - start)
+        record("identity mart", "library", done - mart_start)
+        ds = open_store(store, folder)
+        end = period_end(ds.analysis_date)
 
-    # the library's engine settings (dataset.yml's defaults: the memory limit, the spill folder):
-    # at 10M users neither side fits in memory unbounded, and like must meet like
-    settings = ds.config.engine.duckdb_settings()
-    con = duckdb.connect(config={"memory_limit": settings["memory_limit"],
-                                 "temp_directory": str(settings["temp_directory"])})
-    start = time.perf_counter()
-    floor_load(con, folder, end)
-    record("read + stitch", "floor", time.perf_counter() - start)
+        # the library's engine settings (dataset.yml's defaults: the memory limit, the spill
+        # folder): at 10M users neither side fits in memory unbounded, and like must meet like
+        settings = ds.config.engine.duckdb_settings()
+        con = duckdb.connect(config={"memory_limit": settings["memory_limit"],
+                                     "temp_directory": str(settings["temp_directory"])})
+        start = time.perf_counter()
+        floor_load(con, folder, end)
+        record("read + stitch", "floor", time.perf_counter() - start)
 
-    # each library run starts from the dataset's cache as it is now (the identity mart kept),
-    # so a funnel memoised by the first run is computed again by the second
-    before = dict(ds._cache)
+        # each library run starts from the dataset's cache as it is now (the identity mart kept),
+        # so a funnel memoised by the first run is computed again by the second
+        before = dict(ds._cache)
 
-    def reset() -> None:
-        ds._cache.clear()
-        ds._cache.update(before)
+        def reset() -> None:
+            ds._cache.clear()
+            ds._cache.update(before)
 
-    failures = []
-    for phase, steps in (("funnel 7 steps", list(DEFAULT_STEPS)), ("funnel own events", OWN_STEPS),
-                         ("funnel roles", ROLE_STEPS)):
-        spec = funnel.make_spec(steps, WINDOW_DAYS)
-        seconds, table = best_of_two(lambda spec=spec: funnel.funnel(ds, spec), reset)
-        record(phase, "library", seconds)
-        seconds, counts = best_of_two(lambda steps=steps: floor_funnel(con, steps, end))
-        record(phase, "floor", seconds)
-        if table.users.astype(int).tolist() != counts:
-            failures.append(f"{size} {phase}: library {table.users.tolist()} floor {counts}")
-    ds.con.disconnect()
-    shutil.rmtree(store.parent, ignore_errors=True)
+        failures = []
+        for phase, steps in (("funnel 7 steps", list(DEFAULT_STEPS)),
+                             ("funnel own events", OWN_STEPS), ("funnel roles", ROLE_STEPS)):
+            spec = funnel.make_spec(steps, WINDOW_DAYS)
+            seconds, table = best_of_two(lambda spec=spec: funnel.funnel(ds, spec), reset)
+            record(phase, "library", seconds)
+            seconds, counts = best_of_two(lambda steps=steps: floor_funnel(con, steps, end))
+            record(phase, "floor", seconds)
+            if table.users.astype(int).tolist() != counts:
+                failures.append(f"{size} {phase}: library {table.users.tolist()} floor {counts}")
+        ds.con.disconnect()
+    finally:
+        shutil.rmtree(store.parent, ignore_errors=True)
     for failure in failures:
         print("DISAGREE", failure, file=sys.stderr)
     return rows if not failures else []
