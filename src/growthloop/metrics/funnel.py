@@ -719,7 +719,7 @@ def _step_core(
         g = _cut_at_exclusions(g, spec, idx, before_stop, keep)
     cols = {"_due0": (g._deadline < end) | g._nxt.notnull()}
     for k in range(1, n):
-        if spec.step_windows[k] is not None:  # else step k's limit is the deadline: _due0
+        if _due_column(spec, k) != "_due0":
             cols[f"_due{k}"] = (g[f"_lim{k}"] < end) | g._nxt.notnull()
         if spec.order == "strict":
             cols[f"_ruled{k}"] = g[f"_blocked{k}"] > 0
@@ -728,6 +728,13 @@ def _step_core(
     # user_id is person_id where the person has one (`_known`), and t0 is entry_at: derived
     # at each read rather than written (`_step_status`)
     return g.select("person_id", "_known", "entry_at", *[f"t{k}" for k in range(1, n)], **cols)
+
+
+def _due_column(spec: FunnelSpec, k: int) -> str:
+    """The kept column telling whether step k's deadline has passed: its own `_due{k}` for a
+    step with a window of its own, else the whole window's `_due0` (step k's limit is then
+    the deadline)."""
+    return f"_due{k}" if spec.step_windows[k] is not None else "_due0"
 
 
 def _cut_at_exclusions(
@@ -783,7 +790,7 @@ def _step_status(core: ibis.Table, spec: FunnelSpec) -> ibis.Table:
     for k in range(1, n):
         prev, cur = core[f"t{k - 1}"], core[f"t{k}"]
         waiting = prev.notnull() & cur.isnull()
-        settled = prev.notnull() & core[f"_due{k}" if f"_due{k}" in core.columns else "_due0"]
+        settled = prev.notnull() & core[_due_column(spec, k)]
         excluded = waiting & cut
         ruled_out = excluded | (core[f"_ruled{k}"] if spec.order == "strict" else false)
         cols[f"settled{k}"] = settled
