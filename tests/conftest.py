@@ -49,6 +49,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker("browser")
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A Spark test after its process's JVM exited fails saying so (tests/spark_support.py)."""
+    if item.get_closest_marker("spark") is not None:
+        import sys
+
+        support = sys.modules.get("spark_support")  # imported once a Spark session started
+        if support is not None:
+            support.fail_if_jvm_exited()
+
+
 @pytest.fixture(scope="session")
 def demo_ds() -> Dataset:
     """The bundled demo dataset, opened once per test process. Read it, never change it: every

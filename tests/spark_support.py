@@ -80,6 +80,12 @@ def spark_session(timezone: str):
         .config("spark.sql.session.timeZone", timezone)
         .config("spark.sql.warehouse.dir", str(scratch / "warehouse"))
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        # Tungsten's page size, by default derived from the heap (64 MB here): every broadcast
+        # hash join's table takes a page at least, and the broadcasts of the results the tests
+        # keep (cached plans) stay in the driver, about 25 at once: 1.4-2.3 GB of long[] live
+        # in a 4 GB heap on 2,000 users, 0.2 GB with 1 MB pages. A CI run's worker JVM exited
+        # five minutes into its Spark tests, not killed by the kernel: most likely a full heap.
+        .config("spark.buffer.pageSize", "1m")
         # a JVM out of memory exits (the test fails with a py4j error) instead of leaving the
         # thread that streams Arrow to Python dead and Python waiting on its socket for ever
         .config("spark.driver.extraJavaOptions",
@@ -92,6 +98,24 @@ def spark_session(timezone: str):
     logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
     _SESSION.update(session=session, timezone=timezone)
     return session
+
+
+def fail_if_jvm_exited() -> None:
+    """Fail a Spark test at once, saying why, when this process's JVM has already exited.
+
+    Every later Spark test of the process would otherwise fail with py4j's "Connection refused",
+    which names neither the cause nor the test where it happened.
+    """
+    session = _SESSION.get("session")
+    if session is None:
+        return
+    proc = getattr(session.sparkContext._gateway, "proc", None)
+    code = proc.poll() if proc is not None else None
+    if code is not None:
+        pytest.fail(f"This test process's Spark JVM exited earlier (exit code {code}). The first "
+                    "failed Spark test of the process holds its last output in 'Captured stdout' "
+                    "or 'stderr' (with -XX:+ExitOnOutOfMemoryError, 'Terminating due to "
+                    "java.lang.OutOfMemoryError' is a full heap).", pytrace=False)
 
 
 def spark_backend(timezone: str):
