@@ -135,11 +135,32 @@ def floor_funnel(con: duckdb.DuckDBPyConnection, steps, end: dt.datetime) -> lis
     return [int(v) for v in row]
 
 
+#: free disk a run needs in the system temp folder (the store and DuckDB's spill), per million
+#: users: the 10M run spilled about 40 GiB from the floor's in-memory tables, its store 4.2 GiB
+GIB_PER_MILLION_USERS = 4.5
+
+
+def check_free_disk(size: int) -> None:
+    """Stop before a run that would fill the disk (two 10M runs stopped half-way, disk full)."""
+    from growthloop.staging.config import default_temp_directory
+
+    need = GIB_PER_MILLION_USERS * size / 1_000_000
+    where = Path(default_temp_directory())
+    while not where.exists():
+        where = where.parent
+    free = shutil.disk_usage(where).free / 2**30
+    if free < need:
+        raise SystemExit(f"floors.py: {size:,} users need about {need:.0f} GiB free under {where} "
+                         f"(the store and DuckDB's spill); {free:.0f} GiB are free. Free some "
+                         "space (old stores, /tmp/growthloop-duckdb) and run again.")
+
+
 def measure(size: int) -> list[dict]:
     from growthloop.marts import stored_marts
     from growthloop.metrics import funnel
     from growthloop.staging.store import open_store, prepare_store
 
+    check_free_disk(size)
     folder = dataset(size)
     rows: list[dict] = []
 
