@@ -102,3 +102,24 @@ def test_postgres_kept_tables_are_analysed_and_dropped_by_their_own_name(engine_
     assert temp_rows() == [(float(n),)]
     drop(con, "gl_Kept_C2026")
     assert temp_rows() == []
+
+
+def test_a_spark_test_after_its_jvm_exited_fails_saying_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dead JVM (exit code known) fails the next Spark test with a message naming it; a live
+    one (no exit code yet) or no session at all lets the test run. No Java needed: the session
+    is a stand-in with the gateway's process."""
+    from types import SimpleNamespace
+
+    import spark_support
+
+    def session(exit_code):
+        proc = SimpleNamespace(poll=lambda: exit_code)
+        return SimpleNamespace(sparkContext=SimpleNamespace(_gateway=SimpleNamespace(proc=proc)))
+
+    monkeypatch.delitem(spark_support._SESSION, "session", raising=False)
+    spark_support.fail_if_jvm_exited()  # no session started in this process: nothing to say
+    monkeypatch.setitem(spark_support._SESSION, "session", session(None))
+    spark_support.fail_if_jvm_exited()  # alive
+    monkeypatch.setitem(spark_support._SESSION, "session", session(3))
+    with pytest.raises(pytest.fail.Exception, match=r"Spark JVM exited earlier \(exit code 3\)"):
+        spark_support.fail_if_jvm_exited()
