@@ -36,6 +36,10 @@ FLOOR_ROWS = {
     "funnel of own events with property filters (4 steps)": (("funnel own events",), "funnel own events", 1.5),
     "funnel of roles (4 steps)": (("funnel roles",), "funnel roles", 1.5),
 }
+#: the same funnels against the floor's query run on the library's own tables (no target: the
+#: issue's targets are set against the floor above; floors.py's docstring says why both)
+FLOOR_ON_STORE_ROWS = {f"{label}, floor on the store's tables": (lib, floor, None)
+                       for label, (lib, floor, _t) in FLOOR_ROWS.items() if floor.startswith("funnel")}
 STAGE_RATIO_TARGET = 1.5
 #: the ratio targets are set at 1M and 10M users
 TARGET_MIN_SIZE = 1_000_000
@@ -205,9 +209,10 @@ def floor_verdicts(f: pd.DataFrame) -> list[dict]:
     out = []
     for size in sorted(f["size"].unique()):
         at = f[f["size"] == size]
-        for label, (lib_phases, floor_phase, target) in FLOOR_ROWS.items():
+        for label, (lib_phases, floor_phase, target) in (FLOOR_ROWS | FLOOR_ON_STORE_ROWS).items():
             lib = at[(at.impl == "library") & at.phase.isin(lib_phases)]
-            flo = at[(at.impl == "floor") & (at.phase == floor_phase)]
+            impl = "floor" if target is not None else "floor on store"
+            flo = at[(at.impl == impl) & (at.phase == floor_phase)]
             if len(lib) != len(lib_phases) or flo.empty:
                 continue
             lib_s, floor_s = float(lib.seconds.sum()), float(flo.seconds.iloc[0])
@@ -288,9 +293,13 @@ def floor_section(f: pd.DataFrame) -> list[str]:
              "|---|---|---|---|---|---|---|"]
     for v in verdicts:
         lib = v["parts"] + (f" = {v['library']:.1f} s" if "+" in v["parts"] else "")
-        mark = ("met" if v["ratio"] <= v["target"] else "not met") if v["size"] >= TARGET_MIN_SIZE else "no target at this size"
+        if v["target"] is None:
+            target = "– (see above)"
+        else:
+            mark = ("met" if v["ratio"] <= v["target"] else "not met") if v["size"] >= TARGET_MIN_SIZE else "no target at this size"
+            target = f"≤ {v['target']:g}× ({mark})"
         lines.append(f"| {size_label(v['size'])} | {v['label']} | {lib} | {v['floor']:.1f} s | "
-                     f"{v['ratio']:.2f}× | ≤ {v['target']:g}× ({mark}) | {v['utc']} |")
+                     f"{v['ratio']:.2f}× | {target} | {v['utc']} |")
     return lines + [""]
 
 
@@ -469,7 +478,8 @@ def main() -> None:
                      f"{BOOK_PEAK_TARGET_MB / GIB:g} GiB:** time {'met' if in_time else 'not met'}, "
                      f"memory {'met' if in_memory else 'not met'} ({fmt_s(r.seconds)} s, peak "
                      f"{fmt_mb(r.tree_peak_rss_mb)}, {r.taken_at}).")
-    for v in [v for v in floor_verdicts(floors) if v["size"] >= TARGET_MIN_SIZE] if not floors.empty else []:
+    for v in [v for v in floor_verdicts(floors) if v["size"] >= TARGET_MIN_SIZE
+              and v["target"] is not None] if not floors.empty else []:
         lines.append(f"- **{v['label']} ≤ {v['target']:g}× its floor at {size_label(v['size'])}:** "
                      f"{'met' if v['ratio'] <= v['target'] else 'not met'} ({v['ratio']:.2f}×).")
     for size in sorted({v["size"] for v in verdicts}):

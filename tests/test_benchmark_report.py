@@ -44,6 +44,25 @@ def test_floor_verdicts_add_the_load_parts_and_divide_by_the_floor() -> None:
     assert got[(10_000_000, "7-step default funnel")]["ratio"] == pytest.approx(1.25)
 
 
+def test_the_floor_on_the_stores_tables_is_a_row_of_its_own_without_a_target() -> None:
+    f = floors_rows([
+        (1_000_000, "funnel 7 steps", "library", 3.6), (1_000_000, "funnel 7 steps", "floor", 2.4),
+        (1_000_000, "funnel 7 steps", "floor on store", 3.0),
+        (1_000_000, "funnel roles", "library", 1.0), (1_000_000, "funnel roles", "floor", 0.8),
+    ])
+    got = {v["label"]: v for v in report.floor_verdicts(f)}
+    # 3.6 / 2.4 = 1.5 against the floor the target is set on; 3.6 / 3.0 = 1.2 on the store's
+    assert got["7-step default funnel"]["ratio"] == pytest.approx(1.5)
+    on_store = got["7-step default funnel, floor on the store's tables"]
+    assert (on_store["floor"], on_store["target"]) == (3.0, None)
+    assert on_store["ratio"] == pytest.approx(1.2)
+    # no row without its floor on the store
+    assert "funnel of roles (4 steps), floor on the store's tables" not in got
+    table = "\n".join(report.floor_section(f))
+    assert "| 1M | 7-step default funnel, floor on the store's tables | 3.6 s | 3.0 s | 1.20× | – (see above) |" in table
+    assert "| 1M | 7-step default funnel | 3.6 s | 2.4 s | 1.50× | ≤ 1.2× (not met) |" in table
+
+
 @pytest.mark.parametrize(("seconds", "text"), [
     (0.123, "0.12"), (9.994, "9.99"), (12.34, "12.3"), (99.94, "99.9"), (123.4, "123"),
     (1191.0, "1,191"),
