@@ -48,6 +48,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "src"))
 
 from metrics import WINDOW_DAYS, _stitch_sql, _ts, period_end  # noqa: E402
+from report import cpu_model  # noqa: E402
 
 DATA = HERE / "data"
 OUT = HERE / "results" / "floors.csv"
@@ -175,7 +176,9 @@ def measure(size: int) -> list[dict]:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         rows.append({"size": size, "phase": phase, "impl": impl, "seconds": round(seconds, 3),
                      "process_peak_mb": round(peak, 1),
-                     "utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")})
+                     "utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M"),
+                     # sizes measured on different machines do not compare (run.py keeps it too)
+                     "cpu": cpu_model()})
         print(f"{size:>9} {phase:<22} {impl:<8} {seconds:8.2f} s", flush=True)
 
     # as a run loads: the store file every chapter attaches (loader, then the identity mart and

@@ -218,7 +218,9 @@ def floor_verdicts(f: pd.DataFrame) -> list[dict]:
             lib_s, floor_s = float(lib.seconds.sum()), float(flo.seconds.iloc[0])
             out.append({"size": size, "label": label, "parts": " + ".join(f"{v:.1f} s" for v in lib.seconds),
                         "library": lib_s, "floor": floor_s, "ratio": lib_s / floor_s, "target": target,
-                        "utc": f"{at.utc.min()} – {at.utc.max()[-5:]}"})
+                        "utc": f"{at.utc.min()} – {at.utc.max()[-5:]}",
+                        # rows written before floors.py kept the processor have none
+                        "cpu": ", ".join(sorted(at.cpu.dropna().unique())) if "cpu" in at else ""})
     return out
 
 
@@ -287,10 +289,14 @@ def floor_section(f: pd.DataFrame) -> list[str]:
              "the load a run makes once (`prepare_store`: every contract rule and the quality "
              "report, the clean tables written to the store file), plus the investments and "
              "identity marts written beside them, then `funnel.funnel` reading the attached "
-             "store as a chapter's kernel does. Library and floor counts are equal for every "
-             "funnel (the script stops when they are not).", "",
-             "| users | comparison | library | floor | ratio | target | measured (UTC) |",
-             "|---|---|---|---|---|---|---|"]
+             "store as a chapter's kernel does. The rows *floor on the store's tables* run the "
+             "same GROUP BY in the library's own connection on the tables it reads (the store's "
+             "identity mart and transactions: compressed in the file, every event column, in "
+             "time order), where the floor's own table is in memory, five columns wide and "
+             "clustered by device; they have no target of their own. Library and floor counts "
+             "are equal for every funnel (the script stops when they are not).", "",
+             "| users | comparison | library | floor | ratio | target | measured (UTC) | processor |",
+             "|---|---|---|---|---|---|---|---|"]
     for v in verdicts:
         lib = v["parts"] + (f" = {v['library']:.1f} s" if "+" in v["parts"] else "")
         if v["target"] is None:
@@ -299,7 +305,7 @@ def floor_section(f: pd.DataFrame) -> list[str]:
             mark = ("met" if v["ratio"] <= v["target"] else "not met") if v["size"] >= TARGET_MIN_SIZE else "no target at this size"
             target = f"≤ {v['target']:g}× ({mark})"
         lines.append(f"| {size_label(v['size'])} | {v['label']} | {lib} | {v['floor']:.1f} s | "
-                     f"{v['ratio']:.2f}× | {target} | {v['utc']} |")
+                     f"{v['ratio']:.2f}× | {target} | {v['utc']} | {v['cpu'] or '–'} |")
     return lines + [""]
 
 

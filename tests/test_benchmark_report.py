@@ -61,6 +61,10 @@ def test_the_floor_on_the_stores_tables_is_a_row_of_its_own_without_a_target() -
     table = "\n".join(report.floor_section(f))
     assert "| 1M | 7-step default funnel, floor on the store's tables | 3.6 s | 3.0 s | 1.20× | – (see above) |" in table
     assert "| 1M | 7-step default funnel | 3.6 s | 2.4 s | 1.50× | ≤ 1.2× (not met) |" in table
+    # the processor the rows were measured on, a dash for rows written before it was kept
+    assert table.splitlines()[-2].endswith("| 2026-12-06 10:00 – 10:04 | – |")
+    f["cpu"] = "AMD EPYC"
+    assert "\n".join(report.floor_section(f)).splitlines()[-2].endswith("10:04 | AMD EPYC |")
 
 
 @pytest.mark.parametrize(("seconds", "text"), [
