@@ -449,28 +449,26 @@ def test_an_install_goes_to_the_last_touch_up_to_it_on_its_device(tmp_path):
     assert m.installs.to_dict() == {"DSP": 1, "百度搜索": 3, "信息流广告": 1, UNTAGGED_CHANNEL: 2}
 
 
-def test_paths_without_an_ordered_string_aggregate_are_the_same(tmp_path, monkeypatch):
-    # a backend that cannot compile group_concat(order_by=...) (PySpark) builds the path from
-    # one column per step: the same strings, checked here on DuckDB by refusing the aggregate
+def test_paths_in_each_of_the_three_forms_are_the_same(tmp_path):
+    # DuckDB lists each person's steps and sorts the list; PostgreSQL aggregates in step order;
+    # PySpark, which cannot compile that aggregate, joins one column per step. All three on
+    # DuckDB here, on every person's steps: the same path per person
     opened = [event("app_open", "2025-01-09 20:00:00", "U1", "A1")]
-    folder = hand_dataset(tmp_path, extra_events=opened)
-    ordered = at.attribution_paths(open_dataset(folder), direct_events=["app_open"], max_touches=3)
-    ds = open_dataset(folder)  # a dataset of its own: paths are computed once per dataset
-    real = ds.con.compile
-    refused = []
-
-    def no_ordered_aggregates(expr, *args, **kwargs):
-        if expr.op().find(ibis.expr.operations.GroupConcat):
-            refused.append(expr)
-            raise ibis.common.exceptions.UnsupportedOperationError("no ordered aggregates")
-        return real(expr, *args, **kwargs)
-
-    monkeypatch.setattr(ds.con, "compile", no_ordered_aggregates)
-    pivoted = at.attribution_paths(ds, direct_events=["app_open"], max_touches=3)
-    assert refused  # the path was built without the aggregate
-    pd.testing.assert_frame_equal(ordered.counts, pivoted.counts)
-    assert ("信息流广告", UNTAGGED_CHANNEL) in set(pivoted.counts.path)
-    assert ("百度搜索", DIRECT_CHANNEL) in set(pivoted.counts.path)
+    ds = open_dataset(hand_dataset(tmp_path, extra_events=opened))
+    steps = at.path_touches(ds, direct_events=["app_open"], max_touches=3)
+    paths = {}
+    for form in ("listed", "ordered", "pivoted"):
+        t = at._person_paths(ds, steps, 3, form)
+        paths[form] = sorted(t.to_pyarrow().to_pylist(), key=lambda r: (r["converted"], r["path"]))
+    assert paths["listed"] == paths["ordered"] == paths["pivoted"]
+    # the forms are not all the same expression
+    assert "LIST_SORT" in str(ds.con.compile(at._person_paths(ds, steps, 3, "listed")))
+    assert "LIST_SORT" not in str(ds.con.compile(at._person_paths(ds, steps, 3, "pivoted")))
+    got = {tuple(r["path"].split(at._SEP)) for r in paths["listed"]}
+    assert ("信息流广告", UNTAGGED_CHANNEL) in got
+    assert ("百度搜索", DIRECT_CHANNEL) in got
+    # DuckDB's default is the listed form, and the paths' counts read it
+    assert "LIST_SORT" in str(ds.con.compile(at._person_paths(ds, steps, 3)))
 
 
 def test_paths_leave_only_the_kept_touches_in_the_engine(tmp_path):

@@ -109,7 +109,7 @@ from ibis import _
 from scipy import sparse
 from scipy.sparse import linalg as sparse_linalg
 
-from growthloop.engine import money_sum, scratch
+from growthloop.engine import backend_name, money_sum, scratch
 from growthloop.errors import NotAvailable
 from growthloop.marts.channels import channel_mapping, channel_of, normalise_utm, raw_utm
 from growthloop.marts.events import checked, event_names, matches, selector
@@ -1109,23 +1109,39 @@ def path_touches(
     return t.select("person_id", "converted", "channel", "event_time", days_before=days, step=t.step)
 
 
-def _person_paths(ds: Dataset, steps: ibis.Table, max_touches: int) -> ibis.Table:
+def _person_paths(ds: Dataset, steps: ibis.Table, max_touches: int,
+                  form: str | None = None) -> ibis.Table:
     """converted, path per person: the channels from step max_touches - 1 to step 0 (the last),
     joined by _SEP.
 
-    An ordered string aggregate where the backend has one (DuckDB); Ibis cannot compile it for
-    PySpark, where the path is one column per step joined in step order instead: the same
-    string, at about twice DuckDB's cost, so DuckDB keeps the aggregate.
+    Three forms of the same strings (`form`, default by backend):
+    * "listed" (DuckDB): each person's (step, channel) pairs listed as they come, the short list
+      sorted after the aggregate. An ordered aggregate sorts every step of every person at once:
+      at 1M users the paths' counts took 2.8–3.8 s with it and 2.3–2.5 s listed
+      (benchmarks/results/notes.md, round seventeen).
+    * "ordered" (PostgreSQL): an ordered string aggregate.
+    * "pivoted" (PySpark, where Ibis cannot compile the ordered aggregate): one column per step,
+      joined in step order.
     """
-    ordered = steps.group_by(["person_id", "converted"]).aggregate(
-        path=_.channel.group_concat(_SEP, order_by=[ibis.desc(_.step)])
-    )
-    try:
-        ds.con.compile(ordered)
-        return ordered.select("converted", "path")
-    except com.UnsupportedOperationError:
-        pass
-    per = steps.group_by(["person_id", "converted"]).aggregate(
+    if form is None:
+        form = "listed" if backend_name(ds.con) == "duckdb" else "ordered"
+    by = ["person_id", "converted"]
+    if form == "listed":
+        # -step: the list sorts ascending, and the path runs from the oldest step to step 0
+        listed = steps.group_by(by).aggregate(
+            _pairs=ibis.struct({"s": -steps.step, "c": steps.channel}).collect()
+        )
+        return listed.select("converted", path=listed._pairs.sort().map(lambda p: p.c).join(_SEP))
+    if form == "ordered":
+        ordered = steps.group_by(by).aggregate(
+            path=_.channel.group_concat(_SEP, order_by=[ibis.desc(_.step)])
+        )
+        try:
+            ds.con.compile(ordered)
+            return ordered.select("converted", "path")
+        except com.UnsupportedOperationError:
+            pass
+    per = steps.group_by(by).aggregate(
         **{f"_s{i}": steps.channel.max(where=steps.step == i) for i in range(max_touches)}
     )
     return per.select(
