@@ -469,6 +469,8 @@ def test_paths_in_each_of_the_three_forms_are_the_same(tmp_path):
     assert ("百度搜索", DIRECT_CHANNEL) in got
     # DuckDB's default is the listed form, and the paths' counts read it
     assert "LIST_SORT" in str(ds.con.compile(at._person_paths(ds, steps, 3)))
+    with pytest.raises(ValueError, match="'sorted' is not listed, ordered or pivoted"):
+        at._person_paths(ds, steps, 3, "sorted")
 
 
 def test_paths_leave_only_the_kept_touches_in_the_engine(tmp_path):

@@ -1125,6 +1125,8 @@ def _person_paths(ds: Dataset, steps: ibis.Table, max_touches: int,
     """
     if form is None:
         form = "listed" if backend_name(ds.con) == "duckdb" else "ordered"
+    if form not in ("listed", "ordered", "pivoted"):
+        raise ValueError(f"form: {form!r} is not listed, ordered or pivoted")
     by = ["person_id", "converted"]
     if form == "listed":
         # -step: the list sorts ascending, and the path runs from the oldest step to step 0
