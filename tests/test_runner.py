@@ -341,3 +341,40 @@ def test_two_runs_side_by_side_in_one_process_leave_its_directory_alone(
         book = run_campaign(campaign, runs_dir=Path("runs"), jobs=2)  # a relative runs dir
         assert os.getcwd() == str(tmp_path)
         assert Path(book).exists()
+
+
+@pytest.mark.slow
+def test_a_store_larger_than_a_kernels_memory_runs_one_chapter_at_a_time(
+        tmp_path: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # each of two kernels' DuckDB memory made one byte: any store is larger, so a run left to
+    # its default runs the two chapters one after the other, and says why
+    from growthloop.run import runner
+    monkeypatch.setattr(runner, "kernel_memory_limit", lambda limit, kernels: 1)
+    campaign = _campaign(tmp_path, tiny, chapters=["01", "04"])
+    result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    (done,) = list_runs(tmp_path / "runs")
+    log = (Path(done["path"]) / "logs" / "run.log").read_text(encoding="utf-8")
+    assert "one chapter at a time: the loaded store (" in log and "--jobs N to choose" in log
+    lines = log.splitlines()
+
+    def at(text: str) -> int:
+        return next(i for i, line in enumerate(lines) if text in line)
+
+    first, second = sorted(("01_user_profiling", "04_rfm"), key=lambda c: at(f"start {c}"))
+    assert at(f"done {first}") < at(f"start {second}")
+
+
+def test_the_default_runs_one_chapter_at_a_time_when_the_store_outgrows_a_kernels_memory() -> None:
+    from growthloop.run.runner import jobs_for_store
+    gib, mib = 1024**3, 1024**2
+    # under 5 GiB each of two kernels gets 2,240 MiB (test_store): the 1M store (0.69 GiB)
+    # fits, the 10M one (6.5 GiB) does not; a store of exactly the share still fits
+    assert jobs_for_store(2, int(0.69 * gib), 5 * gib) == 2
+    assert jobs_for_store(2, int(6.5 * gib), 5 * gib) == 1
+    assert jobs_for_store(2, 2240 * mib, 5 * gib) == 2
+    assert jobs_for_store(2, 2240 * mib + 1, 5 * gib) == 1
+    # one job stays one; a small limit: 512 MiB gives each of two kernels 128 MiB
+    assert jobs_for_store(1, 100 * gib, 5 * gib) == 1
+    assert jobs_for_store(2, 129 * mib, 512 * mib) == 1
+    assert jobs_for_store(2, 100 * mib, 512 * mib) == 2

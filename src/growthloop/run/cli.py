@@ -312,8 +312,10 @@ def run(
                                              "parameters (repeat it); the value is read as YAML")] = [],  # noqa: B006
     runs_dir: Annotated[Path | None, typer.Option(metavar="DIR", help="where run folders go (default: runs/ in the project)")] = None,
     jobs: Annotated[int | None, typer.Option(min=1, metavar="N", help="chapters executed at once (default: 2 on DuckDB, 1 "
-                                             "on Spark, PostgreSQL or a single core); they share "
-                                             "the dataset's memory limit")] = None,
+                                             "on Spark, PostgreSQL, a single core or when the "
+                                             "loaded store is larger than each chapter's share "
+                                             "of memory); they share the dataset's memory "
+                                             "limit")] = None,
 ) -> None:
     """Execute every chapter for a campaign into a new run folder and build its HTML book.
 

@@ -58,6 +58,7 @@ from growthloop.staging.store import (
     SPILL_ENV,
     STORE_ENV,
     fingerprint,
+    kernel_memory_limit,
     prepare_store,
     shares_a_store,
 )
@@ -457,7 +458,8 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     jobs : int, optional
         Chapters executed at once; by default (`default_jobs`) two on DuckDB on a machine with
         two cores or more, one on Spark and PostgreSQL (each chapter opens its own session
-        there: two local Spark drivers would share one machine's memory). The readers of the
+        there: two local Spark drivers would share one machine's memory), and one on DuckDB
+        when the loaded store is larger than each of two kernels' memory (`jobs_for_store`). The readers of the
         other chapters run after them, one at a time. On DuckDB each chapter's kernel gets its
         share of the dataset's memory limit (KERNELS_ENV, `store.kernel_memory_limit`: the
         limit less the Python side of each kernel beyond the first, divided by `jobs`), so the
@@ -512,13 +514,24 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     try:
         config = load_config(campaign.data)
         backend = config.engine.backend
-        jobs = jobs or default_jobs(backend)
+        asked, jobs = jobs, jobs or default_jobs(backend)
         store = tmp / STORE_DIR / ("dataset.duckdb" if backend == "duckdb" else backend)
         if shares_a_store(config):
             with report.step("load", "loading the dataset once for every chapter"):
                 load = prepare_store if backend == "duckdb" else _prepare_store_apart
                 load(campaign.data, store, params.get("analysis_date"),
                      marts=stored_marts(), channel_map=params.get("channel_map"))
+            if asked is None and backend == "duckdb":
+                size = store.stat().st_size
+                fewer = jobs_for_store(jobs, size, config.engine.memory_limit)
+                if fewer < jobs:
+                    share = kernel_memory_limit(config.engine.memory_limit, jobs)
+                    report.message(
+                        f"one chapter at a time: the loaded store ({size / 2**30:.2f} GiB) is "
+                        f"larger than the DuckDB memory of each of {jobs} chapters side by side "
+                        f"({share / 2**30:.2f} GiB), which would spill what one alone keeps in "
+                        "memory (--jobs N to choose)")
+                    jobs = fewer
         else:  # the tables stay in the engine; each chapter opens them itself
             report.message(f"engine {backend}: each chapter opens the dataset in it (a run "
                            "shares one load between chapters on DuckDB and on a local Spark)")
@@ -663,6 +676,41 @@ def numeric_threads(jobs: int, cores: int | None = None) -> dict[str, str]:
         return {}
     each = str(max(1, (cores or os.cpu_count() or 1) // jobs))
     return {name: each for name in NUMERIC_THREADS_ENV if name not in os.environ}
+
+
+def jobs_for_store(jobs: int, store_bytes: int, memory_limit: int) -> int:
+    """Chapters executed at once on DuckDB once the store is loaded: `jobs`, or one when the
+    store file is larger than each of `jobs` kernels' share of the memory limit
+    (`store.kernel_memory_limit`).
+
+    Side by side such chapters spill what one alone keeps in memory. At 10M users (a 6.5 GiB
+    store, 2.19 GiB for each of two kernels under 5 GiB) chapters 2 and 3 took 506 s side by
+    side and 451 s one after the other, and wrote three times as much to the spill folder; at
+    1M users (0.69 GiB) two at a time is the quicker (benchmarks/results/notes.md, round
+    eighteen).
+
+    Parameters
+    ----------
+    jobs : int
+        The chapters at once the run would otherwise use (`default_jobs`).
+    store_bytes : int
+        The size of the loaded store file.
+    memory_limit : int
+        The dataset's DuckDB memory limit in bytes (`engine.memory_limit`).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> gib = 1024**3
+    >>> jobs_for_store(2, int(0.69 * gib), 5 * gib), jobs_for_store(2, int(6.5 * gib), 5 * gib)
+    (2, 1)
+    """
+    if jobs > 1 and store_bytes > kernel_memory_limit(memory_limit, jobs):
+        return 1
+    return jobs
 
 
 def default_jobs(backend: str = "duckdb") -> int:
