@@ -52,7 +52,7 @@ $(PG_STAMP): $(STAMP) requirements-postgres.txt
 
 # Every test: the fast tier, Spark and Postgres against DuckDB, headless Chromium, whole books,
 # and nbval over the committed chapters. What CI runs (.ci/run); 21 minutes on 2 cores of an Intel Xeon,
-# 32-35 on an AMD EPYC (CI stops at 90); the log ends with the 25 slowest tests.
+# 32-35 on an AMD EPYC (CI stops at 90); pytest lists the 25 slowest tests in the log.
 test: setup spark-setup pg-setup
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest -n 2 --durations=25 tests
