@@ -369,9 +369,9 @@ def test_the_default_runs_one_chapter_at_a_time_when_the_store_outgrows_a_kernel
     from growthloop.run.runner import jobs_for_store
     gib, mib = 1024**3, 1024**2
     # under 5 GiB each of two kernels gets 2,240 MiB (test_store): the 1M store (0.69 GiB)
-    # fits, the 10M one (6.5 GiB) does not; a store of exactly the share still fits
+    # fits, the 10M one (6.8 GiB) does not; a store of exactly the share still fits
     assert jobs_for_store(2, int(0.69 * gib), 5 * gib) == 2
-    assert jobs_for_store(2, int(6.5 * gib), 5 * gib) == 1
+    assert jobs_for_store(2, int(6.8 * gib), 5 * gib) == 1
     assert jobs_for_store(2, 2240 * mib, 5 * gib) == 2
     assert jobs_for_store(2, 2240 * mib + 1, 5 * gib) == 1
     # one job stays one; a small limit: 512 MiB gives each of two kernels 128 MiB

@@ -683,7 +683,7 @@ def jobs_for_store(jobs: int, store_bytes: int, memory_limit: int) -> int:
     store file is larger than each of `jobs` kernels' share of the memory limit
     (`store.kernel_memory_limit`).
 
-    Side by side such chapters spill what one alone keeps in memory. At 10M users (a 6.5 GiB
+    Side by side such chapters spill what one alone keeps in memory. At 10M users (a 6.8 GiB
     store, 2.19 GiB for each of two kernels under 5 GiB) chapters 2 and 3 took 506 s side by
     side and 451 s one after the other, and wrote three times as much to the spill folder; at
     1M users (0.69 GiB) two at a time is the quicker (benchmarks/results/notes.md, round
@@ -705,7 +705,7 @@ def jobs_for_store(jobs: int, store_bytes: int, memory_limit: int) -> int:
     Examples
     --------
     >>> gib = 1024**3
-    >>> jobs_for_store(2, int(0.69 * gib), 5 * gib), jobs_for_store(2, int(6.5 * gib), 5 * gib)
+    >>> jobs_for_store(2, int(0.69 * gib), 5 * gib), jobs_for_store(2, int(6.8 * gib), 5 * gib)
     (2, 1)
     """
     if jobs > 1 and store_bytes > kernel_memory_limit(memory_limit, jobs):
