@@ -460,11 +460,12 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         two cores or more, one on Spark and PostgreSQL (each chapter opens its own session
         there: two local Spark drivers would share one machine's memory), and one on DuckDB
         when the loaded store is larger than each of two kernels' memory (`jobs_for_store`).
-        The readers of the other chapters run after them, one at a time. On DuckDB each chapter's kernel gets its
-        share of the dataset's memory limit (KERNELS_ENV, `store.kernel_memory_limit`: the
-        limit less the Python side of each kernel beyond the first, divided by `jobs`), so the
-        chapters running together hold about what the load alone holds, and the numeric
-        libraries' threads the cores divided by `jobs` (`numeric_threads`).
+        The readers of the other chapters run after them, one at a time. On DuckDB each
+        chapter's kernel gets its share of the dataset's memory limit (KERNELS_ENV,
+        `store.kernel_memory_limit`: the limit less the Python side of each kernel beyond the
+        first, divided by `jobs`), so the chapters running together hold about what the load
+        alone holds, and the numeric libraries' threads the cores divided by `jobs`
+        (`numeric_threads`).
 
     Returns
     -------
