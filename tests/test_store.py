@@ -326,16 +326,21 @@ def test_chapters_running_at_once_share_the_memory_limit(tiny: Path, tmp_path: P
         return ds.con.raw_sql("SELECT current_setting('memory_limit')").fetchone()[0]
 
     monkeypatch.setenv(STORE_ENV, str(store))
+    # a lone chapter: 1024 MiB - 640 MiB = 384 MiB, below half of the limit: 512 MiB
     alone = limit()
     monkeypatch.setenv(KERNELS_ENV, "2")
     # (1024 MiB - 640 MiB for the second kernel's Python side) / 2 = 192 MiB, below half of
     # the plain share (512 MiB / 2): 256 MiB
-    assert (alone, limit()) == ("1.0 GiB", "256.0 MiB")
+    assert (alone, limit()) == ("512.0 MiB", "256.0 MiB")
+    # outside a run (no share), the dataset's own limit
+    assert open_store(store, tiny).con.raw_sql(
+        "SELECT current_setting('memory_limit')").fetchone()[0] == "1.0 GiB"
 
 
 def test_each_kernel_beyond_the_first_takes_its_python_side_off_the_limit() -> None:
     gib, mib = 1024**3, 1024**2
-    assert kernel_memory_limit(5 * gib, 0) == kernel_memory_limit(5 * gib, 1) == 5 * gib
+    # a lone chapter of a run leaves one Python side too: 5120 MiB - 640 MiB
+    assert kernel_memory_limit(5 * gib, 0) == kernel_memory_limit(5 * gib, 1) == 4480 * mib
     # 5120 MiB less 640 MiB for the second kernel, halved; three kernels: 5120 - 2 * 640 = 3840
     assert kernel_memory_limit(5 * gib, 2) == 2240 * mib
     assert kernel_memory_limit(5 * gib, 3) == 1280 * mib

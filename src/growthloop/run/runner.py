@@ -463,7 +463,7 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         The readers of the other chapters run after them, one at a time. On DuckDB each
         chapter's kernel gets its share of the dataset's memory limit (KERNELS_ENV,
         `store.kernel_memory_limit`: the limit less the Python side of each kernel beyond the
-        first, divided by `jobs`), so the chapters running together hold about what the load
+        first, and of a lone one, divided by `jobs`), so the chapters hold about what the load
         alone holds, and the numeric libraries' threads the cores divided by `jobs`
         (`numeric_threads`).
 

@@ -330,7 +330,7 @@ def _report(raw: dict) -> QualityReport:
 def open_store(store: str | Path, data: str | Path,
                analysis_date: dt.date | str | None = None,
                channel_map: dict[str, str] | None = None,
-               changed_is_error: bool = False, share: int = 1,
+               changed_is_error: bool = False, share: int | None = None,
                temp_directory: str | None = None) -> Dataset | None:
     """Open the dataset from a store made for this folder, analysis date and channel map.
 
@@ -352,9 +352,10 @@ def open_store(store: str | Path, data: str | Path,
     changed_is_error : bool, default False
         When True, a store of this folder whose files changed since the load raises DataError
         instead of returning None (a run's chapters must all read one version of the data).
-    share : int, default 1
-        How many chapters run at once: the connection's memory limit is the kernel's share of
-        the dataset's (`kernel_memory_limit`).
+    share : int, optional
+        How many chapters of a run execute at once: the connection's memory limit is then each
+        kernel's share of the dataset's (`kernel_memory_limit`). None, outside a run: the
+        dataset's limit.
     temp_directory : str, optional
         Where the connection spills instead of the dataset's engine.temp_directory (the run's
         own folder, SPILL_ENV).
@@ -393,7 +394,8 @@ def open_store(store: str | Path, data: str | Path,
         return None
     if config.engine.backend == "pyspark":
         return _open_spark_store(store, folder, config, meta)
-    config.engine.memory_limit = kernel_memory_limit(config.engine.memory_limit, share)
+    if share is not None:
+        config.engine.memory_limit = kernel_memory_limit(config.engine.memory_limit, share)
     if temp_directory:
         config.engine.temp_directory = temp_directory
     con = connect_duckdb(config.timezone, **config.engine.duckdb_settings())
@@ -407,14 +409,17 @@ def open_store(store: str | Path, data: str | Path,
 
 
 def kernel_memory_limit(limit: int, kernels: int) -> int:
-    """The DuckDB memory limit of each of `kernels` chapters running side by side.
+    """The DuckDB memory limit of each of `kernels` chapters a run executes at once.
 
     A run's peak should not depend on how many chapters run at once. The load runs in one
     process: the dataset's limit plus one Python side. Each kernel beyond the first brings a
     Python side of its own (KERNEL_PYTHON_SIDE), so that much comes off the limit before it is
     shared out: two kernels under a 5 GiB limit get 2.19 GiB each, not 2.5 GiB (at 10M users
-    the chapters' peak was 0.55 GiB above the load's). A small limit is never cut below half
-    of the plain share.
+    the chapters' peak was 0.55 GiB above the load's). A lone chapter leaves one Python side
+    too: the runner stays beside it with what Python kept of the load, and at 10M users a lone
+    chapter under the whole 5 GiB took the run 0.26 GiB above the load's peak (6.12 GiB,
+    benchmarks/results/notes.md, round eighteen). A small limit is never cut below half of the
+    plain share.
 
     Parameters
     ----------
@@ -430,17 +435,16 @@ def kernel_memory_limit(limit: int, kernels: int) -> int:
 
     Examples
     --------
-    >>> kernel_memory_limit(5 * 1024**3, 1) == 5 * 1024**3
-    True
+    >>> kernel_memory_limit(5 * 1024**3, 1) / 1024**2   # 5120 MiB - 640 MiB
+    4480.0
     >>> kernel_memory_limit(5 * 1024**3, 2) / 1024**2   # (5120 MiB - 640 MiB) / 2
     2240.0
     >>> kernel_memory_limit(1024**3, 2) / 1024**2       # not below half of 512 MiB
     256.0
     """
     kernels = max(1, kernels)
-    if kernels == 1:
-        return limit
-    return max(limit // (2 * kernels), (limit - (kernels - 1) * KERNEL_PYTHON_SIDE) // kernels)
+    sides = max(1, kernels - 1)
+    return max(limit // (2 * kernels), (limit - sides * KERNEL_PYTHON_SIDE) // kernels)
 
 
 def _open_spark_store(store: Path, folder: Path, config, meta: dict) -> Dataset:
