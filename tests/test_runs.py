@@ -3,6 +3,7 @@ interfere, and a re-run keeps the earlier run. Real `growthloop run` subprocesse
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -15,7 +16,7 @@ import pytest
 import yaml
 from conftest import event, user, write_dataset, write_tiny
 
-from growthloop.run.runner import PID_FILE, _new_run_dir, list_runs
+from growthloop.run.runner import PID_FILE, STORE_DIR, _new_run_dir, list_runs
 
 GROWTHLOOP = str(Path(sys.executable).parent / "growthloop")
 
@@ -105,3 +106,71 @@ def test_two_campaigns_at_once_do_not_interfere(tmp_path: Path) -> None:
         recorded = yaml.safe_load((run / "campaign.yml").read_text(encoding="utf-8"))
         assert Path(recorded["data"]) == (data_b if r["campaign"] == "b" else data_a)
         assert not (run / "logs" / PID_FILE).exists()
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does(tmp_path: Path) -> None:
+    """SIGTERM (a scheduler's timeout) raises RunStopped in the run: the run is kept as
+    <name>-failed with the reason, its loaded store removed; a handler of the caller's own is
+    left in place, and Python's default comes back after the run."""
+    from growthloop.run.runner import RunStopped, _stops_fail_the_run
+
+    previous = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    try:
+        tmp, final = _new_run_dir(tmp_path, "c")
+        (tmp / STORE_DIR).mkdir()
+        with pytest.raises(RunStopped) as stopped, _stops_fail_the_run(tmp, final):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler raises in this thread before the sleep ends
+        failed = final.with_name(final.name + "-failed")
+        assert stopped.value.signal_name == "SIGTERM" and stopped.value.folder == failed
+        assert not tmp.exists() and not (failed / STORE_DIR).exists()
+        assert "stopped (SIGTERM)" in (failed / "logs" / "error.txt").read_text(encoding="utf-8")
+        assert [r["status"] for r in list_runs(tmp_path)] == ["failed"]
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+        # Ctrl-C: the same folder, its own reason
+        tmp, final = _new_run_dir(tmp_path, "d")
+        with pytest.raises(KeyboardInterrupt), _stops_fail_the_run(tmp, final):
+            raise KeyboardInterrupt
+        assert "stopped (Ctrl-C)" in (final.with_name(final.name + "-failed") / "logs"
+                                      / "error.txt").read_text(encoding="utf-8")
+        # a caller's own handler is theirs to keep
+        seen: list[int] = []
+        signal.signal(signal.SIGTERM, lambda signum, _frame: seen.append(signum))
+        tmp, final = _new_run_dir(tmp_path, "e")
+        with _stops_fail_the_run(tmp, final):
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.1)
+        assert seen == [signal.SIGTERM] and tmp.exists()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.slow
+def test_a_run_sent_sigterm_stops_its_kernels_and_removes_its_row_level_data(
+        tmp_path: Path, tiny: Path) -> None:
+    """`kill PID` on a running `growthloop run`: exit code 143, the run kept as -failed, and no
+    store, spill folder or chapter kernel left behind."""
+    import psutil
+
+    spill_root = tmp_path / "spill"
+    config = tiny / "dataset.yml"
+    before = config.read_text(encoding="utf-8") if config.exists() else ""
+    config.write_text(before + f"\nengine:\n  temp_directory: {spill_root}\n", encoding="utf-8")
+    runs = tmp_path / "runs"
+    proc = _start(_campaign(tmp_path, "t", tiny), runs)
+    deadline, kernels = time.monotonic() + 120, []
+    while not kernels:  # a chapter's kernel is running
+        assert proc.poll() is None, proc.stdout.read()
+        assert time.monotonic() < deadline, "the run did not start a chapter"
+        time.sleep(0.2)
+        with contextlib.suppress(psutil.Error):
+            kernels = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                       if any("ipykernel_launcher" in part for part in p.cmdline())]
+    proc.send_signal(signal.SIGTERM)  # the run's process only, as a scheduler's timeout does
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 143, out[-2000:]
+    (failed,) = list_runs(runs)
+    assert failed["status"] == "failed" and "stopped (SIGTERM)" in out
+    assert not list(runs.rglob(STORE_DIR)) and not list(spill_root.glob("growthloop-run-*"))
+    psutil.wait_procs(kernels, timeout=30)
+    assert not [p for p in kernels if p.is_running()], "a chapter's kernel outlived the run"

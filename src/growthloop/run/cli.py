@@ -321,13 +321,13 @@ def run(
 
     The run goes to RUNS_DIR/<name>/<timestamp>/ and is renamed there only when every chapter
     ran and the book built; a failed run is kept as <timestamp>-failed with the partial
-    notebook in logs/.
+    notebook in logs/, and so is a run stopped by Ctrl-C or SIGTERM (exit code 143).
 
     \b
     Example:
       growthloop run campaigns/demo.yml -p analysis_date=2026-05-31
     """
-    from growthloop.run.runner import RunError, load_campaign, run_campaign
+    from growthloop.run.runner import RunError, RunStopped, load_campaign, run_campaign
 
     try:
         spec = load_campaign(campaign)
@@ -337,6 +337,8 @@ def run(
                                   display=bars, jobs=jobs)
     except RunError as exc:
         _fail(str(exc))
+    except RunStopped as exc:  # SIGTERM: the shell's code for it, 128 + 15
+        _fail(f"the run was stopped ({exc.signal_name}); kept as {exc.folder}", code=143)
     console.print(f"[green]done:[/] {folder}")
     console.print(f"book: {folder / '_build' / 'html' / 'index.html'}")
     console.print("next: growthloop publish  (adds this book to the campaign site)")

@@ -18,11 +18,13 @@ import os
 import pickle
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -76,6 +78,17 @@ CHILD_ERROR = "error.pickle"  # a load in a child process: its error, pickled
 
 class RunError(RuntimeError):
     """A run cannot start or did not finish; the message says why and what to do."""
+
+
+class RunStopped(KeyboardInterrupt):
+    """A run stopped by SIGTERM (a scheduler's timeout, `kill`), handled as Ctrl-C is: the
+    chapters' kernels are stopped, the loaded store and the spill folder removed, and the run
+    kept as ``<name>-failed`` (`folder`)."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name
+        self.folder: Path | None = None
 
 
 @dataclass
@@ -494,88 +507,134 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
     except OSError as exc:
         raise RunError(f"cannot create the run folder under {runs_dir} ({exc.strerror or exc}): "
                        "choose a folder you can write with --runs-dir") from None
-    for name in BOOK_FILES:
-        shutil.copy2(PROJECT_ROOT / name, tmp / name)
-    for name in BOOK_DIRS:
-        if (PROJECT_ROOT / name).is_dir():
-            shutil.copytree(PROJECT_ROOT / name, tmp / name)
-    source, estimates = previous_timings(runs_dir / campaign.name, before=final.name)
-    if source is None:  # a campaign's first run: another campaign's run on the same data
-        source, estimates = timings_on_same_data(runs_dir, campaign.data, final.name, campaign.name)
-    report = RunReporter(tmp / "logs", estimates, source, say=progress, display=display)
-    report.log(f"run {final.name} of campaign {campaign.name} on {campaign.data}; chapters "
-               + ", ".join(p.stem for p in chapters))
-    write_toc(tmp, chapters)
-    (tmp / "chapters").mkdir()
-    (tmp / "campaign.yml").write_text(yaml.safe_dump(
-        {"name": campaign.name, "data": str(campaign.data), "parameters": params,
-         "chapters": [p.stem for p in chapters]}, allow_unicode=True), encoding="utf-8")
-    (tmp / STORE_DIR).mkdir(mode=0o700)  # row-level data: readable by the run's owner only
-    loaded = fingerprint(campaign.data)  # before the load: a change during it shows too
-    try:
-        config = load_config(campaign.data)
-        backend = config.engine.backend
-        asked, jobs = jobs, jobs or default_jobs(backend)
-        store = tmp / STORE_DIR / ("dataset.duckdb" if backend == "duckdb" else backend)
-        if shares_a_store(config):
-            with report.step("load", "loading the dataset once for every chapter"):
-                load = prepare_store if backend == "duckdb" else _prepare_store_apart
-                load(campaign.data, store, params.get("analysis_date"),
-                     marts=stored_marts(), channel_map=params.get("channel_map"))
-            if asked is None and backend == "duckdb":
-                size = store.stat().st_size
-                fewer = jobs_for_store(jobs, size, config.engine.memory_limit)
-                if fewer < jobs:
-                    share = kernel_memory_limit(config.engine.memory_limit, jobs)
-                    report.message(
-                        f"one chapter at a time: the loaded store ({size / 2**30:.2f} GiB) is "
-                        f"larger than the DuckDB memory of each of {jobs} chapters side by side "
-                        f"({share / 2**30:.2f} GiB), which would spill what one alone keeps in "
-                        "memory (--jobs N to choose)")
-                    jobs = fewer
-        else:  # the tables stay in the engine; each chapter opens them itself
-            report.message(f"engine {backend}: each chapter opens the dataset in it (a run "
-                           "shares one load between chapters on DuckDB and on a local Spark)")
-    except Exception as exc:  # a DataError, a bad config: the chapters would fail the same way
-        message = f"the dataset could not be loaded ({type(exc).__name__}: {exc})."
-        failed = _fail(tmp, final, None, message)
-        raise RunError(f"{message} Nothing was run: {failed / 'logs' / 'error.txt'}") from exc
-    # the chapters' DuckDB spills into a folder of this run's own, removed after them: their
-    # kernels are stopped at once when their last cell ends (`_execute_chapters`), without
-    # the clean-up that would delete their spill files (Spark and PostgreSQL kernels shut
-    # down gracefully and spill elsewhere: no folder)
-    on_duckdb = backend == "duckdb"
-    spill = Path(config.engine.temp_directory) / f"growthloop-run-{final.name}-{os.getpid()}"
-    try:
-        if on_duckdb:
-            spill.mkdir(parents=True, exist_ok=True, mode=0o700)  # row-level data: the owner's only
-    except OSError as exc:
-        message = (f"cannot create the spill folder {spill} ({exc.strerror or exc}): set "
-                   "engine.temp_directory in dataset.yml to a folder you can write")
-        failed = _fail(tmp, final, None, message)
-        raise RunError(f"{message}. Nothing was run: {failed / 'logs' / 'error.txt'}") from None
-    try:
-        with contextlib.ExitStack() as env:
-            for name, value in {STORE_ENV: str(store), KERNELS_ENV: str(jobs),
-                                **({SPILL_ENV: str(spill)} if on_duckdb else {}),
-                                **numeric_threads(jobs)}.items():
-                env.enter_context(_environment(name, value))
-            _execute_chapters(chapters, per_chapter, campaign, tmp, final, report, loaded, jobs,
-                              stop_at_once=on_duckdb)
-    finally:
-        shutil.rmtree(tmp / STORE_DIR, ignore_errors=True)  # row-level data: never kept
-        if on_duckdb:
-            shutil.rmtree(spill, ignore_errors=True)  # row-level data too
-    try:
-        with report.step("book", "building the book"):
-            build_book(tmp)
-    except RunError as exc:
-        _fail(tmp, final, None, str(exc))
-        raise
-    (tmp / "logs" / PID_FILE).unlink()
-    os.replace(tmp, final)
-    return final
+    with _stops_fail_the_run(tmp, final) as stops:
+        for name in BOOK_FILES:
+            shutil.copy2(PROJECT_ROOT / name, tmp / name)
+        for name in BOOK_DIRS:
+            if (PROJECT_ROOT / name).is_dir():
+                shutil.copytree(PROJECT_ROOT / name, tmp / name)
+        source, estimates = previous_timings(runs_dir / campaign.name, before=final.name)
+        if source is None:  # a campaign's first run: another campaign's run on the same data
+            source, estimates = timings_on_same_data(runs_dir, campaign.data, final.name,
+                                                     campaign.name)
+        report = RunReporter(tmp / "logs", estimates, source, say=progress, display=display)
+        report.log(f"run {final.name} of campaign {campaign.name} on {campaign.data}; chapters "
+                   + ", ".join(p.stem for p in chapters))
+        write_toc(tmp, chapters)
+        (tmp / "chapters").mkdir()
+        (tmp / "campaign.yml").write_text(yaml.safe_dump(
+            {"name": campaign.name, "data": str(campaign.data), "parameters": params,
+             "chapters": [p.stem for p in chapters]}, allow_unicode=True), encoding="utf-8")
+        (tmp / STORE_DIR).mkdir(mode=0o700)  # row-level data: readable by the run's owner only
+        loaded = fingerprint(campaign.data)  # before the load: a change during it shows too
+        try:
+            config = load_config(campaign.data)
+            backend = config.engine.backend
+            asked, jobs = jobs, jobs or default_jobs(backend)
+            store = tmp / STORE_DIR / ("dataset.duckdb" if backend == "duckdb" else backend)
+            if shares_a_store(config):
+                with report.step("load", "loading the dataset once for every chapter"):
+                    load = prepare_store if backend == "duckdb" else _prepare_store_apart
+                    load(campaign.data, store, params.get("analysis_date"),
+                         marts=stored_marts(), channel_map=params.get("channel_map"))
+                if asked is None and backend == "duckdb":
+                    size = store.stat().st_size
+                    fewer = jobs_for_store(jobs, size, config.engine.memory_limit)
+                    if fewer < jobs:
+                        share = kernel_memory_limit(config.engine.memory_limit, jobs)
+                        report.message(
+                            f"one chapter at a time: the loaded store ({size / 2**30:.2f} GiB) is "
+                            f"larger than the DuckDB memory of each of {jobs} chapters side by "
+                            f"side ({share / 2**30:.2f} GiB), which would spill what one alone "
+                            "keeps in memory (--jobs N to choose)")
+                        jobs = fewer
+            else:  # the tables stay in the engine; each chapter opens them itself
+                report.message(f"engine {backend}: each chapter opens the dataset in it (a run "
+                               "shares one load between chapters on DuckDB and on a local Spark)")
+        except Exception as exc:  # a DataError, a bad config: the chapters would fail the same way
+            if stops:  # DuckDB answers a signal with "Query interrupted": the run was stopped
+                stopped = RunStopped(stops[0]) if stops[0] == "SIGTERM" else KeyboardInterrupt()
+                raise stopped from None
+            message = f"the dataset could not be loaded ({type(exc).__name__}: {exc})."
+            failed = _fail(tmp, final, None, message)
+            raise RunError(f"{message} Nothing was run: {failed / 'logs' / 'error.txt'}") from exc
+        # the chapters' DuckDB spills into a folder of this run's own, removed after them: their
+        # kernels are stopped at once when their last cell ends (`_execute_chapters`), without
+        # the clean-up that would delete their spill files (Spark and PostgreSQL kernels shut
+        # down gracefully and spill elsewhere: no folder)
+        on_duckdb = backend == "duckdb"
+        spill = Path(config.engine.temp_directory) / f"growthloop-run-{final.name}-{os.getpid()}"
+        try:
+            if on_duckdb:
+                # row-level data: the owner's only
+                spill.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as exc:
+            message = (f"cannot create the spill folder {spill} ({exc.strerror or exc}): set "
+                       "engine.temp_directory in dataset.yml to a folder you can write")
+            failed = _fail(tmp, final, None, message)
+            raise RunError(f"{message}. Nothing was run: {failed / 'logs' / 'error.txt'}") from None
+        try:
+            with contextlib.ExitStack() as env:
+                for name, value in {STORE_ENV: str(store), KERNELS_ENV: str(jobs),
+                                    **({SPILL_ENV: str(spill)} if on_duckdb else {}),
+                                    **numeric_threads(jobs)}.items():
+                    env.enter_context(_environment(name, value))
+                _execute_chapters(chapters, per_chapter, campaign, tmp, final, report, loaded, jobs,
+                                  stop_at_once=on_duckdb)
+        finally:
+            shutil.rmtree(tmp / STORE_DIR, ignore_errors=True)  # row-level data: never kept
+            if on_duckdb:
+                shutil.rmtree(spill, ignore_errors=True)  # row-level data too
+        try:
+            with report.step("book", "building the book"):
+                build_book(tmp)
+        except RunError as exc:
+            _fail(tmp, final, None, str(exc))
+            raise
+        (tmp / "logs" / PID_FILE).unlink()
+        os.replace(tmp, final)
+        return final
 
+
+@contextlib.contextmanager
+def _stops_fail_the_run(tmp: Path, final: Path) -> Iterator[list[str]]:
+    """While a run is made, SIGTERM stops it as Ctrl-C does (`RunStopped`), where nothing else
+    handles that signal: Python's default ends the process at once, which left the chapters'
+    spill folder (their row-level data) and the loaded store on disk. A run stopped either way
+    is kept as ``<name>-failed`` with the reason in logs/error.txt, not as a run in progress.
+
+    Yields the names of the signals received (SIGINT, SIGTERM): a query DuckDB interrupts for
+    one ends in its own error, which the run must not report as bad data.
+    """
+    received: list[str] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        received.append(signal.Signals(signum).name)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the clean-up
+        raise RunStopped(received[-1])
+
+    main = threading.current_thread() is threading.main_thread()
+    # Python's own handlers only: one the caller installed is theirs to keep
+    ours = {number: default for number, default in ((signal.SIGTERM, signal.SIG_DFL),
+                                                    (signal.SIGINT, signal.default_int_handler))
+            if main and signal.getsignal(number) == default}
+    for number in ours:
+        signal.signal(number, stop)
+    try:
+        yield received
+    except KeyboardInterrupt as exc:
+        how = exc.signal_name if isinstance(exc, RunStopped) else "Ctrl-C"
+        if tmp.exists():  # not yet renamed to `final`
+            failed = _fail(tmp, final, None, f"the run was stopped ({how}) before it finished; "
+                           "no book was built")
+            if isinstance(exc, RunStopped):
+                exc.folder = failed
+        raise
+    finally:
+        for number, default in ours.items():
+            signal.signal(number, default)
 
 def _prepare_store_apart(*args: Any, **kwargs: Any) -> None:
     """`prepare_store` in a child process: on Spark the load's session (its cached tables, the
