@@ -174,3 +174,27 @@ def test_a_run_sent_sigterm_stops_its_kernels_and_removes_its_row_level_data(
     assert not list(runs.rglob(STORE_DIR)) and not list(spill_root.glob("growthloop-run-*"))
     psutil.wait_procs(kernels, timeout=30)
     assert not [p for p in kernels if p.is_running()], "a chapter's kernel outlived the run"
+
+
+def test_the_next_run_removes_the_spill_folders_of_killed_runs(tmp_path: Path) -> None:
+    """A killed run's spill folder (row-level data) is removed; a running process's, another
+    machine's and anything not named as a run's spill folder stay."""
+    from growthloop.run.runner import clean_abandoned_spill
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = socket.gethostname()
+    names = {"dead": f"growthloop-run-20250101-090000-{gone.pid}@{host}",
+             "second": f"growthloop-run-20250101-090000-2-{gone.pid}@{host}",
+             "alive": f"growthloop-run-20250101-090000-{os.getpid()}@{host}",
+             "elsewhere": f"growthloop-run-20250101-090000-{gone.pid}@other-{host}",
+             "old style": f"growthloop-run-20250101-090000-{gone.pid}",
+             "not ours": f"growthloop-cache-{gone.pid}@{host}"}
+    for name in names.values():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "duckdb_temp_block-1.block").write_bytes(b"rows")
+    cleaned = clean_abandoned_spill(tmp_path)
+    assert sorted(p.name for p in cleaned) == sorted([names["dead"], names["second"]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        names[k] for k in ("alive", "elsewhere", "old style", "not ours"))
+    assert clean_abandoned_spill(tmp_path / "missing") == []

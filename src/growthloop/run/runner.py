@@ -73,6 +73,8 @@ RUNNER_PARAMETERS = ("data", "out_dir")
 # The run's shared, loaded dataset (growthloop.staging.store): inside the run folder while it runs,
 # deleted before the book is built.
 STORE_DIR = ".engine"
+#: The chapters' spill folder under engine.temp_directory: SPILL_PREFIX<run>-<pid>@<host>
+SPILL_PREFIX = "growthloop-run-"
 CHILD_ERROR = "error.pickle"  # a load in a child process: its error, pickled
 
 
@@ -563,9 +565,11 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         # the clean-up that would delete their spill files (Spark and PostgreSQL kernels shut
         # down gracefully and spill elsewhere: no folder)
         on_duckdb = backend == "duckdb"
-        spill = Path(config.engine.temp_directory) / f"growthloop-run-{final.name}-{os.getpid()}"
+        spill_root = Path(config.engine.temp_directory)
+        spill = spill_root / f"{SPILL_PREFIX}{final.name}-{os.getpid()}@{socket.gethostname()}"
         try:
             if on_duckdb:
+                clean_abandoned_spill(spill_root)
                 # row-level data: the owner's only
                 spill.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as exc:
@@ -1003,16 +1007,54 @@ def clean_abandoned_runs(runs_dir: Path) -> list[Path]:
     return cleaned
 
 
+def clean_abandoned_spill(root: Path) -> list[Path]:
+    """Remove the spill folders that runs on this machine left when their process was killed
+    (SIGKILL, a power cut: no clean-up ran). They hold row-level data. Another machine's
+    folders (a shared temp_directory) and those of running processes stay.
+
+    Parameters
+    ----------
+    root : Path
+        The dataset's engine.temp_directory.
+
+    Returns
+    -------
+    list of Path
+        The folders removed.
+    """
+    cleaned = []
+    for folder in sorted(root.glob(f"{SPILL_PREFIX}*@*")):
+        run_pid, _, host = folder.name.rpartition("@")
+        pid = run_pid.rpartition("-")[2]
+        if (folder.is_dir() and host == socket.gethostname() and pid.isdigit()
+                and not _process_alive(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
+            cleaned.append(folder)
+    return cleaned
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process `pid` of this machine is running (another user's counts)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _alive(tmp: Path) -> bool:
     """Whether the process that started a temporary run folder is still running (same host)."""
     try:
         pid, host = (tmp / "logs" / PID_FILE).read_text(encoding="utf-8").split()
         if host != socket.gethostname():
             return True  # another machine's run: assume it is still going
-        os.kill(int(pid), 0)
+        return _process_alive(int(pid))
     except (OSError, ValueError):
         return False
-    return True
 
 
 def list_runs(runs_dir: Path | None = None) -> list[dict[str, str]]:
