@@ -523,8 +523,10 @@ def test_ctrl_c_while_chapters_run_side_by_side_stops_their_kernels(
                             progress=lambda _: None, jobs=2)
     assert stopped == [True]
     assert "99_summary" not in started and len(started) < 5  # no other chapter started
-    (tmp,) = (tmp_path / "runs" / "t").glob(".*")
-    assert not (tmp / runner.STORE_DIR).exists()  # the loaded rows are never left behind
+    (failed,) = (tmp_path / "runs" / "t").iterdir()  # kept as failed, with the reason
+    assert failed.name.endswith("-failed")
+    assert "stopped (Ctrl-C)" in (failed / "logs" / "error.txt").read_text(encoding="utf-8")
+    assert not (failed / runner.STORE_DIR).exists()  # the loaded rows are never left behind
 
 
 def test_stop_kernels_kills_only_the_kernels_this_process_started() -> None:
