@@ -321,7 +321,7 @@ def run(
 
     The run goes to RUNS_DIR/<name>/<timestamp>/ and is renamed there only when every chapter
     ran and the book built; a failed run is kept as <timestamp>-failed with the partial
-    notebook in logs/, and so is a run stopped by Ctrl-C or SIGTERM (exit code 143).
+    notebook in logs/, and so is a run stopped by Ctrl-C or SIGTERM (exit code 130 or 143).
 
     \b
     Example:

@@ -640,6 +640,7 @@ def _stops_fail_the_run(tmp: Path, final: Path) -> Iterator[list[str]]:
         for number, default in ours.items():
             signal.signal(number, default)
 
+
 def _prepare_store_apart(*args: Any, **kwargs: Any) -> None:
     """`prepare_store` in a child process: on Spark the load's session (its cached tables, the
     driver's heap) ends with the child instead of staying beside the chapters' own sessions.
