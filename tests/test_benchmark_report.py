@@ -95,3 +95,10 @@ def test_growth_exponent_is_the_slope_in_log_log() -> None:
     # a missing or zero time is left out; one size left gives no slope
     assert report.exponent(sizes, [0.4, 4.0, float("nan")]) == pytest.approx(1.0)
     assert math.isnan(report.exponent(sizes, [0.4, 0.0, float("nan")]))
+
+
+def test_the_page_takes_the_newest_round_of_the_notes_and_counts_the_others() -> None:
+    notes = "## round three\nthird\n\n### detail\nmore\n\n## round two\nsecond\n## round one\nfirst\n"
+    assert report.newest_round(notes) == ("## round three\nthird\n\n### detail\nmore", 2)
+    assert report.newest_round("## only\ntext\n") == ("## only\ntext", 0)
+    assert report.newest_round("") == ("", 0)
