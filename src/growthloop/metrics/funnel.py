@@ -823,11 +823,14 @@ def _segment_table(
         pe = person_events(ds)
         ev = pe.select("person_id", "event_name", "event_time", "utm_source",
                        _tagged=pe.utm_source.notnull() & (pe.utm_source.strip() != ""))
-        touches = ev.filter(ev._tagged)
         first = breakdown == "first_touch"
-        if not first:
-            # only the last touch stops at the sign-up: the first needs no sign-up time (DuckDB
-            # kept the unused join: 8M rows joined at 1M users)
+        # only the last touch stops at the sign-up: the first needs no sign-up time (DuckDB
+        # kept the unused join: 8M rows joined at 1M users)
+        if first:
+            touches = ev.filter(ev._tagged)
+        else:
+            ev = ev.filter(ev._tagged | (ev.event_name == "register"))
+            touches = ev.filter(ev._tagged)
             reg = (
                 ev.filter(ev.event_name == "register")
                 .group_by("person_id")
