@@ -771,6 +771,39 @@ def test_touch_breakdowns_take_the_smallest_source_of_touches_at_the_same_instan
     assert entrants("last_touch") == {"百度搜索": 2}
 
 
+def test_first_touch_counts_a_touch_after_the_sign_up_and_last_touch_does_not(
+        tmp_path: Path) -> None:
+    from conftest import event, txn, user, write_dataset
+
+    from growthloop.staging.loader import open_dataset
+
+    # U1 signs up untagged, then clicks a toutiao ad: their only tagged touch is after the
+    # sign-up. U2 clicks a baidu ad, signs up, then clicks a toutiao ad.
+    folder = write_dataset(
+        tmp_path / "after",
+        users=[user("U1", "2025-01-10 10:00:00"), user("U2", "2025-01-10 11:00:00")],
+        events=[event("register", "2025-01-10 10:00:00", "U1", "A1"),
+                event("ad_click", "2025-01-12 10:00:00", "U1", "A1", utm_source="toutiao"),
+                event("ad_click", "2025-01-04 10:00:00", anon="A2", utm_source="baidu"),
+                event("register", "2025-01-10 11:00:00", "U2", "A2"),
+                event("ad_click", "2025-01-15 10:00:00", "U2", "A2", utm_source="toutiao")],
+        transactions=[txn("T1", "U1", "2025-01-20 10:00:00", 1000.0)],
+        config={"name": "after", "analysis_date": "2025-03-31"},
+    )
+    ds = open_dataset(folder)
+    spec = fn.make_spec(["ad_click", "register"], window_days=30)
+
+    def entrants(breakdown: str) -> dict[str, int]:
+        table = fn.funnel(ds, spec, breakdown=breakdown)
+        first = table[table.step == "ad_click"]
+        return dict(zip(first.segment, first.users, strict=True))
+
+    # first touch: the earliest tagged touch whenever it came (U1 toutiao, U2 baidu)
+    assert entrants("first_touch") == {"信息流广告": 1, "百度搜索": 1}
+    # last touch at or before the sign-up: U1 has none (untagged), U2 baidu
+    assert entrants("last_touch") == {"未标记": 1, "百度搜索": 1}
+
+
 def test_step_breakdown_is_the_channel_of_the_event_matched_at_that_step(tmp_path: Path) -> None:
     from conftest import event, txn, user, write_dataset
 
