@@ -834,3 +834,35 @@ def test_step_breakdown_is_the_channel_of_the_event_matched_at_that_step(tmp_pat
     # the visitor never signed up: not yet at that step, named by the step's label
     assert entrants("step:register") == {"未标记": 1, "百度搜索": 1,
                                          f"未到{spec.label('register')}": 1}
+
+
+@pytest.mark.parametrize("count", ["unique", "total"])
+def test_outside_funnel_counts_registered_users_who_never_did_the_first_step(
+        tmp_path: Path, count: str) -> None:
+    from conftest import event, txn, user, write_dataset
+
+    from growthloop.staging.loader import open_dataset
+
+    # U1 clicks twice as a visitor, then signs up on that device; U2 signs up without a click;
+    # U3 clicks after signing up; the visitor A4 clicks and never signs up
+    folder = write_dataset(
+        tmp_path / "outside",
+        users=[user("U1", "2025-01-10 10:00:00"), user("U2", "2025-01-11 10:00:00"),
+               user("U3", "2025-01-12 10:00:00")],
+        events=[event("ad_click", "2025-01-03 10:00:00", anon="A1"),
+                event("ad_click", "2025-01-04 10:00:00", anon="A1"),
+                event("register", "2025-01-10 10:00:00", "U1", "A1"),
+                event("register", "2025-01-11 10:00:00", "U2", "A2"),
+                event("register", "2025-01-12 10:00:00", "U3", "A3"),
+                event("ad_click", "2025-01-20 10:00:00", "U3", "A3"),
+                event("ad_click", "2025-01-05 10:00:00", anon="A4")],
+        transactions=[txn("T1", "U1", "2025-01-11 10:00:00", 1000.0)],
+        config={"name": "outside", "analysis_date": "2025-03-31"},
+    )
+    ds = open_dataset(folder)
+    spec = fn.make_spec(["ad_click", "register"], window_days=30, count=count)
+    fn.funnel(ds, spec)  # as the chapter asks: the step times kept first
+    assert fn.outside_funnel(ds, spec) == {"registered": 3, "without_first_step": 1}
+    # a funnel entered at the sign-up: every registered user did its first step
+    assert fn.outside_funnel(ds, fn.make_spec(["register", "first_investment"], 30, count=count)) \
+        == {"registered": 3, "without_first_step": 0}

@@ -1713,7 +1713,8 @@ def outside_funnel(ds: Dataset, spec: FunnelSpec | None = None,
     ds
         The dataset.
     spec
-        Which funnel (`make_spec`); only its first step matters. None for the default funnel.
+        Which funnel (`make_spec`); only its first step matters, but the funnel's step times
+        are read (`step_times`: computed and kept on first use). None for the default funnel.
     **definition
         `make_spec` keywords instead of a spec (see `funnel`).
 
@@ -1724,10 +1725,13 @@ def outside_funnel(ds: Dataset, spec: FunnelSpec | None = None,
         first step (organic, or a touch the data does not record).
     """
     spec = as_spec(spec, **definition)
-    first = spec.selected[0]
-    ev = person_steps(ds, [first.event])
-    ev = ev.filter(first.condition(ev))
-    seen = ev.filter(ev.user_id.notnull()).select(_uid=ev.user_id).distinct()
+    # the funnel's step times hold everyone who did the first step, with their user_id; they
+    # are kept once per funnel (the chapter asks here after `funnel`), so the events are not
+    # read again
+    entered = step_times(ds, spec)
+    seen = entered.filter(entered.user_id.notnull()).select(_uid=entered.user_id)
+    if spec.count == "total":  # a row per attempt
+        seen = seen.distinct()
     w = user_wide(ds)
     j = w.left_join(seen, w.user_id == seen._uid)
     res = j.aggregate(registered=_.count(), without=j._uid.isnull().cast("int64").sum())
