@@ -733,6 +733,13 @@ def test_parameter_errors_come_before_the_data_and_name_the_step() -> None:
         fn.stalled_counts(None, lookback_days=True)
 
 
+def entrants(ds, spec: fn.FunnelSpec, breakdown: str) -> dict[str, int]:
+    """People entering the funnel (its first step) per segment of `breakdown`."""
+    table = fn.funnel(ds, spec, breakdown=breakdown)
+    first = table[table.step == spec.steps[0]]
+    return dict(zip(first.segment, first.users, strict=True))
+
+
 @pytest.mark.parametrize("ordered_first", [True, False], ids=["ordered FIRST", "join (Spark, Postgres)"])
 def test_touch_breakdowns_take_the_smallest_source_of_touches_at_the_same_instant(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ordered_first: bool) -> None:
@@ -760,15 +767,10 @@ def test_touch_breakdowns_take_the_smallest_source_of_touches_at_the_same_instan
         monkeypatch.setattr(fn, "backend_name", lambda con: "pyspark")
     spec = fn.make_spec(["ad_click", "register"], window_days=30)
 
-    def entrants(breakdown: str) -> dict[str, int]:
-        table = fn.funnel(ds, spec, breakdown=breakdown)
-        first = table[table.step == "ad_click"]
-        return dict(zip(first.segment, first.users, strict=True))
-
     # first touch: U1 toutiao (信息流广告); U2's tie gives baidu (百度搜索), the smaller source
-    assert entrants("first_touch") == {"信息流广告": 1, "百度搜索": 1}
+    assert entrants(ds, spec, "first_touch") == {"信息流广告": 1, "百度搜索": 1}
     # last touch at or before the sign-up: the ties give baidu for both
-    assert entrants("last_touch") == {"百度搜索": 2}
+    assert entrants(ds, spec, "last_touch") == {"百度搜索": 2}
 
 
 def test_first_touch_counts_a_touch_after_the_sign_up_and_last_touch_does_not(
@@ -793,15 +795,10 @@ def test_first_touch_counts_a_touch_after_the_sign_up_and_last_touch_does_not(
     ds = open_dataset(folder)
     spec = fn.make_spec(["ad_click", "register"], window_days=30)
 
-    def entrants(breakdown: str) -> dict[str, int]:
-        table = fn.funnel(ds, spec, breakdown=breakdown)
-        first = table[table.step == "ad_click"]
-        return dict(zip(first.segment, first.users, strict=True))
-
     # first touch: the earliest tagged touch whenever it came (U1 toutiao, U2 baidu)
-    assert entrants("first_touch") == {"信息流广告": 1, "百度搜索": 1}
+    assert entrants(ds, spec, "first_touch") == {"信息流广告": 1, "百度搜索": 1}
     # last touch at or before the sign-up: U1 has none (untagged), U2 baidu
-    assert entrants("last_touch") == {"未标记": 1, "百度搜索": 1}
+    assert entrants(ds, spec, "last_touch") == {"未标记": 1, "百度搜索": 1}
 
 
 def test_step_breakdown_is_the_channel_of_the_event_matched_at_that_step(tmp_path: Path) -> None:
@@ -825,14 +822,9 @@ def test_step_breakdown_is_the_channel_of_the_event_matched_at_that_step(tmp_pat
     ds = open_dataset(folder)
     spec = fn.make_spec(["ad_click", "register"], window_days=30)
 
-    def entrants(breakdown: str) -> dict[str, int]:
-        table = fn.funnel(ds, spec, breakdown=breakdown)
-        first = table[table.step == "ad_click"]
-        return dict(zip(first.segment, first.users, strict=True))
-
-    assert entrants("step:ad_click") == {"信息流广告": 1, "百度搜索": 1, "未标记": 1}
+    assert entrants(ds, spec, "step:ad_click") == {"信息流广告": 1, "百度搜索": 1, "未标记": 1}
     # the visitor never signed up: not yet at that step, named by the step's label
-    assert entrants("step:register") == {"未标记": 1, "百度搜索": 1,
+    assert entrants(ds, spec, "step:register") == {"未标记": 1, "百度搜索": 1,
                                          f"未到{spec.label('register')}": 1}
 
 
