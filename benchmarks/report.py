@@ -541,7 +541,6 @@ def main() -> None:
     print(f"wrote {DOC.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
 
 
-
 def newest_round(notes: str) -> tuple[str, int]:
     """The notes' first ``## `` section (the newest round) and how many sections follow it."""
     lines = notes.splitlines()
