@@ -24,6 +24,7 @@ from growthloop.marts.investments import investments
 from growthloop.marts.touches import TOUCH_EVENTS, signup_keys, touches
 from growthloop.marts.wide import user_wide
 from growthloop.run import runner
+from growthloop.staging import store as store_module
 from growthloop.staging.config import load_config
 from growthloop.staging.loader import _Loader, open_dataset
 from growthloop.staging.store import (
@@ -335,6 +336,31 @@ def test_chapters_running_at_once_share_the_memory_limit(tiny: Path, tmp_path: P
     # outside a run (no share), the dataset's own limit
     assert open_store(store, tiny).con.raw_sql(
         "SELECT current_setting('memory_limit')").fetchone()[0] == "1.0 GiB"
+
+
+def test_a_runs_load_gets_a_lone_kernels_memory_limit(tiny: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tiny / "dataset.yml"
+    before = config.read_text(encoding="utf-8") if config.exists() else ""
+    config.write_text(before + "\nengine:\n  memory_limit: 2GiB\n", encoding="utf-8")
+    limits: list[str] = []
+    connect = store_module.connect_duckdb
+
+    def recording(*args, **kwargs):
+        limits.append(kwargs.get("memory_limit"))
+        return connect(*args, **kwargs)
+
+    monkeypatch.setattr(store_module, "connect_duckdb", recording)
+    # outside a run, the dataset's limit; asked, another
+    prepare_store(tiny, tmp_path / "a.duckdb")
+    prepare_store(tiny, tmp_path / "b.duckdb", memory_limit=700 * 1024**2)
+    assert limits == ["2048MiB", "700MiB"]
+    # a run's load: 2048 MiB less one Python side (640 MiB), as a lone chapter's kernel
+    limits.clear()
+    stub_chapters(monkeypatch, lambda source, out, parameters, **kwargs: shutil.copy(source, out))
+    runner.run_campaign(runner.load_campaign(campaign_file(tmp_path, tiny, ["01"])),
+                        runs_dir=tmp_path / "runs", progress=lambda _: None)
+    assert limits == ["1408MiB"]
 
 
 def test_each_kernel_beyond_the_first_takes_its_python_side_off_the_limit() -> None:

@@ -478,9 +478,9 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
         The readers of the other chapters run after them, one at a time. On DuckDB each
         chapter's kernel gets its share of the dataset's memory limit (KERNELS_ENV,
         `store.kernel_memory_limit`: the limit less the Python side of each kernel beyond the
-        first, and of a lone one, divided by `jobs`), so the chapters hold about what the load
-        alone holds, and the numeric libraries' threads the cores divided by `jobs`
-        (`numeric_threads`).
+        first, and of a lone one, divided by `jobs`), and the load a lone kernel's limit, so
+        the load and the chapters hold about as much; the numeric libraries' threads get the
+        cores divided by `jobs` (`numeric_threads`).
 
     Returns
     -------
@@ -536,9 +536,18 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
             store = tmp / STORE_DIR / ("dataset.duckdb" if backend == "duckdb" else backend)
             if shares_a_store(config):
                 with report.step("load", "loading the dataset once for every chapter"):
-                    load = prepare_store if backend == "duckdb" else _prepare_store_apart
-                    load(campaign.data, store, params.get("analysis_date"),
-                         marts=stored_marts(), channel_map=params.get("channel_map"))
+                    if backend == "duckdb":
+                        # the load's process holds Python and DuckDB's own allocations
+                        # beside the limit, as a lone chapter's kernel does (at 10M users
+                        # 0.8-1.0 GiB: benchmarks/results/notes.md, round twenty-one)
+                        limit = kernel_memory_limit(config.engine.memory_limit, 1)
+                        prepare_store(campaign.data, store, params.get("analysis_date"),
+                                      marts=stored_marts(), channel_map=params.get("channel_map"),
+                                      memory_limit=limit)
+                    else:
+                        _prepare_store_apart(campaign.data, store, params.get("analysis_date"),
+                                             marts=stored_marts(),
+                                             channel_map=params.get("channel_map"))
                 if asked is None and backend == "duckdb":
                     size = store.stat().st_size
                     fewer = jobs_for_store(jobs, size, config.engine.memory_limit)

@@ -129,7 +129,8 @@ def _channel_key(channel_map: dict | None) -> str | None:
 
 def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | str | None = None,
                   today: dt.date | None = None, marts: Sequence[Any] = (),
-                  channel_map: dict[str, str] | None = None, con=None) -> Path:
+                  channel_map: dict[str, str] | None = None, con=None,
+                  memory_limit: int | None = None) -> Path:
     """Open, validate and clean the dataset into the store `store`, with its marts.
 
     DuckDB: a database file. Spark (`shares_a_store`): a folder with one Parquet folder per
@@ -156,6 +157,11 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
     con : ibis.BaseBackend or None, default None
         Spark only: an open session in the dataset's zone to load in (left open); default one
         from dataset.yml's `engine.spark`, stopped after the load.
+    memory_limit : int or None, default None
+        DuckDB only: the load's memory limit in bytes instead of the dataset's
+        `engine.memory_limit`. A run passes a lone kernel's (`kernel_memory_limit`), so that the
+        load, whose process also holds Python and DuckDB's allocations outside its limit, peaks
+        no higher than a chapter.
 
     Returns
     -------
@@ -180,6 +186,8 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
     config = load_config(folder)
     config.channels = with_channel_map(config.channels, channel_map)
     today = today or resolve_today(config.timezone)
+    if memory_limit is not None and config.engine.backend == "duckdb":
+        config.engine.memory_limit = memory_limit
     if config.engine.backend == "pyspark":
         ds = _spark_store(folder, store, config, analysis_date, today, marts, con)
     else:
