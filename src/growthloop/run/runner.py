@@ -536,18 +536,14 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
             store = tmp / STORE_DIR / ("dataset.duckdb" if backend == "duckdb" else backend)
             if shares_a_store(config):
                 with report.step("load", "loading the dataset once for every chapter"):
-                    if backend == "duckdb":
-                        # the load's process holds Python and DuckDB's own allocations
-                        # beside the limit, as a lone chapter's kernel does (at 10M users
-                        # 0.8-1.0 GiB: benchmarks/results/notes.md, round twenty-one)
-                        limit = kernel_memory_limit(config.engine.memory_limit, 1)
-                        prepare_store(campaign.data, store, params.get("analysis_date"),
-                                      marts=stored_marts(), channel_map=params.get("channel_map"),
-                                      memory_limit=limit)
-                    else:
-                        _prepare_store_apart(campaign.data, store, params.get("analysis_date"),
-                                             marts=stored_marts(),
-                                             channel_map=params.get("channel_map"))
+                    load = prepare_store if backend == "duckdb" else _prepare_store_apart
+                    # DuckDB: the load's process holds Python and DuckDB's own allocations
+                    # beside the limit, as a lone chapter's kernel does (at 10M users
+                    # 0.8-1.0 GiB: benchmarks/results/notes.md, round twenty-one)
+                    limit = ({"memory_limit": kernel_memory_limit(config.engine.memory_limit, 1)}
+                             if backend == "duckdb" else {})
+                    load(campaign.data, store, params.get("analysis_date"),
+                         marts=stored_marts(), channel_map=params.get("channel_map"), **limit)
                 if asked is None and backend == "duckdb":
                     size = store.stat().st_size
                     fewer = jobs_for_store(jobs, size, config.engine.memory_limit)

@@ -420,7 +420,8 @@ def kernel_memory_limit(limit: int, kernels: int) -> int:
     """The DuckDB memory limit of each of `kernels` chapters a run executes at once.
 
     A run's peak should not depend on how many chapters run at once. The load runs in one
-    process: the dataset's limit plus one Python side. Each kernel beyond the first brings a
+    process, which holds its own Python side: a run gives it a lone kernel's limit
+    (`prepare_store`'s `memory_limit`). Each kernel beyond the first brings a
     Python side of its own (KERNEL_PYTHON_SIDE), so that much comes off the limit before it is
     shared out: two kernels under a 5 GiB limit get 2.19 GiB each, not 2.5 GiB (at 10M users
     the chapters' peak was 0.55 GiB above the load's). A lone chapter leaves one Python side
