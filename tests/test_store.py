@@ -338,8 +338,8 @@ def test_chapters_running_at_once_share_the_memory_limit(tiny: Path, tmp_path: P
         "SELECT current_setting('memory_limit')").fetchone()[0] == "1.0 GiB"
 
 
-def test_a_runs_load_gets_a_lone_kernels_memory_limit(tiny: Path, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_load_gets_a_lone_kernels_memory_limit_in_a_run_or_alone(
+        tiny: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     config = tiny / "dataset.yml"
     before = config.read_text(encoding="utf-8") if config.exists() else ""
     config.write_text(before + "\nengine:\n  memory_limit: 2GiB\n", encoding="utf-8")
@@ -351,11 +351,11 @@ def test_a_runs_load_gets_a_lone_kernels_memory_limit(tiny: Path, tmp_path: Path
         return connect(*args, **kwargs)
 
     monkeypatch.setattr(store_module, "connect_duckdb", recording)
-    # outside a run, the dataset's limit; asked, another
+    # 2048 MiB less one Python side (640 MiB), as a lone chapter's kernel; asked, another
     prepare_store(tiny, tmp_path / "a.duckdb")
     prepare_store(tiny, tmp_path / "b.duckdb", memory_limit=700 * 1024**2)
-    assert limits == ["2048MiB", "700MiB"]
-    # a run's load: 2048 MiB less one Python side (640 MiB), as a lone chapter's kernel
+    assert limits == ["1408MiB", "700MiB"]
+    # a run's load, the same
     limits.clear()
     stub_chapters(monkeypatch, lambda source, out, parameters, **kwargs: shutil.copy(source, out))
     runner.run_campaign(runner.load_campaign(campaign_file(tmp_path, tiny, ["01"])),

@@ -536,14 +536,10 @@ def run_campaign(campaign: CampaignRun, runs_dir: Path | None = None,
             store = tmp / STORE_DIR / ("dataset.duckdb" if backend == "duckdb" else backend)
             if shares_a_store(config):
                 with report.step("load", "loading the dataset once for every chapter"):
+                    # DuckDB: the load takes a lone kernel's memory limit (`prepare_store`)
                     load = prepare_store if backend == "duckdb" else _prepare_store_apart
-                    # DuckDB: the load's process holds Python and DuckDB's own allocations
-                    # beside the limit, as a lone chapter's kernel does (at 10M users
-                    # 0.8-1.0 GiB: benchmarks/results/notes.md, round twenty-one)
-                    limit = ({"memory_limit": kernel_memory_limit(config.engine.memory_limit, 1)}
-                             if backend == "duckdb" else {})
                     load(campaign.data, store, params.get("analysis_date"),
-                         marts=stored_marts(), channel_map=params.get("channel_map"), **limit)
+                         marts=stored_marts(), channel_map=params.get("channel_map"))
                 if asked is None and backend == "duckdb":
                     size = store.stat().st_size
                     fewer = jobs_for_store(jobs, size, config.engine.memory_limit)

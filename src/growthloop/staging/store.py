@@ -158,10 +158,10 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
         Spark only: an open session in the dataset's zone to load in (left open); default one
         from dataset.yml's `engine.spark`, stopped after the load.
     memory_limit : int or None, default None
-        DuckDB only: the load's memory limit in bytes instead of the dataset's
-        `engine.memory_limit`. A run passes a lone kernel's (`kernel_memory_limit`), so that the
-        load, whose process also holds Python and DuckDB's allocations outside its limit, peaks
-        no higher than a chapter.
+        DuckDB only: the load's memory limit in bytes. None gives it a lone kernel's share of
+        the dataset's `engine.memory_limit` (`kernel_memory_limit(limit, 1)`): the load's
+        process also holds Python and DuckDB's allocations outside its limit, so that it peaks
+        no higher than a chapter, in a run or called alone.
 
     Returns
     -------
@@ -186,8 +186,9 @@ def prepare_store(data: str | Path, store: str | Path, analysis_date: dt.date | 
     config = load_config(folder)
     config.channels = with_channel_map(config.channels, channel_map)
     today = today or resolve_today(config.timezone)
-    if memory_limit is not None and config.engine.backend == "duckdb":
-        config.engine.memory_limit = memory_limit
+    if config.engine.backend == "duckdb":
+        config.engine.memory_limit = (kernel_memory_limit(config.engine.memory_limit, 1)
+                                      if memory_limit is None else memory_limit)
     if config.engine.backend == "pyspark":
         ds = _spark_store(folder, store, config, analysis_date, today, marts, con)
     else:
@@ -420,8 +421,8 @@ def kernel_memory_limit(limit: int, kernels: int) -> int:
     """The DuckDB memory limit of each of `kernels` chapters a run executes at once.
 
     A run's peak should not depend on how many chapters run at once. The load runs in one
-    process, which holds its own Python side: a run gives it a lone kernel's limit
-    (`prepare_store`'s `memory_limit`). Each kernel beyond the first brings a
+    process, which holds its own Python side: it gets a lone kernel's limit (`prepare_store`).
+    Each kernel beyond the first brings a
     Python side of its own (KERNEL_PYTHON_SIDE), so that much comes off the limit before it is
     shared out: two kernels under a 5 GiB limit get 2.19 GiB each, not 2.5 GiB (at 10M users
     the chapters' peak was 0.55 GiB above the load's). A lone chapter leaves one Python side
