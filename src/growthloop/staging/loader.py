@@ -899,7 +899,7 @@ def _prepare_columns(raw: ibis.Table, spec: TableSpec, cfg, report: QualityRepor
     return table.select(**values, **properties, _parse=reason, _raw=raw, _gap=gap)
 
 
-#: Rows whose hashes one aggregate counts when the loader looks for copies (`_Loader._stage`):
+#: Rows whose hashes one query sorts when the loader looks for copies (`_Loader._stage`):
 #: 18M rows (1M users' events) fit in DuckDB's default 5 GiB with room; 171M did not.
 HASH_SLICE_ROWS = 20_000_000
 
@@ -1195,7 +1195,7 @@ class _Loader:
         On DuckDB the parsed rows are kept once, with a hash of their columns; only the rows
         whose hash is not unique (the copies, and a rare collision of different rows) are
         grouped by every column. Grouping millions of nearly all different rows by every column
-        takes about as long as parsing them; counting their hashes a fraction of that
+        takes about as long as parsing them; sorting their hashes a fraction of that
         (benchmarks/floors.py). Elsewhere the rows are grouped by every column in one pass.
         """
         name = spec.name
@@ -1211,16 +1211,19 @@ class _Loader:
         one = ibis.literal(1, "int64")
         once = read.select(*columns, "_parse", "_raw", "_gap", _copies=one)
         n_read = int(read.count().to_pyarrow().as_py())
-        # the hashes seen more than once, counted in slices of the hash space: one count over
-        # 171M nearly all different hashes (10M users) asks DuckDB for a hash table it cannot
-        # fit in its 5 GiB (an out-of-memory error, not a spill); a slice of at most
+        # the hashes seen more than once, found in slices of the hash space: one count over
+        # 171M nearly all different hashes (10M users) asked DuckDB for a hash table it could
+        # not fit in its 5 GiB (an out-of-memory error, not a spill); a slice of at most
         # HASH_SLICE_ROWS rows' hashes fits, and each hash falls in exactly one slice
         slices = max(1, -(-n_read // HASH_SLICE_ROWS))
 
         def repeated(part: int) -> ibis.Table:
             # the hash is a signed int64 for Ibis: a negative one has a negative remainder
             rows = read if slices == 1 else read.filter((read._h % slices + slices) % slices == part)
-            return rows.group_by("_h").aggregate(_n=_.count()).filter(_._n > 1).select("_h")
+            # sorted, a repeated hash is equal to the next one: at 1M users (18M rows) 0.9 s
+            # against 2.7-3.1 s for a count per hash (benchmarks/results/notes.md, round 22)
+            rows = rows.select("_h").mutate(_next=_._h.lead().over(order_by="_h"))
+            return rows.filter(rows._h == rows._next).select("_h").distinct()
 
         shared_name = f"gl_shared_{name}"
         shared = self._materialize(shared_name, repeated(0))
