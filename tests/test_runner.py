@@ -347,12 +347,10 @@ def test_two_runs_side_by_side_in_one_process_leave_its_directory_alone(
 def test_a_store_larger_than_a_kernels_memory_runs_one_chapter_at_a_time(
         tmp_path: Path, tiny: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # each of two kernels' DuckDB memory made one byte: any store is larger, so a run left to
-    # its default runs the two chapters one after the other, and says why (the load's own
-    # limit, a lone kernel's, is left as it is)
+    # its default runs the two chapters one after the other, and says why (the load's limit
+    # is `prepare_store`'s own, not the runner's)
     from growthloop.run import runner
-    from growthloop.staging.store import kernel_memory_limit
-    monkeypatch.setattr(runner, "kernel_memory_limit", lambda limit, kernels: 1 if kernels > 1
-                        else kernel_memory_limit(limit, kernels))
+    monkeypatch.setattr(runner, "kernel_memory_limit", lambda limit, kernels: 1)
     campaign = _campaign(tmp_path, tiny, chapters=["01", "04"])
     result = cli.invoke(app, ["run", str(campaign), "--runs-dir", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
