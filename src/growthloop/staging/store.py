@@ -423,12 +423,12 @@ def kernel_memory_limit(limit: int, kernels: int) -> int:
     A run's peak should not depend on how many chapters run at once. The load runs in one
     process, which holds its own Python side: it gets a lone kernel's limit (`prepare_store`).
     Each kernel beyond the first brings a Python side of its own (KERNEL_PYTHON_SIDE), so that
-    much comes off the limit before it is shared out: two kernels under a 5 GiB limit get 2.19 GiB each, not 2.5 GiB (at 10M users
-    the chapters' peak was 0.55 GiB above the load's). A lone chapter leaves one Python side
-    too: the runner stays beside it with what Python kept of the load, and at 10M users a lone
-    chapter under the whole 5 GiB took the run 0.26 GiB above the load's peak (6.12 GiB,
-    benchmarks/results/notes.md, round eighteen). A small limit is never cut below half of the
-    plain share.
+    much comes off the limit before it is shared out: two kernels under a 5 GiB limit get
+    2.19 GiB each, not 2.5 GiB (at 10M users the chapters' peak was 0.55 GiB above the
+    load's). A lone chapter leaves one Python side too: the runner stays beside it with what
+    Python kept of the load, and at 10M users a lone chapter under the whole 5 GiB took the run
+    0.26 GiB above the load's peak (6.12 GiB, benchmarks/results/notes.md, round eighteen). A
+    small limit is never cut below half of the plain share.
 
     Parameters
     ----------
