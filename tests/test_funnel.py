@@ -279,6 +279,36 @@ def test_device_sign_ups_at_one_instant_and_at_the_event() -> None:
                                        ("T", at(4, 1)): "V2"}
 
 
+def test_a_device_with_many_sign_ups_given_out_of_order() -> None:
+    # device P: sign-ups listed out of time order, and user ids that do not follow the time
+    # (Z5 day 1, A2 day 3, M7 day 5, B4 day 8), clicks between them. Each click goes to the
+    # next sign-up at or after it, a click after the last one to that last user (B4); the click
+    # at day 5 to M7, who signs up at that instant. Device Q has one sign-up (K1): all its
+    # clicks are K1's, before and after it.
+    events = [
+        ev("register", at(5), "M7", "P"),
+        ev("ad_click", at(9), anon="P"),
+        ev("register", at(1), "Z5", "P"),
+        ev("ad_click", at(4), anon="P"),
+        ev("register", at(8), "B4", "P"),
+        ev("ad_click", at(0), anon="P"),
+        ev("ad_click", at(5), anon="P"),
+        ev("register", at(3), "A2", "P"),
+        ev("ad_click", at(2), anon="P"),
+        ev("ad_click", at(6), anon="P"),
+        ev("ad_click", at(0), anon="Q"),
+        ev("register", at(2), "K1", "Q"),
+        ev("ad_click", at(7), anon="Q"),
+    ]
+    e, t = tables(events)
+    out = stitched_steps(e, t, END, ["ad_click"]).to_pandas().set_index(["anonymous_id", "event_time"])
+    assert out.person_id.to_dict() == {
+        ("P", at(0)): "Z5", ("P", at(2)): "A2", ("P", at(4)): "M7", ("P", at(5)): "M7",
+        ("P", at(6)): "B4", ("P", at(9)): "B4", ("Q", at(0)): "K1", ("Q", at(7)): "K1",
+    }
+    assert not out.user_id.isnull().any()
+
+
 def test_spec_from_step_keeps_the_rest_of_the_funnel() -> None:
     spec = fn.make_spec(["a", "b", "c", "d"], window_days=14, step_windows={"c": 3, "d": 5},
                         exclusions=[("x", "a", "c"), ("y", "a", "b")], count="total")

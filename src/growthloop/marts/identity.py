@@ -58,10 +58,15 @@ def stitch(events: ibis.Table, end: dt.datetime) -> ibis.Table:
     events before `end`: every column kept, `user_id` the person's user, plus `person_id` and
     `signed_in`.
 
-    `events` is read twice (every device, then the shared ones): pass a table or a projection
-    of one, not a join, which DuckDB would materialise (design notes, "No large join read
-    twice inside one query"). A device with one sign-up instant (nearly all) is resolved with a
-    join; only shared devices need the window pass.
+    One join of every event to its device, after one pass over the sign-ups: each device's
+    owner and, for a shared device (more than one sign-up instant, few), lists of its sign-up
+    instants and their users, from which an anonymous event takes the first sign-up at or
+    after its time, else the last. The events are read twice (the sign-ups, then every event),
+    so pass a table or a projection of one, not a join, which DuckDB would materialise (design
+    notes, "No large join read twice inside one query"). Until round twenty-three the shared
+    devices' events were read a third time for a window over them: at 1M users the stitch took
+    about a fifth longer, since DuckDB did not push that read's semi join below the loader's
+    joins (benchmarks/results/notes.md).
 
     Parameters
     ----------
@@ -77,68 +82,39 @@ def stitch(events: ibis.Table, end: dt.datetime) -> ibis.Table:
         who never signed up), then person_id (the user_id, else "anon:" + anonymous_id) and
         signed_in (whether the event itself carried the user_id); not executed.
     """
-
-    def prepared(ev: ibis.Table) -> ibis.Table:
-        is_reg = (ev.event_name == "register") & ev.user_id.notnull()
-        return ev.mutate(
-            _is_reg=is_reg.cast("int8"),
-            _reg_at=ibis.ifelse(is_reg, ev.event_time, ibis.null("timestamp")),
-        )
-
-    ev = prepared(events.filter(events.event_time < end))
-    cols = ev.columns
+    ev = events.filter(events.event_time < end)
     # the sign-ups of each device: the user of each sign-up instant (two sign-ups on one device
-    # at the same instant: the smaller user_id) and whether the device has more than one
+    # at the same instant: the smaller user_id)
     signups = (
-        ev.filter(ev._is_reg == 1)
+        ev.filter((ev.event_name == "register") & ev.user_id.notnull())
         .group_by(_o_anon=_.anonymous_id, _o_at=_.event_time)
         .aggregate(_owner=_.user_id.min())
     )
     devices = signups.group_by(_d_anon=_._o_anon).aggregate(
-        _d_owner=_._owner.min(), _d_shared=_.count() > 1
+        _d_owner=_._owner.min(), _d_instants=_.count(), _d_at=_._o_at.collect(),
+        _d_who=_._owner.collect(),
     )
-    shared_devices = devices.filter(devices._d_shared).select(_s_anon=_._d_anon)
-    # a device with one sign-up instant (nearly all): its anonymous events are that user's
-    simple = ev.left_join(devices, ev.anonymous_id == devices._d_anon)
-    anonymous = simple.user_id.isnull() & simple.anonymous_id.notnull()
-    simple = simple.filter(~(anonymous & simple._d_shared.fill_null(False))).mutate(
-        _owner=ibis.ifelse(anonymous, simple._d_owner, ibis.null("string"))
-    )
-    # a shared device: the next sign-up at or after the event, else the last one before, from
-    # min/max windows over the device's anonymous events and sign-ups only (argmin/argmax over
-    # the frames, or windows over every event, cost several times more on DuckDB). Its rows
-    # are read from the events again (a semi join on the few shared devices) by an expression
-    # of their own: a table expression read twice becomes a common table expression, which
-    # DuckDB materialises when it holds a join (docs/design_notes.md, "No large join read twice
-    # inside one query").
-    sh = prepared(
-        events.filter(
-            (events.event_time < end) & events.anonymous_id.isin(shared_devices._s_anon)
-        )
-    )
-    sh = sh.filter((sh.user_id.isnull() & sh.anonymous_id.notnull()) | (sh._is_reg == 1))
-    sh = sh.select(*cols)
-    w_next = ibis.window(
-        group_by="anonymous_id", order_by=["event_time", "_is_reg"], rows=(0, None)
-    )
-    w_prev = ibis.window(
-        group_by="anonymous_id", order_by=["event_time", "_is_reg"], rows=(None, 0)
-    )
-    sh = sh.mutate(
-        _owner_at=ibis.coalesce(sh._reg_at.min().over(w_next), sh._reg_at.max().over(w_prev))
-    )
-    sh = sh.filter(sh._is_reg == 0)
-    sh = sh.left_join(
-        signups, (sh.anonymous_id == signups._o_anon) & (sh._owner_at == signups._o_at)
-    )
-    ev = simple.select(*cols, "_owner").union(sh.select(*cols, "_owner"), distinct=False)
-    uid = ibis.coalesce(ev.user_id, ev._owner)
-    ev = ev.mutate(
-        signed_in=ev.user_id.notnull(),
+    # the lists are read for shared devices only: the others carry none through the join
+    shared = devices._d_instants > 1
+    devices = devices.mutate(**{c: ibis.ifelse(shared, devices[c], ibis.null(devices[c].type()))
+                                for c in ("_d_at", "_d_who")})
+    j = ev.left_join(devices, ev.anonymous_id == devices._d_anon)
+    anonymous = j.user_id.isnull() & j.anonymous_id.notnull()
+    at = j.event_time
+    # a shared device: the next sign-up at or after the event (one at the same instant
+    # counts), else the last one before it; its user is at the same place in the other list
+    # (two lists of one aggregate follow the same rows, on every engine)
+    chosen = ibis.coalesce(j._d_at.filter(lambda t: t >= at).mins(), j._d_at.maxs())
+    place = j._d_at.index(chosen).cast("int32")  # Spark indexes by INT only
+    owner = ibis.cases((anonymous & (j._d_instants > 1), j._d_who[place]),
+                       (anonymous, j._d_owner), else_=ibis.null("string"))
+    uid = ibis.coalesce(j.user_id, owner)
+    out = j.mutate(
+        signed_in=j.user_id.notnull(),
         user_id=uid,
-        person_id=ibis.coalesce(uid, ibis.literal("anon:") + ev.anonymous_id),
+        person_id=ibis.coalesce(uid, ibis.literal("anon:") + j.anonymous_id),
     )
-    return ev.select(*[c for c in events.columns if c in ev.columns], "person_id", "signed_in")
+    return out.select(*events.columns, "person_id", "signed_in")
 
 
 def build(ds: Dataset) -> ibis.Table:
